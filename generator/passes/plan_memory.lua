@@ -1,0 +1,87 @@
+-- plan_memory: places every activation in one static arena. Live ranges come
+-- from the node order (a tensor is live from the node that first writes it to
+-- the last node that reads it; returned tensors to the end). Offsets come from
+-- a greedy best-fit in order of decreasing size, as TFLM's greedy planner: each
+-- tensor takes the smallest gap, among the tensors already placed that are live
+-- at the same time, that holds it. The lower bound is the largest total of
+-- tensors live at one moment; no plan can beat it.
+local ALIGN = 64
+
+local function align(n) return (n + ALIGN - 1) // ALIGN * ALIGN end
+
+local plan = {}
+
+-- items: array of {id, bytes, first, last}; returns offsets by id, arena bytes.
+function plan.place(items)
+  local order = {}
+  for i, it in ipairs(items) do order[i] = it end
+  table.sort(order, function(a, b)
+    if a.bytes ~= b.bytes then return a.bytes > b.bytes end
+    if a.first ~= b.first then return a.first < b.first end
+    return a.id < b.id
+  end)
+  local placed, offsets, total = {}, {}, 0
+  for _, it in ipairs(order) do
+    local busy = {}
+    for _, p in ipairs(placed) do
+      if p.first <= it.last and it.first <= p.last then busy[#busy + 1] = p end
+    end
+    table.sort(busy, function(a, b)
+      return offsets[a.id] < offsets[b.id] or (offsets[a.id] == offsets[b.id] and a.id < b.id)
+    end)
+    local best, best_gap, cursor = nil, math.huge, 0
+    for _, p in ipairs(busy) do
+      local gap = offsets[p.id] - cursor
+      if gap >= it.bytes and gap < best_gap then best, best_gap = cursor, gap end
+      cursor = math.max(cursor, offsets[p.id] + p.bytes)
+    end
+    offsets[it.id] = best or cursor
+    total = math.max(total, offsets[it.id] + it.bytes)
+    placed[#placed + 1] = it
+  end
+  return offsets, total
+end
+
+function plan.lower_bound(items)
+  local events = {}
+  for _, it in ipairs(items) do
+    events[#events + 1] = { t = it.first, d = it.bytes }
+    events[#events + 1] = { t = it.last + 0.5, d = -it.bytes }
+  end
+  table.sort(events, function(a, b) return a.t < b.t or (a.t == b.t and a.d < b.d) end)
+  local cur, best = 0, 0
+  for _, e in ipairs(events) do
+    cur = cur + e.d
+    best = math.max(best, cur)
+  end
+  return best
+end
+
+function plan.run(model)
+  local T = model.tensors
+  local first, last = {}, {}
+  first[model.input], last[model.input] = 0, 0
+  for i, node in ipairs(model.nodes) do
+    for _, id in ipairs(node.inputs) do last[id] = math.max(last[id] or i, i) end
+    first[node.output] = first[node.output] or i
+    last[node.output] = math.max(last[node.output] or i, i)
+  end
+  local the_end = #model.nodes + 1
+  for _, o in ipairs(model.outputs) do last[o.tensor] = the_end end
+
+  local items = {}
+  for id, t in ipairs(T) do
+    if first[id] then
+      t.first, t.last = first[id], last[id]
+      t.bytes = align(t.shape[1] * t.shape[2] * t.shape[3] * t.shape[4] * 4)
+      items[#items + 1] = { id = id, bytes = t.bytes, first = t.first, last = t.last }
+    end
+  end
+  local offsets, total = plan.place(items)
+  for id, off in pairs(offsets) do T[id].offset = off end
+  model.plan = { arena_bytes = total, lower_bound_bytes = plan.lower_bound(items),
+                 items = items }
+  return model
+end
+
+return plan

@@ -1,0 +1,189 @@
+-- spec.lua: reads and validates a timmc spec (JSON with timm's create_model
+-- keywords) and fills timm's defaults. Every problem is one util.fail naming
+-- the key and what was expected.
+local cjson = require("cjson")
+local util = require("util")
+local catalogue = require("init")
+
+local spec = {}
+
+local POOLS = { avg = true, max = true, avgmax = true, catavgmax = true, [""] = true }
+local NUM_LEVELS = 5 -- feature_info levels of every family in the catalogue so far
+
+local function is_int(v) return type(v) == "number" and v == math.floor(v) and v == v end
+
+local function check_int(path, key, v, lo, hi)
+  if not is_int(v) then
+    util.fail("%s: key '%s' must be an integer, got %s", path, key, cjson.encode(v))
+  end
+  if (lo and v < lo) or (hi and v > hi) then
+    util.fail("%s: key '%s' is %d, expected %s", path, key, v,
+              hi and string.format("%d..%d", lo, hi) or string.format(">= %d", lo))
+  end
+  return math.tointeger(v)
+end
+
+local function check_type(path, key, v, want)
+  if type(v) ~= want then
+    local got = v == cjson.null and "null" or type(v)
+    util.fail("%s: key '%s' must be a %s, got %s", path, key, want, got)
+  end
+  return v
+end
+
+local function is_array(v)
+  if type(v) ~= "table" then return false end
+  local n = 0
+  for _ in pairs(v) do n = n + 1 end
+  return n == #v
+end
+
+local function suggest(name)
+  local scored = {}
+  for _, n in ipairs(catalogue.names()) do
+    scored[#scored + 1] = { n = n, d = util.edit_distance(name, n) }
+  end
+  table.sort(scored, function(a, b) return a.d < b.d or (a.d == b.d and a.n < b.n) end)
+  local out = {}
+  for i = 1, math.min(3, #scored) do out[i] = scored[i].n end
+  return table.concat(out, ", ")
+end
+
+local fields = {}
+
+function fields.name(path, v)
+  check_type(path, "name", v, "string")
+  if not v:match("^[%a_][%w_]*$") or #v > 64 then
+    util.fail("%s: key 'name' must be a C identifier (letters, digits, _), got %q", path, v)
+  end
+  return v
+end
+
+function fields.architecture(path, v)
+  check_type(path, "architecture", v, "string")
+  if not catalogue.lookup(v) then
+    util.fail("%s: unknown architecture '%s' (closest: %s)", path, v, suggest(v))
+  end
+  return v
+end
+
+function fields.features_only(path, v) return check_type(path, "features_only", v, "boolean") end
+
+function fields.out_indices(path, v)
+  if is_int(v) then return { last_n = check_int(path, "out_indices", v, 1, NUM_LEVELS) } end
+  if not is_array(v) or #v == 0 then
+    util.fail("%s: key 'out_indices' must be a non-empty list of integers or an integer", path)
+  end
+  local out = {}
+  for i, x in ipairs(v) do out[i] = check_int(path, "out_indices", x) end
+  return out
+end
+
+function fields.output_stride(path, v)
+  local os = check_int(path, "output_stride", v)
+  if os ~= 8 and os ~= 16 and os ~= 32 then
+    util.fail("%s: key 'output_stride' is %d, expected 8, 16 or 32", path, os)
+  end
+  return os
+end
+
+function fields.num_classes(path, v) return check_int(path, "num_classes", v, 0, 1 << 20) end
+
+function fields.global_pool(path, v)
+  check_type(path, "global_pool", v, "string")
+  if not POOLS[v] then
+    util.fail("%s: key 'global_pool' is %q, expected \"avg\", \"max\", \"avgmax\", " ..
+              "\"catavgmax\" or \"\"", path, v)
+  end
+  return v
+end
+
+function fields.batch_size(path, v) return check_int(path, "batch_size", v, 1, 4096) end
+
+function fields.input_size(path, v)
+  if not is_array(v) or #v ~= 3 then
+    util.fail("%s: key 'input_size' must be a list [C, H, W]", path)
+  end
+  return { check_int(path, "input_size", v[1], 1, 4096), check_int(path, "input_size", v[2], 1, 16384),
+           check_int(path, "input_size", v[3], 1, 16384) }
+end
+
+local ORDER = { "name", "architecture", "features_only", "out_indices", "output_stride",
+                "num_classes", "global_pool", "batch_size", "input_size" }
+
+-- Validates a decoded spec table; path names the file in messages.
+function spec.check(raw, path)
+  if type(raw) ~= "table" or is_array(raw) and next(raw) ~= nil then
+    util.fail("%s: the spec must be a JSON object", path)
+  end
+  local keys = {}
+  for k in pairs(raw) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    if not fields[k] then
+      util.fail("%s: unknown key '%s' (known: %s)", path, k, table.concat(ORDER, ", "))
+    end
+  end
+  for _, k in ipairs({ "name", "architecture" }) do
+    if raw[k] == nil then util.fail("%s: missing required key '%s'", path, k) end
+  end
+  local s = { spec_path = path }
+  for _, k in ipairs(ORDER) do
+    if raw[k] ~= nil then s[k] = fields[k](path, raw[k]) end
+  end
+
+  local arch = catalogue.lookup(s.architecture)
+  if s.features_only == nil then s.features_only = false end
+  if s.output_stride == nil then s.output_stride = 32 end
+  local supported = arch.cfg.output_stride
+  local ok = false
+  for _, o in ipairs(supported) do ok = ok or o == s.output_stride end
+  if not ok then
+    util.fail("%s: key 'output_stride': %s does not support output_stride %d", path,
+              s.architecture, s.output_stride)
+  end
+  if s.num_classes == nil then s.num_classes = 1000 end
+  if s.global_pool == nil then s.global_pool = "avg" end
+  if s.global_pool == "" and s.num_classes > 0 then
+    util.fail("%s: key 'global_pool' is \"\" but num_classes is %d: timm allows no pooling " ..
+              "only without a classifier (num_classes 0)", path, s.num_classes)
+  end
+  if s.batch_size == nil then s.batch_size = 1 end
+  if s.input_size == nil then s.input_size = { table.unpack(arch.cfg.input_size) } end
+
+  if s.out_indices ~= nil and not s.features_only then
+    util.fail("%s: key 'out_indices' needs \"features_only\": true (as in timm)", path)
+  end
+  local idx = s.out_indices or { last_n = NUM_LEVELS }
+  local list = {}
+  if idx.last_n then
+    for i = NUM_LEVELS - idx.last_n, NUM_LEVELS - 1 do list[#list + 1] = i end
+  else
+    local seen = {}
+    for _, i in ipairs(idx) do
+      local a = i < 0 and NUM_LEVELS + i or i
+      if a < 0 or a >= NUM_LEVELS then
+        util.fail("%s: key 'out_indices' has %d, out of range for %s's %d feature levels " ..
+                  "(%d..%d)", path, i, s.architecture, NUM_LEVELS, -NUM_LEVELS, NUM_LEVELS - 1)
+      end
+      if seen[a] then util.fail("%s: key 'out_indices' names level %d twice", path, a) end
+      seen[a] = true
+      list[#list + 1] = a
+    end
+  end
+  -- timm returns the features in module order whatever order out_indices has
+  table.sort(list)
+  s.out_indices = list
+  return s, arch
+end
+
+function spec.load(path)
+  local text = util.read_file(path)
+  local ok, raw = pcall(cjson.decode, text)
+  if not ok then
+    util.fail("%s: not valid JSON (%s)", path, tostring(raw):gsub("^.-: ", ""))
+  end
+  return spec.check(raw, path)
+end
+
+return spec

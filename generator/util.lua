@@ -1,0 +1,112 @@
+-- util.lua: errors, template rendering, number formatting and file output
+-- shared by the generator's passes.
+local util = {}
+
+-- A user-facing error: raised with util.fail, caught by the driver, printed as
+-- one line, exit status 2. Any other Lua error is a bug in timmc.
+local UserError = {}
+UserError.__index = UserError
+UserError.__tostring = function(e) return e.msg end
+
+function util.fail(fmt, ...)
+  error(setmetatable({ msg = string.format(fmt, ...) }, UserError), 0)
+end
+
+function util.is_user_error(e)
+  return getmetatable(e) == UserError
+end
+
+-- Renders a template: every $(hole) must be given in vars; every var given
+-- must be used. Templates carry no logic.
+function util.render(template, vars, what)
+  local used = {}
+  local out = template:gsub("%$%(([%w_]+)%)", function(key)
+    local v = vars[key]
+    if v == nil then
+      error(string.format("%s: template hole $(%s) has no value", what, key))
+    end
+    used[key] = true
+    return tostring(v)
+  end)
+  local keys = {}
+  for k in pairs(vars) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    if not used[k] then
+      error(string.format("%s: value %s has no hole in the template", what, k))
+    end
+  end
+  return out
+end
+
+-- Shortest decimal form that reads back as the same double.
+function util.float_repr(x)
+  if x == math.huge then return "INFINITY" end
+  if x == -math.huge then return "-INFINITY" end
+  if math.type(x) == "integer" then return string.format("%d", x) end
+  for prec = 6, 17 do
+    local s = string.format("%." .. prec .. "g", x)
+    if tonumber(s) == x then return s end
+  end
+  return string.format("%.17g", x)
+end
+
+function util.read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then util.fail("%s: cannot open (%s)", path, err) end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- Writes through a temporary name and renames into place, so a failure never
+-- leaves a half-written file at path.
+function util.write_file_atomic(path, content)
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "wb")
+  if not f then util.fail("%s: cannot write (%s)", path, err) end
+  local ok, werr = f:write(content)
+  local cok = f:close()
+  if not ok or not cok then
+    os.remove(tmp)
+    util.fail("%s: write failed (%s)", path, tostring(werr))
+  end
+  local rok, rerr = os.rename(tmp, path)
+  if not rok then
+    os.remove(tmp)
+    util.fail("%s: cannot rename into place (%s)", path, rerr)
+  end
+end
+
+function util.shell_quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+function util.join(list, sep, fn)
+  local out = {}
+  for i, v in ipairs(list) do out[i] = fn and fn(v, i) or tostring(v) end
+  return table.concat(out, sep)
+end
+
+-- Levenshtein distance, for "did you mean" suggestions.
+function util.edit_distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+function util.prod(list)
+  local p = 1
+  for _, v in ipairs(list) do p = p * v end
+  return p
+end
+
+return util

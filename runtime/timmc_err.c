@@ -1,0 +1,24 @@
+/*
+ * timmc_err.c - the thread-local message of the last runtime failure.
+ */
+#include "timmc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static _Thread_local char message[1024];
+
+const char *timmc_error(void) { return message; }
+
+/* Formats through a scratch buffer so that fmt's arguments may include
+ * timmc_error() itself (to prefix context onto an earlier message). */
+int timmc_fail(int status, const char *fmt, ...) {
+  char buf[sizeof message];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  memcpy(message, buf, sizeof message);
+  return status;
+}

@@ -1,0 +1,148 @@
+/*
+ * timmc_file.c - whole-file reads and atomic (temp file + rename) writes.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "timmc_file.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SLACK 16
+
+int timmc_file_read(const char *path, void **data, size_t *size) {
+  *data = NULL;
+  *size = 0;
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    return timmc_fail(TIMMC_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+  struct stat sb;
+  if (fstat(fileno(f), &sb) != 0) {
+    int e = errno;
+    fclose(f);
+    return timmc_fail(TIMMC_EINPUT, "%s: cannot stat: %s", path, strerror(e));
+  }
+  if (!S_ISREG(sb.st_mode)) {
+    fclose(f);
+    return timmc_fail(TIMMC_EINPUT, "%s: not a regular file", path);
+  }
+  if ((uintmax_t)sb.st_size > SIZE_MAX - SLACK) {
+    fclose(f);
+    return timmc_fail(TIMMC_EINPUT, "%s: file too large", path);
+  }
+  size_t n = (size_t)sb.st_size;
+  unsigned char *buf = malloc(n + SLACK);
+  if (buf == NULL) {
+    fclose(f);
+    return timmc_fail(TIMMC_EINPUT, "%s: out of memory reading %zu bytes", path, n);
+  }
+  size_t got = fread(buf, 1, n, f);
+  int e = errno, err = ferror(f);
+  fclose(f);
+  if (got != n) {
+    free(buf);
+    if (err)
+      return timmc_fail(TIMMC_EINPUT, "%s: read error: %s", path, strerror(e));
+    return timmc_fail(TIMMC_EINPUT, "%s: file shrank while reading (%zu of %zu bytes)",
+                      path, got, n);
+  }
+  memset(buf + n, 0, SLACK);
+  *data = buf;
+  *size = n;
+  return TIMMC_OK;
+}
+
+static void release(timmc_file_writer *w) {
+  free(w->tmp_path);
+  free(w->path);
+  w->tmp_path = w->path = NULL;
+  w->f = NULL;
+}
+
+void timmc_file_abort(timmc_file_writer *w) {
+  if (w->f != NULL)
+    fclose(w->f);
+  if (w->tmp_path != NULL)
+    unlink(w->tmp_path);
+  release(w);
+  if (w->failed == 0)
+    w->failed = TIMMC_ERUNTIME;
+}
+
+/* Records a failure (message first, while the paths still exist), then
+ * removes the temporary file. */
+static int fail(timmc_file_writer *w, const char *what, int e) {
+  int status = timmc_fail(TIMMC_ERUNTIME, "%s: %s %s: %s", w->path, what,
+                          w->tmp_path, strerror(e));
+  timmc_file_abort(w);
+  w->failed = status;
+  return status;
+}
+
+/* The temporary file is created 0600 by mkstemp; it is widened to 0644, the
+ * mode an ordinary output file would get under the usual umask. */
+int timmc_file_begin(timmc_file_writer *w, const char *path) {
+  static const char suffix[] = ".tmp.XXXXXX";
+  size_t n = strlen(path);
+  w->f = NULL;
+  w->failed = 0;
+  w->path = malloc(n + 1);
+  w->tmp_path = malloc(n + sizeof suffix);
+  if (w->path == NULL || w->tmp_path == NULL) {
+    release(w);
+    return w->failed = timmc_fail(TIMMC_ERUNTIME, "%s: out of memory", path);
+  }
+  memcpy(w->path, path, n + 1);
+  memcpy(w->tmp_path, path, n);
+  memcpy(w->tmp_path + n, suffix, sizeof suffix);
+  int fd = mkstemp(w->tmp_path);
+  if (fd < 0) {
+    int e = errno;
+    release(w);
+    return w->failed = timmc_fail(TIMMC_ERUNTIME, "%s: cannot create %s%s: %s", path,
+                                  path, suffix, strerror(e));
+  }
+  if (fchmod(fd, 0644) != 0 || (w->f = fdopen(fd, "wb")) == NULL) {
+    int e = errno;
+    close(fd);
+    return fail(w, "cannot open", e);
+  }
+  return TIMMC_OK;
+}
+
+int timmc_file_put(timmc_file_writer *w, const void *data, size_t n) {
+  if (w->failed)
+    return w->failed;
+  if (n > 0 && fwrite(data, 1, n, w->f) != n)
+    return fail(w, "cannot write", errno);
+  return TIMMC_OK;
+}
+
+int timmc_file_commit(timmc_file_writer *w) {
+  if (w->failed)
+    return w->failed;
+  if (fflush(w->f) != 0 || fsync(fileno(w->f)) != 0)
+    return fail(w, "cannot write", errno);
+  int rc = fclose(w->f);
+  w->f = NULL;
+  if (rc != 0)
+    return fail(w, "cannot close", errno);
+  if (rename(w->tmp_path, w->path) != 0)
+    return fail(w, "cannot rename", errno);
+  release(w);
+  return TIMMC_OK;
+}
+
+int timmc_file_write(const char *path, const void *data, size_t n) {
+  timmc_file_writer w;
+  int status = timmc_file_begin(&w, path);
+  if (status == TIMMC_OK)
+    status = timmc_file_put(&w, data, n);
+  if (status == TIMMC_OK)
+    return timmc_file_commit(&w);
+  timmc_file_abort(&w);
+  return status;
+}

@@ -1,0 +1,37 @@
+/*
+ * timmc_file.h - whole-file reads and atomic (temp file + rename) writes.
+ */
+#ifndef TIMMC_FILE_H
+#define TIMMC_FILE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "timmc.h"
+
+/* Reads PATH into malloc'd memory (free with free()); 16 zero bytes follow the
+ * data because XNNPACK may read past the end of a buffer. */
+int timmc_file_read(const char *path, void **data, size_t *size);
+
+/*
+ * An atomic writer: data goes to PATH.tmp.XXXXXX in the same directory and is
+ * renamed onto PATH by timmc_file_commit. After any failure, or after
+ * timmc_file_abort, neither PATH nor the temporary file has been touched or
+ * left behind; later calls return the same status and change nothing.
+ */
+typedef struct timmc_file_writer {
+  FILE *f;
+  char *tmp_path;
+  char *path;
+  int failed; /* status of the first failure, 0 while all is well */
+} timmc_file_writer;
+
+int timmc_file_begin(timmc_file_writer *w, const char *path);
+int timmc_file_put(timmc_file_writer *w, const void *data, size_t n);
+int timmc_file_commit(timmc_file_writer *w);
+/* Closes and removes the temporary file; safe to call in any state. */
+void timmc_file_abort(timmc_file_writer *w);
+/* The whole of DATA to PATH through the atomic writer. */
+int timmc_file_write(const char *path, const void *data, size_t n);
+
+#endif

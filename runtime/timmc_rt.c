@@ -1,0 +1,158 @@
+/*
+ * timmc_rt.c - weight loading and folding, layout changes, XNNPACK setup.
+ */
+#include "timmc_rt.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BN_EPS 1e-5 /* timm's BatchNorm2d default */
+
+void timmc_scratch_free(timmc_scratch *w) {
+  free(w->k);
+  free(w->b);
+  free(w->tmp);
+  memset(w, 0, sizeof(*w));
+}
+
+/* Grows *buf to count floats plus XNN_EXTRA_BYTES. */
+static int reserve(float **buf, size_t *cap, size_t count) {
+  if (count <= *cap) return TIMMC_OK;
+  float *p = realloc(*buf, count * sizeof(float) + XNN_EXTRA_BYTES);
+  if (!p) return timmc_fail(TIMMC_ERUNTIME, "out of memory for %zu weights", count);
+  *buf = p;
+  *cap = count;
+  return TIMMC_OK;
+}
+
+static int read_vec(const timmc_st *st, const char *prefix, const char *key, int n, float *dst) {
+  char name[512];
+  const int64_t shape[1] = {n};
+  snprintf(name, sizeof(name), "%s.%s", prefix, key);
+  return timmc_st_read_f32(st, name, 1, shape, dst);
+}
+
+/* Folds BatchNorm `bn` into the out_channels rows of w->k (per_out weights
+ * each) and into w->b: y = (conv(x) + b - mean) * gamma / sqrt(var + eps) + beta. */
+static int fold_bn(timmc_scratch *w, const timmc_st *st, const char *bn, int out_channels,
+                   size_t per_out) {
+  TIMMC_TRY(reserve(&w->tmp, &w->tmp_cap, 4 * (size_t)out_channels));
+  float *gamma = w->tmp, *beta = gamma + out_channels, *mean = beta + out_channels,
+        *var = mean + out_channels;
+  TIMMC_TRY(read_vec(st, bn, "weight", out_channels, gamma));
+  TIMMC_TRY(read_vec(st, bn, "bias", out_channels, beta));
+  TIMMC_TRY(read_vec(st, bn, "running_mean", out_channels, mean));
+  TIMMC_TRY(read_vec(st, bn, "running_var", out_channels, var));
+  for (int o = 0; o < out_channels; o++) {
+    if (!(var[o] >= 0.0f)) {
+      return timmc_fail(TIMMC_EINPUT, "tensor '%s.running_var'[%d] is %g, expected >= 0", bn, o,
+                        (double)var[o]);
+    }
+    const double scale = (double)gamma[o] / sqrt((double)var[o] + BN_EPS);
+    float *k = w->k + (size_t)o * per_out;
+    for (size_t p = 0; p < per_out; p++) k[p] = (float)(k[p] * scale);
+    w->b[o] = (float)(((double)w->b[o] - mean[o]) * scale + beta[o]);
+  }
+  return TIMMC_OK;
+}
+
+int timmc_load_conv(timmc_scratch *w, const timmc_st *st, const char *weight, const char *bias,
+                    const char *bn, int out_channels, int group_input_channels, int kernel) {
+  const size_t kk = (size_t)kernel * kernel;
+  const size_t per_out = (size_t)group_input_channels * kk;
+  const size_t count = (size_t)out_channels * per_out;
+  const int64_t shape[4] = {out_channels, group_input_channels, kernel, kernel};
+  TIMMC_TRY(reserve(&w->tmp, &w->tmp_cap, count));
+  TIMMC_TRY(reserve(&w->k, &w->k_cap, count));
+  TIMMC_TRY(timmc_st_read_f32(st, weight, 4, shape, w->tmp));
+  for (int o = 0; o < out_channels; o++) { /* OIHW -> OHWI */
+    const float *src = w->tmp + o * per_out;
+    float *dst = w->k + o * per_out;
+    for (int i = 0; i < group_input_channels; i++) {
+      for (size_t p = 0; p < kk; p++) dst[p * group_input_channels + i] = src[i * kk + p];
+    }
+  }
+  w->kernel = w->k;
+  w->bias = NULL;
+  if (!bias && !bn) return TIMMC_OK;
+  TIMMC_TRY(reserve(&w->b, &w->b_cap, out_channels));
+  if (bias) {
+    const int64_t bshape[1] = {out_channels};
+    TIMMC_TRY(timmc_st_read_f32(st, bias, 1, bshape, w->b));
+  } else {
+    memset(w->b, 0, out_channels * sizeof(float));
+  }
+  w->bias = w->b;
+  return bn ? fold_bn(w, st, bn, out_channels, per_out) : TIMMC_OK;
+}
+
+int timmc_load_conv1d(timmc_scratch *w, const timmc_st *st, const char *weight, int kernel) {
+  const int64_t shape[3] = {1, 1, kernel};
+  TIMMC_TRY(reserve(&w->k, &w->k_cap, kernel));
+  TIMMC_TRY(timmc_st_read_f32(st, weight, 3, shape, w->k));
+  w->kernel = w->k;
+  w->bias = NULL;
+  return TIMMC_OK;
+}
+
+int timmc_load_linear(timmc_scratch *w, const timmc_st *st, const char *weight,
+                      const char *bias, int out_features, int in_features, int ndim) {
+  const int64_t shape[4] = {out_features, in_features, 1, 1};
+  const int64_t bshape[1] = {out_features};
+  TIMMC_TRY(reserve(&w->k, &w->k_cap, (size_t)out_features * in_features));
+  TIMMC_TRY(reserve(&w->b, &w->b_cap, out_features));
+  TIMMC_TRY(timmc_st_read_f32(st, weight, ndim, shape, w->k));
+  TIMMC_TRY(timmc_st_read_f32(st, bias, 1, bshape, w->b));
+  w->kernel = w->k;
+  w->bias = w->b;
+  return TIMMC_OK;
+}
+
+int timmc_const_kernel(timmc_scratch *w, size_t count, float value) {
+  TIMMC_TRY(reserve(&w->k, &w->k_cap, count));
+  for (size_t i = 0; i < count; i++) w->k[i] = value;
+  w->kernel = w->k;
+  w->bias = NULL;
+  return TIMMC_OK;
+}
+
+int timmc_xnn_init(void) {
+  static int done;
+  if (done) return TIMMC_OK;
+  enum xnn_status s = xnn_initialize(NULL);
+  if (s != xnn_status_success) {
+    return timmc_fail(TIMMC_ERUNTIME, "XNNPACK initialisation failed (status %d; "
+                      "does this CPU lack SSE2/NEON?)", (int)s);
+  }
+  done = 1;
+  return TIMMC_OK;
+}
+
+int timmc_xnn_fail(const char *layer, const char *what, enum xnn_status s) {
+  return timmc_fail(TIMMC_ERUNTIME, "%s: xnn %s failed (status %d)", layer, what, (int)s);
+}
+
+/* Both transposes walk 8x8 tiles so reads and writes stay in cache lines. */
+#define TILE 8
+
+static void transpose(const float *src, float *dst, size_t rows, size_t cols) {
+  for (size_t r0 = 0; r0 < rows; r0 += TILE) {
+    const size_t r1 = r0 + TILE < rows ? r0 + TILE : rows;
+    for (size_t c0 = 0; c0 < cols; c0 += TILE) {
+      const size_t c1 = c0 + TILE < cols ? c0 + TILE : cols;
+      for (size_t r = r0; r < r1; r++) {
+        for (size_t c = c0; c < c1; c++) dst[c * rows + r] = src[r * cols + c];
+      }
+    }
+  }
+}
+
+void timmc_nchw_to_nhwc(const float *src, float *dst, size_t n, size_t c, size_t hw) {
+  for (size_t i = 0; i < n; i++) transpose(src + i * c * hw, dst + i * c * hw, c, hw);
+}
+
+void timmc_nhwc_to_nchw(const float *src, float *dst, size_t n, size_t hw, size_t c) {
+  for (size_t i = 0; i < n; i++) transpose(src + i * c * hw, dst + i * c * hw, hw, c);
+}

@@ -1,0 +1,54 @@
+/*
+ * timmc_rt.h - what generated models call: weight loading with BatchNorm
+ * folding into XNNPACK's layouts, layout changes at the API, XNNPACK setup.
+ */
+#ifndef TIMMC_RT_H
+#define TIMMC_RT_H
+
+#include <stddef.h>
+#include <xnnpack.h>
+
+#include "timmc.h"
+#include "timmc_file.h"
+#include "timmc_st.h"
+
+#define TIMMC_TRY(expr)                \
+  do {                                 \
+    int timmc_rc_ = (expr);            \
+    if (timmc_rc_ != TIMMC_OK) return timmc_rc_; \
+  } while (0)
+
+/* Scratch buffers for one operator's weights, reused layer after layer at
+ * init (XNNPACK packs its own copy when the operator is created). */
+typedef struct timmc_scratch {
+  const float *kernel, *bias; /* what the next xnn_create_* takes; bias may be NULL */
+  float *k, *b, *tmp;         /* owned buffers behind them */
+  size_t k_cap, b_cap, tmp_cap;
+} timmc_scratch;
+
+void timmc_scratch_free(timmc_scratch *w);
+
+/* Reads conv `weight` [out, in/groups, k, k] (timm's OIHW) into w->kernel as
+ * XNNPACK's [out][k][k][in/groups]; folds BatchNorm `bn` (eps 1e-5) into it and
+ * into w->bias; bias may be NULL, and w->bias is NULL when there is neither. */
+int timmc_load_conv(timmc_scratch *w, const timmc_st *st, const char *weight, const char *bias,
+                    const char *bn, int out_channels, int group_input_channels, int kernel);
+/* A Conv1d(1, 1, k) weight [1, 1, k] (ECA) into w->kernel; w->bias NULL. */
+int timmc_load_conv1d(timmc_scratch *w, const timmc_st *st, const char *weight, int kernel);
+/* nn.Linear [out, in] (ndim 2), or a 1x1 conv [out, in, 1, 1] (ndim 4) run on a
+ * pooled vector, and its bias. */
+int timmc_load_linear(timmc_scratch *w, const timmc_st *st, const char *weight,
+                      const char *bias, int out_features, int in_features, int ndim);
+/* w->kernel = count copies of value (average pooling as a depthwise conv). */
+int timmc_const_kernel(timmc_scratch *w, size_t count, float value);
+
+/* Initialises XNNPACK once per process. */
+int timmc_xnn_init(void);
+/* Message "LAYER: xnn WHAT failed (status)"; returns TIMMC_ERUNTIME. */
+int timmc_xnn_fail(const char *layer, const char *what, enum xnn_status s);
+
+/* [n][c][hw] <-> [n][hw][c] */
+void timmc_nchw_to_nhwc(const float *src, float *dst, size_t n, size_t c, size_t hw);
+void timmc_nhwc_to_nchw(const float *src, float *dst, size_t n, size_t hw, size_t c);
+
+#endif

@@ -1,0 +1,263 @@
+/*
+ * timmc_runner.c - the command-line runner linked into every generated model
+ * (DIR/NAME). Compiled with -DTIMMC_MODEL=NAME_model. See README.md "Runner".
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "timmc.h"
+#include "timmc_npy.h"
+#include "timmc_rand.h"
+#include "timmc_st.h"
+#include "timmc_file.h"
+
+extern const timmc_model TIMMC_MODEL;
+static const timmc_model *const M = &TIMMC_MODEL;
+
+static const char USAGE[] =
+    "usage: %s (--weights FILE.safetensors | --random-weights SEED [--save-weights FILE])\n"
+    "          [--input IN.npy --outdir OUT] [--entry forward|forward_features|"
+    "forward_head_pre_logits]\n"
+    "          [--threads N] [--bench N] [--info]\n";
+
+typedef struct options {
+  const char *weights, *save_weights, *input, *outdir, *entry;
+  unsigned long long seed;
+  int have_seed, info;
+  long threads, bench;
+} options;
+
+static int bad(const char *fmt, const char *arg) {
+  fprintf(stderr, "%s: ", M->name);
+  fprintf(stderr, fmt, arg);
+  fputc('\n', stderr);
+  return TIMMC_EINPUT;
+}
+
+static int parse_count(const char *flag, const char *s, long lo, long hi, long *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || *s == '\0' || *end != '\0' || v < lo || v > hi) {
+    fprintf(stderr, "%s: %s needs an integer in %ld..%ld, got '%s'\n", M->name, flag, lo, hi, s);
+    return TIMMC_EINPUT;
+  }
+  *out = v;
+  return TIMMC_OK;
+}
+
+static int parse_args(int argc, char **argv, options *o) {
+  memset(o, 0, sizeof(*o));
+  o->entry = "forward";
+  o->threads = 1;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--info")) {
+      o->info = 1;
+      continue;
+    }
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      printf(USAGE, argv[0]);
+      exit(0);
+    }
+    if (strncmp(a, "--", 2) != 0) return bad("unexpected argument '%s' (see --help)", a);
+    if (!v) return bad("%s needs a value", a);
+    i++;
+    if (!strcmp(a, "--weights")) o->weights = v;
+    else if (!strcmp(a, "--save-weights")) o->save_weights = v;
+    else if (!strcmp(a, "--input")) o->input = v;
+    else if (!strcmp(a, "--outdir")) o->outdir = v;
+    else if (!strcmp(a, "--entry")) o->entry = v;
+    else if (!strcmp(a, "--random-weights")) {
+      long seed;
+      if (parse_count(a, v, 0, 2147483647L, &seed)) return TIMMC_EINPUT;
+      o->seed = (unsigned long long)seed;
+      o->have_seed = 1;
+    } else if (!strcmp(a, "--threads")) {
+      if (parse_count(a, v, 1, 256, &o->threads)) return TIMMC_EINPUT;
+    } else if (!strcmp(a, "--bench")) {
+      if (parse_count(a, v, 1, 1000000, &o->bench)) return TIMMC_EINPUT;
+    } else {
+      return bad("unknown option '%s' (see --help)", a);
+    }
+  }
+  if (strcmp(o->entry, "forward") && strcmp(o->entry, "forward_features") &&
+      strcmp(o->entry, "forward_head_pre_logits")) {
+    return bad("--entry '%s': expected forward, forward_features or forward_head_pre_logits",
+               o->entry);
+  }
+  if (M->features_only && strcmp(o->entry, "forward")) {
+    return bad("--entry '%s': a features_only model has only forward", o->entry);
+  }
+  if (o->info) return TIMMC_OK;
+  if (o->weights && o->have_seed) return bad("%s", "give --weights or --random-weights, not both");
+  if (!o->weights && !o->have_seed) return bad("%s", "needs --weights FILE or --random-weights SEED");
+  if (o->save_weights && !o->have_seed) return bad("%s", "--save-weights needs --random-weights");
+  if (!!o->input != !!o->outdir) return bad("%s", "--input and --outdir go together");
+  if (!o->input && !o->bench && !o->save_weights) {
+    return bad("%s", "nothing to do: give --input IN.npy --outdir OUT, --bench N or --save-weights");
+  }
+  return TIMMC_OK;
+}
+
+/* The outputs of the chosen entry point. */
+static const timmc_output *entry_outputs(const char *entry, int *count) {
+  *count = 1;
+  if (!strcmp(entry, "forward_features")) return M->features;
+  if (!strcmp(entry, "forward_head_pre_logits")) return M->pre_logits;
+  *count = M->num_outputs;
+  return M->outputs;
+}
+
+static size_t numel(const timmc_output *o) {
+  size_t n = 1;
+  for (int d = 0; d < o->ndim; d++) n *= (size_t)o->shape[d];
+  return n;
+}
+
+static void print_info(const char *entry) {
+  int n;
+  const timmc_output *outs = entry_outputs(entry, &n);
+  printf("{\"name\": \"%s\", \"architecture\": \"%s\", \"input\": [%lld, %lld, %lld, %lld], "
+         "\"outputs\": [", M->name, M->architecture, (long long)M->input_shape[0],
+         (long long)M->input_shape[1], (long long)M->input_shape[2],
+         (long long)M->input_shape[3]);
+  for (int i = 0; i < n; i++) {
+    const timmc_output *o = &outs[i];
+    printf("%s{\"module\": \"%s\", \"num_chs\": %d, \"reduction\": %d, \"shape\": [", i ? ", " : "",
+           o->info.module, o->info.num_chs, o->info.reduction);
+    for (int d = 0; d < o->ndim; d++) printf("%s%lld", d ? ", " : "", (long long)o->shape[d]);
+    printf("]}");
+  }
+  printf("], \"arena_bytes\": %zu, \"arena_lower_bound_bytes\": %zu, \"weights_bytes\": %zu, "
+         "\"flops\": %.0f}\n", M->arena_bytes, M->arena_lower_bound_bytes, M->weights_bytes,
+         M->flops);
+}
+
+static int run_entry(const char *entry, const float *in, float *const outs[]) {
+  if (!strcmp(entry, "forward_features")) return M->forward_features(in, outs[0]);
+  if (!strcmp(entry, "forward_head_pre_logits")) {
+    int rc = M->forward_features(in, outs[1]);
+    return rc != TIMMC_OK ? rc : M->forward_head(outs[1], outs[0], 1);
+  }
+  return M->forward(in, outs);
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int bench(const options *o, const float *in, float *const outs[]) {
+  double *ms = malloc(sizeof(double) * (size_t)o->bench);
+  if (!ms) return timmc_fail(TIMMC_ERUNTIME, "out of memory");
+  int rc = run_entry(o->entry, in, outs); /* warm-up */
+  for (long i = 0; rc == TIMMC_OK && i < o->bench; i++) {
+    double t0 = now_ms();
+    rc = run_entry(o->entry, in, outs);
+    ms[i] = now_ms() - t0;
+  }
+  if (rc == TIMMC_OK) {
+    qsort(ms, (size_t)o->bench, sizeof(double), cmp_double);
+    printf("model: %s entry: %s threads: %ld runs: %ld\n", M->name, o->entry, o->threads,
+           o->bench);
+    printf("min_ms: %.3f\n", ms[0]);
+    printf("gflops_per_s: %.2f\n", M->flops / (ms[o->bench / 2] * 1e6));
+    printf("median_ms: %.3f\n", ms[o->bench / 2]);
+  }
+  free(ms);
+  return rc;
+}
+
+/* Writes OUT/out<i>.npy for every output; on any failure none is left. */
+static int write_outputs(const char *outdir, const timmc_output *defs, int n, float *const outs[]) {
+  char path[4096];
+  if (mkdir(outdir, 0777) != 0 && errno != EEXIST) {
+    return timmc_fail(TIMMC_EINPUT, "%s: cannot create the output directory (%s)", outdir,
+                      strerror(errno));
+  }
+  for (int i = 0; i < n; i++) {
+    snprintf(path, sizeof(path), "%s/out%d.npy", outdir, i);
+    int rc = timmc_npy_write_f32(path, defs[i].ndim, defs[i].shape, outs[i]);
+    if (rc != TIMMC_OK) {
+      for (int j = 0; j < i; j++) {
+        snprintf(path, sizeof(path), "%s/out%d.npy", outdir, j);
+        unlink(path);
+      }
+      return rc;
+    }
+  }
+  return TIMMC_OK;
+}
+
+static int load_weights(const options *o) {
+  if (o->weights) return M->init_file(o->weights);
+  void *blob;
+  size_t size;
+  int rc = timmc_rand_state_dict(M->state_dict, M->state_dict_len, o->seed, &blob, &size);
+  if (rc != TIMMC_OK) return rc;
+  if (o->save_weights) rc = timmc_file_write(o->save_weights, blob, size);
+  if (rc == TIMMC_OK) rc = M->init(blob, size);
+  free(blob);
+  return rc;
+}
+
+static int run(const options *o) {
+  if (o->info) {
+    print_info(o->entry);
+    return TIMMC_OK;
+  }
+  int rc = M->set_threads((size_t)o->threads);
+  if (rc == TIMMC_OK) rc = load_weights(o);
+  if (rc != TIMMC_OK || (!o->input && !o->bench)) return rc;
+
+  int n;
+  const timmc_output *defs = entry_outputs(o->entry, &n);
+  const size_t in_count = (size_t)(M->input_shape[0] * M->input_shape[1] * M->input_shape[2] *
+                                   M->input_shape[3]);
+  float *in = malloc(in_count * sizeof(float));
+  float *outs[TIMMC_MAX_OUTPUTS + 1] = {0};
+  rc = in ? TIMMC_OK : timmc_fail(TIMMC_ERUNTIME, "out of memory");
+  for (int i = 0; rc == TIMMC_OK && i < n; i++) {
+    if (!(outs[i] = malloc(numel(&defs[i]) * sizeof(float)))) rc = TIMMC_ERUNTIME;
+  }
+  if (rc == TIMMC_OK && !strcmp(o->entry, "forward_head_pre_logits") &&
+      !(outs[1] = malloc(numel(M->features) * sizeof(float)))) {
+    rc = TIMMC_ERUNTIME;
+  }
+  if (rc == TIMMC_OK && o->input) {
+    rc = timmc_npy_read_f32(o->input, 4, M->input_shape, in);
+    if (rc == TIMMC_OK) rc = run_entry(o->entry, in, outs);
+    if (rc == TIMMC_OK) rc = write_outputs(o->outdir, defs, n, outs);
+  }
+  if (rc == TIMMC_OK && o->bench) {
+    if (!o->input) timmc_rand_fill(in, in_count, o->seed + 1, -1.0f, 1.0f);
+    rc = bench(o, in, outs);
+  }
+  for (int i = 0; i < TIMMC_MAX_OUTPUTS + 1; i++) free(outs[i]);
+  free(in);
+  M->free();
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  options o;
+  if (parse_args(argc, argv, &o) != TIMMC_OK) return 2;
+  int rc = run(&o);
+  if (rc == TIMMC_OK) return 0;
+  fprintf(stderr, "%s: %s\n", M->name, timmc_error());
+  return rc == TIMMC_EINPUT ? 2 : 1;
+}

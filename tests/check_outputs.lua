@@ -1,0 +1,63 @@
+-- check_outputs.lua RUNNER WORKDIR EXPECTED_JSON
+-- The runner's --info outputs must equal EXPECTED_JSON (module, num_chs,
+-- reduction, shape of each output, in order); then a forward on a random input
+-- with random weights must write out<i>.npy files of exactly those shapes.
+local cjson = require("cjson")
+local runner, work, expected_json = arg[1], arg[2], arg[3]
+local expected = cjson.decode(expected_json)
+local failures = 0
+
+local function fail(fmt, ...)
+  io.stderr:write(string.format(fmt, ...), "\n")
+  failures = failures + 1
+end
+
+local p = assert(io.popen(runner .. " --info"))
+local info = cjson.decode(p:read("a"))
+p:close()
+if #info.outputs ~= #expected then fail("%d outputs, expected %d", #info.outputs, #expected) end
+for i, e in ipairs(expected) do
+  local o = info.outputs[i] or {}
+  for _, k in ipairs({ "module", "num_chs", "reduction" }) do
+    if o[k] ~= e[k] then fail("output %d: %s is %s, expected %s", i - 1, k, tostring(o[k]), e[k]) end
+  end
+  if cjson.encode(o.shape) ~= cjson.encode(e.shape) then
+    fail("output %d: shape %s, expected %s", i - 1, cjson.encode(o.shape), cjson.encode(e.shape))
+  end
+end
+print(string.format("%s: arena %d bytes, lower bound %d (%.3fx)", info.name, info.arena_bytes,
+                    info.arena_lower_bound_bytes,
+                    info.arena_bytes / info.arena_lower_bound_bytes))
+
+-- a real forward: input written as .npy, outputs' .npy headers read back
+os.execute("rm -rf '" .. work .. "' && mkdir -p '" .. work .. "'")
+local shape = info.input
+local count = shape[1] * shape[2] * shape[3] * shape[4]
+local header = string.format("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d, %d, %d), }",
+                             table.unpack(shape))
+header = header .. string.rep(" ", 63 - (10 + #header) % 64) .. "\n"
+local f = assert(io.open(work .. "/in.npy", "wb"))
+f:write("\147NUMPY\1\0", string.pack("<I2", #header), header)
+local chunk = string.rep(string.pack("<f", 0.5), 4096)
+for _ = 1, count // 4096 do f:write(chunk) end
+f:write(string.rep(string.pack("<f", 0.5), count % 4096))
+f:close()
+local ok = os.execute(string.format("%s --random-weights 1 --input %s/in.npy --outdir %s/out",
+                                    runner, work, work))
+if not ok then fail("forward failed") end
+for i, e in ipairs(expected) do
+  local g = io.open(string.format("%s/out/out%d.npy", work, i - 1), "rb")
+  if not g then
+    fail("out%d.npy missing", i - 1)
+  else
+    local head = g:read(128)
+    g:close()
+    local dims = head:match("'shape': %(([%d, ]*)%)")
+    local want = table.concat(e.shape, ", ")
+    if not dims or dims:gsub(",%s*$", "") ~= want then
+      fail("out%d.npy shape (%s), expected (%s)", i - 1, tostring(dims), want)
+    end
+  end
+end
+if failures > 0 then os.exit(1) end
+print(string.format("%s: %d outputs as expected", info.name, #expected))
