@@ -24,6 +24,7 @@
 --   id, name     name is the timm module path of the producer ("layer1.0.act3")
 --   c            channels (known when the graph is built)
 --   shape        {N, H, W, C} (infer_shapes); pooled vectors are {N, 1, 1, C}
+--   flat         true for pooled vectors, which timm returns as [N, C]
 --   reduction    input pixels per output pixel along one axis (apply_output_stride)
 --   dilation     dilation the next spatial op must use (apply_output_stride)
 --   first, last  live range as node indices (plan_memory); the input is live from 0

@@ -182,13 +182,31 @@ static int bench(const options *o, const float *in, float *const outs[]) {
   return rc;
 }
 
+/* mkdir -p */
+static int make_dirs(const char *dir) {
+  char path[4096];
+  if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) {
+    return timmc_fail(TIMMC_EINPUT, "%s: path too long", dir);
+  }
+  for (char *p = path + 1;; p++) {
+    const char c = *p;
+    if (c == '/' || c == '\0') {
+      *p = '\0';
+      if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+        return timmc_fail(TIMMC_EINPUT, "%s: cannot create the output directory (%s)", path,
+                          strerror(errno));
+      }
+      *p = c;
+    }
+    if (c == '\0') return TIMMC_OK;
+  }
+}
+
 /* Writes OUT/out<i>.npy for every output; on any failure none is left. */
 static int write_outputs(const char *outdir, const timmc_output *defs, int n, float *const outs[]) {
   char path[4096];
-  if (mkdir(outdir, 0777) != 0 && errno != EEXIST) {
-    return timmc_fail(TIMMC_EINPUT, "%s: cannot create the output directory (%s)", outdir,
-                      strerror(errno));
-  }
+  int made = make_dirs(outdir);
+  if (made != TIMMC_OK) return made;
   for (int i = 0; i < n; i++) {
     snprintf(path, sizeof(path), "%s/out%d.npy", outdir, i);
     int rc = timmc_npy_write_f32(path, defs[i].ndim, defs[i].shape, outs[i]);

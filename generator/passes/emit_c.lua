@@ -274,14 +274,16 @@ local function summary(node, ctx)
   return string.format("%s: %s; %s -> %s", node.name, s, dims(x), dims(y))
 end
 
-local function nchw(shape)
-  if shape[2] == 1 and shape[3] == 1 then return { shape[1], shape[4] } end
-  return { shape[1], shape[4], shape[2], shape[3] }
+-- The shape timm gives a tensor: [N, C] for pooled vectors, else NCHW.
+local function nchw(t)
+  local s = t.shape
+  if t.flat then return { s[1], s[4] } end
+  return { s[1], s[4], s[2], s[3] }
 end
 
 local function output_entry(model, o)
   local t = model.tensors[o.tensor]
-  local s = nchw(t.shape)
+  local s = nchw(t)
   local full = { 0, 0, 0, 0 }
   for i, v in ipairs(s) do full[i] = v end
   return string.format("    {{%q, %d, %d, %d, %d}, %d, {%s}},\n", o.module, t.shape[4],
@@ -387,7 +389,7 @@ function emit.run(model, templates)
       "/* forward_head: features as forward_features returns them; pre_logits stops\n" ..
       " * after global_pool. */\n" ..
       "int %s_forward_head(const float *features, float *output, int pre_logits);\n",
-      table.concat(nchw(bo.shape), ", "), name, name)
+      table.concat(nchw(bo), ", "), name, name)
     entries = string.format([[
 
 int %s_forward_features(const float *input, float *output) {

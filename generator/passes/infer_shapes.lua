@@ -1,5 +1,5 @@
 -- infer_shapes: NHWC shape of every tensor from the spec's batch and input
--- size; resolves ceil_mode and 'same' padding of pools into explicit pads.
+-- size (tensor.flat marks pooled vectors); resolves ceil_mode and 'same' padding of pools into explicit pads.
 local util = require("util")
 
 local function out_dim(n, pad_a, pad_b, k, s, d)
@@ -77,7 +77,10 @@ return function(model)
       util.fail("%s: input_size [%s] is too small: %s would have an empty output",
                 spec.spec_path, table.concat(spec.input_size, ", "), node.name)
     end
-    T[node.output].shape = shape
+    local y = T[node.output]
+    y.shape = shape
+    -- pooled vectors leave the model as [N, C], feature maps as [N, C, H, W]
+    y.flat = node.kind == "global_pool" or node.kind == "linear" or T[node.inputs[1]].flat or false
   end
   return model
 end
