@@ -65,7 +65,8 @@ end
 local USAGE = [[usage:
   timmc generate SPEC.json -o DIR   emit DIR/NAME.h and DIR/NAME.c
   timmc build SPEC.json -o DIR      generate and compile the runner DIR/NAME
-  timmc list                        the architectures timmc knows]]
+  timmc list                        the architectures timmc knows
+  timmc help                        this text]]
 
 local function parse(args)
   local cmd, spec_path, outdir = args[1], nil, nil
@@ -76,7 +77,7 @@ local function parse(args)
       outdir = args[i + 1] or util.fail("-o needs a directory")
       i = i + 2
     elseif a:sub(1, 1) == "-" then
-      util.fail("unknown option '%s'\n%s", a, USAGE)
+      util.fail("unknown option '%s' (see timmc help)", a)
     elseif spec_path then
       util.fail("more than one spec given ('%s' and '%s')", spec_path, a)
     else
@@ -90,15 +91,20 @@ end
 function driver.main(args)
   local ok, err = xpcall(function()
     local cmd, spec_path, outdir = parse(args)
+    if cmd == "help" or cmd == "--help" or cmd == "-h" then
+      print(USAGE)
+      return
+    end
     if cmd == "list" then
       print(table.concat(require("init").names(), "\n"))
       return
     end
     if cmd ~= "generate" and cmd ~= "build" then
-      util.fail("unknown command '%s'\n%s", tostring(cmd), USAGE)
+      util.fail("unknown command '%s': expected generate, build or list (see timmc help)",
+                tostring(cmd))
     end
-    if not spec_path then util.fail("%s needs a spec file\n%s", cmd, USAGE) end
-    if not outdir then util.fail("%s needs -o DIR\n%s", cmd, USAGE) end
+    if not spec_path then util.fail("%s needs a spec file: timmc %s SPEC.json -o DIR", cmd, cmd) end
+    if not outdir then util.fail("%s needs -o DIR: timmc %s SPEC.json -o DIR", cmd, cmd) end
     driver[cmd](spec_path, outdir)
   end, function(e)
     return util.is_user_error(e) and e or debug.traceback(tostring(e), 2)

@@ -53,7 +53,9 @@ for i, e in ipairs(expected) do
     local head = g:read(128)
     g:close()
     local dims = head:match("'shape': %(([%d, ]*)%)")
-    local want = table.concat(e.shape, ", ")
+    local want = {}
+    for k, d in ipairs(e.shape) do want[k] = string.format("%d", d) end
+    want = table.concat(want, ", ")
     if not dims or dims:gsub(",%s*$", "") ~= want then
       fail("out%d.npy shape (%s), expected (%s)", i - 1, tostring(dims), want)
     end
