@@ -1,0 +1,13 @@
+#!/bin/sh
+# demo.sh: installs what is missing, builds timmc's example
+# (models/specs/ecaresnet101d_os8.json, i.e. timm.create_model('ecaresnet101d',
+# features_only=True, out_indices=(2, 4), output_stride=8) at batch 2, 320x320),
+# runs it once on random weights and prints its output shapes and feature_info.
+set -eu
+cd "$(dirname "$0")/.."
+sh tools/deps.sh
+spec=${1:-models/specs/ecaresnet101d_os8.json}
+out=build/demo
+generator/timmc build "$spec" -o "$out"
+name=$(lua5.4 -e 'print(require("cjson").decode(io.read("a")).name)' < "$spec")
+lua5.4 tools/demo.lua "$out/$name" "$spec"
