@@ -169,27 +169,18 @@ function Builder:eca_conv(x, name, k)
   return self:unary("eca_conv", x, name, { weight = name .. ".weight", k = k })
 end
 
-function Builder:linear(x, name, cout, act)
+-- nn.Linear (weight [out, in]); SE blocks' 1x1 convs with bias on a pooled
+-- vector run the same way but keep timm's [out, in, 1, 1] (weight_ndim 4).
+function Builder:linear(x, name, cout, act, weight_ndim)
   local cin = self:channels(x)
-  ir.add_param(self.m, name .. ".weight", { cout, cin }, "fan_in")
+  weight_ndim = weight_ndim or 2
+  ir.add_param(self.m, name .. ".weight", weight_ndim == 4 and { cout, cin, 1, 1 } or { cout, cin },
+               "fan_in")
   ir.add_param(self.m, name .. ".bias", { cout }, "bias")
   local y = ir.new_tensor(self.m, name, cout)
   ir.add_node(self.m, { kind = "linear", name = name, inputs = { x }, output = y,
-                        weight = name .. ".weight", bias = name .. ".bias", weight_ndim = 2,
-                        cin = cin, cout = cout, act = act })
-  return y
-end
-
--- SE and friends register 1x1 convs with bias that run as linear layers on a
--- pooled vector; their state_dict shape keeps timm's [out, in, 1, 1].
-function Builder:conv1x1_linear(x, name, cout, act)
-  local cin = self:channels(x)
-  ir.add_param(self.m, name .. ".weight", { cout, cin, 1, 1 }, "fan_in")
-  ir.add_param(self.m, name .. ".bias", { cout }, "bias")
-  local y = ir.new_tensor(self.m, name, cout)
-  ir.add_node(self.m, { kind = "linear", name = name, inputs = { x }, output = y,
-                        weight = name .. ".weight", bias = name .. ".bias", weight_ndim = 4,
-                        cin = cin, cout = cout, act = act })
+                        weight = name .. ".weight", bias = name .. ".bias",
+                        weight_ndim = weight_ndim, cin = cin, cout = cout, act = act })
   return y
 end
 
