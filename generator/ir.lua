@@ -15,9 +15,11 @@
 --   backbone_out id of forward_features' result
 --   head        {pool = id|nil, logits = id|nil}: global_pool and fc outputs
 --   outputs     array of {tensor, module}: what forward returns (select_features)
---   entries     {forward_features = {last = node index}, head = {first, pool_last}}
+--   entries     {features_last, pool_last}: node indices where forward_features
+--               and forward_head(pre_logits) end (select_features; not features_only)
 --   plan        the memory plan (plan_memory): arena_bytes, lower_bound_bytes,
---               and tensor.offset for every planned tensor
+--               items (every planned tensor's {id, bytes, first, last}), and
+--               tensor.offset for each
 -- }
 --
 -- tensor = {
@@ -52,8 +54,6 @@
 --   linear       weight, bias, weight_ndim (2 for nn.Linear, 4 for a 1x1 conv),
 --                cin, cout, act
 -- }
-local util = require("util")
-
 local ir = {}
 
 ir.node_kinds = {
@@ -194,8 +194,11 @@ function Builder:classifier_head(x, num_classes, global_pool)
   m.backbone_out = x
   m.head = {}
   if global_pool == "" then
+    -- only a features_only spec gets here with a classifier: its weights are in
+    -- the state_dict (timm builds the fc) but nothing runs it
     if num_classes > 0 then
-      util.fail("global_pool '': timm needs num_classes 0 when pooling is disabled")
+      ir.add_param(m, "fc.weight", { num_classes, self:channels(x) }, "fan_in")
+      ir.add_param(m, "fc.bias", { num_classes }, "bias")
     end
     return
   end

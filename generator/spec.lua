@@ -10,17 +10,29 @@ local spec = {}
 local POOLS = { avg = true, max = true, avgmax = true, catavgmax = true, [""] = true }
 local NUM_LEVELS = 5 -- feature_info levels of every family in the catalogue so far
 
-local function is_int(v) return type(v) == "number" and v == math.floor(v) and v == v end
+-- cjson reads every number as a float: an integer is one that is whole and
+-- small enough to be exact (this also turns away inf, nan and 1e300).
+local function is_int(v)
+  return type(v) == "number" and math.abs(v) < 2 ^ 53 and math.tointeger(v) ~= nil
+end
+
+local function show(v)
+  if type(v) == "number" then return tostring(v) end
+  if type(v) == "string" then return string.format("%q", v) end
+  if v == cjson.null then return "null" end
+  return type(v) == "table" and "a list or object" or tostring(v)
+end
 
 local function check_int(path, key, v, lo, hi)
   if not is_int(v) then
-    util.fail("%s: key '%s' must be an integer, got %s", path, key, cjson.encode(v))
+    util.fail("%s: key '%s' must be an integer, got %s", path, key, show(v))
   end
+  v = math.tointeger(v)
   if (lo and v < lo) or (hi and v > hi) then
     util.fail("%s: key '%s' is %d, expected %s", path, key, v,
               hi and string.format("%d..%d", lo, hi) or string.format(">= %d", lo))
   end
-  return math.tointeger(v)
+  return v
 end
 
 local function check_type(path, key, v, want)
@@ -54,7 +66,8 @@ local fields = {}
 function fields.name(path, v)
   check_type(path, "name", v, "string")
   if not v:match("^[%a_][%w_]*$") or #v > 64 then
-    util.fail("%s: key 'name' must be a C identifier (letters, digits, _), got %q", path, v)
+    util.fail("%s: key 'name' must be a C identifier (letters, digits, _; at most 64), got %q",
+              path, v)
   end
   return v
 end
@@ -144,7 +157,7 @@ function spec.check(raw, path)
   end
   if s.num_classes == nil then s.num_classes = 1000 end
   if s.global_pool == nil then s.global_pool = "avg" end
-  if s.global_pool == "" and s.num_classes > 0 then
+  if s.global_pool == "" and s.num_classes > 0 and not s.features_only then
     util.fail("%s: key 'global_pool' is \"\" but num_classes is %d: timm allows no pooling " ..
               "only without a classifier (num_classes 0)", path, s.num_classes)
   end

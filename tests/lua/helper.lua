@@ -1,32 +1,8 @@
 -- helper.lua: busted helper for the generator's unit tests.
---   cd /work/main && busted --helper=tests/lua/helper.lua tests/lua
+--   busted            (at the project root; .busted picks Lua 5.4 and this helper)
 -- Puts generator/, models/ and tests/lua/ on package.path, points the driver
 -- at the project root, and offers compile_until to the specs through
 -- `local helper = require("helper")`.
---
--- This file must still parse as Lua 5.1: the `busted` script starts with
--- `#!/usr/bin/env lua`, which is Lua 5.1 on this machine, while timmc is Lua
--- 5.4. Under another Lua the helper runs the same command again under lua5.4,
--- as busted's own --lua option does, and exits with its status.
-if _VERSION ~= "Lua 5.4" then
-  local f = io.open("/proc/self/cmdline", "rb")
-  local argv = {}
-  if f then
-    for a in f:read("*a"):gmatch("([^%z]*)%z") do argv[#argv + 1] = a end
-    f:close()
-  end
-  if #argv < 2 then
-    error("timmc's tests need Lua 5.4: run busted --lua=lua5.4 --helper=tests/lua/helper.lua tests/lua")
-  end
-  local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-  local cmd = { "lua5.4", q(argv[2]), "--ignore-lua" }
-  for i = 3, #argv do cmd[#cmd + 1] = q(argv[i]) end
-  io.stdout:flush()
-  local status = os.execute(table.concat(cmd, " "))
-  -- Lua 5.1 returns the wait status of system()
-  os.exit(status == 0 and 0 or math.max(1, math.floor(status / 256)))
-end
-
 if package.loaded["helper"] then return package.loaded["helper"] end
 
 local function abs_dir(dir)
@@ -75,10 +51,11 @@ function M.compile_until(raw, last_pass)
   return model
 end
 
--- The first node named name (nil if none).
-function M.node(model, name)
+-- The first node named name, of the given kind if kind is given, and its
+-- index (nil if none).
+function M.node(model, name, kind)
   for i, n in ipairs(model.nodes) do
-    if n.name == name then return n, i end
+    if n.name == name and (kind == nil or n.kind == kind) then return n, i end
   end
   return nil
 end
