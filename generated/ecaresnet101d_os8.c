@@ -294,7 +294,7 @@ static float arena[21303296 + XNN_EXTRA_BYTES / sizeof(float)]
     __attribute__((aligned(64)));
 
 #define NUM_OPS 275
-static xnn_operator_t ops[NUM_OPS];
+static timmc_op ops[NUM_OPS];
 static const char *const op_names[NUM_OPS] = {
     "conv1.0",
     "conv1.3",
@@ -1273,10 +1273,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/3, /*group_output_channels=*/32, /*input_channel_stride=*/3,
       /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[0]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[0], /*batch_size=*/2, /*input_height=*/320, /*input_width=*/320,
+      ops[0].xnn, /*batch_size=*/2, /*input_height=*/320, /*input_width=*/320,
       /*input=*/arena + 1638400, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.0", "setup", s);
 
@@ -1289,10 +1289,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/32, /*group_output_channels=*/32, /*input_channel_stride=*/32,
       /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[1]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[1], /*batch_size=*/2, /*input_height=*/160, /*input_width=*/160, /*input=*/arena + 0,
+      ops[1].xnn, /*batch_size=*/2, /*input_height=*/160, /*input_width=*/160, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "setup", s);
 
@@ -1305,10 +1305,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/32,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[2]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[2], /*batch_size=*/2, /*input_height=*/160, /*input_width=*/160,
+      ops[2].xnn, /*batch_size=*/2, /*input_height=*/160, /*input_width=*/160,
       /*input=*/arena + 3276800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "setup", s);
 
@@ -1318,10 +1318,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input_padding_left=*/1, /*pooling_height=*/3, /*pooling_width=*/3, /*stride_height=*/2,
       /*stride_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*channels=*/64,
       /*input_pixel_stride=*/64, /*output_pixel_stride=*/64, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[3]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("maxpool", "create", s);
   s = xnn_setup_max_pooling2d_nhwc_f32(
-      ops[3], /*batch_size=*/2, /*input_height=*/160, /*input_width=*/160, /*input=*/arena + 0,
+      ops[3].xnn, /*batch_size=*/2, /*input_height=*/160, /*input_width=*/160, /*input=*/arena + 0,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("maxpool", "setup", s);
 
@@ -1334,11 +1334,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[4]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[4], /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/arena + 6553600,
-      /*output=*/arena + 0, threadpool);
+      ops[4].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
+      /*input=*/arena + 6553600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "setup", s);
 
   /* layer1.0.conv2: conv 3x3 64->64 s1, layer1.0.bn2 folded, relu; [2,80,80,64] -> [2,80,80,64] */
@@ -1350,10 +1350,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[5]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[5], /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/arena + 0,
+      ops[5].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "setup", s);
 
@@ -1366,20 +1366,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[6]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[6], /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/arena + 3276800,
-      /*output=*/arena + 0, threadpool);
+      ops[6].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
+      /*input=*/arena + 3276800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "setup", s);
 
   /* layer1.0.se: global avg pool; [2,80,80,256] -> [2,1,1,256] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[7]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[7], /*batch_size=*/2, /*width=*/6400, /*input=*/arena + 0, /*output=*/arena + 3276800,
+      ops[7].xnn, /*batch_size=*/2, /*width=*/6400, /*input=*/arena + 0, /*output=*/arena + 3276800,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.se", "setup", s);
 
@@ -1391,27 +1391,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[8]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[8], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/256, /*input=*/arena + 3276800,
-      /*output=*/arena + 3277312, threadpool);
+      ops[8].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/256,
+      /*input=*/arena + 3276800, /*output=*/arena + 3277312, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.se.conv", "setup", s);
 
   /* layer1.0.se.gate: sigmoid; [2,1,1,256] -> [2,1,1,256] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*flags=*/0, &ops[9]);
+      /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*flags=*/0, &ops[9].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[9], /*batch_size=*/2, /*input=*/arena + 3277312, /*output=*/arena + 7372800, threadpool);
+      ops[9].xnn, /*batch_size=*/2, /*input=*/arena + 3277312, /*output=*/arena + 7372800,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.se.gate", "setup", s);
 
   /* layer1.0.se: x * gate; [2,80,80,256] -> [2,80,80,256] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[10]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[10], /*num_input1_dims=*/3, (const size_t[]){2, 6400, 256}, /*num_input2_dims=*/3,
+      ops[10].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 6400, 256}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 256}, /*input1=*/arena + 0, /*input2=*/arena + 7372800,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.se", "setup", s);
@@ -1425,19 +1426,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[11]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[11], /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/arena + 6553600,
-      /*output=*/arena + 0, threadpool);
+      ops[11].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
+      /*input=*/arena + 6553600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.1", "setup", s);
 
   /* layer1.0.act3: add, relu; [2,80,80,256] -> [2,80,80,256] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[12]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[12], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[12].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 3276800, /*input2=*/arena + 0,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "setup", s);
@@ -1451,11 +1452,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/64, /*input_channel_stride=*/256,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[13]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[13], /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/arena + 6553600,
-      /*output=*/arena + 0, threadpool);
+      ops[13].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
+      /*input=*/arena + 6553600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "setup", s);
 
   /* layer1.1.conv2: conv 3x3 64->64 s1, layer1.1.bn2 folded, relu; [2,80,80,64] -> [2,80,80,64] */
@@ -1467,10 +1468,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[14]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[14], /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/arena + 0,
+      ops[14].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
 
@@ -1483,21 +1484,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[15]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[15], /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/arena + 3276800,
-      /*output=*/arena + 0, threadpool);
+      ops[15].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
+      /*input=*/arena + 3276800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "setup", s);
 
   /* layer1.1.se: global avg pool; [2,80,80,256] -> [2,1,1,256] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[16]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[16], /*batch_size=*/2, /*width=*/6400, /*input=*/arena + 0, /*output=*/arena + 3276800,
-      threadpool);
+      ops[16].xnn, /*batch_size=*/2, /*width=*/6400, /*input=*/arena + 0,
+      /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.se", "setup", s);
 
   /* layer1.1.se.conv: eca conv1d k5 over channels; [2,1,1,256] -> [2,1,1,256] */
@@ -1508,37 +1509,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[17]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[17], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/256, /*input=*/arena + 3276800,
-      /*output=*/arena + 3277312, threadpool);
+      ops[17].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/256,
+      /*input=*/arena + 3276800, /*output=*/arena + 3277312, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.se.conv", "setup", s);
 
   /* layer1.1.se.gate: sigmoid; [2,1,1,256] -> [2,1,1,256] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*flags=*/0, &ops[18]);
+      /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*flags=*/0, &ops[18].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[18], /*batch_size=*/2, /*input=*/arena + 3277312, /*output=*/arena + 9830400, threadpool);
+      ops[18].xnn, /*batch_size=*/2, /*input=*/arena + 3277312, /*output=*/arena + 9830400,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.se.gate", "setup", s);
 
   /* layer1.1.se: x * gate; [2,80,80,256] -> [2,80,80,256] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[19]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[19], /*num_input1_dims=*/3, (const size_t[]){2, 6400, 256}, /*num_input2_dims=*/3,
+      ops[19].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 6400, 256}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 256}, /*input1=*/arena + 0, /*input2=*/arena + 9830400,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.se", "setup", s);
 
   /* layer1.1.act3: add, relu; [2,80,80,256] -> [2,80,80,256] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[20]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[20], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[20].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 3276800, /*input2=*/arena + 6553600,
       /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "setup", s);
@@ -1552,10 +1554,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/64, /*input_channel_stride=*/256,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[21]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[21], /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/arena + 0,
+      ops[21].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv1", "setup", s);
 
@@ -1568,11 +1570,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[22]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[22], /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/arena + 3276800,
-      /*output=*/arena + 6553600, threadpool);
+      ops[22].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
+      /*input=*/arena + 3276800, /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "setup", s);
 
   /* layer1.2.conv3: conv 1x1 64->256 s1, layer1.2.bn3 folded; [2,80,80,64] -> [2,80,80,256] */
@@ -1584,20 +1586,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[23]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[23], /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/arena + 6553600,
-      /*output=*/arena + 3276800, threadpool);
+      ops[23].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
+      /*input=*/arena + 6553600, /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv3", "setup", s);
 
   /* layer1.2.se: global avg pool; [2,80,80,256] -> [2,1,1,256] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[24]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[24], /*batch_size=*/2, /*width=*/6400, /*input=*/arena + 3276800,
+      ops[24].xnn, /*batch_size=*/2, /*width=*/6400, /*input=*/arena + 3276800,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.se", "setup", s);
 
@@ -1609,37 +1611,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[25]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[25], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/256, /*input=*/arena + 6553600,
-      /*output=*/arena + 6554112, threadpool);
+      ops[25].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/256,
+      /*input=*/arena + 6553600, /*output=*/arena + 6554112, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.se.conv", "setup", s);
 
   /* layer1.2.se.gate: sigmoid; [2,1,1,256] -> [2,1,1,256] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*flags=*/0, &ops[26]);
+      /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*flags=*/0, &ops[26].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[26], /*batch_size=*/2, /*input=*/arena + 6554112, /*output=*/arena + 9830400, threadpool);
+      ops[26].xnn, /*batch_size=*/2, /*input=*/arena + 6554112, /*output=*/arena + 9830400,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.se.gate", "setup", s);
 
   /* layer1.2.se: x * gate; [2,80,80,256] -> [2,80,80,256] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[27]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[27], /*num_input1_dims=*/3, (const size_t[]){2, 6400, 256}, /*num_input2_dims=*/3,
+      ops[27].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 6400, 256}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 256}, /*input1=*/arena + 3276800, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.se", "setup", s);
 
   /* layer1.2.act3: add, relu; [2,80,80,256] -> [2,80,80,256] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[28]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[28], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[28].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.act3", "setup", s);
@@ -1653,11 +1656,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[29]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[29], /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/arena + 3276800,
-      /*output=*/arena + 0, threadpool);
+      ops[29].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
+      /*input=*/arena + 3276800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "setup", s);
 
   /* layer2.0.conv2: conv 3x3 128->128 s2, layer2.0.bn2 folded, relu; [2,80,80,128] -> [2,40,40,128] */
@@ -1669,10 +1672,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[30]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[30], /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/arena + 0,
+      ops[30].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/arena + 0,
       /*output=*/arena + 1638400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "setup", s);
 
@@ -1685,21 +1688,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[31]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[31], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 1638400,
-      /*output=*/arena + 0, threadpool);
+      ops[31].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      /*input=*/arena + 1638400, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "setup", s);
 
   /* layer2.0.se: global avg pool; [2,40,40,512] -> [2,1,1,512] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[32]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[32], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0, /*output=*/arena + 1638400,
-      threadpool);
+      ops[32].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0,
+      /*output=*/arena + 1638400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.se", "setup", s);
 
   /* layer2.0.se.conv: eca conv1d k5 over channels; [2,1,1,512] -> [2,1,1,512] */
@@ -1710,27 +1713,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[33]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[33], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/512, /*input=*/arena + 1638400,
-      /*output=*/arena + 1639424, threadpool);
+      ops[33].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/512,
+      /*input=*/arena + 1638400, /*output=*/arena + 1639424, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.se.conv", "setup", s);
 
   /* layer2.0.se.gate: sigmoid; [2,1,1,512] -> [2,1,1,512] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*flags=*/0, &ops[34]);
+      /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*flags=*/0, &ops[34].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[34], /*batch_size=*/2, /*input=*/arena + 1639424, /*output=*/arena + 6553600, threadpool);
+      ops[34].xnn, /*batch_size=*/2, /*input=*/arena + 1639424, /*output=*/arena + 6553600,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.se.gate", "setup", s);
 
   /* layer2.0.se: x * gate; [2,40,40,512] -> [2,40,40,512] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[35]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[35], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 512}, /*num_input2_dims=*/3,
+      ops[35].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 512}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 512}, /*input1=*/arena + 0, /*input2=*/arena + 6553600,
       /*output=*/arena + 1638400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.se", "setup", s);
@@ -1740,11 +1744,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*pooling_height=*/2, /*pooling_width=*/2, /*stride_height=*/2,
       /*stride_width=*/2, /*channels=*/256, /*input_pixel_stride=*/256, /*output_pixel_stride=*/256,
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[36]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "create", s);
   s = xnn_setup_average_pooling2d_nhwc_f32(
-      ops[36], /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/arena + 3276800,
-      /*output=*/arena + 6553600, threadpool);
+      ops[36].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
+      /*input=*/arena + 3276800, /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "setup", s);
 
   /* layer2.0.downsample.1: conv 1x1 256->512 s1, layer2.0.downsample.2 folded; [2,40,40,256] -> [2,40,40,512] */
@@ -1756,19 +1760,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/512, /*input_channel_stride=*/256,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[37]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[37], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 6553600,
-      /*output=*/arena + 0, threadpool);
+      ops[37].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      /*input=*/arena + 6553600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.1", "setup", s);
 
   /* layer2.0.act3: add, relu; [2,40,40,512] -> [2,40,40,512] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[38]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[38], /*num_input1_dims=*/1, (const size_t[]){1638400}, /*num_input2_dims=*/1,
+      ops[38].xnn, /*num_input1_dims=*/1, (const size_t[]){1638400}, /*num_input2_dims=*/1,
       (const size_t[]){1638400}, /*input1=*/arena + 1638400, /*input2=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "setup", s);
@@ -1782,11 +1786,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[39]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[39], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 3276800,
-      /*output=*/arena + 0, threadpool);
+      ops[39].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      /*input=*/arena + 3276800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "setup", s);
 
   /* layer2.1.conv2: conv 3x3 128->128 s1, layer2.1.bn2 folded, relu; [2,40,40,128] -> [2,40,40,128] */
@@ -1798,10 +1802,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[40]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[40], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[40].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 1638400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "setup", s);
 
@@ -1814,21 +1818,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[41]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[41], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 1638400,
-      /*output=*/arena + 0, threadpool);
+      ops[41].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      /*input=*/arena + 1638400, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "setup", s);
 
   /* layer2.1.se: global avg pool; [2,40,40,512] -> [2,1,1,512] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[42]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[42], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0, /*output=*/arena + 1638400,
-      threadpool);
+      ops[42].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0,
+      /*output=*/arena + 1638400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.se", "setup", s);
 
   /* layer2.1.se.conv: eca conv1d k5 over channels; [2,1,1,512] -> [2,1,1,512] */
@@ -1839,37 +1843,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[43]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[43], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/512, /*input=*/arena + 1638400,
-      /*output=*/arena + 1639424, threadpool);
+      ops[43].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/512,
+      /*input=*/arena + 1638400, /*output=*/arena + 1639424, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.se.conv", "setup", s);
 
   /* layer2.1.se.gate: sigmoid; [2,1,1,512] -> [2,1,1,512] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*flags=*/0, &ops[44]);
+      /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*flags=*/0, &ops[44].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[44], /*batch_size=*/2, /*input=*/arena + 1639424, /*output=*/arena + 4915200, threadpool);
+      ops[44].xnn, /*batch_size=*/2, /*input=*/arena + 1639424, /*output=*/arena + 4915200,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.se.gate", "setup", s);
 
   /* layer2.1.se: x * gate; [2,40,40,512] -> [2,40,40,512] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[45]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[45], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 512}, /*num_input2_dims=*/3,
+      ops[45].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 512}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 512}, /*input1=*/arena + 0, /*input2=*/arena + 4915200,
       /*output=*/arena + 1638400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.se", "setup", s);
 
   /* layer2.1.act3: add, relu; [2,40,40,512] -> [2,40,40,512] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[46]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[46], /*num_input1_dims=*/1, (const size_t[]){1638400}, /*num_input2_dims=*/1,
+      ops[46].xnn, /*num_input1_dims=*/1, (const size_t[]){1638400}, /*num_input2_dims=*/1,
       (const size_t[]){1638400}, /*input1=*/arena + 1638400, /*input2=*/arena + 3276800,
       /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "setup", s);
@@ -1883,10 +1888,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[47]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[47], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[47].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 1638400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "setup", s);
 
@@ -1899,11 +1904,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[48]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[48], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 1638400,
-      /*output=*/arena + 3276800, threadpool);
+      ops[48].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      /*input=*/arena + 1638400, /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "setup", s);
 
   /* layer2.2.conv3: conv 1x1 128->512 s1, layer2.2.bn3 folded; [2,40,40,128] -> [2,40,40,512] */
@@ -1915,20 +1920,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[49]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[49], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 3276800,
-      /*output=*/arena + 1638400, threadpool);
+      ops[49].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      /*input=*/arena + 3276800, /*output=*/arena + 1638400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "setup", s);
 
   /* layer2.2.se: global avg pool; [2,40,40,512] -> [2,1,1,512] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[50]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[50], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 1638400,
+      ops[50].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 1638400,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.se", "setup", s);
 
@@ -1940,37 +1945,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[51]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[51], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/512, /*input=*/arena + 3276800,
-      /*output=*/arena + 3277824, threadpool);
+      ops[51].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/512,
+      /*input=*/arena + 3276800, /*output=*/arena + 3277824, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.se.conv", "setup", s);
 
   /* layer2.2.se.gate: sigmoid; [2,1,1,512] -> [2,1,1,512] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*flags=*/0, &ops[52]);
+      /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*flags=*/0, &ops[52].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[52], /*batch_size=*/2, /*input=*/arena + 3277824, /*output=*/arena + 4915200, threadpool);
+      ops[52].xnn, /*batch_size=*/2, /*input=*/arena + 3277824, /*output=*/arena + 4915200,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.se.gate", "setup", s);
 
   /* layer2.2.se: x * gate; [2,40,40,512] -> [2,40,40,512] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[53]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[53], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 512}, /*num_input2_dims=*/3,
+      ops[53].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 512}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 512}, /*input1=*/arena + 1638400, /*input2=*/arena + 4915200,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.se", "setup", s);
 
   /* layer2.2.act3: add, relu; [2,40,40,512] -> [2,40,40,512] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[54]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[54], /*num_input1_dims=*/1, (const size_t[]){1638400}, /*num_input2_dims=*/1,
+      ops[54].xnn, /*num_input1_dims=*/1, (const size_t[]){1638400}, /*num_input2_dims=*/1,
       (const size_t[]){1638400}, /*input1=*/arena + 3276800, /*input2=*/arena + 0,
       /*output=*/arena + 1638400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.act3", "setup", s);
@@ -1984,11 +1990,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[55]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[55], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 1638400,
-      /*output=*/arena + 0, threadpool);
+      ops[55].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      /*input=*/arena + 1638400, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "setup", s);
 
   /* layer2.3.conv2: conv 3x3 128->128 s1, layer2.3.bn2 folded, relu; [2,40,40,128] -> [2,40,40,128] */
@@ -2000,10 +2006,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[56]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[56], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[56].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "setup", s);
 
@@ -2016,21 +2022,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[57]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[57], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 3276800,
-      /*output=*/arena + 0, threadpool);
+      ops[57].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      /*input=*/arena + 3276800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "setup", s);
 
   /* layer2.3.se: global avg pool; [2,40,40,512] -> [2,1,1,512] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[58]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[58], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0, /*output=*/arena + 3276800,
-      threadpool);
+      ops[58].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0,
+      /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.se", "setup", s);
 
   /* layer2.3.se.conv: eca conv1d k5 over channels; [2,1,1,512] -> [2,1,1,512] */
@@ -2041,37 +2047,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[59]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[59], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/512, /*input=*/arena + 3276800,
-      /*output=*/arena + 3277824, threadpool);
+      ops[59].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/512,
+      /*input=*/arena + 3276800, /*output=*/arena + 3277824, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.se.conv", "setup", s);
 
   /* layer2.3.se.gate: sigmoid; [2,1,1,512] -> [2,1,1,512] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*flags=*/0, &ops[60]);
+      /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*flags=*/0, &ops[60].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[60], /*batch_size=*/2, /*input=*/arena + 3277824, /*output=*/arena + 4915200, threadpool);
+      ops[60].xnn, /*batch_size=*/2, /*input=*/arena + 3277824, /*output=*/arena + 4915200,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.se.gate", "setup", s);
 
   /* layer2.3.se: x * gate; [2,40,40,512] -> [2,40,40,512] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[61]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[61].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[61], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 512}, /*num_input2_dims=*/3,
+      ops[61].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 512}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 512}, /*input1=*/arena + 0, /*input2=*/arena + 4915200,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.se", "setup", s);
 
   /* layer2.3.act3: add, relu; [2,40,40,512] -> [2,40,40,512] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[62]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[62].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[62], /*num_input1_dims=*/1, (const size_t[]){1638400}, /*num_input2_dims=*/1,
+      ops[62].xnn, /*num_input1_dims=*/1, (const size_t[]){1638400}, /*num_input2_dims=*/1,
       (const size_t[]){1638400}, /*input1=*/arena + 3276800, /*input2=*/arena + 1638400,
       /*output=*/arena + 19660800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.act3", "setup", s);
@@ -2085,10 +2092,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/256, /*input_channel_stride=*/512,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[63]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[63], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[63].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 19660800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "setup", s);
 
@@ -2101,10 +2108,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[64]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[64], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[64].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "setup", s);
 
@@ -2117,21 +2124,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[65]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[65], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 3276800,
-      /*output=*/arena + 0, threadpool);
+      ops[65].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      /*input=*/arena + 3276800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "setup", s);
 
   /* layer3.0.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[66]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[66], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0, /*output=*/arena + 3276800,
-      threadpool);
+      ops[66].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0,
+      /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.se", "setup", s);
 
   /* layer3.0.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
@@ -2142,27 +2149,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[67]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[67], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[67].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 3276800, /*output=*/arena + 3278848, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.se.conv", "setup", s);
 
   /* layer3.0.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[68]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[68].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[68], /*batch_size=*/2, /*input=*/arena + 3278848, /*output=*/arena + 6553600, threadpool);
+      ops[68].xnn, /*batch_size=*/2, /*input=*/arena + 3278848, /*output=*/arena + 6553600,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.se.gate", "setup", s);
 
   /* layer3.0.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[69]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[69].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[69], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[69].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 0, /*input2=*/arena + 6553600,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.se", "setup", s);
@@ -2175,10 +2183,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/512,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
       /*output_channel_stride=*/512, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[70]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[70], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[70].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 19660800, /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "setup", s);
 
@@ -2191,19 +2199,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/1024, /*input_channel_stride=*/512,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[71]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[71].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[71], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 6553600,
-      /*output=*/arena + 0, threadpool);
+      ops[71].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      /*input=*/arena + 6553600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.1", "setup", s);
 
   /* layer3.0.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[72]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[72].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[72], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[72].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 3276800, /*input2=*/arena + 0,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "setup", s);
@@ -2217,11 +2225,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[73]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[73], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 6553600,
-      /*output=*/arena + 0, threadpool);
+      ops[73].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      /*input=*/arena + 6553600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "setup", s);
 
   /* layer3.1.conv2: conv 3x3 256->256 s1 d2, layer3.1.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
@@ -2233,10 +2241,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[74]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[74].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[74], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[74].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "setup", s);
 
@@ -2249,21 +2257,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[75]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[75], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 3276800,
-      /*output=*/arena + 0, threadpool);
+      ops[75].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      /*input=*/arena + 3276800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "setup", s);
 
   /* layer3.1.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[76]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[76].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[76], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0, /*output=*/arena + 3276800,
-      threadpool);
+      ops[76].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0,
+      /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.se", "setup", s);
 
   /* layer3.1.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
@@ -2274,37 +2282,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[77]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[77].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[77], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[77].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 3276800, /*output=*/arena + 3278848, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.se.conv", "setup", s);
 
   /* layer3.1.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[78]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[78].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[78], /*batch_size=*/2, /*input=*/arena + 3278848, /*output=*/arena + 9830400, threadpool);
+      ops[78].xnn, /*batch_size=*/2, /*input=*/arena + 3278848, /*output=*/arena + 9830400,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.se.gate", "setup", s);
 
   /* layer3.1.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[79]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[79], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[79].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 0, /*input2=*/arena + 9830400,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.se", "setup", s);
 
   /* layer3.1.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[80]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[80].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[80], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[80].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 3276800, /*input2=*/arena + 6553600,
       /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "setup", s);
@@ -2318,10 +2327,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[81]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[81].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[81], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[81].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "setup", s);
 
@@ -2334,11 +2343,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[82]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[82].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[82], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 3276800,
-      /*output=*/arena + 6553600, threadpool);
+      ops[82].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      /*input=*/arena + 3276800, /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "setup", s);
 
   /* layer3.2.conv3: conv 1x1 256->1024 s1, layer3.2.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
@@ -2350,20 +2359,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[83]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[83].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[83], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 6553600,
-      /*output=*/arena + 3276800, threadpool);
+      ops[83].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      /*input=*/arena + 6553600, /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "setup", s);
 
   /* layer3.2.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[84]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[84].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[84], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
+      ops[84].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.se", "setup", s);
 
@@ -2375,37 +2384,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[85]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[85].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[85], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[85].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.se.conv", "setup", s);
 
   /* layer3.2.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[86]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[86].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[86], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400, threadpool);
+      ops[86].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.se.gate", "setup", s);
 
   /* layer3.2.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[87]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[87].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[87], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[87].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 3276800, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.se", "setup", s);
 
   /* layer3.2.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[88]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[88].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[88], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[88].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.act3", "setup", s);
@@ -2419,11 +2429,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[89]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[89].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[89], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 3276800,
-      /*output=*/arena + 0, threadpool);
+      ops[89].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      /*input=*/arena + 3276800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "setup", s);
 
   /* layer3.3.conv2: conv 3x3 256->256 s1 d2, layer3.3.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
@@ -2435,10 +2445,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[90]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[90].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[90], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[90].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "setup", s);
 
@@ -2451,21 +2461,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[91]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[91].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[91], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 6553600,
-      /*output=*/arena + 0, threadpool);
+      ops[91].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      /*input=*/arena + 6553600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "setup", s);
 
   /* layer3.3.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[92]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[92].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[92], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0, /*output=*/arena + 6553600,
-      threadpool);
+      ops[92].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0,
+      /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.se", "setup", s);
 
   /* layer3.3.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
@@ -2476,37 +2486,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[93]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[93].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[93], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[93].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.se.conv", "setup", s);
 
   /* layer3.3.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[94]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[94].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[94], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400, threadpool);
+      ops[94].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.se.gate", "setup", s);
 
   /* layer3.3.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[95]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[95].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[95], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[95].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 0, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.se", "setup", s);
 
   /* layer3.3.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[96]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[96], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[96].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 3276800,
       /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.act3", "setup", s);
@@ -2520,10 +2531,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[97]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[97].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[97], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[97].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "setup", s);
 
@@ -2536,11 +2547,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[98]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[98].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[98], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 3276800,
-      /*output=*/arena + 6553600, threadpool);
+      ops[98].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      /*input=*/arena + 3276800, /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "setup", s);
 
   /* layer3.4.conv3: conv 1x1 256->1024 s1, layer3.4.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
@@ -2552,20 +2563,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[99]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[99].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[99], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 6553600,
-      /*output=*/arena + 3276800, threadpool);
+      ops[99].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      /*input=*/arena + 6553600, /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "setup", s);
 
   /* layer3.4.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[100]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[100].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[100], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
+      ops[100].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.se", "setup", s);
 
@@ -2577,38 +2588,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[101]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[101].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[101], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[101].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.se.conv", "setup", s);
 
   /* layer3.4.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[102]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[102].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[102], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      ops[102].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.se.gate", "setup", s);
 
   /* layer3.4.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[103]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[103].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[103], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[103].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 3276800, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.se", "setup", s);
 
   /* layer3.4.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[104]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[104].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[104], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[104].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.act3", "setup", s);
@@ -2622,10 +2633,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[105]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[105], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[105].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 3276800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "setup", s);
 
@@ -2638,10 +2649,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[106]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[106].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[106], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[106].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "setup", s);
 
@@ -2654,21 +2665,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[107]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[107].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[107], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[107].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "setup", s);
 
   /* layer3.5.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[108]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[108].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[108], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0, /*output=*/arena + 6553600,
-      threadpool);
+      ops[108].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0,
+      /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.se", "setup", s);
 
   /* layer3.5.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
@@ -2679,38 +2690,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[109]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[109].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[109], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[109].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.se.conv", "setup", s);
 
   /* layer3.5.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[110]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[110].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[110], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      ops[110].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.se.gate", "setup", s);
 
   /* layer3.5.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[111]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[111].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[111], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[111].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 0, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.se", "setup", s);
 
   /* layer3.5.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[112]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[112].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[112], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[112].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 3276800,
       /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.act3", "setup", s);
@@ -2724,10 +2735,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[113]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[113].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[113], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[113].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv1", "setup", s);
 
@@ -2740,10 +2751,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[114]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[114].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[114], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[114].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 3276800, /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv2", "setup", s);
 
@@ -2756,20 +2767,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[115]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[115].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[115], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[115].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv3", "setup", s);
 
   /* layer3.6.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[116]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[116].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[116], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
+      ops[116].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.se", "setup", s);
 
@@ -2781,38 +2792,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[117]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[117].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[117], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[117].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.se.conv", "setup", s);
 
   /* layer3.6.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[118]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[118].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[118], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      ops[118].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.se.gate", "setup", s);
 
   /* layer3.6.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[119]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[119].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[119], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[119].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 3276800, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.se", "setup", s);
 
   /* layer3.6.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[120]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[120].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[120], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[120].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.act3", "setup", s);
@@ -2826,10 +2837,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[121]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[121].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[121], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[121].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 3276800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv1", "setup", s);
 
@@ -2842,10 +2853,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[122]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[122].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[122], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[122].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv2", "setup", s);
 
@@ -2858,21 +2869,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[123]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[123].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[123], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[123].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv3", "setup", s);
 
   /* layer3.7.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[124]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[124].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[124], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0, /*output=*/arena + 6553600,
-      threadpool);
+      ops[124].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0,
+      /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.se", "setup", s);
 
   /* layer3.7.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
@@ -2883,38 +2894,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[125]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[125].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[125], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[125].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.se.conv", "setup", s);
 
   /* layer3.7.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[126]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[126].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[126], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      ops[126].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.se.gate", "setup", s);
 
   /* layer3.7.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[127]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[127].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[127], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[127].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 0, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.se", "setup", s);
 
   /* layer3.7.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[128]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[128].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[128], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[128].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 3276800,
       /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.act3", "setup", s);
@@ -2928,10 +2939,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[129]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[129].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[129], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[129].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv1", "setup", s);
 
@@ -2944,10 +2955,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[130]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[130].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[130], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[130].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 3276800, /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv2", "setup", s);
 
@@ -2960,20 +2971,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[131]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[131].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[131], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[131].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv3", "setup", s);
 
   /* layer3.8.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[132]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[132].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[132], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
+      ops[132].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.se", "setup", s);
 
@@ -2985,38 +2996,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[133]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[133].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[133], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[133].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.se.conv", "setup", s);
 
   /* layer3.8.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[134]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[134].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[134], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      ops[134].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.se.gate", "setup", s);
 
   /* layer3.8.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[135]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[135].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[135], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[135].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 3276800, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.se", "setup", s);
 
   /* layer3.8.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[136]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[136].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[136], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[136].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.act3", "setup", s);
@@ -3030,10 +3041,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[137]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[137].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[137], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[137].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 3276800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv1", "setup", s);
 
@@ -3046,10 +3057,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[138]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[138].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[138], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[138].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv2", "setup", s);
 
@@ -3062,21 +3073,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[139]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[139].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[139], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[139].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv3", "setup", s);
 
   /* layer3.9.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[140]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[140].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[140], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0, /*output=*/arena + 6553600,
-      threadpool);
+      ops[140].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0,
+      /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.se", "setup", s);
 
   /* layer3.9.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
@@ -3087,38 +3098,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[141]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[141].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[141], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[141].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.se.conv", "setup", s);
 
   /* layer3.9.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[142]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[142].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[142], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      ops[142].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.se.gate", "setup", s);
 
   /* layer3.9.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[143]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[143].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[143], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[143].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 0, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.se", "setup", s);
 
   /* layer3.9.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[144]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[144].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[144], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[144].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 3276800,
       /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.act3", "setup", s);
@@ -3132,10 +3143,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[145]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[145].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[145], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[145].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv1", "setup", s);
 
@@ -3148,10 +3159,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[146]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[146].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[146], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[146].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 3276800, /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv2", "setup", s);
 
@@ -3164,20 +3175,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[147]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[147].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[147], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[147].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv3", "setup", s);
 
   /* layer3.10.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[148]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[148].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[148], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
+      ops[148].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.se", "setup", s);
 
@@ -3189,38 +3200,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[149]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[149].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[149], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[149].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.se.conv", "setup", s);
 
   /* layer3.10.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[150]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[150].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[150], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      ops[150].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.se.gate", "setup", s);
 
   /* layer3.10.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[151]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[151].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[151], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[151].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 3276800, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.se", "setup", s);
 
   /* layer3.10.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[152]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[152].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[152], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[152].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.act3", "setup", s);
@@ -3234,10 +3245,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[153]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[153].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[153], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[153].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 3276800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv1", "setup", s);
 
@@ -3250,10 +3261,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[154]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[154].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[154], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[154].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv2", "setup", s);
 
@@ -3266,21 +3277,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[155]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[155].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[155], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[155].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv3", "setup", s);
 
   /* layer3.11.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[156]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[156].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[156], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0, /*output=*/arena + 6553600,
-      threadpool);
+      ops[156].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0,
+      /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.se", "setup", s);
 
   /* layer3.11.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
@@ -3291,38 +3302,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[157]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[157].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[157], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[157].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.se.conv", "setup", s);
 
   /* layer3.11.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[158]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[158].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[158], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      ops[158].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.se.gate", "setup", s);
 
   /* layer3.11.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[159]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[159].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[159], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[159].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 0, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.se", "setup", s);
 
   /* layer3.11.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[160]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[160].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[160], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[160].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 3276800,
       /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.act3", "setup", s);
@@ -3336,10 +3347,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[161]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[161].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[161], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[161].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv1", "setup", s);
 
@@ -3352,10 +3363,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[162]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[162].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[162], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[162].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 3276800, /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv2", "setup", s);
 
@@ -3368,20 +3379,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[163]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[163].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[163], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[163].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv3", "setup", s);
 
   /* layer3.12.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[164]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[164].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[164], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
+      ops[164].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.se", "setup", s);
 
@@ -3393,38 +3404,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[165]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[165].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[165], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[165].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.se.conv", "setup", s);
 
   /* layer3.12.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[166]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[166].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[166], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      ops[166].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.se.gate", "setup", s);
 
   /* layer3.12.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[167]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[167].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[167], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[167].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 3276800, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.se", "setup", s);
 
   /* layer3.12.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[168]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[168].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[168], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[168].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.act3", "setup", s);
@@ -3438,10 +3449,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[169]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[169].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[169], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[169].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 3276800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv1", "setup", s);
 
@@ -3454,10 +3465,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[170]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[170].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[170], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[170].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv2", "setup", s);
 
@@ -3470,21 +3481,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[171]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[171].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[171], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[171].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv3", "setup", s);
 
   /* layer3.13.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[172]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[172].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[172], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0, /*output=*/arena + 6553600,
-      threadpool);
+      ops[172].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0,
+      /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.se", "setup", s);
 
   /* layer3.13.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
@@ -3495,38 +3506,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[173]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[173].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[173], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[173].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.se.conv", "setup", s);
 
   /* layer3.13.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[174]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[174].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[174], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      ops[174].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.se.gate", "setup", s);
 
   /* layer3.13.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[175]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[175].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[175], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[175].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 0, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.se", "setup", s);
 
   /* layer3.13.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[176]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[176].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[176], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[176].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 3276800,
       /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.act3", "setup", s);
@@ -3540,10 +3551,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[177]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[177].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[177], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[177].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv1", "setup", s);
 
@@ -3556,10 +3567,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[178]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[178].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[178], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[178].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 3276800, /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv2", "setup", s);
 
@@ -3572,20 +3583,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[179]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[179].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[179], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[179].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv3", "setup", s);
 
   /* layer3.14.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[180]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[180].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[180], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
+      ops[180].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.se", "setup", s);
 
@@ -3597,38 +3608,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[181]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[181].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[181], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[181].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.se.conv", "setup", s);
 
   /* layer3.14.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[182]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[182].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[182], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      ops[182].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.se.gate", "setup", s);
 
   /* layer3.14.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[183]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[183].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[183], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[183].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 3276800, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.se", "setup", s);
 
   /* layer3.14.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[184]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[184].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[184], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[184].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.act3", "setup", s);
@@ -3642,10 +3653,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[185]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[185].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[185], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[185].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 3276800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv1", "setup", s);
 
@@ -3658,10 +3669,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[186]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[186].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[186], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[186].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv2", "setup", s);
 
@@ -3674,21 +3685,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[187]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[187].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[187], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[187].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv3", "setup", s);
 
   /* layer3.15.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[188]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[188].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[188], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0, /*output=*/arena + 6553600,
-      threadpool);
+      ops[188].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0,
+      /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.se", "setup", s);
 
   /* layer3.15.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
@@ -3699,38 +3710,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[189]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[189].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[189], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[189].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.se.conv", "setup", s);
 
   /* layer3.15.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[190]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[190].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[190], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      ops[190].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.se.gate", "setup", s);
 
   /* layer3.15.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[191]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[191].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[191], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[191].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 0, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.se", "setup", s);
 
   /* layer3.15.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[192]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[192].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[192], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[192].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 3276800,
       /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.act3", "setup", s);
@@ -3744,10 +3755,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[193]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[193].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[193], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[193].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv1", "setup", s);
 
@@ -3760,10 +3771,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[194]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[194].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[194], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[194].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 3276800, /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv2", "setup", s);
 
@@ -3776,20 +3787,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[195]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[195].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[195], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[195].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv3", "setup", s);
 
   /* layer3.16.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[196]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[196].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[196], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
+      ops[196].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.se", "setup", s);
 
@@ -3801,38 +3812,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[197]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[197].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[197], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[197].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.se.conv", "setup", s);
 
   /* layer3.16.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[198]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[198].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[198], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      ops[198].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.se.gate", "setup", s);
 
   /* layer3.16.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[199]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[199].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[199], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[199].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 3276800, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.se", "setup", s);
 
   /* layer3.16.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[200]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[200].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[200], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[200].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.act3", "setup", s);
@@ -3846,10 +3857,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[201]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[201].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[201], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[201].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 3276800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv1", "setup", s);
 
@@ -3862,10 +3873,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[202]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[202].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[202], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[202].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv2", "setup", s);
 
@@ -3878,21 +3889,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[203]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[203].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[203], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[203].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv3", "setup", s);
 
   /* layer3.17.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[204]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[204].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[204], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0, /*output=*/arena + 6553600,
-      threadpool);
+      ops[204].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0,
+      /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.se", "setup", s);
 
   /* layer3.17.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
@@ -3903,38 +3914,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[205]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[205].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[205], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[205].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.se.conv", "setup", s);
 
   /* layer3.17.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[206]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[206].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[206], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      ops[206].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.se.gate", "setup", s);
 
   /* layer3.17.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[207]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[207].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[207], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[207].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 0, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.se", "setup", s);
 
   /* layer3.17.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[208]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[208].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[208], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[208].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 3276800,
       /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.act3", "setup", s);
@@ -3948,10 +3959,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[209]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[209].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[209], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[209].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv1", "setup", s);
 
@@ -3964,10 +3975,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[210]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[210].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[210], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[210].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 3276800, /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv2", "setup", s);
 
@@ -3980,20 +3991,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[211]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[211].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[211], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[211].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv3", "setup", s);
 
   /* layer3.18.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[212]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[212].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[212], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
+      ops[212].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.se", "setup", s);
 
@@ -4005,38 +4016,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[213]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[213].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[213], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[213].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.se.conv", "setup", s);
 
   /* layer3.18.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[214]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[214].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[214], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      ops[214].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.se.gate", "setup", s);
 
   /* layer3.18.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[215]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[215].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[215], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[215].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 3276800, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.se", "setup", s);
 
   /* layer3.18.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[216]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[216].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[216], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[216].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.act3", "setup", s);
@@ -4050,10 +4061,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[217]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[217].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[217], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[217].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 3276800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv1", "setup", s);
 
@@ -4066,10 +4077,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[218]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[218].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[218], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[218].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv2", "setup", s);
 
@@ -4082,21 +4093,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[219]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[219].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[219], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[219].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv3", "setup", s);
 
   /* layer3.19.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[220]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[220].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[220], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0, /*output=*/arena + 6553600,
-      threadpool);
+      ops[220].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0,
+      /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.se", "setup", s);
 
   /* layer3.19.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
@@ -4107,38 +4118,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[221]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[221].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[221], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[221].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.se.conv", "setup", s);
 
   /* layer3.19.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[222]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[222].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[222], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      ops[222].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.se.gate", "setup", s);
 
   /* layer3.19.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[223]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[223].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[223], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[223].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 0, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.se", "setup", s);
 
   /* layer3.19.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[224]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[224].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[224], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[224].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 3276800,
       /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.act3", "setup", s);
@@ -4152,10 +4163,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[225]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[225].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[225], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[225].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv1", "setup", s);
 
@@ -4168,10 +4179,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[226]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[226].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[226], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[226].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 3276800, /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv2", "setup", s);
 
@@ -4184,20 +4195,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[227]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[227].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[227], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[227].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv3", "setup", s);
 
   /* layer3.20.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[228]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[228].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[228], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
+      ops[228].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.se", "setup", s);
 
@@ -4209,38 +4220,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[229]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[229].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[229], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[229].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.se.conv", "setup", s);
 
   /* layer3.20.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[230]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[230].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[230], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      ops[230].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.se.gate", "setup", s);
 
   /* layer3.20.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[231]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[231].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[231], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[231].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 3276800, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.se", "setup", s);
 
   /* layer3.20.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[232]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[232].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[232], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[232].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.act3", "setup", s);
@@ -4254,10 +4265,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[233]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[233].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[233], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[233].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 3276800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv1", "setup", s);
 
@@ -4270,10 +4281,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[234]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[234].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[234], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[234].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv2", "setup", s);
 
@@ -4286,21 +4297,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[235]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[235].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[235], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[235].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv3", "setup", s);
 
   /* layer3.21.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[236]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[236].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[236], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0, /*output=*/arena + 6553600,
-      threadpool);
+      ops[236].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0,
+      /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.se", "setup", s);
 
   /* layer3.21.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
@@ -4311,38 +4322,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[237]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[237].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[237], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[237].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.se.conv", "setup", s);
 
   /* layer3.21.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[238]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[238].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[238], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      ops[238].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.se.gate", "setup", s);
 
   /* layer3.21.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[239]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[239].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[239], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[239].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 0, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.se", "setup", s);
 
   /* layer3.21.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[240]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[240].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[240], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[240].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 3276800,
       /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.act3", "setup", s);
@@ -4356,10 +4367,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[241]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[241].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[241], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[241].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv1", "setup", s);
 
@@ -4372,10 +4383,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[242]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[242].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[242], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[242].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 3276800, /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv2", "setup", s);
 
@@ -4388,20 +4399,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[243]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[243].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[243], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[243].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv3", "setup", s);
 
   /* layer3.22.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[244]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[244].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[244], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
+      ops[244].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 3276800,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.se", "setup", s);
 
@@ -4413,38 +4424,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[245]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[245].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[245], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
+      ops[245].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/1024,
       /*input=*/arena + 6553600, /*output=*/arena + 6555648, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.se.conv", "setup", s);
 
   /* layer3.22.se.gate: sigmoid; [2,1,1,1024] -> [2,1,1,1024] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[246]);
+      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*flags=*/0, &ops[246].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[246], /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
+      ops[246].xnn, /*batch_size=*/2, /*input=*/arena + 6555648, /*output=*/arena + 9830400,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.se.gate", "setup", s);
 
   /* layer3.22.se: x * gate; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[247]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[247].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[247], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
+      ops[247].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 1024}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 1024}, /*input1=*/arena + 3276800, /*input2=*/arena + 9830400,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.se", "setup", s);
 
   /* layer3.22.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[248]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[248].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[248], /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
+      ops[248].xnn, /*num_input1_dims=*/1, (const size_t[]){3276800}, /*num_input2_dims=*/1,
       (const size_t[]){3276800}, /*input1=*/arena + 6553600, /*input2=*/arena + 0,
       /*output=*/arena + 13107200, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.act3", "setup", s);
@@ -4458,10 +4469,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/512, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[249]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[249].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[249], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[249].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 13107200, /*output=*/arena + 16384000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "setup", s);
 
@@ -4474,10 +4485,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/512,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[250]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[250].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[250], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[250].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 16384000, /*output=*/arena + 18022400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "setup", s);
 
@@ -4490,21 +4501,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[251]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[251].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[251], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[251].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 18022400, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "setup", s);
 
   /* layer4.0.se: global avg pool; [2,40,40,2048] -> [2,1,1,2048] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[252]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[252].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[252], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0, /*output=*/arena + 16384000,
-      threadpool);
+      ops[252].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0,
+      /*output=*/arena + 16384000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.se", "setup", s);
 
   /* layer4.0.se.conv: eca conv1d k7 over channels; [2,1,1,2048] -> [2,1,1,2048] */
@@ -4515,28 +4526,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[253]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[253].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[253], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/2048,
+      ops[253].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/2048,
       /*input=*/arena + 16384000, /*output=*/arena + 16388096, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.se.conv", "setup", s);
 
   /* layer4.0.se.gate: sigmoid; [2,1,1,2048] -> [2,1,1,2048] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*flags=*/0, &ops[254]);
+      /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*flags=*/0, &ops[254].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[254], /*batch_size=*/2, /*input=*/arena + 16388096, /*output=*/arena + 16384000,
+      ops[254].xnn, /*batch_size=*/2, /*input=*/arena + 16388096, /*output=*/arena + 16384000,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.se.gate", "setup", s);
 
   /* layer4.0.se: x * gate; [2,40,40,2048] -> [2,40,40,2048] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[255]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[255].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[255], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 2048}, /*num_input2_dims=*/3,
+      ops[255].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 2048}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 2048}, /*input1=*/arena + 0, /*input2=*/arena + 16384000,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.se", "setup", s);
@@ -4549,10 +4560,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1024,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/1024, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[256]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[256].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[256], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[256].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 13107200, /*output=*/arena + 16384000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "setup", s);
 
@@ -4565,19 +4576,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/2048, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[257]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[257].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[257], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[257].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 16384000, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.1", "setup", s);
 
   /* layer4.0.act3: add, relu; [2,40,40,2048] -> [2,40,40,2048] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[258]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[258].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[258], /*num_input1_dims=*/1, (const size_t[]){6553600}, /*num_input2_dims=*/1,
+      ops[258].xnn, /*num_input1_dims=*/1, (const size_t[]){6553600}, /*num_input2_dims=*/1,
       (const size_t[]){6553600}, /*input1=*/arena + 6553600, /*input2=*/arena + 0,
       /*output=*/arena + 13107200, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "setup", s);
@@ -4591,10 +4602,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/2048, /*group_output_channels=*/512, /*input_channel_stride=*/2048,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[259]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[259].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[259], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[259].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 13107200, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "setup", s);
 
@@ -4607,10 +4618,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/4, /*dilation_width=*/4, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/512,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[260]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[260].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[260], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[260].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "setup", s);
 
@@ -4623,21 +4634,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[261]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[261].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[261], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[261].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "setup", s);
 
   /* layer4.1.se: global avg pool; [2,40,40,2048] -> [2,1,1,2048] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[262]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[262].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[262], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0, /*output=*/arena + 6553600,
-      threadpool);
+      ops[262].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 0,
+      /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.se", "setup", s);
 
   /* layer4.1.se.conv: eca conv1d k7 over channels; [2,1,1,2048] -> [2,1,1,2048] */
@@ -4648,38 +4659,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[263]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[263].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[263], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/2048,
+      ops[263].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/2048,
       /*input=*/arena + 6553600, /*output=*/arena + 6557696, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.se.conv", "setup", s);
 
   /* layer4.1.se.gate: sigmoid; [2,1,1,2048] -> [2,1,1,2048] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*flags=*/0, &ops[264]);
+      /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*flags=*/0, &ops[264].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[264], /*batch_size=*/2, /*input=*/arena + 6557696, /*output=*/arena + 21299200,
+      ops[264].xnn, /*batch_size=*/2, /*input=*/arena + 6557696, /*output=*/arena + 21299200,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.se.gate", "setup", s);
 
   /* layer4.1.se: x * gate; [2,40,40,2048] -> [2,40,40,2048] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[265]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[265].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[265], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 2048}, /*num_input2_dims=*/3,
+      ops[265].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 2048}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 2048}, /*input1=*/arena + 0, /*input2=*/arena + 21299200,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.se", "setup", s);
 
   /* layer4.1.act3: add, relu; [2,40,40,2048] -> [2,40,40,2048] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[266]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[266].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[266], /*num_input1_dims=*/1, (const size_t[]){6553600}, /*num_input2_dims=*/1,
+      ops[266].xnn, /*num_input1_dims=*/1, (const size_t[]){6553600}, /*num_input2_dims=*/1,
       (const size_t[]){6553600}, /*input1=*/arena + 6553600, /*input2=*/arena + 13107200,
       /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "setup", s);
@@ -4693,10 +4704,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/2048, /*group_output_channels=*/512, /*input_channel_stride=*/2048,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[267]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[267].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[267], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
+      ops[267].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/arena + 0,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "setup", s);
 
@@ -4709,10 +4720,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/4, /*dilation_width=*/4, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/512,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[268]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[268].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[268], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[268].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 6553600, /*output=*/arena + 13107200, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "setup", s);
 
@@ -4725,20 +4736,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[269]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[269].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[269], /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+      ops[269].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
       /*input=*/arena + 13107200, /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "setup", s);
 
   /* layer4.2.se: global avg pool; [2,40,40,2048] -> [2,1,1,2048] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[270]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[270].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[270], /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 6553600,
+      ops[270].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/arena + 6553600,
       /*output=*/arena + 13107200, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.se", "setup", s);
 
@@ -4750,38 +4761,38 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1,
       /*output_channel_stride=*/1, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[271]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[271].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.se.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[271], /*batch_size=*/2, /*input_height=*/1, /*input_width=*/2048,
+      ops[271].xnn, /*batch_size=*/2, /*input_height=*/1, /*input_width=*/2048,
       /*input=*/arena + 13107200, /*output=*/arena + 13111296, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.se.conv", "setup", s);
 
   /* layer4.2.se.gate: sigmoid; [2,1,1,2048] -> [2,1,1,2048] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*flags=*/0, &ops[272]);
+      /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*flags=*/0, &ops[272].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[272], /*batch_size=*/2, /*input=*/arena + 13111296, /*output=*/arena + 21299200,
+      ops[272].xnn, /*batch_size=*/2, /*input=*/arena + 13111296, /*output=*/arena + 21299200,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.se.gate", "setup", s);
 
   /* layer4.2.se: x * gate; [2,40,40,2048] -> [2,40,40,2048] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[273]);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[273].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[273], /*num_input1_dims=*/3, (const size_t[]){2, 1600, 2048}, /*num_input2_dims=*/3,
+      ops[273].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 1600, 2048}, /*num_input2_dims=*/3,
       (const size_t[]){2, 1, 2048}, /*input1=*/arena + 6553600, /*input2=*/arena + 21299200,
       /*output=*/arena + 13107200, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.se", "setup", s);
 
   /* layer4.2.act3: add, relu; [2,40,40,2048] -> [2,40,40,2048] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[274]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[274].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[274], /*num_input1_dims=*/1, (const size_t[]){6553600}, /*num_input2_dims=*/1,
+      ops[274].xnn, /*num_input1_dims=*/1, (const size_t[]){6553600}, /*num_input2_dims=*/1,
       (const size_t[]){6553600}, /*input1=*/arena + 13107200, /*input2=*/arena + 0,
       /*output=*/arena + 6553600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.act3", "setup", s);
@@ -4790,7 +4801,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
 static int run_ops(size_t first, size_t last) {
   for (size_t i = first; i < last; i++) {
-    enum xnn_status s = xnn_run_operator(ops[i], threadpool);
+    if (ops[i].kernel) {
+      ops[i].kernel(&ops[i]);
+      continue;
+    }
+    enum xnn_status s = xnn_run_operator(ops[i].xnn, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail(op_names[i], "run", s);
   }
   return TIMMC_OK;
@@ -4856,8 +4871,8 @@ int ecaresnet101d_os8_forward(const float *input, float *const out[]) {
 
 void ecaresnet101d_os8_free(void) {
   for (size_t i = 0; i < NUM_OPS; i++) {
-    if (ops[i]) xnn_delete_operator(ops[i]);
-    ops[i] = NULL;
+    if (ops[i].xnn) xnn_delete_operator(ops[i].xnn);
+    ops[i] = (timmc_op){0};
   }
   if (threadpool) pthreadpool_destroy(threadpool);
   threadpool = NULL;

@@ -89,7 +89,7 @@ static float arena[3211264 + XNN_EXTRA_BYTES / sizeof(float)]
     __attribute__((aligned(64)));
 
 #define NUM_OPS 70
-static xnn_operator_t ops[NUM_OPS];
+static timmc_op ops[NUM_OPS];
 static const char *const op_names[NUM_OPS] = {
     "conv1",
     "maxpool",
@@ -518,11 +518,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/3, /*group_output_channels=*/64, /*input_channel_stride=*/3,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[0]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[0], /*batch_size=*/1, /*input_height=*/224, /*input_width=*/224, /*input=*/arena + 802816,
-      /*output=*/arena + 0, threadpool);
+      ops[0].xnn, /*batch_size=*/1, /*input_height=*/224, /*input_width=*/224,
+      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1", "setup", s);
 
   /* maxpool: maxpool 3x3 s2; [1,112,112,64] -> [1,56,56,64] */
@@ -531,10 +531,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input_padding_left=*/1, /*pooling_height=*/3, /*pooling_width=*/3, /*stride_height=*/2,
       /*stride_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*channels=*/64,
       /*input_pixel_stride=*/64, /*output_pixel_stride=*/64, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[1]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("maxpool", "create", s);
   s = xnn_setup_max_pooling2d_nhwc_f32(
-      ops[1], /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112, /*input=*/arena + 0,
+      ops[1].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112, /*input=*/arena + 0,
       /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("maxpool", "setup", s);
 
@@ -547,11 +547,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[2]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[2], /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 2408448,
-      /*output=*/arena + 802816, threadpool);
+      ops[2].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 2408448, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "setup", s);
 
   /* layer1.0.conv2: conv 3x3 64->64 s1, layer1.0.bn2 folded, relu; [1,56,56,64] -> [1,56,56,64] */
@@ -563,11 +563,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[3]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[3], /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 802816,
-      /*output=*/arena + 1605632, threadpool);
+      ops[3].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 802816, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "setup", s);
 
   /* layer1.0.conv3: conv 1x1 64->256 s1, layer1.0.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
@@ -579,11 +579,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[4]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[4], /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 1605632,
-      /*output=*/arena + 802816, threadpool);
+      ops[4].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 1605632, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "setup", s);
 
   /* layer1.0.downsample.0: conv 1x1 64->256 s1, layer1.0.downsample.1 folded; [1,56,56,64] -> [1,56,56,256] */
@@ -595,19 +595,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[5]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[5], /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 2408448,
-      /*output=*/arena + 1605632, threadpool);
+      ops[5].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 2408448, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.0", "setup", s);
 
   /* layer1.0.act3: add, relu; [1,56,56,256] -> [1,56,56,256] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[6]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[6], /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
+      ops[6].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
       (const size_t[]){802816}, /*input1=*/arena + 802816, /*input2=*/arena + 1605632,
       /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "setup", s);
@@ -621,11 +621,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/64, /*input_channel_stride=*/256,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[7]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[7], /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 2408448,
-      /*output=*/arena + 802816, threadpool);
+      ops[7].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 2408448, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "setup", s);
 
   /* layer1.1.conv2: conv 3x3 64->64 s1, layer1.1.bn2 folded, relu; [1,56,56,64] -> [1,56,56,64] */
@@ -637,11 +637,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[8]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[8], /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 802816,
-      /*output=*/arena + 1605632, threadpool);
+      ops[8].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 802816, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
 
   /* layer1.1.conv3: conv 1x1 64->256 s1, layer1.1.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
@@ -653,19 +653,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[9]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[9], /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 1605632,
-      /*output=*/arena + 802816, threadpool);
+      ops[9].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 1605632, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "setup", s);
 
   /* layer1.1.act3: add, relu; [1,56,56,256] -> [1,56,56,256] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[10]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[10], /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
+      ops[10].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
       (const size_t[]){802816}, /*input1=*/arena + 802816, /*input2=*/arena + 2408448,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "setup", s);
@@ -679,11 +679,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/64, /*input_channel_stride=*/256,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[11]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[11], /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 1605632,
-      /*output=*/arena + 802816, threadpool);
+      ops[11].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 1605632, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv1", "setup", s);
 
   /* layer1.2.conv2: conv 3x3 64->64 s1, layer1.2.bn2 folded, relu; [1,56,56,64] -> [1,56,56,64] */
@@ -695,11 +695,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[12]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[12], /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 802816,
-      /*output=*/arena + 2408448, threadpool);
+      ops[12].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 802816, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "setup", s);
 
   /* layer1.2.conv3: conv 1x1 64->256 s1, layer1.2.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
@@ -711,19 +711,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[13]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[13], /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 2408448,
-      /*output=*/arena + 802816, threadpool);
+      ops[13].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 2408448, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv3", "setup", s);
 
   /* layer1.2.act3: add, relu; [1,56,56,256] -> [1,56,56,256] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[14]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[14], /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
+      ops[14].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
       (const size_t[]){802816}, /*input1=*/arena + 802816, /*input2=*/arena + 1605632,
       /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.act3", "setup", s);
@@ -737,11 +737,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[15]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[15], /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 2408448,
-      /*output=*/arena + 802816, threadpool);
+      ops[15].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 2408448, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "setup", s);
 
   /* layer2.0.conv2: conv 3x3 128->128 s2, layer2.0.bn2 folded, relu; [1,56,56,128] -> [1,28,28,128] */
@@ -753,11 +753,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[16]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[16], /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 802816,
-      /*output=*/arena + 1204224, threadpool);
+      ops[16].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 802816, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "setup", s);
 
   /* layer2.0.conv3: conv 1x1 128->512 s1, layer2.0.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
@@ -769,11 +769,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[17]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[17], /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 1204224,
-      /*output=*/arena + 802816, threadpool);
+      ops[17].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 1204224, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "setup", s);
 
   /* layer2.0.downsample.0: conv 1x1 256->512 s2, layer2.0.downsample.1 folded; [1,56,56,256] -> [1,28,28,512] */
@@ -785,19 +785,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/512, /*input_channel_stride=*/256,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[18]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[18], /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 2408448,
-      /*output=*/arena + 1204224, threadpool);
+      ops[18].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 2408448, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "setup", s);
 
   /* layer2.0.act3: add, relu; [1,28,28,512] -> [1,28,28,512] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[19]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[19], /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+      ops[19].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
       (const size_t[]){401408}, /*input1=*/arena + 802816, /*input2=*/arena + 1204224,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "setup", s);
@@ -811,11 +811,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[20]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[20], /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 1605632,
-      /*output=*/arena + 2007040, threadpool);
+      ops[20].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 1605632, /*output=*/arena + 2007040, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "setup", s);
 
   /* layer2.1.conv2: conv 3x3 128->128 s1, layer2.1.bn2 folded, relu; [1,28,28,128] -> [1,28,28,128] */
@@ -827,11 +827,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[21]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[21], /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 2007040,
-      /*output=*/arena + 802816, threadpool);
+      ops[21].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 2007040, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "setup", s);
 
   /* layer2.1.conv3: conv 1x1 128->512 s1, layer2.1.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
@@ -843,19 +843,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[22]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[22], /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 802816,
-      /*output=*/arena + 2007040, threadpool);
+      ops[22].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 802816, /*output=*/arena + 2007040, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "setup", s);
 
   /* layer2.1.act3: add, relu; [1,28,28,512] -> [1,28,28,512] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[23]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[23], /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+      ops[23].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
       (const size_t[]){401408}, /*input1=*/arena + 2007040, /*input2=*/arena + 1605632,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "setup", s);
@@ -869,11 +869,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[24]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[24], /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 802816,
-      /*output=*/arena + 1204224, threadpool);
+      ops[24].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 802816, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "setup", s);
 
   /* layer2.2.conv2: conv 3x3 128->128 s1, layer2.2.bn2 folded, relu; [1,28,28,128] -> [1,28,28,128] */
@@ -885,11 +885,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[25]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[25], /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 1204224,
-      /*output=*/arena + 1605632, threadpool);
+      ops[25].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 1204224, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "setup", s);
 
   /* layer2.2.conv3: conv 1x1 128->512 s1, layer2.2.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
@@ -901,19 +901,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[26]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[26], /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 1605632,
-      /*output=*/arena + 1204224, threadpool);
+      ops[26].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 1605632, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "setup", s);
 
   /* layer2.2.act3: add, relu; [1,28,28,512] -> [1,28,28,512] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[27]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[27], /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+      ops[27].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
       (const size_t[]){401408}, /*input1=*/arena + 1204224, /*input2=*/arena + 802816,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.act3", "setup", s);
@@ -927,11 +927,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[28]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[28], /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 1605632,
-      /*output=*/arena + 2007040, threadpool);
+      ops[28].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 1605632, /*output=*/arena + 2007040, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "setup", s);
 
   /* layer2.3.conv2: conv 3x3 128->128 s1, layer2.3.bn2 folded, relu; [1,28,28,128] -> [1,28,28,128] */
@@ -943,11 +943,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[29]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[29], /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 2007040,
-      /*output=*/arena + 802816, threadpool);
+      ops[29].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 2007040, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "setup", s);
 
   /* layer2.3.conv3: conv 1x1 128->512 s1, layer2.3.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
@@ -959,19 +959,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[30]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[30], /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 802816,
-      /*output=*/arena + 2007040, threadpool);
+      ops[30].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 802816, /*output=*/arena + 2007040, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "setup", s);
 
   /* layer2.3.act3: add, relu; [1,28,28,512] -> [1,28,28,512] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[31]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[31], /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+      ops[31].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
       (const size_t[]){401408}, /*input1=*/arena + 2007040, /*input2=*/arena + 1605632,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.act3", "setup", s);
@@ -985,11 +985,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/256, /*input_channel_stride=*/512,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[32]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[32], /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 802816,
-      /*output=*/arena + 1204224, threadpool);
+      ops[32].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 802816, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "setup", s);
 
   /* layer3.0.conv2: conv 3x3 256->256 s2, layer3.0.bn2 folded, relu; [1,28,28,256] -> [1,14,14,256] */
@@ -1001,11 +1001,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[33]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[33], /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 1204224,
-      /*output=*/arena + 1404928, threadpool);
+      ops[33].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 1204224, /*output=*/arena + 1404928, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "setup", s);
 
   /* layer3.0.conv3: conv 1x1 256->1024 s1, layer3.0.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
@@ -1017,11 +1017,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[34]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[34], /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 1404928,
-      /*output=*/arena + 1204224, threadpool);
+      ops[34].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1404928, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "setup", s);
 
   /* layer3.0.downsample.0: conv 1x1 512->1024 s2, layer3.0.downsample.1 folded; [1,28,28,512] -> [1,14,14,1024] */
@@ -1033,19 +1033,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/1024, /*input_channel_stride=*/512,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[35]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[35], /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 802816,
-      /*output=*/arena + 1404928, threadpool);
+      ops[35].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 802816, /*output=*/arena + 1404928, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "setup", s);
 
   /* layer3.0.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[36]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[36], /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+      ops[36].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
       (const size_t[]){200704}, /*input1=*/arena + 1204224, /*input2=*/arena + 1404928,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "setup", s);
@@ -1059,11 +1059,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[37]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[37], /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 1605632,
-      /*output=*/arena + 1204224, threadpool);
+      ops[37].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1605632, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "setup", s);
 
   /* layer3.1.conv2: conv 3x3 256->256 s1, layer3.1.bn2 folded, relu; [1,14,14,256] -> [1,14,14,256] */
@@ -1075,11 +1075,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[38]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[38], /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 1204224,
-      /*output=*/arena + 1404928, threadpool);
+      ops[38].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1204224, /*output=*/arena + 1404928, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "setup", s);
 
   /* layer3.1.conv3: conv 1x1 256->1024 s1, layer3.1.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
@@ -1091,19 +1091,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[39]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[39], /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 1404928,
-      /*output=*/arena + 1204224, threadpool);
+      ops[39].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1404928, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "setup", s);
 
   /* layer3.1.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[40]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[40], /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+      ops[40].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
       (const size_t[]){200704}, /*input1=*/arena + 1204224, /*input2=*/arena + 1605632,
       /*output=*/arena + 1404928, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "setup", s);
@@ -1117,11 +1117,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[41]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[41], /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 1404928,
-      /*output=*/arena + 1204224, threadpool);
+      ops[41].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1404928, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "setup", s);
 
   /* layer3.2.conv2: conv 3x3 256->256 s1, layer3.2.bn2 folded, relu; [1,14,14,256] -> [1,14,14,256] */
@@ -1133,11 +1133,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[42]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[42], /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 1204224,
-      /*output=*/arena + 1605632, threadpool);
+      ops[42].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1204224, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "setup", s);
 
   /* layer3.2.conv3: conv 1x1 256->1024 s1, layer3.2.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
@@ -1149,19 +1149,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[43]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[43], /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 1605632,
-      /*output=*/arena + 1204224, threadpool);
+      ops[43].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1605632, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "setup", s);
 
   /* layer3.2.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[44]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[44], /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+      ops[44].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
       (const size_t[]){200704}, /*input1=*/arena + 1204224, /*input2=*/arena + 1404928,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.act3", "setup", s);
@@ -1175,11 +1175,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[45]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[45], /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 1605632,
-      /*output=*/arena + 1204224, threadpool);
+      ops[45].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1605632, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "setup", s);
 
   /* layer3.3.conv2: conv 3x3 256->256 s1, layer3.3.bn2 folded, relu; [1,14,14,256] -> [1,14,14,256] */
@@ -1191,11 +1191,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[46]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[46], /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 1204224,
-      /*output=*/arena + 1404928, threadpool);
+      ops[46].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1204224, /*output=*/arena + 1404928, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "setup", s);
 
   /* layer3.3.conv3: conv 1x1 256->1024 s1, layer3.3.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
@@ -1207,19 +1207,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[47]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[47], /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 1404928,
-      /*output=*/arena + 1204224, threadpool);
+      ops[47].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1404928, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "setup", s);
 
   /* layer3.3.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[48]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[48], /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+      ops[48].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
       (const size_t[]){200704}, /*input1=*/arena + 1204224, /*input2=*/arena + 1605632,
       /*output=*/arena + 1404928, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.act3", "setup", s);
@@ -1233,11 +1233,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[49]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[49], /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 1404928,
-      /*output=*/arena + 1204224, threadpool);
+      ops[49].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1404928, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "setup", s);
 
   /* layer3.4.conv2: conv 3x3 256->256 s1, layer3.4.bn2 folded, relu; [1,14,14,256] -> [1,14,14,256] */
@@ -1249,11 +1249,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[50]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[50], /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 1204224,
-      /*output=*/arena + 1605632, threadpool);
+      ops[50].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1204224, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "setup", s);
 
   /* layer3.4.conv3: conv 1x1 256->1024 s1, layer3.4.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
@@ -1265,19 +1265,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[51]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[51], /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 1605632,
-      /*output=*/arena + 1204224, threadpool);
+      ops[51].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1605632, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "setup", s);
 
   /* layer3.4.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[52]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[52], /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+      ops[52].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
       (const size_t[]){200704}, /*input1=*/arena + 1204224, /*input2=*/arena + 1404928,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.act3", "setup", s);
@@ -1291,11 +1291,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[53]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[53], /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 1605632,
-      /*output=*/arena + 1204224, threadpool);
+      ops[53].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1605632, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "setup", s);
 
   /* layer3.5.conv2: conv 3x3 256->256 s1, layer3.5.bn2 folded, relu; [1,14,14,256] -> [1,14,14,256] */
@@ -1307,11 +1307,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[54]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[54], /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 1204224,
-      /*output=*/arena + 1404928, threadpool);
+      ops[54].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1204224, /*output=*/arena + 1404928, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "setup", s);
 
   /* layer3.5.conv3: conv 1x1 256->1024 s1, layer3.5.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
@@ -1323,19 +1323,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[55]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[55], /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 1404928,
-      /*output=*/arena + 1204224, threadpool);
+      ops[55].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1404928, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "setup", s);
 
   /* layer3.5.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[56]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[56], /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+      ops[56].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
       (const size_t[]){200704}, /*input1=*/arena + 1204224, /*input2=*/arena + 1605632,
       /*output=*/arena + 1404928, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.act3", "setup", s);
@@ -1349,11 +1349,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/512, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[57]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[57], /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 1404928,
-      /*output=*/arena + 1204224, threadpool);
+      ops[57].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1404928, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "setup", s);
 
   /* layer4.0.conv2: conv 3x3 512->512 s2, layer4.0.bn2 folded, relu; [1,14,14,512] -> [1,7,7,512] */
@@ -1365,11 +1365,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/512,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[58]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[58], /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 1204224,
-      /*output=*/arena + 1304576, threadpool);
+      ops[58].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1204224, /*output=*/arena + 1304576, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "setup", s);
 
   /* layer4.0.conv3: conv 1x1 512->2048 s1, layer4.0.bn3 folded; [1,7,7,512] -> [1,7,7,2048] */
@@ -1381,11 +1381,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[59]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[59], /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 1304576,
-      /*output=*/arena + 1204224, threadpool);
+      ops[59].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+      /*input=*/arena + 1304576, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "setup", s);
 
   /* layer4.0.downsample.0: conv 1x1 1024->2048 s2, layer4.0.downsample.1 folded; [1,14,14,1024] -> [1,7,7,2048] */
@@ -1397,19 +1397,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/2048, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[60]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[60], /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 1404928,
-      /*output=*/arena + 1304576, threadpool);
+      ops[60].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1404928, /*output=*/arena + 1304576, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "setup", s);
 
   /* layer4.0.act3: add, relu; [1,7,7,2048] -> [1,7,7,2048] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[61]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[61].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[61], /*num_input1_dims=*/1, (const size_t[]){100352}, /*num_input2_dims=*/1,
+      ops[61].xnn, /*num_input1_dims=*/1, (const size_t[]){100352}, /*num_input2_dims=*/1,
       (const size_t[]){100352}, /*input1=*/arena + 1204224, /*input2=*/arena + 1304576,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "setup", s);
@@ -1423,11 +1423,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/2048, /*group_output_channels=*/512, /*input_channel_stride=*/2048,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[62]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[62].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[62], /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 1605632,
-      /*output=*/arena + 1204224, threadpool);
+      ops[62].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+      /*input=*/arena + 1605632, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "setup", s);
 
   /* layer4.1.conv2: conv 3x3 512->512 s1, layer4.1.bn2 folded, relu; [1,7,7,512] -> [1,7,7,512] */
@@ -1439,11 +1439,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/512,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[63]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[63], /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 1204224,
-      /*output=*/arena + 1304576, threadpool);
+      ops[63].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+      /*input=*/arena + 1204224, /*output=*/arena + 1304576, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "setup", s);
 
   /* layer4.1.conv3: conv 1x1 512->2048 s1, layer4.1.bn3 folded; [1,7,7,512] -> [1,7,7,2048] */
@@ -1455,19 +1455,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[64]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[64], /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 1304576,
-      /*output=*/arena + 1204224, threadpool);
+      ops[64].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+      /*input=*/arena + 1304576, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "setup", s);
 
   /* layer4.1.act3: add, relu; [1,7,7,2048] -> [1,7,7,2048] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[65]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[65], /*num_input1_dims=*/1, (const size_t[]){100352}, /*num_input2_dims=*/1,
+      ops[65].xnn, /*num_input1_dims=*/1, (const size_t[]){100352}, /*num_input2_dims=*/1,
       (const size_t[]){100352}, /*input1=*/arena + 1204224, /*input2=*/arena + 1605632,
       /*output=*/arena + 1304576, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "setup", s);
@@ -1481,11 +1481,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/2048, /*group_output_channels=*/512, /*input_channel_stride=*/2048,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[66]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[66], /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 1304576,
-      /*output=*/arena + 1204224, threadpool);
+      ops[66].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+      /*input=*/arena + 1304576, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "setup", s);
 
   /* layer4.2.conv2: conv 3x3 512->512 s1, layer4.2.bn2 folded, relu; [1,7,7,512] -> [1,7,7,512] */
@@ -1497,11 +1497,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/512,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[67]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[67], /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 1204224,
-      /*output=*/arena + 1605632, threadpool);
+      ops[67].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+      /*input=*/arena + 1204224, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "setup", s);
 
   /* layer4.2.conv3: conv 1x1 512->2048 s1, layer4.2.bn3 folded; [1,7,7,512] -> [1,7,7,2048] */
@@ -1513,19 +1513,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[68]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[68], /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 1605632,
-      /*output=*/arena + 1204224, threadpool);
+      ops[68].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+      /*input=*/arena + 1605632, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "setup", s);
 
   /* layer4.2.act3: add, relu; [1,7,7,2048] -> [1,7,7,2048] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[69]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[69].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[69], /*num_input1_dims=*/1, (const size_t[]){100352}, /*num_input2_dims=*/1,
+      ops[69].xnn, /*num_input1_dims=*/1, (const size_t[]){100352}, /*num_input2_dims=*/1,
       (const size_t[]){100352}, /*input1=*/arena + 1204224, /*input2=*/arena + 1304576,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.act3", "setup", s);
@@ -1534,7 +1534,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
 static int run_ops(size_t first, size_t last) {
   for (size_t i = first; i < last; i++) {
-    enum xnn_status s = xnn_run_operator(ops[i], threadpool);
+    if (ops[i].kernel) {
+      ops[i].kernel(&ops[i]);
+      continue;
+    }
+    enum xnn_status s = xnn_run_operator(ops[i].xnn, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail(op_names[i], "run", s);
   }
   return TIMMC_OK;
@@ -1603,8 +1607,8 @@ int resnet50_features_forward(const float *input, float *const out[]) {
 
 void resnet50_features_free(void) {
   for (size_t i = 0; i < NUM_OPS; i++) {
-    if (ops[i]) xnn_delete_operator(ops[i]);
-    ops[i] = NULL;
+    if (ops[i].xnn) xnn_delete_operator(ops[i].xnn);
+    ops[i] = (timmc_op){0};
   }
   if (threadpool) pthreadpool_destroy(threadpool);
   threadpool = NULL;

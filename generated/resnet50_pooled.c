@@ -90,7 +90,7 @@ static float arena[4816896 + XNN_EXTRA_BYTES / sizeof(float)]
     __attribute__((aligned(64)));
 
 #define NUM_OPS 71
-static xnn_operator_t ops[NUM_OPS];
+static timmc_op ops[NUM_OPS];
 static const char *const op_names[NUM_OPS] = {
     "conv1",
     "maxpool",
@@ -515,10 +515,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/3, /*group_output_channels=*/64, /*input_channel_stride=*/3,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[0]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[0], /*batch_size=*/2, /*input_height=*/224, /*input_width=*/224,
+      ops[0].xnn, /*batch_size=*/2, /*input_height=*/224, /*input_width=*/224,
       /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1", "setup", s);
 
@@ -528,10 +528,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input_padding_left=*/1, /*pooling_height=*/3, /*pooling_width=*/3, /*stride_height=*/2,
       /*stride_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*channels=*/64,
       /*input_pixel_stride=*/64, /*output_pixel_stride=*/64, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[1]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("maxpool", "create", s);
   s = xnn_setup_max_pooling2d_nhwc_f32(
-      ops[1], /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112, /*input=*/arena + 0,
+      ops[1].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112, /*input=*/arena + 0,
       /*output=*/arena + 3211264, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("maxpool", "setup", s);
 
@@ -544,11 +544,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[2]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[2], /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 3211264,
-      /*output=*/arena + 0, threadpool);
+      ops[2].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 3211264, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "setup", s);
 
   /* layer1.0.conv2: conv 3x3 64->64 s1, layer1.0.bn2 folded, relu; [2,56,56,64] -> [2,56,56,64] */
@@ -560,10 +560,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[3]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[3], /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      ops[3].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "setup", s);
 
@@ -576,11 +576,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[4]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[4], /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 1605632,
-      /*output=*/arena + 0, threadpool);
+      ops[4].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "setup", s);
 
   /* layer1.0.downsample.0: conv 1x1 64->256 s1, layer1.0.downsample.1 folded; [2,56,56,64] -> [2,56,56,256] */
@@ -592,19 +592,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[5]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[5], /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 3211264,
-      /*output=*/arena + 1605632, threadpool);
+      ops[5].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 3211264, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.0", "setup", s);
 
   /* layer1.0.act3: add, relu; [2,56,56,256] -> [2,56,56,256] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[6]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[6], /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
+      ops[6].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
       (const size_t[]){1605632}, /*input1=*/arena + 0, /*input2=*/arena + 1605632,
       /*output=*/arena + 3211264, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "setup", s);
@@ -618,11 +618,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/64, /*input_channel_stride=*/256,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[7]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[7], /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 3211264,
-      /*output=*/arena + 0, threadpool);
+      ops[7].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 3211264, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "setup", s);
 
   /* layer1.1.conv2: conv 3x3 64->64 s1, layer1.1.bn2 folded, relu; [2,56,56,64] -> [2,56,56,64] */
@@ -634,10 +634,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[8]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[8], /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      ops[8].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
 
@@ -650,19 +650,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[9]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[9], /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 1605632,
-      /*output=*/arena + 0, threadpool);
+      ops[9].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "setup", s);
 
   /* layer1.1.act3: add, relu; [2,56,56,256] -> [2,56,56,256] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[10]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[10], /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
+      ops[10].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
       (const size_t[]){1605632}, /*input1=*/arena + 0, /*input2=*/arena + 3211264,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "setup", s);
@@ -676,11 +676,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/64, /*input_channel_stride=*/256,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[11]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[11], /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 1605632,
-      /*output=*/arena + 0, threadpool);
+      ops[11].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv1", "setup", s);
 
   /* layer1.2.conv2: conv 3x3 64->64 s1, layer1.2.bn2 folded, relu; [2,56,56,64] -> [2,56,56,64] */
@@ -692,10 +692,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[12]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[12], /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      ops[12].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
       /*output=*/arena + 3211264, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "setup", s);
 
@@ -708,19 +708,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[13]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[13], /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 3211264,
-      /*output=*/arena + 0, threadpool);
+      ops[13].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 3211264, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv3", "setup", s);
 
   /* layer1.2.act3: add, relu; [2,56,56,256] -> [2,56,56,256] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[14]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[14], /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
+      ops[14].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
       (const size_t[]){1605632}, /*input1=*/arena + 0, /*input2=*/arena + 1605632,
       /*output=*/arena + 3211264, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.act3", "setup", s);
@@ -734,11 +734,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[15]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[15], /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 3211264,
-      /*output=*/arena + 0, threadpool);
+      ops[15].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 3211264, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "setup", s);
 
   /* layer2.0.conv2: conv 3x3 128->128 s2, layer2.0.bn2 folded, relu; [2,56,56,128] -> [2,28,28,128] */
@@ -750,10 +750,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[16]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[16], /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      ops[16].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "setup", s);
 
@@ -766,11 +766,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[17]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[17], /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 802816,
-      /*output=*/arena + 0, threadpool);
+      ops[17].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "setup", s);
 
   /* layer2.0.downsample.0: conv 1x1 256->512 s2, layer2.0.downsample.1 folded; [2,56,56,256] -> [2,28,28,512] */
@@ -782,19 +782,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/512, /*input_channel_stride=*/256,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[18]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[18], /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 3211264,
-      /*output=*/arena + 802816, threadpool);
+      ops[18].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 3211264, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "setup", s);
 
   /* layer2.0.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[19]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[19], /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
+      ops[19].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
       (const size_t[]){802816}, /*input1=*/arena + 0, /*input2=*/arena + 802816,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "setup", s);
@@ -808,11 +808,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[20]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[20], /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 1605632,
-      /*output=*/arena + 0, threadpool);
+      ops[20].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "setup", s);
 
   /* layer2.1.conv2: conv 3x3 128->128 s1, layer2.1.bn2 folded, relu; [2,28,28,128] -> [2,28,28,128] */
@@ -824,10 +824,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[21]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[21], /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      ops[21].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "setup", s);
 
@@ -840,19 +840,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[22]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[22], /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 802816,
-      /*output=*/arena + 0, threadpool);
+      ops[22].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "setup", s);
 
   /* layer2.1.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[23]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[23], /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
+      ops[23].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
       (const size_t[]){802816}, /*input1=*/arena + 0, /*input2=*/arena + 1605632,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "setup", s);
@@ -866,11 +866,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[24]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[24], /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 802816,
-      /*output=*/arena + 0, threadpool);
+      ops[24].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "setup", s);
 
   /* layer2.2.conv2: conv 3x3 128->128 s1, layer2.2.bn2 folded, relu; [2,28,28,128] -> [2,28,28,128] */
@@ -882,10 +882,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[25]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[25], /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      ops[25].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "setup", s);
 
@@ -898,19 +898,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[26]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[26], /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 1605632,
-      /*output=*/arena + 0, threadpool);
+      ops[26].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "setup", s);
 
   /* layer2.2.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[27]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[27], /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
+      ops[27].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
       (const size_t[]){802816}, /*input1=*/arena + 0, /*input2=*/arena + 802816,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.act3", "setup", s);
@@ -924,11 +924,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[28]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[28], /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 1605632,
-      /*output=*/arena + 0, threadpool);
+      ops[28].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "setup", s);
 
   /* layer2.3.conv2: conv 3x3 128->128 s1, layer2.3.bn2 folded, relu; [2,28,28,128] -> [2,28,28,128] */
@@ -940,10 +940,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[29]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[29], /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      ops[29].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "setup", s);
 
@@ -956,19 +956,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[30]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[30], /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 802816,
-      /*output=*/arena + 0, threadpool);
+      ops[30].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "setup", s);
 
   /* layer2.3.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[31]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[31], /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
+      ops[31].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
       (const size_t[]){802816}, /*input1=*/arena + 0, /*input2=*/arena + 1605632,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.act3", "setup", s);
@@ -982,11 +982,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/256, /*input_channel_stride=*/512,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[32]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[32], /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 802816,
-      /*output=*/arena + 0, threadpool);
+      ops[32].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "setup", s);
 
   /* layer3.0.conv2: conv 3x3 256->256 s2, layer3.0.bn2 folded, relu; [2,28,28,256] -> [2,14,14,256] */
@@ -998,10 +998,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[33]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[33], /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      ops[33].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
       /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "setup", s);
 
@@ -1014,11 +1014,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[34]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[34], /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 401408,
-      /*output=*/arena + 0, threadpool);
+      ops[34].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "setup", s);
 
   /* layer3.0.downsample.0: conv 1x1 512->1024 s2, layer3.0.downsample.1 folded; [2,28,28,512] -> [2,14,14,1024] */
@@ -1030,19 +1030,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/1024, /*input_channel_stride=*/512,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[35]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[35], /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 802816,
-      /*output=*/arena + 401408, threadpool);
+      ops[35].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 802816, /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "setup", s);
 
   /* layer3.0.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[36]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[36], /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+      ops[36].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
       (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "setup", s);
@@ -1056,11 +1056,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[37]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[37], /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 802816,
-      /*output=*/arena + 0, threadpool);
+      ops[37].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "setup", s);
 
   /* layer3.1.conv2: conv 3x3 256->256 s1, layer3.1.bn2 folded, relu; [2,14,14,256] -> [2,14,14,256] */
@@ -1072,10 +1072,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[38]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[38], /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      ops[38].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
       /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "setup", s);
 
@@ -1088,19 +1088,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[39]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[39], /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 401408,
-      /*output=*/arena + 0, threadpool);
+      ops[39].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "setup", s);
 
   /* layer3.1.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[40]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[40], /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+      ops[40].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
       (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 802816,
       /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "setup", s);
@@ -1114,11 +1114,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[41]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[41], /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 401408,
-      /*output=*/arena + 0, threadpool);
+      ops[41].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "setup", s);
 
   /* layer3.2.conv2: conv 3x3 256->256 s1, layer3.2.bn2 folded, relu; [2,14,14,256] -> [2,14,14,256] */
@@ -1130,10 +1130,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[42]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[42], /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      ops[42].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "setup", s);
 
@@ -1146,19 +1146,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[43]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[43], /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 802816,
-      /*output=*/arena + 0, threadpool);
+      ops[43].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "setup", s);
 
   /* layer3.2.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[44]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[44], /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+      ops[44].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
       (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.act3", "setup", s);
@@ -1172,11 +1172,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[45]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[45], /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 802816,
-      /*output=*/arena + 0, threadpool);
+      ops[45].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "setup", s);
 
   /* layer3.3.conv2: conv 3x3 256->256 s1, layer3.3.bn2 folded, relu; [2,14,14,256] -> [2,14,14,256] */
@@ -1188,10 +1188,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[46]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[46], /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      ops[46].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
       /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "setup", s);
 
@@ -1204,19 +1204,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[47]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[47], /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 401408,
-      /*output=*/arena + 0, threadpool);
+      ops[47].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "setup", s);
 
   /* layer3.3.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[48]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[48], /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+      ops[48].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
       (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 802816,
       /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.act3", "setup", s);
@@ -1230,11 +1230,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[49]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[49], /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 401408,
-      /*output=*/arena + 0, threadpool);
+      ops[49].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "setup", s);
 
   /* layer3.4.conv2: conv 3x3 256->256 s1, layer3.4.bn2 folded, relu; [2,14,14,256] -> [2,14,14,256] */
@@ -1246,10 +1246,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[50]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[50], /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      ops[50].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "setup", s);
 
@@ -1262,19 +1262,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[51]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[51], /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 802816,
-      /*output=*/arena + 0, threadpool);
+      ops[51].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "setup", s);
 
   /* layer3.4.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[52]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[52], /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+      ops[52].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
       (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.act3", "setup", s);
@@ -1288,11 +1288,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[53]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[53], /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 802816,
-      /*output=*/arena + 0, threadpool);
+      ops[53].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "setup", s);
 
   /* layer3.5.conv2: conv 3x3 256->256 s1, layer3.5.bn2 folded, relu; [2,14,14,256] -> [2,14,14,256] */
@@ -1304,10 +1304,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[54]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[54], /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      ops[54].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
       /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "setup", s);
 
@@ -1320,19 +1320,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[55]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[55], /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 401408,
-      /*output=*/arena + 0, threadpool);
+      ops[55].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "setup", s);
 
   /* layer3.5.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[56]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[56], /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+      ops[56].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
       (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 802816,
       /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.act3", "setup", s);
@@ -1346,11 +1346,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/512, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[57]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[57], /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 401408,
-      /*output=*/arena + 0, threadpool);
+      ops[57].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "setup", s);
 
   /* layer4.0.conv2: conv 3x3 512->512 s2, layer4.0.bn2 folded, relu; [2,14,14,512] -> [2,7,7,512] */
@@ -1362,10 +1362,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/512,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[58]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[58], /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      ops[58].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
       /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "setup", s);
 
@@ -1378,11 +1378,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[59]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[59], /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 200704,
-      /*output=*/arena + 0, threadpool);
+      ops[59].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      /*input=*/arena + 200704, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "setup", s);
 
   /* layer4.0.downsample.0: conv 1x1 1024->2048 s2, layer4.0.downsample.1 folded; [2,14,14,1024] -> [2,7,7,2048] */
@@ -1394,19 +1394,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/2048, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[60]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[60], /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 401408,
-      /*output=*/arena + 200704, threadpool);
+      ops[60].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "setup", s);
 
   /* layer4.0.act3: add, relu; [2,7,7,2048] -> [2,7,7,2048] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[61]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[61].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[61], /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+      ops[61].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
       (const size_t[]){200704}, /*input1=*/arena + 0, /*input2=*/arena + 200704,
       /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "setup", s);
@@ -1420,11 +1420,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/2048, /*group_output_channels=*/512, /*input_channel_stride=*/2048,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[62]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[62].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[62], /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 401408,
-      /*output=*/arena + 0, threadpool);
+      ops[62].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "setup", s);
 
   /* layer4.1.conv2: conv 3x3 512->512 s1, layer4.1.bn2 folded, relu; [2,7,7,512] -> [2,7,7,512] */
@@ -1436,10 +1436,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/512,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[63]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[63], /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      ops[63].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
       /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "setup", s);
 
@@ -1452,19 +1452,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[64]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[64], /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 200704,
-      /*output=*/arena + 0, threadpool);
+      ops[64].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      /*input=*/arena + 200704, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "setup", s);
 
   /* layer4.1.act3: add, relu; [2,7,7,2048] -> [2,7,7,2048] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[65]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[65], /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+      ops[65].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
       (const size_t[]){200704}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
       /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "setup", s);
@@ -1478,11 +1478,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/2048, /*group_output_channels=*/512, /*input_channel_stride=*/2048,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[66]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[66], /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 200704,
-      /*output=*/arena + 0, threadpool);
+      ops[66].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      /*input=*/arena + 200704, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "setup", s);
 
   /* layer4.2.conv2: conv 3x3 512->512 s1, layer4.2.bn2 folded, relu; [2,7,7,512] -> [2,7,7,512] */
@@ -1494,10 +1494,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/512,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[67]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[67], /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      ops[67].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
       /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "setup", s);
 
@@ -1510,19 +1510,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[68]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[68], /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 401408,
-      /*output=*/arena + 0, threadpool);
+      ops[68].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "setup", s);
 
   /* layer4.2.act3: add, relu; [2,7,7,2048] -> [2,7,7,2048] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[69]);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[69].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[69], /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+      ops[69].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
       (const size_t[]){200704}, /*input1=*/arena + 0, /*input2=*/arena + 200704,
       /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.act3", "setup", s);
@@ -1530,10 +1530,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* global_pool: global avg pool; [2,7,7,2048] -> [2,1,1,2048] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[70]);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[70], /*batch_size=*/2, /*width=*/49, /*input=*/arena + 401408, /*output=*/arena + 0,
+      ops[70].xnn, /*batch_size=*/2, /*width=*/49, /*input=*/arena + 401408, /*output=*/arena + 0,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "setup", s);
   return TIMMC_OK;
@@ -1541,7 +1541,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
 static int run_ops(size_t first, size_t last) {
   for (size_t i = first; i < last; i++) {
-    enum xnn_status s = xnn_run_operator(ops[i], threadpool);
+    if (ops[i].kernel) {
+      ops[i].kernel(&ops[i]);
+      continue;
+    }
+    enum xnn_status s = xnn_run_operator(ops[i].xnn, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail(op_names[i], "run", s);
   }
   return TIMMC_OK;
@@ -1630,8 +1634,8 @@ int resnet50_pooled_forward_head(const float *features, float *output, int pre_l
 
 void resnet50_pooled_free(void) {
   for (size_t i = 0; i < NUM_OPS; i++) {
-    if (ops[i]) xnn_delete_operator(ops[i]);
-    ops[i] = NULL;
+    if (ops[i].xnn) xnn_delete_operator(ops[i].xnn);
+    ops[i] = (timmc_op){0};
   }
   if (threadpool) pthreadpool_destroy(threadpool);
   threadpool = NULL;

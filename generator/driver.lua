@@ -8,13 +8,15 @@ local driver = {}
 
 driver.root = nil -- the project root, set by generator/timmc
 
-local PASSES = { "apply_output_stride", "infer_shapes", "select_features", "plan_memory" }
+-- the passes between build and emit_c, in order
+driver.passes = { "apply_output_stride", "infer_shapes", "select_features", "place_concats",
+                  "plan_memory" }
 
 -- spec path -> model IR with C text attached
 function driver.compile(spec_path)
   local spec, arch = spec_mod.load(spec_path)
   local model = require("passes.build")(spec, arch)
-  for _, p in ipairs(PASSES) do
+  for _, p in ipairs(driver.passes) do
     local pass = require("passes." .. p)
     model = (type(pass) == "table" and pass.run or pass)(model)
   end

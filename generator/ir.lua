@@ -15,8 +15,6 @@
 --   backbone_out id of forward_features' result
 --   head        {pool = id|nil, logits = id|nil}: global_pool and fc outputs
 --   outputs     array of {tensor, module}: what forward returns (select_features)
---   entries     {features_last, pool_last}: node indices where forward_features
---               and forward_head(pre_logits) end (select_features; not features_only)
 --   plan        the memory plan (plan_memory): arena_bytes, lower_bound_bytes,
 --               items (every planned tensor's {id, bytes, first, last}), and
 --               tensor.offset for each
@@ -29,8 +27,11 @@
 --   flat         true for pooled vectors, which timm returns as [N, C]
 --   reduction    input pixels per output pixel along one axis (apply_output_stride)
 --   dilation     dilation the next spatial op must use (apply_output_stride)
+--   base, chan_offset  a view: channels [chan_offset, chan_offset + c) of the
+--                tensor base, whose pixels it shares (place_concats); ops read and
+--                write it with the base's channel count as pixel stride
 --   first, last  live range as node indices (plan_memory); the input is live from 0
---   offset, bytes  arena placement (plan_memory)
+--   offset, bytes  arena placement (plan_memory); a view has neither
 -- }
 --
 -- node = {
@@ -38,27 +39,38 @@
 --   name         timm module path, used in comments and error messages
 --   inputs       array of tensor ids
 --   output       tensor id
---   out_offset   channel offset in the output (catavgmax writes two slices)
 --   ...          kind attributes:
 --   conv         weight (state_dict key), bias (key|nil), bn (module path|nil),
 --                cin, cout, k, stride, dilation, groups, act ("relu"|nil),
 --                pad {top, right, bottom, left} (set by apply_output_stride)
---   maxpool      k, stride, padding (symmetric, timm's); pad as for conv
+--   bn_act       bn (module path), act ("relu"|nil): BatchNorm that no conv
+--                precedes, as a per-channel affine
+--   relu         -
+--   maxpool      k, stride, padding (symmetric, timm's), ceil_mode; pad as for conv
 --   avgpool      k, stride, ceil_mode, count_include_pad; pad set by infer_shapes
 --   add          act ("relu"|nil): inputs[1] + inputs[2]
+--   concat       inputs joined along channels; place_concats turns it into
+--                views of the output (producers write their slice) or copies
+--   copy         inputs[1] into its view output (place_concats)
 --   global_pool  mode ("avg"|"max")
 --   eca_conv     weight, k: 1-d conv across the channels of a pooled vector
 --   sigmoid      -
 --   scale        inputs[1] * inputs[2] broadcast over H and W (gating)
 --   mul_const    value: inputs[1] * value
 --   linear       weight, bias, weight_ndim (2 for nn.Linear, 4 for a 1x1 conv),
---                cin, cout, act
+--                cin, cout, act, bn (folded, or nil), gate ("hard_sigmoid"
+--                folded into it, or nil), in_repeat (the input holds in_repeat
+--                copies' worth of channels that the layer sums first; 1 usually)
+--   rsoftmax     radix, groups: timm's RadixSoftmax of a pooled vector
+--   radix_sum    radix: sum over r of inputs[1]'s r-th channel slice times
+--                inputs[2]'s (split attention)
 -- }
 local ir = {}
 
 ir.node_kinds = {
-  conv = true, maxpool = true, avgpool = true, add = true, global_pool = true,
-  eca_conv = true, sigmoid = true, scale = true, mul_const = true, linear = true,
+  conv = true, bn_act = true, relu = true, maxpool = true, avgpool = true, add = true,
+  concat = true, copy = true, global_pool = true, eca_conv = true, sigmoid = true,
+  scale = true, mul_const = true, linear = true, rsoftmax = true, radix_sum = true,
 }
 
 function ir.new_model(spec, arch)
@@ -69,6 +81,17 @@ function ir.new_tensor(model, name, c)
   local t = { id = #model.tensors + 1, name = name, c = c }
   model.tensors[t.id] = t
   return t.id
+end
+
+-- The tensor that owns a view's memory, and the view's channel offset in it.
+function ir.root(model, id)
+  local offset = 0
+  local t = model.tensors[id]
+  while t.base do
+    offset = offset + t.chan_offset
+    t = model.tensors[t.base]
+  end
+  return t, offset
 end
 
 function ir.add_node(model, node)
@@ -119,10 +142,16 @@ function Builder:conv(x, o)
   return y
 end
 
-function Builder:maxpool(x, name, k, stride, padding)
+-- BatchNorm [+ ReLU] with no conv before it to fold into (densenet's norm1).
+function Builder:bn_act(x, bn, act, out_name)
+  self:batchnorm_params(bn, self:channels(x))
+  return self:unary("bn_act", x, out_name or bn, { bn = bn, act = act })
+end
+
+function Builder:maxpool(x, name, k, stride, padding, ceil_mode)
   local y = ir.new_tensor(self.m, name, self:channels(x))
-  ir.add_node(self.m, { kind = "maxpool", name = name, inputs = { x }, output = y,
-                        k = k, stride = stride, padding = padding, dilation = 1 })
+  ir.add_node(self.m, { kind = "maxpool", name = name, inputs = { x }, output = y, k = k,
+                        stride = stride, padding = padding, ceil_mode = ceil_mode or false })
   return y
 end
 
@@ -141,13 +170,18 @@ function Builder:add(a, b, name, act)
   return y
 end
 
--- Global pooling to {N,1,1,C}; `into`/`offset` write a channel slice of an
--- existing tensor (catavgmax).
-function Builder:global_pool(x, name, mode, into, offset)
-  local y = into or ir.new_tensor(self.m, name, self:channels(x))
-  ir.add_node(self.m, { kind = "global_pool", name = name, mode = mode, inputs = { x },
-                        output = y, out_offset = offset or 0 })
+-- torch.cat(xs, dim=1)
+function Builder:concat(xs, name)
+  local c = 0
+  for _, x in ipairs(xs) do c = c + self:channels(x) end
+  local y = ir.new_tensor(self.m, name, c)
+  ir.add_node(self.m, { kind = "concat", name = name, inputs = { table.unpack(xs) }, output = y })
   return y
+end
+
+-- Global pooling to {N,1,1,C}.
+function Builder:global_pool(x, name, mode)
+  return self:unary("global_pool", x, name, { mode = mode })
 end
 
 function Builder:unary(kind, x, name, attrs)
@@ -169,18 +203,24 @@ function Builder:eca_conv(x, name, k)
   return self:unary("eca_conv", x, name, { weight = name .. ".weight", k = k })
 end
 
--- nn.Linear (weight [out, in]); SE blocks' 1x1 convs with bias on a pooled
--- vector run the same way but keep timm's [out, in, 1, 1] (weight_ndim 4).
-function Builder:linear(x, name, cout, act, weight_ndim)
-  local cin = self:channels(x)
-  weight_ndim = weight_ndim or 2
+-- nn.Linear (weight [out, in]); the 1x1 convs with bias that SE-style blocks
+-- run on a pooled vector work the same way but keep timm's [out, in, 1, 1]
+-- (o.weight_ndim 4). o: act, weight_ndim, bn (BatchNorm after it, folded),
+-- gate ("hard_sigmoid", folded), in_repeat (see ir.lua), out_name.
+function Builder:linear(x, name, cout, o)
+  o = o or {}
+  local in_repeat = o.in_repeat or 1
+  local cin = self:channels(x) // in_repeat
+  local weight_ndim = o.weight_ndim or 2
   ir.add_param(self.m, name .. ".weight", weight_ndim == 4 and { cout, cin, 1, 1 } or { cout, cin },
                "fan_in")
   ir.add_param(self.m, name .. ".bias", { cout }, "bias")
-  local y = ir.new_tensor(self.m, name, cout)
+  if o.bn then self:batchnorm_params(o.bn, cout) end
+  local y = ir.new_tensor(self.m, o.out_name or name, cout)
   ir.add_node(self.m, { kind = "linear", name = name, inputs = { x }, output = y,
-                        weight = name .. ".weight", bias = name .. ".bias",
-                        weight_ndim = weight_ndim, cin = cin, cout = cout, act = act })
+                        weight = name .. ".weight", bias = name .. ".bias", bn = o.bn,
+                        weight_ndim = weight_ndim, cin = cin, cout = cout, act = o.act,
+                        gate = o.gate, in_repeat = in_repeat })
   return y
 end
 
@@ -188,43 +228,40 @@ function Builder:feature(module, x)
   self.m.features[#self.m.features + 1] = { module = module, tensor = x }
 end
 
--- timm's classifier head: global pool (flattened) then fc, per create_classifier.
-function Builder:classifier_head(x, num_classes, global_pool)
+-- timm's classifier head: global pool (flattened) then the classifier, as
+-- create_classifier builds it. fc: the classifier's module path ("fc",
+-- "classifier", "head.fc"); pool: the pooling module's ("global_pool").
+function Builder:classifier_head(x, num_classes, global_pool, fc, pool)
   local m = self.m
+  fc, pool = fc or "fc", pool or "global_pool"
   m.backbone_out = x
   m.head = {}
   if global_pool == "" then
     -- only a features_only spec gets here with a classifier: its weights are in
     -- the state_dict (timm builds the fc) but nothing runs it
     if num_classes > 0 then
-      ir.add_param(m, "fc.weight", { num_classes, self:channels(x) }, "fan_in")
-      ir.add_param(m, "fc.bias", { num_classes }, "bias")
+      ir.add_param(m, fc .. ".weight", { num_classes, self:channels(x) }, "fan_in")
+      ir.add_param(m, fc .. ".bias", { num_classes }, "bias")
     end
     return
   end
-  local c = self:channels(x)
   local pooled
   if global_pool == "avg" or global_pool == "max" then
-    pooled = self:global_pool(x, "global_pool", global_pool)
+    pooled = self:global_pool(x, pool, global_pool)
   elseif global_pool == "avgmax" then
-    local a = self:global_pool(x, "global_pool", "avg")
-    local b = self:global_pool(x, "global_pool", "max")
-    local s = self:add(a, b, "global_pool")
-    pooled = self:unary("mul_const", s, "global_pool", { value = 0.5 })
+    local a = self:global_pool(x, pool, "avg")
+    local b = self:global_pool(x, pool, "max")
+    pooled = self:unary("mul_const", self:add(a, b, pool), pool, { value = 0.5 })
   elseif global_pool == "catavgmax" then
-    pooled = ir.new_tensor(m, "global_pool", 2 * c)
-    self:global_pool(x, "global_pool", "avg", pooled, 0)
-    self:global_pool(x, "global_pool", "max", pooled, c)
+    pooled = self:concat({ self:global_pool(x, pool, "avg"), self:global_pool(x, pool, "max") },
+                         pool)
   end
   m.head.pool = pooled
+  m.head.pool_name = pool
   if num_classes > 0 then
-    m.head.logits = self:linear(pooled, "fc", num_classes)
+    m.head.logits = self:linear(pooled, fc, num_classes)
+    m.head.fc_name = fc
   end
-end
-
--- Tensor ids a node reads, then the one it writes, for passes that walk the graph.
-function ir.node_tensors(node)
-  return node.inputs, node.output
 end
 
 return ir

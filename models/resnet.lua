@@ -23,8 +23,8 @@ local function attention(b, x, prefix, kind)
     local c = b:channels(x)
     local rd = make_divisible(c / 16, 8)
     local s = b:global_pool(x, prefix, "avg")
-    s = b:linear(s, prefix .. ".fc1", rd, "relu", 4)
-    s = b:linear(s, prefix .. ".fc2", c, nil, 4)
+    s = b:linear(s, prefix .. ".fc1", rd, { act = "relu", weight_ndim = 4 })
+    s = b:linear(s, prefix .. ".fc2", c, { weight_ndim = 4 })
     s = b:unary("sigmoid", s, prefix .. ".gate")
     return b:scale(x, s, prefix)
   elseif kind == "eca" then
@@ -94,7 +94,7 @@ function resnet.build(model)
                     out_name = "act1" })
   end
   b:feature("act1", x)
-  x = b:maxpool(x, "maxpool", 3, 2, 1)
+  x = b:maxpool(x, "maxpool", 3, 2, 1, false)
 
   local block = cfg.block == "basic" and basic_block or bottleneck
   for stage, depth in ipairs(cfg.layers) do

@@ -98,16 +98,79 @@ int timmc_load_conv1d(timmc_scratch *w, const timmc_st *st, const char *weight, 
 }
 
 int timmc_load_linear(timmc_scratch *w, const timmc_st *st, const char *weight,
-                      const char *bias, int out_features, int in_features, int ndim) {
+                      const char *bias, const char *bn, int out_features, int in_features,
+                      int ndim, int in_repeat, int hard_sigmoid) {
   const int64_t shape[4] = {out_features, in_features, 1, 1};
   const int64_t bshape[1] = {out_features};
-  TIMMC_TRY(reserve(&w->k, &w->k_cap, (size_t)out_features * in_features));
+  const size_t row = (size_t)in_features * in_repeat;
+  TIMMC_TRY(reserve(&w->tmp, &w->tmp_cap, (size_t)out_features * in_features));
+  TIMMC_TRY(reserve(&w->k, &w->k_cap, (size_t)out_features * row));
   TIMMC_TRY(reserve(&w->b, &w->b_cap, out_features));
-  TIMMC_TRY(timmc_st_read_f32(st, weight, ndim, shape, w->k));
+  TIMMC_TRY(timmc_st_read_f32(st, weight, ndim, shape, w->tmp));
   TIMMC_TRY(timmc_st_read_f32(st, bias, 1, bshape, w->b));
+  for (int o = 0; o < out_features; o++) {
+    for (int r = 0; r < in_repeat; r++) {
+      memcpy(w->k + o * row + (size_t)r * in_features, w->tmp + (size_t)o * in_features,
+             (size_t)in_features * sizeof(float));
+    }
+  }
+  if (bn) TIMMC_TRY(fold_bn(w, st, bn, out_features, row));
+  if (hard_sigmoid) { /* relu6(x + 3) / 6 = clamp(x / 6 + 1/2, 0, 1) */
+    for (size_t i = 0; i < (size_t)out_features * row; i++) w->k[i] /= 6.0f;
+    for (int o = 0; o < out_features; o++) w->b[o] = w->b[o] / 6.0f + 0.5f;
+  }
   w->kernel = w->k;
   w->bias = w->b;
   return TIMMC_OK;
+}
+
+int timmc_load_bn_affine(timmc_scratch *w, const timmc_st *st, const char *bn, int channels) {
+  TIMMC_TRY(reserve(&w->k, &w->k_cap, channels));
+  TIMMC_TRY(reserve(&w->b, &w->b_cap, channels));
+  for (int c = 0; c < channels; c++) {
+    w->k[c] = 1.0f;
+    w->b[c] = 0.0f;
+  }
+  TIMMC_TRY(fold_bn(w, st, bn, channels, 1));
+  w->kernel = w->k;
+  w->bias = w->b;
+  return TIMMC_OK;
+}
+
+void timmc_kernel_rsoftmax(const timmc_op *op) {
+  const size_t batch = op->dims[0], radix = op->dims[1], groups = op->dims[2], rest = op->dims[3];
+  const size_t per = radix * groups * rest;
+  for (size_t n = 0; n < batch; n++) {
+    const float *x = op->a + n * per;
+    float *y = op->y + n * per;
+    for (size_t g = 0; g < groups; g++) {
+      for (size_t j = 0; j < rest; j++) {
+        float max = -INFINITY, sum = 0.0f;
+        for (size_t r = 0; r < radix; r++) max = fmaxf(max, x[(g * radix + r) * rest + j]);
+        for (size_t r = 0; r < radix; r++) {
+          const float e = expf(x[(g * radix + r) * rest + j] - max);
+          y[(r * groups + g) * rest + j] = e;
+          sum += e;
+        }
+        for (size_t r = 0; r < radix; r++) y[(r * groups + g) * rest + j] /= sum;
+      }
+    }
+  }
+}
+
+void timmc_kernel_radix_sum(const timmc_op *op) {
+  const size_t batch = op->dims[0], pixels = op->dims[1], radix = op->dims[2], c = op->dims[3];
+  for (size_t n = 0; n < batch; n++) {
+    const float *attn = op->b + n * radix * c;
+    for (size_t p = 0; p < pixels; p++) {
+      const float *x = op->a + (n * pixels + p) * radix * c;
+      float *y = op->y + (n * pixels + p) * c;
+      for (size_t i = 0; i < c; i++) y[i] = x[i] * attn[i];
+      for (size_t r = 1; r < radix; r++) {
+        for (size_t i = 0; i < c; i++) y[i] += x[r * c + i] * attn[r * c + i];
+      }
+    }
+  }
 }
 
 int timmc_const_kernel(timmc_scratch *w, size_t count, float value) {

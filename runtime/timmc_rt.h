@@ -18,6 +18,23 @@
     if (timmc_rc_ != TIMMC_OK) return timmc_rc_; \
   } while (0)
 
+/* One step of forward: an XNNPACK operator, or a runtime kernel (for what
+ * XNNPACK lacks) with its operands, bound at init. */
+typedef struct timmc_op {
+  xnn_operator_t xnn;
+  void (*kernel)(const struct timmc_op *op);
+  const float *a, *b;
+  float *y;
+  size_t dims[4];
+} timmc_op;
+
+/* timm's RadixSoftmax of [batch][groups][radix][rest] into
+ * [batch][radix][groups][rest], softmax over radix. dims: batch, radix, groups, rest. */
+void timmc_kernel_rsoftmax(const timmc_op *op);
+/* Split attention's weighted sum: y[n][p][c] = sum_r a[n][p][r*C + c] * b[n][r*C + c].
+ * dims: batch, pixels, radix, C. */
+void timmc_kernel_radix_sum(const timmc_op *op);
+
 /* Scratch buffers for one operator's weights, reused layer after layer at
  * init (XNNPACK packs its own copy when the operator is created). */
 typedef struct timmc_scratch {
@@ -36,9 +53,15 @@ int timmc_load_conv(timmc_scratch *w, const timmc_st *st, const char *weight, co
 /* A Conv1d(1, 1, k) weight [1, 1, k] (ECA) into w->kernel; w->bias NULL. */
 int timmc_load_conv1d(timmc_scratch *w, const timmc_st *st, const char *weight, int kernel);
 /* nn.Linear [out, in] (ndim 2), or a 1x1 conv [out, in, 1, 1] (ndim 4) run on a
- * pooled vector, and its bias. */
+ * pooled vector, and its bias; BatchNorm `bn` (or NULL) after it folded in;
+ * the weight tiled in_repeat times along its input (the layer then sums that
+ * many slices of its input first); hard_sigmoid: x/6 + 1/2 folded in (the
+ * operator clamps to [0, 1]). */
 int timmc_load_linear(timmc_scratch *w, const timmc_st *st, const char *weight,
-                      const char *bias, int out_features, int in_features, int ndim);
+                      const char *bias, const char *bn, int out_features, int in_features,
+                      int ndim, int in_repeat, int hard_sigmoid);
+/* BatchNorm `bn` as scale (w->kernel) and shift (w->bias) per channel. */
+int timmc_load_bn_affine(timmc_scratch *w, const timmc_st *st, const char *bn, int channels);
 /* w->kernel = count copies of value (average pooling as a depthwise conv). */
 int timmc_const_kernel(timmc_scratch *w, size_t count, float value);
 

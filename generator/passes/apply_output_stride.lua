@@ -4,8 +4,7 @@
 -- still uses the dilation of its input (timm's first_dilation). Sets
 -- tensor.reduction and tensor.dilation, conv/maxpool dilation and padding, and
 -- turns a stride-2 average pool into timm's AvgPool2dSame(2, 1).
-local POINTWISE = { add = true, global_pool = true, eca_conv = true, sigmoid = true,
-                    scale = true, mul_const = true, linear = true }
+local SPATIAL = { conv = true, maxpool = true, avgpool = true } -- the ops with a stride
 
 return function(model)
   local os = model.spec.output_stride
@@ -16,7 +15,7 @@ return function(model)
     local x = T[node.inputs[1]]
     local y = T[node.output]
     local red, dil = x.reduction, x.dilation
-    if POINTWISE[node.kind] then
+    if not SPATIAL[node.kind] then
       for _, id in ipairs(node.inputs) do
         red = math.max(red, T[id].reduction)
         dil = math.max(dil, T[id].dilation)

@@ -1,6 +1,7 @@
 -- emit_c: prints the IR as C through templates/model.{h,c}.in. One emitter per
 -- node kind creates its XNNPACK operator (weights read and folded by the
 -- runtime) and binds it to its arena slots, so forward only runs operators.
+local ir = require("ir")
 local util = require("util")
 
 local emit = {}
@@ -35,218 +36,245 @@ end
 
 local function clamp_min(act) return act == "relu" and "0.0f" or "-INFINITY" end
 
--- ctx: model, tensor lookup, op index of the node
-local function ptr(ctx, id, channel_offset)
-  local t = ctx.model.tensors[id]
-  return string.format("arena + %d", t.offset // 4 + (channel_offset or 0))
+local function quote(s) return s and string.format("%q", s) or "NULL" end
+
+-- Where a tensor lives: its first float in the arena and its pixel stride (the
+-- channels of the tensor that owns the memory, which differ for a view).
+local function at(ctx, id)
+  local root, offset = ir.root(ctx.model, id)
+  return { ptr = string.format("arena + %d", root.offset // 4 + offset), stride = root.c,
+           shape = ctx.model.tensors[id].shape }
 end
 
-local function shape_of(ctx, id) return ctx.model.tensors[id].shape end
+-- For XNNPACK's N-d ops and the runtime kernels, which take no strides: the
+-- tensor must be compact.
+local function compact(ctx, node, id)
+  local r = at(ctx, id)
+  assert(r.stride == r.shape[4], node.name .. ": an elementwise op on a channel slice")
+  return r
+end
 
-function emitters.conv(node, ctx)
-  local x, y = shape_of(ctx, node.inputs[1]), shape_of(ctx, node.output)
-  local p = node.pad
-  local cin_g, cout_g = node.cin // node.groups, node.cout // node.groups
-  local out = {}
-  out[#out + 1] = string.format(
-    "  TIMMC_TRY(timmc_load_conv(w, st, %q, %s, %s,\n      /*out_channels=*/%d, " ..
-    "/*group_input_channels=*/%d, /*kernel=*/%d));\n", node.weight,
-    node.bias and string.format("%q", node.bias) or "NULL",
-    node.bn and string.format("%q", node.bn) or "NULL", node.cout, cin_g, node.k)
-  out[#out + 1] = call("xnn_create_convolution2d_nhwc_f32", {
+local function op(ctx) return "&ops[" .. ctx.op .. "].xnn" end
+local function opv(ctx) return "ops[" .. ctx.op .. "].xnn" end
+
+-- create + setup of an XNNPACK NHWC operator working on pixels (conv, pools)
+local function pixel_op(node, ctx, kind, create_args, x, y)
+  return call("xnn_create_" .. kind .. "_nhwc_f32", create_args) .. check(node, "create") ..
+    call("xnn_setup_" .. kind .. "_nhwc_f32", {
+      opv(ctx), { "batch_size", x.shape[1] }, { "input_height", x.shape[2] },
+      { "input_width", x.shape[3] }, { "input", x.ptr }, { "output", y.ptr }, "threadpool" }) ..
+    check(node, "setup")
+end
+
+local function conv_args(ctx, p, k, s, d, groups, cin_g, cout_g, x, y, bias, min, max)
+  return {
     { "input_padding_top", p[1] }, { "input_padding_right", p[2] },
     { "input_padding_bottom", p[3] }, { "input_padding_left", p[4] },
-    { "kernel_height", node.k }, { "kernel_width", node.k },
-    { "subsampling_height", node.stride }, { "subsampling_width", node.stride },
-    { "dilation_height", node.dilation }, { "dilation_width", node.dilation },
-    { "groups", node.groups }, { "group_input_channels", cin_g },
-    { "group_output_channels", cout_g }, { "input_channel_stride", node.cin },
-    { "output_channel_stride", node.cout }, "w->kernel", "w->bias",
-    { "output_min", clamp_min(node.act) }, { "output_max", "INFINITY" }, { "flags", 0 },
-    "&ops[" .. ctx.op .. "]" })
-  out[#out + 1] = check(node, "create")
-  out[#out + 1] = call("xnn_setup_convolution2d_nhwc_f32", {
-    "ops[" .. ctx.op .. "]", { "batch_size", x[1] }, { "input_height", x[2] },
-    { "input_width", x[3] }, { "input", ptr(ctx, node.inputs[1]) },
-    { "output", ptr(ctx, node.output) }, "threadpool" })
-  out[#out + 1] = check(node, "setup")
-  ctx.flops = ctx.flops + 2 * y[1] * y[2] * y[3] * node.cout * cin_g * node.k * node.k
-  return table.concat(out)
+    { "kernel_height", k[1] }, { "kernel_width", k[2] },
+    { "subsampling_height", s }, { "subsampling_width", s },
+    { "dilation_height", d }, { "dilation_width", d },
+    { "groups", groups }, { "group_input_channels", cin_g },
+    { "group_output_channels", cout_g }, { "input_channel_stride", x.stride },
+    { "output_channel_stride", y.stride }, "w->kernel", bias,
+    { "output_min", min }, { "output_max", max }, { "flags", 0 }, op(ctx) }
+end
+
+-- create + setup of an XNNPACK "nc" operator over pixels (clamp, copy, sigmoid)
+local function nc_op(node, ctx, kind, extra, x, y)
+  local args = { { "channels", x.shape[4] }, { "input_stride", x.stride },
+                 { "output_stride", y.stride } }
+  for _, a in ipairs(extra) do args[#args + 1] = a end
+  args[#args + 1] = { "flags", 0 }
+  args[#args + 1] = op(ctx)
+  return call("xnn_create_" .. kind, args) .. check(node, "create") ..
+    call("xnn_setup_" .. kind, {
+      opv(ctx), { "batch_size", x.shape[1] * x.shape[2] * x.shape[3] }, { "input", x.ptr },
+      { "output", y.ptr }, "threadpool" }) .. check(node, "setup")
+end
+
+function emitters.conv(node, ctx)
+  local x, y = at(ctx, node.inputs[1]), at(ctx, node.output)
+  local cin_g, cout_g = node.cin // node.groups, node.cout // node.groups
+  ctx.flops = ctx.flops + 2 * y.shape[1] * y.shape[2] * y.shape[3] * node.cout * cin_g * node.k *
+              node.k
+  return string.format(
+    "  TIMMC_TRY(timmc_load_conv(w, st, %q, %s, %s,\n      /*out_channels=*/%d, " ..
+    "/*group_input_channels=*/%d, /*kernel=*/%d));\n", node.weight, quote(node.bias),
+    quote(node.bn), node.cout, cin_g, node.k) ..
+    pixel_op(node, ctx, "convolution2d", conv_args(ctx, node.pad, { node.k, node.k }, node.stride,
+             node.dilation, node.groups, cin_g, cout_g, x, y, "w->bias", clamp_min(node.act),
+             "INFINITY"), x, y)
+end
+
+-- BatchNorm as a per-channel affine: a depthwise 1x1 convolution
+function emitters.bn_act(node, ctx)
+  local x, y = at(ctx, node.inputs[1]), at(ctx, node.output)
+  local c = x.shape[4]
+  return string.format("  TIMMC_TRY(timmc_load_bn_affine(w, st, %q, /*channels=*/%d));\n",
+                       node.bn, c) ..
+    pixel_op(node, ctx, "convolution2d", conv_args(ctx, { 0, 0, 0, 0 }, { 1, 1 }, 1, 1, c, 1, 1,
+             x, y, "w->bias", clamp_min(node.act), "INFINITY"), x, y)
+end
+
+function emitters.relu(node, ctx)
+  return nc_op(node, ctx, "clamp_nc_f32", { { "output_min", "0.0f" }, { "output_max", "INFINITY" } },
+               at(ctx, node.inputs[1]), at(ctx, node.output))
+end
+
+function emitters.copy(node, ctx)
+  return nc_op(node, ctx, "copy_nc_x32", {}, at(ctx, node.inputs[1]), at(ctx, node.output))
+end
+
+function emitters.sigmoid(node, ctx)
+  return nc_op(node, ctx, "sigmoid_nc_f32", {}, at(ctx, node.inputs[1]), at(ctx, node.output))
 end
 
 function emitters.maxpool(node, ctx)
-  local x = shape_of(ctx, node.inputs[1])
+  local x, y = at(ctx, node.inputs[1]), at(ctx, node.output)
   local p = node.pad
-  return call("xnn_create_max_pooling2d_nhwc_f32", {
+  return pixel_op(node, ctx, "max_pooling2d", {
     { "input_padding_top", p[1] }, { "input_padding_right", p[2] },
     { "input_padding_bottom", p[3] }, { "input_padding_left", p[4] },
     { "pooling_height", node.k }, { "pooling_width", node.k },
     { "stride_height", node.stride }, { "stride_width", node.stride },
-    { "dilation_height", 1 }, { "dilation_width", 1 }, { "channels", x[4] },
-    { "input_pixel_stride", x[4] }, { "output_pixel_stride", x[4] },
-    { "output_min", "-INFINITY" }, { "output_max", "INFINITY" }, { "flags", 0 },
-    "&ops[" .. ctx.op .. "]" }) .. check(node, "create") ..
-    call("xnn_setup_max_pooling2d_nhwc_f32", {
-      "ops[" .. ctx.op .. "]", { "batch_size", x[1] }, { "input_height", x[2] },
-      { "input_width", x[3] }, { "input", ptr(ctx, node.inputs[1]) },
-      { "output", ptr(ctx, node.output) }, "threadpool" }) .. check(node, "setup")
+    { "dilation_height", 1 }, { "dilation_width", 1 }, { "channels", x.shape[4] },
+    { "input_pixel_stride", x.stride }, { "output_pixel_stride", y.stride },
+    { "output_min", "-INFINITY" }, { "output_max", "INFINITY" }, { "flags", 0 }, op(ctx) }, x, y)
 end
 
 function emitters.avgpool(node, ctx)
-  local x = shape_of(ctx, node.inputs[1])
-  local p, c = node.pad, x[4]
+  local x, y = at(ctx, node.inputs[1]), at(ctx, node.output)
+  local p, c = node.pad, x.shape[4]
   if node.count_include_pad then
     -- zeros of the padding count: a depthwise conv with weights 1/(k*k) does it
     return string.format("  TIMMC_TRY(timmc_const_kernel(w, %d, %sf));\n", c * node.k * node.k,
                          util.float_repr(1 / (node.k * node.k))) ..
-      call("xnn_create_convolution2d_nhwc_f32", {
-        { "input_padding_top", p[1] }, { "input_padding_right", p[2] },
-        { "input_padding_bottom", p[3] }, { "input_padding_left", p[4] },
-        { "kernel_height", node.k }, { "kernel_width", node.k },
-        { "subsampling_height", node.stride }, { "subsampling_width", node.stride },
-        { "dilation_height", 1 }, { "dilation_width", 1 }, { "groups", c },
-        { "group_input_channels", 1 }, { "group_output_channels", 1 },
-        { "input_channel_stride", c }, { "output_channel_stride", c }, "w->kernel", "NULL",
-        { "output_min", "-INFINITY" }, { "output_max", "INFINITY" }, { "flags", 0 },
-        "&ops[" .. ctx.op .. "]" }) .. check(node, "create") ..
-      call("xnn_setup_convolution2d_nhwc_f32", {
-        "ops[" .. ctx.op .. "]", { "batch_size", x[1] }, { "input_height", x[2] },
-        { "input_width", x[3] }, { "input", ptr(ctx, node.inputs[1]) },
-        { "output", ptr(ctx, node.output) }, "threadpool" }) .. check(node, "setup")
+      pixel_op(node, ctx, "convolution2d", conv_args(ctx, p, { node.k, node.k }, node.stride, 1, c,
+               1, 1, x, y, "NULL", "-INFINITY", "INFINITY"), x, y)
   end
   -- XNNPACK leaves padding out of the average: count_include_pad=False
-  return call("xnn_create_average_pooling2d_nhwc_f32", {
+  return pixel_op(node, ctx, "average_pooling2d", {
     { "input_padding_top", p[1] }, { "input_padding_right", p[2] },
     { "input_padding_bottom", p[3] }, { "input_padding_left", p[4] },
     { "pooling_height", node.k }, { "pooling_width", node.k },
     { "stride_height", node.stride }, { "stride_width", node.stride }, { "channels", c },
-    { "input_pixel_stride", c }, { "output_pixel_stride", c },
-    { "output_min", "-INFINITY" }, { "output_max", "INFINITY" }, { "flags", 0 },
-    "&ops[" .. ctx.op .. "]" }) .. check(node, "create") ..
-    call("xnn_setup_average_pooling2d_nhwc_f32", {
-      "ops[" .. ctx.op .. "]", { "batch_size", x[1] }, { "input_height", x[2] },
-      { "input_width", x[3] }, { "input", ptr(ctx, node.inputs[1]) },
-      { "output", ptr(ctx, node.output) }, "threadpool" }) .. check(node, "setup")
+    { "input_pixel_stride", x.stride }, { "output_pixel_stride", y.stride },
+    { "output_min", "-INFINITY" }, { "output_max", "INFINITY" }, { "flags", 0 }, op(ctx) }, x, y)
 end
 
-local function binary(node, ctx, op, a_shape, b_shape, b_ptr, act)
-  return call("xnn_create_" .. op .. "_nd_f32", {
-    { "output_min", clamp_min(act) }, { "output_max", "INFINITY" }, { "flags", 0 },
-    "&ops[" .. ctx.op .. "]" }) .. check(node, "create") ..
-    call("xnn_setup_" .. op .. "_nd_f32", {
-      "ops[" .. ctx.op .. "]", { "num_input1_dims", #a_shape },
+local function binary(node, ctx, kind, a_shape, b_shape, b_ptr, act)
+  local a, y = compact(ctx, node, node.inputs[1]), compact(ctx, node, node.output)
+  return call("xnn_create_" .. kind .. "_nd_f32", {
+    { "output_min", clamp_min(act) }, { "output_max", "INFINITY" }, { "flags", 0 }, op(ctx) }) ..
+    check(node, "create") ..
+    call("xnn_setup_" .. kind .. "_nd_f32", {
+      opv(ctx), { "num_input1_dims", #a_shape },
       "(const size_t[]){" .. table.concat(a_shape, ", ") .. "}",
       { "num_input2_dims", #b_shape }, "(const size_t[]){" .. table.concat(b_shape, ", ") .. "}",
-      { "input1", ptr(ctx, node.inputs[1]) }, { "input2", b_ptr },
-      { "output", ptr(ctx, node.output) }, "threadpool" }) .. check(node, "setup")
+      { "input1", a.ptr }, { "input2", b_ptr }, { "output", y.ptr }, "threadpool" }) ..
+    check(node, "setup")
 end
 
 function emitters.add(node, ctx)
-  local x = shape_of(ctx, node.inputs[1])
+  local x = ctx.model.tensors[node.inputs[1]].shape
   local n = x[1] * x[2] * x[3] * x[4]
-  return binary(node, ctx, "add", { n }, { n }, ptr(ctx, node.inputs[2]), node.act)
+  return binary(node, ctx, "add", { n }, { n }, compact(ctx, node, node.inputs[2]).ptr, node.act)
 end
 
 function emitters.scale(node, ctx)
-  local x = shape_of(ctx, node.inputs[1])
+  local x = ctx.model.tensors[node.inputs[1]].shape
   return binary(node, ctx, "multiply", { x[1], x[2] * x[3], x[4] }, { x[1], 1, x[4] },
-                ptr(ctx, node.inputs[2]))
+                compact(ctx, node, node.inputs[2]).ptr)
 end
 
 function emitters.mul_const(node, ctx)
-  local x = shape_of(ctx, node.inputs[1])
+  local x = ctx.model.tensors[node.inputs[1]].shape
   ctx.consts[#ctx.consts + 1] = node.value
   return binary(node, ctx, "multiply", { x[1] * x[4] }, { 1 }, "const_" .. #ctx.consts)
 end
 
 function emitters.global_pool(node, ctx)
-  local x = shape_of(ctx, node.inputs[1])
-  local y = ctx.model.tensors[node.output]
-  local c, cy = x[4], y.c
-  local out = ptr(ctx, node.output, node.out_offset)
-  if node.mode == "avg" or x[2] * x[3] == 1 then
-    if node.mode == "avg" then
-      return call("xnn_create_global_average_pooling_nwc_f32", {
-        { "channels", c }, { "input_stride", c }, { "output_stride", cy },
-        { "output_min", "-INFINITY" }, { "output_max", "INFINITY" }, { "flags", 0 },
-        "&ops[" .. ctx.op .. "]" }) .. check(node, "create") ..
-        call("xnn_setup_global_average_pooling_nwc_f32", {
-          "ops[" .. ctx.op .. "]", { "batch_size", x[1] }, { "width", x[2] * x[3] },
-          { "input", ptr(ctx, node.inputs[1]) }, { "output", out }, "threadpool" }) ..
-        check(node, "setup")
-    end
-    -- the max of one pixel is a copy
-    return call("xnn_create_copy_nc_x32", {
-      { "channels", c }, { "input_stride", c }, { "output_stride", cy }, { "flags", 0 },
-      "&ops[" .. ctx.op .. "]" }) .. check(node, "create") ..
-      call("xnn_setup_copy_nc_x32", {
-        "ops[" .. ctx.op .. "]", { "batch_size", x[1] }, { "input", ptr(ctx, node.inputs[1]) },
-        { "output", out }, "threadpool" }) .. check(node, "setup")
+  local x, y = at(ctx, node.inputs[1]), at(ctx, node.output)
+  local c = x.shape[4]
+  if node.mode == "avg" then
+    return call("xnn_create_global_average_pooling_nwc_f32", {
+      { "channels", c }, { "input_stride", x.stride }, { "output_stride", y.stride },
+      { "output_min", "-INFINITY" }, { "output_max", "INFINITY" }, { "flags", 0 }, op(ctx) }) ..
+      check(node, "create") ..
+      call("xnn_setup_global_average_pooling_nwc_f32", {
+        opv(ctx), { "batch_size", x.shape[1] }, { "width", x.shape[2] * x.shape[3] },
+        { "input", x.ptr }, { "output", y.ptr }, "threadpool" }) .. check(node, "setup")
   end
-  return call("xnn_create_max_pooling2d_nhwc_f32", {
+  if x.shape[2] * x.shape[3] == 1 then -- the max of one pixel is a copy
+    return nc_op(node, ctx, "copy_nc_x32", {}, x, y)
+  end
+  return pixel_op(node, ctx, "max_pooling2d", {
     { "input_padding_top", 0 }, { "input_padding_right", 0 }, { "input_padding_bottom", 0 },
-    { "input_padding_left", 0 }, { "pooling_height", x[2] }, { "pooling_width", x[3] },
-    { "stride_height", 1 }, { "stride_width", 1 }, { "dilation_height", 1 },
-    { "dilation_width", 1 }, { "channels", c }, { "input_pixel_stride", c },
-    { "output_pixel_stride", cy }, { "output_min", "-INFINITY" }, { "output_max", "INFINITY" },
-    { "flags", 0 }, "&ops[" .. ctx.op .. "]" }) .. check(node, "create") ..
-    call("xnn_setup_max_pooling2d_nhwc_f32", {
-      "ops[" .. ctx.op .. "]", { "batch_size", x[1] }, { "input_height", x[2] },
-      { "input_width", x[3] }, { "input", ptr(ctx, node.inputs[1]) }, { "output", out },
-      "threadpool" }) .. check(node, "setup")
+    { "input_padding_left", 0 }, { "pooling_height", x.shape[2] },
+    { "pooling_width", x.shape[3] }, { "stride_height", 1 }, { "stride_width", 1 },
+    { "dilation_height", 1 }, { "dilation_width", 1 }, { "channels", c },
+    { "input_pixel_stride", x.stride }, { "output_pixel_stride", y.stride },
+    { "output_min", "-INFINITY" }, { "output_max", "INFINITY" }, { "flags", 0 }, op(ctx) }, x, y)
 end
 
 function emitters.eca_conv(node, ctx)
-  local x = shape_of(ctx, node.inputs[1])
+  local x, y = compact(ctx, node, node.inputs[1]), compact(ctx, node, node.output)
   local pad = (node.k - 1) // 2
   -- the pooled [N, C] vector is read as an N x 1 x C image of one channel
+  local xi = { ptr = x.ptr, stride = 1, shape = { x.shape[1], 1, x.shape[4], 1 } }
+  local yi = { ptr = y.ptr, stride = 1 }
   return string.format("  TIMMC_TRY(timmc_load_conv1d(w, st, %q, /*kernel=*/%d));\n",
                        node.weight, node.k) ..
-    call("xnn_create_convolution2d_nhwc_f32", {
-      { "input_padding_top", 0 }, { "input_padding_right", pad }, { "input_padding_bottom", 0 },
-      { "input_padding_left", pad }, { "kernel_height", 1 }, { "kernel_width", node.k },
-      { "subsampling_height", 1 }, { "subsampling_width", 1 }, { "dilation_height", 1 },
-      { "dilation_width", 1 }, { "groups", 1 }, { "group_input_channels", 1 },
-      { "group_output_channels", 1 }, { "input_channel_stride", 1 },
-      { "output_channel_stride", 1 }, "w->kernel", "NULL", { "output_min", "-INFINITY" },
-      { "output_max", "INFINITY" }, { "flags", 0 }, "&ops[" .. ctx.op .. "]" }) ..
-    check(node, "create") ..
-    call("xnn_setup_convolution2d_nhwc_f32", {
-      "ops[" .. ctx.op .. "]", { "batch_size", x[1] }, { "input_height", 1 },
-      { "input_width", x[4] }, { "input", ptr(ctx, node.inputs[1]) },
-      { "output", ptr(ctx, node.output) }, "threadpool" }) .. check(node, "setup")
-end
-
-function emitters.sigmoid(node, ctx)
-  local x = shape_of(ctx, node.inputs[1])
-  return call("xnn_create_sigmoid_nc_f32", {
-    { "channels", x[4] }, { "input_stride", x[4] }, { "output_stride", x[4] }, { "flags", 0 },
-    "&ops[" .. ctx.op .. "]" }) .. check(node, "create") ..
-    call("xnn_setup_sigmoid_nc_f32", {
-      "ops[" .. ctx.op .. "]", { "batch_size", x[1] * x[2] * x[3] },
-      { "input", ptr(ctx, node.inputs[1]) }, { "output", ptr(ctx, node.output) },
-      "threadpool" }) .. check(node, "setup")
+    pixel_op(node, ctx, "convolution2d", conv_args(ctx, { 0, pad, 0, pad }, { 1, node.k }, 1, 1, 1,
+             1, 1, xi, yi, "NULL", "-INFINITY", "INFINITY"), xi, yi)
 end
 
 function emitters.linear(node, ctx)
-  local x = shape_of(ctx, node.inputs[1])
-  ctx.flops = ctx.flops + 2 * x[1] * node.cin * node.cout
-  return string.format("  TIMMC_TRY(timmc_load_linear(w, st, %q, %q,\n      /*out_features=*/%d, " ..
-                       "/*in_features=*/%d, /*weight_ndim=*/%d));\n", node.weight, node.bias,
-                       node.cout, node.cin, node.weight_ndim) ..
+  local x, y = at(ctx, node.inputs[1]), at(ctx, node.output)
+  local gate = node.gate == "hard_sigmoid"
+  ctx.flops = ctx.flops + 2 * x.shape[1] * node.cin * node.in_repeat * node.cout
+  return string.format("  TIMMC_TRY(timmc_load_linear(w, st, %q, %q, %s,\n      " ..
+                       "/*out_features=*/%d, /*in_features=*/%d, /*weight_ndim=*/%d, " ..
+                       "/*in_repeat=*/%d, /*hard_sigmoid=*/%d));\n", node.weight, node.bias,
+                       quote(node.bn), node.cout, node.cin, node.weight_ndim, node.in_repeat,
+                       gate and 1 or 0) ..
     call("xnn_create_fully_connected_nc_f32", {
-      { "input_channels", node.cin }, { "output_channels", node.cout },
-      { "input_stride", node.cin }, { "output_stride", node.cout }, "w->kernel", "w->bias",
-      { "output_min", clamp_min(node.act) }, { "output_max", "INFINITY" }, { "flags", 0 },
-      "&ops[" .. ctx.op .. "]" }) .. check(node, "create") ..
+      { "input_channels", node.cin * node.in_repeat }, { "output_channels", node.cout },
+      { "input_stride", x.stride }, { "output_stride", y.stride }, "w->kernel", "w->bias",
+      { "output_min", gate and "0.0f" or clamp_min(node.act) },
+      { "output_max", gate and "1.0f" or "INFINITY" }, { "flags", 0 }, op(ctx) }) ..
+    check(node, "create") ..
     call("xnn_setup_fully_connected_nc_f32", {
-      "ops[" .. ctx.op .. "]", { "batch_size", x[1] }, { "input", ptr(ctx, node.inputs[1]) },
-      { "output", ptr(ctx, node.output) }, "threadpool" }) .. check(node, "setup")
+      opv(ctx), { "batch_size", x.shape[1] }, { "input", x.ptr }, { "output", y.ptr },
+      "threadpool" }) .. check(node, "setup")
+end
+
+-- runtime kernels (timmc_rt.c) for what XNNPACK lacks
+local function kernel(ctx, fn, a, b, y, sizes)
+  return string.format("  ops[%d] = (timmc_op){.kernel = %s, .a = %s, .b = %s, .y = %s,\n" ..
+                       "                      .dims = {%s}};\n", ctx.op, fn, a, b, y,
+                       table.concat(sizes, ", "))
+end
+
+function emitters.rsoftmax(node, ctx)
+  local x, y = compact(ctx, node, node.inputs[1]), compact(ctx, node, node.output)
+  return kernel(ctx, "timmc_kernel_rsoftmax", x.ptr, "NULL", y.ptr,
+                { "/*batch=*/" .. x.shape[1], "/*radix=*/" .. node.radix,
+                  "/*groups=*/" .. node.groups,
+                  "/*rest=*/" .. x.shape[4] // (node.radix * node.groups) })
+end
+
+function emitters.radix_sum(node, ctx)
+  local x, y = compact(ctx, node, node.inputs[1]), compact(ctx, node, node.output)
+  local a = compact(ctx, node, node.inputs[2])
+  return kernel(ctx, "timmc_kernel_radix_sum", x.ptr, a.ptr, y.ptr,
+                { "/*batch=*/" .. x.shape[1], "/*pixels=*/" .. x.shape[2] * x.shape[3],
+                  "/*radix=*/" .. node.radix, "/*channels=*/" .. y.shape[4] })
 end
 
 -- One-line summary of a node for the section heading.
 local function summary(node, ctx)
-  local x, y = shape_of(ctx, node.inputs[1]), shape_of(ctx, node.output)
+  local x, y = ctx.model.tensors[node.inputs[1]].shape, ctx.model.tensors[node.output].shape
   local s
   if node.kind == "conv" then
     s = string.format("conv %dx%d %d->%d s%d", node.k, node.k, node.cin, node.cout, node.stride)
@@ -258,9 +286,15 @@ local function summary(node, ctx)
     if node.same_pad then s = s .. " same" end
   elseif node.kind == "global_pool" then
     s = "global " .. node.mode .. " pool"
-    if node.out_offset > 0 then s = s .. " into channels " .. node.out_offset .. "+" end
+  elseif node.kind == "bn_act" then
+    s = "batchnorm " .. node.bn .. " as a per-channel affine"
   elseif node.kind == "linear" then
-    s = string.format("linear %d->%d", node.cin, node.cout)
+    s = string.format("linear %d->%d", node.cin * node.in_repeat, node.cout)
+    if node.in_repeat > 1 then s = s .. string.format(" (summing %d slices)", node.in_repeat) end
+    if node.bn then s = s .. ", " .. node.bn .. " folded" end
+    if node.gate then s = s .. ", " .. node.gate .. " folded" end
+  elseif node.kind == "rsoftmax" or node.kind == "radix_sum" then
+    s = string.format("%s radix %d", node.kind, node.radix)
   elseif node.kind == "eca_conv" then
     s = string.format("eca conv1d k%d over channels", node.k)
   elseif node.kind == "scale" then
@@ -271,7 +305,12 @@ local function summary(node, ctx)
     s = node.kind
   end
   if node.act then s = s .. ", " .. node.act end
-  return string.format("%s: %s; %s -> %s", node.name, s, dims(x), dims(y))
+  local into = ""
+  local root, offset = ir.root(ctx.model, node.output)
+  if root.id ~= node.output then
+    into = string.format(" (channels %d.. of %s)", offset, root.name)
+  end
+  return string.format("%s: %s; %s -> %s%s", node.name, s, dims(x), dims(y), into)
 end
 
 -- The shape timm gives a tensor: [N, C] for pooled vectors, else NCHW.
@@ -371,12 +410,20 @@ function emit.run(model, templates)
   local entries, entry_decls, entry_outputs = "", "", ""
   local features_ref, pre_logits_ref, ff_ref, fh_ref = "NULL", "NULL", "NULL", "NULL"
   if not spec.features_only then
-    local e = model.entries
+    -- forward_features ends with the last node writing the backbone's output,
+    -- forward_head(pre_logits) with the last one writing the pooled vector
+    local e = { features_last = 0 }
+    for i, node in ipairs(model.nodes) do
+      local r = ir.root(model, node.output).id
+      if r == model.backbone_out then e.features_last = i end
+      if r == model.head.pool then e.pool_last = i end
+    end
+    e.pool_last = e.pool_last or e.features_last
     local bo = T[model.backbone_out]
     local feat_line = output_entry(model, { tensor = model.backbone_out, module = bo.name })
     local pool_id = model.head.pool or model.backbone_out
     local pool_line = output_entry(model, { tensor = pool_id,
-                                            module = model.head.pool and "global_pool" or bo.name })
+                                            module = model.head.pool_name or bo.name })
     entry_outputs = "\nstatic const timmc_output features_output =\n" ..
                     feat_line:gsub("^    ", "    "):gsub(",\n$", ";\n") ..
                     "static const timmc_output pre_logits_output =\n" ..

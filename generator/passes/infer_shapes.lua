@@ -1,5 +1,6 @@
 -- infer_shapes: NHWC shape of every tensor from the spec's batch and input
--- size (tensor.flat marks pooled vectors); resolves ceil_mode and 'same' padding of pools into explicit pads.
+-- size (tensor.flat marks pooled vectors); resolves ceil_mode and 'same'
+-- padding of pools into explicit pads.
 local util = require("util")
 
 local function out_dim(n, pad_a, pad_b, k, s, d)
@@ -22,6 +23,12 @@ function shape_of.conv(node, x)
 end
 
 function shape_of.maxpool(node, x)
+  if node.ceil_mode then
+    local p = node.padding
+    local eh = ceil_pad(x[2], p, node.k, node.stride)
+    local ew = ceil_pad(x[3], p, node.k, node.stride)
+    node.pad = { p, p + ew, p + eh, p }
+  end
   return shape_of.conv({ pad = node.pad, k = node.k, stride = node.stride, dilation = 1,
                          cout = x[4] }, x)
 end
@@ -54,11 +61,28 @@ function shape_of.add(node, x, model)
   return { x[1], x[2], x[3], x[4] }
 end
 
-function shape_of.global_pool(node, x, model)
-  return { x[1], 1, 1, model.tensors[node.output].c }
+function shape_of.concat(node, x, model)
+  local c = 0
+  for _, id in ipairs(node.inputs) do
+    local s = model.tensors[id].shape
+    if s[1] ~= x[1] or s[2] ~= x[2] or s[3] ~= x[3] then
+      util.fail("%s: concatenation of shapes [%s] and [%s]", node.name, table.concat(x, ", "),
+                table.concat(s, ", "))
+    end
+    c = c + s[4]
+  end
+  return { x[1], x[2], x[3], c }
 end
 
+function shape_of.global_pool(_, x) return { x[1], 1, 1, x[4] } end
+
+function shape_of.radix_sum(node, x) return { x[1], x[2], x[3], x[4] // node.radix } end
+
 function shape_of.eca_conv(_, x) return { x[1], x[2], x[3], x[4] } end
+shape_of.bn_act = shape_of.eca_conv
+shape_of.relu = shape_of.eca_conv
+shape_of.copy = shape_of.eca_conv
+shape_of.rsoftmax = shape_of.eca_conv
 shape_of.sigmoid = shape_of.eca_conv
 shape_of.mul_const = shape_of.eca_conv
 shape_of.scale = shape_of.eca_conv

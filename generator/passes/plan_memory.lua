@@ -1,10 +1,13 @@
 -- plan_memory: places every activation in one static arena. Live ranges come
 -- from the node order (a tensor is live from the node that first writes it to
--- the last node that reads it; returned tensors to the end). Offsets come from
+-- the last node that reads it, through any of its views; returned tensors to
+-- the end). Offsets come from
 -- a greedy best-fit in order of decreasing size, as TFLM's greedy planner: each
 -- tensor takes the smallest gap, among the tensors already placed that are live
 -- at the same time, that holds it. The lower bound is the largest total of
 -- tensors live at one moment; no plan can beat it.
+local ir = require("ir")
+
 local ALIGN = 64
 
 local function align(n) return (n + ALIGN - 1) // ALIGN * ALIGN end
@@ -60,14 +63,19 @@ end
 function plan.run(model)
   local T = model.tensors
   local first, last = {}, {}
+  local function root(id) return ir.root(model, id).id end
   first[model.input], last[model.input] = 0, 0
   for i, node in ipairs(model.nodes) do
-    for _, id in ipairs(node.inputs) do last[id] = math.max(last[id] or i, i) end
-    first[node.output] = first[node.output] or i
-    last[node.output] = math.max(last[node.output] or i, i)
+    for _, id in ipairs(node.inputs) do
+      local r = root(id)
+      last[r] = math.max(last[r] or i, i)
+    end
+    local r = root(node.output)
+    first[r] = first[r] or i
+    last[r] = math.max(last[r] or i, i)
   end
   local the_end = #model.nodes + 1
-  for _, o in ipairs(model.outputs) do last[o.tensor] = the_end end
+  for _, o in ipairs(model.outputs) do last[root(o.tensor)] = the_end end
 
   local items = {}
   for id, t in ipairs(T) do

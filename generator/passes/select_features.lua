@@ -1,8 +1,7 @@
 -- select_features: decides what forward returns and drops every node nothing
 -- returned depends on. features_only: the out_indices levels of feature_info,
 -- in timm's order; otherwise the head output (logits, pooled features, or the
--- unpooled backbone when num_classes 0 and global_pool ''). Also records the
--- node ranges of forward_features and forward_head.
+-- unpooled backbone when num_classes 0 and global_pool '').
 return function(model)
   local spec, T = model.spec, model.tensors
   local outputs = {}
@@ -14,9 +13,9 @@ return function(model)
   else
     local head = model.head
     if head.logits then
-      outputs[1] = { tensor = head.logits, module = "fc" }
+      outputs[1] = { tensor = head.logits, module = head.fc_name }
     elseif head.pool then
-      outputs[1] = { tensor = head.pool, module = "global_pool" }
+      outputs[1] = { tensor = head.pool, module = head.pool_name }
     else
       outputs[1] = { tensor = model.backbone_out, module = T[model.backbone_out].name }
     end
@@ -40,19 +39,5 @@ return function(model)
   end
   model.nodes = nodes
 
-  -- node ranges of the entry points (indices into model.nodes)
-  local entries = {}
-  if not spec.features_only then
-    local last_backbone = 0
-    for i, node in ipairs(nodes) do
-      if node.output == model.backbone_out then last_backbone = i end
-    end
-    entries.features_last = last_backbone
-    entries.pool_last = last_backbone
-    for i, node in ipairs(nodes) do
-      if model.head.pool and node.output == model.head.pool then entries.pool_last = i end
-    end
-  end
-  model.entries = entries
   return model
 end

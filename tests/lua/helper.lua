@@ -22,8 +22,8 @@ driver.root = root
 
 local M = { root = root }
 
-M.passes = { "build", "apply_output_stride", "infer_shapes", "select_features", "plan_memory",
-             "emit_c" }
+M.passes = { "build", table.unpack(driver.passes) }
+M.passes[#M.passes + 1] = "emit_c"
 
 -- Validates raw (a decoded spec table) as spec.check does for "test.json" and
 -- runs the passes in the driver's order up to and including last_pass

@@ -1,0 +1,98 @@
+-- place_concats: makes torch.cat cost no copy where it can. A concatenation's
+-- output is one tensor; each input becomes a view of its channel slice, so its
+-- producer writes straight there through XNNPACK's pixel strides, when the
+-- producer can write strided, every other reader can read strided, and the
+-- input is not a view already nor something the caller gets back. A
+-- concatenation whose inputs begin another, later one's (densenet: each layer
+-- reads the block's features so far) becomes a view of that one. What is left
+-- is copied into its slice by a copy node where the concatenation was.
+local ir = require("ir")
+
+local WRITES_STRIDED = { conv = true, bn_act = true, relu = true, maxpool = true,
+                         avgpool = true, global_pool = true, linear = true, sigmoid = true,
+                         copy = true, concat = true }
+local READS_STRIDED = { conv = true, bn_act = true, relu = true, maxpool = true,
+                        avgpool = true, global_pool = true, linear = true, sigmoid = true,
+                        copy = true, concat = true }
+
+local function is_prefix(a, b)
+  if #a.inputs > #b.inputs then return false end
+  for i, id in ipairs(a.inputs) do
+    if b.inputs[i] ~= id then return false end
+  end
+  return true
+end
+
+return function(model)
+  local T = model.tensors
+  local producer, readers = {}, {}
+  for _, node in ipairs(model.nodes) do
+    producer[node.output] = node
+    for _, id in ipairs(node.inputs) do
+      readers[id] = readers[id] or {}
+      table.insert(readers[id], node)
+    end
+  end
+  local returned = { [model.input] = true }
+  for _, o in ipairs(model.outputs) do returned[o.tensor] = true end
+  if model.backbone_out then returned[model.backbone_out] = true end
+  if model.head and model.head.pool then returned[model.head.pool] = true end
+
+  local function readers_stride_ok(id, except)
+    for _, r in ipairs(readers[id] or {}) do
+      if r ~= except and not READS_STRIDED[r.kind] then return false end
+    end
+    return true
+  end
+
+  local function make_view(id, base, offset)
+    T[id].base, T[id].chan_offset = base, offset
+  end
+
+  -- prefix concatenations become views of the later one they begin
+  local removed = {}
+  for i = #model.nodes, 1, -1 do
+    local a = model.nodes[i]
+    if a.kind == "concat" and not returned[a.output] and readers_stride_ok(a.output) then
+      for j = i + 1, #model.nodes do
+        local b = model.nodes[j]
+        if b.kind == "concat" and not removed[b] and is_prefix(a, b) then
+          make_view(a.output, b.output, 0)
+          removed[a] = true
+          break
+        end
+      end
+    end
+  end
+
+  local nodes = {}
+  for _, node in ipairs(model.nodes) do
+    -- a removed concatenation has nothing to run: its output is a view
+    if removed[node] then -- luacheck: ignore 542
+    elseif node.kind ~= "concat" then
+      nodes[#nodes + 1] = node
+    else
+      local offset = 0
+      for _, id in ipairs(node.inputs) do
+        local t = T[id]
+        local p = producer[id]
+        local others_ok = true
+        for _, r in ipairs(readers[id] or {}) do
+          if r ~= node and not removed[r] and not READS_STRIDED[r.kind] then others_ok = false end
+        end
+        if p and WRITES_STRIDED[p.kind] and not t.base and not returned[id] and others_ok then
+          make_view(id, node.output, offset)
+        else
+          local v = ir.new_tensor(model, node.name, t.c)
+          T[v].shape, T[v].flat = { table.unpack(t.shape) }, t.flat
+          T[v].reduction, T[v].dilation = t.reduction, t.dilation
+          make_view(v, node.output, offset)
+          nodes[#nodes + 1] = { kind = "copy", name = node.name, inputs = { id }, output = v }
+        end
+        offset = offset + t.c
+      end
+    end
+  end
+  model.nodes = nodes
+  return model
+end
