@@ -8,7 +8,6 @@ local catalogue = require("init")
 local spec = {}
 
 local POOLS = { avg = true, max = true, avgmax = true, catavgmax = true, [""] = true }
-local NUM_LEVELS = 5 -- feature_info levels of every family in the catalogue so far
 
 -- cjson reads every number as a float: an integer is one that is whole and
 -- small enough to be exact (this also turns away inf, nan and 1e300).
@@ -83,7 +82,7 @@ end
 function fields.features_only(path, v) return check_type(path, "features_only", v, "boolean") end
 
 function fields.out_indices(path, v)
-  if is_int(v) then return { last_n = check_int(path, "out_indices", v, 1, NUM_LEVELS) } end
+  if is_int(v) then return { last_n = check_int(path, "out_indices", v, 1, 64) } end
   if not is_array(v) or #v == 0 then
     util.fail("%s: key 'out_indices' must be a non-empty list of integers or an integer", path)
   end
@@ -146,14 +145,16 @@ function spec.check(raw, path)
   end
 
   local arch = catalogue.lookup(s.architecture)
+  local NUM_LEVELS = arch.cfg.levels or 5 -- feature_info entries of the architecture
   if s.features_only == nil then s.features_only = false end
   if s.output_stride == nil then s.output_stride = 32 end
-  local supported = arch.cfg.output_stride
+  local supported = arch.cfg.output_stride or { 32 }
   local ok = false
   for _, o in ipairs(supported) do ok = ok or o == s.output_stride end
   if not ok then
-    util.fail("%s: key 'output_stride': %s does not support output_stride %d", path,
-              s.architecture, s.output_stride)
+    util.fail("%s: key 'output_stride': %s does not support output_stride %d (timm: %s)", path,
+              s.architecture, s.output_stride,
+              #supported > 1 and "8, 16 or 32" or "no dilation, 32 only")
   end
   if s.num_classes == nil then s.num_classes = 1000 end
   if s.global_pool == nil then s.global_pool = "avg" end
@@ -169,6 +170,10 @@ function spec.check(raw, path)
   end
   local idx = s.out_indices or { last_n = NUM_LEVELS }
   local list = {}
+  if idx.last_n and idx.last_n > NUM_LEVELS then
+    util.fail("%s: key 'out_indices' is %d, but %s has %d feature levels", path, idx.last_n,
+              s.architecture, NUM_LEVELS)
+  end
   if idx.last_n then
     for i = NUM_LEVELS - idx.last_n, NUM_LEVELS - 1 do list[#list + 1] = i end
   else

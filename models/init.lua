@@ -1,6 +1,6 @@
 -- models/init.lua: the architecture catalogue. Maps each timm model name to its
 -- family file and that family's registry entry (model_args and defaults).
-local families = { "resnet" }
+local families = { "resnet", "densenet", "vovnet", "regnet", "resnest", "xception_aligned" }
 
 local catalogue = {}
 

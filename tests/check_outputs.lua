@@ -1,10 +1,10 @@
--- check_outputs.lua RUNNER WORKDIR EXPECTED_JSON
--- The runner's --info outputs must equal EXPECTED_JSON (module, num_chs,
+-- check_outputs.lua RUNNER WORKDIR EXPECTED.json
+-- The runner's --info outputs must equal those in EXPECTED.json (module, num_chs,
 -- reduction, shape of each output, in order); then a forward on a random input
 -- with random weights must write out<i>.npy files of exactly those shapes.
 local cjson = require("cjson")
-local runner, work, expected_json = arg[1], arg[2], arg[3]
-local expected = cjson.decode(expected_json)
+local runner, work, expected_path = arg[1], arg[2], arg[3]
+local expected = cjson.decode(assert(io.open(expected_path)):read("a"))
 local failures = 0
 
 local function fail(fmt, ...)
