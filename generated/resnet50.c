@@ -10,84 +10,84 @@
 #include "timmc_rt.h"
 
 /*
- * Memory plan: one arena of 9633792 bytes (lower bound 9633792).
+ * Memory plan: one arena of 7225344 bytes (lower bound 7225344).
  * Live ranges are node indices; 0 is the input copy, 73 the end of forward.
- * tensor                       shape (NHWC)              bytes     offset  live
- * input                        [1,224,224,3]            602112    3211264  0..1
- * act1                         [1,112,112,64]          3211264          0  1..2
- * maxpool                      [1,56,56,64]             802816    6422528  2..6
- * layer1.0.act1                [1,56,56,64]             802816          0  3..4
- * layer1.0.act2                [1,56,56,64]             802816    3211264  4..5
- * layer1.0.bn3                 [1,56,56,256]           3211264          0  5..7
- * layer1.0.downsample          [1,56,56,256]           3211264    3211264  6..7
- * layer1.0.act3                [1,56,56,256]           3211264    6422528  7..11
- * layer1.1.act1                [1,56,56,64]             802816          0  8..9
- * layer1.1.act2                [1,56,56,64]             802816    3211264  9..10
- * layer1.1.bn3                 [1,56,56,256]           3211264          0  10..11
- * layer1.1.act3                [1,56,56,256]           3211264    3211264  11..15
- * layer1.2.act1                [1,56,56,64]             802816          0  12..13
- * layer1.2.act2                [1,56,56,64]             802816    6422528  13..14
- * layer1.2.bn3                 [1,56,56,256]           3211264          0  14..15
- * layer1                       [1,56,56,256]           3211264    6422528  15..19
- * layer2.0.act1                [1,56,56,128]           1605632          0  16..17
- * layer2.0.act2                [1,28,28,128]            401408    1605632  17..18
- * layer2.0.bn3                 [1,28,28,512]           1605632          0  18..20
- * layer2.0.downsample          [1,28,28,512]           1605632    1605632  19..20
- * layer2.0.act3                [1,28,28,512]           1605632    3211264  20..24
- * layer2.1.act1                [1,28,28,128]            401408          0  21..22
- * layer2.1.act2                [1,28,28,128]            401408    1605632  22..23
- * layer2.1.bn3                 [1,28,28,512]           1605632          0  23..24
- * layer2.1.act3                [1,28,28,512]           1605632    1605632  24..28
- * layer2.2.act1                [1,28,28,128]            401408          0  25..26
- * layer2.2.act2                [1,28,28,128]            401408    3211264  26..27
- * layer2.2.bn3                 [1,28,28,512]           1605632          0  27..28
- * layer2.2.act3                [1,28,28,512]           1605632    3211264  28..32
- * layer2.3.act1                [1,28,28,128]            401408          0  29..30
- * layer2.3.act2                [1,28,28,128]            401408    1605632  30..31
- * layer2.3.bn3                 [1,28,28,512]           1605632          0  31..32
- * layer2                       [1,28,28,512]           1605632    1605632  32..36
- * layer3.0.act1                [1,28,28,256]            802816          0  33..34
- * layer3.0.act2                [1,14,14,256]            200704     802816  34..35
- * layer3.0.bn3                 [1,14,14,1024]           802816          0  35..37
- * layer3.0.downsample          [1,14,14,1024]           802816     802816  36..37
- * layer3.0.act3                [1,14,14,1024]           802816    1605632  37..41
- * layer3.1.act1                [1,14,14,256]            200704          0  38..39
- * layer3.1.act2                [1,14,14,256]            200704     802816  39..40
- * layer3.1.bn3                 [1,14,14,1024]           802816          0  40..41
- * layer3.1.act3                [1,14,14,1024]           802816     802816  41..45
- * layer3.2.act1                [1,14,14,256]            200704          0  42..43
- * layer3.2.act2                [1,14,14,256]            200704    1605632  43..44
- * layer3.2.bn3                 [1,14,14,1024]           802816          0  44..45
- * layer3.2.act3                [1,14,14,1024]           802816    1605632  45..49
- * layer3.3.act1                [1,14,14,256]            200704          0  46..47
- * layer3.3.act2                [1,14,14,256]            200704     802816  47..48
- * layer3.3.bn3                 [1,14,14,1024]           802816          0  48..49
- * layer3.3.act3                [1,14,14,1024]           802816     802816  49..53
- * layer3.4.act1                [1,14,14,256]            200704          0  50..51
- * layer3.4.act2                [1,14,14,256]            200704    1605632  51..52
- * layer3.4.bn3                 [1,14,14,1024]           802816          0  52..53
- * layer3.4.act3                [1,14,14,1024]           802816    1605632  53..57
- * layer3.5.act1                [1,14,14,256]            200704          0  54..55
- * layer3.5.act2                [1,14,14,256]            200704     802816  55..56
- * layer3.5.bn3                 [1,14,14,1024]           802816          0  56..57
- * layer3                       [1,14,14,1024]           802816     802816  57..61
- * layer4.0.act1                [1,14,14,512]            401408          0  58..59
- * layer4.0.act2                [1,7,7,512]              100352     401408  59..60
- * layer4.0.bn3                 [1,7,7,2048]             401408          0  60..62
- * layer4.0.downsample          [1,7,7,2048]             401408     401408  61..62
- * layer4.0.act3                [1,7,7,2048]             401408     802816  62..66
- * layer4.1.act1                [1,7,7,512]              100352          0  63..64
- * layer4.1.act2                [1,7,7,512]              100352     401408  64..65
- * layer4.1.bn3                 [1,7,7,2048]             401408          0  65..66
- * layer4.1.act3                [1,7,7,2048]             401408     401408  66..70
- * layer4.2.act1                [1,7,7,512]              100352          0  67..68
- * layer4.2.act2                [1,7,7,512]              100352     802816  68..69
- * layer4.2.bn3                 [1,7,7,2048]             401408          0  69..70
- * layer4                       [1,7,7,2048]             401408     802816  70..71
- * global_pool                  [1,1,1,2048]               8192          0  71..72
- * fc                           [1,1,1,1000]               4032       8192  72..73
+ * tensor timm module                    shape (NHWC)              bytes     offset  live
+ * t1     input                          [1,224,224,3]            602112    3211264  0..1
+ * t2     act1                           [1,112,112,64]          3211264          0  1..2
+ * t3     maxpool                        [1,56,56,64]             802816    6422528  2..6
+ * t4     layer1.0.act1                  [1,56,56,64]             802816          0  3..4
+ * t5     layer1.0.act2                  [1,56,56,64]             802816    3211264  4..5
+ * t6     layer1.0.bn3                   [1,56,56,256]           3211264          0  5..11
+ *  t8    layer1.0.act3                  [1,56,56,256]                               in place
+ * t7     layer1.0.downsample            [1,56,56,256]           3211264    3211264  6..7
+ * t9     layer1.1.act1                  [1,56,56,64]             802816    3211264  8..9
+ * t10    layer1.1.act2                  [1,56,56,64]             802816    6422528  9..10
+ * t11    layer1.1.bn3                   [1,56,56,256]           3211264    3211264  10..15
+ *  t12   layer1.1.act3                  [1,56,56,256]                               in place
+ * t13    layer1.2.act1                  [1,56,56,64]             802816          0  12..13
+ * t14    layer1.2.act2                  [1,56,56,64]             802816    6422528  13..14
+ * t15    layer1.2.bn3                   [1,56,56,256]           3211264          0  14..19
+ *  t16   layer1                         [1,56,56,256]                               in place
+ * t17    layer2.0.act1                  [1,56,56,128]           1605632    3211264  16..17
+ * t18    layer2.0.act2                  [1,28,28,128]            401408    4816896  17..18
+ * t19    layer2.0.bn3                   [1,28,28,512]           1605632    3211264  18..24
+ *  t21   layer2.0.act3                  [1,28,28,512]                               in place
+ * t20    layer2.0.downsample            [1,28,28,512]           1605632    4816896  19..20
+ * t22    layer2.1.act1                  [1,28,28,128]            401408          0  21..22
+ * t23    layer2.1.act2                  [1,28,28,128]            401408    1605632  22..23
+ * t24    layer2.1.bn3                   [1,28,28,512]           1605632          0  23..28
+ *  t25   layer2.1.act3                  [1,28,28,512]                               in place
+ * t26    layer2.2.act1                  [1,28,28,128]            401408    1605632  25..26
+ * t27    layer2.2.act2                  [1,28,28,128]            401408    3211264  26..27
+ * t28    layer2.2.bn3                   [1,28,28,512]           1605632    1605632  27..32
+ *  t29   layer2.2.act3                  [1,28,28,512]                               in place
+ * t30    layer2.3.act1                  [1,28,28,128]            401408          0  29..30
+ * t31    layer2.3.act2                  [1,28,28,128]            401408    3211264  30..31
+ * t32    layer2.3.bn3                   [1,28,28,512]           1605632          0  31..36
+ *  t33   layer2                         [1,28,28,512]                               in place
+ * t34    layer3.0.act1                  [1,28,28,256]            802816    1605632  33..34
+ * t35    layer3.0.act2                  [1,14,14,256]            200704    2408448  34..35
+ * t36    layer3.0.bn3                   [1,14,14,1024]           802816    1605632  35..41
+ *  t38   layer3.0.act3                  [1,14,14,1024]                              in place
+ * t37    layer3.0.downsample            [1,14,14,1024]           802816    2408448  36..37
+ * t39    layer3.1.act1                  [1,14,14,256]            200704          0  38..39
+ * t40    layer3.1.act2                  [1,14,14,256]            200704     802816  39..40
+ * t41    layer3.1.bn3                   [1,14,14,1024]           802816          0  40..45
+ *  t42   layer3.1.act3                  [1,14,14,1024]                              in place
+ * t43    layer3.2.act1                  [1,14,14,256]            200704     802816  42..43
+ * t44    layer3.2.act2                  [1,14,14,256]            200704    1605632  43..44
+ * t45    layer3.2.bn3                   [1,14,14,1024]           802816     802816  44..49
+ *  t46   layer3.2.act3                  [1,14,14,1024]                              in place
+ * t47    layer3.3.act1                  [1,14,14,256]            200704          0  46..47
+ * t48    layer3.3.act2                  [1,14,14,256]            200704    1605632  47..48
+ * t49    layer3.3.bn3                   [1,14,14,1024]           802816          0  48..53
+ *  t50   layer3.3.act3                  [1,14,14,1024]                              in place
+ * t51    layer3.4.act1                  [1,14,14,256]            200704     802816  50..51
+ * t52    layer3.4.act2                  [1,14,14,256]            200704    1605632  51..52
+ * t53    layer3.4.bn3                   [1,14,14,1024]           802816     802816  52..57
+ *  t54   layer3.4.act3                  [1,14,14,1024]                              in place
+ * t55    layer3.5.act1                  [1,14,14,256]            200704          0  54..55
+ * t56    layer3.5.act2                  [1,14,14,256]            200704    1605632  55..56
+ * t57    layer3.5.bn3                   [1,14,14,1024]           802816          0  56..61
+ *  t58   layer3                         [1,14,14,1024]                              in place
+ * t59    layer4.0.act1                  [1,14,14,512]            401408     802816  58..59
+ * t60    layer4.0.act2                  [1,7,7,512]              100352    1204224  59..60
+ * t61    layer4.0.bn3                   [1,7,7,2048]             401408     802816  60..66
+ *  t63   layer4.0.act3                  [1,7,7,2048]                                in place
+ * t62    layer4.0.downsample            [1,7,7,2048]             401408    1204224  61..62
+ * t64    layer4.1.act1                  [1,7,7,512]              100352          0  63..64
+ * t65    layer4.1.act2                  [1,7,7,512]              100352     401408  64..65
+ * t66    layer4.1.bn3                   [1,7,7,2048]             401408          0  65..70
+ *  t67   layer4.1.act3                  [1,7,7,2048]                                in place
+ * t68    layer4.2.act1                  [1,7,7,512]              100352     401408  67..68
+ * t69    layer4.2.act2                  [1,7,7,512]              100352     802816  68..69
+ * t70    layer4.2.bn3                   [1,7,7,2048]             401408     401408  69..71
+ *  t71   layer4                         [1,7,7,2048]                                in place
+ * t72    global_pool                    [1,1,1,2048]               8192          0  71..72
+ * t73    fc                             [1,1,1,1000]               4032       8192  72..73
  */
-static float arena[2408448 + XNN_EXTRA_BYTES / sizeof(float)]
+static float arena[1806336 + XNN_EXTRA_BYTES / sizeof(float)]
     __attribute__((aligned(64)));
 
 #define NUM_OPS 72
@@ -610,7 +610,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_setup_add_nd_f32(
       ops[6].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
       (const size_t[]){802816}, /*input1=*/arena + 0, /*input2=*/arena + 802816,
-      /*output=*/arena + 1605632, threadpool);
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "setup", s);
 
   /* layer1.1.conv1: conv 1x1 256->64 s1, layer1.1.bn1 folded, relu; [1,56,56,256] -> [1,56,56,64] */
@@ -625,8 +625,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[7].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
+      ops[7].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "setup", s);
 
   /* layer1.1.conv2: conv 3x3 64->64 s1, layer1.1.bn2 folded, relu; [1,56,56,64] -> [1,56,56,64] */
@@ -641,8 +641,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[8].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
-      /*output=*/arena + 802816, threadpool);
+      ops[8].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 802816, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
 
   /* layer1.1.conv3: conv 1x1 64->256 s1, layer1.1.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
@@ -658,7 +658,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[9].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 1605632, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "setup", s);
 
   /* layer1.1.act3: add, relu; [1,56,56,256] -> [1,56,56,256] */
@@ -667,7 +667,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[10].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
-      (const size_t[]){802816}, /*input1=*/arena + 0, /*input2=*/arena + 1605632,
+      (const size_t[]){802816}, /*input1=*/arena + 802816, /*input2=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "setup", s);
 
@@ -726,7 +726,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_setup_add_nd_f32(
       ops[14].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
       (const size_t[]){802816}, /*input1=*/arena + 0, /*input2=*/arena + 802816,
-      /*output=*/arena + 1605632, threadpool);
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.act3", "setup", s);
 
   /* layer2.0.conv1: conv 1x1 256->128 s1, layer2.0.bn1 folded, relu; [1,56,56,256] -> [1,56,56,128] */
@@ -741,8 +741,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[15].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
+      ops[15].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "setup", s);
 
   /* layer2.0.conv2: conv 3x3 128->128 s2, layer2.0.bn2 folded, relu; [1,56,56,128] -> [1,28,28,128] */
@@ -757,8 +757,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[16].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
-      /*output=*/arena + 401408, threadpool);
+      ops[16].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 802816, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "setup", s);
 
   /* layer2.0.conv3: conv 1x1 128->512 s1, layer2.0.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
@@ -774,7 +774,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[17].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 1204224, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "setup", s);
 
   /* layer2.0.downsample.0: conv 1x1 256->512 s2, layer2.0.downsample.1 folded; [1,56,56,256] -> [1,28,28,512] */
@@ -789,8 +789,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[18].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 1605632, /*output=*/arena + 401408, threadpool);
+      ops[18].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "setup", s);
 
   /* layer2.0.act3: add, relu; [1,28,28,512] -> [1,28,28,512] */
@@ -799,7 +799,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[19].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
+      (const size_t[]){401408}, /*input1=*/arena + 802816, /*input2=*/arena + 1204224,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "setup", s);
 
@@ -858,7 +858,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_setup_add_nd_f32(
       ops[23].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
       (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 802816,
-      /*output=*/arena + 401408, threadpool);
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "setup", s);
 
   /* layer2.2.conv1: conv 1x1 512->128 s1, layer2.2.bn1 folded, relu; [1,28,28,512] -> [1,28,28,128] */
@@ -873,8 +873,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[24].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[24].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "setup", s);
 
   /* layer2.2.conv2: conv 3x3 128->128 s1, layer2.2.bn2 folded, relu; [1,28,28,128] -> [1,28,28,128] */
@@ -889,8 +889,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[25].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
-      /*output=*/arena + 802816, threadpool);
+      ops[25].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 401408, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "setup", s);
 
   /* layer2.2.conv3: conv 1x1 128->512 s1, layer2.2.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
@@ -906,7 +906,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[26].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 802816, /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "setup", s);
 
   /* layer2.2.act3: add, relu; [1,28,28,512] -> [1,28,28,512] */
@@ -915,8 +915,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[27].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
-      /*output=*/arena + 802816, threadpool);
+      (const size_t[]){401408}, /*input1=*/arena + 401408, /*input2=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.act3", "setup", s);
 
   /* layer2.3.conv1: conv 1x1 512->128 s1, layer2.3.bn1 folded, relu; [1,28,28,512] -> [1,28,28,128] */
@@ -932,7 +932,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[28].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "setup", s);
 
   /* layer2.3.conv2: conv 3x3 128->128 s1, layer2.3.bn2 folded, relu; [1,28,28,128] -> [1,28,28,128] */
@@ -948,7 +948,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[29].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
-      /*output=*/arena + 401408, threadpool);
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "setup", s);
 
   /* layer2.3.conv3: conv 1x1 128->512 s1, layer2.3.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
@@ -964,7 +964,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[30].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "setup", s);
 
   /* layer2.3.act3: add, relu; [1,28,28,512] -> [1,28,28,512] */
@@ -973,8 +973,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[31].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 802816,
-      /*output=*/arena + 401408, threadpool);
+      (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.act3", "setup", s);
 
   /* layer3.0.conv1: conv 1x1 512->256 s1, layer3.0.bn1 folded, relu; [1,28,28,512] -> [1,28,28,256] */
@@ -989,8 +989,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[32].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[32].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "setup", s);
 
   /* layer3.0.conv2: conv 3x3 256->256 s2, layer3.0.bn2 folded, relu; [1,28,28,256] -> [1,14,14,256] */
@@ -1005,8 +1005,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[33].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
-      /*output=*/arena + 200704, threadpool);
+      ops[33].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 401408, /*output=*/arena + 602112, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "setup", s);
 
   /* layer3.0.conv3: conv 1x1 256->1024 s1, layer3.0.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
@@ -1022,7 +1022,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[34].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 200704, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 602112, /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "setup", s);
 
   /* layer3.0.downsample.0: conv 1x1 512->1024 s2, layer3.0.downsample.1 folded; [1,28,28,512] -> [1,14,14,1024] */
@@ -1037,8 +1037,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[35].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 401408, /*output=*/arena + 200704, threadpool);
+      ops[35].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      /*output=*/arena + 602112, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "setup", s);
 
   /* layer3.0.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
@@ -1047,7 +1047,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[36].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/arena + 0, /*input2=*/arena + 200704,
+      (const size_t[]){200704}, /*input1=*/arena + 401408, /*input2=*/arena + 602112,
       /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "setup", s);
 
@@ -1106,7 +1106,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_setup_add_nd_f32(
       ops[40].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
       (const size_t[]){200704}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
-      /*output=*/arena + 200704, threadpool);
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "setup", s);
 
   /* layer3.2.conv1: conv 1x1 1024->256 s1, layer3.2.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,256] */
@@ -1121,8 +1121,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[41].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 200704, /*output=*/arena + 0, threadpool);
+      ops[41].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "setup", s);
 
   /* layer3.2.conv2: conv 3x3 256->256 s1, layer3.2.bn2 folded, relu; [1,14,14,256] -> [1,14,14,256] */
@@ -1137,8 +1137,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[42].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 401408, threadpool);
+      ops[42].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 200704, /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "setup", s);
 
   /* layer3.2.conv3: conv 1x1 256->1024 s1, layer3.2.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
@@ -1154,7 +1154,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[43].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 401408, /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "setup", s);
 
   /* layer3.2.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
@@ -1163,8 +1163,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[44].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/arena + 0, /*input2=*/arena + 200704,
-      /*output=*/arena + 401408, threadpool);
+      (const size_t[]){200704}, /*input1=*/arena + 200704, /*input2=*/arena + 0,
+      /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.act3", "setup", s);
 
   /* layer3.3.conv1: conv 1x1 1024->256 s1, layer3.3.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,256] */
@@ -1180,7 +1180,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[45].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 200704, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "setup", s);
 
   /* layer3.3.conv2: conv 3x3 256->256 s1, layer3.3.bn2 folded, relu; [1,14,14,256] -> [1,14,14,256] */
@@ -1196,7 +1196,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[46].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 200704, threadpool);
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "setup", s);
 
   /* layer3.3.conv3: conv 1x1 256->1024 s1, layer3.3.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
@@ -1212,7 +1212,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[47].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 200704, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "setup", s);
 
   /* layer3.3.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
@@ -1221,8 +1221,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[48].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
-      /*output=*/arena + 200704, threadpool);
+      (const size_t[]){200704}, /*input1=*/arena + 0, /*input2=*/arena + 200704,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.act3", "setup", s);
 
   /* layer3.4.conv1: conv 1x1 1024->256 s1, layer3.4.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,256] */
@@ -1237,8 +1237,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[49].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 200704, /*output=*/arena + 0, threadpool);
+      ops[49].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "setup", s);
 
   /* layer3.4.conv2: conv 3x3 256->256 s1, layer3.4.bn2 folded, relu; [1,14,14,256] -> [1,14,14,256] */
@@ -1253,8 +1253,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[50].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 401408, threadpool);
+      ops[50].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 200704, /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "setup", s);
 
   /* layer3.4.conv3: conv 1x1 256->1024 s1, layer3.4.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
@@ -1270,7 +1270,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[51].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 401408, /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "setup", s);
 
   /* layer3.4.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
@@ -1279,8 +1279,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[52].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/arena + 0, /*input2=*/arena + 200704,
-      /*output=*/arena + 401408, threadpool);
+      (const size_t[]){200704}, /*input1=*/arena + 200704, /*input2=*/arena + 0,
+      /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.act3", "setup", s);
 
   /* layer3.5.conv1: conv 1x1 1024->256 s1, layer3.5.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,256] */
@@ -1296,7 +1296,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[53].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 200704, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "setup", s);
 
   /* layer3.5.conv2: conv 3x3 256->256 s1, layer3.5.bn2 folded, relu; [1,14,14,256] -> [1,14,14,256] */
@@ -1312,7 +1312,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[54].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 200704, threadpool);
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "setup", s);
 
   /* layer3.5.conv3: conv 1x1 256->1024 s1, layer3.5.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
@@ -1328,7 +1328,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[55].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 200704, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "setup", s);
 
   /* layer3.5.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
@@ -1337,8 +1337,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[56].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
-      /*output=*/arena + 200704, threadpool);
+      (const size_t[]){200704}, /*input1=*/arena + 0, /*input2=*/arena + 200704,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.act3", "setup", s);
 
   /* layer4.0.conv1: conv 1x1 1024->512 s1, layer4.0.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,512] */
@@ -1353,8 +1353,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[57].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 200704, /*output=*/arena + 0, threadpool);
+      ops[57].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "setup", s);
 
   /* layer4.0.conv2: conv 3x3 512->512 s2, layer4.0.bn2 folded, relu; [1,14,14,512] -> [1,7,7,512] */
@@ -1369,8 +1369,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[58].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 100352, threadpool);
+      ops[58].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 200704, /*output=*/arena + 301056, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "setup", s);
 
   /* layer4.0.conv3: conv 1x1 512->2048 s1, layer4.0.bn3 folded; [1,7,7,512] -> [1,7,7,2048] */
@@ -1386,7 +1386,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[59].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/arena + 100352, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 301056, /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "setup", s);
 
   /* layer4.0.downsample.0: conv 1x1 1024->2048 s2, layer4.0.downsample.1 folded; [1,14,14,1024] -> [1,7,7,2048] */
@@ -1401,8 +1401,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[60].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 200704, /*output=*/arena + 100352, threadpool);
+      ops[60].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 301056, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "setup", s);
 
   /* layer4.0.act3: add, relu; [1,7,7,2048] -> [1,7,7,2048] */
@@ -1411,7 +1411,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[61].xnn, /*num_input1_dims=*/1, (const size_t[]){100352}, /*num_input2_dims=*/1,
-      (const size_t[]){100352}, /*input1=*/arena + 0, /*input2=*/arena + 100352,
+      (const size_t[]){100352}, /*input1=*/arena + 200704, /*input2=*/arena + 301056,
       /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "setup", s);
 
@@ -1470,7 +1470,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_setup_add_nd_f32(
       ops[65].xnn, /*num_input1_dims=*/1, (const size_t[]){100352}, /*num_input2_dims=*/1,
       (const size_t[]){100352}, /*input1=*/arena + 0, /*input2=*/arena + 200704,
-      /*output=*/arena + 100352, threadpool);
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "setup", s);
 
   /* layer4.2.conv1: conv 1x1 2048->512 s1, layer4.2.bn1 folded, relu; [1,7,7,2048] -> [1,7,7,512] */
@@ -1485,8 +1485,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[66].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/arena + 100352, /*output=*/arena + 0, threadpool);
+      ops[66].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "setup", s);
 
   /* layer4.2.conv2: conv 3x3 512->512 s1, layer4.2.bn2 folded, relu; [1,7,7,512] -> [1,7,7,512] */
@@ -1501,8 +1501,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[67].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
-      /*output=*/arena + 200704, threadpool);
+      ops[67].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+      /*input=*/arena + 100352, /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "setup", s);
 
   /* layer4.2.conv3: conv 1x1 512->2048 s1, layer4.2.bn3 folded; [1,7,7,512] -> [1,7,7,2048] */
@@ -1518,7 +1518,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[68].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/arena + 200704, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 200704, /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "setup", s);
 
   /* layer4.2.act3: add, relu; [1,7,7,2048] -> [1,7,7,2048] */
@@ -1527,8 +1527,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[69].xnn, /*num_input1_dims=*/1, (const size_t[]){100352}, /*num_input2_dims=*/1,
-      (const size_t[]){100352}, /*input1=*/arena + 0, /*input2=*/arena + 100352,
-      /*output=*/arena + 200704, threadpool);
+      (const size_t[]){100352}, /*input1=*/arena + 100352, /*input2=*/arena + 0,
+      /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.act3", "setup", s);
 
   /* global_pool: global avg pool; [1,7,7,2048] -> [1,1,1,2048] */
@@ -1537,7 +1537,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[70].xnn, /*batch_size=*/1, /*width=*/49, /*input=*/arena + 200704, /*output=*/arena + 0,
+      ops[70].xnn, /*batch_size=*/1, /*width=*/49, /*input=*/arena + 100352, /*output=*/arena + 0,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "setup", s);
 
@@ -1630,14 +1630,14 @@ int resnet50_forward_features(const float *input, float *output) {
   timmc_nchw_to_nhwc(input, arena + 802816, 1, 3, 50176);
   rc = run_ops(0, 70);
   if (rc != TIMMC_OK) return rc;
-  timmc_nhwc_to_nchw(arena + 200704, output, 1, 49, 2048);
+  timmc_nhwc_to_nchw(arena + 100352, output, 1, 49, 2048);
   return TIMMC_OK;
 }
 
 int resnet50_forward_head(const float *features, float *output, int pre_logits) {
   int rc;
   if (!ready) return timmc_fail(TIMMC_EINPUT, "resnet50: forward_head before init");
-  timmc_nchw_to_nhwc(features, arena + 200704, 1, 2048, 49);
+  timmc_nchw_to_nhwc(features, arena + 100352, 1, 2048, 49);
   rc = run_ops(70, pre_logits ? 71 : NUM_OPS);
   if (rc != TIMMC_OK) return rc;
   if (pre_logits) {
@@ -1670,8 +1670,8 @@ const timmc_model resnet50_model = {
     .pre_logits = &pre_logits_output,
     .state_dict = state_dict,
     .state_dict_len = sizeof(state_dict) / sizeof(state_dict[0]),
-    .arena_bytes = 9633792,
-    .arena_lower_bound_bytes = 9633792,
+    .arena_bytes = 7225344,
+    .arena_lower_bound_bytes = 7225344,
     .weights_bytes = 102440608,
     .flops = 8178368512,
     .set_threads = resnet50_set_threads,

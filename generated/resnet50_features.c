@@ -10,82 +10,82 @@
 #include "timmc_rt.h"
 
 /*
- * Memory plan: one arena of 12845056 bytes (lower bound 12845056).
+ * Memory plan: one arena of 10436608 bytes (lower bound 10436608).
  * Live ranges are node indices; 0 is the input copy, 71 the end of forward.
- * tensor                       shape (NHWC)              bytes     offset  live
- * input                        [1,224,224,3]            602112    3211264  0..1
- * act1                         [1,112,112,64]          3211264          0  1..71
- * maxpool                      [1,56,56,64]             802816    9633792  2..6
- * layer1.0.act1                [1,56,56,64]             802816    3211264  3..4
- * layer1.0.act2                [1,56,56,64]             802816    6422528  4..5
- * layer1.0.bn3                 [1,56,56,256]           3211264    3211264  5..7
- * layer1.0.downsample          [1,56,56,256]           3211264    6422528  6..7
- * layer1.0.act3                [1,56,56,256]           3211264    9633792  7..11
- * layer1.1.act1                [1,56,56,64]             802816    3211264  8..9
- * layer1.1.act2                [1,56,56,64]             802816    6422528  9..10
- * layer1.1.bn3                 [1,56,56,256]           3211264    3211264  10..11
- * layer1.1.act3                [1,56,56,256]           3211264    6422528  11..15
- * layer1.2.act1                [1,56,56,64]             802816    3211264  12..13
- * layer1.2.act2                [1,56,56,64]             802816    9633792  13..14
- * layer1.2.bn3                 [1,56,56,256]           3211264    3211264  14..15
- * layer1                       [1,56,56,256]           3211264    9633792  15..71
- * layer2.0.act1                [1,56,56,128]           1605632    3211264  16..17
- * layer2.0.act2                [1,28,28,128]            401408    4816896  17..18
- * layer2.0.bn3                 [1,28,28,512]           1605632    3211264  18..20
- * layer2.0.downsample          [1,28,28,512]           1605632    4816896  19..20
- * layer2.0.act3                [1,28,28,512]           1605632    6422528  20..24
- * layer2.1.act1                [1,28,28,128]            401408    8028160  21..22
- * layer2.1.act2                [1,28,28,128]            401408    3211264  22..23
- * layer2.1.bn3                 [1,28,28,512]           1605632    8028160  23..24
- * layer2.1.act3                [1,28,28,512]           1605632    3211264  24..28
- * layer2.2.act1                [1,28,28,128]            401408    4816896  25..26
- * layer2.2.act2                [1,28,28,128]            401408    6422528  26..27
- * layer2.2.bn3                 [1,28,28,512]           1605632    4816896  27..28
- * layer2.2.act3                [1,28,28,512]           1605632    6422528  28..32
- * layer2.3.act1                [1,28,28,128]            401408    8028160  29..30
- * layer2.3.act2                [1,28,28,128]            401408    3211264  30..31
- * layer2.3.bn3                 [1,28,28,512]           1605632    8028160  31..32
- * layer2                       [1,28,28,512]           1605632    3211264  32..71
- * layer3.0.act1                [1,28,28,256]            802816    4816896  33..34
- * layer3.0.act2                [1,14,14,256]            200704    5619712  34..35
- * layer3.0.bn3                 [1,14,14,1024]           802816    4816896  35..37
- * layer3.0.downsample          [1,14,14,1024]           802816    5619712  36..37
- * layer3.0.act3                [1,14,14,1024]           802816    6422528  37..41
- * layer3.1.act1                [1,14,14,256]            200704    4816896  38..39
- * layer3.1.act2                [1,14,14,256]            200704    5619712  39..40
- * layer3.1.bn3                 [1,14,14,1024]           802816    4816896  40..41
- * layer3.1.act3                [1,14,14,1024]           802816    5619712  41..45
- * layer3.2.act1                [1,14,14,256]            200704    4816896  42..43
- * layer3.2.act2                [1,14,14,256]            200704    6422528  43..44
- * layer3.2.bn3                 [1,14,14,1024]           802816    4816896  44..45
- * layer3.2.act3                [1,14,14,1024]           802816    6422528  45..49
- * layer3.3.act1                [1,14,14,256]            200704    4816896  46..47
- * layer3.3.act2                [1,14,14,256]            200704    5619712  47..48
- * layer3.3.bn3                 [1,14,14,1024]           802816    4816896  48..49
- * layer3.3.act3                [1,14,14,1024]           802816    5619712  49..53
- * layer3.4.act1                [1,14,14,256]            200704    4816896  50..51
- * layer3.4.act2                [1,14,14,256]            200704    6422528  51..52
- * layer3.4.bn3                 [1,14,14,1024]           802816    4816896  52..53
- * layer3.4.act3                [1,14,14,1024]           802816    6422528  53..57
- * layer3.5.act1                [1,14,14,256]            200704    4816896  54..55
- * layer3.5.act2                [1,14,14,256]            200704    5619712  55..56
- * layer3.5.bn3                 [1,14,14,1024]           802816    4816896  56..57
- * layer3                       [1,14,14,1024]           802816    5619712  57..71
- * layer4.0.act1                [1,14,14,512]            401408    4816896  58..59
- * layer4.0.act2                [1,7,7,512]              100352    5218304  59..60
- * layer4.0.bn3                 [1,7,7,2048]             401408    4816896  60..62
- * layer4.0.downsample          [1,7,7,2048]             401408    5218304  61..62
- * layer4.0.act3                [1,7,7,2048]             401408    6422528  62..66
- * layer4.1.act1                [1,7,7,512]              100352    4816896  63..64
- * layer4.1.act2                [1,7,7,512]              100352    5218304  64..65
- * layer4.1.bn3                 [1,7,7,2048]             401408    4816896  65..66
- * layer4.1.act3                [1,7,7,2048]             401408    5218304  66..70
- * layer4.2.act1                [1,7,7,512]              100352    4816896  67..68
- * layer4.2.act2                [1,7,7,512]              100352    6422528  68..69
- * layer4.2.bn3                 [1,7,7,2048]             401408    4816896  69..70
- * layer4                       [1,7,7,2048]             401408    6422528  70..71
+ * tensor timm module                    shape (NHWC)              bytes     offset  live
+ * t1     input                          [1,224,224,3]            602112    3211264  0..1
+ * t2     act1                           [1,112,112,64]          3211264          0  1..71
+ * t3     maxpool                        [1,56,56,64]             802816    9633792  2..6
+ * t4     layer1.0.act1                  [1,56,56,64]             802816    3211264  3..4
+ * t5     layer1.0.act2                  [1,56,56,64]             802816    6422528  4..5
+ * t6     layer1.0.bn3                   [1,56,56,256]           3211264    3211264  5..11
+ *  t8    layer1.0.act3                  [1,56,56,256]                               in place
+ * t7     layer1.0.downsample            [1,56,56,256]           3211264    6422528  6..7
+ * t9     layer1.1.act1                  [1,56,56,64]             802816    6422528  8..9
+ * t10    layer1.1.act2                  [1,56,56,64]             802816    9633792  9..10
+ * t11    layer1.1.bn3                   [1,56,56,256]           3211264    6422528  10..15
+ *  t12   layer1.1.act3                  [1,56,56,256]                               in place
+ * t13    layer1.2.act1                  [1,56,56,64]             802816    3211264  12..13
+ * t14    layer1.2.act2                  [1,56,56,64]             802816    9633792  13..14
+ * t15    layer1.2.bn3                   [1,56,56,256]           3211264    3211264  14..71
+ *  t16   layer1                         [1,56,56,256]                               in place
+ * t17    layer2.0.act1                  [1,56,56,128]           1605632    6422528  16..17
+ * t18    layer2.0.act2                  [1,28,28,128]            401408    8028160  17..18
+ * t19    layer2.0.bn3                   [1,28,28,512]           1605632    6422528  18..24
+ *  t21   layer2.0.act3                  [1,28,28,512]                               in place
+ * t20    layer2.0.downsample            [1,28,28,512]           1605632    8028160  19..20
+ * t22    layer2.1.act1                  [1,28,28,128]            401408    8028160  21..22
+ * t23    layer2.1.act2                  [1,28,28,128]            401408    9633792  22..23
+ * t24    layer2.1.bn3                   [1,28,28,512]           1605632    8028160  23..28
+ *  t25   layer2.1.act3                  [1,28,28,512]                               in place
+ * t26    layer2.2.act1                  [1,28,28,128]            401408    6422528  25..26
+ * t27    layer2.2.act2                  [1,28,28,128]            401408    9633792  26..27
+ * t28    layer2.2.bn3                   [1,28,28,512]           1605632    6422528  27..32
+ *  t29   layer2.2.act3                  [1,28,28,512]                               in place
+ * t30    layer2.3.act1                  [1,28,28,128]            401408    8028160  29..30
+ * t31    layer2.3.act2                  [1,28,28,128]            401408    9633792  30..31
+ * t32    layer2.3.bn3                   [1,28,28,512]           1605632    8028160  31..71
+ *  t33   layer2                         [1,28,28,512]                               in place
+ * t34    layer3.0.act1                  [1,28,28,256]            802816    6422528  33..34
+ * t35    layer3.0.act2                  [1,14,14,256]            200704    7225344  34..35
+ * t36    layer3.0.bn3                   [1,14,14,1024]           802816    6422528  35..41
+ *  t38   layer3.0.act3                  [1,14,14,1024]                              in place
+ * t37    layer3.0.downsample            [1,14,14,1024]           802816    7225344  36..37
+ * t39    layer3.1.act1                  [1,14,14,256]            200704    7225344  38..39
+ * t40    layer3.1.act2                  [1,14,14,256]            200704    9633792  39..40
+ * t41    layer3.1.bn3                   [1,14,14,1024]           802816    7225344  40..45
+ *  t42   layer3.1.act3                  [1,14,14,1024]                              in place
+ * t43    layer3.2.act1                  [1,14,14,256]            200704    6422528  42..43
+ * t44    layer3.2.act2                  [1,14,14,256]            200704    9633792  43..44
+ * t45    layer3.2.bn3                   [1,14,14,1024]           802816    6422528  44..49
+ *  t46   layer3.2.act3                  [1,14,14,1024]                              in place
+ * t47    layer3.3.act1                  [1,14,14,256]            200704    7225344  46..47
+ * t48    layer3.3.act2                  [1,14,14,256]            200704    9633792  47..48
+ * t49    layer3.3.bn3                   [1,14,14,1024]           802816    7225344  48..53
+ *  t50   layer3.3.act3                  [1,14,14,1024]                              in place
+ * t51    layer3.4.act1                  [1,14,14,256]            200704    6422528  50..51
+ * t52    layer3.4.act2                  [1,14,14,256]            200704    9633792  51..52
+ * t53    layer3.4.bn3                   [1,14,14,1024]           802816    6422528  52..57
+ *  t54   layer3.4.act3                  [1,14,14,1024]                              in place
+ * t55    layer3.5.act1                  [1,14,14,256]            200704    7225344  54..55
+ * t56    layer3.5.act2                  [1,14,14,256]            200704    9633792  55..56
+ * t57    layer3.5.bn3                   [1,14,14,1024]           802816    7225344  56..71
+ *  t58   layer3                         [1,14,14,1024]                              in place
+ * t59    layer4.0.act1                  [1,14,14,512]            401408    6422528  58..59
+ * t60    layer4.0.act2                  [1,7,7,512]              100352    6823936  59..60
+ * t61    layer4.0.bn3                   [1,7,7,2048]             401408    6422528  60..66
+ *  t63   layer4.0.act3                  [1,7,7,2048]                                in place
+ * t62    layer4.0.downsample            [1,7,7,2048]             401408    6823936  61..62
+ * t64    layer4.1.act1                  [1,7,7,512]              100352    6823936  63..64
+ * t65    layer4.1.act2                  [1,7,7,512]              100352    9633792  64..65
+ * t66    layer4.1.bn3                   [1,7,7,2048]             401408    6823936  65..70
+ *  t67   layer4.1.act3                  [1,7,7,2048]                                in place
+ * t68    layer4.2.act1                  [1,7,7,512]              100352    6422528  67..68
+ * t69    layer4.2.act2                  [1,7,7,512]              100352    9633792  68..69
+ * t70    layer4.2.bn3                   [1,7,7,2048]             401408    6422528  69..71
+ *  t71   layer4                         [1,7,7,2048]                                in place
  */
-static float arena[3211264 + XNN_EXTRA_BYTES / sizeof(float)]
+static float arena[2609152 + XNN_EXTRA_BYTES / sizeof(float)]
     __attribute__((aligned(64)));
 
 #define NUM_OPS 70
@@ -609,7 +609,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_setup_add_nd_f32(
       ops[6].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
       (const size_t[]){802816}, /*input1=*/arena + 802816, /*input2=*/arena + 1605632,
-      /*output=*/arena + 2408448, threadpool);
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "setup", s);
 
   /* layer1.1.conv1: conv 1x1 256->64 s1, layer1.1.bn1 folded, relu; [1,56,56,256] -> [1,56,56,64] */
@@ -625,7 +625,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[7].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 2408448, /*output=*/arena + 802816, threadpool);
+      /*input=*/arena + 802816, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "setup", s);
 
   /* layer1.1.conv2: conv 3x3 64->64 s1, layer1.1.bn2 folded, relu; [1,56,56,64] -> [1,56,56,64] */
@@ -641,7 +641,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[8].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 802816, /*output=*/arena + 1605632, threadpool);
+      /*input=*/arena + 1605632, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
 
   /* layer1.1.conv3: conv 1x1 64->256 s1, layer1.1.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
@@ -657,7 +657,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[9].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 1605632, /*output=*/arena + 802816, threadpool);
+      /*input=*/arena + 2408448, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "setup", s);
 
   /* layer1.1.act3: add, relu; [1,56,56,256] -> [1,56,56,256] */
@@ -666,7 +666,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[10].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
-      (const size_t[]){802816}, /*input1=*/arena + 802816, /*input2=*/arena + 2408448,
+      (const size_t[]){802816}, /*input1=*/arena + 1605632, /*input2=*/arena + 802816,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "setup", s);
 
@@ -725,7 +725,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_setup_add_nd_f32(
       ops[14].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
       (const size_t[]){802816}, /*input1=*/arena + 802816, /*input2=*/arena + 1605632,
-      /*output=*/arena + 2408448, threadpool);
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.act3", "setup", s);
 
   /* layer2.0.conv1: conv 1x1 256->128 s1, layer2.0.bn1 folded, relu; [1,56,56,256] -> [1,56,56,128] */
@@ -741,7 +741,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[15].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 2408448, /*output=*/arena + 802816, threadpool);
+      /*input=*/arena + 802816, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "setup", s);
 
   /* layer2.0.conv2: conv 3x3 128->128 s2, layer2.0.bn2 folded, relu; [1,56,56,128] -> [1,28,28,128] */
@@ -757,7 +757,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[16].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 802816, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 1605632, /*output=*/arena + 2007040, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "setup", s);
 
   /* layer2.0.conv3: conv 1x1 128->512 s1, layer2.0.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
@@ -773,7 +773,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[17].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 1204224, /*output=*/arena + 802816, threadpool);
+      /*input=*/arena + 2007040, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "setup", s);
 
   /* layer2.0.downsample.0: conv 1x1 256->512 s2, layer2.0.downsample.1 folded; [1,56,56,256] -> [1,28,28,512] */
@@ -789,7 +789,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[18].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 2408448, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 802816, /*output=*/arena + 2007040, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "setup", s);
 
   /* layer2.0.act3: add, relu; [1,28,28,512] -> [1,28,28,512] */
@@ -798,7 +798,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[19].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/arena + 802816, /*input2=*/arena + 1204224,
+      (const size_t[]){401408}, /*input1=*/arena + 1605632, /*input2=*/arena + 2007040,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "setup", s);
 
@@ -831,7 +831,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[21].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 2007040, /*output=*/arena + 802816, threadpool);
+      /*input=*/arena + 2007040, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "setup", s);
 
   /* layer2.1.conv3: conv 1x1 128->512 s1, layer2.1.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
@@ -847,7 +847,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[22].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 802816, /*output=*/arena + 2007040, threadpool);
+      /*input=*/arena + 2408448, /*output=*/arena + 2007040, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "setup", s);
 
   /* layer2.1.act3: add, relu; [1,28,28,512] -> [1,28,28,512] */
@@ -857,7 +857,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_setup_add_nd_f32(
       ops[23].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
       (const size_t[]){401408}, /*input1=*/arena + 2007040, /*input2=*/arena + 1605632,
-      /*output=*/arena + 802816, threadpool);
+      /*output=*/arena + 2007040, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "setup", s);
 
   /* layer2.2.conv1: conv 1x1 512->128 s1, layer2.2.bn1 folded, relu; [1,28,28,512] -> [1,28,28,128] */
@@ -873,7 +873,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[24].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 802816, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 2007040, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "setup", s);
 
   /* layer2.2.conv2: conv 3x3 128->128 s1, layer2.2.bn2 folded, relu; [1,28,28,128] -> [1,28,28,128] */
@@ -889,7 +889,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[25].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 1204224, /*output=*/arena + 1605632, threadpool);
+      /*input=*/arena + 1605632, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "setup", s);
 
   /* layer2.2.conv3: conv 1x1 128->512 s1, layer2.2.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
@@ -905,7 +905,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[26].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 1605632, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 2408448, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "setup", s);
 
   /* layer2.2.act3: add, relu; [1,28,28,512] -> [1,28,28,512] */
@@ -914,7 +914,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[27].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/arena + 1204224, /*input2=*/arena + 802816,
+      (const size_t[]){401408}, /*input1=*/arena + 1605632, /*input2=*/arena + 2007040,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.act3", "setup", s);
 
@@ -947,7 +947,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[29].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 2007040, /*output=*/arena + 802816, threadpool);
+      /*input=*/arena + 2007040, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "setup", s);
 
   /* layer2.3.conv3: conv 1x1 128->512 s1, layer2.3.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
@@ -963,7 +963,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[30].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 802816, /*output=*/arena + 2007040, threadpool);
+      /*input=*/arena + 2408448, /*output=*/arena + 2007040, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "setup", s);
 
   /* layer2.3.act3: add, relu; [1,28,28,512] -> [1,28,28,512] */
@@ -973,7 +973,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_setup_add_nd_f32(
       ops[31].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
       (const size_t[]){401408}, /*input1=*/arena + 2007040, /*input2=*/arena + 1605632,
-      /*output=*/arena + 802816, threadpool);
+      /*output=*/arena + 2007040, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.act3", "setup", s);
 
   /* layer3.0.conv1: conv 1x1 512->256 s1, layer3.0.bn1 folded, relu; [1,28,28,512] -> [1,28,28,256] */
@@ -989,7 +989,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[32].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 802816, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 2007040, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "setup", s);
 
   /* layer3.0.conv2: conv 3x3 256->256 s2, layer3.0.bn2 folded, relu; [1,28,28,256] -> [1,14,14,256] */
@@ -1005,7 +1005,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[33].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 1204224, /*output=*/arena + 1404928, threadpool);
+      /*input=*/arena + 1605632, /*output=*/arena + 1806336, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "setup", s);
 
   /* layer3.0.conv3: conv 1x1 256->1024 s1, layer3.0.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
@@ -1021,7 +1021,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[34].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 1404928, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 1806336, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "setup", s);
 
   /* layer3.0.downsample.0: conv 1x1 512->1024 s2, layer3.0.downsample.1 folded; [1,28,28,512] -> [1,14,14,1024] */
@@ -1037,7 +1037,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[35].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 802816, /*output=*/arena + 1404928, threadpool);
+      /*input=*/arena + 2007040, /*output=*/arena + 1806336, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "setup", s);
 
   /* layer3.0.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
@@ -1046,7 +1046,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[36].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/arena + 1204224, /*input2=*/arena + 1404928,
+      (const size_t[]){200704}, /*input1=*/arena + 1605632, /*input2=*/arena + 1806336,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "setup", s);
 
@@ -1063,7 +1063,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[37].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 1605632, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 1605632, /*output=*/arena + 1806336, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "setup", s);
 
   /* layer3.1.conv2: conv 3x3 256->256 s1, layer3.1.bn2 folded, relu; [1,14,14,256] -> [1,14,14,256] */
@@ -1079,7 +1079,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[38].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 1204224, /*output=*/arena + 1404928, threadpool);
+      /*input=*/arena + 1806336, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "setup", s);
 
   /* layer3.1.conv3: conv 1x1 256->1024 s1, layer3.1.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
@@ -1095,7 +1095,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[39].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 1404928, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 2408448, /*output=*/arena + 1806336, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "setup", s);
 
   /* layer3.1.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
@@ -1104,8 +1104,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[40].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/arena + 1204224, /*input2=*/arena + 1605632,
-      /*output=*/arena + 1404928, threadpool);
+      (const size_t[]){200704}, /*input1=*/arena + 1806336, /*input2=*/arena + 1605632,
+      /*output=*/arena + 1806336, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "setup", s);
 
   /* layer3.2.conv1: conv 1x1 1024->256 s1, layer3.2.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,256] */
@@ -1121,7 +1121,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[41].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 1404928, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 1806336, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "setup", s);
 
   /* layer3.2.conv2: conv 3x3 256->256 s1, layer3.2.bn2 folded, relu; [1,14,14,256] -> [1,14,14,256] */
@@ -1137,7 +1137,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[42].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 1204224, /*output=*/arena + 1605632, threadpool);
+      /*input=*/arena + 1605632, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "setup", s);
 
   /* layer3.2.conv3: conv 1x1 256->1024 s1, layer3.2.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
@@ -1153,7 +1153,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[43].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 1605632, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 2408448, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "setup", s);
 
   /* layer3.2.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
@@ -1162,7 +1162,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[44].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/arena + 1204224, /*input2=*/arena + 1404928,
+      (const size_t[]){200704}, /*input1=*/arena + 1605632, /*input2=*/arena + 1806336,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.act3", "setup", s);
 
@@ -1179,7 +1179,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[45].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 1605632, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 1605632, /*output=*/arena + 1806336, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "setup", s);
 
   /* layer3.3.conv2: conv 3x3 256->256 s1, layer3.3.bn2 folded, relu; [1,14,14,256] -> [1,14,14,256] */
@@ -1195,7 +1195,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[46].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 1204224, /*output=*/arena + 1404928, threadpool);
+      /*input=*/arena + 1806336, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "setup", s);
 
   /* layer3.3.conv3: conv 1x1 256->1024 s1, layer3.3.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
@@ -1211,7 +1211,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[47].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 1404928, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 2408448, /*output=*/arena + 1806336, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "setup", s);
 
   /* layer3.3.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
@@ -1220,8 +1220,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[48].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/arena + 1204224, /*input2=*/arena + 1605632,
-      /*output=*/arena + 1404928, threadpool);
+      (const size_t[]){200704}, /*input1=*/arena + 1806336, /*input2=*/arena + 1605632,
+      /*output=*/arena + 1806336, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.act3", "setup", s);
 
   /* layer3.4.conv1: conv 1x1 1024->256 s1, layer3.4.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,256] */
@@ -1237,7 +1237,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[49].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 1404928, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 1806336, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "setup", s);
 
   /* layer3.4.conv2: conv 3x3 256->256 s1, layer3.4.bn2 folded, relu; [1,14,14,256] -> [1,14,14,256] */
@@ -1253,7 +1253,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[50].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 1204224, /*output=*/arena + 1605632, threadpool);
+      /*input=*/arena + 1605632, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "setup", s);
 
   /* layer3.4.conv3: conv 1x1 256->1024 s1, layer3.4.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
@@ -1269,7 +1269,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[51].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 1605632, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 2408448, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "setup", s);
 
   /* layer3.4.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
@@ -1278,7 +1278,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[52].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/arena + 1204224, /*input2=*/arena + 1404928,
+      (const size_t[]){200704}, /*input1=*/arena + 1605632, /*input2=*/arena + 1806336,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.act3", "setup", s);
 
@@ -1295,7 +1295,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[53].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 1605632, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 1605632, /*output=*/arena + 1806336, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "setup", s);
 
   /* layer3.5.conv2: conv 3x3 256->256 s1, layer3.5.bn2 folded, relu; [1,14,14,256] -> [1,14,14,256] */
@@ -1311,7 +1311,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[54].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 1204224, /*output=*/arena + 1404928, threadpool);
+      /*input=*/arena + 1806336, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "setup", s);
 
   /* layer3.5.conv3: conv 1x1 256->1024 s1, layer3.5.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
@@ -1327,7 +1327,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[55].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 1404928, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 2408448, /*output=*/arena + 1806336, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "setup", s);
 
   /* layer3.5.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
@@ -1336,8 +1336,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[56].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/arena + 1204224, /*input2=*/arena + 1605632,
-      /*output=*/arena + 1404928, threadpool);
+      (const size_t[]){200704}, /*input1=*/arena + 1806336, /*input2=*/arena + 1605632,
+      /*output=*/arena + 1806336, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.act3", "setup", s);
 
   /* layer4.0.conv1: conv 1x1 1024->512 s1, layer4.0.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,512] */
@@ -1353,7 +1353,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[57].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 1404928, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 1806336, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "setup", s);
 
   /* layer4.0.conv2: conv 3x3 512->512 s2, layer4.0.bn2 folded, relu; [1,14,14,512] -> [1,7,7,512] */
@@ -1369,7 +1369,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[58].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 1204224, /*output=*/arena + 1304576, threadpool);
+      /*input=*/arena + 1605632, /*output=*/arena + 1705984, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "setup", s);
 
   /* layer4.0.conv3: conv 1x1 512->2048 s1, layer4.0.bn3 folded; [1,7,7,512] -> [1,7,7,2048] */
@@ -1385,7 +1385,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[59].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/arena + 1304576, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 1705984, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "setup", s);
 
   /* layer4.0.downsample.0: conv 1x1 1024->2048 s2, layer4.0.downsample.1 folded; [1,14,14,1024] -> [1,7,7,2048] */
@@ -1401,7 +1401,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[60].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 1404928, /*output=*/arena + 1304576, threadpool);
+      /*input=*/arena + 1806336, /*output=*/arena + 1705984, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "setup", s);
 
   /* layer4.0.act3: add, relu; [1,7,7,2048] -> [1,7,7,2048] */
@@ -1410,7 +1410,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[61].xnn, /*num_input1_dims=*/1, (const size_t[]){100352}, /*num_input2_dims=*/1,
-      (const size_t[]){100352}, /*input1=*/arena + 1204224, /*input2=*/arena + 1304576,
+      (const size_t[]){100352}, /*input1=*/arena + 1605632, /*input2=*/arena + 1705984,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "setup", s);
 
@@ -1427,7 +1427,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[62].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/arena + 1605632, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 1605632, /*output=*/arena + 1705984, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "setup", s);
 
   /* layer4.1.conv2: conv 3x3 512->512 s1, layer4.1.bn2 folded, relu; [1,7,7,512] -> [1,7,7,512] */
@@ -1443,7 +1443,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[63].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/arena + 1204224, /*output=*/arena + 1304576, threadpool);
+      /*input=*/arena + 1705984, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "setup", s);
 
   /* layer4.1.conv3: conv 1x1 512->2048 s1, layer4.1.bn3 folded; [1,7,7,512] -> [1,7,7,2048] */
@@ -1459,7 +1459,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[64].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/arena + 1304576, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 2408448, /*output=*/arena + 1705984, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "setup", s);
 
   /* layer4.1.act3: add, relu; [1,7,7,2048] -> [1,7,7,2048] */
@@ -1468,8 +1468,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[65].xnn, /*num_input1_dims=*/1, (const size_t[]){100352}, /*num_input2_dims=*/1,
-      (const size_t[]){100352}, /*input1=*/arena + 1204224, /*input2=*/arena + 1605632,
-      /*output=*/arena + 1304576, threadpool);
+      (const size_t[]){100352}, /*input1=*/arena + 1705984, /*input2=*/arena + 1605632,
+      /*output=*/arena + 1705984, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "setup", s);
 
   /* layer4.2.conv1: conv 1x1 2048->512 s1, layer4.2.bn1 folded, relu; [1,7,7,2048] -> [1,7,7,512] */
@@ -1485,7 +1485,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[66].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/arena + 1304576, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 1705984, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "setup", s);
 
   /* layer4.2.conv2: conv 3x3 512->512 s1, layer4.2.bn2 folded, relu; [1,7,7,512] -> [1,7,7,512] */
@@ -1501,7 +1501,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[67].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/arena + 1204224, /*output=*/arena + 1605632, threadpool);
+      /*input=*/arena + 1605632, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "setup", s);
 
   /* layer4.2.conv3: conv 1x1 512->2048 s1, layer4.2.bn3 folded; [1,7,7,512] -> [1,7,7,2048] */
@@ -1517,7 +1517,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[68].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/arena + 1605632, /*output=*/arena + 1204224, threadpool);
+      /*input=*/arena + 2408448, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "setup", s);
 
   /* layer4.2.act3: add, relu; [1,7,7,2048] -> [1,7,7,2048] */
@@ -1526,7 +1526,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[69].xnn, /*num_input1_dims=*/1, (const size_t[]){100352}, /*num_input2_dims=*/1,
-      (const size_t[]){100352}, /*input1=*/arena + 1204224, /*input2=*/arena + 1304576,
+      (const size_t[]){100352}, /*input1=*/arena + 1605632, /*input2=*/arena + 1705984,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.act3", "setup", s);
   return TIMMC_OK;
@@ -1598,9 +1598,9 @@ int resnet50_features_forward(const float *input, float *const out[]) {
   rc = run_ops(0, NUM_OPS);
   if (rc != TIMMC_OK) return rc;
   timmc_nhwc_to_nchw(arena + 0, out[0], 1, 12544, 64);
-  timmc_nhwc_to_nchw(arena + 2408448, out[1], 1, 3136, 256);
-  timmc_nhwc_to_nchw(arena + 802816, out[2], 1, 784, 512);
-  timmc_nhwc_to_nchw(arena + 1404928, out[3], 1, 196, 1024);
+  timmc_nhwc_to_nchw(arena + 802816, out[1], 1, 3136, 256);
+  timmc_nhwc_to_nchw(arena + 2007040, out[2], 1, 784, 512);
+  timmc_nhwc_to_nchw(arena + 1806336, out[3], 1, 196, 1024);
   timmc_nhwc_to_nchw(arena + 1605632, out[4], 1, 49, 2048);
   return TIMMC_OK;
 }
@@ -1627,8 +1627,8 @@ const timmc_model resnet50_features_model = {
     .pre_logits = NULL,
     .state_dict = state_dict,
     .state_dict_len = sizeof(state_dict) / sizeof(state_dict[0]),
-    .arena_bytes = 12845056,
-    .arena_lower_bound_bytes = 12845056,
+    .arena_bytes = 10436608,
+    .arena_lower_bound_bytes = 10436608,
     .weights_bytes = 94244608,
     .flops = 8174272512,
     .set_threads = resnet50_features_set_threads,

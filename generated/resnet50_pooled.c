@@ -10,83 +10,83 @@
 #include "timmc_rt.h"
 
 /*
- * Memory plan: one arena of 19267584 bytes (lower bound 19267584).
+ * Memory plan: one arena of 14450688 bytes (lower bound 14450688).
  * Live ranges are node indices; 0 is the input copy, 72 the end of forward.
- * tensor                       shape (NHWC)              bytes     offset  live
- * input                        [2,224,224,3]           1204224    6422528  0..1
- * act1                         [2,112,112,64]          6422528          0  1..2
- * maxpool                      [2,56,56,64]            1605632   12845056  2..6
- * layer1.0.act1                [2,56,56,64]            1605632          0  3..4
- * layer1.0.act2                [2,56,56,64]            1605632    6422528  4..5
- * layer1.0.bn3                 [2,56,56,256]           6422528          0  5..7
- * layer1.0.downsample          [2,56,56,256]           6422528    6422528  6..7
- * layer1.0.act3                [2,56,56,256]           6422528   12845056  7..11
- * layer1.1.act1                [2,56,56,64]            1605632          0  8..9
- * layer1.1.act2                [2,56,56,64]            1605632    6422528  9..10
- * layer1.1.bn3                 [2,56,56,256]           6422528          0  10..11
- * layer1.1.act3                [2,56,56,256]           6422528    6422528  11..15
- * layer1.2.act1                [2,56,56,64]            1605632          0  12..13
- * layer1.2.act2                [2,56,56,64]            1605632   12845056  13..14
- * layer1.2.bn3                 [2,56,56,256]           6422528          0  14..15
- * layer1                       [2,56,56,256]           6422528   12845056  15..19
- * layer2.0.act1                [2,56,56,128]           3211264          0  16..17
- * layer2.0.act2                [2,28,28,128]            802816    3211264  17..18
- * layer2.0.bn3                 [2,28,28,512]           3211264          0  18..20
- * layer2.0.downsample          [2,28,28,512]           3211264    3211264  19..20
- * layer2.0.act3                [2,28,28,512]           3211264    6422528  20..24
- * layer2.1.act1                [2,28,28,128]            802816          0  21..22
- * layer2.1.act2                [2,28,28,128]            802816    3211264  22..23
- * layer2.1.bn3                 [2,28,28,512]           3211264          0  23..24
- * layer2.1.act3                [2,28,28,512]           3211264    3211264  24..28
- * layer2.2.act1                [2,28,28,128]            802816          0  25..26
- * layer2.2.act2                [2,28,28,128]            802816    6422528  26..27
- * layer2.2.bn3                 [2,28,28,512]           3211264          0  27..28
- * layer2.2.act3                [2,28,28,512]           3211264    6422528  28..32
- * layer2.3.act1                [2,28,28,128]            802816          0  29..30
- * layer2.3.act2                [2,28,28,128]            802816    3211264  30..31
- * layer2.3.bn3                 [2,28,28,512]           3211264          0  31..32
- * layer2                       [2,28,28,512]           3211264    3211264  32..36
- * layer3.0.act1                [2,28,28,256]           1605632          0  33..34
- * layer3.0.act2                [2,14,14,256]            401408    1605632  34..35
- * layer3.0.bn3                 [2,14,14,1024]          1605632          0  35..37
- * layer3.0.downsample          [2,14,14,1024]          1605632    1605632  36..37
- * layer3.0.act3                [2,14,14,1024]          1605632    3211264  37..41
- * layer3.1.act1                [2,14,14,256]            401408          0  38..39
- * layer3.1.act2                [2,14,14,256]            401408    1605632  39..40
- * layer3.1.bn3                 [2,14,14,1024]          1605632          0  40..41
- * layer3.1.act3                [2,14,14,1024]          1605632    1605632  41..45
- * layer3.2.act1                [2,14,14,256]            401408          0  42..43
- * layer3.2.act2                [2,14,14,256]            401408    3211264  43..44
- * layer3.2.bn3                 [2,14,14,1024]          1605632          0  44..45
- * layer3.2.act3                [2,14,14,1024]          1605632    3211264  45..49
- * layer3.3.act1                [2,14,14,256]            401408          0  46..47
- * layer3.3.act2                [2,14,14,256]            401408    1605632  47..48
- * layer3.3.bn3                 [2,14,14,1024]          1605632          0  48..49
- * layer3.3.act3                [2,14,14,1024]          1605632    1605632  49..53
- * layer3.4.act1                [2,14,14,256]            401408          0  50..51
- * layer3.4.act2                [2,14,14,256]            401408    3211264  51..52
- * layer3.4.bn3                 [2,14,14,1024]          1605632          0  52..53
- * layer3.4.act3                [2,14,14,1024]          1605632    3211264  53..57
- * layer3.5.act1                [2,14,14,256]            401408          0  54..55
- * layer3.5.act2                [2,14,14,256]            401408    1605632  55..56
- * layer3.5.bn3                 [2,14,14,1024]          1605632          0  56..57
- * layer3                       [2,14,14,1024]          1605632    1605632  57..61
- * layer4.0.act1                [2,14,14,512]            802816          0  58..59
- * layer4.0.act2                [2,7,7,512]              200704     802816  59..60
- * layer4.0.bn3                 [2,7,7,2048]             802816          0  60..62
- * layer4.0.downsample          [2,7,7,2048]             802816     802816  61..62
- * layer4.0.act3                [2,7,7,2048]             802816    1605632  62..66
- * layer4.1.act1                [2,7,7,512]              200704          0  63..64
- * layer4.1.act2                [2,7,7,512]              200704     802816  64..65
- * layer4.1.bn3                 [2,7,7,2048]             802816          0  65..66
- * layer4.1.act3                [2,7,7,2048]             802816     802816  66..70
- * layer4.2.act1                [2,7,7,512]              200704          0  67..68
- * layer4.2.act2                [2,7,7,512]              200704    1605632  68..69
- * layer4.2.bn3                 [2,7,7,2048]             802816          0  69..70
- * layer4                       [2,7,7,2048]             802816    1605632  70..71
- * global_pool                  [2,1,1,2048]              16384          0  71..72
+ * tensor timm module                    shape (NHWC)              bytes     offset  live
+ * t1     input                          [2,224,224,3]           1204224    6422528  0..1
+ * t2     act1                           [2,112,112,64]          6422528          0  1..2
+ * t3     maxpool                        [2,56,56,64]            1605632   12845056  2..6
+ * t4     layer1.0.act1                  [2,56,56,64]            1605632          0  3..4
+ * t5     layer1.0.act2                  [2,56,56,64]            1605632    6422528  4..5
+ * t6     layer1.0.bn3                   [2,56,56,256]           6422528          0  5..11
+ *  t8    layer1.0.act3                  [2,56,56,256]                               in place
+ * t7     layer1.0.downsample            [2,56,56,256]           6422528    6422528  6..7
+ * t9     layer1.1.act1                  [2,56,56,64]            1605632    6422528  8..9
+ * t10    layer1.1.act2                  [2,56,56,64]            1605632   12845056  9..10
+ * t11    layer1.1.bn3                   [2,56,56,256]           6422528    6422528  10..15
+ *  t12   layer1.1.act3                  [2,56,56,256]                               in place
+ * t13    layer1.2.act1                  [2,56,56,64]            1605632          0  12..13
+ * t14    layer1.2.act2                  [2,56,56,64]            1605632   12845056  13..14
+ * t15    layer1.2.bn3                   [2,56,56,256]           6422528          0  14..19
+ *  t16   layer1                         [2,56,56,256]                               in place
+ * t17    layer2.0.act1                  [2,56,56,128]           3211264    6422528  16..17
+ * t18    layer2.0.act2                  [2,28,28,128]            802816    9633792  17..18
+ * t19    layer2.0.bn3                   [2,28,28,512]           3211264    6422528  18..24
+ *  t21   layer2.0.act3                  [2,28,28,512]                               in place
+ * t20    layer2.0.downsample            [2,28,28,512]           3211264    9633792  19..20
+ * t22    layer2.1.act1                  [2,28,28,128]            802816          0  21..22
+ * t23    layer2.1.act2                  [2,28,28,128]            802816    3211264  22..23
+ * t24    layer2.1.bn3                   [2,28,28,512]           3211264          0  23..28
+ *  t25   layer2.1.act3                  [2,28,28,512]                               in place
+ * t26    layer2.2.act1                  [2,28,28,128]            802816    3211264  25..26
+ * t27    layer2.2.act2                  [2,28,28,128]            802816    6422528  26..27
+ * t28    layer2.2.bn3                   [2,28,28,512]           3211264    3211264  27..32
+ *  t29   layer2.2.act3                  [2,28,28,512]                               in place
+ * t30    layer2.3.act1                  [2,28,28,128]            802816          0  29..30
+ * t31    layer2.3.act2                  [2,28,28,128]            802816    6422528  30..31
+ * t32    layer2.3.bn3                   [2,28,28,512]           3211264          0  31..36
+ *  t33   layer2                         [2,28,28,512]                               in place
+ * t34    layer3.0.act1                  [2,28,28,256]           1605632    3211264  33..34
+ * t35    layer3.0.act2                  [2,14,14,256]            401408    4816896  34..35
+ * t36    layer3.0.bn3                   [2,14,14,1024]          1605632    3211264  35..41
+ *  t38   layer3.0.act3                  [2,14,14,1024]                              in place
+ * t37    layer3.0.downsample            [2,14,14,1024]          1605632    4816896  36..37
+ * t39    layer3.1.act1                  [2,14,14,256]            401408          0  38..39
+ * t40    layer3.1.act2                  [2,14,14,256]            401408    1605632  39..40
+ * t41    layer3.1.bn3                   [2,14,14,1024]          1605632          0  40..45
+ *  t42   layer3.1.act3                  [2,14,14,1024]                              in place
+ * t43    layer3.2.act1                  [2,14,14,256]            401408    1605632  42..43
+ * t44    layer3.2.act2                  [2,14,14,256]            401408    3211264  43..44
+ * t45    layer3.2.bn3                   [2,14,14,1024]          1605632    1605632  44..49
+ *  t46   layer3.2.act3                  [2,14,14,1024]                              in place
+ * t47    layer3.3.act1                  [2,14,14,256]            401408          0  46..47
+ * t48    layer3.3.act2                  [2,14,14,256]            401408    3211264  47..48
+ * t49    layer3.3.bn3                   [2,14,14,1024]          1605632          0  48..53
+ *  t50   layer3.3.act3                  [2,14,14,1024]                              in place
+ * t51    layer3.4.act1                  [2,14,14,256]            401408    1605632  50..51
+ * t52    layer3.4.act2                  [2,14,14,256]            401408    3211264  51..52
+ * t53    layer3.4.bn3                   [2,14,14,1024]          1605632    1605632  52..57
+ *  t54   layer3.4.act3                  [2,14,14,1024]                              in place
+ * t55    layer3.5.act1                  [2,14,14,256]            401408          0  54..55
+ * t56    layer3.5.act2                  [2,14,14,256]            401408    3211264  55..56
+ * t57    layer3.5.bn3                   [2,14,14,1024]          1605632          0  56..61
+ *  t58   layer3                         [2,14,14,1024]                              in place
+ * t59    layer4.0.act1                  [2,14,14,512]            802816    1605632  58..59
+ * t60    layer4.0.act2                  [2,7,7,512]              200704    2408448  59..60
+ * t61    layer4.0.bn3                   [2,7,7,2048]             802816    1605632  60..66
+ *  t63   layer4.0.act3                  [2,7,7,2048]                                in place
+ * t62    layer4.0.downsample            [2,7,7,2048]             802816    2408448  61..62
+ * t64    layer4.1.act1                  [2,7,7,512]              200704          0  63..64
+ * t65    layer4.1.act2                  [2,7,7,512]              200704     802816  64..65
+ * t66    layer4.1.bn3                   [2,7,7,2048]             802816          0  65..70
+ *  t67   layer4.1.act3                  [2,7,7,2048]                                in place
+ * t68    layer4.2.act1                  [2,7,7,512]              200704     802816  67..68
+ * t69    layer4.2.act2                  [2,7,7,512]              200704    1605632  68..69
+ * t70    layer4.2.bn3                   [2,7,7,2048]             802816     802816  69..71
+ *  t71   layer4                         [2,7,7,2048]                                in place
+ * t72    global_pool                    [2,1,1,2048]              16384          0  71..72
  */
-static float arena[4816896 + XNN_EXTRA_BYTES / sizeof(float)]
+static float arena[3612672 + XNN_EXTRA_BYTES / sizeof(float)]
     __attribute__((aligned(64)));
 
 #define NUM_OPS 71
@@ -606,7 +606,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_setup_add_nd_f32(
       ops[6].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
       (const size_t[]){1605632}, /*input1=*/arena + 0, /*input2=*/arena + 1605632,
-      /*output=*/arena + 3211264, threadpool);
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "setup", s);
 
   /* layer1.1.conv1: conv 1x1 256->64 s1, layer1.1.bn1 folded, relu; [2,56,56,256] -> [2,56,56,64] */
@@ -621,8 +621,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[7].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 3211264, /*output=*/arena + 0, threadpool);
+      ops[7].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "setup", s);
 
   /* layer1.1.conv2: conv 3x3 64->64 s1, layer1.1.bn2 folded, relu; [2,56,56,64] -> [2,56,56,64] */
@@ -637,8 +637,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[8].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
-      /*output=*/arena + 1605632, threadpool);
+      ops[8].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 1605632, /*output=*/arena + 3211264, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
 
   /* layer1.1.conv3: conv 1x1 64->256 s1, layer1.1.bn3 folded; [2,56,56,64] -> [2,56,56,256] */
@@ -654,7 +654,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[9].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 3211264, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "setup", s);
 
   /* layer1.1.act3: add, relu; [2,56,56,256] -> [2,56,56,256] */
@@ -663,7 +663,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[10].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
-      (const size_t[]){1605632}, /*input1=*/arena + 0, /*input2=*/arena + 3211264,
+      (const size_t[]){1605632}, /*input1=*/arena + 1605632, /*input2=*/arena + 0,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "setup", s);
 
@@ -722,7 +722,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_setup_add_nd_f32(
       ops[14].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
       (const size_t[]){1605632}, /*input1=*/arena + 0, /*input2=*/arena + 1605632,
-      /*output=*/arena + 3211264, threadpool);
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.act3", "setup", s);
 
   /* layer2.0.conv1: conv 1x1 256->128 s1, layer2.0.bn1 folded, relu; [2,56,56,256] -> [2,56,56,128] */
@@ -737,8 +737,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[15].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 3211264, /*output=*/arena + 0, threadpool);
+      ops[15].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "setup", s);
 
   /* layer2.0.conv2: conv 3x3 128->128 s2, layer2.0.bn2 folded, relu; [2,56,56,128] -> [2,28,28,128] */
@@ -753,8 +753,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[16].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
-      /*output=*/arena + 802816, threadpool);
+      ops[16].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 1605632, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "setup", s);
 
   /* layer2.0.conv3: conv 1x1 128->512 s1, layer2.0.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
@@ -770,7 +770,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[17].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 2408448, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "setup", s);
 
   /* layer2.0.downsample.0: conv 1x1 256->512 s2, layer2.0.downsample.1 folded; [2,56,56,256] -> [2,28,28,512] */
@@ -785,8 +785,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[18].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 3211264, /*output=*/arena + 802816, threadpool);
+      ops[18].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "setup", s);
 
   /* layer2.0.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
@@ -795,7 +795,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[19].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
-      (const size_t[]){802816}, /*input1=*/arena + 0, /*input2=*/arena + 802816,
+      (const size_t[]){802816}, /*input1=*/arena + 1605632, /*input2=*/arena + 2408448,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "setup", s);
 
@@ -854,7 +854,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_setup_add_nd_f32(
       ops[23].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
       (const size_t[]){802816}, /*input1=*/arena + 0, /*input2=*/arena + 1605632,
-      /*output=*/arena + 802816, threadpool);
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "setup", s);
 
   /* layer2.2.conv1: conv 1x1 512->128 s1, layer2.2.bn1 folded, relu; [2,28,28,512] -> [2,28,28,128] */
@@ -869,8 +869,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[24].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
+      ops[24].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "setup", s);
 
   /* layer2.2.conv2: conv 3x3 128->128 s1, layer2.2.bn2 folded, relu; [2,28,28,128] -> [2,28,28,128] */
@@ -885,8 +885,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[25].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
-      /*output=*/arena + 1605632, threadpool);
+      ops[25].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 802816, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "setup", s);
 
   /* layer2.2.conv3: conv 1x1 128->512 s1, layer2.2.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
@@ -902,7 +902,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[26].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 1605632, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "setup", s);
 
   /* layer2.2.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
@@ -911,8 +911,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[27].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
-      (const size_t[]){802816}, /*input1=*/arena + 0, /*input2=*/arena + 802816,
-      /*output=*/arena + 1605632, threadpool);
+      (const size_t[]){802816}, /*input1=*/arena + 802816, /*input2=*/arena + 0,
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.act3", "setup", s);
 
   /* layer2.3.conv1: conv 1x1 512->128 s1, layer2.3.bn1 folded, relu; [2,28,28,512] -> [2,28,28,128] */
@@ -928,7 +928,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[28].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "setup", s);
 
   /* layer2.3.conv2: conv 3x3 128->128 s1, layer2.3.bn2 folded, relu; [2,28,28,128] -> [2,28,28,128] */
@@ -944,7 +944,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[29].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
-      /*output=*/arena + 802816, threadpool);
+      /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "setup", s);
 
   /* layer2.3.conv3: conv 1x1 128->512 s1, layer2.3.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
@@ -960,7 +960,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[30].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "setup", s);
 
   /* layer2.3.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
@@ -969,8 +969,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[31].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
-      (const size_t[]){802816}, /*input1=*/arena + 0, /*input2=*/arena + 1605632,
-      /*output=*/arena + 802816, threadpool);
+      (const size_t[]){802816}, /*input1=*/arena + 0, /*input2=*/arena + 802816,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.act3", "setup", s);
 
   /* layer3.0.conv1: conv 1x1 512->256 s1, layer3.0.bn1 folded, relu; [2,28,28,512] -> [2,28,28,256] */
@@ -985,8 +985,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[32].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
+      ops[32].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "setup", s);
 
   /* layer3.0.conv2: conv 3x3 256->256 s2, layer3.0.bn2 folded, relu; [2,28,28,256] -> [2,14,14,256] */
@@ -1001,8 +1001,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[33].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
-      /*output=*/arena + 401408, threadpool);
+      ops[33].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 802816, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "setup", s);
 
   /* layer3.0.conv3: conv 1x1 256->1024 s1, layer3.0.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
@@ -1018,7 +1018,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[34].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 1204224, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "setup", s);
 
   /* layer3.0.downsample.0: conv 1x1 512->1024 s2, layer3.0.downsample.1 folded; [2,28,28,512] -> [2,14,14,1024] */
@@ -1033,8 +1033,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[35].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 802816, /*output=*/arena + 401408, threadpool);
+      ops[35].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "setup", s);
 
   /* layer3.0.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
@@ -1043,7 +1043,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[36].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
+      (const size_t[]){401408}, /*input1=*/arena + 802816, /*input2=*/arena + 1204224,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "setup", s);
 
@@ -1102,7 +1102,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_setup_add_nd_f32(
       ops[40].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
       (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 802816,
-      /*output=*/arena + 401408, threadpool);
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "setup", s);
 
   /* layer3.2.conv1: conv 1x1 1024->256 s1, layer3.2.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
@@ -1117,8 +1117,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[41].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[41].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "setup", s);
 
   /* layer3.2.conv2: conv 3x3 256->256 s1, layer3.2.bn2 folded, relu; [2,14,14,256] -> [2,14,14,256] */
@@ -1133,8 +1133,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[42].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 802816, threadpool);
+      ops[42].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "setup", s);
 
   /* layer3.2.conv3: conv 1x1 256->1024 s1, layer3.2.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
@@ -1150,7 +1150,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[43].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 802816, /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "setup", s);
 
   /* layer3.2.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
@@ -1159,8 +1159,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[44].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
-      /*output=*/arena + 802816, threadpool);
+      (const size_t[]){401408}, /*input1=*/arena + 401408, /*input2=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.act3", "setup", s);
 
   /* layer3.3.conv1: conv 1x1 1024->256 s1, layer3.3.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
@@ -1176,7 +1176,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[45].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "setup", s);
 
   /* layer3.3.conv2: conv 3x3 256->256 s1, layer3.3.bn2 folded, relu; [2,14,14,256] -> [2,14,14,256] */
@@ -1192,7 +1192,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[46].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 401408, threadpool);
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "setup", s);
 
   /* layer3.3.conv3: conv 1x1 256->1024 s1, layer3.3.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
@@ -1208,7 +1208,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[47].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "setup", s);
 
   /* layer3.3.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
@@ -1217,8 +1217,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[48].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 802816,
-      /*output=*/arena + 401408, threadpool);
+      (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.act3", "setup", s);
 
   /* layer3.4.conv1: conv 1x1 1024->256 s1, layer3.4.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
@@ -1233,8 +1233,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[49].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[49].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "setup", s);
 
   /* layer3.4.conv2: conv 3x3 256->256 s1, layer3.4.bn2 folded, relu; [2,14,14,256] -> [2,14,14,256] */
@@ -1249,8 +1249,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[50].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 802816, threadpool);
+      ops[50].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "setup", s);
 
   /* layer3.4.conv3: conv 1x1 256->1024 s1, layer3.4.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
@@ -1266,7 +1266,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[51].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 802816, /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "setup", s);
 
   /* layer3.4.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
@@ -1275,8 +1275,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[52].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
-      /*output=*/arena + 802816, threadpool);
+      (const size_t[]){401408}, /*input1=*/arena + 401408, /*input2=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.act3", "setup", s);
 
   /* layer3.5.conv1: conv 1x1 1024->256 s1, layer3.5.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
@@ -1292,7 +1292,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[53].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "setup", s);
 
   /* layer3.5.conv2: conv 3x3 256->256 s1, layer3.5.bn2 folded, relu; [2,14,14,256] -> [2,14,14,256] */
@@ -1308,7 +1308,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[54].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 401408, threadpool);
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "setup", s);
 
   /* layer3.5.conv3: conv 1x1 256->1024 s1, layer3.5.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
@@ -1324,7 +1324,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[55].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "setup", s);
 
   /* layer3.5.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
@@ -1333,8 +1333,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[56].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 802816,
-      /*output=*/arena + 401408, threadpool);
+      (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.act3", "setup", s);
 
   /* layer4.0.conv1: conv 1x1 1024->512 s1, layer4.0.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,512] */
@@ -1349,8 +1349,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[57].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[57].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "setup", s);
 
   /* layer4.0.conv2: conv 3x3 512->512 s2, layer4.0.bn2 folded, relu; [2,14,14,512] -> [2,7,7,512] */
@@ -1365,8 +1365,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[58].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 200704, threadpool);
+      ops[58].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 602112, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "setup", s);
 
   /* layer4.0.conv3: conv 1x1 512->2048 s1, layer4.0.bn3 folded; [2,7,7,512] -> [2,7,7,2048] */
@@ -1382,7 +1382,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[59].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/arena + 200704, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 602112, /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "setup", s);
 
   /* layer4.0.downsample.0: conv 1x1 1024->2048 s2, layer4.0.downsample.1 folded; [2,14,14,1024] -> [2,7,7,2048] */
@@ -1397,8 +1397,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[60].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 200704, threadpool);
+      ops[60].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 602112, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "setup", s);
 
   /* layer4.0.act3: add, relu; [2,7,7,2048] -> [2,7,7,2048] */
@@ -1407,7 +1407,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[61].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/arena + 0, /*input2=*/arena + 200704,
+      (const size_t[]){200704}, /*input1=*/arena + 401408, /*input2=*/arena + 602112,
       /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "setup", s);
 
@@ -1466,7 +1466,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_setup_add_nd_f32(
       ops[65].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
       (const size_t[]){200704}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
-      /*output=*/arena + 200704, threadpool);
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "setup", s);
 
   /* layer4.2.conv1: conv 1x1 2048->512 s1, layer4.2.bn1 folded, relu; [2,7,7,2048] -> [2,7,7,512] */
@@ -1481,8 +1481,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[66].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/arena + 200704, /*output=*/arena + 0, threadpool);
+      ops[66].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "setup", s);
 
   /* layer4.2.conv2: conv 3x3 512->512 s1, layer4.2.bn2 folded, relu; [2,7,7,512] -> [2,7,7,512] */
@@ -1497,8 +1497,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[67].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
-      /*output=*/arena + 401408, threadpool);
+      ops[67].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      /*input=*/arena + 200704, /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "setup", s);
 
   /* layer4.2.conv3: conv 1x1 512->2048 s1, layer4.2.bn3 folded; [2,7,7,512] -> [2,7,7,2048] */
@@ -1514,7 +1514,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[68].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 401408, /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "setup", s);
 
   /* layer4.2.act3: add, relu; [2,7,7,2048] -> [2,7,7,2048] */
@@ -1523,8 +1523,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[69].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/arena + 0, /*input2=*/arena + 200704,
-      /*output=*/arena + 401408, threadpool);
+      (const size_t[]){200704}, /*input1=*/arena + 200704, /*input2=*/arena + 0,
+      /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.act3", "setup", s);
 
   /* global_pool: global avg pool; [2,7,7,2048] -> [2,1,1,2048] */
@@ -1533,7 +1533,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[70].xnn, /*batch_size=*/2, /*width=*/49, /*input=*/arena + 401408, /*output=*/arena + 0,
+      ops[70].xnn, /*batch_size=*/2, /*width=*/49, /*input=*/arena + 200704, /*output=*/arena + 0,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "setup", s);
   return TIMMC_OK;
@@ -1614,14 +1614,14 @@ int resnet50_pooled_forward_features(const float *input, float *output) {
   timmc_nchw_to_nhwc(input, arena + 1605632, 2, 3, 50176);
   rc = run_ops(0, 70);
   if (rc != TIMMC_OK) return rc;
-  timmc_nhwc_to_nchw(arena + 401408, output, 2, 49, 2048);
+  timmc_nhwc_to_nchw(arena + 200704, output, 2, 49, 2048);
   return TIMMC_OK;
 }
 
 int resnet50_pooled_forward_head(const float *features, float *output, int pre_logits) {
   int rc;
   if (!ready) return timmc_fail(TIMMC_EINPUT, "resnet50_pooled: forward_head before init");
-  timmc_nchw_to_nhwc(features, arena + 401408, 2, 2048, 49);
+  timmc_nchw_to_nhwc(features, arena + 200704, 2, 2048, 49);
   rc = run_ops(70, pre_logits ? 71 : NUM_OPS);
   if (rc != TIMMC_OK) return rc;
   if (pre_logits) {
@@ -1654,8 +1654,8 @@ const timmc_model resnet50_pooled_model = {
     .pre_logits = &pre_logits_output,
     .state_dict = state_dict,
     .state_dict_len = sizeof(state_dict) / sizeof(state_dict[0]),
-    .arena_bytes = 19267584,
-    .arena_lower_bound_bytes = 19267584,
+    .arena_bytes = 14450688,
+    .arena_lower_bound_bytes = 14450688,
     .weights_bytes = 94244608,
     .flops = 16348545024,
     .set_threads = resnet50_pooled_set_threads,

@@ -30,8 +30,10 @@
 --   base, chan_offset  a view: channels [chan_offset, chan_offset + c) of the
 --                tensor base, whose pixels it shares (place_concats); ops read and
 --                write it with the base's channel count as pixel stride
+--   alias        id of the tensor whose buffer this one overwrites in place
 --   first, last  live range as node indices (plan_memory); the input is live from 0
---   offset, bytes  arena placement (plan_memory); a view has neither
+--   offset, bytes  arena placement (plan_memory); a view has neither; an alias
+--                has its buffer's
 -- }
 --
 -- node = {

@@ -362,15 +362,34 @@ function emit.run(model, templates)
     op_names[#op_names + 1] = string.format("    %q,\n", node.name)
   end
 
-  -- memory plan table
-  local rows = { string.format(" * %-28s %-20s %10s %10s  %s", "tensor", "shape (NHWC)", "bytes",
-                               "offset", "live") }
+  -- memory plan table: every buffer, then what shares it (in place, or a view)
+  local rows = { string.format(" * %-6s %-30s %-20s %10s %10s  %s", "tensor", "timm module",
+                               "shape (NHWC)", "bytes", "offset", "live") }
   local planned = {}
   for _, it in ipairs(model.plan.items) do planned[#planned + 1] = T[it.id] end
-  table.sort(planned, function(a, b) return a.first < b.first or (a.first == b.first and a.id < b.id) end)
+  table.sort(planned, function(a, b)
+    return a.first < b.first or (a.first == b.first and a.id < b.id)
+  end)
+  local sharing = {}
+  for _, t in ipairs(T) do
+    local owner = t.alias or t.base
+    if owner and t.shape then
+      sharing[owner] = sharing[owner] or {}
+      table.insert(sharing[owner], t)
+    end
+  end
+  local function add_rows(t, indent)
+    for _, u in ipairs(sharing[t.id] or {}) do
+      local how = u.alias and "in place" or string.format("view at channel %d", u.chan_offset)
+      rows[#rows + 1] = string.format(" * %-6s %-30s %-20s %10s %10s  %s", indent .. "t" .. u.id,
+                                      u.name, dims(u.shape), "", "", how)
+      add_rows(u, indent .. " ")
+    end
+  end
   for _, t in ipairs(planned) do
-    rows[#rows + 1] = string.format(" * %-28s %-20s %10d %10d  %d..%d", t.name, dims(t.shape),
-                                    t.bytes, t.offset, t.first, t.last)
+    rows[#rows + 1] = string.format(" * %-6s %-30s %-20s %10d %10d  %d..%d", "t" .. t.id, t.name,
+                                    dims(t.shape), t.bytes, t.offset, t.first, t.last)
+    add_rows(t, " ")
   end
 
   -- state dict table, weight bytes read

@@ -4,8 +4,10 @@
 -- the end). Offsets come from
 -- a greedy best-fit in order of decreasing size, as TFLM's greedy planner: each
 -- tensor takes the smallest gap, among the tensors already placed that are live
--- at the same time, that holds it. The lower bound is the largest total of
--- tensors live at one moment; no plan can beat it.
+-- at the same time, that holds it. An elementwise op whose input dies with it
+-- writes over that input (tensor.alias; the two share one buffer). The lower
+-- bound is the largest total of buffers live at one moment; no placement of
+-- them can beat it.
 local ir = require("ir")
 
 local ALIGN = 64
@@ -60,6 +62,17 @@ function plan.lower_bound(items)
   return best
 end
 
+-- Elementwise ops that XNNPACK runs correctly with the output on an input
+-- (each output element depends only on the same element of its inputs).
+local IN_PLACE = { add = true, scale = true, mul_const = true, sigmoid = true, relu = true }
+
+local function same_shape(a, b)
+  for i = 1, 4 do
+    if a[i] ~= b[i] then return false end
+  end
+  return true
+end
+
 function plan.run(model)
   local T = model.tensors
   local first, last = {}, {}
@@ -77,6 +90,22 @@ function plan.run(model)
   local the_end = #model.nodes + 1
   for _, o in ipairs(model.outputs) do last[root(o.tensor)] = the_end end
 
+  -- in place: an elementwise op writes over an input that dies with it
+  for i, node in ipairs(model.nodes) do
+    local y = T[node.output]
+    if IN_PLACE[node.kind] and not y.base and first[y.id] == i then
+      for k = 1, node.kind == "add" and 2 or 1 do
+        local x = T[node.inputs[k]]
+        if not x.base and not x.alias and last[x.id] == i and first[x.id] and
+           same_shape(x.shape, y.shape) then
+          y.alias = x.id
+          last[x.id], first[y.id] = last[y.id], nil
+          break
+        end
+      end
+    end
+  end
+
   local items = {}
   for id, t in ipairs(T) do
     if first[id] then
@@ -87,6 +116,11 @@ function plan.run(model)
   end
   local offsets, total = plan.place(items)
   for id, off in pairs(offsets) do T[id].offset = off end
+  for _, t in ipairs(T) do -- an alias may point at an alias
+    local x = t
+    while x.alias do x = T[x.alias] end
+    if x ~= t then t.offset, t.bytes, t.first, t.last = x.offset, x.bytes, x.first, x.last end
+  end
   model.plan = { arena_bytes = total, lower_bound_bytes = plan.lower_bound(items),
                  items = items }
   return model

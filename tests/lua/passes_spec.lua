@@ -571,11 +571,39 @@ describe("plan_memory", function()
     assert.are.equal(4, #m.plan.items)
   end)
 
+  it("writes an elementwise op over an input that dies with it", function()
+    -- input(1) -> a(2); b(3) = relu(a): a dies at the relu, so b takes its buffer
+    local m = {
+      tensors = {
+        { id = 1, shape = { 1, 1, 1, 16 } },
+        { id = 2, shape = { 1, 1, 1, 32 } },
+        { id = 3, shape = { 1, 1, 1, 32 } },
+      },
+      input = 1,
+      nodes = {
+        { kind = "conv", inputs = { 1 }, output = 2 },
+        { kind = "relu", inputs = { 2 }, output = 3 },
+      },
+      outputs = { { tensor = 3, module = "x" } },
+    }
+    plan.run(m)
+    local T = m.tensors
+    assert.are.equal(2, T[3].alias)
+    assert.are.same({ T[2].offset, 1, 3 }, { T[3].offset, T[2].first, T[2].last })
+    assert.are.equal(2, #m.plan.items)
+    assert.are.equal(192, m.plan.arena_bytes)
+  end)
+
   -- The judge: live ranges follow the node order, and no two tensors live at
-  -- the same time share a byte. A view is judged by the tensor that owns it.
+  -- the same time share a byte. A view or an alias is judged by the tensor
+  -- that owns its buffer.
   local function check_plan(m)
     local T = m.tensors
-    local function root(id) return ir.root(m, id).id end
+    local function root(id)
+      local t = ir.root(m, id)
+      while t.alias do t = T[t.alias] end
+      return t.id
+    end
     local items = by_id(m.plan.items)
     local the_end = #m.nodes + 1
     local used = { [m.input] = true }
