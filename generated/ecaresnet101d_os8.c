@@ -4898,6 +4898,7 @@ const timmc_model ecaresnet101d_os8_model = {
     .set_threads = ecaresnet101d_os8_set_threads,
     .init = ecaresnet101d_os8_init,
     .init_file = ecaresnet101d_os8_init_file,
+    .init_embedded = NULL,
     .forward = ecaresnet101d_os8_forward,
     .forward_features = NULL,
     .forward_head = NULL,

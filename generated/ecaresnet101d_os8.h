@@ -22,6 +22,7 @@ int ecaresnet101d_os8_set_threads(size_t threads);
  * bytes may be freed after the call) and prepares every operator. */
 int ecaresnet101d_os8_init(const void *safetensors, size_t size);
 int ecaresnet101d_os8_init_file(const char *path);
+
 /* input: float32 NCHW; outputs[i]: ECARESNET101D_OS8_OUTPUTi_SIZE floats each, timm's layout. */
 int ecaresnet101d_os8_forward(const float *input, float *const outputs[]);
 void ecaresnet101d_os8_free(void);

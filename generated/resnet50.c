@@ -1677,6 +1677,7 @@ const timmc_model resnet50_model = {
     .set_threads = resnet50_set_threads,
     .init = resnet50_init,
     .init_file = resnet50_init_file,
+    .init_embedded = NULL,
     .forward = resnet50_forward,
     .forward_features = resnet50_forward_features,
     .forward_head = resnet50_forward_head,

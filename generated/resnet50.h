@@ -21,6 +21,7 @@ int resnet50_set_threads(size_t threads);
  * bytes may be freed after the call) and prepares every operator. */
 int resnet50_init(const void *safetensors, size_t size);
 int resnet50_init_file(const char *path);
+
 /* input: float32 NCHW; outputs[i]: RESNET50_OUTPUTi_SIZE floats each, timm's layout. */
 int resnet50_forward(const float *input, float *const outputs[]);
 /* forward_features: output [1, 2048, 7, 7] NCHW. */

@@ -1634,6 +1634,7 @@ const timmc_model resnet50_features_model = {
     .set_threads = resnet50_features_set_threads,
     .init = resnet50_features_init,
     .init_file = resnet50_features_init_file,
+    .init_embedded = NULL,
     .forward = resnet50_features_forward,
     .forward_features = NULL,
     .forward_head = NULL,

@@ -25,6 +25,7 @@ int resnet50_features_set_threads(size_t threads);
  * bytes may be freed after the call) and prepares every operator. */
 int resnet50_features_init(const void *safetensors, size_t size);
 int resnet50_features_init_file(const char *path);
+
 /* input: float32 NCHW; outputs[i]: RESNET50_FEATURES_OUTPUTi_SIZE floats each, timm's layout. */
 int resnet50_features_forward(const float *input, float *const outputs[]);
 void resnet50_features_free(void);

@@ -1661,6 +1661,7 @@ const timmc_model resnet50_pooled_model = {
     .set_threads = resnet50_pooled_set_threads,
     .init = resnet50_pooled_init,
     .init_file = resnet50_pooled_init_file,
+    .init_embedded = NULL,
     .forward = resnet50_pooled_forward,
     .forward_features = resnet50_pooled_forward_features,
     .forward_head = resnet50_pooled_forward_head,

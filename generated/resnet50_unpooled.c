@@ -1649,6 +1649,7 @@ const timmc_model resnet50_unpooled_model = {
     .set_threads = resnet50_unpooled_set_threads,
     .init = resnet50_unpooled_init,
     .init_file = resnet50_unpooled_init_file,
+    .init_embedded = NULL,
     .forward = resnet50_unpooled_forward,
     .forward_features = resnet50_unpooled_forward_features,
     .forward_head = resnet50_unpooled_forward_head,

@@ -51,9 +51,11 @@ function driver.build(spec_path, outdir)
   end
   local cc = os.getenv("CC") or "cc"
   local tmp = base .. ".tmp"
-  local cmd = string.format("%s -std=c11 -O2 -I%s -I%s -DTIMMC_MODEL=%s_model %s -o %s " ..
-                            "-lXNNPACK -lpthreadpool -lcjson -lm",
-                            cc, util.shell_quote(outdir), util.shell_quote(rt), model.spec.name,
+  local spec_dir = spec_path:match("^(.*)/[^/]*$") or "."
+  local cmd = string.format("%s -std=c11 -O2 -I%s -I%s -Wa,-I,%s -DTIMMC_MODEL=%s_model %s " ..
+                            "-o %s -lXNNPACK -lpthreadpool -lcjson -lm",
+                            cc, util.shell_quote(outdir), util.shell_quote(rt),
+                            util.shell_quote(spec_dir), model.spec.name,
                             util.join(srcs, " ", util.shell_quote), util.shell_quote(tmp))
   if not os.execute(cmd) then
     os.remove(tmp)

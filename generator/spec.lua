@@ -120,8 +120,28 @@ function fields.input_size(path, v)
            check_int(path, "input_size", v[3], 1, 16384) }
 end
 
+-- timmc's own keys (not timm's): weights linked into the binary, a memory budget
+function fields.embed_weights(path, v)
+  check_type(path, "embed_weights", v, "string")
+  if v == "" or v:find('[%c"\\]') then
+    util.fail("%s: key 'embed_weights' must be a file path without quotes, backslashes or " ..
+              "control characters, got %q", path, v)
+  end
+  local dir = path:match("^(.*)/[^/]*$") or "."
+  local f = io.open(v:sub(1, 1) == "/" and v or dir .. "/" .. v, "rb")
+  if not f then
+    util.fail("%s: key 'embed_weights': cannot open %s (a path relative to the spec's folder)",
+              path, v)
+  end
+  f:close()
+  return v
+end
+
+function fields.max_arena_bytes(path, v) return check_int(path, "max_arena_bytes", v, 1) end
+
 local ORDER = { "name", "architecture", "features_only", "out_indices", "output_stride",
-                "num_classes", "global_pool", "batch_size", "input_size" }
+                "num_classes", "global_pool", "batch_size", "input_size", "embed_weights",
+                "max_arena_bytes" }
 
 -- Validates a decoded spec table; path names the file in messages.
 function spec.check(raw, path)

@@ -59,10 +59,29 @@ function util.read_file(path)
   return s
 end
 
+-- A name next to path for a temporary file, unique among concurrent timmc
+-- processes (the pid) and within this one (a counter): PATH.tmp.PID.N. Lua has
+-- no getpid; /proc/self is this process. Elsewhere, a table's address and the
+-- clock stand in for it.
+local tmp_count = 0
+local tmp_tag
+function util.temp_path(path)
+  if not tmp_tag then
+    local f = io.open("/proc/self/stat", "r")
+    local pid = f and f:read("l"):match("^(%d+)")
+    if f then f:close() end
+    tmp_tag = pid or string.format("%s%x", tostring({}):match("0x(%x+)") or "",
+                                   math.floor(os.clock() * 1e6))
+  end
+  tmp_count = tmp_count + 1
+  return string.format("%s.tmp.%s.%d", path, tmp_tag, tmp_count)
+end
+
 -- Writes through a temporary name and renames into place, so a failure never
--- leaves a half-written file at path.
+-- leaves a half-written file at path, and concurrent writers of one path never
+-- share a temporary file.
 function util.write_file_atomic(path, content)
-  local tmp = path .. ".tmp"
+  local tmp = util.temp_path(path)
   local f, err = io.open(tmp, "wb")
   if not f then util.fail("%s: cannot write (%s)", path, err) end
   local ok, werr = f:write(content)

@@ -78,6 +78,7 @@ typedef struct timmc_model {
   int (*set_threads)(size_t threads);
   int (*init)(const void *safetensors, size_t size);
   int (*init_file)(const char *path);
+  int (*init_embedded)(void); /* NULL unless the spec has embed_weights */
   int (*forward)(const float *input, float *const outputs[]);
   int (*forward_features)(const float *input, float *output);
   int (*forward_head)(const float *features, float *output, int pre_logits);

@@ -4,6 +4,7 @@
 #include "timmc_rt.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,10 +182,62 @@ int timmc_const_kernel(timmc_scratch *w, size_t count, float value) {
   return TIMMC_OK;
 }
 
+/* XNNPACK's allocator: the system heap, with every block's size kept in front
+ * of it so the bytes XNNPACK holds (packed weights, operator state) are known.
+ * All of it is allocated at init; forward allocates nothing (no_heap_test). */
+#define HEAD 64 /* header before each block; keeps 64-byte alignment */
+
+static size_t xnn_bytes;
+
+static void *xnn_aligned_allocate(void *ctx, size_t alignment, size_t size) {
+  (void)ctx;
+  if (alignment < HEAD) alignment = HEAD;
+  uint8_t *p = aligned_alloc(alignment, (size + alignment + alignment - 1) / alignment * alignment);
+  if (!p) return NULL;
+  memcpy(p + alignment - HEAD, &size, sizeof(size));
+  memcpy(p + alignment - HEAD + sizeof(size), &alignment, sizeof(alignment));
+  xnn_bytes += size;
+  return p + alignment;
+}
+
+static void xnn_aligned_deallocate(void *ctx, void *ptr) {
+  (void)ctx;
+  if (!ptr) return;
+  size_t size, alignment;
+  memcpy(&size, (uint8_t *)ptr - HEAD, sizeof(size));
+  memcpy(&alignment, (uint8_t *)ptr - HEAD + sizeof(size), sizeof(alignment));
+  xnn_bytes -= size;
+  free((uint8_t *)ptr - alignment);
+}
+
+static void *xnn_allocate(void *ctx, size_t size) { return xnn_aligned_allocate(ctx, HEAD, size); }
+
+static void *xnn_reallocate(void *ctx, void *ptr, size_t size) {
+  if (!ptr) return xnn_allocate(ctx, size);
+  size_t old;
+  memcpy(&old, (uint8_t *)ptr - HEAD, sizeof(old));
+  void *p = xnn_allocate(ctx, size);
+  if (!p) return NULL;
+  memcpy(p, ptr, old < size ? old : size);
+  xnn_aligned_deallocate(ctx, ptr);
+  return p;
+}
+
+static const struct xnn_allocator xnn_counting_allocator = {
+    .context = NULL,
+    .allocate = xnn_allocate,
+    .reallocate = xnn_reallocate,
+    .deallocate = xnn_aligned_deallocate,
+    .aligned_allocate = xnn_aligned_allocate,
+    .aligned_deallocate = xnn_aligned_deallocate,
+};
+
+size_t timmc_xnn_bytes(void) { return xnn_bytes; }
+
 int timmc_xnn_init(void) {
   static int done;
   if (done) return TIMMC_OK;
-  enum xnn_status s = xnn_initialize(NULL);
+  enum xnn_status s = xnn_initialize(&xnn_counting_allocator);
   if (s != xnn_status_success) {
     return timmc_fail(TIMMC_ERUNTIME, "XNNPACK initialisation failed (status %d; "
                       "does this CPU lack SSE2/NEON?)", (int)s);

@@ -65,8 +65,10 @@ int timmc_load_bn_affine(timmc_scratch *w, const timmc_st *st, const char *bn, i
 /* w->kernel = count copies of value (average pooling as a depthwise conv). */
 int timmc_const_kernel(timmc_scratch *w, size_t count, float value);
 
-/* Initialises XNNPACK once per process. */
+/* Initialises XNNPACK once per process, with an allocator that counts. */
 int timmc_xnn_init(void);
+/* Bytes XNNPACK holds now: packed weights and operator state of every model. */
+size_t timmc_xnn_bytes(void);
 /* Message "LAYER: xnn WHAT failed (status)"; returns TIMMC_ERUNTIME. */
 int timmc_xnn_fail(const char *layer, const char *what, enum xnn_status s);
 

@@ -25,9 +25,10 @@ for i, e in ipairs(expected) do
     fail("output %d: shape %s, expected %s", i - 1, cjson.encode(o.shape), cjson.encode(e.shape))
   end
 end
+local ratio = info.arena_bytes / info.arena_lower_bound_bytes
 print(string.format("%s: arena %d bytes, lower bound %d (%.3fx)", info.name, info.arena_bytes,
-                    info.arena_lower_bound_bytes,
-                    info.arena_bytes / info.arena_lower_bound_bytes))
+                    info.arena_lower_bound_bytes, ratio))
+if ratio > 1.10 then fail("arena is %.3f x its lower bound, over the 1.10 target", ratio) end
 
 -- a real forward: input written as .npy, outputs' .npy headers read back
 os.execute("rm -rf '" .. work .. "' && mkdir -p '" .. work .. "'")

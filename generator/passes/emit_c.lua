@@ -493,6 +493,31 @@ int %s_forward_head(const float *features, float *output, int pre_logits) {
       util.float_repr(v))
   end
 
+  -- embed_weights: the checkpoint linked in by the assembler (.incbin), no C array
+  local embedded, embedded_decl, init_embedded_ref = "", "", "NULL"
+  if spec.embed_weights then
+    embedded = string.format([[
+/* The weights, %s, are part of this object file: the assembler includes the
+ * file (.incbin; compile with -Wa,-I<the spec's folder>, as timmc build does). */
+__asm__(".section .rodata\n"
+        ".balign 64\n"
+        "%s_weights_begin:\n"
+        ".incbin \"%s\"\n"
+        "%s_weights_end:\n"
+        ".previous\n");
+extern const unsigned char %s_weights_begin[], %s_weights_end[];
+
+int %s_init_embedded(void) {
+  return init_from(%s_weights_begin, (size_t)(%s_weights_end - %s_weights_begin), %q);
+}
+
+]], spec.embed_weights, name, spec.embed_weights, name, name, name, name, name, name, name,
+      spec.embed_weights)
+    embedded_decl = string.format("/* Reads the weights linked into the binary (%s). */\n" ..
+                                  "int %s_init_embedded(void);\n", spec.embed_weights, name)
+    init_embedded_ref = name .. "_init_embedded"
+  end
+
   local N = name:upper()
   local vars = {
     name = name, NAME = N, spec_path = spec.spec_path, architecture = spec.architecture,
@@ -507,7 +532,7 @@ int %s_forward_head(const float *features, float *output, int pre_logits) {
     input_h = vars.input_h, input_w = vars.input_w,
     input_size = util.prod(spec.input_size) * spec.batch_size, num_outputs = #model.outputs,
     output_defines = table.concat(defines, "\n"), arena_bytes = model.plan.arena_bytes,
-    entry_decls = entry_decls,
+    entry_decls = entry_decls, embedded_decl = embedded_decl,
   }, "templates/model.h.in")
   local c = util.render(templates.c, {
     name = name, NAME = N, spec_path = spec.spec_path, architecture = spec.architecture,
@@ -525,7 +550,7 @@ int %s_forward_head(const float *features, float *output, int pre_logits) {
     features_only = spec.features_only and 1 or 0, features_ref = features_ref,
     pre_logits_ref = pre_logits_ref, weights_bytes = weights_bytes,
     flops = util.float_repr(ctx.flops * 1.0), forward_features_ref = ff_ref,
-    forward_head_ref = fh_ref,
+    forward_head_ref = fh_ref, embedded = embedded, init_embedded_ref = init_embedded_ref,
   }, "templates/model.c.in")
   model.c_header, model.c_source = h, c
   model.flops = ctx.flops

@@ -9,6 +9,7 @@
 -- bound is the largest total of buffers live at one moment; no placement of
 -- them can beat it.
 local ir = require("ir")
+local util = require("util")
 
 local ALIGN = 64
 
@@ -123,6 +124,12 @@ function plan.run(model)
   end
   model.plan = { arena_bytes = total, lower_bound_bytes = plan.lower_bound(items),
                  items = items }
+  local budget = model.spec.max_arena_bytes
+  if budget and total > budget then
+    util.fail("%s: key 'max_arena_bytes': the planned arena is %d bytes (lower bound %d), " ..
+              "over the budget of %d", model.spec.spec_path, total, model.plan.lower_bound_bytes,
+              budget)
+  end
   return model
 end
 

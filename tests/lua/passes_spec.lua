@@ -550,6 +550,7 @@ describe("plan_memory", function()
         { id = 5, shape = { 1, 1, 1, 16 } }, -- never written: not planned
       },
       input = 1,
+      spec = { spec_path = "hand.json" },
       nodes = {
         { kind = "conv", inputs = { 1 }, output = 2 },
         { kind = "conv", inputs = { 2 }, output = 3 },
@@ -580,6 +581,7 @@ describe("plan_memory", function()
         { id = 3, shape = { 1, 1, 1, 32 } },
       },
       input = 1,
+      spec = { spec_path = "hand.json" },
       nodes = {
         { kind = "conv", inputs = { 1 }, output = 2 },
         { kind = "relu", inputs = { 2 }, output = 3 },
@@ -592,6 +594,22 @@ describe("plan_memory", function()
     assert.are.same({ T[2].offset, 1, 3 }, { T[3].offset, T[2].first, T[2].last })
     assert.are.equal(2, #m.plan.items)
     assert.are.equal(192, m.plan.arena_bytes)
+  end)
+
+  it("fails a spec whose arena is over max_arena_bytes, naming both sizes", function()
+    local util = require("util")
+    local need = compile_until(spec("resnet18"), "plan_memory").plan
+    local m = compile_until(spec("resnet18", { max_arena_bytes = need.arena_bytes }),
+                            "plan_memory")
+    assert.are.equal(need.arena_bytes, m.plan.arena_bytes)
+    local ok, err = pcall(compile_until, spec("resnet18", { max_arena_bytes = need.arena_bytes - 1 }),
+                          "plan_memory")
+    assert.is_false(ok)
+    assert.is_true(util.is_user_error(err))
+    assert.are.equal(string.format("test.json: key 'max_arena_bytes': the planned arena is %d " ..
+                                   "bytes (lower bound %d), over the budget of %d",
+                                   need.arena_bytes, need.lower_bound_bytes,
+                                   need.arena_bytes - 1), err.msg)
   end)
 
   -- The judge: live ranges follow the node order, and no two tensors live at
