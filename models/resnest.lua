@@ -1,2 +1,130 @@
--- resnest.lua: timm's resnest family (timm/models/resnest.py). Being written.
-return { variants = {}, build = function() error("resnest: not written yet") end }
+-- resnest.lua: timm's ResNeSt family (timm/models/resnest.py), rebuilt as a
+-- timmc graph. timm builds these as its ResNet class with ResNestBottleneck
+-- blocks, so module paths and state_dict keys are ResNet's: a deep stem
+-- conv1.0 ... conv1.6, bn1, act1, maxpool; layer1..layer4 whose blocks hold
+-- conv1/bn1, a split-attention conv2.{conv,bn0,fc1,bn1,fc2}, avd_last,
+-- conv3/bn3 and an average-pool downsample.{0,1,2}; then global_pool and fc.
+local ir = require("ir")
+
+local resnest = {}
+
+-- timm's make_divisible(v, divisor, min_value)
+local function make_divisible(v, divisor, min_value)
+  local new_v = math.max(min_value, math.floor(v + divisor / 2) // divisor * divisor)
+  if new_v < 0.9 * v then new_v = new_v + divisor end
+  return math.tointeger(new_v)
+end
+
+-- timm's SplitAttn (split attention): a grouped conv making radix splits of
+-- cout channels each, attention over the splits from their pooled sum, and
+-- the attention-weighted sum of the splits.
+local function split_attn(b, x, p, cout, radix, cardinality)
+  local cin = b:channels(x)
+  local attn_chs = make_divisible(cin * radix * 0.25, 8, 32)
+  local y = b:conv(x, { name = p .. ".conv", cout = cout * radix, k = 3,
+                        groups = cardinality * radix, bn = p .. ".bn0", act = "relu",
+                        out_name = p .. ".act0" })
+  -- the mean of the sum of the splits is the sum of their means: pool all
+  -- radix * cout channels, and fc1 sums the radix slices of its input
+  local a = b:global_pool(y, p, "avg")
+  a = b:linear(a, p .. ".fc1", attn_chs, { act = "relu", weight_ndim = 4, bn = p .. ".bn1",
+                                           in_repeat = radix, out_name = p .. ".act1" })
+  a = b:linear(a, p .. ".fc2", cout * radix, { weight_ndim = 4 })
+  if radix == 1 then -- timm's RadixSoftmax is a sigmoid then
+    return b:scale(y, b:unary("sigmoid", a, p .. ".rsoftmax"), p)
+  end
+  a = b:unary("rsoftmax", a, p .. ".rsoftmax", { radix = radix, groups = cardinality })
+  local out = ir.new_tensor(b.m, p, cout)
+  ir.add_node(b.m, { kind = "radix_sum", name = p, inputs = { y, a }, output = out,
+                     radix = radix })
+  return out
+end
+
+-- avd_last, nn.AvgPool2d(3, stride, padding=1) with its padding zeros counted.
+-- The IR's avgpool has no padding attribute; an avgpool node with same_pad
+-- and count_include_pad gets 1 zero on each side for k = 3 from
+-- infer_shapes, which is exactly this pool's padding at any stride.
+local function avd_pool(b, x, name, stride)
+  local y = ir.new_tensor(b.m, name, b:channels(x))
+  ir.add_node(b.m, { kind = "avgpool", name = name, inputs = { x }, output = y, k = 3,
+                     stride = stride, ceil_mode = false, count_include_pad = true,
+                     same_pad = true })
+  return y
+end
+
+-- ResNet's avg_down shortcut: AvgPool2d(2, stride, ceil_mode, not counting
+-- padding) when strided, 1x1 conv, BatchNorm.
+local function shortcut(b, x, p, cout, stride)
+  if stride == 1 and b:channels(x) == cout then return x end
+  local y = x
+  if stride ~= 1 then y = b:avgpool(x, p .. ".downsample.0", 2, stride, true, false) end
+  return b:conv(y, { name = p .. ".downsample.1", cout = cout, k = 1, bn = p .. ".downsample.2",
+                     out_name = p .. ".downsample" })
+end
+
+-- ResNestBottleneck with avd (avd_first false): a strided block moves its
+-- stride from the split-attention conv to the avd_last pool after it. A
+-- block timm dilates for output_stride has stride 1 there, and so no pool.
+local function bottleneck(b, x, p, cfg, planes, stride, dilated)
+  local width = math.floor(planes * (cfg.base_width / 64)) * cfg.cardinality
+  local cout = planes * 4
+  local y = b:conv(x, { name = p .. ".conv1", cout = width, k = 1, bn = p .. ".bn1", act = "relu",
+                        out_name = p .. ".act1" })
+  y = split_attn(b, y, p .. ".conv2", width, cfg.radix, cfg.cardinality)
+  if stride > 1 and not dilated then y = avd_pool(b, y, p .. ".avd_last", stride) end
+  y = b:conv(y, { name = p .. ".conv3", cout = cout, k = 1, bn = p .. ".bn3",
+                  out_name = p .. ".bn3" })
+  return b:add(y, shortcut(b, x, p, cout, stride), p .. ".act3", "relu")
+end
+
+-- Builds the full classification model of the spec at output stride 32, but
+-- for the avd pools of the stages timm dilates (apply_output_stride dilates
+-- the rest as timm's make_blocks does).
+function resnest.build(model)
+  local cfg, spec = model.arch.cfg, model.spec
+  local b = ir.builder(model)
+  local x = ir.new_tensor(model, "input", spec.input_size[1])
+  model.input = x
+
+  -- the deep stem: three 3x3 convs (conv1.0, .3, .6), the first strided
+  local w = cfg.stem_width
+  for _, s in ipairs({ { "conv1.0", w, 2, "conv1.1", "conv1.2" },
+                       { "conv1.3", w, 1, "conv1.4", "conv1.5" },
+                       { "conv1.6", 2 * w, 1, "bn1", "act1" } }) do
+    x = b:conv(x, { name = s[1], cout = s[2], k = 3, stride = s[3], bn = s[4], act = "relu",
+                    out_name = s[5] })
+  end
+  b:feature("act1", x)
+  x = b:maxpool(x, "maxpool", 3, 2, 1, false)
+
+  local net_stride = 4
+  for stage, depth in ipairs(cfg.layers) do
+    local planes = 64 << (stage - 1)
+    local stride = stage > 1 and 2 or 1
+    local dilated = stride > 1 and net_stride >= spec.output_stride
+    if not dilated then net_stride = net_stride * stride end
+    for i = 0, depth - 1 do
+      x = bottleneck(b, x, string.format("layer%d.%d", stage, i), cfg, planes,
+                     i == 0 and stride or 1, dilated)
+    end
+    model.tensors[x].name = "layer" .. stage
+    b:feature("layer" .. stage, x)
+  end
+  b:classifier_head(x, spec.num_classes, spec.global_pool)
+  return model
+end
+
+-- The registry: timm's names and their model_args (all deep stem, avg_down,
+-- radix 2, avd).
+local function variant(layers)
+  return { layers = layers, stem_width = 32, base_width = 64, cardinality = 1, radix = 2,
+           input_size = { 3, 224, 224 }, output_stride = { 8, 16, 32 } }
+end
+
+resnest.variants = {
+  resnest14d = variant({ 1, 1, 1, 1 }),
+  resnest26d = variant({ 2, 2, 2, 2 }),
+  resnest50d = variant({ 3, 4, 6, 3 }),
+}
+
+return resnest
