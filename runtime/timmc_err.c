@@ -12,13 +12,18 @@ static _Thread_local char message[1024];
 const char *timmc_error(void) { return message; }
 
 /* Formats through a scratch buffer so that fmt's arguments may include
- * timmc_error() itself (to prefix context onto an earlier message). */
+ * timmc_error() itself (to prefix context onto an earlier message). Control
+ * characters (from tensor names or file contents) become '?', so that the
+ * message is always one line. */
 int timmc_fail(int status, const char *fmt, ...) {
   char buf[sizeof message];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
+  for (char *p = buf; *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f)
+      *p = '?';
   memcpy(message, buf, sizeof message);
   return status;
 }

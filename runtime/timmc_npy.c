@@ -167,9 +167,12 @@ static int parse_header(const char *path, const char *text, size_t n, header *h)
   }
   if (!c.error && seen != 7)
     c.error = "'descr', 'fortran_order' and 'shape' are all required";
+  size_t shown = n < 120 ? n : 120; /* the start of the header, without its padding */
+  while (shown > 0 && (text[shown - 1] == ' ' || text[shown - 1] == '\n'))
+    shown--;
   if (c.error)
     return timmc_fail(TIMMC_EINPUT, "%s: malformed .npy header (%s at byte %td): %.*s", path,
-                      c.error, c.p - text, (int)(n < 120 ? n : 120), text);
+                      c.error, c.p - text, (int)shown, text);
   return TIMMC_OK;
 }
 
@@ -241,6 +244,26 @@ static int check_file(const char *path, const uint8_t *data, size_t size, timmc_
   return TIMMC_OK;
 }
 
+int timmc_npy_parse(const char *what, const void *data, size_t size, timmc_npy *arr) {
+  memset(arr, 0, sizeof *arr);
+  size_t start = 0;
+  int status = check_file(what, data, size, arr, &start);
+  if (status != TIMMC_OK) {
+    memset(arr, 0, sizeof *arr);
+    return status;
+  }
+  size_t n = arr->count * (size_t)arr->elsize;
+  if ((arr->data = malloc(n ? n : 1)) == NULL) {
+    memset(arr, 0, sizeof *arr);
+    return timmc_fail(TIMMC_ERUNTIME, "%s: out of memory for %zu bytes", what, n);
+  }
+  if (n > 0)
+    memcpy(arr->data, (const uint8_t *)data + start, n);
+  return TIMMC_OK;
+}
+
+/* Like timmc_npy_parse, but moves the data to the front of the file's own
+ * buffer instead of copying it. */
 int timmc_npy_load(const char *path, timmc_npy *arr) {
   memset(arr, 0, sizeof *arr);
   void *buf;
@@ -297,11 +320,14 @@ int timmc_npy_write_f32(const char *path, int ndim, const int64_t *shape, const 
   h[7] = 0;
   int len = 10 + snprintf(h + 10, sizeof h - 10, "{'descr': '<f4', 'fortran_order': False, "
                           "'shape': (");
+  int empty = 0; /* a zero dimension makes any other size writable, as it is readable */
+  for (int i = 0; i < ndim; i++)
+    empty |= shape[i] == 0;
   for (int i = 0; i < ndim; i++) {
-    if (shape[i] < 0 || (shape[i] != 0 && count > SIZE_MAX / 4 / (size_t)shape[i]))
+    if (shape[i] < 0 || (!empty && count > SIZE_MAX / 4 / (size_t)shape[i]))
       return timmc_fail(TIMMC_ERUNTIME, "%s: cannot write dimension %d of size %" PRId64, path,
                         i, shape[i]);
-    count *= (size_t)shape[i];
+    count = empty ? 0 : count * (size_t)shape[i];
     len += snprintf(h + len, sizeof h - (size_t)len, "%s%" PRId64, i ? ", " : "", shape[i]);
   }
   len += snprintf(h + len, sizeof h - (size_t)len, "%s), }", ndim == 1 ? "," : "");

@@ -20,7 +20,11 @@ typedef struct timmc_npy {
   size_t count;
 } timmc_npy;
 
-/* Loads a little-endian '<f4' or '<f8' C-order array. */
+/* Validates the .npy image DATA (SIZE bytes; WHAT names it in messages) and
+ * fills ARR with a malloc'd copy of its data: a little-endian '<f4' or '<f8'
+ * C-order array. On failure ARR holds nothing. */
+int timmc_npy_parse(const char *what, const void *data, size_t size, timmc_npy *arr);
+/* timmc_npy_parse on the contents of PATH. */
 int timmc_npy_load(const char *path, timmc_npy *arr);
 void timmc_npy_free(timmc_npy *arr);
 

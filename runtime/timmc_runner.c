@@ -24,12 +24,12 @@ static const char USAGE[] =
     "usage: %s (--weights FILE.safetensors | --random-weights SEED [--save-weights FILE])\n"
     "          [--input IN.npy --outdir OUT] [--entry forward|forward_features|"
     "forward_head_pre_logits]\n"
-    "          [--threads N] [--bench N] [--info]\n";
+    "          [--threads N] [--bench N] [--check-finite] [--info]\n";
 
 typedef struct options {
   const char *weights, *save_weights, *input, *outdir, *entry;
   unsigned long long seed;
-  int have_seed, info;
+  int have_seed, info, check_finite;
   long threads, bench;
 } options;
 
@@ -61,6 +61,10 @@ static int parse_args(int argc, char **argv, options *o) {
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--info")) {
       o->info = 1;
+      continue;
+    }
+    if (!strcmp(a, "--check-finite")) {
+      o->check_finite = 1;
       continue;
     }
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -221,15 +225,30 @@ static int write_outputs(const char *outdir, const timmc_output *defs, int n, fl
   return TIMMC_OK;
 }
 
-static int load_weights(const options *o) {
+/* Inits the model; with --save-weights the random state dict is handed back
+ * in *saved for save_weights. */
+static int load_weights(const options *o, void **saved, size_t *saved_size) {
+  timmc_st_set_check_finite(o->check_finite);
   if (o->weights) return M->init_file(o->weights);
   void *blob;
   size_t size;
   int rc = timmc_rand_state_dict(M->state_dict, M->state_dict_len, o->seed, &blob, &size);
-  if (rc != TIMMC_OK) return rc;
-  if (o->save_weights) rc = timmc_file_write(o->save_weights, blob, size);
   if (rc == TIMMC_OK) rc = M->init(blob, size);
-  free(blob);
+  if (rc == TIMMC_OK && o->save_weights) {
+    *saved = blob;
+    *saved_size = size;
+  } else {
+    free(blob);
+  }
+  return rc;
+}
+
+/* Writes --save-weights once every input has been accepted, so that bad
+ * input leaves no file behind; frees *saved. */
+static int save_weights(const options *o, void **saved, size_t size) {
+  int rc = *saved ? timmc_file_write(o->save_weights, *saved, size) : TIMMC_OK;
+  free(*saved);
+  *saved = NULL;
   return rc;
 }
 
@@ -238,9 +257,14 @@ static int run(const options *o) {
     print_info(o->entry);
     return TIMMC_OK;
   }
+  void *saved = NULL;
+  size_t saved_size = 0;
   int rc = M->set_threads((size_t)o->threads);
-  if (rc == TIMMC_OK) rc = load_weights(o);
-  if (rc != TIMMC_OK || (!o->input && !o->bench)) return rc;
+  if (rc == TIMMC_OK) rc = load_weights(o, &saved, &saved_size);
+  if (rc != TIMMC_OK || (!o->input && !o->bench)) {
+    if (rc == TIMMC_OK) rc = save_weights(o, &saved, saved_size);
+    return rc;
+  }
 
   int n;
   const timmc_output *defs = entry_outputs(o->entry, &n);
@@ -258,15 +282,18 @@ static int run(const options *o) {
   }
   if (rc == TIMMC_OK && o->input) {
     rc = timmc_npy_read_f32(o->input, 4, M->input_shape, in);
+    if (rc == TIMMC_OK) rc = save_weights(o, &saved, saved_size);
     if (rc == TIMMC_OK) rc = run_entry(o->entry, in, outs);
     if (rc == TIMMC_OK) rc = write_outputs(o->outdir, defs, n, outs);
   }
+  if (rc == TIMMC_OK) rc = save_weights(o, &saved, saved_size);
   if (rc == TIMMC_OK && o->bench) {
     if (!o->input) timmc_rand_fill(in, in_count, o->seed + 1, -1.0f, 1.0f);
     rc = bench(o, in, outs);
   }
   for (int i = 0; i < TIMMC_MAX_OUTPUTS + 1; i++) free(outs[i]);
   free(in);
+  free(saved);
   M->free();
   return rc;
 }

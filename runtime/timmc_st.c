@@ -7,6 +7,7 @@
 #define XNN_PAD 16 /* readable bytes past the end, as XNNPACK asks of inputs */
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,15 +22,23 @@
 #define MAX_HEADER (100u * 1024 * 1024)
 #define MAX_EXACT 9007199254740992.0 /* 2^53: larger JSON numbers are inexact */
 
+/* Every dtype of the safetensors format; a header naming any other is rejected. */
 static const struct {
   const char *name;
   int size;
 } dtypes[] = {
-    {"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8},
-    {"I32", 4}, {"I16", 2}, {"I8", 1},  {"U8", 1},   {"BOOL", 1},
+    {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1},
+    {"I16", 2},  {"U16", 2}, {"F16", 2}, {"BF16", 2},    {"I32", 4},
+    {"U32", 4},  {"F32", 4}, {"F64", 8}, {"I64", 8},     {"U64", 8},
 };
+#define DTYPE_LIST "BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, " \
+                   "F64, I64, U64"
 
-/* Bytes per element, or 0 for a dtype this reader does not know. */
+static int default_check_finite;
+
+void timmc_st_set_check_finite(int on) { default_check_finite = on != 0; }
+
+/* Bytes per element, or 0 for a dtype that is not in the format. */
 static int dtype_size(const char *name) {
   for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
     if (strcmp(dtypes[i].name, name) == 0)
@@ -123,6 +132,10 @@ static int check_entry(const timmc_st *st, const cJSON *e, range *r) {
                       "integers [begin, end]",
                       what, name);
   r->name = name;
+  int size = dtype_size(dtype->valuestring), overflow;
+  if (size == 0)
+    return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s': unknown dtype '%.32s', expected one of "
+                      DTYPE_LIST, what, name, dtype->valuestring);
   if (r->begin > r->end)
     return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64
                       "] end before they begin", what, name, r->begin, r->end);
@@ -132,11 +145,10 @@ static int check_entry(const timmc_st *st, const cJSON *e, range *r) {
                       "%zu bytes, expected at least %" PRIu64 ")",
                       what, name, r->end, st->body_size, st->size,
                       (uint64_t)(st->body - st->data) + r->end);
-  int size = dtype_size(dtype->valuestring), overflow;
   uint64_t numel = json_numel(shape, &overflow);
-  if (size != 0 && numel > UINT64_MAX / (uint64_t)size)
+  if (numel > UINT64_MAX / (uint64_t)size)
     overflow = 1;
-  if (size != 0 && (overflow || numel * (uint64_t)size != r->end - r->begin)) {
+  if (overflow || numel * (uint64_t)size != r->end - r->begin) {
     char s[256];
     format_json_shape(s, sizeof s, shape);
     return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s': %s %s takes %s%" PRIu64 " bytes but "
@@ -213,12 +225,12 @@ static int parse_header(timmc_st *st) {
   uint64_t n = 0;
   for (int i = 7; i >= 0; i--)
     n = n << 8 | st->data[i];
-  if (n > st->size - 8)
-    return timmc_fail(TIMMC_EINPUT, "%s: header length %" PRIu64 " runs past the end of the "
-                      "file (%zu bytes)", what, n, st->size);
   if (n > MAX_HEADER)
     return timmc_fail(TIMMC_EINPUT, "%s: header length %" PRIu64 " exceeds the limit of %u "
                       "bytes", what, n, MAX_HEADER);
+  if (n > st->size - 8)
+    return timmc_fail(TIMMC_EINPUT, "%s: header length %" PRIu64 " runs past the end of the "
+                      "file (%zu bytes)", what, n, st->size);
   const char *text = (const char *)st->data + 8, *end = NULL;
   st->header = cJSON_ParseWithLengthOpts(text, (size_t)n, &end, 0);
   if (st->header == NULL)
@@ -239,6 +251,7 @@ int timmc_st_open(timmc_st *st, const void *data, size_t size, const char *what)
   memset(st, 0, sizeof *st);
   st->data = data;
   st->size = size;
+  st->check_finite = default_check_finite;
   if ((st->what = strdup(what)) == NULL)
     return timmc_fail(TIMMC_EINPUT, "%s: out of memory", what);
   int status = parse_header(st);
@@ -268,6 +281,21 @@ static float half_to_float(uint16_t h) {
   float f;
   memcpy(&f, &bits, 4);
   return f;
+}
+
+/* The first NaN or infinity among the COUNT values just read, as an error. */
+static int check_finite(const timmc_st *st, const char *name, const char *dtype, int ndim,
+                        const int64_t *shape, const float *v, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    if (isfinite(v[i]))
+      continue;
+    char s[256];
+    format_shape(s, sizeof s, ndim, shape);
+    return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s' (%s %s) holds %s at element %zu; "
+                      "expected finite weights", st->what, name, dtype, s,
+                      isnan(v[i]) ? "NaN" : v[i] > 0 ? "+Inf" : "-Inf", i);
+  }
+  return TIMMC_OK;
 }
 
 int timmc_st_read_f32(const timmc_st *st, const char *name, int ndim,
@@ -301,19 +329,19 @@ int timmc_st_read_f32(const timmc_st *st, const char *name, int ndim,
   if (f32) {
     if (count > 0)
       memcpy(dst, src, count * 4);
-    return TIMMC_OK;
-  }
-  for (size_t i = 0; i < count; i++) {
-    uint16_t h;
-    memcpy(&h, src + 2 * i, 2);
-    if (f16) {
-      dst[i] = half_to_float(h);
-    } else {
-      uint32_t bits = (uint32_t)h << 16;
-      memcpy(&dst[i], &bits, 4);
+  } else {
+    for (size_t i = 0; i < count; i++) {
+      uint16_t h;
+      memcpy(&h, src + 2 * i, 2);
+      if (f16) {
+        dst[i] = half_to_float(h);
+      } else {
+        uint32_t bits = (uint32_t)h << 16;
+        memcpy(&dst[i], &bits, 4);
+      }
     }
   }
-  return TIMMC_OK;
+  return st->check_finite ? check_finite(st, name, dtype, ndim, shape, dst, count) : TIMMC_OK;
 }
 
 /* A growable string for the header; a failed allocation sets oom. */

@@ -22,14 +22,20 @@ typedef struct timmc_st {
   const uint8_t *body; /* the data area */
   size_t body_size;
   cJSON *header;
-  char *what; /* file name used in messages */
+  char *what;       /* file name used in messages */
+  int check_finite; /* timmc_st_read_f32 rejects NaN and infinities */
 } timmc_st;
+
+/* The check_finite of every timmc_st opened from now on (default 0); the
+ * runner's --check-finite sets it before init. */
+void timmc_st_set_check_finite(int on);
 
 /* Parses and validates the header of DATA (which must outlive st). On
  * failure st holds nothing that needs closing. */
 int timmc_st_open(timmc_st *st, const void *data, size_t size, const char *what);
 /* Converts tensor NAME (F32, F16 or BF16) to float32 into DST after checking
- * that its shape is exactly SHAPE. */
+ * that its shape is exactly SHAPE; with st->check_finite, a NaN or infinity
+ * among the values is an error naming the tensor and the element. */
 int timmc_st_read_f32(const timmc_st *st, const char *name, int ndim,
                       const int64_t *shape, float *dst);
 void timmc_st_close(timmc_st *st);

@@ -33,6 +33,16 @@ timmc_bad(spec_pool_without_head "global_pool.*num_classes 0" ${BAD}/gen/x.c
           ${TIMMC} generate ${SPECS}/pool_without_head.json -o ${BAD}/gen)
 timmc_bad(generator_usage "unknown command 'generat'" ${BAD}/gen/x.c
           ${TIMMC} generat ${SPECS}/wrong_type.json -o ${BAD}/gen)
+timmc_bad(spec_out_indices_without_features_only "key 'out_indices' needs \"features_only\": true"
+          ${BAD}/gen/x.c ${TIMMC} generate ${BAD}/spec_out_indices.json -o ${BAD}/gen)
+timmc_bad(spec_batch_size_zero "key 'batch_size' is 0, expected 1\\.\\.4096" ${BAD}/gen/x.c
+          ${TIMMC} generate ${BAD}/spec_batch_size_zero.json -o ${BAD}/gen)
+timmc_bad(spec_not_object "spec_not_object.json: the spec must be a JSON object" ${BAD}/gen/x.c
+          ${TIMMC} generate ${BAD}/spec_not_object.json -o ${BAD}/gen)
+timmc_bad(spec_no_name "missing required key 'name'" ${BAD}/gen/x.c
+          ${TIMMC} generate ${BAD}/spec_no_name.json -o ${BAD}/gen)
+timmc_bad(spec_bad_name "key 'name' must be a C identifier .*got \"9x\"" ${BAD}/gen/9x.c
+          ${TIMMC} build ${BAD}/spec_bad_name.json -o ${BAD}/gen)
 
 # the weights (runner --weights)
 timmc_bad(weights_missing_tensor
@@ -50,6 +60,38 @@ timmc_bad(weights_header_past_end "header length [0-9]+ runs past the end of the
           --input ${BAD}/good.npy --outdir ${BAD}/out)
 timmc_bad(weights_missing_file "nope.safetensors: cannot open" ${BAD}/out/out0.npy
           ${RUN} --weights ${BAD}/nope.safetensors --input ${BAD}/good.npy --outdir ${BAD}/out)
+timmc_bad(weights_wrong_dtype "tensor 'conv1.weight' has dtype I32, expected F32, F16 or BF16"
+          ${BAD}/out/out0.npy ${RUN} --weights ${BAD}/wrong_dtype.safetensors
+          --input ${BAD}/good.npy --outdir ${BAD}/out)
+timmc_bad(weights_duplicate_name "tensor 'conv1.weight' appears more than once in the header"
+          ${BAD}/out/out0.npy ${RUN} --weights ${BAD}/duplicate.safetensors
+          --input ${BAD}/good.npy --outdir ${BAD}/out)
+timmc_bad(weights_overlap "tensors 'fc.weight' \\[0, 16\\) and 'fc.bias' \\[8, 16\\) overlap"
+          ${BAD}/out/out0.npy ${RUN} --weights ${BAD}/overlap.safetensors
+          --input ${BAD}/good.npy --outdir ${BAD}/out)
+timmc_bad(weights_unknown_dtype "tensor 'fc.bias': unknown dtype 'F33', expected one of BOOL"
+          ${BAD}/out/out0.npy ${RUN} --weights ${BAD}/unknown_dtype.safetensors
+          --input ${BAD}/good.npy --outdir ${BAD}/out)
+timmc_bad(weights_size_mismatch
+          "tensor 'fc.bias': F16 \\[1000\\] takes 2000 bytes but data_offsets \\[0, 4000\\] hold 4000"
+          ${BAD}/out/out0.npy ${RUN} --weights ${BAD}/size_mismatch.safetensors
+          --input ${BAD}/good.npy --outdir ${BAD}/out)
+timmc_bad(weights_offsets_past_end "tensor 'fc.bias' ends at byte 4000 of the data area but the file holds only 100"
+          ${BAD}/out/out0.npy ${RUN} --weights ${BAD}/offsets_past_end.safetensors
+          --input ${BAD}/good.npy --outdir ${BAD}/out)
+timmc_bad(weights_header_not_object "header_array.safetensors: header is not a JSON object"
+          ${BAD}/out/out0.npy ${RUN} --weights ${BAD}/header_array.safetensors
+          --input ${BAD}/good.npy --outdir ${BAD}/out)
+timmc_bad(weights_header_not_json "header_not_json.safetensors: header is not valid JSON"
+          ${BAD}/out/out0.npy ${RUN} --weights ${BAD}/header_not_json.safetensors
+          --input ${BAD}/good.npy --outdir ${BAD}/out)
+timmc_bad(weights_header_too_large "header length 209715200 exceeds the limit of 104857600 bytes"
+          ${BAD}/out/out0.npy ${RUN} --weights ${BAD}/header_too_large.safetensors
+          --input ${BAD}/good.npy --outdir ${BAD}/out)
+timmc_bad(weights_non_finite
+          "tensor 'conv1.weight' \\(F32 \\[64, 3, 7, 7\\]\\) holds NaN at element 5. expected finite"
+          ${BAD}/out/out0.npy ${RUN} --weights ${BAD}/nan.safetensors --check-finite
+          --input ${BAD}/good.npy --outdir ${BAD}/out)
 
 # the input (.npy)
 timmc_bad(npy_wrong_shape "shape \\[1, 3, 32, 32\\] but the model expects \\[1, 3, 64, 64\\]"
@@ -57,6 +99,25 @@ timmc_bad(npy_wrong_shape "shape \\[1, 3, 32, 32\\] but the model expects \\[1, 
           --outdir ${BAD}/out)
 timmc_bad(npy_wrong_dtype "dtype float64 .* expects float32" ${BAD}/out/out0.npy
           ${RUN} --random-weights 1 --input ${BAD}/wrong_dtype.npy --outdir ${BAD}/out)
+timmc_bad(npy_not_npy "not_npy.npy: not a .npy file \\(no .x93NUMPY magic\\)" ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --input ${BAD}/not_npy.npy --outdir ${BAD}/out)
+timmc_bad(npy_truncated "truncated.npy: truncated: shape \\[1, 3, 64, 64\\] of float32 needs 49152 bytes"
+          ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --input ${BAD}/truncated.npy --outdir ${BAD}/out)
+timmc_bad(npy_fortran_order "fortran.npy: fortran_order arrays are not supported" ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --input ${BAD}/fortran.npy --outdir ${BAD}/out)
+timmc_bad(npy_bad_header "bad_header.npy: malformed .npy header \\(expected ',' or '\\)' in the shape"
+          ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --input ${BAD}/bad_header.npy --outdir ${BAD}/out)
+timmc_bad(npy_big_endian "big_endian.npy: dtype '>f4' is not supported, expected float32"
+          ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --input ${BAD}/big_endian.npy --outdir ${BAD}/out)
+timmc_bad(npy_missing_file "nope.npy: cannot open" ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --input ${BAD}/nope.npy --outdir ${BAD}/out)
+# a bad input found after the weights are made must not leave --save-weights behind
+timmc_bad(npy_bad_with_save_weights "wrong_shape.npy: shape \\[1, 3, 32, 32\\]" ${BAD}/saved.safetensors
+          ${RUN} --random-weights 1 --save-weights ${BAD}/saved.safetensors
+          --input ${BAD}/wrong_shape.npy --outdir ${BAD}/out)
 
 # the command line
 timmc_bad(cli_unknown_flag "unknown option '--wieghts'" ${BAD}/out/out0.npy
@@ -69,3 +130,16 @@ timmc_bad(cli_no_weights "needs --weights FILE or --random-weights SEED" ${BAD}/
           ${RUN} --input ${BAD}/good.npy --outdir ${BAD}/out)
 timmc_bad(cli_input_without_outdir "--input and --outdir go together" ${BAD}/out/out0.npy
           ${RUN} --random-weights 1 --input ${BAD}/good.npy)
+timmc_bad(cli_bench_zero "--bench needs an integer in 1\\.\\.1000000, got '0'" ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --bench 0 --input ${BAD}/good.npy --outdir ${BAD}/out)
+timmc_bad(cli_save_without_random "--save-weights needs --random-weights" ${BAD}/saved.safetensors
+          ${RUN} --weights ${BAD}/good.safetensors --save-weights ${BAD}/saved.safetensors)
+timmc_bad(cli_weights_and_seed "give --weights or --random-weights, not both" ${BAD}/out/out0.npy
+          ${RUN} --weights ${BAD}/good.safetensors --random-weights 1
+          --input ${BAD}/good.npy --outdir ${BAD}/out)
+timmc_bad(cli_seed_not_integer "--random-weights needs an integer in 0\\.\\.2147483647, got 'x1'"
+          ${BAD}/out/out0.npy ${RUN} --random-weights x1 --input ${BAD}/good.npy --outdir ${BAD}/out)
+timmc_bad(cli_missing_value "--outdir needs a value" ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --input ${BAD}/good.npy --outdir)
+timmc_bad(cli_nothing_to_do "nothing to do: give --input IN.npy --outdir OUT" ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --check-finite)

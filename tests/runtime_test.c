@@ -231,6 +231,62 @@ static void test_st_open_errors(void) {
   CHECK_ERROR(open_header("[1, 2]", 0), "header is not a JSON object");
   CHECK_ERROR(open_header("{} x", 0), "header has text after its JSON object");
   CHECK(open_header("{}      ", 0) == TIMMC_OK);
+  CHECK_ERROR(open_header("{\"q\":{\"dtype\":\"F4\",\"shape\":[2],\"data_offsets\":[0,1]}}", 1),
+              "tensor 'q': unknown dtype 'F4', expected one of BOOL, U8");
+  CHECK(open_header("{\"q\":{\"dtype\":\"U16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4) ==
+        TIMMC_OK);
+  CHECK_ERROR(open_header("\"a string\"", 0), "header is not a JSON object");
+  CHECK_ERROR(open_header("{\"a\":[0, 4]}", 4), "tensor 'a': header entry is not an object");
+
+  /* the 100 MB header limit is checked before the file size */
+  uint8_t huge[16] = {0};
+  const uint64_t limit = 100u * 1024 * 1024;
+  for (int i = 0; i < 8; i++)
+    huge[i] = (uint8_t)((limit + 1) >> (8 * i));
+  CHECK_ERROR(timmc_st_open(&st, huge, sizeof huge, "model.safetensors"),
+              "model.safetensors: header length 104857601 exceeds the limit of 104857600 bytes");
+  for (int i = 0; i < 8; i++)
+    huge[i] = (uint8_t)(limit >> (8 * i));
+  CHECK_ERROR(timmc_st_open(&st, huge, sizeof huge, "model.safetensors"),
+              "header length 104857600 runs past the end of the file (16 bytes)");
+
+  /* messages stay on one line whatever the names hold */
+  CHECK_ERROR(open_header("{\"a\\nb\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4),
+              "tensor 'a?b': \"data_offsets\"");
+  CHECK(strchr(timmc_error(), '\n') == NULL);
+}
+
+static void test_check_finite(void) {
+  const float body[5] = {1, 2, 3, NAN, -INFINITY};
+  const uint16_t h[2] = {0x3c00, 0x7c00}; /* F16 1, +Inf */
+  uint8_t bytes[24];
+  memcpy(bytes, body, 20);
+  memcpy(bytes + 20, h, 4);
+  size_t size;
+  uint8_t *p = make_st("{\"ok\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                       "\"bad\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[8,20]},"
+                       "\"half\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[20,24]}}",
+                       bytes, sizeof bytes, &size);
+  const int64_t two = 2, three = 3;
+  float got[3];
+  timmc_st st;
+  CHECK(timmc_st_open(&st, p, size, "nan.safetensors") == TIMMC_OK);
+  CHECK(st.check_finite == 0);
+  CHECK(timmc_st_read_f32(&st, "bad", 1, &three, got) == TIMMC_OK && isnan(got[1]) &&
+        got[2] == -INFINITY);
+  st.check_finite = 1;
+  CHECK(timmc_st_read_f32(&st, "ok", 1, &two, got) == TIMMC_OK && got[1] == 2);
+  CHECK_ERROR(timmc_st_read_f32(&st, "bad", 1, &three, got),
+              "nan.safetensors: tensor 'bad' (F32 [3]) holds NaN at element 1; expected finite");
+  CHECK_ERROR(timmc_st_read_f32(&st, "half", 1, &two, got),
+              "tensor 'half' (F16 [2]) holds +Inf at element 1");
+  timmc_st_close(&st);
+  timmc_st_set_check_finite(1);
+  CHECK(timmc_st_open(&st, p, size, "nan.safetensors") == TIMMC_OK);
+  CHECK(st.check_finite == 1);
+  timmc_st_close(&st);
+  timmc_st_set_check_finite(0);
+  free(p);
 }
 
 static void test_npy(void) {
@@ -261,6 +317,14 @@ static void test_npy(void) {
   free(data);
   CHECK(timmc_npy_write_f32(scratch("s.npy"), 0, NULL, a + 3) == TIMMC_OK);
   CHECK(timmc_npy_read_f32(scratch("s.npy"), 0, NULL, got) == TIMMC_OK && got[0] == -4);
+
+  /* a zero dimension makes any other size valid, for the writer as for the
+   * reader (found by fuzz_npy) */
+  const int64_t zero_big[3] = {3875820019642106364, 2, 0};
+  CHECK(timmc_npy_write_f32(scratch("z.npy"), 3, zero_big, a) == TIMMC_OK);
+  CHECK(timmc_npy_load(scratch("z.npy"), &arr) == TIMMC_OK && arr.count == 0 &&
+        arr.shape[0] == zero_big[0]);
+  timmc_npy_free(&arr);
 
   CHECK_ERROR(timmc_npy_read_f32(scratch("a.npy"), 2, s32, got),
               "a.npy: shape [2, 3] but the model expects [3, 2]");
@@ -295,6 +359,36 @@ static void test_npy(void) {
   write_bytes(scratch("magic.npy"), f8, sizeof f8);
   CHECK_ERROR(timmc_npy_load(scratch("magic.npy"), &arr), "magic.npy: not a .npy file");
   dir_entries(1);
+}
+
+static void test_npy_parse(void) {
+  const char hdr[] = "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }";
+  uint8_t img[10 + 64 + 12];
+  memset(img, ' ', sizeof img);
+  memcpy(img, "\x93NUMPY\x01\x00\x40\x00", 10);
+  memcpy(img + 10, hdr, strlen(hdr));
+  img[73] = '\n';
+  const float v[3] = {1, -2, 3};
+  memcpy(img + 74, v, sizeof v);
+  timmc_npy arr;
+  CHECK(timmc_npy_parse("mem.npy", img, sizeof img, &arr) == TIMMC_OK);
+  CHECK(arr.ndim == 1 && arr.shape[0] == 3 && arr.count == 3 && arr.elsize == 4);
+  CHECK(arr.data != NULL && memcmp(arr.data, v, sizeof v) == 0);
+  timmc_npy_free(&arr);
+  CHECK_ERROR(timmc_npy_parse("mem.npy", img, sizeof img - 1, &arr),
+              "mem.npy: truncated: shape [3] of float32 needs 12 bytes of data but the file has 11");
+  CHECK(arr.data == NULL);
+  CHECK_ERROR(timmc_npy_parse("text.npy", "hello, world\n", 13, &arr),
+              "text.npy: not a .npy file (no \\x93NUMPY magic)");
+  CHECK_ERROR(timmc_npy_parse("tiny.npy", img, 9, &arr), "tiny.npy: truncated: file is 9 bytes");
+  img[8] = 0x50; /* header length 80 > 76 bytes left */
+  CHECK_ERROR(timmc_npy_parse("mem.npy", img, sizeof img, &arr),
+              "mem.npy: truncated: header of 80 bytes runs past the end");
+  img[8] = 0x40;
+  memcpy(strstr((char *)img + 10, "(3,)"), "(3 3", 4); /* the data starts with a 0 byte */
+  CHECK_ERROR(timmc_npy_parse("mem.npy", img, sizeof img, &arr),
+              "mem.npy: malformed .npy header (expected ',' or ')' in the shape");
+  CHECK(strchr(timmc_error(), '\n') == NULL);
 }
 
 static void test_atomic_writer(void) {
@@ -332,7 +426,9 @@ int main(void) {
   test_half_conversion();
   test_st_read_errors();
   test_st_open_errors();
+  test_check_finite();
   test_npy();
+  test_npy_parse();
   test_atomic_writer();
   dir_entries(1);
   rmdir(dir);

@@ -2,7 +2,8 @@
 # deps.sh: installs the Debian 12 packages timmc needs, only if any is missing.
 set -eu
 PACKAGES="gcc libc6-dev make cmake lua5.4 lua-cjson libcjson-dev libxnnpack-dev
-          libpthreadpool-dev lua-busted lua-check"
+          libpthreadpool-dev lua-busted lua-check
+          valgrind clang-14 libclang-rt-14-dev"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
