@@ -49,8 +49,9 @@ def read_safetensors(path):
 def timm_model(spec, state_dict):
     kw = dict(num_classes=spec.get("num_classes", 1000),
               global_pool=spec.get("global_pool", "avg"),
-              output_stride=spec.get("output_stride", 32),
               in_chans=spec.get("input_size", [3])[0])
+    if "output_stride" in spec:  # some constructors (densenet) take no output_stride
+        kw["output_stride"] = spec["output_stride"]
     full = timm.create_model(spec["architecture"], **kw)
     full.load_state_dict(state_dict, strict=True)
     if not spec.get("features_only"):
@@ -59,9 +60,20 @@ def timm_model(spec, state_dict):
     kw.pop("global_pool")
     feats = timm.create_model(spec["architecture"], features_only=True,
                               out_indices=tuple(spec.get("out_indices", range(5))), **kw)
-    res = feats.load_state_dict(state_dict, strict=False)
-    assert not res.missing_keys, res.missing_keys
-    assert all(k.startswith("fc.") for k in res.unexpected_keys), res.unexpected_keys
+    # The same weights: the features net holds the full model's modules, the
+    # top-level ones renamed where timm flattens them ('features.denseblock1' ->
+    # 'features_denseblock1', 'stem.0' -> 'stem_0').
+    full_sd = full.state_dict()
+    renamed = {}
+    for k in feats.state_dict():
+        if k in full_sd:
+            renamed[k] = full_sd[k]
+            continue
+        head, _, rest = k.partition(".")
+        flat = head.replace("_", ".") + ("." + rest if rest else "")
+        assert flat in full_sd, "no weight for %s in the full model" % k
+        renamed[k] = full_sd[flat]
+    feats.load_state_dict(renamed, strict=True)
     return feats
 
 
