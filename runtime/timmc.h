@@ -71,6 +71,8 @@ typedef struct timmc_model {
   const timmc_output *outputs;         /* forward's outputs, in order */
   const timmc_output *features;        /* forward_features' output, NULL if features_only */
   const timmc_output *pre_logits;      /* forward_head(pre_logits=1), NULL if features_only */
+  size_t num_ops;                      /* the steps of forward */
+  const char *const *op_names;         /* their timm modules */
   const timmc_tensor_spec *state_dict; /* the full timm state_dict (for --save-weights) */
   size_t state_dict_len;
   size_t arena_bytes, arena_lower_bound_bytes, weights_bytes;

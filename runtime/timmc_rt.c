@@ -1,6 +1,7 @@
 /*
  * timmc_rt.c - weight loading and folding, layout changes, XNNPACK setup.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "timmc_rt.h"
 
 #include <math.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define BN_EPS 1e-5 /* timm's BatchNorm2d default */
 
@@ -248,6 +250,14 @@ int timmc_xnn_init(void) {
 
 int timmc_xnn_fail(const char *layer, const char *what, enum xnn_status s) {
   return timmc_fail(TIMMC_ERUNTIME, "%s: xnn %s failed (status %d)", layer, what, (int)s);
+}
+
+double *timmc_op_ms;
+
+double timmc_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 /* Both transposes walk 8x8 tiles so reads and writes stay in cache lines. */

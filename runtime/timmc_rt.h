@@ -72,6 +72,11 @@ size_t timmc_xnn_bytes(void);
 /* Message "LAYER: xnn WHAT failed (status)"; returns TIMMC_ERUNTIME. */
 int timmc_xnn_fail(const char *layer, const char *what, enum xnn_status s);
 
+/* When not NULL, forward adds each step's milliseconds to timmc_op_ms[step]
+ * (the runner's --profile). */
+extern double *timmc_op_ms;
+double timmc_now_ms(void);
+
 /* [n][c][hw] <-> [n][hw][c] */
 void timmc_nchw_to_nhwc(const float *src, float *dst, size_t n, size_t c, size_t hw);
 void timmc_nhwc_to_nchw(const float *src, float *dst, size_t n, size_t hw, size_t c);
