@@ -14,6 +14,7 @@
 #include "timmc.h"
 #include "timmc_npy.h"
 #include "timmc_rand.h"
+#include "timmc_rt.h"
 #include "timmc_st.h"
 #include "timmc_file.h"
 
@@ -24,12 +25,12 @@ static const char USAGE[] =
     "usage: %s (--weights FILE.safetensors | --random-weights SEED [--save-weights FILE])\n"
     "          [--input IN.npy --outdir OUT] [--entry forward|forward_features|"
     "forward_head_pre_logits]\n"
-    "          [--threads N] [--bench N] [--check-finite] [--info]\n";
+    "          [--threads N] [--bench N [--profile]] [--check-finite] [--info]\n";
 
 typedef struct options {
   const char *weights, *save_weights, *input, *outdir, *entry;
   unsigned long long seed;
-  int have_seed, info, check_finite;
+  int have_seed, info, check_finite, profile;
   long threads, bench;
 } options;
 
@@ -61,6 +62,10 @@ static int parse_args(int argc, char **argv, options *o) {
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--info")) {
       o->info = 1;
+      continue;
+    }
+    if (!strcmp(a, "--profile")) {
+      o->profile = 1;
       continue;
     }
     if (!strcmp(a, "--check-finite")) {
@@ -102,9 +107,12 @@ static int parse_args(int argc, char **argv, options *o) {
   }
   if (o->info) return TIMMC_OK;
   if (o->weights && o->have_seed) return bad("%s", "give --weights or --random-weights, not both");
-  if (!o->weights && !o->have_seed) return bad("%s", "needs --weights FILE or --random-weights SEED");
+  if (!o->weights && !o->have_seed && !M->init_embedded) {
+    return bad("%s", "needs --weights FILE or --random-weights SEED");
+  }
   if (o->save_weights && !o->have_seed) return bad("%s", "--save-weights needs --random-weights");
   if (!!o->input != !!o->outdir) return bad("%s", "--input and --outdir go together");
+  if (o->profile && !o->bench) return bad("%s", "--profile needs --bench N");
   if (!o->input && !o->bench && !o->save_weights) {
     return bad("%s", "nothing to do: give --input IN.npy --outdir OUT, --bench N or --save-weights");
   }
@@ -165,20 +173,53 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* --profile: the steps that took longest over the timed runs. */
+static void print_profile(const double *op_ms, long runs) {
+  size_t *order = malloc(M->num_ops * sizeof(size_t));
+  double total = 0.0;
+  if (!order) return;
+  for (size_t i = 0; i < M->num_ops; i++) {
+    order[i] = i;
+    total += op_ms[i];
+  }
+  for (size_t i = 1; i < M->num_ops; i++) { /* insertion sort, longest first */
+    size_t j = i, k = order[i];
+    for (; j > 0 && op_ms[order[j - 1]] < op_ms[k]; j--) order[j] = order[j - 1];
+    order[j] = k;
+  }
+  printf("%-6s %-40s %10s %7s\n", "step", "timm module", "ms/run", "share");
+  for (size_t i = 0; i < M->num_ops && i < 20; i++) {
+    const size_t k = order[i];
+    printf("%-6zu %-40s %10.3f %6.1f%%\n", k, M->op_names[k], op_ms[k] / runs,
+           100.0 * op_ms[k] / total);
+  }
+  printf("all %zu steps: %.3f ms/run\n", M->num_ops, total / runs);
+  free(order);
+}
+
 static int bench(const options *o, const float *in, float *const outs[]) {
   double *ms = malloc(sizeof(double) * (size_t)o->bench);
-  if (!ms) return timmc_fail(TIMMC_ERUNTIME, "out of memory");
+  double *op_ms = o->profile ? calloc(M->num_ops, sizeof(double)) : NULL;
+  if (!ms || (o->profile && !op_ms)) {
+    free(ms);
+    return timmc_fail(TIMMC_ERUNTIME, "out of memory");
+  }
   int rc = run_entry(o->entry, in, outs); /* warm-up */
+  timmc_op_ms = op_ms;
   for (long i = 0; rc == TIMMC_OK && i < o->bench; i++) {
     double t0 = now_ms();
     rc = run_entry(o->entry, in, outs);
     ms[i] = now_ms() - t0;
   }
+  timmc_op_ms = NULL;
+  if (rc == TIMMC_OK && op_ms) print_profile(op_ms, o->bench);
+  free(op_ms);
   if (rc == TIMMC_OK) {
     qsort(ms, (size_t)o->bench, sizeof(double), cmp_double);
     printf("model: %s entry: %s threads: %ld runs: %ld\n", M->name, o->entry, o->threads,
            o->bench);
     printf("min_ms: %.3f\n", ms[0]);
+    printf("xnnpack_bytes: %zu\n", timmc_xnn_bytes()); /* packed weights + operator state */
     printf("gflops_per_s: %.2f\n", M->flops / (ms[o->bench / 2] * 1e6));
     printf("median_ms: %.3f\n", ms[o->bench / 2]);
   }
@@ -230,6 +271,7 @@ static int write_outputs(const char *outdir, const timmc_output *defs, int n, fl
 static int load_weights(const options *o, void **saved, size_t *saved_size) {
   timmc_st_set_check_finite(o->check_finite);
   if (o->weights) return M->init_file(o->weights);
+  if (!o->have_seed) return M->init_embedded(); /* the weights linked into the binary */
   void *blob;
   size_t size;
   int rc = timmc_rand_state_dict(M->state_dict, M->state_dict_len, o->seed, &blob, &size);
