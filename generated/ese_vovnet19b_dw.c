@@ -1102,12 +1102,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
 static int run_ops(size_t first, size_t last) {
   for (size_t i = first; i < last; i++) {
+    const double t0 = timmc_op_ms ? timmc_now_ms() : 0.0;
     if (ops[i].kernel) {
       ops[i].kernel(&ops[i]);
-      continue;
+    } else {
+      enum xnn_status s = xnn_run_operator(ops[i].xnn, threadpool);
+      if (s != xnn_status_success) return timmc_xnn_fail(op_names[i], "run", s);
     }
-    enum xnn_status s = xnn_run_operator(ops[i].xnn, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail(op_names[i], "run", s);
+    if (timmc_op_ms) timmc_op_ms[i] += timmc_now_ms() - t0;
   }
   return TIMMC_OK;
 }
@@ -1213,6 +1215,8 @@ const timmc_model ese_vovnet19b_dw_model = {
     .outputs = outputs,
     .features = &features_output,
     .pre_logits = &pre_logits_output,
+    .num_ops = NUM_OPS,
+    .op_names = op_names,
     .state_dict = state_dict,
     .state_dict_len = sizeof(state_dict) / sizeof(state_dict[0]),
     .arena_bytes = 17661952,

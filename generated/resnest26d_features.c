@@ -835,7 +835,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   ops[29] = (timmc_op){.kernel = timmc_kernel_radix_sum, .a = arena + 1605632, .b = arena + 5619712, .y = arena + 4816896,
                       .dims = {/*batch=*/2, /*pixels=*/3136, /*radix=*/2, /*channels=*/128}};
 
-  /* layer2.0.avd_last: avgpool 3x3 s2 same; [2,56,56,128] -> [2,28,28,128] */
+  /* layer2.0.avd_last: avgpool 3x3 s2; [2,56,56,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_const_kernel(w, 1152, 0.1111111111111111f));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
@@ -1080,7 +1080,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   ops[50] = (timmc_op){.kernel = timmc_kernel_radix_sum, .a = arena + 1605632, .b = arena + 5218304, .y = arena + 4816896,
                       .dims = {/*batch=*/2, /*pixels=*/784, /*radix=*/2, /*channels=*/256}};
 
-  /* layer3.0.avd_last: avgpool 3x3 s2 same; [2,28,28,256] -> [2,14,14,256] */
+  /* layer3.0.avd_last: avgpool 3x3 s2; [2,28,28,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_const_kernel(w, 2304, 0.1111111111111111f));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
@@ -1326,7 +1326,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   ops[71] = (timmc_op){.kernel = timmc_kernel_radix_sum, .a = arena + 1605632, .b = arena + 5017600, .y = arena + 4816896,
                       .dims = {/*batch=*/2, /*pixels=*/196, /*radix=*/2, /*channels=*/512}};
 
-  /* layer4.0.avd_last: avgpool 3x3 s2 same; [2,14,14,512] -> [2,7,7,512] */
+  /* layer4.0.avd_last: avgpool 3x3 s2; [2,14,14,512] -> [2,7,7,512] */
   TIMMC_TRY(timmc_const_kernel(w, 4608, 0.1111111111111111f));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,

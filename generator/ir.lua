@@ -49,7 +49,9 @@
 --                precedes, as a per-channel affine
 --   relu         -
 --   maxpool      k, stride, padding (symmetric, timm's), ceil_mode; pad as for conv
---   avgpool      k, stride, ceil_mode, count_include_pad; pad set by infer_shapes
+--   avgpool      k, stride, padding (symmetric), ceil_mode, count_include_pad,
+--                same_pad (AvgPool2dSame, set by apply_output_stride); pad set by
+--                infer_shapes
 --   add          act ("relu"|nil): inputs[1] + inputs[2]
 --   concat       inputs joined along channels; place_concats turns it into
 --                views of the output (producers write their slice) or copies
@@ -157,10 +159,10 @@ function Builder:maxpool(x, name, k, stride, padding, ceil_mode)
   return y
 end
 
-function Builder:avgpool(x, name, k, stride, ceil_mode, count_include_pad)
+function Builder:avgpool(x, name, k, stride, ceil_mode, count_include_pad, padding)
   local y = ir.new_tensor(self.m, name, self:channels(x))
   ir.add_node(self.m, { kind = "avgpool", name = name, inputs = { x }, output = y, k = k,
-                        stride = stride, ceil_mode = ceil_mode,
+                        stride = stride, padding = padding or 0, ceil_mode = ceil_mode,
                         count_include_pad = count_include_pad, same_pad = false })
   return y
 end

@@ -41,15 +41,8 @@ local function split_attn(b, x, p, cout, radix, cardinality)
 end
 
 -- avd_last, nn.AvgPool2d(3, stride, padding=1) with its padding zeros counted.
--- The IR's avgpool has no padding attribute; an avgpool node with same_pad
--- and count_include_pad gets 1 zero on each side for k = 3 from
--- infer_shapes, which is exactly this pool's padding at any stride.
 local function avd_pool(b, x, name, stride)
-  local y = ir.new_tensor(b.m, name, b:channels(x))
-  ir.add_node(b.m, { kind = "avgpool", name = name, inputs = { x }, output = y, k = 3,
-                     stride = stride, ceil_mode = false, count_include_pad = true,
-                     same_pad = true })
-  return y
+  return b:avgpool(x, name, 3, stride, false, true, 1)
 end
 
 -- ResNet's avg_down shortcut: AvgPool2d(2, stride, ceil_mode, not counting

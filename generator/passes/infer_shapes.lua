@@ -39,12 +39,11 @@ function shape_of.avgpool(node, x)
     local total = node.k - 1
     local a = total // 2
     node.pad = { a, total - a, total - a, a }
-  elseif node.ceil_mode then
-    local eh = ceil_pad(x[2], 0, node.k, node.stride)
-    local ew = ceil_pad(x[3], 0, node.k, node.stride)
-    node.pad = { 0, ew, eh, 0 }
   else
-    node.pad = { 0, 0, 0, 0 }
+    local p = node.padding
+    local eh = node.ceil_mode and ceil_pad(x[2], p, node.k, node.stride) or 0
+    local ew = node.ceil_mode and ceil_pad(x[3], p, node.k, node.stride) or 0
+    node.pad = { p, p + ew, p + eh, p }
   end
   return shape_of.conv({ pad = node.pad, k = node.k, stride = node.stride, dilation = 1,
                          cout = x[4] }, x)
