@@ -5,6 +5,7 @@
 -- conv1/bn1, a split-attention conv2.{conv,bn0,fc1,bn1,fc2}, avd_last,
 -- conv3/bn3 and an average-pool downsample.{0,1,2}; then global_pool and fc.
 local ir = require("ir")
+local resnet = require("resnet")
 
 local resnest = {}
 
@@ -45,16 +46,6 @@ local function avd_pool(b, x, name, stride)
   return b:avgpool(x, name, 3, stride, false, true, 1)
 end
 
--- ResNet's avg_down shortcut: AvgPool2d(2, stride, ceil_mode, not counting
--- padding) when strided, 1x1 conv, BatchNorm.
-local function shortcut(b, x, p, cout, stride)
-  if stride == 1 and b:channels(x) == cout then return x end
-  local y = x
-  if stride ~= 1 then y = b:avgpool(x, p .. ".downsample.0", 2, stride, true, false) end
-  return b:conv(y, { name = p .. ".downsample.1", cout = cout, k = 1, bn = p .. ".downsample.2",
-                     out_name = p .. ".downsample" })
-end
-
 -- ResNestBottleneck with avd (avd_first false): a strided block moves its
 -- stride from the split-attention conv to the avd_last pool after it. A
 -- block timm dilates for output_stride has stride 1 there, and so no pool.
@@ -67,50 +58,20 @@ local function bottleneck(b, x, p, cfg, planes, stride, dilated)
   if stride > 1 and not dilated then y = avd_pool(b, y, p .. ".avd_last", stride) end
   y = b:conv(y, { name = p .. ".conv3", cout = cout, k = 1, bn = p .. ".bn3",
                   out_name = p .. ".bn3" })
-  return b:add(y, shortcut(b, x, p, cout, stride), p .. ".act3", "relu")
+  return b:add(y, resnet.shortcut(b, x, p, cfg, cout, stride), p .. ".act3", "relu")
 end
 
--- Builds the full classification model of the spec at output stride 32, but
--- for the avd pools of the stages timm dilates (apply_output_stride dilates
--- the rest as timm's make_blocks does).
+-- timm's ResNet with this block: the avd pools of the stages timm dilates are
+-- left out, as timm leaves them out.
 function resnest.build(model)
-  local cfg, spec = model.arch.cfg, model.spec
-  local b = ir.builder(model)
-  local x = ir.new_tensor(model, "input", spec.input_size[1])
-  model.input = x
-
-  -- the deep stem: three 3x3 convs (conv1.0, .3, .6), the first strided
-  local w = cfg.stem_width
-  for _, s in ipairs({ { "conv1.0", w, 2, "conv1.1", "conv1.2" },
-                       { "conv1.3", w, 1, "conv1.4", "conv1.5" },
-                       { "conv1.6", 2 * w, 1, "bn1", "act1" } }) do
-    x = b:conv(x, { name = s[1], cout = s[2], k = 3, stride = s[3], bn = s[4], act = "relu",
-                    out_name = s[5] })
-  end
-  b:feature("act1", x)
-  x = b:maxpool(x, "maxpool", 3, 2, 1, false)
-
-  local net_stride = 4
-  for stage, depth in ipairs(cfg.layers) do
-    local planes = 64 << (stage - 1)
-    local stride = stage > 1 and 2 or 1
-    local dilated = stride > 1 and net_stride >= spec.output_stride
-    if not dilated then net_stride = net_stride * stride end
-    for i = 0, depth - 1 do
-      x = bottleneck(b, x, string.format("layer%d.%d", stage, i), cfg, planes,
-                     i == 0 and stride or 1, dilated)
-    end
-    model.tensors[x].name = "layer" .. stage
-    b:feature("layer" .. stage, x)
-  end
-  b:classifier_head(x, spec.num_classes, spec.global_pool)
-  return model
+  return resnet.build_with(model, bottleneck)
 end
 
 -- The registry: timm's names and their model_args (all deep stem, avg_down,
 -- radix 2, avd).
 local function variant(layers)
-  return { layers = layers, stem_width = 32, base_width = 64, cardinality = 1, radix = 2,
+  return { layers = layers, stem_width = 32, stem_type = "deep", avg_down = true, base_width = 64,
+           cardinality = 1, radix = 2,
            input_size = { 3, 224, 224 }, output_stride = { 8, 16, 32 } }
 end
 

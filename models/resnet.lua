@@ -36,7 +36,9 @@ local function attention(b, x, prefix, kind)
   return x
 end
 
-local function shortcut(b, x, p, cfg, cout, stride)
+-- The block's shortcut: identity, or (downsample.*) a strided 1x1 conv and
+-- BatchNorm, or with avg_down an AvgPool2d(2, stride, ceil_mode) first.
+function resnet.shortcut(b, x, p, cfg, cout, stride)
   if stride == 1 and b:channels(x) == cout then return x end
   if cfg.avg_down then
     local y = x
@@ -56,7 +58,7 @@ local function basic_block(b, x, p, cfg, planes, stride)
   y = b:conv(y, { name = p .. ".conv2", cout = planes, k = 3, bn = p .. ".bn2",
                   out_name = p .. ".bn2" })
   y = attention(b, y, p .. ".se", cfg.attn)
-  return b:add(y, shortcut(b, x, p, cfg, planes, stride), p .. ".act2", "relu")
+  return b:add(y, resnet.shortcut(b, x, p, cfg, planes, stride), p .. ".act2", "relu")
 end
 
 local function bottleneck(b, x, p, cfg, planes, stride)
@@ -70,12 +72,15 @@ local function bottleneck(b, x, p, cfg, planes, stride)
   y = b:conv(y, { name = p .. ".conv3", cout = cout, k = 1, bn = p .. ".bn3",
                   out_name = p .. ".bn3" })
   y = attention(b, y, p .. ".se", cfg.attn)
-  return b:add(y, shortcut(b, x, p, cfg, cout, stride), p .. ".act3", "relu")
+  return b:add(y, resnet.shortcut(b, x, p, cfg, cout, stride), p .. ".act3", "relu")
 end
 
--- Builds the full classification model of the spec: stem, four stages at
--- output stride 32 (apply_output_stride dilates them later), head.
-function resnet.build(model)
+-- timm's ResNet around a block function, for this family and the ones built
+-- on timm's ResNet class (resnest): block(b, x, module_path, cfg, planes,
+-- stride, dilated) where dilated tells that timm's make_blocks turns this
+-- stage's stride into dilation for the spec's output_stride. The graph is
+-- built at output stride 32; apply_output_stride dilates it as timm does.
+function resnet.build_with(model, block)
   local cfg, spec = model.arch.cfg, model.spec
   local b = ir.builder(model)
   local x = ir.new_tensor(model, "input", spec.input_size[1])
@@ -96,18 +101,25 @@ function resnet.build(model)
   b:feature("act1", x)
   x = b:maxpool(x, "maxpool", 3, 2, 1, false)
 
-  local block = cfg.block == "basic" and basic_block or bottleneck
+  local net_stride = 4
   for stage, depth in ipairs(cfg.layers) do
     local planes = 64 << (stage - 1)
+    local stride = stage > 1 and 2 or 1
+    local dilated = stride > 1 and net_stride >= spec.output_stride
+    if not dilated then net_stride = net_stride * stride end
     for i = 0, depth - 1 do
-      local stride = (stage > 1 and i == 0) and 2 or 1
-      x = block(b, x, string.format("layer%d.%d", stage, i), cfg, planes, stride)
+      x = block(b, x, string.format("layer%d.%d", stage, i), cfg, planes, i == 0 and stride or 1,
+                dilated)
     end
     model.tensors[x].name = "layer" .. stage
     b:feature("layer" .. stage, x)
   end
   b:classifier_head(x, spec.num_classes, spec.global_pool)
   return model
+end
+
+function resnet.build(model)
+  return resnet.build_with(model, model.arch.cfg.block == "basic" and basic_block or bottleneck)
 end
 
 -- The registry: timm's names and their model_args.
