@@ -1213,7 +1213,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.conv0: conv 7x7 3->64 s2, features.norm0 folded, relu; [2,224,224,3] -> [2,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.conv0.weight", NULL, "features.norm0",
-      /*out_channels=*/64, /*group_input_channels=*/3, /*kernel=*/7));
+      /*out_channels=*/64, /*group_input_channels=*/3, /*kernel=*/7, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/3, /*input_padding_right=*/3, /*input_padding_bottom=*/3,
       /*input_padding_left=*/3, /*kernel_height=*/7, /*kernel_width=*/7, /*subsampling_height=*/2,
@@ -1241,7 +1241,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.pool0", "setup", s);
 
   /* features.denseblock1.denselayer1.norm1: batchnorm features.denseblock1.denselayer1.norm1 as a per-channel affine, relu; [2,56,56,64] -> [2,56,56,64] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer1.norm1", /*channels=*/64));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer1.norm1", /*channels=*/64, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1257,7 +1257,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer1.conv1: conv 1x1 64->128 s1, features.denseblock1.denselayer1.norm2 folded, relu; [2,56,56,64] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer1.conv1.weight", NULL, "features.denseblock1.denselayer1.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1273,7 +1273,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer1.conv2: conv 3x3 128->32 s1; [2,56,56,128] -> [2,56,56,32] (channels 64.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer1.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1288,7 +1288,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.conv2", "setup", s);
 
   /* features.denseblock1.denselayer2.norm1: batchnorm features.denseblock1.denselayer2.norm1 as a per-channel affine, relu; [2,56,56,96] -> [2,56,56,96] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer2.norm1", /*channels=*/96));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer2.norm1", /*channels=*/96, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1304,7 +1304,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer2.conv1: conv 1x1 96->128 s1, features.denseblock1.denselayer2.norm2 folded, relu; [2,56,56,96] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer2.conv1.weight", NULL, "features.denseblock1.denselayer2.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/96, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/96, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1320,7 +1320,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer2.conv2: conv 3x3 128->32 s1; [2,56,56,128] -> [2,56,56,32] (channels 96.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer2.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1335,7 +1335,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.conv2", "setup", s);
 
   /* features.denseblock1.denselayer3.norm1: batchnorm features.denseblock1.denselayer3.norm1 as a per-channel affine, relu; [2,56,56,128] -> [2,56,56,128] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer3.norm1", /*channels=*/128));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer3.norm1", /*channels=*/128, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1351,7 +1351,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer3.conv1: conv 1x1 128->128 s1, features.denseblock1.denselayer3.norm2 folded, relu; [2,56,56,128] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer3.conv1.weight", NULL, "features.denseblock1.denselayer3.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1367,7 +1367,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer3.conv2: conv 3x3 128->32 s1; [2,56,56,128] -> [2,56,56,32] (channels 128.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer3.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1382,7 +1382,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.conv2", "setup", s);
 
   /* features.denseblock1.denselayer4.norm1: batchnorm features.denseblock1.denselayer4.norm1 as a per-channel affine, relu; [2,56,56,160] -> [2,56,56,160] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer4.norm1", /*channels=*/160));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer4.norm1", /*channels=*/160, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1398,7 +1398,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer4.conv1: conv 1x1 160->128 s1, features.denseblock1.denselayer4.norm2 folded, relu; [2,56,56,160] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer4.conv1.weight", NULL, "features.denseblock1.denselayer4.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/160, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/160, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1414,7 +1414,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer4.conv2: conv 3x3 128->32 s1; [2,56,56,128] -> [2,56,56,32] (channels 160.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer4.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1429,7 +1429,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.conv2", "setup", s);
 
   /* features.denseblock1.denselayer5.norm1: batchnorm features.denseblock1.denselayer5.norm1 as a per-channel affine, relu; [2,56,56,192] -> [2,56,56,192] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer5.norm1", /*channels=*/192));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer5.norm1", /*channels=*/192, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1445,7 +1445,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer5.conv1: conv 1x1 192->128 s1, features.denseblock1.denselayer5.norm2 folded, relu; [2,56,56,192] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer5.conv1.weight", NULL, "features.denseblock1.denselayer5.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/192, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1461,7 +1461,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer5.conv2: conv 3x3 128->32 s1; [2,56,56,128] -> [2,56,56,32] (channels 192.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer5.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1476,7 +1476,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.conv2", "setup", s);
 
   /* features.denseblock1.denselayer6.norm1: batchnorm features.denseblock1.denselayer6.norm1 as a per-channel affine, relu; [2,56,56,224] -> [2,56,56,224] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer6.norm1", /*channels=*/224));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer6.norm1", /*channels=*/224, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1492,7 +1492,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer6.conv1: conv 1x1 224->128 s1, features.denseblock1.denselayer6.norm2 folded, relu; [2,56,56,224] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer6.conv1.weight", NULL, "features.denseblock1.denselayer6.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/224, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/224, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1508,7 +1508,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer6.conv2: conv 3x3 128->32 s1; [2,56,56,128] -> [2,56,56,32] (channels 224.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer6.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1523,7 +1523,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.conv2", "setup", s);
 
   /* features.transition1.norm: batchnorm features.transition1.norm as a per-channel affine, relu; [2,56,56,256] -> [2,56,56,256] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition1.norm", /*channels=*/256));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition1.norm", /*channels=*/256, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1539,7 +1539,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.transition1.conv: conv 1x1 256->128 s1; [2,56,56,256] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.transition1.conv.weight", NULL, NULL,
-      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1566,7 +1566,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition1.pool", "setup", s);
 
   /* features.denseblock2.denselayer1.norm1: batchnorm features.denseblock2.denselayer1.norm1 as a per-channel affine, relu; [2,28,28,128] -> [2,28,28,128] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer1.norm1", /*channels=*/128));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer1.norm1", /*channels=*/128, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1582,7 +1582,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer1.conv1: conv 1x1 128->128 s1, features.denseblock2.denselayer1.norm2 folded, relu; [2,28,28,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer1.conv1.weight", NULL, "features.denseblock2.denselayer1.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1598,7 +1598,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer1.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 128.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer1.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1613,7 +1613,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv2", "setup", s);
 
   /* features.denseblock2.denselayer2.norm1: batchnorm features.denseblock2.denselayer2.norm1 as a per-channel affine, relu; [2,28,28,160] -> [2,28,28,160] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer2.norm1", /*channels=*/160));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer2.norm1", /*channels=*/160, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1629,7 +1629,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer2.conv1: conv 1x1 160->128 s1, features.denseblock2.denselayer2.norm2 folded, relu; [2,28,28,160] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer2.conv1.weight", NULL, "features.denseblock2.denselayer2.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/160, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/160, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1645,7 +1645,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer2.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 160.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer2.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1660,7 +1660,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv2", "setup", s);
 
   /* features.denseblock2.denselayer3.norm1: batchnorm features.denseblock2.denselayer3.norm1 as a per-channel affine, relu; [2,28,28,192] -> [2,28,28,192] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer3.norm1", /*channels=*/192));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer3.norm1", /*channels=*/192, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1676,7 +1676,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer3.conv1: conv 1x1 192->128 s1, features.denseblock2.denselayer3.norm2 folded, relu; [2,28,28,192] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer3.conv1.weight", NULL, "features.denseblock2.denselayer3.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/192, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1692,7 +1692,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer3.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 192.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer3.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1707,7 +1707,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv2", "setup", s);
 
   /* features.denseblock2.denselayer4.norm1: batchnorm features.denseblock2.denselayer4.norm1 as a per-channel affine, relu; [2,28,28,224] -> [2,28,28,224] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer4.norm1", /*channels=*/224));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer4.norm1", /*channels=*/224, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1723,7 +1723,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer4.conv1: conv 1x1 224->128 s1, features.denseblock2.denselayer4.norm2 folded, relu; [2,28,28,224] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer4.conv1.weight", NULL, "features.denseblock2.denselayer4.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/224, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/224, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1739,7 +1739,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer4.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 224.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer4.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1754,7 +1754,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv2", "setup", s);
 
   /* features.denseblock2.denselayer5.norm1: batchnorm features.denseblock2.denselayer5.norm1 as a per-channel affine, relu; [2,28,28,256] -> [2,28,28,256] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer5.norm1", /*channels=*/256));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer5.norm1", /*channels=*/256, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1770,7 +1770,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer5.conv1: conv 1x1 256->128 s1, features.denseblock2.denselayer5.norm2 folded, relu; [2,28,28,256] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer5.conv1.weight", NULL, "features.denseblock2.denselayer5.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1786,7 +1786,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer5.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 256.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer5.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1801,7 +1801,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv2", "setup", s);
 
   /* features.denseblock2.denselayer6.norm1: batchnorm features.denseblock2.denselayer6.norm1 as a per-channel affine, relu; [2,28,28,288] -> [2,28,28,288] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer6.norm1", /*channels=*/288));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer6.norm1", /*channels=*/288, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1817,7 +1817,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer6.conv1: conv 1x1 288->128 s1, features.denseblock2.denselayer6.norm2 folded, relu; [2,28,28,288] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer6.conv1.weight", NULL, "features.denseblock2.denselayer6.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/288, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/288, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1833,7 +1833,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer6.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 288.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer6.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1848,7 +1848,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv2", "setup", s);
 
   /* features.denseblock2.denselayer7.norm1: batchnorm features.denseblock2.denselayer7.norm1 as a per-channel affine, relu; [2,28,28,320] -> [2,28,28,320] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer7.norm1", /*channels=*/320));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer7.norm1", /*channels=*/320, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1864,7 +1864,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer7.conv1: conv 1x1 320->128 s1, features.denseblock2.denselayer7.norm2 folded, relu; [2,28,28,320] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer7.conv1.weight", NULL, "features.denseblock2.denselayer7.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/320, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/320, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1880,7 +1880,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer7.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 320.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer7.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1895,7 +1895,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv2", "setup", s);
 
   /* features.denseblock2.denselayer8.norm1: batchnorm features.denseblock2.denselayer8.norm1 as a per-channel affine, relu; [2,28,28,352] -> [2,28,28,352] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer8.norm1", /*channels=*/352));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer8.norm1", /*channels=*/352, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1911,7 +1911,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer8.conv1: conv 1x1 352->128 s1, features.denseblock2.denselayer8.norm2 folded, relu; [2,28,28,352] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer8.conv1.weight", NULL, "features.denseblock2.denselayer8.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/352, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/352, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1927,7 +1927,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer8.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 352.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer8.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1942,7 +1942,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv2", "setup", s);
 
   /* features.denseblock2.denselayer9.norm1: batchnorm features.denseblock2.denselayer9.norm1 as a per-channel affine, relu; [2,28,28,384] -> [2,28,28,384] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer9.norm1", /*channels=*/384));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer9.norm1", /*channels=*/384, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1958,7 +1958,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer9.conv1: conv 1x1 384->128 s1, features.denseblock2.denselayer9.norm2 folded, relu; [2,28,28,384] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer9.conv1.weight", NULL, "features.denseblock2.denselayer9.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/384, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/384, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1974,7 +1974,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer9.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 384.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer9.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1989,7 +1989,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv2", "setup", s);
 
   /* features.denseblock2.denselayer10.norm1: batchnorm features.denseblock2.denselayer10.norm1 as a per-channel affine, relu; [2,28,28,416] -> [2,28,28,416] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer10.norm1", /*channels=*/416));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer10.norm1", /*channels=*/416, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2005,7 +2005,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer10.conv1: conv 1x1 416->128 s1, features.denseblock2.denselayer10.norm2 folded, relu; [2,28,28,416] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer10.conv1.weight", NULL, "features.denseblock2.denselayer10.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/416, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/416, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2021,7 +2021,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer10.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 416.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer10.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2036,7 +2036,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv2", "setup", s);
 
   /* features.denseblock2.denselayer11.norm1: batchnorm features.denseblock2.denselayer11.norm1 as a per-channel affine, relu; [2,28,28,448] -> [2,28,28,448] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer11.norm1", /*channels=*/448));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer11.norm1", /*channels=*/448, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2052,7 +2052,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer11.conv1: conv 1x1 448->128 s1, features.denseblock2.denselayer11.norm2 folded, relu; [2,28,28,448] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer11.conv1.weight", NULL, "features.denseblock2.denselayer11.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/448, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/448, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2068,7 +2068,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer11.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 448.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer11.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2083,7 +2083,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv2", "setup", s);
 
   /* features.denseblock2.denselayer12.norm1: batchnorm features.denseblock2.denselayer12.norm1 as a per-channel affine, relu; [2,28,28,480] -> [2,28,28,480] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer12.norm1", /*channels=*/480));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer12.norm1", /*channels=*/480, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2099,7 +2099,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer12.conv1: conv 1x1 480->128 s1, features.denseblock2.denselayer12.norm2 folded, relu; [2,28,28,480] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer12.conv1.weight", NULL, "features.denseblock2.denselayer12.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/480, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/480, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2115,7 +2115,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer12.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 480.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer12.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2130,7 +2130,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv2", "setup", s);
 
   /* features.transition2.norm: batchnorm features.transition2.norm as a per-channel affine, relu; [2,28,28,512] -> [2,28,28,512] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition2.norm", /*channels=*/512));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition2.norm", /*channels=*/512, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2146,7 +2146,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.transition2.conv: conv 1x1 512->256 s1; [2,28,28,512] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.transition2.conv.weight", NULL, NULL,
-      /*out_channels=*/256, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2174,7 +2174,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition2.pool", "setup", s);
 
   /* features.denseblock3.denselayer1.norm1: batchnorm features.denseblock3.denselayer1.norm1 as a per-channel affine, relu; [2,14,14,256] -> [2,14,14,256] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer1.norm1", /*channels=*/256));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer1.norm1", /*channels=*/256, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2190,7 +2190,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer1.conv1: conv 1x1 256->128 s1, features.denseblock3.denselayer1.norm2 folded, relu; [2,14,14,256] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer1.conv1.weight", NULL, "features.denseblock3.denselayer1.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2206,7 +2206,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer1.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 256.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer1.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2221,7 +2221,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.conv2", "setup", s);
 
   /* features.denseblock3.denselayer2.norm1: batchnorm features.denseblock3.denselayer2.norm1 as a per-channel affine, relu; [2,14,14,288] -> [2,14,14,288] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer2.norm1", /*channels=*/288));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer2.norm1", /*channels=*/288, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2237,7 +2237,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer2.conv1: conv 1x1 288->128 s1, features.denseblock3.denselayer2.norm2 folded, relu; [2,14,14,288] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer2.conv1.weight", NULL, "features.denseblock3.denselayer2.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/288, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/288, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2253,7 +2253,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer2.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 288.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer2.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2268,7 +2268,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.conv2", "setup", s);
 
   /* features.denseblock3.denselayer3.norm1: batchnorm features.denseblock3.denselayer3.norm1 as a per-channel affine, relu; [2,14,14,320] -> [2,14,14,320] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer3.norm1", /*channels=*/320));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer3.norm1", /*channels=*/320, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2284,7 +2284,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer3.conv1: conv 1x1 320->128 s1, features.denseblock3.denselayer3.norm2 folded, relu; [2,14,14,320] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer3.conv1.weight", NULL, "features.denseblock3.denselayer3.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/320, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/320, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2300,7 +2300,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer3.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 320.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer3.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2315,7 +2315,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.conv2", "setup", s);
 
   /* features.denseblock3.denselayer4.norm1: batchnorm features.denseblock3.denselayer4.norm1 as a per-channel affine, relu; [2,14,14,352] -> [2,14,14,352] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer4.norm1", /*channels=*/352));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer4.norm1", /*channels=*/352, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2331,7 +2331,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer4.conv1: conv 1x1 352->128 s1, features.denseblock3.denselayer4.norm2 folded, relu; [2,14,14,352] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer4.conv1.weight", NULL, "features.denseblock3.denselayer4.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/352, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/352, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2347,7 +2347,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer4.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 352.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer4.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2362,7 +2362,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.conv2", "setup", s);
 
   /* features.denseblock3.denselayer5.norm1: batchnorm features.denseblock3.denselayer5.norm1 as a per-channel affine, relu; [2,14,14,384] -> [2,14,14,384] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer5.norm1", /*channels=*/384));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer5.norm1", /*channels=*/384, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2378,7 +2378,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer5.conv1: conv 1x1 384->128 s1, features.denseblock3.denselayer5.norm2 folded, relu; [2,14,14,384] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer5.conv1.weight", NULL, "features.denseblock3.denselayer5.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/384, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/384, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2394,7 +2394,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer5.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 384.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer5.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2409,7 +2409,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.conv2", "setup", s);
 
   /* features.denseblock3.denselayer6.norm1: batchnorm features.denseblock3.denselayer6.norm1 as a per-channel affine, relu; [2,14,14,416] -> [2,14,14,416] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer6.norm1", /*channels=*/416));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer6.norm1", /*channels=*/416, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2425,7 +2425,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer6.conv1: conv 1x1 416->128 s1, features.denseblock3.denselayer6.norm2 folded, relu; [2,14,14,416] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer6.conv1.weight", NULL, "features.denseblock3.denselayer6.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/416, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/416, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2441,7 +2441,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer6.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 416.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer6.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2456,7 +2456,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.conv2", "setup", s);
 
   /* features.denseblock3.denselayer7.norm1: batchnorm features.denseblock3.denselayer7.norm1 as a per-channel affine, relu; [2,14,14,448] -> [2,14,14,448] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer7.norm1", /*channels=*/448));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer7.norm1", /*channels=*/448, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2472,7 +2472,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer7.conv1: conv 1x1 448->128 s1, features.denseblock3.denselayer7.norm2 folded, relu; [2,14,14,448] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer7.conv1.weight", NULL, "features.denseblock3.denselayer7.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/448, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/448, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2488,7 +2488,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer7.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 448.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer7.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2503,7 +2503,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.conv2", "setup", s);
 
   /* features.denseblock3.denselayer8.norm1: batchnorm features.denseblock3.denselayer8.norm1 as a per-channel affine, relu; [2,14,14,480] -> [2,14,14,480] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer8.norm1", /*channels=*/480));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer8.norm1", /*channels=*/480, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2519,7 +2519,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer8.conv1: conv 1x1 480->128 s1, features.denseblock3.denselayer8.norm2 folded, relu; [2,14,14,480] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer8.conv1.weight", NULL, "features.denseblock3.denselayer8.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/480, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/480, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2535,7 +2535,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer8.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 480.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer8.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2550,7 +2550,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.conv2", "setup", s);
 
   /* features.denseblock3.denselayer9.norm1: batchnorm features.denseblock3.denselayer9.norm1 as a per-channel affine, relu; [2,14,14,512] -> [2,14,14,512] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer9.norm1", /*channels=*/512));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer9.norm1", /*channels=*/512, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2566,7 +2566,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer9.conv1: conv 1x1 512->128 s1, features.denseblock3.denselayer9.norm2 folded, relu; [2,14,14,512] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer9.conv1.weight", NULL, "features.denseblock3.denselayer9.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2582,7 +2582,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer9.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 512.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer9.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2597,7 +2597,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.conv2", "setup", s);
 
   /* features.denseblock3.denselayer10.norm1: batchnorm features.denseblock3.denselayer10.norm1 as a per-channel affine, relu; [2,14,14,544] -> [2,14,14,544] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer10.norm1", /*channels=*/544));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer10.norm1", /*channels=*/544, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2613,7 +2613,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer10.conv1: conv 1x1 544->128 s1, features.denseblock3.denselayer10.norm2 folded, relu; [2,14,14,544] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer10.conv1.weight", NULL, "features.denseblock3.denselayer10.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/544, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/544, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2629,7 +2629,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer10.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 544.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer10.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2644,7 +2644,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.conv2", "setup", s);
 
   /* features.denseblock3.denselayer11.norm1: batchnorm features.denseblock3.denselayer11.norm1 as a per-channel affine, relu; [2,14,14,576] -> [2,14,14,576] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer11.norm1", /*channels=*/576));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer11.norm1", /*channels=*/576, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2660,7 +2660,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer11.conv1: conv 1x1 576->128 s1, features.denseblock3.denselayer11.norm2 folded, relu; [2,14,14,576] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer11.conv1.weight", NULL, "features.denseblock3.denselayer11.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2676,7 +2676,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer11.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 576.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer11.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2691,7 +2691,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.conv2", "setup", s);
 
   /* features.denseblock3.denselayer12.norm1: batchnorm features.denseblock3.denselayer12.norm1 as a per-channel affine, relu; [2,14,14,608] -> [2,14,14,608] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer12.norm1", /*channels=*/608));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer12.norm1", /*channels=*/608, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2707,7 +2707,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer12.conv1: conv 1x1 608->128 s1, features.denseblock3.denselayer12.norm2 folded, relu; [2,14,14,608] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer12.conv1.weight", NULL, "features.denseblock3.denselayer12.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/608, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/608, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2723,7 +2723,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer12.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 608.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer12.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2738,7 +2738,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.conv2", "setup", s);
 
   /* features.denseblock3.denselayer13.norm1: batchnorm features.denseblock3.denselayer13.norm1 as a per-channel affine, relu; [2,14,14,640] -> [2,14,14,640] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer13.norm1", /*channels=*/640));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer13.norm1", /*channels=*/640, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2754,7 +2754,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer13.conv1: conv 1x1 640->128 s1, features.denseblock3.denselayer13.norm2 folded, relu; [2,14,14,640] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer13.conv1.weight", NULL, "features.denseblock3.denselayer13.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/640, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/640, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2770,7 +2770,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer13.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 640.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer13.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2785,7 +2785,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.conv2", "setup", s);
 
   /* features.denseblock3.denselayer14.norm1: batchnorm features.denseblock3.denselayer14.norm1 as a per-channel affine, relu; [2,14,14,672] -> [2,14,14,672] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer14.norm1", /*channels=*/672));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer14.norm1", /*channels=*/672, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2801,7 +2801,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer14.conv1: conv 1x1 672->128 s1, features.denseblock3.denselayer14.norm2 folded, relu; [2,14,14,672] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer14.conv1.weight", NULL, "features.denseblock3.denselayer14.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/672, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/672, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2817,7 +2817,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer14.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 672.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer14.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2832,7 +2832,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.conv2", "setup", s);
 
   /* features.denseblock3.denselayer15.norm1: batchnorm features.denseblock3.denselayer15.norm1 as a per-channel affine, relu; [2,14,14,704] -> [2,14,14,704] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer15.norm1", /*channels=*/704));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer15.norm1", /*channels=*/704, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2848,7 +2848,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer15.conv1: conv 1x1 704->128 s1, features.denseblock3.denselayer15.norm2 folded, relu; [2,14,14,704] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer15.conv1.weight", NULL, "features.denseblock3.denselayer15.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/704, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/704, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2864,7 +2864,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer15.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 704.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer15.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2879,7 +2879,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.conv2", "setup", s);
 
   /* features.denseblock3.denselayer16.norm1: batchnorm features.denseblock3.denselayer16.norm1 as a per-channel affine, relu; [2,14,14,736] -> [2,14,14,736] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer16.norm1", /*channels=*/736));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer16.norm1", /*channels=*/736, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2895,7 +2895,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer16.conv1: conv 1x1 736->128 s1, features.denseblock3.denselayer16.norm2 folded, relu; [2,14,14,736] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer16.conv1.weight", NULL, "features.denseblock3.denselayer16.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/736, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/736, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2911,7 +2911,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer16.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 736.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer16.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2926,7 +2926,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.conv2", "setup", s);
 
   /* features.denseblock3.denselayer17.norm1: batchnorm features.denseblock3.denselayer17.norm1 as a per-channel affine, relu; [2,14,14,768] -> [2,14,14,768] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer17.norm1", /*channels=*/768));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer17.norm1", /*channels=*/768, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2942,7 +2942,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer17.conv1: conv 1x1 768->128 s1, features.denseblock3.denselayer17.norm2 folded, relu; [2,14,14,768] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer17.conv1.weight", NULL, "features.denseblock3.denselayer17.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/768, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/768, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2958,7 +2958,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer17.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 768.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer17.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2973,7 +2973,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.conv2", "setup", s);
 
   /* features.denseblock3.denselayer18.norm1: batchnorm features.denseblock3.denselayer18.norm1 as a per-channel affine, relu; [2,14,14,800] -> [2,14,14,800] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer18.norm1", /*channels=*/800));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer18.norm1", /*channels=*/800, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2989,7 +2989,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer18.conv1: conv 1x1 800->128 s1, features.denseblock3.denselayer18.norm2 folded, relu; [2,14,14,800] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer18.conv1.weight", NULL, "features.denseblock3.denselayer18.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/800, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/800, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3005,7 +3005,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer18.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 800.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer18.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3020,7 +3020,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.conv2", "setup", s);
 
   /* features.denseblock3.denselayer19.norm1: batchnorm features.denseblock3.denselayer19.norm1 as a per-channel affine, relu; [2,14,14,832] -> [2,14,14,832] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer19.norm1", /*channels=*/832));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer19.norm1", /*channels=*/832, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3036,7 +3036,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer19.conv1: conv 1x1 832->128 s1, features.denseblock3.denselayer19.norm2 folded, relu; [2,14,14,832] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer19.conv1.weight", NULL, "features.denseblock3.denselayer19.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/832, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/832, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3052,7 +3052,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer19.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 832.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer19.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3067,7 +3067,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.conv2", "setup", s);
 
   /* features.denseblock3.denselayer20.norm1: batchnorm features.denseblock3.denselayer20.norm1 as a per-channel affine, relu; [2,14,14,864] -> [2,14,14,864] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer20.norm1", /*channels=*/864));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer20.norm1", /*channels=*/864, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3083,7 +3083,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer20.conv1: conv 1x1 864->128 s1, features.denseblock3.denselayer20.norm2 folded, relu; [2,14,14,864] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer20.conv1.weight", NULL, "features.denseblock3.denselayer20.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/864, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/864, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3099,7 +3099,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer20.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 864.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer20.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3114,7 +3114,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.conv2", "setup", s);
 
   /* features.denseblock3.denselayer21.norm1: batchnorm features.denseblock3.denselayer21.norm1 as a per-channel affine, relu; [2,14,14,896] -> [2,14,14,896] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer21.norm1", /*channels=*/896));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer21.norm1", /*channels=*/896, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3130,7 +3130,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer21.conv1: conv 1x1 896->128 s1, features.denseblock3.denselayer21.norm2 folded, relu; [2,14,14,896] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer21.conv1.weight", NULL, "features.denseblock3.denselayer21.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/896, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/896, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3146,7 +3146,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer21.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 896.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer21.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3161,7 +3161,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.conv2", "setup", s);
 
   /* features.denseblock3.denselayer22.norm1: batchnorm features.denseblock3.denselayer22.norm1 as a per-channel affine, relu; [2,14,14,928] -> [2,14,14,928] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer22.norm1", /*channels=*/928));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer22.norm1", /*channels=*/928, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3177,7 +3177,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer22.conv1: conv 1x1 928->128 s1, features.denseblock3.denselayer22.norm2 folded, relu; [2,14,14,928] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer22.conv1.weight", NULL, "features.denseblock3.denselayer22.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/928, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/928, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3193,7 +3193,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer22.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 928.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer22.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3208,7 +3208,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.conv2", "setup", s);
 
   /* features.denseblock3.denselayer23.norm1: batchnorm features.denseblock3.denselayer23.norm1 as a per-channel affine, relu; [2,14,14,960] -> [2,14,14,960] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer23.norm1", /*channels=*/960));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer23.norm1", /*channels=*/960, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3224,7 +3224,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer23.conv1: conv 1x1 960->128 s1, features.denseblock3.denselayer23.norm2 folded, relu; [2,14,14,960] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer23.conv1.weight", NULL, "features.denseblock3.denselayer23.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/960, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/960, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3240,7 +3240,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer23.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 960.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer23.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3255,7 +3255,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.conv2", "setup", s);
 
   /* features.denseblock3.denselayer24.norm1: batchnorm features.denseblock3.denselayer24.norm1 as a per-channel affine, relu; [2,14,14,992] -> [2,14,14,992] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer24.norm1", /*channels=*/992));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer24.norm1", /*channels=*/992, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3271,7 +3271,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer24.conv1: conv 1x1 992->128 s1, features.denseblock3.denselayer24.norm2 folded, relu; [2,14,14,992] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer24.conv1.weight", NULL, "features.denseblock3.denselayer24.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/992, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/992, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3287,7 +3287,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer24.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 992.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer24.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3302,7 +3302,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.conv2", "setup", s);
 
   /* features.transition3.norm: batchnorm features.transition3.norm as a per-channel affine, relu; [2,14,14,1024] -> [2,14,14,1024] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition3.norm", /*channels=*/1024));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition3.norm", /*channels=*/1024, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3318,7 +3318,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.transition3.conv: conv 1x1 1024->512 s1; [2,14,14,1024] -> [2,14,14,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.transition3.conv.weight", NULL, NULL,
-      /*out_channels=*/512, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3346,7 +3346,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition3.pool", "setup", s);
 
   /* features.denseblock4.denselayer1.norm1: batchnorm features.denseblock4.denselayer1.norm1 as a per-channel affine, relu; [2,7,7,512] -> [2,7,7,512] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer1.norm1", /*channels=*/512));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer1.norm1", /*channels=*/512, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3362,7 +3362,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer1.conv1: conv 1x1 512->128 s1, features.denseblock4.denselayer1.norm2 folded, relu; [2,7,7,512] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer1.conv1.weight", NULL, "features.denseblock4.denselayer1.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3378,7 +3378,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer1.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 512.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer1.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3393,7 +3393,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.conv2", "setup", s);
 
   /* features.denseblock4.denselayer2.norm1: batchnorm features.denseblock4.denselayer2.norm1 as a per-channel affine, relu; [2,7,7,544] -> [2,7,7,544] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer2.norm1", /*channels=*/544));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer2.norm1", /*channels=*/544, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3409,7 +3409,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer2.conv1: conv 1x1 544->128 s1, features.denseblock4.denselayer2.norm2 folded, relu; [2,7,7,544] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer2.conv1.weight", NULL, "features.denseblock4.denselayer2.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/544, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/544, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3425,7 +3425,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer2.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 544.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer2.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3440,7 +3440,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.conv2", "setup", s);
 
   /* features.denseblock4.denselayer3.norm1: batchnorm features.denseblock4.denselayer3.norm1 as a per-channel affine, relu; [2,7,7,576] -> [2,7,7,576] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer3.norm1", /*channels=*/576));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer3.norm1", /*channels=*/576, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3456,7 +3456,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer3.conv1: conv 1x1 576->128 s1, features.denseblock4.denselayer3.norm2 folded, relu; [2,7,7,576] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer3.conv1.weight", NULL, "features.denseblock4.denselayer3.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3472,7 +3472,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer3.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 576.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer3.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3487,7 +3487,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.conv2", "setup", s);
 
   /* features.denseblock4.denselayer4.norm1: batchnorm features.denseblock4.denselayer4.norm1 as a per-channel affine, relu; [2,7,7,608] -> [2,7,7,608] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer4.norm1", /*channels=*/608));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer4.norm1", /*channels=*/608, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3503,7 +3503,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer4.conv1: conv 1x1 608->128 s1, features.denseblock4.denselayer4.norm2 folded, relu; [2,7,7,608] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer4.conv1.weight", NULL, "features.denseblock4.denselayer4.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/608, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/608, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3519,7 +3519,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer4.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 608.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer4.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3534,7 +3534,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.conv2", "setup", s);
 
   /* features.denseblock4.denselayer5.norm1: batchnorm features.denseblock4.denselayer5.norm1 as a per-channel affine, relu; [2,7,7,640] -> [2,7,7,640] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer5.norm1", /*channels=*/640));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer5.norm1", /*channels=*/640, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3550,7 +3550,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer5.conv1: conv 1x1 640->128 s1, features.denseblock4.denselayer5.norm2 folded, relu; [2,7,7,640] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer5.conv1.weight", NULL, "features.denseblock4.denselayer5.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/640, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/640, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3566,7 +3566,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer5.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 640.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer5.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3581,7 +3581,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.conv2", "setup", s);
 
   /* features.denseblock4.denselayer6.norm1: batchnorm features.denseblock4.denselayer6.norm1 as a per-channel affine, relu; [2,7,7,672] -> [2,7,7,672] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer6.norm1", /*channels=*/672));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer6.norm1", /*channels=*/672, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3597,7 +3597,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer6.conv1: conv 1x1 672->128 s1, features.denseblock4.denselayer6.norm2 folded, relu; [2,7,7,672] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer6.conv1.weight", NULL, "features.denseblock4.denselayer6.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/672, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/672, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3613,7 +3613,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer6.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 672.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer6.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3628,7 +3628,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.conv2", "setup", s);
 
   /* features.denseblock4.denselayer7.norm1: batchnorm features.denseblock4.denselayer7.norm1 as a per-channel affine, relu; [2,7,7,704] -> [2,7,7,704] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer7.norm1", /*channels=*/704));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer7.norm1", /*channels=*/704, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3644,7 +3644,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer7.conv1: conv 1x1 704->128 s1, features.denseblock4.denselayer7.norm2 folded, relu; [2,7,7,704] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer7.conv1.weight", NULL, "features.denseblock4.denselayer7.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/704, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/704, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3660,7 +3660,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer7.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 704.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer7.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3675,7 +3675,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.conv2", "setup", s);
 
   /* features.denseblock4.denselayer8.norm1: batchnorm features.denseblock4.denselayer8.norm1 as a per-channel affine, relu; [2,7,7,736] -> [2,7,7,736] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer8.norm1", /*channels=*/736));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer8.norm1", /*channels=*/736, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3691,7 +3691,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer8.conv1: conv 1x1 736->128 s1, features.denseblock4.denselayer8.norm2 folded, relu; [2,7,7,736] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer8.conv1.weight", NULL, "features.denseblock4.denselayer8.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/736, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/736, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3707,7 +3707,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer8.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 736.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer8.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3722,7 +3722,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.conv2", "setup", s);
 
   /* features.denseblock4.denselayer9.norm1: batchnorm features.denseblock4.denselayer9.norm1 as a per-channel affine, relu; [2,7,7,768] -> [2,7,7,768] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer9.norm1", /*channels=*/768));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer9.norm1", /*channels=*/768, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3738,7 +3738,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer9.conv1: conv 1x1 768->128 s1, features.denseblock4.denselayer9.norm2 folded, relu; [2,7,7,768] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer9.conv1.weight", NULL, "features.denseblock4.denselayer9.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/768, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/768, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3754,7 +3754,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer9.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 768.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer9.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3769,7 +3769,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.conv2", "setup", s);
 
   /* features.denseblock4.denselayer10.norm1: batchnorm features.denseblock4.denselayer10.norm1 as a per-channel affine, relu; [2,7,7,800] -> [2,7,7,800] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer10.norm1", /*channels=*/800));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer10.norm1", /*channels=*/800, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3785,7 +3785,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer10.conv1: conv 1x1 800->128 s1, features.denseblock4.denselayer10.norm2 folded, relu; [2,7,7,800] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer10.conv1.weight", NULL, "features.denseblock4.denselayer10.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/800, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/800, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3801,7 +3801,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer10.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 800.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer10.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3816,7 +3816,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.conv2", "setup", s);
 
   /* features.denseblock4.denselayer11.norm1: batchnorm features.denseblock4.denselayer11.norm1 as a per-channel affine, relu; [2,7,7,832] -> [2,7,7,832] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer11.norm1", /*channels=*/832));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer11.norm1", /*channels=*/832, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3832,7 +3832,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer11.conv1: conv 1x1 832->128 s1, features.denseblock4.denselayer11.norm2 folded, relu; [2,7,7,832] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer11.conv1.weight", NULL, "features.denseblock4.denselayer11.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/832, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/832, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3848,7 +3848,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer11.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 832.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer11.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3863,7 +3863,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.conv2", "setup", s);
 
   /* features.denseblock4.denselayer12.norm1: batchnorm features.denseblock4.denselayer12.norm1 as a per-channel affine, relu; [2,7,7,864] -> [2,7,7,864] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer12.norm1", /*channels=*/864));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer12.norm1", /*channels=*/864, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3879,7 +3879,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer12.conv1: conv 1x1 864->128 s1, features.denseblock4.denselayer12.norm2 folded, relu; [2,7,7,864] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer12.conv1.weight", NULL, "features.denseblock4.denselayer12.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/864, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/864, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3895,7 +3895,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer12.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 864.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer12.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3910,7 +3910,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.conv2", "setup", s);
 
   /* features.denseblock4.denselayer13.norm1: batchnorm features.denseblock4.denselayer13.norm1 as a per-channel affine, relu; [2,7,7,896] -> [2,7,7,896] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer13.norm1", /*channels=*/896));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer13.norm1", /*channels=*/896, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3926,7 +3926,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer13.conv1: conv 1x1 896->128 s1, features.denseblock4.denselayer13.norm2 folded, relu; [2,7,7,896] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer13.conv1.weight", NULL, "features.denseblock4.denselayer13.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/896, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/896, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3942,7 +3942,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer13.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 896.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer13.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3957,7 +3957,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.conv2", "setup", s);
 
   /* features.denseblock4.denselayer14.norm1: batchnorm features.denseblock4.denselayer14.norm1 as a per-channel affine, relu; [2,7,7,928] -> [2,7,7,928] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer14.norm1", /*channels=*/928));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer14.norm1", /*channels=*/928, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3973,7 +3973,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer14.conv1: conv 1x1 928->128 s1, features.denseblock4.denselayer14.norm2 folded, relu; [2,7,7,928] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer14.conv1.weight", NULL, "features.denseblock4.denselayer14.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/928, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/928, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3989,7 +3989,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer14.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 928.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer14.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -4004,7 +4004,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.conv2", "setup", s);
 
   /* features.denseblock4.denselayer15.norm1: batchnorm features.denseblock4.denselayer15.norm1 as a per-channel affine, relu; [2,7,7,960] -> [2,7,7,960] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer15.norm1", /*channels=*/960));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer15.norm1", /*channels=*/960, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4020,7 +4020,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer15.conv1: conv 1x1 960->128 s1, features.denseblock4.denselayer15.norm2 folded, relu; [2,7,7,960] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer15.conv1.weight", NULL, "features.denseblock4.denselayer15.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/960, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/960, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4036,7 +4036,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer15.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 960.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer15.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -4051,7 +4051,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.conv2", "setup", s);
 
   /* features.denseblock4.denselayer16.norm1: batchnorm features.denseblock4.denselayer16.norm1 as a per-channel affine, relu; [2,7,7,992] -> [2,7,7,992] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer16.norm1", /*channels=*/992));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer16.norm1", /*channels=*/992, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4067,7 +4067,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer16.conv1: conv 1x1 992->128 s1, features.denseblock4.denselayer16.norm2 folded, relu; [2,7,7,992] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer16.conv1.weight", NULL, "features.denseblock4.denselayer16.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/992, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/992, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4083,7 +4083,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer16.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 992.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer16.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -4098,7 +4098,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.conv2", "setup", s);
 
   /* features.norm5: batchnorm features.norm5 as a per-channel affine, relu; [2,7,7,1024] -> [2,7,7,1024] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.norm5", /*channels=*/1024));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.norm5", /*channels=*/1024, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4124,7 +4124,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* classifier: linear 1024->1000; [2,1,1,1024] -> [2,1,1,1000] */
   TIMMC_TRY(timmc_load_linear(w, st, "classifier.weight", "classifier.bias", NULL,
-      /*out_features=*/1000, /*in_features=*/1024, /*weight_ndim=*/2, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/1000, /*in_features=*/1024, /*weight_ndim=*/2, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/1024, /*output_channels=*/1000, /*input_stride=*/1024,
       /*output_stride=*/1000, w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY,

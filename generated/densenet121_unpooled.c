@@ -1207,7 +1207,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.conv0: conv 7x7 3->64 s2, features.norm0 folded, relu; [2,224,224,3] -> [2,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.conv0.weight", NULL, "features.norm0",
-      /*out_channels=*/64, /*group_input_channels=*/3, /*kernel=*/7));
+      /*out_channels=*/64, /*group_input_channels=*/3, /*kernel=*/7, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/3, /*input_padding_right=*/3, /*input_padding_bottom=*/3,
       /*input_padding_left=*/3, /*kernel_height=*/7, /*kernel_width=*/7, /*subsampling_height=*/2,
@@ -1235,7 +1235,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.pool0", "setup", s);
 
   /* features.denseblock1.denselayer1.norm1: batchnorm features.denseblock1.denselayer1.norm1 as a per-channel affine, relu; [2,56,56,64] -> [2,56,56,64] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer1.norm1", /*channels=*/64));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer1.norm1", /*channels=*/64, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1251,7 +1251,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer1.conv1: conv 1x1 64->128 s1, features.denseblock1.denselayer1.norm2 folded, relu; [2,56,56,64] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer1.conv1.weight", NULL, "features.denseblock1.denselayer1.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1267,7 +1267,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer1.conv2: conv 3x3 128->32 s1; [2,56,56,128] -> [2,56,56,32] (channels 64.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer1.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1282,7 +1282,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.conv2", "setup", s);
 
   /* features.denseblock1.denselayer2.norm1: batchnorm features.denseblock1.denselayer2.norm1 as a per-channel affine, relu; [2,56,56,96] -> [2,56,56,96] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer2.norm1", /*channels=*/96));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer2.norm1", /*channels=*/96, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1298,7 +1298,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer2.conv1: conv 1x1 96->128 s1, features.denseblock1.denselayer2.norm2 folded, relu; [2,56,56,96] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer2.conv1.weight", NULL, "features.denseblock1.denselayer2.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/96, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/96, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1314,7 +1314,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer2.conv2: conv 3x3 128->32 s1; [2,56,56,128] -> [2,56,56,32] (channels 96.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer2.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1329,7 +1329,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.conv2", "setup", s);
 
   /* features.denseblock1.denselayer3.norm1: batchnorm features.denseblock1.denselayer3.norm1 as a per-channel affine, relu; [2,56,56,128] -> [2,56,56,128] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer3.norm1", /*channels=*/128));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer3.norm1", /*channels=*/128, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1345,7 +1345,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer3.conv1: conv 1x1 128->128 s1, features.denseblock1.denselayer3.norm2 folded, relu; [2,56,56,128] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer3.conv1.weight", NULL, "features.denseblock1.denselayer3.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1361,7 +1361,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer3.conv2: conv 3x3 128->32 s1; [2,56,56,128] -> [2,56,56,32] (channels 128.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer3.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1376,7 +1376,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.conv2", "setup", s);
 
   /* features.denseblock1.denselayer4.norm1: batchnorm features.denseblock1.denselayer4.norm1 as a per-channel affine, relu; [2,56,56,160] -> [2,56,56,160] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer4.norm1", /*channels=*/160));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer4.norm1", /*channels=*/160, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1392,7 +1392,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer4.conv1: conv 1x1 160->128 s1, features.denseblock1.denselayer4.norm2 folded, relu; [2,56,56,160] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer4.conv1.weight", NULL, "features.denseblock1.denselayer4.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/160, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/160, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1408,7 +1408,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer4.conv2: conv 3x3 128->32 s1; [2,56,56,128] -> [2,56,56,32] (channels 160.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer4.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1423,7 +1423,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.conv2", "setup", s);
 
   /* features.denseblock1.denselayer5.norm1: batchnorm features.denseblock1.denselayer5.norm1 as a per-channel affine, relu; [2,56,56,192] -> [2,56,56,192] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer5.norm1", /*channels=*/192));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer5.norm1", /*channels=*/192, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1439,7 +1439,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer5.conv1: conv 1x1 192->128 s1, features.denseblock1.denselayer5.norm2 folded, relu; [2,56,56,192] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer5.conv1.weight", NULL, "features.denseblock1.denselayer5.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/192, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1455,7 +1455,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer5.conv2: conv 3x3 128->32 s1; [2,56,56,128] -> [2,56,56,32] (channels 192.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer5.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1470,7 +1470,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.conv2", "setup", s);
 
   /* features.denseblock1.denselayer6.norm1: batchnorm features.denseblock1.denselayer6.norm1 as a per-channel affine, relu; [2,56,56,224] -> [2,56,56,224] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer6.norm1", /*channels=*/224));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer6.norm1", /*channels=*/224, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1486,7 +1486,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer6.conv1: conv 1x1 224->128 s1, features.denseblock1.denselayer6.norm2 folded, relu; [2,56,56,224] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer6.conv1.weight", NULL, "features.denseblock1.denselayer6.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/224, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/224, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1502,7 +1502,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer6.conv2: conv 3x3 128->32 s1; [2,56,56,128] -> [2,56,56,32] (channels 224.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer6.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1517,7 +1517,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.conv2", "setup", s);
 
   /* features.transition1.norm: batchnorm features.transition1.norm as a per-channel affine, relu; [2,56,56,256] -> [2,56,56,256] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition1.norm", /*channels=*/256));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition1.norm", /*channels=*/256, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1533,7 +1533,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.transition1.conv: conv 1x1 256->128 s1; [2,56,56,256] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.transition1.conv.weight", NULL, NULL,
-      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1560,7 +1560,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition1.pool", "setup", s);
 
   /* features.denseblock2.denselayer1.norm1: batchnorm features.denseblock2.denselayer1.norm1 as a per-channel affine, relu; [2,28,28,128] -> [2,28,28,128] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer1.norm1", /*channels=*/128));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer1.norm1", /*channels=*/128, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1576,7 +1576,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer1.conv1: conv 1x1 128->128 s1, features.denseblock2.denselayer1.norm2 folded, relu; [2,28,28,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer1.conv1.weight", NULL, "features.denseblock2.denselayer1.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1592,7 +1592,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer1.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 128.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer1.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1607,7 +1607,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv2", "setup", s);
 
   /* features.denseblock2.denselayer2.norm1: batchnorm features.denseblock2.denselayer2.norm1 as a per-channel affine, relu; [2,28,28,160] -> [2,28,28,160] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer2.norm1", /*channels=*/160));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer2.norm1", /*channels=*/160, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1623,7 +1623,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer2.conv1: conv 1x1 160->128 s1, features.denseblock2.denselayer2.norm2 folded, relu; [2,28,28,160] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer2.conv1.weight", NULL, "features.denseblock2.denselayer2.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/160, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/160, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1639,7 +1639,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer2.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 160.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer2.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1654,7 +1654,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv2", "setup", s);
 
   /* features.denseblock2.denselayer3.norm1: batchnorm features.denseblock2.denselayer3.norm1 as a per-channel affine, relu; [2,28,28,192] -> [2,28,28,192] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer3.norm1", /*channels=*/192));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer3.norm1", /*channels=*/192, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1670,7 +1670,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer3.conv1: conv 1x1 192->128 s1, features.denseblock2.denselayer3.norm2 folded, relu; [2,28,28,192] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer3.conv1.weight", NULL, "features.denseblock2.denselayer3.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/192, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1686,7 +1686,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer3.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 192.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer3.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1701,7 +1701,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv2", "setup", s);
 
   /* features.denseblock2.denselayer4.norm1: batchnorm features.denseblock2.denselayer4.norm1 as a per-channel affine, relu; [2,28,28,224] -> [2,28,28,224] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer4.norm1", /*channels=*/224));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer4.norm1", /*channels=*/224, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1717,7 +1717,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer4.conv1: conv 1x1 224->128 s1, features.denseblock2.denselayer4.norm2 folded, relu; [2,28,28,224] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer4.conv1.weight", NULL, "features.denseblock2.denselayer4.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/224, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/224, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1733,7 +1733,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer4.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 224.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer4.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1748,7 +1748,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv2", "setup", s);
 
   /* features.denseblock2.denselayer5.norm1: batchnorm features.denseblock2.denselayer5.norm1 as a per-channel affine, relu; [2,28,28,256] -> [2,28,28,256] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer5.norm1", /*channels=*/256));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer5.norm1", /*channels=*/256, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1764,7 +1764,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer5.conv1: conv 1x1 256->128 s1, features.denseblock2.denselayer5.norm2 folded, relu; [2,28,28,256] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer5.conv1.weight", NULL, "features.denseblock2.denselayer5.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1780,7 +1780,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer5.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 256.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer5.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1795,7 +1795,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv2", "setup", s);
 
   /* features.denseblock2.denselayer6.norm1: batchnorm features.denseblock2.denselayer6.norm1 as a per-channel affine, relu; [2,28,28,288] -> [2,28,28,288] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer6.norm1", /*channels=*/288));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer6.norm1", /*channels=*/288, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1811,7 +1811,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer6.conv1: conv 1x1 288->128 s1, features.denseblock2.denselayer6.norm2 folded, relu; [2,28,28,288] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer6.conv1.weight", NULL, "features.denseblock2.denselayer6.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/288, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/288, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1827,7 +1827,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer6.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 288.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer6.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1842,7 +1842,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv2", "setup", s);
 
   /* features.denseblock2.denselayer7.norm1: batchnorm features.denseblock2.denselayer7.norm1 as a per-channel affine, relu; [2,28,28,320] -> [2,28,28,320] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer7.norm1", /*channels=*/320));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer7.norm1", /*channels=*/320, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1858,7 +1858,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer7.conv1: conv 1x1 320->128 s1, features.denseblock2.denselayer7.norm2 folded, relu; [2,28,28,320] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer7.conv1.weight", NULL, "features.denseblock2.denselayer7.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/320, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/320, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1874,7 +1874,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer7.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 320.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer7.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1889,7 +1889,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv2", "setup", s);
 
   /* features.denseblock2.denselayer8.norm1: batchnorm features.denseblock2.denselayer8.norm1 as a per-channel affine, relu; [2,28,28,352] -> [2,28,28,352] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer8.norm1", /*channels=*/352));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer8.norm1", /*channels=*/352, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1905,7 +1905,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer8.conv1: conv 1x1 352->128 s1, features.denseblock2.denselayer8.norm2 folded, relu; [2,28,28,352] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer8.conv1.weight", NULL, "features.denseblock2.denselayer8.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/352, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/352, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1921,7 +1921,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer8.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 352.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer8.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1936,7 +1936,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv2", "setup", s);
 
   /* features.denseblock2.denselayer9.norm1: batchnorm features.denseblock2.denselayer9.norm1 as a per-channel affine, relu; [2,28,28,384] -> [2,28,28,384] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer9.norm1", /*channels=*/384));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer9.norm1", /*channels=*/384, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1952,7 +1952,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer9.conv1: conv 1x1 384->128 s1, features.denseblock2.denselayer9.norm2 folded, relu; [2,28,28,384] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer9.conv1.weight", NULL, "features.denseblock2.denselayer9.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/384, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/384, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1968,7 +1968,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer9.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 384.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer9.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1983,7 +1983,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv2", "setup", s);
 
   /* features.denseblock2.denselayer10.norm1: batchnorm features.denseblock2.denselayer10.norm1 as a per-channel affine, relu; [2,28,28,416] -> [2,28,28,416] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer10.norm1", /*channels=*/416));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer10.norm1", /*channels=*/416, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1999,7 +1999,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer10.conv1: conv 1x1 416->128 s1, features.denseblock2.denselayer10.norm2 folded, relu; [2,28,28,416] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer10.conv1.weight", NULL, "features.denseblock2.denselayer10.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/416, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/416, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2015,7 +2015,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer10.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 416.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer10.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2030,7 +2030,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv2", "setup", s);
 
   /* features.denseblock2.denselayer11.norm1: batchnorm features.denseblock2.denselayer11.norm1 as a per-channel affine, relu; [2,28,28,448] -> [2,28,28,448] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer11.norm1", /*channels=*/448));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer11.norm1", /*channels=*/448, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2046,7 +2046,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer11.conv1: conv 1x1 448->128 s1, features.denseblock2.denselayer11.norm2 folded, relu; [2,28,28,448] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer11.conv1.weight", NULL, "features.denseblock2.denselayer11.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/448, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/448, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2062,7 +2062,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer11.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 448.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer11.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2077,7 +2077,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv2", "setup", s);
 
   /* features.denseblock2.denselayer12.norm1: batchnorm features.denseblock2.denselayer12.norm1 as a per-channel affine, relu; [2,28,28,480] -> [2,28,28,480] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer12.norm1", /*channels=*/480));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer12.norm1", /*channels=*/480, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2093,7 +2093,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer12.conv1: conv 1x1 480->128 s1, features.denseblock2.denselayer12.norm2 folded, relu; [2,28,28,480] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer12.conv1.weight", NULL, "features.denseblock2.denselayer12.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/480, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/480, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2109,7 +2109,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer12.conv2: conv 3x3 128->32 s1; [2,28,28,128] -> [2,28,28,32] (channels 480.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer12.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2124,7 +2124,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv2", "setup", s);
 
   /* features.transition2.norm: batchnorm features.transition2.norm as a per-channel affine, relu; [2,28,28,512] -> [2,28,28,512] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition2.norm", /*channels=*/512));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition2.norm", /*channels=*/512, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2140,7 +2140,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.transition2.conv: conv 1x1 512->256 s1; [2,28,28,512] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.transition2.conv.weight", NULL, NULL,
-      /*out_channels=*/256, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2168,7 +2168,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition2.pool", "setup", s);
 
   /* features.denseblock3.denselayer1.norm1: batchnorm features.denseblock3.denselayer1.norm1 as a per-channel affine, relu; [2,14,14,256] -> [2,14,14,256] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer1.norm1", /*channels=*/256));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer1.norm1", /*channels=*/256, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2184,7 +2184,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer1.conv1: conv 1x1 256->128 s1, features.denseblock3.denselayer1.norm2 folded, relu; [2,14,14,256] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer1.conv1.weight", NULL, "features.denseblock3.denselayer1.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2200,7 +2200,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer1.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 256.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer1.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2215,7 +2215,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.conv2", "setup", s);
 
   /* features.denseblock3.denselayer2.norm1: batchnorm features.denseblock3.denselayer2.norm1 as a per-channel affine, relu; [2,14,14,288] -> [2,14,14,288] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer2.norm1", /*channels=*/288));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer2.norm1", /*channels=*/288, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2231,7 +2231,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer2.conv1: conv 1x1 288->128 s1, features.denseblock3.denselayer2.norm2 folded, relu; [2,14,14,288] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer2.conv1.weight", NULL, "features.denseblock3.denselayer2.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/288, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/288, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2247,7 +2247,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer2.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 288.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer2.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2262,7 +2262,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.conv2", "setup", s);
 
   /* features.denseblock3.denselayer3.norm1: batchnorm features.denseblock3.denselayer3.norm1 as a per-channel affine, relu; [2,14,14,320] -> [2,14,14,320] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer3.norm1", /*channels=*/320));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer3.norm1", /*channels=*/320, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2278,7 +2278,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer3.conv1: conv 1x1 320->128 s1, features.denseblock3.denselayer3.norm2 folded, relu; [2,14,14,320] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer3.conv1.weight", NULL, "features.denseblock3.denselayer3.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/320, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/320, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2294,7 +2294,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer3.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 320.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer3.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2309,7 +2309,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.conv2", "setup", s);
 
   /* features.denseblock3.denselayer4.norm1: batchnorm features.denseblock3.denselayer4.norm1 as a per-channel affine, relu; [2,14,14,352] -> [2,14,14,352] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer4.norm1", /*channels=*/352));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer4.norm1", /*channels=*/352, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2325,7 +2325,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer4.conv1: conv 1x1 352->128 s1, features.denseblock3.denselayer4.norm2 folded, relu; [2,14,14,352] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer4.conv1.weight", NULL, "features.denseblock3.denselayer4.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/352, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/352, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2341,7 +2341,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer4.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 352.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer4.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2356,7 +2356,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.conv2", "setup", s);
 
   /* features.denseblock3.denselayer5.norm1: batchnorm features.denseblock3.denselayer5.norm1 as a per-channel affine, relu; [2,14,14,384] -> [2,14,14,384] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer5.norm1", /*channels=*/384));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer5.norm1", /*channels=*/384, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2372,7 +2372,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer5.conv1: conv 1x1 384->128 s1, features.denseblock3.denselayer5.norm2 folded, relu; [2,14,14,384] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer5.conv1.weight", NULL, "features.denseblock3.denselayer5.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/384, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/384, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2388,7 +2388,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer5.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 384.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer5.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2403,7 +2403,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.conv2", "setup", s);
 
   /* features.denseblock3.denselayer6.norm1: batchnorm features.denseblock3.denselayer6.norm1 as a per-channel affine, relu; [2,14,14,416] -> [2,14,14,416] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer6.norm1", /*channels=*/416));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer6.norm1", /*channels=*/416, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2419,7 +2419,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer6.conv1: conv 1x1 416->128 s1, features.denseblock3.denselayer6.norm2 folded, relu; [2,14,14,416] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer6.conv1.weight", NULL, "features.denseblock3.denselayer6.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/416, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/416, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2435,7 +2435,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer6.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 416.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer6.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2450,7 +2450,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.conv2", "setup", s);
 
   /* features.denseblock3.denselayer7.norm1: batchnorm features.denseblock3.denselayer7.norm1 as a per-channel affine, relu; [2,14,14,448] -> [2,14,14,448] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer7.norm1", /*channels=*/448));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer7.norm1", /*channels=*/448, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2466,7 +2466,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer7.conv1: conv 1x1 448->128 s1, features.denseblock3.denselayer7.norm2 folded, relu; [2,14,14,448] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer7.conv1.weight", NULL, "features.denseblock3.denselayer7.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/448, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/448, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2482,7 +2482,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer7.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 448.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer7.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2497,7 +2497,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.conv2", "setup", s);
 
   /* features.denseblock3.denselayer8.norm1: batchnorm features.denseblock3.denselayer8.norm1 as a per-channel affine, relu; [2,14,14,480] -> [2,14,14,480] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer8.norm1", /*channels=*/480));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer8.norm1", /*channels=*/480, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2513,7 +2513,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer8.conv1: conv 1x1 480->128 s1, features.denseblock3.denselayer8.norm2 folded, relu; [2,14,14,480] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer8.conv1.weight", NULL, "features.denseblock3.denselayer8.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/480, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/480, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2529,7 +2529,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer8.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 480.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer8.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2544,7 +2544,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.conv2", "setup", s);
 
   /* features.denseblock3.denselayer9.norm1: batchnorm features.denseblock3.denselayer9.norm1 as a per-channel affine, relu; [2,14,14,512] -> [2,14,14,512] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer9.norm1", /*channels=*/512));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer9.norm1", /*channels=*/512, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2560,7 +2560,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer9.conv1: conv 1x1 512->128 s1, features.denseblock3.denselayer9.norm2 folded, relu; [2,14,14,512] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer9.conv1.weight", NULL, "features.denseblock3.denselayer9.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2576,7 +2576,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer9.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 512.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer9.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2591,7 +2591,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.conv2", "setup", s);
 
   /* features.denseblock3.denselayer10.norm1: batchnorm features.denseblock3.denselayer10.norm1 as a per-channel affine, relu; [2,14,14,544] -> [2,14,14,544] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer10.norm1", /*channels=*/544));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer10.norm1", /*channels=*/544, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2607,7 +2607,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer10.conv1: conv 1x1 544->128 s1, features.denseblock3.denselayer10.norm2 folded, relu; [2,14,14,544] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer10.conv1.weight", NULL, "features.denseblock3.denselayer10.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/544, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/544, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2623,7 +2623,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer10.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 544.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer10.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2638,7 +2638,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.conv2", "setup", s);
 
   /* features.denseblock3.denselayer11.norm1: batchnorm features.denseblock3.denselayer11.norm1 as a per-channel affine, relu; [2,14,14,576] -> [2,14,14,576] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer11.norm1", /*channels=*/576));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer11.norm1", /*channels=*/576, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2654,7 +2654,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer11.conv1: conv 1x1 576->128 s1, features.denseblock3.denselayer11.norm2 folded, relu; [2,14,14,576] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer11.conv1.weight", NULL, "features.denseblock3.denselayer11.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2670,7 +2670,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer11.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 576.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer11.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2685,7 +2685,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.conv2", "setup", s);
 
   /* features.denseblock3.denselayer12.norm1: batchnorm features.denseblock3.denselayer12.norm1 as a per-channel affine, relu; [2,14,14,608] -> [2,14,14,608] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer12.norm1", /*channels=*/608));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer12.norm1", /*channels=*/608, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2701,7 +2701,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer12.conv1: conv 1x1 608->128 s1, features.denseblock3.denselayer12.norm2 folded, relu; [2,14,14,608] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer12.conv1.weight", NULL, "features.denseblock3.denselayer12.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/608, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/608, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2717,7 +2717,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer12.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 608.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer12.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2732,7 +2732,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.conv2", "setup", s);
 
   /* features.denseblock3.denselayer13.norm1: batchnorm features.denseblock3.denselayer13.norm1 as a per-channel affine, relu; [2,14,14,640] -> [2,14,14,640] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer13.norm1", /*channels=*/640));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer13.norm1", /*channels=*/640, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2748,7 +2748,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer13.conv1: conv 1x1 640->128 s1, features.denseblock3.denselayer13.norm2 folded, relu; [2,14,14,640] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer13.conv1.weight", NULL, "features.denseblock3.denselayer13.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/640, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/640, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2764,7 +2764,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer13.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 640.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer13.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2779,7 +2779,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.conv2", "setup", s);
 
   /* features.denseblock3.denselayer14.norm1: batchnorm features.denseblock3.denselayer14.norm1 as a per-channel affine, relu; [2,14,14,672] -> [2,14,14,672] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer14.norm1", /*channels=*/672));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer14.norm1", /*channels=*/672, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2795,7 +2795,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer14.conv1: conv 1x1 672->128 s1, features.denseblock3.denselayer14.norm2 folded, relu; [2,14,14,672] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer14.conv1.weight", NULL, "features.denseblock3.denselayer14.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/672, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/672, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2811,7 +2811,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer14.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 672.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer14.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2826,7 +2826,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.conv2", "setup", s);
 
   /* features.denseblock3.denselayer15.norm1: batchnorm features.denseblock3.denselayer15.norm1 as a per-channel affine, relu; [2,14,14,704] -> [2,14,14,704] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer15.norm1", /*channels=*/704));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer15.norm1", /*channels=*/704, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2842,7 +2842,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer15.conv1: conv 1x1 704->128 s1, features.denseblock3.denselayer15.norm2 folded, relu; [2,14,14,704] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer15.conv1.weight", NULL, "features.denseblock3.denselayer15.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/704, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/704, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2858,7 +2858,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer15.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 704.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer15.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2873,7 +2873,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.conv2", "setup", s);
 
   /* features.denseblock3.denselayer16.norm1: batchnorm features.denseblock3.denselayer16.norm1 as a per-channel affine, relu; [2,14,14,736] -> [2,14,14,736] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer16.norm1", /*channels=*/736));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer16.norm1", /*channels=*/736, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2889,7 +2889,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer16.conv1: conv 1x1 736->128 s1, features.denseblock3.denselayer16.norm2 folded, relu; [2,14,14,736] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer16.conv1.weight", NULL, "features.denseblock3.denselayer16.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/736, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/736, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2905,7 +2905,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer16.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 736.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer16.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2920,7 +2920,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.conv2", "setup", s);
 
   /* features.denseblock3.denselayer17.norm1: batchnorm features.denseblock3.denselayer17.norm1 as a per-channel affine, relu; [2,14,14,768] -> [2,14,14,768] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer17.norm1", /*channels=*/768));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer17.norm1", /*channels=*/768, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2936,7 +2936,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer17.conv1: conv 1x1 768->128 s1, features.denseblock3.denselayer17.norm2 folded, relu; [2,14,14,768] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer17.conv1.weight", NULL, "features.denseblock3.denselayer17.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/768, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/768, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2952,7 +2952,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer17.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 768.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer17.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2967,7 +2967,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.conv2", "setup", s);
 
   /* features.denseblock3.denselayer18.norm1: batchnorm features.denseblock3.denselayer18.norm1 as a per-channel affine, relu; [2,14,14,800] -> [2,14,14,800] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer18.norm1", /*channels=*/800));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer18.norm1", /*channels=*/800, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2983,7 +2983,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer18.conv1: conv 1x1 800->128 s1, features.denseblock3.denselayer18.norm2 folded, relu; [2,14,14,800] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer18.conv1.weight", NULL, "features.denseblock3.denselayer18.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/800, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/800, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2999,7 +2999,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer18.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 800.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer18.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3014,7 +3014,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.conv2", "setup", s);
 
   /* features.denseblock3.denselayer19.norm1: batchnorm features.denseblock3.denselayer19.norm1 as a per-channel affine, relu; [2,14,14,832] -> [2,14,14,832] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer19.norm1", /*channels=*/832));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer19.norm1", /*channels=*/832, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3030,7 +3030,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer19.conv1: conv 1x1 832->128 s1, features.denseblock3.denselayer19.norm2 folded, relu; [2,14,14,832] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer19.conv1.weight", NULL, "features.denseblock3.denselayer19.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/832, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/832, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3046,7 +3046,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer19.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 832.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer19.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3061,7 +3061,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.conv2", "setup", s);
 
   /* features.denseblock3.denselayer20.norm1: batchnorm features.denseblock3.denselayer20.norm1 as a per-channel affine, relu; [2,14,14,864] -> [2,14,14,864] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer20.norm1", /*channels=*/864));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer20.norm1", /*channels=*/864, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3077,7 +3077,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer20.conv1: conv 1x1 864->128 s1, features.denseblock3.denselayer20.norm2 folded, relu; [2,14,14,864] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer20.conv1.weight", NULL, "features.denseblock3.denselayer20.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/864, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/864, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3093,7 +3093,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer20.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 864.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer20.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3108,7 +3108,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.conv2", "setup", s);
 
   /* features.denseblock3.denselayer21.norm1: batchnorm features.denseblock3.denselayer21.norm1 as a per-channel affine, relu; [2,14,14,896] -> [2,14,14,896] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer21.norm1", /*channels=*/896));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer21.norm1", /*channels=*/896, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3124,7 +3124,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer21.conv1: conv 1x1 896->128 s1, features.denseblock3.denselayer21.norm2 folded, relu; [2,14,14,896] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer21.conv1.weight", NULL, "features.denseblock3.denselayer21.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/896, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/896, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3140,7 +3140,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer21.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 896.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer21.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3155,7 +3155,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.conv2", "setup", s);
 
   /* features.denseblock3.denselayer22.norm1: batchnorm features.denseblock3.denselayer22.norm1 as a per-channel affine, relu; [2,14,14,928] -> [2,14,14,928] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer22.norm1", /*channels=*/928));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer22.norm1", /*channels=*/928, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3171,7 +3171,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer22.conv1: conv 1x1 928->128 s1, features.denseblock3.denselayer22.norm2 folded, relu; [2,14,14,928] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer22.conv1.weight", NULL, "features.denseblock3.denselayer22.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/928, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/928, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3187,7 +3187,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer22.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 928.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer22.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3202,7 +3202,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.conv2", "setup", s);
 
   /* features.denseblock3.denselayer23.norm1: batchnorm features.denseblock3.denselayer23.norm1 as a per-channel affine, relu; [2,14,14,960] -> [2,14,14,960] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer23.norm1", /*channels=*/960));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer23.norm1", /*channels=*/960, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3218,7 +3218,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer23.conv1: conv 1x1 960->128 s1, features.denseblock3.denselayer23.norm2 folded, relu; [2,14,14,960] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer23.conv1.weight", NULL, "features.denseblock3.denselayer23.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/960, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/960, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3234,7 +3234,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer23.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 960.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer23.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3249,7 +3249,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.conv2", "setup", s);
 
   /* features.denseblock3.denselayer24.norm1: batchnorm features.denseblock3.denselayer24.norm1 as a per-channel affine, relu; [2,14,14,992] -> [2,14,14,992] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer24.norm1", /*channels=*/992));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer24.norm1", /*channels=*/992, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3265,7 +3265,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer24.conv1: conv 1x1 992->128 s1, features.denseblock3.denselayer24.norm2 folded, relu; [2,14,14,992] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer24.conv1.weight", NULL, "features.denseblock3.denselayer24.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/992, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/992, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3281,7 +3281,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer24.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 992.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer24.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3296,7 +3296,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.conv2", "setup", s);
 
   /* features.transition3.norm: batchnorm features.transition3.norm as a per-channel affine, relu; [2,14,14,1024] -> [2,14,14,1024] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition3.norm", /*channels=*/1024));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition3.norm", /*channels=*/1024, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3312,7 +3312,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.transition3.conv: conv 1x1 1024->512 s1; [2,14,14,1024] -> [2,14,14,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.transition3.conv.weight", NULL, NULL,
-      /*out_channels=*/512, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3340,7 +3340,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition3.pool", "setup", s);
 
   /* features.denseblock4.denselayer1.norm1: batchnorm features.denseblock4.denselayer1.norm1 as a per-channel affine, relu; [2,7,7,512] -> [2,7,7,512] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer1.norm1", /*channels=*/512));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer1.norm1", /*channels=*/512, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3356,7 +3356,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer1.conv1: conv 1x1 512->128 s1, features.denseblock4.denselayer1.norm2 folded, relu; [2,7,7,512] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer1.conv1.weight", NULL, "features.denseblock4.denselayer1.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3372,7 +3372,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer1.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 512.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer1.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3387,7 +3387,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.conv2", "setup", s);
 
   /* features.denseblock4.denselayer2.norm1: batchnorm features.denseblock4.denselayer2.norm1 as a per-channel affine, relu; [2,7,7,544] -> [2,7,7,544] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer2.norm1", /*channels=*/544));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer2.norm1", /*channels=*/544, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3403,7 +3403,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer2.conv1: conv 1x1 544->128 s1, features.denseblock4.denselayer2.norm2 folded, relu; [2,7,7,544] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer2.conv1.weight", NULL, "features.denseblock4.denselayer2.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/544, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/544, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3419,7 +3419,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer2.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 544.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer2.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3434,7 +3434,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.conv2", "setup", s);
 
   /* features.denseblock4.denselayer3.norm1: batchnorm features.denseblock4.denselayer3.norm1 as a per-channel affine, relu; [2,7,7,576] -> [2,7,7,576] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer3.norm1", /*channels=*/576));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer3.norm1", /*channels=*/576, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3450,7 +3450,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer3.conv1: conv 1x1 576->128 s1, features.denseblock4.denselayer3.norm2 folded, relu; [2,7,7,576] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer3.conv1.weight", NULL, "features.denseblock4.denselayer3.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3466,7 +3466,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer3.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 576.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer3.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3481,7 +3481,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.conv2", "setup", s);
 
   /* features.denseblock4.denselayer4.norm1: batchnorm features.denseblock4.denselayer4.norm1 as a per-channel affine, relu; [2,7,7,608] -> [2,7,7,608] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer4.norm1", /*channels=*/608));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer4.norm1", /*channels=*/608, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3497,7 +3497,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer4.conv1: conv 1x1 608->128 s1, features.denseblock4.denselayer4.norm2 folded, relu; [2,7,7,608] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer4.conv1.weight", NULL, "features.denseblock4.denselayer4.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/608, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/608, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3513,7 +3513,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer4.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 608.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer4.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3528,7 +3528,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.conv2", "setup", s);
 
   /* features.denseblock4.denselayer5.norm1: batchnorm features.denseblock4.denselayer5.norm1 as a per-channel affine, relu; [2,7,7,640] -> [2,7,7,640] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer5.norm1", /*channels=*/640));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer5.norm1", /*channels=*/640, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3544,7 +3544,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer5.conv1: conv 1x1 640->128 s1, features.denseblock4.denselayer5.norm2 folded, relu; [2,7,7,640] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer5.conv1.weight", NULL, "features.denseblock4.denselayer5.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/640, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/640, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3560,7 +3560,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer5.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 640.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer5.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3575,7 +3575,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.conv2", "setup", s);
 
   /* features.denseblock4.denselayer6.norm1: batchnorm features.denseblock4.denselayer6.norm1 as a per-channel affine, relu; [2,7,7,672] -> [2,7,7,672] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer6.norm1", /*channels=*/672));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer6.norm1", /*channels=*/672, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3591,7 +3591,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer6.conv1: conv 1x1 672->128 s1, features.denseblock4.denselayer6.norm2 folded, relu; [2,7,7,672] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer6.conv1.weight", NULL, "features.denseblock4.denselayer6.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/672, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/672, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3607,7 +3607,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer6.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 672.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer6.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3622,7 +3622,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.conv2", "setup", s);
 
   /* features.denseblock4.denselayer7.norm1: batchnorm features.denseblock4.denselayer7.norm1 as a per-channel affine, relu; [2,7,7,704] -> [2,7,7,704] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer7.norm1", /*channels=*/704));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer7.norm1", /*channels=*/704, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3638,7 +3638,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer7.conv1: conv 1x1 704->128 s1, features.denseblock4.denselayer7.norm2 folded, relu; [2,7,7,704] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer7.conv1.weight", NULL, "features.denseblock4.denselayer7.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/704, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/704, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3654,7 +3654,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer7.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 704.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer7.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3669,7 +3669,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.conv2", "setup", s);
 
   /* features.denseblock4.denselayer8.norm1: batchnorm features.denseblock4.denselayer8.norm1 as a per-channel affine, relu; [2,7,7,736] -> [2,7,7,736] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer8.norm1", /*channels=*/736));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer8.norm1", /*channels=*/736, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3685,7 +3685,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer8.conv1: conv 1x1 736->128 s1, features.denseblock4.denselayer8.norm2 folded, relu; [2,7,7,736] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer8.conv1.weight", NULL, "features.denseblock4.denselayer8.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/736, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/736, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3701,7 +3701,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer8.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 736.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer8.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3716,7 +3716,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.conv2", "setup", s);
 
   /* features.denseblock4.denselayer9.norm1: batchnorm features.denseblock4.denselayer9.norm1 as a per-channel affine, relu; [2,7,7,768] -> [2,7,7,768] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer9.norm1", /*channels=*/768));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer9.norm1", /*channels=*/768, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3732,7 +3732,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer9.conv1: conv 1x1 768->128 s1, features.denseblock4.denselayer9.norm2 folded, relu; [2,7,7,768] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer9.conv1.weight", NULL, "features.denseblock4.denselayer9.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/768, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/768, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3748,7 +3748,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer9.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 768.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer9.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3763,7 +3763,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.conv2", "setup", s);
 
   /* features.denseblock4.denselayer10.norm1: batchnorm features.denseblock4.denselayer10.norm1 as a per-channel affine, relu; [2,7,7,800] -> [2,7,7,800] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer10.norm1", /*channels=*/800));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer10.norm1", /*channels=*/800, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3779,7 +3779,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer10.conv1: conv 1x1 800->128 s1, features.denseblock4.denselayer10.norm2 folded, relu; [2,7,7,800] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer10.conv1.weight", NULL, "features.denseblock4.denselayer10.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/800, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/800, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3795,7 +3795,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer10.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 800.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer10.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3810,7 +3810,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.conv2", "setup", s);
 
   /* features.denseblock4.denselayer11.norm1: batchnorm features.denseblock4.denselayer11.norm1 as a per-channel affine, relu; [2,7,7,832] -> [2,7,7,832] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer11.norm1", /*channels=*/832));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer11.norm1", /*channels=*/832, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3826,7 +3826,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer11.conv1: conv 1x1 832->128 s1, features.denseblock4.denselayer11.norm2 folded, relu; [2,7,7,832] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer11.conv1.weight", NULL, "features.denseblock4.denselayer11.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/832, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/832, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3842,7 +3842,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer11.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 832.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer11.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3857,7 +3857,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.conv2", "setup", s);
 
   /* features.denseblock4.denselayer12.norm1: batchnorm features.denseblock4.denselayer12.norm1 as a per-channel affine, relu; [2,7,7,864] -> [2,7,7,864] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer12.norm1", /*channels=*/864));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer12.norm1", /*channels=*/864, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3873,7 +3873,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer12.conv1: conv 1x1 864->128 s1, features.denseblock4.denselayer12.norm2 folded, relu; [2,7,7,864] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer12.conv1.weight", NULL, "features.denseblock4.denselayer12.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/864, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/864, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3889,7 +3889,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer12.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 864.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer12.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3904,7 +3904,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.conv2", "setup", s);
 
   /* features.denseblock4.denselayer13.norm1: batchnorm features.denseblock4.denselayer13.norm1 as a per-channel affine, relu; [2,7,7,896] -> [2,7,7,896] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer13.norm1", /*channels=*/896));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer13.norm1", /*channels=*/896, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3920,7 +3920,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer13.conv1: conv 1x1 896->128 s1, features.denseblock4.denselayer13.norm2 folded, relu; [2,7,7,896] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer13.conv1.weight", NULL, "features.denseblock4.denselayer13.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/896, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/896, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3936,7 +3936,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer13.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 896.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer13.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3951,7 +3951,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.conv2", "setup", s);
 
   /* features.denseblock4.denselayer14.norm1: batchnorm features.denseblock4.denselayer14.norm1 as a per-channel affine, relu; [2,7,7,928] -> [2,7,7,928] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer14.norm1", /*channels=*/928));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer14.norm1", /*channels=*/928, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3967,7 +3967,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer14.conv1: conv 1x1 928->128 s1, features.denseblock4.denselayer14.norm2 folded, relu; [2,7,7,928] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer14.conv1.weight", NULL, "features.denseblock4.denselayer14.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/928, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/928, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3983,7 +3983,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer14.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 928.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer14.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3998,7 +3998,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.conv2", "setup", s);
 
   /* features.denseblock4.denselayer15.norm1: batchnorm features.denseblock4.denselayer15.norm1 as a per-channel affine, relu; [2,7,7,960] -> [2,7,7,960] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer15.norm1", /*channels=*/960));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer15.norm1", /*channels=*/960, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4014,7 +4014,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer15.conv1: conv 1x1 960->128 s1, features.denseblock4.denselayer15.norm2 folded, relu; [2,7,7,960] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer15.conv1.weight", NULL, "features.denseblock4.denselayer15.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/960, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/960, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4030,7 +4030,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer15.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 960.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer15.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -4045,7 +4045,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.conv2", "setup", s);
 
   /* features.denseblock4.denselayer16.norm1: batchnorm features.denseblock4.denselayer16.norm1 as a per-channel affine, relu; [2,7,7,992] -> [2,7,7,992] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer16.norm1", /*channels=*/992));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer16.norm1", /*channels=*/992, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4061,7 +4061,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer16.conv1: conv 1x1 992->128 s1, features.denseblock4.denselayer16.norm2 folded, relu; [2,7,7,992] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer16.conv1.weight", NULL, "features.denseblock4.denselayer16.norm2",
-      /*out_channels=*/128, /*group_input_channels=*/992, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/992, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4077,7 +4077,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer16.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 992.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer16.conv2.weight", NULL, NULL,
-      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -4092,7 +4092,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.conv2", "setup", s);
 
   /* features.norm5: batchnorm features.norm5 as a per-channel affine, relu; [2,7,7,1024] -> [2,7,7,1024] */
-  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.norm5", /*channels=*/1024));
+  TIMMC_TRY(timmc_load_bn_affine(w, st, "features.norm5", /*channels=*/1024, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,

@@ -1266,7 +1266,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* conv1.0: conv 3x3 3->32 s2, conv1.1 folded, relu; [2,320,320,3] -> [2,160,160,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.0.weight", NULL, "conv1.1",
-      /*out_channels=*/32, /*group_input_channels=*/3, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/3, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -1282,7 +1282,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* conv1.3: conv 3x3 32->32 s1, conv1.4 folded, relu; [2,160,160,32] -> [2,160,160,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.3.weight", NULL, "conv1.4",
-      /*out_channels=*/32, /*group_input_channels=*/32, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1298,7 +1298,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* conv1.6: conv 3x3 32->64 s1, bn1 folded, relu; [2,160,160,32] -> [2,160,160,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.6.weight", NULL, "bn1",
-      /*out_channels=*/64, /*group_input_channels=*/32, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1327,7 +1327,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.conv1: conv 1x1 64->64 s1, layer1.0.bn1 folded, relu; [2,80,80,64] -> [2,80,80,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv1.weight", NULL, "layer1.0.bn1",
-      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1343,7 +1343,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.conv2: conv 3x3 64->64 s1, layer1.0.bn2 folded, relu; [2,80,80,64] -> [2,80,80,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.weight", NULL, "layer1.0.bn2",
-      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1359,7 +1359,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.conv3: conv 1x1 64->256 s1, layer1.0.bn3 folded; [2,80,80,64] -> [2,80,80,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv3.weight", NULL, "layer1.0.bn3",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1419,7 +1419,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.downsample.1: conv 1x1 64->256 s1, layer1.0.downsample.2 folded; [2,80,80,64] -> [2,80,80,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.downsample.1.weight", NULL, "layer1.0.downsample.2",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1445,7 +1445,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.1.conv1: conv 1x1 256->64 s1, layer1.1.bn1 folded, relu; [2,80,80,256] -> [2,80,80,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv1.weight", NULL, "layer1.1.bn1",
-      /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1461,7 +1461,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.1.conv2: conv 3x3 64->64 s1, layer1.1.bn2 folded, relu; [2,80,80,64] -> [2,80,80,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.weight", NULL, "layer1.1.bn2",
-      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1477,7 +1477,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.1.conv3: conv 1x1 64->256 s1, layer1.1.bn3 folded; [2,80,80,64] -> [2,80,80,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv3.weight", NULL, "layer1.1.bn3",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1547,7 +1547,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.2.conv1: conv 1x1 256->64 s1, layer1.2.bn1 folded, relu; [2,80,80,256] -> [2,80,80,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv1.weight", NULL, "layer1.2.bn1",
-      /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1563,7 +1563,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.2.conv2: conv 3x3 64->64 s1, layer1.2.bn2 folded, relu; [2,80,80,64] -> [2,80,80,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv2.weight", NULL, "layer1.2.bn2",
-      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1579,7 +1579,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.2.conv3: conv 1x1 64->256 s1, layer1.2.bn3 folded; [2,80,80,64] -> [2,80,80,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv3.weight", NULL, "layer1.2.bn3",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1649,7 +1649,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.conv1: conv 1x1 256->128 s1, layer2.0.bn1 folded, relu; [2,80,80,256] -> [2,80,80,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv1.weight", NULL, "layer2.0.bn1",
-      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1665,7 +1665,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.conv2: conv 3x3 128->128 s2, layer2.0.bn2 folded, relu; [2,80,80,128] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv2.weight", NULL, "layer2.0.bn2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -1681,7 +1681,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.conv3: conv 1x1 128->512 s1, layer2.0.bn3 folded; [2,40,40,128] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv3.weight", NULL, "layer2.0.bn3",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1753,7 +1753,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.downsample.1: conv 1x1 256->512 s1, layer2.0.downsample.2 folded; [2,40,40,256] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.downsample.1.weight", NULL, "layer2.0.downsample.2",
-      /*out_channels=*/512, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1779,7 +1779,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.1.conv1: conv 1x1 512->128 s1, layer2.1.bn1 folded, relu; [2,40,40,512] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv1.weight", NULL, "layer2.1.bn1",
-      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1795,7 +1795,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.1.conv2: conv 3x3 128->128 s1, layer2.1.bn2 folded, relu; [2,40,40,128] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.weight", NULL, "layer2.1.bn2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1811,7 +1811,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.1.conv3: conv 1x1 128->512 s1, layer2.1.bn3 folded; [2,40,40,128] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv3.weight", NULL, "layer2.1.bn3",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1881,7 +1881,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.2.conv1: conv 1x1 512->128 s1, layer2.2.bn1 folded, relu; [2,40,40,512] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv1.weight", NULL, "layer2.2.bn1",
-      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1897,7 +1897,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.2.conv2: conv 3x3 128->128 s1, layer2.2.bn2 folded, relu; [2,40,40,128] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv2.weight", NULL, "layer2.2.bn2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1913,7 +1913,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.2.conv3: conv 1x1 128->512 s1, layer2.2.bn3 folded; [2,40,40,128] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv3.weight", NULL, "layer2.2.bn3",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1983,7 +1983,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.3.conv1: conv 1x1 512->128 s1, layer2.3.bn1 folded, relu; [2,40,40,512] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv1.weight", NULL, "layer2.3.bn1",
-      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1999,7 +1999,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.3.conv2: conv 3x3 128->128 s1, layer2.3.bn2 folded, relu; [2,40,40,128] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv2.weight", NULL, "layer2.3.bn2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2015,7 +2015,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.3.conv3: conv 1x1 128->512 s1, layer2.3.bn3 folded; [2,40,40,128] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv3.weight", NULL, "layer2.3.bn3",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2085,7 +2085,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.conv1: conv 1x1 512->256 s1, layer3.0.bn1 folded, relu; [2,40,40,512] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv1.weight", NULL, "layer3.0.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2101,7 +2101,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.conv2: conv 3x3 256->256 s1, layer3.0.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv2.weight", NULL, "layer3.0.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2117,7 +2117,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.conv3: conv 1x1 256->1024 s1, layer3.0.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv3.weight", NULL, "layer3.0.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2192,7 +2192,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.downsample.1: conv 1x1 512->1024 s1, layer3.0.downsample.2 folded; [2,40,40,512] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.downsample.1.weight", NULL, "layer3.0.downsample.2",
-      /*out_channels=*/1024, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2218,7 +2218,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.1.conv1: conv 1x1 1024->256 s1, layer3.1.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv1.weight", NULL, "layer3.1.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2234,7 +2234,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.1.conv2: conv 3x3 256->256 s1 d2, layer3.1.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.weight", NULL, "layer3.1.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2250,7 +2250,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.1.conv3: conv 1x1 256->1024 s1, layer3.1.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv3.weight", NULL, "layer3.1.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2320,7 +2320,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.2.conv1: conv 1x1 1024->256 s1, layer3.2.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv1.weight", NULL, "layer3.2.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2336,7 +2336,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.2.conv2: conv 3x3 256->256 s1 d2, layer3.2.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv2.weight", NULL, "layer3.2.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2352,7 +2352,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.2.conv3: conv 1x1 256->1024 s1, layer3.2.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv3.weight", NULL, "layer3.2.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2422,7 +2422,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.3.conv1: conv 1x1 1024->256 s1, layer3.3.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv1.weight", NULL, "layer3.3.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2438,7 +2438,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.3.conv2: conv 3x3 256->256 s1 d2, layer3.3.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv2.weight", NULL, "layer3.3.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2454,7 +2454,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.3.conv3: conv 1x1 256->1024 s1, layer3.3.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv3.weight", NULL, "layer3.3.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2524,7 +2524,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.4.conv1: conv 1x1 1024->256 s1, layer3.4.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv1.weight", NULL, "layer3.4.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2540,7 +2540,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.4.conv2: conv 3x3 256->256 s1 d2, layer3.4.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv2.weight", NULL, "layer3.4.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2556,7 +2556,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.4.conv3: conv 1x1 256->1024 s1, layer3.4.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv3.weight", NULL, "layer3.4.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2626,7 +2626,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.5.conv1: conv 1x1 1024->256 s1, layer3.5.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv1.weight", NULL, "layer3.5.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2642,7 +2642,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.5.conv2: conv 3x3 256->256 s1 d2, layer3.5.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv2.weight", NULL, "layer3.5.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2658,7 +2658,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.5.conv3: conv 1x1 256->1024 s1, layer3.5.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv3.weight", NULL, "layer3.5.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2728,7 +2728,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.6.conv1: conv 1x1 1024->256 s1, layer3.6.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.6.conv1.weight", NULL, "layer3.6.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2744,7 +2744,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.6.conv2: conv 3x3 256->256 s1 d2, layer3.6.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.6.conv2.weight", NULL, "layer3.6.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2760,7 +2760,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.6.conv3: conv 1x1 256->1024 s1, layer3.6.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.6.conv3.weight", NULL, "layer3.6.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2830,7 +2830,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.7.conv1: conv 1x1 1024->256 s1, layer3.7.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.7.conv1.weight", NULL, "layer3.7.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2846,7 +2846,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.7.conv2: conv 3x3 256->256 s1 d2, layer3.7.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.7.conv2.weight", NULL, "layer3.7.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2862,7 +2862,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.7.conv3: conv 1x1 256->1024 s1, layer3.7.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.7.conv3.weight", NULL, "layer3.7.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2932,7 +2932,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.8.conv1: conv 1x1 1024->256 s1, layer3.8.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.8.conv1.weight", NULL, "layer3.8.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2948,7 +2948,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.8.conv2: conv 3x3 256->256 s1 d2, layer3.8.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.8.conv2.weight", NULL, "layer3.8.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2964,7 +2964,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.8.conv3: conv 1x1 256->1024 s1, layer3.8.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.8.conv3.weight", NULL, "layer3.8.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3034,7 +3034,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.9.conv1: conv 1x1 1024->256 s1, layer3.9.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.9.conv1.weight", NULL, "layer3.9.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3050,7 +3050,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.9.conv2: conv 3x3 256->256 s1 d2, layer3.9.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.9.conv2.weight", NULL, "layer3.9.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3066,7 +3066,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.9.conv3: conv 1x1 256->1024 s1, layer3.9.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.9.conv3.weight", NULL, "layer3.9.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3136,7 +3136,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.10.conv1: conv 1x1 1024->256 s1, layer3.10.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.10.conv1.weight", NULL, "layer3.10.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3152,7 +3152,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.10.conv2: conv 3x3 256->256 s1 d2, layer3.10.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.10.conv2.weight", NULL, "layer3.10.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3168,7 +3168,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.10.conv3: conv 1x1 256->1024 s1, layer3.10.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.10.conv3.weight", NULL, "layer3.10.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3238,7 +3238,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.11.conv1: conv 1x1 1024->256 s1, layer3.11.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.11.conv1.weight", NULL, "layer3.11.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3254,7 +3254,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.11.conv2: conv 3x3 256->256 s1 d2, layer3.11.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.11.conv2.weight", NULL, "layer3.11.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3270,7 +3270,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.11.conv3: conv 1x1 256->1024 s1, layer3.11.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.11.conv3.weight", NULL, "layer3.11.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3340,7 +3340,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.12.conv1: conv 1x1 1024->256 s1, layer3.12.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.12.conv1.weight", NULL, "layer3.12.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3356,7 +3356,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.12.conv2: conv 3x3 256->256 s1 d2, layer3.12.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.12.conv2.weight", NULL, "layer3.12.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3372,7 +3372,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.12.conv3: conv 1x1 256->1024 s1, layer3.12.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.12.conv3.weight", NULL, "layer3.12.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3442,7 +3442,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.13.conv1: conv 1x1 1024->256 s1, layer3.13.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.13.conv1.weight", NULL, "layer3.13.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3458,7 +3458,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.13.conv2: conv 3x3 256->256 s1 d2, layer3.13.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.13.conv2.weight", NULL, "layer3.13.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3474,7 +3474,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.13.conv3: conv 1x1 256->1024 s1, layer3.13.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.13.conv3.weight", NULL, "layer3.13.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3544,7 +3544,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.14.conv1: conv 1x1 1024->256 s1, layer3.14.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.14.conv1.weight", NULL, "layer3.14.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3560,7 +3560,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.14.conv2: conv 3x3 256->256 s1 d2, layer3.14.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.14.conv2.weight", NULL, "layer3.14.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3576,7 +3576,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.14.conv3: conv 1x1 256->1024 s1, layer3.14.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.14.conv3.weight", NULL, "layer3.14.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3646,7 +3646,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.15.conv1: conv 1x1 1024->256 s1, layer3.15.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.15.conv1.weight", NULL, "layer3.15.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3662,7 +3662,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.15.conv2: conv 3x3 256->256 s1 d2, layer3.15.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.15.conv2.weight", NULL, "layer3.15.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3678,7 +3678,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.15.conv3: conv 1x1 256->1024 s1, layer3.15.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.15.conv3.weight", NULL, "layer3.15.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3748,7 +3748,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.16.conv1: conv 1x1 1024->256 s1, layer3.16.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.16.conv1.weight", NULL, "layer3.16.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3764,7 +3764,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.16.conv2: conv 3x3 256->256 s1 d2, layer3.16.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.16.conv2.weight", NULL, "layer3.16.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3780,7 +3780,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.16.conv3: conv 1x1 256->1024 s1, layer3.16.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.16.conv3.weight", NULL, "layer3.16.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3850,7 +3850,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.17.conv1: conv 1x1 1024->256 s1, layer3.17.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.17.conv1.weight", NULL, "layer3.17.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3866,7 +3866,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.17.conv2: conv 3x3 256->256 s1 d2, layer3.17.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.17.conv2.weight", NULL, "layer3.17.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3882,7 +3882,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.17.conv3: conv 1x1 256->1024 s1, layer3.17.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.17.conv3.weight", NULL, "layer3.17.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3952,7 +3952,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.18.conv1: conv 1x1 1024->256 s1, layer3.18.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.18.conv1.weight", NULL, "layer3.18.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3968,7 +3968,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.18.conv2: conv 3x3 256->256 s1 d2, layer3.18.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.18.conv2.weight", NULL, "layer3.18.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3984,7 +3984,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.18.conv3: conv 1x1 256->1024 s1, layer3.18.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.18.conv3.weight", NULL, "layer3.18.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4054,7 +4054,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.19.conv1: conv 1x1 1024->256 s1, layer3.19.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.19.conv1.weight", NULL, "layer3.19.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4070,7 +4070,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.19.conv2: conv 3x3 256->256 s1 d2, layer3.19.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.19.conv2.weight", NULL, "layer3.19.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -4086,7 +4086,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.19.conv3: conv 1x1 256->1024 s1, layer3.19.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.19.conv3.weight", NULL, "layer3.19.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4156,7 +4156,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.20.conv1: conv 1x1 1024->256 s1, layer3.20.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.20.conv1.weight", NULL, "layer3.20.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4172,7 +4172,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.20.conv2: conv 3x3 256->256 s1 d2, layer3.20.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.20.conv2.weight", NULL, "layer3.20.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -4188,7 +4188,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.20.conv3: conv 1x1 256->1024 s1, layer3.20.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.20.conv3.weight", NULL, "layer3.20.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4258,7 +4258,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.21.conv1: conv 1x1 1024->256 s1, layer3.21.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.21.conv1.weight", NULL, "layer3.21.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4274,7 +4274,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.21.conv2: conv 3x3 256->256 s1 d2, layer3.21.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.21.conv2.weight", NULL, "layer3.21.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -4290,7 +4290,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.21.conv3: conv 1x1 256->1024 s1, layer3.21.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.21.conv3.weight", NULL, "layer3.21.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4360,7 +4360,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.22.conv1: conv 1x1 1024->256 s1, layer3.22.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.22.conv1.weight", NULL, "layer3.22.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4376,7 +4376,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.22.conv2: conv 3x3 256->256 s1 d2, layer3.22.bn2 folded, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.22.conv2.weight", NULL, "layer3.22.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -4392,7 +4392,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.22.conv3: conv 1x1 256->1024 s1, layer3.22.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.22.conv3.weight", NULL, "layer3.22.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4462,7 +4462,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.conv1: conv 1x1 1024->512 s1, layer4.0.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv1.weight", NULL, "layer4.0.bn1",
-      /*out_channels=*/512, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4478,7 +4478,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.conv2: conv 3x3 512->512 s1 d2, layer4.0.bn2 folded, relu; [2,40,40,512] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv2.weight", NULL, "layer4.0.bn2",
-      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3));
+      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
       /*input_padding_left=*/2, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -4494,7 +4494,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.conv3: conv 1x1 512->2048 s1, layer4.0.bn3 folded; [2,40,40,512] -> [2,40,40,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv3.weight", NULL, "layer4.0.bn3",
-      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4569,7 +4569,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.downsample.1: conv 1x1 1024->2048 s1, layer4.0.downsample.2 folded; [2,40,40,1024] -> [2,40,40,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.downsample.1.weight", NULL, "layer4.0.downsample.2",
-      /*out_channels=*/2048, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4595,7 +4595,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.1.conv1: conv 1x1 2048->512 s1, layer4.1.bn1 folded, relu; [2,40,40,2048] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv1.weight", NULL, "layer4.1.bn1",
-      /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4611,7 +4611,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.1.conv2: conv 3x3 512->512 s1 d4, layer4.1.bn2 folded, relu; [2,40,40,512] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv2.weight", NULL, "layer4.1.bn2",
-      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3));
+      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/4, /*input_padding_right=*/4, /*input_padding_bottom=*/4,
       /*input_padding_left=*/4, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -4627,7 +4627,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.1.conv3: conv 1x1 512->2048 s1, layer4.1.bn3 folded; [2,40,40,512] -> [2,40,40,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv3.weight", NULL, "layer4.1.bn3",
-      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4697,7 +4697,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.2.conv1: conv 1x1 2048->512 s1, layer4.2.bn1 folded, relu; [2,40,40,2048] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv1.weight", NULL, "layer4.2.bn1",
-      /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4713,7 +4713,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.2.conv2: conv 3x3 512->512 s1 d4, layer4.2.bn2 folded, relu; [2,40,40,512] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv2.weight", NULL, "layer4.2.bn2",
-      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3));
+      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/4, /*input_padding_right=*/4, /*input_padding_bottom=*/4,
       /*input_padding_left=*/4, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -4729,7 +4729,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.2.conv3: conv 1x1 512->2048 s1, layer4.2.bn3 folded; [2,40,40,512] -> [2,40,40,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv3.weight", NULL, "layer4.2.bn3",
-      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,

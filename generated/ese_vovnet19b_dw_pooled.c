@@ -318,7 +318,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stem.0.conv: conv 3x3 3->64 s2, stem.0.bn folded, relu; [2,224,224,3] -> [2,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.0.conv.weight", NULL, "stem.0.bn",
-      /*out_channels=*/64, /*group_input_channels=*/3, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/3, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -334,7 +334,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stem.1.conv_dw: conv 3x3 64->64 s1 g64; [2,112,112,64] -> [2,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.1.conv_dw.weight", NULL, NULL,
-      /*out_channels=*/64, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -350,7 +350,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stem.1.conv_pw: conv 1x1 64->64 s1, stem.1.bn folded, relu; [2,112,112,64] -> [2,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.1.conv_pw.weight", NULL, "stem.1.bn",
-      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -366,7 +366,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stem.2.conv_dw: conv 3x3 64->64 s2 g64; [2,112,112,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.2.conv_dw.weight", NULL, NULL,
-      /*out_channels=*/64, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -382,7 +382,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stem.2.conv_pw: conv 1x1 64->64 s1, stem.2.bn folded, relu; [2,56,56,64] -> [2,56,56,64] (channels 0.. of stages.0.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.2.conv_pw.weight", NULL, "stem.2.bn",
-      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -398,7 +398,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.0.blocks.0.conv_reduction.conv: conv 1x1 64->128 s1, stages.0.blocks.0.conv_reduction.bn folded, relu; [2,56,56,64] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_reduction.conv.weight", NULL, "stages.0.blocks.0.conv_reduction.bn",
-      /*out_channels=*/128, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -414,7 +414,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.0.blocks.0.conv_mid.0.conv_dw: conv 3x3 128->128 s1 g128; [2,56,56,128] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_mid.0.conv_dw.weight", NULL, NULL,
-      /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -430,7 +430,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.0.blocks.0.conv_mid.0.conv_pw: conv 1x1 128->128 s1, stages.0.blocks.0.conv_mid.0.bn folded, relu; [2,56,56,128] -> [2,56,56,128] (channels 64.. of stages.0.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_mid.0.conv_pw.weight", NULL, "stages.0.blocks.0.conv_mid.0.bn",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -446,7 +446,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.0.blocks.0.conv_mid.1.conv_dw: conv 3x3 128->128 s1 g128; [2,56,56,128] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_mid.1.conv_dw.weight", NULL, NULL,
-      /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -462,7 +462,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.0.blocks.0.conv_mid.1.conv_pw: conv 1x1 128->128 s1, stages.0.blocks.0.conv_mid.1.bn folded, relu; [2,56,56,128] -> [2,56,56,128] (channels 192.. of stages.0.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_mid.1.conv_pw.weight", NULL, "stages.0.blocks.0.conv_mid.1.bn",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -478,7 +478,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.0.blocks.0.conv_mid.2.conv_dw: conv 3x3 128->128 s1 g128; [2,56,56,128] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_mid.2.conv_dw.weight", NULL, NULL,
-      /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -494,7 +494,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.0.blocks.0.conv_mid.2.conv_pw: conv 1x1 128->128 s1, stages.0.blocks.0.conv_mid.2.bn folded, relu; [2,56,56,128] -> [2,56,56,128] (channels 320.. of stages.0.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_mid.2.conv_pw.weight", NULL, "stages.0.blocks.0.conv_mid.2.bn",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -510,7 +510,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.0.blocks.0.conv_concat.conv: conv 1x1 448->256 s1, stages.0.blocks.0.conv_concat.bn folded, relu; [2,56,56,448] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_concat.conv.weight", NULL, "stages.0.blocks.0.conv_concat.bn",
-      /*out_channels=*/256, /*group_input_channels=*/448, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/448, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -536,7 +536,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.0.blocks.0.attn.fc: linear 256->256, hard_sigmoid folded; [2,1,1,256] -> [2,1,1,256] */
   TIMMC_TRY(timmc_load_linear(w, st, "stages.0.blocks.0.attn.fc.weight", "stages.0.blocks.0.attn.fc.bias", NULL,
-      /*out_features=*/256, /*in_features=*/256, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/1));
+      /*out_features=*/256, /*in_features=*/256, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/256, /*output_channels=*/256, /*input_stride=*/256, /*output_stride=*/256,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/1.0f, /*flags=*/0, &ops[14].xnn);
@@ -570,7 +570,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.1.blocks.0.conv_reduction.conv: conv 1x1 256->160 s1, stages.1.blocks.0.conv_reduction.bn folded, relu; [2,28,28,256] -> [2,28,28,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_reduction.conv.weight", NULL, "stages.1.blocks.0.conv_reduction.bn",
-      /*out_channels=*/160, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/160, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -586,7 +586,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.1.blocks.0.conv_mid.0.conv_dw: conv 3x3 160->160 s1 g160; [2,28,28,160] -> [2,28,28,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_mid.0.conv_dw.weight", NULL, NULL,
-      /*out_channels=*/160, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/160, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -602,7 +602,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.1.blocks.0.conv_mid.0.conv_pw: conv 1x1 160->160 s1, stages.1.blocks.0.conv_mid.0.bn folded, relu; [2,28,28,160] -> [2,28,28,160] (channels 256.. of stages.1.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_mid.0.conv_pw.weight", NULL, "stages.1.blocks.0.conv_mid.0.bn",
-      /*out_channels=*/160, /*group_input_channels=*/160, /*kernel=*/1));
+      /*out_channels=*/160, /*group_input_channels=*/160, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -618,7 +618,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.1.blocks.0.conv_mid.1.conv_dw: conv 3x3 160->160 s1 g160; [2,28,28,160] -> [2,28,28,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_mid.1.conv_dw.weight", NULL, NULL,
-      /*out_channels=*/160, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/160, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -634,7 +634,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.1.blocks.0.conv_mid.1.conv_pw: conv 1x1 160->160 s1, stages.1.blocks.0.conv_mid.1.bn folded, relu; [2,28,28,160] -> [2,28,28,160] (channels 416.. of stages.1.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_mid.1.conv_pw.weight", NULL, "stages.1.blocks.0.conv_mid.1.bn",
-      /*out_channels=*/160, /*group_input_channels=*/160, /*kernel=*/1));
+      /*out_channels=*/160, /*group_input_channels=*/160, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -650,7 +650,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.1.blocks.0.conv_mid.2.conv_dw: conv 3x3 160->160 s1 g160; [2,28,28,160] -> [2,28,28,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_mid.2.conv_dw.weight", NULL, NULL,
-      /*out_channels=*/160, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/160, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -666,7 +666,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.1.blocks.0.conv_mid.2.conv_pw: conv 1x1 160->160 s1, stages.1.blocks.0.conv_mid.2.bn folded, relu; [2,28,28,160] -> [2,28,28,160] (channels 576.. of stages.1.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_mid.2.conv_pw.weight", NULL, "stages.1.blocks.0.conv_mid.2.bn",
-      /*out_channels=*/160, /*group_input_channels=*/160, /*kernel=*/1));
+      /*out_channels=*/160, /*group_input_channels=*/160, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -682,7 +682,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.1.blocks.0.conv_concat.conv: conv 1x1 736->512 s1, stages.1.blocks.0.conv_concat.bn folded, relu; [2,28,28,736] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_concat.conv.weight", NULL, "stages.1.blocks.0.conv_concat.bn",
-      /*out_channels=*/512, /*group_input_channels=*/736, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/736, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -708,7 +708,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.1.blocks.0.attn.fc: linear 512->512, hard_sigmoid folded; [2,1,1,512] -> [2,1,1,512] */
   TIMMC_TRY(timmc_load_linear(w, st, "stages.1.blocks.0.attn.fc.weight", "stages.1.blocks.0.attn.fc.bias", NULL,
-      /*out_features=*/512, /*in_features=*/512, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/1));
+      /*out_features=*/512, /*in_features=*/512, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/512, /*output_channels=*/512, /*input_stride=*/512, /*output_stride=*/512,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/1.0f, /*flags=*/0, &ops[26].xnn);
@@ -742,7 +742,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.2.blocks.0.conv_reduction.conv: conv 1x1 512->192 s1, stages.2.blocks.0.conv_reduction.bn folded, relu; [2,14,14,512] -> [2,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_reduction.conv.weight", NULL, "stages.2.blocks.0.conv_reduction.bn",
-      /*out_channels=*/192, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/192, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -758,7 +758,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.2.blocks.0.conv_mid.0.conv_dw: conv 3x3 192->192 s1 g192; [2,14,14,192] -> [2,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_mid.0.conv_dw.weight", NULL, NULL,
-      /*out_channels=*/192, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/192, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -774,7 +774,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.2.blocks.0.conv_mid.0.conv_pw: conv 1x1 192->192 s1, stages.2.blocks.0.conv_mid.0.bn folded, relu; [2,14,14,192] -> [2,14,14,192] (channels 512.. of stages.2.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_mid.0.conv_pw.weight", NULL, "stages.2.blocks.0.conv_mid.0.bn",
-      /*out_channels=*/192, /*group_input_channels=*/192, /*kernel=*/1));
+      /*out_channels=*/192, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -790,7 +790,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.2.blocks.0.conv_mid.1.conv_dw: conv 3x3 192->192 s1 g192; [2,14,14,192] -> [2,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_mid.1.conv_dw.weight", NULL, NULL,
-      /*out_channels=*/192, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/192, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -806,7 +806,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.2.blocks.0.conv_mid.1.conv_pw: conv 1x1 192->192 s1, stages.2.blocks.0.conv_mid.1.bn folded, relu; [2,14,14,192] -> [2,14,14,192] (channels 704.. of stages.2.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_mid.1.conv_pw.weight", NULL, "stages.2.blocks.0.conv_mid.1.bn",
-      /*out_channels=*/192, /*group_input_channels=*/192, /*kernel=*/1));
+      /*out_channels=*/192, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -822,7 +822,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.2.blocks.0.conv_mid.2.conv_dw: conv 3x3 192->192 s1 g192; [2,14,14,192] -> [2,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_mid.2.conv_dw.weight", NULL, NULL,
-      /*out_channels=*/192, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/192, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -838,7 +838,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.2.blocks.0.conv_mid.2.conv_pw: conv 1x1 192->192 s1, stages.2.blocks.0.conv_mid.2.bn folded, relu; [2,14,14,192] -> [2,14,14,192] (channels 896.. of stages.2.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_mid.2.conv_pw.weight", NULL, "stages.2.blocks.0.conv_mid.2.bn",
-      /*out_channels=*/192, /*group_input_channels=*/192, /*kernel=*/1));
+      /*out_channels=*/192, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -854,7 +854,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.2.blocks.0.conv_concat.conv: conv 1x1 1088->768 s1, stages.2.blocks.0.conv_concat.bn folded, relu; [2,14,14,1088] -> [2,14,14,768] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_concat.conv.weight", NULL, "stages.2.blocks.0.conv_concat.bn",
-      /*out_channels=*/768, /*group_input_channels=*/1088, /*kernel=*/1));
+      /*out_channels=*/768, /*group_input_channels=*/1088, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -880,7 +880,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.2.blocks.0.attn.fc: linear 768->768, hard_sigmoid folded; [2,1,1,768] -> [2,1,1,768] */
   TIMMC_TRY(timmc_load_linear(w, st, "stages.2.blocks.0.attn.fc.weight", "stages.2.blocks.0.attn.fc.bias", NULL,
-      /*out_features=*/768, /*in_features=*/768, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/1));
+      /*out_features=*/768, /*in_features=*/768, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/768, /*output_channels=*/768, /*input_stride=*/768, /*output_stride=*/768,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/1.0f, /*flags=*/0, &ops[38].xnn);
@@ -914,7 +914,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.3.blocks.0.conv_reduction.conv: conv 1x1 768->224 s1, stages.3.blocks.0.conv_reduction.bn folded, relu; [2,7,7,768] -> [2,7,7,224] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_reduction.conv.weight", NULL, "stages.3.blocks.0.conv_reduction.bn",
-      /*out_channels=*/224, /*group_input_channels=*/768, /*kernel=*/1));
+      /*out_channels=*/224, /*group_input_channels=*/768, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -930,7 +930,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.3.blocks.0.conv_mid.0.conv_dw: conv 3x3 224->224 s1 g224; [2,7,7,224] -> [2,7,7,224] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_mid.0.conv_dw.weight", NULL, NULL,
-      /*out_channels=*/224, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/224, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -946,7 +946,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.3.blocks.0.conv_mid.0.conv_pw: conv 1x1 224->224 s1, stages.3.blocks.0.conv_mid.0.bn folded, relu; [2,7,7,224] -> [2,7,7,224] (channels 768.. of stages.3.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_mid.0.conv_pw.weight", NULL, "stages.3.blocks.0.conv_mid.0.bn",
-      /*out_channels=*/224, /*group_input_channels=*/224, /*kernel=*/1));
+      /*out_channels=*/224, /*group_input_channels=*/224, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -962,7 +962,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.3.blocks.0.conv_mid.1.conv_dw: conv 3x3 224->224 s1 g224; [2,7,7,224] -> [2,7,7,224] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_mid.1.conv_dw.weight", NULL, NULL,
-      /*out_channels=*/224, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/224, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -978,7 +978,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.3.blocks.0.conv_mid.1.conv_pw: conv 1x1 224->224 s1, stages.3.blocks.0.conv_mid.1.bn folded, relu; [2,7,7,224] -> [2,7,7,224] (channels 992.. of stages.3.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_mid.1.conv_pw.weight", NULL, "stages.3.blocks.0.conv_mid.1.bn",
-      /*out_channels=*/224, /*group_input_channels=*/224, /*kernel=*/1));
+      /*out_channels=*/224, /*group_input_channels=*/224, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -994,7 +994,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.3.blocks.0.conv_mid.2.conv_dw: conv 3x3 224->224 s1 g224; [2,7,7,224] -> [2,7,7,224] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_mid.2.conv_dw.weight", NULL, NULL,
-      /*out_channels=*/224, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/224, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1010,7 +1010,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.3.blocks.0.conv_mid.2.conv_pw: conv 1x1 224->224 s1, stages.3.blocks.0.conv_mid.2.bn folded, relu; [2,7,7,224] -> [2,7,7,224] (channels 1216.. of stages.3.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_mid.2.conv_pw.weight", NULL, "stages.3.blocks.0.conv_mid.2.bn",
-      /*out_channels=*/224, /*group_input_channels=*/224, /*kernel=*/1));
+      /*out_channels=*/224, /*group_input_channels=*/224, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1026,7 +1026,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.3.blocks.0.conv_concat.conv: conv 1x1 1440->1024 s1, stages.3.blocks.0.conv_concat.bn folded, relu; [2,7,7,1440] -> [2,7,7,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_concat.conv.weight", NULL, "stages.3.blocks.0.conv_concat.bn",
-      /*out_channels=*/1024, /*group_input_channels=*/1440, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/1440, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1052,7 +1052,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stages.3.blocks.0.attn.fc: linear 1024->1024, hard_sigmoid folded; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_linear(w, st, "stages.3.blocks.0.attn.fc.weight", "stages.3.blocks.0.attn.fc.bias", NULL,
-      /*out_features=*/1024, /*in_features=*/1024, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/1));
+      /*out_features=*/1024, /*in_features=*/1024, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/1024, /*output_channels=*/1024, /*input_stride=*/1024,
       /*output_stride=*/1024, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/1.0f,

@@ -933,7 +933,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stem.conv: conv 3x3 3->32 s2, stem.bn folded, relu; [2,224,224,3] -> [2,112,112,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.conv.weight", NULL, "stem.bn",
-      /*out_channels=*/32, /*group_input_channels=*/3, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/3, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -949,7 +949,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s1.b1.conv1.conv: conv 1x1 32->72 s1, s1.b1.conv1.bn folded, relu; [2,112,112,32] -> [2,112,112,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "s1.b1.conv1.conv.weight", NULL, "s1.b1.conv1.bn",
-      /*out_channels=*/72, /*group_input_channels=*/32, /*kernel=*/1));
+      /*out_channels=*/72, /*group_input_channels=*/32, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -965,7 +965,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s1.b1.conv2.conv: conv 3x3 72->72 s2 g3, s1.b1.conv2.bn folded, relu; [2,112,112,72] -> [2,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "s1.b1.conv2.conv.weight", NULL, "s1.b1.conv2.bn",
-      /*out_channels=*/72, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/72, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -991,7 +991,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s1.b1.se.fc1: linear 72->8, relu; [2,1,1,72] -> [2,1,1,8] */
   TIMMC_TRY(timmc_load_linear(w, st, "s1.b1.se.fc1.weight", "s1.b1.se.fc1.bias", NULL,
-      /*out_features=*/8, /*in_features=*/72, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/8, /*in_features=*/72, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/72, /*output_channels=*/8, /*input_stride=*/72, /*output_stride=*/8,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
@@ -1002,7 +1002,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s1.b1.se.fc2: linear 8->72; [2,1,1,8] -> [2,1,1,72] */
   TIMMC_TRY(timmc_load_linear(w, st, "s1.b1.se.fc2.weight", "s1.b1.se.fc2.bias", NULL,
-      /*out_features=*/72, /*in_features=*/8, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/72, /*in_features=*/8, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/8, /*output_channels=*/72, /*input_stride=*/8, /*output_stride=*/72,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -1032,7 +1032,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s1.b1.conv3.conv: conv 1x1 72->72 s1, s1.b1.conv3.bn folded; [2,56,56,72] -> [2,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "s1.b1.conv3.conv.weight", NULL, "s1.b1.conv3.bn",
-      /*out_channels=*/72, /*group_input_channels=*/72, /*kernel=*/1));
+      /*out_channels=*/72, /*group_input_channels=*/72, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1048,7 +1048,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s1.b1.downsample.conv: conv 1x1 32->72 s2, s1.b1.downsample.bn folded; [2,112,112,32] -> [2,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "s1.b1.downsample.conv.weight", NULL, "s1.b1.downsample.bn",
-      /*out_channels=*/72, /*group_input_channels=*/32, /*kernel=*/1));
+      /*out_channels=*/72, /*group_input_channels=*/32, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -1074,7 +1074,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s1.b2.conv1.conv: conv 1x1 72->72 s1, s1.b2.conv1.bn folded, relu; [2,56,56,72] -> [2,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "s1.b2.conv1.conv.weight", NULL, "s1.b2.conv1.bn",
-      /*out_channels=*/72, /*group_input_channels=*/72, /*kernel=*/1));
+      /*out_channels=*/72, /*group_input_channels=*/72, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1090,7 +1090,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s1.b2.conv2.conv: conv 3x3 72->72 s1 g3, s1.b2.conv2.bn folded, relu; [2,56,56,72] -> [2,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "s1.b2.conv2.conv.weight", NULL, "s1.b2.conv2.bn",
-      /*out_channels=*/72, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/72, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1116,7 +1116,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s1.b2.se.fc1: linear 72->18, relu; [2,1,1,72] -> [2,1,1,18] */
   TIMMC_TRY(timmc_load_linear(w, st, "s1.b2.se.fc1.weight", "s1.b2.se.fc1.bias", NULL,
-      /*out_features=*/18, /*in_features=*/72, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/18, /*in_features=*/72, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/72, /*output_channels=*/18, /*input_stride=*/72, /*output_stride=*/18,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
@@ -1128,7 +1128,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s1.b2.se.fc2: linear 18->72; [2,1,1,18] -> [2,1,1,72] */
   TIMMC_TRY(timmc_load_linear(w, st, "s1.b2.se.fc2.weight", "s1.b2.se.fc2.bias", NULL,
-      /*out_features=*/72, /*in_features=*/18, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/72, /*in_features=*/18, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/18, /*output_channels=*/72, /*input_stride=*/18, /*output_stride=*/72,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -1160,7 +1160,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s1.b2.conv3.conv: conv 1x1 72->72 s1, s1.b2.conv3.bn folded; [2,56,56,72] -> [2,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "s1.b2.conv3.conv.weight", NULL, "s1.b2.conv3.bn",
-      /*out_channels=*/72, /*group_input_channels=*/72, /*kernel=*/1));
+      /*out_channels=*/72, /*group_input_channels=*/72, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1186,7 +1186,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b1.conv1.conv: conv 1x1 72->216 s1, s2.b1.conv1.bn folded, relu; [2,56,56,72] -> [2,56,56,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b1.conv1.conv.weight", NULL, "s2.b1.conv1.bn",
-      /*out_channels=*/216, /*group_input_channels=*/72, /*kernel=*/1));
+      /*out_channels=*/216, /*group_input_channels=*/72, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1202,7 +1202,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b1.conv2.conv: conv 3x3 216->216 s2 g9, s2.b1.conv2.bn folded, relu; [2,56,56,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b1.conv2.conv.weight", NULL, "s2.b1.conv2.bn",
-      /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -1228,7 +1228,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b1.se.fc1: linear 216->18, relu; [2,1,1,216] -> [2,1,1,18] */
   TIMMC_TRY(timmc_load_linear(w, st, "s2.b1.se.fc1.weight", "s2.b1.se.fc1.bias", NULL,
-      /*out_features=*/18, /*in_features=*/216, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/18, /*in_features=*/216, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/216, /*output_channels=*/18, /*input_stride=*/216, /*output_stride=*/18,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
@@ -1239,7 +1239,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b1.se.fc2: linear 18->216; [2,1,1,18] -> [2,1,1,216] */
   TIMMC_TRY(timmc_load_linear(w, st, "s2.b1.se.fc2.weight", "s2.b1.se.fc2.bias", NULL,
-      /*out_features=*/216, /*in_features=*/18, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/216, /*in_features=*/18, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/18, /*output_channels=*/216, /*input_stride=*/18, /*output_stride=*/216,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -1269,7 +1269,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b1.conv3.conv: conv 1x1 216->216 s1, s2.b1.conv3.bn folded; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b1.conv3.conv.weight", NULL, "s2.b1.conv3.bn",
-      /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1));
+      /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1285,7 +1285,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b1.downsample.conv: conv 1x1 72->216 s2, s2.b1.downsample.bn folded; [2,56,56,72] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b1.downsample.conv.weight", NULL, "s2.b1.downsample.bn",
-      /*out_channels=*/216, /*group_input_channels=*/72, /*kernel=*/1));
+      /*out_channels=*/216, /*group_input_channels=*/72, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -1311,7 +1311,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b2.conv1.conv: conv 1x1 216->216 s1, s2.b2.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b2.conv1.conv.weight", NULL, "s2.b2.conv1.bn",
-      /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1));
+      /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1327,7 +1327,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b2.conv2.conv: conv 3x3 216->216 s1 g9, s2.b2.conv2.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b2.conv2.conv.weight", NULL, "s2.b2.conv2.bn",
-      /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1353,7 +1353,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b2.se.fc1: linear 216->54, relu; [2,1,1,216] -> [2,1,1,54] */
   TIMMC_TRY(timmc_load_linear(w, st, "s2.b2.se.fc1.weight", "s2.b2.se.fc1.bias", NULL,
-      /*out_features=*/54, /*in_features=*/216, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/54, /*in_features=*/216, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/216, /*output_channels=*/54, /*input_stride=*/216, /*output_stride=*/54,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
@@ -1365,7 +1365,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b2.se.fc2: linear 54->216; [2,1,1,54] -> [2,1,1,216] */
   TIMMC_TRY(timmc_load_linear(w, st, "s2.b2.se.fc2.weight", "s2.b2.se.fc2.bias", NULL,
-      /*out_features=*/216, /*in_features=*/54, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/216, /*in_features=*/54, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/54, /*output_channels=*/216, /*input_stride=*/54, /*output_stride=*/216,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -1397,7 +1397,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b2.conv3.conv: conv 1x1 216->216 s1, s2.b2.conv3.bn folded; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b2.conv3.conv.weight", NULL, "s2.b2.conv3.bn",
-      /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1));
+      /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1423,7 +1423,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b3.conv1.conv: conv 1x1 216->216 s1, s2.b3.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b3.conv1.conv.weight", NULL, "s2.b3.conv1.bn",
-      /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1));
+      /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1439,7 +1439,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b3.conv2.conv: conv 3x3 216->216 s1 g9, s2.b3.conv2.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b3.conv2.conv.weight", NULL, "s2.b3.conv2.bn",
-      /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1465,7 +1465,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b3.se.fc1: linear 216->54, relu; [2,1,1,216] -> [2,1,1,54] */
   TIMMC_TRY(timmc_load_linear(w, st, "s2.b3.se.fc1.weight", "s2.b3.se.fc1.bias", NULL,
-      /*out_features=*/54, /*in_features=*/216, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/54, /*in_features=*/216, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/216, /*output_channels=*/54, /*input_stride=*/216, /*output_stride=*/54,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
@@ -1476,7 +1476,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b3.se.fc2: linear 54->216; [2,1,1,54] -> [2,1,1,216] */
   TIMMC_TRY(timmc_load_linear(w, st, "s2.b3.se.fc2.weight", "s2.b3.se.fc2.bias", NULL,
-      /*out_features=*/216, /*in_features=*/54, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/216, /*in_features=*/54, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/54, /*output_channels=*/216, /*input_stride=*/54, /*output_stride=*/216,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -1506,7 +1506,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b3.conv3.conv: conv 1x1 216->216 s1, s2.b3.conv3.bn folded; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b3.conv3.conv.weight", NULL, "s2.b3.conv3.bn",
-      /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1));
+      /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1532,7 +1532,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b4.conv1.conv: conv 1x1 216->216 s1, s2.b4.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b4.conv1.conv.weight", NULL, "s2.b4.conv1.bn",
-      /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1));
+      /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1548,7 +1548,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b4.conv2.conv: conv 3x3 216->216 s1 g9, s2.b4.conv2.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b4.conv2.conv.weight", NULL, "s2.b4.conv2.bn",
-      /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1574,7 +1574,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b4.se.fc1: linear 216->54, relu; [2,1,1,216] -> [2,1,1,54] */
   TIMMC_TRY(timmc_load_linear(w, st, "s2.b4.se.fc1.weight", "s2.b4.se.fc1.bias", NULL,
-      /*out_features=*/54, /*in_features=*/216, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/54, /*in_features=*/216, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/216, /*output_channels=*/54, /*input_stride=*/216, /*output_stride=*/54,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
@@ -1586,7 +1586,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b4.se.fc2: linear 54->216; [2,1,1,54] -> [2,1,1,216] */
   TIMMC_TRY(timmc_load_linear(w, st, "s2.b4.se.fc2.weight", "s2.b4.se.fc2.bias", NULL,
-      /*out_features=*/216, /*in_features=*/54, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/216, /*in_features=*/54, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/54, /*output_channels=*/216, /*input_stride=*/54, /*output_stride=*/216,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -1618,7 +1618,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b4.conv3.conv: conv 1x1 216->216 s1, s2.b4.conv3.bn folded; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b4.conv3.conv.weight", NULL, "s2.b4.conv3.bn",
-      /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1));
+      /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1644,7 +1644,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b5.conv1.conv: conv 1x1 216->216 s1, s2.b5.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b5.conv1.conv.weight", NULL, "s2.b5.conv1.bn",
-      /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1));
+      /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1660,7 +1660,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b5.conv2.conv: conv 3x3 216->216 s1 g9, s2.b5.conv2.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b5.conv2.conv.weight", NULL, "s2.b5.conv2.bn",
-      /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1686,7 +1686,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b5.se.fc1: linear 216->54, relu; [2,1,1,216] -> [2,1,1,54] */
   TIMMC_TRY(timmc_load_linear(w, st, "s2.b5.se.fc1.weight", "s2.b5.se.fc1.bias", NULL,
-      /*out_features=*/54, /*in_features=*/216, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/54, /*in_features=*/216, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/216, /*output_channels=*/54, /*input_stride=*/216, /*output_stride=*/54,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
@@ -1697,7 +1697,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b5.se.fc2: linear 54->216; [2,1,1,54] -> [2,1,1,216] */
   TIMMC_TRY(timmc_load_linear(w, st, "s2.b5.se.fc2.weight", "s2.b5.se.fc2.bias", NULL,
-      /*out_features=*/216, /*in_features=*/54, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/216, /*in_features=*/54, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/54, /*output_channels=*/216, /*input_stride=*/54, /*output_stride=*/216,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -1727,7 +1727,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s2.b5.conv3.conv: conv 1x1 216->216 s1, s2.b5.conv3.bn folded; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b5.conv3.conv.weight", NULL, "s2.b5.conv3.bn",
-      /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1));
+      /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1753,7 +1753,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b1.conv1.conv: conv 1x1 216->576 s1, s3.b1.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b1.conv1.conv.weight", NULL, "s3.b1.conv1.bn",
-      /*out_channels=*/576, /*group_input_channels=*/216, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1769,7 +1769,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b1.conv2.conv: conv 3x3 576->576 s2 g24, s3.b1.conv2.bn folded, relu; [2,28,28,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b1.conv2.conv.weight", NULL, "s3.b1.conv2.bn",
-      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -1795,7 +1795,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b1.se.fc1: linear 576->54, relu; [2,1,1,576] -> [2,1,1,54] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b1.se.fc1.weight", "s3.b1.se.fc1.bias", NULL,
-      /*out_features=*/54, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/54, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/576, /*output_channels=*/54, /*input_stride=*/576, /*output_stride=*/54,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[69].xnn);
@@ -1806,7 +1806,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b1.se.fc2: linear 54->576; [2,1,1,54] -> [2,1,1,576] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b1.se.fc2.weight", "s3.b1.se.fc2.bias", NULL,
-      /*out_features=*/576, /*in_features=*/54, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/576, /*in_features=*/54, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/54, /*output_channels=*/576, /*input_stride=*/54, /*output_stride=*/576,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -1836,7 +1836,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b1.conv3.conv: conv 1x1 576->576 s1, s3.b1.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b1.conv3.conv.weight", NULL, "s3.b1.conv3.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1852,7 +1852,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b1.downsample.conv: conv 1x1 216->576 s2, s3.b1.downsample.bn folded; [2,28,28,216] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b1.downsample.conv.weight", NULL, "s3.b1.downsample.bn",
-      /*out_channels=*/576, /*group_input_channels=*/216, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -1878,7 +1878,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b2.conv1.conv: conv 1x1 576->576 s1, s3.b2.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b2.conv1.conv.weight", NULL, "s3.b2.conv1.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1894,7 +1894,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b2.conv2.conv: conv 3x3 576->576 s1 g24, s3.b2.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b2.conv2.conv.weight", NULL, "s3.b2.conv2.bn",
-      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1920,7 +1920,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b2.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b2.se.fc1.weight", "s3.b2.se.fc1.bias", NULL,
-      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/576, /*output_channels=*/144, /*input_stride=*/576, /*output_stride=*/144,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
@@ -1932,7 +1932,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b2.se.fc2: linear 144->576; [2,1,1,144] -> [2,1,1,576] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b2.se.fc2.weight", "s3.b2.se.fc2.bias", NULL,
-      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/144, /*output_channels=*/576, /*input_stride=*/144, /*output_stride=*/576,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -1964,7 +1964,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b2.conv3.conv: conv 1x1 576->576 s1, s3.b2.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b2.conv3.conv.weight", NULL, "s3.b2.conv3.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1990,7 +1990,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b3.conv1.conv: conv 1x1 576->576 s1, s3.b3.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b3.conv1.conv.weight", NULL, "s3.b3.conv1.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2006,7 +2006,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b3.conv2.conv: conv 3x3 576->576 s1 g24, s3.b3.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b3.conv2.conv.weight", NULL, "s3.b3.conv2.bn",
-      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2032,7 +2032,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b3.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b3.se.fc1.weight", "s3.b3.se.fc1.bias", NULL,
-      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/576, /*output_channels=*/144, /*input_stride=*/576, /*output_stride=*/144,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[88].xnn);
@@ -2043,7 +2043,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b3.se.fc2: linear 144->576; [2,1,1,144] -> [2,1,1,576] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b3.se.fc2.weight", "s3.b3.se.fc2.bias", NULL,
-      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/144, /*output_channels=*/576, /*input_stride=*/144, /*output_stride=*/576,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -2073,7 +2073,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b3.conv3.conv: conv 1x1 576->576 s1, s3.b3.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b3.conv3.conv.weight", NULL, "s3.b3.conv3.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2099,7 +2099,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b4.conv1.conv: conv 1x1 576->576 s1, s3.b4.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b4.conv1.conv.weight", NULL, "s3.b4.conv1.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2115,7 +2115,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b4.conv2.conv: conv 3x3 576->576 s1 g24, s3.b4.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b4.conv2.conv.weight", NULL, "s3.b4.conv2.bn",
-      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2141,7 +2141,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b4.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b4.se.fc1.weight", "s3.b4.se.fc1.bias", NULL,
-      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/576, /*output_channels=*/144, /*input_stride=*/576, /*output_stride=*/144,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[97].xnn);
@@ -2153,7 +2153,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b4.se.fc2: linear 144->576; [2,1,1,144] -> [2,1,1,576] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b4.se.fc2.weight", "s3.b4.se.fc2.bias", NULL,
-      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/144, /*output_channels=*/576, /*input_stride=*/144, /*output_stride=*/576,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -2185,7 +2185,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b4.conv3.conv: conv 1x1 576->576 s1, s3.b4.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b4.conv3.conv.weight", NULL, "s3.b4.conv3.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2211,7 +2211,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b5.conv1.conv: conv 1x1 576->576 s1, s3.b5.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b5.conv1.conv.weight", NULL, "s3.b5.conv1.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2227,7 +2227,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b5.conv2.conv: conv 3x3 576->576 s1 g24, s3.b5.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b5.conv2.conv.weight", NULL, "s3.b5.conv2.bn",
-      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2253,7 +2253,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b5.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b5.se.fc1.weight", "s3.b5.se.fc1.bias", NULL,
-      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/576, /*output_channels=*/144, /*input_stride=*/576, /*output_stride=*/144,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[106].xnn);
@@ -2264,7 +2264,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b5.se.fc2: linear 144->576; [2,1,1,144] -> [2,1,1,576] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b5.se.fc2.weight", "s3.b5.se.fc2.bias", NULL,
-      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/144, /*output_channels=*/576, /*input_stride=*/144, /*output_stride=*/576,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -2294,7 +2294,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b5.conv3.conv: conv 1x1 576->576 s1, s3.b5.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b5.conv3.conv.weight", NULL, "s3.b5.conv3.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2320,7 +2320,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b6.conv1.conv: conv 1x1 576->576 s1, s3.b6.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b6.conv1.conv.weight", NULL, "s3.b6.conv1.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2336,7 +2336,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b6.conv2.conv: conv 3x3 576->576 s1 g24, s3.b6.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b6.conv2.conv.weight", NULL, "s3.b6.conv2.bn",
-      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2362,7 +2362,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b6.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b6.se.fc1.weight", "s3.b6.se.fc1.bias", NULL,
-      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/576, /*output_channels=*/144, /*input_stride=*/576, /*output_stride=*/144,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[115].xnn);
@@ -2374,7 +2374,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b6.se.fc2: linear 144->576; [2,1,1,144] -> [2,1,1,576] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b6.se.fc2.weight", "s3.b6.se.fc2.bias", NULL,
-      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/144, /*output_channels=*/576, /*input_stride=*/144, /*output_stride=*/576,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -2406,7 +2406,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b6.conv3.conv: conv 1x1 576->576 s1, s3.b6.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b6.conv3.conv.weight", NULL, "s3.b6.conv3.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2432,7 +2432,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b7.conv1.conv: conv 1x1 576->576 s1, s3.b7.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b7.conv1.conv.weight", NULL, "s3.b7.conv1.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2448,7 +2448,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b7.conv2.conv: conv 3x3 576->576 s1 g24, s3.b7.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b7.conv2.conv.weight", NULL, "s3.b7.conv2.bn",
-      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2474,7 +2474,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b7.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b7.se.fc1.weight", "s3.b7.se.fc1.bias", NULL,
-      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/576, /*output_channels=*/144, /*input_stride=*/576, /*output_stride=*/144,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[124].xnn);
@@ -2485,7 +2485,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b7.se.fc2: linear 144->576; [2,1,1,144] -> [2,1,1,576] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b7.se.fc2.weight", "s3.b7.se.fc2.bias", NULL,
-      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/144, /*output_channels=*/576, /*input_stride=*/144, /*output_stride=*/576,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -2515,7 +2515,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b7.conv3.conv: conv 1x1 576->576 s1, s3.b7.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b7.conv3.conv.weight", NULL, "s3.b7.conv3.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2541,7 +2541,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b8.conv1.conv: conv 1x1 576->576 s1, s3.b8.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b8.conv1.conv.weight", NULL, "s3.b8.conv1.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2557,7 +2557,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b8.conv2.conv: conv 3x3 576->576 s1 g24, s3.b8.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b8.conv2.conv.weight", NULL, "s3.b8.conv2.bn",
-      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2583,7 +2583,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b8.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b8.se.fc1.weight", "s3.b8.se.fc1.bias", NULL,
-      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/576, /*output_channels=*/144, /*input_stride=*/576, /*output_stride=*/144,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[133].xnn);
@@ -2595,7 +2595,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b8.se.fc2: linear 144->576; [2,1,1,144] -> [2,1,1,576] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b8.se.fc2.weight", "s3.b8.se.fc2.bias", NULL,
-      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/144, /*output_channels=*/576, /*input_stride=*/144, /*output_stride=*/576,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -2627,7 +2627,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b8.conv3.conv: conv 1x1 576->576 s1, s3.b8.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b8.conv3.conv.weight", NULL, "s3.b8.conv3.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2653,7 +2653,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b9.conv1.conv: conv 1x1 576->576 s1, s3.b9.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b9.conv1.conv.weight", NULL, "s3.b9.conv1.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2669,7 +2669,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b9.conv2.conv: conv 3x3 576->576 s1 g24, s3.b9.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b9.conv2.conv.weight", NULL, "s3.b9.conv2.bn",
-      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2695,7 +2695,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b9.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b9.se.fc1.weight", "s3.b9.se.fc1.bias", NULL,
-      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/576, /*output_channels=*/144, /*input_stride=*/576, /*output_stride=*/144,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[142].xnn);
@@ -2706,7 +2706,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b9.se.fc2: linear 144->576; [2,1,1,144] -> [2,1,1,576] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b9.se.fc2.weight", "s3.b9.se.fc2.bias", NULL,
-      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/144, /*output_channels=*/576, /*input_stride=*/144, /*output_stride=*/576,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -2736,7 +2736,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b9.conv3.conv: conv 1x1 576->576 s1, s3.b9.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b9.conv3.conv.weight", NULL, "s3.b9.conv3.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2762,7 +2762,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b10.conv1.conv: conv 1x1 576->576 s1, s3.b10.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b10.conv1.conv.weight", NULL, "s3.b10.conv1.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2778,7 +2778,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b10.conv2.conv: conv 3x3 576->576 s1 g24, s3.b10.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b10.conv2.conv.weight", NULL, "s3.b10.conv2.bn",
-      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2804,7 +2804,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b10.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b10.se.fc1.weight", "s3.b10.se.fc1.bias", NULL,
-      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/576, /*output_channels=*/144, /*input_stride=*/576, /*output_stride=*/144,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[151].xnn);
@@ -2816,7 +2816,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b10.se.fc2: linear 144->576; [2,1,1,144] -> [2,1,1,576] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b10.se.fc2.weight", "s3.b10.se.fc2.bias", NULL,
-      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/144, /*output_channels=*/576, /*input_stride=*/144, /*output_stride=*/576,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -2848,7 +2848,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b10.conv3.conv: conv 1x1 576->576 s1, s3.b10.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b10.conv3.conv.weight", NULL, "s3.b10.conv3.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2874,7 +2874,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b11.conv1.conv: conv 1x1 576->576 s1, s3.b11.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b11.conv1.conv.weight", NULL, "s3.b11.conv1.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2890,7 +2890,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b11.conv2.conv: conv 3x3 576->576 s1 g24, s3.b11.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b11.conv2.conv.weight", NULL, "s3.b11.conv2.bn",
-      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2916,7 +2916,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b11.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b11.se.fc1.weight", "s3.b11.se.fc1.bias", NULL,
-      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/576, /*output_channels=*/144, /*input_stride=*/576, /*output_stride=*/144,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[160].xnn);
@@ -2927,7 +2927,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b11.se.fc2: linear 144->576; [2,1,1,144] -> [2,1,1,576] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b11.se.fc2.weight", "s3.b11.se.fc2.bias", NULL,
-      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/144, /*output_channels=*/576, /*input_stride=*/144, /*output_stride=*/576,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -2957,7 +2957,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b11.conv3.conv: conv 1x1 576->576 s1, s3.b11.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b11.conv3.conv.weight", NULL, "s3.b11.conv3.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2983,7 +2983,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b12.conv1.conv: conv 1x1 576->576 s1, s3.b12.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b12.conv1.conv.weight", NULL, "s3.b12.conv1.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2999,7 +2999,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b12.conv2.conv: conv 3x3 576->576 s1 g24, s3.b12.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b12.conv2.conv.weight", NULL, "s3.b12.conv2.bn",
-      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3025,7 +3025,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b12.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b12.se.fc1.weight", "s3.b12.se.fc1.bias", NULL,
-      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/576, /*output_channels=*/144, /*input_stride=*/576, /*output_stride=*/144,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[169].xnn);
@@ -3037,7 +3037,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b12.se.fc2: linear 144->576; [2,1,1,144] -> [2,1,1,576] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b12.se.fc2.weight", "s3.b12.se.fc2.bias", NULL,
-      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/144, /*output_channels=*/576, /*input_stride=*/144, /*output_stride=*/576,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -3069,7 +3069,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b12.conv3.conv: conv 1x1 576->576 s1, s3.b12.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b12.conv3.conv.weight", NULL, "s3.b12.conv3.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3095,7 +3095,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b13.conv1.conv: conv 1x1 576->576 s1, s3.b13.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b13.conv1.conv.weight", NULL, "s3.b13.conv1.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3111,7 +3111,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b13.conv2.conv: conv 3x3 576->576 s1 g24, s3.b13.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b13.conv2.conv.weight", NULL, "s3.b13.conv2.bn",
-      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -3137,7 +3137,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b13.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b13.se.fc1.weight", "s3.b13.se.fc1.bias", NULL,
-      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/144, /*in_features=*/576, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/576, /*output_channels=*/144, /*input_stride=*/576, /*output_stride=*/144,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[178].xnn);
@@ -3148,7 +3148,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b13.se.fc2: linear 144->576; [2,1,1,144] -> [2,1,1,576] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b13.se.fc2.weight", "s3.b13.se.fc2.bias", NULL,
-      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/576, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/144, /*output_channels=*/576, /*input_stride=*/144, /*output_stride=*/576,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -3178,7 +3178,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s3.b13.conv3.conv: conv 1x1 576->576 s1, s3.b13.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b13.conv3.conv.weight", NULL, "s3.b13.conv3.bn",
-      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3204,7 +3204,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s4.b1.conv1.conv: conv 1x1 576->1512 s1, s4.b1.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,1512] */
   TIMMC_TRY(timmc_load_conv(w, st, "s4.b1.conv1.conv.weight", NULL, "s4.b1.conv1.bn",
-      /*out_channels=*/1512, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/1512, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3220,7 +3220,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s4.b1.conv2.conv: conv 3x3 1512->1512 s2 g63, s4.b1.conv2.bn folded, relu; [2,14,14,1512] -> [2,7,7,1512] */
   TIMMC_TRY(timmc_load_conv(w, st, "s4.b1.conv2.conv.weight", NULL, "s4.b1.conv2.bn",
-      /*out_channels=*/1512, /*group_input_channels=*/24, /*kernel=*/3));
+      /*out_channels=*/1512, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -3246,7 +3246,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s4.b1.se.fc1: linear 1512->144, relu; [2,1,1,1512] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s4.b1.se.fc1.weight", "s4.b1.se.fc1.bias", NULL,
-      /*out_features=*/144, /*in_features=*/1512, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/144, /*in_features=*/1512, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/1512, /*output_channels=*/144, /*input_stride=*/1512,
       /*output_stride=*/144, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY,
@@ -3259,7 +3259,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s4.b1.se.fc2: linear 144->1512; [2,1,1,144] -> [2,1,1,1512] */
   TIMMC_TRY(timmc_load_linear(w, st, "s4.b1.se.fc2.weight", "s4.b1.se.fc2.bias", NULL,
-      /*out_features=*/1512, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/1512, /*in_features=*/144, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/144, /*output_channels=*/1512, /*input_stride=*/144,
       /*output_stride=*/1512, w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY,
@@ -3291,7 +3291,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s4.b1.conv3.conv: conv 1x1 1512->1512 s1, s4.b1.conv3.bn folded; [2,7,7,1512] -> [2,7,7,1512] */
   TIMMC_TRY(timmc_load_conv(w, st, "s4.b1.conv3.conv.weight", NULL, "s4.b1.conv3.bn",
-      /*out_channels=*/1512, /*group_input_channels=*/1512, /*kernel=*/1));
+      /*out_channels=*/1512, /*group_input_channels=*/1512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3307,7 +3307,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* s4.b1.downsample.conv: conv 1x1 576->1512 s2, s4.b1.downsample.bn folded; [2,14,14,576] -> [2,7,7,1512] */
   TIMMC_TRY(timmc_load_conv(w, st, "s4.b1.downsample.conv.weight", NULL, "s4.b1.downsample.bn",
-      /*out_channels=*/1512, /*group_input_channels=*/576, /*kernel=*/1));
+      /*out_channels=*/1512, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,

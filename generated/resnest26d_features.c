@@ -483,7 +483,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* conv1.0: conv 3x3 3->32 s2, conv1.1 folded, relu; [2,224,224,3] -> [2,112,112,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.0.weight", NULL, "conv1.1",
-      /*out_channels=*/32, /*group_input_channels=*/3, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/3, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -499,7 +499,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* conv1.3: conv 3x3 32->32 s1, conv1.4 folded, relu; [2,112,112,32] -> [2,112,112,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.3.weight", NULL, "conv1.4",
-      /*out_channels=*/32, /*group_input_channels=*/32, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -515,7 +515,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* conv1.6: conv 3x3 32->64 s1, bn1 folded, relu; [2,112,112,32] -> [2,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.6.weight", NULL, "bn1",
-      /*out_channels=*/64, /*group_input_channels=*/32, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -544,7 +544,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.conv1: conv 1x1 64->64 s1, layer1.0.bn1 folded, relu; [2,56,56,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv1.weight", NULL, "layer1.0.bn1",
-      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -560,7 +560,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.conv2.conv: conv 3x3 64->128 s1 g2, layer1.0.conv2.bn0 folded, relu; [2,56,56,64] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.conv.weight", NULL, "layer1.0.conv2.bn0",
-      /*out_channels=*/128, /*group_input_channels=*/32, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -586,7 +586,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.conv2.fc1: linear 128->32 (summing 2 slices), layer1.0.conv2.bn1 folded, relu; [2,1,1,128] -> [2,1,1,32] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer1.0.conv2.fc1.weight", "layer1.0.conv2.fc1.bias", "layer1.0.conv2.bn1",
-      /*out_features=*/32, /*in_features=*/64, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0));
+      /*out_features=*/32, /*in_features=*/64, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/128, /*output_channels=*/32, /*input_stride=*/128, /*output_stride=*/32,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
@@ -598,7 +598,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.conv2.fc2: linear 32->128; [2,1,1,32] -> [2,1,1,128] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer1.0.conv2.fc2.weight", "layer1.0.conv2.fc2.bias", NULL,
-      /*out_features=*/128, /*in_features=*/32, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/128, /*in_features=*/32, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/32, /*output_channels=*/128, /*input_stride=*/32, /*output_stride=*/128,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -619,7 +619,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.conv3: conv 1x1 64->256 s1, layer1.0.bn3 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv3.weight", NULL, "layer1.0.bn3",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -635,7 +635,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.downsample.1: conv 1x1 64->256 s1, layer1.0.downsample.2 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.downsample.1.weight", NULL, "layer1.0.downsample.2",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -661,7 +661,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.1.conv1: conv 1x1 256->64 s1, layer1.1.bn1 folded, relu; [2,56,56,256] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv1.weight", NULL, "layer1.1.bn1",
-      /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -677,7 +677,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.1.conv2.conv: conv 3x3 64->128 s1 g2, layer1.1.conv2.bn0 folded, relu; [2,56,56,64] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.conv.weight", NULL, "layer1.1.conv2.bn0",
-      /*out_channels=*/128, /*group_input_channels=*/32, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -703,7 +703,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.1.conv2.fc1: linear 128->32 (summing 2 slices), layer1.1.conv2.bn1 folded, relu; [2,1,1,128] -> [2,1,1,32] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer1.1.conv2.fc1.weight", "layer1.1.conv2.fc1.bias", "layer1.1.conv2.bn1",
-      /*out_features=*/32, /*in_features=*/64, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0));
+      /*out_features=*/32, /*in_features=*/64, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/128, /*output_channels=*/32, /*input_stride=*/128, /*output_stride=*/32,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
@@ -715,7 +715,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.1.conv2.fc2: linear 32->128; [2,1,1,32] -> [2,1,1,128] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer1.1.conv2.fc2.weight", "layer1.1.conv2.fc2.bias", NULL,
-      /*out_features=*/128, /*in_features=*/32, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/128, /*in_features=*/32, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/32, /*output_channels=*/128, /*input_stride=*/32, /*output_stride=*/128,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -736,7 +736,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.1.conv3: conv 1x1 64->256 s1, layer1.1.bn3 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv3.weight", NULL, "layer1.1.bn3",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -762,7 +762,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.conv1: conv 1x1 256->128 s1, layer2.0.bn1 folded, relu; [2,56,56,256] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv1.weight", NULL, "layer2.0.bn1",
-      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -778,7 +778,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.conv2.conv: conv 3x3 128->256 s1 g2, layer2.0.conv2.bn0 folded, relu; [2,56,56,128] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv2.conv.weight", NULL, "layer2.0.conv2.bn0",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -804,7 +804,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.conv2.fc1: linear 256->64 (summing 2 slices), layer2.0.conv2.bn1 folded, relu; [2,1,1,256] -> [2,1,1,64] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer2.0.conv2.fc1.weight", "layer2.0.conv2.fc1.bias", "layer2.0.conv2.bn1",
-      /*out_features=*/64, /*in_features=*/128, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0));
+      /*out_features=*/64, /*in_features=*/128, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/256, /*output_channels=*/64, /*input_stride=*/256, /*output_stride=*/64,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
@@ -816,7 +816,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.conv2.fc2: linear 64->256; [2,1,1,64] -> [2,1,1,256] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer2.0.conv2.fc2.weight", "layer2.0.conv2.fc2.bias", NULL,
-      /*out_features=*/256, /*in_features=*/64, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/256, /*in_features=*/64, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/64, /*output_channels=*/256, /*input_stride=*/64, /*output_stride=*/256,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -852,7 +852,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.conv3: conv 1x1 128->512 s1, layer2.0.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv3.weight", NULL, "layer2.0.bn3",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -880,7 +880,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.downsample.1: conv 1x1 256->512 s1, layer2.0.downsample.2 folded; [2,28,28,256] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.downsample.1.weight", NULL, "layer2.0.downsample.2",
-      /*out_channels=*/512, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -906,7 +906,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.1.conv1: conv 1x1 512->128 s1, layer2.1.bn1 folded, relu; [2,28,28,512] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv1.weight", NULL, "layer2.1.bn1",
-      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -922,7 +922,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.1.conv2.conv: conv 3x3 128->256 s1 g2, layer2.1.conv2.bn0 folded, relu; [2,28,28,128] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.conv.weight", NULL, "layer2.1.conv2.bn0",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -948,7 +948,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.1.conv2.fc1: linear 256->64 (summing 2 slices), layer2.1.conv2.bn1 folded, relu; [2,1,1,256] -> [2,1,1,64] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer2.1.conv2.fc1.weight", "layer2.1.conv2.fc1.bias", "layer2.1.conv2.bn1",
-      /*out_features=*/64, /*in_features=*/128, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0));
+      /*out_features=*/64, /*in_features=*/128, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/256, /*output_channels=*/64, /*input_stride=*/256, /*output_stride=*/64,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
@@ -960,7 +960,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.1.conv2.fc2: linear 64->256; [2,1,1,64] -> [2,1,1,256] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer2.1.conv2.fc2.weight", "layer2.1.conv2.fc2.bias", NULL,
-      /*out_features=*/256, /*in_features=*/64, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/256, /*in_features=*/64, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/64, /*output_channels=*/256, /*input_stride=*/64, /*output_stride=*/256,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -981,7 +981,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.1.conv3: conv 1x1 128->512 s1, layer2.1.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv3.weight", NULL, "layer2.1.bn3",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1007,7 +1007,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.conv1: conv 1x1 512->256 s1, layer3.0.bn1 folded, relu; [2,28,28,512] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv1.weight", NULL, "layer3.0.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1023,7 +1023,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.conv2.conv: conv 3x3 256->512 s1 g2, layer3.0.conv2.bn0 folded, relu; [2,28,28,256] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv2.conv.weight", NULL, "layer3.0.conv2.bn0",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1049,7 +1049,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.conv2.fc1: linear 512->128 (summing 2 slices), layer3.0.conv2.bn1 folded, relu; [2,1,1,512] -> [2,1,1,128] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer3.0.conv2.fc1.weight", "layer3.0.conv2.fc1.bias", "layer3.0.conv2.bn1",
-      /*out_features=*/128, /*in_features=*/256, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0));
+      /*out_features=*/128, /*in_features=*/256, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/512, /*output_channels=*/128, /*input_stride=*/512, /*output_stride=*/128,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
@@ -1061,7 +1061,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.conv2.fc2: linear 128->512; [2,1,1,128] -> [2,1,1,512] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer3.0.conv2.fc2.weight", "layer3.0.conv2.fc2.bias", NULL,
-      /*out_features=*/512, /*in_features=*/128, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/512, /*in_features=*/128, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/128, /*output_channels=*/512, /*input_stride=*/128, /*output_stride=*/512,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -1097,7 +1097,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.conv3: conv 1x1 256->1024 s1, layer3.0.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv3.weight", NULL, "layer3.0.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1125,7 +1125,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.downsample.1: conv 1x1 512->1024 s1, layer3.0.downsample.2 folded; [2,14,14,512] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.downsample.1.weight", NULL, "layer3.0.downsample.2",
-      /*out_channels=*/1024, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1151,7 +1151,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.1.conv1: conv 1x1 1024->256 s1, layer3.1.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv1.weight", NULL, "layer3.1.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1167,7 +1167,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.1.conv2.conv: conv 3x3 256->512 s1 g2, layer3.1.conv2.bn0 folded, relu; [2,14,14,256] -> [2,14,14,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.conv.weight", NULL, "layer3.1.conv2.bn0",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1193,7 +1193,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.1.conv2.fc1: linear 512->128 (summing 2 slices), layer3.1.conv2.bn1 folded, relu; [2,1,1,512] -> [2,1,1,128] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer3.1.conv2.fc1.weight", "layer3.1.conv2.fc1.bias", "layer3.1.conv2.bn1",
-      /*out_features=*/128, /*in_features=*/256, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0));
+      /*out_features=*/128, /*in_features=*/256, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/512, /*output_channels=*/128, /*input_stride=*/512, /*output_stride=*/128,
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
@@ -1205,7 +1205,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.1.conv2.fc2: linear 128->512; [2,1,1,128] -> [2,1,1,512] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer3.1.conv2.fc2.weight", "layer3.1.conv2.fc2.bias", NULL,
-      /*out_features=*/512, /*in_features=*/128, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/512, /*in_features=*/128, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/128, /*output_channels=*/512, /*input_stride=*/128, /*output_stride=*/512,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
@@ -1226,7 +1226,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.1.conv3: conv 1x1 256->1024 s1, layer3.1.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv3.weight", NULL, "layer3.1.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1252,7 +1252,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.conv1: conv 1x1 1024->512 s1, layer4.0.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv1.weight", NULL, "layer4.0.bn1",
-      /*out_channels=*/512, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1268,7 +1268,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.conv2.conv: conv 3x3 512->1024 s1 g2, layer4.0.conv2.bn0 folded, relu; [2,14,14,512] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv2.conv.weight", NULL, "layer4.0.conv2.bn0",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1294,7 +1294,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.conv2.fc1: linear 1024->256 (summing 2 slices), layer4.0.conv2.bn1 folded, relu; [2,1,1,1024] -> [2,1,1,256] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer4.0.conv2.fc1.weight", "layer4.0.conv2.fc1.bias", "layer4.0.conv2.bn1",
-      /*out_features=*/256, /*in_features=*/512, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0));
+      /*out_features=*/256, /*in_features=*/512, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/1024, /*output_channels=*/256, /*input_stride=*/1024,
       /*output_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY,
@@ -1307,7 +1307,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.conv2.fc2: linear 256->1024; [2,1,1,256] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer4.0.conv2.fc2.weight", "layer4.0.conv2.fc2.bias", NULL,
-      /*out_features=*/1024, /*in_features=*/256, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/1024, /*in_features=*/256, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/256, /*output_channels=*/1024, /*input_stride=*/256,
       /*output_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY,
@@ -1343,7 +1343,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.conv3: conv 1x1 512->2048 s1, layer4.0.bn3 folded; [2,7,7,512] -> [2,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv3.weight", NULL, "layer4.0.bn3",
-      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1372,7 +1372,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.downsample.1: conv 1x1 1024->2048 s1, layer4.0.downsample.2 folded; [2,7,7,1024] -> [2,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.downsample.1.weight", NULL, "layer4.0.downsample.2",
-      /*out_channels=*/2048, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1398,7 +1398,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.1.conv1: conv 1x1 2048->512 s1, layer4.1.bn1 folded, relu; [2,7,7,2048] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv1.weight", NULL, "layer4.1.bn1",
-      /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1414,7 +1414,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.1.conv2.conv: conv 3x3 512->1024 s1 g2, layer4.1.conv2.bn0 folded, relu; [2,7,7,512] -> [2,7,7,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv2.conv.weight", NULL, "layer4.1.conv2.bn0",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1440,7 +1440,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.1.conv2.fc1: linear 1024->256 (summing 2 slices), layer4.1.conv2.bn1 folded, relu; [2,1,1,1024] -> [2,1,1,256] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer4.1.conv2.fc1.weight", "layer4.1.conv2.fc1.bias", "layer4.1.conv2.bn1",
-      /*out_features=*/256, /*in_features=*/512, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0));
+      /*out_features=*/256, /*in_features=*/512, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/1024, /*output_channels=*/256, /*input_stride=*/1024,
       /*output_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY,
@@ -1453,7 +1453,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.1.conv2.fc2: linear 256->1024; [2,1,1,256] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer4.1.conv2.fc2.weight", "layer4.1.conv2.fc2.bias", NULL,
-      /*out_features=*/1024, /*in_features=*/256, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/1024, /*in_features=*/256, /*weight_ndim=*/4, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/256, /*output_channels=*/1024, /*input_stride=*/256,
       /*output_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY,
@@ -1474,7 +1474,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.1.conv3: conv 1x1 512->2048 s1, layer4.1.bn3 folded; [2,7,7,512] -> [2,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv3.weight", NULL, "layer4.1.bn3",
-      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,

@@ -512,7 +512,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* conv1: conv 7x7 3->64 s2, bn1 folded, relu; [1,224,224,3] -> [1,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.weight", NULL, "bn1",
-      /*out_channels=*/64, /*group_input_channels=*/3, /*kernel=*/7));
+      /*out_channels=*/64, /*group_input_channels=*/3, /*kernel=*/7, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/3, /*input_padding_right=*/3, /*input_padding_bottom=*/3,
       /*input_padding_left=*/3, /*kernel_height=*/7, /*kernel_width=*/7, /*subsampling_height=*/2,
@@ -541,7 +541,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.conv1: conv 1x1 64->64 s1, layer1.0.bn1 folded, relu; [1,56,56,64] -> [1,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv1.weight", NULL, "layer1.0.bn1",
-      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -557,7 +557,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.conv2: conv 3x3 64->64 s1, layer1.0.bn2 folded, relu; [1,56,56,64] -> [1,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.weight", NULL, "layer1.0.bn2",
-      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -573,7 +573,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.conv3: conv 1x1 64->256 s1, layer1.0.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv3.weight", NULL, "layer1.0.bn3",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -589,7 +589,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.downsample.0: conv 1x1 64->256 s1, layer1.0.downsample.1 folded; [1,56,56,64] -> [1,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.downsample.0.weight", NULL, "layer1.0.downsample.1",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -615,7 +615,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.1.conv1: conv 1x1 256->64 s1, layer1.1.bn1 folded, relu; [1,56,56,256] -> [1,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv1.weight", NULL, "layer1.1.bn1",
-      /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -631,7 +631,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.1.conv2: conv 3x3 64->64 s1, layer1.1.bn2 folded, relu; [1,56,56,64] -> [1,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.weight", NULL, "layer1.1.bn2",
-      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -647,7 +647,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.1.conv3: conv 1x1 64->256 s1, layer1.1.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv3.weight", NULL, "layer1.1.bn3",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -673,7 +673,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.2.conv1: conv 1x1 256->64 s1, layer1.2.bn1 folded, relu; [1,56,56,256] -> [1,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv1.weight", NULL, "layer1.2.bn1",
-      /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -689,7 +689,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.2.conv2: conv 3x3 64->64 s1, layer1.2.bn2 folded, relu; [1,56,56,64] -> [1,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv2.weight", NULL, "layer1.2.bn2",
-      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -705,7 +705,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.2.conv3: conv 1x1 64->256 s1, layer1.2.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv3.weight", NULL, "layer1.2.bn3",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -731,7 +731,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.conv1: conv 1x1 256->128 s1, layer2.0.bn1 folded, relu; [1,56,56,256] -> [1,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv1.weight", NULL, "layer2.0.bn1",
-      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -747,7 +747,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.conv2: conv 3x3 128->128 s2, layer2.0.bn2 folded, relu; [1,56,56,128] -> [1,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv2.weight", NULL, "layer2.0.bn2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -763,7 +763,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.conv3: conv 1x1 128->512 s1, layer2.0.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv3.weight", NULL, "layer2.0.bn3",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -779,7 +779,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.downsample.0: conv 1x1 256->512 s2, layer2.0.downsample.1 folded; [1,56,56,256] -> [1,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.downsample.0.weight", NULL, "layer2.0.downsample.1",
-      /*out_channels=*/512, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -805,7 +805,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.1.conv1: conv 1x1 512->128 s1, layer2.1.bn1 folded, relu; [1,28,28,512] -> [1,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv1.weight", NULL, "layer2.1.bn1",
-      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -821,7 +821,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.1.conv2: conv 3x3 128->128 s1, layer2.1.bn2 folded, relu; [1,28,28,128] -> [1,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.weight", NULL, "layer2.1.bn2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -837,7 +837,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.1.conv3: conv 1x1 128->512 s1, layer2.1.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv3.weight", NULL, "layer2.1.bn3",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -863,7 +863,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.2.conv1: conv 1x1 512->128 s1, layer2.2.bn1 folded, relu; [1,28,28,512] -> [1,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv1.weight", NULL, "layer2.2.bn1",
-      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -879,7 +879,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.2.conv2: conv 3x3 128->128 s1, layer2.2.bn2 folded, relu; [1,28,28,128] -> [1,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv2.weight", NULL, "layer2.2.bn2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -895,7 +895,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.2.conv3: conv 1x1 128->512 s1, layer2.2.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv3.weight", NULL, "layer2.2.bn3",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -921,7 +921,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.3.conv1: conv 1x1 512->128 s1, layer2.3.bn1 folded, relu; [1,28,28,512] -> [1,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv1.weight", NULL, "layer2.3.bn1",
-      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -937,7 +937,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.3.conv2: conv 3x3 128->128 s1, layer2.3.bn2 folded, relu; [1,28,28,128] -> [1,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv2.weight", NULL, "layer2.3.bn2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -953,7 +953,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.3.conv3: conv 1x1 128->512 s1, layer2.3.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv3.weight", NULL, "layer2.3.bn3",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -979,7 +979,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.conv1: conv 1x1 512->256 s1, layer3.0.bn1 folded, relu; [1,28,28,512] -> [1,28,28,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv1.weight", NULL, "layer3.0.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -995,7 +995,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.conv2: conv 3x3 256->256 s2, layer3.0.bn2 folded, relu; [1,28,28,256] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv2.weight", NULL, "layer3.0.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -1011,7 +1011,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.conv3: conv 1x1 256->1024 s1, layer3.0.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv3.weight", NULL, "layer3.0.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1027,7 +1027,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.downsample.0: conv 1x1 512->1024 s2, layer3.0.downsample.1 folded; [1,28,28,512] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.downsample.0.weight", NULL, "layer3.0.downsample.1",
-      /*out_channels=*/1024, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -1053,7 +1053,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.1.conv1: conv 1x1 1024->256 s1, layer3.1.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv1.weight", NULL, "layer3.1.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1069,7 +1069,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.1.conv2: conv 3x3 256->256 s1, layer3.1.bn2 folded, relu; [1,14,14,256] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.weight", NULL, "layer3.1.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1085,7 +1085,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.1.conv3: conv 1x1 256->1024 s1, layer3.1.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv3.weight", NULL, "layer3.1.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1111,7 +1111,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.2.conv1: conv 1x1 1024->256 s1, layer3.2.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv1.weight", NULL, "layer3.2.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1127,7 +1127,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.2.conv2: conv 3x3 256->256 s1, layer3.2.bn2 folded, relu; [1,14,14,256] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv2.weight", NULL, "layer3.2.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1143,7 +1143,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.2.conv3: conv 1x1 256->1024 s1, layer3.2.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv3.weight", NULL, "layer3.2.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1169,7 +1169,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.3.conv1: conv 1x1 1024->256 s1, layer3.3.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv1.weight", NULL, "layer3.3.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1185,7 +1185,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.3.conv2: conv 3x3 256->256 s1, layer3.3.bn2 folded, relu; [1,14,14,256] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv2.weight", NULL, "layer3.3.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1201,7 +1201,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.3.conv3: conv 1x1 256->1024 s1, layer3.3.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv3.weight", NULL, "layer3.3.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1227,7 +1227,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.4.conv1: conv 1x1 1024->256 s1, layer3.4.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv1.weight", NULL, "layer3.4.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1243,7 +1243,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.4.conv2: conv 3x3 256->256 s1, layer3.4.bn2 folded, relu; [1,14,14,256] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv2.weight", NULL, "layer3.4.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1259,7 +1259,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.4.conv3: conv 1x1 256->1024 s1, layer3.4.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv3.weight", NULL, "layer3.4.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1285,7 +1285,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.5.conv1: conv 1x1 1024->256 s1, layer3.5.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv1.weight", NULL, "layer3.5.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1301,7 +1301,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.5.conv2: conv 3x3 256->256 s1, layer3.5.bn2 folded, relu; [1,14,14,256] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv2.weight", NULL, "layer3.5.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1317,7 +1317,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.5.conv3: conv 1x1 256->1024 s1, layer3.5.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv3.weight", NULL, "layer3.5.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1343,7 +1343,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.conv1: conv 1x1 1024->512 s1, layer4.0.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv1.weight", NULL, "layer4.0.bn1",
-      /*out_channels=*/512, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1359,7 +1359,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.conv2: conv 3x3 512->512 s2, layer4.0.bn2 folded, relu; [1,14,14,512] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv2.weight", NULL, "layer4.0.bn2",
-      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3));
+      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -1375,7 +1375,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.conv3: conv 1x1 512->2048 s1, layer4.0.bn3 folded; [1,7,7,512] -> [1,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv3.weight", NULL, "layer4.0.bn3",
-      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1391,7 +1391,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.downsample.0: conv 1x1 1024->2048 s2, layer4.0.downsample.1 folded; [1,14,14,1024] -> [1,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.downsample.0.weight", NULL, "layer4.0.downsample.1",
-      /*out_channels=*/2048, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -1417,7 +1417,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.1.conv1: conv 1x1 2048->512 s1, layer4.1.bn1 folded, relu; [1,7,7,2048] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv1.weight", NULL, "layer4.1.bn1",
-      /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1433,7 +1433,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.1.conv2: conv 3x3 512->512 s1, layer4.1.bn2 folded, relu; [1,7,7,512] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv2.weight", NULL, "layer4.1.bn2",
-      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3));
+      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1449,7 +1449,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.1.conv3: conv 1x1 512->2048 s1, layer4.1.bn3 folded; [1,7,7,512] -> [1,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv3.weight", NULL, "layer4.1.bn3",
-      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1475,7 +1475,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.2.conv1: conv 1x1 2048->512 s1, layer4.2.bn1 folded, relu; [1,7,7,2048] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv1.weight", NULL, "layer4.2.bn1",
-      /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1491,7 +1491,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.2.conv2: conv 3x3 512->512 s1, layer4.2.bn2 folded, relu; [1,7,7,512] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv2.weight", NULL, "layer4.2.bn2",
-      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3));
+      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1507,7 +1507,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.2.conv3: conv 1x1 512->2048 s1, layer4.2.bn3 folded; [1,7,7,512] -> [1,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv3.weight", NULL, "layer4.2.bn3",
-      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1543,7 +1543,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* fc: linear 2048->1000; [1,1,1,2048] -> [1,1,1,1000] */
   TIMMC_TRY(timmc_load_linear(w, st, "fc.weight", "fc.bias", NULL,
-      /*out_features=*/1000, /*in_features=*/2048, /*weight_ndim=*/2, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/1000, /*in_features=*/2048, /*weight_ndim=*/2, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/2048, /*output_channels=*/1000, /*input_stride=*/2048,
       /*output_stride=*/1000, w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY,

@@ -508,7 +508,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* conv1: conv 7x7 3->64 s2, bn1 folded, relu; [2,224,224,3] -> [2,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.weight", NULL, "bn1",
-      /*out_channels=*/64, /*group_input_channels=*/3, /*kernel=*/7));
+      /*out_channels=*/64, /*group_input_channels=*/3, /*kernel=*/7, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/3, /*input_padding_right=*/3, /*input_padding_bottom=*/3,
       /*input_padding_left=*/3, /*kernel_height=*/7, /*kernel_width=*/7, /*subsampling_height=*/2,
@@ -537,7 +537,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.conv1: conv 1x1 64->64 s1, layer1.0.bn1 folded, relu; [2,56,56,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv1.weight", NULL, "layer1.0.bn1",
-      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -553,7 +553,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.conv2: conv 3x3 64->64 s1, layer1.0.bn2 folded, relu; [2,56,56,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.weight", NULL, "layer1.0.bn2",
-      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -569,7 +569,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.conv3: conv 1x1 64->256 s1, layer1.0.bn3 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv3.weight", NULL, "layer1.0.bn3",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -585,7 +585,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.downsample.0: conv 1x1 64->256 s1, layer1.0.downsample.1 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.downsample.0.weight", NULL, "layer1.0.downsample.1",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -611,7 +611,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.1.conv1: conv 1x1 256->64 s1, layer1.1.bn1 folded, relu; [2,56,56,256] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv1.weight", NULL, "layer1.1.bn1",
-      /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -627,7 +627,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.1.conv2: conv 3x3 64->64 s1, layer1.1.bn2 folded, relu; [2,56,56,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.weight", NULL, "layer1.1.bn2",
-      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -643,7 +643,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.1.conv3: conv 1x1 64->256 s1, layer1.1.bn3 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv3.weight", NULL, "layer1.1.bn3",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -669,7 +669,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.2.conv1: conv 1x1 256->64 s1, layer1.2.bn1 folded, relu; [2,56,56,256] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv1.weight", NULL, "layer1.2.bn1",
-      /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -685,7 +685,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.2.conv2: conv 3x3 64->64 s1, layer1.2.bn2 folded, relu; [2,56,56,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv2.weight", NULL, "layer1.2.bn2",
-      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -701,7 +701,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.2.conv3: conv 1x1 64->256 s1, layer1.2.bn3 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv3.weight", NULL, "layer1.2.bn3",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -727,7 +727,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.conv1: conv 1x1 256->128 s1, layer2.0.bn1 folded, relu; [2,56,56,256] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv1.weight", NULL, "layer2.0.bn1",
-      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -743,7 +743,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.conv2: conv 3x3 128->128 s2, layer2.0.bn2 folded, relu; [2,56,56,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv2.weight", NULL, "layer2.0.bn2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -759,7 +759,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.conv3: conv 1x1 128->512 s1, layer2.0.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv3.weight", NULL, "layer2.0.bn3",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -775,7 +775,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.downsample.0: conv 1x1 256->512 s2, layer2.0.downsample.1 folded; [2,56,56,256] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.downsample.0.weight", NULL, "layer2.0.downsample.1",
-      /*out_channels=*/512, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -801,7 +801,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.1.conv1: conv 1x1 512->128 s1, layer2.1.bn1 folded, relu; [2,28,28,512] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv1.weight", NULL, "layer2.1.bn1",
-      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -817,7 +817,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.1.conv2: conv 3x3 128->128 s1, layer2.1.bn2 folded, relu; [2,28,28,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.weight", NULL, "layer2.1.bn2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -833,7 +833,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.1.conv3: conv 1x1 128->512 s1, layer2.1.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv3.weight", NULL, "layer2.1.bn3",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -859,7 +859,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.2.conv1: conv 1x1 512->128 s1, layer2.2.bn1 folded, relu; [2,28,28,512] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv1.weight", NULL, "layer2.2.bn1",
-      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -875,7 +875,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.2.conv2: conv 3x3 128->128 s1, layer2.2.bn2 folded, relu; [2,28,28,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv2.weight", NULL, "layer2.2.bn2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -891,7 +891,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.2.conv3: conv 1x1 128->512 s1, layer2.2.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv3.weight", NULL, "layer2.2.bn3",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -917,7 +917,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.3.conv1: conv 1x1 512->128 s1, layer2.3.bn1 folded, relu; [2,28,28,512] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv1.weight", NULL, "layer2.3.bn1",
-      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -933,7 +933,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.3.conv2: conv 3x3 128->128 s1, layer2.3.bn2 folded, relu; [2,28,28,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv2.weight", NULL, "layer2.3.bn2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -949,7 +949,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.3.conv3: conv 1x1 128->512 s1, layer2.3.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv3.weight", NULL, "layer2.3.bn3",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -975,7 +975,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.conv1: conv 1x1 512->256 s1, layer3.0.bn1 folded, relu; [2,28,28,512] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv1.weight", NULL, "layer3.0.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -991,7 +991,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.conv2: conv 3x3 256->256 s2, layer3.0.bn2 folded, relu; [2,28,28,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv2.weight", NULL, "layer3.0.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -1007,7 +1007,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.conv3: conv 1x1 256->1024 s1, layer3.0.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv3.weight", NULL, "layer3.0.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1023,7 +1023,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.downsample.0: conv 1x1 512->1024 s2, layer3.0.downsample.1 folded; [2,28,28,512] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.downsample.0.weight", NULL, "layer3.0.downsample.1",
-      /*out_channels=*/1024, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -1049,7 +1049,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.1.conv1: conv 1x1 1024->256 s1, layer3.1.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv1.weight", NULL, "layer3.1.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1065,7 +1065,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.1.conv2: conv 3x3 256->256 s1, layer3.1.bn2 folded, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.weight", NULL, "layer3.1.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1081,7 +1081,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.1.conv3: conv 1x1 256->1024 s1, layer3.1.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv3.weight", NULL, "layer3.1.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1107,7 +1107,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.2.conv1: conv 1x1 1024->256 s1, layer3.2.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv1.weight", NULL, "layer3.2.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1123,7 +1123,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.2.conv2: conv 3x3 256->256 s1, layer3.2.bn2 folded, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv2.weight", NULL, "layer3.2.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1139,7 +1139,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.2.conv3: conv 1x1 256->1024 s1, layer3.2.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv3.weight", NULL, "layer3.2.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1165,7 +1165,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.3.conv1: conv 1x1 1024->256 s1, layer3.3.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv1.weight", NULL, "layer3.3.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1181,7 +1181,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.3.conv2: conv 3x3 256->256 s1, layer3.3.bn2 folded, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv2.weight", NULL, "layer3.3.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1197,7 +1197,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.3.conv3: conv 1x1 256->1024 s1, layer3.3.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv3.weight", NULL, "layer3.3.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1223,7 +1223,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.4.conv1: conv 1x1 1024->256 s1, layer3.4.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv1.weight", NULL, "layer3.4.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1239,7 +1239,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.4.conv2: conv 3x3 256->256 s1, layer3.4.bn2 folded, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv2.weight", NULL, "layer3.4.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1255,7 +1255,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.4.conv3: conv 1x1 256->1024 s1, layer3.4.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv3.weight", NULL, "layer3.4.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1281,7 +1281,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.5.conv1: conv 1x1 1024->256 s1, layer3.5.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv1.weight", NULL, "layer3.5.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1297,7 +1297,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.5.conv2: conv 3x3 256->256 s1, layer3.5.bn2 folded, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv2.weight", NULL, "layer3.5.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1313,7 +1313,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.5.conv3: conv 1x1 256->1024 s1, layer3.5.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv3.weight", NULL, "layer3.5.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1339,7 +1339,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.conv1: conv 1x1 1024->512 s1, layer4.0.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv1.weight", NULL, "layer4.0.bn1",
-      /*out_channels=*/512, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1355,7 +1355,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.conv2: conv 3x3 512->512 s2, layer4.0.bn2 folded, relu; [2,14,14,512] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv2.weight", NULL, "layer4.0.bn2",
-      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3));
+      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -1371,7 +1371,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.conv3: conv 1x1 512->2048 s1, layer4.0.bn3 folded; [2,7,7,512] -> [2,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv3.weight", NULL, "layer4.0.bn3",
-      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1387,7 +1387,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.downsample.0: conv 1x1 1024->2048 s2, layer4.0.downsample.1 folded; [2,14,14,1024] -> [2,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.downsample.0.weight", NULL, "layer4.0.downsample.1",
-      /*out_channels=*/2048, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -1413,7 +1413,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.1.conv1: conv 1x1 2048->512 s1, layer4.1.bn1 folded, relu; [2,7,7,2048] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv1.weight", NULL, "layer4.1.bn1",
-      /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1429,7 +1429,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.1.conv2: conv 3x3 512->512 s1, layer4.1.bn2 folded, relu; [2,7,7,512] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv2.weight", NULL, "layer4.1.bn2",
-      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3));
+      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1445,7 +1445,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.1.conv3: conv 1x1 512->2048 s1, layer4.1.bn3 folded; [2,7,7,512] -> [2,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv3.weight", NULL, "layer4.1.bn3",
-      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1471,7 +1471,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.2.conv1: conv 1x1 2048->512 s1, layer4.2.bn1 folded, relu; [2,7,7,2048] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv1.weight", NULL, "layer4.2.bn1",
-      /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1487,7 +1487,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.2.conv2: conv 3x3 512->512 s1, layer4.2.bn2 folded, relu; [2,7,7,512] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv2.weight", NULL, "layer4.2.bn2",
-      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3));
+      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1503,7 +1503,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.2.conv3: conv 1x1 512->2048 s1, layer4.2.bn3 folded; [2,7,7,512] -> [2,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv3.weight", NULL, "layer4.2.bn3",
-      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,

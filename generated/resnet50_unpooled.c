@@ -506,7 +506,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* conv1: conv 7x7 3->64 s2, bn1 folded, relu; [2,224,224,3] -> [2,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.weight", NULL, "bn1",
-      /*out_channels=*/64, /*group_input_channels=*/3, /*kernel=*/7));
+      /*out_channels=*/64, /*group_input_channels=*/3, /*kernel=*/7, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/3, /*input_padding_right=*/3, /*input_padding_bottom=*/3,
       /*input_padding_left=*/3, /*kernel_height=*/7, /*kernel_width=*/7, /*subsampling_height=*/2,
@@ -535,7 +535,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.conv1: conv 1x1 64->64 s1, layer1.0.bn1 folded, relu; [2,56,56,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv1.weight", NULL, "layer1.0.bn1",
-      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -551,7 +551,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.conv2: conv 3x3 64->64 s1, layer1.0.bn2 folded, relu; [2,56,56,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.weight", NULL, "layer1.0.bn2",
-      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -567,7 +567,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.conv3: conv 1x1 64->256 s1, layer1.0.bn3 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv3.weight", NULL, "layer1.0.bn3",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -583,7 +583,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.0.downsample.0: conv 1x1 64->256 s1, layer1.0.downsample.1 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.downsample.0.weight", NULL, "layer1.0.downsample.1",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -609,7 +609,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.1.conv1: conv 1x1 256->64 s1, layer1.1.bn1 folded, relu; [2,56,56,256] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv1.weight", NULL, "layer1.1.bn1",
-      /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -625,7 +625,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.1.conv2: conv 3x3 64->64 s1, layer1.1.bn2 folded, relu; [2,56,56,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.weight", NULL, "layer1.1.bn2",
-      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -641,7 +641,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.1.conv3: conv 1x1 64->256 s1, layer1.1.bn3 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv3.weight", NULL, "layer1.1.bn3",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -667,7 +667,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.2.conv1: conv 1x1 256->64 s1, layer1.2.bn1 folded, relu; [2,56,56,256] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv1.weight", NULL, "layer1.2.bn1",
-      /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -683,7 +683,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.2.conv2: conv 3x3 64->64 s1, layer1.2.bn2 folded, relu; [2,56,56,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv2.weight", NULL, "layer1.2.bn2",
-      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -699,7 +699,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer1.2.conv3: conv 1x1 64->256 s1, layer1.2.bn3 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv3.weight", NULL, "layer1.2.bn3",
-      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -725,7 +725,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.conv1: conv 1x1 256->128 s1, layer2.0.bn1 folded, relu; [2,56,56,256] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv1.weight", NULL, "layer2.0.bn1",
-      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -741,7 +741,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.conv2: conv 3x3 128->128 s2, layer2.0.bn2 folded, relu; [2,56,56,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv2.weight", NULL, "layer2.0.bn2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -757,7 +757,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.conv3: conv 1x1 128->512 s1, layer2.0.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv3.weight", NULL, "layer2.0.bn3",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -773,7 +773,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.0.downsample.0: conv 1x1 256->512 s2, layer2.0.downsample.1 folded; [2,56,56,256] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.downsample.0.weight", NULL, "layer2.0.downsample.1",
-      /*out_channels=*/512, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -799,7 +799,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.1.conv1: conv 1x1 512->128 s1, layer2.1.bn1 folded, relu; [2,28,28,512] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv1.weight", NULL, "layer2.1.bn1",
-      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -815,7 +815,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.1.conv2: conv 3x3 128->128 s1, layer2.1.bn2 folded, relu; [2,28,28,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.weight", NULL, "layer2.1.bn2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -831,7 +831,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.1.conv3: conv 1x1 128->512 s1, layer2.1.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv3.weight", NULL, "layer2.1.bn3",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -857,7 +857,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.2.conv1: conv 1x1 512->128 s1, layer2.2.bn1 folded, relu; [2,28,28,512] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv1.weight", NULL, "layer2.2.bn1",
-      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -873,7 +873,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.2.conv2: conv 3x3 128->128 s1, layer2.2.bn2 folded, relu; [2,28,28,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv2.weight", NULL, "layer2.2.bn2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -889,7 +889,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.2.conv3: conv 1x1 128->512 s1, layer2.2.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv3.weight", NULL, "layer2.2.bn3",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -915,7 +915,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.3.conv1: conv 1x1 512->128 s1, layer2.3.bn1 folded, relu; [2,28,28,512] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv1.weight", NULL, "layer2.3.bn1",
-      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -931,7 +931,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.3.conv2: conv 3x3 128->128 s1, layer2.3.bn2 folded, relu; [2,28,28,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv2.weight", NULL, "layer2.3.bn2",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -947,7 +947,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer2.3.conv3: conv 1x1 128->512 s1, layer2.3.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv3.weight", NULL, "layer2.3.bn3",
-      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -973,7 +973,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.conv1: conv 1x1 512->256 s1, layer3.0.bn1 folded, relu; [2,28,28,512] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv1.weight", NULL, "layer3.0.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -989,7 +989,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.conv2: conv 3x3 256->256 s2, layer3.0.bn2 folded, relu; [2,28,28,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv2.weight", NULL, "layer3.0.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -1005,7 +1005,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.conv3: conv 1x1 256->1024 s1, layer3.0.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv3.weight", NULL, "layer3.0.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1021,7 +1021,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.0.downsample.0: conv 1x1 512->1024 s2, layer3.0.downsample.1 folded; [2,28,28,512] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.downsample.0.weight", NULL, "layer3.0.downsample.1",
-      /*out_channels=*/1024, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -1047,7 +1047,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.1.conv1: conv 1x1 1024->256 s1, layer3.1.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv1.weight", NULL, "layer3.1.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1063,7 +1063,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.1.conv2: conv 3x3 256->256 s1, layer3.1.bn2 folded, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.weight", NULL, "layer3.1.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1079,7 +1079,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.1.conv3: conv 1x1 256->1024 s1, layer3.1.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv3.weight", NULL, "layer3.1.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1105,7 +1105,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.2.conv1: conv 1x1 1024->256 s1, layer3.2.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv1.weight", NULL, "layer3.2.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1121,7 +1121,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.2.conv2: conv 3x3 256->256 s1, layer3.2.bn2 folded, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv2.weight", NULL, "layer3.2.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1137,7 +1137,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.2.conv3: conv 1x1 256->1024 s1, layer3.2.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv3.weight", NULL, "layer3.2.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1163,7 +1163,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.3.conv1: conv 1x1 1024->256 s1, layer3.3.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv1.weight", NULL, "layer3.3.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1179,7 +1179,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.3.conv2: conv 3x3 256->256 s1, layer3.3.bn2 folded, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv2.weight", NULL, "layer3.3.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1195,7 +1195,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.3.conv3: conv 1x1 256->1024 s1, layer3.3.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv3.weight", NULL, "layer3.3.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1221,7 +1221,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.4.conv1: conv 1x1 1024->256 s1, layer3.4.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv1.weight", NULL, "layer3.4.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1237,7 +1237,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.4.conv2: conv 3x3 256->256 s1, layer3.4.bn2 folded, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv2.weight", NULL, "layer3.4.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1253,7 +1253,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.4.conv3: conv 1x1 256->1024 s1, layer3.4.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv3.weight", NULL, "layer3.4.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1279,7 +1279,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.5.conv1: conv 1x1 1024->256 s1, layer3.5.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv1.weight", NULL, "layer3.5.bn1",
-      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1295,7 +1295,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.5.conv2: conv 3x3 256->256 s1, layer3.5.bn2 folded, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv2.weight", NULL, "layer3.5.bn2",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1311,7 +1311,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer3.5.conv3: conv 1x1 256->1024 s1, layer3.5.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv3.weight", NULL, "layer3.5.bn3",
-      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1337,7 +1337,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.conv1: conv 1x1 1024->512 s1, layer4.0.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv1.weight", NULL, "layer4.0.bn1",
-      /*out_channels=*/512, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1353,7 +1353,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.conv2: conv 3x3 512->512 s2, layer4.0.bn2 folded, relu; [2,14,14,512] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv2.weight", NULL, "layer4.0.bn2",
-      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3));
+      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -1369,7 +1369,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.conv3: conv 1x1 512->2048 s1, layer4.0.bn3 folded; [2,7,7,512] -> [2,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv3.weight", NULL, "layer4.0.bn3",
-      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1385,7 +1385,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.0.downsample.0: conv 1x1 1024->2048 s2, layer4.0.downsample.1 folded; [2,14,14,1024] -> [2,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.downsample.0.weight", NULL, "layer4.0.downsample.1",
-      /*out_channels=*/2048, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -1411,7 +1411,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.1.conv1: conv 1x1 2048->512 s1, layer4.1.bn1 folded, relu; [2,7,7,2048] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv1.weight", NULL, "layer4.1.bn1",
-      /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1427,7 +1427,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.1.conv2: conv 3x3 512->512 s1, layer4.1.bn2 folded, relu; [2,7,7,512] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv2.weight", NULL, "layer4.1.bn2",
-      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3));
+      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1443,7 +1443,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.1.conv3: conv 1x1 512->2048 s1, layer4.1.bn3 folded; [2,7,7,512] -> [2,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv3.weight", NULL, "layer4.1.bn3",
-      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1469,7 +1469,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.2.conv1: conv 1x1 2048->512 s1, layer4.2.bn1 folded, relu; [2,7,7,2048] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv1.weight", NULL, "layer4.2.bn1",
-      /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1));
+      /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1485,7 +1485,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.2.conv2: conv 3x3 512->512 s1, layer4.2.bn2 folded, relu; [2,7,7,512] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv2.weight", NULL, "layer4.2.bn2",
-      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3));
+      /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1501,7 +1501,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* layer4.2.conv3: conv 1x1 512->2048 s1, layer4.2.bn3 folded; [2,7,7,512] -> [2,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv3.weight", NULL, "layer4.2.bn3",
-      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,

@@ -772,7 +772,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stem.0.conv: conv 3x3 3->32 s2, stem.0.bn folded, relu; [2,299,299,3] -> [2,150,150,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.0.conv.weight", NULL, "stem.0.bn",
-      /*out_channels=*/32, /*group_input_channels=*/3, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/3, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -788,7 +788,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stem.1.conv: conv 3x3 32->64 s1, stem.1.bn folded, relu; [2,150,150,32] -> [2,150,150,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.1.conv.weight", NULL, "stem.1.bn",
-      /*out_channels=*/64, /*group_input_channels=*/32, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -804,7 +804,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.0.shortcut.conv: conv 1x1 64->128 s2, blocks.0.shortcut.bn folded; [2,150,150,64] -> [2,75,75,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.shortcut.conv.weight", NULL, "blocks.0.shortcut.bn",
-      /*out_channels=*/128, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -820,7 +820,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.0.stack.conv1.conv_dw: conv 3x3 64->64 s1 g64, blocks.0.stack.conv1.bn_dw folded; [2,150,150,64] -> [2,150,150,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv1.conv_dw.weight", NULL, "blocks.0.stack.conv1.bn_dw",
-      /*out_channels=*/64, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -836,7 +836,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.0.stack.conv1.conv_pw: conv 1x1 64->128 s1, blocks.0.stack.conv1.bn_pw folded, relu; [2,150,150,64] -> [2,150,150,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv1.conv_pw.weight", NULL, "blocks.0.stack.conv1.bn_pw",
-      /*out_channels=*/128, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -852,7 +852,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.0.stack.conv2.conv_dw: conv 3x3 128->128 s1 g128, blocks.0.stack.conv2.bn_dw folded; [2,150,150,128] -> [2,150,150,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv2.conv_dw.weight", NULL, "blocks.0.stack.conv2.bn_dw",
-      /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -868,7 +868,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.0.stack.conv2.conv_pw: conv 1x1 128->128 s1, blocks.0.stack.conv2.bn_pw folded, relu; [2,150,150,128] -> [2,150,150,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv2.conv_pw.weight", NULL, "blocks.0.stack.conv2.bn_pw",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -884,7 +884,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.0.stack.conv3.conv_dw: conv 3x3 128->128 s2 g128, blocks.0.stack.conv3.bn_dw folded; [2,150,150,128] -> [2,75,75,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv3.conv_dw.weight", NULL, "blocks.0.stack.conv3.bn_dw",
-      /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -900,7 +900,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.0.stack.conv3.conv_pw: conv 1x1 128->128 s1, blocks.0.stack.conv3.bn_pw folded; [2,75,75,128] -> [2,75,75,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv3.conv_pw.weight", NULL, "blocks.0.stack.conv3.bn_pw",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -926,7 +926,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.1.shortcut.conv: conv 1x1 128->256 s2, blocks.1.shortcut.bn folded; [2,75,75,128] -> [2,38,38,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.shortcut.conv.weight", NULL, "blocks.1.shortcut.bn",
-      /*out_channels=*/256, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -952,7 +952,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.1.stack.conv1.conv_dw: conv 3x3 128->128 s1 g128, blocks.1.stack.conv1.bn_dw folded; [2,75,75,128] -> [2,75,75,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv1.conv_dw.weight", NULL, "blocks.1.stack.conv1.bn_dw",
-      /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -968,7 +968,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.1.stack.conv1.conv_pw: conv 1x1 128->256 s1, blocks.1.stack.conv1.bn_pw folded, relu; [2,75,75,128] -> [2,75,75,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv1.conv_pw.weight", NULL, "blocks.1.stack.conv1.bn_pw",
-      /*out_channels=*/256, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -984,7 +984,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.1.stack.conv2.conv_dw: conv 3x3 256->256 s1 g256, blocks.1.stack.conv2.bn_dw folded; [2,75,75,256] -> [2,75,75,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv2.conv_dw.weight", NULL, "blocks.1.stack.conv2.bn_dw",
-      /*out_channels=*/256, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1000,7 +1000,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.1.stack.conv2.conv_pw: conv 1x1 256->256 s1, blocks.1.stack.conv2.bn_pw folded, relu; [2,75,75,256] -> [2,75,75,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv2.conv_pw.weight", NULL, "blocks.1.stack.conv2.bn_pw",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1016,7 +1016,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.1.stack.conv3.conv_dw: conv 3x3 256->256 s2 g256, blocks.1.stack.conv3.bn_dw folded; [2,75,75,256] -> [2,38,38,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv3.conv_dw.weight", NULL, "blocks.1.stack.conv3.bn_dw",
-      /*out_channels=*/256, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -1032,7 +1032,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.1.stack.conv3.conv_pw: conv 1x1 256->256 s1, blocks.1.stack.conv3.bn_pw folded; [2,38,38,256] -> [2,38,38,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv3.conv_pw.weight", NULL, "blocks.1.stack.conv3.bn_pw",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1058,7 +1058,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.2.shortcut.conv: conv 1x1 256->728 s2, blocks.2.shortcut.bn folded; [2,38,38,256] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.shortcut.conv.weight", NULL, "blocks.2.shortcut.bn",
-      /*out_channels=*/728, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -1084,7 +1084,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.2.stack.conv1.conv_dw: conv 3x3 256->256 s1 g256, blocks.2.stack.conv1.bn_dw folded; [2,38,38,256] -> [2,38,38,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv1.conv_dw.weight", NULL, "blocks.2.stack.conv1.bn_dw",
-      /*out_channels=*/256, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1100,7 +1100,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.2.stack.conv1.conv_pw: conv 1x1 256->728 s1, blocks.2.stack.conv1.bn_pw folded, relu; [2,38,38,256] -> [2,38,38,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv1.conv_pw.weight", NULL, "blocks.2.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1116,7 +1116,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.2.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.2.stack.conv2.bn_dw folded; [2,38,38,728] -> [2,38,38,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv2.conv_dw.weight", NULL, "blocks.2.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1132,7 +1132,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.2.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.2.stack.conv2.bn_pw folded, relu; [2,38,38,728] -> [2,38,38,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv2.conv_pw.weight", NULL, "blocks.2.stack.conv2.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1148,7 +1148,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.2.stack.conv3.conv_dw: conv 3x3 728->728 s2 g728, blocks.2.stack.conv3.bn_dw folded; [2,38,38,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv3.conv_dw.weight", NULL, "blocks.2.stack.conv3.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -1164,7 +1164,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.2.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.2.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv3.conv_pw.weight", NULL, "blocks.2.stack.conv3.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1199,7 +1199,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.3.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.3.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv1.conv_dw.weight", NULL, "blocks.3.stack.conv1.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1215,7 +1215,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.3.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.3.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv1.conv_pw.weight", NULL, "blocks.3.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1231,7 +1231,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.3.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.3.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv2.conv_dw.weight", NULL, "blocks.3.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1247,7 +1247,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.3.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.3.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv2.conv_pw.weight", NULL, "blocks.3.stack.conv2.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1263,7 +1263,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.3.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.3.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv3.conv_dw.weight", NULL, "blocks.3.stack.conv3.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1279,7 +1279,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.3.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.3.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv3.conv_pw.weight", NULL, "blocks.3.stack.conv3.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1314,7 +1314,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.4.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.4.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv1.conv_dw.weight", NULL, "blocks.4.stack.conv1.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1330,7 +1330,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.4.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.4.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv1.conv_pw.weight", NULL, "blocks.4.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1346,7 +1346,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.4.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.4.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv2.conv_dw.weight", NULL, "blocks.4.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1362,7 +1362,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.4.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.4.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv2.conv_pw.weight", NULL, "blocks.4.stack.conv2.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1378,7 +1378,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.4.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.4.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv3.conv_dw.weight", NULL, "blocks.4.stack.conv3.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1394,7 +1394,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.4.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.4.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv3.conv_pw.weight", NULL, "blocks.4.stack.conv3.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1429,7 +1429,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.5.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.5.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv1.conv_dw.weight", NULL, "blocks.5.stack.conv1.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1445,7 +1445,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.5.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.5.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv1.conv_pw.weight", NULL, "blocks.5.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1461,7 +1461,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.5.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.5.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv2.conv_dw.weight", NULL, "blocks.5.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1477,7 +1477,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.5.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.5.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv2.conv_pw.weight", NULL, "blocks.5.stack.conv2.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1493,7 +1493,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.5.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.5.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv3.conv_dw.weight", NULL, "blocks.5.stack.conv3.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1509,7 +1509,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.5.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.5.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv3.conv_pw.weight", NULL, "blocks.5.stack.conv3.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1544,7 +1544,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.6.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.6.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv1.conv_dw.weight", NULL, "blocks.6.stack.conv1.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1560,7 +1560,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.6.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.6.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv1.conv_pw.weight", NULL, "blocks.6.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1576,7 +1576,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.6.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.6.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv2.conv_dw.weight", NULL, "blocks.6.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1592,7 +1592,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.6.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.6.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv2.conv_pw.weight", NULL, "blocks.6.stack.conv2.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1608,7 +1608,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.6.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.6.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv3.conv_dw.weight", NULL, "blocks.6.stack.conv3.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1624,7 +1624,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.6.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.6.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv3.conv_pw.weight", NULL, "blocks.6.stack.conv3.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1659,7 +1659,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.7.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.7.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv1.conv_dw.weight", NULL, "blocks.7.stack.conv1.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1675,7 +1675,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.7.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.7.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv1.conv_pw.weight", NULL, "blocks.7.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1691,7 +1691,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.7.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.7.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv2.conv_dw.weight", NULL, "blocks.7.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1707,7 +1707,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.7.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.7.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv2.conv_pw.weight", NULL, "blocks.7.stack.conv2.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1723,7 +1723,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.7.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.7.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv3.conv_dw.weight", NULL, "blocks.7.stack.conv3.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1739,7 +1739,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.7.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.7.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv3.conv_pw.weight", NULL, "blocks.7.stack.conv3.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1774,7 +1774,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.8.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.8.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv1.conv_dw.weight", NULL, "blocks.8.stack.conv1.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1790,7 +1790,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.8.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.8.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv1.conv_pw.weight", NULL, "blocks.8.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1806,7 +1806,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.8.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.8.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv2.conv_dw.weight", NULL, "blocks.8.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1822,7 +1822,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.8.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.8.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv2.conv_pw.weight", NULL, "blocks.8.stack.conv2.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1838,7 +1838,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.8.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.8.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv3.conv_dw.weight", NULL, "blocks.8.stack.conv3.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1854,7 +1854,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.8.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.8.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv3.conv_pw.weight", NULL, "blocks.8.stack.conv3.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1889,7 +1889,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.9.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.9.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv1.conv_dw.weight", NULL, "blocks.9.stack.conv1.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1905,7 +1905,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.9.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.9.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv1.conv_pw.weight", NULL, "blocks.9.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1921,7 +1921,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.9.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.9.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv2.conv_dw.weight", NULL, "blocks.9.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1937,7 +1937,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.9.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.9.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv2.conv_pw.weight", NULL, "blocks.9.stack.conv2.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1953,7 +1953,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.9.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.9.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv3.conv_dw.weight", NULL, "blocks.9.stack.conv3.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1969,7 +1969,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.9.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.9.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv3.conv_pw.weight", NULL, "blocks.9.stack.conv3.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2004,7 +2004,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.10.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.10.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv1.conv_dw.weight", NULL, "blocks.10.stack.conv1.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2020,7 +2020,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.10.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.10.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv1.conv_pw.weight", NULL, "blocks.10.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2036,7 +2036,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.10.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.10.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv2.conv_dw.weight", NULL, "blocks.10.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2052,7 +2052,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.10.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.10.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv2.conv_pw.weight", NULL, "blocks.10.stack.conv2.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2068,7 +2068,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.10.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.10.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv3.conv_dw.weight", NULL, "blocks.10.stack.conv3.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2084,7 +2084,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.10.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.10.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv3.conv_pw.weight", NULL, "blocks.10.stack.conv3.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2110,7 +2110,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.11.shortcut.conv: conv 1x1 728->1024 s2, blocks.11.shortcut.bn folded; [2,19,19,728] -> [2,10,10,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.shortcut.conv.weight", NULL, "blocks.11.shortcut.bn",
-      /*out_channels=*/1024, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -2135,7 +2135,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.11.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.11.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv1.conv_dw.weight", NULL, "blocks.11.stack.conv1.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2151,7 +2151,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.11.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.11.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv1.conv_pw.weight", NULL, "blocks.11.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2167,7 +2167,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.11.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.11.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv2.conv_dw.weight", NULL, "blocks.11.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2183,7 +2183,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.11.stack.conv2.conv_pw: conv 1x1 728->1024 s1, blocks.11.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv2.conv_pw.weight", NULL, "blocks.11.stack.conv2.bn_pw",
-      /*out_channels=*/1024, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2199,7 +2199,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.11.stack.conv3.conv_dw: conv 3x3 1024->1024 s2 g1024, blocks.11.stack.conv3.bn_dw folded; [2,19,19,1024] -> [2,10,10,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv3.conv_dw.weight", NULL, "blocks.11.stack.conv3.bn_dw",
-      /*out_channels=*/1024, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/1024, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -2215,7 +2215,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.11.stack.conv3.conv_pw: conv 1x1 1024->1024 s1, blocks.11.stack.conv3.bn_pw folded; [2,10,10,1024] -> [2,10,10,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv3.conv_pw.weight", NULL, "blocks.11.stack.conv3.bn_pw",
-      /*out_channels=*/1024, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2241,7 +2241,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.12.stack.conv1.conv_dw: conv 3x3 1024->1024 s1 g1024, blocks.12.stack.conv1.bn_dw folded, relu; [2,10,10,1024] -> [2,10,10,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv1.conv_dw.weight", NULL, "blocks.12.stack.conv1.bn_dw",
-      /*out_channels=*/1024, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/1024, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2257,7 +2257,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.12.stack.conv1.conv_pw: conv 1x1 1024->1536 s1, blocks.12.stack.conv1.bn_pw folded, relu; [2,10,10,1024] -> [2,10,10,1536] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv1.conv_pw.weight", NULL, "blocks.12.stack.conv1.bn_pw",
-      /*out_channels=*/1536, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/1536, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2273,7 +2273,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.12.stack.conv2.conv_dw: conv 3x3 1536->1536 s1 g1536, blocks.12.stack.conv2.bn_dw folded, relu; [2,10,10,1536] -> [2,10,10,1536] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv2.conv_dw.weight", NULL, "blocks.12.stack.conv2.bn_dw",
-      /*out_channels=*/1536, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/1536, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2289,7 +2289,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.12.stack.conv2.conv_pw: conv 1x1 1536->1536 s1, blocks.12.stack.conv2.bn_pw folded, relu; [2,10,10,1536] -> [2,10,10,1536] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv2.conv_pw.weight", NULL, "blocks.12.stack.conv2.bn_pw",
-      /*out_channels=*/1536, /*group_input_channels=*/1536, /*kernel=*/1));
+      /*out_channels=*/1536, /*group_input_channels=*/1536, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2305,7 +2305,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.12.stack.conv3.conv_dw: conv 3x3 1536->1536 s1 g1536, blocks.12.stack.conv3.bn_dw folded, relu; [2,10,10,1536] -> [2,10,10,1536] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv3.conv_dw.weight", NULL, "blocks.12.stack.conv3.bn_dw",
-      /*out_channels=*/1536, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/1536, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2321,7 +2321,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.12.stack.conv3.conv_pw: conv 1x1 1536->2048 s1, blocks.12.stack.conv3.bn_pw folded, relu; [2,10,10,1536] -> [2,10,10,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv3.conv_pw.weight", NULL, "blocks.12.stack.conv3.bn_pw",
-      /*out_channels=*/2048, /*group_input_channels=*/1536, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/1536, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2347,7 +2347,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* head.fc: linear 2048->1000; [2,1,1,2048] -> [2,1,1,1000] */
   TIMMC_TRY(timmc_load_linear(w, st, "head.fc.weight", "head.fc.bias", NULL,
-      /*out_features=*/1000, /*in_features=*/2048, /*weight_ndim=*/2, /*in_repeat=*/1, /*hard_sigmoid=*/0));
+      /*out_features=*/1000, /*in_features=*/2048, /*weight_ndim=*/2, /*in_repeat=*/1, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/2048, /*output_channels=*/1000, /*input_stride=*/2048,
       /*output_stride=*/1000, w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY,

@@ -766,7 +766,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stem.0.conv: conv 3x3 3->32 s2, stem.0.bn folded, relu; [2,299,299,3] -> [2,150,150,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.0.conv.weight", NULL, "stem.0.bn",
-      /*out_channels=*/32, /*group_input_channels=*/3, /*kernel=*/3));
+      /*out_channels=*/32, /*group_input_channels=*/3, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -782,7 +782,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* stem.1.conv: conv 3x3 32->64 s1, stem.1.bn folded, relu; [2,150,150,32] -> [2,150,150,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.1.conv.weight", NULL, "stem.1.bn",
-      /*out_channels=*/64, /*group_input_channels=*/32, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -798,7 +798,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.0.shortcut.conv: conv 1x1 64->128 s2, blocks.0.shortcut.bn folded; [2,150,150,64] -> [2,75,75,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.shortcut.conv.weight", NULL, "blocks.0.shortcut.bn",
-      /*out_channels=*/128, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -814,7 +814,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.0.stack.conv1.conv_dw: conv 3x3 64->64 s1 g64, blocks.0.stack.conv1.bn_dw folded; [2,150,150,64] -> [2,150,150,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv1.conv_dw.weight", NULL, "blocks.0.stack.conv1.bn_dw",
-      /*out_channels=*/64, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/64, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -830,7 +830,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.0.stack.conv1.conv_pw: conv 1x1 64->128 s1, blocks.0.stack.conv1.bn_pw folded, relu; [2,150,150,64] -> [2,150,150,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv1.conv_pw.weight", NULL, "blocks.0.stack.conv1.bn_pw",
-      /*out_channels=*/128, /*group_input_channels=*/64, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -846,7 +846,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.0.stack.conv2.conv_dw: conv 3x3 128->128 s1 g128, blocks.0.stack.conv2.bn_dw folded; [2,150,150,128] -> [2,150,150,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv2.conv_dw.weight", NULL, "blocks.0.stack.conv2.bn_dw",
-      /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -862,7 +862,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.0.stack.conv2.conv_pw: conv 1x1 128->128 s1, blocks.0.stack.conv2.bn_pw folded, relu; [2,150,150,128] -> [2,150,150,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv2.conv_pw.weight", NULL, "blocks.0.stack.conv2.bn_pw",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -878,7 +878,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.0.stack.conv3.conv_dw: conv 3x3 128->128 s2 g128, blocks.0.stack.conv3.bn_dw folded; [2,150,150,128] -> [2,75,75,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv3.conv_dw.weight", NULL, "blocks.0.stack.conv3.bn_dw",
-      /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -894,7 +894,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.0.stack.conv3.conv_pw: conv 1x1 128->128 s1, blocks.0.stack.conv3.bn_pw folded; [2,75,75,128] -> [2,75,75,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv3.conv_pw.weight", NULL, "blocks.0.stack.conv3.bn_pw",
-      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -920,7 +920,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.1.shortcut.conv: conv 1x1 128->256 s2, blocks.1.shortcut.bn folded; [2,75,75,128] -> [2,38,38,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.shortcut.conv.weight", NULL, "blocks.1.shortcut.bn",
-      /*out_channels=*/256, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -946,7 +946,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.1.stack.conv1.conv_dw: conv 3x3 128->128 s1 g128, blocks.1.stack.conv1.bn_dw folded; [2,75,75,128] -> [2,75,75,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv1.conv_dw.weight", NULL, "blocks.1.stack.conv1.bn_dw",
-      /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -962,7 +962,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.1.stack.conv1.conv_pw: conv 1x1 128->256 s1, blocks.1.stack.conv1.bn_pw folded, relu; [2,75,75,128] -> [2,75,75,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv1.conv_pw.weight", NULL, "blocks.1.stack.conv1.bn_pw",
-      /*out_channels=*/256, /*group_input_channels=*/128, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -978,7 +978,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.1.stack.conv2.conv_dw: conv 3x3 256->256 s1 g256, blocks.1.stack.conv2.bn_dw folded; [2,75,75,256] -> [2,75,75,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv2.conv_dw.weight", NULL, "blocks.1.stack.conv2.bn_dw",
-      /*out_channels=*/256, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -994,7 +994,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.1.stack.conv2.conv_pw: conv 1x1 256->256 s1, blocks.1.stack.conv2.bn_pw folded, relu; [2,75,75,256] -> [2,75,75,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv2.conv_pw.weight", NULL, "blocks.1.stack.conv2.bn_pw",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1010,7 +1010,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.1.stack.conv3.conv_dw: conv 3x3 256->256 s2 g256, blocks.1.stack.conv3.bn_dw folded; [2,75,75,256] -> [2,38,38,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv3.conv_dw.weight", NULL, "blocks.1.stack.conv3.bn_dw",
-      /*out_channels=*/256, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -1026,7 +1026,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.1.stack.conv3.conv_pw: conv 1x1 256->256 s1, blocks.1.stack.conv3.bn_pw folded; [2,38,38,256] -> [2,38,38,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv3.conv_pw.weight", NULL, "blocks.1.stack.conv3.bn_pw",
-      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1052,7 +1052,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.2.shortcut.conv: conv 1x1 256->728 s2, blocks.2.shortcut.bn folded; [2,38,38,256] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.shortcut.conv.weight", NULL, "blocks.2.shortcut.bn",
-      /*out_channels=*/728, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -1078,7 +1078,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.2.stack.conv1.conv_dw: conv 3x3 256->256 s1 g256, blocks.2.stack.conv1.bn_dw folded; [2,38,38,256] -> [2,38,38,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv1.conv_dw.weight", NULL, "blocks.2.stack.conv1.bn_dw",
-      /*out_channels=*/256, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/256, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1094,7 +1094,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.2.stack.conv1.conv_pw: conv 1x1 256->728 s1, blocks.2.stack.conv1.bn_pw folded, relu; [2,38,38,256] -> [2,38,38,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv1.conv_pw.weight", NULL, "blocks.2.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/256, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1110,7 +1110,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.2.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.2.stack.conv2.bn_dw folded; [2,38,38,728] -> [2,38,38,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv2.conv_dw.weight", NULL, "blocks.2.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1126,7 +1126,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.2.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.2.stack.conv2.bn_pw folded, relu; [2,38,38,728] -> [2,38,38,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv2.conv_pw.weight", NULL, "blocks.2.stack.conv2.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1142,7 +1142,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.2.stack.conv3.conv_dw: conv 3x3 728->728 s2 g728, blocks.2.stack.conv3.bn_dw folded; [2,38,38,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv3.conv_dw.weight", NULL, "blocks.2.stack.conv3.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -1158,7 +1158,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.2.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.2.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv3.conv_pw.weight", NULL, "blocks.2.stack.conv3.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1193,7 +1193,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.3.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.3.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv1.conv_dw.weight", NULL, "blocks.3.stack.conv1.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1209,7 +1209,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.3.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.3.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv1.conv_pw.weight", NULL, "blocks.3.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1225,7 +1225,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.3.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.3.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv2.conv_dw.weight", NULL, "blocks.3.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1241,7 +1241,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.3.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.3.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv2.conv_pw.weight", NULL, "blocks.3.stack.conv2.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1257,7 +1257,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.3.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.3.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv3.conv_dw.weight", NULL, "blocks.3.stack.conv3.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1273,7 +1273,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.3.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.3.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv3.conv_pw.weight", NULL, "blocks.3.stack.conv3.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1308,7 +1308,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.4.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.4.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv1.conv_dw.weight", NULL, "blocks.4.stack.conv1.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1324,7 +1324,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.4.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.4.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv1.conv_pw.weight", NULL, "blocks.4.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1340,7 +1340,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.4.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.4.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv2.conv_dw.weight", NULL, "blocks.4.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1356,7 +1356,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.4.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.4.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv2.conv_pw.weight", NULL, "blocks.4.stack.conv2.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1372,7 +1372,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.4.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.4.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv3.conv_dw.weight", NULL, "blocks.4.stack.conv3.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1388,7 +1388,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.4.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.4.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv3.conv_pw.weight", NULL, "blocks.4.stack.conv3.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1423,7 +1423,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.5.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.5.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv1.conv_dw.weight", NULL, "blocks.5.stack.conv1.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1439,7 +1439,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.5.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.5.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv1.conv_pw.weight", NULL, "blocks.5.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1455,7 +1455,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.5.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.5.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv2.conv_dw.weight", NULL, "blocks.5.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1471,7 +1471,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.5.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.5.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv2.conv_pw.weight", NULL, "blocks.5.stack.conv2.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1487,7 +1487,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.5.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.5.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv3.conv_dw.weight", NULL, "blocks.5.stack.conv3.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1503,7 +1503,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.5.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.5.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv3.conv_pw.weight", NULL, "blocks.5.stack.conv3.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1538,7 +1538,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.6.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.6.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv1.conv_dw.weight", NULL, "blocks.6.stack.conv1.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1554,7 +1554,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.6.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.6.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv1.conv_pw.weight", NULL, "blocks.6.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1570,7 +1570,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.6.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.6.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv2.conv_dw.weight", NULL, "blocks.6.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1586,7 +1586,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.6.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.6.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv2.conv_pw.weight", NULL, "blocks.6.stack.conv2.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1602,7 +1602,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.6.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.6.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv3.conv_dw.weight", NULL, "blocks.6.stack.conv3.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1618,7 +1618,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.6.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.6.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv3.conv_pw.weight", NULL, "blocks.6.stack.conv3.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1653,7 +1653,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.7.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.7.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv1.conv_dw.weight", NULL, "blocks.7.stack.conv1.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1669,7 +1669,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.7.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.7.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv1.conv_pw.weight", NULL, "blocks.7.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1685,7 +1685,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.7.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.7.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv2.conv_dw.weight", NULL, "blocks.7.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1701,7 +1701,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.7.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.7.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv2.conv_pw.weight", NULL, "blocks.7.stack.conv2.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1717,7 +1717,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.7.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.7.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv3.conv_dw.weight", NULL, "blocks.7.stack.conv3.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1733,7 +1733,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.7.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.7.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv3.conv_pw.weight", NULL, "blocks.7.stack.conv3.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1768,7 +1768,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.8.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.8.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv1.conv_dw.weight", NULL, "blocks.8.stack.conv1.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1784,7 +1784,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.8.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.8.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv1.conv_pw.weight", NULL, "blocks.8.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1800,7 +1800,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.8.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.8.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv2.conv_dw.weight", NULL, "blocks.8.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1816,7 +1816,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.8.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.8.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv2.conv_pw.weight", NULL, "blocks.8.stack.conv2.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1832,7 +1832,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.8.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.8.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv3.conv_dw.weight", NULL, "blocks.8.stack.conv3.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1848,7 +1848,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.8.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.8.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv3.conv_pw.weight", NULL, "blocks.8.stack.conv3.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1883,7 +1883,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.9.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.9.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv1.conv_dw.weight", NULL, "blocks.9.stack.conv1.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1899,7 +1899,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.9.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.9.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv1.conv_pw.weight", NULL, "blocks.9.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1915,7 +1915,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.9.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.9.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv2.conv_dw.weight", NULL, "blocks.9.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1931,7 +1931,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.9.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.9.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv2.conv_pw.weight", NULL, "blocks.9.stack.conv2.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1947,7 +1947,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.9.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.9.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv3.conv_dw.weight", NULL, "blocks.9.stack.conv3.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -1963,7 +1963,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.9.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.9.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv3.conv_pw.weight", NULL, "blocks.9.stack.conv3.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1998,7 +1998,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.10.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.10.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv1.conv_dw.weight", NULL, "blocks.10.stack.conv1.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2014,7 +2014,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.10.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.10.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv1.conv_pw.weight", NULL, "blocks.10.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2030,7 +2030,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.10.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.10.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv2.conv_dw.weight", NULL, "blocks.10.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2046,7 +2046,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.10.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.10.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv2.conv_pw.weight", NULL, "blocks.10.stack.conv2.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2062,7 +2062,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.10.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.10.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv3.conv_dw.weight", NULL, "blocks.10.stack.conv3.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2078,7 +2078,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.10.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.10.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv3.conv_pw.weight", NULL, "blocks.10.stack.conv3.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2104,7 +2104,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.11.shortcut.conv: conv 1x1 728->1024 s2, blocks.11.shortcut.bn folded; [2,19,19,728] -> [2,10,10,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.shortcut.conv.weight", NULL, "blocks.11.shortcut.bn",
-      /*out_channels=*/1024, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
@@ -2129,7 +2129,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.11.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.11.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv1.conv_dw.weight", NULL, "blocks.11.stack.conv1.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2145,7 +2145,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.11.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.11.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv1.conv_pw.weight", NULL, "blocks.11.stack.conv1.bn_pw",
-      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2161,7 +2161,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.11.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.11.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv2.conv_dw.weight", NULL, "blocks.11.stack.conv2.bn_dw",
-      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2177,7 +2177,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.11.stack.conv2.conv_pw: conv 1x1 728->1024 s1, blocks.11.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv2.conv_pw.weight", NULL, "blocks.11.stack.conv2.bn_pw",
-      /*out_channels=*/1024, /*group_input_channels=*/728, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2193,7 +2193,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.11.stack.conv3.conv_dw: conv 3x3 1024->1024 s2 g1024, blocks.11.stack.conv3.bn_dw folded; [2,19,19,1024] -> [2,10,10,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv3.conv_dw.weight", NULL, "blocks.11.stack.conv3.bn_dw",
-      /*out_channels=*/1024, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/1024, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
@@ -2209,7 +2209,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.11.stack.conv3.conv_pw: conv 1x1 1024->1024 s1, blocks.11.stack.conv3.bn_pw folded; [2,10,10,1024] -> [2,10,10,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv3.conv_pw.weight", NULL, "blocks.11.stack.conv3.bn_pw",
-      /*out_channels=*/1024, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/1024, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2235,7 +2235,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.12.stack.conv1.conv_dw: conv 3x3 1024->1024 s1 g1024, blocks.12.stack.conv1.bn_dw folded, relu; [2,10,10,1024] -> [2,10,10,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv1.conv_dw.weight", NULL, "blocks.12.stack.conv1.bn_dw",
-      /*out_channels=*/1024, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/1024, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2251,7 +2251,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.12.stack.conv1.conv_pw: conv 1x1 1024->1536 s1, blocks.12.stack.conv1.bn_pw folded, relu; [2,10,10,1024] -> [2,10,10,1536] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv1.conv_pw.weight", NULL, "blocks.12.stack.conv1.bn_pw",
-      /*out_channels=*/1536, /*group_input_channels=*/1024, /*kernel=*/1));
+      /*out_channels=*/1536, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2267,7 +2267,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.12.stack.conv2.conv_dw: conv 3x3 1536->1536 s1 g1536, blocks.12.stack.conv2.bn_dw folded, relu; [2,10,10,1536] -> [2,10,10,1536] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv2.conv_dw.weight", NULL, "blocks.12.stack.conv2.bn_dw",
-      /*out_channels=*/1536, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/1536, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2283,7 +2283,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.12.stack.conv2.conv_pw: conv 1x1 1536->1536 s1, blocks.12.stack.conv2.bn_pw folded, relu; [2,10,10,1536] -> [2,10,10,1536] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv2.conv_pw.weight", NULL, "blocks.12.stack.conv2.bn_pw",
-      /*out_channels=*/1536, /*group_input_channels=*/1536, /*kernel=*/1));
+      /*out_channels=*/1536, /*group_input_channels=*/1536, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2299,7 +2299,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.12.stack.conv3.conv_dw: conv 3x3 1536->1536 s1 g1536, blocks.12.stack.conv3.bn_dw folded, relu; [2,10,10,1536] -> [2,10,10,1536] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv3.conv_dw.weight", NULL, "blocks.12.stack.conv3.bn_dw",
-      /*out_channels=*/1536, /*group_input_channels=*/1, /*kernel=*/3));
+      /*out_channels=*/1536, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
       /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
@@ -2315,7 +2315,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* blocks.12.stack.conv3.conv_pw: conv 1x1 1536->2048 s1, blocks.12.stack.conv3.bn_pw folded, relu; [2,10,10,1536] -> [2,10,10,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv3.conv_pw.weight", NULL, "blocks.12.stack.conv3.bn_pw",
-      /*out_channels=*/2048, /*group_input_channels=*/1536, /*kernel=*/1));
+      /*out_channels=*/2048, /*group_input_channels=*/1536, /*kernel=*/1, /*bn_eps=*/0.001));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,

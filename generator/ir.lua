@@ -43,9 +43,10 @@
 --   output       tensor id
 --   ...          kind attributes:
 --   conv         weight (state_dict key), bias (key|nil), bn (module path|nil),
---                cin, cout, k, stride, dilation, groups, act ("relu"|nil),
+--                bn_eps (that BatchNorm's eps), cin, cout, k, stride, dilation,
+--                groups, act ("relu"|nil),
 --                pad {top, right, bottom, left} (set by apply_output_stride)
---   bn_act       bn (module path), act ("relu"|nil): BatchNorm that no conv
+--   bn_act       bn (module path), bn_eps, act ("relu"|nil): BatchNorm that no conv
 --                precedes, as a per-channel affine
 --   relu         -
 --   maxpool      k, stride, padding (symmetric, timm's), ceil_mode; pad as for conv
@@ -62,7 +63,7 @@
 --   scale        inputs[1] * inputs[2] broadcast over H and W (gating)
 --   mul_const    value: inputs[1] * value
 --   linear       weight, bias, weight_ndim (2 for nn.Linear, 4 for a 1x1 conv),
---                cin, cout, act, bn (folded, or nil), gate ("hard_sigmoid"
+--                cin, cout, act, bn (folded, or nil), bn_eps, gate ("hard_sigmoid"
 --                folded into it, or nil), in_repeat (the input holds in_repeat
 --                copies' worth of channels that the layer sums first; 1 usually)
 --   rsoftmax     radix, groups: timm's RadixSoftmax of a pooled vector
@@ -70,6 +71,8 @@
 --                inputs[2]'s (split attention)
 -- }
 local ir = {}
+
+ir.BN_EPS = 1e-5 -- torch's BatchNorm2d default; a family passes its own as bn_eps
 
 ir.node_kinds = {
   conv = true, bn_act = true, relu = true, maxpool = true, avgpool = true, add = true,
@@ -140,6 +143,7 @@ function Builder:conv(x, o)
   ir.add_node(self.m, {
     kind = "conv", name = o.name, inputs = { x }, output = y,
     weight = o.name .. ".weight", bias = o.bias and (o.name .. ".bias") or nil, bn = o.bn,
+    bn_eps = o.bn_eps or ir.BN_EPS,
     cin = cin, cout = o.cout, k = o.k, stride = o.stride or 1, dilation = 1, groups = groups,
     act = o.act,
   })
@@ -147,9 +151,9 @@ function Builder:conv(x, o)
 end
 
 -- BatchNorm [+ ReLU] with no conv before it to fold into (densenet's norm1).
-function Builder:bn_act(x, bn, act, out_name)
+function Builder:bn_act(x, bn, act, out_name, bn_eps)
   self:batchnorm_params(bn, self:channels(x))
-  return self:unary("bn_act", x, out_name or bn, { bn = bn, act = act })
+  return self:unary("bn_act", x, out_name or bn, { bn = bn, act = act, bn_eps = bn_eps or ir.BN_EPS })
 end
 
 function Builder:maxpool(x, name, k, stride, padding, ceil_mode)
@@ -223,6 +227,7 @@ function Builder:linear(x, name, cout, o)
   local y = ir.new_tensor(self.m, o.out_name or name, cout)
   ir.add_node(self.m, { kind = "linear", name = name, inputs = { x }, output = y,
                         weight = name .. ".weight", bias = name .. ".bias", bn = o.bn,
+                        bn_eps = o.bn_eps or ir.BN_EPS,
                         weight_ndim = weight_ndim, cin = cin, cout = cout, act = o.act,
                         gate = o.gate, in_repeat = in_repeat })
   return y

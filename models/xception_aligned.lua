@@ -9,16 +9,18 @@ local ir = require("ir")
 
 local xception = {}
 
+local BN_EPS = 1e-3 -- timm builds every BatchNorm of these models with eps 0.001
+
 -- SeparableConv2d p: depthwise 3x3 (stride on it) then pointwise 1x1, each with
 -- its BatchNorm folded. act_dw/act_pw: ReLU after either (the block's own act
 -- ReLUs are fused here by the caller when nothing needs the value before them).
 local function separable(b, x, p, cout, stride, act_dw, act_pw, out_name)
   local c = b:channels(x)
   local y = b:conv(x, { name = p .. ".conv_dw", cout = c, k = 3, stride = stride, groups = c,
-                        bn = p .. ".bn_dw", act = act_dw,
+                        bn = p .. ".bn_dw", bn_eps = BN_EPS, act = act_dw,
                         out_name = p .. (act_dw and ".act_dw" or ".bn_dw") })
   return b:conv(y, { name = p .. ".conv_pw", cout = cout, k = 1, bn = p .. ".bn_pw",
-                     act = act_pw, out_name = out_name })
+                     bn_eps = BN_EPS, act = act_pw, out_name = out_name })
 end
 
 -- XceptionModule p. blk.stride is the block's stride before output_stride
@@ -36,7 +38,7 @@ local function xception_module(b, x, p, blk, x_relu)
   local skip = x
   if not blk.no_skip and (out[3] ~= cin or blk.kept_stride ~= 1) then
     skip = b:conv(x, { name = p .. ".shortcut.conv", cout = out[3], k = 1, stride = blk.stride,
-                       bn = p .. ".shortcut.bn", out_name = p .. ".shortcut" })
+                       bn = p .. ".shortcut.bn", bn_eps = BN_EPS, out_name = p .. ".shortcut" })
   end
   local y = x
   local with_relu = blk.start_with_relu ~= false
@@ -71,9 +73,9 @@ function xception.build(model)
   model.input = x
 
   x = b:conv(x, { name = "stem.0.conv", cout = 32, k = 3, stride = 2, bn = "stem.0.bn",
-                  act = "relu", out_name = "stem.0" })
-  x = b:conv(x, { name = "stem.1.conv", cout = 64, k = 3, bn = "stem.1.bn", act = "relu",
-                  out_name = "stem.1" })
+                  bn_eps = BN_EPS, act = "relu", out_name = "stem.0" })
+  x = b:conv(x, { name = "stem.1.conv", cout = 64, k = 3, bn = "stem.1.bn", bn_eps = BN_EPS,
+                  act = "relu", out_name = "stem.1" })
   local x_relu = true
   local reduction = 2
   for i, blk in ipairs(cfg.blocks) do

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#define BN_EPS 1e-5 /* timm's BatchNorm2d default */
 
 void timmc_scratch_free(timmc_scratch *w) {
   free(w->k);
@@ -39,8 +38,8 @@ static int read_vec(const timmc_st *st, const char *prefix, const char *key, int
 
 /* Folds BatchNorm `bn` into the out_channels rows of w->k (per_out weights
  * each) and into w->b: y = (conv(x) + b - mean) * gamma / sqrt(var + eps) + beta. */
-static int fold_bn(timmc_scratch *w, const timmc_st *st, const char *bn, int out_channels,
-                   size_t per_out) {
+static int fold_bn(timmc_scratch *w, const timmc_st *st, const char *bn, double eps,
+                   int out_channels, size_t per_out) {
   TIMMC_TRY(reserve(&w->tmp, &w->tmp_cap, 4 * (size_t)out_channels));
   float *gamma = w->tmp, *beta = gamma + out_channels, *mean = beta + out_channels,
         *var = mean + out_channels;
@@ -53,7 +52,7 @@ static int fold_bn(timmc_scratch *w, const timmc_st *st, const char *bn, int out
       return timmc_fail(TIMMC_EINPUT, "tensor '%s.running_var'[%d] is %g, expected >= 0", bn, o,
                         (double)var[o]);
     }
-    const double scale = (double)gamma[o] / sqrt((double)var[o] + BN_EPS);
+    const double scale = (double)gamma[o] / sqrt((double)var[o] + eps);
     float *k = w->k + (size_t)o * per_out;
     for (size_t p = 0; p < per_out; p++) k[p] = (float)(k[p] * scale);
     w->b[o] = (float)(((double)w->b[o] - mean[o]) * scale + beta[o]);
@@ -62,7 +61,8 @@ static int fold_bn(timmc_scratch *w, const timmc_st *st, const char *bn, int out
 }
 
 int timmc_load_conv(timmc_scratch *w, const timmc_st *st, const char *weight, const char *bias,
-                    const char *bn, int out_channels, int group_input_channels, int kernel) {
+                    const char *bn, int out_channels, int group_input_channels, int kernel,
+                    double bn_eps) {
   const size_t kk = (size_t)kernel * kernel;
   const size_t per_out = (size_t)group_input_channels * kk;
   const size_t count = (size_t)out_channels * per_out;
@@ -88,7 +88,7 @@ int timmc_load_conv(timmc_scratch *w, const timmc_st *st, const char *weight, co
     memset(w->b, 0, out_channels * sizeof(float));
   }
   w->bias = w->b;
-  return bn ? fold_bn(w, st, bn, out_channels, per_out) : TIMMC_OK;
+  return bn ? fold_bn(w, st, bn, bn_eps, out_channels, per_out) : TIMMC_OK;
 }
 
 int timmc_load_conv1d(timmc_scratch *w, const timmc_st *st, const char *weight, int kernel) {
@@ -102,7 +102,7 @@ int timmc_load_conv1d(timmc_scratch *w, const timmc_st *st, const char *weight, 
 
 int timmc_load_linear(timmc_scratch *w, const timmc_st *st, const char *weight,
                       const char *bias, const char *bn, int out_features, int in_features,
-                      int ndim, int in_repeat, int hard_sigmoid) {
+                      int ndim, int in_repeat, int hard_sigmoid, double bn_eps) {
   const int64_t shape[4] = {out_features, in_features, 1, 1};
   const int64_t bshape[1] = {out_features};
   const size_t row = (size_t)in_features * in_repeat;
@@ -117,7 +117,7 @@ int timmc_load_linear(timmc_scratch *w, const timmc_st *st, const char *weight,
              (size_t)in_features * sizeof(float));
     }
   }
-  if (bn) TIMMC_TRY(fold_bn(w, st, bn, out_features, row));
+  if (bn) TIMMC_TRY(fold_bn(w, st, bn, bn_eps, out_features, row));
   if (hard_sigmoid) { /* relu6(x + 3) / 6 = clamp(x / 6 + 1/2, 0, 1) */
     for (size_t i = 0; i < (size_t)out_features * row; i++) w->k[i] /= 6.0f;
     for (int o = 0; o < out_features; o++) w->b[o] = w->b[o] / 6.0f + 0.5f;
@@ -127,14 +127,15 @@ int timmc_load_linear(timmc_scratch *w, const timmc_st *st, const char *weight,
   return TIMMC_OK;
 }
 
-int timmc_load_bn_affine(timmc_scratch *w, const timmc_st *st, const char *bn, int channels) {
+int timmc_load_bn_affine(timmc_scratch *w, const timmc_st *st, const char *bn, int channels,
+                         double bn_eps) {
   TIMMC_TRY(reserve(&w->k, &w->k_cap, channels));
   TIMMC_TRY(reserve(&w->b, &w->b_cap, channels));
   for (int c = 0; c < channels; c++) {
     w->k[c] = 1.0f;
     w->b[c] = 0.0f;
   }
-  TIMMC_TRY(fold_bn(w, st, bn, channels, 1));
+  TIMMC_TRY(fold_bn(w, st, bn, bn_eps, channels, 1));
   w->kernel = w->k;
   w->bias = w->b;
   return TIMMC_OK;

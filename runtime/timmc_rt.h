@@ -46,10 +46,11 @@ typedef struct timmc_scratch {
 void timmc_scratch_free(timmc_scratch *w);
 
 /* Reads conv `weight` [out, in/groups, k, k] (timm's OIHW) into w->kernel as
- * XNNPACK's [out][k][k][in/groups]; folds BatchNorm `bn` (eps 1e-5) into it and
+ * XNNPACK's [out][k][k][in/groups]; folds BatchNorm `bn` (its eps) into it and
  * into w->bias; bias may be NULL, and w->bias is NULL when there is neither. */
 int timmc_load_conv(timmc_scratch *w, const timmc_st *st, const char *weight, const char *bias,
-                    const char *bn, int out_channels, int group_input_channels, int kernel);
+                    const char *bn, int out_channels, int group_input_channels, int kernel,
+                    double bn_eps);
 /* A Conv1d(1, 1, k) weight [1, 1, k] (ECA) into w->kernel; w->bias NULL. */
 int timmc_load_conv1d(timmc_scratch *w, const timmc_st *st, const char *weight, int kernel);
 /* nn.Linear [out, in] (ndim 2), or a 1x1 conv [out, in, 1, 1] (ndim 4) run on a
@@ -59,9 +60,10 @@ int timmc_load_conv1d(timmc_scratch *w, const timmc_st *st, const char *weight, 
  * operator clamps to [0, 1]). */
 int timmc_load_linear(timmc_scratch *w, const timmc_st *st, const char *weight,
                       const char *bias, const char *bn, int out_features, int in_features,
-                      int ndim, int in_repeat, int hard_sigmoid);
+                      int ndim, int in_repeat, int hard_sigmoid, double bn_eps);
 /* BatchNorm `bn` as scale (w->kernel) and shift (w->bias) per channel. */
-int timmc_load_bn_affine(timmc_scratch *w, const timmc_st *st, const char *bn, int channels);
+int timmc_load_bn_affine(timmc_scratch *w, const timmc_st *st, const char *bn, int channels,
+                         double bn_eps);
 /* w->kernel = count copies of value (average pooling as a depthwise conv). */
 int timmc_const_kernel(timmc_scratch *w, size_t count, float value);
 

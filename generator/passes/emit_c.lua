@@ -99,8 +99,8 @@ function emitters.conv(node, ctx)
               node.k
   return string.format(
     "  TIMMC_TRY(timmc_load_conv(w, st, %q, %s, %s,\n      /*out_channels=*/%d, " ..
-    "/*group_input_channels=*/%d, /*kernel=*/%d));\n", node.weight, quote(node.bias),
-    quote(node.bn), node.cout, cin_g, node.k) ..
+    "/*group_input_channels=*/%d, /*kernel=*/%d, /*bn_eps=*/%s));\n", node.weight,
+    quote(node.bias), quote(node.bn), node.cout, cin_g, node.k, util.float_repr(node.bn_eps)) ..
     pixel_op(node, ctx, "convolution2d", conv_args(ctx, node.pad, { node.k, node.k }, node.stride,
              node.dilation, node.groups, cin_g, cout_g, x, y, "w->bias", clamp_min(node.act),
              "INFINITY"), x, y)
@@ -110,8 +110,8 @@ end
 function emitters.bn_act(node, ctx)
   local x, y = at(ctx, node.inputs[1]), at(ctx, node.output)
   local c = x.shape[4]
-  return string.format("  TIMMC_TRY(timmc_load_bn_affine(w, st, %q, /*channels=*/%d));\n",
-                       node.bn, c) ..
+  return string.format("  TIMMC_TRY(timmc_load_bn_affine(w, st, %q, /*channels=*/%d, " ..
+                       "/*bn_eps=*/%s));\n", node.bn, c, util.float_repr(node.bn_eps)) ..
     pixel_op(node, ctx, "convolution2d", conv_args(ctx, { 0, 0, 0, 0 }, { 1, 1 }, 1, 1, c, 1, 1,
              x, y, "w->bias", clamp_min(node.act), "INFINITY"), x, y)
 end
@@ -235,9 +235,9 @@ function emitters.linear(node, ctx)
   ctx.flops = ctx.flops + 2 * x.shape[1] * node.cin * node.in_repeat * node.cout
   return string.format("  TIMMC_TRY(timmc_load_linear(w, st, %q, %q, %s,\n      " ..
                        "/*out_features=*/%d, /*in_features=*/%d, /*weight_ndim=*/%d, " ..
-                       "/*in_repeat=*/%d, /*hard_sigmoid=*/%d));\n", node.weight, node.bias,
-                       quote(node.bn), node.cout, node.cin, node.weight_ndim, node.in_repeat,
-                       gate and 1 or 0) ..
+                       "/*in_repeat=*/%d, /*hard_sigmoid=*/%d, /*bn_eps=*/%s));\n", node.weight,
+                       node.bias, quote(node.bn), node.cout, node.cin, node.weight_ndim,
+                       node.in_repeat, gate and 1 or 0, util.float_repr(node.bn_eps)) ..
     call("xnn_create_fully_connected_nc_f32", {
       { "input_channels", node.cin * node.in_repeat }, { "output_channels", node.cout },
       { "input_stride", x.stride }, { "output_stride", y.stride }, "w->kernel", "w->bias",
