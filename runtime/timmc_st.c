@@ -232,6 +232,14 @@ static int parse_header(timmc_st *st) {
     return timmc_fail(TIMMC_EINPUT, "%s: header length %" PRIu64 " runs past the end of the "
                       "file (%zu bytes)", what, n, st->size);
   const char *text = (const char *)st->data + 8, *end = NULL;
+  if (n == 0)
+    return timmc_fail(TIMMC_EINPUT, "%s: header is empty, expected a JSON object", what);
+  if (text[0] != '{') { /* the format's rule, which also keeps polyglot files out */
+    unsigned char c = (unsigned char)text[0];
+    return timmc_fail(TIMMC_EINPUT, c > 0x20 && c < 0x7f ? "%s: header is not a JSON object "
+                      "(it starts with '%c', expected '{')" : "%s: header is not a JSON object "
+                      "(it starts with byte 0x%02x, expected '{')", what, c);
+  }
   st->header = cJSON_ParseWithLengthOpts(text, (size_t)n, &end, 0);
   if (st->header == NULL)
     return timmc_fail(TIMMC_EINPUT, "%s: header is not valid JSON (error at byte %td of %"

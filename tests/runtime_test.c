@@ -228,14 +228,17 @@ static void test_st_open_errors(void) {
               "\"dtype\" is missing");
   CHECK_ERROR(open_header("{\"__metadata__\":{\"x\":1}}", 0), "\"__metadata__\" is not");
   CHECK_ERROR(open_header("{\"a\": [1, 2", 0), "model.safetensors: header is not valid JSON");
-  CHECK_ERROR(open_header("[1, 2]", 0), "header is not a JSON object");
+  CHECK_ERROR(open_header("[1, 2]", 0),
+              "header is not a JSON object (it starts with '[', expected '{')");
+  CHECK_ERROR(open_header(" {}     ", 0), "(it starts with byte 0x20, expected '{')");
+  CHECK_ERROR(open_header("", 0), "model.safetensors: header is empty, expected a JSON object");
   CHECK_ERROR(open_header("{} x", 0), "header has text after its JSON object");
   CHECK(open_header("{}      ", 0) == TIMMC_OK);
   CHECK_ERROR(open_header("{\"q\":{\"dtype\":\"F4\",\"shape\":[2],\"data_offsets\":[0,1]}}", 1),
               "tensor 'q': unknown dtype 'F4', expected one of BOOL, U8");
   CHECK(open_header("{\"q\":{\"dtype\":\"U16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4) ==
         TIMMC_OK);
-  CHECK_ERROR(open_header("\"a string\"", 0), "header is not a JSON object");
+  CHECK_ERROR(open_header("\"a string\"", 0), "header is not a JSON object (it starts with '\"'");
   CHECK_ERROR(open_header("{\"a\":[0, 4]}", 4), "tensor 'a': header entry is not an object");
 
   /* the 100 MB header limit is checked before the file size */
