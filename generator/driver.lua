@@ -50,7 +50,7 @@ function driver.build(spec_path, outdir)
     srcs[#srcs + 1] = rt .. "/" .. f .. ".c"
   end
   local cc = os.getenv("CC") or "cc"
-  local tmp = base .. ".tmp"
+  local tmp = util.temp_path(base)
   local spec_dir = spec_path:match("^(.*)/[^/]*$") or "."
   local cmd = string.format("%s -std=c11 -O2 -I%s -I%s -Wa,-I,%s -DTIMMC_MODEL=%s_model %s " ..
                             "-o %s -lXNNPACK -lpthreadpool -lcjson -lm",
@@ -62,7 +62,10 @@ function driver.build(spec_path, outdir)
     util.fail("%s: the C compiler failed (command: %s)", spec_path, cmd)
   end
   local ok, err = os.rename(tmp, base)
-  if not ok then util.fail("%s: %s", base, err) end
+  if not ok then
+    os.remove(tmp)
+    util.fail("%s: %s", base, err)
+  end
   return model
 end
 
