@@ -143,3 +143,11 @@ timmc_bad(cli_missing_value "--outdir needs a value" ${BAD}/out/out0.npy
           ${RUN} --random-weights 1 --input ${BAD}/good.npy --outdir)
 timmc_bad(cli_nothing_to_do "nothing to do: give --input IN.npy --outdir OUT" ${BAD}/out/out0.npy
           ${RUN} --random-weights 1 --check-finite)
+
+# families whose timm models have no dilation refuse output_stride 8 and 16
+timmc_bad(spec_densenet_output_stride
+          "key 'output_stride': densenet121 does not support output_stride 16" ${BAD}/gen/x.c
+          ${TIMMC} generate ${SPECS}/densenet_output_stride.json -o ${BAD}/gen)
+timmc_bad(spec_vovnet_output_stride
+          "key 'output_stride': ese_vovnet19b_dw does not support output_stride 8" ${BAD}/gen/x.c
+          ${TIMMC} generate ${SPECS}/vovnet_output_stride.json -o ${BAD}/gen)

@@ -1,9 +1,11 @@
--- check_outputs.lua RUNNER WORKDIR EXPECTED.json
--- The runner's --info outputs must equal those in EXPECTED.json (module, num_chs,
+-- check_outputs.lua RUNNER WORKDIR EXPECTED.json [ENTRY]
+-- The runner's --info outputs for ENTRY (default forward) must equal those in
+-- EXPECTED.json (module, num_chs,
 -- reduction, shape of each output, in order); then a forward on a random input
 -- with random weights must write out<i>.npy files of exactly those shapes.
 local cjson = require("cjson")
 local runner, work, expected_path = arg[1], arg[2], arg[3]
+local entry = arg[4] or "forward"
 local expected = cjson.decode(assert(io.open(expected_path)):read("a"))
 local failures = 0
 
@@ -12,7 +14,7 @@ local function fail(fmt, ...)
   failures = failures + 1
 end
 
-local p = assert(io.popen(runner .. " --info"))
+local p = assert(io.popen(runner .. " --info --entry " .. entry))
 local info = cjson.decode(p:read("a"))
 p:close()
 if #info.outputs ~= #expected then fail("%d outputs, expected %d", #info.outputs, #expected) end
@@ -43,8 +45,8 @@ local chunk = string.rep(string.pack("<f", 0.5), 4096)
 for _ = 1, count // 4096 do f:write(chunk) end
 f:write(string.rep(string.pack("<f", 0.5), count % 4096))
 f:close()
-local ok = os.execute(string.format("%s --random-weights 1 --input %s/in.npy --outdir %s/out",
-                                    runner, work, work))
+local ok = os.execute(string.format("%s --random-weights 1 --entry %s --input %s/in.npy " ..
+                                    "--outdir %s/out", runner, entry, work, work))
 if not ok then fail("forward failed") end
 for i, e in ipairs(expected) do
   local g = io.open(string.format("%s/out/out%d.npy", work, i - 1), "rb")
