@@ -123,6 +123,13 @@ end
 
 function Builder:channels(x) return self.m.tensors[x].c end
 
+-- The model input (the NHWC copy of the caller's image), of the spec's channels.
+function Builder:input()
+  local x = ir.new_tensor(self.m, "input", self.m.spec.input_size[1])
+  self.m.input = x
+  return x
+end
+
 function Builder:batchnorm_params(bn, c)
   for _, p in ipairs({ { "weight", "scale" }, { "bias", "bias" }, { "running_mean", "bias" },
                        { "running_var", "scale" } }) do
@@ -148,6 +155,14 @@ function Builder:conv(x, o)
     act = o.act,
   })
   return y
+end
+
+-- timm's ConvNormAct p: conv p.conv, BatchNorm p.bn folded, act; the output
+-- stands for module p. o: cout, k, stride, groups, act, bn_eps.
+function Builder:conv_norm_act(x, p, o)
+  return self:conv(x, { name = p .. ".conv", cout = o.cout, k = o.k, stride = o.stride,
+                        groups = o.groups, bn = p .. ".bn", bn_eps = o.bn_eps, act = o.act,
+                        out_name = p })
 end
 
 -- BatchNorm [+ ReLU] with no conv before it to fold into (densenet's norm1).

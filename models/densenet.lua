@@ -39,8 +39,7 @@ end
 function densenet.build(model)
   local cfg, spec = model.arch.cfg, model.spec
   local b = ir.builder(model)
-  local x = ir.new_tensor(model, "input", spec.input_size[1])
-  model.input = x
+  local x = b:input()
 
   x = b:conv(x, { name = "features.conv0", cout = 2 * cfg.growth_rate, k = 7, stride = 2,
                   bn = "features.norm0", act = "relu", out_name = "features.norm0" })

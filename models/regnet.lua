@@ -56,8 +56,7 @@ local function stages(cfg)
 end
 
 local function conv_norm_act(b, x, p, cout, k, stride, groups, act)
-  return b:conv(x, { name = p .. ".conv", cout = cout, k = k, stride = stride, groups = groups,
-                     bn = p .. ".bn", act = act, out_name = p })
+  return b:conv_norm_act(x, p, { cout = cout, k = k, stride = stride, groups = groups, act = act })
 end
 
 -- timm's RegNet Bottleneck (bottle_ratio 1): SE sits between conv2 and conv3
@@ -87,8 +86,7 @@ end
 function regnet.build(model)
   local cfg, spec = model.arch.cfg, model.spec
   local b = ir.builder(model)
-  local x = ir.new_tensor(model, "input", spec.input_size[1])
-  model.input = x
+  local x = b:input()
 
   x = conv_norm_act(b, x, "stem", 32, 3, 2, 1, "relu")
   b:feature("stem", x)

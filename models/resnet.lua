@@ -83,8 +83,7 @@ end
 function resnet.build_with(model, block)
   local cfg, spec = model.arch.cfg, model.spec
   local b = ir.builder(model)
-  local x = ir.new_tensor(model, "input", spec.input_size[1])
-  model.input = x
+  local x = b:input()
 
   local stem_w = cfg.stem_width or 64
   if cfg.stem_type == "deep" then

@@ -8,10 +8,9 @@ local ir = require("ir")
 
 local vovnet = {}
 
--- ConvNormAct: conv, BatchNorm folded, ReLU.
+-- ConvNormAct with ReLU.
 local function conv_norm_act(b, x, p, cout, k, stride)
-  return b:conv(x, { name = p .. ".conv", cout = cout, k = k, stride = stride, bn = p .. ".bn",
-                     act = "relu", out_name = p })
+  return b:conv_norm_act(x, p, { cout = cout, k = k, stride = stride, act = "relu" })
 end
 
 -- SeparableConvNormAct: depthwise kxk, pointwise 1x1, BatchNorm folded, ReLU.
@@ -58,8 +57,7 @@ end
 function vovnet.build(model)
   local cfg, spec = model.arch.cfg, model.spec
   local b = ir.builder(model)
-  local x = ir.new_tensor(model, "input", spec.input_size[1])
-  model.input = x
+  local x = b:input()
 
   local stem_conv = cfg.depthwise and separable_conv_norm_act or conv_norm_act
   x = conv_norm_act(b, x, "stem.0", cfg.stem_chs[1], 3, 2)

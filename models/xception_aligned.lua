@@ -69,8 +69,7 @@ end
 function xception.build(model)
   local cfg, spec = model.arch.cfg, model.spec
   local b = ir.builder(model)
-  local x = ir.new_tensor(model, "input", spec.input_size[1])
-  model.input = x
+  local x = b:input()
 
   x = b:conv(x, { name = "stem.0.conv", cout = 32, k = 3, stride = 2, bn = "stem.0.bn",
                   bn_eps = BN_EPS, act = "relu", out_name = "stem.0" })
