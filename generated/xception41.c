@@ -2394,7 +2394,9 @@ static int init_from(const void *safetensors, size_t size, const char *what) {
   }
   rc = timmc_st_open(&st, safetensors, size, what);
   if (rc == TIMMC_OK) {
+    timmc_xnn_seal(0);
     rc = create_ops(&st, &w);
+    timmc_xnn_seal(1); /* from here on XNNPACK gets no memory: forward allocates nothing */
     timmc_st_close(&st);
   }
   timmc_scratch_free(&w);

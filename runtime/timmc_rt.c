@@ -187,13 +187,19 @@ int timmc_const_kernel(timmc_scratch *w, size_t count, float value) {
 
 /* XNNPACK's allocator: the system heap, with every block's size kept in front
  * of it so the bytes XNNPACK holds (packed weights, operator state) are known.
- * All of it is allocated at init; forward allocates nothing (no_heap_test). */
+ * It serves only while a model's init creates its operators; sealed, it
+ * refuses, so an operator that wanted memory in forward would fail loudly
+ * instead of allocating (no_heap_test checks that none does). */
 #define HEAD 64 /* header before each block; keeps 64-byte alignment */
 
 static size_t xnn_bytes;
+static int xnn_sealed;
+
+void timmc_xnn_seal(int sealed) { xnn_sealed = sealed; }
 
 static void *xnn_aligned_allocate(void *ctx, size_t alignment, size_t size) {
   (void)ctx;
+  if (xnn_sealed) return NULL;
   if (alignment < HEAD) alignment = HEAD;
   uint8_t *p = aligned_alloc(alignment, (size + alignment + alignment - 1) / alignment * alignment);
   if (!p) return NULL;
@@ -216,7 +222,7 @@ static void xnn_aligned_deallocate(void *ctx, void *ptr) {
 static void *xnn_allocate(void *ctx, size_t size) { return xnn_aligned_allocate(ctx, HEAD, size); }
 
 static void *xnn_reallocate(void *ctx, void *ptr, size_t size) {
-  if (!ptr) return xnn_allocate(ctx, size);
+  if (!ptr || xnn_sealed) return xnn_allocate(ctx, size);
   size_t old;
   memcpy(&old, (uint8_t *)ptr - HEAD, sizeof(old));
   void *p = xnn_allocate(ctx, size);

@@ -71,6 +71,9 @@ int timmc_const_kernel(timmc_scratch *w, size_t count, float value);
 int timmc_xnn_init(void);
 /* Bytes XNNPACK holds now: packed weights and operator state of every model. */
 size_t timmc_xnn_bytes(void);
+/* While sealed (after each init) XNNPACK's allocations fail. Init is not
+ * thread-safe: initialise models one at a time. */
+void timmc_xnn_seal(int sealed);
 /* Message "LAYER: xnn WHAT failed (status)"; returns TIMMC_ERUNTIME. */
 int timmc_xnn_fail(const char *layer, const char *what, enum xnn_status s);
 
