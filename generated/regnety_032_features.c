@@ -3356,7 +3356,7 @@ int regnety_032_features_set_threads(size_t threads) {
   return TIMMC_OK;
 }
 
-static int init_from(const void *safetensors, size_t size, const char *what) {
+static int init_from(const void *safetensors, size_t size, const char *what, int mapped) {
   timmc_st st;
   timmc_scratch w = {0};
   int rc;
@@ -3368,6 +3368,7 @@ static int init_from(const void *safetensors, size_t size, const char *what) {
   }
   rc = timmc_st_open(&st, safetensors, size, what);
   if (rc == TIMMC_OK) {
+    st.release = mapped;
     timmc_xnn_seal(0);
     rc = create_ops(&st, &w);
     timmc_xnn_seal(1); /* from here on XNNPACK gets no memory: forward allocates nothing */
@@ -3383,16 +3384,16 @@ static int init_from(const void *safetensors, size_t size, const char *what) {
 }
 
 int regnety_032_features_init(const void *safetensors, size_t size) {
-  return init_from(safetensors, size, "weights");
+  return init_from(safetensors, size, "weights", 0);
 }
 
 int regnety_032_features_init_file(const char *path) {
-  void *data;
+  const void *data;
   size_t size;
-  int rc = timmc_file_read(path, &data, &size);
+  int rc = timmc_file_map(path, &data, &size);
   if (rc != TIMMC_OK) return rc;
-  rc = init_from(data, size, path);
-  free(data);
+  rc = init_from(data, size, path, 1);
+  timmc_file_unmap(data, size);
   return rc;
 }
 

@@ -1562,7 +1562,7 @@ int resnet50_pooled_set_threads(size_t threads) {
   return TIMMC_OK;
 }
 
-static int init_from(const void *safetensors, size_t size, const char *what) {
+static int init_from(const void *safetensors, size_t size, const char *what, int mapped) {
   timmc_st st;
   timmc_scratch w = {0};
   int rc;
@@ -1574,6 +1574,7 @@ static int init_from(const void *safetensors, size_t size, const char *what) {
   }
   rc = timmc_st_open(&st, safetensors, size, what);
   if (rc == TIMMC_OK) {
+    st.release = mapped;
     timmc_xnn_seal(0);
     rc = create_ops(&st, &w);
     timmc_xnn_seal(1); /* from here on XNNPACK gets no memory: forward allocates nothing */
@@ -1589,16 +1590,16 @@ static int init_from(const void *safetensors, size_t size, const char *what) {
 }
 
 int resnet50_pooled_init(const void *safetensors, size_t size) {
-  return init_from(safetensors, size, "weights");
+  return init_from(safetensors, size, "weights", 0);
 }
 
 int resnet50_pooled_init_file(const char *path) {
-  void *data;
+  const void *data;
   size_t size;
-  int rc = timmc_file_read(path, &data, &size);
+  int rc = timmc_file_map(path, &data, &size);
   if (rc != TIMMC_OK) return rc;
-  rc = init_from(data, size, path);
-  free(data);
+  rc = init_from(data, size, path, 1);
+  timmc_file_unmap(data, size);
   return rc;
 }
 

@@ -2,16 +2,60 @@
  * timmc_file.c - whole-file reads and atomic (temp file + rename) writes.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* madvise */
 #include "timmc_file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define SLACK 16
+
+int timmc_file_map(const char *path, const void **data, size_t *size) {
+  static const unsigned char empty[SLACK];
+  *data = empty;
+  *size = 0;
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return timmc_fail(TIMMC_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+  struct stat sb;
+  if (fstat(fd, &sb) != 0) {
+    int e = errno;
+    close(fd);
+    return timmc_fail(TIMMC_EINPUT, "%s: cannot stat: %s", path, strerror(e));
+  }
+  if (!S_ISREG(sb.st_mode)) {
+    close(fd);
+    return timmc_fail(TIMMC_EINPUT, "%s: not a regular file", path);
+  }
+  if (sb.st_size > 0) {
+    void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      int e = errno;
+      close(fd);
+      return timmc_fail(TIMMC_EINPUT, "%s: cannot map: %s", path, strerror(e));
+    }
+    *data = p;
+    *size = (size_t)sb.st_size;
+  }
+  close(fd);
+  return TIMMC_OK;
+}
+
+void timmc_file_unmap(const void *data, size_t size) {
+  if (size > 0) munmap((void *)data, size);
+}
+
+void timmc_file_release(const void *data, size_t size) {
+  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  const uintptr_t begin = ((uintptr_t)data + page - 1) / page * page;
+  const uintptr_t end = ((uintptr_t)data + size) / page * page;
+  if (end > begin) madvise((void *)begin, end - begin, MADV_DONTNEED);
+}
 
 int timmc_file_read(const char *path, void **data, size_t *size) {
   *data = NULL;

@@ -13,6 +13,15 @@
  * data because XNNPACK may read past the end of a buffer. */
 int timmc_file_read(const char *path, void **data, size_t *size);
 
+/* Maps PATH read-only (an empty file gives size 0); unmap with
+ * timmc_file_unmap. */
+int timmc_file_map(const char *path, const void **data, size_t *size);
+void timmc_file_unmap(const void *data, size_t size);
+/* Gives back the whole pages of a mapped range that was read (it reads back
+ * from the file if touched again), so a checkpoint's pages do not pile up
+ * while init packs its weights. */
+void timmc_file_release(const void *data, size_t size);
+
 /*
  * An atomic writer: data goes to PATH.tmp.XXXXXX in the same directory and is
  * renamed onto PATH by timmc_file_commit. After any failure, or after

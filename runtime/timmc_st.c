@@ -349,6 +349,8 @@ int timmc_st_read_f32(const timmc_st *st, const char *name, int ndim,
       }
     }
   }
+  if (st->release)
+    timmc_file_release(src, count * (f32 ? 4 : 2));
   return st->check_finite ? check_finite(st, name, dtype, ndim, shape, dst, count) : TIMMC_OK;
 }
 

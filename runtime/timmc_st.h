@@ -24,6 +24,7 @@ typedef struct timmc_st {
   cJSON *header;
   char *what;       /* file name used in messages */
   int check_finite; /* timmc_st_read_f32 rejects NaN and infinities */
+  int release;      /* the data is a file mapping: give pages back once read */
 } timmc_st;
 
 /* The check_finite of every timmc_st opened from now on (default 0); the

@@ -508,7 +508,7 @@ __asm__(".section .rodata\n"
 extern const unsigned char %s_weights_begin[], %s_weights_end[];
 
 int %s_init_embedded(void) {
-  return init_from(%s_weights_begin, (size_t)(%s_weights_end - %s_weights_begin), %q);
+  return init_from(%s_weights_begin, (size_t)(%s_weights_end - %s_weights_begin), %q, 0);
 }
 
 ]], spec.embed_weights, name, spec.embed_weights, name, name, name, name, name, name, name,
