@@ -26,6 +26,9 @@ int timmc_fail(int status, const char *fmt, ...)
 #endif
     ;
 
+/* "[2, 3, 224, 224]" into buf (cut to cap), for messages. */
+void timmc_format_shape(char *buf, size_t cap, int ndim, const int64_t *shape);
+
 /* One output of a model, as timm's feature_info describes it. */
 typedef struct timmc_feature_info {
   const char *module; /* timm module path, e.g. "layer2" */

@@ -3,6 +3,7 @@
  */
 #include "timmc.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,4 +27,12 @@ int timmc_fail(int status, const char *fmt, ...) {
       *p = '?';
   memcpy(message, buf, sizeof message);
   return status;
+}
+
+void timmc_format_shape(char *buf, size_t cap, int ndim, const int64_t *shape) {
+  size_t len = (size_t)snprintf(buf, cap, "[");
+  for (int i = 0; i < ndim && len < cap; i++)
+    len += (size_t)snprintf(buf + len, cap - len, "%s%" PRId64, i ? ", " : "", shape[i]);
+  if (len < cap)
+    snprintf(buf + len, cap - len, "]");
 }

@@ -21,14 +21,6 @@
 
 static const char magic[6] = "\x93NUMPY";
 
-static void format_shape(char *buf, size_t cap, int ndim, const int64_t *shape) {
-  size_t len = (size_t)snprintf(buf, cap, "[");
-  for (int i = 0; i < ndim && len < cap; i++)
-    len += (size_t)snprintf(buf + len, cap - len, "%s%" PRId64, i ? ", " : "", shape[i]);
-  if (len < cap)
-    snprintf(buf + len, cap - len, "]");
-}
-
 static const char *dtype_name(int elsize) { return elsize == 4 ? "float32" : "float64"; }
 
 /* A cursor over the header dict; the parse stops at the first error. */
@@ -221,7 +213,7 @@ static int check_file(const char *path, const uint8_t *data, size_t size, timmc_
   if (h.fortran_order)
     return timmc_fail(TIMMC_EINPUT, "%s: fortran_order arrays are not supported", path);
   char s[256];
-  format_shape(s, sizeof s, h.ndim, h.shape);
+  timmc_format_shape(s, sizeof s, h.ndim, h.shape);
   size_t count = 1;
   for (int i = 0; i < h.ndim; i++)
     if (h.shape[i] == 0)
@@ -295,8 +287,8 @@ int timmc_npy_read_f32(const char *path, int ndim, const int64_t *shape, float *
   for (int i = 0; same && i < ndim; i++)
     same = a.shape[i] == shape[i];
   char have[256], want[256];
-  format_shape(have, sizeof have, a.ndim, a.shape);
-  format_shape(want, sizeof want, ndim, shape);
+  timmc_format_shape(have, sizeof have, a.ndim, a.shape);
+  timmc_format_shape(want, sizeof want, ndim, shape);
   if (a.elsize != 4)
     status = timmc_fail(TIMMC_EINPUT, "%s: dtype %s ('<f%d') but the model expects float32 "
                         "('<f4')", path, dtype_name(a.elsize), a.elsize);

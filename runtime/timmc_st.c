@@ -75,14 +75,6 @@ static uint64_t json_numel(const cJSON *shape, int *overflow) {
   return zero ? 0 : n;
 }
 
-static void format_shape(char *buf, size_t cap, int ndim, const int64_t *shape) {
-  size_t len = (size_t)snprintf(buf, cap, "[");
-  for (int i = 0; i < ndim && len < cap; i++)
-    len += (size_t)snprintf(buf + len, cap - len, "%s%" PRId64, i ? ", " : "", shape[i]);
-  if (len < cap)
-    snprintf(buf + len, cap - len, "]");
-}
-
 static void format_json_shape(char *buf, size_t cap, const cJSON *shape) {
   size_t len = (size_t)snprintf(buf, cap, "[");
   for (const cJSON *d = shape->child; d != NULL && len < cap; d = d->next)
@@ -298,7 +290,7 @@ static int check_finite(const timmc_st *st, const char *name, const char *dtype,
     if (isfinite(v[i]))
       continue;
     char s[256];
-    format_shape(s, sizeof s, ndim, shape);
+    timmc_format_shape(s, sizeof s, ndim, shape);
     return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s' (%s %s) holds %s at element %zu; "
                       "expected finite weights", st->what, name, dtype, s,
                       isnan(v[i]) ? "NaN" : v[i] > 0 ? "+Inf" : "-Inf", i);
@@ -309,7 +301,7 @@ static int check_finite(const timmc_st *st, const char *name, const char *dtype,
 int timmc_st_read_f32(const timmc_st *st, const char *name, int ndim,
                       const int64_t *shape, float *dst) {
   char want[256], have[256];
-  format_shape(want, sizeof want, ndim, shape);
+  timmc_format_shape(want, sizeof want, ndim, shape);
   const cJSON *e = cJSON_GetObjectItemCaseSensitive(st->header, name);
   if (e == NULL || strcmp(name, "__metadata__") == 0)
     return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s' is missing (expected F32 %s)", st->what,
@@ -432,7 +424,7 @@ static int check_entries(const char *path, const timmc_st_entry *entries, size_t
       return timmc_fail(TIMMC_ERUNTIME, "%s: '__metadata__' is not a tensor name", path);
     if (bad || numel * size != e->nbytes) {
       char s[256];
-      format_shape(s, sizeof s, e->ndim < 0 ? 0 : e->ndim, e->shape);
+      timmc_format_shape(s, sizeof s, e->ndim < 0 ? 0 : e->ndim, e->shape);
       return timmc_fail(TIMMC_ERUNTIME, "%s: tensor '%s': %s %s does not match %zu bytes of "
                         "data", path, e->name, e->dtype, s, e->nbytes);
     }
