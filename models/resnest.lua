@@ -5,23 +5,17 @@
 -- conv1/bn1, a split-attention conv2.{conv,bn0,fc1,bn1,fc2}, avd_last,
 -- conv3/bn3 and an average-pool downsample.{0,1,2}; then global_pool and fc.
 local ir = require("ir")
+local layers = require("layers")
 local resnet = require("resnet")
 
 local resnest = {}
-
--- timm's make_divisible(v, divisor, min_value)
-local function make_divisible(v, divisor, min_value)
-  local new_v = math.max(min_value, math.floor(v + divisor / 2) // divisor * divisor)
-  if new_v < 0.9 * v then new_v = new_v + divisor end
-  return math.tointeger(new_v)
-end
 
 -- timm's SplitAttn (split attention): a grouped conv making radix splits of
 -- cout channels each, attention over the splits from their pooled sum, and
 -- the attention-weighted sum of the splits.
 local function split_attn(b, x, p, cout, radix, cardinality)
   local cin = b:channels(x)
-  local attn_chs = make_divisible(cin * radix * 0.25, 8, 32)
+  local attn_chs = layers.make_divisible(cin * radix * 0.25, 8, 32)
   local y = b:conv(x, { name = p .. ".conv", cout = cout * radix, k = 3,
                         groups = cardinality * radix, bn = p .. ".bn0", act = "relu",
                         out_name = p .. ".act0" })
@@ -69,8 +63,8 @@ end
 
 -- The registry: timm's names and their model_args (all deep stem, avg_down,
 -- radix 2, avd).
-local function variant(layers)
-  return { layers = layers, stem_width = 32, stem_type = "deep", avg_down = true, base_width = 64,
+local function variant(depths)
+  return { layers = depths, stem_width = 32, stem_type = "deep", avg_down = true, base_width = 64,
            cardinality = 1, radix = 2,
            input_size = { 3, 224, 224 }, output_stride = { 8, 16, 32 } }
 end

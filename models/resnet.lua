@@ -3,14 +3,9 @@
 -- stem (conv1.0 ... conv1.6 when deep), layer1..layer4 of BasicBlock or
 -- Bottleneck, downsample.{0,1,2}, se.{fc1,fc2} or se.conv, global_pool, fc.
 local ir = require("ir")
+local layers = require("layers")
 
 local resnet = {}
-
-local function make_divisible(v, divisor)
-  -- timm's make_divisible with round_limit 0: nearest multiple, never below divisor
-  local new_v = math.max(divisor, (math.floor(v + divisor / 2) // divisor) * divisor)
-  return math.floor(new_v)
-end
 
 local function eca_kernel_size(c)
   local t = math.floor(math.abs(math.log(c, 2) + 1) / 2)
@@ -21,7 +16,7 @@ end
 local function attention(b, x, prefix, kind)
   if kind == "se" then
     local c = b:channels(x)
-    local rd = make_divisible(c / 16, 8)
+    local rd = layers.make_divisible(c / 16, 8, nil, 0) -- SEModule's round_limit 0
     local s = b:global_pool(x, prefix, "avg")
     s = b:linear(s, prefix .. ".fc1", rd, { act = "relu", weight_ndim = 4 })
     s = b:linear(s, prefix .. ".fc2", c, { weight_ndim = 4 })

@@ -16,34 +16,46 @@
 
 #define SLACK 16
 
+/* Opens PATH for reading as a regular file that fits in memory with SLACK
+ * bytes to spare; *fd and *size on success. */
+static int open_regular(const char *path, int *fd, size_t *size) {
+  *fd = open(path, O_RDONLY);
+  if (*fd < 0) return timmc_fail(TIMMC_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+  struct stat sb;
+  const char *why = NULL;
+  if (fstat(*fd, &sb) != 0)
+    why = strerror(errno);
+  else if (!S_ISREG(sb.st_mode))
+    why = "not a regular file";
+  else if ((uintmax_t)sb.st_size > SIZE_MAX - SLACK)
+    why = "file too large";
+  if (why != NULL) {
+    close(*fd);
+    return timmc_fail(TIMMC_EINPUT, "%s: %s", path, why);
+  }
+  *size = (size_t)sb.st_size;
+  return TIMMC_OK;
+}
+
 int timmc_file_map(const char *path, const void **data, size_t *size) {
   static const unsigned char empty[SLACK];
+  int fd, status = open_regular(path, &fd, size);
   *data = empty;
-  *size = 0;
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) return timmc_fail(TIMMC_EINPUT, "%s: cannot open: %s", path, strerror(errno));
-  struct stat sb;
-  if (fstat(fd, &sb) != 0) {
-    int e = errno;
-    close(fd);
-    return timmc_fail(TIMMC_EINPUT, "%s: cannot stat: %s", path, strerror(e));
+  if (status != TIMMC_OK) {
+    *size = 0;
+    return status;
   }
-  if (!S_ISREG(sb.st_mode)) {
-    close(fd);
-    return timmc_fail(TIMMC_EINPUT, "%s: not a regular file", path);
-  }
-  if (sb.st_size > 0) {
-    void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (*size > 0) {
+    void *p = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
-      int e = errno;
-      close(fd);
-      return timmc_fail(TIMMC_EINPUT, "%s: cannot map: %s", path, strerror(e));
+      status = timmc_fail(TIMMC_EINPUT, "%s: cannot map: %s", path, strerror(errno));
+      *size = 0;
+    } else {
+      *data = p;
     }
-    *data = p;
-    *size = (size_t)sb.st_size;
   }
   close(fd);
-  return TIMMC_OK;
+  return status;
 }
 
 void timmc_file_unmap(const void *data, size_t size) {
@@ -60,24 +72,17 @@ void timmc_file_release(const void *data, size_t size) {
 int timmc_file_read(const char *path, void **data, size_t *size) {
   *data = NULL;
   *size = 0;
-  FILE *f = fopen(path, "rb");
-  if (f == NULL)
-    return timmc_fail(TIMMC_EINPUT, "%s: cannot open: %s", path, strerror(errno));
-  struct stat sb;
-  if (fstat(fileno(f), &sb) != 0) {
+  int fd;
+  size_t n = 0;
+  int status = open_regular(path, &fd, &n);
+  if (status != TIMMC_OK)
+    return status;
+  FILE *f = fdopen(fd, "rb");
+  if (f == NULL) {
     int e = errno;
-    fclose(f);
-    return timmc_fail(TIMMC_EINPUT, "%s: cannot stat: %s", path, strerror(e));
+    close(fd);
+    return timmc_fail(TIMMC_EINPUT, "%s: cannot open: %s", path, strerror(e));
   }
-  if (!S_ISREG(sb.st_mode)) {
-    fclose(f);
-    return timmc_fail(TIMMC_EINPUT, "%s: not a regular file", path);
-  }
-  if ((uintmax_t)sb.st_size > SIZE_MAX - SLACK) {
-    fclose(f);
-    return timmc_fail(TIMMC_EINPUT, "%s: file too large", path);
-  }
-  size_t n = (size_t)sb.st_size;
   unsigned char *buf = malloc(n + SLACK);
   if (buf == NULL) {
     fclose(f);

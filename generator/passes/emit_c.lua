@@ -444,7 +444,7 @@ function emit.run(model, templates)
     local pool_line = output_entry(model, { tensor = pool_id,
                                             module = model.head.pool_name or bo.name })
     entry_outputs = "\nstatic const timmc_output features_output =\n" ..
-                    feat_line:gsub("^    ", "    "):gsub(",\n$", ";\n") ..
+                    feat_line:gsub(",\n$", ";\n") ..
                     "static const timmc_output pre_logits_output =\n" ..
                     pool_line:gsub(",\n$", ";\n")
     features_ref, pre_logits_ref = "&features_output", "&pre_logits_output"
@@ -518,25 +518,24 @@ int %s_init_embedded(void) {
     init_embedded_ref = name .. "_init_embedded"
   end
 
+  -- the holes both templates have, then each one's own
   local N = name:upper()
-  local vars = {
-    name = name, NAME = N, spec_path = spec.spec_path, architecture = spec.architecture,
-    summary = describe(model),
-    input_n = spec.batch_size, input_c = spec.input_size[1], input_h = spec.input_size[2],
-    input_w = spec.input_size[3], num_outputs = #model.outputs,
-    arena_bytes = model.plan.arena_bytes,
-  }
-  local h = util.render(templates.h, {
-    name = name, NAME = N, spec_path = spec.spec_path, architecture = spec.architecture,
-    summary = vars.summary, guard = N .. "_H", input_n = vars.input_n, input_c = vars.input_c,
-    input_h = vars.input_h, input_w = vars.input_w,
-    input_size = util.prod(spec.input_size) * spec.batch_size, num_outputs = #model.outputs,
-    output_defines = table.concat(defines, "\n"), arena_bytes = model.plan.arena_bytes,
+  local function holes(own)
+    local t = {
+      name = name, NAME = N, spec_path = spec.spec_path, architecture = spec.architecture,
+      summary = describe(model), input_n = spec.batch_size, input_c = spec.input_size[1],
+      input_h = spec.input_size[2], input_w = spec.input_size[3],
+      arena_bytes = model.plan.arena_bytes,
+    }
+    for k, v in pairs(own) do t[k] = v end
+    return t
+  end
+  local h = util.render(templates.h, holes({
+    guard = N .. "_H", input_size = util.prod(spec.input_size) * spec.batch_size,
+    num_outputs = #model.outputs, output_defines = table.concat(defines, "\n"),
     entry_decls = entry_decls, embedded_decl = embedded_decl,
-  }, "templates/model.h.in")
-  local c = util.render(templates.c, {
-    name = name, NAME = N, spec_path = spec.spec_path, architecture = spec.architecture,
-    summary = vars.summary, arena_bytes = model.plan.arena_bytes,
+  }), "templates/model.h.in")
+  local c = util.render(templates.c, holes({
     lower_bound_bytes = model.plan.lower_bound_bytes, end_index = #model.nodes + 1,
     plan_table = table.concat(rows, "\n") .. "\n",
     arena_floats = model.plan.arena_bytes // 4, num_ops = #model.nodes,
@@ -544,14 +543,13 @@ int %s_init_embedded(void) {
     feature_info = table.concat(fi), outputs = table.concat(outs),
     entry_outputs = entry_outputs .. table.concat(consts),
     create = table.concat(create), input_offset = T[model.input].offset // 4,
-    input_n = vars.input_n, input_c = vars.input_c, input_h = vars.input_h,
-    input_w = vars.input_w, input_hw = spec.input_size[2] * spec.input_size[3],
+    input_hw = spec.input_size[2] * spec.input_size[3],
     forward_outputs = table.concat(fwd_out), entries = entries,
     features_only = spec.features_only and 1 or 0, features_ref = features_ref,
     pre_logits_ref = pre_logits_ref, weights_bytes = weights_bytes,
     flops = util.float_repr(ctx.flops * 1.0), forward_features_ref = ff_ref,
     forward_head_ref = fh_ref, embedded = embedded, init_embedded_ref = init_embedded_ref,
-  }, "templates/model.c.in")
+  }), "templates/model.c.in")
   model.c_header, model.c_source = h, c
   model.flops = ctx.flops
   return model
