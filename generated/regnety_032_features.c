@@ -3337,7 +3337,7 @@ static int run_ops(size_t first, size_t last) {
   for (size_t i = first; i < last; i++) {
     const double t0 = timmc_op_ms ? timmc_now_ms() : 0.0;
     if (ops[i].kernel) {
-      ops[i].kernel(&ops[i]);
+      ops[i].kernel(&ops[i], threadpool);
     } else {
       enum xnn_status s = xnn_run_operator(ops[i].xnn, threadpool);
       if (s != xnn_status_success) return timmc_xnn_fail(op_names[i], "run", s);

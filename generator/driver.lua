@@ -9,8 +9,8 @@ local driver = {}
 driver.root = nil -- the project root, set by generator/timmc
 
 -- the passes between build and emit_c, in order
-driver.passes = { "apply_output_stride", "infer_shapes", "select_features", "place_concats",
-                  "plan_memory" }
+driver.passes = { "apply_output_stride", "infer_shapes", "select_features", "winograd",
+                  "place_concats", "plan_memory" }
 
 -- spec path -> model IR with C text attached
 function driver.compile(spec_path)
@@ -45,7 +45,7 @@ function driver.build(spec_path, outdir)
   local model, base = driver.generate(spec_path, outdir)
   local rt = driver.root .. "/runtime"
   local srcs = { base .. ".c" }
-  for _, f in ipairs({ "timmc_err", "timmc_file", "timmc_st", "timmc_npy", "timmc_rt", "timmc_rand",
+  for _, f in ipairs({ "timmc_err", "timmc_file", "timmc_st", "timmc_npy", "timmc_rt", "timmc_wino", "timmc_rand",
                        "timmc_runner" }) do
     srcs[#srcs + 1] = rt .. "/" .. f .. ".c"
   end

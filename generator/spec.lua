@@ -139,9 +139,20 @@ end
 
 function fields.max_arena_bytes(path, v) return check_int(path, "max_arena_bytes", v, 1) end
 
+-- 3x3 stride-1 convolutions as Winograd F(4x4, 3x3): "auto" where the cost
+-- model predicts it faster, "always" wherever it applies, "never" (every
+-- convolution direct, and a quarter of the packed weights for those layers)
+function fields.winograd(path, v)
+  check_type(path, "winograd", v, "string")
+  if v ~= "auto" and v ~= "always" and v ~= "never" then
+    util.fail("%s: key 'winograd' is %q, expected \"auto\", \"always\" or \"never\"", path, v)
+  end
+  return v
+end
+
 local ORDER = { "name", "architecture", "features_only", "out_indices", "output_stride",
                 "num_classes", "global_pool", "batch_size", "input_size", "embed_weights",
-                "max_arena_bytes" }
+                "max_arena_bytes", "winograd" }
 
 -- Validates a decoded spec table; path names the file in messages.
 function spec.check(raw, path)
@@ -167,6 +178,7 @@ function spec.check(raw, path)
   local arch = catalogue.lookup(s.architecture)
   local NUM_LEVELS = arch.cfg.levels or 5 -- feature_info entries of the architecture
   if s.features_only == nil then s.features_only = false end
+  if s.winograd == nil then s.winograd = "auto" end
   if s.output_stride == nil then s.output_stride = 32 end
   local supported = arch.cfg.output_stride or { 32 }
   local ok = false

@@ -19,8 +19,7 @@ void timmc_scratch_free(timmc_scratch *w) {
   memset(w, 0, sizeof(*w));
 }
 
-/* Grows *buf to count floats plus XNN_EXTRA_BYTES. */
-static int reserve(float **buf, size_t *cap, size_t count) {
+int timmc_scratch_reserve(float **buf, size_t *cap, size_t count) {
   if (count <= *cap) return TIMMC_OK;
   float *p = realloc(*buf, count * sizeof(float) + XNN_EXTRA_BYTES);
   if (!p) return timmc_fail(TIMMC_ERUNTIME, "out of memory for %zu weights", count);
@@ -40,7 +39,7 @@ static int read_vec(const timmc_st *st, const char *prefix, const char *key, int
  * each) and into w->b: y = (conv(x) + b - mean) * gamma / sqrt(var + eps) + beta. */
 static int fold_bn(timmc_scratch *w, const timmc_st *st, const char *bn, double eps,
                    int out_channels, size_t per_out) {
-  TIMMC_TRY(reserve(&w->tmp, &w->tmp_cap, 4 * (size_t)out_channels));
+  TIMMC_TRY(timmc_scratch_reserve(&w->tmp, &w->tmp_cap, 4 * (size_t)out_channels));
   float *gamma = w->tmp, *beta = gamma + out_channels, *mean = beta + out_channels,
         *var = mean + out_channels;
   TIMMC_TRY(read_vec(st, bn, "weight", out_channels, gamma));
@@ -67,8 +66,8 @@ int timmc_load_conv(timmc_scratch *w, const timmc_st *st, const char *weight, co
   const size_t per_out = (size_t)group_input_channels * kk;
   const size_t count = (size_t)out_channels * per_out;
   const int64_t shape[4] = {out_channels, group_input_channels, kernel, kernel};
-  TIMMC_TRY(reserve(&w->tmp, &w->tmp_cap, count));
-  TIMMC_TRY(reserve(&w->k, &w->k_cap, count));
+  TIMMC_TRY(timmc_scratch_reserve(&w->tmp, &w->tmp_cap, count));
+  TIMMC_TRY(timmc_scratch_reserve(&w->k, &w->k_cap, count));
   TIMMC_TRY(timmc_st_read_f32(st, weight, 4, shape, w->tmp));
   for (int o = 0; o < out_channels; o++) { /* OIHW -> OHWI */
     const float *src = w->tmp + o * per_out;
@@ -80,7 +79,7 @@ int timmc_load_conv(timmc_scratch *w, const timmc_st *st, const char *weight, co
   w->kernel = w->k;
   w->bias = NULL;
   if (!bias && !bn) return TIMMC_OK;
-  TIMMC_TRY(reserve(&w->b, &w->b_cap, out_channels));
+  TIMMC_TRY(timmc_scratch_reserve(&w->b, &w->b_cap, out_channels));
   if (bias) {
     const int64_t bshape[1] = {out_channels};
     TIMMC_TRY(timmc_st_read_f32(st, bias, 1, bshape, w->b));
@@ -93,7 +92,7 @@ int timmc_load_conv(timmc_scratch *w, const timmc_st *st, const char *weight, co
 
 int timmc_load_conv1d(timmc_scratch *w, const timmc_st *st, const char *weight, int kernel) {
   const int64_t shape[3] = {1, 1, kernel};
-  TIMMC_TRY(reserve(&w->k, &w->k_cap, kernel));
+  TIMMC_TRY(timmc_scratch_reserve(&w->k, &w->k_cap, kernel));
   TIMMC_TRY(timmc_st_read_f32(st, weight, 3, shape, w->k));
   w->kernel = w->k;
   w->bias = NULL;
@@ -106,9 +105,9 @@ int timmc_load_linear(timmc_scratch *w, const timmc_st *st, const char *weight,
   const int64_t shape[4] = {out_features, in_features, 1, 1};
   const int64_t bshape[1] = {out_features};
   const size_t row = (size_t)in_features * in_repeat;
-  TIMMC_TRY(reserve(&w->tmp, &w->tmp_cap, (size_t)out_features * in_features));
-  TIMMC_TRY(reserve(&w->k, &w->k_cap, (size_t)out_features * row));
-  TIMMC_TRY(reserve(&w->b, &w->b_cap, out_features));
+  TIMMC_TRY(timmc_scratch_reserve(&w->tmp, &w->tmp_cap, (size_t)out_features * in_features));
+  TIMMC_TRY(timmc_scratch_reserve(&w->k, &w->k_cap, (size_t)out_features * row));
+  TIMMC_TRY(timmc_scratch_reserve(&w->b, &w->b_cap, out_features));
   TIMMC_TRY(timmc_st_read_f32(st, weight, ndim, shape, w->tmp));
   TIMMC_TRY(timmc_st_read_f32(st, bias, 1, bshape, w->b));
   for (int o = 0; o < out_features; o++) {
@@ -129,8 +128,8 @@ int timmc_load_linear(timmc_scratch *w, const timmc_st *st, const char *weight,
 
 int timmc_load_bn_affine(timmc_scratch *w, const timmc_st *st, const char *bn, int channels,
                          double bn_eps) {
-  TIMMC_TRY(reserve(&w->k, &w->k_cap, channels));
-  TIMMC_TRY(reserve(&w->b, &w->b_cap, channels));
+  TIMMC_TRY(timmc_scratch_reserve(&w->k, &w->k_cap, channels));
+  TIMMC_TRY(timmc_scratch_reserve(&w->b, &w->b_cap, channels));
   for (int c = 0; c < channels; c++) {
     w->k[c] = 1.0f;
     w->b[c] = 0.0f;
@@ -141,7 +140,8 @@ int timmc_load_bn_affine(timmc_scratch *w, const timmc_st *st, const char *bn, i
   return TIMMC_OK;
 }
 
-void timmc_kernel_rsoftmax(const timmc_op *op) {
+void timmc_kernel_rsoftmax(const timmc_op *op, pthreadpool_t pool) {
+  (void)pool;
   const size_t batch = op->dims[0], radix = op->dims[1], groups = op->dims[2], rest = op->dims[3];
   const size_t per = radix * groups * rest;
   for (size_t n = 0; n < batch; n++) {
@@ -162,7 +162,8 @@ void timmc_kernel_rsoftmax(const timmc_op *op) {
   }
 }
 
-void timmc_kernel_radix_sum(const timmc_op *op) {
+void timmc_kernel_radix_sum(const timmc_op *op, pthreadpool_t pool) {
+  (void)pool;
   const size_t batch = op->dims[0], pixels = op->dims[1], radix = op->dims[2], c = op->dims[3];
   for (size_t n = 0; n < batch; n++) {
     const float *attn = op->b + n * radix * c;
@@ -178,7 +179,7 @@ void timmc_kernel_radix_sum(const timmc_op *op) {
 }
 
 int timmc_const_kernel(timmc_scratch *w, size_t count, float value) {
-  TIMMC_TRY(reserve(&w->k, &w->k_cap, count));
+  TIMMC_TRY(timmc_scratch_reserve(&w->k, &w->k_cap, count));
   for (size_t i = 0; i < count; i++) w->k[i] = value;
   w->kernel = w->k;
   w->bias = NULL;

@@ -6,6 +6,7 @@
 #define TIMMC_RT_H
 
 #include <stddef.h>
+#include <pthreadpool.h>
 #include <xnnpack.h>
 
 #include "timmc.h"
@@ -22,18 +23,19 @@
  * XNNPACK lacks) with its operands, bound at init. */
 typedef struct timmc_op {
   xnn_operator_t xnn;
-  void (*kernel)(const struct timmc_op *op);
+  void (*kernel)(const struct timmc_op *op, pthreadpool_t pool);
   const float *a, *b;
   float *y;
-  size_t dims[4];
+  size_t dims[7];
 } timmc_op;
 
 /* timm's RadixSoftmax of [batch][groups][radix][rest] into
  * [batch][radix][groups][rest], softmax over radix. dims: batch, radix, groups, rest. */
-void timmc_kernel_rsoftmax(const timmc_op *op);
+void timmc_kernel_rsoftmax(const timmc_op *op, pthreadpool_t pool);
 /* Split attention's weighted sum: y[n][p][c] = sum_r a[n][p][r*C + c] * b[n][r*C + c].
  * dims: batch, pixels, radix, C. */
-void timmc_kernel_radix_sum(const timmc_op *op);
+void timmc_kernel_radix_sum(const timmc_op *op, pthreadpool_t pool);
+
 
 /* Scratch buffers for one operator's weights, reused layer after layer at
  * init (XNNPACK packs its own copy when the operator is created). */
@@ -44,6 +46,8 @@ typedef struct timmc_scratch {
 } timmc_scratch;
 
 void timmc_scratch_free(timmc_scratch *w);
+/* Grows *buf to count floats plus XNN_EXTRA_BYTES. */
+int timmc_scratch_reserve(float **buf, size_t *cap, size_t count);
 
 /* Reads conv `weight` [out, in/groups, k, k] (timm's OIHW) into w->kernel as
  * XNNPACK's [out][k][k][in/groups]; folds BatchNorm `bn` (its eps) into it and
@@ -66,6 +70,23 @@ int timmc_load_bn_affine(timmc_scratch *w, const timmc_st *st, const char *bn, i
                          double bn_eps);
 /* w->kernel = count copies of value (average pooling as a depthwise conv). */
 int timmc_const_kernel(timmc_scratch *w, size_t count, float value);
+
+/* Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions padded by their dilation
+ * (timmc_wino.c). The products over input channels run in XNNPACK as a 1x1
+ * convolution with 36 x groups groups over the tiles, between two kernels:
+ * wino_in:  a = NHWC input, y = [tiles][36][channels].
+ * wino_out: a = [tiles][36][channels], b = bias, y = NHWC output.
+ * dims: batch, height, width, channels, pixel stride of the NHWC side,
+ * dilation, relu (wino_out: 1 clamps at 0). Height and width are the input's
+ * and the output's (they are equal). */
+void timmc_kernel_wino_in(const timmc_op *op, pthreadpool_t pool);
+void timmc_kernel_wino_out(const timmc_op *op, pthreadpool_t pool);
+/* How many tiles an image of that size has at that dilation. */
+size_t timmc_wino_tiles(size_t batch, size_t height, size_t width, size_t dilation);
+/* Turns w->kernel ([out][3][3][in/groups] as timmc_load_conv leaves it, with
+ * w->bias) into the grouped 1x1 weights [36][out][in/groups]; the bias goes
+ * to bias[out] (zeros without one) for wino_out, and w->bias becomes NULL. */
+int timmc_wino_weights(timmc_scratch *w, int out_channels, int group_input_channels, float *bias);
 
 /* Initialises XNNPACK once per process, with an allocator that counts. */
 int timmc_xnn_init(void);

@@ -144,6 +144,10 @@ timmc_bad(cli_missing_value "--outdir needs a value" ${BAD}/out/out0.npy
 timmc_bad(cli_nothing_to_do "nothing to do: give --input IN.npy --outdir OUT" ${BAD}/out/out0.npy
           ${RUN} --random-weights 1 --check-finite)
 
+timmc_bad(spec_winograd_value
+          "key 'winograd' is \"fast\", expected \"auto\", \"always\" or \"never\"" ${BAD}/gen/x.c
+          ${TIMMC} generate ${SPECS}/winograd_value.json -o ${BAD}/gen)
+
 # families whose timm models have no dilation refuse output_stride 8 and 16
 timmc_bad(spec_densenet_output_stride
           "key 'output_stride': densenet121 does not support output_stride 16" ${BAD}/gen/x.c

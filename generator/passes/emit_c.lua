@@ -272,6 +272,44 @@ function emitters.radix_sum(node, ctx)
                   "/*radix=*/" .. node.radix, "/*channels=*/" .. y.shape[4] })
 end
 
+-- Winograd F(4x4, 3x3) (the winograd pass): transforms around XNNPACK's
+-- grouped 1x1 convolution
+local function wino_dims(x, stride, d, relu)
+  return { "/*batch=*/" .. x.shape[1], "/*height=*/" .. x.shape[2], "/*width=*/" .. x.shape[3],
+           "/*channels=*/" .. x.shape[4], "/*pixel_stride=*/" .. stride, "/*dilation=*/" .. d,
+           "/*relu=*/" .. relu }
+end
+
+function emitters.wino_in(node, ctx)
+  local x, v = at(ctx, node.inputs[1]), at(ctx, node.output)
+  return kernel(ctx, "timmc_kernel_wino_in", x.ptr, "NULL", v.ptr,
+                wino_dims(x, x.stride, node.dilation, 0))
+end
+
+function emitters.wino_gemm(node, ctx)
+  local v, m = at(ctx, node.inputs[1]), at(ctx, node.output)
+  local y = ctx.model.tensors[ctx.model.nodes[ctx.op + 2].output].shape
+  local cin_g, cout_g = node.cin // node.groups, node.cout // node.groups
+  -- counted as the direct convolution's, so GFLOP/s compare across algorithms
+  ctx.flops = ctx.flops + 2 * y[1] * y[2] * y[3] * node.cout * cin_g * 9
+  node.shared.bias = string.format("wino_bias + %d", ctx.wino_bias)
+  ctx.wino_bias = ctx.wino_bias + node.cout
+  return string.format(
+    "  TIMMC_TRY(timmc_load_conv(w, st, %q, %s, %s,\n      /*out_channels=*/%d, " ..
+    "/*group_input_channels=*/%d, /*kernel=*/3, /*bn_eps=*/%s));\n" ..
+    "  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/%d, /*group_input_channels=*/%d, " ..
+    "%s));\n", node.weight, quote(node.bias), quote(node.bn), node.cout, cin_g,
+    util.float_repr(node.bn_eps), node.cout, cin_g, node.shared.bias) ..
+    pixel_op(node, ctx, "convolution2d", conv_args(ctx, { 0, 0, 0, 0 }, { 1, 1 }, 1, 1,
+             36 * node.groups, cin_g, cout_g, v, m, "NULL", "-INFINITY", "INFINITY"), v, m)
+end
+
+function emitters.wino_out(node, ctx)
+  local m, y = at(ctx, node.inputs[1]), at(ctx, node.output)
+  return kernel(ctx, "timmc_kernel_wino_out", m.ptr, node.shared.bias, y.ptr,
+                wino_dims(y, y.stride, node.dilation, node.act == "relu" and 1 or 0))
+end
+
 -- One-line summary of a node for the section heading.
 local function summary(node, ctx)
   local x, y = ctx.model.tensors[node.inputs[1]].shape, ctx.model.tensors[node.output].shape
@@ -297,6 +335,17 @@ local function summary(node, ctx)
     s = string.format("%s radix %d", node.kind, node.radix)
   elseif node.kind == "eca_conv" then
     s = string.format("eca conv1d k%d over channels", node.k)
+  elseif node.kind == "wino_in" then
+    s = string.format("Winograd F(4x4,3x3) input transform to %d tiles", node.tiles)
+    if node.dilation > 1 then s = s .. " d" .. node.dilation end
+  elseif node.kind == "wino_gemm" then
+    s = string.format("conv 3x3 %d->%d", node.cin, node.cout)
+    if node.dilation > 1 then s = s .. " d" .. node.dilation end
+    if node.groups > 1 then s = s .. " g" .. node.groups end
+    if node.bn then s = s .. ", " .. node.bn .. " folded" end
+    s = s .. string.format("; Winograd: %d products over %d tiles", 36 * node.groups, node.tiles)
+  elseif node.kind == "wino_out" then
+    s = "Winograd output transform, bias"
   elseif node.kind == "scale" then
     s = "x * gate"
   elseif node.kind == "mul_const" then
@@ -352,7 +401,7 @@ end
 function emit.run(model, templates)
   local spec, T = model.spec, model.tensors
   local name = spec.name
-  local ctx = { model = model, flops = 0, consts = {} }
+  local ctx = { model = model, flops = 0, consts = {}, wino_bias = 0 }
 
   local create, op_names = {}, {}
   for i, node in ipairs(model.nodes) do
@@ -487,6 +536,10 @@ int %s_forward_head(const float *features, float *output, int pre_logits) {
   end
 
   local consts = {}
+  if ctx.wino_bias > 0 then
+    consts[1] = string.format("static float wino_bias[%d]; /* Winograd convolutions' biases */\n",
+                              ctx.wino_bias)
+  end
   for i, v in ipairs(ctx.consts) do
     consts[#consts + 1] = string.format(
       "static const float const_%d[1 + XNN_EXTRA_BYTES / sizeof(float)] = {%sf};\n", i,

@@ -2,9 +2,10 @@
 -- from the node order (a tensor is live from the node that first writes it to
 -- the last node that reads it, through any of its views; returned tensors to
 -- the end). Offsets come from
--- a greedy best-fit in order of decreasing size, as TFLM's greedy planner: each
--- tensor takes the smallest gap, among the tensors already placed that are live
--- at the same time, that holds it. An elementwise op whose input dies with it
+-- a greedy best-fit, as TFLM's greedy planner: each tensor takes the smallest
+-- gap, among the tensors already placed that are live at the same time, that
+-- holds it; a few orders are tried (largest first, and others) and the
+-- smallest arena kept. An elementwise op whose input dies with it
 -- writes over that input (tensor.alias; the two share one buffer). The lower
 -- bound is the largest total of buffers live at one moment; no placement of
 -- them can beat it.
@@ -17,15 +18,21 @@ local function align(n) return (n + ALIGN - 1) // ALIGN * ALIGN end
 
 local plan = {}
 
--- items: array of {id, bytes, first, last}; returns offsets by id, arena bytes.
-function plan.place(items)
-  local order = {}
-  for i, it in ipairs(items) do order[i] = it end
-  table.sort(order, function(a, b)
-    if a.bytes ~= b.bytes then return a.bytes > b.bytes end
-    if a.first ~= b.first then return a.first < b.first end
-    return a.id < b.id
-  end)
+-- The orders the greedy placement tries; the smallest arena wins (ties: the
+-- first order). Largest first is TFLM's; the others win when buffers of very
+-- different sizes and lifetimes interleave (Winograd's tile buffers).
+local ORDERS = {
+  function(a, b) return a.bytes > b.bytes end,
+  function(a, b) return a.bytes * (a.last - a.first + 1) > b.bytes * (b.last - b.first + 1) end,
+  function(a, b) return a.last - a.first > b.last - b.first end,
+  function(a, b) return a.first < b.first end,
+  function(a, b) return a.last > b.last end,
+  function(a, b) return a.first > b.first end,
+}
+
+-- Best-fit of items in one order: each takes the smallest gap that holds it
+-- among the items already placed that are live at the same time.
+local function place_in_order(order)
   local placed, offsets, total = {}, {}, 0
   for _, it in ipairs(order) do
     local busy = {}
@@ -46,6 +53,25 @@ function plan.place(items)
     placed[#placed + 1] = it
   end
   return offsets, total
+end
+
+-- items: array of {id, bytes, first, last}; returns offsets by id, arena bytes.
+function plan.place(items)
+  local best_offsets, best_total
+  for _, before in ipairs(ORDERS) do
+    local order = {}
+    for i, it in ipairs(items) do order[i] = it end
+    table.sort(order, function(a, b) -- the order's key, then size, start and id break ties
+      if before(a, b) then return true end
+      if before(b, a) then return false end
+      if a.bytes ~= b.bytes then return a.bytes > b.bytes end
+      if a.first ~= b.first then return a.first < b.first end
+      return a.id < b.id
+    end)
+    local offsets, total = place_in_order(order)
+    if not best_total or total < best_total then best_offsets, best_total = offsets, total end
+  end
+  return best_offsets, best_total
 end
 
 function plan.lower_bound(items)

@@ -434,6 +434,76 @@ describe("select_features", function()
   end)
 end)
 
+describe("winograd", function()
+  local function wino_convs(m)
+    local names = {}
+    for _, n in ipairs(m.nodes) do
+      if n.kind == "wino_gemm" then names[#names + 1] = n.name end
+    end
+    return names
+  end
+
+  it("takes resnet50's 3x3 stride-1 convs down to 14x14 and leaves 7x7 direct", function()
+    local m = compile_until(spec("resnet50"), "winograd")
+    local names = wino_convs(m)
+    -- layer1 (56x56): 3, layer2 (28x28): 3 but the strided first, layer3 (14x14): 5 of 6
+    assert.are.equal(3 + 3 + 5, #names)
+    assert.are.equal("layer1.0.conv2", names[1])
+    for _, n in ipairs(names) do assert.is_nil(n:match("^layer4"), n) end
+    assert.are.equal(0, kinds(m).wino_in - #names)
+    assert.are.equal(0, kinds(m).wino_out - #names)
+    -- the three replace the conv in place, and the conv's output stays the output
+    local c = node(compile_until(spec("resnet50"), "select_features"), "layer1.0.conv2")
+    local i = 1
+    while m.nodes[i].name ~= "layer1.0.conv2" do i = i + 1 end
+    assert.are.same({ "wino_in", "wino_gemm", "wino_out" },
+                    { m.nodes[i].kind, m.nodes[i + 1].kind, m.nodes[i + 2].kind })
+    assert.are.equal(c.output, m.nodes[i + 2].output)
+    assert.are.equal(m.nodes[i].output, m.nodes[i + 1].inputs[1])
+    assert.are.equal(m.nodes[i + 1].output, m.nodes[i + 2].inputs[1])
+    -- 56x56 in 4x4 tiles: 196 tiles of 36 positions
+    assert.are.same({ 1, 196, 1, 36 * 64 }, m.tensors[m.nodes[i].output].shape)
+    assert.are.equal("relu", m.nodes[i + 2].act)
+  end)
+
+  it("tiles dilated convs per residue", function()
+    local m = compile_until(spec("resnet50", { output_stride = 8, input_size = { 3, 320, 320 },
+                                               winograd = "always" }), "winograd")
+    local g
+    for _, n in ipairs(m.nodes) do
+      if n.name == "layer4.1.conv2" and n.kind == "wino_gemm" then g = n end
+    end
+    -- 40x40 at dilation 4 (timm: layer4.0 keeps 2): 4 residues of 10 pixels, 3 tiles each
+    assert.are.equal(4, g.dilation)
+    assert.are.equal(12 * 12, g.tiles)
+    -- the same counts as timmc_wino_tiles (tests/wino_test.c checks these in C)
+    local wino = require("passes.winograd")
+    assert.are.equal(16, wino.tiles({ 1, 5, 5, 8 }, 4))
+    assert.are.equal(24, wino.tiles({ 2, 13, 9, 8 }, 1))
+    assert.are.equal(16, wino.tiles({ 1, 10, 11, 8 }, 2))
+    assert.are.equal(12, wino.tiles({ 3, 1, 1, 8 }, 2))
+  end)
+
+  it("obeys the spec: never, always", function()
+    assert.are.equal(0, #wino_convs(compile_until(spec("resnet50", { winograd = "never" }),
+                                                  "winograd")))
+    -- always: layer4's 7x7 too (2 of 3; the first is strided), and nothing strided
+    local names = wino_convs(compile_until(spec("resnet50", { winograd = "always" }), "winograd"))
+    assert.are.equal(3 + 3 + 5 + 2, #names)
+  end)
+
+  it("leaves 1x1, strided and depthwise convs alone", function()
+    local m = compile_until(spec("xception41", { winograd = "always" }), "winograd")
+    for _, n in ipairs(m.nodes) do
+      if n.kind == "conv" and n.k == 3 and n.stride == 1 and n.groups < n.cin then
+        error(n.name .. ": a dense 3x3 stride-1 conv left direct under 'always'")
+      end
+    end
+    -- the only dense 3x3 stride-1 conv of xception41 is the stem's second
+    assert.are.same({ "stem.1.conv" }, wino_convs(m))
+  end)
+end)
+
 describe("place_concats", function()
   it("has catavgmax's pools write their halves of the pooled vector", function()
     local m = compile_until(spec("resnet50", { num_classes = 0, global_pool = "catavgmax" }),
@@ -742,7 +812,7 @@ describe("emit_c", function()
 
   it("names every op and the arena of the plan", function()
     local m = compile_until(spec("resnet50"), "emit_c")
-    assert.is_truthy(m.c_source:find("#define NUM_OPS 72\n", 1, true))
+    assert.is_truthy(m.c_source:find("#define NUM_OPS 94\n", 1, true))
     assert.is_truthy(m.c_source:find("one arena of " .. m.plan.arena_bytes .. " bytes", 1, true))
     assert.is_truthy(m.c_header:find("#define NET_H", 1, true))
   end)

@@ -222,6 +222,16 @@ describe("spec.check errors", function()
     has(user_error(base({ architecture = 50 })), "'architecture'")
   end)
 
+  it("takes winograd auto, always or never, auto by default", function()
+    assert.are.equal("auto", spec.check(base(), "t.json").winograd)
+    for _, v in ipairs({ "auto", "always", "never" }) do
+      assert.are.equal(v, spec.check(base({ winograd = v }), "t.json").winograd)
+    end
+    for _, v in ipairs({ true, "yes", "Auto", 1 }) do
+      has(user_error(base({ winograd = v })), "'winograd'")
+    end
+  end)
+
   it("rejects an unknown global_pool", function()
     for _, v in ipairs({ "mean", "AVG", 1, true }) do
       has(user_error(base({ global_pool = v })), "'global_pool'")
