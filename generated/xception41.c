@@ -11,130 +11,126 @@
 
 /*
  * Memory plan: one arena of 51840000 bytes (lower bound 51840000).
- * Live ranges are node indices; 0 is the input copy, 112 the end of forward.
+ * Live ranges are node indices; 0 is the input copy, 110 the end of forward.
  * tensor timm module                    shape (NHWC)              bytes     offset  live
  * t1     input                          [2,299,299,3]           2145664          0  0..1
- * t2     stem.0                         [2,150,150,32]          5760000   13307904  1..2
- * t111   stem.1.conv (winograd tiles)   [1,2888,1,1152]        13307904          0  2..3
- * t112   stem.1.conv (winograd products) [1,2888,1,2304]        26615808   17280000  3..4
- * t3     stem.1                         [2,150,150,64]         11520000    5760000  4..6
- * t4     blocks.0.shortcut              [2,75,75,128]           5760000          0  5..12
- * t5     blocks.0.stack.conv1.bn_dw     [2,150,150,64]         11520000   28800000  6..7
- * t6     blocks.0.stack.act2            [2,150,150,128]        23040000    5760000  7..8
- * t7     blocks.0.stack.conv2.bn_dw     [2,150,150,128]        23040000   28800000  8..9
- * t8     blocks.0.stack.act3            [2,150,150,128]        23040000    5760000  9..10
- * t9     blocks.0.stack.conv3.bn_dw     [2,75,75,128]           5760000   28800000  10..11
- * t10    blocks.0.stack.conv3           [2,75,75,128]           5760000    5760000  11..14
+ * t2     stem.0                         [2,150,150,32]          5760000   11520000  1..2
+ * t3     stem.1                         [2,150,150,64]         11520000          0  2..4
+ * t4     blocks.0.shortcut              [2,75,75,128]           5760000   46080000  3..10
+ * t5     blocks.0.stack.conv1.bn_dw     [2,150,150,64]         11520000   23040000  4..5
+ * t6     blocks.0.stack.act2            [2,150,150,128]        23040000          0  5..6
+ * t7     blocks.0.stack.conv2.bn_dw     [2,150,150,128]        23040000   23040000  6..7
+ * t8     blocks.0.stack.act3            [2,150,150,128]        23040000          0  7..8
+ * t9     blocks.0.stack.conv3.bn_dw     [2,75,75,128]           5760000   23040000  8..9
+ * t10    blocks.0.stack.conv3           [2,75,75,128]           5760000   28800000  9..12
  *  t11   blocks.0                       [2,75,75,128]                               in place
- * t12    blocks.1.shortcut              [2,38,38,256]           2957312          0  13..21
- * t13    blocks.1.stack.act1            [2,75,75,128]           5760000   11520000  14..15
- * t14    blocks.1.stack.conv1.bn_dw     [2,75,75,128]           5760000   17280000  15..16
- * t15    blocks.1.stack.act2            [2,75,75,256]          11520000    2957312  16..17
- * t16    blocks.1.stack.conv2.bn_dw     [2,75,75,256]          11520000   14477312  17..18
- * t17    blocks.1.stack.act3            [2,75,75,256]          11520000    2957312  18..19
- * t18    blocks.1.stack.conv3.bn_dw     [2,38,38,256]           2957312   14477312  19..20
- * t19    blocks.1.stack.conv3           [2,38,38,256]           2957312    4204928  20..23
+ * t12    blocks.1.shortcut              [2,38,38,256]           2957312   23040000  11..19
+ * t13    blocks.1.stack.act1            [2,75,75,128]           5760000          0  12..13
+ * t14    blocks.1.stack.conv1.bn_dw     [2,75,75,128]           5760000   11520000  13..14
+ * t15    blocks.1.stack.act2            [2,75,75,256]          11520000          0  14..15
+ * t16    blocks.1.stack.conv2.bn_dw     [2,75,75,256]          11520000   11520000  15..16
+ * t17    blocks.1.stack.act3            [2,75,75,256]          11520000          0  16..17
+ * t18    blocks.1.stack.conv3.bn_dw     [2,38,38,256]           2957312   11520000  17..18
+ * t19    blocks.1.stack.conv3           [2,38,38,256]           2957312   14477312  18..21
  *  t20   blocks.1                       [2,38,38,256]                               in place
- * t21    blocks.2.shortcut              [2,19,19,728]           2102464    2102464  22..30
- * t22    blocks.2.stack.act1            [2,38,38,256]           2957312    7162240  23..24
- * t23    blocks.2.stack.conv1.bn_dw     [2,38,38,256]           2957312   12614784  24..25
- * t24    blocks.2.stack.act2            [2,38,38,728]           8409856    4204928  25..26
- * t25    blocks.2.stack.conv2.bn_dw     [2,38,38,728]           8409856   12614784  26..27
- * t26    blocks.2.stack.act3            [2,38,38,728]           8409856    4204928  27..28
- * t27    blocks.2.stack.conv3.bn_dw     [2,19,19,728]           2102464   12614784  28..29
- * t28    blocks.2.stack.conv3           [2,19,19,728]           2102464          0  29..38
+ * t21    blocks.2.shortcut              [2,19,19,728]           2102464   17434624  20..28
+ * t22    blocks.2.stack.act1            [2,38,38,256]           2957312          0  21..22
+ * t23    blocks.2.stack.conv1.bn_dw     [2,38,38,256]           2957312    8409856  22..23
+ * t24    blocks.2.stack.act2            [2,38,38,728]           8409856          0  23..24
+ * t25    blocks.2.stack.conv2.bn_dw     [2,38,38,728]           8409856    8409856  24..25
+ * t26    blocks.2.stack.act3            [2,38,38,728]           8409856          0  25..26
+ * t27    blocks.2.stack.conv3.bn_dw     [2,19,19,728]           2102464    8409856  26..27
+ * t28    blocks.2.stack.conv3           [2,19,19,728]           2102464   10512320  27..36
  *  t29   blocks.2                       [2,19,19,728]                               in place
- * t30    blocks.3.stack.act1            [2,19,19,728]           2102464    2102464  31..32
- * t31    blocks.3.stack.conv1.bn_dw     [2,19,19,728]           2102464    4204928  32..33
- * t32    blocks.3.stack.act2            [2,19,19,728]           2102464    2102464  33..34
- * t33    blocks.3.stack.conv2.bn_dw     [2,19,19,728]           2102464    4204928  34..35
- * t34    blocks.3.stack.act3            [2,19,19,728]           2102464    2102464  35..36
- * t35    blocks.3.stack.conv3.bn_dw     [2,19,19,728]           2102464    4204928  36..37
- * t36    blocks.3.stack.conv3           [2,19,19,728]           2102464    2102464  37..46
+ * t30    blocks.3.stack.act1            [2,19,19,728]           2102464          0  29..30
+ * t31    blocks.3.stack.conv1.bn_dw     [2,19,19,728]           2102464    2102464  30..31
+ * t32    blocks.3.stack.act2            [2,19,19,728]           2102464          0  31..32
+ * t33    blocks.3.stack.conv2.bn_dw     [2,19,19,728]           2102464    2102464  32..33
+ * t34    blocks.3.stack.act3            [2,19,19,728]           2102464          0  33..34
+ * t35    blocks.3.stack.conv3.bn_dw     [2,19,19,728]           2102464    2102464  34..35
+ * t36    blocks.3.stack.conv3           [2,19,19,728]           2102464          0  35..44
  *  t37   blocks.3                       [2,19,19,728]                               in place
- * t38    blocks.4.stack.act1            [2,19,19,728]           2102464          0  39..40
- * t39    blocks.4.stack.conv1.bn_dw     [2,19,19,728]           2102464    4204928  40..41
- * t40    blocks.4.stack.act2            [2,19,19,728]           2102464          0  41..42
- * t41    blocks.4.stack.conv2.bn_dw     [2,19,19,728]           2102464    4204928  42..43
- * t42    blocks.4.stack.act3            [2,19,19,728]           2102464          0  43..44
- * t43    blocks.4.stack.conv3.bn_dw     [2,19,19,728]           2102464    4204928  44..45
- * t44    blocks.4.stack.conv3           [2,19,19,728]           2102464          0  45..54
+ * t38    blocks.4.stack.act1            [2,19,19,728]           2102464    2102464  37..38
+ * t39    blocks.4.stack.conv1.bn_dw     [2,19,19,728]           2102464    4204928  38..39
+ * t40    blocks.4.stack.act2            [2,19,19,728]           2102464    2102464  39..40
+ * t41    blocks.4.stack.conv2.bn_dw     [2,19,19,728]           2102464    4204928  40..41
+ * t42    blocks.4.stack.act3            [2,19,19,728]           2102464    2102464  41..42
+ * t43    blocks.4.stack.conv3.bn_dw     [2,19,19,728]           2102464    4204928  42..43
+ * t44    blocks.4.stack.conv3           [2,19,19,728]           2102464    2102464  43..52
  *  t45   blocks.4                       [2,19,19,728]                               in place
- * t46    blocks.5.stack.act1            [2,19,19,728]           2102464    2102464  47..48
- * t47    blocks.5.stack.conv1.bn_dw     [2,19,19,728]           2102464    4204928  48..49
- * t48    blocks.5.stack.act2            [2,19,19,728]           2102464    2102464  49..50
- * t49    blocks.5.stack.conv2.bn_dw     [2,19,19,728]           2102464    4204928  50..51
- * t50    blocks.5.stack.act3            [2,19,19,728]           2102464    2102464  51..52
- * t51    blocks.5.stack.conv3.bn_dw     [2,19,19,728]           2102464    4204928  52..53
- * t52    blocks.5.stack.conv3           [2,19,19,728]           2102464    2102464  53..62
+ * t46    blocks.5.stack.act1            [2,19,19,728]           2102464          0  45..46
+ * t47    blocks.5.stack.conv1.bn_dw     [2,19,19,728]           2102464    4204928  46..47
+ * t48    blocks.5.stack.act2            [2,19,19,728]           2102464          0  47..48
+ * t49    blocks.5.stack.conv2.bn_dw     [2,19,19,728]           2102464    4204928  48..49
+ * t50    blocks.5.stack.act3            [2,19,19,728]           2102464          0  49..50
+ * t51    blocks.5.stack.conv3.bn_dw     [2,19,19,728]           2102464    4204928  50..51
+ * t52    blocks.5.stack.conv3           [2,19,19,728]           2102464          0  51..60
  *  t53   blocks.5                       [2,19,19,728]                               in place
- * t54    blocks.6.stack.act1            [2,19,19,728]           2102464          0  55..56
- * t55    blocks.6.stack.conv1.bn_dw     [2,19,19,728]           2102464    4204928  56..57
- * t56    blocks.6.stack.act2            [2,19,19,728]           2102464          0  57..58
- * t57    blocks.6.stack.conv2.bn_dw     [2,19,19,728]           2102464    4204928  58..59
- * t58    blocks.6.stack.act3            [2,19,19,728]           2102464          0  59..60
- * t59    blocks.6.stack.conv3.bn_dw     [2,19,19,728]           2102464    4204928  60..61
- * t60    blocks.6.stack.conv3           [2,19,19,728]           2102464          0  61..70
+ * t54    blocks.6.stack.act1            [2,19,19,728]           2102464    2102464  53..54
+ * t55    blocks.6.stack.conv1.bn_dw     [2,19,19,728]           2102464    4204928  54..55
+ * t56    blocks.6.stack.act2            [2,19,19,728]           2102464    2102464  55..56
+ * t57    blocks.6.stack.conv2.bn_dw     [2,19,19,728]           2102464    4204928  56..57
+ * t58    blocks.6.stack.act3            [2,19,19,728]           2102464    2102464  57..58
+ * t59    blocks.6.stack.conv3.bn_dw     [2,19,19,728]           2102464    4204928  58..59
+ * t60    blocks.6.stack.conv3           [2,19,19,728]           2102464    2102464  59..68
  *  t61   blocks.6                       [2,19,19,728]                               in place
- * t62    blocks.7.stack.act1            [2,19,19,728]           2102464    2102464  63..64
- * t63    blocks.7.stack.conv1.bn_dw     [2,19,19,728]           2102464    4204928  64..65
- * t64    blocks.7.stack.act2            [2,19,19,728]           2102464    2102464  65..66
- * t65    blocks.7.stack.conv2.bn_dw     [2,19,19,728]           2102464    4204928  66..67
- * t66    blocks.7.stack.act3            [2,19,19,728]           2102464    2102464  67..68
- * t67    blocks.7.stack.conv3.bn_dw     [2,19,19,728]           2102464    4204928  68..69
- * t68    blocks.7.stack.conv3           [2,19,19,728]           2102464    2102464  69..78
+ * t62    blocks.7.stack.act1            [2,19,19,728]           2102464          0  61..62
+ * t63    blocks.7.stack.conv1.bn_dw     [2,19,19,728]           2102464    4204928  62..63
+ * t64    blocks.7.stack.act2            [2,19,19,728]           2102464          0  63..64
+ * t65    blocks.7.stack.conv2.bn_dw     [2,19,19,728]           2102464    4204928  64..65
+ * t66    blocks.7.stack.act3            [2,19,19,728]           2102464          0  65..66
+ * t67    blocks.7.stack.conv3.bn_dw     [2,19,19,728]           2102464    4204928  66..67
+ * t68    blocks.7.stack.conv3           [2,19,19,728]           2102464          0  67..76
  *  t69   blocks.7                       [2,19,19,728]                               in place
- * t70    blocks.8.stack.act1            [2,19,19,728]           2102464          0  71..72
- * t71    blocks.8.stack.conv1.bn_dw     [2,19,19,728]           2102464    4204928  72..73
- * t72    blocks.8.stack.act2            [2,19,19,728]           2102464          0  73..74
- * t73    blocks.8.stack.conv2.bn_dw     [2,19,19,728]           2102464    4204928  74..75
- * t74    blocks.8.stack.act3            [2,19,19,728]           2102464          0  75..76
- * t75    blocks.8.stack.conv3.bn_dw     [2,19,19,728]           2102464    4204928  76..77
- * t76    blocks.8.stack.conv3           [2,19,19,728]           2102464          0  77..86
+ * t70    blocks.8.stack.act1            [2,19,19,728]           2102464    2102464  69..70
+ * t71    blocks.8.stack.conv1.bn_dw     [2,19,19,728]           2102464    4204928  70..71
+ * t72    blocks.8.stack.act2            [2,19,19,728]           2102464    2102464  71..72
+ * t73    blocks.8.stack.conv2.bn_dw     [2,19,19,728]           2102464    4204928  72..73
+ * t74    blocks.8.stack.act3            [2,19,19,728]           2102464    2102464  73..74
+ * t75    blocks.8.stack.conv3.bn_dw     [2,19,19,728]           2102464    4204928  74..75
+ * t76    blocks.8.stack.conv3           [2,19,19,728]           2102464    2102464  75..84
  *  t77   blocks.8                       [2,19,19,728]                               in place
- * t78    blocks.9.stack.act1            [2,19,19,728]           2102464    2102464  79..80
- * t79    blocks.9.stack.conv1.bn_dw     [2,19,19,728]           2102464    4204928  80..81
- * t80    blocks.9.stack.act2            [2,19,19,728]           2102464    2102464  81..82
- * t81    blocks.9.stack.conv2.bn_dw     [2,19,19,728]           2102464    4204928  82..83
- * t82    blocks.9.stack.act3            [2,19,19,728]           2102464    2102464  83..84
- * t83    blocks.9.stack.conv3.bn_dw     [2,19,19,728]           2102464    4204928  84..85
- * t84    blocks.9.stack.conv3           [2,19,19,728]           2102464    2102464  85..94
+ * t78    blocks.9.stack.act1            [2,19,19,728]           2102464          0  77..78
+ * t79    blocks.9.stack.conv1.bn_dw     [2,19,19,728]           2102464    4204928  78..79
+ * t80    blocks.9.stack.act2            [2,19,19,728]           2102464          0  79..80
+ * t81    blocks.9.stack.conv2.bn_dw     [2,19,19,728]           2102464    4204928  80..81
+ * t82    blocks.9.stack.act3            [2,19,19,728]           2102464          0  81..82
+ * t83    blocks.9.stack.conv3.bn_dw     [2,19,19,728]           2102464    4204928  82..83
+ * t84    blocks.9.stack.conv3           [2,19,19,728]           2102464          0  83..92
  *  t85   blocks.9                       [2,19,19,728]                               in place
- * t86    blocks.10.stack.act1           [2,19,19,728]           2102464          0  87..88
- * t87    blocks.10.stack.conv1.bn_dw    [2,19,19,728]           2102464    4204928  88..89
- * t88    blocks.10.stack.act2           [2,19,19,728]           2102464          0  89..90
- * t89    blocks.10.stack.conv2.bn_dw    [2,19,19,728]           2102464    4204928  90..91
- * t90    blocks.10.stack.act3           [2,19,19,728]           2102464          0  91..92
- * t91    blocks.10.stack.conv3.bn_dw    [2,19,19,728]           2102464    6307392  92..93
- * t92    blocks.10.stack.conv3          [2,19,19,728]           2102464    4204928  93..96
+ * t86    blocks.10.stack.act1           [2,19,19,728]           2102464    2102464  85..86
+ * t87    blocks.10.stack.conv1.bn_dw    [2,19,19,728]           2102464    4204928  86..87
+ * t88    blocks.10.stack.act2           [2,19,19,728]           2102464    2102464  87..88
+ * t89    blocks.10.stack.conv2.bn_dw    [2,19,19,728]           2102464    4204928  88..89
+ * t90    blocks.10.stack.act3           [2,19,19,728]           2102464    2102464  89..90
+ * t91    blocks.10.stack.conv3.bn_dw    [2,19,19,728]           2102464    4204928  90..91
+ * t92    blocks.10.stack.conv3          [2,19,19,728]           2102464    2102464  91..94
  *  t93   blocks.10                      [2,19,19,728]                               in place
- * t94    blocks.11.shortcut             [2,10,10,1024]           819200          0  95..103
- * t95    blocks.11.stack.act1           [2,19,19,728]           2102464     819200  96..97
- * t96    blocks.11.stack.conv1.bn_dw    [2,19,19,728]           2102464    2921664  97..98
- * t97    blocks.11.stack.act2           [2,19,19,728]           2102464     819200  98..99
- * t98    blocks.11.stack.conv2.bn_dw    [2,19,19,728]           2102464    3776512  99..100
- * t99    blocks.11.stack.act3           [2,19,19,1024]          2957312     819200  100..101
- * t100   blocks.11.stack.conv3.bn_dw    [2,10,10,1024]           819200    3776512  101..102
- * t101   blocks.11.stack.conv3          [2,10,10,1024]           819200     819200  102..104
+ * t94    blocks.11.shortcut             [2,10,10,1024]           819200    5059776  93..101
+ * t95    blocks.11.stack.act1           [2,19,19,728]           2102464          0  94..95
+ * t96    blocks.11.stack.conv1.bn_dw    [2,19,19,728]           2102464    2102464  95..96
+ * t97    blocks.11.stack.act2           [2,19,19,728]           2102464          0  96..97
+ * t98    blocks.11.stack.conv2.bn_dw    [2,19,19,728]           2102464    2957312  97..98
+ * t99    blocks.11.stack.act3           [2,19,19,1024]          2957312          0  98..99
+ * t100   blocks.11.stack.conv3.bn_dw    [2,10,10,1024]           819200    2957312  99..100
+ * t101   blocks.11.stack.conv3          [2,10,10,1024]           819200    3776512  100..102
  *  t102  blocks.11                      [2,10,10,1024]                              in place
- * t103   blocks.12.stack.conv1.act_dw   [2,10,10,1024]           819200    1638400  104..105
- * t104   blocks.12.stack.conv1          [2,10,10,1536]          1228800          0  105..106
- * t105   blocks.12.stack.conv2.act_dw   [2,10,10,1536]          1228800    1228800  106..107
- * t106   blocks.12.stack.conv2          [2,10,10,1536]          1228800          0  107..108
- * t107   blocks.12.stack.conv3.act_dw   [2,10,10,1536]          1228800    1638400  108..109
- * t108   blocks.12                      [2,10,10,2048]          1638400          0  109..110
- * t109   head.global_pool               [2,1,1,2048]              16384    1638400  110..111
- * t110   head.fc                        [2,1,1,1000]               8000          0  111..112
+ * t103   blocks.12.stack.conv1.act_dw   [2,10,10,1024]           819200    1228800  102..103
+ * t104   blocks.12.stack.conv1          [2,10,10,1536]          1228800          0  103..104
+ * t105   blocks.12.stack.conv2.act_dw   [2,10,10,1536]          1228800    1228800  104..105
+ * t106   blocks.12.stack.conv2          [2,10,10,1536]          1228800          0  105..106
+ * t107   blocks.12.stack.conv3.act_dw   [2,10,10,1536]          1228800    1638400  106..107
+ * t108   blocks.12                      [2,10,10,2048]          1638400          0  107..108
+ * t109   head.global_pool               [2,1,1,2048]              16384    1638400  108..109
+ * t110   head.fc                        [2,1,1,1000]               8000          0  109..110
  */
 static float arena[12960000 + XNN_EXTRA_BYTES / sizeof(float)]
     __attribute__((aligned(64)));
 
-#define NUM_OPS 111
+#define NUM_OPS 109
 static timmc_op ops[NUM_OPS];
 static const char *const op_names[NUM_OPS] = {
     "stem.0.conv",
-    "stem.1.conv",
-    "stem.1.conv",
     "stem.1.conv",
     "blocks.0.shortcut.conv",
     "blocks.0.stack.conv1.conv_dw",
@@ -769,7 +765,6 @@ static const timmc_output features_output =
     {{"blocks.12", 2048, 32, 10, 10}, 4, {2, 2048, 10, 10}};
 static const timmc_output pre_logits_output =
     {{"head.global_pool", 2048, 32, 1, 1}, 2, {2, 2048, 0, 0}};
-static float wino_bias[64]; /* Winograd convolutions' biases */
 
 /* Creates every operator with its weights and binds it to its arena slots. */
 static int create_ops(const timmc_st *st, timmc_scratch *w) {
@@ -788,33 +783,24 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("stem.0.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[0].xnn, /*batch_size=*/2, /*input_height=*/299, /*input_width=*/299, /*input=*/arena + 0,
-      /*output=*/arena + 3326976, threadpool);
+      /*output=*/arena + 2880000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("stem.0.conv", "setup", s);
 
-  /* stem.1.conv: Winograd F(4x4,3x3) input transform to 2888 tiles; [2,150,150,32] -> [1,2888,1,1152] */
-  ops[1] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 3326976, .b = NULL, .y = arena + 0,
-                      .dims = {/*batch=*/2, /*height=*/150, /*width=*/150, /*channels=*/32, /*pixel_stride=*/32, /*dilation=*/1, /*relu=*/0}};
-
-  /* stem.1.conv: conv 3x3 32->64, stem.1.bn folded; Winograd: 36 products over 2888 tiles; [1,2888,1,1152] -> [1,2888,1,2304] */
+  /* stem.1.conv: conv 3x3 32->64 s1, stem.1.bn folded, relu; [2,150,150,32] -> [2,150,150,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.1.conv.weight", NULL, "stem.1.bn",
       /*out_channels=*/64, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/0.001));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/32, wino_bias + 0));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/1152,
-      /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
+      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+      /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/32,
+      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("stem.1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[2].xnn, /*batch_size=*/1, /*input_height=*/2888, /*input_width=*/1, /*input=*/arena + 0,
-      /*output=*/arena + 4320000, threadpool);
+      ops[1].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150,
+      /*input=*/arena + 2880000, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("stem.1.conv", "setup", s);
-
-  /* stem.1.conv: Winograd output transform, bias, relu; [1,2888,1,2304] -> [2,150,150,64] */
-  ops[3] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 4320000, .b = wino_bias + 0, .y = arena + 1440000,
-                      .dims = {/*batch=*/2, /*height=*/150, /*width=*/150, /*channels=*/64, /*pixel_stride=*/64, /*dilation=*/1, /*relu=*/1}};
 
   /* blocks.0.shortcut.conv: conv 1x1 64->128 s2, blocks.0.shortcut.bn folded; [2,150,150,64] -> [2,75,75,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.shortcut.conv.weight", NULL, "blocks.0.shortcut.bn",
@@ -825,11 +811,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/64,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.shortcut.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[4].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150,
-      /*input=*/arena + 1440000, /*output=*/arena + 0, threadpool);
+      ops[2].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150, /*input=*/arena + 0,
+      /*output=*/arena + 11520000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.shortcut.conv", "setup", s);
 
   /* blocks.0.stack.conv1.conv_dw: conv 3x3 64->64 s1 g64, blocks.0.stack.conv1.bn_dw folded; [2,150,150,64] -> [2,150,150,64] */
@@ -841,11 +827,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/64,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/64,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv1.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[5].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150,
-      /*input=*/arena + 1440000, /*output=*/arena + 7200000, threadpool);
+      ops[3].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150, /*input=*/arena + 0,
+      /*output=*/arena + 5760000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv1.conv_dw", "setup", s);
 
   /* blocks.0.stack.conv1.conv_pw: conv 1x1 64->128 s1, blocks.0.stack.conv1.bn_pw folded, relu; [2,150,150,64] -> [2,150,150,128] */
@@ -857,11 +843,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/64,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv1.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[6].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150,
-      /*input=*/arena + 7200000, /*output=*/arena + 1440000, threadpool);
+      ops[4].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150,
+      /*input=*/arena + 5760000, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv1.conv_pw", "setup", s);
 
   /* blocks.0.stack.conv2.conv_dw: conv 3x3 128->128 s1 g128, blocks.0.stack.conv2.bn_dw folded; [2,150,150,128] -> [2,150,150,128] */
@@ -873,11 +859,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv2.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[7].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150,
-      /*input=*/arena + 1440000, /*output=*/arena + 7200000, threadpool);
+      ops[5].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150, /*input=*/arena + 0,
+      /*output=*/arena + 5760000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv2.conv_dw", "setup", s);
 
   /* blocks.0.stack.conv2.conv_pw: conv 1x1 128->128 s1, blocks.0.stack.conv2.bn_pw folded, relu; [2,150,150,128] -> [2,150,150,128] */
@@ -889,11 +875,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv2.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[8].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150,
-      /*input=*/arena + 7200000, /*output=*/arena + 1440000, threadpool);
+      ops[6].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150,
+      /*input=*/arena + 5760000, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv2.conv_pw", "setup", s);
 
   /* blocks.0.stack.conv3.conv_dw: conv 3x3 128->128 s2 g128, blocks.0.stack.conv3.bn_dw folded; [2,150,150,128] -> [2,75,75,128] */
@@ -905,11 +891,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv3.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[9].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150,
-      /*input=*/arena + 1440000, /*output=*/arena + 7200000, threadpool);
+      ops[7].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150, /*input=*/arena + 0,
+      /*output=*/arena + 5760000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv3.conv_dw", "setup", s);
 
   /* blocks.0.stack.conv3.conv_pw: conv 1x1 128->128 s1, blocks.0.stack.conv3.bn_pw folded; [2,75,75,128] -> [2,75,75,128] */
@@ -921,21 +907,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv3.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[10].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
-      /*input=*/arena + 7200000, /*output=*/arena + 1440000, threadpool);
+      ops[8].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
+      /*input=*/arena + 5760000, /*output=*/arena + 7200000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv3.conv_pw", "setup", s);
 
   /* blocks.0: add; [2,75,75,128] -> [2,75,75,128] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[11].xnn, /*num_input1_dims=*/1, (const size_t[]){1440000}, /*num_input2_dims=*/1,
-      (const size_t[]){1440000}, /*input1=*/arena + 1440000, /*input2=*/arena + 0,
-      /*output=*/arena + 1440000, threadpool);
+      ops[9].xnn, /*num_input1_dims=*/1, (const size_t[]){1440000}, /*num_input2_dims=*/1,
+      (const size_t[]){1440000}, /*input1=*/arena + 7200000, /*input2=*/arena + 11520000,
+      /*output=*/arena + 7200000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0", "setup", s);
 
   /* blocks.1.shortcut.conv: conv 1x1 128->256 s2, blocks.1.shortcut.bn folded; [2,75,75,128] -> [2,38,38,256] */
@@ -947,20 +933,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/256, /*input_channel_stride=*/128,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.shortcut.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[12].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
-      /*input=*/arena + 1440000, /*output=*/arena + 0, threadpool);
+      ops[10].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
+      /*input=*/arena + 7200000, /*output=*/arena + 5760000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.shortcut.conv", "setup", s);
 
   /* blocks.1.stack.act1: relu; [2,75,75,128] -> [2,75,75,128] */
   s = xnn_create_clamp_nc_f32(
       /*channels=*/128, /*input_stride=*/128, /*output_stride=*/128, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.act1", "create", s);
   s = xnn_setup_clamp_nc_f32(
-      ops[13].xnn, /*batch_size=*/11250, /*input=*/arena + 1440000, /*output=*/arena + 2880000,
+      ops[11].xnn, /*batch_size=*/11250, /*input=*/arena + 7200000, /*output=*/arena + 0,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.act1", "setup", s);
 
@@ -973,11 +959,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv1.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[14].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
-      /*input=*/arena + 2880000, /*output=*/arena + 4320000, threadpool);
+      ops[12].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75, /*input=*/arena + 0,
+      /*output=*/arena + 2880000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv1.conv_dw", "setup", s);
 
   /* blocks.1.stack.conv1.conv_pw: conv 1x1 128->256 s1, blocks.1.stack.conv1.bn_pw folded, relu; [2,75,75,128] -> [2,75,75,256] */
@@ -989,11 +975,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/256, /*input_channel_stride=*/128,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv1.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[15].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
-      /*input=*/arena + 4320000, /*output=*/arena + 739328, threadpool);
+      ops[13].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
+      /*input=*/arena + 2880000, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv1.conv_pw", "setup", s);
 
   /* blocks.1.stack.conv2.conv_dw: conv 3x3 256->256 s1 g256, blocks.1.stack.conv2.bn_dw folded; [2,75,75,256] -> [2,75,75,256] */
@@ -1005,11 +991,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/256,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv2.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[16].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
-      /*input=*/arena + 739328, /*output=*/arena + 3619328, threadpool);
+      ops[14].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75, /*input=*/arena + 0,
+      /*output=*/arena + 2880000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv2.conv_dw", "setup", s);
 
   /* blocks.1.stack.conv2.conv_pw: conv 1x1 256->256 s1, blocks.1.stack.conv2.bn_pw folded, relu; [2,75,75,256] -> [2,75,75,256] */
@@ -1021,11 +1007,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv2.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[17].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
-      /*input=*/arena + 3619328, /*output=*/arena + 739328, threadpool);
+      ops[15].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
+      /*input=*/arena + 2880000, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv2.conv_pw", "setup", s);
 
   /* blocks.1.stack.conv3.conv_dw: conv 3x3 256->256 s2 g256, blocks.1.stack.conv3.bn_dw folded; [2,75,75,256] -> [2,38,38,256] */
@@ -1037,11 +1023,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/256,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv3.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[18].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
-      /*input=*/arena + 739328, /*output=*/arena + 3619328, threadpool);
+      ops[16].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75, /*input=*/arena + 0,
+      /*output=*/arena + 2880000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv3.conv_dw", "setup", s);
 
   /* blocks.1.stack.conv3.conv_pw: conv 1x1 256->256 s1, blocks.1.stack.conv3.bn_pw folded; [2,38,38,256] -> [2,38,38,256] */
@@ -1053,21 +1039,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv3.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[19].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
-      /*input=*/arena + 3619328, /*output=*/arena + 1051232, threadpool);
+      ops[17].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
+      /*input=*/arena + 2880000, /*output=*/arena + 3619328, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv3.conv_pw", "setup", s);
 
   /* blocks.1: add; [2,38,38,256] -> [2,38,38,256] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[20].xnn, /*num_input1_dims=*/1, (const size_t[]){739328}, /*num_input2_dims=*/1,
-      (const size_t[]){739328}, /*input1=*/arena + 1051232, /*input2=*/arena + 0,
-      /*output=*/arena + 1051232, threadpool);
+      ops[18].xnn, /*num_input1_dims=*/1, (const size_t[]){739328}, /*num_input2_dims=*/1,
+      (const size_t[]){739328}, /*input1=*/arena + 3619328, /*input2=*/arena + 5760000,
+      /*output=*/arena + 3619328, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1", "setup", s);
 
   /* blocks.2.shortcut.conv: conv 1x1 256->728 s2, blocks.2.shortcut.bn folded; [2,38,38,256] -> [2,19,19,728] */
@@ -1079,20 +1065,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/728, /*input_channel_stride=*/256,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.shortcut.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[21].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
-      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
+      ops[19].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
+      /*input=*/arena + 3619328, /*output=*/arena + 4358656, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.shortcut.conv", "setup", s);
 
   /* blocks.2.stack.act1: relu; [2,38,38,256] -> [2,38,38,256] */
   s = xnn_create_clamp_nc_f32(
       /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.act1", "create", s);
   s = xnn_setup_clamp_nc_f32(
-      ops[22].xnn, /*batch_size=*/2888, /*input=*/arena + 1051232, /*output=*/arena + 1790560,
+      ops[20].xnn, /*batch_size=*/2888, /*input=*/arena + 3619328, /*output=*/arena + 0,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.act1", "setup", s);
 
@@ -1105,11 +1091,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/256,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv1.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[23].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
-      /*input=*/arena + 1790560, /*output=*/arena + 3153696, threadpool);
+      ops[21].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38, /*input=*/arena + 0,
+      /*output=*/arena + 2102464, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv1.conv_dw", "setup", s);
 
   /* blocks.2.stack.conv1.conv_pw: conv 1x1 256->728 s1, blocks.2.stack.conv1.bn_pw folded, relu; [2,38,38,256] -> [2,38,38,728] */
@@ -1121,11 +1107,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/728, /*input_channel_stride=*/256,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv1.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[24].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
-      /*input=*/arena + 3153696, /*output=*/arena + 1051232, threadpool);
+      ops[22].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
+      /*input=*/arena + 2102464, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv1.conv_pw", "setup", s);
 
   /* blocks.2.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.2.stack.conv2.bn_dw folded; [2,38,38,728] -> [2,38,38,728] */
@@ -1137,11 +1123,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv2.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[25].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
-      /*input=*/arena + 1051232, /*output=*/arena + 3153696, threadpool);
+      ops[23].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38, /*input=*/arena + 0,
+      /*output=*/arena + 2102464, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv2.conv_dw", "setup", s);
 
   /* blocks.2.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.2.stack.conv2.bn_pw folded, relu; [2,38,38,728] -> [2,38,38,728] */
@@ -1153,11 +1139,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv2.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[26].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
-      /*input=*/arena + 3153696, /*output=*/arena + 1051232, threadpool);
+      ops[24].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
+      /*input=*/arena + 2102464, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv2.conv_pw", "setup", s);
 
   /* blocks.2.stack.conv3.conv_dw: conv 3x3 728->728 s2 g728, blocks.2.stack.conv3.bn_dw folded; [2,38,38,728] -> [2,19,19,728] */
@@ -1169,11 +1155,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv3.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[27].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
-      /*input=*/arena + 1051232, /*output=*/arena + 3153696, threadpool);
+      ops[25].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38, /*input=*/arena + 0,
+      /*output=*/arena + 2102464, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv3.conv_dw", "setup", s);
 
   /* blocks.2.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.2.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1185,30 +1171,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv3.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[28].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 3153696, /*output=*/arena + 0, threadpool);
+      ops[26].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 2102464, /*output=*/arena + 2628080, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv3.conv_pw", "setup", s);
 
   /* blocks.2: add; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[29].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
-      (const size_t[]){525616}, /*input1=*/arena + 0, /*input2=*/arena + 525616,
-      /*output=*/arena + 0, threadpool);
+      ops[27].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
+      (const size_t[]){525616}, /*input1=*/arena + 2628080, /*input2=*/arena + 4358656,
+      /*output=*/arena + 2628080, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2", "setup", s);
 
   /* blocks.3.stack.act1: relu; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_clamp_nc_f32(
       /*channels=*/728, /*input_stride=*/728, /*output_stride=*/728, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.act1", "create", s);
   s = xnn_setup_clamp_nc_f32(
-      ops[30].xnn, /*batch_size=*/722, /*input=*/arena + 0, /*output=*/arena + 525616, threadpool);
+      ops[28].xnn, /*batch_size=*/722, /*input=*/arena + 2628080, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.act1", "setup", s);
 
   /* blocks.3.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.3.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1220,11 +1206,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv1.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[31].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
+      ops[29].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
+      /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv1.conv_dw", "setup", s);
 
   /* blocks.3.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.3.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
@@ -1236,11 +1222,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv1.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[32].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
+      ops[30].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 525616, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv1.conv_pw", "setup", s);
 
   /* blocks.3.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.3.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1252,11 +1238,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv2.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[33].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
+      ops[31].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
+      /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv2.conv_dw", "setup", s);
 
   /* blocks.3.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.3.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
@@ -1268,11 +1254,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv2.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[34].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
+      ops[32].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 525616, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv2.conv_pw", "setup", s);
 
   /* blocks.3.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.3.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1284,11 +1270,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv3.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[35].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
+      ops[33].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
+      /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv3.conv_dw", "setup", s);
 
   /* blocks.3.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.3.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1300,30 +1286,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv3.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[36].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
+      ops[34].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 525616, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv3.conv_pw", "setup", s);
 
   /* blocks.3: add; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[37].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
-      (const size_t[]){525616}, /*input1=*/arena + 525616, /*input2=*/arena + 0,
-      /*output=*/arena + 525616, threadpool);
+      ops[35].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
+      (const size_t[]){525616}, /*input1=*/arena + 0, /*input2=*/arena + 2628080,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3", "setup", s);
 
   /* blocks.4.stack.act1: relu; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_clamp_nc_f32(
       /*channels=*/728, /*input_stride=*/728, /*output_stride=*/728, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.act1", "create", s);
   s = xnn_setup_clamp_nc_f32(
-      ops[38].xnn, /*batch_size=*/722, /*input=*/arena + 525616, /*output=*/arena + 0, threadpool);
+      ops[36].xnn, /*batch_size=*/722, /*input=*/arena + 0, /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.act1", "setup", s);
 
   /* blocks.4.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.4.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1335,11 +1321,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv1.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[39].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
-      /*output=*/arena + 1051232, threadpool);
+      ops[37].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv1.conv_dw", "setup", s);
 
   /* blocks.4.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.4.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
@@ -1351,11 +1337,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv1.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[40].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
+      ops[38].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv1.conv_pw", "setup", s);
 
   /* blocks.4.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.4.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1367,11 +1353,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv2.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[41].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
-      /*output=*/arena + 1051232, threadpool);
+      ops[39].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv2.conv_dw", "setup", s);
 
   /* blocks.4.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.4.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
@@ -1383,11 +1369,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv2.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[42].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
+      ops[40].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv2.conv_pw", "setup", s);
 
   /* blocks.4.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.4.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1399,11 +1385,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv3.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[43].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
-      /*output=*/arena + 1051232, threadpool);
+      ops[41].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv3.conv_dw", "setup", s);
 
   /* blocks.4.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.4.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1415,30 +1401,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv3.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[44].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
+      ops[42].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv3.conv_pw", "setup", s);
 
   /* blocks.4: add; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[45].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
-      (const size_t[]){525616}, /*input1=*/arena + 0, /*input2=*/arena + 525616,
-      /*output=*/arena + 0, threadpool);
+      ops[43].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
+      (const size_t[]){525616}, /*input1=*/arena + 525616, /*input2=*/arena + 0,
+      /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4", "setup", s);
 
   /* blocks.5.stack.act1: relu; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_clamp_nc_f32(
       /*channels=*/728, /*input_stride=*/728, /*output_stride=*/728, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.act1", "create", s);
   s = xnn_setup_clamp_nc_f32(
-      ops[46].xnn, /*batch_size=*/722, /*input=*/arena + 0, /*output=*/arena + 525616, threadpool);
+      ops[44].xnn, /*batch_size=*/722, /*input=*/arena + 525616, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.act1", "setup", s);
 
   /* blocks.5.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.5.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1450,11 +1436,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv1.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[47].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
+      ops[45].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
+      /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv1.conv_dw", "setup", s);
 
   /* blocks.5.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.5.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
@@ -1466,11 +1452,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv1.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[48].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
+      ops[46].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv1.conv_pw", "setup", s);
 
   /* blocks.5.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.5.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1482,11 +1468,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv2.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[49].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
+      ops[47].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
+      /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv2.conv_dw", "setup", s);
 
   /* blocks.5.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.5.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
@@ -1498,11 +1484,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv2.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[50].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
+      ops[48].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv2.conv_pw", "setup", s);
 
   /* blocks.5.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.5.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1514,11 +1500,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv3.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[51].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
+      ops[49].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
+      /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv3.conv_dw", "setup", s);
 
   /* blocks.5.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.5.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1530,30 +1516,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv3.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[52].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
+      ops[50].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv3.conv_pw", "setup", s);
 
   /* blocks.5: add; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[53].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
-      (const size_t[]){525616}, /*input1=*/arena + 525616, /*input2=*/arena + 0,
-      /*output=*/arena + 525616, threadpool);
+      ops[51].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
+      (const size_t[]){525616}, /*input1=*/arena + 0, /*input2=*/arena + 525616,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5", "setup", s);
 
   /* blocks.6.stack.act1: relu; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_clamp_nc_f32(
       /*channels=*/728, /*input_stride=*/728, /*output_stride=*/728, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.act1", "create", s);
   s = xnn_setup_clamp_nc_f32(
-      ops[54].xnn, /*batch_size=*/722, /*input=*/arena + 525616, /*output=*/arena + 0, threadpool);
+      ops[52].xnn, /*batch_size=*/722, /*input=*/arena + 0, /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.act1", "setup", s);
 
   /* blocks.6.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.6.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1565,11 +1551,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv1.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[55].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
-      /*output=*/arena + 1051232, threadpool);
+      ops[53].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv1.conv_dw", "setup", s);
 
   /* blocks.6.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.6.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
@@ -1581,11 +1567,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv1.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[56].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
+      ops[54].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv1.conv_pw", "setup", s);
 
   /* blocks.6.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.6.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1597,11 +1583,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv2.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[57].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
-      /*output=*/arena + 1051232, threadpool);
+      ops[55].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv2.conv_dw", "setup", s);
 
   /* blocks.6.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.6.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
@@ -1613,11 +1599,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv2.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[58].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
+      ops[56].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv2.conv_pw", "setup", s);
 
   /* blocks.6.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.6.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1629,11 +1615,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv3.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[59].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
-      /*output=*/arena + 1051232, threadpool);
+      ops[57].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv3.conv_dw", "setup", s);
 
   /* blocks.6.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.6.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1645,30 +1631,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv3.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[60].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
+      ops[58].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv3.conv_pw", "setup", s);
 
   /* blocks.6: add; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[61].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[61].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
-      (const size_t[]){525616}, /*input1=*/arena + 0, /*input2=*/arena + 525616,
-      /*output=*/arena + 0, threadpool);
+      ops[59].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
+      (const size_t[]){525616}, /*input1=*/arena + 525616, /*input2=*/arena + 0,
+      /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6", "setup", s);
 
   /* blocks.7.stack.act1: relu; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_clamp_nc_f32(
       /*channels=*/728, /*input_stride=*/728, /*output_stride=*/728, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[62].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.act1", "create", s);
   s = xnn_setup_clamp_nc_f32(
-      ops[62].xnn, /*batch_size=*/722, /*input=*/arena + 0, /*output=*/arena + 525616, threadpool);
+      ops[60].xnn, /*batch_size=*/722, /*input=*/arena + 525616, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.act1", "setup", s);
 
   /* blocks.7.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.7.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1680,11 +1666,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[61].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv1.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[63].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
+      ops[61].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
+      /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv1.conv_dw", "setup", s);
 
   /* blocks.7.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.7.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
@@ -1696,11 +1682,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[62].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv1.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[64].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
+      ops[62].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv1.conv_pw", "setup", s);
 
   /* blocks.7.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.7.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1712,11 +1698,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv2.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[65].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
+      ops[63].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
+      /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv2.conv_dw", "setup", s);
 
   /* blocks.7.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.7.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
@@ -1728,11 +1714,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv2.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[66].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
+      ops[64].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv2.conv_pw", "setup", s);
 
   /* blocks.7.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.7.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1744,11 +1730,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv3.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[67].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
+      ops[65].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
+      /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv3.conv_dw", "setup", s);
 
   /* blocks.7.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.7.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1760,30 +1746,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv3.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[68].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
+      ops[66].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv3.conv_pw", "setup", s);
 
   /* blocks.7: add; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[69].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.7", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[69].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
-      (const size_t[]){525616}, /*input1=*/arena + 525616, /*input2=*/arena + 0,
-      /*output=*/arena + 525616, threadpool);
+      ops[67].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
+      (const size_t[]){525616}, /*input1=*/arena + 0, /*input2=*/arena + 525616,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.7", "setup", s);
 
   /* blocks.8.stack.act1: relu; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_clamp_nc_f32(
       /*channels=*/728, /*input_stride=*/728, /*output_stride=*/728, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.act1", "create", s);
   s = xnn_setup_clamp_nc_f32(
-      ops[70].xnn, /*batch_size=*/722, /*input=*/arena + 525616, /*output=*/arena + 0, threadpool);
+      ops[68].xnn, /*batch_size=*/722, /*input=*/arena + 0, /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.act1", "setup", s);
 
   /* blocks.8.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.8.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1795,11 +1781,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[71].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[69].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv1.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[71].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
-      /*output=*/arena + 1051232, threadpool);
+      ops[69].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv1.conv_dw", "setup", s);
 
   /* blocks.8.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.8.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
@@ -1811,11 +1797,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[72].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv1.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[72].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
+      ops[70].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv1.conv_pw", "setup", s);
 
   /* blocks.8.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.8.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1827,11 +1813,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[71].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv2.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[73].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
-      /*output=*/arena + 1051232, threadpool);
+      ops[71].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv2.conv_dw", "setup", s);
 
   /* blocks.8.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.8.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
@@ -1843,11 +1829,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[74].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[72].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv2.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[74].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
+      ops[72].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv2.conv_pw", "setup", s);
 
   /* blocks.8.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.8.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1859,11 +1845,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv3.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[75].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
-      /*output=*/arena + 1051232, threadpool);
+      ops[73].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv3.conv_dw", "setup", s);
 
   /* blocks.8.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.8.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1875,30 +1861,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[76].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[74].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv3.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[76].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
+      ops[74].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv3.conv_pw", "setup", s);
 
   /* blocks.8: add; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[77].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.8", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[77].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
-      (const size_t[]){525616}, /*input1=*/arena + 0, /*input2=*/arena + 525616,
-      /*output=*/arena + 0, threadpool);
+      ops[75].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
+      (const size_t[]){525616}, /*input1=*/arena + 525616, /*input2=*/arena + 0,
+      /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.8", "setup", s);
 
   /* blocks.9.stack.act1: relu; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_clamp_nc_f32(
       /*channels=*/728, /*input_stride=*/728, /*output_stride=*/728, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[76].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.act1", "create", s);
   s = xnn_setup_clamp_nc_f32(
-      ops[78].xnn, /*batch_size=*/722, /*input=*/arena + 0, /*output=*/arena + 525616, threadpool);
+      ops[76].xnn, /*batch_size=*/722, /*input=*/arena + 525616, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.act1", "setup", s);
 
   /* blocks.9.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.9.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1910,11 +1896,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[77].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv1.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[79].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
+      ops[77].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
+      /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv1.conv_dw", "setup", s);
 
   /* blocks.9.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.9.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
@@ -1926,11 +1912,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[80].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv1.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[80].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
+      ops[78].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv1.conv_pw", "setup", s);
 
   /* blocks.9.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.9.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1942,11 +1928,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[81].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv2.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[81].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
+      ops[79].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
+      /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv2.conv_dw", "setup", s);
 
   /* blocks.9.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.9.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
@@ -1958,11 +1944,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[82].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[80].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv2.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[82].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
+      ops[80].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv2.conv_pw", "setup", s);
 
   /* blocks.9.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.9.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1974,11 +1960,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[83].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[81].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv3.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[83].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
+      ops[81].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
+      /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv3.conv_dw", "setup", s);
 
   /* blocks.9.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.9.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -1990,30 +1976,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[84].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[82].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv3.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[84].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
+      ops[82].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv3.conv_pw", "setup", s);
 
   /* blocks.9: add; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[85].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[83].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.9", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[85].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
-      (const size_t[]){525616}, /*input1=*/arena + 525616, /*input2=*/arena + 0,
-      /*output=*/arena + 525616, threadpool);
+      ops[83].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
+      (const size_t[]){525616}, /*input1=*/arena + 0, /*input2=*/arena + 525616,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.9", "setup", s);
 
   /* blocks.10.stack.act1: relu; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_clamp_nc_f32(
       /*channels=*/728, /*input_stride=*/728, /*output_stride=*/728, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[86].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[84].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.act1", "create", s);
   s = xnn_setup_clamp_nc_f32(
-      ops[86].xnn, /*batch_size=*/722, /*input=*/arena + 525616, /*output=*/arena + 0, threadpool);
+      ops[84].xnn, /*batch_size=*/722, /*input=*/arena + 0, /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.act1", "setup", s);
 
   /* blocks.10.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.10.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -2025,11 +2011,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[87].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[85].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv1.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[87].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
-      /*output=*/arena + 1051232, threadpool);
+      ops[85].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv1.conv_dw", "setup", s);
 
   /* blocks.10.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.10.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
@@ -2041,11 +2027,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[88].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[86].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv1.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[88].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
+      ops[86].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv1.conv_pw", "setup", s);
 
   /* blocks.10.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.10.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -2057,11 +2043,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[89].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[87].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv2.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[89].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
-      /*output=*/arena + 1051232, threadpool);
+      ops[87].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv2.conv_dw", "setup", s);
 
   /* blocks.10.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.10.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
@@ -2073,11 +2059,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[90].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[88].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv2.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[90].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
+      ops[88].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv2.conv_pw", "setup", s);
 
   /* blocks.10.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.10.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -2089,11 +2075,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[91].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[89].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv3.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[91].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
-      /*output=*/arena + 1576848, threadpool);
+      ops[89].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 525616, /*output=*/arena + 1051232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv3.conv_dw", "setup", s);
 
   /* blocks.10.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.10.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -2105,21 +2091,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[92].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[90].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv3.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[92].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1576848, /*output=*/arena + 1051232, threadpool);
+      ops[90].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 1051232, /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv3.conv_pw", "setup", s);
 
   /* blocks.10: add; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[93].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[91].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.10", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[93].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
-      (const size_t[]){525616}, /*input1=*/arena + 1051232, /*input2=*/arena + 525616,
-      /*output=*/arena + 1051232, threadpool);
+      ops[91].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
+      (const size_t[]){525616}, /*input1=*/arena + 525616, /*input2=*/arena + 0,
+      /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.10", "setup", s);
 
   /* blocks.11.shortcut.conv: conv 1x1 728->1024 s2, blocks.11.shortcut.bn folded; [2,19,19,728] -> [2,10,10,1024] */
@@ -2131,21 +2117,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/1024, /*input_channel_stride=*/728,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[94].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[92].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.shortcut.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[94].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 1051232, /*output=*/arena + 0, threadpool);
+      ops[92].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 525616, /*output=*/arena + 1264944, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.shortcut.conv", "setup", s);
 
   /* blocks.11.stack.act1: relu; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_clamp_nc_f32(
       /*channels=*/728, /*input_stride=*/728, /*output_stride=*/728, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[95].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[93].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.act1", "create", s);
   s = xnn_setup_clamp_nc_f32(
-      ops[95].xnn, /*batch_size=*/722, /*input=*/arena + 1051232, /*output=*/arena + 204800,
-      threadpool);
+      ops[93].xnn, /*batch_size=*/722, /*input=*/arena + 525616, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.act1", "setup", s);
 
   /* blocks.11.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.11.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -2157,11 +2142,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[94].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv1.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[96].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 204800, /*output=*/arena + 730416, threadpool);
+      ops[94].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
+      /*output=*/arena + 525616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv1.conv_dw", "setup", s);
 
   /* blocks.11.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.11.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
@@ -2173,11 +2158,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[97].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[95].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv1.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[97].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 730416, /*output=*/arena + 204800, threadpool);
+      ops[95].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 525616, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv1.conv_pw", "setup", s);
 
   /* blocks.11.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.11.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
@@ -2189,11 +2174,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
       /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[98].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv2.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[98].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 204800, /*output=*/arena + 944128, threadpool);
+      ops[96].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
+      /*output=*/arena + 739328, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv2.conv_dw", "setup", s);
 
   /* blocks.11.stack.conv2.conv_pw: conv 1x1 728->1024 s1, blocks.11.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,1024] */
@@ -2205,11 +2190,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/728, /*group_output_channels=*/1024, /*input_channel_stride=*/728,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[99].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[97].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv2.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[99].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 944128, /*output=*/arena + 204800, threadpool);
+      ops[97].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+      /*input=*/arena + 739328, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv2.conv_pw", "setup", s);
 
   /* blocks.11.stack.conv3.conv_dw: conv 3x3 1024->1024 s2 g1024, blocks.11.stack.conv3.bn_dw folded; [2,19,19,1024] -> [2,10,10,1024] */
@@ -2221,11 +2206,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1024,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[100].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[98].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv3.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[100].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/arena + 204800, /*output=*/arena + 944128, threadpool);
+      ops[98].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19, /*input=*/arena + 0,
+      /*output=*/arena + 739328, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv3.conv_dw", "setup", s);
 
   /* blocks.11.stack.conv3.conv_pw: conv 1x1 1024->1024 s1, blocks.11.stack.conv3.bn_pw folded; [2,10,10,1024] -> [2,10,10,1024] */
@@ -2237,21 +2222,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/1024, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[101].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[99].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv3.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[101].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
-      /*input=*/arena + 944128, /*output=*/arena + 204800, threadpool);
+      ops[99].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
+      /*input=*/arena + 739328, /*output=*/arena + 944128, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv3.conv_pw", "setup", s);
 
   /* blocks.11: add; [2,10,10,1024] -> [2,10,10,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[102].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[100].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.11", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[102].xnn, /*num_input1_dims=*/1, (const size_t[]){204800}, /*num_input2_dims=*/1,
-      (const size_t[]){204800}, /*input1=*/arena + 204800, /*input2=*/arena + 0,
-      /*output=*/arena + 204800, threadpool);
+      ops[100].xnn, /*num_input1_dims=*/1, (const size_t[]){204800}, /*num_input2_dims=*/1,
+      (const size_t[]){204800}, /*input1=*/arena + 944128, /*input2=*/arena + 1264944,
+      /*output=*/arena + 944128, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.11", "setup", s);
 
   /* blocks.12.stack.conv1.conv_dw: conv 3x3 1024->1024 s1 g1024, blocks.12.stack.conv1.bn_dw folded, relu; [2,10,10,1024] -> [2,10,10,1024] */
@@ -2263,11 +2248,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1024,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[103].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[101].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv1.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[103].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
-      /*input=*/arena + 204800, /*output=*/arena + 409600, threadpool);
+      ops[101].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
+      /*input=*/arena + 944128, /*output=*/arena + 307200, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv1.conv_dw", "setup", s);
 
   /* blocks.12.stack.conv1.conv_pw: conv 1x1 1024->1536 s1, blocks.12.stack.conv1.bn_pw folded, relu; [2,10,10,1024] -> [2,10,10,1536] */
@@ -2279,11 +2264,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/1536, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/1536, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[104].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[102].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv1.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[104].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
-      /*input=*/arena + 409600, /*output=*/arena + 0, threadpool);
+      ops[102].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
+      /*input=*/arena + 307200, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv1.conv_pw", "setup", s);
 
   /* blocks.12.stack.conv2.conv_dw: conv 3x3 1536->1536 s1 g1536, blocks.12.stack.conv2.bn_dw folded, relu; [2,10,10,1536] -> [2,10,10,1536] */
@@ -2295,10 +2280,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1536,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1536,
       /*output_channel_stride=*/1536, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[103].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv2.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[105].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10, /*input=*/arena + 0,
+      ops[103].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10, /*input=*/arena + 0,
       /*output=*/arena + 307200, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv2.conv_dw", "setup", s);
 
@@ -2311,10 +2296,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1536, /*group_output_channels=*/1536, /*input_channel_stride=*/1536,
       /*output_channel_stride=*/1536, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[106].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[104].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv2.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[106].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
+      ops[104].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
       /*input=*/arena + 307200, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv2.conv_pw", "setup", s);
 
@@ -2327,10 +2312,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1536,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1536,
       /*output_channel_stride=*/1536, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[107].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv3.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[107].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10, /*input=*/arena + 0,
+      ops[105].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10, /*input=*/arena + 0,
       /*output=*/arena + 409600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv3.conv_dw", "setup", s);
 
@@ -2343,20 +2328,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1536, /*group_output_channels=*/2048, /*input_channel_stride=*/1536,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[108].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[106].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv3.conv_pw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[108].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
+      ops[106].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
       /*input=*/arena + 409600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv3.conv_pw", "setup", s);
 
   /* head.global_pool: global avg pool; [2,10,10,2048] -> [2,1,1,2048] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[109].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[107].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("head.global_pool", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[109].xnn, /*batch_size=*/2, /*width=*/100, /*input=*/arena + 0, /*output=*/arena + 409600,
+      ops[107].xnn, /*batch_size=*/2, /*width=*/100, /*input=*/arena + 0, /*output=*/arena + 409600,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("head.global_pool", "setup", s);
 
@@ -2366,10 +2351,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/2048, /*output_channels=*/1000, /*input_stride=*/2048,
       /*output_stride=*/1000, w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY,
-      /*flags=*/0, &ops[110].xnn);
+      /*flags=*/0, &ops[108].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("head.fc", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[110].xnn, /*batch_size=*/2, /*input=*/arena + 409600, /*output=*/arena + 0, threadpool);
+      ops[108].xnn, /*batch_size=*/2, /*input=*/arena + 409600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("head.fc", "setup", s);
   return TIMMC_OK;
 }
@@ -2452,7 +2437,7 @@ int xception41_forward_features(const float *input, float *output) {
   int rc;
   if (!ready) return timmc_fail(TIMMC_EINPUT, "xception41: forward_features before init");
   timmc_nchw_to_nhwc(input, arena + 0, 2, 3, 89401);
-  rc = run_ops(0, 109);
+  rc = run_ops(0, 107);
   if (rc != TIMMC_OK) return rc;
   timmc_nhwc_to_nchw(arena + 0, output, 2, 100, 2048);
   return TIMMC_OK;
@@ -2462,7 +2447,7 @@ int xception41_forward_head(const float *features, float *output, int pre_logits
   int rc;
   if (!ready) return timmc_fail(TIMMC_EINPUT, "xception41: forward_head before init");
   timmc_nchw_to_nhwc(features, arena + 0, 2, 2048, 100);
-  rc = run_ops(109, pre_logits ? 110 : NUM_OPS);
+  rc = run_ops(107, pre_logits ? 108 : NUM_OPS);
   if (rc != TIMMC_OK) return rc;
   if (pre_logits) {
     timmc_nhwc_to_nchw(arena + 409600, output, 2, 1, 2048);

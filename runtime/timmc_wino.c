@@ -36,7 +36,7 @@ typedef float vf __attribute__((vector_size(32)));
 typedef int vi __attribute__((vector_size(32)));
 #define VL 8
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define TIMMC_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#define TIMMC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=haswell", "default")))
 /* the inline helpers pass vectors by value; they never cross a call boundary */
 #pragma GCC diagnostic ignored "-Wpsabi"
 #else
@@ -106,18 +106,18 @@ static void tile_at(const geometry *g, size_t t, size_t *n, size_t *y0, size_t *
 
 static inline void in_block(float *const src[36], float *dst, size_t c, size_t chans,
                             size_t n) {
-  vf d[6][6], t[6][6], col[6], r[6];
-  for (int i = 0; i < ALPHA; i++) {
-    for (int j = 0; j < ALPHA; j++) {
+  vf col[6], t[6][6], r[6];
+  for (int j = 0; j < ALPHA; j++) { /* columns: t[a][j] = (B^T d)[a][j] */
+    for (int i = 0; i < ALPHA; i++) {
       const float *p = src[i * ALPHA + j];
-      d[i][j] = p ? load(p + c, n) : (vf){0};
+      col[i] = p ? load(p + c, n) : (vf){0};
     }
-  }
-  for (int i = 0; i < ALPHA; i++) bt6(d[i], t[i]); /* rows: t[i][b] */
-  for (int b = 0; b < ALPHA; b++) {
-    for (int i = 0; i < ALPHA; i++) col[i] = t[i][b];
     bt6(col, r);
-    for (int a = 0; a < ALPHA; a++) store(dst + (a * ALPHA + b) * chans + c, &r[a], n);
+    for (int a = 0; a < ALPHA; a++) t[a][j] = r[a];
+  }
+  for (int a = 0; a < ALPHA; a++) { /* rows: (t B)[a][b] */
+    bt6(t[a], r);
+    for (int b = 0; b < ALPHA; b++) store(dst + (a * ALPHA + b) * chans + c, &r[b], n);
   }
 }
 
@@ -153,19 +153,19 @@ static void input_tile(void *ctx, size_t t) {
 
 static inline void out_block(const float *src, float *const dst[16], const float *bias,
                              int act, size_t c, size_t chans, size_t n) {
-  vf m[6][6], t[6][4], col[6], y[4];
-  for (int a = 0; a < ALPHA; a++) {
-    for (int b = 0; b < ALPHA; b++) m[a][b] = load(src + (a * ALPHA + b) * chans + c, n);
-  }
-  for (int a = 0; a < ALPHA; a++) at6(m[a], t[a]); /* rows: t[a][j] */
-  const vf bv = load(bias + c, n);
-  for (int j = 0; j < TILE_OUT; j++) {
-    for (int a = 0; a < ALPHA; a++) col[a] = t[a][j];
+  vf col[6], t[4][6], y[4];
+  for (int b = 0; b < ALPHA; b++) { /* columns: t[i][b] = (A^T m)[i][b] */
+    for (int a = 0; a < ALPHA; a++) col[a] = load(src + (a * ALPHA + b) * chans + c, n);
     at6(col, y);
-    for (int i = 0; i < TILE_OUT; i++) {
+    for (int i = 0; i < TILE_OUT; i++) t[i][b] = y[i];
+  }
+  const vf bv = load(bias + c, n);
+  for (int i = 0; i < TILE_OUT; i++) { /* rows: y[j] = (t A)[i][j] */
+    at6(t[i], y);
+    for (int j = 0; j < TILE_OUT; j++) {
       float *p = dst[i * TILE_OUT + j];
       if (!p) continue;
-      vf v = y[i] + bv;
+      vf v = y[j] + bv;
       if (act) v = (vf)((vi)v & (v > 0)); /* ReLU: keep the bits where v > 0 */
       store(p + c, &v, n);
     }

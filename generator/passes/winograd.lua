@@ -14,14 +14,18 @@ winograd.TILE = 4 -- outputs per tile side
 winograd.POSITIONS = 36 -- (TILE + 2)^2 products per tile
 
 -- The cost model, calibrated with XNNPACK on 2 threads of a Zen 4 core pair
--- (direct convolutions near 200 GFLOP/s): a product over T tiles runs at
--- T / (T + 8) of the direct convolution's speed (XNNPACK's GEMM tiles are 7
--- rows high, so few tiles waste most of it), and the two transforms cost
--- 15 ns per tile and channel, in and out. Winograd is taken when it is
--- predicted 20% faster; on a 2-core Zen 4 that picks every 3x3 of resnet50
--- down to 14x14 and leaves 7x7 direct, as measured.
+-- (direct convolutions near 200 GFLOP/s; the FMA units peak at 230):
+-- - the products over T tiles run at T / (T + 8) of the direct convolution's
+--   speed (XNNPACK's GEMM tiles are 7 rows high: few tiles waste most of it),
+--   and no faster than their tile buffers stream from memory at 10 GB/s
+--   (what a 160x160 32->32 layer, 15 MB of tiles, measured);
+-- - the two transforms cost 10 ns per tile and channel, in and out.
+-- Winograd is taken when it is predicted 20% faster: at 224 that is every 3x3
+-- of resnet50 down to 14x14 but not its 7x7 ones, and not the wide-image,
+-- few-channel stems (xception41's 150x150 32->64 measured slower).
 local FLOPS_PER_MS = 2e8
-local TRANSFORM_MS = 1.5e-5
+local BYTES_PER_MS = 1e7
+local TRANSFORM_MS = 1e-5
 local MARGIN = 0.8
 
 local function tiles_along(n, d)
@@ -38,8 +42,9 @@ function winograd.cost(node, y)
   local macs_per_group = node.cout // node.groups * (node.cin // node.groups)
   local direct = 2 * 9 * y[1] * y[2] * y[3] * macs_per_group * node.groups / FLOPS_PER_MS
   local t = winograd.tiles(y, d)
-  local gemm = 2 * winograd.POSITIONS * t * macs_per_group * node.groups / FLOPS_PER_MS
-  local wino = gemm * (t + 8) / t + TRANSFORM_MS * t * (node.cin + node.cout)
+  local compute = 2 * winograd.POSITIONS * (t + 8) * macs_per_group * node.groups / FLOPS_PER_MS
+  local stream = 4 * winograd.POSITIONS * t * (node.cin + node.cout) / BYTES_PER_MS
+  local wino = math.max(compute, stream) + TRANSFORM_MS * t * (node.cin + node.cout)
   return direct, wino
 end
 
