@@ -1,54 +1,80 @@
 #!/bin/sh
-# bench.sh [-t THREADS] [-n RUNS] [-r ROUNDS] SPEC.json...
+# bench.sh [-t THREADS] [-n RUNS] [-r ROUNDS] [-d] SPEC.json...
 # timmc against timm eager, in the same run, for each spec (default: the seven
 # configurations in bench/specs/). Each round runs `NAME --bench RUNS` and then
-# timm eager with the same threads; the table gives the medians over rounds,
-# the speed-up and GFLOP/s, then the geometric mean of the speed-ups. timm
-# comes from PYTHONPATH (a checkout of pytorch-image-models) and Debian's
-# python3-torch; without them the baseline column says unavailable.
+# timm eager with the same threads, back to back; the speed-up is the median
+# over rounds of each round's ratio (so load that comes and goes on a shared
+# machine hits both sides of a ratio alike), beside the medians of the times
+# and GFLOP/s; then the geometric mean of the speed-ups. -d adds a third
+# column in each round: timmc with every convolution direct ("winograd":
+# "never"), and what Winograd gains over it. timm comes from PYTHONPATH (a
+# checkout of pytorch-image-models) and Debian's python3-torch; without them
+# the baseline column says unavailable.
 set -eu
 cd "$(dirname "$0")/.."
-threads=2 runs=10 rounds=3
-while getopts t:n:r: opt; do
+threads=2 runs=10 rounds=3 direct=0
+while getopts t:n:r:d opt; do
   case $opt in
     t) threads=$OPTARG ;;
     n) runs=$OPTARG ;;
     r) rounds=$OPTARG ;;
+    d) direct=1 ;;
     *) exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
 [ $# -gt 0 ] || set -- bench/specs/*.json
 out=build/bench
+mkdir -p "$out"
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-printf '%-20s %10s %10s %9s %8s  %s\n' model timmc_ms timm_ms speedup GFLOP/s rounds
+ratio() { awk "BEGIN {printf \"%.4f\", $1 / $2}"; }
+timmc_ms() { "$1" --random-weights 1 --threads "$threads" --bench "$runs" | sed -n 's/^median_ms: //p'; }
+printf '%-20s %10s %10s %9s %8s' model timmc_ms timm_ms speedup GFLOP/s
+[ "$direct" = 1 ] && printf ' %10s %9s' direct_ms winograd
+printf '  %s\n' rounds
 logsum=0 count=0
 for spec in "$@"; do
   name=$(lua5.4 -e 'print(require("cjson").decode(io.read("a")).name)' < "$spec")
   generator/timmc build "$spec" -o "$out" >/dev/null
+  if [ "$direct" = 1 ]; then # the same spec with every convolution direct
+    lua5.4 -e 'local cjson = require("cjson")
+      local s = cjson.decode(io.read("a"))
+      s.name, s.winograd = s.name .. "_direct", "never"
+      print(cjson.encode(s))' < "$spec" > "$out/${name}_direct.json"
+    generator/timmc build "$out/${name}_direct.json" -o "$out" >/dev/null
+  fi
   flops=$("$out/$name" --info | lua5.4 -e 'print(string.format("%.0f",
     require("cjson").decode(io.read("a")).flops))')
-  ours="" theirs="" why=""
+  ours="" theirs="" ratios="" directs="" gains="" why=""
   for _ in $(seq "$rounds"); do
-    ours="$ours $("$out/$name" --random-weights 1 --threads "$threads" --bench "$runs" |
-                  sed -n 's/^median_ms: //p')"
+    o=$(timmc_ms "$out/$name")
+    ours="$ours $o"
+    if [ "$direct" = 1 ]; then
+      d=$(timmc_ms "$out/${name}_direct")
+      directs="$directs $d" gains="$gains $(ratio "$d" "$o")"
+    fi
     line=$(/usr/bin/python3 bench/timm_eager.py "$spec" "$threads" "$runs" 2>&1 | tail -1)
     case $line in
-      median_ms:*) theirs="$theirs ${line#median_ms: }" ;;
+      median_ms:*) t=${line#median_ms: } theirs="$theirs $t" ratios="$ratios $(ratio "$t" "$o")" ;;
       *) why=$line ;;
     esac
   done
   o=$(echo "$ours" | median)
   if [ -n "$theirs" ]; then
-    t=$(echo "$theirs" | median)
-    speed=$(awk "BEGIN {printf \"%.2fx\", $t / $o}")
-    logsum=$(awk "BEGIN {print $logsum + log($t / $o)}")
+    t=$(echo "$theirs" | median) r=$(echo "$ratios" | median)
+    speed=$(awk "BEGIN {printf \"%.2fx\", $r}")
+    logsum=$(awk "BEGIN {print $logsum + log($r)}")
     count=$((count + 1))
   else
     t="-" speed="-"
   fi
-  printf '%-20s %10s %10s %9s %8s  timmc:%s timm:%s\n' "$name" "$o" "$t" "$speed" \
-    "$(awk "BEGIN {printf \"%.1f\", $flops / ($o * 1e6)}")" "$ours" "${theirs:- $why}"
+  printf '%-20s %10s %10s %9s %8s' "$name" "$o" "$t" "$speed" \
+    "$(awk "BEGIN {printf \"%.1f\", $flops / ($o * 1e6)}")"
+  if [ "$direct" = 1 ]; then
+    printf ' %10s %9s' "$(echo "$directs" | median)" \
+      "$(awk "BEGIN {printf \"%.2fx\", $(echo "$gains" | median)}")"
+  fi
+  printf '  timmc:%s timm:%s\n' "$ours" "${theirs:- $why}"
 done
 [ "$count" -gt 0 ] && awk "BEGIN {printf \"geometric mean speed-up over timm eager: %.2fx (%d models, %d threads)\n\", exp($logsum / $count), $count, $threads}"
 exit 0
