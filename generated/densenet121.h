@@ -13,7 +13,7 @@
 #define DENSENET121_INPUT_SIZE 301056
 #define DENSENET121_NUM_OUTPUTS 1
 #define DENSENET121_OUTPUT0_SIZE 2000 /* classifier: [2,1000] */
-#define DENSENET121_ARENA_BYTES 16859136
+#define DENSENET121_ARENA_BYTES 15253504
 
 /* Threads used by the operators; call before densenet121_init (default 1). */
 int densenet121_set_threads(size_t threads);

@@ -10,12 +10,12 @@
 #include "timmc_rt.h"
 
 /*
- * Memory plan: one arena of 16859136 bytes (lower bound 16859136).
- * Live ranges are node indices; 0 is the input copy, 223 the end of forward.
+ * Memory plan: one arena of 15253504 bytes (lower bound 15253504).
+ * Live ranges are node indices; 0 is the input copy, 187 the end of forward.
  * tensor timm module                    shape (NHWC)              bytes     offset  live
- * t1     input                          [2,224,224,3]           1204224    6422528  0..1
- * t2     features.norm0                 [2,112,112,64]          6422528          0  1..2
- * t28    features.denseblock1           [2,56,56,256]           6422528    7225344  2..33
+ * t1     input                          [2,224,224,3]           1204224          0  0..1
+ * t2     features.norm0                 [2,112,112,64]          6422528    6422528  1..2
+ * t28    features.denseblock1           [2,56,56,256]           6422528          0  2..21
  *  t3    features.pool0                 [2,56,56,64]                                view at channel 0
  *  t4    features.denseblock1.denselayer1 [2,56,56,64]                                view at channel 0
  *  t7    features.denseblock1.denselayer1.conv2 [2,56,56,32]                                view at channel 64
@@ -29,33 +29,33 @@
  *  t23   features.denseblock1.denselayer5.conv2 [2,56,56,32]                                view at channel 192
  *  t24   features.denseblock1.denselayer6 [2,56,56,224]                               view at channel 0
  *  t27   features.denseblock1.denselayer6.conv2 [2,56,56,32]                                view at channel 224
- * t5     features.denseblock1.denselayer1.norm1 [2,56,56,64]            1605632          0  3..4
- * t6     features.denseblock1.denselayer1.norm2 [2,56,56,128]           3211264   13647872  4..5
- * t250   features.denseblock1.denselayer1.conv2 (winograd tiles) [1,392,1,4608]          7225344          0  5..6
- * t251   features.denseblock1.denselayer1.conv2 (winograd products) [1,392,1,1152]          1806336   13647872  6..7
- * t9     features.denseblock1.denselayer2.norm1 [2,56,56,96]            2408448          0  8..9
- * t10    features.denseblock1.denselayer2.norm2 [2,56,56,128]           3211264   13647872  9..10
- * t252   features.denseblock1.denselayer2.conv2 (winograd tiles) [1,392,1,4608]          7225344          0  10..11
- * t253   features.denseblock1.denselayer2.conv2 (winograd products) [1,392,1,1152]          1806336   13647872  11..12
- * t13    features.denseblock1.denselayer3.norm1 [2,56,56,128]           3211264          0  13..14
- * t14    features.denseblock1.denselayer3.norm2 [2,56,56,128]           3211264   13647872  14..15
- * t254   features.denseblock1.denselayer3.conv2 (winograd tiles) [1,392,1,4608]          7225344          0  15..16
- * t255   features.denseblock1.denselayer3.conv2 (winograd products) [1,392,1,1152]          1806336   13647872  16..17
- * t17    features.denseblock1.denselayer4.norm1 [2,56,56,160]           4014080          0  18..19
- * t18    features.denseblock1.denselayer4.norm2 [2,56,56,128]           3211264   13647872  19..20
- * t256   features.denseblock1.denselayer4.conv2 (winograd tiles) [1,392,1,4608]          7225344          0  20..21
- * t257   features.denseblock1.denselayer4.conv2 (winograd products) [1,392,1,1152]          1806336   13647872  21..22
- * t21    features.denseblock1.denselayer5.norm1 [2,56,56,192]           4816896          0  23..24
- * t22    features.denseblock1.denselayer5.norm2 [2,56,56,128]           3211264   13647872  24..25
- * t258   features.denseblock1.denselayer5.conv2 (winograd tiles) [1,392,1,4608]          7225344          0  25..26
- * t259   features.denseblock1.denselayer5.conv2 (winograd products) [1,392,1,1152]          1806336   13647872  26..27
- * t25    features.denseblock1.denselayer6.norm1 [2,56,56,224]           5619712          0  28..29
- * t26    features.denseblock1.denselayer6.norm2 [2,56,56,128]           3211264   13647872  29..30
- * t260   features.denseblock1.denselayer6.conv2 (winograd tiles) [1,392,1,4608]          7225344          0  30..31
- * t261   features.denseblock1.denselayer6.conv2 (winograd products) [1,392,1,1152]          1806336   13647872  31..32
- * t29    features.transition1.norm      [2,56,56,256]           6422528          0  33..34
- * t30    features.transition1.conv      [2,56,56,128]           3211264    6422528  34..35
- * t80    features.denseblock2           [2,28,28,512]           3211264          0  35..96
+ * t5     features.denseblock1.denselayer1.norm1 [2,56,56,64]            1605632    9633792  3..4
+ * t6     features.denseblock1.denselayer1.norm2 [2,56,56,128]           3211264    6422528  4..5
+ * t250   features.denseblock1.denselayer1.conv2 (winograd tiles) [1,45,1,4608]            829440    9633792  5..5
+ * t251   features.denseblock1.denselayer1.conv2 (winograd products) [1,45,1,1152]            207360   10463232  5..5
+ * t9     features.denseblock1.denselayer2.norm1 [2,56,56,96]            2408448    9633792  6..7
+ * t10    features.denseblock1.denselayer2.norm2 [2,56,56,128]           3211264    6422528  7..8
+ * t252   features.denseblock1.denselayer2.conv2 (winograd tiles) [1,45,1,4608]            829440    9633792  8..8
+ * t253   features.denseblock1.denselayer2.conv2 (winograd products) [1,45,1,1152]            207360   10463232  8..8
+ * t13    features.denseblock1.denselayer3.norm1 [2,56,56,128]           3211264    6422528  9..10
+ * t14    features.denseblock1.denselayer3.norm2 [2,56,56,128]           3211264    9633792  10..11
+ * t254   features.denseblock1.denselayer3.conv2 (winograd tiles) [1,45,1,4608]            829440    6422528  11..11
+ * t255   features.denseblock1.denselayer3.conv2 (winograd products) [1,45,1,1152]            207360    7251968  11..11
+ * t17    features.denseblock1.denselayer4.norm1 [2,56,56,160]           4014080    6422528  12..13
+ * t18    features.denseblock1.denselayer4.norm2 [2,56,56,128]           3211264   10436608  13..14
+ * t256   features.denseblock1.denselayer4.conv2 (winograd tiles) [1,45,1,4608]            829440    6422528  14..14
+ * t257   features.denseblock1.denselayer4.conv2 (winograd products) [1,45,1,1152]            207360    7251968  14..14
+ * t21    features.denseblock1.denselayer5.norm1 [2,56,56,192]           4816896    6422528  15..16
+ * t22    features.denseblock1.denselayer5.norm2 [2,56,56,128]           3211264   11239424  16..17
+ * t258   features.denseblock1.denselayer5.conv2 (winograd tiles) [1,45,1,4608]            829440    6422528  17..17
+ * t259   features.denseblock1.denselayer5.conv2 (winograd products) [1,45,1,1152]            207360    7251968  17..17
+ * t25    features.denseblock1.denselayer6.norm1 [2,56,56,224]           5619712    6422528  18..19
+ * t26    features.denseblock1.denselayer6.norm2 [2,56,56,128]           3211264   12042240  19..20
+ * t260   features.denseblock1.denselayer6.conv2 (winograd tiles) [1,45,1,4608]            829440    6422528  20..20
+ * t261   features.denseblock1.denselayer6.conv2 (winograd products) [1,45,1,1152]            207360    7251968  20..20
+ * t29    features.transition1.norm      [2,56,56,256]           6422528    6422528  21..22
+ * t30    features.transition1.conv      [2,56,56,128]           3211264    3211264  22..23
+ * t80    features.denseblock2           [2,28,28,512]           3211264          0  23..60
  *  t31   features.transition1.pool      [2,28,28,128]                               view at channel 0
  *  t32   features.denseblock2.denselayer1 [2,28,28,128]                               view at channel 0
  *  t35   features.denseblock2.denselayer1.conv2 [2,28,28,32]                                view at channel 128
@@ -81,57 +81,57 @@
  *  t75   features.denseblock2.denselayer11.conv2 [2,28,28,32]                                view at channel 448
  *  t76   features.denseblock2.denselayer12 [2,28,28,480]                               view at channel 0
  *  t79   features.denseblock2.denselayer12.conv2 [2,28,28,32]                                view at channel 480
- * t33    features.denseblock2.denselayer1.norm1 [2,28,28,128]            802816    3211264  36..37
- * t34    features.denseblock2.denselayer1.norm2 [2,28,28,128]            802816    5017600  37..38
- * t262   features.denseblock2.denselayer1.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  38..39
- * t263   features.denseblock2.denselayer1.conv2 (winograd products) [1,98,1,1152]            451584    5017600  39..40
- * t37    features.denseblock2.denselayer2.norm1 [2,28,28,160]           1003520    3211264  41..42
- * t38    features.denseblock2.denselayer2.norm2 [2,28,28,128]            802816    5017600  42..43
- * t264   features.denseblock2.denselayer2.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  43..44
- * t265   features.denseblock2.denselayer2.conv2 (winograd products) [1,98,1,1152]            451584    5017600  44..45
- * t41    features.denseblock2.denselayer3.norm1 [2,28,28,192]           1204224    3211264  46..47
- * t42    features.denseblock2.denselayer3.norm2 [2,28,28,128]            802816    5017600  47..48
- * t266   features.denseblock2.denselayer3.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  48..49
- * t267   features.denseblock2.denselayer3.conv2 (winograd products) [1,98,1,1152]            451584    5017600  49..50
- * t45    features.denseblock2.denselayer4.norm1 [2,28,28,224]           1404928    3211264  51..52
- * t46    features.denseblock2.denselayer4.norm2 [2,28,28,128]            802816    5017600  52..53
- * t268   features.denseblock2.denselayer4.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  53..54
- * t269   features.denseblock2.denselayer4.conv2 (winograd products) [1,98,1,1152]            451584    5017600  54..55
- * t49    features.denseblock2.denselayer5.norm1 [2,28,28,256]           1605632    3211264  56..57
- * t50    features.denseblock2.denselayer5.norm2 [2,28,28,128]            802816    5017600  57..58
- * t270   features.denseblock2.denselayer5.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  58..59
- * t271   features.denseblock2.denselayer5.conv2 (winograd products) [1,98,1,1152]            451584    5017600  59..60
- * t53    features.denseblock2.denselayer6.norm1 [2,28,28,288]           1806336    3211264  61..62
- * t54    features.denseblock2.denselayer6.norm2 [2,28,28,128]            802816    5017600  62..63
- * t272   features.denseblock2.denselayer6.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  63..64
- * t273   features.denseblock2.denselayer6.conv2 (winograd products) [1,98,1,1152]            451584    5017600  64..65
- * t57    features.denseblock2.denselayer7.norm1 [2,28,28,320]           2007040    3211264  66..67
- * t58    features.denseblock2.denselayer7.norm2 [2,28,28,128]            802816    5218304  67..68
- * t274   features.denseblock2.denselayer7.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  68..69
- * t275   features.denseblock2.denselayer7.conv2 (winograd products) [1,98,1,1152]            451584    5017600  69..70
- * t61    features.denseblock2.denselayer8.norm1 [2,28,28,352]           2207744    3211264  71..72
- * t62    features.denseblock2.denselayer8.norm2 [2,28,28,128]            802816    5419008  72..73
- * t276   features.denseblock2.denselayer8.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  73..74
- * t277   features.denseblock2.denselayer8.conv2 (winograd products) [1,98,1,1152]            451584    5017600  74..75
- * t65    features.denseblock2.denselayer9.norm1 [2,28,28,384]           2408448    3211264  76..77
- * t66    features.denseblock2.denselayer9.norm2 [2,28,28,128]            802816    5619712  77..78
- * t278   features.denseblock2.denselayer9.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  78..79
- * t279   features.denseblock2.denselayer9.conv2 (winograd products) [1,98,1,1152]            451584    5017600  79..80
- * t69    features.denseblock2.denselayer10.norm1 [2,28,28,416]           2609152    3211264  81..82
- * t70    features.denseblock2.denselayer10.norm2 [2,28,28,128]            802816    5820416  82..83
- * t280   features.denseblock2.denselayer10.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  83..84
- * t281   features.denseblock2.denselayer10.conv2 (winograd products) [1,98,1,1152]            451584    5017600  84..85
- * t73    features.denseblock2.denselayer11.norm1 [2,28,28,448]           2809856    3211264  86..87
- * t74    features.denseblock2.denselayer11.norm2 [2,28,28,128]            802816    6021120  87..88
- * t282   features.denseblock2.denselayer11.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  88..89
- * t283   features.denseblock2.denselayer11.conv2 (winograd products) [1,98,1,1152]            451584    5017600  89..90
- * t77    features.denseblock2.denselayer12.norm1 [2,28,28,480]           3010560    3211264  91..92
- * t78    features.denseblock2.denselayer12.norm2 [2,28,28,128]            802816    6221824  92..93
- * t284   features.denseblock2.denselayer12.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  93..94
- * t285   features.denseblock2.denselayer12.conv2 (winograd products) [1,98,1,1152]            451584    5017600  94..95
- * t81    features.transition2.norm      [2,28,28,512]           3211264    3211264  96..97
- * t82    features.transition2.conv      [2,28,28,256]           1605632          0  97..98
- * t180   features.denseblock3           [2,14,14,1024]          1605632    1605632  98..171
+ * t33    features.denseblock2.denselayer1.norm1 [2,28,28,128]            802816    3211264  24..25
+ * t34    features.denseblock2.denselayer1.norm2 [2,28,28,128]            802816    5017600  25..26
+ * t262   features.denseblock2.denselayer1.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  26..26
+ * t263   features.denseblock2.denselayer1.conv2 (winograd products) [1,98,1,1152]            451584    5820416  26..26
+ * t37    features.denseblock2.denselayer2.norm1 [2,28,28,160]           1003520    3211264  27..28
+ * t38    features.denseblock2.denselayer2.norm2 [2,28,28,128]            802816    5017600  28..29
+ * t264   features.denseblock2.denselayer2.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  29..29
+ * t265   features.denseblock2.denselayer2.conv2 (winograd products) [1,98,1,1152]            451584    5820416  29..29
+ * t41    features.denseblock2.denselayer3.norm1 [2,28,28,192]           1204224    3211264  30..31
+ * t42    features.denseblock2.denselayer3.norm2 [2,28,28,128]            802816    5017600  31..32
+ * t266   features.denseblock2.denselayer3.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  32..32
+ * t267   features.denseblock2.denselayer3.conv2 (winograd products) [1,98,1,1152]            451584    5820416  32..32
+ * t45    features.denseblock2.denselayer4.norm1 [2,28,28,224]           1404928    3211264  33..34
+ * t46    features.denseblock2.denselayer4.norm2 [2,28,28,128]            802816    5017600  34..35
+ * t268   features.denseblock2.denselayer4.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  35..35
+ * t269   features.denseblock2.denselayer4.conv2 (winograd products) [1,98,1,1152]            451584    5820416  35..35
+ * t49    features.denseblock2.denselayer5.norm1 [2,28,28,256]           1605632    3211264  36..37
+ * t50    features.denseblock2.denselayer5.norm2 [2,28,28,128]            802816    5017600  37..38
+ * t270   features.denseblock2.denselayer5.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  38..38
+ * t271   features.denseblock2.denselayer5.conv2 (winograd products) [1,98,1,1152]            451584    5820416  38..38
+ * t53    features.denseblock2.denselayer6.norm1 [2,28,28,288]           1806336    3211264  39..40
+ * t54    features.denseblock2.denselayer6.norm2 [2,28,28,128]            802816    5017600  40..41
+ * t272   features.denseblock2.denselayer6.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  41..41
+ * t273   features.denseblock2.denselayer6.conv2 (winograd products) [1,98,1,1152]            451584    5820416  41..41
+ * t57    features.denseblock2.denselayer7.norm1 [2,28,28,320]           2007040    3211264  42..43
+ * t58    features.denseblock2.denselayer7.norm2 [2,28,28,128]            802816    5218304  43..44
+ * t274   features.denseblock2.denselayer7.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  44..44
+ * t275   features.denseblock2.denselayer7.conv2 (winograd products) [1,98,1,1152]            451584    6021120  44..44
+ * t61    features.denseblock2.denselayer8.norm1 [2,28,28,352]           2207744    3211264  45..46
+ * t62    features.denseblock2.denselayer8.norm2 [2,28,28,128]            802816    5419008  46..47
+ * t276   features.denseblock2.denselayer8.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  47..47
+ * t277   features.denseblock2.denselayer8.conv2 (winograd products) [1,98,1,1152]            451584    6221824  47..47
+ * t65    features.denseblock2.denselayer9.norm1 [2,28,28,384]           2408448    3211264  48..49
+ * t66    features.denseblock2.denselayer9.norm2 [2,28,28,128]            802816    5619712  49..50
+ * t278   features.denseblock2.denselayer9.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  50..50
+ * t279   features.denseblock2.denselayer9.conv2 (winograd products) [1,98,1,1152]            451584    5017600  50..50
+ * t69    features.denseblock2.denselayer10.norm1 [2,28,28,416]           2609152    3211264  51..52
+ * t70    features.denseblock2.denselayer10.norm2 [2,28,28,128]            802816    5820416  52..53
+ * t280   features.denseblock2.denselayer10.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  53..53
+ * t281   features.denseblock2.denselayer10.conv2 (winograd products) [1,98,1,1152]            451584    5017600  53..53
+ * t73    features.denseblock2.denselayer11.norm1 [2,28,28,448]           2809856    3211264  54..55
+ * t74    features.denseblock2.denselayer11.norm2 [2,28,28,128]            802816    6021120  55..56
+ * t282   features.denseblock2.denselayer11.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  56..56
+ * t283   features.denseblock2.denselayer11.conv2 (winograd products) [1,98,1,1152]            451584    5017600  56..56
+ * t77    features.denseblock2.denselayer12.norm1 [2,28,28,480]           3010560    3211264  57..58
+ * t78    features.denseblock2.denselayer12.norm2 [2,28,28,128]            802816    6221824  58..59
+ * t284   features.denseblock2.denselayer12.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  59..59
+ * t285   features.denseblock2.denselayer12.conv2 (winograd products) [1,98,1,1152]            451584    5017600  59..59
+ * t81    features.transition2.norm      [2,28,28,512]           3211264    3211264  60..61
+ * t82    features.transition2.conv      [2,28,28,256]           1605632    1605632  61..62
+ * t180   features.denseblock3           [2,14,14,1024]          1605632          0  62..135
  *  t83   features.transition2.pool      [2,14,14,256]                               view at channel 0
  *  t84   features.denseblock3.denselayer1 [2,14,14,256]                               view at channel 0
  *  t87   features.denseblock3.denselayer1.conv2 [2,14,14,32]                                view at channel 256
@@ -181,57 +181,57 @@
  *  t175  features.denseblock3.denselayer23.conv2 [2,14,14,32]                                view at channel 960
  *  t176  features.denseblock3.denselayer24 [2,14,14,992]                               view at channel 0
  *  t179  features.denseblock3.denselayer24.conv2 [2,14,14,32]                                view at channel 992
- * t85    features.denseblock3.denselayer1.norm1 [2,14,14,256]            401408          0  99..100
- * t86    features.denseblock3.denselayer1.norm2 [2,14,14,128]            200704     401408  100..101
- * t89    features.denseblock3.denselayer2.norm1 [2,14,14,288]            451584          0  102..103
- * t90    features.denseblock3.denselayer2.norm2 [2,14,14,128]            200704     451584  103..104
- * t93    features.denseblock3.denselayer3.norm1 [2,14,14,320]            501760          0  105..106
- * t94    features.denseblock3.denselayer3.norm2 [2,14,14,128]            200704     501760  106..107
- * t97    features.denseblock3.denselayer4.norm1 [2,14,14,352]            551936          0  108..109
- * t98    features.denseblock3.denselayer4.norm2 [2,14,14,128]            200704     551936  109..110
- * t101   features.denseblock3.denselayer5.norm1 [2,14,14,384]            602112          0  111..112
- * t102   features.denseblock3.denselayer5.norm2 [2,14,14,128]            200704     602112  112..113
- * t105   features.denseblock3.denselayer6.norm1 [2,14,14,416]            652288          0  114..115
- * t106   features.denseblock3.denselayer6.norm2 [2,14,14,128]            200704     652288  115..116
- * t109   features.denseblock3.denselayer7.norm1 [2,14,14,448]            702464          0  117..118
- * t110   features.denseblock3.denselayer7.norm2 [2,14,14,128]            200704     702464  118..119
- * t113   features.denseblock3.denselayer8.norm1 [2,14,14,480]            752640          0  120..121
- * t114   features.denseblock3.denselayer8.norm2 [2,14,14,128]            200704     752640  121..122
- * t117   features.denseblock3.denselayer9.norm1 [2,14,14,512]            802816          0  123..124
- * t118   features.denseblock3.denselayer9.norm2 [2,14,14,128]            200704     802816  124..125
- * t121   features.denseblock3.denselayer10.norm1 [2,14,14,544]            852992          0  126..127
- * t122   features.denseblock3.denselayer10.norm2 [2,14,14,128]            200704     852992  127..128
- * t125   features.denseblock3.denselayer11.norm1 [2,14,14,576]            903168          0  129..130
- * t126   features.denseblock3.denselayer11.norm2 [2,14,14,128]            200704     903168  130..131
- * t129   features.denseblock3.denselayer12.norm1 [2,14,14,608]            953344          0  132..133
- * t130   features.denseblock3.denselayer12.norm2 [2,14,14,128]            200704     953344  133..134
- * t133   features.denseblock3.denselayer13.norm1 [2,14,14,640]           1003520          0  135..136
- * t134   features.denseblock3.denselayer13.norm2 [2,14,14,128]            200704    1003520  136..137
- * t137   features.denseblock3.denselayer14.norm1 [2,14,14,672]           1053696          0  138..139
- * t138   features.denseblock3.denselayer14.norm2 [2,14,14,128]            200704    1053696  139..140
- * t141   features.denseblock3.denselayer15.norm1 [2,14,14,704]           1103872          0  141..142
- * t142   features.denseblock3.denselayer15.norm2 [2,14,14,128]            200704    1103872  142..143
- * t145   features.denseblock3.denselayer16.norm1 [2,14,14,736]           1154048          0  144..145
- * t146   features.denseblock3.denselayer16.norm2 [2,14,14,128]            200704    1154048  145..146
- * t149   features.denseblock3.denselayer17.norm1 [2,14,14,768]           1204224          0  147..148
- * t150   features.denseblock3.denselayer17.norm2 [2,14,14,128]            200704    1204224  148..149
- * t153   features.denseblock3.denselayer18.norm1 [2,14,14,800]           1254400          0  150..151
- * t154   features.denseblock3.denselayer18.norm2 [2,14,14,128]            200704    1254400  151..152
- * t157   features.denseblock3.denselayer19.norm1 [2,14,14,832]           1304576          0  153..154
- * t158   features.denseblock3.denselayer19.norm2 [2,14,14,128]            200704    1304576  154..155
- * t161   features.denseblock3.denselayer20.norm1 [2,14,14,864]           1354752          0  156..157
- * t162   features.denseblock3.denselayer20.norm2 [2,14,14,128]            200704    1354752  157..158
- * t165   features.denseblock3.denselayer21.norm1 [2,14,14,896]           1404928          0  159..160
- * t166   features.denseblock3.denselayer21.norm2 [2,14,14,128]            200704    1404928  160..161
- * t169   features.denseblock3.denselayer22.norm1 [2,14,14,928]           1455104          0  162..163
- * t170   features.denseblock3.denselayer22.norm2 [2,14,14,128]            200704    3211264  163..164
- * t173   features.denseblock3.denselayer23.norm1 [2,14,14,960]           1505280          0  165..166
- * t174   features.denseblock3.denselayer23.norm2 [2,14,14,128]            200704    3211264  166..167
- * t177   features.denseblock3.denselayer24.norm1 [2,14,14,992]           1555456          0  168..169
- * t178   features.denseblock3.denselayer24.norm2 [2,14,14,128]            200704    3211264  169..170
- * t181   features.transition3.norm      [2,14,14,1024]          1605632          0  171..172
- * t182   features.transition3.conv      [2,14,14,512]            802816    1605632  172..173
- * t248   features.denseblock4           [2,7,7,1024]             401408          0  173..222
+ * t85    features.denseblock3.denselayer1.norm1 [2,14,14,256]            401408    1605632  63..64
+ * t86    features.denseblock3.denselayer1.norm2 [2,14,14,128]            200704    2007040  64..65
+ * t89    features.denseblock3.denselayer2.norm1 [2,14,14,288]            451584    1605632  66..67
+ * t90    features.denseblock3.denselayer2.norm2 [2,14,14,128]            200704    2057216  67..68
+ * t93    features.denseblock3.denselayer3.norm1 [2,14,14,320]            501760    1605632  69..70
+ * t94    features.denseblock3.denselayer3.norm2 [2,14,14,128]            200704    2107392  70..71
+ * t97    features.denseblock3.denselayer4.norm1 [2,14,14,352]            551936    1605632  72..73
+ * t98    features.denseblock3.denselayer4.norm2 [2,14,14,128]            200704    2157568  73..74
+ * t101   features.denseblock3.denselayer5.norm1 [2,14,14,384]            602112    1605632  75..76
+ * t102   features.denseblock3.denselayer5.norm2 [2,14,14,128]            200704    2207744  76..77
+ * t105   features.denseblock3.denselayer6.norm1 [2,14,14,416]            652288    1605632  78..79
+ * t106   features.denseblock3.denselayer6.norm2 [2,14,14,128]            200704    2257920  79..80
+ * t109   features.denseblock3.denselayer7.norm1 [2,14,14,448]            702464    1605632  81..82
+ * t110   features.denseblock3.denselayer7.norm2 [2,14,14,128]            200704    2308096  82..83
+ * t113   features.denseblock3.denselayer8.norm1 [2,14,14,480]            752640    1605632  84..85
+ * t114   features.denseblock3.denselayer8.norm2 [2,14,14,128]            200704    2358272  85..86
+ * t117   features.denseblock3.denselayer9.norm1 [2,14,14,512]            802816    1605632  87..88
+ * t118   features.denseblock3.denselayer9.norm2 [2,14,14,128]            200704    2408448  88..89
+ * t121   features.denseblock3.denselayer10.norm1 [2,14,14,544]            852992    1605632  90..91
+ * t122   features.denseblock3.denselayer10.norm2 [2,14,14,128]            200704    2458624  91..92
+ * t125   features.denseblock3.denselayer11.norm1 [2,14,14,576]            903168    1605632  93..94
+ * t126   features.denseblock3.denselayer11.norm2 [2,14,14,128]            200704    2508800  94..95
+ * t129   features.denseblock3.denselayer12.norm1 [2,14,14,608]            953344    1605632  96..97
+ * t130   features.denseblock3.denselayer12.norm2 [2,14,14,128]            200704    2558976  97..98
+ * t133   features.denseblock3.denselayer13.norm1 [2,14,14,640]           1003520    1605632  99..100
+ * t134   features.denseblock3.denselayer13.norm2 [2,14,14,128]            200704    2609152  100..101
+ * t137   features.denseblock3.denselayer14.norm1 [2,14,14,672]           1053696    1605632  102..103
+ * t138   features.denseblock3.denselayer14.norm2 [2,14,14,128]            200704    2659328  103..104
+ * t141   features.denseblock3.denselayer15.norm1 [2,14,14,704]           1103872    1605632  105..106
+ * t142   features.denseblock3.denselayer15.norm2 [2,14,14,128]            200704    2709504  106..107
+ * t145   features.denseblock3.denselayer16.norm1 [2,14,14,736]           1154048    1605632  108..109
+ * t146   features.denseblock3.denselayer16.norm2 [2,14,14,128]            200704    2759680  109..110
+ * t149   features.denseblock3.denselayer17.norm1 [2,14,14,768]           1204224    1605632  111..112
+ * t150   features.denseblock3.denselayer17.norm2 [2,14,14,128]            200704    2809856  112..113
+ * t153   features.denseblock3.denselayer18.norm1 [2,14,14,800]           1254400    1605632  114..115
+ * t154   features.denseblock3.denselayer18.norm2 [2,14,14,128]            200704    2860032  115..116
+ * t157   features.denseblock3.denselayer19.norm1 [2,14,14,832]           1304576    1605632  117..118
+ * t158   features.denseblock3.denselayer19.norm2 [2,14,14,128]            200704    2910208  118..119
+ * t161   features.denseblock3.denselayer20.norm1 [2,14,14,864]           1354752    1605632  120..121
+ * t162   features.denseblock3.denselayer20.norm2 [2,14,14,128]            200704    2960384  121..122
+ * t165   features.denseblock3.denselayer21.norm1 [2,14,14,896]           1404928    1605632  123..124
+ * t166   features.denseblock3.denselayer21.norm2 [2,14,14,128]            200704    3010560  124..125
+ * t169   features.denseblock3.denselayer22.norm1 [2,14,14,928]           1455104    1605632  126..127
+ * t170   features.denseblock3.denselayer22.norm2 [2,14,14,128]            200704    3060736  127..128
+ * t173   features.denseblock3.denselayer23.norm1 [2,14,14,960]           1505280    1605632  129..130
+ * t174   features.denseblock3.denselayer23.norm2 [2,14,14,128]            200704    3110912  130..131
+ * t177   features.denseblock3.denselayer24.norm1 [2,14,14,992]           1555456    1605632  132..133
+ * t178   features.denseblock3.denselayer24.norm2 [2,14,14,128]            200704    3161088  133..134
+ * t181   features.transition3.norm      [2,14,14,1024]          1605632    1605632  135..136
+ * t182   features.transition3.conv      [2,14,14,512]            802816     401408  136..137
+ * t248   features.denseblock4           [2,7,7,1024]             401408          0  137..186
  *  t183  features.transition3.pool      [2,7,7,512]                                 view at channel 0
  *  t184  features.denseblock4.denselayer1 [2,7,7,512]                                 view at channel 0
  *  t187  features.denseblock4.denselayer1.conv2 [2,7,7,32]                                  view at channel 512
@@ -265,44 +265,44 @@
  *  t243  features.denseblock4.denselayer15.conv2 [2,7,7,32]                                  view at channel 960
  *  t244  features.denseblock4.denselayer16 [2,7,7,992]                                 view at channel 0
  *  t247  features.denseblock4.denselayer16.conv2 [2,7,7,32]                                  view at channel 992
- * t185   features.denseblock4.denselayer1.norm1 [2,7,7,512]              200704     401408  174..175
- * t186   features.denseblock4.denselayer1.norm2 [2,7,7,128]               50176     602112  175..176
- * t189   features.denseblock4.denselayer2.norm1 [2,7,7,544]              213248     401408  177..178
- * t190   features.denseblock4.denselayer2.norm2 [2,7,7,128]               50176     614656  178..179
- * t193   features.denseblock4.denselayer3.norm1 [2,7,7,576]              225792     401408  180..181
- * t194   features.denseblock4.denselayer3.norm2 [2,7,7,128]               50176     627200  181..182
- * t197   features.denseblock4.denselayer4.norm1 [2,7,7,608]              238336     401408  183..184
- * t198   features.denseblock4.denselayer4.norm2 [2,7,7,128]               50176     639744  184..185
- * t201   features.denseblock4.denselayer5.norm1 [2,7,7,640]              250880     401408  186..187
- * t202   features.denseblock4.denselayer5.norm2 [2,7,7,128]               50176     652288  187..188
- * t205   features.denseblock4.denselayer6.norm1 [2,7,7,672]              263424     401408  189..190
- * t206   features.denseblock4.denselayer6.norm2 [2,7,7,128]               50176     664832  190..191
- * t209   features.denseblock4.denselayer7.norm1 [2,7,7,704]              275968     401408  192..193
- * t210   features.denseblock4.denselayer7.norm2 [2,7,7,128]               50176     677376  193..194
- * t213   features.denseblock4.denselayer8.norm1 [2,7,7,736]              288512     401408  195..196
- * t214   features.denseblock4.denselayer8.norm2 [2,7,7,128]               50176     689920  196..197
- * t217   features.denseblock4.denselayer9.norm1 [2,7,7,768]              301056     401408  198..199
- * t218   features.denseblock4.denselayer9.norm2 [2,7,7,128]               50176     702464  199..200
- * t221   features.denseblock4.denselayer10.norm1 [2,7,7,800]              313600     401408  201..202
- * t222   features.denseblock4.denselayer10.norm2 [2,7,7,128]               50176     715008  202..203
- * t225   features.denseblock4.denselayer11.norm1 [2,7,7,832]              326144     401408  204..205
- * t226   features.denseblock4.denselayer11.norm2 [2,7,7,128]               50176     727552  205..206
- * t229   features.denseblock4.denselayer12.norm1 [2,7,7,864]              338688     401408  207..208
- * t230   features.denseblock4.denselayer12.norm2 [2,7,7,128]               50176     740096  208..209
- * t233   features.denseblock4.denselayer13.norm1 [2,7,7,896]              351232     401408  210..211
- * t234   features.denseblock4.denselayer13.norm2 [2,7,7,128]               50176     752640  211..212
- * t237   features.denseblock4.denselayer14.norm1 [2,7,7,928]              363776     401408  213..214
- * t238   features.denseblock4.denselayer14.norm2 [2,7,7,128]               50176     765184  214..215
- * t241   features.denseblock4.denselayer15.norm1 [2,7,7,960]              376320     401408  216..217
- * t242   features.denseblock4.denselayer15.norm2 [2,7,7,128]               50176     777728  217..218
- * t245   features.denseblock4.denselayer16.norm1 [2,7,7,992]              388864     401408  219..220
- * t246   features.denseblock4.denselayer16.norm2 [2,7,7,128]               50176     790272  220..221
- * t249   features.norm5                 [2,7,7,1024]             401408     401408  222..223
+ * t185   features.denseblock4.denselayer1.norm1 [2,7,7,512]              200704     401408  138..139
+ * t186   features.denseblock4.denselayer1.norm2 [2,7,7,128]               50176     602112  139..140
+ * t189   features.denseblock4.denselayer2.norm1 [2,7,7,544]              213248     401408  141..142
+ * t190   features.denseblock4.denselayer2.norm2 [2,7,7,128]               50176     614656  142..143
+ * t193   features.denseblock4.denselayer3.norm1 [2,7,7,576]              225792     401408  144..145
+ * t194   features.denseblock4.denselayer3.norm2 [2,7,7,128]               50176     627200  145..146
+ * t197   features.denseblock4.denselayer4.norm1 [2,7,7,608]              238336     401408  147..148
+ * t198   features.denseblock4.denselayer4.norm2 [2,7,7,128]               50176     639744  148..149
+ * t201   features.denseblock4.denselayer5.norm1 [2,7,7,640]              250880     401408  150..151
+ * t202   features.denseblock4.denselayer5.norm2 [2,7,7,128]               50176     652288  151..152
+ * t205   features.denseblock4.denselayer6.norm1 [2,7,7,672]              263424     401408  153..154
+ * t206   features.denseblock4.denselayer6.norm2 [2,7,7,128]               50176     664832  154..155
+ * t209   features.denseblock4.denselayer7.norm1 [2,7,7,704]              275968     401408  156..157
+ * t210   features.denseblock4.denselayer7.norm2 [2,7,7,128]               50176     677376  157..158
+ * t213   features.denseblock4.denselayer8.norm1 [2,7,7,736]              288512     401408  159..160
+ * t214   features.denseblock4.denselayer8.norm2 [2,7,7,128]               50176     689920  160..161
+ * t217   features.denseblock4.denselayer9.norm1 [2,7,7,768]              301056     401408  162..163
+ * t218   features.denseblock4.denselayer9.norm2 [2,7,7,128]               50176     702464  163..164
+ * t221   features.denseblock4.denselayer10.norm1 [2,7,7,800]              313600     401408  165..166
+ * t222   features.denseblock4.denselayer10.norm2 [2,7,7,128]               50176     715008  166..167
+ * t225   features.denseblock4.denselayer11.norm1 [2,7,7,832]              326144     401408  168..169
+ * t226   features.denseblock4.denselayer11.norm2 [2,7,7,128]               50176     727552  169..170
+ * t229   features.denseblock4.denselayer12.norm1 [2,7,7,864]              338688     401408  171..172
+ * t230   features.denseblock4.denselayer12.norm2 [2,7,7,128]               50176     740096  172..173
+ * t233   features.denseblock4.denselayer13.norm1 [2,7,7,896]              351232     401408  174..175
+ * t234   features.denseblock4.denselayer13.norm2 [2,7,7,128]               50176     752640  175..176
+ * t237   features.denseblock4.denselayer14.norm1 [2,7,7,928]              363776     401408  177..178
+ * t238   features.denseblock4.denselayer14.norm2 [2,7,7,128]               50176     765184  178..179
+ * t241   features.denseblock4.denselayer15.norm1 [2,7,7,960]              376320     401408  180..181
+ * t242   features.denseblock4.denselayer15.norm2 [2,7,7,128]               50176     777728  181..182
+ * t245   features.denseblock4.denselayer16.norm1 [2,7,7,992]              388864     401408  183..184
+ * t246   features.denseblock4.denselayer16.norm2 [2,7,7,128]               50176     790272  184..185
+ * t249   features.norm5                 [2,7,7,1024]             401408     401408  186..187
  */
-static float arena[4214784 + XNN_EXTRA_BYTES / sizeof(float)]
+static float arena[3813376 + XNN_EXTRA_BYTES / sizeof(float)]
     __attribute__((aligned(64)));
 
-#define NUM_OPS 222
+#define NUM_OPS 186
 static timmc_op ops[NUM_OPS];
 static const char *const op_names[NUM_OPS] = {
     "features.conv0",
@@ -310,32 +310,20 @@ static const char *const op_names[NUM_OPS] = {
     "features.denseblock1.denselayer1.norm1",
     "features.denseblock1.denselayer1.conv1",
     "features.denseblock1.denselayer1.conv2",
-    "features.denseblock1.denselayer1.conv2",
-    "features.denseblock1.denselayer1.conv2",
     "features.denseblock1.denselayer2.norm1",
     "features.denseblock1.denselayer2.conv1",
-    "features.denseblock1.denselayer2.conv2",
-    "features.denseblock1.denselayer2.conv2",
     "features.denseblock1.denselayer2.conv2",
     "features.denseblock1.denselayer3.norm1",
     "features.denseblock1.denselayer3.conv1",
     "features.denseblock1.denselayer3.conv2",
-    "features.denseblock1.denselayer3.conv2",
-    "features.denseblock1.denselayer3.conv2",
     "features.denseblock1.denselayer4.norm1",
     "features.denseblock1.denselayer4.conv1",
-    "features.denseblock1.denselayer4.conv2",
-    "features.denseblock1.denselayer4.conv2",
     "features.denseblock1.denselayer4.conv2",
     "features.denseblock1.denselayer5.norm1",
     "features.denseblock1.denselayer5.conv1",
     "features.denseblock1.denselayer5.conv2",
-    "features.denseblock1.denselayer5.conv2",
-    "features.denseblock1.denselayer5.conv2",
     "features.denseblock1.denselayer6.norm1",
     "features.denseblock1.denselayer6.conv1",
-    "features.denseblock1.denselayer6.conv2",
-    "features.denseblock1.denselayer6.conv2",
     "features.denseblock1.denselayer6.conv2",
     "features.transition1.norm",
     "features.transition1.conv",
@@ -343,62 +331,38 @@ static const char *const op_names[NUM_OPS] = {
     "features.denseblock2.denselayer1.norm1",
     "features.denseblock2.denselayer1.conv1",
     "features.denseblock2.denselayer1.conv2",
-    "features.denseblock2.denselayer1.conv2",
-    "features.denseblock2.denselayer1.conv2",
     "features.denseblock2.denselayer2.norm1",
     "features.denseblock2.denselayer2.conv1",
-    "features.denseblock2.denselayer2.conv2",
-    "features.denseblock2.denselayer2.conv2",
     "features.denseblock2.denselayer2.conv2",
     "features.denseblock2.denselayer3.norm1",
     "features.denseblock2.denselayer3.conv1",
     "features.denseblock2.denselayer3.conv2",
-    "features.denseblock2.denselayer3.conv2",
-    "features.denseblock2.denselayer3.conv2",
     "features.denseblock2.denselayer4.norm1",
     "features.denseblock2.denselayer4.conv1",
-    "features.denseblock2.denselayer4.conv2",
-    "features.denseblock2.denselayer4.conv2",
     "features.denseblock2.denselayer4.conv2",
     "features.denseblock2.denselayer5.norm1",
     "features.denseblock2.denselayer5.conv1",
     "features.denseblock2.denselayer5.conv2",
-    "features.denseblock2.denselayer5.conv2",
-    "features.denseblock2.denselayer5.conv2",
     "features.denseblock2.denselayer6.norm1",
     "features.denseblock2.denselayer6.conv1",
-    "features.denseblock2.denselayer6.conv2",
-    "features.denseblock2.denselayer6.conv2",
     "features.denseblock2.denselayer6.conv2",
     "features.denseblock2.denselayer7.norm1",
     "features.denseblock2.denselayer7.conv1",
     "features.denseblock2.denselayer7.conv2",
-    "features.denseblock2.denselayer7.conv2",
-    "features.denseblock2.denselayer7.conv2",
     "features.denseblock2.denselayer8.norm1",
     "features.denseblock2.denselayer8.conv1",
-    "features.denseblock2.denselayer8.conv2",
-    "features.denseblock2.denselayer8.conv2",
     "features.denseblock2.denselayer8.conv2",
     "features.denseblock2.denselayer9.norm1",
     "features.denseblock2.denselayer9.conv1",
     "features.denseblock2.denselayer9.conv2",
-    "features.denseblock2.denselayer9.conv2",
-    "features.denseblock2.denselayer9.conv2",
     "features.denseblock2.denselayer10.norm1",
     "features.denseblock2.denselayer10.conv1",
-    "features.denseblock2.denselayer10.conv2",
-    "features.denseblock2.denselayer10.conv2",
     "features.denseblock2.denselayer10.conv2",
     "features.denseblock2.denselayer11.norm1",
     "features.denseblock2.denselayer11.conv1",
     "features.denseblock2.denselayer11.conv2",
-    "features.denseblock2.denselayer11.conv2",
-    "features.denseblock2.denselayer11.conv2",
     "features.denseblock2.denselayer12.norm1",
     "features.denseblock2.denselayer12.conv1",
-    "features.denseblock2.denselayer12.conv2",
-    "features.denseblock2.denselayer12.conv2",
     "features.denseblock2.denselayer12.conv2",
     "features.transition2.norm",
     "features.transition2.conv",
@@ -1290,8 +1254,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.conv0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[0].xnn, /*batch_size=*/2, /*input_height=*/224, /*input_width=*/224,
-      /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
+      ops[0].xnn, /*batch_size=*/2, /*input_height=*/224, /*input_width=*/224, /*input=*/arena + 0,
+      /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.conv0", "setup", s);
 
   /* features.pool0: maxpool 3x3 s2; [2,112,112,64] -> [2,56,56,64] (channels 0.. of features.denseblock1) */
@@ -1303,8 +1267,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.pool0", "create", s);
   s = xnn_setup_max_pooling2d_nhwc_f32(
-      ops[1].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112, /*input=*/arena + 0,
-      /*output=*/arena + 1806336, threadpool);
+      ops[1].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112,
+      /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.pool0", "setup", s);
 
   /* features.denseblock1.denselayer1.norm1: batchnorm features.denseblock1.denselayer1.norm1 as a per-channel affine, relu; [2,56,56,64] -> [2,56,56,64] */
@@ -1318,8 +1282,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[2].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 1806336, /*output=*/arena + 0, threadpool);
+      ops[2].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.norm1", "setup", s);
 
   /* features.denseblock1.denselayer1.conv1: conv 1x1 64->128 s1, features.denseblock1.denselayer1.norm2 folded, relu; [2,56,56,64] -> [2,56,56,128] */
@@ -1334,15 +1298,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[3].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
-      /*output=*/arena + 3411968, threadpool);
+      ops[3].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 2408448, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.conv1", "setup", s);
 
-  /* features.denseblock1.denselayer1.conv2: Winograd F(4x4,3x3) input transform to 392 tiles; [2,56,56,128] -> [1,392,1,4608] */
-  ops[4] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 3411968, .b = NULL, .y = arena + 0,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* features.denseblock1.denselayer1.conv2: conv 3x3 128->32; Winograd: 36 products over 392 tiles; [1,392,1,4608] -> [1,392,1,1152] */
+  /* features.denseblock1.denselayer1.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 64.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer1.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 0));
@@ -1352,16 +1312,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[5].xnn, /*batch_size=*/1, /*input_height=*/392, /*input_width=*/1, /*input=*/arena + 0,
-      /*output=*/arena + 3411968, threadpool);
+      ops[4].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
+      /*input=*/arena + 2408448, /*output=*/arena + 2615808, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.conv2", "setup", s);
-
-  /* features.denseblock1.denselayer1.conv2: Winograd output transform, bias; [1,392,1,1152] -> [2,56,56,32] (channels 64.. of features.denseblock1) */
-  ops[6] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 3411968, .b = wino_bias + 0, .y = arena + 1806400,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/32, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/0}};
+  ops[4].kernel = timmc_kernel_wino;
+  ops[4].a = arena + 1605632;
+  ops[4].b = wino_bias + 0;
+  ops[4].y = arena + 64;
+  ops[4].work[0] = arena + 2408448;
+  ops[4].work[1] = arena + 2615808;
+  memcpy(ops[4].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
+      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0,
+      /*block=*/45}, sizeof(ops[4].dims));
 
   /* features.denseblock1.denselayer2.norm1: batchnorm features.denseblock1.denselayer2.norm1 as a per-channel affine, relu; [2,56,56,96] -> [2,56,56,96] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer2.norm1", /*channels=*/96, /*bn_eps=*/1e-05));
@@ -1371,11 +1336,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/96,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
       /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[7].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 1806336, /*output=*/arena + 0, threadpool);
+      ops[5].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.norm1", "setup", s);
 
   /* features.denseblock1.denselayer2.conv1: conv 1x1 96->128 s1, features.denseblock1.denselayer2.norm2 folded, relu; [2,56,56,96] -> [2,56,56,128] */
@@ -1387,18 +1352,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/96, /*group_output_channels=*/128, /*input_channel_stride=*/96,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[8].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
-      /*output=*/arena + 3411968, threadpool);
+      ops[6].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 2408448, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.conv1", "setup", s);
 
-  /* features.denseblock1.denselayer2.conv2: Winograd F(4x4,3x3) input transform to 392 tiles; [2,56,56,128] -> [1,392,1,4608] */
-  ops[9] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 3411968, .b = NULL, .y = arena + 0,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* features.denseblock1.denselayer2.conv2: conv 3x3 128->32; Winograd: 36 products over 392 tiles; [1,392,1,4608] -> [1,392,1,1152] */
+  /* features.denseblock1.denselayer2.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 96.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer2.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 32));
@@ -1408,16 +1369,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[10].xnn, /*batch_size=*/1, /*input_height=*/392, /*input_width=*/1, /*input=*/arena + 0,
-      /*output=*/arena + 3411968, threadpool);
+      ops[7].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
+      /*input=*/arena + 2408448, /*output=*/arena + 2615808, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.conv2", "setup", s);
-
-  /* features.denseblock1.denselayer2.conv2: Winograd output transform, bias; [1,392,1,1152] -> [2,56,56,32] (channels 96.. of features.denseblock1) */
-  ops[11] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 3411968, .b = wino_bias + 32, .y = arena + 1806432,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/32, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/0}};
+  ops[7].kernel = timmc_kernel_wino;
+  ops[7].a = arena + 1605632;
+  ops[7].b = wino_bias + 32;
+  ops[7].y = arena + 96;
+  ops[7].work[0] = arena + 2408448;
+  ops[7].work[1] = arena + 2615808;
+  memcpy(ops[7].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
+      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0,
+      /*block=*/45}, sizeof(ops[7].dims));
 
   /* features.denseblock1.denselayer3.norm1: batchnorm features.denseblock1.denselayer3.norm1 as a per-channel affine, relu; [2,56,56,128] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer3.norm1", /*channels=*/128, /*bn_eps=*/1e-05));
@@ -1427,11 +1393,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[12].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 1806336, /*output=*/arena + 0, threadpool);
+      ops[8].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.norm1", "setup", s);
 
   /* features.denseblock1.denselayer3.conv1: conv 1x1 128->128 s1, features.denseblock1.denselayer3.norm2 folded, relu; [2,56,56,128] -> [2,56,56,128] */
@@ -1443,18 +1409,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[13].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
-      /*output=*/arena + 3411968, threadpool);
+      ops[9].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 1605632, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.conv1", "setup", s);
 
-  /* features.denseblock1.denselayer3.conv2: Winograd F(4x4,3x3) input transform to 392 tiles; [2,56,56,128] -> [1,392,1,4608] */
-  ops[14] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 3411968, .b = NULL, .y = arena + 0,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* features.denseblock1.denselayer3.conv2: conv 3x3 128->32; Winograd: 36 products over 392 tiles; [1,392,1,4608] -> [1,392,1,1152] */
+  /* features.denseblock1.denselayer3.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 128.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer3.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 64));
@@ -1464,16 +1426,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[15].xnn, /*batch_size=*/1, /*input_height=*/392, /*input_width=*/1, /*input=*/arena + 0,
-      /*output=*/arena + 3411968, threadpool);
+      ops[10].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
+      /*input=*/arena + 1605632, /*output=*/arena + 1812992, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.conv2", "setup", s);
-
-  /* features.denseblock1.denselayer3.conv2: Winograd output transform, bias; [1,392,1,1152] -> [2,56,56,32] (channels 128.. of features.denseblock1) */
-  ops[16] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 3411968, .b = wino_bias + 64, .y = arena + 1806464,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/32, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/0}};
+  ops[10].kernel = timmc_kernel_wino;
+  ops[10].a = arena + 2408448;
+  ops[10].b = wino_bias + 64;
+  ops[10].y = arena + 128;
+  ops[10].work[0] = arena + 1605632;
+  ops[10].work[1] = arena + 1812992;
+  memcpy(ops[10].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
+      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0,
+      /*block=*/45}, sizeof(ops[10].dims));
 
   /* features.denseblock1.denselayer4.norm1: batchnorm features.denseblock1.denselayer4.norm1 as a per-channel affine, relu; [2,56,56,160] -> [2,56,56,160] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer4.norm1", /*channels=*/160, /*bn_eps=*/1e-05));
@@ -1483,11 +1450,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/160,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
       /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[17].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 1806336, /*output=*/arena + 0, threadpool);
+      ops[11].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.norm1", "setup", s);
 
   /* features.denseblock1.denselayer4.conv1: conv 1x1 160->128 s1, features.denseblock1.denselayer4.norm2 folded, relu; [2,56,56,160] -> [2,56,56,128] */
@@ -1499,18 +1466,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/160, /*group_output_channels=*/128, /*input_channel_stride=*/160,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[18].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
-      /*output=*/arena + 3411968, threadpool);
+      ops[12].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 1605632, /*output=*/arena + 2609152, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.conv1", "setup", s);
 
-  /* features.denseblock1.denselayer4.conv2: Winograd F(4x4,3x3) input transform to 392 tiles; [2,56,56,128] -> [1,392,1,4608] */
-  ops[19] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 3411968, .b = NULL, .y = arena + 0,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* features.denseblock1.denselayer4.conv2: conv 3x3 128->32; Winograd: 36 products over 392 tiles; [1,392,1,4608] -> [1,392,1,1152] */
+  /* features.denseblock1.denselayer4.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 160.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer4.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 96));
@@ -1520,16 +1483,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[20].xnn, /*batch_size=*/1, /*input_height=*/392, /*input_width=*/1, /*input=*/arena + 0,
-      /*output=*/arena + 3411968, threadpool);
+      ops[13].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
+      /*input=*/arena + 1605632, /*output=*/arena + 1812992, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.conv2", "setup", s);
-
-  /* features.denseblock1.denselayer4.conv2: Winograd output transform, bias; [1,392,1,1152] -> [2,56,56,32] (channels 160.. of features.denseblock1) */
-  ops[21] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 3411968, .b = wino_bias + 96, .y = arena + 1806496,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/32, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/0}};
+  ops[13].kernel = timmc_kernel_wino;
+  ops[13].a = arena + 2609152;
+  ops[13].b = wino_bias + 96;
+  ops[13].y = arena + 160;
+  ops[13].work[0] = arena + 1605632;
+  ops[13].work[1] = arena + 1812992;
+  memcpy(ops[13].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
+      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0,
+      /*block=*/45}, sizeof(ops[13].dims));
 
   /* features.denseblock1.denselayer5.norm1: batchnorm features.denseblock1.denselayer5.norm1 as a per-channel affine, relu; [2,56,56,192] -> [2,56,56,192] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer5.norm1", /*channels=*/192, /*bn_eps=*/1e-05));
@@ -1539,11 +1507,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
       /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[22].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 1806336, /*output=*/arena + 0, threadpool);
+      ops[14].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.norm1", "setup", s);
 
   /* features.denseblock1.denselayer5.conv1: conv 1x1 192->128 s1, features.denseblock1.denselayer5.norm2 folded, relu; [2,56,56,192] -> [2,56,56,128] */
@@ -1555,18 +1523,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/192, /*group_output_channels=*/128, /*input_channel_stride=*/192,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[23].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
-      /*output=*/arena + 3411968, threadpool);
+      ops[15].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 1605632, /*output=*/arena + 2809856, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.conv1", "setup", s);
 
-  /* features.denseblock1.denselayer5.conv2: Winograd F(4x4,3x3) input transform to 392 tiles; [2,56,56,128] -> [1,392,1,4608] */
-  ops[24] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 3411968, .b = NULL, .y = arena + 0,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* features.denseblock1.denselayer5.conv2: conv 3x3 128->32; Winograd: 36 products over 392 tiles; [1,392,1,4608] -> [1,392,1,1152] */
+  /* features.denseblock1.denselayer5.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 192.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer5.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 128));
@@ -1576,16 +1540,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[25].xnn, /*batch_size=*/1, /*input_height=*/392, /*input_width=*/1, /*input=*/arena + 0,
-      /*output=*/arena + 3411968, threadpool);
+      ops[16].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
+      /*input=*/arena + 1605632, /*output=*/arena + 1812992, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.conv2", "setup", s);
-
-  /* features.denseblock1.denselayer5.conv2: Winograd output transform, bias; [1,392,1,1152] -> [2,56,56,32] (channels 192.. of features.denseblock1) */
-  ops[26] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 3411968, .b = wino_bias + 128, .y = arena + 1806528,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/32, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/0}};
+  ops[16].kernel = timmc_kernel_wino;
+  ops[16].a = arena + 2809856;
+  ops[16].b = wino_bias + 128;
+  ops[16].y = arena + 192;
+  ops[16].work[0] = arena + 1605632;
+  ops[16].work[1] = arena + 1812992;
+  memcpy(ops[16].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
+      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0,
+      /*block=*/45}, sizeof(ops[16].dims));
 
   /* features.denseblock1.denselayer6.norm1: batchnorm features.denseblock1.denselayer6.norm1 as a per-channel affine, relu; [2,56,56,224] -> [2,56,56,224] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer6.norm1", /*channels=*/224, /*bn_eps=*/1e-05));
@@ -1595,11 +1564,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/224,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
       /*output_channel_stride=*/224, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[27].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 1806336, /*output=*/arena + 0, threadpool);
+      ops[17].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.norm1", "setup", s);
 
   /* features.denseblock1.denselayer6.conv1: conv 1x1 224->128 s1, features.denseblock1.denselayer6.norm2 folded, relu; [2,56,56,224] -> [2,56,56,128] */
@@ -1611,18 +1580,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/224, /*group_output_channels=*/128, /*input_channel_stride=*/224,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[28].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
-      /*output=*/arena + 3411968, threadpool);
+      ops[18].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 1605632, /*output=*/arena + 3010560, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.conv1", "setup", s);
 
-  /* features.denseblock1.denselayer6.conv2: Winograd F(4x4,3x3) input transform to 392 tiles; [2,56,56,128] -> [1,392,1,4608] */
-  ops[29] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 3411968, .b = NULL, .y = arena + 0,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* features.denseblock1.denselayer6.conv2: conv 3x3 128->32; Winograd: 36 products over 392 tiles; [1,392,1,4608] -> [1,392,1,1152] */
+  /* features.denseblock1.denselayer6.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 224.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer6.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 160));
@@ -1632,16 +1597,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[30].xnn, /*batch_size=*/1, /*input_height=*/392, /*input_width=*/1, /*input=*/arena + 0,
-      /*output=*/arena + 3411968, threadpool);
+      ops[19].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
+      /*input=*/arena + 1605632, /*output=*/arena + 1812992, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.conv2", "setup", s);
-
-  /* features.denseblock1.denselayer6.conv2: Winograd output transform, bias; [1,392,1,1152] -> [2,56,56,32] (channels 224.. of features.denseblock1) */
-  ops[31] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 3411968, .b = wino_bias + 160, .y = arena + 1806560,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/32, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/0}};
+  ops[19].kernel = timmc_kernel_wino;
+  ops[19].a = arena + 3010560;
+  ops[19].b = wino_bias + 160;
+  ops[19].y = arena + 224;
+  ops[19].work[0] = arena + 1605632;
+  ops[19].work[1] = arena + 1812992;
+  memcpy(ops[19].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
+      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0,
+      /*block=*/45}, sizeof(ops[19].dims));
 
   /* features.transition1.norm: batchnorm features.transition1.norm as a per-channel affine, relu; [2,56,56,256] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition1.norm", /*channels=*/256, /*bn_eps=*/1e-05));
@@ -1651,11 +1621,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/256,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition1.norm", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[32].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 1806336, /*output=*/arena + 0, threadpool);
+      ops[20].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition1.norm", "setup", s);
 
   /* features.transition1.conv: conv 1x1 256->128 s1; [2,56,56,256] -> [2,56,56,128] */
@@ -1667,11 +1637,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[33].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
-      /*output=*/arena + 1605632, threadpool);
+      ops[21].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 1605632, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition1.conv", "setup", s);
 
   /* features.transition1.pool: avgpool 2x2 s2; [2,56,56,128] -> [2,28,28,128] (channels 0.. of features.denseblock2) */
@@ -1679,11 +1649,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*pooling_height=*/2, /*pooling_width=*/2, /*stride_height=*/2,
       /*stride_width=*/2, /*channels=*/128, /*input_pixel_stride=*/128, /*output_pixel_stride=*/512,
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition1.pool", "create", s);
   s = xnn_setup_average_pooling2d_nhwc_f32(
-      ops[34].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
+      ops[22].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition1.pool", "setup", s);
 
   /* features.denseblock2.denselayer1.norm1: batchnorm features.denseblock2.denselayer1.norm1 as a per-channel affine, relu; [2,28,28,128] -> [2,28,28,128] */
@@ -1694,10 +1664,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[35].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      ops[23].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.norm1", "setup", s);
 
@@ -1710,18 +1680,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[36].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      ops[24].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer1.conv2: Winograd F(4x4,3x3) input transform to 98 tiles; [2,28,28,128] -> [1,98,1,4608] */
-  ops[37] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 1254400, .b = NULL, .y = arena + 802816,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* features.denseblock2.denselayer1.conv2: conv 3x3 128->32; Winograd: 36 products over 98 tiles; [1,98,1,4608] -> [1,98,1,1152] */
+  /* features.denseblock2.denselayer1.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 128.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer1.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 192));
@@ -1731,16 +1697,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[38].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
+      ops[25].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/arena + 802816, /*output=*/arena + 1455104, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv2", "setup", s);
-
-  /* features.denseblock2.denselayer1.conv2: Winograd output transform, bias; [1,98,1,1152] -> [2,28,28,32] (channels 128.. of features.denseblock2) */
-  ops[39] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 1254400, .b = wino_bias + 192, .y = arena + 128,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/32, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/0}};
+  ops[25].kernel = timmc_kernel_wino;
+  ops[25].a = arena + 1254400;
+  ops[25].b = wino_bias + 192;
+  ops[25].y = arena + 128;
+  ops[25].work[0] = arena + 802816;
+  ops[25].work[1] = arena + 1455104;
+  memcpy(ops[25].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
+      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
+      /*block=*/98}, sizeof(ops[25].dims));
 
   /* features.denseblock2.denselayer2.norm1: batchnorm features.denseblock2.denselayer2.norm1 as a per-channel affine, relu; [2,28,28,160] -> [2,28,28,160] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer2.norm1", /*channels=*/160, /*bn_eps=*/1e-05));
@@ -1750,10 +1721,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/160,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
       /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[40].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      ops[26].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.norm1", "setup", s);
 
@@ -1766,18 +1737,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/160, /*group_output_channels=*/128, /*input_channel_stride=*/160,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[41].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      ops[27].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer2.conv2: Winograd F(4x4,3x3) input transform to 98 tiles; [2,28,28,128] -> [1,98,1,4608] */
-  ops[42] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 1254400, .b = NULL, .y = arena + 802816,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* features.denseblock2.denselayer2.conv2: conv 3x3 128->32; Winograd: 36 products over 98 tiles; [1,98,1,4608] -> [1,98,1,1152] */
+  /* features.denseblock2.denselayer2.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 160.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer2.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 224));
@@ -1787,16 +1754,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[43].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
+      ops[28].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/arena + 802816, /*output=*/arena + 1455104, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv2", "setup", s);
-
-  /* features.denseblock2.denselayer2.conv2: Winograd output transform, bias; [1,98,1,1152] -> [2,28,28,32] (channels 160.. of features.denseblock2) */
-  ops[44] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 1254400, .b = wino_bias + 224, .y = arena + 160,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/32, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/0}};
+  ops[28].kernel = timmc_kernel_wino;
+  ops[28].a = arena + 1254400;
+  ops[28].b = wino_bias + 224;
+  ops[28].y = arena + 160;
+  ops[28].work[0] = arena + 802816;
+  ops[28].work[1] = arena + 1455104;
+  memcpy(ops[28].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
+      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
+      /*block=*/98}, sizeof(ops[28].dims));
 
   /* features.denseblock2.denselayer3.norm1: batchnorm features.denseblock2.denselayer3.norm1 as a per-channel affine, relu; [2,28,28,192] -> [2,28,28,192] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer3.norm1", /*channels=*/192, /*bn_eps=*/1e-05));
@@ -1806,10 +1778,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
       /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[45].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      ops[29].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.norm1", "setup", s);
 
@@ -1822,18 +1794,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/192, /*group_output_channels=*/128, /*input_channel_stride=*/192,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[46].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      ops[30].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer3.conv2: Winograd F(4x4,3x3) input transform to 98 tiles; [2,28,28,128] -> [1,98,1,4608] */
-  ops[47] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 1254400, .b = NULL, .y = arena + 802816,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* features.denseblock2.denselayer3.conv2: conv 3x3 128->32; Winograd: 36 products over 98 tiles; [1,98,1,4608] -> [1,98,1,1152] */
+  /* features.denseblock2.denselayer3.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 192.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer3.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 256));
@@ -1843,16 +1811,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[48].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
+      ops[31].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/arena + 802816, /*output=*/arena + 1455104, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv2", "setup", s);
-
-  /* features.denseblock2.denselayer3.conv2: Winograd output transform, bias; [1,98,1,1152] -> [2,28,28,32] (channels 192.. of features.denseblock2) */
-  ops[49] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 1254400, .b = wino_bias + 256, .y = arena + 192,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/32, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/0}};
+  ops[31].kernel = timmc_kernel_wino;
+  ops[31].a = arena + 1254400;
+  ops[31].b = wino_bias + 256;
+  ops[31].y = arena + 192;
+  ops[31].work[0] = arena + 802816;
+  ops[31].work[1] = arena + 1455104;
+  memcpy(ops[31].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
+      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
+      /*block=*/98}, sizeof(ops[31].dims));
 
   /* features.denseblock2.denselayer4.norm1: batchnorm features.denseblock2.denselayer4.norm1 as a per-channel affine, relu; [2,28,28,224] -> [2,28,28,224] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer4.norm1", /*channels=*/224, /*bn_eps=*/1e-05));
@@ -1862,10 +1835,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/224,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
       /*output_channel_stride=*/224, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[50].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      ops[32].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.norm1", "setup", s);
 
@@ -1878,18 +1851,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/224, /*group_output_channels=*/128, /*input_channel_stride=*/224,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[51].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      ops[33].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer4.conv2: Winograd F(4x4,3x3) input transform to 98 tiles; [2,28,28,128] -> [1,98,1,4608] */
-  ops[52] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 1254400, .b = NULL, .y = arena + 802816,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* features.denseblock2.denselayer4.conv2: conv 3x3 128->32; Winograd: 36 products over 98 tiles; [1,98,1,4608] -> [1,98,1,1152] */
+  /* features.denseblock2.denselayer4.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 224.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer4.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 288));
@@ -1899,16 +1868,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[53].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
+      ops[34].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/arena + 802816, /*output=*/arena + 1455104, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv2", "setup", s);
-
-  /* features.denseblock2.denselayer4.conv2: Winograd output transform, bias; [1,98,1,1152] -> [2,28,28,32] (channels 224.. of features.denseblock2) */
-  ops[54] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 1254400, .b = wino_bias + 288, .y = arena + 224,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/32, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/0}};
+  ops[34].kernel = timmc_kernel_wino;
+  ops[34].a = arena + 1254400;
+  ops[34].b = wino_bias + 288;
+  ops[34].y = arena + 224;
+  ops[34].work[0] = arena + 802816;
+  ops[34].work[1] = arena + 1455104;
+  memcpy(ops[34].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
+      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
+      /*block=*/98}, sizeof(ops[34].dims));
 
   /* features.denseblock2.denselayer5.norm1: batchnorm features.denseblock2.denselayer5.norm1 as a per-channel affine, relu; [2,28,28,256] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer5.norm1", /*channels=*/256, /*bn_eps=*/1e-05));
@@ -1918,10 +1892,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/256,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[55].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      ops[35].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.norm1", "setup", s);
 
@@ -1934,18 +1908,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[56].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      ops[36].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer5.conv2: Winograd F(4x4,3x3) input transform to 98 tiles; [2,28,28,128] -> [1,98,1,4608] */
-  ops[57] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 1254400, .b = NULL, .y = arena + 802816,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* features.denseblock2.denselayer5.conv2: conv 3x3 128->32; Winograd: 36 products over 98 tiles; [1,98,1,4608] -> [1,98,1,1152] */
+  /* features.denseblock2.denselayer5.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 256.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer5.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 320));
@@ -1955,16 +1925,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[58].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
+      ops[37].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/arena + 802816, /*output=*/arena + 1455104, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv2", "setup", s);
-
-  /* features.denseblock2.denselayer5.conv2: Winograd output transform, bias; [1,98,1,1152] -> [2,28,28,32] (channels 256.. of features.denseblock2) */
-  ops[59] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 1254400, .b = wino_bias + 320, .y = arena + 256,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/32, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/0}};
+  ops[37].kernel = timmc_kernel_wino;
+  ops[37].a = arena + 1254400;
+  ops[37].b = wino_bias + 320;
+  ops[37].y = arena + 256;
+  ops[37].work[0] = arena + 802816;
+  ops[37].work[1] = arena + 1455104;
+  memcpy(ops[37].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
+      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
+      /*block=*/98}, sizeof(ops[37].dims));
 
   /* features.denseblock2.denselayer6.norm1: batchnorm features.denseblock2.denselayer6.norm1 as a per-channel affine, relu; [2,28,28,288] -> [2,28,28,288] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer6.norm1", /*channels=*/288, /*bn_eps=*/1e-05));
@@ -1974,10 +1949,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/288,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
       /*output_channel_stride=*/288, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[60].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      ops[38].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.norm1", "setup", s);
 
@@ -1990,18 +1965,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/288, /*group_output_channels=*/128, /*input_channel_stride=*/288,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[61].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[61].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      ops[39].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer6.conv2: Winograd F(4x4,3x3) input transform to 98 tiles; [2,28,28,128] -> [1,98,1,4608] */
-  ops[62] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 1254400, .b = NULL, .y = arena + 802816,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* features.denseblock2.denselayer6.conv2: conv 3x3 128->32; Winograd: 36 products over 98 tiles; [1,98,1,4608] -> [1,98,1,1152] */
+  /* features.denseblock2.denselayer6.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 288.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer6.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 352));
@@ -2011,16 +1982,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[63].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
+      ops[40].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/arena + 802816, /*output=*/arena + 1455104, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv2", "setup", s);
-
-  /* features.denseblock2.denselayer6.conv2: Winograd output transform, bias; [1,98,1,1152] -> [2,28,28,32] (channels 288.. of features.denseblock2) */
-  ops[64] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 1254400, .b = wino_bias + 352, .y = arena + 288,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/32, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/0}};
+  ops[40].kernel = timmc_kernel_wino;
+  ops[40].a = arena + 1254400;
+  ops[40].b = wino_bias + 352;
+  ops[40].y = arena + 288;
+  ops[40].work[0] = arena + 802816;
+  ops[40].work[1] = arena + 1455104;
+  memcpy(ops[40].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
+      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
+      /*block=*/98}, sizeof(ops[40].dims));
 
   /* features.denseblock2.denselayer7.norm1: batchnorm features.denseblock2.denselayer7.norm1 as a per-channel affine, relu; [2,28,28,320] -> [2,28,28,320] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer7.norm1", /*channels=*/320, /*bn_eps=*/1e-05));
@@ -2030,10 +2006,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/320,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
       /*output_channel_stride=*/320, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[65].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      ops[41].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.norm1", "setup", s);
 
@@ -2046,18 +2022,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/320, /*group_output_channels=*/128, /*input_channel_stride=*/320,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[66].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      ops[42].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
       /*input=*/arena + 802816, /*output=*/arena + 1304576, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer7.conv2: Winograd F(4x4,3x3) input transform to 98 tiles; [2,28,28,128] -> [1,98,1,4608] */
-  ops[67] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 1304576, .b = NULL, .y = arena + 802816,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* features.denseblock2.denselayer7.conv2: conv 3x3 128->32; Winograd: 36 products over 98 tiles; [1,98,1,4608] -> [1,98,1,1152] */
+  /* features.denseblock2.denselayer7.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 320.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer7.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 384));
@@ -2067,16 +2039,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[68].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
+      ops[43].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/arena + 802816, /*output=*/arena + 1505280, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv2", "setup", s);
-
-  /* features.denseblock2.denselayer7.conv2: Winograd output transform, bias; [1,98,1,1152] -> [2,28,28,32] (channels 320.. of features.denseblock2) */
-  ops[69] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 1254400, .b = wino_bias + 384, .y = arena + 320,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/32, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/0}};
+  ops[43].kernel = timmc_kernel_wino;
+  ops[43].a = arena + 1304576;
+  ops[43].b = wino_bias + 384;
+  ops[43].y = arena + 320;
+  ops[43].work[0] = arena + 802816;
+  ops[43].work[1] = arena + 1505280;
+  memcpy(ops[43].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
+      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
+      /*block=*/98}, sizeof(ops[43].dims));
 
   /* features.denseblock2.denselayer8.norm1: batchnorm features.denseblock2.denselayer8.norm1 as a per-channel affine, relu; [2,28,28,352] -> [2,28,28,352] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer8.norm1", /*channels=*/352, /*bn_eps=*/1e-05));
@@ -2086,10 +2063,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/352,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
       /*output_channel_stride=*/352, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[70].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      ops[44].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.norm1", "setup", s);
 
@@ -2102,18 +2079,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/352, /*group_output_channels=*/128, /*input_channel_stride=*/352,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[71].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[71].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      ops[45].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
       /*input=*/arena + 802816, /*output=*/arena + 1354752, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer8.conv2: Winograd F(4x4,3x3) input transform to 98 tiles; [2,28,28,128] -> [1,98,1,4608] */
-  ops[72] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 1354752, .b = NULL, .y = arena + 802816,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* features.denseblock2.denselayer8.conv2: conv 3x3 128->32; Winograd: 36 products over 98 tiles; [1,98,1,4608] -> [1,98,1,1152] */
+  /* features.denseblock2.denselayer8.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 352.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer8.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 416));
@@ -2123,16 +2096,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[73].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
+      ops[46].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/arena + 802816, /*output=*/arena + 1555456, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv2", "setup", s);
-
-  /* features.denseblock2.denselayer8.conv2: Winograd output transform, bias; [1,98,1,1152] -> [2,28,28,32] (channels 352.. of features.denseblock2) */
-  ops[74] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 1254400, .b = wino_bias + 416, .y = arena + 352,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/32, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/0}};
+  ops[46].kernel = timmc_kernel_wino;
+  ops[46].a = arena + 1354752;
+  ops[46].b = wino_bias + 416;
+  ops[46].y = arena + 352;
+  ops[46].work[0] = arena + 802816;
+  ops[46].work[1] = arena + 1555456;
+  memcpy(ops[46].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
+      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
+      /*block=*/98}, sizeof(ops[46].dims));
 
   /* features.denseblock2.denselayer9.norm1: batchnorm features.denseblock2.denselayer9.norm1 as a per-channel affine, relu; [2,28,28,384] -> [2,28,28,384] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer9.norm1", /*channels=*/384, /*bn_eps=*/1e-05));
@@ -2142,10 +2120,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/384,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
       /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[75].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      ops[47].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.norm1", "setup", s);
 
@@ -2158,18 +2136,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/384, /*group_output_channels=*/128, /*input_channel_stride=*/384,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[76].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[76].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      ops[48].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
       /*input=*/arena + 802816, /*output=*/arena + 1404928, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer9.conv2: Winograd F(4x4,3x3) input transform to 98 tiles; [2,28,28,128] -> [1,98,1,4608] */
-  ops[77] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 1404928, .b = NULL, .y = arena + 802816,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* features.denseblock2.denselayer9.conv2: conv 3x3 128->32; Winograd: 36 products over 98 tiles; [1,98,1,4608] -> [1,98,1,1152] */
+  /* features.denseblock2.denselayer9.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 384.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer9.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 448));
@@ -2179,16 +2153,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[78].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      ops[49].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv2", "setup", s);
-
-  /* features.denseblock2.denselayer9.conv2: Winograd output transform, bias; [1,98,1,1152] -> [2,28,28,32] (channels 384.. of features.denseblock2) */
-  ops[79] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 1254400, .b = wino_bias + 448, .y = arena + 384,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/32, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/0}};
+  ops[49].kernel = timmc_kernel_wino;
+  ops[49].a = arena + 1404928;
+  ops[49].b = wino_bias + 448;
+  ops[49].y = arena + 384;
+  ops[49].work[0] = arena + 802816;
+  ops[49].work[1] = arena + 1254400;
+  memcpy(ops[49].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
+      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
+      /*block=*/98}, sizeof(ops[49].dims));
 
   /* features.denseblock2.denselayer10.norm1: batchnorm features.denseblock2.denselayer10.norm1 as a per-channel affine, relu; [2,28,28,416] -> [2,28,28,416] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer10.norm1", /*channels=*/416, /*bn_eps=*/1e-05));
@@ -2198,10 +2177,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/416,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
       /*output_channel_stride=*/416, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[80].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[80].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      ops[50].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.norm1", "setup", s);
 
@@ -2214,18 +2193,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/416, /*group_output_channels=*/128, /*input_channel_stride=*/416,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[81].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[81].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      ops[51].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
       /*input=*/arena + 802816, /*output=*/arena + 1455104, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer10.conv2: Winograd F(4x4,3x3) input transform to 98 tiles; [2,28,28,128] -> [1,98,1,4608] */
-  ops[82] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 1455104, .b = NULL, .y = arena + 802816,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* features.denseblock2.denselayer10.conv2: conv 3x3 128->32; Winograd: 36 products over 98 tiles; [1,98,1,4608] -> [1,98,1,1152] */
+  /* features.denseblock2.denselayer10.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 416.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer10.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 480));
@@ -2235,16 +2210,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[83].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[83].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      ops[52].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv2", "setup", s);
-
-  /* features.denseblock2.denselayer10.conv2: Winograd output transform, bias; [1,98,1,1152] -> [2,28,28,32] (channels 416.. of features.denseblock2) */
-  ops[84] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 1254400, .b = wino_bias + 480, .y = arena + 416,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/32, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/0}};
+  ops[52].kernel = timmc_kernel_wino;
+  ops[52].a = arena + 1455104;
+  ops[52].b = wino_bias + 480;
+  ops[52].y = arena + 416;
+  ops[52].work[0] = arena + 802816;
+  ops[52].work[1] = arena + 1254400;
+  memcpy(ops[52].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
+      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
+      /*block=*/98}, sizeof(ops[52].dims));
 
   /* features.denseblock2.denselayer11.norm1: batchnorm features.denseblock2.denselayer11.norm1 as a per-channel affine, relu; [2,28,28,448] -> [2,28,28,448] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer11.norm1", /*channels=*/448, /*bn_eps=*/1e-05));
@@ -2254,10 +2234,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/448,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
       /*output_channel_stride=*/448, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[85].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[85].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      ops[53].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.norm1", "setup", s);
 
@@ -2270,18 +2250,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/448, /*group_output_channels=*/128, /*input_channel_stride=*/448,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[86].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[86].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      ops[54].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
       /*input=*/arena + 802816, /*output=*/arena + 1505280, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer11.conv2: Winograd F(4x4,3x3) input transform to 98 tiles; [2,28,28,128] -> [1,98,1,4608] */
-  ops[87] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 1505280, .b = NULL, .y = arena + 802816,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* features.denseblock2.denselayer11.conv2: conv 3x3 128->32; Winograd: 36 products over 98 tiles; [1,98,1,4608] -> [1,98,1,1152] */
+  /* features.denseblock2.denselayer11.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 448.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer11.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 512));
@@ -2291,16 +2267,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[88].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[88].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      ops[55].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv2", "setup", s);
-
-  /* features.denseblock2.denselayer11.conv2: Winograd output transform, bias; [1,98,1,1152] -> [2,28,28,32] (channels 448.. of features.denseblock2) */
-  ops[89] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 1254400, .b = wino_bias + 512, .y = arena + 448,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/32, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/0}};
+  ops[55].kernel = timmc_kernel_wino;
+  ops[55].a = arena + 1505280;
+  ops[55].b = wino_bias + 512;
+  ops[55].y = arena + 448;
+  ops[55].work[0] = arena + 802816;
+  ops[55].work[1] = arena + 1254400;
+  memcpy(ops[55].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
+      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
+      /*block=*/98}, sizeof(ops[55].dims));
 
   /* features.denseblock2.denselayer12.norm1: batchnorm features.denseblock2.denselayer12.norm1 as a per-channel affine, relu; [2,28,28,480] -> [2,28,28,480] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer12.norm1", /*channels=*/480, /*bn_eps=*/1e-05));
@@ -2310,10 +2291,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
       /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[90].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[90].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      ops[56].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.norm1", "setup", s);
 
@@ -2326,18 +2307,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/480, /*group_output_channels=*/128, /*input_channel_stride=*/480,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[91].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[91].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      ops[57].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
       /*input=*/arena + 802816, /*output=*/arena + 1555456, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer12.conv2: Winograd F(4x4,3x3) input transform to 98 tiles; [2,28,28,128] -> [1,98,1,4608] */
-  ops[92] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 1555456, .b = NULL, .y = arena + 802816,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* features.denseblock2.denselayer12.conv2: conv 3x3 128->32; Winograd: 36 products over 98 tiles; [1,98,1,4608] -> [1,98,1,1152] */
+  /* features.denseblock2.denselayer12.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 480.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer12.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 544));
@@ -2347,16 +2324,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[93].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[93].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      ops[58].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv2", "setup", s);
-
-  /* features.denseblock2.denselayer12.conv2: Winograd output transform, bias; [1,98,1,1152] -> [2,28,28,32] (channels 480.. of features.denseblock2) */
-  ops[94] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 1254400, .b = wino_bias + 544, .y = arena + 480,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/32, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/0}};
+  ops[58].kernel = timmc_kernel_wino;
+  ops[58].a = arena + 1555456;
+  ops[58].b = wino_bias + 544;
+  ops[58].y = arena + 480;
+  ops[58].work[0] = arena + 802816;
+  ops[58].work[1] = arena + 1254400;
+  memcpy(ops[58].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
+      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
+      /*block=*/98}, sizeof(ops[58].dims));
 
   /* features.transition2.norm: batchnorm features.transition2.norm as a per-channel affine, relu; [2,28,28,512] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition2.norm", /*channels=*/512, /*bn_eps=*/1e-05));
@@ -2366,10 +2348,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/512,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[95].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition2.norm", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[95].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      ops[59].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition2.norm", "setup", s);
 
@@ -2382,11 +2364,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/256, /*input_channel_stride=*/512,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[96].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
+      ops[60].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 802816, /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition2.conv", "setup", s);
 
   /* features.transition2.pool: avgpool 2x2 s2; [2,28,28,256] -> [2,14,14,256] (channels 0.. of features.denseblock3) */
@@ -2395,11 +2377,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input_padding_left=*/0, /*pooling_height=*/2, /*pooling_width=*/2, /*stride_height=*/2,
       /*stride_width=*/2, /*channels=*/256, /*input_pixel_stride=*/256,
       /*output_pixel_stride=*/1024, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[97].xnn);
+      &ops[61].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition2.pool", "create", s);
   s = xnn_setup_average_pooling2d_nhwc_f32(
-      ops[97].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
-      /*output=*/arena + 401408, threadpool);
+      ops[61].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition2.pool", "setup", s);
 
   /* features.denseblock3.denselayer1.norm1: batchnorm features.denseblock3.denselayer1.norm1 as a per-channel affine, relu; [2,14,14,256] -> [2,14,14,256] */
@@ -2410,11 +2392,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/256,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[98].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[62].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[98].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[62].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.norm1", "setup", s);
 
   /* features.denseblock3.denselayer1.conv1: conv 1x1 256->128 s1, features.denseblock3.denselayer1.norm2 folded, relu; [2,14,14,256] -> [2,14,14,128] */
@@ -2426,11 +2408,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[99].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[99].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 100352, threadpool);
+      ops[63].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 501760, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.conv1", "setup", s);
 
   /* features.denseblock3.denselayer1.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 256.. of features.denseblock3) */
@@ -2442,11 +2424,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[100].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[100].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 100352, /*output=*/arena + 401664, threadpool);
+      ops[64].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 501760, /*output=*/arena + 256, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.conv2", "setup", s);
 
   /* features.denseblock3.denselayer2.norm1: batchnorm features.denseblock3.denselayer2.norm1 as a per-channel affine, relu; [2,14,14,288] -> [2,14,14,288] */
@@ -2457,11 +2439,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/288,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/288, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[101].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[101].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[65].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.norm1", "setup", s);
 
   /* features.denseblock3.denselayer2.conv1: conv 1x1 288->128 s1, features.denseblock3.denselayer2.norm2 folded, relu; [2,14,14,288] -> [2,14,14,128] */
@@ -2473,11 +2455,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/288, /*group_output_channels=*/128, /*input_channel_stride=*/288,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[102].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[102].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 112896, threadpool);
+      ops[66].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 514304, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.conv1", "setup", s);
 
   /* features.denseblock3.denselayer2.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 288.. of features.denseblock3) */
@@ -2489,11 +2471,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[103].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[103].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 112896, /*output=*/arena + 401696, threadpool);
+      ops[67].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 514304, /*output=*/arena + 288, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.conv2", "setup", s);
 
   /* features.denseblock3.denselayer3.norm1: batchnorm features.denseblock3.denselayer3.norm1 as a per-channel affine, relu; [2,14,14,320] -> [2,14,14,320] */
@@ -2504,11 +2486,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/320,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/320, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[104].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[104].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[68].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.norm1", "setup", s);
 
   /* features.denseblock3.denselayer3.conv1: conv 1x1 320->128 s1, features.denseblock3.denselayer3.norm2 folded, relu; [2,14,14,320] -> [2,14,14,128] */
@@ -2520,11 +2502,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/320, /*group_output_channels=*/128, /*input_channel_stride=*/320,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[69].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[105].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 125440, threadpool);
+      ops[69].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 526848, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.conv1", "setup", s);
 
   /* features.denseblock3.denselayer3.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 320.. of features.denseblock3) */
@@ -2536,11 +2518,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[106].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[106].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 125440, /*output=*/arena + 401728, threadpool);
+      ops[70].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 526848, /*output=*/arena + 320, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.conv2", "setup", s);
 
   /* features.denseblock3.denselayer4.norm1: batchnorm features.denseblock3.denselayer4.norm1 as a per-channel affine, relu; [2,14,14,352] -> [2,14,14,352] */
@@ -2551,11 +2533,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/352,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/352, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[107].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[71].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[107].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[71].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.norm1", "setup", s);
 
   /* features.denseblock3.denselayer4.conv1: conv 1x1 352->128 s1, features.denseblock3.denselayer4.norm2 folded, relu; [2,14,14,352] -> [2,14,14,128] */
@@ -2567,11 +2549,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/352, /*group_output_channels=*/128, /*input_channel_stride=*/352,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[108].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[72].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[108].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 137984, threadpool);
+      ops[72].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 539392, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.conv1", "setup", s);
 
   /* features.denseblock3.denselayer4.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 352.. of features.denseblock3) */
@@ -2583,11 +2565,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[109].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[109].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 137984, /*output=*/arena + 401760, threadpool);
+      ops[73].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 539392, /*output=*/arena + 352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.conv2", "setup", s);
 
   /* features.denseblock3.denselayer5.norm1: batchnorm features.denseblock3.denselayer5.norm1 as a per-channel affine, relu; [2,14,14,384] -> [2,14,14,384] */
@@ -2598,11 +2580,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/384,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[110].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[74].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[110].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[74].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.norm1", "setup", s);
 
   /* features.denseblock3.denselayer5.conv1: conv 1x1 384->128 s1, features.denseblock3.denselayer5.norm2 folded, relu; [2,14,14,384] -> [2,14,14,128] */
@@ -2614,11 +2596,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/384, /*group_output_channels=*/128, /*input_channel_stride=*/384,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[111].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[111].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 150528, threadpool);
+      ops[75].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 551936, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.conv1", "setup", s);
 
   /* features.denseblock3.denselayer5.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 384.. of features.denseblock3) */
@@ -2630,11 +2612,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[112].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[76].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[112].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 150528, /*output=*/arena + 401792, threadpool);
+      ops[76].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 551936, /*output=*/arena + 384, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.conv2", "setup", s);
 
   /* features.denseblock3.denselayer6.norm1: batchnorm features.denseblock3.denselayer6.norm1 as a per-channel affine, relu; [2,14,14,416] -> [2,14,14,416] */
@@ -2645,11 +2627,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/416,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/416, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[113].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[77].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[113].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[77].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.norm1", "setup", s);
 
   /* features.denseblock3.denselayer6.conv1: conv 1x1 416->128 s1, features.denseblock3.denselayer6.norm2 folded, relu; [2,14,14,416] -> [2,14,14,128] */
@@ -2661,11 +2643,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/416, /*group_output_channels=*/128, /*input_channel_stride=*/416,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[114].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[114].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 163072, threadpool);
+      ops[78].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 564480, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.conv1", "setup", s);
 
   /* features.denseblock3.denselayer6.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 416.. of features.denseblock3) */
@@ -2677,11 +2659,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[115].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[115].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 163072, /*output=*/arena + 401824, threadpool);
+      ops[79].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 564480, /*output=*/arena + 416, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.conv2", "setup", s);
 
   /* features.denseblock3.denselayer7.norm1: batchnorm features.denseblock3.denselayer7.norm1 as a per-channel affine, relu; [2,14,14,448] -> [2,14,14,448] */
@@ -2692,11 +2674,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/448,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/448, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[116].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[80].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[116].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[80].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.norm1", "setup", s);
 
   /* features.denseblock3.denselayer7.conv1: conv 1x1 448->128 s1, features.denseblock3.denselayer7.norm2 folded, relu; [2,14,14,448] -> [2,14,14,128] */
@@ -2708,11 +2690,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/448, /*group_output_channels=*/128, /*input_channel_stride=*/448,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[117].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[81].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[117].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 175616, threadpool);
+      ops[81].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 577024, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.conv1", "setup", s);
 
   /* features.denseblock3.denselayer7.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 448.. of features.denseblock3) */
@@ -2724,11 +2706,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[118].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[82].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[118].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 175616, /*output=*/arena + 401856, threadpool);
+      ops[82].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 577024, /*output=*/arena + 448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.conv2", "setup", s);
 
   /* features.denseblock3.denselayer8.norm1: batchnorm features.denseblock3.denselayer8.norm1 as a per-channel affine, relu; [2,14,14,480] -> [2,14,14,480] */
@@ -2739,11 +2721,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[119].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[83].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[119].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[83].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.norm1", "setup", s);
 
   /* features.denseblock3.denselayer8.conv1: conv 1x1 480->128 s1, features.denseblock3.denselayer8.norm2 folded, relu; [2,14,14,480] -> [2,14,14,128] */
@@ -2755,11 +2737,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/480, /*group_output_channels=*/128, /*input_channel_stride=*/480,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[120].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[84].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[120].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 188160, threadpool);
+      ops[84].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 589568, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.conv1", "setup", s);
 
   /* features.denseblock3.denselayer8.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 480.. of features.denseblock3) */
@@ -2771,11 +2753,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[121].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[85].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[121].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 188160, /*output=*/arena + 401888, threadpool);
+      ops[85].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 589568, /*output=*/arena + 480, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.conv2", "setup", s);
 
   /* features.denseblock3.denselayer9.norm1: batchnorm features.denseblock3.denselayer9.norm1 as a per-channel affine, relu; [2,14,14,512] -> [2,14,14,512] */
@@ -2786,11 +2768,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/512,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[122].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[86].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[122].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[86].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.norm1", "setup", s);
 
   /* features.denseblock3.denselayer9.conv1: conv 1x1 512->128 s1, features.denseblock3.denselayer9.norm2 folded, relu; [2,14,14,512] -> [2,14,14,128] */
@@ -2802,11 +2784,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[123].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[87].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[123].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 200704, threadpool);
+      ops[87].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 602112, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.conv1", "setup", s);
 
   /* features.denseblock3.denselayer9.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 512.. of features.denseblock3) */
@@ -2818,11 +2800,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[124].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[88].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[124].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 200704, /*output=*/arena + 401920, threadpool);
+      ops[88].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 602112, /*output=*/arena + 512, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.conv2", "setup", s);
 
   /* features.denseblock3.denselayer10.norm1: batchnorm features.denseblock3.denselayer10.norm1 as a per-channel affine, relu; [2,14,14,544] -> [2,14,14,544] */
@@ -2833,11 +2815,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/544,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/544, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[125].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[89].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[125].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[89].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.norm1", "setup", s);
 
   /* features.denseblock3.denselayer10.conv1: conv 1x1 544->128 s1, features.denseblock3.denselayer10.norm2 folded, relu; [2,14,14,544] -> [2,14,14,128] */
@@ -2849,11 +2831,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/544, /*group_output_channels=*/128, /*input_channel_stride=*/544,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[126].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[90].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[126].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 213248, threadpool);
+      ops[90].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 614656, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.conv1", "setup", s);
 
   /* features.denseblock3.denselayer10.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 544.. of features.denseblock3) */
@@ -2865,11 +2847,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[127].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[91].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[127].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 213248, /*output=*/arena + 401952, threadpool);
+      ops[91].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 614656, /*output=*/arena + 544, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.conv2", "setup", s);
 
   /* features.denseblock3.denselayer11.norm1: batchnorm features.denseblock3.denselayer11.norm1 as a per-channel affine, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2880,11 +2862,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/576,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[128].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[92].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[128].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[92].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.norm1", "setup", s);
 
   /* features.denseblock3.denselayer11.conv1: conv 1x1 576->128 s1, features.denseblock3.denselayer11.norm2 folded, relu; [2,14,14,576] -> [2,14,14,128] */
@@ -2896,11 +2878,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/576, /*group_output_channels=*/128, /*input_channel_stride=*/576,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[129].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[93].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[129].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 225792, threadpool);
+      ops[93].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 627200, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.conv1", "setup", s);
 
   /* features.denseblock3.denselayer11.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 576.. of features.denseblock3) */
@@ -2912,11 +2894,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[130].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[94].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[130].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 225792, /*output=*/arena + 401984, threadpool);
+      ops[94].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 627200, /*output=*/arena + 576, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.conv2", "setup", s);
 
   /* features.denseblock3.denselayer12.norm1: batchnorm features.denseblock3.denselayer12.norm1 as a per-channel affine, relu; [2,14,14,608] -> [2,14,14,608] */
@@ -2927,11 +2909,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/608,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/608, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[131].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[95].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[131].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[95].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.norm1", "setup", s);
 
   /* features.denseblock3.denselayer12.conv1: conv 1x1 608->128 s1, features.denseblock3.denselayer12.norm2 folded, relu; [2,14,14,608] -> [2,14,14,128] */
@@ -2943,11 +2925,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/608, /*group_output_channels=*/128, /*input_channel_stride=*/608,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[132].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[132].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 238336, threadpool);
+      ops[96].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 639744, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.conv1", "setup", s);
 
   /* features.denseblock3.denselayer12.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 608.. of features.denseblock3) */
@@ -2959,11 +2941,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[133].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[97].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[133].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 238336, /*output=*/arena + 402016, threadpool);
+      ops[97].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 639744, /*output=*/arena + 608, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.conv2", "setup", s);
 
   /* features.denseblock3.denselayer13.norm1: batchnorm features.denseblock3.denselayer13.norm1 as a per-channel affine, relu; [2,14,14,640] -> [2,14,14,640] */
@@ -2974,11 +2956,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/640,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/640, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[134].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[98].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[134].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[98].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.norm1", "setup", s);
 
   /* features.denseblock3.denselayer13.conv1: conv 1x1 640->128 s1, features.denseblock3.denselayer13.norm2 folded, relu; [2,14,14,640] -> [2,14,14,128] */
@@ -2990,11 +2972,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/640, /*group_output_channels=*/128, /*input_channel_stride=*/640,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[135].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[99].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[135].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 250880, threadpool);
+      ops[99].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 652288, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.conv1", "setup", s);
 
   /* features.denseblock3.denselayer13.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 640.. of features.denseblock3) */
@@ -3006,11 +2988,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[136].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[100].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[136].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 250880, /*output=*/arena + 402048, threadpool);
+      ops[100].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 652288, /*output=*/arena + 640, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.conv2", "setup", s);
 
   /* features.denseblock3.denselayer14.norm1: batchnorm features.denseblock3.denselayer14.norm1 as a per-channel affine, relu; [2,14,14,672] -> [2,14,14,672] */
@@ -3021,11 +3003,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[137].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[101].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[137].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[101].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.norm1", "setup", s);
 
   /* features.denseblock3.denselayer14.conv1: conv 1x1 672->128 s1, features.denseblock3.denselayer14.norm2 folded, relu; [2,14,14,672] -> [2,14,14,128] */
@@ -3037,11 +3019,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/672, /*group_output_channels=*/128, /*input_channel_stride=*/672,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[138].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[102].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[138].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 263424, threadpool);
+      ops[102].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 664832, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.conv1", "setup", s);
 
   /* features.denseblock3.denselayer14.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 672.. of features.denseblock3) */
@@ -3053,11 +3035,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[139].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[103].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[139].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 263424, /*output=*/arena + 402080, threadpool);
+      ops[103].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 664832, /*output=*/arena + 672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.conv2", "setup", s);
 
   /* features.denseblock3.denselayer15.norm1: batchnorm features.denseblock3.denselayer15.norm1 as a per-channel affine, relu; [2,14,14,704] -> [2,14,14,704] */
@@ -3068,11 +3050,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/704,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/704, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[140].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[104].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[140].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[104].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.norm1", "setup", s);
 
   /* features.denseblock3.denselayer15.conv1: conv 1x1 704->128 s1, features.denseblock3.denselayer15.norm2 folded, relu; [2,14,14,704] -> [2,14,14,128] */
@@ -3084,11 +3066,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/704, /*group_output_channels=*/128, /*input_channel_stride=*/704,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[141].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[141].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 275968, threadpool);
+      ops[105].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 677376, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.conv1", "setup", s);
 
   /* features.denseblock3.denselayer15.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 704.. of features.denseblock3) */
@@ -3100,11 +3082,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[142].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[106].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[142].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 275968, /*output=*/arena + 402112, threadpool);
+      ops[106].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 677376, /*output=*/arena + 704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.conv2", "setup", s);
 
   /* features.denseblock3.denselayer16.norm1: batchnorm features.denseblock3.denselayer16.norm1 as a per-channel affine, relu; [2,14,14,736] -> [2,14,14,736] */
@@ -3115,11 +3097,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/736,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/736, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[143].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[107].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[143].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[107].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.norm1", "setup", s);
 
   /* features.denseblock3.denselayer16.conv1: conv 1x1 736->128 s1, features.denseblock3.denselayer16.norm2 folded, relu; [2,14,14,736] -> [2,14,14,128] */
@@ -3131,11 +3113,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/736, /*group_output_channels=*/128, /*input_channel_stride=*/736,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[144].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[108].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[144].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 288512, threadpool);
+      ops[108].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 689920, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.conv1", "setup", s);
 
   /* features.denseblock3.denselayer16.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 736.. of features.denseblock3) */
@@ -3147,11 +3129,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[145].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[109].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[145].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 288512, /*output=*/arena + 402144, threadpool);
+      ops[109].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 689920, /*output=*/arena + 736, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.conv2", "setup", s);
 
   /* features.denseblock3.denselayer17.norm1: batchnorm features.denseblock3.denselayer17.norm1 as a per-channel affine, relu; [2,14,14,768] -> [2,14,14,768] */
@@ -3162,11 +3144,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/768,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/768, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[146].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[110].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[146].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[110].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.norm1", "setup", s);
 
   /* features.denseblock3.denselayer17.conv1: conv 1x1 768->128 s1, features.denseblock3.denselayer17.norm2 folded, relu; [2,14,14,768] -> [2,14,14,128] */
@@ -3178,11 +3160,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/768, /*group_output_channels=*/128, /*input_channel_stride=*/768,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[147].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[111].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[147].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 301056, threadpool);
+      ops[111].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 702464, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.conv1", "setup", s);
 
   /* features.denseblock3.denselayer17.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 768.. of features.denseblock3) */
@@ -3194,11 +3176,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[148].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[112].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[148].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 301056, /*output=*/arena + 402176, threadpool);
+      ops[112].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 702464, /*output=*/arena + 768, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.conv2", "setup", s);
 
   /* features.denseblock3.denselayer18.norm1: batchnorm features.denseblock3.denselayer18.norm1 as a per-channel affine, relu; [2,14,14,800] -> [2,14,14,800] */
@@ -3209,11 +3191,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/800,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/800, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[149].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[113].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[149].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[113].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.norm1", "setup", s);
 
   /* features.denseblock3.denselayer18.conv1: conv 1x1 800->128 s1, features.denseblock3.denselayer18.norm2 folded, relu; [2,14,14,800] -> [2,14,14,128] */
@@ -3225,11 +3207,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/800, /*group_output_channels=*/128, /*input_channel_stride=*/800,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[150].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[114].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[150].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 313600, threadpool);
+      ops[114].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 715008, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.conv1", "setup", s);
 
   /* features.denseblock3.denselayer18.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 800.. of features.denseblock3) */
@@ -3241,11 +3223,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[151].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[115].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[151].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 313600, /*output=*/arena + 402208, threadpool);
+      ops[115].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 715008, /*output=*/arena + 800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.conv2", "setup", s);
 
   /* features.denseblock3.denselayer19.norm1: batchnorm features.denseblock3.denselayer19.norm1 as a per-channel affine, relu; [2,14,14,832] -> [2,14,14,832] */
@@ -3256,11 +3238,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/832,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/832, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[152].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[116].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[152].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[116].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.norm1", "setup", s);
 
   /* features.denseblock3.denselayer19.conv1: conv 1x1 832->128 s1, features.denseblock3.denselayer19.norm2 folded, relu; [2,14,14,832] -> [2,14,14,128] */
@@ -3272,11 +3254,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/832, /*group_output_channels=*/128, /*input_channel_stride=*/832,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[153].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[117].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[153].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 326144, threadpool);
+      ops[117].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 727552, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.conv1", "setup", s);
 
   /* features.denseblock3.denselayer19.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 832.. of features.denseblock3) */
@@ -3288,11 +3270,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[154].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[118].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[154].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 326144, /*output=*/arena + 402240, threadpool);
+      ops[118].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 727552, /*output=*/arena + 832, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.conv2", "setup", s);
 
   /* features.denseblock3.denselayer20.norm1: batchnorm features.denseblock3.denselayer20.norm1 as a per-channel affine, relu; [2,14,14,864] -> [2,14,14,864] */
@@ -3303,11 +3285,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/864,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/864, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[155].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[119].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[155].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[119].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.norm1", "setup", s);
 
   /* features.denseblock3.denselayer20.conv1: conv 1x1 864->128 s1, features.denseblock3.denselayer20.norm2 folded, relu; [2,14,14,864] -> [2,14,14,128] */
@@ -3319,11 +3301,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/864, /*group_output_channels=*/128, /*input_channel_stride=*/864,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[156].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[120].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[156].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 338688, threadpool);
+      ops[120].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 740096, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.conv1", "setup", s);
 
   /* features.denseblock3.denselayer20.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 864.. of features.denseblock3) */
@@ -3335,11 +3317,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[157].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[121].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[157].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 338688, /*output=*/arena + 402272, threadpool);
+      ops[121].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 740096, /*output=*/arena + 864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.conv2", "setup", s);
 
   /* features.denseblock3.denselayer21.norm1: batchnorm features.denseblock3.denselayer21.norm1 as a per-channel affine, relu; [2,14,14,896] -> [2,14,14,896] */
@@ -3350,11 +3332,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/896,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/896, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[158].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[122].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[158].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[122].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.norm1", "setup", s);
 
   /* features.denseblock3.denselayer21.conv1: conv 1x1 896->128 s1, features.denseblock3.denselayer21.norm2 folded, relu; [2,14,14,896] -> [2,14,14,128] */
@@ -3366,11 +3348,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/896, /*group_output_channels=*/128, /*input_channel_stride=*/896,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[159].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[123].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[159].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 351232, threadpool);
+      ops[123].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 752640, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.conv1", "setup", s);
 
   /* features.denseblock3.denselayer21.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 896.. of features.denseblock3) */
@@ -3382,11 +3364,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[160].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[124].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[160].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 351232, /*output=*/arena + 402304, threadpool);
+      ops[124].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 752640, /*output=*/arena + 896, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.conv2", "setup", s);
 
   /* features.denseblock3.denselayer22.norm1: batchnorm features.denseblock3.denselayer22.norm1 as a per-channel affine, relu; [2,14,14,928] -> [2,14,14,928] */
@@ -3397,11 +3379,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/928,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/928, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[161].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[125].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[161].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[125].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.norm1", "setup", s);
 
   /* features.denseblock3.denselayer22.conv1: conv 1x1 928->128 s1, features.denseblock3.denselayer22.norm2 folded, relu; [2,14,14,928] -> [2,14,14,128] */
@@ -3413,11 +3395,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/928, /*group_output_channels=*/128, /*input_channel_stride=*/928,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[162].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[126].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[162].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 802816, threadpool);
+      ops[126].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 765184, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.conv1", "setup", s);
 
   /* features.denseblock3.denselayer22.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 928.. of features.denseblock3) */
@@ -3429,11 +3411,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[163].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[127].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[163].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 802816, /*output=*/arena + 402336, threadpool);
+      ops[127].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 765184, /*output=*/arena + 928, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.conv2", "setup", s);
 
   /* features.denseblock3.denselayer23.norm1: batchnorm features.denseblock3.denselayer23.norm1 as a per-channel affine, relu; [2,14,14,960] -> [2,14,14,960] */
@@ -3444,11 +3426,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/960,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[164].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[128].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[164].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[128].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.norm1", "setup", s);
 
   /* features.denseblock3.denselayer23.conv1: conv 1x1 960->128 s1, features.denseblock3.denselayer23.norm2 folded, relu; [2,14,14,960] -> [2,14,14,128] */
@@ -3460,11 +3442,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/960, /*group_output_channels=*/128, /*input_channel_stride=*/960,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[165].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[129].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[165].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 802816, threadpool);
+      ops[129].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 777728, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.conv1", "setup", s);
 
   /* features.denseblock3.denselayer23.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 960.. of features.denseblock3) */
@@ -3476,11 +3458,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[166].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[130].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[166].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 802816, /*output=*/arena + 402368, threadpool);
+      ops[130].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 777728, /*output=*/arena + 960, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.conv2", "setup", s);
 
   /* features.denseblock3.denselayer24.norm1: batchnorm features.denseblock3.denselayer24.norm1 as a per-channel affine, relu; [2,14,14,992] -> [2,14,14,992] */
@@ -3491,11 +3473,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/992,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/992, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[167].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[131].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[167].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[131].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.norm1", "setup", s);
 
   /* features.denseblock3.denselayer24.conv1: conv 1x1 992->128 s1, features.denseblock3.denselayer24.norm2 folded, relu; [2,14,14,992] -> [2,14,14,128] */
@@ -3507,11 +3489,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/992, /*group_output_channels=*/128, /*input_channel_stride=*/992,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[168].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[132].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[168].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 802816, threadpool);
+      ops[132].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 790272, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.conv1", "setup", s);
 
   /* features.denseblock3.denselayer24.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 992.. of features.denseblock3) */
@@ -3523,11 +3505,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[169].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[133].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[169].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 802816, /*output=*/arena + 402400, threadpool);
+      ops[133].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 790272, /*output=*/arena + 992, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.conv2", "setup", s);
 
   /* features.transition3.norm: batchnorm features.transition3.norm as a per-channel affine, relu; [2,14,14,1024] -> [2,14,14,1024] */
@@ -3538,11 +3520,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1024,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[170].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[134].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition3.norm", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[170].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[134].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition3.norm", "setup", s);
 
   /* features.transition3.conv: conv 1x1 1024->512 s1; [2,14,14,1024] -> [2,14,14,512] */
@@ -3554,11 +3536,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/512, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[171].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[135].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[171].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 401408, threadpool);
+      ops[135].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition3.conv", "setup", s);
 
   /* features.transition3.pool: avgpool 2x2 s2; [2,14,14,512] -> [2,7,7,512] (channels 0.. of features.denseblock4) */
@@ -3567,11 +3549,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input_padding_left=*/0, /*pooling_height=*/2, /*pooling_width=*/2, /*stride_height=*/2,
       /*stride_width=*/2, /*channels=*/512, /*input_pixel_stride=*/512,
       /*output_pixel_stride=*/1024, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[172].xnn);
+      &ops[136].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition3.pool", "create", s);
   s = xnn_setup_average_pooling2d_nhwc_f32(
-      ops[172].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[136].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 100352, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.transition3.pool", "setup", s);
 
   /* features.denseblock4.denselayer1.norm1: batchnorm features.denseblock4.denselayer1.norm1 as a per-channel affine, relu; [2,7,7,512] -> [2,7,7,512] */
@@ -3582,10 +3564,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/512,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[173].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[137].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[173].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      ops[137].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
       /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.norm1", "setup", s);
 
@@ -3598,10 +3580,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[174].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[138].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[174].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[138].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 100352, /*output=*/arena + 150528, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.conv1", "setup", s);
 
@@ -3614,10 +3596,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[175].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[139].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[175].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[139].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 150528, /*output=*/arena + 512, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.conv2", "setup", s);
 
@@ -3629,10 +3611,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/544,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/544, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[176].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[140].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[176].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      ops[140].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
       /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.norm1", "setup", s);
 
@@ -3645,10 +3627,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/544, /*group_output_channels=*/128, /*input_channel_stride=*/544,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[177].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[141].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[177].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[141].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 100352, /*output=*/arena + 153664, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.conv1", "setup", s);
 
@@ -3661,10 +3643,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[178].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[142].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[178].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[142].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 153664, /*output=*/arena + 544, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.conv2", "setup", s);
 
@@ -3676,10 +3658,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/576,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[179].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[143].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[179].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      ops[143].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
       /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.norm1", "setup", s);
 
@@ -3692,10 +3674,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/576, /*group_output_channels=*/128, /*input_channel_stride=*/576,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[180].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[144].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[180].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[144].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 100352, /*output=*/arena + 156800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.conv1", "setup", s);
 
@@ -3708,10 +3690,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[181].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[145].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[181].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[145].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 156800, /*output=*/arena + 576, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.conv2", "setup", s);
 
@@ -3723,10 +3705,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/608,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/608, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[182].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[146].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[182].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      ops[146].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
       /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.norm1", "setup", s);
 
@@ -3739,10 +3721,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/608, /*group_output_channels=*/128, /*input_channel_stride=*/608,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[183].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[147].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[183].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[147].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 100352, /*output=*/arena + 159936, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.conv1", "setup", s);
 
@@ -3755,10 +3737,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[184].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[148].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[184].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[148].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 159936, /*output=*/arena + 608, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.conv2", "setup", s);
 
@@ -3770,10 +3752,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/640,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/640, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[185].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[149].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[185].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      ops[149].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
       /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.norm1", "setup", s);
 
@@ -3786,10 +3768,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/640, /*group_output_channels=*/128, /*input_channel_stride=*/640,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[186].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[150].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[186].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[150].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 100352, /*output=*/arena + 163072, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.conv1", "setup", s);
 
@@ -3802,10 +3784,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[187].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[151].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[187].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[151].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 163072, /*output=*/arena + 640, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.conv2", "setup", s);
 
@@ -3817,10 +3799,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[188].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[152].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[188].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      ops[152].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
       /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.norm1", "setup", s);
 
@@ -3833,10 +3815,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/672, /*group_output_channels=*/128, /*input_channel_stride=*/672,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[189].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[153].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[189].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[153].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 100352, /*output=*/arena + 166208, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.conv1", "setup", s);
 
@@ -3849,10 +3831,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[190].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[154].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[190].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[154].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 166208, /*output=*/arena + 672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.conv2", "setup", s);
 
@@ -3864,10 +3846,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/704,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/704, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[191].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[155].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[191].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      ops[155].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
       /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.norm1", "setup", s);
 
@@ -3880,10 +3862,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/704, /*group_output_channels=*/128, /*input_channel_stride=*/704,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[192].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[156].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[192].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[156].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 100352, /*output=*/arena + 169344, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.conv1", "setup", s);
 
@@ -3896,10 +3878,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[193].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[157].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[193].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[157].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 169344, /*output=*/arena + 704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.conv2", "setup", s);
 
@@ -3911,10 +3893,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/736,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/736, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[194].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[158].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[194].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      ops[158].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
       /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.norm1", "setup", s);
 
@@ -3927,10 +3909,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/736, /*group_output_channels=*/128, /*input_channel_stride=*/736,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[195].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[159].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[195].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[159].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 100352, /*output=*/arena + 172480, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.conv1", "setup", s);
 
@@ -3943,10 +3925,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[196].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[160].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[196].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[160].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 172480, /*output=*/arena + 736, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.conv2", "setup", s);
 
@@ -3958,10 +3940,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/768,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/768, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[197].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[161].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[197].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      ops[161].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
       /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.norm1", "setup", s);
 
@@ -3974,10 +3956,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/768, /*group_output_channels=*/128, /*input_channel_stride=*/768,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[198].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[162].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[198].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[162].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 100352, /*output=*/arena + 175616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.conv1", "setup", s);
 
@@ -3990,10 +3972,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[199].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[163].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[199].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[163].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 175616, /*output=*/arena + 768, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.conv2", "setup", s);
 
@@ -4005,10 +3987,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/800,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/800, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[200].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[164].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[200].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      ops[164].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
       /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.norm1", "setup", s);
 
@@ -4021,10 +4003,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/800, /*group_output_channels=*/128, /*input_channel_stride=*/800,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[201].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[165].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[201].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[165].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 100352, /*output=*/arena + 178752, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.conv1", "setup", s);
 
@@ -4037,10 +4019,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[202].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[166].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[202].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[166].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 178752, /*output=*/arena + 800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.conv2", "setup", s);
 
@@ -4052,10 +4034,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/832,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/832, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[203].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[167].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[203].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      ops[167].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
       /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.norm1", "setup", s);
 
@@ -4068,10 +4050,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/832, /*group_output_channels=*/128, /*input_channel_stride=*/832,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[204].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[168].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[204].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[168].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 100352, /*output=*/arena + 181888, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.conv1", "setup", s);
 
@@ -4084,10 +4066,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[205].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[169].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[205].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[169].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 181888, /*output=*/arena + 832, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.conv2", "setup", s);
 
@@ -4099,10 +4081,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/864,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/864, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[206].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[170].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[206].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      ops[170].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
       /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.norm1", "setup", s);
 
@@ -4115,10 +4097,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/864, /*group_output_channels=*/128, /*input_channel_stride=*/864,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[207].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[171].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[207].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[171].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 100352, /*output=*/arena + 185024, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.conv1", "setup", s);
 
@@ -4131,10 +4113,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[208].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[172].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[208].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[172].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 185024, /*output=*/arena + 864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.conv2", "setup", s);
 
@@ -4146,10 +4128,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/896,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/896, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[209].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[173].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[209].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      ops[173].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
       /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.norm1", "setup", s);
 
@@ -4162,10 +4144,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/896, /*group_output_channels=*/128, /*input_channel_stride=*/896,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[210].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[174].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[210].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[174].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 100352, /*output=*/arena + 188160, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.conv1", "setup", s);
 
@@ -4178,10 +4160,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[211].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[175].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[211].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[175].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 188160, /*output=*/arena + 896, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.conv2", "setup", s);
 
@@ -4193,10 +4175,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/928,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/928, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[212].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[176].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[212].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      ops[176].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
       /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.norm1", "setup", s);
 
@@ -4209,10 +4191,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/928, /*group_output_channels=*/128, /*input_channel_stride=*/928,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[213].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[177].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[213].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[177].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 100352, /*output=*/arena + 191296, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.conv1", "setup", s);
 
@@ -4225,10 +4207,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[214].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[178].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[214].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[178].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 191296, /*output=*/arena + 928, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.conv2", "setup", s);
 
@@ -4240,10 +4222,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/960,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[215].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[179].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[215].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      ops[179].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
       /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.norm1", "setup", s);
 
@@ -4256,10 +4238,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/960, /*group_output_channels=*/128, /*input_channel_stride=*/960,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[216].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[180].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[216].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[180].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 100352, /*output=*/arena + 194432, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.conv1", "setup", s);
 
@@ -4272,10 +4254,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[217].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[181].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[217].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[181].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 194432, /*output=*/arena + 960, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.conv2", "setup", s);
 
@@ -4287,10 +4269,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/992,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/992, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[218].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[182].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.norm1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[218].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      ops[182].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
       /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.norm1", "setup", s);
 
@@ -4303,10 +4285,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/992, /*group_output_channels=*/128, /*input_channel_stride=*/992,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[219].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[183].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[219].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[183].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 100352, /*output=*/arena + 197568, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.conv1", "setup", s);
 
@@ -4319,10 +4301,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[220].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[184].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[220].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[184].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 197568, /*output=*/arena + 992, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.conv2", "setup", s);
 
@@ -4334,10 +4316,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1024,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[221].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[185].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.norm5", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[221].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      ops[185].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
       /*output=*/arena + 100352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.norm5", "setup", s);
   return TIMMC_OK;
@@ -4347,7 +4329,8 @@ static int run_ops(size_t first, size_t last) {
   for (size_t i = first; i < last; i++) {
     const double t0 = timmc_op_ms ? timmc_now_ms() : 0.0;
     if (ops[i].kernel) {
-      ops[i].kernel(&ops[i], threadpool);
+      const int rc = ops[i].kernel(&ops[i], threadpool);
+      if (rc != TIMMC_OK) return rc;
     } else {
       enum xnn_status s = xnn_run_operator(ops[i].xnn, threadpool);
       if (s != xnn_status_success) return timmc_xnn_fail(op_names[i], "run", s);
@@ -4410,7 +4393,7 @@ int densenet121_unpooled_init_file(const char *path) {
 int densenet121_unpooled_forward(const float *input, float *const out[]) {
   int rc;
   if (!ready) return timmc_fail(TIMMC_EINPUT, "densenet121_unpooled: forward before init");
-  timmc_nchw_to_nhwc(input, arena + 1605632, 2, 3, 50176);
+  timmc_nchw_to_nhwc(input, arena + 0, 2, 3, 50176);
   rc = run_ops(0, NUM_OPS);
   if (rc != TIMMC_OK) return rc;
   timmc_nhwc_to_nchw(arena + 100352, out[0], 2, 49, 1024);
@@ -4420,8 +4403,8 @@ int densenet121_unpooled_forward(const float *input, float *const out[]) {
 int densenet121_unpooled_forward_features(const float *input, float *output) {
   int rc;
   if (!ready) return timmc_fail(TIMMC_EINPUT, "densenet121_unpooled: forward_features before init");
-  timmc_nchw_to_nhwc(input, arena + 1605632, 2, 3, 50176);
-  rc = run_ops(0, 222);
+  timmc_nchw_to_nhwc(input, arena + 0, 2, 3, 50176);
+  rc = run_ops(0, 186);
   if (rc != TIMMC_OK) return rc;
   timmc_nhwc_to_nchw(arena + 100352, output, 2, 49, 1024);
   return TIMMC_OK;
@@ -4431,7 +4414,7 @@ int densenet121_unpooled_forward_head(const float *features, float *output, int 
   int rc;
   if (!ready) return timmc_fail(TIMMC_EINPUT, "densenet121_unpooled: forward_head before init");
   timmc_nchw_to_nhwc(features, arena + 100352, 2, 1024, 49);
-  rc = run_ops(222, pre_logits ? 222 : NUM_OPS);
+  rc = run_ops(186, pre_logits ? 186 : NUM_OPS);
   if (rc != TIMMC_OK) return rc;
   if (pre_logits) {
     timmc_nhwc_to_nchw(arena + 100352, output, 2, 49, 1024);
@@ -4465,8 +4448,8 @@ const timmc_model densenet121_unpooled_model = {
     .op_names = op_names,
     .state_dict = state_dict,
     .state_dict_len = sizeof(state_dict) / sizeof(state_dict[0]),
-    .arena_bytes = 16859136,
-    .arena_lower_bound_bytes = 16859136,
+    .arena_bytes = 15253504,
+    .arena_lower_bound_bytes = 15253504,
     .weights_bytes = 28150016,
     .flops = 11332550656,
     .set_threads = densenet121_unpooled_set_threads,

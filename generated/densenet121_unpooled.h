@@ -13,7 +13,7 @@
 #define DENSENET121_UNPOOLED_INPUT_SIZE 301056
 #define DENSENET121_UNPOOLED_NUM_OUTPUTS 1
 #define DENSENET121_UNPOOLED_OUTPUT0_SIZE 100352 /* features.norm5: [2,1024,7,7] */
-#define DENSENET121_UNPOOLED_ARENA_BYTES 16859136
+#define DENSENET121_UNPOOLED_ARENA_BYTES 15253504
 
 /* Threads used by the operators; call before densenet121_unpooled_init (default 1). */
 int densenet121_unpooled_set_threads(size_t threads);

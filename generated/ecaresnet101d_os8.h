@@ -14,7 +14,7 @@
 #define ECARESNET101D_OS8_NUM_OUTPUTS 2
 #define ECARESNET101D_OS8_OUTPUT0_SIZE 1638400 /* layer2: [2,512,40,40] */
 #define ECARESNET101D_OS8_OUTPUT1_SIZE 6553600 /* layer4: [2,2048,40,40] */
-#define ECARESNET101D_OS8_ARENA_BYTES 85196800
+#define ECARESNET101D_OS8_ARENA_BYTES 93323264
 
 /* Threads used by the operators; call before ecaresnet101d_os8_init (default 1). */
 int ecaresnet101d_os8_set_threads(size_t threads);

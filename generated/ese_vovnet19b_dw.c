@@ -1104,7 +1104,8 @@ static int run_ops(size_t first, size_t last) {
   for (size_t i = first; i < last; i++) {
     const double t0 = timmc_op_ms ? timmc_now_ms() : 0.0;
     if (ops[i].kernel) {
-      ops[i].kernel(&ops[i], threadpool);
+      const int rc = ops[i].kernel(&ops[i], threadpool);
+      if (rc != TIMMC_OK) return rc;
     } else {
       enum xnn_status s = xnn_run_operator(ops[i].xnn, threadpool);
       if (s != xnn_status_success) return timmc_xnn_fail(op_names[i], "run", s);

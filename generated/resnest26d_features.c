@@ -10,130 +10,126 @@
 #include "timmc_rt.h"
 
 /*
- * Memory plan: one arena of 34521088 bytes (lower bound 34521088).
- * Live ranges are node indices; 0 is the input copy, 105 the end of forward.
+ * Memory plan: one arena of 44154880 bytes (lower bound 44154880).
+ * Live ranges are node indices; 0 is the input copy, 87 the end of forward.
  * tensor timm module                    shape (NHWC)              bytes     offset  live
  * t1     input                          [2,224,224,3]           1204224    3211264  0..1
  * t2     conv1.2                        [2,112,112,32]          3211264          0  1..2
  * t3     conv1.5                        [2,112,112,32]          3211264    3211264  2..3
- * t90    conv1.6 (winograd tiles)       [1,1568,1,1152]         7225344   14450688  3..4
- * t91    conv1.6 (winograd products)    [1,1568,1,2304]        14450688          0  4..5
- * t4     act1                           [2,112,112,64]          6422528   21676032  5..105
- * t5     maxpool                        [2,56,56,64]            1605632   13647872  6..17
- * t6     layer1.0.act1                  [2,56,56,64]            1605632   10838016  7..8
- * t92    layer1.0.conv2.conv (winograd tiles) [1,392,1,2304]          3612672    7225344  8..9
- * t93    layer1.0.conv2.conv (winograd products) [1,392,1,4608]          7225344          0  9..10
- * t7     layer1.0.conv2.act0            [2,56,56,128]           3211264    7225344  10..15
- * t8     layer1.0.conv2                 [2,1,1,128]                1024   10436608  11..12
- * t9     layer1.0.conv2.act1            [2,1,1,32]                  256   10437632  12..13
- * t10    layer1.0.conv2.fc2             [2,1,1,128]                1024   10436608  13..14
- * t11    layer1.0.conv2.rsoftmax        [2,1,1,128]                1024   10437632  14..15
- * t12    layer1.0.conv2                 [2,56,56,64]            1605632   15253504  15..16
- * t13    layer1.0.bn3                   [2,56,56,256]           6422528    7225344  16..29
+ * t4     act1                           [2,112,112,64]          6422528   21676032  3..87
+ * t90    conv1.6 (winograd tiles)       [1,75,1,1152]            345600     691200  3..3
+ * t91    conv1.6 (winograd products)    [1,75,1,2304]            691200          0  3..3
+ * t5     maxpool                        [2,56,56,64]            1605632   12845056  4..13
+ * t6     layer1.0.act1                  [2,56,56,64]            1605632   14450688  5..6
+ * t7     layer1.0.conv2.act0            [2,56,56,128]           3211264          0  6..11
+ * t92    layer1.0.conv2.conv (winograd tiles) [1,37,1,2304]            340992   16738304  6..6
+ * t93    layer1.0.conv2.conv (winograd products) [1,37,1,4608]            681984   16056320  6..6
+ * t8     layer1.0.conv2                 [2,1,1,128]                1024   14450688  7..8
+ * t9     layer1.0.conv2.act1            [2,1,1,32]                  256   14451712  8..9
+ * t10    layer1.0.conv2.fc2             [2,1,1,128]                1024   14450688  9..10
+ * t11    layer1.0.conv2.rsoftmax        [2,1,1,128]                1024    3211264  10..11
+ * t12    layer1.0.conv2                 [2,56,56,64]            1605632    6422528  11..12
+ * t13    layer1.0.bn3                   [2,56,56,256]           6422528          0  12..23
  *  t15   layer1.0.act3                  [2,56,56,256]                               in place
- * t14    layer1.0.downsample            [2,56,56,256]           6422528          0  17..18
- * t16    layer1.1.act1                  [2,56,56,64]            1605632   17260544  19..20
- * t94    layer1.1.conv2.conv (winograd tiles) [1,392,1,2304]          3612672   13647872  20..21
- * t95    layer1.1.conv2.conv (winograd products) [1,392,1,4608]          7225344          0  21..22
- * t17    layer1.1.conv2.act0            [2,56,56,128]           3211264   13647872  22..27
- * t18    layer1.1.conv2                 [2,1,1,128]                1024   16859136  23..24
- * t19    layer1.1.conv2.act1            [2,1,1,32]                  256   16860160  24..25
- * t20    layer1.1.conv2.fc2             [2,1,1,128]                1024   16859136  25..26
- * t21    layer1.1.conv2.rsoftmax        [2,1,1,128]                1024   18464768  26..27
- * t22    layer1.1.conv2                 [2,56,56,64]            1605632   16859136  27..28
- * t23    layer1.1.bn3                   [2,56,56,256]           6422528   28098560  28..105
+ * t14    layer1.0.downsample            [2,56,56,256]           6422528    6422528  13..14
+ * t16    layer1.1.act1                  [2,56,56,64]            1605632    9633792  15..16
+ * t17    layer1.1.conv2.act0            [2,56,56,128]           3211264    6422528  16..21
+ * t94    layer1.1.conv2.conv (winograd tiles) [1,37,1,2304]            340992   11921408  16..16
+ * t95    layer1.1.conv2.conv (winograd products) [1,37,1,4608]            681984   11239424  16..16
+ * t18    layer1.1.conv2                 [2,1,1,128]                1024    9633792  17..18
+ * t19    layer1.1.conv2.act1            [2,1,1,32]                  256    9634816  18..19
+ * t20    layer1.1.conv2.fc2             [2,1,1,128]                1024    9633792  19..20
+ * t21    layer1.1.conv2.rsoftmax        [2,1,1,128]                1024   11239424  20..21
+ * t22    layer1.1.conv2                 [2,56,56,64]            1605632    9633792  21..22
+ * t23    layer1.1.bn3                   [2,56,56,256]           6422528   28098560  22..87
  *  t24   layer1                         [2,56,56,256]                               in place
- * t25    layer2.0.act1                  [2,56,56,128]           3211264          0  30..31
- * t96    layer2.0.conv2.conv (winograd tiles) [1,392,1,4608]          7225344   14450688  31..32
- * t97    layer2.0.conv2.conv (winograd products) [1,392,1,9216]         14450688          0  32..33
- * t26    layer2.0.conv2.act0            [2,56,56,256]           6422528   14450688  33..38
- * t27    layer2.0.conv2                 [2,1,1,256]                2048   20873216  34..35
- * t28    layer2.0.conv2.act1            [2,1,1,64]                  512   20875264  35..36
- * t29    layer2.0.conv2.fc2             [2,1,1,256]                2048   20873216  36..37
- * t30    layer2.0.conv2.rsoftmax        [2,1,1,256]                2048   20875264  37..38
- * t31    layer2.0.conv2                 [2,56,56,128]           3211264          0  38..39
- * t32    layer2.0.avd_last              [2,28,28,128]            802816    6823936  39..40
- * t33    layer2.0.bn3                   [2,28,28,512]           3211264    3612672  40..54
+ * t25    layer2.0.act1                  [2,56,56,128]           3211264   40943616  24..25
+ * t26    layer2.0.conv2.act0            [2,56,56,256]           6422528   34521088  25..30
+ * t96    layer2.0.conv2.conv (winograd tiles) [1,392,1,4608]          7225344   14450688  25..25
+ * t97    layer2.0.conv2.conv (winograd products) [1,392,1,9216]         14450688          0  25..25
+ * t27    layer2.0.conv2                 [2,1,1,256]                2048          0  26..27
+ * t28    layer2.0.conv2.act1            [2,1,1,64]                  512       2048  27..28
+ * t29    layer2.0.conv2.fc2             [2,1,1,256]                2048          0  28..29
+ * t30    layer2.0.conv2.rsoftmax        [2,1,1,256]                2048    3211264  29..30
+ * t31    layer2.0.conv2                 [2,56,56,128]           3211264          0  30..31
+ * t32    layer2.0.avd_last              [2,28,28,128]            802816    6823936  31..32
+ * t33    layer2.0.bn3                   [2,28,28,512]           3211264    3612672  32..44
  *  t36   layer2.0.act3                  [2,28,28,512]                               in place
- * t34    layer2.0.downsample.0          [2,28,28,256]           1605632    6823936  41..42
- * t35    layer2.0.downsample            [2,28,28,512]           3211264          0  42..43
- * t37    layer2.1.act1                  [2,28,28,128]            802816          0  44..45
- * t98    layer2.1.conv2.conv (winograd tiles) [1,98,1,4608]           1806336    6823936  45..46
- * t99    layer2.1.conv2.conv (winograd products) [1,98,1,9216]           3612672          0  46..47
- * t38    layer2.1.conv2.act0            [2,28,28,256]           1605632    6823936  47..52
- * t39    layer2.1.conv2                 [2,1,1,256]                2048          0  48..49
- * t40    layer2.1.conv2.act1            [2,1,1,64]                  512       2048  49..50
- * t41    layer2.1.conv2.fc2             [2,1,1,256]                2048          0  50..51
- * t42    layer2.1.conv2.rsoftmax        [2,1,1,256]                2048       2048  51..52
- * t43    layer2.1.conv2                 [2,28,28,128]            802816    8429568  52..53
- * t44    layer2.1.bn3                   [2,28,28,512]           3211264   10838016  53..105
+ * t34    layer2.0.downsample.0          [2,28,28,256]           1605632    6823936  33..34
+ * t35    layer2.0.downsample            [2,28,28,512]           3211264          0  34..35
+ * t37    layer2.1.act1                  [2,28,28,128]            802816   10235904  36..37
+ * t38    layer2.1.conv2.act0            [2,28,28,256]           1605632    8630272  37..42
+ * t98    layer2.1.conv2.conv (winograd tiles) [1,98,1,4608]           1806336    6823936  37..37
+ * t99    layer2.1.conv2.conv (winograd products) [1,98,1,9216]           3612672          0  37..37
+ * t39    layer2.1.conv2                 [2,1,1,256]                2048    6823936  38..39
+ * t40    layer2.1.conv2.act1            [2,1,1,64]                  512    6825984  39..40
+ * t41    layer2.1.conv2.fc2             [2,1,1,256]                2048    6823936  40..41
+ * t42    layer2.1.conv2.rsoftmax        [2,1,1,256]                2048    7626752  41..42
+ * t43    layer2.1.conv2                 [2,28,28,128]            802816    6823936  42..43
+ * t44    layer2.1.bn3                   [2,28,28,512]           3211264   10838016  43..87
  *  t45   layer2                         [2,28,28,512]                               in place
- * t46    layer3.0.act1                  [2,28,28,256]           1605632          0  55..56
- * t100   layer3.0.conv2.conv (winograd tiles) [1,98,1,9216]           3612672    7225344  56..57
- * t101   layer3.0.conv2.conv (winograd products) [1,98,1,18432]          7225344          0  57..58
- * t47    layer3.0.conv2.act0            [2,28,28,512]           3211264    7225344  58..63
- * t48    layer3.0.conv2                 [2,1,1,512]                4096   10436608  59..60
- * t49    layer3.0.conv2.act1            [2,1,1,128]                1024   10440704  60..61
- * t50    layer3.0.conv2.fc2             [2,1,1,512]                4096   10436608  61..62
- * t51    layer3.0.conv2.rsoftmax        [2,1,1,512]                4096   10440704  62..63
- * t52    layer3.0.conv2                 [2,28,28,256]           1605632          0  63..64
- * t53    layer3.0.avd_last              [2,14,14,256]            401408   14049280  64..65
- * t54    layer3.0.bn3                   [2,14,14,1024]          1605632   16408576  65..79
+ * t46    layer3.0.act1                  [2,28,28,256]           1605632   17260544  45..46
+ * t47    layer3.0.conv2.act0            [2,28,28,512]           3211264   14049280  46..51
+ * t100   layer3.0.conv2.conv (winograd tiles) [1,98,1,9216]           3612672    7225344  46..46
+ * t101   layer3.0.conv2.conv (winograd products) [1,98,1,18432]          7225344          0  46..46
+ * t48    layer3.0.conv2                 [2,1,1,512]                4096   17260544  47..48
+ * t49    layer3.0.conv2.act1            [2,1,1,128]                1024   17264640  48..49
+ * t50    layer3.0.conv2.fc2             [2,1,1,512]                4096   17260544  49..50
+ * t51    layer3.0.conv2.rsoftmax        [2,1,1,512]                4096   18866176  50..51
+ * t52    layer3.0.conv2                 [2,28,28,256]           1605632   17260544  51..52
+ * t53    layer3.0.avd_last              [2,14,14,256]            401408   14049280  52..53
+ * t54    layer3.0.bn3                   [2,14,14,1024]          1605632   16408576  53..65
  *  t57   layer3.0.act3                  [2,14,14,1024]                              in place
- * t55    layer3.0.downsample.0          [2,14,14,512]            802816   18014208  66..67
- * t56    layer3.0.downsample            [2,14,14,1024]          1605632   14049280  67..68
- * t58    layer3.1.act1                  [2,14,14,256]            401408   14049280  69..70
- * t102   layer3.1.conv2.conv (winograd tiles) [1,32,1,9216]           1179648   18014208  70..71
- * t103   layer3.1.conv2.conv (winograd products) [1,32,1,18432]          2359296   14049280  71..72
- * t59    layer3.1.conv2.act0            [2,14,14,512]            802816   18014208  72..77
- * t60    layer3.1.conv2                 [2,1,1,512]                4096   14049280  73..74
- * t61    layer3.1.conv2.act1            [2,1,1,128]                1024   14053376  74..75
- * t62    layer3.1.conv2.fc2             [2,1,1,512]                4096   14049280  75..76
- * t63    layer3.1.conv2.rsoftmax        [2,1,1,512]                4096   16056320  76..77
- * t64    layer3.1.conv2                 [2,14,14,256]            401408   15654912  77..78
- * t65    layer3.1.bn3                   [2,14,14,1024]          1605632   14049280  78..105
+ * t55    layer3.0.downsample.0          [2,14,14,512]            802816   18014208  54..55
+ * t56    layer3.0.downsample            [2,14,14,1024]          1605632   14049280  55..56
+ * t58    layer3.1.act1                  [2,14,14,256]            401408   19996672  57..58
+ * t59    layer3.1.conv2.act0            [2,14,14,512]            802816   19193856  58..63
+ * t102   layer3.1.conv2.conv (winograd tiles) [1,32,1,9216]           1179648   18014208  58..58
+ * t103   layer3.1.conv2.conv (winograd products) [1,32,1,18432]          2359296   14049280  58..58
+ * t60    layer3.1.conv2                 [2,1,1,512]                4096   18014208  59..60
+ * t61    layer3.1.conv2.act1            [2,1,1,128]                1024   18018304  60..61
+ * t62    layer3.1.conv2.fc2             [2,1,1,512]                4096   18014208  61..62
+ * t63    layer3.1.conv2.rsoftmax        [2,1,1,512]                4096   16056320  62..63
+ * t64    layer3.1.conv2                 [2,14,14,256]            401408   15654912  63..64
+ * t65    layer3.1.bn3                   [2,14,14,1024]          1605632   14049280  64..87
  *  t66   layer3                         [2,14,14,1024]                              in place
- * t67    layer4.0.act1                  [2,14,14,512]            802816    7077888  80..81
- * t104   layer4.0.conv2.conv (winograd tiles) [1,32,1,18432]          2359296    4718592  81..82
- * t105   layer4.0.conv2.conv (winograd products) [1,32,1,36864]          4718592          0  82..83
- * t68    layer4.0.conv2.act0            [2,14,14,1024]          1605632   15654912  83..88
- * t69    layer4.0.conv2                 [2,1,1,1024]               8192   17260544  84..85
- * t70    layer4.0.conv2.act1            [2,1,1,256]                2048   17268736  85..86
- * t71    layer4.0.conv2.fc2             [2,1,1,1024]               8192   17260544  86..87
- * t72    layer4.0.conv2.rsoftmax        [2,1,1,1024]               8192   18063360  87..88
- * t73    layer4.0.conv2                 [2,14,14,512]            802816   17260544  88..89
- * t74    layer4.0.avd_last              [2,7,7,512]              200704   15654912  89..90
- * t75    layer4.0.bn3                   [2,7,7,2048]             802816   16834560  90..104
+ * t67    layer4.0.act1                  [2,14,14,512]            802816    8683520  66..67
+ * t68    layer4.0.conv2.act0            [2,14,14,1024]          1605632    7077888  67..72
+ * t104   layer4.0.conv2.conv (winograd tiles) [1,32,1,18432]          2359296    4718592  67..67
+ * t105   layer4.0.conv2.conv (winograd products) [1,32,1,36864]          4718592          0  67..67
+ * t69    layer4.0.conv2                 [2,1,1,1024]               8192    8683520  68..69
+ * t70    layer4.0.conv2.act1            [2,1,1,256]                2048    8691712  69..70
+ * t71    layer4.0.conv2.fc2             [2,1,1,1024]               8192    8683520  70..71
+ * t72    layer4.0.conv2.rsoftmax        [2,1,1,1024]               8192    9486336  71..72
+ * t73    layer4.0.conv2                 [2,14,14,512]            802816    8683520  72..73
+ * t74    layer4.0.avd_last              [2,7,7,512]              200704   15654912  73..74
+ * t75    layer4.0.bn3                   [2,7,7,2048]             802816   16834560  74..86
  *  t78   layer4.0.act3                  [2,7,7,2048]                                in place
- * t76    layer4.0.downsample.0          [2,7,7,1024]             401408   17637376  91..92
- * t77    layer4.0.downsample            [2,7,7,2048]             802816   15654912  92..93
- * t79    layer4.1.act1                  [2,7,7,512]              200704   15654912  94..95
- * t106   layer4.1.conv2.conv (winograd tiles) [1,8,1,18432]            589824   17637376  95..96
- * t107   layer4.1.conv2.conv (winograd products) [1,8,1,36864]           1179648   15654912  96..97
- * t80    layer4.1.conv2.act0            [2,7,7,1024]             401408   17637376  97..102
- * t81    layer4.1.conv2                 [2,1,1,1024]               8192   15654912  98..99
- * t82    layer4.1.conv2.act1            [2,1,1,256]                2048   15663104  99..100
- * t83    layer4.1.conv2.fc2             [2,1,1,1024]               8192   15654912  100..101
- * t84    layer4.1.conv2.rsoftmax        [2,1,1,1024]               8192   16658432  101..102
- * t85    layer4.1.conv2                 [2,7,7,512]              200704   16457728  102..103
- * t86    layer4.1.bn3                   [2,7,7,2048]             802816   15654912  103..105
+ * t76    layer4.0.downsample.0          [2,7,7,1024]             401408   17637376  75..76
+ * t77    layer4.0.downsample            [2,7,7,2048]             802816   15654912  76..77
+ * t79    layer4.1.act1                  [2,7,7,512]              200704   18628608  78..79
+ * t80    layer4.1.conv2.act0            [2,7,7,1024]             401408   18227200  79..84
+ * t106   layer4.1.conv2.conv (winograd tiles) [1,8,1,18432]            589824   17637376  79..79
+ * t107   layer4.1.conv2.conv (winograd products) [1,8,1,36864]           1179648   15654912  79..79
+ * t81    layer4.1.conv2                 [2,1,1,1024]               8192   17637376  80..81
+ * t82    layer4.1.conv2.act1            [2,1,1,256]                2048   17645568  81..82
+ * t83    layer4.1.conv2.fc2             [2,1,1,1024]               8192   17637376  82..83
+ * t84    layer4.1.conv2.rsoftmax        [2,1,1,1024]               8192   16658432  83..84
+ * t85    layer4.1.conv2                 [2,7,7,512]              200704   16457728  84..85
+ * t86    layer4.1.bn3                   [2,7,7,2048]             802816   15654912  85..87
  *  t87   layer4                         [2,7,7,2048]                                in place
  */
-static float arena[8630272 + XNN_EXTRA_BYTES / sizeof(float)]
+static float arena[11038720 + XNN_EXTRA_BYTES / sizeof(float)]
     __attribute__((aligned(64)));
 
-#define NUM_OPS 104
+#define NUM_OPS 86
 static timmc_op ops[NUM_OPS];
 static const char *const op_names[NUM_OPS] = {
     "conv1.0",
     "conv1.3",
     "conv1.6",
-    "conv1.6",
-    "conv1.6",
     "maxpool",
     "layer1.0.conv1",
-    "layer1.0.conv2.conv",
-    "layer1.0.conv2.conv",
     "layer1.0.conv2.conv",
     "layer1.0.conv2",
     "layer1.0.conv2.fc1",
@@ -145,8 +141,6 @@ static const char *const op_names[NUM_OPS] = {
     "layer1.0.act3",
     "layer1.1.conv1",
     "layer1.1.conv2.conv",
-    "layer1.1.conv2.conv",
-    "layer1.1.conv2.conv",
     "layer1.1.conv2",
     "layer1.1.conv2.fc1",
     "layer1.1.conv2.fc2",
@@ -155,8 +149,6 @@ static const char *const op_names[NUM_OPS] = {
     "layer1.1.conv3",
     "layer1.1.act3",
     "layer2.0.conv1",
-    "layer2.0.conv2.conv",
-    "layer2.0.conv2.conv",
     "layer2.0.conv2.conv",
     "layer2.0.conv2",
     "layer2.0.conv2.fc1",
@@ -170,8 +162,6 @@ static const char *const op_names[NUM_OPS] = {
     "layer2.0.act3",
     "layer2.1.conv1",
     "layer2.1.conv2.conv",
-    "layer2.1.conv2.conv",
-    "layer2.1.conv2.conv",
     "layer2.1.conv2",
     "layer2.1.conv2.fc1",
     "layer2.1.conv2.fc2",
@@ -180,8 +170,6 @@ static const char *const op_names[NUM_OPS] = {
     "layer2.1.conv3",
     "layer2.1.act3",
     "layer3.0.conv1",
-    "layer3.0.conv2.conv",
-    "layer3.0.conv2.conv",
     "layer3.0.conv2.conv",
     "layer3.0.conv2",
     "layer3.0.conv2.fc1",
@@ -195,8 +183,6 @@ static const char *const op_names[NUM_OPS] = {
     "layer3.0.act3",
     "layer3.1.conv1",
     "layer3.1.conv2.conv",
-    "layer3.1.conv2.conv",
-    "layer3.1.conv2.conv",
     "layer3.1.conv2",
     "layer3.1.conv2.fc1",
     "layer3.1.conv2.fc2",
@@ -205,8 +191,6 @@ static const char *const op_names[NUM_OPS] = {
     "layer3.1.conv3",
     "layer3.1.act3",
     "layer4.0.conv1",
-    "layer4.0.conv2.conv",
-    "layer4.0.conv2.conv",
     "layer4.0.conv2.conv",
     "layer4.0.conv2",
     "layer4.0.conv2.fc1",
@@ -219,8 +203,6 @@ static const char *const op_names[NUM_OPS] = {
     "layer4.0.downsample.1",
     "layer4.0.act3",
     "layer4.1.conv1",
-    "layer4.1.conv2.conv",
-    "layer4.1.conv2.conv",
     "layer4.1.conv2.conv",
     "layer4.1.conv2",
     "layer4.1.conv2.fc1",
@@ -550,11 +532,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "setup", s);
 
-  /* conv1.6: Winograd F(4x4,3x3) input transform to 1568 tiles; [2,112,112,32] -> [1,1568,1,1152] */
-  ops[2] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 802816, .b = NULL, .y = arena + 3612672,
-                      .dims = {/*batch=*/2, /*height=*/112, /*width=*/112, /*channels=*/32, /*pixel_stride=*/32, /*dilation=*/1, /*relu=*/0}};
-
-  /* conv1.6: conv 3x3 32->64, bn1 folded; Winograd: 36 products over 1568 tiles; [1,1568,1,1152] -> [1,1568,1,2304] */
+  /* conv1.6: conv 3x3 32->64, bn1 folded, Winograd F(4x4,3x3) over 1568 tiles in blocks of 75, relu; [2,112,112,32] -> [2,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.6.weight", NULL, "bn1",
       /*out_channels=*/64, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/32, wino_bias + 0));
@@ -564,16 +542,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/1152,
       /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[3].xnn, /*batch_size=*/1, /*input_height=*/1568, /*input_width=*/1,
-      /*input=*/arena + 3612672, /*output=*/arena + 0, threadpool);
+      ops[2].xnn, /*batch_size=*/1, /*input_height=*/75, /*input_width=*/1,
+      /*input=*/arena + 172800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "setup", s);
-
-  /* conv1.6: Winograd output transform, bias, relu; [1,1568,1,2304] -> [2,112,112,64] */
-  ops[4] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 0, .b = wino_bias + 0, .y = arena + 5419008,
-                      .dims = {/*batch=*/2, /*height=*/112, /*width=*/112, /*channels=*/64, /*pixel_stride=*/64, /*dilation=*/1, /*relu=*/1}};
+  ops[2].kernel = timmc_kernel_wino;
+  ops[2].a = arena + 802816;
+  ops[2].b = wino_bias + 0;
+  ops[2].y = arena + 5419008;
+  ops[2].work[0] = arena + 172800;
+  ops[2].work[1] = arena + 0;
+  memcpy(ops[2].dims, (const size_t[]){/*batch=*/2, /*height=*/112, /*width=*/112,
+      /*in_channels=*/32, /*out_channels=*/64, /*in_stride=*/32, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1,
+      /*block=*/75}, sizeof(ops[2].dims));
 
   /* maxpool: maxpool 3x3 s2; [2,112,112,64] -> [2,56,56,64] */
   s = xnn_create_max_pooling2d_nhwc_f32(
@@ -581,11 +564,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input_padding_left=*/1, /*pooling_height=*/3, /*pooling_width=*/3, /*stride_height=*/2,
       /*stride_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*channels=*/64,
       /*input_pixel_stride=*/64, /*output_pixel_stride=*/64, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("maxpool", "create", s);
   s = xnn_setup_max_pooling2d_nhwc_f32(
-      ops[5].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112,
-      /*input=*/arena + 5419008, /*output=*/arena + 3411968, threadpool);
+      ops[3].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112,
+      /*input=*/arena + 5419008, /*output=*/arena + 3211264, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("maxpool", "setup", s);
 
   /* layer1.0.conv1: conv 1x1 64->64 s1, layer1.0.bn1 folded, relu; [2,56,56,64] -> [2,56,56,64] */
@@ -597,18 +580,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[6].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 3411968, /*output=*/arena + 2709504, threadpool);
+      ops[4].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 3211264, /*output=*/arena + 3612672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "setup", s);
 
-  /* layer1.0.conv2.conv: Winograd F(4x4,3x3) input transform to 392 tiles; [2,56,56,64] -> [1,392,1,2304] */
-  ops[7] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 2709504, .b = NULL, .y = arena + 1806336,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/64, /*pixel_stride=*/64, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer1.0.conv2.conv: conv 3x3 64->128 g2, layer1.0.conv2.bn0 folded; Winograd: 72 products over 392 tiles; [1,392,1,2304] -> [1,392,1,4608] */
+  /* layer1.0.conv2.conv: conv 3x3 64->128 g2, layer1.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 37, relu; [2,56,56,64] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.conv.weight", NULL, "layer1.0.conv2.bn0",
       /*out_channels=*/128, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/32, wino_bias + 64));
@@ -618,25 +597,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
       /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
       /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[8].xnn, /*batch_size=*/1, /*input_height=*/392, /*input_width=*/1,
-      /*input=*/arena + 1806336, /*output=*/arena + 0, threadpool);
+      ops[5].xnn, /*batch_size=*/1, /*input_height=*/37, /*input_width=*/1,
+      /*input=*/arena + 4184576, /*output=*/arena + 4014080, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2.conv", "setup", s);
-
-  /* layer1.0.conv2.conv: Winograd output transform, bias, relu; [1,392,1,4608] -> [2,56,56,128] */
-  ops[9] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 0, .b = wino_bias + 64, .y = arena + 1806336,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/1}};
+  ops[5].kernel = timmc_kernel_wino;
+  ops[5].a = arena + 3612672;
+  ops[5].b = wino_bias + 64;
+  ops[5].y = arena + 0;
+  ops[5].work[0] = arena + 4184576;
+  ops[5].work[1] = arena + 4014080;
+  memcpy(ops[5].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
+      /*in_channels=*/64, /*out_channels=*/128, /*in_stride=*/64, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1,
+      /*block=*/37}, sizeof(ops[5].dims));
 
   /* layer1.0.conv2: global avg pool; [2,56,56,128] -> [2,1,1,128] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/128, /*input_stride=*/128, /*output_stride=*/128, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[10].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/arena + 1806336,
-      /*output=*/arena + 2609152, threadpool);
+      ops[6].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/arena + 0, /*output=*/arena + 3612672,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "setup", s);
 
   /* layer1.0.conv2.fc1: linear 128->32 (summing 2 slices), layer1.0.conv2.bn1 folded, relu; [2,1,1,128] -> [2,1,1,32] */
@@ -644,10 +628,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*out_features=*/32, /*in_features=*/64, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/128, /*output_channels=*/32, /*input_stride=*/128, /*output_stride=*/32,
-      w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
+      w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[11].xnn, /*batch_size=*/2, /*input=*/arena + 2609152, /*output=*/arena + 2609408,
+      ops[7].xnn, /*batch_size=*/2, /*input=*/arena + 3612672, /*output=*/arena + 3612928,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2.fc1", "setup", s);
 
@@ -657,19 +641,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/32, /*output_channels=*/128, /*input_stride=*/32, /*output_stride=*/128,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[12].xnn);
+      &ops[8].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[12].xnn, /*batch_size=*/2, /*input=*/arena + 2609408, /*output=*/arena + 2609152,
+      ops[8].xnn, /*batch_size=*/2, /*input=*/arena + 3612928, /*output=*/arena + 3612672,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2.fc2", "setup", s);
 
   /* layer1.0.conv2.rsoftmax: rsoftmax radix 2; [2,1,1,128] -> [2,1,1,128] */
-  ops[13] = (timmc_op){.kernel = timmc_kernel_rsoftmax, .a = arena + 2609152, .b = NULL, .y = arena + 2609408,
+  ops[9] = (timmc_op){.kernel = timmc_kernel_rsoftmax, .a = arena + 3612672, .b = NULL, .y = arena + 802816,
                       .dims = {/*batch=*/2, /*radix=*/2, /*groups=*/1, /*rest=*/64}};
 
   /* layer1.0.conv2: radix_sum radix 2; [2,56,56,128] -> [2,56,56,64] */
-  ops[14] = (timmc_op){.kernel = timmc_kernel_radix_sum, .a = arena + 1806336, .b = arena + 2609408, .y = arena + 3813376,
+  ops[10] = (timmc_op){.kernel = timmc_kernel_radix_sum, .a = arena + 0, .b = arena + 802816, .y = arena + 1605632,
                       .dims = {/*batch=*/2, /*pixels=*/3136, /*radix=*/2, /*channels=*/64}};
 
   /* layer1.0.conv3: conv 1x1 64->256 s1, layer1.0.bn3 folded; [2,56,56,64] -> [2,56,56,256] */
@@ -681,11 +665,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[15].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 3813376, /*output=*/arena + 1806336, threadpool);
+      ops[11].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "setup", s);
 
   /* layer1.0.downsample.1: conv 1x1 64->256 s1, layer1.0.downsample.2 folded; [2,56,56,64] -> [2,56,56,256] */
@@ -697,21 +681,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[16].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 3411968, /*output=*/arena + 0, threadpool);
+      ops[12].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 3211264, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.1", "setup", s);
 
   /* layer1.0.act3: add, relu; [2,56,56,256] -> [2,56,56,256] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[17].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
-      (const size_t[]){1605632}, /*input1=*/arena + 1806336, /*input2=*/arena + 0,
-      /*output=*/arena + 1806336, threadpool);
+      ops[13].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
+      (const size_t[]){1605632}, /*input1=*/arena + 0, /*input2=*/arena + 1605632,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "setup", s);
 
   /* layer1.1.conv1: conv 1x1 256->64 s1, layer1.1.bn1 folded, relu; [2,56,56,256] -> [2,56,56,64] */
@@ -723,18 +707,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/64, /*input_channel_stride=*/256,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[18].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 1806336, /*output=*/arena + 4315136, threadpool);
+      ops[14].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "setup", s);
 
-  /* layer1.1.conv2.conv: Winograd F(4x4,3x3) input transform to 392 tiles; [2,56,56,64] -> [1,392,1,2304] */
-  ops[19] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 4315136, .b = NULL, .y = arena + 3411968,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/64, /*pixel_stride=*/64, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer1.1.conv2.conv: conv 3x3 64->128 g2, layer1.1.conv2.bn0 folded; Winograd: 72 products over 392 tiles; [1,392,1,2304] -> [1,392,1,4608] */
+  /* layer1.1.conv2.conv: conv 3x3 64->128 g2, layer1.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 37, relu; [2,56,56,64] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.conv.weight", NULL, "layer1.1.conv2.bn0",
       /*out_channels=*/128, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/32, wino_bias + 192));
@@ -744,25 +724,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
       /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
       /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[20].xnn, /*batch_size=*/1, /*input_height=*/392, /*input_width=*/1,
-      /*input=*/arena + 3411968, /*output=*/arena + 0, threadpool);
+      ops[15].xnn, /*batch_size=*/1, /*input_height=*/37, /*input_width=*/1,
+      /*input=*/arena + 2980352, /*output=*/arena + 2809856, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2.conv", "setup", s);
-
-  /* layer1.1.conv2.conv: Winograd output transform, bias, relu; [1,392,1,4608] -> [2,56,56,128] */
-  ops[21] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 0, .b = wino_bias + 192, .y = arena + 3411968,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/1}};
+  ops[15].kernel = timmc_kernel_wino;
+  ops[15].a = arena + 2408448;
+  ops[15].b = wino_bias + 192;
+  ops[15].y = arena + 1605632;
+  ops[15].work[0] = arena + 2980352;
+  ops[15].work[1] = arena + 2809856;
+  memcpy(ops[15].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
+      /*in_channels=*/64, /*out_channels=*/128, /*in_stride=*/64, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1,
+      /*block=*/37}, sizeof(ops[15].dims));
 
   /* layer1.1.conv2: global avg pool; [2,56,56,128] -> [2,1,1,128] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/128, /*input_stride=*/128, /*output_stride=*/128, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[22].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/arena + 3411968,
-      /*output=*/arena + 4214784, threadpool);
+      ops[16].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/arena + 1605632,
+      /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
 
   /* layer1.1.conv2.fc1: linear 128->32 (summing 2 slices), layer1.1.conv2.bn1 folded, relu; [2,1,1,128] -> [2,1,1,32] */
@@ -770,10 +755,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*out_features=*/32, /*in_features=*/64, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/128, /*output_channels=*/32, /*input_stride=*/128, /*output_stride=*/32,
-      w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
+      w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[23].xnn, /*batch_size=*/2, /*input=*/arena + 4214784, /*output=*/arena + 4215040,
+      ops[17].xnn, /*batch_size=*/2, /*input=*/arena + 2408448, /*output=*/arena + 2408704,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2.fc1", "setup", s);
 
@@ -783,19 +768,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/32, /*output_channels=*/128, /*input_stride=*/32, /*output_stride=*/128,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[24].xnn);
+      &ops[18].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[24].xnn, /*batch_size=*/2, /*input=*/arena + 4215040, /*output=*/arena + 4214784,
+      ops[18].xnn, /*batch_size=*/2, /*input=*/arena + 2408704, /*output=*/arena + 2408448,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2.fc2", "setup", s);
 
   /* layer1.1.conv2.rsoftmax: rsoftmax radix 2; [2,1,1,128] -> [2,1,1,128] */
-  ops[25] = (timmc_op){.kernel = timmc_kernel_rsoftmax, .a = arena + 4214784, .b = NULL, .y = arena + 4616192,
+  ops[19] = (timmc_op){.kernel = timmc_kernel_rsoftmax, .a = arena + 2408448, .b = NULL, .y = arena + 2809856,
                       .dims = {/*batch=*/2, /*radix=*/2, /*groups=*/1, /*rest=*/64}};
 
   /* layer1.1.conv2: radix_sum radix 2; [2,56,56,128] -> [2,56,56,64] */
-  ops[26] = (timmc_op){.kernel = timmc_kernel_radix_sum, .a = arena + 3411968, .b = arena + 4616192, .y = arena + 4214784,
+  ops[20] = (timmc_op){.kernel = timmc_kernel_radix_sum, .a = arena + 1605632, .b = arena + 2809856, .y = arena + 2408448,
                       .dims = {/*batch=*/2, /*pixels=*/3136, /*radix=*/2, /*channels=*/64}};
 
   /* layer1.1.conv3: conv 1x1 64->256 s1, layer1.1.bn3 folded; [2,56,56,64] -> [2,56,56,256] */
@@ -807,20 +792,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[27].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 4214784, /*output=*/arena + 7024640, threadpool);
+      ops[21].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 2408448, /*output=*/arena + 7024640, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "setup", s);
 
   /* layer1.1.act3: add, relu; [2,56,56,256] -> [2,56,56,256] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[28].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
-      (const size_t[]){1605632}, /*input1=*/arena + 7024640, /*input2=*/arena + 1806336,
+      ops[22].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
+      (const size_t[]){1605632}, /*input1=*/arena + 7024640, /*input2=*/arena + 0,
       /*output=*/arena + 7024640, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "setup", s);
 
@@ -833,18 +818,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[29].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 7024640, /*output=*/arena + 0, threadpool);
+      ops[23].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 7024640, /*output=*/arena + 10235904, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "setup", s);
 
-  /* layer2.0.conv2.conv: Winograd F(4x4,3x3) input transform to 392 tiles; [2,56,56,128] -> [1,392,1,4608] */
-  ops[30] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 0, .b = NULL, .y = arena + 3612672,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer2.0.conv2.conv: conv 3x3 128->256 g2, layer2.0.conv2.bn0 folded; Winograd: 72 products over 392 tiles; [1,392,1,4608] -> [1,392,1,9216] */
+  /* layer2.0.conv2.conv: conv 3x3 128->256 g2, layer2.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 392 tiles, relu; [2,56,56,128] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv2.conv.weight", NULL, "layer2.0.conv2.bn0",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/64, wino_bias + 320));
@@ -854,25 +835,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
       /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[31].xnn, /*batch_size=*/1, /*input_height=*/392, /*input_width=*/1,
+      ops[24].xnn, /*batch_size=*/1, /*input_height=*/392, /*input_width=*/1,
       /*input=*/arena + 3612672, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2.conv", "setup", s);
-
-  /* layer2.0.conv2.conv: Winograd output transform, bias, relu; [1,392,1,9216] -> [2,56,56,256] */
-  ops[32] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 0, .b = wino_bias + 320, .y = arena + 3612672,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/256, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/1}};
+  ops[24].kernel = timmc_kernel_wino;
+  ops[24].a = arena + 10235904;
+  ops[24].b = wino_bias + 320;
+  ops[24].y = arena + 8630272;
+  ops[24].work[0] = arena + 3612672;
+  ops[24].work[1] = arena + 0;
+  memcpy(ops[24].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
+      /*in_channels=*/128, /*out_channels=*/256, /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
+      /*block=*/392}, sizeof(ops[24].dims));
 
   /* layer2.0.conv2: global avg pool; [2,56,56,256] -> [2,1,1,256] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[33].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/arena + 3612672,
-      /*output=*/arena + 5218304, threadpool);
+      ops[25].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/arena + 8630272,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "setup", s);
 
   /* layer2.0.conv2.fc1: linear 256->64 (summing 2 slices), layer2.0.conv2.bn1 folded, relu; [2,1,1,256] -> [2,1,1,64] */
@@ -880,11 +866,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*out_features=*/64, /*in_features=*/128, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/256, /*output_channels=*/64, /*input_stride=*/256, /*output_stride=*/64,
-      w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
+      w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[34].xnn, /*batch_size=*/2, /*input=*/arena + 5218304, /*output=*/arena + 5218816,
-      threadpool);
+      ops[26].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 512, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2.fc1", "setup", s);
 
   /* layer2.0.conv2.fc2: linear 64->256; [2,1,1,64] -> [2,1,1,256] */
@@ -893,19 +878,18 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/64, /*output_channels=*/256, /*input_stride=*/64, /*output_stride=*/256,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[35].xnn);
+      &ops[27].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[35].xnn, /*batch_size=*/2, /*input=*/arena + 5218816, /*output=*/arena + 5218304,
-      threadpool);
+      ops[27].xnn, /*batch_size=*/2, /*input=*/arena + 512, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2.fc2", "setup", s);
 
   /* layer2.0.conv2.rsoftmax: rsoftmax radix 2; [2,1,1,256] -> [2,1,1,256] */
-  ops[36] = (timmc_op){.kernel = timmc_kernel_rsoftmax, .a = arena + 5218304, .b = NULL, .y = arena + 5218816,
+  ops[28] = (timmc_op){.kernel = timmc_kernel_rsoftmax, .a = arena + 0, .b = NULL, .y = arena + 802816,
                       .dims = {/*batch=*/2, /*radix=*/2, /*groups=*/1, /*rest=*/128}};
 
   /* layer2.0.conv2: radix_sum radix 2; [2,56,56,256] -> [2,56,56,128] */
-  ops[37] = (timmc_op){.kernel = timmc_kernel_radix_sum, .a = arena + 3612672, .b = arena + 5218816, .y = arena + 0,
+  ops[29] = (timmc_op){.kernel = timmc_kernel_radix_sum, .a = arena + 8630272, .b = arena + 802816, .y = arena + 0,
                       .dims = {/*batch=*/2, /*pixels=*/3136, /*radix=*/2, /*channels=*/128}};
 
   /* layer2.0.avd_last: avgpool 3x3 s2; [2,56,56,128] -> [2,28,28,128] */
@@ -916,10 +900,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.avd_last", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[38].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      ops[30].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
       /*output=*/arena + 1705984, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.avd_last", "setup", s);
 
@@ -932,10 +916,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[39].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      ops[31].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
       /*input=*/arena + 1705984, /*output=*/arena + 903168, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "setup", s);
 
@@ -944,10 +928,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*pooling_height=*/2, /*pooling_width=*/2, /*stride_height=*/2,
       /*stride_width=*/2, /*channels=*/256, /*input_pixel_stride=*/256, /*output_pixel_stride=*/256,
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "create", s);
   s = xnn_setup_average_pooling2d_nhwc_f32(
-      ops[40].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      ops[32].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
       /*input=*/arena + 7024640, /*output=*/arena + 1705984, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "setup", s);
 
@@ -960,19 +944,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/512, /*input_channel_stride=*/256,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[41].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      ops[33].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
       /*input=*/arena + 1705984, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.1", "setup", s);
 
   /* layer2.0.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[42].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
+      ops[34].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
       (const size_t[]){802816}, /*input1=*/arena + 903168, /*input2=*/arena + 0,
       /*output=*/arena + 903168, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "setup", s);
@@ -986,18 +970,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[43].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 903168, /*output=*/arena + 0, threadpool);
+      ops[35].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 903168, /*output=*/arena + 2558976, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "setup", s);
 
-  /* layer2.1.conv2.conv: Winograd F(4x4,3x3) input transform to 98 tiles; [2,28,28,128] -> [1,98,1,4608] */
-  ops[44] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 0, .b = NULL, .y = arena + 1705984,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer2.1.conv2.conv: conv 3x3 128->256 g2, layer2.1.conv2.bn0 folded; Winograd: 72 products over 98 tiles; [1,98,1,4608] -> [1,98,1,9216] */
+  /* layer2.1.conv2.conv: conv 3x3 128->256 g2, layer2.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,128] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.conv.weight", NULL, "layer2.1.conv2.bn0",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/64, wino_bias + 576));
@@ -1007,25 +987,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
       /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[45].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      ops[36].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 1705984, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2.conv", "setup", s);
-
-  /* layer2.1.conv2.conv: Winograd output transform, bias, relu; [1,98,1,9216] -> [2,28,28,256] */
-  ops[46] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 0, .b = wino_bias + 576, .y = arena + 1705984,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/256, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/1}};
+  ops[36].kernel = timmc_kernel_wino;
+  ops[36].a = arena + 2558976;
+  ops[36].b = wino_bias + 576;
+  ops[36].y = arena + 2157568;
+  ops[36].work[0] = arena + 1705984;
+  ops[36].work[1] = arena + 0;
+  memcpy(ops[36].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
+      /*in_channels=*/128, /*out_channels=*/256, /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
+      /*block=*/98}, sizeof(ops[36].dims));
 
   /* layer2.1.conv2: global avg pool; [2,28,28,256] -> [2,1,1,256] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[47].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/arena + 1705984, /*output=*/arena + 0,
-      threadpool);
+      ops[37].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/arena + 2157568,
+      /*output=*/arena + 1705984, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "setup", s);
 
   /* layer2.1.conv2.fc1: linear 256->64 (summing 2 slices), layer2.1.conv2.bn1 folded, relu; [2,1,1,256] -> [2,1,1,64] */
@@ -1033,10 +1018,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*out_features=*/64, /*in_features=*/128, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/256, /*output_channels=*/64, /*input_stride=*/256, /*output_stride=*/64,
-      w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
+      w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[48].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 512, threadpool);
+      ops[38].xnn, /*batch_size=*/2, /*input=*/arena + 1705984, /*output=*/arena + 1706496,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2.fc1", "setup", s);
 
   /* layer2.1.conv2.fc2: linear 64->256; [2,1,1,64] -> [2,1,1,256] */
@@ -1045,18 +1031,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/64, /*output_channels=*/256, /*input_stride=*/64, /*output_stride=*/256,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[49].xnn);
+      &ops[39].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[49].xnn, /*batch_size=*/2, /*input=*/arena + 512, /*output=*/arena + 0, threadpool);
+      ops[39].xnn, /*batch_size=*/2, /*input=*/arena + 1706496, /*output=*/arena + 1705984,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2.fc2", "setup", s);
 
   /* layer2.1.conv2.rsoftmax: rsoftmax radix 2; [2,1,1,256] -> [2,1,1,256] */
-  ops[50] = (timmc_op){.kernel = timmc_kernel_rsoftmax, .a = arena + 0, .b = NULL, .y = arena + 512,
+  ops[40] = (timmc_op){.kernel = timmc_kernel_rsoftmax, .a = arena + 1705984, .b = NULL, .y = arena + 1906688,
                       .dims = {/*batch=*/2, /*radix=*/2, /*groups=*/1, /*rest=*/128}};
 
   /* layer2.1.conv2: radix_sum radix 2; [2,28,28,256] -> [2,28,28,128] */
-  ops[51] = (timmc_op){.kernel = timmc_kernel_radix_sum, .a = arena + 1705984, .b = arena + 512, .y = arena + 2107392,
+  ops[41] = (timmc_op){.kernel = timmc_kernel_radix_sum, .a = arena + 2157568, .b = arena + 1906688, .y = arena + 1705984,
                       .dims = {/*batch=*/2, /*pixels=*/784, /*radix=*/2, /*channels=*/128}};
 
   /* layer2.1.conv3: conv 1x1 128->512 s1, layer2.1.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
@@ -1068,19 +1055,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[52].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 2107392, /*output=*/arena + 2709504, threadpool);
+      ops[42].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 1705984, /*output=*/arena + 2709504, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "setup", s);
 
   /* layer2.1.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[53].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
+      ops[43].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
       (const size_t[]){802816}, /*input1=*/arena + 2709504, /*input2=*/arena + 903168,
       /*output=*/arena + 2709504, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "setup", s);
@@ -1094,18 +1081,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/256, /*input_channel_stride=*/512,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[54].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 2709504, /*output=*/arena + 0, threadpool);
+      ops[44].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 2709504, /*output=*/arena + 4315136, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "setup", s);
 
-  /* layer3.0.conv2.conv: Winograd F(4x4,3x3) input transform to 98 tiles; [2,28,28,256] -> [1,98,1,9216] */
-  ops[55] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 0, .b = NULL, .y = arena + 1806336,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/256, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer3.0.conv2.conv: conv 3x3 256->512 g2, layer3.0.conv2.bn0 folded; Winograd: 72 products over 98 tiles; [1,98,1,9216] -> [1,98,1,18432] */
+  /* layer3.0.conv2.conv: conv 3x3 256->512 g2, layer3.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,256] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv2.conv.weight", NULL, "layer3.0.conv2.bn0",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/128, wino_bias + 832));
@@ -1115,25 +1098,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
       /*group_input_channels=*/128, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
       /*output_channel_stride=*/18432, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[56].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      ops[45].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 1806336, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2.conv", "setup", s);
-
-  /* layer3.0.conv2.conv: Winograd output transform, bias, relu; [1,98,1,18432] -> [2,28,28,512] */
-  ops[57] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 0, .b = wino_bias + 832, .y = arena + 1806336,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/512, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/1}};
+  ops[45].kernel = timmc_kernel_wino;
+  ops[45].a = arena + 4315136;
+  ops[45].b = wino_bias + 832;
+  ops[45].y = arena + 3512320;
+  ops[45].work[0] = arena + 1806336;
+  ops[45].work[1] = arena + 0;
+  memcpy(ops[45].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
+      /*in_channels=*/256, /*out_channels=*/512, /*in_stride=*/256, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1,
+      /*block=*/98}, sizeof(ops[45].dims));
 
   /* layer3.0.conv2: global avg pool; [2,28,28,512] -> [2,1,1,512] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[58].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/arena + 1806336,
-      /*output=*/arena + 2609152, threadpool);
+      ops[46].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/arena + 3512320,
+      /*output=*/arena + 4315136, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "setup", s);
 
   /* layer3.0.conv2.fc1: linear 512->128 (summing 2 slices), layer3.0.conv2.bn1 folded, relu; [2,1,1,512] -> [2,1,1,128] */
@@ -1141,10 +1129,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*out_features=*/128, /*in_features=*/256, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/512, /*output_channels=*/128, /*input_stride=*/512, /*output_stride=*/128,
-      w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
+      w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[59].xnn, /*batch_size=*/2, /*input=*/arena + 2609152, /*output=*/arena + 2610176,
+      ops[47].xnn, /*batch_size=*/2, /*input=*/arena + 4315136, /*output=*/arena + 4316160,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2.fc1", "setup", s);
 
@@ -1154,19 +1142,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/128, /*output_channels=*/512, /*input_stride=*/128, /*output_stride=*/512,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[60].xnn);
+      &ops[48].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[60].xnn, /*batch_size=*/2, /*input=*/arena + 2610176, /*output=*/arena + 2609152,
+      ops[48].xnn, /*batch_size=*/2, /*input=*/arena + 4316160, /*output=*/arena + 4315136,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2.fc2", "setup", s);
 
   /* layer3.0.conv2.rsoftmax: rsoftmax radix 2; [2,1,1,512] -> [2,1,1,512] */
-  ops[61] = (timmc_op){.kernel = timmc_kernel_rsoftmax, .a = arena + 2609152, .b = NULL, .y = arena + 2610176,
+  ops[49] = (timmc_op){.kernel = timmc_kernel_rsoftmax, .a = arena + 4315136, .b = NULL, .y = arena + 4716544,
                       .dims = {/*batch=*/2, /*radix=*/2, /*groups=*/1, /*rest=*/256}};
 
   /* layer3.0.conv2: radix_sum radix 2; [2,28,28,512] -> [2,28,28,256] */
-  ops[62] = (timmc_op){.kernel = timmc_kernel_radix_sum, .a = arena + 1806336, .b = arena + 2610176, .y = arena + 0,
+  ops[50] = (timmc_op){.kernel = timmc_kernel_radix_sum, .a = arena + 3512320, .b = arena + 4716544, .y = arena + 4315136,
                       .dims = {/*batch=*/2, /*pixels=*/784, /*radix=*/2, /*channels=*/256}};
 
   /* layer3.0.avd_last: avgpool 3x3 s2; [2,28,28,256] -> [2,14,14,256] */
@@ -1177,11 +1165,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/256,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.avd_last", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[63].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
-      /*output=*/arena + 3512320, threadpool);
+      ops[51].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 4315136, /*output=*/arena + 3512320, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.avd_last", "setup", s);
 
   /* layer3.0.conv3: conv 1x1 256->1024 s1, layer3.0.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
@@ -1193,10 +1181,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[64].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      ops[52].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
       /*input=*/arena + 3512320, /*output=*/arena + 4102144, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "setup", s);
 
@@ -1205,10 +1193,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*pooling_height=*/2, /*pooling_width=*/2, /*stride_height=*/2,
       /*stride_width=*/2, /*channels=*/512, /*input_pixel_stride=*/512, /*output_pixel_stride=*/512,
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "create", s);
   s = xnn_setup_average_pooling2d_nhwc_f32(
-      ops[65].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      ops[53].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
       /*input=*/arena + 2709504, /*output=*/arena + 4503552, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "setup", s);
 
@@ -1221,19 +1209,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/1024, /*input_channel_stride=*/512,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[66].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      ops[54].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
       /*input=*/arena + 4503552, /*output=*/arena + 3512320, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.1", "setup", s);
 
   /* layer3.0.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[67].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+      ops[55].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
       (const size_t[]){401408}, /*input1=*/arena + 4102144, /*input2=*/arena + 3512320,
       /*output=*/arena + 4102144, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "setup", s);
@@ -1247,18 +1235,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[68].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 4102144, /*output=*/arena + 3512320, threadpool);
+      ops[56].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 4102144, /*output=*/arena + 4999168, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "setup", s);
 
-  /* layer3.1.conv2.conv: Winograd F(4x4,3x3) input transform to 32 tiles; [2,14,14,256] -> [1,32,1,9216] */
-  ops[69] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 3512320, .b = NULL, .y = arena + 4503552,
-                      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*channels=*/256, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer3.1.conv2.conv: conv 3x3 256->512 g2, layer3.1.conv2.bn0 folded; Winograd: 72 products over 32 tiles; [1,32,1,9216] -> [1,32,1,18432] */
+  /* layer3.1.conv2.conv: conv 3x3 256->512 g2, layer3.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.conv.weight", NULL, "layer3.1.conv2.bn0",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/128, wino_bias + 1344));
@@ -1268,25 +1252,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
       /*group_input_channels=*/128, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
       /*output_channel_stride=*/18432, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[70].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      ops[57].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
       /*input=*/arena + 4503552, /*output=*/arena + 3512320, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2.conv", "setup", s);
-
-  /* layer3.1.conv2.conv: Winograd output transform, bias, relu; [1,32,1,18432] -> [2,14,14,512] */
-  ops[71] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 3512320, .b = wino_bias + 1344, .y = arena + 4503552,
-                      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*channels=*/512, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/1}};
+  ops[57].kernel = timmc_kernel_wino;
+  ops[57].a = arena + 4999168;
+  ops[57].b = wino_bias + 1344;
+  ops[57].y = arena + 4798464;
+  ops[57].work[0] = arena + 4503552;
+  ops[57].work[1] = arena + 3512320;
+  memcpy(ops[57].dims, (const size_t[]){/*batch=*/2, /*height=*/14, /*width=*/14,
+      /*in_channels=*/256, /*out_channels=*/512, /*in_stride=*/256, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1,
+      /*block=*/32}, sizeof(ops[57].dims));
 
   /* layer3.1.conv2: global avg pool; [2,14,14,512] -> [2,1,1,512] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[72].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[72].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 4503552,
-      /*output=*/arena + 3512320, threadpool);
+      ops[58].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 4798464,
+      /*output=*/arena + 4503552, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "setup", s);
 
   /* layer3.1.conv2.fc1: linear 512->128 (summing 2 slices), layer3.1.conv2.bn1 folded, relu; [2,1,1,512] -> [2,1,1,128] */
@@ -1294,10 +1283,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*out_features=*/128, /*in_features=*/256, /*weight_ndim=*/4, /*in_repeat=*/2, /*hard_sigmoid=*/0, /*bn_eps=*/1e-05));
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/512, /*output_channels=*/128, /*input_stride=*/512, /*output_stride=*/128,
-      w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
+      w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[73].xnn, /*batch_size=*/2, /*input=*/arena + 3512320, /*output=*/arena + 3513344,
+      ops[59].xnn, /*batch_size=*/2, /*input=*/arena + 4503552, /*output=*/arena + 4504576,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2.fc1", "setup", s);
 
@@ -1307,19 +1296,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/128, /*output_channels=*/512, /*input_stride=*/128, /*output_stride=*/512,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[74].xnn);
+      &ops[60].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[74].xnn, /*batch_size=*/2, /*input=*/arena + 3513344, /*output=*/arena + 3512320,
+      ops[60].xnn, /*batch_size=*/2, /*input=*/arena + 4504576, /*output=*/arena + 4503552,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2.fc2", "setup", s);
 
   /* layer3.1.conv2.rsoftmax: rsoftmax radix 2; [2,1,1,512] -> [2,1,1,512] */
-  ops[75] = (timmc_op){.kernel = timmc_kernel_rsoftmax, .a = arena + 3512320, .b = NULL, .y = arena + 4014080,
+  ops[61] = (timmc_op){.kernel = timmc_kernel_rsoftmax, .a = arena + 4503552, .b = NULL, .y = arena + 4014080,
                       .dims = {/*batch=*/2, /*radix=*/2, /*groups=*/1, /*rest=*/256}};
 
   /* layer3.1.conv2: radix_sum radix 2; [2,14,14,512] -> [2,14,14,256] */
-  ops[76] = (timmc_op){.kernel = timmc_kernel_radix_sum, .a = arena + 4503552, .b = arena + 4014080, .y = arena + 3913728,
+  ops[62] = (timmc_op){.kernel = timmc_kernel_radix_sum, .a = arena + 4798464, .b = arena + 4014080, .y = arena + 3913728,
                       .dims = {/*batch=*/2, /*pixels=*/196, /*radix=*/2, /*channels=*/256}};
 
   /* layer3.1.conv3: conv 1x1 256->1024 s1, layer3.1.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
@@ -1331,19 +1320,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[77].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[77].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      ops[63].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
       /*input=*/arena + 3913728, /*output=*/arena + 3512320, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "setup", s);
 
   /* layer3.1.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[78].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+      ops[64].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
       (const size_t[]){401408}, /*input1=*/arena + 3512320, /*input2=*/arena + 4102144,
       /*output=*/arena + 3512320, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "setup", s);
@@ -1357,18 +1346,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/512, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[79].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 3512320, /*output=*/arena + 1769472, threadpool);
+      ops[65].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 3512320, /*output=*/arena + 2170880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "setup", s);
 
-  /* layer4.0.conv2.conv: Winograd F(4x4,3x3) input transform to 32 tiles; [2,14,14,512] -> [1,32,1,18432] */
-  ops[80] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 1769472, .b = NULL, .y = arena + 1179648,
-                      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*channels=*/512, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer4.0.conv2.conv: conv 3x3 512->1024 g2, layer4.0.conv2.bn0 folded; Winograd: 72 products over 32 tiles; [1,32,1,18432] -> [1,32,1,36864] */
+  /* layer4.0.conv2.conv: conv 3x3 512->1024 g2, layer4.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,512] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv2.conv.weight", NULL, "layer4.0.conv2.bn0",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/1024, /*group_input_channels=*/256, wino_bias + 1856));
@@ -1378,25 +1363,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
       /*group_input_channels=*/256, /*group_output_channels=*/512, /*input_channel_stride=*/18432,
       /*output_channel_stride=*/36864, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[81].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[81].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      ops[66].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
       /*input=*/arena + 1179648, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2.conv", "setup", s);
-
-  /* layer4.0.conv2.conv: Winograd output transform, bias, relu; [1,32,1,36864] -> [2,14,14,1024] */
-  ops[82] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 0, .b = wino_bias + 1856, .y = arena + 3913728,
-                      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*channels=*/1024, /*pixel_stride=*/1024, /*dilation=*/1, /*relu=*/1}};
+  ops[66].kernel = timmc_kernel_wino;
+  ops[66].a = arena + 2170880;
+  ops[66].b = wino_bias + 1856;
+  ops[66].y = arena + 1769472;
+  ops[66].work[0] = arena + 1179648;
+  ops[66].work[1] = arena + 0;
+  memcpy(ops[66].dims, (const size_t[]){/*batch=*/2, /*height=*/14, /*width=*/14,
+      /*in_channels=*/512, /*out_channels=*/1024, /*in_stride=*/512, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/1,
+      /*block=*/32}, sizeof(ops[66].dims));
 
   /* layer4.0.conv2: global avg pool; [2,14,14,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[83].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[83].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 3913728,
-      /*output=*/arena + 4315136, threadpool);
+      ops[67].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 1769472,
+      /*output=*/arena + 2170880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "setup", s);
 
   /* layer4.0.conv2.fc1: linear 1024->256 (summing 2 slices), layer4.0.conv2.bn1 folded, relu; [2,1,1,1024] -> [2,1,1,256] */
@@ -1405,10 +1395,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/1024, /*output_channels=*/256, /*input_stride=*/1024,
       /*output_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY,
-      /*flags=*/0, &ops[84].xnn);
+      /*flags=*/0, &ops[68].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[84].xnn, /*batch_size=*/2, /*input=*/arena + 4315136, /*output=*/arena + 4317184,
+      ops[68].xnn, /*batch_size=*/2, /*input=*/arena + 2170880, /*output=*/arena + 2172928,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2.fc1", "setup", s);
 
@@ -1418,19 +1408,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/256, /*output_channels=*/1024, /*input_stride=*/256,
       /*output_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY,
-      /*flags=*/0, &ops[85].xnn);
+      /*flags=*/0, &ops[69].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[85].xnn, /*batch_size=*/2, /*input=*/arena + 4317184, /*output=*/arena + 4315136,
+      ops[69].xnn, /*batch_size=*/2, /*input=*/arena + 2172928, /*output=*/arena + 2170880,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2.fc2", "setup", s);
 
   /* layer4.0.conv2.rsoftmax: rsoftmax radix 2; [2,1,1,1024] -> [2,1,1,1024] */
-  ops[86] = (timmc_op){.kernel = timmc_kernel_rsoftmax, .a = arena + 4315136, .b = NULL, .y = arena + 4515840,
+  ops[70] = (timmc_op){.kernel = timmc_kernel_rsoftmax, .a = arena + 2170880, .b = NULL, .y = arena + 2371584,
                       .dims = {/*batch=*/2, /*radix=*/2, /*groups=*/1, /*rest=*/512}};
 
   /* layer4.0.conv2: radix_sum radix 2; [2,14,14,1024] -> [2,14,14,512] */
-  ops[87] = (timmc_op){.kernel = timmc_kernel_radix_sum, .a = arena + 3913728, .b = arena + 4515840, .y = arena + 4315136,
+  ops[71] = (timmc_op){.kernel = timmc_kernel_radix_sum, .a = arena + 1769472, .b = arena + 2371584, .y = arena + 2170880,
                       .dims = {/*batch=*/2, /*pixels=*/196, /*radix=*/2, /*channels=*/512}};
 
   /* layer4.0.avd_last: avgpool 3x3 s2; [2,14,14,512] -> [2,7,7,512] */
@@ -1441,11 +1431,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/512,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
       /*output_channel_stride=*/512, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[88].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[72].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.avd_last", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[88].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 4315136, /*output=*/arena + 3913728, threadpool);
+      ops[72].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 2170880, /*output=*/arena + 3913728, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.avd_last", "setup", s);
 
   /* layer4.0.conv3: conv 1x1 512->2048 s1, layer4.0.bn3 folded; [2,7,7,512] -> [2,7,7,2048] */
@@ -1457,10 +1447,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[89].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[89].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[73].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 3913728, /*output=*/arena + 4208640, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "setup", s);
 
@@ -1470,10 +1460,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input_padding_left=*/0, /*pooling_height=*/2, /*pooling_width=*/2, /*stride_height=*/2,
       /*stride_width=*/2, /*channels=*/1024, /*input_pixel_stride=*/1024,
       /*output_pixel_stride=*/1024, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[90].xnn);
+      &ops[74].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "create", s);
   s = xnn_setup_average_pooling2d_nhwc_f32(
-      ops[90].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      ops[74].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
       /*input=*/arena + 3512320, /*output=*/arena + 4409344, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "setup", s);
 
@@ -1486,19 +1476,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/2048, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[91].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[91].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[75].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 4409344, /*output=*/arena + 3913728, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.1", "setup", s);
 
   /* layer4.0.act3: add, relu; [2,7,7,2048] -> [2,7,7,2048] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[92].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[76].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[92].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+      ops[76].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
       (const size_t[]){200704}, /*input1=*/arena + 4208640, /*input2=*/arena + 3913728,
       /*output=*/arena + 4208640, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "setup", s);
@@ -1512,18 +1502,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/2048, /*group_output_channels=*/512, /*input_channel_stride=*/2048,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[93].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[77].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[93].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/arena + 4208640, /*output=*/arena + 3913728, threadpool);
+      ops[77].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      /*input=*/arena + 4208640, /*output=*/arena + 4657152, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "setup", s);
 
-  /* layer4.1.conv2.conv: Winograd F(4x4,3x3) input transform to 8 tiles; [2,7,7,512] -> [1,8,1,18432] */
-  ops[94] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 3913728, .b = NULL, .y = arena + 4409344,
-                      .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*channels=*/512, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer4.1.conv2.conv: conv 3x3 512->1024 g2, layer4.1.conv2.bn0 folded; Winograd: 72 products over 8 tiles; [1,8,1,18432] -> [1,8,1,36864] */
+  /* layer4.1.conv2.conv: conv 3x3 512->1024 g2, layer4.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 8 tiles, relu; [2,7,7,512] -> [2,7,7,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv2.conv.weight", NULL, "layer4.1.conv2.bn0",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/1024, /*group_input_channels=*/256, wino_bias + 2880));
@@ -1533,25 +1519,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
       /*group_input_channels=*/256, /*group_output_channels=*/512, /*input_channel_stride=*/18432,
       /*output_channel_stride=*/36864, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[95].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[95].xnn, /*batch_size=*/1, /*input_height=*/8, /*input_width=*/1,
+      ops[78].xnn, /*batch_size=*/1, /*input_height=*/8, /*input_width=*/1,
       /*input=*/arena + 4409344, /*output=*/arena + 3913728, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2.conv", "setup", s);
-
-  /* layer4.1.conv2.conv: Winograd output transform, bias, relu; [1,8,1,36864] -> [2,7,7,1024] */
-  ops[96] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 3913728, .b = wino_bias + 2880, .y = arena + 4409344,
-                      .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*channels=*/1024, /*pixel_stride=*/1024, /*dilation=*/1, /*relu=*/1}};
+  ops[78].kernel = timmc_kernel_wino;
+  ops[78].a = arena + 4657152;
+  ops[78].b = wino_bias + 2880;
+  ops[78].y = arena + 4556800;
+  ops[78].work[0] = arena + 4409344;
+  ops[78].work[1] = arena + 3913728;
+  memcpy(ops[78].dims, (const size_t[]){/*batch=*/2, /*height=*/7, /*width=*/7,
+      /*in_channels=*/512, /*out_channels=*/1024, /*in_stride=*/512, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/1,
+      /*block=*/8}, sizeof(ops[78].dims));
 
   /* layer4.1.conv2: global avg pool; [2,7,7,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
       /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[97].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[97].xnn, /*batch_size=*/2, /*width=*/49, /*input=*/arena + 4409344,
-      /*output=*/arena + 3913728, threadpool);
+      ops[79].xnn, /*batch_size=*/2, /*width=*/49, /*input=*/arena + 4556800,
+      /*output=*/arena + 4409344, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "setup", s);
 
   /* layer4.1.conv2.fc1: linear 1024->256 (summing 2 slices), layer4.1.conv2.bn1 folded, relu; [2,1,1,1024] -> [2,1,1,256] */
@@ -1560,10 +1551,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/1024, /*output_channels=*/256, /*input_stride=*/1024,
       /*output_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY,
-      /*flags=*/0, &ops[98].xnn);
+      /*flags=*/0, &ops[80].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[98].xnn, /*batch_size=*/2, /*input=*/arena + 3913728, /*output=*/arena + 3915776,
+      ops[80].xnn, /*batch_size=*/2, /*input=*/arena + 4409344, /*output=*/arena + 4411392,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2.fc1", "setup", s);
 
@@ -1573,19 +1564,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/256, /*output_channels=*/1024, /*input_stride=*/256,
       /*output_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY,
-      /*flags=*/0, &ops[99].xnn);
+      /*flags=*/0, &ops[81].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[99].xnn, /*batch_size=*/2, /*input=*/arena + 3915776, /*output=*/arena + 3913728,
+      ops[81].xnn, /*batch_size=*/2, /*input=*/arena + 4411392, /*output=*/arena + 4409344,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2.fc2", "setup", s);
 
   /* layer4.1.conv2.rsoftmax: rsoftmax radix 2; [2,1,1,1024] -> [2,1,1,1024] */
-  ops[100] = (timmc_op){.kernel = timmc_kernel_rsoftmax, .a = arena + 3913728, .b = NULL, .y = arena + 4164608,
+  ops[82] = (timmc_op){.kernel = timmc_kernel_rsoftmax, .a = arena + 4409344, .b = NULL, .y = arena + 4164608,
                       .dims = {/*batch=*/2, /*radix=*/2, /*groups=*/1, /*rest=*/512}};
 
   /* layer4.1.conv2: radix_sum radix 2; [2,7,7,1024] -> [2,7,7,512] */
-  ops[101] = (timmc_op){.kernel = timmc_kernel_radix_sum, .a = arena + 4409344, .b = arena + 4164608, .y = arena + 4114432,
+  ops[83] = (timmc_op){.kernel = timmc_kernel_radix_sum, .a = arena + 4556800, .b = arena + 4164608, .y = arena + 4114432,
                       .dims = {/*batch=*/2, /*pixels=*/49, /*radix=*/2, /*channels=*/512}};
 
   /* layer4.1.conv3: conv 1x1 512->2048 s1, layer4.1.bn3 folded; [2,7,7,512] -> [2,7,7,2048] */
@@ -1597,19 +1588,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[102].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[84].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[102].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      ops[84].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
       /*input=*/arena + 4114432, /*output=*/arena + 3913728, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "setup", s);
 
   /* layer4.1.act3: add, relu; [2,7,7,2048] -> [2,7,7,2048] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[103].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[85].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[103].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+      ops[85].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
       (const size_t[]){200704}, /*input1=*/arena + 3913728, /*input2=*/arena + 4208640,
       /*output=*/arena + 3913728, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "setup", s);
@@ -1620,7 +1611,8 @@ static int run_ops(size_t first, size_t last) {
   for (size_t i = first; i < last; i++) {
     const double t0 = timmc_op_ms ? timmc_now_ms() : 0.0;
     if (ops[i].kernel) {
-      ops[i].kernel(&ops[i], threadpool);
+      const int rc = ops[i].kernel(&ops[i], threadpool);
+      if (rc != TIMMC_OK) return rc;
     } else {
       enum xnn_status s = xnn_run_operator(ops[i].xnn, threadpool);
       if (s != xnn_status_success) return timmc_xnn_fail(op_names[i], "run", s);
@@ -1718,8 +1710,8 @@ const timmc_model resnest26d_features_model = {
     .op_names = op_names,
     .state_dict = state_dict,
     .state_dict_len = sizeof(state_dict) / sizeof(state_dict[0]),
-    .arena_bytes = 34521088,
-    .arena_lower_bound_bytes = 34521088,
+    .arena_bytes = 44154880,
+    .arena_lower_bound_bytes = 44154880,
     .weights_bytes = 60228736,
     .flops = 14486765568,
     .set_threads = resnest26d_features_set_threads,

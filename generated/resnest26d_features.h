@@ -17,7 +17,7 @@
 #define RESNEST26D_FEATURES_OUTPUT2_SIZE 802816 /* layer2: [2,512,28,28] */
 #define RESNEST26D_FEATURES_OUTPUT3_SIZE 401408 /* layer3: [2,1024,14,14] */
 #define RESNEST26D_FEATURES_OUTPUT4_SIZE 200704 /* layer4: [2,2048,7,7] */
-#define RESNEST26D_FEATURES_ARENA_BYTES 34521088
+#define RESNEST26D_FEATURES_ARENA_BYTES 44154880
 
 /* Threads used by the operators; call before resnest26d_features_init (default 1). */
 int resnest26d_features_set_threads(size_t threads);

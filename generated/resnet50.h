@@ -13,7 +13,7 @@
 #define RESNET50_INPUT_SIZE 150528
 #define RESNET50_NUM_OUTPUTS 1
 #define RESNET50_OUTPUT0_SIZE 1000 /* fc: [1,1000] */
-#define RESNET50_ARENA_BYTES 7827456
+#define RESNET50_ARENA_BYTES 8630272
 
 /* Threads used by the operators; call before resnet50_init (default 1). */
 int resnet50_set_threads(size_t threads);

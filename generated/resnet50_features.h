@@ -17,7 +17,7 @@
 #define RESNET50_FEATURES_OUTPUT2_SIZE 401408 /* layer2: [1,512,28,28] */
 #define RESNET50_FEATURES_OUTPUT3_SIZE 200704 /* layer3: [1,1024,14,14] */
 #define RESNET50_FEATURES_OUTPUT4_SIZE 100352 /* layer4: [1,2048,7,7] */
-#define RESNET50_FEATURES_ARENA_BYTES 11440128
+#define RESNET50_FEATURES_ARENA_BYTES 12242944
 
 /* Threads used by the operators; call before resnet50_features_init (default 1). */
 int resnet50_features_set_threads(size_t threads);

@@ -13,7 +13,7 @@
 #define RESNET50_POOLED_INPUT_SIZE 301056
 #define RESNET50_POOLED_NUM_OUTPUTS 1
 #define RESNET50_POOLED_OUTPUT0_SIZE 4096 /* global_pool: [2,2048] */
-#define RESNET50_POOLED_ARENA_BYTES 15654912
+#define RESNET50_POOLED_ARENA_BYTES 14450688
 
 /* Threads used by the operators; call before resnet50_pooled_init (default 1). */
 int resnet50_pooled_set_threads(size_t threads);

@@ -10,131 +10,125 @@
 #include "timmc_rt.h"
 
 /*
- * Memory plan: one arena of 15654912 bytes (lower bound 14450688).
- * Live ranges are node indices; 0 is the input copy, 97 the end of forward.
+ * Memory plan: one arena of 14450688 bytes (lower bound 14450688).
+ * Live ranges are node indices; 0 is the input copy, 71 the end of forward.
  * tensor timm module                    shape (NHWC)              bytes     offset  live
- * t1     input                          [2,224,224,3]           1204224          0  0..1
- * t2     act1                           [2,112,112,64]          6422528    1204224  1..2
- * t3     maxpool                        [2,56,56,64]            1605632    7626752  2..8
+ * t1     input                          [2,224,224,3]           1204224    6422528  0..1
+ * t2     act1                           [2,112,112,64]          6422528          0  1..2
+ * t3     maxpool                        [2,56,56,64]            1605632   12845056  2..6
  * t4     layer1.0.act1                  [2,56,56,64]            1605632          0  3..4
- * t72    layer1.0.conv2 (winograd tiles) [1,392,1,2304]          3612672    1605632  4..5
- * t73    layer1.0.conv2 (winograd products) [1,392,1,2304]          3612672    9232384  5..6
- * t5     layer1.0.act2                  [2,56,56,64]            1605632          0  6..7
- * t6     layer1.0.bn3                   [2,56,56,256]           6422528    9232384  7..15
+ * t5     layer1.0.act2                  [2,56,56,64]            1605632    6422528  4..5
+ * t72    layer1.0.conv2 (winograd tiles) [1,56,1,2304]            516096    1605632  4..4
+ * t73    layer1.0.conv2 (winograd products) [1,56,1,2304]            516096    2121728  4..4
+ * t6     layer1.0.bn3                   [2,56,56,256]           6422528          0  5..11
  *  t8    layer1.0.act3                  [2,56,56,256]                               in place
- * t7     layer1.0.downsample            [2,56,56,256]           6422528          0  8..9
- * t9     layer1.1.act1                  [2,56,56,64]            1605632          0  10..11
- * t74    layer1.1.conv2 (winograd tiles) [1,392,1,2304]          3612672    1605632  11..12
- * t75    layer1.1.conv2 (winograd products) [1,392,1,2304]          3612672    5218304  12..13
- * t10    layer1.1.act2                  [2,56,56,64]            1605632          0  13..14
- * t11    layer1.1.bn3                   [2,56,56,256]           6422528    1605632  14..21
+ * t7     layer1.0.downsample            [2,56,56,256]           6422528    6422528  6..7
+ * t9     layer1.1.act1                  [2,56,56,64]            1605632    6422528  8..9
+ * t10    layer1.1.act2                  [2,56,56,64]            1605632   12845056  9..10
+ * t74    layer1.1.conv2 (winograd tiles) [1,56,1,2304]            516096    8028160  9..9
+ * t75    layer1.1.conv2 (winograd products) [1,56,1,2304]            516096    8544256  9..9
+ * t11    layer1.1.bn3                   [2,56,56,256]           6422528    6422528  10..15
  *  t12   layer1.1.act3                  [2,56,56,256]                               in place
- * t13    layer1.2.act1                  [2,56,56,64]            1605632          0  16..17
- * t76    layer1.2.conv2 (winograd tiles) [1,392,1,2304]          3612672    8028160  17..18
- * t77    layer1.2.conv2 (winograd products) [1,392,1,2304]          3612672   11640832  18..19
- * t14    layer1.2.act2                  [2,56,56,64]            1605632          0  19..20
- * t15    layer1.2.bn3                   [2,56,56,256]           6422528    8028160  20..25
+ * t13    layer1.2.act1                  [2,56,56,64]            1605632          0  12..13
+ * t14    layer1.2.act2                  [2,56,56,64]            1605632   12845056  13..14
+ * t76    layer1.2.conv2 (winograd tiles) [1,56,1,2304]            516096    1605632  13..13
+ * t77    layer1.2.conv2 (winograd products) [1,56,1,2304]            516096    2121728  13..13
+ * t15    layer1.2.bn3                   [2,56,56,256]           6422528          0  14..19
  *  t16   layer1                         [2,56,56,256]                               in place
- * t17    layer2.0.act1                  [2,56,56,128]           3211264          0  22..23
- * t18    layer2.0.act2                  [2,28,28,128]            802816    3211264  23..24
- * t19    layer2.0.bn3                   [2,28,28,512]           3211264          0  24..32
+ * t17    layer2.0.act1                  [2,56,56,128]           3211264    6422528  16..17
+ * t18    layer2.0.act2                  [2,28,28,128]            802816    9633792  17..18
+ * t19    layer2.0.bn3                   [2,28,28,512]           3211264    6422528  18..24
  *  t21   layer2.0.act3                  [2,28,28,512]                               in place
- * t20    layer2.0.downsample            [2,28,28,512]           3211264    3211264  25..26
- * t22    layer2.1.act1                  [2,28,28,128]            802816    3211264  27..28
- * t78    layer2.1.conv2 (winograd tiles) [1,98,1,4608]           1806336    4014080  28..29
- * t79    layer2.1.conv2 (winograd products) [1,98,1,4608]           1806336    5820416  29..30
- * t23    layer2.1.act2                  [2,28,28,128]            802816    3211264  30..31
- * t24    layer2.1.bn3                   [2,28,28,512]           3211264    4014080  31..38
+ * t20    layer2.0.downsample            [2,28,28,512]           3211264    9633792  19..20
+ * t22    layer2.1.act1                  [2,28,28,128]            802816    3612672  21..22
+ * t23    layer2.1.act2                  [2,28,28,128]            802816    4415488  22..23
+ * t78    layer2.1.conv2 (winograd tiles) [1,98,1,4608]           1806336          0  22..22
+ * t79    layer2.1.conv2 (winograd products) [1,98,1,4608]           1806336    1806336  22..22
+ * t24    layer2.1.bn3                   [2,28,28,512]           3211264          0  23..28
  *  t25   layer2.1.act3                  [2,28,28,512]                               in place
- * t26    layer2.2.act1                  [2,28,28,128]            802816          0  33..34
- * t80    layer2.2.conv2 (winograd tiles) [1,98,1,4608]           1806336     802816  34..35
- * t81    layer2.2.conv2 (winograd products) [1,98,1,4608]           1806336    7225344  35..36
- * t27    layer2.2.act2                  [2,28,28,128]            802816          0  36..37
- * t28    layer2.2.bn3                   [2,28,28,512]           3211264     802816  37..44
+ * t26    layer2.2.act1                  [2,28,28,128]            802816    6823936  25..26
+ * t27    layer2.2.act2                  [2,28,28,128]            802816    7626752  26..27
+ * t80    layer2.2.conv2 (winograd tiles) [1,98,1,4608]           1806336    3211264  26..26
+ * t81    layer2.2.conv2 (winograd products) [1,98,1,4608]           1806336    5017600  26..26
+ * t28    layer2.2.bn3                   [2,28,28,512]           3211264    3211264  27..32
  *  t29   layer2.2.act3                  [2,28,28,512]                               in place
- * t30    layer2.3.act1                  [2,28,28,128]            802816          0  39..40
- * t82    layer2.3.conv2 (winograd tiles) [1,98,1,4608]           1806336    4014080  40..41
- * t83    layer2.3.conv2 (winograd products) [1,98,1,4608]           1806336    5820416  41..42
- * t31    layer2.3.act2                  [2,28,28,128]            802816          0  42..43
- * t32    layer2.3.bn3                   [2,28,28,512]           3211264    4014080  43..48
+ * t30    layer2.3.act1                  [2,28,28,128]            802816    1806336  29..30
+ * t31    layer2.3.act2                  [2,28,28,128]            802816    8228864  30..31
+ * t82    layer2.3.conv2 (winograd tiles) [1,98,1,4608]           1806336          0  30..30
+ * t83    layer2.3.conv2 (winograd products) [1,98,1,4608]           1806336    6422528  30..30
+ * t32    layer2.3.bn3                   [2,28,28,512]           3211264          0  31..36
  *  t33   layer2                         [2,28,28,512]                               in place
- * t34    layer3.0.act1                  [2,28,28,256]           1605632          0  45..46
- * t35    layer3.0.act2                  [2,14,14,256]            401408    1605632  46..47
- * t36    layer3.0.bn3                   [2,14,14,1024]          1605632          0  47..55
+ * t34    layer3.0.act1                  [2,28,28,256]           1605632    3211264  33..34
+ * t35    layer3.0.act2                  [2,14,14,256]            401408    4816896  34..35
+ * t36    layer3.0.bn3                   [2,14,14,1024]          1605632    3211264  35..41
  *  t38   layer3.0.act3                  [2,14,14,1024]                              in place
- * t37    layer3.0.downsample            [2,14,14,1024]          1605632    1605632  48..49
- * t39    layer3.1.act1                  [2,14,14,256]            401408    1605632  50..51
- * t84    layer3.1.conv2 (winograd tiles) [1,32,1,9216]           1179648    2007040  51..52
- * t85    layer3.1.conv2 (winograd products) [1,32,1,9216]           1179648    3186688  52..53
- * t40    layer3.1.act2                  [2,14,14,256]            401408    1605632  53..54
- * t41    layer3.1.bn3                   [2,14,14,1024]          1605632    2007040  54..61
+ * t37    layer3.0.downsample            [2,14,14,1024]          1605632    4816896  36..37
+ * t39    layer3.1.act1                  [2,14,14,256]            401408    2359296  38..39
+ * t40    layer3.1.act2                  [2,14,14,256]            401408    2760704  39..40
+ * t84    layer3.1.conv2 (winograd tiles) [1,32,1,9216]           1179648          0  39..39
+ * t85    layer3.1.conv2 (winograd products) [1,32,1,9216]           1179648    1179648  39..39
+ * t41    layer3.1.bn3                   [2,14,14,1024]          1605632          0  40..45
  *  t42   layer3.1.act3                  [2,14,14,1024]                              in place
- * t43    layer3.2.act1                  [2,14,14,256]            401408          0  56..57
- * t86    layer3.2.conv2 (winograd tiles) [1,32,1,9216]           1179648     401408  57..58
- * t87    layer3.2.conv2 (winograd products) [1,32,1,9216]           1179648    3612672  58..59
- * t44    layer3.2.act2                  [2,14,14,256]            401408          0  59..60
- * t45    layer3.2.bn3                   [2,14,14,1024]          1605632     401408  60..67
+ * t43    layer3.2.act1                  [2,14,14,256]            401408    3964928  42..43
+ * t44    layer3.2.act2                  [2,14,14,256]            401408    4366336  43..44
+ * t86    layer3.2.conv2 (winograd tiles) [1,32,1,9216]           1179648    1605632  43..43
+ * t87    layer3.2.conv2 (winograd products) [1,32,1,9216]           1179648    2785280  43..43
+ * t45    layer3.2.bn3                   [2,14,14,1024]          1605632    1605632  44..49
  *  t46   layer3.2.act3                  [2,14,14,1024]                              in place
- * t47    layer3.3.act1                  [2,14,14,256]            401408          0  62..63
- * t88    layer3.3.conv2 (winograd tiles) [1,32,1,9216]           1179648    2007040  63..64
- * t89    layer3.3.conv2 (winograd products) [1,32,1,9216]           1179648    3186688  64..65
- * t48    layer3.3.act2                  [2,14,14,256]            401408          0  65..66
- * t49    layer3.3.bn3                   [2,14,14,1024]          1605632    2007040  66..73
+ * t47    layer3.3.act1                  [2,14,14,256]            401408    1179648  46..47
+ * t48    layer3.3.act2                  [2,14,14,256]            401408    4390912  47..48
+ * t88    layer3.3.conv2 (winograd tiles) [1,32,1,9216]           1179648          0  47..47
+ * t89    layer3.3.conv2 (winograd products) [1,32,1,9216]           1179648    3211264  47..47
+ * t49    layer3.3.bn3                   [2,14,14,1024]          1605632          0  48..53
  *  t50   layer3.3.act3                  [2,14,14,1024]                              in place
- * t51    layer3.4.act1                  [2,14,14,256]            401408          0  68..69
- * t90    layer3.4.conv2 (winograd tiles) [1,32,1,9216]           1179648     401408  69..70
- * t91    layer3.4.conv2 (winograd products) [1,32,1,9216]           1179648    3612672  70..71
- * t52    layer3.4.act2                  [2,14,14,256]            401408          0  71..72
- * t53    layer3.4.bn3                   [2,14,14,1024]          1605632     401408  72..79
+ * t51    layer3.4.act1                  [2,14,14,256]            401408    3964928  50..51
+ * t52    layer3.4.act2                  [2,14,14,256]            401408    4366336  51..52
+ * t90    layer3.4.conv2 (winograd tiles) [1,32,1,9216]           1179648    1605632  51..51
+ * t91    layer3.4.conv2 (winograd products) [1,32,1,9216]           1179648    2785280  51..51
+ * t53    layer3.4.bn3                   [2,14,14,1024]          1605632    1605632  52..57
  *  t54   layer3.4.act3                  [2,14,14,1024]                              in place
- * t55    layer3.5.act1                  [2,14,14,256]            401408          0  74..75
- * t92    layer3.5.conv2 (winograd tiles) [1,32,1,9216]           1179648    2007040  75..76
- * t93    layer3.5.conv2 (winograd products) [1,32,1,9216]           1179648    3186688  76..77
- * t56    layer3.5.act2                  [2,14,14,256]            401408          0  77..78
- * t57    layer3.5.bn3                   [2,14,14,1024]          1605632    2007040  78..83
+ * t55    layer3.5.act1                  [2,14,14,256]            401408    1179648  54..55
+ * t56    layer3.5.act2                  [2,14,14,256]            401408    4390912  55..56
+ * t92    layer3.5.conv2 (winograd tiles) [1,32,1,9216]           1179648          0  55..55
+ * t93    layer3.5.conv2 (winograd products) [1,32,1,9216]           1179648    3211264  55..55
+ * t57    layer3.5.bn3                   [2,14,14,1024]          1605632          0  56..61
  *  t58   layer3                         [2,14,14,1024]                              in place
- * t59    layer4.0.act1                  [2,14,14,512]            802816          0  80..81
- * t60    layer4.0.act2                  [2,7,7,512]              200704     802816  81..82
- * t61    layer4.0.bn3                   [2,7,7,2048]             802816          0  82..90
+ * t59    layer4.0.act1                  [2,14,14,512]            802816    1605632  58..59
+ * t60    layer4.0.act2                  [2,7,7,512]              200704    2408448  59..60
+ * t61    layer4.0.bn3                   [2,7,7,2048]             802816    1605632  60..66
  *  t63   layer4.0.act3                  [2,7,7,2048]                                in place
- * t62    layer4.0.downsample            [2,7,7,2048]             802816     802816  83..84
- * t64    layer4.1.act1                  [2,7,7,512]              200704     802816  85..86
- * t94    layer4.1.conv2 (winograd tiles) [1,8,1,18432]            589824    1003520  86..87
- * t95    layer4.1.conv2 (winograd products) [1,8,1,18432]            589824    1593344  87..88
- * t65    layer4.1.act2                  [2,7,7,512]              200704     802816  88..89
- * t66    layer4.1.bn3                   [2,7,7,2048]             802816    1003520  89..96
+ * t62    layer4.0.downsample            [2,7,7,2048]             802816    2408448  61..62
+ * t64    layer4.1.act1                  [2,7,7,512]              200704    1179648  63..64
+ * t65    layer4.1.act2                  [2,7,7,512]              200704    1380352  64..65
+ * t94    layer4.1.conv2 (winograd tiles) [1,8,1,18432]            589824          0  64..64
+ * t95    layer4.1.conv2 (winograd products) [1,8,1,18432]            589824     589824  64..64
+ * t66    layer4.1.bn3                   [2,7,7,2048]             802816          0  65..70
  *  t67   layer4.1.act3                  [2,7,7,2048]                                in place
- * t68    layer4.2.act1                  [2,7,7,512]              200704          0  91..92
- * t96    layer4.2.conv2 (winograd tiles) [1,8,1,18432]            589824     200704  92..93
- * t97    layer4.2.conv2 (winograd products) [1,8,1,18432]            589824    1806336  93..94
- * t69    layer4.2.act2                  [2,7,7,512]              200704          0  94..95
- * t70    layer4.2.bn3                   [2,7,7,2048]             802816     200704  95..97
+ * t68    layer4.2.act1                  [2,7,7,512]              200704    1982464  67..68
+ * t69    layer4.2.act2                  [2,7,7,512]              200704    2183168  68..69
+ * t96    layer4.2.conv2 (winograd tiles) [1,8,1,18432]            589824     802816  68..68
+ * t97    layer4.2.conv2 (winograd products) [1,8,1,18432]            589824    1392640  68..68
+ * t70    layer4.2.bn3                   [2,7,7,2048]             802816     802816  69..71
  *  t71   layer4                         [2,7,7,2048]                                in place
  */
-static float arena[3913728 + XNN_EXTRA_BYTES / sizeof(float)]
+static float arena[3612672 + XNN_EXTRA_BYTES / sizeof(float)]
     __attribute__((aligned(64)));
 
-#define NUM_OPS 96
+#define NUM_OPS 70
 static timmc_op ops[NUM_OPS];
 static const char *const op_names[NUM_OPS] = {
     "conv1",
     "maxpool",
     "layer1.0.conv1",
     "layer1.0.conv2",
-    "layer1.0.conv2",
-    "layer1.0.conv2",
     "layer1.0.conv3",
     "layer1.0.downsample.0",
     "layer1.0.act3",
     "layer1.1.conv1",
     "layer1.1.conv2",
-    "layer1.1.conv2",
-    "layer1.1.conv2",
     "layer1.1.conv3",
     "layer1.1.act3",
     "layer1.2.conv1",
-    "layer1.2.conv2",
-    "layer1.2.conv2",
     "layer1.2.conv2",
     "layer1.2.conv3",
     "layer1.2.act3",
@@ -145,19 +139,13 @@ static const char *const op_names[NUM_OPS] = {
     "layer2.0.act3",
     "layer2.1.conv1",
     "layer2.1.conv2",
-    "layer2.1.conv2",
-    "layer2.1.conv2",
     "layer2.1.conv3",
     "layer2.1.act3",
     "layer2.2.conv1",
     "layer2.2.conv2",
-    "layer2.2.conv2",
-    "layer2.2.conv2",
     "layer2.2.conv3",
     "layer2.2.act3",
     "layer2.3.conv1",
-    "layer2.3.conv2",
-    "layer2.3.conv2",
     "layer2.3.conv2",
     "layer2.3.conv3",
     "layer2.3.act3",
@@ -168,31 +156,21 @@ static const char *const op_names[NUM_OPS] = {
     "layer3.0.act3",
     "layer3.1.conv1",
     "layer3.1.conv2",
-    "layer3.1.conv2",
-    "layer3.1.conv2",
     "layer3.1.conv3",
     "layer3.1.act3",
     "layer3.2.conv1",
-    "layer3.2.conv2",
-    "layer3.2.conv2",
     "layer3.2.conv2",
     "layer3.2.conv3",
     "layer3.2.act3",
     "layer3.3.conv1",
     "layer3.3.conv2",
-    "layer3.3.conv2",
-    "layer3.3.conv2",
     "layer3.3.conv3",
     "layer3.3.act3",
     "layer3.4.conv1",
     "layer3.4.conv2",
-    "layer3.4.conv2",
-    "layer3.4.conv2",
     "layer3.4.conv3",
     "layer3.4.act3",
     "layer3.5.conv1",
-    "layer3.5.conv2",
-    "layer3.5.conv2",
     "layer3.5.conv2",
     "layer3.5.conv3",
     "layer3.5.act3",
@@ -203,13 +181,9 @@ static const char *const op_names[NUM_OPS] = {
     "layer4.0.act3",
     "layer4.1.conv1",
     "layer4.1.conv2",
-    "layer4.1.conv2",
-    "layer4.1.conv2",
     "layer4.1.conv3",
     "layer4.1.act3",
     "layer4.2.conv1",
-    "layer4.2.conv2",
-    "layer4.2.conv2",
     "layer4.2.conv2",
     "layer4.2.conv3",
     "layer4.2.act3",
@@ -569,8 +543,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[0].xnn, /*batch_size=*/2, /*input_height=*/224, /*input_width=*/224, /*input=*/arena + 0,
-      /*output=*/arena + 301056, threadpool);
+      ops[0].xnn, /*batch_size=*/2, /*input_height=*/224, /*input_width=*/224,
+      /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1", "setup", s);
 
   /* maxpool: maxpool 3x3 s2; [2,112,112,64] -> [2,56,56,64] */
@@ -582,8 +556,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("maxpool", "create", s);
   s = xnn_setup_max_pooling2d_nhwc_f32(
-      ops[1].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112,
-      /*input=*/arena + 301056, /*output=*/arena + 1906688, threadpool);
+      ops[1].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112, /*input=*/arena + 0,
+      /*output=*/arena + 3211264, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("maxpool", "setup", s);
 
   /* layer1.0.conv1: conv 1x1 64->64 s1, layer1.0.bn1 folded, relu; [2,56,56,64] -> [2,56,56,64] */
@@ -599,14 +573,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[2].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 1906688, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 3211264, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "setup", s);
 
-  /* layer1.0.conv2: Winograd F(4x4,3x3) input transform to 392 tiles; [2,56,56,64] -> [1,392,1,2304] */
-  ops[3] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 0, .b = NULL, .y = arena + 401408,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/64, /*pixel_stride=*/64, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer1.0.conv2: conv 3x3 64->64, layer1.0.bn2 folded; Winograd: 36 products over 392 tiles; [1,392,1,2304] -> [1,392,1,2304] */
+  /* layer1.0.conv2: conv 3x3 64->64, layer1.0.bn2 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 56, relu; [2,56,56,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.weight", NULL, "layer1.0.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 0));
@@ -616,16 +586,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
       /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[4].xnn, /*batch_size=*/1, /*input_height=*/392, /*input_width=*/1,
-      /*input=*/arena + 401408, /*output=*/arena + 2308096, threadpool);
+      ops[3].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 530432, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "setup", s);
-
-  /* layer1.0.conv2: Winograd output transform, bias, relu; [1,392,1,2304] -> [2,56,56,64] */
-  ops[5] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 2308096, .b = wino_bias + 0, .y = arena + 0,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/64, /*pixel_stride=*/64, /*dilation=*/1, /*relu=*/1}};
+  ops[3].kernel = timmc_kernel_wino;
+  ops[3].a = arena + 0;
+  ops[3].b = wino_bias + 0;
+  ops[3].y = arena + 1605632;
+  ops[3].work[0] = arena + 401408;
+  ops[3].work[1] = arena + 530432;
+  memcpy(ops[3].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
+      /*in_channels=*/64, /*out_channels=*/64, /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1,
+      /*block=*/56}, sizeof(ops[3].dims));
 
   /* layer1.0.conv3: conv 1x1 64->256 s1, layer1.0.bn3 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv3.weight", NULL, "layer1.0.bn3",
@@ -636,11 +611,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[6].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
-      /*output=*/arena + 2308096, threadpool);
+      ops[4].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "setup", s);
 
   /* layer1.0.downsample.0: conv 1x1 64->256 s1, layer1.0.downsample.1 folded; [2,56,56,64] -> [2,56,56,256] */
@@ -652,21 +627,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[7].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 1906688, /*output=*/arena + 0, threadpool);
+      ops[5].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 3211264, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.0", "setup", s);
 
   /* layer1.0.act3: add, relu; [2,56,56,256] -> [2,56,56,256] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[8].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
-      (const size_t[]){1605632}, /*input1=*/arena + 2308096, /*input2=*/arena + 0,
-      /*output=*/arena + 2308096, threadpool);
+      ops[6].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
+      (const size_t[]){1605632}, /*input1=*/arena + 0, /*input2=*/arena + 1605632,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "setup", s);
 
   /* layer1.1.conv1: conv 1x1 256->64 s1, layer1.1.bn1 folded, relu; [2,56,56,256] -> [2,56,56,64] */
@@ -678,18 +653,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/64, /*input_channel_stride=*/256,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[9].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 2308096, /*output=*/arena + 0, threadpool);
+      ops[7].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "setup", s);
 
-  /* layer1.1.conv2: Winograd F(4x4,3x3) input transform to 392 tiles; [2,56,56,64] -> [1,392,1,2304] */
-  ops[10] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 0, .b = NULL, .y = arena + 401408,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/64, /*pixel_stride=*/64, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer1.1.conv2: conv 3x3 64->64, layer1.1.bn2 folded; Winograd: 36 products over 392 tiles; [1,392,1,2304] -> [1,392,1,2304] */
+  /* layer1.1.conv2: conv 3x3 64->64, layer1.1.bn2 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 56, relu; [2,56,56,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.weight", NULL, "layer1.1.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 64));
@@ -699,16 +670,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
       /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[11].xnn, /*batch_size=*/1, /*input_height=*/392, /*input_width=*/1,
-      /*input=*/arena + 401408, /*output=*/arena + 1304576, threadpool);
+      ops[8].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
+      /*input=*/arena + 2007040, /*output=*/arena + 2136064, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
-
-  /* layer1.1.conv2: Winograd output transform, bias, relu; [1,392,1,2304] -> [2,56,56,64] */
-  ops[12] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 1304576, .b = wino_bias + 64, .y = arena + 0,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/64, /*pixel_stride=*/64, /*dilation=*/1, /*relu=*/1}};
+  ops[8].kernel = timmc_kernel_wino;
+  ops[8].a = arena + 1605632;
+  ops[8].b = wino_bias + 64;
+  ops[8].y = arena + 3211264;
+  ops[8].work[0] = arena + 2007040;
+  ops[8].work[1] = arena + 2136064;
+  memcpy(ops[8].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
+      /*in_channels=*/64, /*out_channels=*/64, /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1,
+      /*block=*/56}, sizeof(ops[8].dims));
 
   /* layer1.1.conv3: conv 1x1 64->256 s1, layer1.1.bn3 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv3.weight", NULL, "layer1.1.bn3",
@@ -719,21 +695,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[13].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
-      /*output=*/arena + 401408, threadpool);
+      ops[9].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 3211264, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "setup", s);
 
   /* layer1.1.act3: add, relu; [2,56,56,256] -> [2,56,56,256] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[14].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
-      (const size_t[]){1605632}, /*input1=*/arena + 401408, /*input2=*/arena + 2308096,
-      /*output=*/arena + 401408, threadpool);
+      ops[10].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
+      (const size_t[]){1605632}, /*input1=*/arena + 1605632, /*input2=*/arena + 0,
+      /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "setup", s);
 
   /* layer1.2.conv1: conv 1x1 256->64 s1, layer1.2.bn1 folded, relu; [2,56,56,256] -> [2,56,56,64] */
@@ -745,18 +721,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/64, /*input_channel_stride=*/256,
       /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[15].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[11].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv1", "setup", s);
 
-  /* layer1.2.conv2: Winograd F(4x4,3x3) input transform to 392 tiles; [2,56,56,64] -> [1,392,1,2304] */
-  ops[16] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 0, .b = NULL, .y = arena + 2007040,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/64, /*pixel_stride=*/64, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer1.2.conv2: conv 3x3 64->64, layer1.2.bn2 folded; Winograd: 36 products over 392 tiles; [1,392,1,2304] -> [1,392,1,2304] */
+  /* layer1.2.conv2: conv 3x3 64->64, layer1.2.bn2 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 56, relu; [2,56,56,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv2.weight", NULL, "layer1.2.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 128));
@@ -766,16 +738,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
       /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[17].xnn, /*batch_size=*/1, /*input_height=*/392, /*input_width=*/1,
-      /*input=*/arena + 2007040, /*output=*/arena + 2910208, threadpool);
+      ops[12].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 530432, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "setup", s);
-
-  /* layer1.2.conv2: Winograd output transform, bias, relu; [1,392,1,2304] -> [2,56,56,64] */
-  ops[18] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 2910208, .b = wino_bias + 128, .y = arena + 0,
-                      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/64, /*pixel_stride=*/64, /*dilation=*/1, /*relu=*/1}};
+  ops[12].kernel = timmc_kernel_wino;
+  ops[12].a = arena + 0;
+  ops[12].b = wino_bias + 128;
+  ops[12].y = arena + 3211264;
+  ops[12].work[0] = arena + 401408;
+  ops[12].work[1] = arena + 530432;
+  memcpy(ops[12].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
+      /*in_channels=*/64, /*out_channels=*/64, /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1,
+      /*block=*/56}, sizeof(ops[12].dims));
 
   /* layer1.2.conv3: conv 1x1 64->256 s1, layer1.2.bn3 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv3.weight", NULL, "layer1.2.bn3",
@@ -786,21 +763,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[19].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
-      /*output=*/arena + 2007040, threadpool);
+      ops[13].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 3211264, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv3", "setup", s);
 
   /* layer1.2.act3: add, relu; [2,56,56,256] -> [2,56,56,256] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[20].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
-      (const size_t[]){1605632}, /*input1=*/arena + 2007040, /*input2=*/arena + 401408,
-      /*output=*/arena + 2007040, threadpool);
+      ops[14].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
+      (const size_t[]){1605632}, /*input1=*/arena + 0, /*input2=*/arena + 1605632,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.act3", "setup", s);
 
   /* layer2.0.conv1: conv 1x1 256->128 s1, layer2.0.bn1 folded, relu; [2,56,56,256] -> [2,56,56,128] */
@@ -812,11 +789,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[21].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 2007040, /*output=*/arena + 0, threadpool);
+      ops[15].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "setup", s);
 
   /* layer2.0.conv2: conv 3x3 128->128 s2, layer2.0.bn2 folded, relu; [2,56,56,128] -> [2,28,28,128] */
@@ -828,11 +805,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[22].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
-      /*output=*/arena + 802816, threadpool);
+      ops[16].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 1605632, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "setup", s);
 
   /* layer2.0.conv3: conv 1x1 128->512 s1, layer2.0.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
@@ -844,11 +821,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[23].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
+      ops[17].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 2408448, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "setup", s);
 
   /* layer2.0.downsample.0: conv 1x1 256->512 s2, layer2.0.downsample.1 folded; [2,56,56,256] -> [2,28,28,512] */
@@ -860,21 +837,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/512, /*input_channel_stride=*/256,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[24].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 2007040, /*output=*/arena + 802816, threadpool);
+      ops[18].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
+      /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "setup", s);
 
   /* layer2.0.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[25].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
-      (const size_t[]){802816}, /*input1=*/arena + 0, /*input2=*/arena + 802816,
-      /*output=*/arena + 0, threadpool);
+      ops[19].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
+      (const size_t[]){802816}, /*input1=*/arena + 1605632, /*input2=*/arena + 2408448,
+      /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "setup", s);
 
   /* layer2.1.conv1: conv 1x1 512->128 s1, layer2.1.bn1 folded, relu; [2,28,28,512] -> [2,28,28,128] */
@@ -886,18 +863,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[26].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
-      /*output=*/arena + 802816, threadpool);
+      ops[20].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 1605632, /*output=*/arena + 903168, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "setup", s);
 
-  /* layer2.1.conv2: Winograd F(4x4,3x3) input transform to 98 tiles; [2,28,28,128] -> [1,98,1,4608] */
-  ops[27] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 802816, .b = NULL, .y = arena + 1003520,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer2.1.conv2: conv 3x3 128->128, layer2.1.bn2 folded; Winograd: 36 products over 98 tiles; [1,98,1,4608] -> [1,98,1,4608] */
+  /* layer2.1.conv2: conv 3x3 128->128, layer2.1.bn2 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.weight", NULL, "layer2.1.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 192));
@@ -907,16 +880,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[28].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/arena + 1003520, /*output=*/arena + 1455104, threadpool);
+      ops[21].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1, /*input=*/arena + 0,
+      /*output=*/arena + 451584, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "setup", s);
-
-  /* layer2.1.conv2: Winograd output transform, bias, relu; [1,98,1,4608] -> [2,28,28,128] */
-  ops[29] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 1455104, .b = wino_bias + 192, .y = arena + 802816,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/1}};
+  ops[21].kernel = timmc_kernel_wino;
+  ops[21].a = arena + 903168;
+  ops[21].b = wino_bias + 192;
+  ops[21].y = arena + 1103872;
+  ops[21].work[0] = arena + 0;
+  ops[21].work[1] = arena + 451584;
+  memcpy(ops[21].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
+      /*in_channels=*/128, /*out_channels=*/128, /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1,
+      /*block=*/98}, sizeof(ops[21].dims));
 
   /* layer2.1.conv3: conv 1x1 128->512 s1, layer2.1.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv3.weight", NULL, "layer2.1.bn3",
@@ -927,21 +905,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[30].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 802816, /*output=*/arena + 1003520, threadpool);
+      ops[22].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 1103872, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "setup", s);
 
   /* layer2.1.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[31].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
-      (const size_t[]){802816}, /*input1=*/arena + 1003520, /*input2=*/arena + 0,
-      /*output=*/arena + 1003520, threadpool);
+      ops[23].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
+      (const size_t[]){802816}, /*input1=*/arena + 0, /*input2=*/arena + 1605632,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "setup", s);
 
   /* layer2.2.conv1: conv 1x1 512->128 s1, layer2.2.bn1 folded, relu; [2,28,28,512] -> [2,28,28,128] */
@@ -953,18 +931,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[32].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 1003520, /*output=*/arena + 0, threadpool);
+      ops[24].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      /*output=*/arena + 1705984, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "setup", s);
 
-  /* layer2.2.conv2: Winograd F(4x4,3x3) input transform to 98 tiles; [2,28,28,128] -> [1,98,1,4608] */
-  ops[33] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 0, .b = NULL, .y = arena + 200704,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer2.2.conv2: conv 3x3 128->128, layer2.2.bn2 folded; Winograd: 36 products over 98 tiles; [1,98,1,4608] -> [1,98,1,4608] */
+  /* layer2.2.conv2: conv 3x3 128->128, layer2.2.bn2 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv2.weight", NULL, "layer2.2.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 320));
@@ -974,16 +948,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[34].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/arena + 200704, /*output=*/arena + 1806336, threadpool);
+      ops[25].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "setup", s);
-
-  /* layer2.2.conv2: Winograd output transform, bias, relu; [1,98,1,4608] -> [2,28,28,128] */
-  ops[35] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 1806336, .b = wino_bias + 320, .y = arena + 0,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/1}};
+  ops[25].kernel = timmc_kernel_wino;
+  ops[25].a = arena + 1705984;
+  ops[25].b = wino_bias + 320;
+  ops[25].y = arena + 1906688;
+  ops[25].work[0] = arena + 802816;
+  ops[25].work[1] = arena + 1254400;
+  memcpy(ops[25].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
+      /*in_channels=*/128, /*out_channels=*/128, /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1,
+      /*block=*/98}, sizeof(ops[25].dims));
 
   /* layer2.2.conv3: conv 1x1 128->512 s1, layer2.2.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv3.weight", NULL, "layer2.2.bn3",
@@ -994,21 +973,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[36].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
-      /*output=*/arena + 200704, threadpool);
+      ops[26].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 1906688, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "setup", s);
 
   /* layer2.2.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[37].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
-      (const size_t[]){802816}, /*input1=*/arena + 200704, /*input2=*/arena + 1003520,
-      /*output=*/arena + 200704, threadpool);
+      ops[27].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
+      (const size_t[]){802816}, /*input1=*/arena + 802816, /*input2=*/arena + 0,
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.act3", "setup", s);
 
   /* layer2.3.conv1: conv 1x1 512->128 s1, layer2.3.bn1 folded, relu; [2,28,28,512] -> [2,28,28,128] */
@@ -1020,18 +999,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
       /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[38].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 200704, /*output=*/arena + 0, threadpool);
+      ops[28].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 802816, /*output=*/arena + 451584, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "setup", s);
 
-  /* layer2.3.conv2: Winograd F(4x4,3x3) input transform to 98 tiles; [2,28,28,128] -> [1,98,1,4608] */
-  ops[39] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 0, .b = NULL, .y = arena + 1003520,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer2.3.conv2: conv 3x3 128->128, layer2.3.bn2 folded; Winograd: 36 products over 98 tiles; [1,98,1,4608] -> [1,98,1,4608] */
+  /* layer2.3.conv2: conv 3x3 128->128, layer2.3.bn2 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv2.weight", NULL, "layer2.3.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 448));
@@ -1041,16 +1016,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
       /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[40].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/arena + 1003520, /*output=*/arena + 1455104, threadpool);
+      ops[29].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1, /*input=*/arena + 0,
+      /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "setup", s);
-
-  /* layer2.3.conv2: Winograd output transform, bias, relu; [1,98,1,4608] -> [2,28,28,128] */
-  ops[41] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 1455104, .b = wino_bias + 448, .y = arena + 0,
-                      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/128, /*pixel_stride=*/128, /*dilation=*/1, /*relu=*/1}};
+  ops[29].kernel = timmc_kernel_wino;
+  ops[29].a = arena + 451584;
+  ops[29].b = wino_bias + 448;
+  ops[29].y = arena + 2057216;
+  ops[29].work[0] = arena + 0;
+  ops[29].work[1] = arena + 1605632;
+  memcpy(ops[29].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
+      /*in_channels=*/128, /*out_channels=*/128, /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1,
+      /*block=*/98}, sizeof(ops[29].dims));
 
   /* layer2.3.conv3: conv 1x1 128->512 s1, layer2.3.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv3.weight", NULL, "layer2.3.bn3",
@@ -1061,21 +1041,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[42].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
-      /*output=*/arena + 1003520, threadpool);
+      ops[30].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 2057216, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "setup", s);
 
   /* layer2.3.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[43].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
-      (const size_t[]){802816}, /*input1=*/arena + 1003520, /*input2=*/arena + 200704,
-      /*output=*/arena + 1003520, threadpool);
+      ops[31].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
+      (const size_t[]){802816}, /*input1=*/arena + 0, /*input2=*/arena + 802816,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.act3", "setup", s);
 
   /* layer3.0.conv1: conv 1x1 512->256 s1, layer3.0.bn1 folded, relu; [2,28,28,512] -> [2,28,28,256] */
@@ -1087,11 +1067,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/256, /*input_channel_stride=*/512,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[44].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 1003520, /*output=*/arena + 0, threadpool);
+      ops[32].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "setup", s);
 
   /* layer3.0.conv2: conv 3x3 256->256 s2, layer3.0.bn2 folded, relu; [2,28,28,256] -> [2,14,14,256] */
@@ -1103,11 +1083,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[45].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
-      /*output=*/arena + 401408, threadpool);
+      ops[33].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 802816, /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "setup", s);
 
   /* layer3.0.conv3: conv 1x1 256->1024 s1, layer3.0.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
@@ -1119,11 +1099,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[46].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
+      ops[34].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1204224, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "setup", s);
 
   /* layer3.0.downsample.0: conv 1x1 512->1024 s2, layer3.0.downsample.1 folded; [2,28,28,512] -> [2,14,14,1024] */
@@ -1135,21 +1115,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/1024, /*input_channel_stride=*/512,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[47].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 1003520, /*output=*/arena + 401408, threadpool);
+      ops[35].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
+      /*output=*/arena + 1204224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "setup", s);
 
   /* layer3.0.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[48].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
-      /*output=*/arena + 0, threadpool);
+      ops[36].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+      (const size_t[]){401408}, /*input1=*/arena + 802816, /*input2=*/arena + 1204224,
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "setup", s);
 
   /* layer3.1.conv1: conv 1x1 1024->256 s1, layer3.1.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
@@ -1161,18 +1141,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[49].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 401408, threadpool);
+      ops[37].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 802816, /*output=*/arena + 589824, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "setup", s);
 
-  /* layer3.1.conv2: Winograd F(4x4,3x3) input transform to 32 tiles; [2,14,14,256] -> [1,32,1,9216] */
-  ops[50] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 401408, .b = NULL, .y = arena + 501760,
-                      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*channels=*/256, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer3.1.conv2: conv 3x3 256->256, layer3.1.bn2 folded; Winograd: 36 products over 32 tiles; [1,32,1,9216] -> [1,32,1,9216] */
+  /* layer3.1.conv2: conv 3x3 256->256, layer3.1.bn2 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.weight", NULL, "layer3.1.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 576));
@@ -1182,16 +1158,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
       /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[51].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/arena + 501760, /*output=*/arena + 796672, threadpool);
+      ops[38].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1, /*input=*/arena + 0,
+      /*output=*/arena + 294912, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "setup", s);
-
-  /* layer3.1.conv2: Winograd output transform, bias, relu; [1,32,1,9216] -> [2,14,14,256] */
-  ops[52] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 796672, .b = wino_bias + 576, .y = arena + 401408,
-                      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*channels=*/256, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/1}};
+  ops[38].kernel = timmc_kernel_wino;
+  ops[38].a = arena + 589824;
+  ops[38].b = wino_bias + 576;
+  ops[38].y = arena + 690176;
+  ops[38].work[0] = arena + 0;
+  ops[38].work[1] = arena + 294912;
+  memcpy(ops[38].dims, (const size_t[]){/*batch=*/2, /*height=*/14, /*width=*/14,
+      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
+      /*block=*/32}, sizeof(ops[38].dims));
 
   /* layer3.1.conv3: conv 1x1 256->1024 s1, layer3.1.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv3.weight", NULL, "layer3.1.bn3",
@@ -1202,21 +1183,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[53].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 501760, threadpool);
+      ops[39].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 690176, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "setup", s);
 
   /* layer3.1.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[54].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/arena + 501760, /*input2=*/arena + 0,
-      /*output=*/arena + 501760, threadpool);
+      ops[40].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+      (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 802816,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "setup", s);
 
   /* layer3.2.conv1: conv 1x1 1024->256 s1, layer3.2.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
@@ -1228,18 +1209,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[55].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 501760, /*output=*/arena + 0, threadpool);
+      ops[41].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 991232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "setup", s);
 
-  /* layer3.2.conv2: Winograd F(4x4,3x3) input transform to 32 tiles; [2,14,14,256] -> [1,32,1,9216] */
-  ops[56] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 0, .b = NULL, .y = arena + 100352,
-                      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*channels=*/256, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer3.2.conv2: conv 3x3 256->256, layer3.2.bn2 folded; Winograd: 36 products over 32 tiles; [1,32,1,9216] -> [1,32,1,9216] */
+  /* layer3.2.conv2: conv 3x3 256->256, layer3.2.bn2 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv2.weight", NULL, "layer3.2.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 832));
@@ -1249,16 +1226,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
       /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[57].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/arena + 100352, /*output=*/arena + 903168, threadpool);
+      ops[42].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 696320, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "setup", s);
-
-  /* layer3.2.conv2: Winograd output transform, bias, relu; [1,32,1,9216] -> [2,14,14,256] */
-  ops[58] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 903168, .b = wino_bias + 832, .y = arena + 0,
-                      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*channels=*/256, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/1}};
+  ops[42].kernel = timmc_kernel_wino;
+  ops[42].a = arena + 991232;
+  ops[42].b = wino_bias + 832;
+  ops[42].y = arena + 1091584;
+  ops[42].work[0] = arena + 401408;
+  ops[42].work[1] = arena + 696320;
+  memcpy(ops[42].dims, (const size_t[]){/*batch=*/2, /*height=*/14, /*width=*/14,
+      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
+      /*block=*/32}, sizeof(ops[42].dims));
 
   /* layer3.2.conv3: conv 1x1 256->1024 s1, layer3.2.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv3.weight", NULL, "layer3.2.bn3",
@@ -1269,21 +1251,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[59].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 100352, threadpool);
+      ops[43].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1091584, /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "setup", s);
 
   /* layer3.2.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[60].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/arena + 100352, /*input2=*/arena + 501760,
-      /*output=*/arena + 100352, threadpool);
+      ops[44].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+      (const size_t[]){401408}, /*input1=*/arena + 401408, /*input2=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.act3", "setup", s);
 
   /* layer3.3.conv1: conv 1x1 1024->256 s1, layer3.3.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
@@ -1295,18 +1277,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[61].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[61].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 100352, /*output=*/arena + 0, threadpool);
+      ops[45].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 294912, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "setup", s);
 
-  /* layer3.3.conv2: Winograd F(4x4,3x3) input transform to 32 tiles; [2,14,14,256] -> [1,32,1,9216] */
-  ops[62] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 0, .b = NULL, .y = arena + 501760,
-                      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*channels=*/256, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer3.3.conv2: conv 3x3 256->256, layer3.3.bn2 folded; Winograd: 36 products over 32 tiles; [1,32,1,9216] -> [1,32,1,9216] */
+  /* layer3.3.conv2: conv 3x3 256->256, layer3.3.bn2 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv2.weight", NULL, "layer3.3.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1088));
@@ -1316,16 +1294,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
       /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[63].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/arena + 501760, /*output=*/arena + 796672, threadpool);
+      ops[46].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1, /*input=*/arena + 0,
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "setup", s);
-
-  /* layer3.3.conv2: Winograd output transform, bias, relu; [1,32,1,9216] -> [2,14,14,256] */
-  ops[64] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 796672, .b = wino_bias + 1088, .y = arena + 0,
-                      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*channels=*/256, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/1}};
+  ops[46].kernel = timmc_kernel_wino;
+  ops[46].a = arena + 294912;
+  ops[46].b = wino_bias + 1088;
+  ops[46].y = arena + 1097728;
+  ops[46].work[0] = arena + 0;
+  ops[46].work[1] = arena + 802816;
+  memcpy(ops[46].dims, (const size_t[]){/*batch=*/2, /*height=*/14, /*width=*/14,
+      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
+      /*block=*/32}, sizeof(ops[46].dims));
 
   /* layer3.3.conv3: conv 1x1 256->1024 s1, layer3.3.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv3.weight", NULL, "layer3.3.bn3",
@@ -1336,21 +1319,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[65].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 501760, threadpool);
+      ops[47].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1097728, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "setup", s);
 
   /* layer3.3.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[66].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/arena + 501760, /*input2=*/arena + 100352,
-      /*output=*/arena + 501760, threadpool);
+      ops[48].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+      (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.act3", "setup", s);
 
   /* layer3.4.conv1: conv 1x1 1024->256 s1, layer3.4.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
@@ -1362,18 +1345,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[67].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 501760, /*output=*/arena + 0, threadpool);
+      ops[49].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 991232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "setup", s);
 
-  /* layer3.4.conv2: Winograd F(4x4,3x3) input transform to 32 tiles; [2,14,14,256] -> [1,32,1,9216] */
-  ops[68] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 0, .b = NULL, .y = arena + 100352,
-                      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*channels=*/256, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer3.4.conv2: conv 3x3 256->256, layer3.4.bn2 folded; Winograd: 36 products over 32 tiles; [1,32,1,9216] -> [1,32,1,9216] */
+  /* layer3.4.conv2: conv 3x3 256->256, layer3.4.bn2 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv2.weight", NULL, "layer3.4.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1344));
@@ -1383,16 +1362,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
       /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[69].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[69].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/arena + 100352, /*output=*/arena + 903168, threadpool);
+      ops[50].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 696320, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "setup", s);
-
-  /* layer3.4.conv2: Winograd output transform, bias, relu; [1,32,1,9216] -> [2,14,14,256] */
-  ops[70] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 903168, .b = wino_bias + 1344, .y = arena + 0,
-                      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*channels=*/256, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/1}};
+  ops[50].kernel = timmc_kernel_wino;
+  ops[50].a = arena + 991232;
+  ops[50].b = wino_bias + 1344;
+  ops[50].y = arena + 1091584;
+  ops[50].work[0] = arena + 401408;
+  ops[50].work[1] = arena + 696320;
+  memcpy(ops[50].dims, (const size_t[]){/*batch=*/2, /*height=*/14, /*width=*/14,
+      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
+      /*block=*/32}, sizeof(ops[50].dims));
 
   /* layer3.4.conv3: conv 1x1 256->1024 s1, layer3.4.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv3.weight", NULL, "layer3.4.bn3",
@@ -1403,21 +1387,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[71].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[71].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 100352, threadpool);
+      ops[51].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1091584, /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "setup", s);
 
   /* layer3.4.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[72].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[72].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/arena + 100352, /*input2=*/arena + 501760,
-      /*output=*/arena + 100352, threadpool);
+      ops[52].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+      (const size_t[]){401408}, /*input1=*/arena + 401408, /*input2=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.act3", "setup", s);
 
   /* layer3.5.conv1: conv 1x1 1024->256 s1, layer3.5.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
@@ -1429,18 +1413,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[73].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 100352, /*output=*/arena + 0, threadpool);
+      ops[53].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 294912, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "setup", s);
 
-  /* layer3.5.conv2: Winograd F(4x4,3x3) input transform to 32 tiles; [2,14,14,256] -> [1,32,1,9216] */
-  ops[74] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 0, .b = NULL, .y = arena + 501760,
-                      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*channels=*/256, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer3.5.conv2: conv 3x3 256->256, layer3.5.bn2 folded; Winograd: 36 products over 32 tiles; [1,32,1,9216] -> [1,32,1,9216] */
+  /* layer3.5.conv2: conv 3x3 256->256, layer3.5.bn2 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv2.weight", NULL, "layer3.5.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1600));
@@ -1450,16 +1430,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
       /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[75].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/arena + 501760, /*output=*/arena + 796672, threadpool);
+      ops[54].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1, /*input=*/arena + 0,
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "setup", s);
-
-  /* layer3.5.conv2: Winograd output transform, bias, relu; [1,32,1,9216] -> [2,14,14,256] */
-  ops[76] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 796672, .b = wino_bias + 1600, .y = arena + 0,
-                      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*channels=*/256, /*pixel_stride=*/256, /*dilation=*/1, /*relu=*/1}};
+  ops[54].kernel = timmc_kernel_wino;
+  ops[54].a = arena + 294912;
+  ops[54].b = wino_bias + 1600;
+  ops[54].y = arena + 1097728;
+  ops[54].work[0] = arena + 0;
+  ops[54].work[1] = arena + 802816;
+  memcpy(ops[54].dims, (const size_t[]){/*batch=*/2, /*height=*/14, /*width=*/14,
+      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
+      /*block=*/32}, sizeof(ops[54].dims));
 
   /* layer3.5.conv3: conv 1x1 256->1024 s1, layer3.5.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv3.weight", NULL, "layer3.5.bn3",
@@ -1470,21 +1455,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
       /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[77].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[77].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 501760, threadpool);
+      ops[55].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1097728, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "setup", s);
 
   /* layer3.5.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[78].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/arena + 501760, /*input2=*/arena + 100352,
-      /*output=*/arena + 501760, threadpool);
+      ops[56].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+      (const size_t[]){401408}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.act3", "setup", s);
 
   /* layer4.0.conv1: conv 1x1 1024->512 s1, layer4.0.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,512] */
@@ -1496,11 +1481,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/512, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[79].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 501760, /*output=*/arena + 0, threadpool);
+      ops[57].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "setup", s);
 
   /* layer4.0.conv2: conv 3x3 512->512 s2, layer4.0.bn2 folded, relu; [2,14,14,512] -> [2,7,7,512] */
@@ -1512,11 +1497,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/512,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[80].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[80].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 200704, threadpool);
+      ops[58].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 401408, /*output=*/arena + 602112, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "setup", s);
 
   /* layer4.0.conv3: conv 1x1 512->2048 s1, layer4.0.bn3 folded; [2,7,7,512] -> [2,7,7,2048] */
@@ -1528,11 +1513,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[81].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[81].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/arena + 200704, /*output=*/arena + 0, threadpool);
+      ops[59].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      /*input=*/arena + 602112, /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "setup", s);
 
   /* layer4.0.downsample.0: conv 1x1 1024->2048 s2, layer4.0.downsample.1 folded; [2,14,14,1024] -> [2,7,7,2048] */
@@ -1544,21 +1529,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/1024, /*group_output_channels=*/2048, /*input_channel_stride=*/1024,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[82].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[82].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 501760, /*output=*/arena + 200704, threadpool);
+      ops[60].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
+      /*output=*/arena + 602112, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "setup", s);
 
   /* layer4.0.act3: add, relu; [2,7,7,2048] -> [2,7,7,2048] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[83].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[61].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[83].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/arena + 0, /*input2=*/arena + 200704,
-      /*output=*/arena + 0, threadpool);
+      ops[61].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+      (const size_t[]){200704}, /*input1=*/arena + 401408, /*input2=*/arena + 602112,
+      /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "setup", s);
 
   /* layer4.1.conv1: conv 1x1 2048->512 s1, layer4.1.bn1 folded, relu; [2,7,7,2048] -> [2,7,7,512] */
@@ -1570,18 +1555,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/2048, /*group_output_channels=*/512, /*input_channel_stride=*/2048,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[84].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[62].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[84].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
-      /*output=*/arena + 200704, threadpool);
+      ops[62].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      /*input=*/arena + 401408, /*output=*/arena + 294912, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "setup", s);
 
-  /* layer4.1.conv2: Winograd F(4x4,3x3) input transform to 8 tiles; [2,7,7,512] -> [1,8,1,18432] */
-  ops[85] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 200704, .b = NULL, .y = arena + 250880,
-                      .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*channels=*/512, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer4.1.conv2: conv 3x3 512->512, layer4.1.bn2 folded; Winograd: 36 products over 8 tiles; [1,8,1,18432] -> [1,8,1,18432] */
+  /* layer4.1.conv2: conv 3x3 512->512, layer4.1.bn2 folded, Winograd F(4x4,3x3) over 8 tiles, relu; [2,7,7,512] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv2.weight", NULL, "layer4.1.bn2",
       /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/512, wino_bias + 1856));
@@ -1591,16 +1572,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/18432,
       /*output_channel_stride=*/18432, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[86].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[86].xnn, /*batch_size=*/1, /*input_height=*/8, /*input_width=*/1,
-      /*input=*/arena + 250880, /*output=*/arena + 398336, threadpool);
+      ops[63].xnn, /*batch_size=*/1, /*input_height=*/8, /*input_width=*/1, /*input=*/arena + 0,
+      /*output=*/arena + 147456, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "setup", s);
-
-  /* layer4.1.conv2: Winograd output transform, bias, relu; [1,8,1,18432] -> [2,7,7,512] */
-  ops[87] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 398336, .b = wino_bias + 1856, .y = arena + 200704,
-                      .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*channels=*/512, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/1}};
+  ops[63].kernel = timmc_kernel_wino;
+  ops[63].a = arena + 294912;
+  ops[63].b = wino_bias + 1856;
+  ops[63].y = arena + 345088;
+  ops[63].work[0] = arena + 0;
+  ops[63].work[1] = arena + 147456;
+  memcpy(ops[63].dims, (const size_t[]){/*batch=*/2, /*height=*/7, /*width=*/7,
+      /*in_channels=*/512, /*out_channels=*/512, /*in_stride=*/512, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1,
+      /*block=*/8}, sizeof(ops[63].dims));
 
   /* layer4.1.conv3: conv 1x1 512->2048 s1, layer4.1.bn3 folded; [2,7,7,512] -> [2,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv3.weight", NULL, "layer4.1.bn3",
@@ -1611,21 +1597,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[88].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[88].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/arena + 200704, /*output=*/arena + 250880, threadpool);
+      ops[64].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      /*input=*/arena + 345088, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "setup", s);
 
   /* layer4.1.act3: add, relu; [2,7,7,2048] -> [2,7,7,2048] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[89].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[89].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/arena + 250880, /*input2=*/arena + 0,
-      /*output=*/arena + 250880, threadpool);
+      ops[65].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+      (const size_t[]){200704}, /*input1=*/arena + 0, /*input2=*/arena + 401408,
+      /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "setup", s);
 
   /* layer4.2.conv1: conv 1x1 2048->512 s1, layer4.2.bn1 folded, relu; [2,7,7,2048] -> [2,7,7,512] */
@@ -1637,18 +1623,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/2048, /*group_output_channels=*/512, /*input_channel_stride=*/2048,
       /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[90].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[90].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/arena + 250880, /*output=*/arena + 0, threadpool);
+      ops[66].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
+      /*output=*/arena + 495616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "setup", s);
 
-  /* layer4.2.conv2: Winograd F(4x4,3x3) input transform to 8 tiles; [2,7,7,512] -> [1,8,1,18432] */
-  ops[91] = (timmc_op){.kernel = timmc_kernel_wino_in, .a = arena + 0, .b = NULL, .y = arena + 50176,
-                      .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*channels=*/512, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/0}};
-
-  /* layer4.2.conv2: conv 3x3 512->512, layer4.2.bn2 folded; Winograd: 36 products over 8 tiles; [1,8,1,18432] -> [1,8,1,18432] */
+  /* layer4.2.conv2: conv 3x3 512->512, layer4.2.bn2 folded, Winograd F(4x4,3x3) over 8 tiles, relu; [2,7,7,512] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv2.weight", NULL, "layer4.2.bn2",
       /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/512, wino_bias + 2368));
@@ -1658,16 +1640,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
       /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/18432,
       /*output_channel_stride=*/18432, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[92].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[92].xnn, /*batch_size=*/1, /*input_height=*/8, /*input_width=*/1, /*input=*/arena + 50176,
-      /*output=*/arena + 451584, threadpool);
+      ops[67].xnn, /*batch_size=*/1, /*input_height=*/8, /*input_width=*/1,
+      /*input=*/arena + 200704, /*output=*/arena + 348160, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "setup", s);
-
-  /* layer4.2.conv2: Winograd output transform, bias, relu; [1,8,1,18432] -> [2,7,7,512] */
-  ops[93] = (timmc_op){.kernel = timmc_kernel_wino_out, .a = arena + 451584, .b = wino_bias + 2368, .y = arena + 0,
-                      .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*channels=*/512, /*pixel_stride=*/512, /*dilation=*/1, /*relu=*/1}};
+  ops[67].kernel = timmc_kernel_wino;
+  ops[67].a = arena + 495616;
+  ops[67].b = wino_bias + 2368;
+  ops[67].y = arena + 545792;
+  ops[67].work[0] = arena + 200704;
+  ops[67].work[1] = arena + 348160;
+  memcpy(ops[67].dims, (const size_t[]){/*batch=*/2, /*height=*/7, /*width=*/7,
+      /*in_channels=*/512, /*out_channels=*/512, /*in_stride=*/512, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1,
+      /*block=*/8}, sizeof(ops[67].dims));
 
   /* layer4.2.conv3: conv 1x1 512->2048 s1, layer4.2.bn3 folded; [2,7,7,512] -> [2,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv3.weight", NULL, "layer4.2.bn3",
@@ -1678,21 +1665,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
       /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
       /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[94].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[94].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7, /*input=*/arena + 0,
-      /*output=*/arena + 50176, threadpool);
+      ops[68].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+      /*input=*/arena + 545792, /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "setup", s);
 
   /* layer4.2.act3: add, relu; [2,7,7,2048] -> [2,7,7,2048] */
   s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[95].xnn);
+      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[69].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
-      ops[95].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/arena + 50176, /*input2=*/arena + 250880,
-      /*output=*/arena + 50176, threadpool);
+      ops[69].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+      (const size_t[]){200704}, /*input1=*/arena + 200704, /*input2=*/arena + 0,
+      /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.act3", "setup", s);
   return TIMMC_OK;
 }
@@ -1701,7 +1688,8 @@ static int run_ops(size_t first, size_t last) {
   for (size_t i = first; i < last; i++) {
     const double t0 = timmc_op_ms ? timmc_now_ms() : 0.0;
     if (ops[i].kernel) {
-      ops[i].kernel(&ops[i], threadpool);
+      const int rc = ops[i].kernel(&ops[i], threadpool);
+      if (rc != TIMMC_OK) return rc;
     } else {
       enum xnn_status s = xnn_run_operator(ops[i].xnn, threadpool);
       if (s != xnn_status_success) return timmc_xnn_fail(op_names[i], "run", s);
@@ -1764,34 +1752,34 @@ int resnet50_unpooled_init_file(const char *path) {
 int resnet50_unpooled_forward(const float *input, float *const out[]) {
   int rc;
   if (!ready) return timmc_fail(TIMMC_EINPUT, "resnet50_unpooled: forward before init");
-  timmc_nchw_to_nhwc(input, arena + 0, 2, 3, 50176);
+  timmc_nchw_to_nhwc(input, arena + 1605632, 2, 3, 50176);
   rc = run_ops(0, NUM_OPS);
   if (rc != TIMMC_OK) return rc;
-  timmc_nhwc_to_nchw(arena + 50176, out[0], 2, 49, 2048);
+  timmc_nhwc_to_nchw(arena + 200704, out[0], 2, 49, 2048);
   return TIMMC_OK;
 }
 
 int resnet50_unpooled_forward_features(const float *input, float *output) {
   int rc;
   if (!ready) return timmc_fail(TIMMC_EINPUT, "resnet50_unpooled: forward_features before init");
-  timmc_nchw_to_nhwc(input, arena + 0, 2, 3, 50176);
-  rc = run_ops(0, 96);
+  timmc_nchw_to_nhwc(input, arena + 1605632, 2, 3, 50176);
+  rc = run_ops(0, 70);
   if (rc != TIMMC_OK) return rc;
-  timmc_nhwc_to_nchw(arena + 50176, output, 2, 49, 2048);
+  timmc_nhwc_to_nchw(arena + 200704, output, 2, 49, 2048);
   return TIMMC_OK;
 }
 
 int resnet50_unpooled_forward_head(const float *features, float *output, int pre_logits) {
   int rc;
   if (!ready) return timmc_fail(TIMMC_EINPUT, "resnet50_unpooled: forward_head before init");
-  timmc_nchw_to_nhwc(features, arena + 50176, 2, 2048, 49);
-  rc = run_ops(96, pre_logits ? 96 : NUM_OPS);
+  timmc_nchw_to_nhwc(features, arena + 200704, 2, 2048, 49);
+  rc = run_ops(70, pre_logits ? 70 : NUM_OPS);
   if (rc != TIMMC_OK) return rc;
   if (pre_logits) {
-    timmc_nhwc_to_nchw(arena + 50176, output, 2, 49, 2048);
+    timmc_nhwc_to_nchw(arena + 200704, output, 2, 49, 2048);
     return TIMMC_OK;
   }
-  timmc_nhwc_to_nchw(arena + 50176, output, 2, 49, 2048);
+  timmc_nhwc_to_nchw(arena + 200704, output, 2, 49, 2048);
   return TIMMC_OK;
 }
 
@@ -1819,7 +1807,7 @@ const timmc_model resnet50_unpooled_model = {
     .op_names = op_names,
     .state_dict = state_dict,
     .state_dict_len = sizeof(state_dict) / sizeof(state_dict[0]),
-    .arena_bytes = 15654912,
+    .arena_bytes = 14450688,
     .arena_lower_bound_bytes = 14450688,
     .weights_bytes = 94244608,
     .flops = 16348545024,

@@ -13,7 +13,7 @@
 #define RESNET50_UNPOOLED_INPUT_SIZE 301056
 #define RESNET50_UNPOOLED_NUM_OUTPUTS 1
 #define RESNET50_UNPOOLED_OUTPUT0_SIZE 200704 /* layer4: [2,2048,7,7] */
-#define RESNET50_UNPOOLED_ARENA_BYTES 15654912
+#define RESNET50_UNPOOLED_ARENA_BYTES 14450688
 
 /* Threads used by the operators; call before resnet50_unpooled_init (default 1). */
 int resnet50_unpooled_set_threads(size_t threads);

@@ -69,13 +69,10 @@
 --   rsoftmax     radix, groups: timm's RadixSoftmax of a pooled vector
 --   radix_sum    radix: sum over r of inputs[1]'s r-th channel slice times
 --                inputs[2]'s (split attention)
---   wino_in      dilation, tiles: a conv's input as Winograd tiles, [1, tiles, 1,
---                36 * C] (the winograd pass; runtime/timmc_wino.c)
---   wino_gemm    the conv's weight, bias, bn, bn_eps, cin, cout, groups, dilation,
---                tiles; shared (a table it has with its wino_out): the products,
---                a grouped 1x1 conv of 36 * groups groups, to [1, tiles, 1, 36 * cout]
---   wino_out     dilation, tiles, act, shared: the products back to the conv's
---                output, plus bias
+--   wino_conv    a conv's weight, bias, bn, bn_eps, cin, cout, groups, dilation,
+--                act, as Winograd F(4x4, 3x3) (the winograd pass): tiles, block
+--                (tiles per block), work (two tensor ids: the block's tiles and
+--                products, [1, block, 1, 36 * channels], live for this node only)
 -- }
 local ir = {}
 
@@ -85,7 +82,7 @@ ir.node_kinds = {
   conv = true, bn_act = true, relu = true, maxpool = true, avgpool = true, add = true,
   concat = true, copy = true, global_pool = true, eca_conv = true, sigmoid = true,
   scale = true, mul_const = true, linear = true, rsoftmax = true, radix_sum = true,
-  wino_in = true, wino_gemm = true, wino_out = true,
+  wino_conv = true,
 }
 
 function ir.new_model(spec, arch)

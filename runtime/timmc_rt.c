@@ -140,7 +140,7 @@ int timmc_load_bn_affine(timmc_scratch *w, const timmc_st *st, const char *bn, i
   return TIMMC_OK;
 }
 
-void timmc_kernel_rsoftmax(const timmc_op *op, pthreadpool_t pool) {
+int timmc_kernel_rsoftmax(const timmc_op *op, pthreadpool_t pool) {
   (void)pool;
   const size_t batch = op->dims[0], radix = op->dims[1], groups = op->dims[2], rest = op->dims[3];
   const size_t per = radix * groups * rest;
@@ -160,9 +160,10 @@ void timmc_kernel_rsoftmax(const timmc_op *op, pthreadpool_t pool) {
       }
     }
   }
+  return TIMMC_OK;
 }
 
-void timmc_kernel_radix_sum(const timmc_op *op, pthreadpool_t pool) {
+int timmc_kernel_radix_sum(const timmc_op *op, pthreadpool_t pool) {
   (void)pool;
   const size_t batch = op->dims[0], pixels = op->dims[1], radix = op->dims[2], c = op->dims[3];
   for (size_t n = 0; n < batch; n++) {
@@ -176,6 +177,7 @@ void timmc_kernel_radix_sum(const timmc_op *op, pthreadpool_t pool) {
       }
     }
   }
+  return TIMMC_OK;
 }
 
 int timmc_const_kernel(timmc_scratch *w, size_t count, float value) {

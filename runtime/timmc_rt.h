@@ -23,18 +23,19 @@
  * XNNPACK lacks) with its operands, bound at init. */
 typedef struct timmc_op {
   xnn_operator_t xnn;
-  void (*kernel)(const struct timmc_op *op, pthreadpool_t pool);
+  int (*kernel)(const struct timmc_op *op, pthreadpool_t pool); /* TIMMC_OK or an error */
   const float *a, *b;
   float *y;
-  size_t dims[7];
+  float *work[2]; /* scratch in the arena, for kernels that need it */
+  size_t dims[10];
 } timmc_op;
 
 /* timm's RadixSoftmax of [batch][groups][radix][rest] into
  * [batch][radix][groups][rest], softmax over radix. dims: batch, radix, groups, rest. */
-void timmc_kernel_rsoftmax(const timmc_op *op, pthreadpool_t pool);
+int timmc_kernel_rsoftmax(const timmc_op *op, pthreadpool_t pool);
 /* Split attention's weighted sum: y[n][p][c] = sum_r a[n][p][r*C + c] * b[n][r*C + c].
  * dims: batch, pixels, radix, C. */
-void timmc_kernel_radix_sum(const timmc_op *op, pthreadpool_t pool);
+int timmc_kernel_radix_sum(const timmc_op *op, pthreadpool_t pool);
 
 
 /* Scratch buffers for one operator's weights, reused layer after layer at
@@ -71,16 +72,15 @@ int timmc_load_bn_affine(timmc_scratch *w, const timmc_st *st, const char *bn, i
 /* w->kernel = count copies of value (average pooling as a depthwise conv). */
 int timmc_const_kernel(timmc_scratch *w, size_t count, float value);
 
-/* Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions padded by their dilation
- * (timmc_wino.c). The products over input channels run in XNNPACK as a 1x1
- * convolution with 36 x groups groups over the tiles, between two kernels:
- * wino_in:  a = NHWC input, y = [tiles][36][channels].
- * wino_out: a = [tiles][36][channels], b = bias, y = NHWC output.
- * dims: batch, height, width, channels, pixel stride of the NHWC side,
- * dilation, relu (wino_out: 1 clamps at 0). Height and width are the input's
- * and the output's (they are equal). */
-void timmc_kernel_wino_in(const timmc_op *op, pthreadpool_t pool);
-void timmc_kernel_wino_out(const timmc_op *op, pthreadpool_t pool);
+/* Winograd F(4x4, 3x3) for a 3x3 stride-1 convolution padded by its dilation
+ * (timmc_wino.c): a = NHWC input, y = NHWC output (same height and width), b =
+ * bias. The tiles go in blocks of `block` through work[0] ([block][36][in]),
+ * xnn (XNNPACK's 1x1 convolution of 36 x groups groups from work[0] to
+ * work[1], `block` pixels) and work[1] ([block][36][out]), so a block's
+ * buffers stay in cache. dims: batch, height, width, in channels, out
+ * channels, input pixel stride, output pixel stride, dilation, relu (1 clamps
+ * at 0), block. */
+int timmc_kernel_wino(const timmc_op *op, pthreadpool_t pool);
 /* How many tiles an image of that size has at that dilation. */
 size_t timmc_wino_tiles(size_t batch, size_t height, size_t width, size_t dilation);
 /* Turns w->kernel ([out][3][3][in/groups] as timmc_load_conv leaves it, with

@@ -85,20 +85,25 @@ size_t timmc_wino_tiles(size_t batch, size_t height, size_t width, size_t dilati
 /* First output of tile t along an axis: residue t mod d, then 4 d apart. */
 static size_t tile_origin(size_t t, size_t d) { return t % d + d * TILE_OUT * (t / d); }
 
-/* The op's dims, shared by both transforms. */
+/* The op's dims (see timmc_rt.h), and the block being worked on. */
 typedef struct {
-  size_t batch, height, width, channels, stride, dilation, th, tw;
-} geometry;
+  const timmc_op *op;
+  size_t batch, height, width, cin, cout, in_stride, out_stride, dilation, relu, block;
+  size_t th, tw, tiles; /* tiles per column, per row, in all */
+  size_t first;         /* the block's first tile */
+} job;
 
-static geometry geometry_of(const timmc_op *op) {
-  geometry g = {op->dims[0], op->dims[1], op->dims[2], op->dims[3], op->dims[4], op->dims[5], 0, 0};
-  g.th = tiles_along(g.height, g.dilation);
-  g.tw = tiles_along(g.width, g.dilation);
-  return g;
+static job job_of(const timmc_op *op) {
+  const size_t *d = op->dims;
+  job j = {op, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], 0, 0, 0, 0};
+  j.th = tiles_along(j.height, j.dilation);
+  j.tw = tiles_along(j.width, j.dilation);
+  j.tiles = j.batch * j.th * j.tw;
+  return j;
 }
 
 /* Pixel coordinates of tile t's origin. */
-static void tile_at(const geometry *g, size_t t, size_t *n, size_t *y0, size_t *x0) {
+static void tile_at(const job *g, size_t t, size_t *n, size_t *y0, size_t *x0) {
   *n = t / (g->th * g->tw);
   *y0 = tile_origin(t / g->tw % g->th, g->dilation);
   *x0 = tile_origin(t % g->tw, g->dilation);
@@ -122,9 +127,11 @@ static inline void in_block(float *const src[36], float *dst, size_t c, size_t c
 }
 
 /* Pointers to the side x side pixels of tile t, d apart, from `back` steps
- * of d before its origin (the padding); NULL where that is outside the image. */
-static void tile_pixels(const geometry *g, size_t t, int side, size_t back, float *image,
-                        float **px) {
+ * of d before its origin (the padding), in an image of that pixel stride; NULL
+ * where that is outside the image, and everywhere for a tile past the last
+ * (the last block is padded to the block size). */
+static void tile_pixels(const job *g, size_t t, int side, size_t back, float *image,
+                        size_t stride, float **px) {
   const size_t d = g->dilation;
   size_t n, y0, x0;
   tile_at(g, t, &n, &y0, &x0);
@@ -132,23 +139,22 @@ static void tile_pixels(const geometry *g, size_t t, int side, size_t back, floa
     const size_t y = y0 + d * i - d * back; /* above the image wraps to a huge y */
     for (int j = 0; j < side; j++) {
       const size_t x = x0 + d * j - d * back;
-      px[i * side + j] = y < g->height && x < g->width
-                             ? image + ((n * g->height + y) * g->width + x) * g->stride
+      px[i * side + j] = t < g->tiles && y < g->height && x < g->width
+                             ? image + ((n * g->height + y) * g->width + x) * stride
                              : NULL;
     }
   }
 }
 
 TIMMC_CLONES
-static void input_tile(void *ctx, size_t t) {
-  const timmc_op *op = ctx;
-  const geometry g = geometry_of(op);
+static void input_tile(void *ctx, size_t i) {
+  const job *g = ctx;
   float *src[36];
-  tile_pixels(&g, t, ALPHA, 1, (float *)op->a, src);
-  float *dst = op->y + t * 36 * g.channels;
+  tile_pixels(g, g->first + i, ALPHA, 1, (float *)g->op->a, g->in_stride, src);
+  float *dst = g->op->work[0] + i * 36 * g->cin;
   size_t c = 0;
-  for (; c + VL <= g.channels; c += VL) in_block(src, dst, c, g.channels, VL);
-  if (c < g.channels) in_block(src, dst, c, g.channels, g.channels - c);
+  for (; c + VL <= g->cin; c += VL) in_block(src, dst, c, g->cin, VL);
+  if (c < g->cin) in_block(src, dst, c, g->cin, g->cin - c);
 }
 
 static inline void out_block(const float *src, float *const dst[16], const float *bias,
@@ -173,26 +179,26 @@ static inline void out_block(const float *src, float *const dst[16], const float
 }
 
 TIMMC_CLONES
-static void output_tile(void *ctx, size_t t) {
-  const timmc_op *op = ctx;
-  const geometry g = geometry_of(op);
+static void output_tile(void *ctx, size_t i) {
+  const job *g = ctx;
   float *dst[16];
-  tile_pixels(&g, t, TILE_OUT, 0, op->y, dst);
-  const int act = op->dims[6] != 0;
-  const float *src = op->a + t * 36 * g.channels;
+  tile_pixels(g, g->first + i, TILE_OUT, 0, g->op->y, g->out_stride, dst);
+  const float *src = g->op->work[1] + i * 36 * g->cout;
+  const int act = g->relu != 0;
   size_t c = 0;
-  for (; c + VL <= g.channels; c += VL) out_block(src, dst, op->b, act, c, g.channels, VL);
-  if (c < g.channels) out_block(src, dst, op->b, act, c, g.channels, g.channels - c);
+  for (; c + VL <= g->cout; c += VL) out_block(src, dst, g->op->b, act, c, g->cout, VL);
+  if (c < g->cout) out_block(src, dst, g->op->b, act, c, g->cout, g->cout - c);
 }
 
-void timmc_kernel_wino_in(const timmc_op *op, pthreadpool_t pool) {
-  const geometry g = geometry_of(op);
-  pthreadpool_parallelize_1d(pool, input_tile, (void *)op, g.batch * g.th * g.tw, 0);
-}
-
-void timmc_kernel_wino_out(const timmc_op *op, pthreadpool_t pool) {
-  const geometry g = geometry_of(op);
-  pthreadpool_parallelize_1d(pool, output_tile, (void *)op, g.batch * g.th * g.tw, 0);
+int timmc_kernel_wino(const timmc_op *op, pthreadpool_t pool) {
+  job g = job_of(op);
+  for (g.first = 0; g.first < g.tiles; g.first += g.block) {
+    pthreadpool_parallelize_1d(pool, input_tile, &g, g.block, 0);
+    const enum xnn_status s = xnn_run_operator(op->xnn, pool);
+    if (s != xnn_status_success) return timmc_xnn_fail("winograd products", "run", s);
+    pthreadpool_parallelize_1d(pool, output_tile, &g, g.block, 0);
+  }
+  return TIMMC_OK;
 }
 
 int timmc_wino_weights(timmc_scratch *w, int out_channels, int group_input_channels, float *bias) {

@@ -4,8 +4,8 @@
  * direct convolution, on shapes that exercise every edge: sizes that are not
  * multiples of 4 or of the dilation, dilations 1, 2 and 4, groups, channel
  * counts that are not multiples of the vector width, pixel strides wider than
- * the channels (concatenation slices), batch 2, with and without ReLU, on one
- * and on two threads.
+ * the channels (concatenation slices), batch 2, with and without ReLU, blocks
+ * of tiles that do and do not divide the tiles, on one and on two threads.
  */
 #include <math.h>
 #include <stdio.h>
@@ -18,6 +18,7 @@
 typedef struct {
   size_t batch, h, w, groups, cin_g, cout_g, dilation, in_stride_extra, out_stride_extra;
   int relu;
+  size_t block; /* tiles per block; 0: all at once */
 } config;
 
 static float *floats(size_t n) {
@@ -54,7 +55,8 @@ static double run(const config *c, pthreadpool_t pool, uint64_t seed) {
            check(xnn_run_operator(conv, pool), "run direct");
 
   const size_t tiles = timmc_wino_tiles(c->batch, c->h, c->w, d);
-  float *v = floats(tiles * 36 * cin), *m = floats(tiles * 36 * cout), *wb = floats(cout);
+  const size_t block = c->block ? c->block : tiles;
+  float *v = floats(block * 36 * cin), *m = floats(block * 36 * cout), *wb = floats(cout);
   timmc_scratch w = {0};
   ok = ok && timmc_scratch_reserve(&w.k, &w.k_cap, nk) == TIMMC_OK &&
        timmc_scratch_reserve(&w.b, &w.b_cap, cout) == TIMMC_OK;
@@ -69,16 +71,12 @@ static double run(const config *c, pthreadpool_t pool, uint64_t seed) {
                                                      36 * c->groups, c->cin_g, c->cout_g, 36 * cin,
                                                      36 * cout, w.kernel, NULL, -INFINITY,
                                                      INFINITY, 0, &gemm), "create gemm") &&
-       check(xnn_setup_convolution2d_nhwc_f32(gemm, 1, tiles, 1, v, m, pool), "setup gemm");
-  const timmc_op in = {.kernel = timmc_kernel_wino_in, .a = x, .y = v,
-                       .dims = {c->batch, c->h, c->w, cin, xs, d, 0}};
-  const timmc_op out = {.kernel = timmc_kernel_wino_out, .a = m, .b = wb, .y = wino,
-                        .dims = {c->batch, c->h, c->w, cout, ys, d, (size_t)c->relu}};
-  if (ok) {
-    in.kernel(&in, pool);
-    ok = check(xnn_run_operator(gemm, pool), "run gemm");
-    out.kernel(&out, pool);
-  }
+       check(xnn_setup_convolution2d_nhwc_f32(gemm, 1, block, 1, v, m, pool), "setup gemm");
+  const timmc_op op = {.xnn = gemm, .kernel = timmc_kernel_wino, .a = x, .b = wb, .y = wino,
+                       .work = {v, m},
+                       .dims = {c->batch, c->h, c->w, cin, cout, xs, ys, d, (size_t)c->relu,
+                                block}};
+  if (ok) ok = op.kernel(&op, pool) == TIMMC_OK;
   double err = ok ? 0.0 : INFINITY, ref = 0.0;
   for (size_t p = 0; ok && p < pixels; p++) {
     for (size_t o = 0; o < cout; o++) {
@@ -99,16 +97,17 @@ static double run(const config *c, pthreadpool_t pool, uint64_t seed) {
 
 int main(void) {
   static const config configs[] = {
-      /* batch h  w  groups cin_g cout_g dilation in+ out+ relu */
-      {1, 8, 8, 1, 8, 8, 1, 0, 0, 0},
-      {2, 13, 9, 1, 20, 12, 1, 4, 3, 1},
-      {1, 7, 7, 1, 64, 64, 1, 0, 0, 1},
-      {2, 14, 14, 2, 16, 24, 1, 0, 8, 0},
-      {1, 10, 11, 1, 17, 9, 2, 5, 0, 1},
-      {1, 40, 40, 1, 32, 32, 4, 0, 0, 0},
-      {2, 6, 5, 3, 24, 24, 4, 0, 0, 1},
-      {1, 3, 2, 1, 5, 7, 1, 0, 0, 0},
-      {1, 1, 1, 1, 8, 16, 2, 0, 0, 0},
+      /* batch h  w  groups cin_g cout_g dilation in+ out+ relu block */
+      {1, 8, 8, 1, 8, 8, 1, 0, 0, 0, 0},
+      {2, 13, 9, 1, 20, 12, 1, 4, 3, 1, 5},
+      {1, 7, 7, 1, 64, 64, 1, 0, 0, 1, 0},
+      {2, 14, 14, 2, 16, 24, 1, 0, 8, 0, 7},
+      {1, 10, 11, 1, 17, 9, 2, 5, 0, 1, 3},
+      {1, 40, 40, 1, 32, 32, 4, 0, 0, 0, 48},
+      {2, 6, 5, 3, 24, 24, 4, 0, 0, 1, 1},
+      {1, 3, 2, 1, 5, 7, 1, 0, 0, 0, 2},
+      {1, 1, 1, 1, 8, 16, 2, 0, 0, 0, 3},
+      {1, 56, 56, 1, 64, 64, 1, 0, 0, 1, 64},
   };
   /* the generator (generator/passes/winograd.lua) sizes the tile buffers the
    * same way: per axis, d residues of ceil(n / d) pixels in tiles of 4 */
@@ -136,10 +135,10 @@ int main(void) {
       /* F(4x4, 3x3) in float32 stays within a few 1e-6 of the direct sum */
       const int bad = !(e <= 2e-5);
       failed |= bad;
-      printf("%s batch %zu %zux%zu groups %zu %zu->%zu d%zu strides +%zu/+%zu relu %d, "
-             "%d thread(s): rel err %.2e\n", bad ? "FAIL" : "ok  ", c->batch, c->h, c->w,
-             c->groups, c->groups * c->cin_g, c->groups * c->cout_g, c->dilation,
-             c->in_stride_extra, c->out_stride_extra, c->relu, t + 1, e);
+      printf("%s batch %zu %zux%zu groups %zu %zu->%zu d%zu strides +%zu/+%zu relu %d "
+             "block %zu, %d thread(s): rel err %.2e\n", bad ? "FAIL" : "ok  ", c->batch, c->h,
+             c->w, c->groups, c->groups * c->cin_g, c->groups * c->cout_g, c->dilation,
+             c->in_stride_extra, c->out_stride_extra, c->relu, c->block, t + 1, e);
     }
   }
   pthreadpool_destroy(two);

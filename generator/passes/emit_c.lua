@@ -272,42 +272,35 @@ function emitters.radix_sum(node, ctx)
                   "/*radix=*/" .. node.radix, "/*channels=*/" .. y.shape[4] })
 end
 
--- Winograd F(4x4, 3x3) (the winograd pass): transforms around XNNPACK's
--- grouped 1x1 convolution
-local function wino_dims(x, stride, d, relu)
-  return { "/*batch=*/" .. x.shape[1], "/*height=*/" .. x.shape[2], "/*width=*/" .. x.shape[3],
-           "/*channels=*/" .. x.shape[4], "/*pixel_stride=*/" .. stride, "/*dilation=*/" .. d,
-           "/*relu=*/" .. relu }
-end
-
-function emitters.wino_in(node, ctx)
-  local x, v = at(ctx, node.inputs[1]), at(ctx, node.output)
-  return kernel(ctx, "timmc_kernel_wino_in", x.ptr, "NULL", v.ptr,
-                wino_dims(x, x.stride, node.dilation, 0))
-end
-
-function emitters.wino_gemm(node, ctx)
-  local v, m = at(ctx, node.inputs[1]), at(ctx, node.output)
-  local y = ctx.model.tensors[ctx.model.nodes[ctx.op + 2].output].shape
+-- Winograd F(4x4, 3x3) (the winograd pass): a runtime kernel that runs
+-- XNNPACK's grouped 1x1 convolution between its transforms, block by block
+function emitters.wino_conv(node, ctx)
+  local x, y = at(ctx, node.inputs[1]), at(ctx, node.output)
+  local v, m = at(ctx, node.work[1]), at(ctx, node.work[2])
   local cin_g, cout_g = node.cin // node.groups, node.cout // node.groups
   -- counted as the direct convolution's, so GFLOP/s compare across algorithms
-  ctx.flops = ctx.flops + 2 * y[1] * y[2] * y[3] * node.cout * cin_g * 9
-  node.shared.bias = string.format("wino_bias + %d", ctx.wino_bias)
+  ctx.flops = ctx.flops + 2 * y.shape[1] * y.shape[2] * y.shape[3] * node.cout * cin_g * 9
+  local bias = string.format("wino_bias + %d", ctx.wino_bias)
   ctx.wino_bias = ctx.wino_bias + node.cout
   return string.format(
     "  TIMMC_TRY(timmc_load_conv(w, st, %q, %s, %s,\n      /*out_channels=*/%d, " ..
     "/*group_input_channels=*/%d, /*kernel=*/3, /*bn_eps=*/%s));\n" ..
     "  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/%d, /*group_input_channels=*/%d, " ..
     "%s));\n", node.weight, quote(node.bias), quote(node.bn), node.cout, cin_g,
-    util.float_repr(node.bn_eps), node.cout, cin_g, node.shared.bias) ..
+    util.float_repr(node.bn_eps), node.cout, cin_g, bias) ..
     pixel_op(node, ctx, "convolution2d", conv_args(ctx, { 0, 0, 0, 0 }, { 1, 1 }, 1, 1,
-             36 * node.groups, cin_g, cout_g, v, m, "NULL", "-INFINITY", "INFINITY"), v, m)
-end
-
-function emitters.wino_out(node, ctx)
-  local m, y = at(ctx, node.inputs[1]), at(ctx, node.output)
-  return kernel(ctx, "timmc_kernel_wino_out", m.ptr, node.shared.bias, y.ptr,
-                wino_dims(y, y.stride, node.dilation, node.act == "relu" and 1 or 0))
+             36 * node.groups, cin_g, cout_g, v, m, "NULL", "-INFINITY", "INFINITY"), v, m) ..
+    string.format("  ops[%d].kernel = timmc_kernel_wino;\n" ..
+                  "  ops[%d].a = %s;\n  ops[%d].b = %s;\n  ops[%d].y = %s;\n" ..
+                  "  ops[%d].work[0] = %s;\n  ops[%d].work[1] = %s;\n" ..
+                  "  memcpy(ops[%d].dims, (const size_t[]){/*batch=*/%d, /*height=*/%d, " ..
+                  "/*width=*/%d,\n      /*in_channels=*/%d, /*out_channels=*/%d, " ..
+                  "/*in_stride=*/%d, /*out_stride=*/%d, /*dilation=*/%d, /*relu=*/%d,\n" ..
+                  "      /*block=*/%d}, sizeof(ops[%d].dims));\n",
+                  ctx.op, ctx.op, x.ptr, ctx.op, bias, ctx.op, y.ptr, ctx.op, v.ptr, ctx.op,
+                  m.ptr, ctx.op, x.shape[1], x.shape[2], x.shape[3], node.cin, node.cout,
+                  x.stride, y.stride, node.dilation, node.act == "relu" and 1 or 0, node.block,
+                  ctx.op)
 end
 
 -- One-line summary of a node for the section heading.
@@ -335,17 +328,13 @@ local function summary(node, ctx)
     s = string.format("%s radix %d", node.kind, node.radix)
   elseif node.kind == "eca_conv" then
     s = string.format("eca conv1d k%d over channels", node.k)
-  elseif node.kind == "wino_in" then
-    s = string.format("Winograd F(4x4,3x3) input transform to %d tiles", node.tiles)
-    if node.dilation > 1 then s = s .. " d" .. node.dilation end
-  elseif node.kind == "wino_gemm" then
+  elseif node.kind == "wino_conv" then
     s = string.format("conv 3x3 %d->%d", node.cin, node.cout)
     if node.dilation > 1 then s = s .. " d" .. node.dilation end
     if node.groups > 1 then s = s .. " g" .. node.groups end
     if node.bn then s = s .. ", " .. node.bn .. " folded" end
-    s = s .. string.format("; Winograd: %d products over %d tiles", 36 * node.groups, node.tiles)
-  elseif node.kind == "wino_out" then
-    s = "Winograd output transform, bias"
+    s = s .. string.format(", Winograd F(4x4,3x3) over %d tiles", node.tiles)
+    if node.block < node.tiles then s = s .. string.format(" in blocks of %d", node.block) end
   elseif node.kind == "scale" then
     s = "x * gate"
   elseif node.kind == "mul_const" then

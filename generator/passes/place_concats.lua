@@ -10,10 +10,10 @@ local ir = require("ir")
 
 local WRITES_STRIDED = { conv = true, bn_act = true, relu = true, maxpool = true,
                          avgpool = true, global_pool = true, linear = true, sigmoid = true,
-                         copy = true, concat = true, wino_out = true }
+                         copy = true, concat = true, wino_conv = true }
 local READS_STRIDED = { conv = true, bn_act = true, relu = true, maxpool = true,
                         avgpool = true, global_pool = true, linear = true, sigmoid = true,
-                        copy = true, concat = true, wino_in = true }
+                        copy = true, concat = true, wino_conv = true }
 
 local function is_prefix(a, b)
   if #a.inputs > #b.inputs then return false end

@@ -1,7 +1,7 @@
 -- plan_memory: places every activation in one static arena. Live ranges come
 -- from the node order (a tensor is live from the node that first writes it to
 -- the last node that reads it, through any of its views; returned tensors to
--- the end). Offsets come from
+-- the end; a node's scratch, node.work, for that node alone). Offsets come from
 -- a greedy best-fit, as TFLM's greedy planner: each tensor takes the smallest
 -- gap, among the tensors already placed that are live at the same time, that
 -- holds it; a few orders are tried (largest first, and others) and the
@@ -113,6 +113,7 @@ function plan.run(model)
     local r = root(node.output)
     first[r] = first[r] or i
     last[r] = math.max(last[r] or i, i)
+    for _, id in ipairs(node.work or {}) do first[id], last[id] = i, i end -- scratch
   end
   local the_end = #model.nodes + 1
   for _, o in ipairs(model.outputs) do last[root(o.tensor)] = the_end end

@@ -438,7 +438,7 @@ describe("winograd", function()
   local function wino_convs(m)
     local names = {}
     for _, n in ipairs(m.nodes) do
-      if n.kind == "wino_gemm" then names[#names + 1] = n.name end
+      if n.kind == "wino_conv" then names[#names + 1] = n.name end
     end
     return names
   end
@@ -450,20 +450,36 @@ describe("winograd", function()
     assert.are.equal(3 + 3 + 5, #names)
     assert.are.equal("layer1.0.conv2", names[1])
     for _, n in ipairs(names) do assert.is_nil(n:match("^layer4"), n) end
-    assert.are.equal(0, kinds(m).wino_in - #names)
-    assert.are.equal(0, kinds(m).wino_out - #names)
-    -- the three replace the conv in place, and the conv's output stays the output
-    local c = node(compile_until(spec("resnet50"), "select_features"), "layer1.0.conv2")
+    -- it replaces the conv in place: same input, output, weights and activation
+    local before = compile_until(spec("resnet50"), "select_features")
+    assert.are.equal(#before.nodes, #m.nodes)
+    local c, w = node(before, "layer1.0.conv2"), node(m, "layer1.0.conv2")
+    assert.are.equal("wino_conv", w.kind)
+    for _, k in ipairs({ "output", "weight", "bn", "bn_eps", "cin", "cout", "groups", "act" }) do
+      assert.are.equal(c[k], w[k], k)
+    end
+    assert.are.same(c.inputs, w.inputs)
+    -- 56x56 in 4x4 tiles: 196 tiles of 36 positions, all in one block (3.6 MB)
+    assert.are.equal(196, w.tiles)
+    assert.are.equal(196, w.block)
+    assert.are.same({ 1, 196, 1, 36 * 64 }, m.tensors[w.work[1]].shape)
+    assert.are.same({ 1, 196, 1, 36 * 64 }, m.tensors[w.work[2]].shape)
+  end)
+
+  it("cuts the tiles into cache-sized blocks when they are many and the weights few", function()
+    local m = compile_until(spec("densenet121", { batch_size = 2 }), "winograd")
+    local w = node(m, "features.denseblock1.denselayer1.conv2")
+    assert.are.equal(392, w.tiles)
+    -- 36 * (128 + 32) floats a tile: 45 tiles in 1 MiB
+    assert.are.equal(45, w.block)
+    assert.are.same({ 1, 45, 1, 36 * 128 }, m.tensors[w.work[1]].shape)
+    -- the block's buffers live for that node alone
+    local p = compile_until(spec("densenet121", { batch_size = 2 }), "plan_memory")
+    local pw = node(p, "features.denseblock1.denselayer1.conv2")
     local i = 1
-    while m.nodes[i].name ~= "layer1.0.conv2" do i = i + 1 end
-    assert.are.same({ "wino_in", "wino_gemm", "wino_out" },
-                    { m.nodes[i].kind, m.nodes[i + 1].kind, m.nodes[i + 2].kind })
-    assert.are.equal(c.output, m.nodes[i + 2].output)
-    assert.are.equal(m.nodes[i].output, m.nodes[i + 1].inputs[1])
-    assert.are.equal(m.nodes[i + 1].output, m.nodes[i + 2].inputs[1])
-    -- 56x56 in 4x4 tiles: 196 tiles of 36 positions
-    assert.are.same({ 1, 196, 1, 36 * 64 }, m.tensors[m.nodes[i].output].shape)
-    assert.are.equal("relu", m.nodes[i + 2].act)
+    while p.nodes[i] ~= pw do i = i + 1 end
+    assert.are.equal(i, p.tensors[pw.work[1]].first)
+    assert.are.equal(i, p.tensors[pw.work[1]].last)
   end)
 
   it("tiles dilated convs per residue", function()
@@ -471,7 +487,7 @@ describe("winograd", function()
                                                winograd = "always" }), "winograd")
     local g
     for _, n in ipairs(m.nodes) do
-      if n.name == "layer4.1.conv2" and n.kind == "wino_gemm" then g = n end
+      if n.name == "layer4.1.conv2" and n.kind == "wino_conv" then g = n end
     end
     -- 40x40 at dilation 4 (timm: layer4.0 keeps 2): 4 residues of 10 pixels, 3 tiles each
     assert.are.equal(4, g.dilation)
@@ -704,6 +720,11 @@ describe("plan_memory", function()
       local out = root(n.output)
       used[out] = true
       assert.is_true(T[out].first <= i and i <= T[out].last, n.name)
+      for _, id in ipairs(n.work or {}) do -- scratch: this node's alone
+        used[id] = true
+        assert.are.equal(i, T[id].first, T[id].name)
+        assert.are.equal(i, T[id].last, T[id].name)
+      end
     end
     for _, o in ipairs(m.outputs) do assert.are.equal(the_end, T[root(o.tensor)].last) end
     assert.are.equal(0, T[m.input].first)
@@ -812,7 +833,7 @@ describe("emit_c", function()
 
   it("names every op and the arena of the plan", function()
     local m = compile_until(spec("resnet50"), "emit_c")
-    assert.is_truthy(m.c_source:find("#define NUM_OPS 94\n", 1, true))
+    assert.is_truthy(m.c_source:find("#define NUM_OPS 72\n", 1, true))
     assert.is_truthy(m.c_source:find("one arena of " .. m.plan.arena_bytes .. " bytes", 1, true))
     assert.is_truthy(m.c_header:find("#define NET_H", 1, true))
   end)
