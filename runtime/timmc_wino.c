@@ -190,13 +190,15 @@ static void output_tile(void *ctx, size_t i) {
   if (c < g->cout) out_block(src, dst, g->op->b, act, c, g->cout, g->cout - c);
 }
 
+/* Denormals are flushed in the transforms as XNNPACK flushes them in its
+ * operators, so a tiny value costs no microcode assist and rounds alike. */
 int timmc_kernel_wino(const timmc_op *op, pthreadpool_t pool) {
   job g = job_of(op);
   for (g.first = 0; g.first < g.tiles; g.first += g.block) {
-    pthreadpool_parallelize_1d(pool, input_tile, &g, g.block, 0);
+    pthreadpool_parallelize_1d(pool, input_tile, &g, g.block, PTHREADPOOL_FLAG_DISABLE_DENORMALS);
     const enum xnn_status s = xnn_run_operator(op->xnn, pool);
     if (s != xnn_status_success) return timmc_xnn_fail("winograd products", "run", s);
-    pthreadpool_parallelize_1d(pool, output_tile, &g, g.block, 0);
+    pthreadpool_parallelize_1d(pool, output_tile, &g, g.block, PTHREADPOOL_FLAG_DISABLE_DENORMALS);
   }
   return TIMMC_OK;
 }
