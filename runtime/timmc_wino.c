@@ -31,13 +31,14 @@
 #define TILE_OUT 4
 
 /* Both transforms vectorise over channels, 8 at a time; on x86-64 with GCC
- * an AVX2 copy is built beside the baseline one and picked at load time. */
+ * AVX-512 and AVX2 copies are built beside the baseline one and the loader
+ * picks the best the CPU runs. */
 typedef float vf __attribute__((vector_size(32)));
 typedef int vi __attribute__((vector_size(32)));
 #define VL 8
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define TIMMC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=haswell", "default")))
-/* the inline helpers pass vectors by value; they never cross a call boundary */
+/* load() returns a vector by value; inlined, it never crosses a call boundary */
 #pragma GCC diagnostic ignored "-Wpsabi"
 #else
 #define TIMMC_CLONES
