@@ -1318,15 +1318,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[4].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
       /*input=*/arena + 2408448, /*output=*/arena + 2615808, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.conv2", "setup", s);
-  ops[4].kernel = timmc_kernel_wino;
-  ops[4].a = arena + 1605632;
-  ops[4].b = wino_bias + 0;
-  ops[4].y = arena + 64;
-  ops[4].work[0] = arena + 2408448;
-  ops[4].work[1] = arena + 2615808;
-  memcpy(ops[4].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
-      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0,
-      /*block=*/45}, sizeof(ops[4].dims));
+  ops[4] = (timmc_op){.xnn = ops[4].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1605632, .b = wino_bias + 0, .y = arena + 64,
+      .work = {arena + 2408448, arena + 2615808},
+      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0, /*block=*/45}};
 
   /* features.denseblock1.denselayer2.norm1: batchnorm features.denseblock1.denselayer2.norm1 as a per-channel affine, relu; [2,56,56,96] -> [2,56,56,96] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer2.norm1", /*channels=*/96, /*bn_eps=*/1e-05));
@@ -1375,15 +1371,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[7].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
       /*input=*/arena + 2408448, /*output=*/arena + 2615808, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.conv2", "setup", s);
-  ops[7].kernel = timmc_kernel_wino;
-  ops[7].a = arena + 1605632;
-  ops[7].b = wino_bias + 32;
-  ops[7].y = arena + 96;
-  ops[7].work[0] = arena + 2408448;
-  ops[7].work[1] = arena + 2615808;
-  memcpy(ops[7].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
-      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0,
-      /*block=*/45}, sizeof(ops[7].dims));
+  ops[7] = (timmc_op){.xnn = ops[7].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1605632, .b = wino_bias + 32, .y = arena + 96,
+      .work = {arena + 2408448, arena + 2615808},
+      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0, /*block=*/45}};
 
   /* features.denseblock1.denselayer3.norm1: batchnorm features.denseblock1.denselayer3.norm1 as a per-channel affine, relu; [2,56,56,128] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer3.norm1", /*channels=*/128, /*bn_eps=*/1e-05));
@@ -1432,15 +1424,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[10].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
       /*input=*/arena + 1605632, /*output=*/arena + 1812992, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.conv2", "setup", s);
-  ops[10].kernel = timmc_kernel_wino;
-  ops[10].a = arena + 2408448;
-  ops[10].b = wino_bias + 64;
-  ops[10].y = arena + 128;
-  ops[10].work[0] = arena + 1605632;
-  ops[10].work[1] = arena + 1812992;
-  memcpy(ops[10].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
-      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0,
-      /*block=*/45}, sizeof(ops[10].dims));
+  ops[10] = (timmc_op){.xnn = ops[10].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 2408448, .b = wino_bias + 64, .y = arena + 128,
+      .work = {arena + 1605632, arena + 1812992},
+      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0, /*block=*/45}};
 
   /* features.denseblock1.denselayer4.norm1: batchnorm features.denseblock1.denselayer4.norm1 as a per-channel affine, relu; [2,56,56,160] -> [2,56,56,160] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer4.norm1", /*channels=*/160, /*bn_eps=*/1e-05));
@@ -1489,15 +1477,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[13].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
       /*input=*/arena + 1605632, /*output=*/arena + 1812992, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.conv2", "setup", s);
-  ops[13].kernel = timmc_kernel_wino;
-  ops[13].a = arena + 2609152;
-  ops[13].b = wino_bias + 96;
-  ops[13].y = arena + 160;
-  ops[13].work[0] = arena + 1605632;
-  ops[13].work[1] = arena + 1812992;
-  memcpy(ops[13].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
-      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0,
-      /*block=*/45}, sizeof(ops[13].dims));
+  ops[13] = (timmc_op){.xnn = ops[13].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 2609152, .b = wino_bias + 96, .y = arena + 160,
+      .work = {arena + 1605632, arena + 1812992},
+      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0, /*block=*/45}};
 
   /* features.denseblock1.denselayer5.norm1: batchnorm features.denseblock1.denselayer5.norm1 as a per-channel affine, relu; [2,56,56,192] -> [2,56,56,192] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer5.norm1", /*channels=*/192, /*bn_eps=*/1e-05));
@@ -1546,15 +1530,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[16].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
       /*input=*/arena + 1605632, /*output=*/arena + 1812992, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.conv2", "setup", s);
-  ops[16].kernel = timmc_kernel_wino;
-  ops[16].a = arena + 2809856;
-  ops[16].b = wino_bias + 128;
-  ops[16].y = arena + 192;
-  ops[16].work[0] = arena + 1605632;
-  ops[16].work[1] = arena + 1812992;
-  memcpy(ops[16].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
-      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0,
-      /*block=*/45}, sizeof(ops[16].dims));
+  ops[16] = (timmc_op){.xnn = ops[16].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 2809856, .b = wino_bias + 128, .y = arena + 192,
+      .work = {arena + 1605632, arena + 1812992},
+      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0, /*block=*/45}};
 
   /* features.denseblock1.denselayer6.norm1: batchnorm features.denseblock1.denselayer6.norm1 as a per-channel affine, relu; [2,56,56,224] -> [2,56,56,224] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer6.norm1", /*channels=*/224, /*bn_eps=*/1e-05));
@@ -1603,15 +1583,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[19].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
       /*input=*/arena + 1605632, /*output=*/arena + 1812992, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.conv2", "setup", s);
-  ops[19].kernel = timmc_kernel_wino;
-  ops[19].a = arena + 3010560;
-  ops[19].b = wino_bias + 160;
-  ops[19].y = arena + 224;
-  ops[19].work[0] = arena + 1605632;
-  ops[19].work[1] = arena + 1812992;
-  memcpy(ops[19].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
-      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0,
-      /*block=*/45}, sizeof(ops[19].dims));
+  ops[19] = (timmc_op){.xnn = ops[19].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 3010560, .b = wino_bias + 160, .y = arena + 224,
+      .work = {arena + 1605632, arena + 1812992},
+      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0, /*block=*/45}};
 
   /* features.transition1.norm: batchnorm features.transition1.norm as a per-channel affine, relu; [2,56,56,256] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition1.norm", /*channels=*/256, /*bn_eps=*/1e-05));
@@ -1703,15 +1679,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[25].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 802816, /*output=*/arena + 1455104, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv2", "setup", s);
-  ops[25].kernel = timmc_kernel_wino;
-  ops[25].a = arena + 1254400;
-  ops[25].b = wino_bias + 192;
-  ops[25].y = arena + 128;
-  ops[25].work[0] = arena + 802816;
-  ops[25].work[1] = arena + 1455104;
-  memcpy(ops[25].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
-      /*block=*/98}, sizeof(ops[25].dims));
+  ops[25] = (timmc_op){.xnn = ops[25].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1254400, .b = wino_bias + 192, .y = arena + 128,
+      .work = {arena + 802816, arena + 1455104},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
 
   /* features.denseblock2.denselayer2.norm1: batchnorm features.denseblock2.denselayer2.norm1 as a per-channel affine, relu; [2,28,28,160] -> [2,28,28,160] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer2.norm1", /*channels=*/160, /*bn_eps=*/1e-05));
@@ -1760,15 +1732,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[28].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 802816, /*output=*/arena + 1455104, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv2", "setup", s);
-  ops[28].kernel = timmc_kernel_wino;
-  ops[28].a = arena + 1254400;
-  ops[28].b = wino_bias + 224;
-  ops[28].y = arena + 160;
-  ops[28].work[0] = arena + 802816;
-  ops[28].work[1] = arena + 1455104;
-  memcpy(ops[28].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
-      /*block=*/98}, sizeof(ops[28].dims));
+  ops[28] = (timmc_op){.xnn = ops[28].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1254400, .b = wino_bias + 224, .y = arena + 160,
+      .work = {arena + 802816, arena + 1455104},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
 
   /* features.denseblock2.denselayer3.norm1: batchnorm features.denseblock2.denselayer3.norm1 as a per-channel affine, relu; [2,28,28,192] -> [2,28,28,192] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer3.norm1", /*channels=*/192, /*bn_eps=*/1e-05));
@@ -1817,15 +1785,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[31].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 802816, /*output=*/arena + 1455104, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv2", "setup", s);
-  ops[31].kernel = timmc_kernel_wino;
-  ops[31].a = arena + 1254400;
-  ops[31].b = wino_bias + 256;
-  ops[31].y = arena + 192;
-  ops[31].work[0] = arena + 802816;
-  ops[31].work[1] = arena + 1455104;
-  memcpy(ops[31].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
-      /*block=*/98}, sizeof(ops[31].dims));
+  ops[31] = (timmc_op){.xnn = ops[31].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1254400, .b = wino_bias + 256, .y = arena + 192,
+      .work = {arena + 802816, arena + 1455104},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
 
   /* features.denseblock2.denselayer4.norm1: batchnorm features.denseblock2.denselayer4.norm1 as a per-channel affine, relu; [2,28,28,224] -> [2,28,28,224] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer4.norm1", /*channels=*/224, /*bn_eps=*/1e-05));
@@ -1874,15 +1838,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[34].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 802816, /*output=*/arena + 1455104, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv2", "setup", s);
-  ops[34].kernel = timmc_kernel_wino;
-  ops[34].a = arena + 1254400;
-  ops[34].b = wino_bias + 288;
-  ops[34].y = arena + 224;
-  ops[34].work[0] = arena + 802816;
-  ops[34].work[1] = arena + 1455104;
-  memcpy(ops[34].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
-      /*block=*/98}, sizeof(ops[34].dims));
+  ops[34] = (timmc_op){.xnn = ops[34].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1254400, .b = wino_bias + 288, .y = arena + 224,
+      .work = {arena + 802816, arena + 1455104},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
 
   /* features.denseblock2.denselayer5.norm1: batchnorm features.denseblock2.denselayer5.norm1 as a per-channel affine, relu; [2,28,28,256] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer5.norm1", /*channels=*/256, /*bn_eps=*/1e-05));
@@ -1931,15 +1891,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[37].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 802816, /*output=*/arena + 1455104, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv2", "setup", s);
-  ops[37].kernel = timmc_kernel_wino;
-  ops[37].a = arena + 1254400;
-  ops[37].b = wino_bias + 320;
-  ops[37].y = arena + 256;
-  ops[37].work[0] = arena + 802816;
-  ops[37].work[1] = arena + 1455104;
-  memcpy(ops[37].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
-      /*block=*/98}, sizeof(ops[37].dims));
+  ops[37] = (timmc_op){.xnn = ops[37].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1254400, .b = wino_bias + 320, .y = arena + 256,
+      .work = {arena + 802816, arena + 1455104},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
 
   /* features.denseblock2.denselayer6.norm1: batchnorm features.denseblock2.denselayer6.norm1 as a per-channel affine, relu; [2,28,28,288] -> [2,28,28,288] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer6.norm1", /*channels=*/288, /*bn_eps=*/1e-05));
@@ -1988,15 +1944,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[40].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 802816, /*output=*/arena + 1455104, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv2", "setup", s);
-  ops[40].kernel = timmc_kernel_wino;
-  ops[40].a = arena + 1254400;
-  ops[40].b = wino_bias + 352;
-  ops[40].y = arena + 288;
-  ops[40].work[0] = arena + 802816;
-  ops[40].work[1] = arena + 1455104;
-  memcpy(ops[40].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
-      /*block=*/98}, sizeof(ops[40].dims));
+  ops[40] = (timmc_op){.xnn = ops[40].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1254400, .b = wino_bias + 352, .y = arena + 288,
+      .work = {arena + 802816, arena + 1455104},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
 
   /* features.denseblock2.denselayer7.norm1: batchnorm features.denseblock2.denselayer7.norm1 as a per-channel affine, relu; [2,28,28,320] -> [2,28,28,320] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer7.norm1", /*channels=*/320, /*bn_eps=*/1e-05));
@@ -2045,15 +1997,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[43].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 802816, /*output=*/arena + 1505280, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv2", "setup", s);
-  ops[43].kernel = timmc_kernel_wino;
-  ops[43].a = arena + 1304576;
-  ops[43].b = wino_bias + 384;
-  ops[43].y = arena + 320;
-  ops[43].work[0] = arena + 802816;
-  ops[43].work[1] = arena + 1505280;
-  memcpy(ops[43].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
-      /*block=*/98}, sizeof(ops[43].dims));
+  ops[43] = (timmc_op){.xnn = ops[43].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1304576, .b = wino_bias + 384, .y = arena + 320,
+      .work = {arena + 802816, arena + 1505280},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
 
   /* features.denseblock2.denselayer8.norm1: batchnorm features.denseblock2.denselayer8.norm1 as a per-channel affine, relu; [2,28,28,352] -> [2,28,28,352] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer8.norm1", /*channels=*/352, /*bn_eps=*/1e-05));
@@ -2102,15 +2050,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[46].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 802816, /*output=*/arena + 1555456, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv2", "setup", s);
-  ops[46].kernel = timmc_kernel_wino;
-  ops[46].a = arena + 1354752;
-  ops[46].b = wino_bias + 416;
-  ops[46].y = arena + 352;
-  ops[46].work[0] = arena + 802816;
-  ops[46].work[1] = arena + 1555456;
-  memcpy(ops[46].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
-      /*block=*/98}, sizeof(ops[46].dims));
+  ops[46] = (timmc_op){.xnn = ops[46].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1354752, .b = wino_bias + 416, .y = arena + 352,
+      .work = {arena + 802816, arena + 1555456},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
 
   /* features.denseblock2.denselayer9.norm1: batchnorm features.denseblock2.denselayer9.norm1 as a per-channel affine, relu; [2,28,28,384] -> [2,28,28,384] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer9.norm1", /*channels=*/384, /*bn_eps=*/1e-05));
@@ -2159,15 +2103,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[49].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv2", "setup", s);
-  ops[49].kernel = timmc_kernel_wino;
-  ops[49].a = arena + 1404928;
-  ops[49].b = wino_bias + 448;
-  ops[49].y = arena + 384;
-  ops[49].work[0] = arena + 802816;
-  ops[49].work[1] = arena + 1254400;
-  memcpy(ops[49].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
-      /*block=*/98}, sizeof(ops[49].dims));
+  ops[49] = (timmc_op){.xnn = ops[49].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1404928, .b = wino_bias + 448, .y = arena + 384,
+      .work = {arena + 802816, arena + 1254400},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
 
   /* features.denseblock2.denselayer10.norm1: batchnorm features.denseblock2.denselayer10.norm1 as a per-channel affine, relu; [2,28,28,416] -> [2,28,28,416] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer10.norm1", /*channels=*/416, /*bn_eps=*/1e-05));
@@ -2216,15 +2156,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[52].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv2", "setup", s);
-  ops[52].kernel = timmc_kernel_wino;
-  ops[52].a = arena + 1455104;
-  ops[52].b = wino_bias + 480;
-  ops[52].y = arena + 416;
-  ops[52].work[0] = arena + 802816;
-  ops[52].work[1] = arena + 1254400;
-  memcpy(ops[52].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
-      /*block=*/98}, sizeof(ops[52].dims));
+  ops[52] = (timmc_op){.xnn = ops[52].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1455104, .b = wino_bias + 480, .y = arena + 416,
+      .work = {arena + 802816, arena + 1254400},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
 
   /* features.denseblock2.denselayer11.norm1: batchnorm features.denseblock2.denselayer11.norm1 as a per-channel affine, relu; [2,28,28,448] -> [2,28,28,448] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer11.norm1", /*channels=*/448, /*bn_eps=*/1e-05));
@@ -2273,15 +2209,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[55].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv2", "setup", s);
-  ops[55].kernel = timmc_kernel_wino;
-  ops[55].a = arena + 1505280;
-  ops[55].b = wino_bias + 512;
-  ops[55].y = arena + 448;
-  ops[55].work[0] = arena + 802816;
-  ops[55].work[1] = arena + 1254400;
-  memcpy(ops[55].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
-      /*block=*/98}, sizeof(ops[55].dims));
+  ops[55] = (timmc_op){.xnn = ops[55].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1505280, .b = wino_bias + 512, .y = arena + 448,
+      .work = {arena + 802816, arena + 1254400},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
 
   /* features.denseblock2.denselayer12.norm1: batchnorm features.denseblock2.denselayer12.norm1 as a per-channel affine, relu; [2,28,28,480] -> [2,28,28,480] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer12.norm1", /*channels=*/480, /*bn_eps=*/1e-05));
@@ -2330,15 +2262,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[58].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv2", "setup", s);
-  ops[58].kernel = timmc_kernel_wino;
-  ops[58].a = arena + 1555456;
-  ops[58].b = wino_bias + 544;
-  ops[58].y = arena + 480;
-  ops[58].work[0] = arena + 802816;
-  ops[58].work[1] = arena + 1254400;
-  memcpy(ops[58].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/32, /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0,
-      /*block=*/98}, sizeof(ops[58].dims));
+  ops[58] = (timmc_op){.xnn = ops[58].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1555456, .b = wino_bias + 544, .y = arena + 480,
+      .work = {arena + 802816, arena + 1254400},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
 
   /* features.transition2.norm: batchnorm features.transition2.norm as a per-channel affine, relu; [2,28,28,512] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition2.norm", /*channels=*/512, /*bn_eps=*/1e-05));

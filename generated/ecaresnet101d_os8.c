@@ -1379,15 +1379,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[2].xnn, /*batch_size=*/1, /*input_height=*/75, /*input_width=*/1,
       /*input=*/arena + 5088000, /*output=*/arena + 4915200, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "setup", s);
-  ops[2].kernel = timmc_kernel_wino;
-  ops[2].a = arena + 3276800;
-  ops[2].b = wino_bias + 0;
-  ops[2].y = arena + 0;
-  ops[2].work[0] = arena + 5088000;
-  ops[2].work[1] = arena + 4915200;
-  memcpy(ops[2].dims, (const size_t[]){/*batch=*/2, /*height=*/160, /*width=*/160,
-      /*in_channels=*/32, /*out_channels=*/64, /*in_stride=*/32, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1,
-      /*block=*/75}, sizeof(ops[2].dims));
+  ops[2] = (timmc_op){.xnn = ops[2].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 3276800, .b = wino_bias + 0, .y = arena + 0,
+      .work = {arena + 5088000, arena + 4915200},
+      .dims = {/*batch=*/2, /*height=*/160, /*width=*/160, /*in_channels=*/32, /*out_channels=*/64,
+               /*in_stride=*/32, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/75}};
 
   /* maxpool: maxpool 3x3 s2; [2,160,160,64] -> [2,80,80,64] */
   s = xnn_create_max_pooling2d_nhwc_f32(
@@ -1434,15 +1430,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[5].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
       /*input=*/arena + 819200, /*output=*/arena + 948224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "setup", s);
-  ops[5].kernel = timmc_kernel_wino;
-  ops[5].a = arena + 0;
-  ops[5].b = wino_bias + 64;
-  ops[5].y = arena + 3276800;
-  ops[5].work[0] = arena + 819200;
-  ops[5].work[1] = arena + 948224;
-  memcpy(ops[5].dims, (const size_t[]){/*batch=*/2, /*height=*/80, /*width=*/80,
-      /*in_channels=*/64, /*out_channels=*/64, /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1,
-      /*block=*/56}, sizeof(ops[5].dims));
+  ops[5] = (timmc_op){.xnn = ops[5].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 0, .b = wino_bias + 64, .y = arena + 3276800,
+      .work = {arena + 819200, arena + 948224},
+      .dims = {/*batch=*/2, /*height=*/80, /*width=*/80, /*in_channels=*/64, /*out_channels=*/64,
+               /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/56}};
 
   /* layer1.0.conv3: conv 1x1 64->256 s1, layer1.0.bn3 folded; [2,80,80,64] -> [2,80,80,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv3.weight", NULL, "layer1.0.bn3",
@@ -1562,15 +1554,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[14].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
       /*input=*/arena + 1638400, /*output=*/arena + 1767424, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
-  ops[14].kernel = timmc_kernel_wino;
-  ops[14].a = arena + 0;
-  ops[14].b = wino_bias + 128;
-  ops[14].y = arena + 819200;
-  ops[14].work[0] = arena + 1638400;
-  ops[14].work[1] = arena + 1767424;
-  memcpy(ops[14].dims, (const size_t[]){/*batch=*/2, /*height=*/80, /*width=*/80,
-      /*in_channels=*/64, /*out_channels=*/64, /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1,
-      /*block=*/56}, sizeof(ops[14].dims));
+  ops[14] = (timmc_op){.xnn = ops[14].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 0, .b = wino_bias + 128, .y = arena + 819200,
+      .work = {arena + 1638400, arena + 1767424},
+      .dims = {/*batch=*/2, /*height=*/80, /*width=*/80, /*in_channels=*/64, /*out_channels=*/64,
+               /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/56}};
 
   /* layer1.1.conv3: conv 1x1 64->256 s1, layer1.1.bn3 folded; [2,80,80,64] -> [2,80,80,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv3.weight", NULL, "layer1.1.bn3",
@@ -1673,15 +1661,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[22].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
       /*input=*/arena + 4096000, /*output=*/arena + 4225024, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "setup", s);
-  ops[22].kernel = timmc_kernel_wino;
-  ops[22].a = arena + 3276800;
-  ops[22].b = wino_bias + 192;
-  ops[22].y = arena + 6553600;
-  ops[22].work[0] = arena + 4096000;
-  ops[22].work[1] = arena + 4225024;
-  memcpy(ops[22].dims, (const size_t[]){/*batch=*/2, /*height=*/80, /*width=*/80,
-      /*in_channels=*/64, /*out_channels=*/64, /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1,
-      /*block=*/56}, sizeof(ops[22].dims));
+  ops[22] = (timmc_op){.xnn = ops[22].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 3276800, .b = wino_bias + 192, .y = arena + 6553600,
+      .work = {arena + 4096000, arena + 4225024},
+      .dims = {/*batch=*/2, /*height=*/80, /*width=*/80, /*in_channels=*/64, /*out_channels=*/64,
+               /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/56}};
 
   /* layer1.2.conv3: conv 1x1 64->256 s1, layer1.2.bn3 folded; [2,80,80,64] -> [2,80,80,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv3.weight", NULL, "layer1.2.bn3",
@@ -1915,15 +1899,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[40].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 1638400, /*output=*/arena + 2560000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "setup", s);
-  ops[40].kernel = timmc_kernel_wino;
-  ops[40].a = arena + 3481600;
-  ops[40].b = wino_bias + 256;
-  ops[40].y = arena + 4915200;
-  ops[40].work[0] = arena + 1638400;
-  ops[40].work[1] = arena + 2560000;
-  memcpy(ops[40].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/128, /*out_channels=*/128, /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[40].dims));
+  ops[40] = (timmc_op){.xnn = ops[40].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 3481600, .b = wino_bias + 256, .y = arena + 4915200,
+      .work = {arena + 1638400, arena + 2560000},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/128, /*out_channels=*/128,
+               /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/200}};
 
   /* layer2.1.conv3: conv 1x1 128->512 s1, layer2.1.bn3 folded; [2,40,40,128] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv3.weight", NULL, "layer2.1.bn3",
@@ -2027,15 +2007,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[48].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "setup", s);
-  ops[48].kernel = timmc_kernel_wino;
-  ops[48].a = arena + 921600;
-  ops[48].b = wino_bias + 384;
-  ops[48].y = arena + 4198400;
-  ops[48].work[0] = arena + 0;
-  ops[48].work[1] = arena + 3276800;
-  memcpy(ops[48].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/128, /*out_channels=*/128, /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[48].dims));
+  ops[48] = (timmc_op){.xnn = ops[48].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 921600, .b = wino_bias + 384, .y = arena + 4198400,
+      .work = {arena + 0, arena + 3276800},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/128, /*out_channels=*/128,
+               /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/200}};
 
   /* layer2.2.conv3: conv 1x1 128->512 s1, layer2.2.bn3 folded; [2,40,40,128] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv3.weight", NULL, "layer2.2.bn3",
@@ -2139,15 +2115,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[56].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1, /*input=*/arena + 0,
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "setup", s);
-  ops[56].kernel = timmc_kernel_wino;
-  ops[56].a = arena + 921600;
-  ops[56].b = wino_bias + 512;
-  ops[56].y = arena + 4915200;
-  ops[56].work[0] = arena + 0;
-  ops[56].work[1] = arena + 3276800;
-  memcpy(ops[56].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/128, /*out_channels=*/128, /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[56].dims));
+  ops[56] = (timmc_op){.xnn = ops[56].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 921600, .b = wino_bias + 512, .y = arena + 4915200,
+      .work = {arena + 0, arena + 3276800},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/128, /*out_channels=*/128,
+               /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/200}};
 
   /* layer2.3.conv3: conv 1x1 128->512 s1, layer2.3.bn3 folded; [2,40,40,128] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv3.weight", NULL, "layer2.3.bn3",
@@ -2250,15 +2222,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[64].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 1638400, /*output=*/arena + 3481600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "setup", s);
-  ops[64].kernel = timmc_kernel_wino;
-  ops[64].a = arena + 5324800;
-  ops[64].b = wino_bias + 640;
-  ops[64].y = arena + 6144000;
-  ops[64].work[0] = arena + 1638400;
-  ops[64].work[1] = arena + 3481600;
-  memcpy(ops[64].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[64].dims));
+  ops[64] = (timmc_op){.xnn = ops[64].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 5324800, .b = wino_bias + 640, .y = arena + 6144000,
+      .work = {arena + 1638400, arena + 3481600},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/200}};
 
   /* layer3.0.conv3: conv 1x1 256->1024 s1, layer3.0.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv3.weight", NULL, "layer3.0.bn3",
@@ -2393,15 +2361,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[74].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "setup", s);
-  ops[74].kernel = timmc_kernel_wino;
-  ops[74].a = arena + 3481600;
-  ops[74].b = wino_bias + 896;
-  ops[74].y = arena + 11468800;
-  ops[74].work[0] = arena + 1638400;
-  ops[74].work[1] = arena + 8192000;
-  memcpy(ops[74].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[74].dims));
+  ops[74] = (timmc_op){.xnn = ops[74].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 3481600, .b = wino_bias + 896, .y = arena + 11468800,
+      .work = {arena + 1638400, arena + 8192000},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.1.conv3: conv 1x1 256->1024 s1, layer3.1.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv3.weight", NULL, "layer3.1.bn3",
@@ -2505,15 +2469,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[82].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "setup", s);
-  ops[82].kernel = timmc_kernel_wino;
-  ops[82].a = arena + 8601600;
-  ops[82].b = wino_bias + 1152;
-  ops[82].y = arena + 9420800;
-  ops[82].work[0] = arena + 4915200;
-  ops[82].work[1] = arena + 6758400;
-  memcpy(ops[82].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[82].dims));
+  ops[82] = (timmc_op){.xnn = ops[82].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 8601600, .b = wino_bias + 1152, .y = arena + 9420800,
+      .work = {arena + 4915200, arena + 6758400},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.2.conv3: conv 1x1 256->1024 s1, layer3.2.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv3.weight", NULL, "layer3.2.bn3",
@@ -2617,15 +2577,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[90].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "setup", s);
-  ops[90].kernel = timmc_kernel_wino;
-  ops[90].a = arena + 8601600;
-  ops[90].b = wino_bias + 1408;
-  ops[90].y = arena + 11468800;
-  ops[90].work[0] = arena + 4915200;
-  ops[90].work[1] = arena + 6758400;
-  memcpy(ops[90].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[90].dims));
+  ops[90] = (timmc_op){.xnn = ops[90].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 8601600, .b = wino_bias + 1408, .y = arena + 11468800,
+      .work = {arena + 4915200, arena + 6758400},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.3.conv3: conv 1x1 256->1024 s1, layer3.3.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv3.weight", NULL, "layer3.3.bn3",
@@ -2729,15 +2685,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[98].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "setup", s);
-  ops[98].kernel = timmc_kernel_wino;
-  ops[98].a = arena + 3481600;
-  ops[98].b = wino_bias + 1664;
-  ops[98].y = arena + 10035200;
-  ops[98].work[0] = arena + 1638400;
-  ops[98].work[1] = arena + 8192000;
-  memcpy(ops[98].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[98].dims));
+  ops[98] = (timmc_op){.xnn = ops[98].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 3481600, .b = wino_bias + 1664, .y = arena + 10035200,
+      .work = {arena + 1638400, arena + 8192000},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.4.conv3: conv 1x1 256->1024 s1, layer3.4.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv3.weight", NULL, "layer3.4.bn3",
@@ -2841,15 +2793,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[106].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "setup", s);
-  ops[106].kernel = timmc_kernel_wino;
-  ops[106].a = arena + 3481600;
-  ops[106].b = wino_bias + 1920;
-  ops[106].y = arena + 11468800;
-  ops[106].work[0] = arena + 1638400;
-  ops[106].work[1] = arena + 8192000;
-  memcpy(ops[106].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[106].dims));
+  ops[106] = (timmc_op){.xnn = ops[106].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 3481600, .b = wino_bias + 1920, .y = arena + 11468800,
+      .work = {arena + 1638400, arena + 8192000},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.5.conv3: conv 1x1 256->1024 s1, layer3.5.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv3.weight", NULL, "layer3.5.bn3",
@@ -2953,15 +2901,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[114].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv2", "setup", s);
-  ops[114].kernel = timmc_kernel_wino;
-  ops[114].a = arena + 8601600;
-  ops[114].b = wino_bias + 2176;
-  ops[114].y = arena + 9420800;
-  ops[114].work[0] = arena + 4915200;
-  ops[114].work[1] = arena + 6758400;
-  memcpy(ops[114].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[114].dims));
+  ops[114] = (timmc_op){.xnn = ops[114].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 8601600, .b = wino_bias + 2176, .y = arena + 9420800,
+      .work = {arena + 4915200, arena + 6758400},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.6.conv3: conv 1x1 256->1024 s1, layer3.6.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.6.conv3.weight", NULL, "layer3.6.bn3",
@@ -3065,15 +3009,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[122].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv2", "setup", s);
-  ops[122].kernel = timmc_kernel_wino;
-  ops[122].a = arena + 8601600;
-  ops[122].b = wino_bias + 2432;
-  ops[122].y = arena + 11468800;
-  ops[122].work[0] = arena + 4915200;
-  ops[122].work[1] = arena + 6758400;
-  memcpy(ops[122].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[122].dims));
+  ops[122] = (timmc_op){.xnn = ops[122].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 8601600, .b = wino_bias + 2432, .y = arena + 11468800,
+      .work = {arena + 4915200, arena + 6758400},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.7.conv3: conv 1x1 256->1024 s1, layer3.7.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.7.conv3.weight", NULL, "layer3.7.bn3",
@@ -3177,15 +3117,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[130].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv2", "setup", s);
-  ops[130].kernel = timmc_kernel_wino;
-  ops[130].a = arena + 3481600;
-  ops[130].b = wino_bias + 2688;
-  ops[130].y = arena + 10035200;
-  ops[130].work[0] = arena + 1638400;
-  ops[130].work[1] = arena + 8192000;
-  memcpy(ops[130].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[130].dims));
+  ops[130] = (timmc_op){.xnn = ops[130].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 3481600, .b = wino_bias + 2688, .y = arena + 10035200,
+      .work = {arena + 1638400, arena + 8192000},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.8.conv3: conv 1x1 256->1024 s1, layer3.8.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.8.conv3.weight", NULL, "layer3.8.bn3",
@@ -3289,15 +3225,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[138].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv2", "setup", s);
-  ops[138].kernel = timmc_kernel_wino;
-  ops[138].a = arena + 3481600;
-  ops[138].b = wino_bias + 2944;
-  ops[138].y = arena + 11468800;
-  ops[138].work[0] = arena + 1638400;
-  ops[138].work[1] = arena + 8192000;
-  memcpy(ops[138].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[138].dims));
+  ops[138] = (timmc_op){.xnn = ops[138].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 3481600, .b = wino_bias + 2944, .y = arena + 11468800,
+      .work = {arena + 1638400, arena + 8192000},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.9.conv3: conv 1x1 256->1024 s1, layer3.9.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.9.conv3.weight", NULL, "layer3.9.bn3",
@@ -3401,15 +3333,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[146].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv2", "setup", s);
-  ops[146].kernel = timmc_kernel_wino;
-  ops[146].a = arena + 8601600;
-  ops[146].b = wino_bias + 3200;
-  ops[146].y = arena + 9420800;
-  ops[146].work[0] = arena + 4915200;
-  ops[146].work[1] = arena + 6758400;
-  memcpy(ops[146].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[146].dims));
+  ops[146] = (timmc_op){.xnn = ops[146].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 8601600, .b = wino_bias + 3200, .y = arena + 9420800,
+      .work = {arena + 4915200, arena + 6758400},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.10.conv3: conv 1x1 256->1024 s1, layer3.10.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.10.conv3.weight", NULL, "layer3.10.bn3",
@@ -3513,15 +3441,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[154].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv2", "setup", s);
-  ops[154].kernel = timmc_kernel_wino;
-  ops[154].a = arena + 8601600;
-  ops[154].b = wino_bias + 3456;
-  ops[154].y = arena + 11468800;
-  ops[154].work[0] = arena + 4915200;
-  ops[154].work[1] = arena + 6758400;
-  memcpy(ops[154].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[154].dims));
+  ops[154] = (timmc_op){.xnn = ops[154].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 8601600, .b = wino_bias + 3456, .y = arena + 11468800,
+      .work = {arena + 4915200, arena + 6758400},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.11.conv3: conv 1x1 256->1024 s1, layer3.11.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.11.conv3.weight", NULL, "layer3.11.bn3",
@@ -3625,15 +3549,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[162].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv2", "setup", s);
-  ops[162].kernel = timmc_kernel_wino;
-  ops[162].a = arena + 3481600;
-  ops[162].b = wino_bias + 3712;
-  ops[162].y = arena + 10035200;
-  ops[162].work[0] = arena + 1638400;
-  ops[162].work[1] = arena + 8192000;
-  memcpy(ops[162].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[162].dims));
+  ops[162] = (timmc_op){.xnn = ops[162].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 3481600, .b = wino_bias + 3712, .y = arena + 10035200,
+      .work = {arena + 1638400, arena + 8192000},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.12.conv3: conv 1x1 256->1024 s1, layer3.12.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.12.conv3.weight", NULL, "layer3.12.bn3",
@@ -3737,15 +3657,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[170].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv2", "setup", s);
-  ops[170].kernel = timmc_kernel_wino;
-  ops[170].a = arena + 3481600;
-  ops[170].b = wino_bias + 3968;
-  ops[170].y = arena + 11468800;
-  ops[170].work[0] = arena + 1638400;
-  ops[170].work[1] = arena + 8192000;
-  memcpy(ops[170].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[170].dims));
+  ops[170] = (timmc_op){.xnn = ops[170].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 3481600, .b = wino_bias + 3968, .y = arena + 11468800,
+      .work = {arena + 1638400, arena + 8192000},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.13.conv3: conv 1x1 256->1024 s1, layer3.13.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.13.conv3.weight", NULL, "layer3.13.bn3",
@@ -3849,15 +3765,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[178].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv2", "setup", s);
-  ops[178].kernel = timmc_kernel_wino;
-  ops[178].a = arena + 8601600;
-  ops[178].b = wino_bias + 4224;
-  ops[178].y = arena + 9420800;
-  ops[178].work[0] = arena + 4915200;
-  ops[178].work[1] = arena + 6758400;
-  memcpy(ops[178].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[178].dims));
+  ops[178] = (timmc_op){.xnn = ops[178].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 8601600, .b = wino_bias + 4224, .y = arena + 9420800,
+      .work = {arena + 4915200, arena + 6758400},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.14.conv3: conv 1x1 256->1024 s1, layer3.14.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.14.conv3.weight", NULL, "layer3.14.bn3",
@@ -3961,15 +3873,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[186].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv2", "setup", s);
-  ops[186].kernel = timmc_kernel_wino;
-  ops[186].a = arena + 8601600;
-  ops[186].b = wino_bias + 4480;
-  ops[186].y = arena + 11468800;
-  ops[186].work[0] = arena + 4915200;
-  ops[186].work[1] = arena + 6758400;
-  memcpy(ops[186].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[186].dims));
+  ops[186] = (timmc_op){.xnn = ops[186].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 8601600, .b = wino_bias + 4480, .y = arena + 11468800,
+      .work = {arena + 4915200, arena + 6758400},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.15.conv3: conv 1x1 256->1024 s1, layer3.15.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.15.conv3.weight", NULL, "layer3.15.bn3",
@@ -4073,15 +3981,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[194].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv2", "setup", s);
-  ops[194].kernel = timmc_kernel_wino;
-  ops[194].a = arena + 3481600;
-  ops[194].b = wino_bias + 4736;
-  ops[194].y = arena + 10035200;
-  ops[194].work[0] = arena + 1638400;
-  ops[194].work[1] = arena + 8192000;
-  memcpy(ops[194].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[194].dims));
+  ops[194] = (timmc_op){.xnn = ops[194].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 3481600, .b = wino_bias + 4736, .y = arena + 10035200,
+      .work = {arena + 1638400, arena + 8192000},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.16.conv3: conv 1x1 256->1024 s1, layer3.16.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.16.conv3.weight", NULL, "layer3.16.bn3",
@@ -4185,15 +4089,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[202].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv2", "setup", s);
-  ops[202].kernel = timmc_kernel_wino;
-  ops[202].a = arena + 3481600;
-  ops[202].b = wino_bias + 4992;
-  ops[202].y = arena + 11468800;
-  ops[202].work[0] = arena + 1638400;
-  ops[202].work[1] = arena + 8192000;
-  memcpy(ops[202].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[202].dims));
+  ops[202] = (timmc_op){.xnn = ops[202].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 3481600, .b = wino_bias + 4992, .y = arena + 11468800,
+      .work = {arena + 1638400, arena + 8192000},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.17.conv3: conv 1x1 256->1024 s1, layer3.17.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.17.conv3.weight", NULL, "layer3.17.bn3",
@@ -4297,15 +4197,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[210].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv2", "setup", s);
-  ops[210].kernel = timmc_kernel_wino;
-  ops[210].a = arena + 8601600;
-  ops[210].b = wino_bias + 5248;
-  ops[210].y = arena + 9420800;
-  ops[210].work[0] = arena + 4915200;
-  ops[210].work[1] = arena + 6758400;
-  memcpy(ops[210].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[210].dims));
+  ops[210] = (timmc_op){.xnn = ops[210].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 8601600, .b = wino_bias + 5248, .y = arena + 9420800,
+      .work = {arena + 4915200, arena + 6758400},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.18.conv3: conv 1x1 256->1024 s1, layer3.18.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.18.conv3.weight", NULL, "layer3.18.bn3",
@@ -4409,15 +4305,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[218].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv2", "setup", s);
-  ops[218].kernel = timmc_kernel_wino;
-  ops[218].a = arena + 8601600;
-  ops[218].b = wino_bias + 5504;
-  ops[218].y = arena + 11468800;
-  ops[218].work[0] = arena + 4915200;
-  ops[218].work[1] = arena + 6758400;
-  memcpy(ops[218].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[218].dims));
+  ops[218] = (timmc_op){.xnn = ops[218].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 8601600, .b = wino_bias + 5504, .y = arena + 11468800,
+      .work = {arena + 4915200, arena + 6758400},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.19.conv3: conv 1x1 256->1024 s1, layer3.19.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.19.conv3.weight", NULL, "layer3.19.bn3",
@@ -4521,15 +4413,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[226].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv2", "setup", s);
-  ops[226].kernel = timmc_kernel_wino;
-  ops[226].a = arena + 3481600;
-  ops[226].b = wino_bias + 5760;
-  ops[226].y = arena + 10035200;
-  ops[226].work[0] = arena + 1638400;
-  ops[226].work[1] = arena + 8192000;
-  memcpy(ops[226].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[226].dims));
+  ops[226] = (timmc_op){.xnn = ops[226].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 3481600, .b = wino_bias + 5760, .y = arena + 10035200,
+      .work = {arena + 1638400, arena + 8192000},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.20.conv3: conv 1x1 256->1024 s1, layer3.20.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.20.conv3.weight", NULL, "layer3.20.bn3",
@@ -4633,15 +4521,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[234].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv2", "setup", s);
-  ops[234].kernel = timmc_kernel_wino;
-  ops[234].a = arena + 3481600;
-  ops[234].b = wino_bias + 6016;
-  ops[234].y = arena + 11468800;
-  ops[234].work[0] = arena + 1638400;
-  ops[234].work[1] = arena + 8192000;
-  memcpy(ops[234].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[234].dims));
+  ops[234] = (timmc_op){.xnn = ops[234].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 3481600, .b = wino_bias + 6016, .y = arena + 11468800,
+      .work = {arena + 1638400, arena + 8192000},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.21.conv3: conv 1x1 256->1024 s1, layer3.21.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.21.conv3.weight", NULL, "layer3.21.bn3",
@@ -4745,15 +4629,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[242].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv2", "setup", s);
-  ops[242].kernel = timmc_kernel_wino;
-  ops[242].a = arena + 8601600;
-  ops[242].b = wino_bias + 6272;
-  ops[242].y = arena + 9420800;
-  ops[242].work[0] = arena + 4915200;
-  ops[242].work[1] = arena + 6758400;
-  memcpy(ops[242].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[242].dims));
+  ops[242] = (timmc_op){.xnn = ops[242].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 8601600, .b = wino_bias + 6272, .y = arena + 9420800,
+      .work = {arena + 4915200, arena + 6758400},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer3.22.conv3: conv 1x1 256->1024 s1, layer3.22.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.22.conv3.weight", NULL, "layer3.22.bn3",
@@ -4857,15 +4737,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[250].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
       /*input=*/arena + 4915200, /*output=*/arena + 8601600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "setup", s);
-  ops[250].kernel = timmc_kernel_wino;
-  ops[250].a = arena + 12288000;
-  ops[250].b = wino_bias + 6528;
-  ops[250].y = arena + 14745600;
-  ops[250].work[0] = arena + 4915200;
-  ops[250].work[1] = arena + 8601600;
-  memcpy(ops[250].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/512, /*out_channels=*/512, /*in_stride=*/512, /*out_stride=*/512, /*dilation=*/2, /*relu=*/1,
-      /*block=*/200}, sizeof(ops[250].dims));
+  ops[250] = (timmc_op){.xnn = ops[250].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 12288000, .b = wino_bias + 6528, .y = arena + 14745600,
+      .work = {arena + 4915200, arena + 8601600},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/512, /*out_channels=*/512,
+               /*in_stride=*/512, /*out_stride=*/512, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
 
   /* layer4.0.conv3: conv 1x1 512->2048 s1, layer4.0.bn3 folded; [2,40,40,512] -> [2,40,40,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv3.weight", NULL, "layer4.0.bn3",
@@ -5000,15 +4876,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[260].xnn, /*batch_size=*/1, /*input_height=*/288, /*input_width=*/1,
       /*input=*/arena + 8192000, /*output=*/arena + 13500416, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "setup", s);
-  ops[260].kernel = timmc_kernel_wino;
-  ops[260].a = arena + 18808832;
-  ops[260].b = wino_bias + 7040;
-  ops[260].y = arena + 21299200;
-  ops[260].work[0] = arena + 8192000;
-  ops[260].work[1] = arena + 13500416;
-  memcpy(ops[260].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/512, /*out_channels=*/512, /*in_stride=*/512, /*out_stride=*/512, /*dilation=*/4, /*relu=*/1,
-      /*block=*/288}, sizeof(ops[260].dims));
+  ops[260] = (timmc_op){.xnn = ops[260].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 18808832, .b = wino_bias + 7040, .y = arena + 21299200,
+      .work = {arena + 8192000, arena + 13500416},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/512, /*out_channels=*/512,
+               /*in_stride=*/512, /*out_stride=*/512, /*dilation=*/4, /*relu=*/1, /*block=*/288}};
 
   /* layer4.1.conv3: conv 1x1 512->2048 s1, layer4.1.bn3 folded; [2,40,40,512] -> [2,40,40,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv3.weight", NULL, "layer4.1.bn3",
@@ -5112,15 +4984,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[268].xnn, /*batch_size=*/1, /*input_height=*/288, /*input_width=*/1,
       /*input=*/arena + 1638400, /*output=*/arena + 14745600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "setup", s);
-  ops[268].kernel = timmc_kernel_wino;
-  ops[268].a = arena + 20054016;
-  ops[268].b = wino_bias + 7552;
-  ops[268].y = arena + 21692416;
-  ops[268].work[0] = arena + 1638400;
-  ops[268].work[1] = arena + 14745600;
-  memcpy(ops[268].dims, (const size_t[]){/*batch=*/2, /*height=*/40, /*width=*/40,
-      /*in_channels=*/512, /*out_channels=*/512, /*in_stride=*/512, /*out_stride=*/512, /*dilation=*/4, /*relu=*/1,
-      /*block=*/288}, sizeof(ops[268].dims));
+  ops[268] = (timmc_op){.xnn = ops[268].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 20054016, .b = wino_bias + 7552, .y = arena + 21692416,
+      .work = {arena + 1638400, arena + 14745600},
+      .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/512, /*out_channels=*/512,
+               /*in_stride=*/512, /*out_stride=*/512, /*dilation=*/4, /*relu=*/1, /*block=*/288}};
 
   /* layer4.2.conv3: conv 1x1 512->2048 s1, layer4.2.bn3 folded; [2,40,40,512] -> [2,40,40,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv3.weight", NULL, "layer4.2.bn3",

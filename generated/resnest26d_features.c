@@ -548,15 +548,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[2].xnn, /*batch_size=*/1, /*input_height=*/75, /*input_width=*/1,
       /*input=*/arena + 172800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "setup", s);
-  ops[2].kernel = timmc_kernel_wino;
-  ops[2].a = arena + 802816;
-  ops[2].b = wino_bias + 0;
-  ops[2].y = arena + 5419008;
-  ops[2].work[0] = arena + 172800;
-  ops[2].work[1] = arena + 0;
-  memcpy(ops[2].dims, (const size_t[]){/*batch=*/2, /*height=*/112, /*width=*/112,
-      /*in_channels=*/32, /*out_channels=*/64, /*in_stride=*/32, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1,
-      /*block=*/75}, sizeof(ops[2].dims));
+  ops[2] = (timmc_op){.xnn = ops[2].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 802816, .b = wino_bias + 0, .y = arena + 5419008,
+      .work = {arena + 172800, arena + 0},
+      .dims = {/*batch=*/2, /*height=*/112, /*width=*/112, /*in_channels=*/32, /*out_channels=*/64,
+               /*in_stride=*/32, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/75}};
 
   /* maxpool: maxpool 3x3 s2; [2,112,112,64] -> [2,56,56,64] */
   s = xnn_create_max_pooling2d_nhwc_f32(
@@ -603,15 +599,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[5].xnn, /*batch_size=*/1, /*input_height=*/37, /*input_width=*/1,
       /*input=*/arena + 4184576, /*output=*/arena + 4014080, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2.conv", "setup", s);
-  ops[5].kernel = timmc_kernel_wino;
-  ops[5].a = arena + 3612672;
-  ops[5].b = wino_bias + 64;
-  ops[5].y = arena + 0;
-  ops[5].work[0] = arena + 4184576;
-  ops[5].work[1] = arena + 4014080;
-  memcpy(ops[5].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
-      /*in_channels=*/64, /*out_channels=*/128, /*in_stride=*/64, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1,
-      /*block=*/37}, sizeof(ops[5].dims));
+  ops[5] = (timmc_op){.xnn = ops[5].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 3612672, .b = wino_bias + 64, .y = arena + 0,
+      .work = {arena + 4184576, arena + 4014080},
+      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/128,
+               /*in_stride=*/64, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/37}};
 
   /* layer1.0.conv2: global avg pool; [2,56,56,128] -> [2,1,1,128] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -730,15 +722,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[15].xnn, /*batch_size=*/1, /*input_height=*/37, /*input_width=*/1,
       /*input=*/arena + 2980352, /*output=*/arena + 2809856, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2.conv", "setup", s);
-  ops[15].kernel = timmc_kernel_wino;
-  ops[15].a = arena + 2408448;
-  ops[15].b = wino_bias + 192;
-  ops[15].y = arena + 1605632;
-  ops[15].work[0] = arena + 2980352;
-  ops[15].work[1] = arena + 2809856;
-  memcpy(ops[15].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
-      /*in_channels=*/64, /*out_channels=*/128, /*in_stride=*/64, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1,
-      /*block=*/37}, sizeof(ops[15].dims));
+  ops[15] = (timmc_op){.xnn = ops[15].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 2408448, .b = wino_bias + 192, .y = arena + 1605632,
+      .work = {arena + 2980352, arena + 2809856},
+      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/128,
+               /*in_stride=*/64, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/37}};
 
   /* layer1.1.conv2: global avg pool; [2,56,56,128] -> [2,1,1,128] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -841,15 +829,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[24].xnn, /*batch_size=*/1, /*input_height=*/392, /*input_width=*/1,
       /*input=*/arena + 3612672, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2.conv", "setup", s);
-  ops[24].kernel = timmc_kernel_wino;
-  ops[24].a = arena + 10235904;
-  ops[24].b = wino_bias + 320;
-  ops[24].y = arena + 8630272;
-  ops[24].work[0] = arena + 3612672;
-  ops[24].work[1] = arena + 0;
-  memcpy(ops[24].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
-      /*in_channels=*/128, /*out_channels=*/256, /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
-      /*block=*/392}, sizeof(ops[24].dims));
+  ops[24] = (timmc_op){.xnn = ops[24].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 10235904, .b = wino_bias + 320, .y = arena + 8630272,
+      .work = {arena + 3612672, arena + 0},
+      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/256,
+               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/392}};
 
   /* layer2.0.conv2: global avg pool; [2,56,56,256] -> [2,1,1,256] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -993,15 +977,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[36].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 1705984, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2.conv", "setup", s);
-  ops[36].kernel = timmc_kernel_wino;
-  ops[36].a = arena + 2558976;
-  ops[36].b = wino_bias + 576;
-  ops[36].y = arena + 2157568;
-  ops[36].work[0] = arena + 1705984;
-  ops[36].work[1] = arena + 0;
-  memcpy(ops[36].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/256, /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
-      /*block=*/98}, sizeof(ops[36].dims));
+  ops[36] = (timmc_op){.xnn = ops[36].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 2558976, .b = wino_bias + 576, .y = arena + 2157568,
+      .work = {arena + 1705984, arena + 0},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/256,
+               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/98}};
 
   /* layer2.1.conv2: global avg pool; [2,28,28,256] -> [2,1,1,256] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1104,15 +1084,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[45].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 1806336, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2.conv", "setup", s);
-  ops[45].kernel = timmc_kernel_wino;
-  ops[45].a = arena + 4315136;
-  ops[45].b = wino_bias + 832;
-  ops[45].y = arena + 3512320;
-  ops[45].work[0] = arena + 1806336;
-  ops[45].work[1] = arena + 0;
-  memcpy(ops[45].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
-      /*in_channels=*/256, /*out_channels=*/512, /*in_stride=*/256, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1,
-      /*block=*/98}, sizeof(ops[45].dims));
+  ops[45] = (timmc_op){.xnn = ops[45].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 4315136, .b = wino_bias + 832, .y = arena + 3512320,
+      .work = {arena + 1806336, arena + 0},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/256, /*out_channels=*/512,
+               /*in_stride=*/256, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1, /*block=*/98}};
 
   /* layer3.0.conv2: global avg pool; [2,28,28,512] -> [2,1,1,512] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1258,15 +1234,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[57].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
       /*input=*/arena + 4503552, /*output=*/arena + 3512320, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2.conv", "setup", s);
-  ops[57].kernel = timmc_kernel_wino;
-  ops[57].a = arena + 4999168;
-  ops[57].b = wino_bias + 1344;
-  ops[57].y = arena + 4798464;
-  ops[57].work[0] = arena + 4503552;
-  ops[57].work[1] = arena + 3512320;
-  memcpy(ops[57].dims, (const size_t[]){/*batch=*/2, /*height=*/14, /*width=*/14,
-      /*in_channels=*/256, /*out_channels=*/512, /*in_stride=*/256, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1,
-      /*block=*/32}, sizeof(ops[57].dims));
+  ops[57] = (timmc_op){.xnn = ops[57].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 4999168, .b = wino_bias + 1344, .y = arena + 4798464,
+      .work = {arena + 4503552, arena + 3512320},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/512,
+               /*in_stride=*/256, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1, /*block=*/32}};
 
   /* layer3.1.conv2: global avg pool; [2,14,14,512] -> [2,1,1,512] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1369,15 +1341,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[66].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
       /*input=*/arena + 1179648, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2.conv", "setup", s);
-  ops[66].kernel = timmc_kernel_wino;
-  ops[66].a = arena + 2170880;
-  ops[66].b = wino_bias + 1856;
-  ops[66].y = arena + 1769472;
-  ops[66].work[0] = arena + 1179648;
-  ops[66].work[1] = arena + 0;
-  memcpy(ops[66].dims, (const size_t[]){/*batch=*/2, /*height=*/14, /*width=*/14,
-      /*in_channels=*/512, /*out_channels=*/1024, /*in_stride=*/512, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/1,
-      /*block=*/32}, sizeof(ops[66].dims));
+  ops[66] = (timmc_op){.xnn = ops[66].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 2170880, .b = wino_bias + 1856, .y = arena + 1769472,
+      .work = {arena + 1179648, arena + 0},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/512, /*out_channels=*/1024,
+               /*in_stride=*/512, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/1, /*block=*/32}};
 
   /* layer4.0.conv2: global avg pool; [2,14,14,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1525,15 +1493,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[78].xnn, /*batch_size=*/1, /*input_height=*/8, /*input_width=*/1,
       /*input=*/arena + 4409344, /*output=*/arena + 3913728, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2.conv", "setup", s);
-  ops[78].kernel = timmc_kernel_wino;
-  ops[78].a = arena + 4657152;
-  ops[78].b = wino_bias + 2880;
-  ops[78].y = arena + 4556800;
-  ops[78].work[0] = arena + 4409344;
-  ops[78].work[1] = arena + 3913728;
-  memcpy(ops[78].dims, (const size_t[]){/*batch=*/2, /*height=*/7, /*width=*/7,
-      /*in_channels=*/512, /*out_channels=*/1024, /*in_stride=*/512, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/1,
-      /*block=*/8}, sizeof(ops[78].dims));
+  ops[78] = (timmc_op){.xnn = ops[78].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 4657152, .b = wino_bias + 2880, .y = arena + 4556800,
+      .work = {arena + 4409344, arena + 3913728},
+      .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/512, /*out_channels=*/1024,
+               /*in_stride=*/512, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/1, /*block=*/8}};
 
   /* layer4.1.conv2: global avg pool; [2,7,7,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(

@@ -594,15 +594,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[3].xnn, /*batch_size=*/1, /*input_height=*/196, /*input_width=*/1,
       /*input=*/arena + 200704, /*output=*/arena + 1154048, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "setup", s);
-  ops[3].kernel = timmc_kernel_wino;
-  ops[3].a = arena + 0;
-  ops[3].b = wino_bias + 0;
-  ops[3].y = arena + 652288;
-  ops[3].work[0] = arena + 200704;
-  ops[3].work[1] = arena + 1154048;
-  memcpy(ops[3].dims, (const size_t[]){/*batch=*/1, /*height=*/56, /*width=*/56,
-      /*in_channels=*/64, /*out_channels=*/64, /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1,
-      /*block=*/196}, sizeof(ops[3].dims));
+  ops[3] = (timmc_op){.xnn = ops[3].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 0, .b = wino_bias + 0, .y = arena + 652288,
+      .work = {arena + 200704, arena + 1154048},
+      .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/64,
+               /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/196}};
 
   /* layer1.0.conv3: conv 1x1 64->256 s1, layer1.0.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv3.weight", NULL, "layer1.0.bn3",
@@ -678,15 +674,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[8].xnn, /*batch_size=*/1, /*input_height=*/196, /*input_width=*/1,
       /*input=*/arena + 200704, /*output=*/arena + 652288, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
-  ops[8].kernel = timmc_kernel_wino;
-  ops[8].a = arena + 0;
-  ops[8].b = wino_bias + 64;
-  ops[8].y = arena + 1956864;
-  ops[8].work[0] = arena + 200704;
-  ops[8].work[1] = arena + 652288;
-  memcpy(ops[8].dims, (const size_t[]){/*batch=*/1, /*height=*/56, /*width=*/56,
-      /*in_channels=*/64, /*out_channels=*/64, /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1,
-      /*block=*/196}, sizeof(ops[8].dims));
+  ops[8] = (timmc_op){.xnn = ops[8].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 0, .b = wino_bias + 64, .y = arena + 1956864,
+      .work = {arena + 200704, arena + 652288},
+      .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/64,
+               /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/196}};
 
   /* layer1.1.conv3: conv 1x1 64->256 s1, layer1.1.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv3.weight", NULL, "layer1.1.bn3",
@@ -746,15 +738,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[12].xnn, /*batch_size=*/1, /*input_height=*/196, /*input_width=*/1,
       /*input=*/arena + 1003520, /*output=*/arena + 1455104, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "setup", s);
-  ops[12].kernel = timmc_kernel_wino;
-  ops[12].a = arena + 802816;
-  ops[12].b = wino_bias + 128;
-  ops[12].y = arena + 1906688;
-  ops[12].work[0] = arena + 1003520;
-  ops[12].work[1] = arena + 1455104;
-  memcpy(ops[12].dims, (const size_t[]){/*batch=*/1, /*height=*/56, /*width=*/56,
-      /*in_channels=*/64, /*out_channels=*/64, /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1,
-      /*block=*/196}, sizeof(ops[12].dims));
+  ops[12] = (timmc_op){.xnn = ops[12].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 802816, .b = wino_bias + 128, .y = arena + 1906688,
+      .work = {arena + 1003520, arena + 1455104},
+      .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/64,
+               /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/196}};
 
   /* layer1.2.conv3: conv 1x1 64->256 s1, layer1.2.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv3.weight", NULL, "layer1.2.bn3",
@@ -888,15 +876,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[21].xnn, /*batch_size=*/1, /*input_height=*/49, /*input_width=*/1,
       /*input=*/arena + 501760, /*output=*/arena + 727552, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "setup", s);
-  ops[21].kernel = timmc_kernel_wino;
-  ops[21].a = arena + 401408;
-  ops[21].b = wino_bias + 192;
-  ops[21].y = arena + 953344;
-  ops[21].work[0] = arena + 501760;
-  ops[21].work[1] = arena + 727552;
-  memcpy(ops[21].dims, (const size_t[]){/*batch=*/1, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/128, /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1,
-      /*block=*/49}, sizeof(ops[21].dims));
+  ops[21] = (timmc_op){.xnn = ops[21].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 401408, .b = wino_bias + 192, .y = arena + 953344,
+      .work = {arena + 501760, arena + 727552},
+      .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/128,
+               /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/49}};
 
   /* layer2.1.conv3: conv 1x1 128->512 s1, layer2.1.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv3.weight", NULL, "layer2.1.bn3",
@@ -956,15 +940,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[25].xnn, /*batch_size=*/1, /*input_height=*/49, /*input_width=*/1,
       /*input=*/arena + 100352, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "setup", s);
-  ops[25].kernel = timmc_kernel_wino;
-  ops[25].a = arena + 0;
-  ops[25].b = wino_bias + 320;
-  ops[25].y = arena + 1028608;
-  ops[25].work[0] = arena + 100352;
-  ops[25].work[1] = arena + 802816;
-  memcpy(ops[25].dims, (const size_t[]){/*batch=*/1, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/128, /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1,
-      /*block=*/49}, sizeof(ops[25].dims));
+  ops[25] = (timmc_op){.xnn = ops[25].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 0, .b = wino_bias + 320, .y = arena + 1028608,
+      .work = {arena + 100352, arena + 802816},
+      .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/128,
+               /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/49}};
 
   /* layer2.2.conv3: conv 1x1 128->512 s1, layer2.2.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv3.weight", NULL, "layer2.2.bn3",
@@ -1024,15 +1004,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[29].xnn, /*batch_size=*/1, /*input_height=*/49, /*input_width=*/1,
       /*input=*/arena + 501760, /*output=*/arena + 727552, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "setup", s);
-  ops[29].kernel = timmc_kernel_wino;
-  ops[29].a = arena + 401408;
-  ops[29].b = wino_bias + 448;
-  ops[29].y = arena + 953344;
-  ops[29].work[0] = arena + 501760;
-  ops[29].work[1] = arena + 727552;
-  memcpy(ops[29].dims, (const size_t[]){/*batch=*/1, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/128, /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1,
-      /*block=*/49}, sizeof(ops[29].dims));
+  ops[29] = (timmc_op){.xnn = ops[29].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 401408, .b = wino_bias + 448, .y = arena + 953344,
+      .work = {arena + 501760, arena + 727552},
+      .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/128,
+               /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/49}};
 
   /* layer2.3.conv3: conv 1x1 128->512 s1, layer2.3.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv3.weight", NULL, "layer2.3.bn3",
@@ -1166,15 +1142,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[38].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
       /*input=*/arena + 250880, /*output=*/arena + 398336, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "setup", s);
-  ops[38].kernel = timmc_kernel_wino;
-  ops[38].a = arena + 200704;
-  ops[38].b = wino_bias + 576;
-  ops[38].y = arena + 545792;
-  ops[38].work[0] = arena + 250880;
-  ops[38].work[1] = arena + 398336;
-  memcpy(ops[38].dims, (const size_t[]){/*batch=*/1, /*height=*/14, /*width=*/14,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
-      /*block=*/16}, sizeof(ops[38].dims));
+  ops[38] = (timmc_op){.xnn = ops[38].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 200704, .b = wino_bias + 576, .y = arena + 545792,
+      .work = {arena + 250880, arena + 398336},
+      .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16}};
 
   /* layer3.1.conv3: conv 1x1 256->1024 s1, layer3.1.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv3.weight", NULL, "layer3.1.bn3",
@@ -1234,15 +1206,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[42].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
       /*input=*/arena + 50176, /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "setup", s);
-  ops[42].kernel = timmc_kernel_wino;
-  ops[42].a = arena + 0;
-  ops[42].b = wino_bias + 832;
-  ops[42].y = arena + 548864;
-  ops[42].work[0] = arena + 50176;
-  ops[42].work[1] = arena + 401408;
-  memcpy(ops[42].dims, (const size_t[]){/*batch=*/1, /*height=*/14, /*width=*/14,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
-      /*block=*/16}, sizeof(ops[42].dims));
+  ops[42] = (timmc_op){.xnn = ops[42].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 0, .b = wino_bias + 832, .y = arena + 548864,
+      .work = {arena + 50176, arena + 401408},
+      .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16}};
 
   /* layer3.2.conv3: conv 1x1 256->1024 s1, layer3.2.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv3.weight", NULL, "layer3.2.bn3",
@@ -1302,15 +1270,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[46].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
       /*input=*/arena + 250880, /*output=*/arena + 398336, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "setup", s);
-  ops[46].kernel = timmc_kernel_wino;
-  ops[46].a = arena + 200704;
-  ops[46].b = wino_bias + 1088;
-  ops[46].y = arena + 545792;
-  ops[46].work[0] = arena + 250880;
-  ops[46].work[1] = arena + 398336;
-  memcpy(ops[46].dims, (const size_t[]){/*batch=*/1, /*height=*/14, /*width=*/14,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
-      /*block=*/16}, sizeof(ops[46].dims));
+  ops[46] = (timmc_op){.xnn = ops[46].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 200704, .b = wino_bias + 1088, .y = arena + 545792,
+      .work = {arena + 250880, arena + 398336},
+      .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16}};
 
   /* layer3.3.conv3: conv 1x1 256->1024 s1, layer3.3.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv3.weight", NULL, "layer3.3.bn3",
@@ -1370,15 +1334,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[50].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
       /*input=*/arena + 50176, /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "setup", s);
-  ops[50].kernel = timmc_kernel_wino;
-  ops[50].a = arena + 0;
-  ops[50].b = wino_bias + 1344;
-  ops[50].y = arena + 548864;
-  ops[50].work[0] = arena + 50176;
-  ops[50].work[1] = arena + 401408;
-  memcpy(ops[50].dims, (const size_t[]){/*batch=*/1, /*height=*/14, /*width=*/14,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
-      /*block=*/16}, sizeof(ops[50].dims));
+  ops[50] = (timmc_op){.xnn = ops[50].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 0, .b = wino_bias + 1344, .y = arena + 548864,
+      .work = {arena + 50176, arena + 401408},
+      .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16}};
 
   /* layer3.4.conv3: conv 1x1 256->1024 s1, layer3.4.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv3.weight", NULL, "layer3.4.bn3",
@@ -1438,15 +1398,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[54].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
       /*input=*/arena + 250880, /*output=*/arena + 398336, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "setup", s);
-  ops[54].kernel = timmc_kernel_wino;
-  ops[54].a = arena + 200704;
-  ops[54].b = wino_bias + 1600;
-  ops[54].y = arena + 545792;
-  ops[54].work[0] = arena + 250880;
-  ops[54].work[1] = arena + 398336;
-  memcpy(ops[54].dims, (const size_t[]){/*batch=*/1, /*height=*/14, /*width=*/14,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
-      /*block=*/16}, sizeof(ops[54].dims));
+  ops[54] = (timmc_op){.xnn = ops[54].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 200704, .b = wino_bias + 1600, .y = arena + 545792,
+      .work = {arena + 250880, arena + 398336},
+      .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16}};
 
   /* layer3.5.conv3: conv 1x1 256->1024 s1, layer3.5.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv3.weight", NULL, "layer3.5.bn3",

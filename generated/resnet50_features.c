@@ -593,15 +593,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[3].xnn, /*batch_size=*/1, /*input_height=*/196, /*input_width=*/1,
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "setup", s);
-  ops[3].kernel = timmc_kernel_wino;
-  ops[3].a = arena + 1705984;
-  ops[3].b = wino_bias + 0;
-  ops[3].y = arena + 1906688;
-  ops[3].work[0] = arena + 802816;
-  ops[3].work[1] = arena + 1254400;
-  memcpy(ops[3].dims, (const size_t[]){/*batch=*/1, /*height=*/56, /*width=*/56,
-      /*in_channels=*/64, /*out_channels=*/64, /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1,
-      /*block=*/196}, sizeof(ops[3].dims));
+  ops[3] = (timmc_op){.xnn = ops[3].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1705984, .b = wino_bias + 0, .y = arena + 1906688,
+      .work = {arena + 802816, arena + 1254400},
+      .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/64,
+               /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/196}};
 
   /* layer1.0.conv3: conv 1x1 64->256 s1, layer1.0.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv3.weight", NULL, "layer1.0.bn3",
@@ -677,15 +673,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[8].xnn, /*batch_size=*/1, /*input_height=*/196, /*input_width=*/1,
       /*input=*/arena + 1605632, /*output=*/arena + 2057216, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
-  ops[8].kernel = timmc_kernel_wino;
-  ops[8].a = arena + 2508800;
-  ops[8].b = wino_bias + 64;
-  ops[8].y = arena + 2709504;
-  ops[8].work[0] = arena + 1605632;
-  ops[8].work[1] = arena + 2057216;
-  memcpy(ops[8].dims, (const size_t[]){/*batch=*/1, /*height=*/56, /*width=*/56,
-      /*in_channels=*/64, /*out_channels=*/64, /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1,
-      /*block=*/196}, sizeof(ops[8].dims));
+  ops[8] = (timmc_op){.xnn = ops[8].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 2508800, .b = wino_bias + 64, .y = arena + 2709504,
+      .work = {arena + 1605632, arena + 2057216},
+      .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/64,
+               /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/196}};
 
   /* layer1.1.conv3: conv 1x1 64->256 s1, layer1.1.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv3.weight", NULL, "layer1.1.bn3",
@@ -745,15 +737,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[12].xnn, /*batch_size=*/1, /*input_height=*/196, /*input_width=*/1,
       /*input=*/arena + 802816, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "setup", s);
-  ops[12].kernel = timmc_kernel_wino;
-  ops[12].a = arena + 1254400;
-  ops[12].b = wino_bias + 128;
-  ops[12].y = arena + 2860032;
-  ops[12].work[0] = arena + 802816;
-  ops[12].work[1] = arena + 2408448;
-  memcpy(ops[12].dims, (const size_t[]){/*batch=*/1, /*height=*/56, /*width=*/56,
-      /*in_channels=*/64, /*out_channels=*/64, /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1,
-      /*block=*/196}, sizeof(ops[12].dims));
+  ops[12] = (timmc_op){.xnn = ops[12].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1254400, .b = wino_bias + 128, .y = arena + 2860032,
+      .work = {arena + 802816, arena + 2408448},
+      .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/64,
+               /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/196}};
 
   /* layer1.2.conv3: conv 1x1 64->256 s1, layer1.2.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv3.weight", NULL, "layer1.2.bn3",
@@ -887,15 +875,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[21].xnn, /*batch_size=*/1, /*input_height=*/49, /*input_width=*/1,
       /*input=*/arena + 2007040, /*output=*/arena + 2232832, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "setup", s);
-  ops[21].kernel = timmc_kernel_wino;
-  ops[21].a = arena + 2458624;
-  ops[21].b = wino_bias + 192;
-  ops[21].y = arena + 2558976;
-  ops[21].work[0] = arena + 2007040;
-  ops[21].work[1] = arena + 2232832;
-  memcpy(ops[21].dims, (const size_t[]){/*batch=*/1, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/128, /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1,
-      /*block=*/49}, sizeof(ops[21].dims));
+  ops[21] = (timmc_op){.xnn = ops[21].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 2458624, .b = wino_bias + 192, .y = arena + 2558976,
+      .work = {arena + 2007040, arena + 2232832},
+      .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/128,
+               /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/49}};
 
   /* layer2.1.conv3: conv 1x1 128->512 s1, layer2.1.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv3.weight", NULL, "layer2.1.bn3",
@@ -955,15 +939,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[25].xnn, /*batch_size=*/1, /*input_height=*/49, /*input_width=*/1,
       /*input=*/arena + 1605632, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "setup", s);
-  ops[25].kernel = timmc_kernel_wino;
-  ops[25].a = arena + 1831424;
-  ops[25].b = wino_bias + 320;
-  ops[25].y = arena + 2634240;
-  ops[25].work[0] = arena + 1605632;
-  ops[25].work[1] = arena + 2408448;
-  memcpy(ops[25].dims, (const size_t[]){/*batch=*/1, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/128, /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1,
-      /*block=*/49}, sizeof(ops[25].dims));
+  ops[25] = (timmc_op){.xnn = ops[25].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1831424, .b = wino_bias + 320, .y = arena + 2634240,
+      .work = {arena + 1605632, arena + 2408448},
+      .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/128,
+               /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/49}};
 
   /* layer2.2.conv3: conv 1x1 128->512 s1, layer2.2.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv3.weight", NULL, "layer2.2.bn3",
@@ -1023,15 +1003,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[29].xnn, /*batch_size=*/1, /*input_height=*/49, /*input_width=*/1,
       /*input=*/arena + 2007040, /*output=*/arena + 2232832, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "setup", s);
-  ops[29].kernel = timmc_kernel_wino;
-  ops[29].a = arena + 2458624;
-  ops[29].b = wino_bias + 448;
-  ops[29].y = arena + 2558976;
-  ops[29].work[0] = arena + 2007040;
-  ops[29].work[1] = arena + 2232832;
-  memcpy(ops[29].dims, (const size_t[]){/*batch=*/1, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/128, /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1,
-      /*block=*/49}, sizeof(ops[29].dims));
+  ops[29] = (timmc_op){.xnn = ops[29].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 2458624, .b = wino_bias + 448, .y = arena + 2558976,
+      .work = {arena + 2007040, arena + 2232832},
+      .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/128,
+               /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/49}};
 
   /* layer2.3.conv3: conv 1x1 128->512 s1, layer2.3.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv3.weight", NULL, "layer2.3.bn3",
@@ -1165,15 +1141,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[38].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
       /*input=*/arena + 1806336, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "setup", s);
-  ops[38].kernel = timmc_kernel_wino;
-  ops[38].a = arena + 1953792;
-  ops[38].b = wino_bias + 576;
-  ops[38].y = arena + 2555904;
-  ops[38].work[0] = arena + 1806336;
-  ops[38].work[1] = arena + 2408448;
-  memcpy(ops[38].dims, (const size_t[]){/*batch=*/1, /*height=*/14, /*width=*/14,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
-      /*block=*/16}, sizeof(ops[38].dims));
+  ops[38] = (timmc_op){.xnn = ops[38].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1953792, .b = wino_bias + 576, .y = arena + 2555904,
+      .work = {arena + 1806336, arena + 2408448},
+      .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16}};
 
   /* layer3.1.conv3: conv 1x1 256->1024 s1, layer3.1.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv3.weight", NULL, "layer3.1.bn3",
@@ -1233,15 +1205,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[42].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
       /*input=*/arena + 1605632, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "setup", s);
-  ops[42].kernel = timmc_kernel_wino;
-  ops[42].a = arena + 1753088;
-  ops[42].b = wino_bias + 832;
-  ops[42].y = arena + 2555904;
-  ops[42].work[0] = arena + 1605632;
-  ops[42].work[1] = arena + 2408448;
-  memcpy(ops[42].dims, (const size_t[]){/*batch=*/1, /*height=*/14, /*width=*/14,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
-      /*block=*/16}, sizeof(ops[42].dims));
+  ops[42] = (timmc_op){.xnn = ops[42].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1753088, .b = wino_bias + 832, .y = arena + 2555904,
+      .work = {arena + 1605632, arena + 2408448},
+      .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16}};
 
   /* layer3.2.conv3: conv 1x1 256->1024 s1, layer3.2.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv3.weight", NULL, "layer3.2.bn3",
@@ -1301,15 +1269,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[46].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
       /*input=*/arena + 1806336, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "setup", s);
-  ops[46].kernel = timmc_kernel_wino;
-  ops[46].a = arena + 1953792;
-  ops[46].b = wino_bias + 1088;
-  ops[46].y = arena + 2555904;
-  ops[46].work[0] = arena + 1806336;
-  ops[46].work[1] = arena + 2408448;
-  memcpy(ops[46].dims, (const size_t[]){/*batch=*/1, /*height=*/14, /*width=*/14,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
-      /*block=*/16}, sizeof(ops[46].dims));
+  ops[46] = (timmc_op){.xnn = ops[46].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1953792, .b = wino_bias + 1088, .y = arena + 2555904,
+      .work = {arena + 1806336, arena + 2408448},
+      .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16}};
 
   /* layer3.3.conv3: conv 1x1 256->1024 s1, layer3.3.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv3.weight", NULL, "layer3.3.bn3",
@@ -1369,15 +1333,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[50].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
       /*input=*/arena + 1605632, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "setup", s);
-  ops[50].kernel = timmc_kernel_wino;
-  ops[50].a = arena + 1753088;
-  ops[50].b = wino_bias + 1344;
-  ops[50].y = arena + 2555904;
-  ops[50].work[0] = arena + 1605632;
-  ops[50].work[1] = arena + 2408448;
-  memcpy(ops[50].dims, (const size_t[]){/*batch=*/1, /*height=*/14, /*width=*/14,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
-      /*block=*/16}, sizeof(ops[50].dims));
+  ops[50] = (timmc_op){.xnn = ops[50].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1753088, .b = wino_bias + 1344, .y = arena + 2555904,
+      .work = {arena + 1605632, arena + 2408448},
+      .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16}};
 
   /* layer3.4.conv3: conv 1x1 256->1024 s1, layer3.4.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv3.weight", NULL, "layer3.4.bn3",
@@ -1437,15 +1397,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[54].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
       /*input=*/arena + 1806336, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "setup", s);
-  ops[54].kernel = timmc_kernel_wino;
-  ops[54].a = arena + 1953792;
-  ops[54].b = wino_bias + 1600;
-  ops[54].y = arena + 2555904;
-  ops[54].work[0] = arena + 1806336;
-  ops[54].work[1] = arena + 2408448;
-  memcpy(ops[54].dims, (const size_t[]){/*batch=*/1, /*height=*/14, /*width=*/14,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
-      /*block=*/16}, sizeof(ops[54].dims));
+  ops[54] = (timmc_op){.xnn = ops[54].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1953792, .b = wino_bias + 1600, .y = arena + 2555904,
+      .work = {arena + 1806336, arena + 2408448},
+      .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16}};
 
   /* layer3.5.conv3: conv 1x1 256->1024 s1, layer3.5.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv3.weight", NULL, "layer3.5.bn3",

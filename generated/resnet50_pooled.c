@@ -594,15 +594,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[3].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
       /*input=*/arena + 401408, /*output=*/arena + 530432, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "setup", s);
-  ops[3].kernel = timmc_kernel_wino;
-  ops[3].a = arena + 0;
-  ops[3].b = wino_bias + 0;
-  ops[3].y = arena + 1605632;
-  ops[3].work[0] = arena + 401408;
-  ops[3].work[1] = arena + 530432;
-  memcpy(ops[3].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
-      /*in_channels=*/64, /*out_channels=*/64, /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1,
-      /*block=*/56}, sizeof(ops[3].dims));
+  ops[3] = (timmc_op){.xnn = ops[3].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 0, .b = wino_bias + 0, .y = arena + 1605632,
+      .work = {arena + 401408, arena + 530432},
+      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/64,
+               /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/56}};
 
   /* layer1.0.conv3: conv 1x1 64->256 s1, layer1.0.bn3 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv3.weight", NULL, "layer1.0.bn3",
@@ -678,15 +674,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[8].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
       /*input=*/arena + 2007040, /*output=*/arena + 2136064, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
-  ops[8].kernel = timmc_kernel_wino;
-  ops[8].a = arena + 1605632;
-  ops[8].b = wino_bias + 64;
-  ops[8].y = arena + 3211264;
-  ops[8].work[0] = arena + 2007040;
-  ops[8].work[1] = arena + 2136064;
-  memcpy(ops[8].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
-      /*in_channels=*/64, /*out_channels=*/64, /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1,
-      /*block=*/56}, sizeof(ops[8].dims));
+  ops[8] = (timmc_op){.xnn = ops[8].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1605632, .b = wino_bias + 64, .y = arena + 3211264,
+      .work = {arena + 2007040, arena + 2136064},
+      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/64,
+               /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/56}};
 
   /* layer1.1.conv3: conv 1x1 64->256 s1, layer1.1.bn3 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv3.weight", NULL, "layer1.1.bn3",
@@ -746,15 +738,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[12].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
       /*input=*/arena + 401408, /*output=*/arena + 530432, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "setup", s);
-  ops[12].kernel = timmc_kernel_wino;
-  ops[12].a = arena + 0;
-  ops[12].b = wino_bias + 128;
-  ops[12].y = arena + 3211264;
-  ops[12].work[0] = arena + 401408;
-  ops[12].work[1] = arena + 530432;
-  memcpy(ops[12].dims, (const size_t[]){/*batch=*/2, /*height=*/56, /*width=*/56,
-      /*in_channels=*/64, /*out_channels=*/64, /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1,
-      /*block=*/56}, sizeof(ops[12].dims));
+  ops[12] = (timmc_op){.xnn = ops[12].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 0, .b = wino_bias + 128, .y = arena + 3211264,
+      .work = {arena + 401408, arena + 530432},
+      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/64,
+               /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/56}};
 
   /* layer1.2.conv3: conv 1x1 64->256 s1, layer1.2.bn3 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv3.weight", NULL, "layer1.2.bn3",
@@ -888,15 +876,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[21].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1, /*input=*/arena + 0,
       /*output=*/arena + 451584, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "setup", s);
-  ops[21].kernel = timmc_kernel_wino;
-  ops[21].a = arena + 903168;
-  ops[21].b = wino_bias + 192;
-  ops[21].y = arena + 1103872;
-  ops[21].work[0] = arena + 0;
-  ops[21].work[1] = arena + 451584;
-  memcpy(ops[21].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/128, /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1,
-      /*block=*/98}, sizeof(ops[21].dims));
+  ops[21] = (timmc_op){.xnn = ops[21].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 903168, .b = wino_bias + 192, .y = arena + 1103872,
+      .work = {arena + 0, arena + 451584},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/128,
+               /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/98}};
 
   /* layer2.1.conv3: conv 1x1 128->512 s1, layer2.1.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv3.weight", NULL, "layer2.1.bn3",
@@ -956,15 +940,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[25].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "setup", s);
-  ops[25].kernel = timmc_kernel_wino;
-  ops[25].a = arena + 1705984;
-  ops[25].b = wino_bias + 320;
-  ops[25].y = arena + 1906688;
-  ops[25].work[0] = arena + 802816;
-  ops[25].work[1] = arena + 1254400;
-  memcpy(ops[25].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/128, /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1,
-      /*block=*/98}, sizeof(ops[25].dims));
+  ops[25] = (timmc_op){.xnn = ops[25].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1705984, .b = wino_bias + 320, .y = arena + 1906688,
+      .work = {arena + 802816, arena + 1254400},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/128,
+               /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/98}};
 
   /* layer2.2.conv3: conv 1x1 128->512 s1, layer2.2.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv3.weight", NULL, "layer2.2.bn3",
@@ -1024,15 +1004,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[29].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1, /*input=*/arena + 0,
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "setup", s);
-  ops[29].kernel = timmc_kernel_wino;
-  ops[29].a = arena + 451584;
-  ops[29].b = wino_bias + 448;
-  ops[29].y = arena + 2057216;
-  ops[29].work[0] = arena + 0;
-  ops[29].work[1] = arena + 1605632;
-  memcpy(ops[29].dims, (const size_t[]){/*batch=*/2, /*height=*/28, /*width=*/28,
-      /*in_channels=*/128, /*out_channels=*/128, /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1,
-      /*block=*/98}, sizeof(ops[29].dims));
+  ops[29] = (timmc_op){.xnn = ops[29].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 451584, .b = wino_bias + 448, .y = arena + 2057216,
+      .work = {arena + 0, arena + 1605632},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/128,
+               /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/98}};
 
   /* layer2.3.conv3: conv 1x1 128->512 s1, layer2.3.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv3.weight", NULL, "layer2.3.bn3",
@@ -1166,15 +1142,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[38].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1, /*input=*/arena + 0,
       /*output=*/arena + 294912, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "setup", s);
-  ops[38].kernel = timmc_kernel_wino;
-  ops[38].a = arena + 589824;
-  ops[38].b = wino_bias + 576;
-  ops[38].y = arena + 690176;
-  ops[38].work[0] = arena + 0;
-  ops[38].work[1] = arena + 294912;
-  memcpy(ops[38].dims, (const size_t[]){/*batch=*/2, /*height=*/14, /*width=*/14,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
-      /*block=*/32}, sizeof(ops[38].dims));
+  ops[38] = (timmc_op){.xnn = ops[38].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 589824, .b = wino_bias + 576, .y = arena + 690176,
+      .work = {arena + 0, arena + 294912},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/32}};
 
   /* layer3.1.conv3: conv 1x1 256->1024 s1, layer3.1.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv3.weight", NULL, "layer3.1.bn3",
@@ -1234,15 +1206,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[42].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
       /*input=*/arena + 401408, /*output=*/arena + 696320, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "setup", s);
-  ops[42].kernel = timmc_kernel_wino;
-  ops[42].a = arena + 991232;
-  ops[42].b = wino_bias + 832;
-  ops[42].y = arena + 1091584;
-  ops[42].work[0] = arena + 401408;
-  ops[42].work[1] = arena + 696320;
-  memcpy(ops[42].dims, (const size_t[]){/*batch=*/2, /*height=*/14, /*width=*/14,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
-      /*block=*/32}, sizeof(ops[42].dims));
+  ops[42] = (timmc_op){.xnn = ops[42].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 991232, .b = wino_bias + 832, .y = arena + 1091584,
+      .work = {arena + 401408, arena + 696320},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/32}};
 
   /* layer3.2.conv3: conv 1x1 256->1024 s1, layer3.2.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv3.weight", NULL, "layer3.2.bn3",
@@ -1302,15 +1270,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[46].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "setup", s);
-  ops[46].kernel = timmc_kernel_wino;
-  ops[46].a = arena + 294912;
-  ops[46].b = wino_bias + 1088;
-  ops[46].y = arena + 1097728;
-  ops[46].work[0] = arena + 0;
-  ops[46].work[1] = arena + 802816;
-  memcpy(ops[46].dims, (const size_t[]){/*batch=*/2, /*height=*/14, /*width=*/14,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
-      /*block=*/32}, sizeof(ops[46].dims));
+  ops[46] = (timmc_op){.xnn = ops[46].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 294912, .b = wino_bias + 1088, .y = arena + 1097728,
+      .work = {arena + 0, arena + 802816},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/32}};
 
   /* layer3.3.conv3: conv 1x1 256->1024 s1, layer3.3.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv3.weight", NULL, "layer3.3.bn3",
@@ -1370,15 +1334,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[50].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
       /*input=*/arena + 401408, /*output=*/arena + 696320, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "setup", s);
-  ops[50].kernel = timmc_kernel_wino;
-  ops[50].a = arena + 991232;
-  ops[50].b = wino_bias + 1344;
-  ops[50].y = arena + 1091584;
-  ops[50].work[0] = arena + 401408;
-  ops[50].work[1] = arena + 696320;
-  memcpy(ops[50].dims, (const size_t[]){/*batch=*/2, /*height=*/14, /*width=*/14,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
-      /*block=*/32}, sizeof(ops[50].dims));
+  ops[50] = (timmc_op){.xnn = ops[50].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 991232, .b = wino_bias + 1344, .y = arena + 1091584,
+      .work = {arena + 401408, arena + 696320},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/32}};
 
   /* layer3.4.conv3: conv 1x1 256->1024 s1, layer3.4.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv3.weight", NULL, "layer3.4.bn3",
@@ -1438,15 +1398,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[54].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1, /*input=*/arena + 0,
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "setup", s);
-  ops[54].kernel = timmc_kernel_wino;
-  ops[54].a = arena + 294912;
-  ops[54].b = wino_bias + 1600;
-  ops[54].y = arena + 1097728;
-  ops[54].work[0] = arena + 0;
-  ops[54].work[1] = arena + 802816;
-  memcpy(ops[54].dims, (const size_t[]){/*batch=*/2, /*height=*/14, /*width=*/14,
-      /*in_channels=*/256, /*out_channels=*/256, /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1,
-      /*block=*/32}, sizeof(ops[54].dims));
+  ops[54] = (timmc_op){.xnn = ops[54].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 294912, .b = wino_bias + 1600, .y = arena + 1097728,
+      .work = {arena + 0, arena + 802816},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/32}};
 
   /* layer3.5.conv3: conv 1x1 256->1024 s1, layer3.5.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv3.weight", NULL, "layer3.5.bn3",
@@ -1580,15 +1536,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[63].xnn, /*batch_size=*/1, /*input_height=*/8, /*input_width=*/1, /*input=*/arena + 0,
       /*output=*/arena + 147456, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "setup", s);
-  ops[63].kernel = timmc_kernel_wino;
-  ops[63].a = arena + 294912;
-  ops[63].b = wino_bias + 1856;
-  ops[63].y = arena + 345088;
-  ops[63].work[0] = arena + 0;
-  ops[63].work[1] = arena + 147456;
-  memcpy(ops[63].dims, (const size_t[]){/*batch=*/2, /*height=*/7, /*width=*/7,
-      /*in_channels=*/512, /*out_channels=*/512, /*in_stride=*/512, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1,
-      /*block=*/8}, sizeof(ops[63].dims));
+  ops[63] = (timmc_op){.xnn = ops[63].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 294912, .b = wino_bias + 1856, .y = arena + 345088,
+      .work = {arena + 0, arena + 147456},
+      .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/512, /*out_channels=*/512,
+               /*in_stride=*/512, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1, /*block=*/8}};
 
   /* layer4.1.conv3: conv 1x1 512->2048 s1, layer4.1.bn3 folded; [2,7,7,512] -> [2,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv3.weight", NULL, "layer4.1.bn3",
@@ -1648,15 +1600,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       ops[67].xnn, /*batch_size=*/1, /*input_height=*/8, /*input_width=*/1,
       /*input=*/arena + 200704, /*output=*/arena + 348160, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "setup", s);
-  ops[67].kernel = timmc_kernel_wino;
-  ops[67].a = arena + 495616;
-  ops[67].b = wino_bias + 2368;
-  ops[67].y = arena + 545792;
-  ops[67].work[0] = arena + 200704;
-  ops[67].work[1] = arena + 348160;
-  memcpy(ops[67].dims, (const size_t[]){/*batch=*/2, /*height=*/7, /*width=*/7,
-      /*in_channels=*/512, /*out_channels=*/512, /*in_stride=*/512, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1,
-      /*block=*/8}, sizeof(ops[67].dims));
+  ops[67] = (timmc_op){.xnn = ops[67].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 495616, .b = wino_bias + 2368, .y = arena + 545792,
+      .work = {arena + 200704, arena + 348160},
+      .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/512, /*out_channels=*/512,
+               /*in_stride=*/512, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1, /*block=*/8}};
 
   /* layer4.2.conv3: conv 1x1 512->2048 s1, layer4.2.bn3 folded; [2,7,7,512] -> [2,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv3.weight", NULL, "layer4.2.bn3",

@@ -290,17 +290,14 @@ function emitters.wino_conv(node, ctx)
     util.float_repr(node.bn_eps), node.cout, cin_g, bias) ..
     pixel_op(node, ctx, "convolution2d", conv_args(ctx, { 0, 0, 0, 0 }, { 1, 1 }, 1, 1,
              36 * node.groups, cin_g, cout_g, v, m, "NULL", "-INFINITY", "INFINITY"), v, m) ..
-    string.format("  ops[%d].kernel = timmc_kernel_wino;\n" ..
-                  "  ops[%d].a = %s;\n  ops[%d].b = %s;\n  ops[%d].y = %s;\n" ..
-                  "  ops[%d].work[0] = %s;\n  ops[%d].work[1] = %s;\n" ..
-                  "  memcpy(ops[%d].dims, (const size_t[]){/*batch=*/%d, /*height=*/%d, " ..
-                  "/*width=*/%d,\n      /*in_channels=*/%d, /*out_channels=*/%d, " ..
-                  "/*in_stride=*/%d, /*out_stride=*/%d, /*dilation=*/%d, /*relu=*/%d,\n" ..
-                  "      /*block=*/%d}, sizeof(ops[%d].dims));\n",
-                  ctx.op, ctx.op, x.ptr, ctx.op, bias, ctx.op, y.ptr, ctx.op, v.ptr, ctx.op,
-                  m.ptr, ctx.op, x.shape[1], x.shape[2], x.shape[3], node.cin, node.cout,
-                  x.stride, y.stride, node.dilation, node.act == "relu" and 1 or 0, node.block,
-                  ctx.op)
+    string.format("  ops[%d] = (timmc_op){.xnn = ops[%d].xnn, .kernel = timmc_kernel_wino,\n" ..
+                  "      .a = %s, .b = %s, .y = %s,\n      .work = {%s, %s},\n" ..
+                  "      .dims = {/*batch=*/%d, /*height=*/%d, /*width=*/%d, /*in_channels=*/%d, " ..
+                  "/*out_channels=*/%d,\n               /*in_stride=*/%d, /*out_stride=*/%d, " ..
+                  "/*dilation=*/%d, /*relu=*/%d, /*block=*/%d}};\n",
+                  ctx.op, ctx.op, x.ptr, bias, y.ptr, v.ptr, m.ptr, x.shape[1], x.shape[2],
+                  x.shape[3], node.cin, node.cout, x.stride, y.stride, node.dilation,
+                  node.act == "relu" and 1 or 0, node.block)
 end
 
 -- One-line summary of a node for the section heading.
