@@ -15,7 +15,8 @@ local SEED = tonumber(os.getenv("TIMMC_FUZZ_SEED")) or 20240611
 local TABLE_CASES, TEXT_CASES = 500, 150
 
 local KEYS = { "name", "architecture", "features_only", "out_indices", "output_stride",
-               "num_classes", "global_pool", "batch_size", "input_size" }
+               "num_classes", "global_pool", "batch_size", "input_size", "winograd",
+               "max_arena_bytes" }
 local ARCHS = catalogue.names()
 
 local BASES = {
@@ -109,6 +110,8 @@ local plausible = {
   num_classes = function() return pick({ 0, 1, 10, 1000, 0, -1, 1 << 20, (1 << 20) + 1 }) end,
   global_pool = function() return pick({ "avg", "max", "avgmax", "catavgmax", "", "mean" }) end,
   batch_size = function() return pick({ 1, 2, 3, 0, 4096, 4097, 2.0 }) end,
+  winograd = function() return pick({ "auto", "always", "never", "Always", true, "" }) end,
+  max_arena_bytes = function() return pick({ 1, 1 << 20, 1 << 30, 0, -1, 1e300 }) end,
   input_size = function()
     local t = { pick({ 1, 3, 4, 0 }), math.random(0, 300), math.random(0, 300) }
     if math.random() < 0.1 then t[#t + 1] = 3 end
