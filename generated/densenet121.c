@@ -1308,7 +1308,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 2408448, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.conv1", "setup", s);
 
-  /* features.denseblock1.denselayer1.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 64.. of features.denseblock1) */
+  /* features.denseblock1.denselayer1.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 64.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer1.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 0));
@@ -1361,7 +1361,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 2408448, /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.conv1", "setup", s);
 
-  /* features.denseblock1.denselayer2.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 96.. of features.denseblock1) */
+  /* features.denseblock1.denselayer2.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 96.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer2.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 32));
@@ -1414,7 +1414,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1605632, /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.conv1", "setup", s);
 
-  /* features.denseblock1.denselayer3.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 128.. of features.denseblock1) */
+  /* features.denseblock1.denselayer3.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 128.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer3.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 64));
@@ -1467,7 +1467,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1605632, /*output=*/arena + 2609152, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.conv1", "setup", s);
 
-  /* features.denseblock1.denselayer4.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 160.. of features.denseblock1) */
+  /* features.denseblock1.denselayer4.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 160.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer4.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 96));
@@ -1520,7 +1520,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1605632, /*output=*/arena + 2809856, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.conv1", "setup", s);
 
-  /* features.denseblock1.denselayer5.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 192.. of features.denseblock1) */
+  /* features.denseblock1.denselayer5.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 192.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer5.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 128));
@@ -1573,7 +1573,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1605632, /*output=*/arena + 3010560, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.conv1", "setup", s);
 
-  /* features.denseblock1.denselayer6.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 224.. of features.denseblock1) */
+  /* features.denseblock1.denselayer6.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 224.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer6.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 160));
@@ -1669,7 +1669,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer1.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 128.. of features.denseblock2) */
+  /* features.denseblock2.denselayer1.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 128.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer1.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 192));
@@ -1722,7 +1722,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer2.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 160.. of features.denseblock2) */
+  /* features.denseblock2.denselayer2.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 160.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer2.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 224));
@@ -1775,7 +1775,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer3.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 192.. of features.denseblock2) */
+  /* features.denseblock2.denselayer3.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 192.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer3.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 256));
@@ -1828,7 +1828,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer4.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 224.. of features.denseblock2) */
+  /* features.denseblock2.denselayer4.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 224.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer4.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 288));
@@ -1881,7 +1881,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer5.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 256.. of features.denseblock2) */
+  /* features.denseblock2.denselayer5.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 256.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer5.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 320));
@@ -1934,7 +1934,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer6.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 288.. of features.denseblock2) */
+  /* features.denseblock2.denselayer6.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 288.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer6.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 352));
@@ -1987,7 +1987,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 802816, /*output=*/arena + 1304576, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer7.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 320.. of features.denseblock2) */
+  /* features.denseblock2.denselayer7.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 320.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer7.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 384));
@@ -2040,7 +2040,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 802816, /*output=*/arena + 1354752, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer8.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 352.. of features.denseblock2) */
+  /* features.denseblock2.denselayer8.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 352.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer8.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 416));
@@ -2093,7 +2093,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 802816, /*output=*/arena + 1404928, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer9.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 384.. of features.denseblock2) */
+  /* features.denseblock2.denselayer9.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 384.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer9.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 448));
@@ -2146,7 +2146,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 802816, /*output=*/arena + 1455104, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer10.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 416.. of features.denseblock2) */
+  /* features.denseblock2.denselayer10.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 416.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer10.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 480));
@@ -2199,7 +2199,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 802816, /*output=*/arena + 1505280, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer11.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 448.. of features.denseblock2) */
+  /* features.denseblock2.denselayer11.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 448.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer11.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 512));
@@ -2252,7 +2252,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 802816, /*output=*/arena + 1555456, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv1", "setup", s);
 
-  /* features.denseblock2.denselayer12.conv2: conv 3x3 128->32, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 480.. of features.denseblock2) */
+  /* features.denseblock2.denselayer12.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 480.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer12.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 544));

@@ -1363,7 +1363,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "setup", s);
 
-  /* conv1.6: conv 3x3 32->64, bn1 folded, Winograd F(4x4,3x3) over 3200 tiles in blocks of 75, relu; [2,160,160,32] -> [2,160,160,64] */
+  /* conv1.6: conv 3x3 32->64 s1, bn1 folded, Winograd F(4x4,3x3) over 3200 tiles in blocks of 75, relu; [2,160,160,32] -> [2,160,160,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.6.weight", NULL, "bn1",
       /*out_channels=*/64, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/32, wino_bias + 0));
@@ -1414,7 +1414,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 6553600, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "setup", s);
 
-  /* layer1.0.conv2: conv 3x3 64->64, layer1.0.bn2 folded, Winograd F(4x4,3x3) over 800 tiles in blocks of 56, relu; [2,80,80,64] -> [2,80,80,64] */
+  /* layer1.0.conv2: conv 3x3 64->64 s1, layer1.0.bn2 folded, Winograd F(4x4,3x3) over 800 tiles in blocks of 56, relu; [2,80,80,64] -> [2,80,80,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.weight", NULL, "layer1.0.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 64));
@@ -1538,7 +1538,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 3276800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "setup", s);
 
-  /* layer1.1.conv2: conv 3x3 64->64, layer1.1.bn2 folded, Winograd F(4x4,3x3) over 800 tiles in blocks of 56, relu; [2,80,80,64] -> [2,80,80,64] */
+  /* layer1.1.conv2: conv 3x3 64->64 s1, layer1.1.bn2 folded, Winograd F(4x4,3x3) over 800 tiles in blocks of 56, relu; [2,80,80,64] -> [2,80,80,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.weight", NULL, "layer1.1.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 128));
@@ -1645,7 +1645,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv1", "setup", s);
 
-  /* layer1.2.conv2: conv 3x3 64->64, layer1.2.bn2 folded, Winograd F(4x4,3x3) over 800 tiles in blocks of 56, relu; [2,80,80,64] -> [2,80,80,64] */
+  /* layer1.2.conv2: conv 3x3 64->64 s1, layer1.2.bn2 folded, Winograd F(4x4,3x3) over 800 tiles in blocks of 56, relu; [2,80,80,64] -> [2,80,80,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv2.weight", NULL, "layer1.2.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 192));
@@ -1883,7 +1883,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 3481600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "setup", s);
 
-  /* layer2.1.conv2: conv 3x3 128->128, layer2.1.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,128] -> [2,40,40,128] */
+  /* layer2.1.conv2: conv 3x3 128->128 s1, layer2.1.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,128] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.weight", NULL, "layer2.1.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 256));
@@ -1991,7 +1991,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 921600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "setup", s);
 
-  /* layer2.2.conv2: conv 3x3 128->128, layer2.2.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,128] -> [2,40,40,128] */
+  /* layer2.2.conv2: conv 3x3 128->128 s1, layer2.2.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,128] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv2.weight", NULL, "layer2.2.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 384));
@@ -2099,7 +2099,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 921600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "setup", s);
 
-  /* layer2.3.conv2: conv 3x3 128->128, layer2.3.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,128] -> [2,40,40,128] */
+  /* layer2.3.conv2: conv 3x3 128->128 s1, layer2.3.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,128] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv2.weight", NULL, "layer2.3.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 512));
@@ -2206,7 +2206,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 5324800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "setup", s);
 
-  /* layer3.0.conv2: conv 3x3 256->256, layer3.0.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.0.conv2: conv 3x3 256->256 s1, layer3.0.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv2.weight", NULL, "layer3.0.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 640));
@@ -2345,7 +2345,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 3481600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "setup", s);
 
-  /* layer3.1.conv2: conv 3x3 256->256 d2, layer3.1.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.1.conv2: conv 3x3 256->256 s1 d2, layer3.1.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.weight", NULL, "layer3.1.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 896));
@@ -2453,7 +2453,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8601600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "setup", s);
 
-  /* layer3.2.conv2: conv 3x3 256->256 d2, layer3.2.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.2.conv2: conv 3x3 256->256 s1 d2, layer3.2.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv2.weight", NULL, "layer3.2.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1152));
@@ -2561,7 +2561,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8601600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "setup", s);
 
-  /* layer3.3.conv2: conv 3x3 256->256 d2, layer3.3.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.3.conv2: conv 3x3 256->256 s1 d2, layer3.3.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv2.weight", NULL, "layer3.3.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1408));
@@ -2669,7 +2669,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 3481600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "setup", s);
 
-  /* layer3.4.conv2: conv 3x3 256->256 d2, layer3.4.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.4.conv2: conv 3x3 256->256 s1 d2, layer3.4.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv2.weight", NULL, "layer3.4.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1664));
@@ -2777,7 +2777,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 3481600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "setup", s);
 
-  /* layer3.5.conv2: conv 3x3 256->256 d2, layer3.5.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.5.conv2: conv 3x3 256->256 s1 d2, layer3.5.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv2.weight", NULL, "layer3.5.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1920));
@@ -2885,7 +2885,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8601600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv1", "setup", s);
 
-  /* layer3.6.conv2: conv 3x3 256->256 d2, layer3.6.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.6.conv2: conv 3x3 256->256 s1 d2, layer3.6.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.6.conv2.weight", NULL, "layer3.6.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 2176));
@@ -2993,7 +2993,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8601600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv1", "setup", s);
 
-  /* layer3.7.conv2: conv 3x3 256->256 d2, layer3.7.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.7.conv2: conv 3x3 256->256 s1 d2, layer3.7.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.7.conv2.weight", NULL, "layer3.7.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 2432));
@@ -3101,7 +3101,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 3481600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv1", "setup", s);
 
-  /* layer3.8.conv2: conv 3x3 256->256 d2, layer3.8.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.8.conv2: conv 3x3 256->256 s1 d2, layer3.8.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.8.conv2.weight", NULL, "layer3.8.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 2688));
@@ -3209,7 +3209,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 3481600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv1", "setup", s);
 
-  /* layer3.9.conv2: conv 3x3 256->256 d2, layer3.9.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.9.conv2: conv 3x3 256->256 s1 d2, layer3.9.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.9.conv2.weight", NULL, "layer3.9.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 2944));
@@ -3317,7 +3317,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8601600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv1", "setup", s);
 
-  /* layer3.10.conv2: conv 3x3 256->256 d2, layer3.10.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.10.conv2: conv 3x3 256->256 s1 d2, layer3.10.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.10.conv2.weight", NULL, "layer3.10.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 3200));
@@ -3425,7 +3425,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8601600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv1", "setup", s);
 
-  /* layer3.11.conv2: conv 3x3 256->256 d2, layer3.11.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.11.conv2: conv 3x3 256->256 s1 d2, layer3.11.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.11.conv2.weight", NULL, "layer3.11.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 3456));
@@ -3533,7 +3533,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 3481600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv1", "setup", s);
 
-  /* layer3.12.conv2: conv 3x3 256->256 d2, layer3.12.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.12.conv2: conv 3x3 256->256 s1 d2, layer3.12.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.12.conv2.weight", NULL, "layer3.12.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 3712));
@@ -3641,7 +3641,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 3481600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv1", "setup", s);
 
-  /* layer3.13.conv2: conv 3x3 256->256 d2, layer3.13.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.13.conv2: conv 3x3 256->256 s1 d2, layer3.13.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.13.conv2.weight", NULL, "layer3.13.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 3968));
@@ -3749,7 +3749,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8601600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv1", "setup", s);
 
-  /* layer3.14.conv2: conv 3x3 256->256 d2, layer3.14.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.14.conv2: conv 3x3 256->256 s1 d2, layer3.14.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.14.conv2.weight", NULL, "layer3.14.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 4224));
@@ -3857,7 +3857,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8601600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv1", "setup", s);
 
-  /* layer3.15.conv2: conv 3x3 256->256 d2, layer3.15.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.15.conv2: conv 3x3 256->256 s1 d2, layer3.15.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.15.conv2.weight", NULL, "layer3.15.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 4480));
@@ -3965,7 +3965,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 3481600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv1", "setup", s);
 
-  /* layer3.16.conv2: conv 3x3 256->256 d2, layer3.16.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.16.conv2: conv 3x3 256->256 s1 d2, layer3.16.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.16.conv2.weight", NULL, "layer3.16.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 4736));
@@ -4073,7 +4073,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 3481600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv1", "setup", s);
 
-  /* layer3.17.conv2: conv 3x3 256->256 d2, layer3.17.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.17.conv2: conv 3x3 256->256 s1 d2, layer3.17.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.17.conv2.weight", NULL, "layer3.17.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 4992));
@@ -4181,7 +4181,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8601600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv1", "setup", s);
 
-  /* layer3.18.conv2: conv 3x3 256->256 d2, layer3.18.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.18.conv2: conv 3x3 256->256 s1 d2, layer3.18.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.18.conv2.weight", NULL, "layer3.18.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 5248));
@@ -4289,7 +4289,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8601600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv1", "setup", s);
 
-  /* layer3.19.conv2: conv 3x3 256->256 d2, layer3.19.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.19.conv2: conv 3x3 256->256 s1 d2, layer3.19.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.19.conv2.weight", NULL, "layer3.19.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 5504));
@@ -4397,7 +4397,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 3481600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv1", "setup", s);
 
-  /* layer3.20.conv2: conv 3x3 256->256 d2, layer3.20.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.20.conv2: conv 3x3 256->256 s1 d2, layer3.20.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.20.conv2.weight", NULL, "layer3.20.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 5760));
@@ -4505,7 +4505,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 3481600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv1", "setup", s);
 
-  /* layer3.21.conv2: conv 3x3 256->256 d2, layer3.21.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.21.conv2: conv 3x3 256->256 s1 d2, layer3.21.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.21.conv2.weight", NULL, "layer3.21.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 6016));
@@ -4613,7 +4613,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8601600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv1", "setup", s);
 
-  /* layer3.22.conv2: conv 3x3 256->256 d2, layer3.22.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
+  /* layer3.22.conv2: conv 3x3 256->256 s1 d2, layer3.22.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.22.conv2.weight", NULL, "layer3.22.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 6272));
@@ -4721,7 +4721,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 12288000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "setup", s);
 
-  /* layer4.0.conv2: conv 3x3 512->512 d2, layer4.0.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,512] -> [2,40,40,512] */
+  /* layer4.0.conv2: conv 3x3 512->512 s1 d2, layer4.0.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,512] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv2.weight", NULL, "layer4.0.bn2",
       /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/512, wino_bias + 6528));
@@ -4860,7 +4860,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 18808832, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "setup", s);
 
-  /* layer4.1.conv2: conv 3x3 512->512 d4, layer4.1.bn2 folded, Winograd F(4x4,3x3) over 288 tiles, relu; [2,40,40,512] -> [2,40,40,512] */
+  /* layer4.1.conv2: conv 3x3 512->512 s1 d4, layer4.1.bn2 folded, Winograd F(4x4,3x3) over 288 tiles, relu; [2,40,40,512] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv2.weight", NULL, "layer4.1.bn2",
       /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/512, wino_bias + 7040));
@@ -4968,7 +4968,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 8192000, /*output=*/arena + 20054016, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "setup", s);
 
-  /* layer4.2.conv2: conv 3x3 512->512 d4, layer4.2.bn2 folded, Winograd F(4x4,3x3) over 288 tiles, relu; [2,40,40,512] -> [2,40,40,512] */
+  /* layer4.2.conv2: conv 3x3 512->512 s1 d4, layer4.2.bn2 folded, Winograd F(4x4,3x3) over 288 tiles, relu; [2,40,40,512] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv2.weight", NULL, "layer4.2.bn2",
       /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/512, wino_bias + 7552));

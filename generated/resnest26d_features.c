@@ -532,7 +532,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "setup", s);
 
-  /* conv1.6: conv 3x3 32->64, bn1 folded, Winograd F(4x4,3x3) over 1568 tiles in blocks of 75, relu; [2,112,112,32] -> [2,112,112,64] */
+  /* conv1.6: conv 3x3 32->64 s1, bn1 folded, Winograd F(4x4,3x3) over 1568 tiles in blocks of 75, relu; [2,112,112,32] -> [2,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.6.weight", NULL, "bn1",
       /*out_channels=*/64, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/32, wino_bias + 0));
@@ -583,7 +583,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 3211264, /*output=*/arena + 3612672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "setup", s);
 
-  /* layer1.0.conv2.conv: conv 3x3 64->128 g2, layer1.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 37, relu; [2,56,56,64] -> [2,56,56,128] */
+  /* layer1.0.conv2.conv: conv 3x3 64->128 s1 g2, layer1.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 37, relu; [2,56,56,64] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.conv.weight", NULL, "layer1.0.conv2.bn0",
       /*out_channels=*/128, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/32, wino_bias + 64));
@@ -706,7 +706,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 2408448, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "setup", s);
 
-  /* layer1.1.conv2.conv: conv 3x3 64->128 g2, layer1.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 37, relu; [2,56,56,64] -> [2,56,56,128] */
+  /* layer1.1.conv2.conv: conv 3x3 64->128 s1 g2, layer1.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 37, relu; [2,56,56,64] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.conv.weight", NULL, "layer1.1.conv2.bn0",
       /*out_channels=*/128, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/32, wino_bias + 192));
@@ -813,7 +813,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 7024640, /*output=*/arena + 10235904, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "setup", s);
 
-  /* layer2.0.conv2.conv: conv 3x3 128->256 g2, layer2.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 392 tiles, relu; [2,56,56,128] -> [2,56,56,256] */
+  /* layer2.0.conv2.conv: conv 3x3 128->256 s1 g2, layer2.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 392 tiles, relu; [2,56,56,128] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv2.conv.weight", NULL, "layer2.0.conv2.bn0",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/64, wino_bias + 320));
@@ -961,7 +961,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 903168, /*output=*/arena + 2558976, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "setup", s);
 
-  /* layer2.1.conv2.conv: conv 3x3 128->256 g2, layer2.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,128] -> [2,28,28,256] */
+  /* layer2.1.conv2.conv: conv 3x3 128->256 s1 g2, layer2.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,128] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.conv.weight", NULL, "layer2.1.conv2.bn0",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/64, wino_bias + 576));
@@ -1068,7 +1068,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 2709504, /*output=*/arena + 4315136, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "setup", s);
 
-  /* layer3.0.conv2.conv: conv 3x3 256->512 g2, layer3.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,256] -> [2,28,28,512] */
+  /* layer3.0.conv2.conv: conv 3x3 256->512 s1 g2, layer3.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,256] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv2.conv.weight", NULL, "layer3.0.conv2.bn0",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/128, wino_bias + 832));
@@ -1218,7 +1218,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4102144, /*output=*/arena + 4999168, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "setup", s);
 
-  /* layer3.1.conv2.conv: conv 3x3 256->512 g2, layer3.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,512] */
+  /* layer3.1.conv2.conv: conv 3x3 256->512 s1 g2, layer3.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.conv.weight", NULL, "layer3.1.conv2.bn0",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/128, wino_bias + 1344));
@@ -1325,7 +1325,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 3512320, /*output=*/arena + 2170880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "setup", s);
 
-  /* layer4.0.conv2.conv: conv 3x3 512->1024 g2, layer4.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,512] -> [2,14,14,1024] */
+  /* layer4.0.conv2.conv: conv 3x3 512->1024 s1 g2, layer4.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,512] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv2.conv.weight", NULL, "layer4.0.conv2.bn0",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/1024, /*group_input_channels=*/256, wino_bias + 1856));
@@ -1477,7 +1477,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4208640, /*output=*/arena + 4657152, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "setup", s);
 
-  /* layer4.1.conv2.conv: conv 3x3 512->1024 g2, layer4.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 8 tiles, relu; [2,7,7,512] -> [2,7,7,1024] */
+  /* layer4.1.conv2.conv: conv 3x3 512->1024 s1 g2, layer4.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 8 tiles, relu; [2,7,7,512] -> [2,7,7,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv2.conv.weight", NULL, "layer4.1.conv2.bn0",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/1024, /*group_input_channels=*/256, wino_bias + 2880));

@@ -578,7 +578,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 953344, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "setup", s);
 
-  /* layer1.0.conv2: conv 3x3 64->64, layer1.0.bn2 folded, Winograd F(4x4,3x3) over 196 tiles, relu; [1,56,56,64] -> [1,56,56,64] */
+  /* layer1.0.conv2: conv 3x3 64->64 s1, layer1.0.bn2 folded, Winograd F(4x4,3x3) over 196 tiles, relu; [1,56,56,64] -> [1,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.weight", NULL, "layer1.0.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 0));
@@ -658,7 +658,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1154048, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "setup", s);
 
-  /* layer1.1.conv2: conv 3x3 64->64, layer1.1.bn2 folded, Winograd F(4x4,3x3) over 196 tiles, relu; [1,56,56,64] -> [1,56,56,64] */
+  /* layer1.1.conv2: conv 3x3 64->64 s1, layer1.1.bn2 folded, Winograd F(4x4,3x3) over 196 tiles, relu; [1,56,56,64] -> [1,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.weight", NULL, "layer1.1.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 64));
@@ -722,7 +722,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv1", "setup", s);
 
-  /* layer1.2.conv2: conv 3x3 64->64, layer1.2.bn2 folded, Winograd F(4x4,3x3) over 196 tiles, relu; [1,56,56,64] -> [1,56,56,64] */
+  /* layer1.2.conv2: conv 3x3 64->64 s1, layer1.2.bn2 folded, Winograd F(4x4,3x3) over 196 tiles, relu; [1,56,56,64] -> [1,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv2.weight", NULL, "layer1.2.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 128));
@@ -860,7 +860,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "setup", s);
 
-  /* layer2.1.conv2: conv 3x3 128->128, layer2.1.bn2 folded, Winograd F(4x4,3x3) over 49 tiles, relu; [1,28,28,128] -> [1,28,28,128] */
+  /* layer2.1.conv2: conv 3x3 128->128 s1, layer2.1.bn2 folded, Winograd F(4x4,3x3) over 49 tiles, relu; [1,28,28,128] -> [1,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.weight", NULL, "layer2.1.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 192));
@@ -924,7 +924,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "setup", s);
 
-  /* layer2.2.conv2: conv 3x3 128->128, layer2.2.bn2 folded, Winograd F(4x4,3x3) over 49 tiles, relu; [1,28,28,128] -> [1,28,28,128] */
+  /* layer2.2.conv2: conv 3x3 128->128 s1, layer2.2.bn2 folded, Winograd F(4x4,3x3) over 49 tiles, relu; [1,28,28,128] -> [1,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv2.weight", NULL, "layer2.2.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 320));
@@ -988,7 +988,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 401408, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "setup", s);
 
-  /* layer2.3.conv2: conv 3x3 128->128, layer2.3.bn2 folded, Winograd F(4x4,3x3) over 49 tiles, relu; [1,28,28,128] -> [1,28,28,128] */
+  /* layer2.3.conv2: conv 3x3 128->128 s1, layer2.3.bn2 folded, Winograd F(4x4,3x3) over 49 tiles, relu; [1,28,28,128] -> [1,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv2.weight", NULL, "layer2.3.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 448));
@@ -1126,7 +1126,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "setup", s);
 
-  /* layer3.1.conv2: conv 3x3 256->256, layer3.1.bn2 folded, Winograd F(4x4,3x3) over 16 tiles, relu; [1,14,14,256] -> [1,14,14,256] */
+  /* layer3.1.conv2: conv 3x3 256->256 s1, layer3.1.bn2 folded, Winograd F(4x4,3x3) over 16 tiles, relu; [1,14,14,256] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.weight", NULL, "layer3.1.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 576));
@@ -1190,7 +1190,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 200704, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "setup", s);
 
-  /* layer3.2.conv2: conv 3x3 256->256, layer3.2.bn2 folded, Winograd F(4x4,3x3) over 16 tiles, relu; [1,14,14,256] -> [1,14,14,256] */
+  /* layer3.2.conv2: conv 3x3 256->256 s1, layer3.2.bn2 folded, Winograd F(4x4,3x3) over 16 tiles, relu; [1,14,14,256] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv2.weight", NULL, "layer3.2.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 832));
@@ -1254,7 +1254,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "setup", s);
 
-  /* layer3.3.conv2: conv 3x3 256->256, layer3.3.bn2 folded, Winograd F(4x4,3x3) over 16 tiles, relu; [1,14,14,256] -> [1,14,14,256] */
+  /* layer3.3.conv2: conv 3x3 256->256 s1, layer3.3.bn2 folded, Winograd F(4x4,3x3) over 16 tiles, relu; [1,14,14,256] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv2.weight", NULL, "layer3.3.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1088));
@@ -1318,7 +1318,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 200704, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "setup", s);
 
-  /* layer3.4.conv2: conv 3x3 256->256, layer3.4.bn2 folded, Winograd F(4x4,3x3) over 16 tiles, relu; [1,14,14,256] -> [1,14,14,256] */
+  /* layer3.4.conv2: conv 3x3 256->256 s1, layer3.4.bn2 folded, Winograd F(4x4,3x3) over 16 tiles, relu; [1,14,14,256] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv2.weight", NULL, "layer3.4.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1344));
@@ -1382,7 +1382,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 200704, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "setup", s);
 
-  /* layer3.5.conv2: conv 3x3 256->256, layer3.5.bn2 folded, Winograd F(4x4,3x3) over 16 tiles, relu; [1,14,14,256] -> [1,14,14,256] */
+  /* layer3.5.conv2: conv 3x3 256->256 s1, layer3.5.bn2 folded, Winograd F(4x4,3x3) over 16 tiles, relu; [1,14,14,256] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv2.weight", NULL, "layer3.5.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1600));

@@ -576,7 +576,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 3211264, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "setup", s);
 
-  /* layer1.0.conv2: conv 3x3 64->64, layer1.0.bn2 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 56, relu; [2,56,56,64] -> [2,56,56,64] */
+  /* layer1.0.conv2: conv 3x3 64->64 s1, layer1.0.bn2 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 56, relu; [2,56,56,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.weight", NULL, "layer1.0.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 0));
@@ -656,7 +656,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 1605632, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "setup", s);
 
-  /* layer1.1.conv2: conv 3x3 64->64, layer1.1.bn2 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 56, relu; [2,56,56,64] -> [2,56,56,64] */
+  /* layer1.1.conv2: conv 3x3 64->64 s1, layer1.1.bn2 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 56, relu; [2,56,56,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.weight", NULL, "layer1.1.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 64));
@@ -720,7 +720,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1605632, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv1", "setup", s);
 
-  /* layer1.2.conv2: conv 3x3 64->64, layer1.2.bn2 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 56, relu; [2,56,56,64] -> [2,56,56,64] */
+  /* layer1.2.conv2: conv 3x3 64->64 s1, layer1.2.bn2 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 56, relu; [2,56,56,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv2.weight", NULL, "layer1.2.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 128));
@@ -858,7 +858,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1605632, /*output=*/arena + 903168, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "setup", s);
 
-  /* layer2.1.conv2: conv 3x3 128->128, layer2.1.bn2 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,128] -> [2,28,28,128] */
+  /* layer2.1.conv2: conv 3x3 128->128 s1, layer2.1.bn2 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.weight", NULL, "layer2.1.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 192));
@@ -922,7 +922,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 1705984, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "setup", s);
 
-  /* layer2.2.conv2: conv 3x3 128->128, layer2.2.bn2 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,128] -> [2,28,28,128] */
+  /* layer2.2.conv2: conv 3x3 128->128 s1, layer2.2.bn2 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv2.weight", NULL, "layer2.2.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 320));
@@ -986,7 +986,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 802816, /*output=*/arena + 451584, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "setup", s);
 
-  /* layer2.3.conv2: conv 3x3 128->128, layer2.3.bn2 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,128] -> [2,28,28,128] */
+  /* layer2.3.conv2: conv 3x3 128->128 s1, layer2.3.bn2 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv2.weight", NULL, "layer2.3.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 448));
@@ -1124,7 +1124,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 802816, /*output=*/arena + 589824, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "setup", s);
 
-  /* layer3.1.conv2: conv 3x3 256->256, layer3.1.bn2 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,256] */
+  /* layer3.1.conv2: conv 3x3 256->256 s1, layer3.1.bn2 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.weight", NULL, "layer3.1.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 576));
@@ -1188,7 +1188,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 991232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "setup", s);
 
-  /* layer3.2.conv2: conv 3x3 256->256, layer3.2.bn2 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,256] */
+  /* layer3.2.conv2: conv 3x3 256->256 s1, layer3.2.bn2 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv2.weight", NULL, "layer3.2.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 832));
@@ -1252,7 +1252,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 294912, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "setup", s);
 
-  /* layer3.3.conv2: conv 3x3 256->256, layer3.3.bn2 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,256] */
+  /* layer3.3.conv2: conv 3x3 256->256 s1, layer3.3.bn2 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv2.weight", NULL, "layer3.3.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1088));
@@ -1316,7 +1316,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 991232, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "setup", s);
 
-  /* layer3.4.conv2: conv 3x3 256->256, layer3.4.bn2 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,256] */
+  /* layer3.4.conv2: conv 3x3 256->256 s1, layer3.4.bn2 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv2.weight", NULL, "layer3.4.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1344));
@@ -1380,7 +1380,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 294912, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "setup", s);
 
-  /* layer3.5.conv2: conv 3x3 256->256, layer3.5.bn2 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,256] */
+  /* layer3.5.conv2: conv 3x3 256->256 s1, layer3.5.bn2 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv2.weight", NULL, "layer3.5.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1600));
@@ -1518,7 +1518,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 294912, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "setup", s);
 
-  /* layer4.1.conv2: conv 3x3 512->512, layer4.1.bn2 folded, Winograd F(4x4,3x3) over 8 tiles, relu; [2,7,7,512] -> [2,7,7,512] */
+  /* layer4.1.conv2: conv 3x3 512->512 s1, layer4.1.bn2 folded, Winograd F(4x4,3x3) over 8 tiles, relu; [2,7,7,512] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv2.weight", NULL, "layer4.1.bn2",
       /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/512, wino_bias + 1856));
@@ -1582,7 +1582,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 495616, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "setup", s);
 
-  /* layer4.2.conv2: conv 3x3 512->512, layer4.2.bn2 folded, Winograd F(4x4,3x3) over 8 tiles, relu; [2,7,7,512] -> [2,7,7,512] */
+  /* layer4.2.conv2: conv 3x3 512->512 s1, layer4.2.bn2 folded, Winograd F(4x4,3x3) over 8 tiles, relu; [2,7,7,512] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv2.weight", NULL, "layer4.2.bn2",
       /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/512, wino_bias + 2368));

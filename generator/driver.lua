@@ -45,8 +45,8 @@ function driver.build(spec_path, outdir)
   local model, base = driver.generate(spec_path, outdir)
   local rt = driver.root .. "/runtime"
   local srcs = { base .. ".c" }
-  for _, f in ipairs({ "timmc_err", "timmc_file", "timmc_st", "timmc_npy", "timmc_rt", "timmc_wino", "timmc_rand",
-                       "timmc_runner" }) do
+  for _, f in ipairs({ "timmc_err", "timmc_file", "timmc_st", "timmc_npy", "timmc_rt",
+                       "timmc_wino", "timmc_rand", "timmc_runner" }) do
     srcs[#srcs + 1] = rt .. "/" .. f .. ".c"
   end
   local cc = os.getenv("CC") or "cc"

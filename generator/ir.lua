@@ -69,8 +69,8 @@
 --   rsoftmax     radix, groups: timm's RadixSoftmax of a pooled vector
 --   radix_sum    radix: sum over r of inputs[1]'s r-th channel slice times
 --                inputs[2]'s (split attention)
---   wino_conv    a conv's weight, bias, bn, bn_eps, cin, cout, groups, dilation,
---                act, as Winograd F(4x4, 3x3) (the winograd pass): tiles, block
+--   wino_conv    a conv node's attributes (k 3, stride 1, pad its dilation), run
+--                as Winograd F(4x4, 3x3) (the winograd pass): tiles, block
 --                (tiles per block), work (two tensor ids: the block's tiles and
 --                products, [1, block, 1, 36 * channels], live for this node only)
 -- }

@@ -37,7 +37,6 @@ int timmc_kernel_rsoftmax(const timmc_op *op, pthreadpool_t pool);
  * dims: batch, pixels, radix, C. */
 int timmc_kernel_radix_sum(const timmc_op *op, pthreadpool_t pool);
 
-
 /* Scratch buffers for one operator's weights, reused layer after layer at
  * init (XNNPACK packs its own copy when the operator is created). */
 typedef struct timmc_scratch {
@@ -85,7 +84,8 @@ int timmc_kernel_wino(const timmc_op *op, pthreadpool_t pool);
 size_t timmc_wino_tiles(size_t batch, size_t height, size_t width, size_t dilation);
 /* Turns w->kernel ([out][3][3][in/groups] as timmc_load_conv leaves it, with
  * w->bias) into the grouped 1x1 weights [36][out][in/groups]; the bias goes
- * to bias[out] (zeros without one) for wino_out, and w->bias becomes NULL. */
+ * to bias[out] (zeros without one) for timmc_kernel_wino, and w->bias becomes
+ * NULL. */
 int timmc_wino_weights(timmc_scratch *w, int out_channels, int group_input_channels, float *bias);
 
 /* Initialises XNNPACK once per process, with an allocator that counts. */

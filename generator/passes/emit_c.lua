@@ -92,15 +92,26 @@ local function nc_op(node, ctx, kind, extra, x, y)
       { "output", y.ptr }, "threadpool" }) .. check(node, "setup")
 end
 
-function emitters.conv(node, ctx)
-  local x, y = at(ctx, node.inputs[1]), at(ctx, node.output)
-  local cin_g, cout_g = node.cin // node.groups, node.cout // node.groups
-  ctx.flops = ctx.flops + 2 * y.shape[1] * y.shape[2] * y.shape[3] * node.cout * cin_g * node.k *
-              node.k
+-- A conv node's (or wino_conv's) FLOPs, counted as the direct convolution's
+-- for both, so GFLOP/s compare across algorithms; and the runtime call that
+-- reads its weights with BatchNorm folded into w.
+local function conv_flops(node, y)
+  return 2 * y[1] * y[2] * y[3] * node.cout * (node.cin // node.groups) * node.k * node.k
+end
+
+local function load_conv(node)
   return string.format(
     "  TIMMC_TRY(timmc_load_conv(w, st, %q, %s, %s,\n      /*out_channels=*/%d, " ..
     "/*group_input_channels=*/%d, /*kernel=*/%d, /*bn_eps=*/%s));\n", node.weight,
-    quote(node.bias), quote(node.bn), node.cout, cin_g, node.k, util.float_repr(node.bn_eps)) ..
+    quote(node.bias), quote(node.bn), node.cout, node.cin // node.groups, node.k,
+    util.float_repr(node.bn_eps))
+end
+
+function emitters.conv(node, ctx)
+  local x, y = at(ctx, node.inputs[1]), at(ctx, node.output)
+  local cin_g, cout_g = node.cin // node.groups, node.cout // node.groups
+  ctx.flops = ctx.flops + conv_flops(node, y.shape)
+  return load_conv(node) ..
     pixel_op(node, ctx, "convolution2d", conv_args(ctx, node.pad, { node.k, node.k }, node.stride,
              node.dilation, node.groups, cin_g, cout_g, x, y, "w->bias", clamp_min(node.act),
              "INFINITY"), x, y)
@@ -278,16 +289,12 @@ function emitters.wino_conv(node, ctx)
   local x, y = at(ctx, node.inputs[1]), at(ctx, node.output)
   local v, m = at(ctx, node.work[1]), at(ctx, node.work[2])
   local cin_g, cout_g = node.cin // node.groups, node.cout // node.groups
-  -- counted as the direct convolution's, so GFLOP/s compare across algorithms
-  ctx.flops = ctx.flops + 2 * y.shape[1] * y.shape[2] * y.shape[3] * node.cout * cin_g * 9
+  ctx.flops = ctx.flops + conv_flops(node, y.shape)
   local bias = string.format("wino_bias + %d", ctx.wino_bias)
   ctx.wino_bias = ctx.wino_bias + node.cout
-  return string.format(
-    "  TIMMC_TRY(timmc_load_conv(w, st, %q, %s, %s,\n      /*out_channels=*/%d, " ..
-    "/*group_input_channels=*/%d, /*kernel=*/3, /*bn_eps=*/%s));\n" ..
-    "  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/%d, /*group_input_channels=*/%d, " ..
-    "%s));\n", node.weight, quote(node.bias), quote(node.bn), node.cout, cin_g,
-    util.float_repr(node.bn_eps), node.cout, cin_g, bias) ..
+  return load_conv(node) ..
+    string.format("  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/%d, " ..
+                  "/*group_input_channels=*/%d, %s));\n", node.cout, cin_g, bias) ..
     pixel_op(node, ctx, "convolution2d", conv_args(ctx, { 0, 0, 0, 0 }, { 1, 1 }, 1, 1,
              36 * node.groups, cin_g, cout_g, v, m, "NULL", "-INFINITY", "INFINITY"), v, m) ..
     string.format("  ops[%d] = (timmc_op){.xnn = ops[%d].xnn, .kernel = timmc_kernel_wino,\n" ..
@@ -304,11 +311,15 @@ end
 local function summary(node, ctx)
   local x, y = ctx.model.tensors[node.inputs[1]].shape, ctx.model.tensors[node.output].shape
   local s
-  if node.kind == "conv" then
+  if node.kind == "conv" or node.kind == "wino_conv" then
     s = string.format("conv %dx%d %d->%d s%d", node.k, node.k, node.cin, node.cout, node.stride)
     if node.dilation > 1 then s = s .. " d" .. node.dilation end
     if node.groups > 1 then s = s .. " g" .. node.groups end
     if node.bn then s = s .. ", " .. node.bn .. " folded" end
+    if node.kind == "wino_conv" then
+      s = s .. string.format(", Winograd F(4x4,3x3) over %d tiles", node.tiles)
+      if node.block < node.tiles then s = s .. string.format(" in blocks of %d", node.block) end
+    end
   elseif node.kind == "maxpool" or node.kind == "avgpool" then
     s = string.format("%s %dx%d s%d", node.kind, node.k, node.k, node.stride)
     if node.same_pad then s = s .. " same" end
@@ -325,13 +336,6 @@ local function summary(node, ctx)
     s = string.format("%s radix %d", node.kind, node.radix)
   elseif node.kind == "eca_conv" then
     s = string.format("eca conv1d k%d over channels", node.k)
-  elseif node.kind == "wino_conv" then
-    s = string.format("conv 3x3 %d->%d", node.cin, node.cout)
-    if node.dilation > 1 then s = s .. " d" .. node.dilation end
-    if node.groups > 1 then s = s .. " g" .. node.groups end
-    if node.bn then s = s .. ", " .. node.bn .. " folded" end
-    s = s .. string.format(", Winograd F(4x4,3x3) over %d tiles", node.tiles)
-    if node.block < node.tiles then s = s .. string.format(" in blocks of %d", node.block) end
   elseif node.kind == "scale" then
     s = "x * gate"
   elseif node.kind == "mul_const" then

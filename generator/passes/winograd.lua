@@ -92,12 +92,10 @@ function winograd.run(model)
         T[id].shape, T[id].flat = { 1, block, 1, winograd.POSITIONS * c }, false
         return id
       end
-      local wino = { kind = "wino_conv", tiles = t, block = block,
-                     work = { work("winograd tiles", node.cin), work("winograd products", node.cout) } }
-      for _, k in ipairs({ "name", "inputs", "output", "weight", "bias", "bn", "bn_eps", "cin",
-                           "cout", "groups", "dilation", "act" }) do
-        wino[k] = node[k]
-      end
+      local wino = {} -- the conv's attributes, then Winograd's
+      for k, v in pairs(node) do wino[k] = v end
+      wino.kind, wino.tiles, wino.block = "wino_conv", t, block
+      wino.work = { work("winograd tiles", node.cin), work("winograd products", node.cout) }
       model.nodes[i] = wino
     end
   end
