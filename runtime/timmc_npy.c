@@ -254,23 +254,15 @@ int timmc_npy_parse(const char *what, const void *data, size_t size, timmc_npy *
   return TIMMC_OK;
 }
 
-/* Like timmc_npy_parse, but moves the data to the front of the file's own
- * buffer instead of copying it. */
 int timmc_npy_load(const char *path, timmc_npy *arr) {
-  memset(arr, 0, sizeof *arr);
   void *buf;
-  size_t size, start = 0;
+  size_t size;
+  memset(arr, 0, sizeof *arr);
   int status = timmc_file_read(path, &buf, &size);
-  if (status == TIMMC_OK)
-    status = check_file(path, buf, size, arr, &start);
-  if (status != TIMMC_OK) {
-    free(buf);
-    memset(arr, 0, sizeof *arr);
-    return status;
-  }
-  memmove(buf, (uint8_t *)buf + start, arr->count * (size_t)arr->elsize);
-  arr->data = buf;
-  return TIMMC_OK;
+  if (status != TIMMC_OK) return status;
+  status = timmc_npy_parse(path, buf, size, arr);
+  free(buf);
+  return status;
 }
 
 void timmc_npy_free(timmc_npy *arr) {

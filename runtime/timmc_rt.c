@@ -225,7 +225,7 @@ static void xnn_aligned_deallocate(void *ctx, void *ptr) {
 static void *xnn_allocate(void *ctx, size_t size) { return xnn_aligned_allocate(ctx, HEAD, size); }
 
 static void *xnn_reallocate(void *ctx, void *ptr, size_t size) {
-  if (!ptr || xnn_sealed) return xnn_allocate(ctx, size);
+  if (!ptr) return xnn_allocate(ctx, size); /* sealed, it fails below */
   size_t old;
   memcpy(&old, (uint8_t *)ptr - HEAD, sizeof(old));
   void *p = xnn_allocate(ctx, size);

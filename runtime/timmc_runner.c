@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "timmc.h"
@@ -162,12 +161,6 @@ static int run_entry(const char *entry, const float *in, float *const outs[]) {
   return M->forward(in, outs);
 }
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -207,9 +200,9 @@ static int bench(const options *o, const float *in, float *const outs[]) {
   int rc = run_entry(o->entry, in, outs); /* warm-up */
   timmc_op_ms = op_ms;
   for (long i = 0; rc == TIMMC_OK && i < o->bench; i++) {
-    double t0 = now_ms();
+    double t0 = timmc_now_ms();
     rc = run_entry(o->entry, in, outs);
-    ms[i] = now_ms() - t0;
+    ms[i] = timmc_now_ms() - t0;
   }
   timmc_op_ms = NULL;
   if (rc == TIMMC_OK && op_ms) print_profile(op_ms, o->bench);
@@ -266,9 +259,8 @@ static int write_outputs(const char *outdir, const timmc_output *defs, int n, fl
   return TIMMC_OK;
 }
 
-/* Inits the model; with --save-weights the random state dict is handed back
- * in *saved for save_weights. */
-static int load_weights(const options *o, void **saved, size_t *saved_size) {
+/* Inits the model; with --save-weights writes the random state dict too. */
+static int load_weights(const options *o) {
   timmc_st_set_check_finite(o->check_finite);
   if (o->weights) return M->init_file(o->weights);
   if (!o->have_seed) return M->init_embedded(); /* the weights linked into the binary */
@@ -276,21 +268,8 @@ static int load_weights(const options *o, void **saved, size_t *saved_size) {
   size_t size;
   int rc = timmc_rand_state_dict(M->state_dict, M->state_dict_len, o->seed, &blob, &size);
   if (rc == TIMMC_OK) rc = M->init(blob, size);
-  if (rc == TIMMC_OK && o->save_weights) {
-    *saved = blob;
-    *saved_size = size;
-  } else {
-    free(blob);
-  }
-  return rc;
-}
-
-/* Writes --save-weights once every input has been accepted, so that bad
- * input leaves no file behind; frees *saved. */
-static int save_weights(const options *o, void **saved, size_t size) {
-  int rc = *saved ? timmc_file_write(o->save_weights, *saved, size) : TIMMC_OK;
-  free(*saved);
-  *saved = NULL;
+  if (rc == TIMMC_OK && o->save_weights) rc = timmc_file_write(o->save_weights, blob, size);
+  free(blob);
   return rc;
 }
 
@@ -299,22 +278,13 @@ static int run(const options *o) {
     print_info(o->entry);
     return TIMMC_OK;
   }
-  void *saved = NULL;
-  size_t saved_size = 0;
-  int rc = M->set_threads((size_t)o->threads);
-  if (rc == TIMMC_OK) rc = load_weights(o, &saved, &saved_size);
-  if (rc != TIMMC_OK || (!o->input && !o->bench)) {
-    if (rc == TIMMC_OK) rc = save_weights(o, &saved, saved_size);
-    return rc;
-  }
-
   int n;
   const timmc_output *defs = entry_outputs(o->entry, &n);
   const size_t in_count = (size_t)(M->input_shape[0] * M->input_shape[1] * M->input_shape[2] *
                                    M->input_shape[3]);
   float *in = malloc(in_count * sizeof(float));
   float *outs[TIMMC_MAX_OUTPUTS + 1] = {0};
-  rc = in ? TIMMC_OK : timmc_fail(TIMMC_ERUNTIME, "out of memory");
+  int rc = in ? TIMMC_OK : timmc_fail(TIMMC_ERUNTIME, "out of memory");
   for (int i = 0; rc == TIMMC_OK && i < n; i++) {
     if (!(outs[i] = malloc(numel(&defs[i]) * sizeof(float)))) rc = TIMMC_ERUNTIME;
   }
@@ -322,20 +292,20 @@ static int run(const options *o) {
       !(outs[1] = malloc(numel(M->features) * sizeof(float)))) {
     rc = TIMMC_ERUNTIME;
   }
+  if (rc == TIMMC_OK) rc = M->set_threads((size_t)o->threads);
+  /* the input first, so that bad input leaves no --save-weights file */
+  if (rc == TIMMC_OK && o->input) rc = timmc_npy_read_f32(o->input, 4, M->input_shape, in);
+  if (rc == TIMMC_OK) rc = load_weights(o);
   if (rc == TIMMC_OK && o->input) {
-    rc = timmc_npy_read_f32(o->input, 4, M->input_shape, in);
-    if (rc == TIMMC_OK) rc = save_weights(o, &saved, saved_size);
-    if (rc == TIMMC_OK) rc = run_entry(o->entry, in, outs);
+    rc = run_entry(o->entry, in, outs);
     if (rc == TIMMC_OK) rc = write_outputs(o->outdir, defs, n, outs);
   }
-  if (rc == TIMMC_OK) rc = save_weights(o, &saved, saved_size);
   if (rc == TIMMC_OK && o->bench) {
     if (!o->input) timmc_rand_fill(in, in_count, o->seed + 1, -1.0f, 1.0f);
     rc = bench(o, in, outs);
   }
   for (int i = 0; i < TIMMC_MAX_OUTPUTS + 1; i++) free(outs[i]);
   free(in);
-  free(saved);
   M->free();
   return rc;
 }

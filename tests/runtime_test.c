@@ -422,30 +422,57 @@ static void test_atomic_writer(void) {
 
 /* A mapped checkpoint reads like one in memory, and pages given back after a
  * read come back from the file intact. */
-static void test_mapped_weights(void) {
-  enum { N = 3 * 4096 };
-  static float w[N];
-  for (int i = 0; i < N; i++) w[i] = (float)i * 0.5f;
-  const int64_t shape[1] = {N};
-  timmc_st_entry e = {"big", "F32", 1, shape, w, sizeof w};
-  CHECK(timmc_st_write(scratch("map.safetensors"), &e, 1) == TIMMC_OK);
+/* Pages of this process in memory (Linux: /proc/self/statm's resident). */
+static long resident_pages(void) {
+  long size = 0, resident = -1;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f) {
+    if (fscanf(f, "%ld %ld", &size, &resident) != 2) resident = -1;
+    fclose(f);
+  }
+  return resident;
+}
+
+/* Reads a mapped 1 MiB tensor with and without release; returns how many
+ * pages the process gained. */
+static long mapped_read_growth(const float *w, float *got, int64_t n, int release) {
+  const int64_t shape[1] = {n};
   const void *data;
   size_t size;
+  long grown = -1;
   CHECK(timmc_file_map(scratch("map.safetensors"), &data, &size) == TIMMC_OK);
   timmc_st st;
-  static float got[N];
   if (timmc_st_open(&st, data, size, "map.safetensors") == TIMMC_OK) {
-    st.release = 1;
+    st.release = release;
+    const long before = resident_pages();
     CHECK(timmc_st_read_f32(&st, "big", 1, shape, got) == TIMMC_OK);
-    CHECK(memcmp(got, w, sizeof w) == 0);
-    memset(got, 0, sizeof got);
+    grown = resident_pages() - before;
+    CHECK(memcmp(got, w, (size_t)n * sizeof(float)) == 0);
+    memset(got, 0, (size_t)n * sizeof(float));
     CHECK(timmc_st_read_f32(&st, "big", 1, shape, got) == TIMMC_OK); /* read again */
-    CHECK(memcmp(got, w, sizeof w) == 0);
+    CHECK(memcmp(got, w, (size_t)n * sizeof(float)) == 0);
     timmc_st_close(&st);
   } else {
     CHECK(0);
   }
   timmc_file_unmap(data, size);
+  return grown;
+}
+
+static void test_mapped_weights(void) {
+  enum { N = 256 * 1024 }; /* 1 MiB: 256 pages of 4 KiB */
+  static float w[N], got[N];
+  for (int i = 0; i < N; i++) w[i] = (float)i * 0.5f;
+  memset(got, 1, sizeof got); /* got's own pages in memory before counting */
+  const int64_t shape[1] = {N};
+  timmc_st_entry e = {"big", "F32", 1, shape, w, sizeof w};
+  CHECK(timmc_st_write(scratch("map.safetensors"), &e, 1) == TIMMC_OK);
+  /* the file's pages stay mapped without release, and are given back with it */
+  const long kept = mapped_read_growth(w, got, N, 0), released = mapped_read_growth(w, got, N, 1);
+  CHECK(kept >= 200);
+  CHECK(released >= 0 && released < 32);
+  const void *data;
+  size_t size;
   CHECK_ERROR(timmc_file_map(scratch("nope.safetensors"), &data, &size), "cannot open");
   CHECK_ERROR(timmc_file_map(dir, &data, &size), "not a regular file");
   dir_entries(1);
