@@ -8,6 +8,7 @@
  *      runtime/timmc_{err,file,st,npy,rt,rand}.c -lXNNPACK -lpthreadpool -lcjson -lm
  *   ./a.out model.safetensors
  */
+#include <math.h>
 #include <stdio.h>
 
 #include "resnet50_features.h"
@@ -35,12 +36,14 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s\n", timmc_error());
     return 1;
   }
+  int status = 0;
   for (int i = 0; i < RESNET50_FEATURES_NUM_OUTPUTS; i++) {
     const timmc_feature_info *fi = &resnet50_features_feature_info[i];
+    if (!isfinite(features[i][0])) status = 1;
     printf("%-7s num_chs %4d reduction %2d  [%d, %d, %d, %d]  first value %g\n", fi->module,
            fi->num_chs, fi->reduction, RESNET50_FEATURES_INPUT_N, fi->num_chs, fi->height,
            fi->width, (double)features[i][0]);
   }
   resnet50_features_free();
-  return 0;
+  return status;
 }

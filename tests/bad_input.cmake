@@ -8,8 +8,15 @@ add_test(NAME bad_input_files
          COMMAND sh -c "mkdir -p ${BAD} && ${RUN} --random-weights 1 --save-weights ${BAD}/good.safetensors && lua5.4 ${T}/make_bad_inputs.lua ${BAD}/good.safetensors ${BAD}")
 set_tests_properties(bad_input_files PROPERTIES FIXTURES_SETUP bad_files)
 
+# What a case may write (${BAD}/gen, ${BAD}/out, ${BAD}/saved*) goes to a folder
+# of its own, so that cases running in parallel cannot remove each other's
+# leftovers before they are seen.
 function(timmc_bad name pattern leftover)
-  add_test(NAME bad_${name} COMMAND ${T}/bad_input.sh ${pattern} ${leftover} ${ARGN}
+  set(args ${leftover} ${ARGN})
+  foreach(dir gen out saved)
+    string(REPLACE "${BAD}/${dir}" "${BAD}/${name}/${dir}" args "${args}")
+  endforeach()
+  add_test(NAME bad_${name} COMMAND ${T}/bad_input.sh ${pattern} ${args}
            WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   set_tests_properties(bad_${name} PROPERTIES FIXTURES_REQUIRED bad_files)
 endfunction()

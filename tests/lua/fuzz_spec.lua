@@ -43,7 +43,7 @@ local INTS = { 0, 1, -1, 2, 3, 4, 5, -5, -6, 6, 7, 8, 12, 16, 32, 64, 224, 1000,
                16384, 16385, 1 << 20, (1 << 20) + 1, 1 << 31, -(1 << 31), 1 << 53,
                math.maxinteger, math.mininteger }
 local FLOATS = { 2.5, -0.5, 1e-9, 0.1, 3.0, 224.0, 8.0, -0.0, 2.0 ^ 53, 1e18,
-                 -- no 64-bit integer: the known bug
+                 -- no 64-bit integer (these once raised Lua errors in spec.lua)
                  1e300, 2.0 ^ 63, -2.0 ^ 64, math.huge, -math.huge, 0 / 0 }
 local CHARS = "abcdefghijklmnopqrstuvwxyz_0123456789 -.\"'\\/{}[]:,\0\n\t\195\169"
 

@@ -305,11 +305,9 @@ describe("spec.load", function()
   end)
 end)
 
--- spec.lua:14-24 (check_int): is_int accepts any integral float, but one
--- outside the 64-bit range (JSON 1e300, 9223372036854775808, Infinity, which
--- lua-cjson decodes) has no integer: `%d` then raises a Lua error, and where
--- there are no bounds math.tointeger gives nil. NaN reaches cjson.encode in
--- the message (spec.lua:17), which raises.
+-- Regression: numbers that are integral floats outside the 64-bit range (JSON
+-- 1e300, 9223372036854775808, Infinity, which lua-cjson decodes), and NaN,
+-- once raised Lua errors in spec.lua's integer check instead of a user error.
 describe("spec.check with numbers beyond 64-bit integers", function()
   local function check_user_error(extra, key)
     has(user_error(base(extra)), "'" .. key .. "'")
