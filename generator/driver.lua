@@ -51,7 +51,7 @@ function driver.build(spec_path, outdir)
   end
   local cc = os.getenv("CC") or "cc"
   local tmp = util.temp_path(base)
-  local spec_dir = spec_path:match("^(.*)/[^/]*$") or "."
+  local spec_dir = util.dirname(spec_path)
   local cmd = string.format("%s -std=c11 -O2 -I%s -I%s -Wa,-I,%s -DTIMMC_MODEL=%s_model %s " ..
                             "-o %s -lXNNPACK -lpthreadpool -lcjson -lm",
                             cc, util.shell_quote(outdir), util.shell_quote(rt),

@@ -13,7 +13,8 @@
 --               what --random-weights makes and --save-weights writes
 --   features    array of {module, tensor}: timm's feature_info levels
 --   backbone_out id of forward_features' result
---   head        {pool = id|nil, logits = id|nil}: global_pool and fc outputs
+--   head        {pool = id|nil, logits = id|nil, pool_name, fc_name}: global_pool
+--               and fc outputs, and the timm modules they stand for
 --   outputs     array of {tensor, module}: what forward returns (select_features)
 --   plan        the memory plan (plan_memory): arena_bytes, lower_bound_bytes,
 --               items (every planned tensor's {id, bytes, first, last}), and
@@ -49,7 +50,8 @@
 --   bn_act       bn (module path), bn_eps, act ("relu"|nil): BatchNorm that no conv
 --                precedes, as a per-channel affine
 --   relu         -
---   maxpool      k, stride, padding (symmetric, timm's), ceil_mode; pad as for conv
+--   maxpool      k, stride, padding (symmetric, timm's), ceil_mode; pad set by
+--                infer_shapes
 --   avgpool      k, stride, padding (symmetric), ceil_mode, count_include_pad,
 --                same_pad (AvgPool2dSame, set by apply_output_stride); pad set by
 --                infer_shapes
@@ -171,9 +173,9 @@ function Builder:conv_norm_act(x, p, o)
 end
 
 -- BatchNorm [+ ReLU] with no conv before it to fold into (densenet's norm1).
-function Builder:bn_act(x, bn, act, out_name, bn_eps)
+function Builder:bn_act(x, bn, act)
   self:batchnorm_params(bn, self:channels(x))
-  return self:unary("bn_act", x, out_name or bn, { bn = bn, act = act, bn_eps = bn_eps or ir.BN_EPS })
+  return self:unary("bn_act", x, bn, { bn = bn, act = act, bn_eps = ir.BN_EPS })
 end
 
 function Builder:maxpool(x, name, k, stride, padding, ceil_mode)

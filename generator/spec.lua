@@ -127,8 +127,7 @@ function fields.embed_weights(path, v)
     util.fail("%s: key 'embed_weights' must be a file path without quotes, backslashes or " ..
               "control characters, got %q", path, v)
   end
-  local dir = path:match("^(.*)/[^/]*$") or "."
-  local f = io.open(v:sub(1, 1) == "/" and v or dir .. "/" .. v, "rb")
+  local f = io.open(v:sub(1, 1) == "/" and v or util.dirname(path) .. "/" .. v, "rb")
   if not f then
     util.fail("%s: key 'embed_weights': cannot open %s (a path relative to the spec's folder)",
               path, v)
@@ -176,7 +175,7 @@ function spec.check(raw, path)
   end
 
   local arch = catalogue.lookup(s.architecture)
-  local NUM_LEVELS = arch.cfg.levels or 5 -- feature_info entries of the architecture
+  local NUM_LEVELS = 5 -- feature_info entries: five in every family timmc knows
   if s.features_only == nil then s.features_only = false end
   if s.winograd == nil then s.winograd = "auto" end
   if s.output_stride == nil then s.output_stride = 32 end

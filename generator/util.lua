@@ -65,6 +65,9 @@ end
 -- clock stand in for it.
 local tmp_count = 0
 local tmp_tag
+-- The folder of a path ("." for a bare file name).
+function util.dirname(path) return path:match("^(.*)/[^/]*$") or "." end
+
 function util.temp_path(path)
   if not tmp_tag then
     local f = io.open("/proc/self/stat", "r")

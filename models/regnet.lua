@@ -126,6 +126,5 @@ regnet.variants = {
 }
 
 -- exposed for tests: the per-stage {width, depth, group_size} of a cfg
-regnet.stages = stages
 
 return regnet

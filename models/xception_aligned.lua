@@ -37,8 +37,8 @@ local function xception_module(b, x, p, blk, x_relu)
   -- the shortcut first, as timm registers it (and the block input dies sooner)
   local skip = x
   if not blk.no_skip and (out[3] ~= cin or blk.kept_stride ~= 1) then
-    skip = b:conv(x, { name = p .. ".shortcut.conv", cout = out[3], k = 1, stride = blk.stride,
-                       bn = p .. ".shortcut.bn", bn_eps = BN_EPS, out_name = p .. ".shortcut" })
+    skip = b:conv_norm_act(x, p .. ".shortcut", { cout = out[3], k = 1, stride = blk.stride,
+                                                  bn_eps = BN_EPS })
   end
   local y = x
   local with_relu = blk.start_with_relu ~= false
@@ -71,10 +71,8 @@ function xception.build(model)
   local b = ir.builder(model)
   local x = b:input()
 
-  x = b:conv(x, { name = "stem.0.conv", cout = 32, k = 3, stride = 2, bn = "stem.0.bn",
-                  bn_eps = BN_EPS, act = "relu", out_name = "stem.0" })
-  x = b:conv(x, { name = "stem.1.conv", cout = 64, k = 3, bn = "stem.1.bn", bn_eps = BN_EPS,
-                  act = "relu", out_name = "stem.1" })
+  x = b:conv_norm_act(x, "stem.0", { cout = 32, k = 3, stride = 2, act = "relu", bn_eps = BN_EPS })
+  x = b:conv_norm_act(x, "stem.1", { cout = 64, k = 3, act = "relu", bn_eps = BN_EPS })
   local x_relu = true
   local reduction = 2
   for i, blk in ipairs(cfg.blocks) do

@@ -2,7 +2,7 @@
 -- a strided op whose input is already reduced by output_stride keeps stride 1
 -- and multiplies the dilation seen by every spatial op after it; the op itself
 -- still uses the dilation of its input (timm's first_dilation). Sets
--- tensor.reduction and tensor.dilation, conv/maxpool dilation and padding, and
+-- tensor.reduction and tensor.dilation, conv dilation and padding, and
 -- turns a stride-2 average pool into timm's AvgPool2dSame(2, 1).
 local SPATIAL = { conv = true, maxpool = true, avgpool = true } -- the ops with a stride
 
@@ -36,9 +36,6 @@ return function(model)
       if node.kind == "conv" then
         node.dilation = node.k > 1 and dil or 1
         local p = ((node.stride - 1) + node.dilation * (node.k - 1)) // 2
-        node.pad = { p, p, p, p }
-      elseif node.kind == "maxpool" then
-        local p = node.padding
         node.pad = { p, p, p, p }
       end
     end

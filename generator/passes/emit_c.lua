@@ -3,6 +3,7 @@
 -- runtime) and binds it to its arena slots, so forward only runs operators.
 local ir = require("ir")
 local util = require("util")
+local POSITIONS = require("passes.winograd").POSITIONS -- Winograd's products per tile
 
 local emit = {}
 local emitters = {} -- by node kind: node, ctx -> C that creates and binds its operator
@@ -295,12 +296,14 @@ function emitters.wino_conv(node, ctx)
   return load_conv(node) ..
     string.format("  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/%d, " ..
                   "/*group_input_channels=*/%d, %s));\n", node.cout, cin_g, bias) ..
-    pixel_op(node, ctx, "convolution2d", conv_args(ctx, { 0, 0, 0, 0 }, { 1, 1 }, 1, 1,
-             36 * node.groups, cin_g, cout_g, v, m, "NULL", "-INFINITY", "INFINITY"), v, m) ..
+    pixel_op(node, ctx, "convolution2d",
+             conv_args(ctx, { 0, 0, 0, 0 }, { 1, 1 }, 1, 1, POSITIONS * node.groups, cin_g,
+                       cout_g, v, m, "NULL", "-INFINITY", "INFINITY"), v, m) ..
     string.format("  ops[%d] = (timmc_op){.xnn = ops[%d].xnn, .kernel = timmc_kernel_wino,\n" ..
                   "      .a = %s, .b = %s, .y = %s,\n      .work = {%s, %s},\n" ..
-                  "      .dims = {/*batch=*/%d, /*height=*/%d, /*width=*/%d, /*in_channels=*/%d, " ..
-                  "/*out_channels=*/%d,\n               /*in_stride=*/%d, /*out_stride=*/%d, " ..
+                  "      .dims = {/*batch=*/%d, /*height=*/%d, /*width=*/%d, " ..
+                  "/*in_channels=*/%d, /*out_channels=*/%d,\n               " ..
+                  "/*in_stride=*/%d, /*out_stride=*/%d, " ..
                   "/*dilation=*/%d, /*relu=*/%d, /*block=*/%d}};\n",
                   ctx.op, ctx.op, x.ptr, bias, y.ptr, v.ptr, m.ptr, x.shape[1], x.shape[2],
                   x.shape[3], node.cin, node.cout, x.stride, y.stride, node.dilation,

@@ -22,24 +22,10 @@ function shape_of.conv(node, x)
   return { x[1], out_dim(x[2], p[1], p[3], k, s, d), out_dim(x[3], p[4], p[2], k, s, d), node.cout }
 end
 
-function shape_of.maxpool(node, x)
-  if node.ceil_mode then
-    local p = node.padding
-    local eh = ceil_pad(x[2], p, node.k, node.stride)
-    local ew = ceil_pad(x[3], p, node.k, node.stride)
-    node.pad = { p, p + ew, p + eh, p }
-  end
-  return shape_of.conv({ pad = node.pad, k = node.k, stride = node.stride, dilation = 1,
-                         cout = x[4] }, x)
-end
-
-function shape_of.avgpool(node, x)
-  if node.same_pad then
-    -- timm's pad_same for kernel k, stride 1: k-1 zeros, the larger half last
-    local total = node.k - 1
-    local a = total // 2
-    node.pad = { a, total - a, total - a, a }
-  else
+-- A pool's padding: timm's symmetric padding, plus what ceil_mode adds
+-- right and bottom; then its output shape.
+local function pool(node, x)
+  if not node.same_pad then
     local p = node.padding
     local eh = node.ceil_mode and ceil_pad(x[2], p, node.k, node.stride) or 0
     local ew = node.ceil_mode and ceil_pad(x[3], p, node.k, node.stride) or 0
@@ -47,6 +33,18 @@ function shape_of.avgpool(node, x)
   end
   return shape_of.conv({ pad = node.pad, k = node.k, stride = node.stride, dilation = 1,
                          cout = x[4] }, x)
+end
+
+shape_of.maxpool = pool
+
+function shape_of.avgpool(node, x)
+  if node.same_pad then
+    -- timm's pad_same for kernel k, stride 1: k-1 zeros, the larger half last
+    local total = node.k - 1
+    local a = total // 2
+    node.pad = { a, total - a, total - a, a }
+  end
+  return pool(node, x)
 end
 
 function shape_of.add(node, x, model)

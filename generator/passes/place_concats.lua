@@ -8,12 +8,11 @@
 -- is copied into its slice by a copy node where the concatenation was.
 local ir = require("ir")
 
-local WRITES_STRIDED = { conv = true, bn_act = true, relu = true, maxpool = true,
-                         avgpool = true, global_pool = true, linear = true, sigmoid = true,
-                         copy = true, concat = true, wino_conv = true }
-local READS_STRIDED = { conv = true, bn_act = true, relu = true, maxpool = true,
-                        avgpool = true, global_pool = true, linear = true, sigmoid = true,
-                        copy = true, concat = true, wino_conv = true }
+-- The kinds whose emitters read and write through a pixel stride (emit_c's
+-- at(); the others take compact tensors).
+local STRIDED = { conv = true, bn_act = true, relu = true, maxpool = true, avgpool = true,
+                  global_pool = true, linear = true, sigmoid = true, copy = true, concat = true,
+                  wino_conv = true }
 
 local function is_prefix(a, b)
   if #a.inputs > #b.inputs then return false end
@@ -38,9 +37,10 @@ return function(model)
   if model.backbone_out then returned[model.backbone_out] = true end
   if model.head and model.head.pool then returned[model.head.pool] = true end
 
+  local removed = {} -- concatenations that became views
   local function readers_stride_ok(id, except)
     for _, r in ipairs(readers[id] or {}) do
-      if r ~= except and not READS_STRIDED[r.kind] then return false end
+      if r ~= except and not removed[r] and not STRIDED[r.kind] then return false end
     end
     return true
   end
@@ -50,7 +50,6 @@ return function(model)
   end
 
   -- prefix concatenations become views of the later one they begin
-  local removed = {}
   for i = #model.nodes, 1, -1 do
     local a = model.nodes[i]
     if a.kind == "concat" and not returned[a.output] and readers_stride_ok(a.output) then
@@ -76,16 +75,12 @@ return function(model)
       for _, id in ipairs(node.inputs) do
         local t = T[id]
         local p = producer[id]
-        local others_ok = true
-        for _, r in ipairs(readers[id] or {}) do
-          if r ~= node and not removed[r] and not READS_STRIDED[r.kind] then others_ok = false end
-        end
-        if p and WRITES_STRIDED[p.kind] and not t.base and not returned[id] and others_ok then
+        if p and STRIDED[p.kind] and not t.base and not returned[id] and
+           readers_stride_ok(id, node) then
           make_view(id, node.output, offset)
         else
           local v = ir.new_tensor(model, node.name, t.c)
-          T[v].shape, T[v].flat = { table.unpack(t.shape) }, t.flat
-          T[v].reduction, T[v].dilation = t.reduction, t.dilation
+          T[v].shape = { table.unpack(t.shape) }
           make_view(v, node.output, offset)
           nodes[#nodes + 1] = { kind = "copy", name = node.name, inputs = { id }, output = v }
         end

@@ -124,8 +124,8 @@ function plan.run(model)
     if IN_PLACE[node.kind] and not y.base and first[y.id] == i then
       for k = 1, node.kind == "add" and 2 or 1 do
         local x = T[node.inputs[k]]
-        if not x.base and not x.alias and last[x.id] == i and first[x.id] and
-           same_shape(x.shape, y.shape) then
+        -- first[x.id] is nil for an alias: no chains, an alias's buffer is planned
+        if not x.base and last[x.id] == i and first[x.id] and same_shape(x.shape, y.shape) then
           y.alias = x.id
           last[x.id], first[y.id] = last[y.id], nil
           break
@@ -144,10 +144,9 @@ function plan.run(model)
   end
   local offsets, total = plan.place(items)
   for id, off in pairs(offsets) do T[id].offset = off end
-  for _, t in ipairs(T) do -- an alias may point at an alias
-    local x = t
-    while x.alias do x = T[x.alias] end
-    if x ~= t then t.offset, t.bytes, t.first, t.last = x.offset, x.bytes, x.first, x.last end
+  for _, t in ipairs(T) do
+    local x = t.alias and T[t.alias]
+    if x then t.offset, t.bytes, t.first, t.last = x.offset, x.bytes, x.first, x.last end
   end
   model.plan = { arena_bytes = total, lower_bound_bytes = plan.lower_bound(items),
                  items = items }

@@ -89,7 +89,7 @@ function winograd.run(model)
       local block = winograd.block(node, t)
       local function work(what, c) -- [block][36][c], as block pixels of 36 c channels
         local id = ir.new_tensor(model, node.name .. " (" .. what .. ")", winograd.POSITIONS * c)
-        T[id].shape, T[id].flat = { 1, block, 1, winograd.POSITIONS * c }, false
+        T[id].shape = { 1, block, 1, winograd.POSITIONS * c }
         return id
       end
       local wino = {} -- the conv's attributes, then Winograd's
