@@ -28,7 +28,12 @@ out=build/bench
 mkdir -p "$out"
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { awk "BEGIN {printf \"%.4f\", $1 / $2}"; }
-timmc_ms() { "$1" --random-weights 1 --threads "$threads" --bench "$runs" | sed -n 's/^median_ms: //p'; }
+# the runner's median; a runner that fails stops the benchmark (set -e)
+timmc_ms() {
+  report=$("$1" --random-weights 1 --threads "$threads" --bench "$runs") ||
+    { echo "bench.sh: $1 failed" >&2; return 1; }
+  printf '%s\n' "$report" | sed -n 's/^median_ms: //p'
+}
 printf '%-20s %10s %10s %9s %8s' model timmc_ms timm_ms speedup GFLOP/s
 [ "$direct" = 1 ] && printf ' %10s %9s' direct_ms winograd
 printf '  %s\n' rounds

@@ -16,6 +16,7 @@ timmc_no_heap(g_resnet34_catavgmax 1)
 timmc_no_heap(g_ecaresnet50d_os16 1)
 timmc_no_heap(g_ecaresnet50d_os16 2)
 timmc_no_heap(g_seresnet50_pooled 2)
+timmc_no_heap(g_resnest14d_os16 2) # the runtime kernels (radix softmax and sum) and Winograd
 
 add_test(NAME embed_weights
          COMMAND ${T}/embed_test.sh ${TIMMC} $<TARGET_FILE:golden_check> ${T}/golden/data

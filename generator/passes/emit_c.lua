@@ -597,7 +597,6 @@ int %s_init_embedded(void) {
     forward_head_ref = fh_ref, embedded = embedded, init_embedded_ref = init_embedded_ref,
   }), "templates/model.c.in")
   model.c_header, model.c_source = h, c
-  model.flops = ctx.flops
   return model
 end
 
