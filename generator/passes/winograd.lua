@@ -22,7 +22,7 @@ winograd.POSITIONS = 36 -- (TILE + 2)^2 products per tile
 -- - the two transforms cost 10 ns per tile and channel, in and out.
 -- Winograd is taken when it is predicted 20% faster: at 224 that is every 3x3
 -- of resnet50 down to 14x14 but not its 7x7 ones, and not the wide-image,
--- few-channel stems (xception41's 150x150 32->64 measured slower).
+-- few-channel stems (xception41's 150x150 32->64 measured no faster).
 local FLOPS_PER_MS = 2e8
 local BYTES_PER_MS = 1e7
 local TRANSFORM_MS = 1e-5
@@ -67,7 +67,8 @@ end
 -- packed weights the GEMM reads again for every block (under a twelfth of the
 -- buffers): then blocks of about 1 MiB of buffers, which stay in cache. Both
 -- measured with cold caches (a 160x160 32->32 layer: 3.6 ms at once, 1.9 ms in
--- blocks of 128; 40x40 512->512: 14.9 ms at once, 20-26 ms in blocks).
+-- blocks of 128; 40x40 512->512 at dilation 4: 14.9 ms at once, 20-26 ms in
+-- blocks).
 local BLOCK_BYTES = 1 << 20
 local MIN_BLOCK = 16
 
