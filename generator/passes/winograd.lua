@@ -19,7 +19,11 @@ winograd.POSITIONS = 36 -- (TILE + 2)^2 products per tile
 --   speed (XNNPACK's GEMM tiles are 7 rows high: few tiles waste most of it),
 --   and no faster than their tile buffers stream from memory at 10 GB/s
 --   (what a 160x160 32->32 layer, 15 MB of tiles, measured);
--- - the two transforms cost 10 ns per tile and channel, in and out.
+-- - the two transforms are charged 10 ns per tile and channel, in and out.
+--   They take 5 ns in-model (resnet50's 56x56 layers); at 5 ns the model
+--   also takes densenet121's 14x14 128->32 layers and xception41's stem,
+--   which measured no faster in-model (densenet121 23.3-24.3 ms either way,
+--   xception41 94-106 ms either way), so the extra weight memory is not spent.
 -- Winograd is taken when it is predicted 20% faster: at 224 that is every 3x3
 -- of resnet50 down to 14x14 but not its 7x7 ones, and not the wide-image,
 -- few-channel stems (xception41's 150x150 32->64 measured no faster).
