@@ -3,7 +3,9 @@
 -- EXPECTED.json (module, num_chs,
 -- reduction, shape of each output, in order); then a forward on a random input
 -- with random weights must write out<i>.npy files of exactly those shapes.
+package.path = (arg[0]:match("^(.*)/") or ".") .. "/lua/?.lua;" .. package.path
 local cjson = require("cjson")
+local files = require("files")
 local runner, work, expected_path = arg[1], arg[2], arg[3]
 local entry = arg[4] or "forward"
 local expected = cjson.decode(assert(io.open(expected_path)):read("a"))
@@ -36,11 +38,8 @@ if ratio > 1.10 then fail("arena is %.3f x its lower bound, over the 1.10 target
 os.execute("rm -rf '" .. work .. "' && mkdir -p '" .. work .. "'")
 local shape = info.input
 local count = shape[1] * shape[2] * shape[3] * shape[4]
-local header = string.format("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d, %d, %d), }",
-                             table.unpack(shape))
-header = header .. string.rep(" ", 63 - (10 + #header) % 64) .. "\n"
 local f = assert(io.open(work .. "/in.npy", "wb"))
-f:write("\147NUMPY\1\0", string.pack("<I2", #header), header)
+f:write(files.npy_header(files.npy_dict("<f4", shape)))
 local chunk = string.rep(string.pack("<f", 0.5), 4096)
 for _ = 1, count // 4096 do f:write(chunk) end
 f:write(string.rep(string.pack("<f", 0.5), count % 4096))

@@ -1,6 +1,8 @@
 -- make_bad_inputs.lua GOOD.safetensors DIR
 -- Writes the broken inputs the bad-input tests feed to timmc and its runners.
+package.path = (arg[0]:match("^(.*)/") or ".") .. "/lua/?.lua;" .. package.path
 local cjson = require("cjson")
+local files = require("files")
 local good, dir = arg[1], arg[2]
 
 local function read(path)
@@ -10,11 +12,7 @@ local function read(path)
   return s
 end
 
-local function write(name, s)
-  local f = assert(io.open(dir .. "/" .. name, "wb"))
-  f:write(s)
-  f:close()
-end
+local function write(name, s) files.write(dir .. "/" .. name, s) end
 
 local blob = read(good)
 local n = string.unpack("<I8", blob)
@@ -97,9 +95,9 @@ write("spec_bad_name.json", '{"name": "9x", "architecture": "resnet18"}')
 
 -- .npy inputs of the wrong shape and of the wrong dtype for a [1, 3, 64, 64] model
 local function npy(descr, shape, count, elsize)
-  local h = string.format("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, shape)
-  h = h .. string.rep(" ", 63 - (10 + #h) % 64) .. "\n"
-  return "\147NUMPY\1\0" .. string.pack("<I2", #h) .. h .. string.rep("\0", count * elsize)
+  local dict = string.format("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr,
+                             shape)
+  return files.npy_header(dict) .. string.rep("\0", count * elsize)
 end
 write("wrong_shape.npy", npy("<f4", "1, 3, 32, 32", 3 * 32 * 32, 4))
 write("wrong_dtype.npy", npy("<f8", "1, 3, 64, 64", 3 * 64 * 64, 8))

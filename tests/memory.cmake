@@ -4,10 +4,7 @@
 # timmc_no_heap(NAME THREADS): NAME (a golden model) makes no heap call in forward.
 function(timmc_no_heap name threads)
   if(NOT TARGET no_heap_${name})
-    add_executable(no_heap_${name} ${GOLDEN_GEN}/${name}.c no_heap_test.c)
-    target_include_directories(no_heap_${name} PRIVATE ${GOLDEN_GEN})
-    target_compile_definitions(no_heap_${name} PRIVATE TIMMC_MODEL=${name}_model)
-    target_link_libraries(no_heap_${name} PRIVATE timmc_runtime)
+    timmc_model_program(no_heap_${name} ${name} ${GOLDEN_GEN} ${T}/no_heap_test.c)
   endif()
   add_test(NAME no_heap_${name}_t${threads} COMMAND no_heap_${name} ${threads})
 endfunction()

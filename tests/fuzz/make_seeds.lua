@@ -2,30 +2,9 @@
 -- (small, valid and nearly-valid files). Run from tests/fuzz/ with lua5.4;
 -- the output is checked in, so rerun only to change the seeds.
 
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
--- safetensors: TENSORS is a list of {name, dtype, shape, bytes}; META a JSON
--- object text or nil; PAD the header padding.
-local function safetensors(tensors, meta, pad)
-  local parts, body, at = {}, {}, 0
-  if meta then parts[#parts + 1] = '"__metadata__":' .. meta end
-  for _, t in ipairs(tensors) do
-    local name, dtype, shape, bytes = t[1], t[2], t[3], t[4]
-    parts[#parts + 1] = string.format('"%s":{"dtype":"%s","shape":[%s],"data_offsets":[%d,%d]}',
-                                      name, dtype, table.concat(shape, ","), at, at + #bytes)
-    body[#body + 1] = bytes
-    at = at + #bytes
-  end
-  local text = "{" .. table.concat(parts, ",") .. "}"
-  text = text .. string.rep(" ", pad or (8 - #text % 8) % 8)
-  return string.pack("<I8", #text) .. text .. table.concat(body)
-end
-
-local function f32(...) return string.pack("<" .. string.rep("f", select("#", ...)), ...) end
+package.path = (arg[0]:match("^(.*)/") or ".") .. "/../lua/?.lua;" .. package.path
+local files = require("files")
+local write, safetensors, f32 = files.write, files.safetensors, files.f32
 
 local S = "corpus/safetensors/"
 write(S .. "empty", safetensors({}))
@@ -59,12 +38,7 @@ local overlap = '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},' ..
 write(S .. "overlap", string.pack("<I8", #overlap) .. overlap .. string.rep("\0", 12))
 
 -- .npy: VERSION 1, 2 or 3; DICT the header dict text; DATA the bytes after it.
-local function npy(version, dict, data)
-  local pre = version == 1 and 10 or 12
-  local h = dict .. string.rep(" ", 63 - (pre + #dict) % 64) .. "\n"
-  local len = version == 1 and string.pack("<I2", #h) or string.pack("<I4", #h)
-  return "\147NUMPY" .. string.char(version, 0) .. len .. h .. data
-end
+local function npy(version, dict, data) return files.npy_header(dict, version) .. data end
 
 local N = "corpus/npy/"
 write(N .. "f4_2x3", npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
