@@ -182,53 +182,101 @@
  *  t176  features.denseblock3.denselayer24 [2,14,14,992]                               view at channel 0
  *  t179  features.denseblock3.denselayer24.conv2 [2,14,14,32]                                view at channel 992
  * t85    features.denseblock3.denselayer1.norm1 [2,14,14,256]            401408    1605632  63..64
- * t86    features.denseblock3.denselayer1.norm2 [2,14,14,128]            200704    2007040  64..65
+ * t86    features.denseblock3.denselayer1.norm2 [2,14,14,128]            200704    2195456  64..65
+ * t286   features.denseblock3.denselayer1.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  65..65
+ * t287   features.denseblock3.denselayer1.conv2 (winograd products) [1,32,1,1152]            147456    2396160  65..65
  * t89    features.denseblock3.denselayer2.norm1 [2,14,14,288]            451584    1605632  66..67
- * t90    features.denseblock3.denselayer2.norm2 [2,14,14,128]            200704    2057216  67..68
+ * t90    features.denseblock3.denselayer2.norm2 [2,14,14,128]            200704    2195456  67..68
+ * t288   features.denseblock3.denselayer2.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  68..68
+ * t289   features.denseblock3.denselayer2.conv2 (winograd products) [1,32,1,1152]            147456    2396160  68..68
  * t93    features.denseblock3.denselayer3.norm1 [2,14,14,320]            501760    1605632  69..70
- * t94    features.denseblock3.denselayer3.norm2 [2,14,14,128]            200704    2107392  70..71
+ * t94    features.denseblock3.denselayer3.norm2 [2,14,14,128]            200704    2195456  70..71
+ * t290   features.denseblock3.denselayer3.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  71..71
+ * t291   features.denseblock3.denselayer3.conv2 (winograd products) [1,32,1,1152]            147456    2396160  71..71
  * t97    features.denseblock3.denselayer4.norm1 [2,14,14,352]            551936    1605632  72..73
- * t98    features.denseblock3.denselayer4.norm2 [2,14,14,128]            200704    2157568  73..74
+ * t98    features.denseblock3.denselayer4.norm2 [2,14,14,128]            200704    2195456  73..74
+ * t292   features.denseblock3.denselayer4.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  74..74
+ * t293   features.denseblock3.denselayer4.conv2 (winograd products) [1,32,1,1152]            147456    2396160  74..74
  * t101   features.denseblock3.denselayer5.norm1 [2,14,14,384]            602112    1605632  75..76
  * t102   features.denseblock3.denselayer5.norm2 [2,14,14,128]            200704    2207744  76..77
+ * t294   features.denseblock3.denselayer5.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  77..77
+ * t295   features.denseblock3.denselayer5.conv2 (winograd products) [1,32,1,1152]            147456    2408448  77..77
  * t105   features.denseblock3.denselayer6.norm1 [2,14,14,416]            652288    1605632  78..79
  * t106   features.denseblock3.denselayer6.norm2 [2,14,14,128]            200704    2257920  79..80
+ * t296   features.denseblock3.denselayer6.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  80..80
+ * t297   features.denseblock3.denselayer6.conv2 (winograd products) [1,32,1,1152]            147456    2458624  80..80
  * t109   features.denseblock3.denselayer7.norm1 [2,14,14,448]            702464    1605632  81..82
  * t110   features.denseblock3.denselayer7.norm2 [2,14,14,128]            200704    2308096  82..83
+ * t298   features.denseblock3.denselayer7.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  83..83
+ * t299   features.denseblock3.denselayer7.conv2 (winograd products) [1,32,1,1152]            147456    2508800  83..83
  * t113   features.denseblock3.denselayer8.norm1 [2,14,14,480]            752640    1605632  84..85
  * t114   features.denseblock3.denselayer8.norm2 [2,14,14,128]            200704    2358272  85..86
+ * t300   features.denseblock3.denselayer8.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  86..86
+ * t301   features.denseblock3.denselayer8.conv2 (winograd products) [1,32,1,1152]            147456    2195456  86..86
  * t117   features.denseblock3.denselayer9.norm1 [2,14,14,512]            802816    1605632  87..88
  * t118   features.denseblock3.denselayer9.norm2 [2,14,14,128]            200704    2408448  88..89
+ * t302   features.denseblock3.denselayer9.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  89..89
+ * t303   features.denseblock3.denselayer9.conv2 (winograd products) [1,32,1,1152]            147456    2195456  89..89
  * t121   features.denseblock3.denselayer10.norm1 [2,14,14,544]            852992    1605632  90..91
  * t122   features.denseblock3.denselayer10.norm2 [2,14,14,128]            200704    2458624  91..92
+ * t304   features.denseblock3.denselayer10.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  92..92
+ * t305   features.denseblock3.denselayer10.conv2 (winograd products) [1,32,1,1152]            147456    2195456  92..92
  * t125   features.denseblock3.denselayer11.norm1 [2,14,14,576]            903168    1605632  93..94
  * t126   features.denseblock3.denselayer11.norm2 [2,14,14,128]            200704    2508800  94..95
+ * t306   features.denseblock3.denselayer11.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  95..95
+ * t307   features.denseblock3.denselayer11.conv2 (winograd products) [1,32,1,1152]            147456    2195456  95..95
  * t129   features.denseblock3.denselayer12.norm1 [2,14,14,608]            953344    1605632  96..97
  * t130   features.denseblock3.denselayer12.norm2 [2,14,14,128]            200704    2558976  97..98
+ * t308   features.denseblock3.denselayer12.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  98..98
+ * t309   features.denseblock3.denselayer12.conv2 (winograd products) [1,32,1,1152]            147456    2195456  98..98
  * t133   features.denseblock3.denselayer13.norm1 [2,14,14,640]           1003520    1605632  99..100
  * t134   features.denseblock3.denselayer13.norm2 [2,14,14,128]            200704    2609152  100..101
+ * t310   features.denseblock3.denselayer13.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  101..101
+ * t311   features.denseblock3.denselayer13.conv2 (winograd products) [1,32,1,1152]            147456    2195456  101..101
  * t137   features.denseblock3.denselayer14.norm1 [2,14,14,672]           1053696    1605632  102..103
  * t138   features.denseblock3.denselayer14.norm2 [2,14,14,128]            200704    2659328  103..104
+ * t312   features.denseblock3.denselayer14.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  104..104
+ * t313   features.denseblock3.denselayer14.conv2 (winograd products) [1,32,1,1152]            147456    2195456  104..104
  * t141   features.denseblock3.denselayer15.norm1 [2,14,14,704]           1103872    1605632  105..106
  * t142   features.denseblock3.denselayer15.norm2 [2,14,14,128]            200704    2709504  106..107
+ * t314   features.denseblock3.denselayer15.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  107..107
+ * t315   features.denseblock3.denselayer15.conv2 (winograd products) [1,32,1,1152]            147456    2195456  107..107
  * t145   features.denseblock3.denselayer16.norm1 [2,14,14,736]           1154048    1605632  108..109
  * t146   features.denseblock3.denselayer16.norm2 [2,14,14,128]            200704    2759680  109..110
+ * t316   features.denseblock3.denselayer16.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  110..110
+ * t317   features.denseblock3.denselayer16.conv2 (winograd products) [1,32,1,1152]            147456    2195456  110..110
  * t149   features.denseblock3.denselayer17.norm1 [2,14,14,768]           1204224    1605632  111..112
  * t150   features.denseblock3.denselayer17.norm2 [2,14,14,128]            200704    2809856  112..113
+ * t318   features.denseblock3.denselayer17.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  113..113
+ * t319   features.denseblock3.denselayer17.conv2 (winograd products) [1,32,1,1152]            147456    2195456  113..113
  * t153   features.denseblock3.denselayer18.norm1 [2,14,14,800]           1254400    1605632  114..115
  * t154   features.denseblock3.denselayer18.norm2 [2,14,14,128]            200704    2860032  115..116
+ * t320   features.denseblock3.denselayer18.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  116..116
+ * t321   features.denseblock3.denselayer18.conv2 (winograd products) [1,32,1,1152]            147456    2195456  116..116
  * t157   features.denseblock3.denselayer19.norm1 [2,14,14,832]           1304576    1605632  117..118
  * t158   features.denseblock3.denselayer19.norm2 [2,14,14,128]            200704    2910208  118..119
+ * t322   features.denseblock3.denselayer19.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  119..119
+ * t323   features.denseblock3.denselayer19.conv2 (winograd products) [1,32,1,1152]            147456    2195456  119..119
  * t161   features.denseblock3.denselayer20.norm1 [2,14,14,864]           1354752    1605632  120..121
  * t162   features.denseblock3.denselayer20.norm2 [2,14,14,128]            200704    2960384  121..122
+ * t324   features.denseblock3.denselayer20.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  122..122
+ * t325   features.denseblock3.denselayer20.conv2 (winograd products) [1,32,1,1152]            147456    2195456  122..122
  * t165   features.denseblock3.denselayer21.norm1 [2,14,14,896]           1404928    1605632  123..124
  * t166   features.denseblock3.denselayer21.norm2 [2,14,14,128]            200704    3010560  124..125
+ * t326   features.denseblock3.denselayer21.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  125..125
+ * t327   features.denseblock3.denselayer21.conv2 (winograd products) [1,32,1,1152]            147456    2195456  125..125
  * t169   features.denseblock3.denselayer22.norm1 [2,14,14,928]           1455104    1605632  126..127
  * t170   features.denseblock3.denselayer22.norm2 [2,14,14,128]            200704    3060736  127..128
+ * t328   features.denseblock3.denselayer22.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  128..128
+ * t329   features.denseblock3.denselayer22.conv2 (winograd products) [1,32,1,1152]            147456    2195456  128..128
  * t173   features.denseblock3.denselayer23.norm1 [2,14,14,960]           1505280    1605632  129..130
  * t174   features.denseblock3.denselayer23.norm2 [2,14,14,128]            200704    3110912  130..131
+ * t330   features.denseblock3.denselayer23.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  131..131
+ * t331   features.denseblock3.denselayer23.conv2 (winograd products) [1,32,1,1152]            147456    2195456  131..131
  * t177   features.denseblock3.denselayer24.norm1 [2,14,14,992]           1555456    1605632  132..133
  * t178   features.denseblock3.denselayer24.norm2 [2,14,14,128]            200704    3161088  133..134
+ * t332   features.denseblock3.denselayer24.conv2 (winograd tiles) [1,32,1,4608]            589824    1605632  134..134
+ * t333   features.denseblock3.denselayer24.conv2 (winograd products) [1,32,1,1152]            147456    2195456  134..134
  * t181   features.transition3.norm      [2,14,14,1024]          1605632    1605632  135..136
  * t182   features.transition3.conv      [2,14,14,512]            802816     401408  136..137
  * t248   features.denseblock4           [2,7,7,1024]             401408          0  137..186
@@ -1236,7 +1284,7 @@ static const timmc_output features_output =
     {{"features.norm5", 1024, 32, 7, 7}, 4, {2, 1024, 7, 7}};
 static const timmc_output pre_logits_output =
     {{"features.norm5", 1024, 32, 7, 7}, 4, {2, 1024, 7, 7}};
-static float wino_bias[576]; /* Winograd convolutions' biases */
+static float wino_bias[1344]; /* Winograd convolutions' biases */
 
 /* Creates every operator with its weights and binds it to its arena slots. */
 static int create_ops(const timmc_st *st, timmc_scratch *w) {
@@ -2340,24 +2388,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[63].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 501760, threadpool);
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer1.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 256.. of features.denseblock3) */
+  /* features.denseblock3.denselayer1.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 256.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer1.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 576));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[64].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 501760, /*output=*/arena + 256, threadpool);
+      ops[64].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 599040, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.conv2", "setup", s);
+  ops[64] = (timmc_op){.xnn = ops[64].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 548864, .b = wino_bias + 576, .y = arena + 256,
+      .work = {arena + 401408, arena + 599040},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer2.norm1: batchnorm features.denseblock3.denselayer2.norm1 as a per-channel affine, relu; [2,14,14,288] -> [2,14,14,288] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer2.norm1", /*channels=*/288, /*bn_eps=*/1e-05));
@@ -2387,24 +2441,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[66].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 514304, threadpool);
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer2.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 288.. of features.denseblock3) */
+  /* features.denseblock3.denselayer2.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 288.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer2.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 608));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[67].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 514304, /*output=*/arena + 288, threadpool);
+      ops[67].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 599040, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.conv2", "setup", s);
+  ops[67] = (timmc_op){.xnn = ops[67].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 548864, .b = wino_bias + 608, .y = arena + 288,
+      .work = {arena + 401408, arena + 599040},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer3.norm1: batchnorm features.denseblock3.denselayer3.norm1 as a per-channel affine, relu; [2,14,14,320] -> [2,14,14,320] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer3.norm1", /*channels=*/320, /*bn_eps=*/1e-05));
@@ -2434,24 +2494,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[69].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 526848, threadpool);
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer3.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 320.. of features.denseblock3) */
+  /* features.denseblock3.denselayer3.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 320.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer3.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 640));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[70].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 526848, /*output=*/arena + 320, threadpool);
+      ops[70].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 599040, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.conv2", "setup", s);
+  ops[70] = (timmc_op){.xnn = ops[70].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 548864, .b = wino_bias + 640, .y = arena + 320,
+      .work = {arena + 401408, arena + 599040},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer4.norm1: batchnorm features.denseblock3.denselayer4.norm1 as a per-channel affine, relu; [2,14,14,352] -> [2,14,14,352] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer4.norm1", /*channels=*/352, /*bn_eps=*/1e-05));
@@ -2481,24 +2547,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.conv1", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[72].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 401408, /*output=*/arena + 539392, threadpool);
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer4.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 352.. of features.denseblock3) */
+  /* features.denseblock3.denselayer4.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 352.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer4.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 672));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[73].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 539392, /*output=*/arena + 352, threadpool);
+      ops[73].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 599040, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.conv2", "setup", s);
+  ops[73] = (timmc_op){.xnn = ops[73].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 548864, .b = wino_bias + 672, .y = arena + 352,
+      .work = {arena + 401408, arena + 599040},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer5.norm1: batchnorm features.denseblock3.denselayer5.norm1 as a per-channel affine, relu; [2,14,14,384] -> [2,14,14,384] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer5.norm1", /*channels=*/384, /*bn_eps=*/1e-05));
@@ -2531,21 +2603,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 551936, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer5.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 384.. of features.denseblock3) */
+  /* features.denseblock3.denselayer5.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 384.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer5.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 704));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[76].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[76].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 551936, /*output=*/arena + 384, threadpool);
+      ops[76].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 602112, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.conv2", "setup", s);
+  ops[76] = (timmc_op){.xnn = ops[76].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 551936, .b = wino_bias + 704, .y = arena + 384,
+      .work = {arena + 401408, arena + 602112},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer6.norm1: batchnorm features.denseblock3.denselayer6.norm1 as a per-channel affine, relu; [2,14,14,416] -> [2,14,14,416] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer6.norm1", /*channels=*/416, /*bn_eps=*/1e-05));
@@ -2578,21 +2656,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 564480, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer6.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 416.. of features.denseblock3) */
+  /* features.denseblock3.denselayer6.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 416.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer6.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 736));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[79].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 564480, /*output=*/arena + 416, threadpool);
+      ops[79].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 614656, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.conv2", "setup", s);
+  ops[79] = (timmc_op){.xnn = ops[79].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 564480, .b = wino_bias + 736, .y = arena + 416,
+      .work = {arena + 401408, arena + 614656},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer7.norm1: batchnorm features.denseblock3.denselayer7.norm1 as a per-channel affine, relu; [2,14,14,448] -> [2,14,14,448] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer7.norm1", /*channels=*/448, /*bn_eps=*/1e-05));
@@ -2625,21 +2709,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 577024, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer7.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 448.. of features.denseblock3) */
+  /* features.denseblock3.denselayer7.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 448.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer7.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 768));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[82].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[82].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 577024, /*output=*/arena + 448, threadpool);
+      ops[82].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 627200, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.conv2", "setup", s);
+  ops[82] = (timmc_op){.xnn = ops[82].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 577024, .b = wino_bias + 768, .y = arena + 448,
+      .work = {arena + 401408, arena + 627200},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer8.norm1: batchnorm features.denseblock3.denselayer8.norm1 as a per-channel affine, relu; [2,14,14,480] -> [2,14,14,480] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer8.norm1", /*channels=*/480, /*bn_eps=*/1e-05));
@@ -2672,21 +2762,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 589568, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer8.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 480.. of features.denseblock3) */
+  /* features.denseblock3.denselayer8.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 480.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer8.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 800));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[85].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[85].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 589568, /*output=*/arena + 480, threadpool);
+      ops[85].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.conv2", "setup", s);
+  ops[85] = (timmc_op){.xnn = ops[85].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 589568, .b = wino_bias + 800, .y = arena + 480,
+      .work = {arena + 401408, arena + 548864},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer9.norm1: batchnorm features.denseblock3.denselayer9.norm1 as a per-channel affine, relu; [2,14,14,512] -> [2,14,14,512] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer9.norm1", /*channels=*/512, /*bn_eps=*/1e-05));
@@ -2719,21 +2815,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 602112, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer9.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 512.. of features.denseblock3) */
+  /* features.denseblock3.denselayer9.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 512.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer9.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 832));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[88].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[88].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 602112, /*output=*/arena + 512, threadpool);
+      ops[88].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.conv2", "setup", s);
+  ops[88] = (timmc_op){.xnn = ops[88].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 602112, .b = wino_bias + 832, .y = arena + 512,
+      .work = {arena + 401408, arena + 548864},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer10.norm1: batchnorm features.denseblock3.denselayer10.norm1 as a per-channel affine, relu; [2,14,14,544] -> [2,14,14,544] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer10.norm1", /*channels=*/544, /*bn_eps=*/1e-05));
@@ -2766,21 +2868,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 614656, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer10.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 544.. of features.denseblock3) */
+  /* features.denseblock3.denselayer10.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 544.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer10.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 864));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[91].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[91].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 614656, /*output=*/arena + 544, threadpool);
+      ops[91].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.conv2", "setup", s);
+  ops[91] = (timmc_op){.xnn = ops[91].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 614656, .b = wino_bias + 864, .y = arena + 544,
+      .work = {arena + 401408, arena + 548864},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer11.norm1: batchnorm features.denseblock3.denselayer11.norm1 as a per-channel affine, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer11.norm1", /*channels=*/576, /*bn_eps=*/1e-05));
@@ -2813,21 +2921,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 627200, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer11.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 576.. of features.denseblock3) */
+  /* features.denseblock3.denselayer11.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 576.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer11.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 896));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[94].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[94].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 627200, /*output=*/arena + 576, threadpool);
+      ops[94].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.conv2", "setup", s);
+  ops[94] = (timmc_op){.xnn = ops[94].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 627200, .b = wino_bias + 896, .y = arena + 576,
+      .work = {arena + 401408, arena + 548864},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer12.norm1: batchnorm features.denseblock3.denselayer12.norm1 as a per-channel affine, relu; [2,14,14,608] -> [2,14,14,608] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer12.norm1", /*channels=*/608, /*bn_eps=*/1e-05));
@@ -2860,21 +2974,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 639744, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer12.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 608.. of features.denseblock3) */
+  /* features.denseblock3.denselayer12.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 608.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer12.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 928));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[97].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[97].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 639744, /*output=*/arena + 608, threadpool);
+      ops[97].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.conv2", "setup", s);
+  ops[97] = (timmc_op){.xnn = ops[97].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 639744, .b = wino_bias + 928, .y = arena + 608,
+      .work = {arena + 401408, arena + 548864},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer13.norm1: batchnorm features.denseblock3.denselayer13.norm1 as a per-channel affine, relu; [2,14,14,640] -> [2,14,14,640] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer13.norm1", /*channels=*/640, /*bn_eps=*/1e-05));
@@ -2907,21 +3027,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 652288, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer13.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 640.. of features.denseblock3) */
+  /* features.denseblock3.denselayer13.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 640.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer13.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 960));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[100].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[100].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 652288, /*output=*/arena + 640, threadpool);
+      ops[100].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.conv2", "setup", s);
+  ops[100] = (timmc_op){.xnn = ops[100].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 652288, .b = wino_bias + 960, .y = arena + 640,
+      .work = {arena + 401408, arena + 548864},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer14.norm1: batchnorm features.denseblock3.denselayer14.norm1 as a per-channel affine, relu; [2,14,14,672] -> [2,14,14,672] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer14.norm1", /*channels=*/672, /*bn_eps=*/1e-05));
@@ -2954,21 +3080,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 664832, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer14.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 672.. of features.denseblock3) */
+  /* features.denseblock3.denselayer14.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 672.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer14.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 992));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[103].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[103].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 664832, /*output=*/arena + 672, threadpool);
+      ops[103].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.conv2", "setup", s);
+  ops[103] = (timmc_op){.xnn = ops[103].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 664832, .b = wino_bias + 992, .y = arena + 672,
+      .work = {arena + 401408, arena + 548864},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer15.norm1: batchnorm features.denseblock3.denselayer15.norm1 as a per-channel affine, relu; [2,14,14,704] -> [2,14,14,704] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer15.norm1", /*channels=*/704, /*bn_eps=*/1e-05));
@@ -3001,21 +3133,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 677376, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer15.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 704.. of features.denseblock3) */
+  /* features.denseblock3.denselayer15.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 704.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer15.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1024));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[106].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[106].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 677376, /*output=*/arena + 704, threadpool);
+      ops[106].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.conv2", "setup", s);
+  ops[106] = (timmc_op){.xnn = ops[106].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 677376, .b = wino_bias + 1024, .y = arena + 704,
+      .work = {arena + 401408, arena + 548864},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer16.norm1: batchnorm features.denseblock3.denselayer16.norm1 as a per-channel affine, relu; [2,14,14,736] -> [2,14,14,736] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer16.norm1", /*channels=*/736, /*bn_eps=*/1e-05));
@@ -3048,21 +3186,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 689920, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer16.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 736.. of features.denseblock3) */
+  /* features.denseblock3.denselayer16.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 736.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer16.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1056));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[109].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[109].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 689920, /*output=*/arena + 736, threadpool);
+      ops[109].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.conv2", "setup", s);
+  ops[109] = (timmc_op){.xnn = ops[109].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 689920, .b = wino_bias + 1056, .y = arena + 736,
+      .work = {arena + 401408, arena + 548864},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer17.norm1: batchnorm features.denseblock3.denselayer17.norm1 as a per-channel affine, relu; [2,14,14,768] -> [2,14,14,768] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer17.norm1", /*channels=*/768, /*bn_eps=*/1e-05));
@@ -3095,21 +3239,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 702464, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer17.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 768.. of features.denseblock3) */
+  /* features.denseblock3.denselayer17.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 768.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer17.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1088));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[112].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[112].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 702464, /*output=*/arena + 768, threadpool);
+      ops[112].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.conv2", "setup", s);
+  ops[112] = (timmc_op){.xnn = ops[112].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 702464, .b = wino_bias + 1088, .y = arena + 768,
+      .work = {arena + 401408, arena + 548864},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer18.norm1: batchnorm features.denseblock3.denselayer18.norm1 as a per-channel affine, relu; [2,14,14,800] -> [2,14,14,800] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer18.norm1", /*channels=*/800, /*bn_eps=*/1e-05));
@@ -3142,21 +3292,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 715008, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer18.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 800.. of features.denseblock3) */
+  /* features.denseblock3.denselayer18.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 800.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer18.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1120));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[115].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[115].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 715008, /*output=*/arena + 800, threadpool);
+      ops[115].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.conv2", "setup", s);
+  ops[115] = (timmc_op){.xnn = ops[115].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 715008, .b = wino_bias + 1120, .y = arena + 800,
+      .work = {arena + 401408, arena + 548864},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer19.norm1: batchnorm features.denseblock3.denselayer19.norm1 as a per-channel affine, relu; [2,14,14,832] -> [2,14,14,832] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer19.norm1", /*channels=*/832, /*bn_eps=*/1e-05));
@@ -3189,21 +3345,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 727552, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer19.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 832.. of features.denseblock3) */
+  /* features.denseblock3.denselayer19.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 832.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer19.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1152));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[118].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[118].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 727552, /*output=*/arena + 832, threadpool);
+      ops[118].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.conv2", "setup", s);
+  ops[118] = (timmc_op){.xnn = ops[118].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 727552, .b = wino_bias + 1152, .y = arena + 832,
+      .work = {arena + 401408, arena + 548864},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer20.norm1: batchnorm features.denseblock3.denselayer20.norm1 as a per-channel affine, relu; [2,14,14,864] -> [2,14,14,864] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer20.norm1", /*channels=*/864, /*bn_eps=*/1e-05));
@@ -3236,21 +3398,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 740096, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer20.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 864.. of features.denseblock3) */
+  /* features.denseblock3.denselayer20.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 864.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer20.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1184));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[121].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[121].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 740096, /*output=*/arena + 864, threadpool);
+      ops[121].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.conv2", "setup", s);
+  ops[121] = (timmc_op){.xnn = ops[121].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 740096, .b = wino_bias + 1184, .y = arena + 864,
+      .work = {arena + 401408, arena + 548864},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer21.norm1: batchnorm features.denseblock3.denselayer21.norm1 as a per-channel affine, relu; [2,14,14,896] -> [2,14,14,896] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer21.norm1", /*channels=*/896, /*bn_eps=*/1e-05));
@@ -3283,21 +3451,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 752640, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer21.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 896.. of features.denseblock3) */
+  /* features.denseblock3.denselayer21.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 896.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer21.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1216));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[124].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[124].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 752640, /*output=*/arena + 896, threadpool);
+      ops[124].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.conv2", "setup", s);
+  ops[124] = (timmc_op){.xnn = ops[124].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 752640, .b = wino_bias + 1216, .y = arena + 896,
+      .work = {arena + 401408, arena + 548864},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer22.norm1: batchnorm features.denseblock3.denselayer22.norm1 as a per-channel affine, relu; [2,14,14,928] -> [2,14,14,928] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer22.norm1", /*channels=*/928, /*bn_eps=*/1e-05));
@@ -3330,21 +3504,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 765184, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer22.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 928.. of features.denseblock3) */
+  /* features.denseblock3.denselayer22.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 928.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer22.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1248));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[127].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[127].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 765184, /*output=*/arena + 928, threadpool);
+      ops[127].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.conv2", "setup", s);
+  ops[127] = (timmc_op){.xnn = ops[127].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 765184, .b = wino_bias + 1248, .y = arena + 928,
+      .work = {arena + 401408, arena + 548864},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer23.norm1: batchnorm features.denseblock3.denselayer23.norm1 as a per-channel affine, relu; [2,14,14,960] -> [2,14,14,960] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer23.norm1", /*channels=*/960, /*bn_eps=*/1e-05));
@@ -3377,21 +3557,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 777728, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer23.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 960.. of features.denseblock3) */
+  /* features.denseblock3.denselayer23.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 960.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer23.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1280));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[130].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[130].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 777728, /*output=*/arena + 960, threadpool);
+      ops[130].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.conv2", "setup", s);
+  ops[130] = (timmc_op){.xnn = ops[130].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 777728, .b = wino_bias + 1280, .y = arena + 960,
+      .work = {arena + 401408, arena + 548864},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.denseblock3.denselayer24.norm1: batchnorm features.denseblock3.denselayer24.norm1 as a per-channel affine, relu; [2,14,14,992] -> [2,14,14,992] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer24.norm1", /*channels=*/992, /*bn_eps=*/1e-05));
@@ -3424,21 +3610,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 401408, /*output=*/arena + 790272, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.conv1", "setup", s);
 
-  /* features.denseblock3.denselayer24.conv2: conv 3x3 128->32 s1; [2,14,14,128] -> [2,14,14,32] (channels 992.. of features.denseblock3) */
+  /* features.denseblock3.denselayer24.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 992.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer24.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1312));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[133].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.conv2", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[133].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 790272, /*output=*/arena + 992, threadpool);
+      ops[133].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+      /*input=*/arena + 401408, /*output=*/arena + 548864, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.conv2", "setup", s);
+  ops[133] = (timmc_op){.xnn = ops[133].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 790272, .b = wino_bias + 1312, .y = arena + 992,
+      .work = {arena + 401408, arena + 548864},
+      .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
 
   /* features.transition3.norm: batchnorm features.transition3.norm as a per-channel affine, relu; [2,14,14,1024] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition3.norm", /*channels=*/1024, /*bn_eps=*/1e-05));

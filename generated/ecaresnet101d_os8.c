@@ -16,14 +16,16 @@
  * t1     input                          [2,320,320,3]           2457600    6553600  0..1
  * t2     conv1.2                        [2,160,160,32]          6553600          0  1..2
  * t3     conv1.5                        [2,160,160,32]          6553600   13107200  2..3
+ * t279   conv1.3 (winograd tiles)       [1,113,1,1152]           520704    6553600  2..2
+ * t280   conv1.3 (winograd products)    [1,113,1,1152]           520704    7074304  2..2
  * t4     act1                           [2,160,160,64]         13107200          0  3..4
- * t279   conv1.6 (winograd tiles)       [1,75,1,1152]            345600   20352000  3..3
- * t280   conv1.6 (winograd products)    [1,75,1,2304]            691200   19660800  3..3
+ * t281   conv1.6 (winograd tiles)       [1,75,1,1152]            345600   20352000  3..3
+ * t282   conv1.6 (winograd products)    [1,75,1,2304]            691200   19660800  3..3
  * t5     maxpool                        [2,80,80,64]            3276800   26214400  4..12
  * t6     layer1.0.act1                  [2,80,80,64]            3276800          0  5..6
  * t7     layer1.0.act2                  [2,80,80,64]            3276800   13107200  6..7
- * t281   layer1.0.conv2 (winograd tiles) [1,56,1,2304]            516096    3276800  6..6
- * t282   layer1.0.conv2 (winograd products) [1,56,1,2304]            516096    3792896  6..6
+ * t283   layer1.0.conv2 (winograd tiles) [1,56,1,2304]            516096    3276800  6..6
+ * t284   layer1.0.conv2 (winograd products) [1,56,1,2304]            516096    3792896  6..6
  * t8     layer1.0.bn3                   [2,80,80,256]          13107200          0  7..13
  *  t12   layer1.0.se                    [2,80,80,256]                               in place
  * t9     layer1.0.se                    [2,1,1,256]                2048   13109248  8..9
@@ -33,8 +35,8 @@
  *  t14   layer1.0.act3                  [2,80,80,256]                               in place
  * t15    layer1.1.act1                  [2,80,80,64]            3276800          0  14..15
  * t16    layer1.1.act2                  [2,80,80,64]            3276800    3276800  15..16
- * t283   layer1.1.conv2 (winograd tiles) [1,56,1,2304]            516096    6553600  15..15
- * t284   layer1.1.conv2 (winograd products) [1,56,1,2304]            516096    7069696  15..15
+ * t285   layer1.1.conv2 (winograd tiles) [1,56,1,2304]            516096    6553600  15..15
+ * t286   layer1.1.conv2 (winograd products) [1,56,1,2304]            516096    7069696  15..15
  * t17    layer1.1.bn3                   [2,80,80,256]          13107200   26214400  16..21
  *  t21   layer1.1.se                    [2,80,80,256]                               in place
  * t18    layer1.1.se                    [2,1,1,256]                2048       2048  17..18
@@ -44,8 +46,8 @@
  *  t30   layer1                         [2,80,80,256]                               in place
  * t23    layer1.2.act1                  [2,80,80,64]            3276800   13107200  22..23
  * t24    layer1.2.act2                  [2,80,80,64]            3276800   26214400  23..24
- * t285   layer1.2.conv2 (winograd tiles) [1,56,1,2304]            516096   16384000  23..23
- * t286   layer1.2.conv2 (winograd products) [1,56,1,2304]            516096   16900096  23..23
+ * t287   layer1.2.conv2 (winograd tiles) [1,56,1,2304]            516096   16384000  23..23
+ * t288   layer1.2.conv2 (winograd products) [1,56,1,2304]            516096   16900096  23..23
  * t25    layer1.2.bn3                   [2,80,80,256]          13107200   13107200  24..29
  *  t29   layer1.2.se                    [2,80,80,256]                               in place
  * t26    layer1.2.se                    [2,1,1,256]                2048   26216448  25..26
@@ -63,8 +65,8 @@
  *  t40   layer2.0.act3                  [2,40,40,512]                               in place
  * t41    layer2.1.act1                  [2,40,40,128]           1638400   13926400  40..41
  * t42    layer2.1.act2                  [2,40,40,128]           1638400   19660800  41..42
- * t287   layer2.1.conv2 (winograd tiles) [1,200,1,4608]          3686400    6553600  41..41
- * t288   layer2.1.conv2 (winograd products) [1,200,1,4608]          3686400   10240000  41..41
+ * t289   layer2.1.conv2 (winograd tiles) [1,200,1,4608]          3686400    6553600  41..41
+ * t290   layer2.1.conv2 (winograd products) [1,200,1,4608]          3686400   10240000  41..41
  * t43    layer2.1.bn3                   [2,40,40,512]           6553600   13107200  42..47
  *  t47   layer2.1.se                    [2,40,40,512]                               in place
  * t44    layer2.1.se                    [2,1,1,512]                4096    6557696  43..44
@@ -74,8 +76,8 @@
  *  t56   layer2.2.act3                  [2,40,40,512]                               in place
  * t49    layer2.2.act1                  [2,40,40,128]           1638400    3686400  48..49
  * t50    layer2.2.act2                  [2,40,40,128]           1638400   16793600  49..50
- * t289   layer2.2.conv2 (winograd tiles) [1,200,1,4608]          3686400          0  49..49
- * t290   layer2.2.conv2 (winograd products) [1,200,1,4608]          3686400   13107200  49..49
+ * t291   layer2.2.conv2 (winograd tiles) [1,200,1,4608]          3686400          0  49..49
+ * t292   layer2.2.conv2 (winograd products) [1,200,1,4608]          3686400   13107200  49..49
  * t51    layer2.2.bn3                   [2,40,40,512]           6553600          0  50..55
  *  t55   layer2.2.se                    [2,40,40,512]                               in place
  * t52    layer2.2.se                    [2,1,1,512]                4096   13111296  51..52
@@ -83,8 +85,8 @@
  *  t54   layer2.2.se.gate               [2,1,1,512]                                 in place
  * t57    layer2.3.act1                  [2,40,40,128]           1638400    3686400  56..57
  * t58    layer2.3.act2                  [2,40,40,128]           1638400   19660800  57..58
- * t291   layer2.3.conv2 (winograd tiles) [1,200,1,4608]          3686400          0  57..57
- * t292   layer2.3.conv2 (winograd products) [1,200,1,4608]          3686400   13107200  57..57
+ * t293   layer2.3.conv2 (winograd tiles) [1,200,1,4608]          3686400          0  57..57
+ * t294   layer2.3.conv2 (winograd products) [1,200,1,4608]          3686400   13107200  57..57
  * t59    layer2.3.bn3                   [2,40,40,512]           6553600   13107200  58..63
  *  t63   layer2.3.se                    [2,40,40,512]                               in place
  * t60    layer2.3.se                    [2,1,1,512]                4096       4096  59..60
@@ -93,8 +95,8 @@
  * t64    layer2                         [2,40,40,512]           6553600          0  63..276
  * t65    layer3.0.act1                  [2,40,40,256]           3276800   21299200  64..65
  * t66    layer3.0.act2                  [2,40,40,256]           3276800   24576000  65..66
- * t293   layer3.0.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  65..65
- * t294   layer3.0.conv2 (winograd products) [1,200,1,9216]          7372800   13926400  65..65
+ * t295   layer3.0.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  65..65
+ * t296   layer3.0.conv2 (winograd products) [1,200,1,9216]          7372800   13926400  65..65
  * t67    layer3.0.bn3                   [2,40,40,1024]         13107200    6553600  66..73
  *  t71   layer3.0.se                    [2,40,40,1024]                              in place
  * t68    layer3.0.se                    [2,1,1,1024]               8192   19668992  67..68
@@ -105,8 +107,8 @@
  *  t74   layer3.0.act3                  [2,40,40,1024]                              in place
  * t75    layer3.1.act1                  [2,40,40,256]           3276800   13926400  74..75
  * t76    layer3.1.act2                  [2,40,40,256]           3276800   45875200  75..76
- * t295   layer3.1.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  75..75
- * t296   layer3.1.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  75..75
+ * t297   layer3.1.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  75..75
+ * t298   layer3.1.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  75..75
  * t77    layer3.1.bn3                   [2,40,40,1024]         13107200   32768000  76..81
  *  t81   layer3.1.se                    [2,40,40,1024]                              in place
  * t78    layer3.1.se                    [2,1,1,1024]               8192    6561792  77..78
@@ -116,8 +118,8 @@
  *  t90   layer3.2.act3                  [2,40,40,1024]                              in place
  * t83    layer3.2.act1                  [2,40,40,256]           3276800   34406400  82..83
  * t84    layer3.2.act2                  [2,40,40,256]           3276800   37683200  83..84
- * t297   layer3.2.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  83..83
- * t298   layer3.2.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  83..83
+ * t299   layer3.2.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  83..83
+ * t300   layer3.2.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  83..83
  * t85    layer3.2.bn3                   [2,40,40,1024]         13107200   19660800  84..89
  *  t89   layer3.2.se                    [2,40,40,1024]                              in place
  * t86    layer3.2.se                    [2,1,1,1024]               8192   32776192  85..86
@@ -125,8 +127,8 @@
  *  t88   layer3.2.se.gate               [2,1,1,1024]                                in place
  * t91    layer3.3.act1                  [2,40,40,256]           3276800   34406400  90..91
  * t92    layer3.3.act2                  [2,40,40,256]           3276800   45875200  91..92
- * t299   layer3.3.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  91..91
- * t300   layer3.3.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  91..91
+ * t301   layer3.3.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  91..91
+ * t302   layer3.3.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  91..91
  * t93    layer3.3.bn3                   [2,40,40,1024]         13107200   32768000  92..97
  *  t97   layer3.3.se                    [2,40,40,1024]                              in place
  * t94    layer3.3.se                    [2,1,1,1024]               8192   19668992  93..94
@@ -136,8 +138,8 @@
  *  t106  layer3.4.act3                  [2,40,40,1024]                              in place
  * t99    layer3.4.act1                  [2,40,40,256]           3276800   13926400  98..99
  * t100   layer3.4.act2                  [2,40,40,256]           3276800   40140800  99..100
- * t301   layer3.4.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  99..99
- * t302   layer3.4.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  99..99
+ * t303   layer3.4.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  99..99
+ * t304   layer3.4.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  99..99
  * t101   layer3.4.bn3                   [2,40,40,1024]         13107200    6553600  100..105
  *  t105  layer3.4.se                    [2,40,40,1024]                              in place
  * t102   layer3.4.se                    [2,1,1,1024]               8192   32776192  101..102
@@ -145,8 +147,8 @@
  *  t104  layer3.4.se.gate               [2,1,1,1024]                                in place
  * t107   layer3.5.act1                  [2,40,40,256]           3276800   13926400  106..107
  * t108   layer3.5.act2                  [2,40,40,256]           3276800   45875200  107..108
- * t303   layer3.5.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  107..107
- * t304   layer3.5.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  107..107
+ * t305   layer3.5.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  107..107
+ * t306   layer3.5.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  107..107
  * t109   layer3.5.bn3                   [2,40,40,1024]         13107200   32768000  108..113
  *  t113  layer3.5.se                    [2,40,40,1024]                              in place
  * t110   layer3.5.se                    [2,1,1,1024]               8192    6561792  109..110
@@ -156,8 +158,8 @@
  *  t122  layer3.6.act3                  [2,40,40,1024]                              in place
  * t115   layer3.6.act1                  [2,40,40,256]           3276800   34406400  114..115
  * t116   layer3.6.act2                  [2,40,40,256]           3276800   37683200  115..116
- * t305   layer3.6.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  115..115
- * t306   layer3.6.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  115..115
+ * t307   layer3.6.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  115..115
+ * t308   layer3.6.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  115..115
  * t117   layer3.6.bn3                   [2,40,40,1024]         13107200   19660800  116..121
  *  t121  layer3.6.se                    [2,40,40,1024]                              in place
  * t118   layer3.6.se                    [2,1,1,1024]               8192   32776192  117..118
@@ -165,8 +167,8 @@
  *  t120  layer3.6.se.gate               [2,1,1,1024]                                in place
  * t123   layer3.7.act1                  [2,40,40,256]           3276800   34406400  122..123
  * t124   layer3.7.act2                  [2,40,40,256]           3276800   45875200  123..124
- * t307   layer3.7.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  123..123
- * t308   layer3.7.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  123..123
+ * t309   layer3.7.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  123..123
+ * t310   layer3.7.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  123..123
  * t125   layer3.7.bn3                   [2,40,40,1024]         13107200   32768000  124..129
  *  t129  layer3.7.se                    [2,40,40,1024]                              in place
  * t126   layer3.7.se                    [2,1,1,1024]               8192   19668992  125..126
@@ -176,8 +178,8 @@
  *  t138  layer3.8.act3                  [2,40,40,1024]                              in place
  * t131   layer3.8.act1                  [2,40,40,256]           3276800   13926400  130..131
  * t132   layer3.8.act2                  [2,40,40,256]           3276800   40140800  131..132
- * t309   layer3.8.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  131..131
- * t310   layer3.8.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  131..131
+ * t311   layer3.8.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  131..131
+ * t312   layer3.8.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  131..131
  * t133   layer3.8.bn3                   [2,40,40,1024]         13107200    6553600  132..137
  *  t137  layer3.8.se                    [2,40,40,1024]                              in place
  * t134   layer3.8.se                    [2,1,1,1024]               8192   32776192  133..134
@@ -185,8 +187,8 @@
  *  t136  layer3.8.se.gate               [2,1,1,1024]                                in place
  * t139   layer3.9.act1                  [2,40,40,256]           3276800   13926400  138..139
  * t140   layer3.9.act2                  [2,40,40,256]           3276800   45875200  139..140
- * t311   layer3.9.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  139..139
- * t312   layer3.9.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  139..139
+ * t313   layer3.9.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  139..139
+ * t314   layer3.9.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  139..139
  * t141   layer3.9.bn3                   [2,40,40,1024]         13107200   32768000  140..145
  *  t145  layer3.9.se                    [2,40,40,1024]                              in place
  * t142   layer3.9.se                    [2,1,1,1024]               8192    6561792  141..142
@@ -196,8 +198,8 @@
  *  t154  layer3.10.act3                 [2,40,40,1024]                              in place
  * t147   layer3.10.act1                 [2,40,40,256]           3276800   34406400  146..147
  * t148   layer3.10.act2                 [2,40,40,256]           3276800   37683200  147..148
- * t313   layer3.10.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  147..147
- * t314   layer3.10.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  147..147
+ * t315   layer3.10.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  147..147
+ * t316   layer3.10.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  147..147
  * t149   layer3.10.bn3                  [2,40,40,1024]         13107200   19660800  148..153
  *  t153  layer3.10.se                   [2,40,40,1024]                              in place
  * t150   layer3.10.se                   [2,1,1,1024]               8192   32776192  149..150
@@ -205,8 +207,8 @@
  *  t152  layer3.10.se.gate              [2,1,1,1024]                                in place
  * t155   layer3.11.act1                 [2,40,40,256]           3276800   34406400  154..155
  * t156   layer3.11.act2                 [2,40,40,256]           3276800   45875200  155..156
- * t315   layer3.11.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  155..155
- * t316   layer3.11.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  155..155
+ * t317   layer3.11.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  155..155
+ * t318   layer3.11.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  155..155
  * t157   layer3.11.bn3                  [2,40,40,1024]         13107200   32768000  156..161
  *  t161  layer3.11.se                   [2,40,40,1024]                              in place
  * t158   layer3.11.se                   [2,1,1,1024]               8192   19668992  157..158
@@ -216,8 +218,8 @@
  *  t170  layer3.12.act3                 [2,40,40,1024]                              in place
  * t163   layer3.12.act1                 [2,40,40,256]           3276800   13926400  162..163
  * t164   layer3.12.act2                 [2,40,40,256]           3276800   40140800  163..164
- * t317   layer3.12.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  163..163
- * t318   layer3.12.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  163..163
+ * t319   layer3.12.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  163..163
+ * t320   layer3.12.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  163..163
  * t165   layer3.12.bn3                  [2,40,40,1024]         13107200    6553600  164..169
  *  t169  layer3.12.se                   [2,40,40,1024]                              in place
  * t166   layer3.12.se                   [2,1,1,1024]               8192   32776192  165..166
@@ -225,8 +227,8 @@
  *  t168  layer3.12.se.gate              [2,1,1,1024]                                in place
  * t171   layer3.13.act1                 [2,40,40,256]           3276800   13926400  170..171
  * t172   layer3.13.act2                 [2,40,40,256]           3276800   45875200  171..172
- * t319   layer3.13.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  171..171
- * t320   layer3.13.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  171..171
+ * t321   layer3.13.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  171..171
+ * t322   layer3.13.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  171..171
  * t173   layer3.13.bn3                  [2,40,40,1024]         13107200   32768000  172..177
  *  t177  layer3.13.se                   [2,40,40,1024]                              in place
  * t174   layer3.13.se                   [2,1,1,1024]               8192    6561792  173..174
@@ -236,8 +238,8 @@
  *  t186  layer3.14.act3                 [2,40,40,1024]                              in place
  * t179   layer3.14.act1                 [2,40,40,256]           3276800   34406400  178..179
  * t180   layer3.14.act2                 [2,40,40,256]           3276800   37683200  179..180
- * t321   layer3.14.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  179..179
- * t322   layer3.14.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  179..179
+ * t323   layer3.14.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  179..179
+ * t324   layer3.14.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  179..179
  * t181   layer3.14.bn3                  [2,40,40,1024]         13107200   19660800  180..185
  *  t185  layer3.14.se                   [2,40,40,1024]                              in place
  * t182   layer3.14.se                   [2,1,1,1024]               8192   32776192  181..182
@@ -245,8 +247,8 @@
  *  t184  layer3.14.se.gate              [2,1,1,1024]                                in place
  * t187   layer3.15.act1                 [2,40,40,256]           3276800   34406400  186..187
  * t188   layer3.15.act2                 [2,40,40,256]           3276800   45875200  187..188
- * t323   layer3.15.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  187..187
- * t324   layer3.15.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  187..187
+ * t325   layer3.15.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  187..187
+ * t326   layer3.15.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  187..187
  * t189   layer3.15.bn3                  [2,40,40,1024]         13107200   32768000  188..193
  *  t193  layer3.15.se                   [2,40,40,1024]                              in place
  * t190   layer3.15.se                   [2,1,1,1024]               8192   19668992  189..190
@@ -256,8 +258,8 @@
  *  t202  layer3.16.act3                 [2,40,40,1024]                              in place
  * t195   layer3.16.act1                 [2,40,40,256]           3276800   13926400  194..195
  * t196   layer3.16.act2                 [2,40,40,256]           3276800   40140800  195..196
- * t325   layer3.16.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  195..195
- * t326   layer3.16.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  195..195
+ * t327   layer3.16.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  195..195
+ * t328   layer3.16.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  195..195
  * t197   layer3.16.bn3                  [2,40,40,1024]         13107200    6553600  196..201
  *  t201  layer3.16.se                   [2,40,40,1024]                              in place
  * t198   layer3.16.se                   [2,1,1,1024]               8192   32776192  197..198
@@ -265,8 +267,8 @@
  *  t200  layer3.16.se.gate              [2,1,1,1024]                                in place
  * t203   layer3.17.act1                 [2,40,40,256]           3276800   13926400  202..203
  * t204   layer3.17.act2                 [2,40,40,256]           3276800   45875200  203..204
- * t327   layer3.17.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  203..203
- * t328   layer3.17.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  203..203
+ * t329   layer3.17.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  203..203
+ * t330   layer3.17.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  203..203
  * t205   layer3.17.bn3                  [2,40,40,1024]         13107200   32768000  204..209
  *  t209  layer3.17.se                   [2,40,40,1024]                              in place
  * t206   layer3.17.se                   [2,1,1,1024]               8192    6561792  205..206
@@ -276,8 +278,8 @@
  *  t218  layer3.18.act3                 [2,40,40,1024]                              in place
  * t211   layer3.18.act1                 [2,40,40,256]           3276800   34406400  210..211
  * t212   layer3.18.act2                 [2,40,40,256]           3276800   37683200  211..212
- * t329   layer3.18.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  211..211
- * t330   layer3.18.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  211..211
+ * t331   layer3.18.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  211..211
+ * t332   layer3.18.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  211..211
  * t213   layer3.18.bn3                  [2,40,40,1024]         13107200   19660800  212..217
  *  t217  layer3.18.se                   [2,40,40,1024]                              in place
  * t214   layer3.18.se                   [2,1,1,1024]               8192   32776192  213..214
@@ -285,8 +287,8 @@
  *  t216  layer3.18.se.gate              [2,1,1,1024]                                in place
  * t219   layer3.19.act1                 [2,40,40,256]           3276800   34406400  218..219
  * t220   layer3.19.act2                 [2,40,40,256]           3276800   45875200  219..220
- * t331   layer3.19.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  219..219
- * t332   layer3.19.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  219..219
+ * t333   layer3.19.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  219..219
+ * t334   layer3.19.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  219..219
  * t221   layer3.19.bn3                  [2,40,40,1024]         13107200   32768000  220..225
  *  t225  layer3.19.se                   [2,40,40,1024]                              in place
  * t222   layer3.19.se                   [2,1,1,1024]               8192   19668992  221..222
@@ -296,8 +298,8 @@
  *  t234  layer3.20.act3                 [2,40,40,1024]                              in place
  * t227   layer3.20.act1                 [2,40,40,256]           3276800   13926400  226..227
  * t228   layer3.20.act2                 [2,40,40,256]           3276800   40140800  227..228
- * t333   layer3.20.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  227..227
- * t334   layer3.20.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  227..227
+ * t335   layer3.20.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  227..227
+ * t336   layer3.20.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  227..227
  * t229   layer3.20.bn3                  [2,40,40,1024]         13107200    6553600  228..233
  *  t233  layer3.20.se                   [2,40,40,1024]                              in place
  * t230   layer3.20.se                   [2,1,1,1024]               8192   32776192  229..230
@@ -305,8 +307,8 @@
  *  t232  layer3.20.se.gate              [2,1,1,1024]                                in place
  * t235   layer3.21.act1                 [2,40,40,256]           3276800   13926400  234..235
  * t236   layer3.21.act2                 [2,40,40,256]           3276800   45875200  235..236
- * t335   layer3.21.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  235..235
- * t336   layer3.21.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  235..235
+ * t337   layer3.21.conv2 (winograd tiles) [1,200,1,9216]          7372800    6553600  235..235
+ * t338   layer3.21.conv2 (winograd products) [1,200,1,9216]          7372800   32768000  235..235
  * t237   layer3.21.bn3                  [2,40,40,1024]         13107200   32768000  236..241
  *  t241  layer3.21.se                   [2,40,40,1024]                              in place
  * t238   layer3.21.se                   [2,1,1,1024]               8192    6561792  237..238
@@ -316,8 +318,8 @@
  *  t250  layer3                         [2,40,40,1024]                              in place
  * t243   layer3.22.act1                 [2,40,40,256]           3276800   34406400  242..243
  * t244   layer3.22.act2                 [2,40,40,256]           3276800   37683200  243..244
- * t337   layer3.22.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  243..243
- * t338   layer3.22.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  243..243
+ * t339   layer3.22.conv2 (winograd tiles) [1,200,1,9216]          7372800   19660800  243..243
+ * t340   layer3.22.conv2 (winograd products) [1,200,1,9216]          7372800   27033600  243..243
  * t245   layer3.22.bn3                  [2,40,40,1024]         13107200   19660800  244..249
  *  t249  layer3.22.se                   [2,40,40,1024]                              in place
  * t246   layer3.22.se                   [2,1,1,1024]               8192   32776192  245..246
@@ -325,8 +327,8 @@
  *  t248  layer3.22.se.gate              [2,1,1,1024]                                in place
  * t251   layer4.0.act1                  [2,40,40,512]           6553600   49152000  250..251
  * t252   layer4.0.act2                  [2,40,40,512]           6553600   58982400  251..252
- * t339   layer4.0.conv2 (winograd tiles) [1,200,1,18432]        14745600   19660800  251..251
- * t340   layer4.0.conv2 (winograd products) [1,200,1,18432]        14745600   34406400  251..251
+ * t341   layer4.0.conv2 (winograd tiles) [1,200,1,18432]        14745600   19660800  251..251
+ * t342   layer4.0.conv2 (winograd products) [1,200,1,18432]        14745600   34406400  251..251
  * t253   layer4.0.bn3                   [2,40,40,2048]         26214400   32768000  252..259
  *  t257  layer4.0.se                    [2,40,40,2048]                              in place
  * t254   layer4.0.se                    [2,1,1,2048]              16384   19677184  253..254
@@ -337,8 +339,8 @@
  *  t260  layer4.0.act3                  [2,40,40,2048]                              in place
  * t261   layer4.1.act1                  [2,40,40,512]           6553600   75235328  260..261
  * t262   layer4.1.act2                  [2,40,40,512]           6553600   85196800  261..262
- * t341   layer4.1.conv2 (winograd tiles) [1,288,1,18432]        21233664   32768000  261..261
- * t342   layer4.1.conv2 (winograd products) [1,288,1,18432]        21233664   54001664  261..261
+ * t343   layer4.1.conv2 (winograd tiles) [1,288,1,18432]        21233664   32768000  261..261
+ * t344   layer4.1.conv2 (winograd products) [1,288,1,18432]        21233664   54001664  261..261
  * t263   layer4.1.bn3                   [2,40,40,2048]         26214400   58982400  262..267
  *  t267  layer4.1.se                    [2,40,40,2048]                              in place
  * t264   layer4.1.se                    [2,1,1,2048]              16384   32784384  263..264
@@ -348,8 +350,8 @@
  *  t276  layer4                         [2,40,40,2048]                              in place
  * t269   layer4.2.act1                  [2,40,40,512]           6553600   80216064  268..269
  * t270   layer4.2.act2                  [2,40,40,512]           6553600   86769664  269..270
- * t343   layer4.2.conv2 (winograd tiles) [1,288,1,18432]        21233664    6553600  269..269
- * t344   layer4.2.conv2 (winograd products) [1,288,1,18432]        21233664   58982400  269..269
+ * t345   layer4.2.conv2 (winograd tiles) [1,288,1,18432]        21233664    6553600  269..269
+ * t346   layer4.2.conv2 (winograd products) [1,288,1,18432]        21233664   58982400  269..269
  * t271   layer4.2.bn3                   [2,40,40,2048]         26214400    6553600  270..275
  *  t275  layer4.2.se                    [2,40,40,2048]                              in place
  * t272   layer4.2.se                    [2,1,1,2048]              16384   58998784  271..272
@@ -1325,7 +1327,7 @@ static const timmc_output outputs[ECARESNET101D_OS8_NUM_OUTPUTS] = {
     {{"layer2", 512, 8, 40, 40}, 4, {2, 512, 40, 40}},
     {{"layer4", 2048, 8, 40, 40}, 4, {2, 2048, 40, 40}},
 };
-static float wino_bias[8064]; /* Winograd convolutions' biases */
+static float wino_bias[8096]; /* Winograd convolutions' biases */
 
 /* Creates every operator with its weights and binds it to its arena slots. */
 static int create_ops(const timmc_st *st, timmc_scratch *w) {
@@ -1347,26 +1349,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.0", "setup", s);
 
-  /* conv1.3: conv 3x3 32->32 s1, conv1.4 folded, relu; [2,160,160,32] -> [2,160,160,32] */
+  /* conv1.3: conv 3x3 32->32 s1, conv1.4 folded, Winograd F(4x4,3x3) over 3200 tiles in blocks of 113, relu; [2,160,160,32] -> [2,160,160,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.3.weight", NULL, "conv1.4",
       /*out_channels=*/32, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/32, wino_bias + 0));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/32, /*group_output_channels=*/32, /*input_channel_stride=*/32,
-      /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/32, /*group_output_channels=*/32, /*input_channel_stride=*/1152,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[1].xnn, /*batch_size=*/2, /*input_height=*/160, /*input_width=*/160, /*input=*/arena + 0,
-      /*output=*/arena + 3276800, threadpool);
+      ops[1].xnn, /*batch_size=*/1, /*input_height=*/113, /*input_width=*/1,
+      /*input=*/arena + 1638400, /*output=*/arena + 1768576, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "setup", s);
+  ops[1] = (timmc_op){.xnn = ops[1].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 0, .b = wino_bias + 0, .y = arena + 3276800,
+      .work = {arena + 1638400, arena + 1768576},
+      .dims = {/*batch=*/2, /*height=*/160, /*width=*/160, /*in_channels=*/32, /*out_channels=*/32,
+               /*in_stride=*/32, /*out_stride=*/32, /*dilation=*/1, /*relu=*/1, /*block=*/113}};
 
   /* conv1.6: conv 3x3 32->64 s1, bn1 folded, Winograd F(4x4,3x3) over 3200 tiles in blocks of 75, relu; [2,160,160,32] -> [2,160,160,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.6.weight", NULL, "bn1",
       /*out_channels=*/64, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/32, wino_bias + 0));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/32, wino_bias + 32));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1380,7 +1388,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 5088000, /*output=*/arena + 4915200, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "setup", s);
   ops[2] = (timmc_op){.xnn = ops[2].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 3276800, .b = wino_bias + 0, .y = arena + 0,
+      .a = arena + 3276800, .b = wino_bias + 32, .y = arena + 0,
       .work = {arena + 5088000, arena + 4915200},
       .dims = {/*batch=*/2, /*height=*/160, /*width=*/160, /*in_channels=*/32, /*out_channels=*/64,
                /*in_stride=*/32, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/75}};
@@ -1417,7 +1425,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.0.conv2: conv 3x3 64->64 s1, layer1.0.bn2 folded, Winograd F(4x4,3x3) over 800 tiles in blocks of 56, relu; [2,80,80,64] -> [2,80,80,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.weight", NULL, "layer1.0.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 64));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 96));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1431,7 +1439,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 819200, /*output=*/arena + 948224, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "setup", s);
   ops[5] = (timmc_op){.xnn = ops[5].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 0, .b = wino_bias + 64, .y = arena + 3276800,
+      .a = arena + 0, .b = wino_bias + 96, .y = arena + 3276800,
       .work = {arena + 819200, arena + 948224},
       .dims = {/*batch=*/2, /*height=*/80, /*width=*/80, /*in_channels=*/64, /*out_channels=*/64,
                /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/56}};
@@ -1541,7 +1549,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.1.conv2: conv 3x3 64->64 s1, layer1.1.bn2 folded, Winograd F(4x4,3x3) over 800 tiles in blocks of 56, relu; [2,80,80,64] -> [2,80,80,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.weight", NULL, "layer1.1.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 128));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 160));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1555,7 +1563,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 1767424, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
   ops[14] = (timmc_op){.xnn = ops[14].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 0, .b = wino_bias + 128, .y = arena + 819200,
+      .a = arena + 0, .b = wino_bias + 160, .y = arena + 819200,
       .work = {arena + 1638400, arena + 1767424},
       .dims = {/*batch=*/2, /*height=*/80, /*width=*/80, /*in_channels=*/64, /*out_channels=*/64,
                /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/56}};
@@ -1648,7 +1656,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.2.conv2: conv 3x3 64->64 s1, layer1.2.bn2 folded, Winograd F(4x4,3x3) over 800 tiles in blocks of 56, relu; [2,80,80,64] -> [2,80,80,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv2.weight", NULL, "layer1.2.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 192));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 224));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1662,7 +1670,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4096000, /*output=*/arena + 4225024, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "setup", s);
   ops[22] = (timmc_op){.xnn = ops[22].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 3276800, .b = wino_bias + 192, .y = arena + 6553600,
+      .a = arena + 3276800, .b = wino_bias + 224, .y = arena + 6553600,
       .work = {arena + 4096000, arena + 4225024},
       .dims = {/*batch=*/2, /*height=*/80, /*width=*/80, /*in_channels=*/64, /*out_channels=*/64,
                /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/56}};
@@ -1886,7 +1894,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.1.conv2: conv 3x3 128->128 s1, layer2.1.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,128] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.weight", NULL, "layer2.1.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 256));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 288));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1900,7 +1908,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 2560000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "setup", s);
   ops[40] = (timmc_op){.xnn = ops[40].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 3481600, .b = wino_bias + 256, .y = arena + 4915200,
+      .a = arena + 3481600, .b = wino_bias + 288, .y = arena + 4915200,
       .work = {arena + 1638400, arena + 2560000},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/128, /*out_channels=*/128,
                /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/200}};
@@ -1994,7 +2002,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.2.conv2: conv 3x3 128->128 s1, layer2.2.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,128] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv2.weight", NULL, "layer2.2.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 384));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 416));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2008,7 +2016,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "setup", s);
   ops[48] = (timmc_op){.xnn = ops[48].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 921600, .b = wino_bias + 384, .y = arena + 4198400,
+      .a = arena + 921600, .b = wino_bias + 416, .y = arena + 4198400,
       .work = {arena + 0, arena + 3276800},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/128, /*out_channels=*/128,
                /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/200}};
@@ -2102,7 +2110,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.3.conv2: conv 3x3 128->128 s1, layer2.3.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,128] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv2.weight", NULL, "layer2.3.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 512));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 544));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2116,7 +2124,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 3276800, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "setup", s);
   ops[56] = (timmc_op){.xnn = ops[56].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 921600, .b = wino_bias + 512, .y = arena + 4915200,
+      .a = arena + 921600, .b = wino_bias + 544, .y = arena + 4915200,
       .work = {arena + 0, arena + 3276800},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/128, /*out_channels=*/128,
                /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/200}};
@@ -2209,7 +2217,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.0.conv2: conv 3x3 256->256 s1, layer3.0.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv2.weight", NULL, "layer3.0.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 640));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 672));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2223,7 +2231,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 3481600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "setup", s);
   ops[64] = (timmc_op){.xnn = ops[64].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 5324800, .b = wino_bias + 640, .y = arena + 6144000,
+      .a = arena + 5324800, .b = wino_bias + 672, .y = arena + 6144000,
       .work = {arena + 1638400, arena + 3481600},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/200}};
@@ -2348,7 +2356,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.1.conv2: conv 3x3 256->256 s1 d2, layer3.1.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.weight", NULL, "layer3.1.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 896));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 928));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2362,7 +2370,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "setup", s);
   ops[74] = (timmc_op){.xnn = ops[74].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 3481600, .b = wino_bias + 896, .y = arena + 11468800,
+      .a = arena + 3481600, .b = wino_bias + 928, .y = arena + 11468800,
       .work = {arena + 1638400, arena + 8192000},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -2456,7 +2464,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.2.conv2: conv 3x3 256->256 s1 d2, layer3.2.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv2.weight", NULL, "layer3.2.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1152));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1184));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2470,7 +2478,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "setup", s);
   ops[82] = (timmc_op){.xnn = ops[82].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 8601600, .b = wino_bias + 1152, .y = arena + 9420800,
+      .a = arena + 8601600, .b = wino_bias + 1184, .y = arena + 9420800,
       .work = {arena + 4915200, arena + 6758400},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -2564,7 +2572,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.3.conv2: conv 3x3 256->256 s1 d2, layer3.3.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv2.weight", NULL, "layer3.3.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1408));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1440));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2578,7 +2586,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "setup", s);
   ops[90] = (timmc_op){.xnn = ops[90].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 8601600, .b = wino_bias + 1408, .y = arena + 11468800,
+      .a = arena + 8601600, .b = wino_bias + 1440, .y = arena + 11468800,
       .work = {arena + 4915200, arena + 6758400},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -2672,7 +2680,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.4.conv2: conv 3x3 256->256 s1 d2, layer3.4.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv2.weight", NULL, "layer3.4.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1664));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1696));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2686,7 +2694,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "setup", s);
   ops[98] = (timmc_op){.xnn = ops[98].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 3481600, .b = wino_bias + 1664, .y = arena + 10035200,
+      .a = arena + 3481600, .b = wino_bias + 1696, .y = arena + 10035200,
       .work = {arena + 1638400, arena + 8192000},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -2780,7 +2788,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.5.conv2: conv 3x3 256->256 s1 d2, layer3.5.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv2.weight", NULL, "layer3.5.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1920));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1952));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2794,7 +2802,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "setup", s);
   ops[106] = (timmc_op){.xnn = ops[106].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 3481600, .b = wino_bias + 1920, .y = arena + 11468800,
+      .a = arena + 3481600, .b = wino_bias + 1952, .y = arena + 11468800,
       .work = {arena + 1638400, arena + 8192000},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -2888,7 +2896,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.6.conv2: conv 3x3 256->256 s1 d2, layer3.6.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.6.conv2.weight", NULL, "layer3.6.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 2176));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 2208));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -2902,7 +2910,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv2", "setup", s);
   ops[114] = (timmc_op){.xnn = ops[114].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 8601600, .b = wino_bias + 2176, .y = arena + 9420800,
+      .a = arena + 8601600, .b = wino_bias + 2208, .y = arena + 9420800,
       .work = {arena + 4915200, arena + 6758400},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -2996,7 +3004,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.7.conv2: conv 3x3 256->256 s1 d2, layer3.7.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.7.conv2.weight", NULL, "layer3.7.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 2432));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 2464));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3010,7 +3018,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv2", "setup", s);
   ops[122] = (timmc_op){.xnn = ops[122].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 8601600, .b = wino_bias + 2432, .y = arena + 11468800,
+      .a = arena + 8601600, .b = wino_bias + 2464, .y = arena + 11468800,
       .work = {arena + 4915200, arena + 6758400},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -3104,7 +3112,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.8.conv2: conv 3x3 256->256 s1 d2, layer3.8.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.8.conv2.weight", NULL, "layer3.8.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 2688));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 2720));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3118,7 +3126,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv2", "setup", s);
   ops[130] = (timmc_op){.xnn = ops[130].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 3481600, .b = wino_bias + 2688, .y = arena + 10035200,
+      .a = arena + 3481600, .b = wino_bias + 2720, .y = arena + 10035200,
       .work = {arena + 1638400, arena + 8192000},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -3212,7 +3220,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.9.conv2: conv 3x3 256->256 s1 d2, layer3.9.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.9.conv2.weight", NULL, "layer3.9.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 2944));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 2976));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3226,7 +3234,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv2", "setup", s);
   ops[138] = (timmc_op){.xnn = ops[138].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 3481600, .b = wino_bias + 2944, .y = arena + 11468800,
+      .a = arena + 3481600, .b = wino_bias + 2976, .y = arena + 11468800,
       .work = {arena + 1638400, arena + 8192000},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -3320,7 +3328,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.10.conv2: conv 3x3 256->256 s1 d2, layer3.10.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.10.conv2.weight", NULL, "layer3.10.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 3200));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 3232));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3334,7 +3342,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv2", "setup", s);
   ops[146] = (timmc_op){.xnn = ops[146].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 8601600, .b = wino_bias + 3200, .y = arena + 9420800,
+      .a = arena + 8601600, .b = wino_bias + 3232, .y = arena + 9420800,
       .work = {arena + 4915200, arena + 6758400},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -3428,7 +3436,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.11.conv2: conv 3x3 256->256 s1 d2, layer3.11.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.11.conv2.weight", NULL, "layer3.11.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 3456));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 3488));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3442,7 +3450,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv2", "setup", s);
   ops[154] = (timmc_op){.xnn = ops[154].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 8601600, .b = wino_bias + 3456, .y = arena + 11468800,
+      .a = arena + 8601600, .b = wino_bias + 3488, .y = arena + 11468800,
       .work = {arena + 4915200, arena + 6758400},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -3536,7 +3544,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.12.conv2: conv 3x3 256->256 s1 d2, layer3.12.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.12.conv2.weight", NULL, "layer3.12.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 3712));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 3744));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3550,7 +3558,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv2", "setup", s);
   ops[162] = (timmc_op){.xnn = ops[162].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 3481600, .b = wino_bias + 3712, .y = arena + 10035200,
+      .a = arena + 3481600, .b = wino_bias + 3744, .y = arena + 10035200,
       .work = {arena + 1638400, arena + 8192000},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -3644,7 +3652,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.13.conv2: conv 3x3 256->256 s1 d2, layer3.13.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.13.conv2.weight", NULL, "layer3.13.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 3968));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 4000));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3658,7 +3666,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv2", "setup", s);
   ops[170] = (timmc_op){.xnn = ops[170].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 3481600, .b = wino_bias + 3968, .y = arena + 11468800,
+      .a = arena + 3481600, .b = wino_bias + 4000, .y = arena + 11468800,
       .work = {arena + 1638400, arena + 8192000},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -3752,7 +3760,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.14.conv2: conv 3x3 256->256 s1 d2, layer3.14.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.14.conv2.weight", NULL, "layer3.14.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 4224));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 4256));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3766,7 +3774,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv2", "setup", s);
   ops[178] = (timmc_op){.xnn = ops[178].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 8601600, .b = wino_bias + 4224, .y = arena + 9420800,
+      .a = arena + 8601600, .b = wino_bias + 4256, .y = arena + 9420800,
       .work = {arena + 4915200, arena + 6758400},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -3860,7 +3868,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.15.conv2: conv 3x3 256->256 s1 d2, layer3.15.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.15.conv2.weight", NULL, "layer3.15.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 4480));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 4512));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3874,7 +3882,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv2", "setup", s);
   ops[186] = (timmc_op){.xnn = ops[186].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 8601600, .b = wino_bias + 4480, .y = arena + 11468800,
+      .a = arena + 8601600, .b = wino_bias + 4512, .y = arena + 11468800,
       .work = {arena + 4915200, arena + 6758400},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -3968,7 +3976,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.16.conv2: conv 3x3 256->256 s1 d2, layer3.16.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.16.conv2.weight", NULL, "layer3.16.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 4736));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 4768));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -3982,7 +3990,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv2", "setup", s);
   ops[194] = (timmc_op){.xnn = ops[194].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 3481600, .b = wino_bias + 4736, .y = arena + 10035200,
+      .a = arena + 3481600, .b = wino_bias + 4768, .y = arena + 10035200,
       .work = {arena + 1638400, arena + 8192000},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -4076,7 +4084,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.17.conv2: conv 3x3 256->256 s1 d2, layer3.17.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.17.conv2.weight", NULL, "layer3.17.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 4992));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 5024));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4090,7 +4098,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv2", "setup", s);
   ops[202] = (timmc_op){.xnn = ops[202].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 3481600, .b = wino_bias + 4992, .y = arena + 11468800,
+      .a = arena + 3481600, .b = wino_bias + 5024, .y = arena + 11468800,
       .work = {arena + 1638400, arena + 8192000},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -4184,7 +4192,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.18.conv2: conv 3x3 256->256 s1 d2, layer3.18.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.18.conv2.weight", NULL, "layer3.18.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 5248));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 5280));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4198,7 +4206,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv2", "setup", s);
   ops[210] = (timmc_op){.xnn = ops[210].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 8601600, .b = wino_bias + 5248, .y = arena + 9420800,
+      .a = arena + 8601600, .b = wino_bias + 5280, .y = arena + 9420800,
       .work = {arena + 4915200, arena + 6758400},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -4292,7 +4300,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.19.conv2: conv 3x3 256->256 s1 d2, layer3.19.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.19.conv2.weight", NULL, "layer3.19.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 5504));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 5536));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4306,7 +4314,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv2", "setup", s);
   ops[218] = (timmc_op){.xnn = ops[218].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 8601600, .b = wino_bias + 5504, .y = arena + 11468800,
+      .a = arena + 8601600, .b = wino_bias + 5536, .y = arena + 11468800,
       .work = {arena + 4915200, arena + 6758400},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -4400,7 +4408,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.20.conv2: conv 3x3 256->256 s1 d2, layer3.20.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.20.conv2.weight", NULL, "layer3.20.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 5760));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 5792));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4414,7 +4422,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv2", "setup", s);
   ops[226] = (timmc_op){.xnn = ops[226].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 3481600, .b = wino_bias + 5760, .y = arena + 10035200,
+      .a = arena + 3481600, .b = wino_bias + 5792, .y = arena + 10035200,
       .work = {arena + 1638400, arena + 8192000},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -4508,7 +4516,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.21.conv2: conv 3x3 256->256 s1 d2, layer3.21.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.21.conv2.weight", NULL, "layer3.21.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 6016));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 6048));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4522,7 +4530,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 8192000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv2", "setup", s);
   ops[234] = (timmc_op){.xnn = ops[234].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 3481600, .b = wino_bias + 6016, .y = arena + 11468800,
+      .a = arena + 3481600, .b = wino_bias + 6048, .y = arena + 11468800,
       .work = {arena + 1638400, arena + 8192000},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -4616,7 +4624,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.22.conv2: conv 3x3 256->256 s1 d2, layer3.22.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.22.conv2.weight", NULL, "layer3.22.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 6272));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 6304));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4630,7 +4638,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 6758400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv2", "setup", s);
   ops[242] = (timmc_op){.xnn = ops[242].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 8601600, .b = wino_bias + 6272, .y = arena + 9420800,
+      .a = arena + 8601600, .b = wino_bias + 6304, .y = arena + 9420800,
       .work = {arena + 4915200, arena + 6758400},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/256,
                /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -4724,7 +4732,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.0.conv2: conv 3x3 512->512 s1 d2, layer4.0.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,512] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv2.weight", NULL, "layer4.0.bn2",
       /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/512, wino_bias + 6528));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/512, wino_bias + 6560));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4738,7 +4746,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4915200, /*output=*/arena + 8601600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "setup", s);
   ops[250] = (timmc_op){.xnn = ops[250].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 12288000, .b = wino_bias + 6528, .y = arena + 14745600,
+      .a = arena + 12288000, .b = wino_bias + 6560, .y = arena + 14745600,
       .work = {arena + 4915200, arena + 8601600},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/512, /*out_channels=*/512,
                /*in_stride=*/512, /*out_stride=*/512, /*dilation=*/2, /*relu=*/1, /*block=*/200}};
@@ -4863,7 +4871,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.1.conv2: conv 3x3 512->512 s1 d4, layer4.1.bn2 folded, Winograd F(4x4,3x3) over 288 tiles, relu; [2,40,40,512] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv2.weight", NULL, "layer4.1.bn2",
       /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/512, wino_bias + 7040));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/512, wino_bias + 7072));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4877,7 +4885,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 8192000, /*output=*/arena + 13500416, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "setup", s);
   ops[260] = (timmc_op){.xnn = ops[260].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 18808832, .b = wino_bias + 7040, .y = arena + 21299200,
+      .a = arena + 18808832, .b = wino_bias + 7072, .y = arena + 21299200,
       .work = {arena + 8192000, arena + 13500416},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/512, /*out_channels=*/512,
                /*in_stride=*/512, /*out_stride=*/512, /*dilation=*/4, /*relu=*/1, /*block=*/288}};
@@ -4971,7 +4979,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.2.conv2: conv 3x3 512->512 s1 d4, layer4.2.bn2 folded, Winograd F(4x4,3x3) over 288 tiles, relu; [2,40,40,512] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv2.weight", NULL, "layer4.2.bn2",
       /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/512, wino_bias + 7552));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/512, wino_bias + 7584));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -4985,7 +4993,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1638400, /*output=*/arena + 14745600, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "setup", s);
   ops[268] = (timmc_op){.xnn = ops[268].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 20054016, .b = wino_bias + 7552, .y = arena + 21692416,
+      .a = arena + 20054016, .b = wino_bias + 7584, .y = arena + 21692416,
       .work = {arena + 1638400, arena + 14745600},
       .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/512, /*out_channels=*/512,
                /*in_stride=*/512, /*out_stride=*/512, /*dilation=*/4, /*relu=*/1, /*block=*/288}};

@@ -28,6 +28,8 @@
  * t13    s1.b2.conv1                    [2,56,56,72]            1806336    1806336  12..13
  * t14    s1.b2.conv2                    [2,56,56,72]            1806336    3612672  13..19
  *  t19   s1.b2.se                       [2,56,56,72]                                in place
+ * t198   s1.b2.conv2.conv (winograd tiles) [1,50,1,2592]            518400    5419008  13..13
+ * t199   s1.b2.conv2.conv (winograd products) [1,50,1,2592]            518400    5937408  13..13
  * t15    s1.b2.se                       [2,1,1,72]                  576    1806336  14..15
  * t16    s1.b2.se.fc1                   [2,1,1,18]                  192    1806912  15..16
  * t17    s1.b2.se.fc2                   [2,1,1,72]                  576    1806336  16..18
@@ -926,6 +928,7 @@ static const timmc_output outputs[REGNETY_032_FEATURES_NUM_OUTPUTS] = {
     {{"s3", 576, 16, 14, 14}, 4, {2, 576, 14, 14}},
     {{"s4", 1512, 32, 7, 7}, 4, {2, 1512, 7, 7}},
 };
+static float wino_bias[72]; /* Winograd convolutions' biases */
 
 /* Creates every operator with its weights and binds it to its arena slots. */
 static int create_ops(const timmc_st *st, timmc_scratch *w) {
@@ -1088,21 +1091,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 451584, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv1.conv", "setup", s);
 
-  /* s1.b2.conv2.conv: conv 3x3 72->72 s1 g3, s1.b2.conv2.bn folded, relu; [2,56,56,72] -> [2,56,56,72] */
+  /* s1.b2.conv2.conv: conv 3x3 72->72 s1 g3, s1.b2.conv2.bn folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 50, relu; [2,56,56,72] -> [2,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "s1.b2.conv2.conv.weight", NULL, "s1.b2.conv2.bn",
       /*out_channels=*/72, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/72, /*group_input_channels=*/24, wino_bias + 0));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/3,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/72,
-      /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/0.0f,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/108,
+      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/2592,
+      /*output_channel_stride=*/2592, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[12].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 451584, /*output=*/arena + 903168, threadpool);
+      ops[12].xnn, /*batch_size=*/1, /*input_height=*/50, /*input_width=*/1,
+      /*input=*/arena + 1354752, /*output=*/arena + 1484352, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv2.conv", "setup", s);
+  ops[12] = (timmc_op){.xnn = ops[12].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 451584, .b = wino_bias + 0, .y = arena + 903168,
+      .work = {arena + 1354752, arena + 1484352},
+      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/72, /*out_channels=*/72,
+               /*in_stride=*/72, /*out_stride=*/72, /*dilation=*/1, /*relu=*/1, /*block=*/50}};
 
   /* s1.b2.se: global avg pool; [2,56,56,72] -> [2,1,1,72] */
   s = xnn_create_global_average_pooling_nwc_f32(

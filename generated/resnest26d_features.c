@@ -16,14 +16,16 @@
  * t1     input                          [2,224,224,3]           1204224    3211264  0..1
  * t2     conv1.2                        [2,112,112,32]          3211264          0  1..2
  * t3     conv1.5                        [2,112,112,32]          3211264    3211264  2..3
+ * t90    conv1.3 (winograd tiles)       [1,113,1,1152]           520704    6422528  2..2
+ * t91    conv1.3 (winograd products)    [1,113,1,1152]           520704    6943232  2..2
  * t4     act1                           [2,112,112,64]          6422528   21676032  3..87
- * t90    conv1.6 (winograd tiles)       [1,75,1,1152]            345600     691200  3..3
- * t91    conv1.6 (winograd products)    [1,75,1,2304]            691200          0  3..3
+ * t92    conv1.6 (winograd tiles)       [1,75,1,1152]            345600     691200  3..3
+ * t93    conv1.6 (winograd products)    [1,75,1,2304]            691200          0  3..3
  * t5     maxpool                        [2,56,56,64]            1605632   12845056  4..13
  * t6     layer1.0.act1                  [2,56,56,64]            1605632   14450688  5..6
  * t7     layer1.0.conv2.act0            [2,56,56,128]           3211264          0  6..11
- * t92    layer1.0.conv2.conv (winograd tiles) [1,37,1,2304]            340992   16738304  6..6
- * t93    layer1.0.conv2.conv (winograd products) [1,37,1,4608]            681984   16056320  6..6
+ * t94    layer1.0.conv2.conv (winograd tiles) [1,37,1,2304]            340992   16738304  6..6
+ * t95    layer1.0.conv2.conv (winograd products) [1,37,1,4608]            681984   16056320  6..6
  * t8     layer1.0.conv2                 [2,1,1,128]                1024   14450688  7..8
  * t9     layer1.0.conv2.act1            [2,1,1,32]                  256   14451712  8..9
  * t10    layer1.0.conv2.fc2             [2,1,1,128]                1024   14450688  9..10
@@ -34,8 +36,8 @@
  * t14    layer1.0.downsample            [2,56,56,256]           6422528    6422528  13..14
  * t16    layer1.1.act1                  [2,56,56,64]            1605632    9633792  15..16
  * t17    layer1.1.conv2.act0            [2,56,56,128]           3211264    6422528  16..21
- * t94    layer1.1.conv2.conv (winograd tiles) [1,37,1,2304]            340992   11921408  16..16
- * t95    layer1.1.conv2.conv (winograd products) [1,37,1,4608]            681984   11239424  16..16
+ * t96    layer1.1.conv2.conv (winograd tiles) [1,37,1,2304]            340992   11921408  16..16
+ * t97    layer1.1.conv2.conv (winograd products) [1,37,1,4608]            681984   11239424  16..16
  * t18    layer1.1.conv2                 [2,1,1,128]                1024    9633792  17..18
  * t19    layer1.1.conv2.act1            [2,1,1,32]                  256    9634816  18..19
  * t20    layer1.1.conv2.fc2             [2,1,1,128]                1024    9633792  19..20
@@ -45,8 +47,8 @@
  *  t24   layer1                         [2,56,56,256]                               in place
  * t25    layer2.0.act1                  [2,56,56,128]           3211264   40943616  24..25
  * t26    layer2.0.conv2.act0            [2,56,56,256]           6422528   34521088  25..30
- * t96    layer2.0.conv2.conv (winograd tiles) [1,392,1,4608]          7225344   14450688  25..25
- * t97    layer2.0.conv2.conv (winograd products) [1,392,1,9216]         14450688          0  25..25
+ * t98    layer2.0.conv2.conv (winograd tiles) [1,392,1,4608]          7225344   14450688  25..25
+ * t99    layer2.0.conv2.conv (winograd products) [1,392,1,9216]         14450688          0  25..25
  * t27    layer2.0.conv2                 [2,1,1,256]                2048          0  26..27
  * t28    layer2.0.conv2.act1            [2,1,1,64]                  512       2048  27..28
  * t29    layer2.0.conv2.fc2             [2,1,1,256]                2048          0  28..29
@@ -59,8 +61,8 @@
  * t35    layer2.0.downsample            [2,28,28,512]           3211264          0  34..35
  * t37    layer2.1.act1                  [2,28,28,128]            802816   10235904  36..37
  * t38    layer2.1.conv2.act0            [2,28,28,256]           1605632    8630272  37..42
- * t98    layer2.1.conv2.conv (winograd tiles) [1,98,1,4608]           1806336    6823936  37..37
- * t99    layer2.1.conv2.conv (winograd products) [1,98,1,9216]           3612672          0  37..37
+ * t100   layer2.1.conv2.conv (winograd tiles) [1,98,1,4608]           1806336    6823936  37..37
+ * t101   layer2.1.conv2.conv (winograd products) [1,98,1,9216]           3612672          0  37..37
  * t39    layer2.1.conv2                 [2,1,1,256]                2048    6823936  38..39
  * t40    layer2.1.conv2.act1            [2,1,1,64]                  512    6825984  39..40
  * t41    layer2.1.conv2.fc2             [2,1,1,256]                2048    6823936  40..41
@@ -70,8 +72,8 @@
  *  t45   layer2                         [2,28,28,512]                               in place
  * t46    layer3.0.act1                  [2,28,28,256]           1605632   17260544  45..46
  * t47    layer3.0.conv2.act0            [2,28,28,512]           3211264   14049280  46..51
- * t100   layer3.0.conv2.conv (winograd tiles) [1,98,1,9216]           3612672    7225344  46..46
- * t101   layer3.0.conv2.conv (winograd products) [1,98,1,18432]          7225344          0  46..46
+ * t102   layer3.0.conv2.conv (winograd tiles) [1,98,1,9216]           3612672    7225344  46..46
+ * t103   layer3.0.conv2.conv (winograd products) [1,98,1,18432]          7225344          0  46..46
  * t48    layer3.0.conv2                 [2,1,1,512]                4096   17260544  47..48
  * t49    layer3.0.conv2.act1            [2,1,1,128]                1024   17264640  48..49
  * t50    layer3.0.conv2.fc2             [2,1,1,512]                4096   17260544  49..50
@@ -84,8 +86,8 @@
  * t56    layer3.0.downsample            [2,14,14,1024]          1605632   14049280  55..56
  * t58    layer3.1.act1                  [2,14,14,256]            401408   19996672  57..58
  * t59    layer3.1.conv2.act0            [2,14,14,512]            802816   19193856  58..63
- * t102   layer3.1.conv2.conv (winograd tiles) [1,32,1,9216]           1179648   18014208  58..58
- * t103   layer3.1.conv2.conv (winograd products) [1,32,1,18432]          2359296   14049280  58..58
+ * t104   layer3.1.conv2.conv (winograd tiles) [1,32,1,9216]           1179648   18014208  58..58
+ * t105   layer3.1.conv2.conv (winograd products) [1,32,1,18432]          2359296   14049280  58..58
  * t60    layer3.1.conv2                 [2,1,1,512]                4096   18014208  59..60
  * t61    layer3.1.conv2.act1            [2,1,1,128]                1024   18018304  60..61
  * t62    layer3.1.conv2.fc2             [2,1,1,512]                4096   18014208  61..62
@@ -95,8 +97,8 @@
  *  t66   layer3                         [2,14,14,1024]                              in place
  * t67    layer4.0.act1                  [2,14,14,512]            802816    8683520  66..67
  * t68    layer4.0.conv2.act0            [2,14,14,1024]          1605632    7077888  67..72
- * t104   layer4.0.conv2.conv (winograd tiles) [1,32,1,18432]          2359296    4718592  67..67
- * t105   layer4.0.conv2.conv (winograd products) [1,32,1,36864]          4718592          0  67..67
+ * t106   layer4.0.conv2.conv (winograd tiles) [1,32,1,18432]          2359296    4718592  67..67
+ * t107   layer4.0.conv2.conv (winograd products) [1,32,1,36864]          4718592          0  67..67
  * t69    layer4.0.conv2                 [2,1,1,1024]               8192    8683520  68..69
  * t70    layer4.0.conv2.act1            [2,1,1,256]                2048    8691712  69..70
  * t71    layer4.0.conv2.fc2             [2,1,1,1024]               8192    8683520  70..71
@@ -109,8 +111,8 @@
  * t77    layer4.0.downsample            [2,7,7,2048]             802816   15654912  76..77
  * t79    layer4.1.act1                  [2,7,7,512]              200704   18628608  78..79
  * t80    layer4.1.conv2.act0            [2,7,7,1024]             401408   18227200  79..84
- * t106   layer4.1.conv2.conv (winograd tiles) [1,8,1,18432]            589824   17637376  79..79
- * t107   layer4.1.conv2.conv (winograd products) [1,8,1,36864]           1179648   15654912  79..79
+ * t108   layer4.1.conv2.conv (winograd tiles) [1,8,1,18432]            589824   17637376  79..79
+ * t109   layer4.1.conv2.conv (winograd products) [1,8,1,36864]           1179648   15654912  79..79
  * t81    layer4.1.conv2                 [2,1,1,1024]               8192   17637376  80..81
  * t82    layer4.1.conv2.act1            [2,1,1,256]                2048   17645568  81..82
  * t83    layer4.1.conv2.fc2             [2,1,1,1024]               8192   17637376  82..83
@@ -494,7 +496,7 @@ static const timmc_output outputs[RESNEST26D_FEATURES_NUM_OUTPUTS] = {
     {{"layer3", 1024, 16, 14, 14}, 4, {2, 1024, 14, 14}},
     {{"layer4", 2048, 32, 7, 7}, 4, {2, 2048, 7, 7}},
 };
-static float wino_bias[3904]; /* Winograd convolutions' biases */
+static float wino_bias[3936]; /* Winograd convolutions' biases */
 
 /* Creates every operator with its weights and binds it to its arena slots. */
 static int create_ops(const timmc_st *st, timmc_scratch *w) {
@@ -516,26 +518,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.0", "setup", s);
 
-  /* conv1.3: conv 3x3 32->32 s1, conv1.4 folded, relu; [2,112,112,32] -> [2,112,112,32] */
+  /* conv1.3: conv 3x3 32->32 s1, conv1.4 folded, Winograd F(4x4,3x3) over 1568 tiles in blocks of 113, relu; [2,112,112,32] -> [2,112,112,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.3.weight", NULL, "conv1.4",
       /*out_channels=*/32, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/32, wino_bias + 0));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/32, /*group_output_channels=*/32, /*input_channel_stride=*/32,
-      /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/32, /*group_output_channels=*/32, /*input_channel_stride=*/1152,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[1].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112, /*input=*/arena + 0,
-      /*output=*/arena + 802816, threadpool);
+      ops[1].xnn, /*batch_size=*/1, /*input_height=*/113, /*input_width=*/1,
+      /*input=*/arena + 1605632, /*output=*/arena + 1735808, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "setup", s);
+  ops[1] = (timmc_op){.xnn = ops[1].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 0, .b = wino_bias + 0, .y = arena + 802816,
+      .work = {arena + 1605632, arena + 1735808},
+      .dims = {/*batch=*/2, /*height=*/112, /*width=*/112, /*in_channels=*/32, /*out_channels=*/32,
+               /*in_stride=*/32, /*out_stride=*/32, /*dilation=*/1, /*relu=*/1, /*block=*/113}};
 
   /* conv1.6: conv 3x3 32->64 s1, bn1 folded, Winograd F(4x4,3x3) over 1568 tiles in blocks of 75, relu; [2,112,112,32] -> [2,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.6.weight", NULL, "bn1",
       /*out_channels=*/64, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/32, wino_bias + 0));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/32, wino_bias + 32));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -549,7 +557,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 172800, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "setup", s);
   ops[2] = (timmc_op){.xnn = ops[2].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 802816, .b = wino_bias + 0, .y = arena + 5419008,
+      .a = arena + 802816, .b = wino_bias + 32, .y = arena + 5419008,
       .work = {arena + 172800, arena + 0},
       .dims = {/*batch=*/2, /*height=*/112, /*width=*/112, /*in_channels=*/32, /*out_channels=*/64,
                /*in_stride=*/32, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/75}};
@@ -586,7 +594,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.0.conv2.conv: conv 3x3 64->128 s1 g2, layer1.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 37, relu; [2,56,56,64] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.conv.weight", NULL, "layer1.0.conv2.bn0",
       /*out_channels=*/128, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/32, wino_bias + 64));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/32, wino_bias + 96));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -600,7 +608,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4184576, /*output=*/arena + 4014080, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2.conv", "setup", s);
   ops[5] = (timmc_op){.xnn = ops[5].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 3612672, .b = wino_bias + 64, .y = arena + 0,
+      .a = arena + 3612672, .b = wino_bias + 96, .y = arena + 0,
       .work = {arena + 4184576, arena + 4014080},
       .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/128,
                /*in_stride=*/64, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/37}};
@@ -709,7 +717,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.1.conv2.conv: conv 3x3 64->128 s1 g2, layer1.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 37, relu; [2,56,56,64] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.conv.weight", NULL, "layer1.1.conv2.bn0",
       /*out_channels=*/128, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/32, wino_bias + 192));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/32, wino_bias + 224));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -723,7 +731,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 2980352, /*output=*/arena + 2809856, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2.conv", "setup", s);
   ops[15] = (timmc_op){.xnn = ops[15].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 2408448, .b = wino_bias + 192, .y = arena + 1605632,
+      .a = arena + 2408448, .b = wino_bias + 224, .y = arena + 1605632,
       .work = {arena + 2980352, arena + 2809856},
       .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/128,
                /*in_stride=*/64, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/37}};
@@ -816,7 +824,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.0.conv2.conv: conv 3x3 128->256 s1 g2, layer2.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 392 tiles, relu; [2,56,56,128] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv2.conv.weight", NULL, "layer2.0.conv2.bn0",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/64, wino_bias + 320));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/64, wino_bias + 352));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -830,7 +838,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 3612672, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2.conv", "setup", s);
   ops[24] = (timmc_op){.xnn = ops[24].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 10235904, .b = wino_bias + 320, .y = arena + 8630272,
+      .a = arena + 10235904, .b = wino_bias + 352, .y = arena + 8630272,
       .work = {arena + 3612672, arena + 0},
       .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/256,
                /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/392}};
@@ -964,7 +972,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.1.conv2.conv: conv 3x3 128->256 s1 g2, layer2.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,128] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.conv.weight", NULL, "layer2.1.conv2.bn0",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/64, wino_bias + 576));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/64, wino_bias + 608));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -978,7 +986,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1705984, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2.conv", "setup", s);
   ops[36] = (timmc_op){.xnn = ops[36].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 2558976, .b = wino_bias + 576, .y = arena + 2157568,
+      .a = arena + 2558976, .b = wino_bias + 608, .y = arena + 2157568,
       .work = {arena + 1705984, arena + 0},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/256,
                /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/98}};
@@ -1071,7 +1079,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.0.conv2.conv: conv 3x3 256->512 s1 g2, layer3.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,256] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv2.conv.weight", NULL, "layer3.0.conv2.bn0",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/128, wino_bias + 832));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/128, wino_bias + 864));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1085,7 +1093,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1806336, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2.conv", "setup", s);
   ops[45] = (timmc_op){.xnn = ops[45].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 4315136, .b = wino_bias + 832, .y = arena + 3512320,
+      .a = arena + 4315136, .b = wino_bias + 864, .y = arena + 3512320,
       .work = {arena + 1806336, arena + 0},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/256, /*out_channels=*/512,
                /*in_stride=*/256, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1, /*block=*/98}};
@@ -1221,7 +1229,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.1.conv2.conv: conv 3x3 256->512 s1 g2, layer3.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.conv.weight", NULL, "layer3.1.conv2.bn0",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/128, wino_bias + 1344));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/128, wino_bias + 1376));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1235,7 +1243,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4503552, /*output=*/arena + 3512320, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2.conv", "setup", s);
   ops[57] = (timmc_op){.xnn = ops[57].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 4999168, .b = wino_bias + 1344, .y = arena + 4798464,
+      .a = arena + 4999168, .b = wino_bias + 1376, .y = arena + 4798464,
       .work = {arena + 4503552, arena + 3512320},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/512,
                /*in_stride=*/256, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1, /*block=*/32}};
@@ -1328,7 +1336,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.0.conv2.conv: conv 3x3 512->1024 s1 g2, layer4.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,512] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv2.conv.weight", NULL, "layer4.0.conv2.bn0",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/1024, /*group_input_channels=*/256, wino_bias + 1856));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/1024, /*group_input_channels=*/256, wino_bias + 1888));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1342,7 +1350,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 1179648, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2.conv", "setup", s);
   ops[66] = (timmc_op){.xnn = ops[66].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 2170880, .b = wino_bias + 1856, .y = arena + 1769472,
+      .a = arena + 2170880, .b = wino_bias + 1888, .y = arena + 1769472,
       .work = {arena + 1179648, arena + 0},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/512, /*out_channels=*/1024,
                /*in_stride=*/512, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/1, /*block=*/32}};
@@ -1480,7 +1488,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.1.conv2.conv: conv 3x3 512->1024 s1 g2, layer4.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 8 tiles, relu; [2,7,7,512] -> [2,7,7,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv2.conv.weight", NULL, "layer4.1.conv2.bn0",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/1024, /*group_input_channels=*/256, wino_bias + 2880));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/1024, /*group_input_channels=*/256, wino_bias + 2912));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1494,7 +1502,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*input=*/arena + 4409344, /*output=*/arena + 3913728, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2.conv", "setup", s);
   ops[78] = (timmc_op){.xnn = ops[78].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 4657152, .b = wino_bias + 2880, .y = arena + 4556800,
+      .a = arena + 4657152, .b = wino_bias + 2912, .y = arena + 4556800,
       .work = {arena + 4409344, arena + 3913728},
       .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/512, /*out_channels=*/1024,
                /*in_stride=*/512, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/1, /*block=*/8}};

@@ -16,6 +16,8 @@
  * t1     input                          [2,299,299,3]           2145664          0  0..1
  * t2     stem.0                         [2,150,150,32]          5760000   11520000  1..2
  * t3     stem.1                         [2,150,150,64]         11520000          0  2..4
+ * t109   stem.1.conv (winograd tiles)   [1,75,1,1152]            345600   17971200  2..2
+ * t110   stem.1.conv (winograd products) [1,75,1,2304]            691200   17280000  2..2
  * t4     blocks.0.shortcut              [2,75,75,128]           5760000   46080000  3..10
  * t5     blocks.0.stack.conv1.bn_dw     [2,150,150,64]         11520000   23040000  4..5
  * t6     blocks.0.stack.act2            [2,150,150,128]        23040000          0  5..6
@@ -759,6 +761,7 @@ static const timmc_output features_output =
     {{"blocks.12", 2048, 32, 10, 10}, 4, {2, 2048, 10, 10}};
 static const timmc_output pre_logits_output =
     {{"blocks.12", 2048, 32, 10, 10}, 4, {2, 2048, 10, 10}};
+static float wino_bias[64]; /* Winograd convolutions' biases */
 
 /* Creates every operator with its weights and binds it to its arena slots. */
 static int create_ops(const timmc_st *st, timmc_scratch *w) {
@@ -780,21 +783,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output=*/arena + 2880000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("stem.0.conv", "setup", s);
 
-  /* stem.1.conv: conv 3x3 32->64 s1, stem.1.bn folded, relu; [2,150,150,32] -> [2,150,150,64] */
+  /* stem.1.conv: conv 3x3 32->64 s1, stem.1.bn folded, Winograd F(4x4,3x3) over 2888 tiles in blocks of 75, relu; [2,150,150,32] -> [2,150,150,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.1.conv.weight", NULL, "stem.1.bn",
       /*out_channels=*/64, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/0.001));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/32, wino_bias + 0));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/32,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/1152,
+      /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("stem.1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[1].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150,
-      /*input=*/arena + 2880000, /*output=*/arena + 0, threadpool);
+      ops[1].xnn, /*batch_size=*/1, /*input_height=*/75, /*input_width=*/1,
+      /*input=*/arena + 4492800, /*output=*/arena + 4320000, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("stem.1.conv", "setup", s);
+  ops[1] = (timmc_op){.xnn = ops[1].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 2880000, .b = wino_bias + 0, .y = arena + 0,
+      .work = {arena + 4492800, arena + 4320000},
+      .dims = {/*batch=*/2, /*height=*/150, /*width=*/150, /*in_channels=*/32, /*out_channels=*/64,
+               /*in_stride=*/32, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/75}};
 
   /* blocks.0.shortcut.conv: conv 1x1 64->128 s2, blocks.0.shortcut.bn folded; [2,150,150,64] -> [2,75,75,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.shortcut.conv.weight", NULL, "blocks.0.shortcut.bn",

@@ -17,19 +17,18 @@ winograd.POSITIONS = 36 -- (TILE + 2)^2 products per tile
 -- (direct convolutions near 200 GFLOP/s; the FMA units peak at 230):
 -- - the products over T tiles run at T / (T + 8) of the direct convolution's
 --   speed (XNNPACK's GEMM tiles are 7 rows high: few tiles waste most of it),
---   and no faster than their tile buffers stream from memory at 10 GB/s
---   (what a 160x160 32->32 layer, 15 MB of tiles, measured);
--- - the two transforms are charged 10 ns per tile and channel, in and out.
---   They take 5 ns in-model (resnet50's 56x56 layers); at 5 ns the model
---   also takes densenet121's 14x14 128->32 layers and xception41's stem,
---   which measured no faster in-model (densenet121 23.3-24.3 ms either way,
---   xception41 94-106 ms either way), so the extra weight memory is not spent.
+--   and, unless they go through in blocks (below), no faster than their tile
+--   buffers stream from memory at 10 GB/s (what a 160x160 32->32 layer, 15 MB
+--   of tiles, measured at once);
+-- - the two transforms cost 5 ns per tile and channel, in and out (in-model,
+--   resnet50's 56x56 layers).
 -- Winograd is taken when it is predicted 20% faster: at 224 that is every 3x3
--- of resnet50 down to 14x14 but not its 7x7 ones, and not the wide-image,
--- few-channel stems (xception41's 150x150 32->64 measured no faster).
+-- of resnet50 down to 14x14 but not its 7x7 ones (measured no faster), and
+-- the wide-image, few-channel stems in blocks (xception41's 150x150 32->64:
+-- 3.8 ms direct, 2.2 ms in-model).
 local FLOPS_PER_MS = 2e8
 local BYTES_PER_MS = 1e7
-local TRANSFORM_MS = 1e-5
+local TRANSFORM_MS = 5e-6
 local MARGIN = 0.8
 
 local function tiles_along(n, d)
@@ -38,32 +37,6 @@ end
 
 function winograd.tiles(shape, d)
   return shape[1] * tiles_along(shape[2], d) * tiles_along(shape[3], d)
-end
-
--- Predicted milliseconds of both ways for a conv node with output shape y.
-function winograd.cost(node, y)
-  local d = node.dilation
-  local macs_per_group = node.cout // node.groups * (node.cin // node.groups)
-  local direct = 2 * 9 * y[1] * y[2] * y[3] * macs_per_group * node.groups / FLOPS_PER_MS
-  local t = winograd.tiles(y, d)
-  local compute = 2 * winograd.POSITIONS * (t + 8) * macs_per_group * node.groups / FLOPS_PER_MS
-  local stream = 4 * winograd.POSITIONS * t * (node.cin + node.cout) / BYTES_PER_MS
-  local wino = math.max(compute, stream) + TRANSFORM_MS * t * (node.cin + node.cout)
-  return direct, wino
-end
-
-function winograd.applies(node, y, mode)
-  -- depthwise convs have no products over channels to save: they stay direct
-  if node.kind ~= "conv" or node.k ~= 3 or node.stride ~= 1 or node.cin == node.groups then
-    return false
-  end
-  local d = node.dilation
-  for _, p in ipairs(node.pad) do
-    if p ~= d then return false end
-  end
-  if mode == "always" then return true end
-  local direct, wino = winograd.cost(node, y)
-  return wino < MARGIN * direct
 end
 
 -- Tiles per block. All of them at once keeps the products one large GEMM,
@@ -81,6 +54,36 @@ function winograd.block(node, t)
   local weights = 4 * winograd.POSITIONS * (node.cin // node.groups) * node.cout
   if per_tile * t <= 4 * BLOCK_BYTES or 12 * weights >= per_tile * t then return t end
   return math.min(t, math.max(MIN_BLOCK, BLOCK_BYTES // per_tile))
+end
+
+-- Predicted milliseconds of both ways for a conv node with output shape y.
+function winograd.cost(node, y)
+  local d = node.dilation
+  local macs_per_group = node.cout // node.groups * (node.cin // node.groups)
+  local direct = 2 * 9 * y[1] * y[2] * y[3] * macs_per_group * node.groups / FLOPS_PER_MS
+  local t = winograd.tiles(y, d)
+  local compute = 2 * winograd.POSITIONS * (t + 8) * macs_per_group * node.groups / FLOPS_PER_MS
+  -- tiles that go through in blocks stay in cache: no stream bound
+  local stream = 0
+  if winograd.block(node, t) == t then
+    stream = 4 * winograd.POSITIONS * t * (node.cin + node.cout) / BYTES_PER_MS
+  end
+  local wino = math.max(compute, stream) + TRANSFORM_MS * t * (node.cin + node.cout)
+  return direct, wino
+end
+
+function winograd.applies(node, y, mode)
+  -- depthwise convs have no products over channels to save: they stay direct
+  if node.kind ~= "conv" or node.k ~= 3 or node.stride ~= 1 or node.cin == node.groups then
+    return false
+  end
+  local d = node.dilation
+  for _, p in ipairs(node.pad) do
+    if p ~= d then return false end
+  end
+  if mode == "always" then return true end
+  local direct, wino = winograd.cost(node, y)
+  return wino < MARGIN * direct
 end
 
 function winograd.run(model)

@@ -484,6 +484,28 @@ describe("winograd", function()
     assert.are.equal(i, p.tensors[pw.work[1]].last)
   end)
 
+  it("predicts blocked tiles without the memory stream bound", function()
+    -- xception41's stem.1 (150x150 32->64): 1444 tiles, 20 MB of buffers at
+    -- once, so it goes in blocks, which stay in cache (measured 3.8 ms direct,
+    -- 2.2 ms in blocks); at once the stream bound would reject it
+    local m = compile_until(spec("xception41"), "winograd")
+    assert.are.same({ "stem.1.conv" }, wino_convs(m))
+    local w = node(m, "stem.1.conv")
+    assert.are.equal(38 * 38, w.tiles)
+    assert.is_true(w.block < w.tiles)
+    local wino = require("passes.winograd")
+    local direct, blocked = wino.cost(w, m.tensors[w.output].shape)
+    assert.is_true(blocked < 0.8 * direct)
+    -- a layer of that size with weights too many to re-read per block goes
+    -- at once, and pays the stream bound
+    local wide = {}
+    for k, v in pairs(w) do wide[k] = v end
+    wide.cin, wide.cout = 2048, 2048
+    assert.are.equal(w.tiles, wino.block(wide, w.tiles))
+    local _, at_once = wino.cost(wide, { 1, 150, 150, 2048 })
+    assert.is_true(at_once >= 4 * 36 * w.tiles * (2048 + 2048) / 1e7)
+  end)
+
   it("tiles dilated convs per residue", function()
     local m = compile_until(spec("resnet50", { output_stride = 8, input_size = { 3, 320, 320 },
                                                winograd = "always" }), "winograd")
