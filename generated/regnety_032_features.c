@@ -10,208 +10,216 @@
 #include "timmc_rt.h"
 
 /*
- * Memory plan: one arena of 12242944 bytes (lower bound 12242944).
+ * Memory plan: one arena of 15178240 bytes (lower bound 15178240).
  * Live ranges are node indices; 0 is the input copy, 195 the end of forward.
  * tensor timm module                    shape (NHWC)              bytes     offset  live
- * t1     input                          [2,224,224,3]           1204224          0  0..1
- * t2     stem                           [2,112,112,32]          3211264    7225344  1..195
- * t3     s1.b1.conv1                    [2,112,112,72]          7225344          0  2..3
+ * t1     input                          [2,224,224,3]           1204224    3211264  0..1
+ * t2     stem                           [2,112,112,32]          3211264          0  1..195
+ * t3     s1.b1.conv1                    [2,112,112,72]          7225344    3211264  2..3
  * t4     s1.b1.conv2                    [2,56,56,72]            1806336   10436608  3..9
  *  t9    s1.b1.se                       [2,56,56,72]                                in place
- * t5     s1.b1.se                       [2,1,1,72]                  576          0  4..5
- * t6     s1.b1.se.fc1                   [2,1,1,8]                    64        576  5..6
- * t7     s1.b1.se.fc2                   [2,1,1,72]                  576          0  6..8
+ * t5     s1.b1.se                       [2,1,1,72]                  576    3211264  4..5
+ * t6     s1.b1.se.fc1                   [2,1,1,8]                    64    3211840  5..6
+ * t7     s1.b1.se.fc2                   [2,1,1,72]                  576    3211264  6..8
  *  t8    s1.b1.se.gate                  [2,1,1,72]                                  in place
- * t10    s1.b1.conv3                    [2,56,56,72]            1806336          0  9..20
+ * t10    s1.b1.conv3                    [2,56,56,72]            1806336    5017600  9..20
  *  t12   s1.b1.act3                     [2,56,56,72]                                in place
- * t11    s1.b1.downsample               [2,56,56,72]            1806336    1806336  10..11
- * t13    s1.b2.conv1                    [2,56,56,72]            1806336    1806336  12..13
- * t14    s1.b2.conv2                    [2,56,56,72]            1806336    3612672  13..19
+ * t11    s1.b1.downsample               [2,56,56,72]            1806336    3211264  10..11
+ * t13    s1.b2.conv1                    [2,56,56,72]            1806336    3211264  12..13
+ * t14    s1.b2.conv2                    [2,56,56,72]            1806336    6823936  13..19
  *  t19   s1.b2.se                       [2,56,56,72]                                in place
- * t198   s1.b2.conv2.conv (winograd tiles) [1,50,1,2592]            518400    5419008  13..13
- * t199   s1.b2.conv2.conv (winograd products) [1,50,1,2592]            518400    5937408  13..13
- * t15    s1.b2.se                       [2,1,1,72]                  576    1806336  14..15
- * t16    s1.b2.se.fc1                   [2,1,1,18]                  192    1806912  15..16
- * t17    s1.b2.se.fc2                   [2,1,1,72]                  576    1806336  16..18
+ * t198   s1.b2.conv2.conv (winograd tiles) [1,50,1,2592]            518400    8630272  13..13
+ * t199   s1.b2.conv2.conv (winograd products) [1,50,1,2592]            518400    9148672  13..13
+ * t15    s1.b2.se                       [2,1,1,72]                  576    3211264  14..15
+ * t16    s1.b2.se.fc1                   [2,1,1,18]                  192    3211840  15..16
+ * t17    s1.b2.se.fc2                   [2,1,1,72]                  576    3211264  16..18
  *  t18   s1.b2.se.gate                  [2,1,1,72]                                  in place
- * t20    s1.b2.conv3                    [2,56,56,72]            1806336    5419008  19..195
+ * t20    s1.b2.conv3                    [2,56,56,72]            1806336    3211264  19..195
  *  t21   s1                             [2,56,56,72]                                in place
- * t22    s2.b1.conv1                    [2,56,56,216]           5419008          0  21..22
+ * t22    s2.b1.conv1                    [2,56,56,216]           5419008    5017600  21..22
  * t23    s2.b1.conv2                    [2,28,28,216]           1354752   10436608  22..28
  *  t28   s2.b1.se                       [2,28,28,216]                               in place
- * t24    s2.b1.se                       [2,1,1,216]                1728          0  23..24
- * t25    s2.b1.se.fc1                   [2,1,1,18]                  192       1728  24..25
- * t26    s2.b1.se.fc2                   [2,1,1,216]                1728          0  25..27
+ * t24    s2.b1.se                       [2,1,1,216]                1728    5017600  23..24
+ * t25    s2.b1.se.fc1                   [2,1,1,18]                  192    5019328  24..25
+ * t26    s2.b1.se.fc2                   [2,1,1,216]                1728    5017600  25..27
  *  t27   s2.b1.se.gate                  [2,1,1,216]                                 in place
- * t29    s2.b1.conv3                    [2,28,28,216]           1354752          0  28..39
+ * t29    s2.b1.conv3                    [2,28,28,216]           1354752    5017600  28..39
  *  t31   s2.b1.act3                     [2,28,28,216]                               in place
- * t30    s2.b1.downsample               [2,28,28,216]           1354752    1354752  29..30
- * t32    s2.b2.conv1                    [2,28,28,216]           1354752    1354752  31..32
- * t33    s2.b2.conv2                    [2,28,28,216]           1354752    2709504  32..38
+ * t30    s2.b1.downsample               [2,28,28,216]           1354752    6372352  29..30
+ * t32    s2.b2.conv1                    [2,28,28,216]           1354752    6372352  31..32
+ * t33    s2.b2.conv2                    [2,28,28,216]           1354752    7727104  32..38
  *  t38   s2.b2.se                       [2,28,28,216]                               in place
- * t34    s2.b2.se                       [2,1,1,216]                1728    1354752  33..34
- * t35    s2.b2.se.fc1                   [2,1,1,54]                  448    1356480  34..35
- * t36    s2.b2.se.fc2                   [2,1,1,216]                1728    1354752  35..37
+ * t200   s2.b2.conv2.conv (winograd tiles) [1,98,1,7776]           3048192    9081856  32..32
+ * t201   s2.b2.conv2.conv (winograd products) [1,98,1,7776]           3048192   12130048  32..32
+ * t34    s2.b2.se                       [2,1,1,216]                1728    6372352  33..34
+ * t35    s2.b2.se.fc1                   [2,1,1,54]                  448    6374080  34..35
+ * t36    s2.b2.se.fc2                   [2,1,1,216]                1728    6372352  35..37
  *  t37   s2.b2.se.gate                  [2,1,1,216]                                 in place
- * t39    s2.b2.conv3                    [2,28,28,216]           1354752    1354752  38..48
+ * t39    s2.b2.conv3                    [2,28,28,216]           1354752    6372352  38..48
  *  t40   s2.b2.act3                     [2,28,28,216]                               in place
- * t41    s2.b3.conv1                    [2,28,28,216]           1354752          0  40..41
- * t42    s2.b3.conv2                    [2,28,28,216]           1354752    2709504  41..47
+ * t41    s2.b3.conv1                    [2,28,28,216]           1354752    5017600  40..41
+ * t42    s2.b3.conv2                    [2,28,28,216]           1354752    7727104  41..47
  *  t47   s2.b3.se                       [2,28,28,216]                               in place
- * t43    s2.b3.se                       [2,1,1,216]                1728          0  42..43
- * t44    s2.b3.se.fc1                   [2,1,1,54]                  448       1728  43..44
- * t45    s2.b3.se.fc2                   [2,1,1,216]                1728          0  44..46
+ * t202   s2.b3.conv2.conv (winograd tiles) [1,98,1,7776]           3048192    9081856  41..41
+ * t203   s2.b3.conv2.conv (winograd products) [1,98,1,7776]           3048192   12130048  41..41
+ * t43    s2.b3.se                       [2,1,1,216]                1728    5017600  42..43
+ * t44    s2.b3.se.fc1                   [2,1,1,54]                  448    5019328  43..44
+ * t45    s2.b3.se.fc2                   [2,1,1,216]                1728    5017600  44..46
  *  t46   s2.b3.se.gate                  [2,1,1,216]                                 in place
- * t48    s2.b3.conv3                    [2,28,28,216]           1354752          0  47..57
+ * t48    s2.b3.conv3                    [2,28,28,216]           1354752    5017600  47..57
  *  t49   s2.b3.act3                     [2,28,28,216]                               in place
- * t50    s2.b4.conv1                    [2,28,28,216]           1354752    1354752  49..50
- * t51    s2.b4.conv2                    [2,28,28,216]           1354752    2709504  50..56
+ * t50    s2.b4.conv1                    [2,28,28,216]           1354752    6372352  49..50
+ * t51    s2.b4.conv2                    [2,28,28,216]           1354752    7727104  50..56
  *  t56   s2.b4.se                       [2,28,28,216]                               in place
- * t52    s2.b4.se                       [2,1,1,216]                1728    1354752  51..52
- * t53    s2.b4.se.fc1                   [2,1,1,54]                  448    1356480  52..53
- * t54    s2.b4.se.fc2                   [2,1,1,216]                1728    1354752  53..55
+ * t204   s2.b4.conv2.conv (winograd tiles) [1,98,1,7776]           3048192    9081856  50..50
+ * t205   s2.b4.conv2.conv (winograd products) [1,98,1,7776]           3048192   12130048  50..50
+ * t52    s2.b4.se                       [2,1,1,216]                1728    6372352  51..52
+ * t53    s2.b4.se.fc1                   [2,1,1,54]                  448    6374080  52..53
+ * t54    s2.b4.se.fc2                   [2,1,1,216]                1728    6372352  53..55
  *  t55   s2.b4.se.gate                  [2,1,1,216]                                 in place
- * t57    s2.b4.conv3                    [2,28,28,216]           1354752    1354752  56..66
+ * t57    s2.b4.conv3                    [2,28,28,216]           1354752    6372352  56..66
  *  t58   s2.b4.act3                     [2,28,28,216]                               in place
- * t59    s2.b5.conv1                    [2,28,28,216]           1354752          0  58..59
- * t60    s2.b5.conv2                    [2,28,28,216]           1354752    2709504  59..65
+ * t59    s2.b5.conv1                    [2,28,28,216]           1354752    5017600  58..59
+ * t60    s2.b5.conv2                    [2,28,28,216]           1354752    7727104  59..65
  *  t65   s2.b5.se                       [2,28,28,216]                               in place
- * t61    s2.b5.se                       [2,1,1,216]                1728          0  60..61
- * t62    s2.b5.se.fc1                   [2,1,1,54]                  448       1728  61..62
- * t63    s2.b5.se.fc2                   [2,1,1,216]                1728          0  62..64
+ * t206   s2.b5.conv2.conv (winograd tiles) [1,98,1,7776]           3048192    9081856  59..59
+ * t207   s2.b5.conv2.conv (winograd products) [1,98,1,7776]           3048192   12130048  59..59
+ * t61    s2.b5.se                       [2,1,1,216]                1728    5017600  60..61
+ * t62    s2.b5.se.fc1                   [2,1,1,54]                  448    5019328  61..62
+ * t63    s2.b5.se.fc2                   [2,1,1,216]                1728    5017600  62..64
  *  t64   s2.b5.se.gate                  [2,1,1,216]                                 in place
- * t66    s2.b5.conv3                    [2,28,28,216]           1354752    4064256  65..195
+ * t66    s2.b5.conv3                    [2,28,28,216]           1354752    5017600  65..195
  *  t67   s2                             [2,28,28,216]                               in place
- * t68    s3.b1.conv1                    [2,28,28,576]           3612672          0  67..68
- * t69    s3.b1.conv2                    [2,14,14,576]            903168   10436608  68..74
+ * t68    s3.b1.conv1                    [2,28,28,576]           3612672    6372352  67..68
+ * t69    s3.b1.conv2                    [2,14,14,576]            903168    9985024  68..74
  *  t74   s3.b1.se                       [2,14,14,576]                               in place
- * t70    s3.b1.se                       [2,1,1,576]                4608          0  69..70
- * t71    s3.b1.se.fc1                   [2,1,1,54]                  448       4608  70..71
- * t72    s3.b1.se.fc2                   [2,1,1,576]                4608          0  71..73
+ * t70    s3.b1.se                       [2,1,1,576]                4608    6372352  69..70
+ * t71    s3.b1.se.fc1                   [2,1,1,54]                  448    6376960  70..71
+ * t72    s3.b1.se.fc2                   [2,1,1,576]                4608    6372352  71..73
  *  t73   s3.b1.se.gate                  [2,1,1,576]                                 in place
- * t75    s3.b1.conv3                    [2,14,14,576]            903168          0  74..85
+ * t75    s3.b1.conv3                    [2,14,14,576]            903168    6372352  74..85
  *  t77   s3.b1.act3                     [2,14,14,576]                               in place
- * t76    s3.b1.downsample               [2,14,14,576]            903168     903168  75..76
- * t78    s3.b2.conv1                    [2,14,14,576]            903168     903168  77..78
- * t79    s3.b2.conv2                    [2,14,14,576]            903168    1806336  78..84
+ * t76    s3.b1.downsample               [2,14,14,576]            903168    7275520  75..76
+ * t78    s3.b2.conv1                    [2,14,14,576]            903168    7275520  77..78
+ * t79    s3.b2.conv2                    [2,14,14,576]            903168    8178688  78..84
  *  t84   s3.b2.se                       [2,14,14,576]                               in place
- * t80    s3.b2.se                       [2,1,1,576]                4608     903168  79..80
- * t81    s3.b2.se.fc1                   [2,1,1,144]                1152     907776  80..81
- * t82    s3.b2.se.fc2                   [2,1,1,576]                4608     903168  81..83
+ * t80    s3.b2.se                       [2,1,1,576]                4608    7275520  79..80
+ * t81    s3.b2.se.fc1                   [2,1,1,144]                1152    7280128  80..81
+ * t82    s3.b2.se.fc2                   [2,1,1,576]                4608    7275520  81..83
  *  t83   s3.b2.se.gate                  [2,1,1,576]                                 in place
- * t85    s3.b2.conv3                    [2,14,14,576]            903168     903168  84..94
+ * t85    s3.b2.conv3                    [2,14,14,576]            903168    7275520  84..94
  *  t86   s3.b2.act3                     [2,14,14,576]                               in place
- * t87    s3.b3.conv1                    [2,14,14,576]            903168          0  86..87
- * t88    s3.b3.conv2                    [2,14,14,576]            903168    1806336  87..93
+ * t87    s3.b3.conv1                    [2,14,14,576]            903168    6372352  86..87
+ * t88    s3.b3.conv2                    [2,14,14,576]            903168    8178688  87..93
  *  t93   s3.b3.se                       [2,14,14,576]                               in place
- * t89    s3.b3.se                       [2,1,1,576]                4608          0  88..89
- * t90    s3.b3.se.fc1                   [2,1,1,144]                1152       4608  89..90
- * t91    s3.b3.se.fc2                   [2,1,1,576]                4608          0  90..92
+ * t89    s3.b3.se                       [2,1,1,576]                4608    6372352  88..89
+ * t90    s3.b3.se.fc1                   [2,1,1,144]                1152    6376960  89..90
+ * t91    s3.b3.se.fc2                   [2,1,1,576]                4608    6372352  90..92
  *  t92   s3.b3.se.gate                  [2,1,1,576]                                 in place
- * t94    s3.b3.conv3                    [2,14,14,576]            903168          0  93..103
+ * t94    s3.b3.conv3                    [2,14,14,576]            903168    6372352  93..103
  *  t95   s3.b3.act3                     [2,14,14,576]                               in place
- * t96    s3.b4.conv1                    [2,14,14,576]            903168     903168  95..96
- * t97    s3.b4.conv2                    [2,14,14,576]            903168    1806336  96..102
+ * t96    s3.b4.conv1                    [2,14,14,576]            903168    7275520  95..96
+ * t97    s3.b4.conv2                    [2,14,14,576]            903168    8178688  96..102
  *  t102  s3.b4.se                       [2,14,14,576]                               in place
- * t98    s3.b4.se                       [2,1,1,576]                4608     903168  97..98
- * t99    s3.b4.se.fc1                   [2,1,1,144]                1152     907776  98..99
- * t100   s3.b4.se.fc2                   [2,1,1,576]                4608     903168  99..101
+ * t98    s3.b4.se                       [2,1,1,576]                4608    7275520  97..98
+ * t99    s3.b4.se.fc1                   [2,1,1,144]                1152    7280128  98..99
+ * t100   s3.b4.se.fc2                   [2,1,1,576]                4608    7275520  99..101
  *  t101  s3.b4.se.gate                  [2,1,1,576]                                 in place
- * t103   s3.b4.conv3                    [2,14,14,576]            903168     903168  102..112
+ * t103   s3.b4.conv3                    [2,14,14,576]            903168    7275520  102..112
  *  t104  s3.b4.act3                     [2,14,14,576]                               in place
- * t105   s3.b5.conv1                    [2,14,14,576]            903168          0  104..105
- * t106   s3.b5.conv2                    [2,14,14,576]            903168    1806336  105..111
+ * t105   s3.b5.conv1                    [2,14,14,576]            903168    6372352  104..105
+ * t106   s3.b5.conv2                    [2,14,14,576]            903168    8178688  105..111
  *  t111  s3.b5.se                       [2,14,14,576]                               in place
- * t107   s3.b5.se                       [2,1,1,576]                4608          0  106..107
- * t108   s3.b5.se.fc1                   [2,1,1,144]                1152       4608  107..108
- * t109   s3.b5.se.fc2                   [2,1,1,576]                4608          0  108..110
+ * t107   s3.b5.se                       [2,1,1,576]                4608    6372352  106..107
+ * t108   s3.b5.se.fc1                   [2,1,1,144]                1152    6376960  107..108
+ * t109   s3.b5.se.fc2                   [2,1,1,576]                4608    6372352  108..110
  *  t110  s3.b5.se.gate                  [2,1,1,576]                                 in place
- * t112   s3.b5.conv3                    [2,14,14,576]            903168          0  111..121
+ * t112   s3.b5.conv3                    [2,14,14,576]            903168    6372352  111..121
  *  t113  s3.b5.act3                     [2,14,14,576]                               in place
- * t114   s3.b6.conv1                    [2,14,14,576]            903168     903168  113..114
- * t115   s3.b6.conv2                    [2,14,14,576]            903168    1806336  114..120
+ * t114   s3.b6.conv1                    [2,14,14,576]            903168    7275520  113..114
+ * t115   s3.b6.conv2                    [2,14,14,576]            903168    8178688  114..120
  *  t120  s3.b6.se                       [2,14,14,576]                               in place
- * t116   s3.b6.se                       [2,1,1,576]                4608     903168  115..116
- * t117   s3.b6.se.fc1                   [2,1,1,144]                1152     907776  116..117
- * t118   s3.b6.se.fc2                   [2,1,1,576]                4608     903168  117..119
+ * t116   s3.b6.se                       [2,1,1,576]                4608    7275520  115..116
+ * t117   s3.b6.se.fc1                   [2,1,1,144]                1152    7280128  116..117
+ * t118   s3.b6.se.fc2                   [2,1,1,576]                4608    7275520  117..119
  *  t119  s3.b6.se.gate                  [2,1,1,576]                                 in place
- * t121   s3.b6.conv3                    [2,14,14,576]            903168     903168  120..130
+ * t121   s3.b6.conv3                    [2,14,14,576]            903168    7275520  120..130
  *  t122  s3.b6.act3                     [2,14,14,576]                               in place
- * t123   s3.b7.conv1                    [2,14,14,576]            903168          0  122..123
- * t124   s3.b7.conv2                    [2,14,14,576]            903168    1806336  123..129
+ * t123   s3.b7.conv1                    [2,14,14,576]            903168    6372352  122..123
+ * t124   s3.b7.conv2                    [2,14,14,576]            903168    8178688  123..129
  *  t129  s3.b7.se                       [2,14,14,576]                               in place
- * t125   s3.b7.se                       [2,1,1,576]                4608          0  124..125
- * t126   s3.b7.se.fc1                   [2,1,1,144]                1152       4608  125..126
- * t127   s3.b7.se.fc2                   [2,1,1,576]                4608          0  126..128
+ * t125   s3.b7.se                       [2,1,1,576]                4608    6372352  124..125
+ * t126   s3.b7.se.fc1                   [2,1,1,144]                1152    6376960  125..126
+ * t127   s3.b7.se.fc2                   [2,1,1,576]                4608    6372352  126..128
  *  t128  s3.b7.se.gate                  [2,1,1,576]                                 in place
- * t130   s3.b7.conv3                    [2,14,14,576]            903168          0  129..139
+ * t130   s3.b7.conv3                    [2,14,14,576]            903168    6372352  129..139
  *  t131  s3.b7.act3                     [2,14,14,576]                               in place
- * t132   s3.b8.conv1                    [2,14,14,576]            903168     903168  131..132
- * t133   s3.b8.conv2                    [2,14,14,576]            903168    1806336  132..138
+ * t132   s3.b8.conv1                    [2,14,14,576]            903168    7275520  131..132
+ * t133   s3.b8.conv2                    [2,14,14,576]            903168    8178688  132..138
  *  t138  s3.b8.se                       [2,14,14,576]                               in place
- * t134   s3.b8.se                       [2,1,1,576]                4608     903168  133..134
- * t135   s3.b8.se.fc1                   [2,1,1,144]                1152     907776  134..135
- * t136   s3.b8.se.fc2                   [2,1,1,576]                4608     903168  135..137
+ * t134   s3.b8.se                       [2,1,1,576]                4608    7275520  133..134
+ * t135   s3.b8.se.fc1                   [2,1,1,144]                1152    7280128  134..135
+ * t136   s3.b8.se.fc2                   [2,1,1,576]                4608    7275520  135..137
  *  t137  s3.b8.se.gate                  [2,1,1,576]                                 in place
- * t139   s3.b8.conv3                    [2,14,14,576]            903168     903168  138..148
+ * t139   s3.b8.conv3                    [2,14,14,576]            903168    7275520  138..148
  *  t140  s3.b8.act3                     [2,14,14,576]                               in place
- * t141   s3.b9.conv1                    [2,14,14,576]            903168          0  140..141
- * t142   s3.b9.conv2                    [2,14,14,576]            903168    1806336  141..147
+ * t141   s3.b9.conv1                    [2,14,14,576]            903168    6372352  140..141
+ * t142   s3.b9.conv2                    [2,14,14,576]            903168    8178688  141..147
  *  t147  s3.b9.se                       [2,14,14,576]                               in place
- * t143   s3.b9.se                       [2,1,1,576]                4608          0  142..143
- * t144   s3.b9.se.fc1                   [2,1,1,144]                1152       4608  143..144
- * t145   s3.b9.se.fc2                   [2,1,1,576]                4608          0  144..146
+ * t143   s3.b9.se                       [2,1,1,576]                4608    6372352  142..143
+ * t144   s3.b9.se.fc1                   [2,1,1,144]                1152    6376960  143..144
+ * t145   s3.b9.se.fc2                   [2,1,1,576]                4608    6372352  144..146
  *  t146  s3.b9.se.gate                  [2,1,1,576]                                 in place
- * t148   s3.b9.conv3                    [2,14,14,576]            903168          0  147..157
+ * t148   s3.b9.conv3                    [2,14,14,576]            903168    6372352  147..157
  *  t149  s3.b9.act3                     [2,14,14,576]                               in place
- * t150   s3.b10.conv1                   [2,14,14,576]            903168     903168  149..150
- * t151   s3.b10.conv2                   [2,14,14,576]            903168    1806336  150..156
+ * t150   s3.b10.conv1                   [2,14,14,576]            903168    7275520  149..150
+ * t151   s3.b10.conv2                   [2,14,14,576]            903168    8178688  150..156
  *  t156  s3.b10.se                      [2,14,14,576]                               in place
- * t152   s3.b10.se                      [2,1,1,576]                4608     903168  151..152
- * t153   s3.b10.se.fc1                  [2,1,1,144]                1152     907776  152..153
- * t154   s3.b10.se.fc2                  [2,1,1,576]                4608     903168  153..155
+ * t152   s3.b10.se                      [2,1,1,576]                4608    7275520  151..152
+ * t153   s3.b10.se.fc1                  [2,1,1,144]                1152    7280128  152..153
+ * t154   s3.b10.se.fc2                  [2,1,1,576]                4608    7275520  153..155
  *  t155  s3.b10.se.gate                 [2,1,1,576]                                 in place
- * t157   s3.b10.conv3                   [2,14,14,576]            903168     903168  156..166
+ * t157   s3.b10.conv3                   [2,14,14,576]            903168    7275520  156..166
  *  t158  s3.b10.act3                    [2,14,14,576]                               in place
- * t159   s3.b11.conv1                   [2,14,14,576]            903168          0  158..159
- * t160   s3.b11.conv2                   [2,14,14,576]            903168    1806336  159..165
+ * t159   s3.b11.conv1                   [2,14,14,576]            903168    6372352  158..159
+ * t160   s3.b11.conv2                   [2,14,14,576]            903168    8178688  159..165
  *  t165  s3.b11.se                      [2,14,14,576]                               in place
- * t161   s3.b11.se                      [2,1,1,576]                4608          0  160..161
- * t162   s3.b11.se.fc1                  [2,1,1,144]                1152       4608  161..162
- * t163   s3.b11.se.fc2                  [2,1,1,576]                4608          0  162..164
+ * t161   s3.b11.se                      [2,1,1,576]                4608    6372352  160..161
+ * t162   s3.b11.se.fc1                  [2,1,1,144]                1152    6376960  161..162
+ * t163   s3.b11.se.fc2                  [2,1,1,576]                4608    6372352  162..164
  *  t164  s3.b11.se.gate                 [2,1,1,576]                                 in place
- * t166   s3.b11.conv3                   [2,14,14,576]            903168          0  165..175
+ * t166   s3.b11.conv3                   [2,14,14,576]            903168    6372352  165..175
  *  t167  s3.b11.act3                    [2,14,14,576]                               in place
- * t168   s3.b12.conv1                   [2,14,14,576]            903168     903168  167..168
- * t169   s3.b12.conv2                   [2,14,14,576]            903168    1806336  168..174
+ * t168   s3.b12.conv1                   [2,14,14,576]            903168    7275520  167..168
+ * t169   s3.b12.conv2                   [2,14,14,576]            903168    8178688  168..174
  *  t174  s3.b12.se                      [2,14,14,576]                               in place
- * t170   s3.b12.se                      [2,1,1,576]                4608     903168  169..170
- * t171   s3.b12.se.fc1                  [2,1,1,144]                1152     907776  170..171
- * t172   s3.b12.se.fc2                  [2,1,1,576]                4608     903168  171..173
+ * t170   s3.b12.se                      [2,1,1,576]                4608    7275520  169..170
+ * t171   s3.b12.se.fc1                  [2,1,1,144]                1152    7280128  170..171
+ * t172   s3.b12.se.fc2                  [2,1,1,576]                4608    7275520  171..173
  *  t173  s3.b12.se.gate                 [2,1,1,576]                                 in place
- * t175   s3.b12.conv3                   [2,14,14,576]            903168     903168  174..184
+ * t175   s3.b12.conv3                   [2,14,14,576]            903168    7275520  174..184
  *  t176  s3.b12.act3                    [2,14,14,576]                               in place
- * t177   s3.b13.conv1                   [2,14,14,576]            903168          0  176..177
- * t178   s3.b13.conv2                   [2,14,14,576]            903168    1806336  177..183
+ * t177   s3.b13.conv1                   [2,14,14,576]            903168    6372352  176..177
+ * t178   s3.b13.conv2                   [2,14,14,576]            903168    8178688  177..183
  *  t183  s3.b13.se                      [2,14,14,576]                               in place
- * t179   s3.b13.se                      [2,1,1,576]                4608          0  178..179
- * t180   s3.b13.se.fc1                  [2,1,1,144]                1152       4608  179..180
- * t181   s3.b13.se.fc2                  [2,1,1,576]                4608          0  180..182
+ * t179   s3.b13.se                      [2,1,1,576]                4608    6372352  178..179
+ * t180   s3.b13.se.fc1                  [2,1,1,144]                1152    6376960  179..180
+ * t181   s3.b13.se.fc2                  [2,1,1,576]                4608    6372352  180..182
  *  t182  s3.b13.se.gate                 [2,1,1,576]                                 in place
- * t184   s3.b13.conv3                   [2,14,14,576]            903168    2709504  183..195
+ * t184   s3.b13.conv3                   [2,14,14,576]            903168    6372352  183..195
  *  t185  s3                             [2,14,14,576]                               in place
- * t186   s4.b1.conv1                    [2,14,14,1512]          2370816          0  185..186
- * t187   s4.b1.conv2                    [2,7,7,1512]             592704   10436608  186..192
+ * t186   s4.b1.conv1                    [2,14,14,1512]          2370816    7275520  185..186
+ * t187   s4.b1.conv2                    [2,7,7,1512]             592704    9646336  186..192
  *  t192  s4.b1.se                       [2,7,7,1512]                                in place
- * t188   s4.b1.se                       [2,1,1,1512]              12096    3612672  187..188
- * t189   s4.b1.se.fc1                   [2,1,1,144]                1152    3624768  188..189
- * t190   s4.b1.se.fc2                   [2,1,1,1512]              12096    3612672  189..191
+ * t188   s4.b1.se                       [2,1,1,1512]              12096    7275520  187..188
+ * t189   s4.b1.se.fc1                   [2,1,1,144]                1152    7287616  188..189
+ * t190   s4.b1.se.fc2                   [2,1,1,1512]              12096    7275520  189..191
  *  t191  s4.b1.se.gate                  [2,1,1,1512]                                in place
- * t193   s4.b1.conv3                    [2,7,7,1512]             592704          0  192..195
+ * t193   s4.b1.conv3                    [2,7,7,1512]             592704    7275520  192..195
  *  t195  s4                             [2,7,7,1512]                                in place
- * t194   s4.b1.downsample               [2,7,7,1512]             592704     592704  193..194
+ * t194   s4.b1.downsample               [2,7,7,1512]             592704    7868224  193..194
  */
-static float arena[3060736 + XNN_EXTRA_BYTES / sizeof(float)]
+static float arena[3794560 + XNN_EXTRA_BYTES / sizeof(float)]
     __attribute__((aligned(64)));
 
 #define NUM_OPS 194
@@ -928,7 +936,7 @@ static const timmc_output outputs[REGNETY_032_FEATURES_NUM_OUTPUTS] = {
     {{"s3", 576, 16, 14, 14}, 4, {2, 576, 14, 14}},
     {{"s4", 1512, 32, 7, 7}, 4, {2, 1512, 7, 7}},
 };
-static float wino_bias[72]; /* Winograd convolutions' biases */
+static float wino_bias[936]; /* Winograd convolutions' biases */
 
 /* Creates every operator with its weights and binds it to its arena slots. */
 static int create_ops(const timmc_st *st, timmc_scratch *w) {
@@ -946,8 +954,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("stem.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[0].xnn, /*batch_size=*/2, /*input_height=*/224, /*input_width=*/224, /*input=*/arena + 0,
-      /*output=*/arena + 1806336, threadpool);
+      ops[0].xnn, /*batch_size=*/2, /*input_height=*/224, /*input_width=*/224,
+      /*input=*/arena + 802816, /*output=*/arena + 0, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("stem.conv", "setup", s);
 
   /* s1.b1.conv1.conv: conv 1x1 32->72 s1, s1.b1.conv1.bn folded, relu; [2,112,112,32] -> [2,112,112,72] */
@@ -962,8 +970,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[1].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112,
-      /*input=*/arena + 1806336, /*output=*/arena + 0, threadpool);
+      ops[1].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112, /*input=*/arena + 0,
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.conv1.conv", "setup", s);
 
   /* s1.b1.conv2.conv: conv 3x3 72->72 s2 g3, s1.b1.conv2.bn folded, relu; [2,112,112,72] -> [2,56,56,72] */
@@ -978,8 +986,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[2].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112, /*input=*/arena + 0,
-      /*output=*/arena + 2609152, threadpool);
+      ops[2].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112,
+      /*input=*/arena + 802816, /*output=*/arena + 2609152, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.conv2.conv", "setup", s);
 
   /* s1.b1.se: global avg pool; [2,56,56,72] -> [2,1,1,72] */
@@ -988,8 +996,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[3].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/arena + 2609152, /*output=*/arena + 0,
-      threadpool);
+      ops[3].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/arena + 2609152,
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.se", "setup", s);
 
   /* s1.b1.se.fc1: linear 72->8, relu; [2,1,1,72] -> [2,1,1,8] */
@@ -1000,7 +1008,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[4].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 144, threadpool);
+      ops[4].xnn, /*batch_size=*/2, /*input=*/arena + 802816, /*output=*/arena + 802960,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.se.fc1", "setup", s);
 
   /* s1.b1.se.fc2: linear 8->72; [2,1,1,8] -> [2,1,1,72] */
@@ -1012,7 +1021,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[5].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[5].xnn, /*batch_size=*/2, /*input=*/arena + 144, /*output=*/arena + 0, threadpool);
+      ops[5].xnn, /*batch_size=*/2, /*input=*/arena + 802960, /*output=*/arena + 802816,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.se.fc2", "setup", s);
 
   /* s1.b1.se.gate: sigmoid; [2,1,1,72] -> [2,1,1,72] */
@@ -1020,7 +1030,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/72, /*input_stride=*/72, /*output_stride=*/72, /*flags=*/0, &ops[6].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[6].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 0, threadpool);
+      ops[6].xnn, /*batch_size=*/2, /*input=*/arena + 802816, /*output=*/arena + 802816,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.se.gate", "setup", s);
 
   /* s1.b1.se: x * gate; [2,56,56,72] -> [2,56,56,72] */
@@ -1029,7 +1040,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[7].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 3136, 72}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 72}, /*input1=*/arena + 2609152, /*input2=*/arena + 0,
+      (const size_t[]){2, 1, 72}, /*input1=*/arena + 2609152, /*input2=*/arena + 802816,
       /*output=*/arena + 2609152, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.se", "setup", s);
 
@@ -1046,7 +1057,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[8].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 2609152, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 2609152, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.conv3.conv", "setup", s);
 
   /* s1.b1.downsample.conv: conv 1x1 32->72 s2, s1.b1.downsample.bn folded; [2,112,112,32] -> [2,56,56,72] */
@@ -1061,8 +1072,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.downsample.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[9].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112,
-      /*input=*/arena + 1806336, /*output=*/arena + 451584, threadpool);
+      ops[9].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112, /*input=*/arena + 0,
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.downsample.conv", "setup", s);
 
   /* s1.b1.act3: add, relu; [2,56,56,72] -> [2,56,56,72] */
@@ -1071,8 +1082,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[10].xnn, /*num_input1_dims=*/1, (const size_t[]){451584}, /*num_input2_dims=*/1,
-      (const size_t[]){451584}, /*input1=*/arena + 0, /*input2=*/arena + 451584,
-      /*output=*/arena + 0, threadpool);
+      (const size_t[]){451584}, /*input1=*/arena + 1254400, /*input2=*/arena + 802816,
+      /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.act3", "setup", s);
 
   /* s1.b2.conv1.conv: conv 1x1 72->72 s1, s1.b2.conv1.bn folded, relu; [2,56,56,72] -> [2,56,56,72] */
@@ -1087,8 +1098,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[11].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
-      /*output=*/arena + 451584, threadpool);
+      ops[11].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 1254400, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv1.conv", "setup", s);
 
   /* s1.b2.conv2.conv: conv 3x3 72->72 s1 g3, s1.b2.conv2.bn folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 50, relu; [2,56,56,72] -> [2,56,56,72] */
@@ -1105,11 +1116,11 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[12].xnn, /*batch_size=*/1, /*input_height=*/50, /*input_width=*/1,
-      /*input=*/arena + 1354752, /*output=*/arena + 1484352, threadpool);
+      /*input=*/arena + 2157568, /*output=*/arena + 2287168, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv2.conv", "setup", s);
   ops[12] = (timmc_op){.xnn = ops[12].xnn, .kernel = timmc_kernel_wino,
-      .a = arena + 451584, .b = wino_bias + 0, .y = arena + 903168,
-      .work = {arena + 1354752, arena + 1484352},
+      .a = arena + 802816, .b = wino_bias + 0, .y = arena + 1705984,
+      .work = {arena + 2157568, arena + 2287168},
       .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/72, /*out_channels=*/72,
                /*in_stride=*/72, /*out_stride=*/72, /*dilation=*/1, /*relu=*/1, /*block=*/50}};
 
@@ -1119,8 +1130,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[13].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/arena + 903168,
-      /*output=*/arena + 451584, threadpool);
+      ops[13].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/arena + 1705984,
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.se", "setup", s);
 
   /* s1.b2.se.fc1: linear 72->18, relu; [2,1,1,72] -> [2,1,1,18] */
@@ -1131,7 +1142,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[14].xnn, /*batch_size=*/2, /*input=*/arena + 451584, /*output=*/arena + 451728,
+      ops[14].xnn, /*batch_size=*/2, /*input=*/arena + 802816, /*output=*/arena + 802960,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.se.fc1", "setup", s);
 
@@ -1144,7 +1155,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[15].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[15].xnn, /*batch_size=*/2, /*input=*/arena + 451728, /*output=*/arena + 451584,
+      ops[15].xnn, /*batch_size=*/2, /*input=*/arena + 802960, /*output=*/arena + 802816,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.se.fc2", "setup", s);
 
@@ -1153,7 +1164,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/72, /*input_stride=*/72, /*output_stride=*/72, /*flags=*/0, &ops[16].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[16].xnn, /*batch_size=*/2, /*input=*/arena + 451584, /*output=*/arena + 451584,
+      ops[16].xnn, /*batch_size=*/2, /*input=*/arena + 802816, /*output=*/arena + 802816,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.se.gate", "setup", s);
 
@@ -1163,8 +1174,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[17].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 3136, 72}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 72}, /*input1=*/arena + 903168, /*input2=*/arena + 451584,
-      /*output=*/arena + 903168, threadpool);
+      (const size_t[]){2, 1, 72}, /*input1=*/arena + 1705984, /*input2=*/arena + 802816,
+      /*output=*/arena + 1705984, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.se", "setup", s);
 
   /* s1.b2.conv3.conv: conv 1x1 72->72 s1, s1.b2.conv3.bn folded; [2,56,56,72] -> [2,56,56,72] */
@@ -1180,7 +1191,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[18].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 903168, /*output=*/arena + 1354752, threadpool);
+      /*input=*/arena + 1705984, /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv3.conv", "setup", s);
 
   /* s1.b2.act3: add, relu; [2,56,56,72] -> [2,56,56,72] */
@@ -1189,8 +1200,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[19].xnn, /*num_input1_dims=*/1, (const size_t[]){451584}, /*num_input2_dims=*/1,
-      (const size_t[]){451584}, /*input1=*/arena + 1354752, /*input2=*/arena + 0,
-      /*output=*/arena + 1354752, threadpool);
+      (const size_t[]){451584}, /*input1=*/arena + 802816, /*input2=*/arena + 1254400,
+      /*output=*/arena + 802816, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.act3", "setup", s);
 
   /* s2.b1.conv1.conv: conv 1x1 72->216 s1, s2.b1.conv1.bn folded, relu; [2,56,56,72] -> [2,56,56,216] */
@@ -1206,7 +1217,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[20].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 1354752, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 802816, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.conv1.conv", "setup", s);
 
   /* s2.b1.conv2.conv: conv 3x3 216->216 s2 g9, s2.b1.conv2.bn folded, relu; [2,56,56,216] -> [2,28,28,216] */
@@ -1221,8 +1232,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[21].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/arena + 0,
-      /*output=*/arena + 2609152, threadpool);
+      ops[21].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/arena + 1254400, /*output=*/arena + 2609152, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.conv2.conv", "setup", s);
 
   /* s2.b1.se: global avg pool; [2,28,28,216] -> [2,1,1,216] */
@@ -1231,8 +1242,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[22].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/arena + 2609152, /*output=*/arena + 0,
-      threadpool);
+      ops[22].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/arena + 2609152,
+      /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.se", "setup", s);
 
   /* s2.b1.se.fc1: linear 216->18, relu; [2,1,1,216] -> [2,1,1,18] */
@@ -1243,7 +1254,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[23].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 432, threadpool);
+      ops[23].xnn, /*batch_size=*/2, /*input=*/arena + 1254400, /*output=*/arena + 1254832,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.se.fc1", "setup", s);
 
   /* s2.b1.se.fc2: linear 18->216; [2,1,1,18] -> [2,1,1,216] */
@@ -1255,7 +1267,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[24].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[24].xnn, /*batch_size=*/2, /*input=*/arena + 432, /*output=*/arena + 0, threadpool);
+      ops[24].xnn, /*batch_size=*/2, /*input=*/arena + 1254832, /*output=*/arena + 1254400,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.se.fc2", "setup", s);
 
   /* s2.b1.se.gate: sigmoid; [2,1,1,216] -> [2,1,1,216] */
@@ -1263,7 +1276,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/216, /*input_stride=*/216, /*output_stride=*/216, /*flags=*/0, &ops[25].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[25].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 0, threadpool);
+      ops[25].xnn, /*batch_size=*/2, /*input=*/arena + 1254400, /*output=*/arena + 1254400,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.se.gate", "setup", s);
 
   /* s2.b1.se: x * gate; [2,28,28,216] -> [2,28,28,216] */
@@ -1272,7 +1286,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[26].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 784, 216}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 216}, /*input1=*/arena + 2609152, /*input2=*/arena + 0,
+      (const size_t[]){2, 1, 216}, /*input1=*/arena + 2609152, /*input2=*/arena + 1254400,
       /*output=*/arena + 2609152, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.se", "setup", s);
 
@@ -1289,7 +1303,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[27].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 2609152, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 2609152, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.conv3.conv", "setup", s);
 
   /* s2.b1.downsample.conv: conv 1x1 72->216 s2, s2.b1.downsample.bn folded; [2,56,56,72] -> [2,28,28,216] */
@@ -1305,7 +1319,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.downsample.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[28].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/arena + 1354752, /*output=*/arena + 338688, threadpool);
+      /*input=*/arena + 802816, /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.downsample.conv", "setup", s);
 
   /* s2.b1.act3: add, relu; [2,28,28,216] -> [2,28,28,216] */
@@ -1314,8 +1328,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[29].xnn, /*num_input1_dims=*/1, (const size_t[]){338688}, /*num_input2_dims=*/1,
-      (const size_t[]){338688}, /*input1=*/arena + 0, /*input2=*/arena + 338688,
-      /*output=*/arena + 0, threadpool);
+      (const size_t[]){338688}, /*input1=*/arena + 1254400, /*input2=*/arena + 1593088,
+      /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.act3", "setup", s);
 
   /* s2.b2.conv1.conv: conv 1x1 216->216 s1, s2.b2.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
@@ -1330,25 +1344,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[30].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
-      /*output=*/arena + 338688, threadpool);
+      ops[30].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 1254400, /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv1.conv", "setup", s);
 
-  /* s2.b2.conv2.conv: conv 3x3 216->216 s1 g9, s2.b2.conv2.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
+  /* s2.b2.conv2.conv: conv 3x3 216->216 s1 g9, s2.b2.conv2.bn folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b2.conv2.conv.weight", NULL, "s2.b2.conv2.bn",
       /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/216, /*group_input_channels=*/24, wino_bias + 72));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/9,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/216,
-      /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/0.0f,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
+      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
+      /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[31].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 338688, /*output=*/arena + 677376, threadpool);
+      ops[31].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/arena + 2270464, /*output=*/arena + 3032512, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv2.conv", "setup", s);
+  ops[31] = (timmc_op){.xnn = ops[31].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1593088, .b = wino_bias + 72, .y = arena + 1931776,
+      .work = {arena + 2270464, arena + 3032512},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/216, /*out_channels=*/216,
+               /*in_stride=*/216, /*out_stride=*/216, /*dilation=*/1, /*relu=*/1, /*block=*/98}};
 
   /* s2.b2.se: global avg pool; [2,28,28,216] -> [2,1,1,216] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1356,8 +1376,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[32].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/arena + 677376,
-      /*output=*/arena + 338688, threadpool);
+      ops[32].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/arena + 1931776,
+      /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.se", "setup", s);
 
   /* s2.b2.se.fc1: linear 216->54, relu; [2,1,1,216] -> [2,1,1,54] */
@@ -1368,7 +1388,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[33].xnn, /*batch_size=*/2, /*input=*/arena + 338688, /*output=*/arena + 339120,
+      ops[33].xnn, /*batch_size=*/2, /*input=*/arena + 1593088, /*output=*/arena + 1593520,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.se.fc1", "setup", s);
 
@@ -1381,7 +1401,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[34].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[34].xnn, /*batch_size=*/2, /*input=*/arena + 339120, /*output=*/arena + 338688,
+      ops[34].xnn, /*batch_size=*/2, /*input=*/arena + 1593520, /*output=*/arena + 1593088,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.se.fc2", "setup", s);
 
@@ -1390,7 +1410,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/216, /*input_stride=*/216, /*output_stride=*/216, /*flags=*/0, &ops[35].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[35].xnn, /*batch_size=*/2, /*input=*/arena + 338688, /*output=*/arena + 338688,
+      ops[35].xnn, /*batch_size=*/2, /*input=*/arena + 1593088, /*output=*/arena + 1593088,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.se.gate", "setup", s);
 
@@ -1400,8 +1420,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[36].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 784, 216}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 216}, /*input1=*/arena + 677376, /*input2=*/arena + 338688,
-      /*output=*/arena + 677376, threadpool);
+      (const size_t[]){2, 1, 216}, /*input1=*/arena + 1931776, /*input2=*/arena + 1593088,
+      /*output=*/arena + 1931776, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.se", "setup", s);
 
   /* s2.b2.conv3.conv: conv 1x1 216->216 s1, s2.b2.conv3.bn folded; [2,28,28,216] -> [2,28,28,216] */
@@ -1417,7 +1437,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[37].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 677376, /*output=*/arena + 338688, threadpool);
+      /*input=*/arena + 1931776, /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv3.conv", "setup", s);
 
   /* s2.b2.act3: add, relu; [2,28,28,216] -> [2,28,28,216] */
@@ -1426,8 +1446,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[38].xnn, /*num_input1_dims=*/1, (const size_t[]){338688}, /*num_input2_dims=*/1,
-      (const size_t[]){338688}, /*input1=*/arena + 338688, /*input2=*/arena + 0,
-      /*output=*/arena + 338688, threadpool);
+      (const size_t[]){338688}, /*input1=*/arena + 1593088, /*input2=*/arena + 1254400,
+      /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.act3", "setup", s);
 
   /* s2.b3.conv1.conv: conv 1x1 216->216 s1, s2.b3.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
@@ -1443,24 +1463,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[39].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 338688, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 1593088, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv1.conv", "setup", s);
 
-  /* s2.b3.conv2.conv: conv 3x3 216->216 s1 g9, s2.b3.conv2.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
+  /* s2.b3.conv2.conv: conv 3x3 216->216 s1 g9, s2.b3.conv2.bn folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b3.conv2.conv.weight", NULL, "s2.b3.conv2.bn",
       /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/216, /*group_input_channels=*/24, wino_bias + 288));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/9,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/216,
-      /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/0.0f,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
+      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
+      /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[40].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
-      /*output=*/arena + 677376, threadpool);
+      ops[40].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/arena + 2270464, /*output=*/arena + 3032512, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv2.conv", "setup", s);
+  ops[40] = (timmc_op){.xnn = ops[40].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1254400, .b = wino_bias + 288, .y = arena + 1931776,
+      .work = {arena + 2270464, arena + 3032512},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/216, /*out_channels=*/216,
+               /*in_stride=*/216, /*out_stride=*/216, /*dilation=*/1, /*relu=*/1, /*block=*/98}};
 
   /* s2.b3.se: global avg pool; [2,28,28,216] -> [2,1,1,216] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1468,8 +1494,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[41].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/arena + 677376, /*output=*/arena + 0,
-      threadpool);
+      ops[41].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/arena + 1931776,
+      /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.se", "setup", s);
 
   /* s2.b3.se.fc1: linear 216->54, relu; [2,1,1,216] -> [2,1,1,54] */
@@ -1480,7 +1506,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[42].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 432, threadpool);
+      ops[42].xnn, /*batch_size=*/2, /*input=*/arena + 1254400, /*output=*/arena + 1254832,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.se.fc1", "setup", s);
 
   /* s2.b3.se.fc2: linear 54->216; [2,1,1,54] -> [2,1,1,216] */
@@ -1492,7 +1519,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[43].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[43].xnn, /*batch_size=*/2, /*input=*/arena + 432, /*output=*/arena + 0, threadpool);
+      ops[43].xnn, /*batch_size=*/2, /*input=*/arena + 1254832, /*output=*/arena + 1254400,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.se.fc2", "setup", s);
 
   /* s2.b3.se.gate: sigmoid; [2,1,1,216] -> [2,1,1,216] */
@@ -1500,7 +1528,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/216, /*input_stride=*/216, /*output_stride=*/216, /*flags=*/0, &ops[44].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[44].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 0, threadpool);
+      ops[44].xnn, /*batch_size=*/2, /*input=*/arena + 1254400, /*output=*/arena + 1254400,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.se.gate", "setup", s);
 
   /* s2.b3.se: x * gate; [2,28,28,216] -> [2,28,28,216] */
@@ -1509,8 +1538,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[45].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 784, 216}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 216}, /*input1=*/arena + 677376, /*input2=*/arena + 0,
-      /*output=*/arena + 677376, threadpool);
+      (const size_t[]){2, 1, 216}, /*input1=*/arena + 1931776, /*input2=*/arena + 1254400,
+      /*output=*/arena + 1931776, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.se", "setup", s);
 
   /* s2.b3.conv3.conv: conv 1x1 216->216 s1, s2.b3.conv3.bn folded; [2,28,28,216] -> [2,28,28,216] */
@@ -1526,7 +1555,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[46].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 677376, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 1931776, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv3.conv", "setup", s);
 
   /* s2.b3.act3: add, relu; [2,28,28,216] -> [2,28,28,216] */
@@ -1535,8 +1564,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[47].xnn, /*num_input1_dims=*/1, (const size_t[]){338688}, /*num_input2_dims=*/1,
-      (const size_t[]){338688}, /*input1=*/arena + 0, /*input2=*/arena + 338688,
-      /*output=*/arena + 0, threadpool);
+      (const size_t[]){338688}, /*input1=*/arena + 1254400, /*input2=*/arena + 1593088,
+      /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.act3", "setup", s);
 
   /* s2.b4.conv1.conv: conv 1x1 216->216 s1, s2.b4.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
@@ -1551,25 +1580,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[48].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
-      /*output=*/arena + 338688, threadpool);
+      ops[48].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 1254400, /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv1.conv", "setup", s);
 
-  /* s2.b4.conv2.conv: conv 3x3 216->216 s1 g9, s2.b4.conv2.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
+  /* s2.b4.conv2.conv: conv 3x3 216->216 s1 g9, s2.b4.conv2.bn folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b4.conv2.conv.weight", NULL, "s2.b4.conv2.bn",
       /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/216, /*group_input_channels=*/24, wino_bias + 504));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/9,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/216,
-      /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/0.0f,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
+      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
+      /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[49].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 338688, /*output=*/arena + 677376, threadpool);
+      ops[49].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/arena + 2270464, /*output=*/arena + 3032512, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv2.conv", "setup", s);
+  ops[49] = (timmc_op){.xnn = ops[49].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1593088, .b = wino_bias + 504, .y = arena + 1931776,
+      .work = {arena + 2270464, arena + 3032512},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/216, /*out_channels=*/216,
+               /*in_stride=*/216, /*out_stride=*/216, /*dilation=*/1, /*relu=*/1, /*block=*/98}};
 
   /* s2.b4.se: global avg pool; [2,28,28,216] -> [2,1,1,216] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1577,8 +1612,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[50].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/arena + 677376,
-      /*output=*/arena + 338688, threadpool);
+      ops[50].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/arena + 1931776,
+      /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.se", "setup", s);
 
   /* s2.b4.se.fc1: linear 216->54, relu; [2,1,1,216] -> [2,1,1,54] */
@@ -1589,7 +1624,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[51].xnn, /*batch_size=*/2, /*input=*/arena + 338688, /*output=*/arena + 339120,
+      ops[51].xnn, /*batch_size=*/2, /*input=*/arena + 1593088, /*output=*/arena + 1593520,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.se.fc1", "setup", s);
 
@@ -1602,7 +1637,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[52].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[52].xnn, /*batch_size=*/2, /*input=*/arena + 339120, /*output=*/arena + 338688,
+      ops[52].xnn, /*batch_size=*/2, /*input=*/arena + 1593520, /*output=*/arena + 1593088,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.se.fc2", "setup", s);
 
@@ -1611,7 +1646,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/216, /*input_stride=*/216, /*output_stride=*/216, /*flags=*/0, &ops[53].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[53].xnn, /*batch_size=*/2, /*input=*/arena + 338688, /*output=*/arena + 338688,
+      ops[53].xnn, /*batch_size=*/2, /*input=*/arena + 1593088, /*output=*/arena + 1593088,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.se.gate", "setup", s);
 
@@ -1621,8 +1656,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[54].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 784, 216}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 216}, /*input1=*/arena + 677376, /*input2=*/arena + 338688,
-      /*output=*/arena + 677376, threadpool);
+      (const size_t[]){2, 1, 216}, /*input1=*/arena + 1931776, /*input2=*/arena + 1593088,
+      /*output=*/arena + 1931776, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.se", "setup", s);
 
   /* s2.b4.conv3.conv: conv 1x1 216->216 s1, s2.b4.conv3.bn folded; [2,28,28,216] -> [2,28,28,216] */
@@ -1638,7 +1673,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[55].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 677376, /*output=*/arena + 338688, threadpool);
+      /*input=*/arena + 1931776, /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv3.conv", "setup", s);
 
   /* s2.b4.act3: add, relu; [2,28,28,216] -> [2,28,28,216] */
@@ -1647,8 +1682,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[56].xnn, /*num_input1_dims=*/1, (const size_t[]){338688}, /*num_input2_dims=*/1,
-      (const size_t[]){338688}, /*input1=*/arena + 338688, /*input2=*/arena + 0,
-      /*output=*/arena + 338688, threadpool);
+      (const size_t[]){338688}, /*input1=*/arena + 1593088, /*input2=*/arena + 1254400,
+      /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.act3", "setup", s);
 
   /* s2.b5.conv1.conv: conv 1x1 216->216 s1, s2.b5.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
@@ -1664,24 +1699,30 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[57].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 338688, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 1593088, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv1.conv", "setup", s);
 
-  /* s2.b5.conv2.conv: conv 3x3 216->216 s1 g9, s2.b5.conv2.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
+  /* s2.b5.conv2.conv: conv 3x3 216->216 s1 g9, s2.b5.conv2.bn folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b5.conv2.conv.weight", NULL, "s2.b5.conv2.bn",
       /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/216, /*group_input_channels=*/24, wino_bias + 720));
   s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/9,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/216,
-      /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/0.0f,
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
+      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
+      /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
       /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[58].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
-      /*output=*/arena + 677376, threadpool);
+      ops[58].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/arena + 2270464, /*output=*/arena + 3032512, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv2.conv", "setup", s);
+  ops[58] = (timmc_op){.xnn = ops[58].xnn, .kernel = timmc_kernel_wino,
+      .a = arena + 1254400, .b = wino_bias + 720, .y = arena + 1931776,
+      .work = {arena + 2270464, arena + 3032512},
+      .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/216, /*out_channels=*/216,
+               /*in_stride=*/216, /*out_stride=*/216, /*dilation=*/1, /*relu=*/1, /*block=*/98}};
 
   /* s2.b5.se: global avg pool; [2,28,28,216] -> [2,1,1,216] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1689,8 +1730,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[59].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/arena + 677376, /*output=*/arena + 0,
-      threadpool);
+      ops[59].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/arena + 1931776,
+      /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.se", "setup", s);
 
   /* s2.b5.se.fc1: linear 216->54, relu; [2,1,1,216] -> [2,1,1,54] */
@@ -1701,7 +1742,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[60].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 432, threadpool);
+      ops[60].xnn, /*batch_size=*/2, /*input=*/arena + 1254400, /*output=*/arena + 1254832,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.se.fc1", "setup", s);
 
   /* s2.b5.se.fc2: linear 54->216; [2,1,1,54] -> [2,1,1,216] */
@@ -1713,7 +1755,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[61].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[61].xnn, /*batch_size=*/2, /*input=*/arena + 432, /*output=*/arena + 0, threadpool);
+      ops[61].xnn, /*batch_size=*/2, /*input=*/arena + 1254832, /*output=*/arena + 1254400,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.se.fc2", "setup", s);
 
   /* s2.b5.se.gate: sigmoid; [2,1,1,216] -> [2,1,1,216] */
@@ -1721,7 +1764,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/216, /*input_stride=*/216, /*output_stride=*/216, /*flags=*/0, &ops[62].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[62].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 0, threadpool);
+      ops[62].xnn, /*batch_size=*/2, /*input=*/arena + 1254400, /*output=*/arena + 1254400,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.se.gate", "setup", s);
 
   /* s2.b5.se: x * gate; [2,28,28,216] -> [2,28,28,216] */
@@ -1730,8 +1774,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[63].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 784, 216}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 216}, /*input1=*/arena + 677376, /*input2=*/arena + 0,
-      /*output=*/arena + 677376, threadpool);
+      (const size_t[]){2, 1, 216}, /*input1=*/arena + 1931776, /*input2=*/arena + 1254400,
+      /*output=*/arena + 1931776, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.se", "setup", s);
 
   /* s2.b5.conv3.conv: conv 1x1 216->216 s1, s2.b5.conv3.bn folded; [2,28,28,216] -> [2,28,28,216] */
@@ -1747,7 +1791,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[64].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 677376, /*output=*/arena + 1016064, threadpool);
+      /*input=*/arena + 1931776, /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv3.conv", "setup", s);
 
   /* s2.b5.act3: add, relu; [2,28,28,216] -> [2,28,28,216] */
@@ -1756,8 +1800,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[65].xnn, /*num_input1_dims=*/1, (const size_t[]){338688}, /*num_input2_dims=*/1,
-      (const size_t[]){338688}, /*input1=*/arena + 1016064, /*input2=*/arena + 338688,
-      /*output=*/arena + 1016064, threadpool);
+      (const size_t[]){338688}, /*input1=*/arena + 1254400, /*input2=*/arena + 1593088,
+      /*output=*/arena + 1254400, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.act3", "setup", s);
 
   /* s3.b1.conv1.conv: conv 1x1 216->576 s1, s3.b1.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,576] */
@@ -1773,7 +1817,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[66].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 1016064, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 1254400, /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.conv1.conv", "setup", s);
 
   /* s3.b1.conv2.conv: conv 3x3 576->576 s2 g24, s3.b1.conv2.bn folded, relu; [2,28,28,576] -> [2,14,14,576] */
@@ -1788,8 +1832,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[67].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/arena + 0,
-      /*output=*/arena + 2609152, threadpool);
+      ops[67].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+      /*input=*/arena + 1593088, /*output=*/arena + 2496256, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.conv2.conv", "setup", s);
 
   /* s3.b1.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
@@ -1798,8 +1842,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[68].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 2609152, /*output=*/arena + 0,
-      threadpool);
+      ops[68].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 2496256,
+      /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.se", "setup", s);
 
   /* s3.b1.se.fc1: linear 576->54, relu; [2,1,1,576] -> [2,1,1,54] */
@@ -1810,7 +1854,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[69].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[69].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 1152, threadpool);
+      ops[69].xnn, /*batch_size=*/2, /*input=*/arena + 1593088, /*output=*/arena + 1594240,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.se.fc1", "setup", s);
 
   /* s3.b1.se.fc2: linear 54->576; [2,1,1,54] -> [2,1,1,576] */
@@ -1822,7 +1867,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[70].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[70].xnn, /*batch_size=*/2, /*input=*/arena + 1152, /*output=*/arena + 0, threadpool);
+      ops[70].xnn, /*batch_size=*/2, /*input=*/arena + 1594240, /*output=*/arena + 1593088,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.se.fc2", "setup", s);
 
   /* s3.b1.se.gate: sigmoid; [2,1,1,576] -> [2,1,1,576] */
@@ -1830,7 +1876,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*flags=*/0, &ops[71].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[71].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 0, threadpool);
+      ops[71].xnn, /*batch_size=*/2, /*input=*/arena + 1593088, /*output=*/arena + 1593088,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.se.gate", "setup", s);
 
   /* s3.b1.se: x * gate; [2,14,14,576] -> [2,14,14,576] */
@@ -1839,8 +1886,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[72].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 196, 576}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 576}, /*input1=*/arena + 2609152, /*input2=*/arena + 0,
-      /*output=*/arena + 2609152, threadpool);
+      (const size_t[]){2, 1, 576}, /*input1=*/arena + 2496256, /*input2=*/arena + 1593088,
+      /*output=*/arena + 2496256, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.se", "setup", s);
 
   /* s3.b1.conv3.conv: conv 1x1 576->576 s1, s3.b1.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
@@ -1856,7 +1903,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[73].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 2609152, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 2496256, /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.conv3.conv", "setup", s);
 
   /* s3.b1.downsample.conv: conv 1x1 216->576 s2, s3.b1.downsample.bn folded; [2,28,28,216] -> [2,14,14,576] */
@@ -1872,7 +1919,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.downsample.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[74].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/arena + 1016064, /*output=*/arena + 225792, threadpool);
+      /*input=*/arena + 1254400, /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.downsample.conv", "setup", s);
 
   /* s3.b1.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -1881,8 +1928,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[75].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/arena + 0, /*input2=*/arena + 225792,
-      /*output=*/arena + 0, threadpool);
+      (const size_t[]){225792}, /*input1=*/arena + 1593088, /*input2=*/arena + 1818880,
+      /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.act3", "setup", s);
 
   /* s3.b2.conv1.conv: conv 1x1 576->576 s1, s3.b2.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -1897,8 +1944,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[76].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[76].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 225792, threadpool);
+      ops[76].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1593088, /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.conv1.conv", "setup", s);
 
   /* s3.b2.conv2.conv: conv 3x3 576->576 s1 g24, s3.b2.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -1914,7 +1961,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[77].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 225792, /*output=*/arena + 451584, threadpool);
+      /*input=*/arena + 1818880, /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.conv2.conv", "setup", s);
 
   /* s3.b2.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
@@ -1923,8 +1970,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[78].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 451584,
-      /*output=*/arena + 225792, threadpool);
+      ops[78].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 2044672,
+      /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.se", "setup", s);
 
   /* s3.b2.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
@@ -1935,7 +1982,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[79].xnn, /*batch_size=*/2, /*input=*/arena + 225792, /*output=*/arena + 226944,
+      ops[79].xnn, /*batch_size=*/2, /*input=*/arena + 1818880, /*output=*/arena + 1820032,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.se.fc1", "setup", s);
 
@@ -1948,7 +1995,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[80].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[80].xnn, /*batch_size=*/2, /*input=*/arena + 226944, /*output=*/arena + 225792,
+      ops[80].xnn, /*batch_size=*/2, /*input=*/arena + 1820032, /*output=*/arena + 1818880,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.se.fc2", "setup", s);
 
@@ -1957,7 +2004,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*flags=*/0, &ops[81].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[81].xnn, /*batch_size=*/2, /*input=*/arena + 225792, /*output=*/arena + 225792,
+      ops[81].xnn, /*batch_size=*/2, /*input=*/arena + 1818880, /*output=*/arena + 1818880,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.se.gate", "setup", s);
 
@@ -1967,8 +2014,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[82].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 196, 576}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 576}, /*input1=*/arena + 451584, /*input2=*/arena + 225792,
-      /*output=*/arena + 451584, threadpool);
+      (const size_t[]){2, 1, 576}, /*input1=*/arena + 2044672, /*input2=*/arena + 1818880,
+      /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.se", "setup", s);
 
   /* s3.b2.conv3.conv: conv 1x1 576->576 s1, s3.b2.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
@@ -1984,7 +2031,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[83].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 451584, /*output=*/arena + 225792, threadpool);
+      /*input=*/arena + 2044672, /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.conv3.conv", "setup", s);
 
   /* s3.b2.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -1993,8 +2040,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[84].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/arena + 225792, /*input2=*/arena + 0,
-      /*output=*/arena + 225792, threadpool);
+      (const size_t[]){225792}, /*input1=*/arena + 1818880, /*input2=*/arena + 1593088,
+      /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.act3", "setup", s);
 
   /* s3.b3.conv1.conv: conv 1x1 576->576 s1, s3.b3.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2010,7 +2057,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[85].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 225792, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 1818880, /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.conv1.conv", "setup", s);
 
   /* s3.b3.conv2.conv: conv 3x3 576->576 s1 g24, s3.b3.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2025,8 +2072,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[86].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[86].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 451584, threadpool);
+      ops[86].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1593088, /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.conv2.conv", "setup", s);
 
   /* s3.b3.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
@@ -2035,8 +2082,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[87].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[87].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 451584, /*output=*/arena + 0,
-      threadpool);
+      ops[87].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 2044672,
+      /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.se", "setup", s);
 
   /* s3.b3.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
@@ -2047,7 +2094,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[88].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[88].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 1152, threadpool);
+      ops[88].xnn, /*batch_size=*/2, /*input=*/arena + 1593088, /*output=*/arena + 1594240,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.se.fc1", "setup", s);
 
   /* s3.b3.se.fc2: linear 144->576; [2,1,1,144] -> [2,1,1,576] */
@@ -2059,7 +2107,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[89].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[89].xnn, /*batch_size=*/2, /*input=*/arena + 1152, /*output=*/arena + 0, threadpool);
+      ops[89].xnn, /*batch_size=*/2, /*input=*/arena + 1594240, /*output=*/arena + 1593088,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.se.fc2", "setup", s);
 
   /* s3.b3.se.gate: sigmoid; [2,1,1,576] -> [2,1,1,576] */
@@ -2067,7 +2116,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*flags=*/0, &ops[90].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[90].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 0, threadpool);
+      ops[90].xnn, /*batch_size=*/2, /*input=*/arena + 1593088, /*output=*/arena + 1593088,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.se.gate", "setup", s);
 
   /* s3.b3.se: x * gate; [2,14,14,576] -> [2,14,14,576] */
@@ -2076,8 +2126,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[91].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 196, 576}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 576}, /*input1=*/arena + 451584, /*input2=*/arena + 0,
-      /*output=*/arena + 451584, threadpool);
+      (const size_t[]){2, 1, 576}, /*input1=*/arena + 2044672, /*input2=*/arena + 1593088,
+      /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.se", "setup", s);
 
   /* s3.b3.conv3.conv: conv 1x1 576->576 s1, s3.b3.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
@@ -2093,7 +2143,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[92].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 451584, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 2044672, /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.conv3.conv", "setup", s);
 
   /* s3.b3.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2102,8 +2152,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[93].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/arena + 0, /*input2=*/arena + 225792,
-      /*output=*/arena + 0, threadpool);
+      (const size_t[]){225792}, /*input1=*/arena + 1593088, /*input2=*/arena + 1818880,
+      /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.act3", "setup", s);
 
   /* s3.b4.conv1.conv: conv 1x1 576->576 s1, s3.b4.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2118,8 +2168,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[94].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[94].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 225792, threadpool);
+      ops[94].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1593088, /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.conv1.conv", "setup", s);
 
   /* s3.b4.conv2.conv: conv 3x3 576->576 s1 g24, s3.b4.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2135,7 +2185,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[95].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 225792, /*output=*/arena + 451584, threadpool);
+      /*input=*/arena + 1818880, /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.conv2.conv", "setup", s);
 
   /* s3.b4.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
@@ -2144,8 +2194,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[96].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 451584,
-      /*output=*/arena + 225792, threadpool);
+      ops[96].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 2044672,
+      /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.se", "setup", s);
 
   /* s3.b4.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
@@ -2156,7 +2206,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[97].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[97].xnn, /*batch_size=*/2, /*input=*/arena + 225792, /*output=*/arena + 226944,
+      ops[97].xnn, /*batch_size=*/2, /*input=*/arena + 1818880, /*output=*/arena + 1820032,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.se.fc1", "setup", s);
 
@@ -2169,7 +2219,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[98].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[98].xnn, /*batch_size=*/2, /*input=*/arena + 226944, /*output=*/arena + 225792,
+      ops[98].xnn, /*batch_size=*/2, /*input=*/arena + 1820032, /*output=*/arena + 1818880,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.se.fc2", "setup", s);
 
@@ -2178,7 +2228,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*flags=*/0, &ops[99].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[99].xnn, /*batch_size=*/2, /*input=*/arena + 225792, /*output=*/arena + 225792,
+      ops[99].xnn, /*batch_size=*/2, /*input=*/arena + 1818880, /*output=*/arena + 1818880,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.se.gate", "setup", s);
 
@@ -2188,8 +2238,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[100].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 196, 576}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 576}, /*input1=*/arena + 451584, /*input2=*/arena + 225792,
-      /*output=*/arena + 451584, threadpool);
+      (const size_t[]){2, 1, 576}, /*input1=*/arena + 2044672, /*input2=*/arena + 1818880,
+      /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.se", "setup", s);
 
   /* s3.b4.conv3.conv: conv 1x1 576->576 s1, s3.b4.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
@@ -2205,7 +2255,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[101].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 451584, /*output=*/arena + 225792, threadpool);
+      /*input=*/arena + 2044672, /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.conv3.conv", "setup", s);
 
   /* s3.b4.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2214,8 +2264,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[102].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/arena + 225792, /*input2=*/arena + 0,
-      /*output=*/arena + 225792, threadpool);
+      (const size_t[]){225792}, /*input1=*/arena + 1818880, /*input2=*/arena + 1593088,
+      /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.act3", "setup", s);
 
   /* s3.b5.conv1.conv: conv 1x1 576->576 s1, s3.b5.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2231,7 +2281,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[103].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 225792, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 1818880, /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.conv1.conv", "setup", s);
 
   /* s3.b5.conv2.conv: conv 3x3 576->576 s1 g24, s3.b5.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2246,8 +2296,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[104].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[104].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 451584, threadpool);
+      ops[104].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1593088, /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.conv2.conv", "setup", s);
 
   /* s3.b5.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
@@ -2256,8 +2306,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[105].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 451584, /*output=*/arena + 0,
-      threadpool);
+      ops[105].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 2044672,
+      /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.se", "setup", s);
 
   /* s3.b5.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
@@ -2268,7 +2318,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[106].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[106].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 1152, threadpool);
+      ops[106].xnn, /*batch_size=*/2, /*input=*/arena + 1593088, /*output=*/arena + 1594240,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.se.fc1", "setup", s);
 
   /* s3.b5.se.fc2: linear 144->576; [2,1,1,144] -> [2,1,1,576] */
@@ -2280,7 +2331,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[107].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[107].xnn, /*batch_size=*/2, /*input=*/arena + 1152, /*output=*/arena + 0, threadpool);
+      ops[107].xnn, /*batch_size=*/2, /*input=*/arena + 1594240, /*output=*/arena + 1593088,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.se.fc2", "setup", s);
 
   /* s3.b5.se.gate: sigmoid; [2,1,1,576] -> [2,1,1,576] */
@@ -2288,7 +2340,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*flags=*/0, &ops[108].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[108].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 0, threadpool);
+      ops[108].xnn, /*batch_size=*/2, /*input=*/arena + 1593088, /*output=*/arena + 1593088,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.se.gate", "setup", s);
 
   /* s3.b5.se: x * gate; [2,14,14,576] -> [2,14,14,576] */
@@ -2297,8 +2350,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[109].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 196, 576}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 576}, /*input1=*/arena + 451584, /*input2=*/arena + 0,
-      /*output=*/arena + 451584, threadpool);
+      (const size_t[]){2, 1, 576}, /*input1=*/arena + 2044672, /*input2=*/arena + 1593088,
+      /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.se", "setup", s);
 
   /* s3.b5.conv3.conv: conv 1x1 576->576 s1, s3.b5.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
@@ -2314,7 +2367,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[110].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 451584, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 2044672, /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.conv3.conv", "setup", s);
 
   /* s3.b5.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2323,8 +2376,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[111].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/arena + 0, /*input2=*/arena + 225792,
-      /*output=*/arena + 0, threadpool);
+      (const size_t[]){225792}, /*input1=*/arena + 1593088, /*input2=*/arena + 1818880,
+      /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.act3", "setup", s);
 
   /* s3.b6.conv1.conv: conv 1x1 576->576 s1, s3.b6.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2339,8 +2392,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[112].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[112].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 225792, threadpool);
+      ops[112].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1593088, /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.conv1.conv", "setup", s);
 
   /* s3.b6.conv2.conv: conv 3x3 576->576 s1 g24, s3.b6.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2356,7 +2409,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[113].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 225792, /*output=*/arena + 451584, threadpool);
+      /*input=*/arena + 1818880, /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.conv2.conv", "setup", s);
 
   /* s3.b6.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
@@ -2365,8 +2418,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[114].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[114].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 451584,
-      /*output=*/arena + 225792, threadpool);
+      ops[114].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 2044672,
+      /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.se", "setup", s);
 
   /* s3.b6.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
@@ -2377,7 +2430,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[115].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[115].xnn, /*batch_size=*/2, /*input=*/arena + 225792, /*output=*/arena + 226944,
+      ops[115].xnn, /*batch_size=*/2, /*input=*/arena + 1818880, /*output=*/arena + 1820032,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.se.fc1", "setup", s);
 
@@ -2390,7 +2443,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[116].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[116].xnn, /*batch_size=*/2, /*input=*/arena + 226944, /*output=*/arena + 225792,
+      ops[116].xnn, /*batch_size=*/2, /*input=*/arena + 1820032, /*output=*/arena + 1818880,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.se.fc2", "setup", s);
 
@@ -2399,7 +2452,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*flags=*/0, &ops[117].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[117].xnn, /*batch_size=*/2, /*input=*/arena + 225792, /*output=*/arena + 225792,
+      ops[117].xnn, /*batch_size=*/2, /*input=*/arena + 1818880, /*output=*/arena + 1818880,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.se.gate", "setup", s);
 
@@ -2409,8 +2462,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[118].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 196, 576}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 576}, /*input1=*/arena + 451584, /*input2=*/arena + 225792,
-      /*output=*/arena + 451584, threadpool);
+      (const size_t[]){2, 1, 576}, /*input1=*/arena + 2044672, /*input2=*/arena + 1818880,
+      /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.se", "setup", s);
 
   /* s3.b6.conv3.conv: conv 1x1 576->576 s1, s3.b6.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
@@ -2426,7 +2479,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[119].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 451584, /*output=*/arena + 225792, threadpool);
+      /*input=*/arena + 2044672, /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.conv3.conv", "setup", s);
 
   /* s3.b6.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2435,8 +2488,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[120].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/arena + 225792, /*input2=*/arena + 0,
-      /*output=*/arena + 225792, threadpool);
+      (const size_t[]){225792}, /*input1=*/arena + 1818880, /*input2=*/arena + 1593088,
+      /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.act3", "setup", s);
 
   /* s3.b7.conv1.conv: conv 1x1 576->576 s1, s3.b7.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2452,7 +2505,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[121].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 225792, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 1818880, /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.conv1.conv", "setup", s);
 
   /* s3.b7.conv2.conv: conv 3x3 576->576 s1 g24, s3.b7.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2467,8 +2520,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[122].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[122].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 451584, threadpool);
+      ops[122].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1593088, /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.conv2.conv", "setup", s);
 
   /* s3.b7.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
@@ -2477,8 +2530,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[123].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[123].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 451584, /*output=*/arena + 0,
-      threadpool);
+      ops[123].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 2044672,
+      /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.se", "setup", s);
 
   /* s3.b7.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
@@ -2489,7 +2542,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[124].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[124].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 1152, threadpool);
+      ops[124].xnn, /*batch_size=*/2, /*input=*/arena + 1593088, /*output=*/arena + 1594240,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.se.fc1", "setup", s);
 
   /* s3.b7.se.fc2: linear 144->576; [2,1,1,144] -> [2,1,1,576] */
@@ -2501,7 +2555,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[125].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[125].xnn, /*batch_size=*/2, /*input=*/arena + 1152, /*output=*/arena + 0, threadpool);
+      ops[125].xnn, /*batch_size=*/2, /*input=*/arena + 1594240, /*output=*/arena + 1593088,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.se.fc2", "setup", s);
 
   /* s3.b7.se.gate: sigmoid; [2,1,1,576] -> [2,1,1,576] */
@@ -2509,7 +2564,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*flags=*/0, &ops[126].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[126].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 0, threadpool);
+      ops[126].xnn, /*batch_size=*/2, /*input=*/arena + 1593088, /*output=*/arena + 1593088,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.se.gate", "setup", s);
 
   /* s3.b7.se: x * gate; [2,14,14,576] -> [2,14,14,576] */
@@ -2518,8 +2574,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[127].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 196, 576}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 576}, /*input1=*/arena + 451584, /*input2=*/arena + 0,
-      /*output=*/arena + 451584, threadpool);
+      (const size_t[]){2, 1, 576}, /*input1=*/arena + 2044672, /*input2=*/arena + 1593088,
+      /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.se", "setup", s);
 
   /* s3.b7.conv3.conv: conv 1x1 576->576 s1, s3.b7.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
@@ -2535,7 +2591,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[128].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 451584, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 2044672, /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.conv3.conv", "setup", s);
 
   /* s3.b7.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2544,8 +2600,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[129].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/arena + 0, /*input2=*/arena + 225792,
-      /*output=*/arena + 0, threadpool);
+      (const size_t[]){225792}, /*input1=*/arena + 1593088, /*input2=*/arena + 1818880,
+      /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.act3", "setup", s);
 
   /* s3.b8.conv1.conv: conv 1x1 576->576 s1, s3.b8.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2560,8 +2616,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[130].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[130].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 225792, threadpool);
+      ops[130].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1593088, /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.conv1.conv", "setup", s);
 
   /* s3.b8.conv2.conv: conv 3x3 576->576 s1 g24, s3.b8.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2577,7 +2633,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[131].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 225792, /*output=*/arena + 451584, threadpool);
+      /*input=*/arena + 1818880, /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.conv2.conv", "setup", s);
 
   /* s3.b8.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
@@ -2586,8 +2642,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[132].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[132].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 451584,
-      /*output=*/arena + 225792, threadpool);
+      ops[132].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 2044672,
+      /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.se", "setup", s);
 
   /* s3.b8.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
@@ -2598,7 +2654,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[133].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[133].xnn, /*batch_size=*/2, /*input=*/arena + 225792, /*output=*/arena + 226944,
+      ops[133].xnn, /*batch_size=*/2, /*input=*/arena + 1818880, /*output=*/arena + 1820032,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.se.fc1", "setup", s);
 
@@ -2611,7 +2667,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[134].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[134].xnn, /*batch_size=*/2, /*input=*/arena + 226944, /*output=*/arena + 225792,
+      ops[134].xnn, /*batch_size=*/2, /*input=*/arena + 1820032, /*output=*/arena + 1818880,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.se.fc2", "setup", s);
 
@@ -2620,7 +2676,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*flags=*/0, &ops[135].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[135].xnn, /*batch_size=*/2, /*input=*/arena + 225792, /*output=*/arena + 225792,
+      ops[135].xnn, /*batch_size=*/2, /*input=*/arena + 1818880, /*output=*/arena + 1818880,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.se.gate", "setup", s);
 
@@ -2630,8 +2686,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[136].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 196, 576}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 576}, /*input1=*/arena + 451584, /*input2=*/arena + 225792,
-      /*output=*/arena + 451584, threadpool);
+      (const size_t[]){2, 1, 576}, /*input1=*/arena + 2044672, /*input2=*/arena + 1818880,
+      /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.se", "setup", s);
 
   /* s3.b8.conv3.conv: conv 1x1 576->576 s1, s3.b8.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
@@ -2647,7 +2703,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[137].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 451584, /*output=*/arena + 225792, threadpool);
+      /*input=*/arena + 2044672, /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.conv3.conv", "setup", s);
 
   /* s3.b8.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2656,8 +2712,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[138].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/arena + 225792, /*input2=*/arena + 0,
-      /*output=*/arena + 225792, threadpool);
+      (const size_t[]){225792}, /*input1=*/arena + 1818880, /*input2=*/arena + 1593088,
+      /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.act3", "setup", s);
 
   /* s3.b9.conv1.conv: conv 1x1 576->576 s1, s3.b9.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2673,7 +2729,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[139].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 225792, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 1818880, /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.conv1.conv", "setup", s);
 
   /* s3.b9.conv2.conv: conv 3x3 576->576 s1 g24, s3.b9.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2688,8 +2744,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[140].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[140].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 451584, threadpool);
+      ops[140].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1593088, /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.conv2.conv", "setup", s);
 
   /* s3.b9.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
@@ -2698,8 +2754,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[141].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[141].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 451584, /*output=*/arena + 0,
-      threadpool);
+      ops[141].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 2044672,
+      /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.se", "setup", s);
 
   /* s3.b9.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
@@ -2710,7 +2766,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[142].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[142].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 1152, threadpool);
+      ops[142].xnn, /*batch_size=*/2, /*input=*/arena + 1593088, /*output=*/arena + 1594240,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.se.fc1", "setup", s);
 
   /* s3.b9.se.fc2: linear 144->576; [2,1,1,144] -> [2,1,1,576] */
@@ -2722,7 +2779,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[143].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[143].xnn, /*batch_size=*/2, /*input=*/arena + 1152, /*output=*/arena + 0, threadpool);
+      ops[143].xnn, /*batch_size=*/2, /*input=*/arena + 1594240, /*output=*/arena + 1593088,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.se.fc2", "setup", s);
 
   /* s3.b9.se.gate: sigmoid; [2,1,1,576] -> [2,1,1,576] */
@@ -2730,7 +2788,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*flags=*/0, &ops[144].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[144].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 0, threadpool);
+      ops[144].xnn, /*batch_size=*/2, /*input=*/arena + 1593088, /*output=*/arena + 1593088,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.se.gate", "setup", s);
 
   /* s3.b9.se: x * gate; [2,14,14,576] -> [2,14,14,576] */
@@ -2739,8 +2798,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[145].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 196, 576}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 576}, /*input1=*/arena + 451584, /*input2=*/arena + 0,
-      /*output=*/arena + 451584, threadpool);
+      (const size_t[]){2, 1, 576}, /*input1=*/arena + 2044672, /*input2=*/arena + 1593088,
+      /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.se", "setup", s);
 
   /* s3.b9.conv3.conv: conv 1x1 576->576 s1, s3.b9.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
@@ -2756,7 +2815,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[146].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 451584, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 2044672, /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.conv3.conv", "setup", s);
 
   /* s3.b9.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2765,8 +2824,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[147].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/arena + 0, /*input2=*/arena + 225792,
-      /*output=*/arena + 0, threadpool);
+      (const size_t[]){225792}, /*input1=*/arena + 1593088, /*input2=*/arena + 1818880,
+      /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.act3", "setup", s);
 
   /* s3.b10.conv1.conv: conv 1x1 576->576 s1, s3.b10.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2781,8 +2840,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[148].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[148].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 225792, threadpool);
+      ops[148].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1593088, /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.conv1.conv", "setup", s);
 
   /* s3.b10.conv2.conv: conv 3x3 576->576 s1 g24, s3.b10.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2798,7 +2857,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[149].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 225792, /*output=*/arena + 451584, threadpool);
+      /*input=*/arena + 1818880, /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.conv2.conv", "setup", s);
 
   /* s3.b10.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
@@ -2807,8 +2866,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[150].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[150].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 451584,
-      /*output=*/arena + 225792, threadpool);
+      ops[150].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 2044672,
+      /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.se", "setup", s);
 
   /* s3.b10.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
@@ -2819,7 +2878,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[151].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[151].xnn, /*batch_size=*/2, /*input=*/arena + 225792, /*output=*/arena + 226944,
+      ops[151].xnn, /*batch_size=*/2, /*input=*/arena + 1818880, /*output=*/arena + 1820032,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.se.fc1", "setup", s);
 
@@ -2832,7 +2891,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[152].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[152].xnn, /*batch_size=*/2, /*input=*/arena + 226944, /*output=*/arena + 225792,
+      ops[152].xnn, /*batch_size=*/2, /*input=*/arena + 1820032, /*output=*/arena + 1818880,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.se.fc2", "setup", s);
 
@@ -2841,7 +2900,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*flags=*/0, &ops[153].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[153].xnn, /*batch_size=*/2, /*input=*/arena + 225792, /*output=*/arena + 225792,
+      ops[153].xnn, /*batch_size=*/2, /*input=*/arena + 1818880, /*output=*/arena + 1818880,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.se.gate", "setup", s);
 
@@ -2851,8 +2910,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[154].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 196, 576}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 576}, /*input1=*/arena + 451584, /*input2=*/arena + 225792,
-      /*output=*/arena + 451584, threadpool);
+      (const size_t[]){2, 1, 576}, /*input1=*/arena + 2044672, /*input2=*/arena + 1818880,
+      /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.se", "setup", s);
 
   /* s3.b10.conv3.conv: conv 1x1 576->576 s1, s3.b10.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
@@ -2868,7 +2927,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[155].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 451584, /*output=*/arena + 225792, threadpool);
+      /*input=*/arena + 2044672, /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.conv3.conv", "setup", s);
 
   /* s3.b10.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2877,8 +2936,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[156].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/arena + 225792, /*input2=*/arena + 0,
-      /*output=*/arena + 225792, threadpool);
+      (const size_t[]){225792}, /*input1=*/arena + 1818880, /*input2=*/arena + 1593088,
+      /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.act3", "setup", s);
 
   /* s3.b11.conv1.conv: conv 1x1 576->576 s1, s3.b11.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2894,7 +2953,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[157].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 225792, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 1818880, /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.conv1.conv", "setup", s);
 
   /* s3.b11.conv2.conv: conv 3x3 576->576 s1 g24, s3.b11.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2909,8 +2968,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[158].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[158].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 451584, threadpool);
+      ops[158].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1593088, /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.conv2.conv", "setup", s);
 
   /* s3.b11.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
@@ -2919,8 +2978,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[159].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[159].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 451584, /*output=*/arena + 0,
-      threadpool);
+      ops[159].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 2044672,
+      /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.se", "setup", s);
 
   /* s3.b11.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
@@ -2931,7 +2990,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[160].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[160].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 1152, threadpool);
+      ops[160].xnn, /*batch_size=*/2, /*input=*/arena + 1593088, /*output=*/arena + 1594240,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.se.fc1", "setup", s);
 
   /* s3.b11.se.fc2: linear 144->576; [2,1,1,144] -> [2,1,1,576] */
@@ -2943,7 +3003,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[161].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[161].xnn, /*batch_size=*/2, /*input=*/arena + 1152, /*output=*/arena + 0, threadpool);
+      ops[161].xnn, /*batch_size=*/2, /*input=*/arena + 1594240, /*output=*/arena + 1593088,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.se.fc2", "setup", s);
 
   /* s3.b11.se.gate: sigmoid; [2,1,1,576] -> [2,1,1,576] */
@@ -2951,7 +3012,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*flags=*/0, &ops[162].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[162].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 0, threadpool);
+      ops[162].xnn, /*batch_size=*/2, /*input=*/arena + 1593088, /*output=*/arena + 1593088,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.se.gate", "setup", s);
 
   /* s3.b11.se: x * gate; [2,14,14,576] -> [2,14,14,576] */
@@ -2960,8 +3022,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[163].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 196, 576}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 576}, /*input1=*/arena + 451584, /*input2=*/arena + 0,
-      /*output=*/arena + 451584, threadpool);
+      (const size_t[]){2, 1, 576}, /*input1=*/arena + 2044672, /*input2=*/arena + 1593088,
+      /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.se", "setup", s);
 
   /* s3.b11.conv3.conv: conv 1x1 576->576 s1, s3.b11.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
@@ -2977,7 +3039,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[164].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 451584, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 2044672, /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.conv3.conv", "setup", s);
 
   /* s3.b11.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -2986,8 +3048,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[165].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/arena + 0, /*input2=*/arena + 225792,
-      /*output=*/arena + 0, threadpool);
+      (const size_t[]){225792}, /*input1=*/arena + 1593088, /*input2=*/arena + 1818880,
+      /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.act3", "setup", s);
 
   /* s3.b12.conv1.conv: conv 1x1 576->576 s1, s3.b12.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -3002,8 +3064,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[166].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[166].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 225792, threadpool);
+      ops[166].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1593088, /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.conv1.conv", "setup", s);
 
   /* s3.b12.conv2.conv: conv 3x3 576->576 s1 g24, s3.b12.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -3019,7 +3081,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[167].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 225792, /*output=*/arena + 451584, threadpool);
+      /*input=*/arena + 1818880, /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.conv2.conv", "setup", s);
 
   /* s3.b12.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
@@ -3028,8 +3090,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[168].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[168].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 451584,
-      /*output=*/arena + 225792, threadpool);
+      ops[168].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 2044672,
+      /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.se", "setup", s);
 
   /* s3.b12.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
@@ -3040,7 +3102,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[169].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[169].xnn, /*batch_size=*/2, /*input=*/arena + 225792, /*output=*/arena + 226944,
+      ops[169].xnn, /*batch_size=*/2, /*input=*/arena + 1818880, /*output=*/arena + 1820032,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.se.fc1", "setup", s);
 
@@ -3053,7 +3115,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[170].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[170].xnn, /*batch_size=*/2, /*input=*/arena + 226944, /*output=*/arena + 225792,
+      ops[170].xnn, /*batch_size=*/2, /*input=*/arena + 1820032, /*output=*/arena + 1818880,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.se.fc2", "setup", s);
 
@@ -3062,7 +3124,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*flags=*/0, &ops[171].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[171].xnn, /*batch_size=*/2, /*input=*/arena + 225792, /*output=*/arena + 225792,
+      ops[171].xnn, /*batch_size=*/2, /*input=*/arena + 1818880, /*output=*/arena + 1818880,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.se.gate", "setup", s);
 
@@ -3072,8 +3134,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[172].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 196, 576}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 576}, /*input1=*/arena + 451584, /*input2=*/arena + 225792,
-      /*output=*/arena + 451584, threadpool);
+      (const size_t[]){2, 1, 576}, /*input1=*/arena + 2044672, /*input2=*/arena + 1818880,
+      /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.se", "setup", s);
 
   /* s3.b12.conv3.conv: conv 1x1 576->576 s1, s3.b12.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
@@ -3089,7 +3151,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[173].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 451584, /*output=*/arena + 225792, threadpool);
+      /*input=*/arena + 2044672, /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.conv3.conv", "setup", s);
 
   /* s3.b12.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -3098,8 +3160,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[174].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/arena + 225792, /*input2=*/arena + 0,
-      /*output=*/arena + 225792, threadpool);
+      (const size_t[]){225792}, /*input1=*/arena + 1818880, /*input2=*/arena + 1593088,
+      /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.act3", "setup", s);
 
   /* s3.b13.conv1.conv: conv 1x1 576->576 s1, s3.b13.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -3115,7 +3177,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[175].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 225792, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 1818880, /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.conv1.conv", "setup", s);
 
   /* s3.b13.conv2.conv: conv 3x3 576->576 s1 g24, s3.b13.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -3130,8 +3192,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[176].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[176].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 451584, threadpool);
+      ops[176].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1593088, /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.conv2.conv", "setup", s);
 
   /* s3.b13.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
@@ -3140,8 +3202,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[177].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[177].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 451584, /*output=*/arena + 0,
-      threadpool);
+      ops[177].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/arena + 2044672,
+      /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.se", "setup", s);
 
   /* s3.b13.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
@@ -3152,7 +3214,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[178].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[178].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 1152, threadpool);
+      ops[178].xnn, /*batch_size=*/2, /*input=*/arena + 1593088, /*output=*/arena + 1594240,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.se.fc1", "setup", s);
 
   /* s3.b13.se.fc2: linear 144->576; [2,1,1,144] -> [2,1,1,576] */
@@ -3164,7 +3227,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       &ops[179].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[179].xnn, /*batch_size=*/2, /*input=*/arena + 1152, /*output=*/arena + 0, threadpool);
+      ops[179].xnn, /*batch_size=*/2, /*input=*/arena + 1594240, /*output=*/arena + 1593088,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.se.fc2", "setup", s);
 
   /* s3.b13.se.gate: sigmoid; [2,1,1,576] -> [2,1,1,576] */
@@ -3172,7 +3236,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*flags=*/0, &ops[180].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[180].xnn, /*batch_size=*/2, /*input=*/arena + 0, /*output=*/arena + 0, threadpool);
+      ops[180].xnn, /*batch_size=*/2, /*input=*/arena + 1593088, /*output=*/arena + 1593088,
+      threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.se.gate", "setup", s);
 
   /* s3.b13.se: x * gate; [2,14,14,576] -> [2,14,14,576] */
@@ -3181,8 +3246,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[181].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 196, 576}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 576}, /*input1=*/arena + 451584, /*input2=*/arena + 0,
-      /*output=*/arena + 451584, threadpool);
+      (const size_t[]){2, 1, 576}, /*input1=*/arena + 2044672, /*input2=*/arena + 1593088,
+      /*output=*/arena + 2044672, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.se", "setup", s);
 
   /* s3.b13.conv3.conv: conv 1x1 576->576 s1, s3.b13.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
@@ -3198,7 +3263,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[182].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 451584, /*output=*/arena + 677376, threadpool);
+      /*input=*/arena + 2044672, /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.conv3.conv", "setup", s);
 
   /* s3.b13.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
@@ -3207,8 +3272,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[183].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/arena + 677376, /*input2=*/arena + 225792,
-      /*output=*/arena + 677376, threadpool);
+      (const size_t[]){225792}, /*input1=*/arena + 1593088, /*input2=*/arena + 1818880,
+      /*output=*/arena + 1593088, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.act3", "setup", s);
 
   /* s4.b1.conv1.conv: conv 1x1 576->1512 s1, s4.b1.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,1512] */
@@ -3224,7 +3289,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.conv1.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[184].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 677376, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 1593088, /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.conv1.conv", "setup", s);
 
   /* s4.b1.conv2.conv: conv 3x3 1512->1512 s2 g63, s4.b1.conv2.bn folded, relu; [2,14,14,1512] -> [2,7,7,1512] */
@@ -3239,8 +3304,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[185].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[185].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/arena + 0,
-      /*output=*/arena + 2609152, threadpool);
+      ops[185].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+      /*input=*/arena + 1818880, /*output=*/arena + 2411584, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.conv2.conv", "setup", s);
 
   /* s4.b1.se: global avg pool; [2,7,7,1512] -> [2,1,1,1512] */
@@ -3249,8 +3314,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*output_max=*/INFINITY, /*flags=*/0, &ops[186].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.se", "create", s);
   s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[186].xnn, /*batch_size=*/2, /*width=*/49, /*input=*/arena + 2609152,
-      /*output=*/arena + 903168, threadpool);
+      ops[186].xnn, /*batch_size=*/2, /*width=*/49, /*input=*/arena + 2411584,
+      /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.se", "setup", s);
 
   /* s4.b1.se.fc1: linear 1512->144, relu; [2,1,1,1512] -> [2,1,1,144] */
@@ -3262,7 +3327,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*flags=*/0, &ops[187].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.se.fc1", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[187].xnn, /*batch_size=*/2, /*input=*/arena + 903168, /*output=*/arena + 906192,
+      ops[187].xnn, /*batch_size=*/2, /*input=*/arena + 1818880, /*output=*/arena + 1821904,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.se.fc1", "setup", s);
 
@@ -3275,7 +3340,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*flags=*/0, &ops[188].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.se.fc2", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[188].xnn, /*batch_size=*/2, /*input=*/arena + 906192, /*output=*/arena + 903168,
+      ops[188].xnn, /*batch_size=*/2, /*input=*/arena + 1821904, /*output=*/arena + 1818880,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.se.fc2", "setup", s);
 
@@ -3284,7 +3349,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*channels=*/1512, /*input_stride=*/1512, /*output_stride=*/1512, /*flags=*/0, &ops[189].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[189].xnn, /*batch_size=*/2, /*input=*/arena + 903168, /*output=*/arena + 903168,
+      ops[189].xnn, /*batch_size=*/2, /*input=*/arena + 1818880, /*output=*/arena + 1818880,
       threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.se.gate", "setup", s);
 
@@ -3294,8 +3359,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
       ops[190].xnn, /*num_input1_dims=*/3, (const size_t[]){2, 49, 1512}, /*num_input2_dims=*/3,
-      (const size_t[]){2, 1, 1512}, /*input1=*/arena + 2609152, /*input2=*/arena + 903168,
-      /*output=*/arena + 2609152, threadpool);
+      (const size_t[]){2, 1, 1512}, /*input1=*/arena + 2411584, /*input2=*/arena + 1818880,
+      /*output=*/arena + 2411584, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.se", "setup", s);
 
   /* s4.b1.conv3.conv: conv 1x1 1512->1512 s1, s4.b1.conv3.bn folded; [2,7,7,1512] -> [2,7,7,1512] */
@@ -3311,7 +3376,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.conv3.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[191].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/arena + 2609152, /*output=*/arena + 0, threadpool);
+      /*input=*/arena + 2411584, /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.conv3.conv", "setup", s);
 
   /* s4.b1.downsample.conv: conv 1x1 576->1512 s2, s4.b1.downsample.bn folded; [2,14,14,576] -> [2,7,7,1512] */
@@ -3327,7 +3392,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.downsample.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[192].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/arena + 677376, /*output=*/arena + 148176, threadpool);
+      /*input=*/arena + 1593088, /*output=*/arena + 1967056, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.downsample.conv", "setup", s);
 
   /* s4.b1.act3: add, relu; [2,7,7,1512] -> [2,7,7,1512] */
@@ -3336,8 +3401,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.act3", "create", s);
   s = xnn_setup_add_nd_f32(
       ops[193].xnn, /*num_input1_dims=*/1, (const size_t[]){148176}, /*num_input2_dims=*/1,
-      (const size_t[]){148176}, /*input1=*/arena + 0, /*input2=*/arena + 148176,
-      /*output=*/arena + 0, threadpool);
+      (const size_t[]){148176}, /*input1=*/arena + 1818880, /*input2=*/arena + 1967056,
+      /*output=*/arena + 1818880, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.act3", "setup", s);
   return TIMMC_OK;
 }
@@ -3410,14 +3475,14 @@ int regnety_032_features_init_file(const char *path) {
 int regnety_032_features_forward(const float *input, float *const out[]) {
   int rc;
   if (!ready) return timmc_fail(TIMMC_EINPUT, "regnety_032_features: forward before init");
-  timmc_nchw_to_nhwc(input, arena + 0, 2, 3, 50176);
+  timmc_nchw_to_nhwc(input, arena + 802816, 2, 3, 50176);
   rc = run_ops(0, NUM_OPS);
   if (rc != TIMMC_OK) return rc;
-  timmc_nhwc_to_nchw(arena + 1806336, out[0], 2, 12544, 32);
-  timmc_nhwc_to_nchw(arena + 1354752, out[1], 2, 3136, 72);
-  timmc_nhwc_to_nchw(arena + 1016064, out[2], 2, 784, 216);
-  timmc_nhwc_to_nchw(arena + 677376, out[3], 2, 196, 576);
-  timmc_nhwc_to_nchw(arena + 0, out[4], 2, 49, 1512);
+  timmc_nhwc_to_nchw(arena + 0, out[0], 2, 12544, 32);
+  timmc_nhwc_to_nchw(arena + 802816, out[1], 2, 3136, 72);
+  timmc_nhwc_to_nchw(arena + 1254400, out[2], 2, 784, 216);
+  timmc_nhwc_to_nchw(arena + 1593088, out[3], 2, 196, 576);
+  timmc_nhwc_to_nchw(arena + 1818880, out[4], 2, 49, 1512);
   return TIMMC_OK;
 }
 
@@ -3445,8 +3510,8 @@ const timmc_model regnety_032_features_model = {
     .op_names = op_names,
     .state_dict = state_dict,
     .state_dict_len = sizeof(state_dict) / sizeof(state_dict[0]),
-    .arena_bytes = 12242944,
-    .arena_lower_bound_bytes = 12242944,
+    .arena_bytes = 15178240,
+    .arena_lower_bound_bytes = 15178240,
     .weights_bytes = 71957992,
     .flops = 12699883008,
     .set_threads = regnety_032_features_set_threads,

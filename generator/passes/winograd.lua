@@ -14,22 +14,29 @@ winograd.TILE = 4 -- outputs per tile side
 winograd.POSITIONS = 36 -- (TILE + 2)^2 products per tile
 
 -- The cost model, calibrated with XNNPACK on 2 threads of a Zen 4 core pair
--- (direct convolutions near 200 GFLOP/s; the FMA units peak at 230):
--- - the products over T tiles run at T / (T + 8) of the direct convolution's
---   speed (XNNPACK's GEMM tiles are 7 rows high: few tiles waste most of it),
---   and, unless they go through in blocks (below), no faster than their tile
---   buffers stream from memory at 10 GB/s (what a 160x160 32->32 layer, 15 MB
---   of tiles, measured at once);
--- - the two transforms cost 5 ns per tile and channel, in and out (in-model,
---   resnet50's 56x56 layers).
+-- (direct convolutions near 200 GFLOP/s; the FMA units peak at 230) and
+-- checked layer by layer in-model (--profile) on resnet50, densenet121,
+-- xception41 and regnety_032 at batch 1 and 2:
+-- - XNNPACK's GEMMs run at 200 GFLOP/s, in tasks of 7 rows of one group that
+--   cost 50 ns each besides: what makes narrow groups slow (regnety's groups
+--   of 24 channels: Winograd's 36 x groups small GEMMs won at 28x28 and lost
+--   at 14x14, as predicted);
+-- - the products over T tiles run at T / (T + 8) of that (few tiles waste
+--   most of XNNPACK's 7-row GEMM tiles), and, unless they go through in
+--   blocks (below), no faster than their tile buffers stream at 30 GB/s;
+-- - the two transforms cost 5 ns per tile and channel, in and out.
 -- Winograd is taken when it is predicted 20% faster: at 224 that is every 3x3
 -- of resnet50 down to 14x14 but not its 7x7 ones (measured no faster), and
 -- the wide-image, few-channel stems in blocks (xception41's 150x150 32->64:
 -- 3.8 ms direct, 2.2 ms in-model).
 local FLOPS_PER_MS = 2e8
-local BYTES_PER_MS = 1e7
+local BYTES_PER_MS = 3e7
 local TRANSFORM_MS = 5e-6
+local TASK_MS = 5e-5
+local GEMM_ROWS = 7
 local MARGIN = 0.8
+
+local function ceil_div(a, b) return (a + b - 1) // b end
 
 local function tiles_along(n, d)
   return d * ((((n + d - 1) // d) + winograd.TILE - 1) // winograd.TILE)
@@ -60,9 +67,13 @@ end
 function winograd.cost(node, y)
   local d = node.dilation
   local macs_per_group = node.cout // node.groups * (node.cin // node.groups)
-  local direct = 2 * 9 * y[1] * y[2] * y[3] * macs_per_group * node.groups / FLOPS_PER_MS
+  local pixels = y[1] * y[2] * y[3]
+  local direct = 2 * 9 * pixels * macs_per_group * node.groups / FLOPS_PER_MS +
+                 TASK_MS * node.groups * ceil_div(pixels, GEMM_ROWS)
   local t = winograd.tiles(y, d)
-  local compute = 2 * winograd.POSITIONS * (t + 8) * macs_per_group * node.groups / FLOPS_PER_MS
+  local products = winograd.POSITIONS * node.groups -- GEMMs
+  local compute = 2 * (t + 8) * macs_per_group * products / FLOPS_PER_MS +
+                  TASK_MS * products * ceil_div(t, GEMM_ROWS)
   -- tiles that go through in blocks stay in cache: no stream bound
   local stream = 0
   if winograd.block(node, t) == t then
