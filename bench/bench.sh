@@ -9,7 +9,8 @@
 # column in each round: timmc with every convolution direct ("winograd":
 # "never"), and what Winograd gains over it. timm comes from PYTHONPATH (a
 # checkout of pytorch-image-models) and Debian's python3-torch; without them
-# the baseline column says unavailable.
+# the baseline column says unavailable. Runners go to $TIMMC_BENCH_OUT
+# (default build/bench).
 set -eu
 cd "$(dirname "$0")/.."
 threads=2 runs=10 rounds=3 direct=0
@@ -24,7 +25,7 @@ while getopts t:n:r:d opt; do
 done
 shift $((OPTIND - 1))
 [ $# -gt 0 ] || set -- bench/specs/*.json
-out=build/bench
+out=${TIMMC_BENCH_OUT:-build/bench}
 mkdir -p "$out"
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { awk "BEGIN {printf \"%.4f\", $1 / $2}"; }

@@ -166,7 +166,7 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* --profile: the steps that took longest over the timed runs. */
+/* --profile: every step's time over the timed runs, longest first. */
 static void print_profile(const double *op_ms, long runs) {
   size_t *order = malloc(M->num_ops * sizeof(size_t));
   double total = 0.0;
@@ -181,7 +181,7 @@ static void print_profile(const double *op_ms, long runs) {
     order[j] = k;
   }
   printf("%-6s %-40s %10s %7s\n", "step", "timm module", "ms/run", "share");
-  for (size_t i = 0; i < M->num_ops && i < 20; i++) {
+  for (size_t i = 0; i < M->num_ops; i++) {
     const size_t k = order[i];
     printf("%-6zu %-40s %10.3f %6.1f%%\n", k, M->op_names[k], op_ms[k] / runs,
            100.0 * op_ms[k] / total);

@@ -1,0 +1,19 @@
+#!/bin/sh
+# bench_smoke.sh WORK: the shipped benchmark scripts run and print what they
+# promise, on a small golden spec (one round of one run: no figures are
+# judged). bench.sh -d: a row with timmc's and the all-direct times (the timm
+# column may say unavailable); wino_layers.sh: a row per layer Winograd can
+# take, both times, and auto's decision.
+set -eu
+work=$1
+spec=tests/golden/specs/g_resnet18_cls.json
+fail() { echo "bench_smoke: $*" >&2; exit 1; }
+out=$(TIMMC_BENCH_OUT="$work/bench" PYTHONPATH= sh bench/bench.sh -n 1 -r 1 -d "$spec")
+printf '%s\n' "$out"
+printf '%s\n' "$out" | grep -Eq '^g_resnet18_cls +[0-9.]+ .* [0-9.]+ +[0-9.]+x  timmc:' ||
+  fail "bench.sh printed no row with timmc's and the direct times"
+out=$(TIMMC_BENCH_OUT="$work/layers" sh bench/wino_layers.sh -n 1 -r 1 "$spec")
+printf '%s\n' "$out"
+# resnet18 (64x64): 13 3x3 stride-1 convs (all but the three strided firsts of layer2-4)
+rows=$(printf '%s\n' "$out" | grep -Ec '^layer[1-4]\.[01]\.conv[12] +[0-9.]+ +[0-9.]+ +[0-9.]+x  (winograd|direct)$')
+[ "$rows" -eq 13 ] || fail "wino_layers.sh printed $rows layer rows, expected 13"
