@@ -26,7 +26,8 @@ winograd.POSITIONS = 36 -- (TILE + 2)^2 products per tile
 --   blocks (below), no faster than their tile buffers stream at 30 GB/s;
 -- - the two transforms cost 5 ns per tile and channel, in and out.
 -- Winograd is taken when it is predicted 20% faster: at 224 that is every 3x3
--- of resnet50 down to 14x14 but not its 7x7 ones (measured no faster), and
+-- of resnet50 down to 14x14 but not its 7x7 ones (predicted no faster, as 4
+-- tiles fill few GEMM rows; measured 1.07-1.3x in-model, for 4x the weights), and
 -- the wide-image, few-channel stems in blocks (xception41's 150x150 32->64:
 -- 3.8 ms direct, 2.2 ms in-model).
 local FLOPS_PER_MS = 2e8
