@@ -118,6 +118,14 @@ function ir.add_param(model, name, shape, init)
   model.state_dict[#model.state_dict + 1] = { name = name, shape = shape, init = init }
 end
 
+-- timm's output_stride rule, for the model files whose structure depends on
+-- it (a block timm builds with stride 1 may lose its shortcut conv or pool):
+-- a stride that would take the network's reduction past output_stride is
+-- turned into dilation. apply_output_stride applies the same rule to the graph.
+function ir.dilated_by_output_stride(reduction, stride, output_stride)
+  return stride > 1 and reduction * stride > output_stride
+end
+
 -- Graph builder used by the architecture files in models/. Each method takes
 -- input tensor ids and returns the output tensor id; parameters are registered
 -- under timm's state_dict names as they are met.

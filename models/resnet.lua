@@ -99,7 +99,7 @@ function resnet.build_with(model, block)
   for stage, depth in ipairs(cfg.layers) do
     local planes = 64 << (stage - 1)
     local stride = stage > 1 and 2 or 1
-    local dilated = stride > 1 and net_stride >= spec.output_stride
+    local dilated = ir.dilated_by_output_stride(net_stride, stride, spec.output_stride)
     if not dilated then net_stride = net_stride * stride end
     for i = 0, depth - 1 do
       x = block(b, x, string.format("layer%d.%d", stage, i), cfg, planes, i == 0 and stride or 1,

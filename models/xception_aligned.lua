@@ -80,7 +80,7 @@ function xception.build(model)
     -- timm builds a block whose stride would pass output_stride with stride 1,
     -- so one that keeps its width then has no shortcut (xception71 at 8)
     local kept = blk.stride
-    if reduction * blk.stride > spec.output_stride then kept = 1 end
+    if ir.dilated_by_output_stride(reduction, blk.stride, spec.output_stride) then kept = 1 end
     reduction = reduction * kept
     blk = { out_chs = blk.out_chs, stride = blk.stride, kept_stride = kept,
             no_skip = blk.no_skip, start_with_relu = blk.start_with_relu }

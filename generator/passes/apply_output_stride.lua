@@ -1,9 +1,11 @@
 -- apply_output_stride: timm's output_stride rule. Walking the graph in order,
--- a strided op whose input is already reduced by output_stride keeps stride 1
+-- a strided op that would take the reduction past output_stride keeps stride 1
 -- and multiplies the dilation seen by every spatial op after it; the op itself
 -- still uses the dilation of its input (timm's first_dilation). Sets
 -- tensor.reduction and tensor.dilation, conv dilation and padding, and
 -- turns a stride-2 average pool into timm's AvgPool2dSame(2, 1).
+local ir = require("ir")
+
 local SPATIAL = { conv = true, maxpool = true, avgpool = true } -- the ops with a stride
 
 return function(model)
@@ -23,7 +25,7 @@ return function(model)
       y.reduction, y.dilation = red, dil
     else
       local s = node.stride
-      if s > 1 and red >= os then
+      if ir.dilated_by_output_stride(red, s, os) then
         node.stride = 1
         y.reduction, y.dilation = red, dil * s
         if node.kind == "avgpool" then
