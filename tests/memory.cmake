@@ -22,7 +22,7 @@ add_test(NAME embed_weights
 
 add_test(NAME max_arena_bytes
          COMMAND ${T}/bad_input.sh
-                 "max_arena_bytes': the planned arena is [0-9]+ bytes \\(lower bound [0-9]+\\), over the budget of 1000000"
+                 "max_arena_bytes': the planned arena is [0-9]+ bytes \\(lower bound [0-9]+, every convolution direct\\), over the budget of 1000000"
                  ${WORK}/budget/resnet50_budget.c
                  ${TIMMC} generate ${T}/bad_specs/arena_budget.json -o ${WORK}/budget
          WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})

@@ -405,8 +405,13 @@ function emit.run(model, templates)
   end
 
   -- memory plan table: every buffer, then what shares it (in place, or a view)
-  local rows = { string.format(" * %-6s %-30s %-20s %10s %10s  %s", "tensor", "timm module",
-                               "shape (NHWC)", "bytes", "offset", "live") }
+  local rows = {}
+  if (model.plan.winograd_reverted or 0) > 0 then
+    rows[1] = string.format(" * %d Winograd layers left direct to fit max_arena_bytes (%d).",
+                            model.plan.winograd_reverted, spec.max_arena_bytes)
+  end
+  rows[#rows + 1] = string.format(" * %-6s %-30s %-20s %10s %10s  %s", "tensor", "timm module",
+                                  "shape (NHWC)", "bytes", "offset", "live")
   local planned = {}
   for _, it in ipairs(model.plan.items) do planned[#planned + 1] = T[it.id] end
   table.sort(planned, function(a, b)

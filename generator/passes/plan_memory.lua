@@ -8,9 +8,11 @@
 -- smallest arena kept. An elementwise op whose input dies with it
 -- writes over that input (tensor.alias; the two share one buffer). The lower
 -- bound is the largest total of buffers live at one moment; no placement of
--- them can beat it.
+-- them can beat it. Over the spec's max_arena_bytes, the Winograd layers that
+-- "auto" chose go back to direct until the arena fits.
 local ir = require("ir")
 local util = require("util")
+local winograd = require("passes.winograd")
 
 local ALIGN = 64
 
@@ -100,8 +102,11 @@ local function same_shape(a, b)
   return true
 end
 
-function plan.run(model)
+-- One plan of the model as it stands: sets tensor first/last/alias/bytes/
+-- offset and model.plan.
+local function plan_once(model)
   local T = model.tensors
+  for _, t in ipairs(T) do t.first, t.last, t.alias, t.offset, t.bytes = nil, nil, nil, nil, nil end
   local first, last = {}, {}
   local function root(id) return ir.root(model, id).id end
   first[model.input], last[model.input] = 0, 0
@@ -150,12 +155,49 @@ function plan.run(model)
   end
   model.plan = { arena_bytes = total, lower_bound_bytes = plan.lower_bound(items),
                  items = items }
-  local budget = model.spec.max_arena_bytes
-  if budget and total > budget then
-    util.fail("%s: key 'max_arena_bytes': the planned arena is %d bytes (lower bound %d), " ..
-              "over the budget of %d", model.spec.spec_path, total, model.plan.lower_bound_bytes,
-              budget)
+end
+
+-- The Winograd layers "auto" chose, largest scratch first.
+local function auto_winograd_nodes(model)
+  if model.spec.winograd ~= "auto" then return {} end
+  local list = {}
+  for _, node in ipairs(model.nodes) do
+    if node.kind == "wino_conv" then list[#list + 1] = node end
   end
+  local function scratch(n)
+    local bytes = 0
+    for _, id in ipairs(n.work) do bytes = bytes + model.tensors[id].shape[4] * n.block end
+    return bytes
+  end
+  table.sort(list, function(a, b)
+    local sa, sb = scratch(a), scratch(b)
+    return sa > sb or (sa == sb and a.name < b.name)
+  end)
+  return list
+end
+
+-- Plans the arena. Over the spec's max_arena_bytes under "winograd": "auto",
+-- Winograd layers go back to direct, largest scratch first, until the plan
+-- fits (the budget comes before speed); what cannot fit even then, or under
+-- "always", is an error.
+function plan.run(model)
+  plan_once(model)
+  local budget = model.spec.max_arena_bytes
+  if not budget then return model end
+  local reverted = 0
+  for _, node in ipairs(auto_winograd_nodes(model)) do
+    if model.plan.arena_bytes <= budget then break end
+    winograd.revert(node)
+    reverted = reverted + 1
+    plan_once(model)
+  end
+  if model.plan.arena_bytes > budget then
+    util.fail("%s: key 'max_arena_bytes': the planned arena is %d bytes (lower bound %d%s), " ..
+              "over the budget of %d", model.spec.spec_path, model.plan.arena_bytes,
+              model.plan.lower_bound_bytes,
+              reverted > 0 and ", every convolution direct" or "", budget)
+  end
+  model.plan.winograd_reverted = reverted
   return model
 end
 

@@ -98,6 +98,12 @@ function winograd.applies(node, y, mode)
   return wino < MARGIN * direct
 end
 
+-- Makes a wino_conv node the direct conv it came from (its scratch tensors
+-- stay in model.tensors, read by nothing).
+function winograd.revert(node)
+  node.kind, node.tiles, node.block, node.work = "conv", nil, nil, nil
+end
+
 function winograd.run(model)
   local mode = model.spec.winograd
   if mode == "never" then return model end

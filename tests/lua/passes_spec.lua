@@ -717,18 +717,58 @@ describe("plan_memory", function()
 
   it("fails a spec whose arena is over max_arena_bytes, naming both sizes", function()
     local util = require("util")
-    local need = compile_until(spec("resnet18"), "plan_memory").plan
-    local m = compile_until(spec("resnet18", { max_arena_bytes = need.arena_bytes }),
-                            "plan_memory")
+    local direct = { winograd = "never" }
+    local need = compile_until(spec("resnet18", direct), "plan_memory").plan
+    direct.max_arena_bytes = need.arena_bytes
+    local m = compile_until(spec("resnet18", direct), "plan_memory")
     assert.are.equal(need.arena_bytes, m.plan.arena_bytes)
-    local ok, err = pcall(compile_until, spec("resnet18", { max_arena_bytes = need.arena_bytes - 1 }),
-                          "plan_memory")
+    direct.max_arena_bytes = need.arena_bytes - 1
+    local ok, err = pcall(compile_until, spec("resnet18", direct), "plan_memory")
     assert.is_false(ok)
     assert.is_true(util.is_user_error(err))
     assert.are.equal(string.format("test.json: key 'max_arena_bytes': the planned arena is %d " ..
                                    "bytes (lower bound %d), over the budget of %d",
                                    need.arena_bytes, need.lower_bound_bytes,
                                    need.arena_bytes - 1), err.msg)
+  end)
+
+  it("under auto, leaves Winograd layers direct until the arena fits the budget", function()
+    local util = require("util")
+    local function wino_count(m)
+      local n = 0
+      for _, nd in ipairs(m.nodes) do n = n + (nd.kind == "wino_conv" and 1 or 0) end
+      return n
+    end
+    local fast = compile_until(spec("resnet50"), "plan_memory")
+    local small = compile_until(spec("resnet50", { winograd = "never" }), "plan_memory").plan
+    assert.is_true(wino_count(fast) > 0)
+    assert.is_true(fast.plan.arena_bytes > small.arena_bytes)
+    -- a budget between the two: some layers stay Winograd, the arena fits
+    local budget = (fast.plan.arena_bytes + small.arena_bytes) // 2
+    local m = compile_until(spec("resnet50", { max_arena_bytes = budget }), "plan_memory")
+    assert.is_true(m.plan.arena_bytes <= budget)
+    assert.are.equal(wino_count(fast), wino_count(m) + m.plan.winograd_reverted)
+    assert.is_true(m.plan.winograd_reverted > 0)
+    -- the plan is still valid, and the C says what happened
+    local c = compile_until(spec("resnet50", { max_arena_bytes = budget }), "emit_c").c_source
+    assert.is_truthy(c:find(string.format("%d Winograd layers left direct to fit " ..
+                                          "max_arena_bytes (%d).", m.plan.winograd_reverted,
+                                          budget), 1, true))
+    -- the all-direct arena's size fits (keeping the Winograd layers away from
+    -- the peak); one byte less does not, and says so
+    m = compile_until(spec("resnet50", { max_arena_bytes = small.arena_bytes }), "plan_memory")
+    assert.is_true(m.plan.arena_bytes <= small.arena_bytes)
+    assert.is_true(wino_count(m) > 0)
+    local ok, err = pcall(compile_until, spec("resnet50", { max_arena_bytes = small.arena_bytes - 1 }),
+                          "plan_memory")
+    assert.is_false(ok)
+    assert.is_true(util.is_user_error(err))
+    assert.is_truthy(err.msg:find("every convolution direct), over the budget", 1, true))
+    -- "always" is the user's word: no fallback
+    ok, err = pcall(compile_until, spec("resnet50", { winograd = "always", max_arena_bytes = budget }),
+                    "plan_memory")
+    assert.is_false(ok)
+    assert.is_nil(err.msg:find("every convolution direct", 1, true))
   end)
 
   -- The judge: live ranges follow the node order, and no two tensors live at
