@@ -38,15 +38,18 @@ typedef int vi __attribute__((vector_size(32)));
 #define VL 8
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define TIMMC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=haswell", "default")))
-/* load() returns a vector by value; inlined, it never crosses a call boundary */
-#pragma GCC diagnostic ignored "-Wpsabi"
 #else
 #define TIMMC_CLONES
 #endif
 /* The block transforms must be inlined where the channel count n is a
  * constant, so that load() and store() become vector moves: left to -O2's
- * judgment they stay calls with a memcpy of n floats (5x slower in-model). */
+ * judgment they stay calls with a memcpy of n floats (5x slower in-model).
+ * Inlined, load()'s vector return value never crosses a call boundary, so
+ * the ABI warning about it (GCC and clang) does not apply. */
 #define INLINE static inline __attribute__((always_inline))
+#if defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 
 INLINE vf load(const float *p, size_t n) {
   vf v = {0};
