@@ -164,10 +164,10 @@ local function auto_winograd_nodes(model)
   for _, node in ipairs(model.nodes) do
     if node.kind == "wino_conv" then list[#list + 1] = node end
   end
-  local function scratch(n)
-    local bytes = 0
-    for _, id in ipairs(n.work) do bytes = bytes + model.tensors[id].shape[4] * n.block end
-    return bytes
+  local function scratch(n) -- floats
+    local floats = 0
+    for _, id in ipairs(n.work) do floats = floats + model.tensors[id].shape[4] * n.block end
+    return floats
   end
   table.sort(list, function(a, b)
     local sa, sb = scratch(a), scratch(b)
