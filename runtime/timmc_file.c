@@ -1,5 +1,5 @@
 /*
- * timmc_file.c - whole-file reads and atomic (temp file + rename) writes.
+ * timmc_file.c - read-only file mappings and atomic (temp file + rename) writes.
  */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* madvise */
@@ -14,10 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SLACK 16
-
-/* Opens PATH for reading as a regular file that fits in memory with SLACK
- * bytes to spare; *fd and *size on success. */
+/* Opens PATH for reading as a regular file whose size fits a size_t; *fd and
+ * *size on success. */
 static int open_regular(const char *path, int *fd, size_t *size) {
   *fd = open(path, O_RDONLY);
   if (*fd < 0) return timmc_fail(TIMMC_EINPUT, "%s: cannot open: %s", path, strerror(errno));
@@ -27,7 +25,7 @@ static int open_regular(const char *path, int *fd, size_t *size) {
     why = strerror(errno);
   else if (!S_ISREG(sb.st_mode))
     why = "not a regular file";
-  else if ((uintmax_t)sb.st_size > SIZE_MAX - SLACK)
+  else if ((uintmax_t)sb.st_size > SIZE_MAX)
     why = "file too large";
   if (why != NULL) {
     close(*fd);
@@ -38,7 +36,7 @@ static int open_regular(const char *path, int *fd, size_t *size) {
 }
 
 int timmc_file_map(const char *path, const void **data, size_t *size) {
-  static const unsigned char empty[SLACK];
+  static const unsigned char empty[1];
   int fd, status = open_regular(path, &fd, size);
   *data = empty;
   if (status != TIMMC_OK) {
@@ -67,41 +65,6 @@ void timmc_file_release(const void *data, size_t size) {
   const uintptr_t begin = ((uintptr_t)data + page - 1) / page * page;
   const uintptr_t end = ((uintptr_t)data + size) / page * page;
   if (end > begin) madvise((void *)begin, end - begin, MADV_DONTNEED);
-}
-
-int timmc_file_read(const char *path, void **data, size_t *size) {
-  *data = NULL;
-  *size = 0;
-  int fd;
-  size_t n = 0;
-  int status = open_regular(path, &fd, &n);
-  if (status != TIMMC_OK)
-    return status;
-  FILE *f = fdopen(fd, "rb");
-  if (f == NULL) {
-    int e = errno;
-    close(fd);
-    return timmc_fail(TIMMC_EINPUT, "%s: cannot open: %s", path, strerror(e));
-  }
-  unsigned char *buf = malloc(n + SLACK);
-  if (buf == NULL) {
-    fclose(f);
-    return timmc_fail(TIMMC_EINPUT, "%s: out of memory reading %zu bytes", path, n);
-  }
-  size_t got = fread(buf, 1, n, f);
-  int e = errno, err = ferror(f);
-  fclose(f);
-  if (got != n) {
-    free(buf);
-    if (err)
-      return timmc_fail(TIMMC_EINPUT, "%s: read error: %s", path, strerror(e));
-    return timmc_fail(TIMMC_EINPUT, "%s: file shrank while reading (%zu of %zu bytes)",
-                      path, got, n);
-  }
-  memset(buf + n, 0, SLACK);
-  *data = buf;
-  *size = n;
-  return TIMMC_OK;
 }
 
 static void release(timmc_file_writer *w) {

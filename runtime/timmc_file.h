@@ -1,5 +1,5 @@
 /*
- * timmc_file.h - whole-file reads and atomic (temp file + rename) writes.
+ * timmc_file.h - read-only file mappings and atomic (temp file + rename) writes.
  */
 #ifndef TIMMC_FILE_H
 #define TIMMC_FILE_H
@@ -8,10 +8,6 @@
 #include <stdio.h>
 
 #include "timmc.h"
-
-/* Reads PATH into malloc'd memory (free with free()); 16 zero bytes follow the
- * data because XNNPACK may read past the end of a buffer. */
-int timmc_file_read(const char *path, void **data, size_t *size);
 
 /* Maps PATH read-only (an empty file gives size 0); unmap with
  * timmc_file_unmap. */

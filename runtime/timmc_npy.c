@@ -255,13 +255,13 @@ int timmc_npy_parse(const char *what, const void *data, size_t size, timmc_npy *
 }
 
 int timmc_npy_load(const char *path, timmc_npy *arr) {
-  void *buf;
+  const void *data;
   size_t size;
   memset(arr, 0, sizeof *arr);
-  int status = timmc_file_read(path, &buf, &size);
+  int status = timmc_file_map(path, &data, &size);
   if (status != TIMMC_OK) return status;
-  status = timmc_npy_parse(path, buf, size, arr);
-  free(buf);
+  status = timmc_npy_parse(path, data, size, arr);
+  timmc_file_unmap(data, size);
   return status;
 }
 
