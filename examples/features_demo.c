@@ -5,7 +5,7 @@
  * maps out.
  *
  *   cc -O2 -Igenerated -Iruntime examples/features_demo.c generated/resnet50_features.c \
- *      runtime/timmc_{err,file,st,npy,rt,rand}.c -lXNNPACK -lpthreadpool -lcjson -lm
+ *      $(ls runtime/timmc_*.c | grep -v timmc_runner) -lXNNPACK -lpthreadpool -lcjson -lm
  *   ./a.out model.safetensors
  */
 #include <math.h>
@@ -36,10 +36,21 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s\n", timmc_error());
     return 1;
   }
+  /* every map must be finite and hold something forward wrote (the buffers
+   * start as zeros; ReLU outputs of a real forward are not all zero) */
+  static const size_t sizes[RESNET50_FEATURES_NUM_OUTPUTS] = {
+      RESNET50_FEATURES_OUTPUT0_SIZE, RESNET50_FEATURES_OUTPUT1_SIZE,
+      RESNET50_FEATURES_OUTPUT2_SIZE, RESNET50_FEATURES_OUTPUT3_SIZE,
+      RESNET50_FEATURES_OUTPUT4_SIZE};
   int status = 0;
   for (int i = 0; i < RESNET50_FEATURES_NUM_OUTPUTS; i++) {
     const timmc_feature_info *fi = &resnet50_features_feature_info[i];
-    if (!isfinite(features[i][0])) status = 1;
+    size_t nonzero = 0;
+    for (size_t j = 0; j < sizes[i]; j++) {
+      if (!isfinite(features[i][j])) status = 1;
+      nonzero += features[i][j] != 0.0f;
+    }
+    if (nonzero == 0) status = 1;
     printf("%-7s num_chs %4d reduction %2d  [%d, %d, %d, %d]  first value %g\n", fi->module,
            fi->num_chs, fi->reduction, RESNET50_FEATURES_INPUT_N, fi->num_chs, fi->height,
            fi->width, (double)features[i][0]);

@@ -5,6 +5,7 @@
 pattern=$1 leftover=$2
 shift 2
 rm -rf "$leftover"
+mkdir -p "$(dirname "$leftover")" # so that COMMAND could leave it there
 err=$("$@" 2>&1 >/dev/null)
 status=$?
 echo "stderr: $err"
