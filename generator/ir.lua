@@ -154,7 +154,8 @@ function Builder:batchnorm_params(bn, c)
 end
 
 -- conv [+ BatchNorm folded] [+ ReLU]. opts: name, cout, k, stride, groups,
--- bias, bn (BatchNorm module path), act, out_name (module the output stands for)
+-- bias, bn (BatchNorm module path), bn_eps (default ir.BN_EPS), act, out_name
+-- (module the output stands for)
 function Builder:conv(x, o)
   local cin = self:channels(x)
   local groups = o.groups or 1

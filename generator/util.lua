@@ -59,14 +59,15 @@ function util.read_file(path)
   return s
 end
 
+-- The folder of a path ("." for a bare file name).
+function util.dirname(path) return path:match("^(.*)/[^/]*$") or "." end
+
 -- A name next to path for a temporary file, unique among concurrent timmc
 -- processes (the pid) and within this one (a counter): PATH.tmp.PID.N. Lua has
 -- no getpid; /proc/self is this process. Elsewhere, a table's address and the
 -- clock stand in for it.
 local tmp_count = 0
 local tmp_tag
--- The folder of a path ("." for a bare file name).
-function util.dirname(path) return path:match("^(.*)/[^/]*$") or "." end
 
 function util.temp_path(path)
   if not tmp_tag then

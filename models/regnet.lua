@@ -125,6 +125,4 @@ regnet.variants = {
   regnety_040 = variant(96, 31.41, 2.24, 64, 22, 0.25),
 }
 
--- exposed for tests: the per-stage {width, depth, group_size} of a cfg
-
 return regnet

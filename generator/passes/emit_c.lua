@@ -571,10 +571,11 @@ int %s_init_embedded(void) {
 
   -- the holes both templates have, then each one's own
   local N = name:upper()
+  local model_summary = describe(model)
   local function holes(own)
     local t = {
       name = name, NAME = N, spec_path = spec.spec_path, architecture = spec.architecture,
-      summary = describe(model), input_n = spec.batch_size, input_c = spec.input_size[1],
+      summary = model_summary, input_n = spec.batch_size, input_c = spec.input_size[1],
       input_h = spec.input_size[2], input_w = spec.input_size[3],
       arena_bytes = model.plan.arena_bytes,
     }

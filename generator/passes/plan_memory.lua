@@ -164,14 +164,12 @@ local function auto_winograd_nodes(model)
   for _, node in ipairs(model.nodes) do
     if node.kind == "wino_conv" then list[#list + 1] = node end
   end
-  local function scratch(n) -- floats
-    local floats = 0
-    for _, id in ipairs(n.work) do floats = floats + model.tensors[id].shape[4] * n.block end
-    return floats
+  local scratch = {} -- bytes, as planned
+  for _, n in ipairs(list) do
+    scratch[n] = model.tensors[n.work[1]].bytes + model.tensors[n.work[2]].bytes
   end
   table.sort(list, function(a, b)
-    local sa, sb = scratch(a), scratch(b)
-    return sa > sb or (sa == sb and a.name < b.name)
+    return scratch[a] > scratch[b] or (scratch[a] == scratch[b] and a.name < b.name)
   end)
   return list
 end

@@ -25,9 +25,10 @@ winograd.POSITIONS = 36 -- (TILE + 2)^2 products per tile
 --   most of XNNPACK's 7-row GEMM tiles), and, unless they go through in
 --   blocks (below), no faster than their tile buffers stream at 30 GB/s;
 -- - the two transforms cost 5 ns per tile and channel, in and out.
--- Winograd is taken when it is predicted 20% faster: at 224 that is every 3x3
--- of resnet50 down to 14x14 but not its 7x7 ones (predicted no faster, as 4
--- tiles fill few GEMM rows; measured 1.07-1.3x in-model, for 4x the weights), and
+-- Winograd is taken when it is predicted to take at most 0.8 of the direct
+-- time: at 224 that is every 3x3 of resnet50 down to 14x14 but not its 7x7
+-- ones (predicted no faster, as 4 tiles fill few GEMM rows; measured
+-- 1.07-1.3x in-model, for 4x the weights), and
 -- the wide-image, few-channel stems in blocks (xception41's 150x150 32->64:
 -- 3.8 ms direct, 2.2 ms in-model).
 local FLOPS_PER_MS = 2e8
@@ -40,7 +41,7 @@ local MARGIN = 0.8
 local function ceil_div(a, b) return (a + b - 1) // b end
 
 local function tiles_along(n, d)
-  return d * ((((n + d - 1) // d) + winograd.TILE - 1) // winograd.TILE)
+  return d * ceil_div(ceil_div(n, d), winograd.TILE)
 end
 
 function winograd.tiles(shape, d)
@@ -108,7 +109,7 @@ function winograd.run(model)
   local mode = model.spec.winograd
   if mode == "never" then return model end
   local T = model.tensors
-  for i, node in ipairs(model.nodes) do
+  for _, node in ipairs(model.nodes) do
     local y = T[node.output]
     if winograd.applies(node, y.shape, mode) then
       local t = winograd.tiles(y.shape, node.dilation)
@@ -118,11 +119,9 @@ function winograd.run(model)
         T[id].shape = { 1, block, 1, winograd.POSITIONS * c }
         return id
       end
-      local wino = {} -- the conv's attributes, then Winograd's
-      for k, v in pairs(node) do wino[k] = v end
-      wino.kind, wino.tiles, wino.block = "wino_conv", t, block
-      wino.work = { work("winograd tiles", node.cin), work("winograd products", node.cout) }
-      model.nodes[i] = wino
+      -- the conv keeps its attributes and gains Winograd's (revert undoes it)
+      node.kind, node.tiles, node.block = "wino_conv", t, block
+      node.work = { work("winograd tiles", node.cin), work("winograd products", node.cout) }
     end
   end
   return model
