@@ -237,9 +237,25 @@ function Builder:scale(x, gate, name)
   return y
 end
 
+-- Split attention's weighted sum of the radix splits of y by the softmaxed
+-- attention a (see runtime/timmc_rt.h): C / radix channels out.
+function Builder:radix_sum(y, a, name, radix)
+  local out = ir.new_tensor(self.m, name, self:channels(y) // radix)
+  ir.add_node(self.m, { kind = "radix_sum", name = name, inputs = { y, a }, output = out,
+                        radix = radix })
+  return out
+end
+
 function Builder:eca_conv(x, name, k)
   ir.add_param(self.m, name .. ".weight", { 1, 1, k }, "fan_in")
   return self:unary("eca_conv", x, name, { weight = name .. ".weight", k = k })
+end
+
+-- The weight and bias of a linear layer (see Builder:linear).
+function Builder:linear_params(name, cin, cout, weight_ndim)
+  ir.add_param(self.m, name .. ".weight", weight_ndim == 4 and { cout, cin, 1, 1 } or { cout, cin },
+               "fan_in")
+  ir.add_param(self.m, name .. ".bias", { cout }, "bias")
 end
 
 -- nn.Linear (weight [out, in]); the 1x1 convs with bias that SE-style blocks
@@ -251,9 +267,7 @@ function Builder:linear(x, name, cout, o)
   local in_repeat = o.in_repeat or 1
   local cin = self:channels(x) // in_repeat
   local weight_ndim = o.weight_ndim or 2
-  ir.add_param(self.m, name .. ".weight", weight_ndim == 4 and { cout, cin, 1, 1 } or { cout, cin },
-               "fan_in")
-  ir.add_param(self.m, name .. ".bias", { cout }, "bias")
+  self:linear_params(name, cin, cout, weight_ndim)
   if o.bn then self:batchnorm_params(o.bn, cout) end
   local y = ir.new_tensor(self.m, o.out_name or name, cout)
   ir.add_node(self.m, { kind = "linear", name = name, inputs = { x }, output = y,
@@ -279,10 +293,7 @@ function Builder:classifier_head(x, num_classes, global_pool, fc, pool)
   if global_pool == "" then
     -- only a features_only spec gets here with a classifier: its weights are in
     -- the state_dict (timm builds the fc) but nothing runs it
-    if num_classes > 0 then
-      ir.add_param(m, fc .. ".weight", { num_classes, self:channels(x) }, "fan_in")
-      ir.add_param(m, fc .. ".bias", { num_classes }, "bias")
-    end
+    if num_classes > 0 then self:linear_params(fc, self:channels(x), num_classes, 2) end
     return
   end
   local pooled

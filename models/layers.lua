@@ -11,4 +11,15 @@ function layers.make_divisible(v, divisor, min_value, round_limit)
   return math.tointeger(new_v)
 end
 
+-- timm's SEModule (and RegNet's SE): global average pool, fc1 down to rd
+-- channels with ReLU, fc2 back, sigmoid, x times the gate. Its modules are
+-- PREFIX.fc1, .fc2 (1x1 convs with bias) and PREFIX.gate.
+function layers.squeeze_excite(b, x, prefix, rd)
+  local s = b:global_pool(x, prefix, "avg")
+  s = b:linear(s, prefix .. ".fc1", rd, { act = "relu", weight_ndim = 4 })
+  s = b:linear(s, prefix .. ".fc2", b:channels(x), { weight_ndim = 4 })
+  s = b:unary("sigmoid", s, prefix .. ".gate")
+  return b:scale(x, s, prefix)
+end
+
 return layers

@@ -6,6 +6,7 @@
 -- The per-stage widths, depths and group counts are derived from the RegNet
 -- parameters (wa, w0, wm, depth, group_size) exactly as timm derives them.
 local ir = require("ir")
+local layers = require("layers")
 
 local regnet = {}
 
@@ -66,12 +67,7 @@ local function bottleneck(b, x, p, cfg, cout, stride, group_size)
   local y = conv_norm_act(b, x, p .. ".conv1", cout, 1, 1, 1, "relu")
   y = conv_norm_act(b, y, p .. ".conv2", cout, 3, stride, cout // group_size, "relu")
   if cfg.se_ratio > 0 then
-    local s = b:global_pool(y, p .. ".se", "avg")
-    s = b:linear(s, p .. ".se.fc1", round_half_even(cin * cfg.se_ratio),
-                 { act = "relu", weight_ndim = 4 })
-    s = b:linear(s, p .. ".se.fc2", cout, { weight_ndim = 4 })
-    s = b:unary("sigmoid", s, p .. ".se.gate")
-    y = b:scale(y, s, p .. ".se")
+    y = layers.squeeze_excite(b, y, p .. ".se", round_half_even(cin * cfg.se_ratio))
   end
   y = conv_norm_act(b, y, p .. ".conv3", cout, 1, 1, 1, nil)
   local shortcut = x

@@ -4,7 +4,6 @@
 -- conv1.0 ... conv1.6, bn1, act1, maxpool; layer1..layer4 whose blocks hold
 -- conv1/bn1, a split-attention conv2.{conv,bn0,fc1,bn1,fc2}, avd_last,
 -- conv3/bn3 and an average-pool downsample.{0,1,2}; then global_pool and fc.
-local ir = require("ir")
 local layers = require("layers")
 local resnet = require("resnet")
 
@@ -29,10 +28,7 @@ local function split_attn(b, x, p, cout, radix, cardinality)
     return b:scale(y, b:unary("sigmoid", a, p .. ".rsoftmax"), p)
   end
   a = b:unary("rsoftmax", a, p .. ".rsoftmax", { radix = radix, groups = cardinality })
-  local out = ir.new_tensor(b.m, p, cout)
-  ir.add_node(b.m, { kind = "radix_sum", name = p, inputs = { y, a }, output = out,
-                     radix = radix })
-  return out
+  return b:radix_sum(y, a, p, radix)
 end
 
 -- avd_last, nn.AvgPool2d(3, stride, padding=1) with its padding zeros counted.

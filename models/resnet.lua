@@ -14,14 +14,8 @@ end
 
 -- Channel attention applied to the block output before the residual add.
 local function attention(b, x, prefix, kind)
-  if kind == "se" then
-    local c = b:channels(x)
-    local rd = layers.make_divisible(c / 16, 8, nil, 0) -- SEModule's round_limit 0
-    local s = b:global_pool(x, prefix, "avg")
-    s = b:linear(s, prefix .. ".fc1", rd, { act = "relu", weight_ndim = 4 })
-    s = b:linear(s, prefix .. ".fc2", c, { weight_ndim = 4 })
-    s = b:unary("sigmoid", s, prefix .. ".gate")
-    return b:scale(x, s, prefix)
+  if kind == "se" then -- SEModule's round_limit 0
+    return layers.squeeze_excite(b, x, prefix, layers.make_divisible(b:channels(x) / 16, 8, nil, 0))
   elseif kind == "eca" then
     local s = b:global_pool(x, prefix, "avg")
     s = b:eca_conv(s, prefix .. ".conv", eca_kernel_size(b:channels(x)))
