@@ -141,17 +141,30 @@ function emitters.sigmoid(node, ctx)
   return nc_op(node, ctx, "sigmoid_nc_f32", {}, at(ctx, node.inputs[1]), at(ctx, node.output))
 end
 
-function emitters.maxpool(node, ctx)
-  local x, y = at(ctx, node.inputs[1]), at(ctx, node.output)
-  local p = node.pad
-  return pixel_op(node, ctx, "max_pooling2d", {
+-- The create arguments of XNNPACK's max (with dilation) and average pooling:
+-- padding p, a kh x kw window, stride, x's channels and both pixel strides.
+local function pool_args(ctx, p, kh, kw, stride, x, y, with_dilation)
+  local args = {
     { "input_padding_top", p[1] }, { "input_padding_right", p[2] },
     { "input_padding_bottom", p[3] }, { "input_padding_left", p[4] },
-    { "pooling_height", node.k }, { "pooling_width", node.k },
-    { "stride_height", node.stride }, { "stride_width", node.stride },
-    { "dilation_height", 1 }, { "dilation_width", 1 }, { "channels", x.shape[4] },
-    { "input_pixel_stride", x.stride }, { "output_pixel_stride", y.stride },
-    { "output_min", "-INFINITY" }, { "output_max", "INFINITY" }, { "flags", 0 }, op(ctx) }, x, y)
+    { "pooling_height", kh }, { "pooling_width", kw },
+    { "stride_height", stride }, { "stride_width", stride } }
+  if with_dilation then
+    args[#args + 1] = { "dilation_height", 1 }
+    args[#args + 1] = { "dilation_width", 1 }
+  end
+  for _, a in ipairs({ { "channels", x.shape[4] }, { "input_pixel_stride", x.stride },
+                       { "output_pixel_stride", y.stride }, { "output_min", "-INFINITY" },
+                       { "output_max", "INFINITY" }, { "flags", 0 }, op(ctx) }) do
+    args[#args + 1] = a
+  end
+  return args
+end
+
+function emitters.maxpool(node, ctx)
+  local x, y = at(ctx, node.inputs[1]), at(ctx, node.output)
+  return pixel_op(node, ctx, "max_pooling2d",
+                  pool_args(ctx, node.pad, node.k, node.k, node.stride, x, y, true), x, y)
 end
 
 function emitters.avgpool(node, ctx)
@@ -165,13 +178,8 @@ function emitters.avgpool(node, ctx)
                1, 1, x, y, "NULL", "-INFINITY", "INFINITY"), x, y)
   end
   -- XNNPACK leaves padding out of the average: count_include_pad=False
-  return pixel_op(node, ctx, "average_pooling2d", {
-    { "input_padding_top", p[1] }, { "input_padding_right", p[2] },
-    { "input_padding_bottom", p[3] }, { "input_padding_left", p[4] },
-    { "pooling_height", node.k }, { "pooling_width", node.k },
-    { "stride_height", node.stride }, { "stride_width", node.stride }, { "channels", c },
-    { "input_pixel_stride", x.stride }, { "output_pixel_stride", y.stride },
-    { "output_min", "-INFINITY" }, { "output_max", "INFINITY" }, { "flags", 0 }, op(ctx) }, x, y)
+  return pixel_op(node, ctx, "average_pooling2d",
+                  pool_args(ctx, p, node.k, node.k, node.stride, x, y, false), x, y)
 end
 
 local function binary(node, ctx, kind, a_shape, b_shape, b_ptr, act)
@@ -220,13 +228,8 @@ function emitters.global_pool(node, ctx)
   if x.shape[2] * x.shape[3] == 1 then -- the max of one pixel is a copy
     return nc_op(node, ctx, "copy_nc_x32", {}, x, y)
   end
-  return pixel_op(node, ctx, "max_pooling2d", {
-    { "input_padding_top", 0 }, { "input_padding_right", 0 }, { "input_padding_bottom", 0 },
-    { "input_padding_left", 0 }, { "pooling_height", x.shape[2] },
-    { "pooling_width", x.shape[3] }, { "stride_height", 1 }, { "stride_width", 1 },
-    { "dilation_height", 1 }, { "dilation_width", 1 }, { "channels", c },
-    { "input_pixel_stride", x.stride }, { "output_pixel_stride", y.stride },
-    { "output_min", "-INFINITY" }, { "output_max", "INFINITY" }, { "flags", 0 }, op(ctx) }, x, y)
+  return pixel_op(node, ctx, "max_pooling2d",
+                  pool_args(ctx, { 0, 0, 0, 0 }, x.shape[2], x.shape[3], 1, x, y, true), x, y)
 end
 
 function emitters.eca_conv(node, ctx)
