@@ -23,24 +23,25 @@ local function separable(b, x, p, cout, stride, act_dw, act_pw, out_name)
                      bn_eps = BN_EPS, act = act_pw, out_name = out_name })
 end
 
--- XceptionModule p. blk.stride is the block's stride before output_stride
--- (apply_output_stride dilates later); blk.kept_stride the one timm builds it
--- with, which decides whether it has a shortcut. With start_with_relu the stack
+-- XceptionModule p of the registry's blk. blk.stride is the block's stride
+-- before output_stride (apply_output_stride dilates later); kept_stride the
+-- one timm builds it with, which decides whether it has a shortcut. With start_with_relu the stack
 -- is act1 conv1 act2 conv2 act3 conv3: act1 is not in place, so the skip reads
 -- the block input before it and act1 stays a node of its own (unless the input
 -- is already a ReLU's output); act2 and act3 end conv1's and conv2's pointwise
 -- convs. Otherwise each separable conv carries its own ReLUs (act_dw, act_pw).
--- Returns the output and whether it is a ReLU's.
-local function xception_module(b, x, p, blk, x_relu)
+-- Returns the output, whether it is a ReLU's, and for a strided block the
+-- feature tensor (the ReLU before its strided conv).
+local function xception_module(b, x, p, blk, kept_stride, x_relu)
   local out = blk.out_chs
   local cin = b:channels(x)
   -- the shortcut first, as timm registers it (and the block input dies sooner)
   local skip = x
-  if not blk.no_skip and (out[3] ~= cin or blk.kept_stride ~= 1) then
+  if not blk.no_skip and (out[3] ~= cin or kept_stride ~= 1) then
     skip = b:conv_norm_act(x, p .. ".shortcut", { cout = out[3], k = 1, stride = blk.stride,
                                                   bn_eps = BN_EPS })
   end
-  local y = x
+  local y, feature = x, nil
   local with_relu = blk.start_with_relu ~= false
   if with_relu and not x_relu then y = b:unary("relu", x, p .. ".stack.act1") end
   for i = 1, 3 do
@@ -54,13 +55,13 @@ local function xception_module(b, x, p, blk, x_relu)
     else
       y = separable(b, y, sp, out[i], stride, "relu", "relu", sp)
     end
-    if i == 2 and blk.stride > 1 then blk.feature = y end
+    if i == 2 and blk.stride > 1 then feature = y end
   end
   if blk.no_skip then
     b.m.tensors[y].name = p
-    return y, not with_relu
+    return y, not with_relu, feature
   end
-  return b:add(y, skip, p), false
+  return b:add(y, skip, p), false, feature
 end
 
 -- Builds the full classification model of the spec at output stride 32;
@@ -82,11 +83,10 @@ function xception.build(model)
     local kept = blk.stride
     if ir.dilated_by_output_stride(reduction, blk.stride, spec.output_stride) then kept = 1 end
     reduction = reduction * kept
-    blk = { out_chs = blk.out_chs, stride = blk.stride, kept_stride = kept,
-            no_skip = blk.no_skip, start_with_relu = blk.start_with_relu }
-    x, x_relu = xception_module(b, x, p, blk, x_relu)
+    local feature
+    x, x_relu, feature = xception_module(b, x, p, blk, kept, x_relu)
     -- feature_info: the ReLU before every strided block's strided conv
-    if blk.feature then b:feature(p .. ".stack.act3", blk.feature) end
+    if feature then b:feature(p .. ".stack.act3", feature) end
   end
   b:feature("blocks." .. (#cfg.blocks - 1), x)
   b:classifier_head(x, spec.num_classes, spec.global_pool, "head.fc", "head.global_pool")
