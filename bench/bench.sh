@@ -40,13 +40,11 @@ printf '%-20s %10s %10s %9s %8s' model timmc_ms timm_ms speedup GFLOP/s
 printf '  %s\n' rounds
 logsum=0 count=0
 for spec in "$@"; do
-  name=$(lua5.4 -e 'print(require("cjson").decode(io.read("a")).name)' < "$spec")
+  name=$(lua5.4 tools/spec.lua get "$spec" name)
   generator/timmc build "$spec" -o "$out" >/dev/null
   if [ "$direct" = 1 ]; then # the same spec with every convolution direct
-    lua5.4 -e 'local cjson = require("cjson")
-      local s = cjson.decode(io.read("a"))
-      s.name, s.winograd = s.name .. "_direct", "never"
-      print(cjson.encode(s))' < "$spec" > "$out/${name}_direct.json"
+    lua5.4 tools/spec.lua set "$spec" name="${name}_direct" winograd=never \
+      > "$out/${name}_direct.json"
     generator/timmc build "$out/${name}_direct.json" -o "$out" >/dev/null
   fi
   flops=$("$out/$name" --info | lua5.4 -e 'print(string.format("%.0f",

@@ -25,12 +25,9 @@ shift $((OPTIND - 1))
 spec=$1
 out=${TIMMC_BENCH_OUT:-build/wino_layers}
 mkdir -p "$out"
-name=$(lua5.4 -e 'print(require("cjson").decode(io.read("a")).name)' < "$spec")
+name=$(lua5.4 tools/spec.lua get "$spec" name)
 for mode in never always auto; do
-  lua5.4 -e "mode = '$mode'" -e 'local cjson = require("cjson")
-    local s = cjson.decode(io.read("a"))
-    s.name, s.winograd = s.name .. "_" .. mode, mode
-    print(cjson.encode(s))' < "$spec" > "$out/${name}_$mode.json"
+  lua5.4 tools/spec.lua set "$spec" name="${name}_$mode" winograd=$mode > "$out/${name}_$mode.json"
   generator/timmc build "$out/${name}_$mode.json" -o "$out" > /dev/null
 done
 # the Winograd layers of a generated file, from its summary comments

@@ -9,10 +9,8 @@ rm -rf "$work"
 mkdir -p "$work"
 "$timmc" build "$spec_dir/$name.json" -o "$work/plain"
 "$work/plain/$name" --random-weights "$seed" --save-weights "$work/weights.safetensors"
-lua5.4 -e 'local cjson = require("cjson")
-  local spec = cjson.decode(io.read("a"))
-  spec.embed_weights = "weights.safetensors"
-  io.write(cjson.encode(spec))' < "$spec_dir/$name.json" > "$work/spec.json"
+lua5.4 "$(dirname "$0")/../tools/spec.lua" set "$spec_dir/$name.json" \
+  embed_weights=weights.safetensors > "$work/spec.json"
 "$timmc" build "$work/spec.json" -o "$work/embedded"
 "$work/embedded/$name" --input "$data/$name.in.npy" --outdir "$work/out"
 err=$(lua5.4 -e 'print(string.format("%.17g",

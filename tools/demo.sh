@@ -9,5 +9,5 @@ sh tools/deps.sh
 spec=${1:-models/specs/ecaresnet101d_os8.json}
 out=build/demo
 generator/timmc build "$spec" -o "$out"
-name=$(lua5.4 -e 'print(require("cjson").decode(io.read("a")).name)' < "$spec")
+name=$(lua5.4 tools/spec.lua get "$spec" name)
 lua5.4 tools/demo.lua "$out/$name" "$spec"
