@@ -5,16 +5,9 @@ local cjson = require("cjson")
 local files = require("files")
 local good, dir = arg[1], arg[2]
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
 local function write(name, s) files.write(dir .. "/" .. name, s) end
 
-local blob = read(good)
+local blob = files.read(good)
 local n = string.unpack("<I8", blob)
 local header = cjson.decode(blob:sub(9, 8 + n))
 local body = blob:sub(9 + n)

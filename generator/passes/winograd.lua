@@ -52,9 +52,9 @@ end
 -- which is best unless the tile buffers are large (over 4 MiB) next to the
 -- packed weights the GEMM reads again for every block (under a twelfth of the
 -- buffers): then blocks of about 1 MiB of buffers, which stay in cache. Both
--- measured with cold caches (a 160x160 32->32 layer: 3.6 ms at once, 1.9 ms in
--- blocks of 128; 40x40 512->512 at dilation 4: 14.9 ms at once, 20-26 ms in
--- blocks).
+-- measured with caches flushed between runs, 2 threads (a 160x160 32->32
+-- layer: 2.6-3.4 ms at once, 1.6-1.8 ms in blocks of 128, 2.1 ms direct;
+-- 40x40 512->512 at dilation 4: 15-17 ms at once, 17-20 ms in blocks of 48).
 local BLOCK_BYTES = 1 << 20
 local MIN_BLOCK = 16
 

@@ -4,6 +4,13 @@
 --   package.path = (arg[0]:match("^(.*)/") or ".") .. "/<path to tests/lua>/?.lua;" .. package.path
 local files = {}
 
+function files.read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
 function files.write(path, s)
   local f = assert(io.open(path, "wb"))
   f:write(s)
