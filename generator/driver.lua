@@ -1,6 +1,7 @@
 -- driver.lua: runs the passes in order and implements the commands
 --   timmc generate SPEC.json -o DIR   writes DIR/NAME.h and DIR/NAME.c
 --   timmc build SPEC.json -o DIR      generate, then compile the runner DIR/NAME
+local ir = require("ir")
 local util = require("util")
 local spec_mod = require("spec")
 
@@ -8,23 +9,65 @@ local driver = {}
 
 driver.root = nil -- the project root, set by generator/timmc
 
--- the passes between build and emit_c, in order
-driver.passes = { "apply_output_stride", "infer_shapes", "select_features", "winograd",
-                  "place_concats", "plan_memory" }
+-- The pipeline: build, the backend-neutral passes, the backend's own
+-- (backend.passes, e.g. winograd), then placement and emission. Each pass is
+-- a verb that takes the model IR and returns it.
+driver.FRONT = { "build", "apply_output_stride", "infer_shapes", "select_features" }
+driver.BACK = { "place_concats", "plan_memory", "fit_arena", "emit_c" }
+
+-- The pass names for a backend, in order.
+function driver.passes(backend)
+  local list = { table.unpack(driver.FRONT) }
+  for _, p in ipairs(backend.passes) do list[#list + 1] = p end
+  for _, p in ipairs(driver.BACK) do list[#list + 1] = p end
+  return list
+end
+
+function driver.backend(spec)
+  return require("backends." .. spec.backend)
+end
+
+local function run_pass(name, model)
+  if name == "emit_c" then
+    local templates = {
+      h = util.read_file(driver.root .. "/templates/model.h.in"),
+      c = util.read_file(driver.root .. "/" .. model.backend.template),
+    }
+    return require("passes.emit_c").run(model, templates)
+  end
+  local pass = require("passes." .. name)
+  return (type(pass) == "table" and pass.run or pass)(model)
+end
+
+-- A validated spec (spec.check) -> the model IR after the pass stop_after
+-- (default: all of them, with C text attached). check: ir.check after every
+-- pass (the tests do; the CLI under TIMMC_CHECK_IR=1).
+function driver.pipeline(spec, arch, opts)
+  opts = opts or {}
+  local backend = driver.backend(spec)
+  local names = driver.passes(backend)
+  if opts.stop_after then
+    local known = false
+    for _, p in ipairs(names) do known = known or p == opts.stop_after end
+    if not known then
+      error("unknown pass " .. tostring(opts.stop_after) .. " (passes: " ..
+            table.concat(names, ", ") .. ")")
+    end
+  end
+  local model = ir.new_model(spec, arch)
+  model.backend = backend
+  for _, name in ipairs(names) do
+    model = run_pass(name, model)
+    if opts.check and name ~= "emit_c" then ir.check(model) end
+    if name == opts.stop_after then break end
+  end
+  return model
+end
 
 -- spec path -> model IR with C text attached
 function driver.compile(spec_path)
   local spec, arch = spec_mod.load(spec_path)
-  local model = require("passes.build")(spec, arch)
-  for _, p in ipairs(driver.passes) do
-    local pass = require("passes." .. p)
-    model = (type(pass) == "table" and pass.run or pass)(model)
-  end
-  local templates = {
-    h = util.read_file(driver.root .. "/templates/model.h.in"),
-    c = util.read_file(driver.root .. "/templates/model.c.in"),
-  }
-  return require("passes.emit_c").run(model, templates)
+  return driver.pipeline(spec, arch, { check = os.getenv("TIMMC_CHECK_IR") == "1" })
 end
 
 local function ensure_dir(dir)
@@ -45,18 +88,17 @@ function driver.build(spec_path, outdir)
   local model, base = driver.generate(spec_path, outdir)
   local rt = driver.root .. "/runtime"
   local srcs = { base .. ".c" }
-  for _, f in ipairs({ "timmc_err", "timmc_file", "timmc_st", "timmc_npy", "timmc_rt",
-                       "timmc_wino", "timmc_rand", "timmc_runner" }) do
-    srcs[#srcs + 1] = rt .. "/" .. f .. ".c"
-  end
+  for _, f in ipairs(model.backend.sources) do srcs[#srcs + 1] = rt .. "/" .. f .. ".c" end
+  srcs[#srcs + 1] = rt .. "/timmc_runner.c"
   local cc = os.getenv("CC") or "cc"
   local tmp = util.temp_path(base)
   local spec_dir = util.dirname(spec_path)
   local cmd = string.format("%s -std=c11 -O2 -I%s -I%s -Wa,-I,%s -DTIMMC_MODEL=%s_model %s " ..
-                            "-o %s -lXNNPACK -lpthreadpool -lcjson -lm",
+                            "-o %s %s",
                             cc, util.shell_quote(outdir), util.shell_quote(rt),
                             util.shell_quote(spec_dir), model.spec.name,
-                            util.join(srcs, " ", util.shell_quote), util.shell_quote(tmp))
+                            util.join(srcs, " ", util.shell_quote), util.shell_quote(tmp),
+                            model.backend.libs)
   if not os.execute(cmd) then
     os.remove(tmp)
     util.fail("%s: the C compiler failed (command: %s)", spec_path, cmd)
@@ -114,12 +156,16 @@ function driver.main(args)
     if not outdir then util.fail("%s needs -o DIR: timmc %s SPEC.json -o DIR", cmd, cmd) end
     driver[cmd](spec_path, outdir)
   end, function(e)
-    return util.is_user_error(e) and e or debug.traceback(tostring(e), 2)
+    return (util.is_user_error(e) or util.is_ir_error(e)) and e or debug.traceback(tostring(e), 2)
   end)
   if ok then return 0 end
   if util.is_user_error(err) then
     io.stderr:write("timmc: ", err.msg, "\n")
     return 2
+  end
+  if util.is_ir_error(err) then -- a model file or pass broke the IR's rules
+    io.stderr:write("timmc: internal error: invalid IR: ", err.msg, "\n")
+    return 1
   end
   io.stderr:write("timmc: internal error: ", tostring(err), "\n")
   return 1

@@ -23,6 +23,7 @@
 --
 -- tensor = {
 --   id, name     name is the timm module path of the producer ("layer1.0.act3")
+--   dtype        element type, a key of ir.DTYPES ("f32")
 --   c            channels (known when the graph is built)
 --   shape        {N, H, W, C} (infer_shapes); pooled vectors are {N, 1, 1, C}
 --   flat         true for pooled vectors, which timm returns as [N, C]
@@ -38,64 +39,44 @@
 -- }
 --
 -- node = {
---   kind         one of the kinds below; emit_c has one emitter per kind
+--   kind         a kind of generator/ops.lua, whose entry lists the node's
+--                attributes and their types (ops.validate checks them when
+--                the node is added, and ir.check after every pass)
 --   name         timm module path, used in comments and error messages
 --   inputs       array of tensor ids
 --   output       tensor id
---   ...          kind attributes:
---   conv         weight (state_dict key), bias (key|nil), bn (module path|nil),
---                bn_eps (that BatchNorm's eps), cin, cout, k, stride, dilation,
---                groups, act ("relu"|nil),
---                pad {top, right, bottom, left} (set by apply_output_stride)
---   bn_act       bn (module path), bn_eps, act ("relu"|nil): BatchNorm that no conv
---                precedes, as a per-channel affine
---   relu         -
---   maxpool      k, stride, padding (symmetric, timm's), ceil_mode; pad set by
---                infer_shapes
---   avgpool      k, stride, padding (symmetric), ceil_mode, count_include_pad,
---                same_pad (AvgPool2dSame, set by apply_output_stride); pad set by
---                infer_shapes
---   add          act ("relu"|nil): inputs[1] + inputs[2]
---   concat       inputs joined along channels; place_concats turns it into
---                views of the output (producers write their slice) or copies
---   copy         inputs[1] into its view output (place_concats)
---   global_pool  mode ("avg"|"max")
---   eca_conv     weight, k: 1-d conv across the channels of a pooled vector
---   sigmoid      -
---   scale        inputs[1] * inputs[2] broadcast over H and W (gating)
---   mul_const    value: inputs[1] * value
---   linear       weight, bias, weight_ndim (2 for nn.Linear, 4 for a 1x1 conv),
---                cin, cout, act, bn (folded, or nil), bn_eps, gate ("hard_sigmoid"
---                folded into it, or nil), in_repeat (the input holds in_repeat
---                copies' worth of channels that the layer sums first; 1 usually)
---   rsoftmax     radix, groups: timm's RadixSoftmax of a pooled vector
---   radix_sum    radix: sum over r of inputs[1]'s r-th channel slice times
---                inputs[2]'s (split attention)
---   wino_conv    a conv node's attributes (k 3, stride 1, pad its dilation), run
---                as Winograd F(4x4, 3x3) (the winograd pass): tiles, block
---                (tiles per block), work (two tensor ids: the block's tiles and
---                products, [1, block, 1, 36 * channels], live for this node only)
+--   ...          the kind's attributes (see ops.lua)
 -- }
+--
+-- tensor.dtype is one of ir.DTYPES; byte sizes come from it (ir.bytes).
+local ops = require("ops")
+local util = require("util")
+
 local ir = {}
 
 ir.BN_EPS = 1e-5 -- torch's BatchNorm2d default; a family passes its own as bn_eps
 
-ir.node_kinds = {
-  conv = true, bn_act = true, relu = true, maxpool = true, avgpool = true, add = true,
-  concat = true, copy = true, global_pool = true, eca_conv = true, sigmoid = true,
-  scale = true, mul_const = true, linear = true, rsoftmax = true, radix_sum = true,
-  wino_conv = true,
+-- Element types: bytes per element and the C type.
+ir.DTYPES = {
+  f32 = { bytes = 4, c = "float" },
 }
 
 function ir.new_model(spec, arch)
   return { spec = spec, arch = arch, tensors = {}, nodes = {}, state_dict = {}, features = {} }
 end
 
-function ir.new_tensor(model, name, c)
-  local t = { id = #model.tensors + 1, name = name, c = c }
+function ir.new_tensor(model, name, c, dtype)
+  dtype = dtype or "f32"
+  assert(ir.DTYPES[dtype], "unknown dtype " .. tostring(dtype))
+  local t = { id = #model.tensors + 1, name = name, c = c, dtype = dtype }
   model.tensors[t.id] = t
   return t.id
 end
+
+-- Bytes of one element of tensor t, and of all of it (its shape known).
+function ir.elem_bytes(t) return ir.DTYPES[t.dtype].bytes end
+
+function ir.bytes(t) return util.prod(t.shape) * ir.elem_bytes(t) end
 
 -- The tensor that owns a view's memory, and the view's channel offset in it.
 function ir.root(model, id)
@@ -109,9 +90,47 @@ function ir.root(model, id)
 end
 
 function ir.add_node(model, node)
-  assert(ir.node_kinds[node.kind], "unknown node kind " .. tostring(node.kind))
+  ops.validate(node)
   model.nodes[#model.nodes + 1] = node
   return node
+end
+
+-- The IR's rules, checked on a whole model (after every pass in the tests,
+-- and in the CLI under TIMMC_CHECK_IR=1): every node valid for its kind
+-- (ops.validate), reading tensors that exist and were written before it,
+-- writing one that exists; tensors of a known dtype, with 4-d shapes once
+-- infer_shapes has run. The first problem is an IR error naming the node.
+function ir.check(model)
+  local T = model.tensors
+  for id, t in ipairs(T) do
+    if t.id ~= id then util.ir_fail(t, "tensor %d has id %s", id, tostring(t.id)) end
+    if not ir.DTYPES[t.dtype] then
+      util.ir_fail(t, "tensor t%d has an unknown dtype %s", id, tostring(t.dtype))
+    end
+    if t.shape and (#t.shape ~= 4 or util.prod(t.shape) < 1) then
+      util.ir_fail(t, "tensor t%d has shape [%s], expected 4 positive sizes", id,
+                   table.concat(t.shape, ", "))
+    end
+  end
+  local written = { [model.input] = true }
+  for _, node in ipairs(model.nodes) do
+    ops.validate(node)
+    for _, id in ipairs(node.inputs) do
+      if not T[id] then util.ir_fail(node, "reads tensor %s, which does not exist", id) end
+      if not written[id] and not T[id].base then
+        util.ir_fail(node, "reads %s (t%d) before any node writes it", T[id].name, id)
+      end
+    end
+    if not T[node.output] then
+      util.ir_fail(node, "writes tensor %s, which does not exist", node.output)
+    end
+    if T[node.inputs[1]].shape and not T[node.output].shape then
+      util.ir_fail(node, "output t%d has no shape", node.output)
+    end
+    written[node.output] = true
+    written[ir.root(model, node.output).id] = true -- through a view (place_concats)
+  end
+  return model
 end
 
 function ir.add_param(model, name, shape, init)
@@ -153,7 +172,26 @@ function Builder:batchnorm_params(bn, c)
   ir.add_param(self.m, bn .. ".num_batches_tracked", {}, "count")
 end
 
--- conv [+ BatchNorm folded] [+ ReLU]. opts: name, cout, k, stride, groups,
+-- An activation (activations.lua) on x, as the module name.
+function Builder:act(x, fn, name)
+  return self:unary("act", x, name, { fn = fn })
+end
+
+-- A node's activation: fused into it when it is a clamp (relu, relu6), else
+-- (silu, hard_swish...) an act node after it, whose output then stands for
+-- the module out_name. Returns the attribute to fuse, and a function that
+-- finishes the output.
+function Builder:split_act(act)
+  local a = act and ops.activations[act]
+  if not act or (a and a.clamp) then
+    return act, function(y) return y end
+  end
+  return nil, function(y, out_name)
+    return self:act(y, act, out_name)
+  end
+end
+
+-- conv [+ BatchNorm folded] [+ activation]. opts: name, cout, k, stride, groups,
 -- bias, bn (BatchNorm module path), bn_eps (default ir.BN_EPS), act, out_name
 -- (module the output stands for)
 function Builder:conv(x, o)
@@ -162,15 +200,16 @@ function Builder:conv(x, o)
   ir.add_param(self.m, o.name .. ".weight", { o.cout, cin // groups, o.k, o.k }, "fan_in")
   if o.bias then ir.add_param(self.m, o.name .. ".bias", { o.cout }, "bias") end
   if o.bn then self:batchnorm_params(o.bn, o.cout) end
+  local act, finish = self:split_act(o.act)
   local y = ir.new_tensor(self.m, o.out_name or o.name, o.cout)
   ir.add_node(self.m, {
     kind = "conv", name = o.name, inputs = { x }, output = y,
     weight = o.name .. ".weight", bias = o.bias and (o.name .. ".bias") or nil, bn = o.bn,
     bn_eps = o.bn_eps or ir.BN_EPS,
     cin = cin, cout = o.cout, k = o.k, stride = o.stride or 1, dilation = 1, groups = groups,
-    act = o.act,
+    act = act,
   })
-  return y
+  return finish(y, o.out_name or o.name)
 end
 
 -- timm's ConvNormAct p: conv p.conv, BatchNorm p.bn folded, act; the output
@@ -181,10 +220,11 @@ function Builder:conv_norm_act(x, p, o)
                         out_name = p })
 end
 
--- BatchNorm [+ ReLU] with no conv before it to fold into (densenet's norm1).
+-- BatchNorm [+ activation] with no conv before it to fold into (densenet's norm1).
 function Builder:bn_act(x, bn, act)
   self:batchnorm_params(bn, self:channels(x))
-  return self:unary("bn_act", x, bn, { bn = bn, act = act, bn_eps = ir.BN_EPS })
+  local fused, finish = self:split_act(act)
+  return finish(self:unary("bn_act", x, bn, { bn = bn, act = fused, bn_eps = ir.BN_EPS }), bn)
 end
 
 function Builder:maxpool(x, name, k, stride, padding, ceil_mode)
@@ -204,9 +244,10 @@ end
 
 function Builder:add(a, b, name, act)
   assert(self:channels(a) == self:channels(b), name .. ": add of different widths")
+  local fused, finish = self:split_act(act)
   local y = ir.new_tensor(self.m, name, self:channels(a))
-  ir.add_node(self.m, { kind = "add", name = name, inputs = { a, b }, output = y, act = act })
-  return y
+  ir.add_node(self.m, { kind = "add", name = name, inputs = { a, b }, output = y, act = fused })
+  return finish(y, name)
 end
 
 -- torch.cat(xs, dim=1)
@@ -269,13 +310,14 @@ function Builder:linear(x, name, cout, o)
   local weight_ndim = o.weight_ndim or 2
   self:linear_params(name, cin, cout, weight_ndim)
   if o.bn then self:batchnorm_params(o.bn, cout) end
+  local act, finish = self:split_act(o.act)
   local y = ir.new_tensor(self.m, o.out_name or name, cout)
   ir.add_node(self.m, { kind = "linear", name = name, inputs = { x }, output = y,
                         weight = name .. ".weight", bias = name .. ".bias", bn = o.bn,
                         bn_eps = o.bn_eps or ir.BN_EPS,
-                        weight_ndim = weight_ndim, cin = cin, cout = cout, act = o.act,
+                        weight_ndim = weight_ndim, cin = cin, cout = cout, act = act,
                         gate = o.gate, in_repeat = in_repeat })
-  return y
+  return finish(y, o.out_name or name)
 end
 
 function Builder:feature(module, x)

@@ -149,9 +149,37 @@ function fields.winograd(path, v)
   return v
 end
 
+-- timm's act_layer keyword (get_act_layer's names), for the families that
+-- take it: the name of an activation in activations.lua, or one of its aliases.
+function fields.act_layer(path, v)
+  check_type(path, "act_layer", v, "string")
+  local acts = require("activations")
+  local names = {}
+  for name, a in pairs(acts) do
+    if name == v then return name end
+    for _, alias in ipairs(a.aliases or {}) do
+      if alias == v then return name end
+    end
+    names[#names + 1] = name
+  end
+  table.sort(names)
+  util.fail("%s: key 'act_layer' is %q, expected one of %s", path, v, table.concat(names, ", "))
+end
+
+-- Which implementation runs the graph (generator/backends/NAME.lua).
+local BACKENDS = { xnnpack = true }
+
+function fields.backend(path, v)
+  check_type(path, "backend", v, "string")
+  if not BACKENDS[v] then
+    util.fail("%s: key 'backend' is %q, expected \"xnnpack\" (the only backend so far)", path, v)
+  end
+  return v
+end
+
 local ORDER = { "name", "architecture", "features_only", "out_indices", "output_stride",
                 "num_classes", "global_pool", "batch_size", "input_size", "embed_weights",
-                "max_arena_bytes", "winograd" }
+                "max_arena_bytes", "winograd", "backend", "act_layer" }
 
 -- Validates a decoded spec table; path names the file in messages.
 function spec.check(raw, path)
@@ -178,6 +206,11 @@ function spec.check(raw, path)
   local NUM_LEVELS = 5 -- feature_info entries: five in every family timmc knows
   if s.features_only == nil then s.features_only = false end
   if s.winograd == nil then s.winograd = "auto" end
+  if s.backend == nil then s.backend = "xnnpack" end
+  if s.act_layer and not arch.cfg.act_layer then
+    util.fail("%s: key 'act_layer': timmc takes it for the resnet family only so far, not %s",
+              path, s.architecture)
+  end
   if s.output_stride == nil then s.output_stride = 32 end
   local supported = arch.cfg.output_stride or { 32 }
   local ok = false

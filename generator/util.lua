@@ -16,6 +16,21 @@ function util.is_user_error(e)
   return getmetatable(e) == UserError
 end
 
+-- A graph that breaks the IR's rules (ir.lua, ops.lua): a bug in a model file
+-- or a pass, reported in one line naming the node's timm module.
+local IRError = {}
+IRError.__index = IRError
+IRError.__tostring = function(e) return e.msg end
+
+function util.ir_fail(node, fmt, ...)
+  local where = type(node) == "table" and tostring(node.name or "?") or tostring(node)
+  error(setmetatable({ msg = where .. ": " .. string.format(fmt, ...) }, IRError), 0)
+end
+
+function util.is_ir_error(e)
+  return getmetatable(e) == IRError
+end
+
 -- Renders a template: every $(hole) must be given in vars; every var given
 -- must be used. Templates carry no logic.
 function util.render(template, vars, what)
@@ -44,11 +59,14 @@ function util.float_repr(x)
   if x == math.huge then return "INFINITY" end
   if x == -math.huge then return "-INFINITY" end
   if math.type(x) == "integer" then return string.format("%d", x) end
+  local s
   for prec = 6, 17 do
-    local s = string.format("%." .. prec .. "g", x)
-    if tonumber(s) == x then return s end
+    s = string.format("%." .. prec .. "g", x)
+    if tonumber(s) == x then break end
   end
-  return string.format("%.17g", x)
+  -- a C floating constant needs a point or an exponent ("1f" is not C)
+  if not s:find("[.eEn]") then s = s .. ".0" end
+  return s
 end
 
 function util.read_file(path)

@@ -18,7 +18,7 @@ function layers.squeeze_excite(b, x, prefix, rd)
   local s = b:global_pool(x, prefix, "avg")
   s = b:linear(s, prefix .. ".fc1", rd, { act = "relu", weight_ndim = 4 })
   s = b:linear(s, prefix .. ".fc2", b:channels(x), { weight_ndim = 4 })
-  s = b:unary("sigmoid", s, prefix .. ".gate")
+  s = b:act(s, "sigmoid", prefix .. ".gate")
   return b:scale(x, s, prefix)
 end
 

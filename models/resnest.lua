@@ -25,7 +25,7 @@ local function split_attn(b, x, p, cout, radix, cardinality)
                                            in_repeat = radix, out_name = p .. ".act1" })
   a = b:linear(a, p .. ".fc2", cout * radix, { weight_ndim = 4 })
   if radix == 1 then -- timm's RadixSoftmax is a sigmoid then
-    return b:scale(y, b:unary("sigmoid", a, p .. ".rsoftmax"), p)
+    return b:scale(y, b:act(a, "sigmoid", p .. ".rsoftmax"), p)
   end
   a = b:unary("rsoftmax", a, p .. ".rsoftmax", { radix = radix, groups = cardinality })
   return b:radix_sum(y, a, p, radix)

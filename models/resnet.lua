@@ -19,7 +19,7 @@ local function attention(b, x, prefix, kind)
   elseif kind == "eca" then
     local s = b:global_pool(x, prefix, "avg")
     s = b:eca_conv(s, prefix .. ".conv", eca_kernel_size(b:channels(x)))
-    s = b:unary("sigmoid", s, prefix .. ".gate")
+    s = b:act(s, "sigmoid", prefix .. ".gate")
     return b:scale(x, s, prefix)
   end
   return x
@@ -41,27 +41,30 @@ function resnet.shortcut(b, x, p, cfg, cout, stride)
                      bn = p .. ".downsample.1", out_name = p .. ".downsample" })
 end
 
+-- The block's activation: timm's act_layer (a spec may set it), ReLU by default.
+local function act(b) return b.m.spec.act_layer or "relu" end
+
 local function basic_block(b, x, p, cfg, planes, stride)
   local y = b:conv(x, { name = p .. ".conv1", cout = planes, k = 3, stride = stride,
-                        bn = p .. ".bn1", act = "relu", out_name = p .. ".act1" })
+                        bn = p .. ".bn1", act = act(b), out_name = p .. ".act1" })
   y = b:conv(y, { name = p .. ".conv2", cout = planes, k = 3, bn = p .. ".bn2",
                   out_name = p .. ".bn2" })
   y = attention(b, y, p .. ".se", cfg.attn)
-  return b:add(y, resnet.shortcut(b, x, p, cfg, planes, stride), p .. ".act2", "relu")
+  return b:add(y, resnet.shortcut(b, x, p, cfg, planes, stride), p .. ".act2", act(b))
 end
 
 local function bottleneck(b, x, p, cfg, planes, stride)
   local width = math.floor(planes * (cfg.base_width / 64)) * cfg.cardinality
   local cout = planes * 4
   local y = b:conv(x, { name = p .. ".conv1", cout = width, k = 1, bn = p .. ".bn1",
-                        act = "relu", out_name = p .. ".act1" })
+                        act = act(b), out_name = p .. ".act1" })
   y = b:conv(y, { name = p .. ".conv2", cout = width, k = 3, stride = stride,
-                  groups = cfg.cardinality, bn = p .. ".bn2", act = "relu",
+                  groups = cfg.cardinality, bn = p .. ".bn2", act = act(b),
                   out_name = p .. ".act2" })
   y = b:conv(y, { name = p .. ".conv3", cout = cout, k = 1, bn = p .. ".bn3",
                   out_name = p .. ".bn3" })
   y = attention(b, y, p .. ".se", cfg.attn)
-  return b:add(y, resnet.shortcut(b, x, p, cfg, cout, stride), p .. ".act3", "relu")
+  return b:add(y, resnet.shortcut(b, x, p, cfg, cout, stride), p .. ".act3", act(b))
 end
 
 -- timm's ResNet around a block function, for this family and the ones built
@@ -75,15 +78,16 @@ function resnet.build_with(model, block)
   local x = b:input()
 
   local stem_w = cfg.stem_width or 64
+  local a = act(b)
   if cfg.stem_type == "deep" then
     x = b:conv(x, { name = "conv1.0", cout = stem_w, k = 3, stride = 2, bn = "conv1.1",
-                    act = "relu", out_name = "conv1.2" })
-    x = b:conv(x, { name = "conv1.3", cout = stem_w, k = 3, bn = "conv1.4", act = "relu",
+                    act = a, out_name = "conv1.2" })
+    x = b:conv(x, { name = "conv1.3", cout = stem_w, k = 3, bn = "conv1.4", act = a,
                     out_name = "conv1.5" })
-    x = b:conv(x, { name = "conv1.6", cout = stem_w * 2, k = 3, bn = "bn1", act = "relu",
+    x = b:conv(x, { name = "conv1.6", cout = stem_w * 2, k = 3, bn = "bn1", act = a,
                     out_name = "act1" })
   else
-    x = b:conv(x, { name = "conv1", cout = 64, k = 7, stride = 2, bn = "bn1", act = "relu",
+    x = b:conv(x, { name = "conv1", cout = 64, k = 7, stride = 2, bn = "bn1", act = a,
                     out_name = "act1" })
   end
   b:feature("act1", x)
@@ -115,6 +119,7 @@ local function variant(args)
   args.cardinality = args.cardinality or 1
   args.base_width = args.base_width or 64
   args.input_size = { 3, 224, 224 }
+  args.act_layer = true -- a spec may set timm's act_layer (default ReLU)
   args.output_stride = { 8, 16, 32 }
   return args
 end

@@ -43,7 +43,7 @@ local function xception_module(b, x, p, blk, kept_stride, x_relu)
   end
   local y, feature = x, nil
   local with_relu = blk.start_with_relu ~= false
-  if with_relu and not x_relu then y = b:unary("relu", x, p .. ".stack.act1") end
+  if with_relu and not x_relu then y = b:act(x, "relu", p .. ".stack.act1") end
   for i = 1, 3 do
     local stride = i == 3 and blk.stride or 1
     local sp = string.format("%s.stack.conv%d", p, i)

@@ -6,13 +6,8 @@
 -- concatenation whose inputs begin another, later one's (densenet: each layer
 -- reads the block's features so far) becomes a view of that one. What is left
 -- is copied into its slice by a copy node where the concatenation was.
+-- Which ops read and write through a pixel stride is the backend's to say.
 local ir = require("ir")
-
--- The kinds whose emitters read and write through a pixel stride (emit_c's
--- at(); the others take compact tensors).
-local STRIDED = { conv = true, bn_act = true, relu = true, maxpool = true, avgpool = true,
-                  global_pool = true, linear = true, sigmoid = true, copy = true, concat = true,
-                  wino_conv = true }
 
 local function is_prefix(a, b)
   if #a.inputs > #b.inputs then return false end
@@ -24,6 +19,8 @@ end
 
 return function(model)
   local T = model.tensors
+  local impls = model.backend.ops
+  local function strided(node) return impls[node.kind] and impls[node.kind].strided end
   local producer, readers = {}, {}
   for _, node in ipairs(model.nodes) do
     producer[node.output] = node
@@ -40,7 +37,7 @@ return function(model)
   local removed = {} -- concatenations that became views
   local function readers_stride_ok(id, except)
     for _, r in ipairs(readers[id] or {}) do
-      if r ~= except and not removed[r] and not STRIDED[r.kind] then return false end
+      if r ~= except and not removed[r] and not strided(r) then return false end
     end
     return true
   end
@@ -75,7 +72,7 @@ return function(model)
       for _, id in ipairs(node.inputs) do
         local t = T[id]
         local p = producer[id]
-        if p and STRIDED[p.kind] and not t.base and not returned[id] and
+        if p and strided(p) and not t.base and not returned[id] and
            readers_stride_ok(id, node) then
           make_view(id, node.output, offset)
         else

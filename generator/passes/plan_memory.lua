@@ -8,15 +8,10 @@
 -- smallest arena kept. An elementwise op whose input dies with it
 -- writes over that input (tensor.alias; the two share one buffer). The lower
 -- bound is the largest total of buffers live at one moment; no placement of
--- them can beat it. Over the spec's max_arena_bytes, the Winograd layers that
--- "auto" chose go back to direct until the arena fits.
+-- them can beat it. Buffers are aligned as the backend asks; their bytes come
+-- from the tensors' dtypes. (The spec's max_arena_bytes is fit_arena's.)
 local ir = require("ir")
-local util = require("util")
-local winograd = require("passes.winograd")
-
-local ALIGN = 64
-
-local function align(n) return (n + ALIGN - 1) // ALIGN * ALIGN end
+local ops = require("ops")
 
 local plan = {}
 
@@ -91,9 +86,13 @@ function plan.lower_bound(items)
   return best
 end
 
--- Elementwise ops that XNNPACK runs correctly with the output on an input
--- (each output element depends only on the same element of its inputs).
-local IN_PLACE = { add = true, scale = true, mul_const = true, sigmoid = true, relu = true }
+-- How many leading inputs a node may write over: what ops.lua allows,
+-- unless the backend's implementation refuses.
+local function in_place_inputs(model, node)
+  local impl = model.backend.ops[node.kind]
+  if impl and impl.in_place == false then return 0 end
+  return ops.get(node).in_place or 0
+end
 
 local function same_shape(a, b)
   for i = 1, 4 do
@@ -104,8 +103,10 @@ end
 
 -- One plan of the model as it stands: sets tensor first/last/alias/bytes/
 -- offset and model.plan.
-local function plan_once(model)
+function plan.run(model)
   local T = model.tensors
+  local alignment = model.backend.align
+  local function align(n) return (n + alignment - 1) // alignment * alignment end
   for _, t in ipairs(T) do t.first, t.last, t.alias, t.offset, t.bytes = nil, nil, nil, nil, nil end
   local first, last = {}, {}
   local function root(id) return ir.root(model, id).id end
@@ -126,8 +127,9 @@ local function plan_once(model)
   -- in place: an elementwise op writes over an input that dies with it
   for i, node in ipairs(model.nodes) do
     local y = T[node.output]
-    if IN_PLACE[node.kind] and not y.base and first[y.id] == i then
-      for k = 1, node.kind == "add" and 2 or 1 do
+    local n = in_place_inputs(model, node)
+    if n > 0 and not y.base and first[y.id] == i then
+      for k = 1, n do
         local x = T[node.inputs[k]]
         -- first[x.id] is nil for an alias: no chains, an alias's buffer is planned
         if not x.base and last[x.id] == i and first[x.id] and same_shape(x.shape, y.shape) then
@@ -143,7 +145,7 @@ local function plan_once(model)
   for id, t in ipairs(T) do
     if first[id] then
       t.first, t.last = first[id], last[id]
-      t.bytes = align(t.shape[1] * t.shape[2] * t.shape[3] * t.shape[4] * 4)
+      t.bytes = align(ir.bytes(t))
       items[#items + 1] = { id = id, bytes = t.bytes, first = t.first, last = t.last }
     end
   end
@@ -155,47 +157,6 @@ local function plan_once(model)
   end
   model.plan = { arena_bytes = total, lower_bound_bytes = plan.lower_bound(items),
                  items = items }
-end
-
--- The Winograd layers "auto" chose, largest scratch first.
-local function auto_winograd_nodes(model)
-  if model.spec.winograd ~= "auto" then return {} end
-  local list = {}
-  for _, node in ipairs(model.nodes) do
-    if node.kind == "wino_conv" then list[#list + 1] = node end
-  end
-  local scratch = {} -- bytes, as planned
-  for _, n in ipairs(list) do
-    scratch[n] = model.tensors[n.work[1]].bytes + model.tensors[n.work[2]].bytes
-  end
-  table.sort(list, function(a, b)
-    return scratch[a] > scratch[b] or (scratch[a] == scratch[b] and a.name < b.name)
-  end)
-  return list
-end
-
--- Plans the arena. Over the spec's max_arena_bytes under "winograd": "auto",
--- Winograd layers go back to direct, largest scratch first, until the plan
--- fits (the budget comes before speed); what cannot fit even then, or under
--- "always", is an error.
-function plan.run(model)
-  plan_once(model)
-  local budget = model.spec.max_arena_bytes
-  if not budget then return model end
-  local reverted = 0
-  for _, node in ipairs(auto_winograd_nodes(model)) do
-    if model.plan.arena_bytes <= budget then break end
-    winograd.revert(node)
-    reverted = reverted + 1
-    plan_once(model)
-  end
-  if model.plan.arena_bytes > budget then
-    util.fail("%s: key 'max_arena_bytes': the planned arena is %d bytes (lower bound %d%s), " ..
-              "over the budget of %d", model.spec.spec_path, model.plan.arena_bytes,
-              model.plan.lower_bound_bytes,
-              reverted > 0 and ", every convolution direct" or "", budget)
-  end
-  model.plan.winograd_reverted = reverted
   return model
 end
 

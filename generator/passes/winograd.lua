@@ -105,6 +105,13 @@ function winograd.revert(node)
   node.kind, node.tiles, node.block, node.work = "conv", nil, nil, nil
 end
 
+-- What fit_arena may take back to fit max_arena_bytes: the layers "auto"
+-- chose (not "always"), and the bytes of their tile buffers as planned.
+function winograd.fallback(node, model)
+  if model.spec.winograd ~= "auto" then return nil end
+  return model.tensors[node.work[1]].bytes + model.tensors[node.work[2]].bytes
+end
+
 function winograd.run(model)
   local mode = model.spec.winograd
   if mode == "never" then return model end

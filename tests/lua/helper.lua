@@ -22,33 +22,12 @@ driver.root = root
 
 local M = { root = root }
 
-M.passes = { "build", table.unpack(driver.passes) }
-M.passes[#M.passes + 1] = "emit_c"
-
 -- Validates raw (a decoded spec table) as spec.check does for "test.json" and
--- runs the passes in the driver's order up to and including last_pass
--- (default: all of them). Returns the model IR.
+-- runs the driver's own pipeline up to and including last_pass (default: all
+-- of it), checking the IR (ir.check) after every pass. Returns the model IR.
 function M.compile_until(raw, last_pass)
-  last_pass = last_pass or "emit_c"
-  local known = false
-  for _, p in ipairs(M.passes) do known = known or p == last_pass end
-  assert(known, "compile_until: unknown pass " .. tostring(last_pass))
   local spec, arch = require("spec").check(raw, "test.json")
-  local model = require("passes.build")(spec, arch)
-  if last_pass == "build" then return model end
-  for i = 2, #M.passes do
-    local p = M.passes[i]
-    if p == "emit_c" then
-      local util = require("util")
-      local templates = { h = util.read_file(root .. "/templates/model.h.in"),
-                          c = util.read_file(root .. "/templates/model.c.in") }
-      return require("passes.emit_c").run(model, templates)
-    end
-    local pass = require("passes." .. p)
-    model = (type(pass) == "table" and pass.run or pass)(model)
-    if p == last_pass then return model end
-  end
-  return model
+  return driver.pipeline(spec, arch, { stop_after = last_pass, check = true })
 end
 
 -- The first node named name, of the given kind if kind is given, and its
