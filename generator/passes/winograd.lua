@@ -90,6 +90,8 @@ function winograd.applies(node, y, mode)
   if node.kind ~= "conv" or node.k ~= 3 or node.stride ~= 1 or node.cin == node.groups then
     return false
   end
+  -- the output transform clamps at 0 (relu) or not at all (timmc_kernel_wino)
+  if node.act and node.act ~= "relu" then return false end
   local d = node.dilation
   for _, p in ipairs(node.pad) do
     if p ~= d then return false end

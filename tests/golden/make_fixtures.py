@@ -52,6 +52,8 @@ def timm_model(spec, state_dict):
               in_chans=spec.get("input_size", [3])[0])
     if "output_stride" in spec:  # some constructors (densenet) take no output_stride
         kw["output_stride"] = spec["output_stride"]
+    if "act_layer" in spec:
+        kw["act_layer"] = spec["act_layer"]
     full = timm.create_model(spec["architecture"], **kw)
     full.load_state_dict(state_dict, strict=True)
     if not spec.get("features_only"):

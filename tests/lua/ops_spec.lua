@@ -167,6 +167,12 @@ describe("activations", function()
     assert.are.equal("relu6", c1.act)
     assert.are.same({}, acts(m))
     assert.is_truthy(m.c_source:find("/*output_min=*/0.0f, /*output_max=*/6.0f", 1, true))
+    -- Winograd's output transform clamps at 0 or not at all: relu6 convs stay direct
+    m = compile_until(spec("resnet18", { act_layer = "relu6", winograd = "always" }), "winograd")
+    assert.are.equal("conv", helper.node(m, "layer1.0.conv1").kind) -- relu6
+    assert.are.equal("wino_conv", helper.node(m, "layer1.0.conv2").kind) -- no activation
+    m = compile_until(spec("resnet18", { winograd = "always" }), "winograd")
+    assert.are.equal("wino_conv", helper.node(m, "layer1.0.conv1").kind)
   end)
 
   -- The old bug: an activation the conv could not fuse ran as no activation
