@@ -13,4 +13,7 @@ return {
   relu = { clamp = { 0, math.huge }, c = "x > 0.0f ? x : 0.0f", timm = "nn.ReLU" },
   relu6 = { clamp = { 0, 6 }, c = "fminf(fmaxf(x, 0.0f), 6.0f)", timm = "nn.ReLU6" },
   sigmoid = { c = "1.0f / (1.0f + expf(-x))", timm = "nn.Sigmoid" },
+  silu = { c = "x / (1.0f + expf(-x))", timm = "nn.SiLU", aliases = { "swish" } },
+  hard_swish = { c = "x * fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f",
+                 timm = "nn.Hardswish", aliases = { "hardswish" } },
 }
