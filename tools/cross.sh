@@ -112,7 +112,7 @@ else
     die "not in the package index for $debarch:$absent (apt-get update failed for them?); nothing unpacked"
   say "packages: $(echo "$pkgs" | tr '\n' ' ')"
   rm -f "$sysroot"/.apt/debs/*.deb
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2046
   (cd "$sysroot/.apt/debs" && apt_private download $(echo "$pkgs" | tr '\n' ' ')) >&2 ||
     die "apt-get download failed for some of: $(echo "$pkgs" | tr '\n' ' ')"
   for deb in "$sysroot"/.apt/debs/*.deb; do

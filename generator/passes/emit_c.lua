@@ -254,19 +254,24 @@ int %s_forward_head(const float *features, float *output, int pre_logits) {
 /* The weights, %s, are part of this object file: the assembler includes the
  * file (.incbin; compile with -Wa,-I<the spec's folder>, as timmc build does). */
 __asm__(".section .rodata\n"
+        ".hidden %s_weights_begin\n"
+        ".hidden %s_weights_end\n"
         ".balign 64\n"
         "%s_weights_begin:\n"
         ".incbin \"%s\"\n"
         "%s_weights_end:\n"
         ".previous\n");
-extern const unsigned char %s_weights_begin[], %s_weights_end[];
+/* hidden: a PIE links them PC-relative (through the GOT, aarch64 resolved both
+ * labels to one slot and the size came out 0) */
+__attribute__((visibility("hidden"))) extern const unsigned char %s_weights_begin[],
+    %s_weights_end[];
 
 int %s_init_embedded(void) {
   return init_from(%s_weights_begin, (size_t)(%s_weights_end - %s_weights_begin), %q, 0);
 }
 
-]], spec.embed_weights, name, spec.embed_weights, name, name, name, name, name, name, name,
-      spec.embed_weights)
+]], spec.embed_weights, name, name, name, spec.embed_weights, name, name, name, name, name,
+      name, name, spec.embed_weights)
     embedded_decl = string.format("/* Reads the weights linked into the binary (%s). */\n" ..
                                   "int %s_init_embedded(void);\n", spec.embed_weights, name)
     init_embedded_ref = name .. "_init_embedded"
