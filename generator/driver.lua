@@ -1,6 +1,7 @@
 -- driver.lua: runs the passes in order and implements the commands
 --   timmc generate SPEC.json -o DIR   writes DIR/NAME.h and DIR/NAME.c
 --   timmc build SPEC.json -o DIR      generate, then compile the runner DIR/NAME
+--                                     (--target aarch64|armhf, --sysroot DIR)
 local ir = require("ir")
 local util = require("util")
 local spec_mod = require("spec")
@@ -84,21 +85,84 @@ function driver.generate(spec_path, outdir)
   return model, base
 end
 
-function driver.build(spec_path, outdir)
+-- Cross targets of `timmc build --target`: the GNU triple (its gcc is the
+-- default compiler) and the sysroot tools/cross.sh prepares.
+driver.TARGETS = {
+  aarch64 = { triple = "aarch64-linux-gnu" },
+  armhf = { triple = "arm-linux-gnueabihf" },
+}
+
+-- The flags of cmake/cflags.txt (one a line, # comments): the C flags that
+-- decide the numbers, the same on this build path and CMake's.
+function driver.cflags()
+  local flags = {}
+  for line in (util.read_file(driver.root .. "/cmake/cflags.txt") .. "\n"):gmatch("([^\n]*)\n") do
+    local flag = line:match("^%s*(%S+)%s*$")
+    if flag and flag:sub(1, 1) ~= "#" then flags[#flags + 1] = flag end
+  end
+  return flags
+end
+
+-- An environment variable as shell words (CC="ccache gcc", CFLAGS="-g -mcpu=x"
+-- as make splits them), each quoted for the shell: nothing in it is run.
+local function env_words(name, default)
+  local words = {}
+  for w in (os.getenv(name) or default or ""):gmatch("%S+") do words[#words + 1] = w end
+  return words
+end
+
+-- opts: target (a key of driver.TARGETS), sysroot (a tree with the target's
+-- usr/include and usr/lib/TRIPLE: XNNPACK, pthreadpool, cJSON). $CC, $CFLAGS
+-- and $LDFLAGS are read from the environment.
+function driver.build(spec_path, outdir, opts)
+  opts = opts or {}
+  local target = opts.target and driver.TARGETS[opts.target]
+  if opts.target and not target then
+    util.fail("--target '%s': expected aarch64 or armhf", opts.target)
+  end
+  local sysroot = opts.sysroot
+  if target and not sysroot then
+    sysroot = os.getenv("TIMMC_SYSROOT") or ("/opt/timmc-sysroot/" .. opts.target)
+  end
+  local triple = target and target.triple
+  local cc = env_words("CC", target and (triple .. "-gcc") or "cc")
+  if #cc == 0 then cc = { "cc" } end
+  if sysroot then
+    if not triple then
+      -- a sysroot for the host: its multiarch folder, as the compiler names it
+      local p = io.popen(util.join(cc, " ", util.shell_quote) .. " -dumpmachine 2>/dev/null")
+      triple = p and p:read("l") or ""
+      if p then p:close() end
+    end
+    local f = io.open(sysroot .. "/usr/include/xnnpack.h")
+    if not f then
+      util.fail("%s: not a sysroot with XNNPACK (no usr/include/xnnpack.h)%s", sysroot,
+                opts.target and "; prepare it with sh tools/cross.sh " .. opts.target or "")
+    end
+    f:close()
+  end
   local model, base = driver.generate(spec_path, outdir)
   local rt = driver.root .. "/runtime"
   local srcs = { base .. ".c" }
   for _, f in ipairs(model.backend.sources) do srcs[#srcs + 1] = rt .. "/" .. f .. ".c" end
   srcs[#srcs + 1] = rt .. "/timmc_runner.c"
-  local cc = os.getenv("CC") or "cc"
+  local words = { table.unpack(cc) }
+  local function add(list) for _, w in ipairs(list) do words[#words + 1] = w end end
+  add(env_words("CFLAGS"))
+  add(driver.cflags())
+  if sysroot then add({ "-I" .. sysroot .. "/usr/include" }) end
+  add({ "-I" .. outdir, "-I" .. rt, "-Wa,-I," .. util.dirname(spec_path),
+        "-DTIMMC_MODEL=" .. model.spec.name .. "_model" })
+  add(srcs)
   local tmp = util.temp_path(base)
-  local spec_dir = util.dirname(spec_path)
-  local cmd = string.format("%s -std=c11 -O2 -I%s -I%s -Wa,-I,%s -DTIMMC_MODEL=%s_model %s " ..
-                            "-o %s %s",
-                            cc, util.shell_quote(outdir), util.shell_quote(rt),
-                            util.shell_quote(spec_dir), model.spec.name,
-                            util.join(srcs, " ", util.shell_quote), util.shell_quote(tmp),
-                            model.backend.libs)
+  add({ "-o", tmp })
+  add(env_words("LDFLAGS"))
+  if sysroot then
+    local lib = sysroot .. "/usr/lib/" .. triple
+    add({ "-L" .. lib, "-Wl,-rpath-link," .. lib })
+  end
+  for w in model.backend.libs:gmatch("%S+") do words[#words + 1] = w end
+  local cmd = util.join(words, " ", util.shell_quote)
   if not os.execute(cmd) then
     os.remove(tmp)
     util.fail("%s: the C compiler failed (command: %s)", spec_path, cmd)
@@ -113,17 +177,26 @@ end
 
 local USAGE = [[usage:
   timmc generate SPEC.json -o DIR   emit DIR/NAME.h and DIR/NAME.c
-  timmc build SPEC.json -o DIR      generate and compile the runner DIR/NAME
+  timmc build SPEC.json -o DIR [--target aarch64|armhf] [--sysroot DIR]
+                                    generate and compile the runner DIR/NAME
+                                    ($CC, $CFLAGS, $LDFLAGS; cmake/cflags.txt last)
   timmc list                        the architectures timmc knows
   timmc help                        this text]]
 
 local function parse(args)
   local cmd, spec_path, outdir = args[1], nil, nil
+  local opts = {}
   local i = 2
   while i <= #args do
     local a = args[i]
     if a == "-o" then
       outdir = args[i + 1] or util.fail("-o needs a directory")
+      i = i + 2
+    elseif a == "--target" or a == "--sysroot" then
+      if cmd ~= "build" then util.fail("%s is an option of timmc build", a) end
+      local v = args[i + 1] or util.fail("%s needs a value%s", a,
+                                         a == "--target" and " (aarch64 or armhf)" or "")
+      opts[a:sub(3)] = v
       i = i + 2
     elseif a:sub(1, 1) == "-" then
       util.fail("unknown option '%s' (see timmc help)", a)
@@ -134,12 +207,12 @@ local function parse(args)
       i = i + 1
     end
   end
-  return cmd, spec_path, outdir
+  return cmd, spec_path, outdir, opts
 end
 
 function driver.main(args)
   local ok, err = xpcall(function()
-    local cmd, spec_path, outdir = parse(args)
+    local cmd, spec_path, outdir, opts = parse(args)
     if cmd == "help" or cmd == "--help" or cmd == "-h" then
       print(USAGE)
       return
@@ -154,7 +227,7 @@ function driver.main(args)
     end
     if not spec_path then util.fail("%s needs a spec file: timmc %s SPEC.json -o DIR", cmd, cmd) end
     if not outdir then util.fail("%s needs -o DIR: timmc %s SPEC.json -o DIR", cmd, cmd) end
-    driver[cmd](spec_path, outdir)
+    driver[cmd](spec_path, outdir, opts)
   end, function(e)
     return (util.is_user_error(e) or util.is_ir_error(e)) and e or debug.traceback(tostring(e), 2)
   end)
