@@ -193,7 +193,7 @@ end
 
 -- conv [+ BatchNorm folded] [+ activation]. opts: name, cout, k, stride, groups,
 -- bias, bn (BatchNorm module path), bn_eps (default ir.BN_EPS), act, out_name
--- (module the output stands for)
+-- (module the output stands for), same_pad (TensorFlow's 'SAME' padding)
 function Builder:conv(x, o)
   local cin = self:channels(x)
   local groups = o.groups or 1
@@ -207,7 +207,7 @@ function Builder:conv(x, o)
     weight = o.name .. ".weight", bias = o.bias and (o.name .. ".bias") or nil, bn = o.bn,
     bn_eps = o.bn_eps or ir.BN_EPS,
     cin = cin, cout = o.cout, k = o.k, stride = o.stride or 1, dilation = 1, groups = groups,
-    act = act,
+    act = act, same_pad = o.same_pad,
   })
   return finish(y, o.out_name or o.name)
 end
@@ -324,6 +324,20 @@ function Builder:feature(module, x)
   self.m.features[#self.m.features + 1] = { module = module, tensor = x }
 end
 
+-- timm's SelectAdaptivePool2d of type global_pool ("avg", "max", "avgmax",
+-- "catavgmax") as the module pool: a pooled vector.
+function Builder:pool_head(x, global_pool, pool)
+  if global_pool == "avg" or global_pool == "max" then
+    return self:global_pool(x, pool, global_pool)
+  elseif global_pool == "avgmax" then
+    local a = self:global_pool(x, pool, "avg")
+    local b = self:global_pool(x, pool, "max")
+    return self:unary("mul_const", self:add(a, b, pool), pool, { value = 0.5 })
+  end
+  assert(global_pool == "catavgmax", global_pool)
+  return self:concat({ self:global_pool(x, pool, "avg"), self:global_pool(x, pool, "max") }, pool)
+end
+
 -- timm's classifier head: global pool (flattened) then the classifier, as
 -- create_classifier builds it. fc: the classifier's module path ("fc",
 -- "classifier", "head.fc"); pool: the pooling module's ("global_pool").
@@ -338,17 +352,7 @@ function Builder:classifier_head(x, num_classes, global_pool, fc, pool)
     if num_classes > 0 then self:linear_params(fc, self:channels(x), num_classes, 2) end
     return
   end
-  local pooled
-  if global_pool == "avg" or global_pool == "max" then
-    pooled = self:global_pool(x, pool, global_pool)
-  elseif global_pool == "avgmax" then
-    local a = self:global_pool(x, pool, "avg")
-    local b = self:global_pool(x, pool, "max")
-    pooled = self:unary("mul_const", self:add(a, b, pool), pool, { value = 0.5 })
-  elseif global_pool == "catavgmax" then
-    pooled = self:concat({ self:global_pool(x, pool, "avg"), self:global_pool(x, pool, "max") },
-                         pool)
-  end
+  local pooled = self:pool_head(x, global_pool, pool)
   m.head.pool = pooled
   m.head.pool_name = pool
   if num_classes > 0 then

@@ -58,7 +58,7 @@ local function act_suffix(node) return node.act and (", " .. node.act) or "" end
 local conv_attrs = {
   weight = "string", bias = "string?", bn = "string?", bn_eps = "number", cin = "int",
   cout = "int", k = "int", stride = "int", dilation = "int", groups = "int",
-  act = "clamp_act?", pad = "table?",
+  act = "clamp_act?", pad = "table?", same_pad = "bool?",
 }
 
 local function conv_flops(node, _, y)
@@ -70,14 +70,27 @@ local function conv_summary(node)
                           node.stride)
   if node.dilation > 1 then s = s .. " d" .. node.dilation end
   if node.groups > 1 then s = s .. " g" .. node.groups end
+  if node.same_pad then s = s .. " same" end
   if node.bn then s = s .. ", " .. node.bn .. " folded" end
   return s
+end
+
+-- TensorFlow's 'SAME' padding (timm's tf_ models, padding='same'): the
+-- output is ceil(n / stride), the padding that takes, the larger half last.
+local function same_pad(n, k, s, d)
+  local total = math.max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+  return total // 2, total - total // 2
 end
 
 ops.conv = {
   attrs = conv_attrs,
   spatial = true,
   shape = function(node, x)
+    if node.same_pad then
+      local top, bottom = same_pad(x[2], node.k, node.stride, node.dilation)
+      local left, right = same_pad(x[3], node.k, node.stride, node.dilation)
+      node.pad = { top, right, bottom, left }
+    end
     return window_shape(x, node.pad, node.k, node.stride, node.dilation, node.cout)
   end,
   on_output_stride = function(node, dilation)

@@ -74,6 +74,10 @@ end
 function fields.architecture(path, v)
   check_type(path, "architecture", v, "string")
   if not catalogue.lookup(v) then
+    if catalogue.in_timm(v) then
+      util.fail("%s: architecture '%s' is a timm model timmc does not support yet " ..
+                "(nearest supported: %s)", path, v, suggest(v))
+    end
     util.fail("%s: unknown architecture '%s' (closest: %s)", path, v, suggest(v))
   end
   return v
@@ -219,6 +223,11 @@ function spec.check(raw, path)
     util.fail("%s: key 'output_stride': %s does not support output_stride %d (timm: %s)", path,
               s.architecture, s.output_stride,
               #supported > 1 and "8, 16 or 32" or "no dilation, 32 only")
+  end
+  if arch.cfg.output_stride_features_only and s.output_stride ~= 32 and not s.features_only then
+    util.fail("%s: key 'output_stride': %s takes output_stride %d only with \"features_only\": " ..
+              "true (timm's classifier takes no output_stride)", path, s.architecture,
+              s.output_stride)
   end
   if s.num_classes == nil then s.num_classes = 1000 end
   if s.global_pool == nil then s.global_pool = "avg" end

@@ -135,7 +135,7 @@ end
 
 -- XNNPACK's own operators for activations; the others run as a loop over the
 -- activation's C expression (activations.lua), printed into the model's file.
-local NATIVE_ACT = { sigmoid = "sigmoid_nc_f32" }
+local NATIVE_ACT = { sigmoid = "sigmoid_nc_f32", hard_swish = "hardswish_nc_f32" }
 
 function emit.act(node, ctx)
   local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)

@@ -54,7 +54,12 @@ def timm_model(spec, state_dict):
         kw["output_stride"] = spec["output_stride"]
     if "act_layer" in spec:
         kw["act_layer"] = spec["act_layer"]
-    full = timm.create_model(spec["architecture"], **kw)
+    # the weights do not depend on output_stride, and some classes take it only
+    # as a feature extractor (MobileNetV3): the full model is made without it
+    full_kw = dict(kw)
+    if spec.get("features_only"):
+        full_kw.pop("output_stride", None)
+    full = timm.create_model(spec["architecture"], **full_kw)
     full.load_state_dict(state_dict, strict=True)
     if not spec.get("features_only"):
         return full
