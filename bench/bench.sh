@@ -1,16 +1,18 @@
 #!/bin/sh
 # bench.sh [-t THREADS] [-n RUNS] [-r ROUNDS] [-d] SPEC.json...
-# timmc against timm eager, in the same run, for each spec (default: the seven
-# configurations in bench/specs/). Each round runs `NAME --bench RUNS` and then
-# timm eager with the same threads, back to back; the speed-up is the median
-# over rounds of each round's ratio (so load that comes and goes on a shared
-# machine hits both sides of a ratio alike), beside the medians of the times
-# and GFLOP/s; then the geometric mean of the speed-ups. -d adds a third
-# column in each round: timmc with every convolution direct ("winograd":
-# "never"), and what Winograd gains over it. timm comes from PYTHONPATH (a
-# checkout of pytorch-image-models) and Debian's python3-torch; without them
-# the baseline column says unavailable. Runners go to $TIMMC_BENCH_OUT
-# (default build/bench).
+# timmc against timm as PyTorch users run it, in the same run, for each spec
+# (default: the seven configurations in bench/specs/; bench/mobile/ has the
+# edge backbones). Each round runs `NAME --bench RUNS`, then timm eager, then
+# timm deployed (channels_last, torch.jit.trace + freeze +
+# optimize_for_inference; bench/timm_baseline.py), with the same threads,
+# back to back; each speed-up is the median over rounds of each round's ratio
+# (so load that comes and goes on a shared machine hits both sides of a
+# ratio alike), beside the medians of the times and GFLOP/s; then the
+# geometric means. The first line names the CPU and the threads. -d adds a
+# column: timmc with every convolution direct ("winograd": "never"), and
+# what Winograd gains over it. timm comes from PYTHONPATH (a checkout of
+# pytorch-image-models) and Debian's python3-torch; without them the baseline
+# columns say unavailable. Runners go to $TIMMC_BENCH_OUT (default build/bench).
 set -eu
 cd "$(dirname "$0")/.."
 threads=2 runs=10 rounds=3 direct=0
@@ -35,10 +37,20 @@ timmc_ms() {
     { echo "bench.sh: $1 failed" >&2; return 1; }
   printf '%s\n' "$report" | sed -n 's/^median_ms: //p'
 }
-printf '%-20s %10s %10s %9s %8s' model timmc_ms timm_ms speedup GFLOP/s
+cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 2>/dev/null | head -1)
+echo "cpu: ${cpu:-unknown} ($(nproc) cores), threads: $threads, batch as in each spec, $rounds rounds of $runs runs"
+printf '%-28s %9s %9s %9s %8s %8s %8s' model timmc_ms eager_ms deploy_ms vs_eager vs_depl GFLOP/s
 [ "$direct" = 1 ] && printf ' %10s %9s' direct_ms winograd
 printf '  %s\n' rounds
-logsum=0 count=0
+logsum=0 count=0 dlogsum=0 dcount=0
+# baseline MODE: appends this round's time and ratio to the mode's lists
+baseline() {
+  line=$(/usr/bin/python3 bench/timm_baseline.py "$spec" "$threads" "$runs" "$1" 2>&1 | tail -1)
+  case $line in
+    median_ms:*) echo "${line#median_ms: }" ;;
+    *) echo "-$line" ;;
+  esac
+}
 for spec in "$@"; do
   name=$(lua5.4 tools/spec.lua get "$spec" name)
   generator/timmc build "$spec" -o "$out" >/dev/null
@@ -49,7 +61,7 @@ for spec in "$@"; do
   fi
   flops=$("$out/$name" --info | lua5.4 -e 'print(string.format("%.0f",
     require("cjson").decode(io.read("a")).flops))')
-  ours="" theirs="" ratios="" directs="" gains="" why=""
+  ours="" theirs="" ratios="" directs="" gains="" why="" deps="" dratios="" dwhy=""
   for _ in $(seq "$rounds"); do
     o=$(timmc_ms "$out/$name")
     ours="$ours $o"
@@ -57,10 +69,15 @@ for spec in "$@"; do
       d=$(timmc_ms "$out/${name}_direct")
       directs="$directs $d" gains="$gains $(ratio "$d" "$o")"
     fi
-    line=$(/usr/bin/python3 bench/timm_eager.py "$spec" "$threads" "$runs" 2>&1 | tail -1)
-    case $line in
-      median_ms:*) t=${line#median_ms: } theirs="$theirs $t" ratios="$ratios $(ratio "$t" "$o")" ;;
-      *) why=$line ;;
+    t=$(baseline eager)
+    case $t in
+      -*) why=${t#-} ;;
+      *) theirs="$theirs $t" ratios="$ratios $(ratio "$t" "$o")" ;;
+    esac
+    t=$(baseline deployed)
+    case $t in
+      -*) dwhy=${t#-} ;;
+      *) deps="$deps $t" dratios="$dratios $(ratio "$t" "$o")" ;;
     esac
   done
   o=$(echo "$ours" | median)
@@ -72,13 +89,22 @@ for spec in "$@"; do
   else
     t="-" speed="-"
   fi
-  printf '%-20s %10s %10s %9s %8s' "$name" "$o" "$t" "$speed" \
+  if [ -n "$deps" ]; then
+    dt=$(echo "$deps" | median) dr=$(echo "$dratios" | median)
+    dspeed=$(awk "BEGIN {printf \"%.2fx\", $dr}")
+    dlogsum=$(awk "BEGIN {print $dlogsum + log($dr)}")
+    dcount=$((dcount + 1))
+  else
+    dt="-" dspeed="-"
+  fi
+  printf '%-28s %9s %9s %9s %8s %8s %8s' "$name" "$o" "$t" "$dt" "$speed" "$dspeed" \
     "$(awk "BEGIN {printf \"%.1f\", $flops / ($o * 1e6)}")"
   if [ "$direct" = 1 ]; then
     printf ' %10s %9s' "$(echo "$directs" | median)" \
       "$(awk "BEGIN {printf \"%.2fx\", $(echo "$gains" | median)}")"
   fi
-  printf '  timmc:%s timm:%s\n' "$ours" "${theirs:- $why}"
+  printf '  timmc:%s eager:%s deployed:%s\n' "$ours" "${theirs:- $why}" "${deps:- $dwhy}"
 done
 [ "$count" -gt 0 ] && awk "BEGIN {printf \"geometric mean speed-up over timm eager: %.2fx (%d models, %d threads)\n\", exp($logsum / $count), $count, $threads}"
+[ "$dcount" -gt 0 ] && awk "BEGIN {printf \"geometric mean speed-up over timm deployed: %.2fx (%d models, %d threads)\n\", exp($dlogsum / $dcount), $dcount, $threads}"
 exit 0

@@ -10,6 +10,7 @@ spec=tests/golden/specs/g_resnet18_cls.json
 fail() { echo "bench_smoke: $*" >&2; exit 1; }
 out=$(TIMMC_BENCH_OUT="$work/bench" PYTHONPATH= sh bench/bench.sh -n 1 -r 1 -d "$spec")
 printf '%s\n' "$out"
+printf '%s\n' "$out" | grep -Eq '^cpu: .*threads: 2' || fail "bench.sh named no CPU and threads"
 printf '%s\n' "$out" | grep -Eq '^g_resnet18_cls +[0-9.]+ .* [0-9.]+ +[0-9.]+x  timmc:' ||
   fail "bench.sh printed no row with timmc's and the direct times"
 out=$(TIMMC_BENCH_OUT="$work/layers" sh bench/wino_layers.sh -n 1 -r 1 "$spec")
