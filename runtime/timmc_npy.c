@@ -51,7 +51,8 @@ static void expect(cursor *c, char ch, const char *error) {
     c->error = error;
 }
 
-/* A quoted string without escapes, truncated to CAP-1 bytes. */
+/* A quoted string without escapes or control characters (a NUL would cut it
+ * short: '<f4\0x' is not '<f4'), truncated to CAP-1 bytes. */
 static void parse_string(cursor *c, char *out, size_t cap) {
   out[0] = '\0';
   if (c->error)
@@ -62,8 +63,13 @@ static void parse_string(cursor *c, char *out, size_t cap) {
   }
   char quote = *c->p++;
   const char *s = c->p;
-  while (c->p < c->end && *c->p != quote)
+  while (c->p < c->end && *c->p != quote) {
+    if ((unsigned char)*c->p < 0x20 || *c->p == 0x7f) {
+      c->error = "NUL or control character in a string";
+      return;
+    }
     c->p++;
+  }
   if (c->p == c->end) {
     c->error = "unterminated string";
     return;
@@ -159,6 +165,15 @@ static int parse_header(const char *path, const char *text, size_t n, header *h)
   }
   if (!c.error && seen != 7)
     c.error = "'descr', 'fortran_order' and 'shape' are all required";
+  if (!c.error) { /* after the dict only the padding spaces and the final newline */
+    const char *end = text + n;
+    if (end > c.p && end[-1] == '\n')
+      end--;
+    while (c.p < end && *c.p == ' ')
+      c.p++;
+    if (c.p < end)
+      c.error = "text after the dict, expected only spaces and a final newline";
+  }
   size_t shown = n < 120 ? n : 120; /* the start of the header, without its padding */
   while (shown > 0 && (text[shown - 1] == ' ' || text[shown - 1] == '\n'))
     shown--;
@@ -168,42 +183,63 @@ static int parse_header(const char *path, const char *text, size_t n, header *h)
   return TIMMC_OK;
 }
 
-/* Checks magic, version and header in DATA and returns the header size and
- * the parsed header. */
-static int parse_preamble(const char *path, const uint8_t *data, size_t size, header *h,
-                          size_t *data_start) {
+/* Checks magic and version in PRE (the first min(SIZE, 12) bytes of a file
+ * of SIZE bytes) and finds the header: LEN bytes from *START. */
+static int parse_preamble(const char *path, const uint8_t *pre, size_t size, size_t *start,
+                          size_t *len) {
   if (size < 10)
     return timmc_fail(TIMMC_EINPUT, "%s: truncated: file is %zu bytes, too short for .npy",
                       path, size);
-  if (memcmp(data, magic, sizeof magic) != 0)
+  if (memcmp(pre, magic, sizeof magic) != 0)
     return timmc_fail(TIMMC_EINPUT, "%s: not a .npy file (no \\x93NUMPY magic)", path);
-  int major = data[6], minor = data[7];
-  size_t len, start;
+  int major = pre[6], minor = pre[7];
   if (major == 1) {
-    len = (size_t)data[8] | (size_t)data[9] << 8;
-    start = 10;
+    *len = (size_t)pre[8] | (size_t)pre[9] << 8;
+    *start = 10;
   } else if (major == 2 || major == 3) {
     if (size < 12)
       return timmc_fail(TIMMC_EINPUT, "%s: truncated: file is %zu bytes", path, size);
-    len = (size_t)data[8] | (size_t)data[9] << 8 | (size_t)data[10] << 16 |
-          (size_t)data[11] << 24;
-    start = 12;
+    *len = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 |
+           (size_t)pre[11] << 24;
+    *start = 12;
   } else {
     return timmc_fail(TIMMC_EINPUT, "%s: unsupported .npy version %d.%d, expected 1.0, 2.0 "
                       "or 3.0", path, major, minor);
   }
-  if (len > size - start)
+  if (*len > size - *start)
     return timmc_fail(TIMMC_EINPUT, "%s: truncated: header of %zu bytes runs past the end of "
-                      "the file (%zu bytes)", path, len, size);
+                      "the file (%zu bytes)", path, *len, size);
+  return TIMMC_OK;
+}
+
+/* Reads the preamble and header of the file image DATA into H (copies taken
+ * through timmc_file_copy, as DATA may be a mapping of a file that shrinks);
+ * *data_start is where the array's bytes begin. */
+static int read_header(const char *path, const uint8_t *data, size_t size, header *h,
+                       size_t *data_start) {
+  uint8_t pre[12];
+  size_t start = 0, len = 0;
+  int status = timmc_file_copy(path, pre, data, size < sizeof pre ? size : sizeof pre);
+  if (status == TIMMC_OK)
+    status = parse_preamble(path, pre, size, &start, &len);
+  if (status != TIMMC_OK)
+    return status;
+  char *text = malloc(len ? len : 1);
+  if (text == NULL)
+    return timmc_fail(TIMMC_ERUNTIME, "%s: out of memory for a header of %zu bytes", path, len);
+  status = timmc_file_copy(path, text, data + start, len);
+  if (status == TIMMC_OK)
+    status = parse_header(path, text, len, h);
+  free(text);
   *data_start = start + len;
-  return parse_header(path, (const char *)data + start, len, h);
+  return status;
 }
 
 /* Validates the file in DATA and fills everything in ARR but data. */
 static int check_file(const char *path, const uint8_t *data, size_t size, timmc_npy *arr,
                       size_t *start) {
   header h = {0};
-  int status = parse_preamble(path, data, size, &h, start);
+  int status = read_header(path, data, size, &h, start);
   if (status != TIMMC_OK)
     return status;
   int elsize = strcmp(h.descr, "<f4") == 0 ? 4 : strcmp(h.descr, "<f8") == 0 ? 8 : 0;
@@ -249,9 +285,10 @@ int timmc_npy_parse(const char *what, const void *data, size_t size, timmc_npy *
     memset(arr, 0, sizeof *arr);
     return timmc_fail(TIMMC_ERUNTIME, "%s: out of memory for %zu bytes", what, n);
   }
-  if (n > 0)
-    memcpy(arr->data, (const uint8_t *)data + start, n);
-  return TIMMC_OK;
+  status = timmc_file_copy(what, arr->data, (const uint8_t *)data + start, n);
+  if (status != TIMMC_OK)
+    timmc_npy_free(arr);
+  return status;
 }
 
 int timmc_npy_load(const char *path, timmc_npy *arr) {

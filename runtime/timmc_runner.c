@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "timmc.h"
 #include "timmc_npy.h"
@@ -78,6 +76,10 @@ static int parse_args(int argc, char **argv, options *o) {
     if (strncmp(a, "--", 2) != 0) return bad("unexpected argument '%s' (see --help)", a);
     if (!v) return bad("%s needs a value", a);
     i++;
+    if (!*v && (!strcmp(a, "--weights") || !strcmp(a, "--save-weights") || !strcmp(a, "--input"))) {
+      return bad("%s is empty, expected a file name", a);
+    }
+    if (!*v && !strcmp(a, "--outdir")) return bad("%s is empty, expected a directory", a);
     if (!strcmp(a, "--weights")) o->weights = v;
     else if (!strcmp(a, "--save-weights")) o->save_weights = v;
     else if (!strcmp(a, "--input")) o->input = v;
@@ -220,43 +222,20 @@ static int bench(const options *o, const float *in, float *const outs[]) {
   return rc;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *dir) {
-  char path[4096];
-  if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) {
-    return timmc_fail(TIMMC_EINPUT, "%s: path too long", dir);
-  }
-  for (char *p = path + 1;; p++) {
-    const char c = *p;
-    if (c == '/' || c == '\0') {
-      *p = '\0';
-      if (mkdir(path, 0777) != 0 && errno != EEXIST) {
-        return timmc_fail(TIMMC_EINPUT, "%s: cannot create the output directory (%s)", path,
-                          strerror(errno));
-      }
-      *p = c;
-    }
-    if (c == '\0') return TIMMC_OK;
-  }
-}
-
-/* Writes OUT/out<i>.npy for every output; on any failure none is left. */
-static int write_outputs(const char *outdir, const timmc_output *defs, int n, float *const outs[]) {
-  char path[4096];
-  int made = make_dirs(outdir);
-  if (made != TIMMC_OK) return made;
+/* Writes every output into SET (out<i>.npy) and puts them in place together,
+ * replacing an earlier run's set as a whole; on any failure OUT is as it was. */
+static int write_outputs(timmc_file_set *set, const timmc_output *defs, int n,
+                         float *const outs[]) {
   for (int i = 0; i < n; i++) {
-    snprintf(path, sizeof(path), "%s/out%d.npy", outdir, i);
-    int rc = timmc_npy_write_f32(path, defs[i].ndim, defs[i].shape, outs[i]);
+    const char *path;
+    int rc = timmc_file_set_path(set, i, &path);
+    if (rc == TIMMC_OK) rc = timmc_npy_write_f32(path, defs[i].ndim, defs[i].shape, outs[i]);
     if (rc != TIMMC_OK) {
-      for (int j = 0; j < i; j++) {
-        snprintf(path, sizeof(path), "%s/out%d.npy", outdir, j);
-        unlink(path);
-      }
+      timmc_file_set_abort(set);
       return rc;
     }
   }
-  return TIMMC_OK;
+  return timmc_file_set_commit(set, n);
 }
 
 /* Inits the model; with --save-weights writes the random state dict too. */
@@ -295,11 +274,20 @@ static int run(const options *o) {
   if (rc == TIMMC_OK) rc = M->set_threads((size_t)o->threads);
   /* the input first, so that bad input leaves no --save-weights file */
   if (rc == TIMMC_OK && o->input) rc = timmc_npy_read_f32(o->input, 4, M->input_shape, in);
+  /* then OUT (made, and checked writable), so that a bad --outdir fails
+   * before the work and leaves no --save-weights file either */
+  timmc_file_set set = {0};
+  int set_open = 0;
+  if (rc == TIMMC_OK && o->outdir) {
+    rc = timmc_file_set_begin(&set, o->outdir, "out", ".npy");
+    set_open = rc == TIMMC_OK;
+  }
   if (rc == TIMMC_OK) rc = load_weights(o);
   if (rc == TIMMC_OK && o->input) {
     rc = run_entry(o->entry, in, outs);
-    if (rc == TIMMC_OK) rc = write_outputs(o->outdir, defs, n, outs);
+    if (rc == TIMMC_OK) rc = write_outputs(&set, defs, n, outs);
   }
+  if (set_open && rc != TIMMC_OK) timmc_file_set_abort(&set); /* safe after a commit too */
   if (rc == TIMMC_OK && o->bench) {
     if (!o->input) timmc_rand_fill(in, in_count, o->seed + 1, -1.0f, 1.0f);
     rc = bench(o, in, outs);
@@ -313,7 +301,9 @@ static int run(const options *o) {
 int main(int argc, char **argv) {
   options o;
   if (parse_args(argc, argv, &o) != TIMMC_OK) return 2;
-  int rc = run(&o);
+  /* SIGINT, SIGTERM and SIGHUP remove the temporary files being written */
+  int rc = timmc_file_cleanup_on_signals();
+  if (rc == TIMMC_OK) rc = run(&o);
   if (rc == TIMMC_OK) return 0;
   fprintf(stderr, "%s: %s\n", M->name, timmc_error());
   return rc == TIMMC_EINPUT ? 2 : 1;

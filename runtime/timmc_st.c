@@ -152,6 +152,14 @@ static int check_entry(const timmc_st *st, const cJSON *e, range *r) {
   return TIMMC_OK;
 }
 
+/* The first control character (or DEL) in NAME, or NULL. */
+static const char *control_char(const char *name) {
+  for (const char *p = name; *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f)
+      return p;
+  return NULL;
+}
+
 static int check_metadata(const timmc_st *st, const cJSON *m) {
   int ok = cJSON_IsObject(m);
   for (const cJSON *e = ok ? m->child : NULL; e != NULL; e = e->next)
@@ -195,7 +203,12 @@ static int check_header(timmc_st *st) {
   size_t k = 0;
   int status = TIMMC_OK, metadata = 0;
   for (const cJSON *e = st->header->child; e != NULL && status == TIMMC_OK; e = e->next) {
-    if (strcmp(e->string, "__metadata__") != 0)
+    const char *bad = control_char(e->string);
+    if (bad != NULL)
+      status = timmc_fail(TIMMC_EINPUT, "%s: tensor name '%s' holds control character 0x%02x "
+                          "at byte %td, expected printable names", st->what, e->string,
+                          (unsigned char)*bad, bad - e->string);
+    else if (strcmp(e->string, "__metadata__") != 0)
       status = check_entry(st, e, &r[k++]);
     else if (metadata++)
       status = timmc_fail(TIMMC_EINPUT, "%s: \"__metadata__\" appears more than once in the "
@@ -209,21 +222,29 @@ static int check_header(timmc_st *st) {
   return status;
 }
 
-static int parse_header(timmc_st *st) {
-  const char *what = st->what;
-  if (st->size < 8)
-    return timmc_fail(TIMMC_EINPUT, "%s: truncated: file is %zu bytes, a safetensors file "
-                      "starts with an 8-byte header length", what, st->size);
-  uint64_t n = 0;
-  for (int i = 7; i >= 0; i--)
-    n = n << 8 | st->data[i];
-  if (n > MAX_HEADER)
-    return timmc_fail(TIMMC_EINPUT, "%s: header length %" PRIu64 " exceeds the limit of %u "
-                      "bytes", what, n, MAX_HEADER);
-  if (n > st->size - 8)
-    return timmc_fail(TIMMC_EINPUT, "%s: header length %" PRIu64 " runs past the end of the "
-                      "file (%zu bytes)", what, n, st->size);
-  const char *text = (const char *)st->data + 8, *end = NULL;
+/* The offset of the first NUL in the JSON TEXT, raw or escaped as \u0000
+ * inside a string, or -1. cJSON keeps strings NUL-terminated, so a name
+ * "fc.bias\u0000x" would read as "fc.bias" and match it. */
+static ptrdiff_t find_nul(const char *text, size_t n) {
+  int in_string = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (text[i] == '\0')
+      return (ptrdiff_t)i;
+    if (text[i] == '"') {
+      in_string = !in_string;
+    } else if (in_string && text[i] == '\\') {
+      if (i + 6 <= n && text[i + 1] == 'u' && memcmp(text + i + 2, "0000", 4) == 0)
+        return (ptrdiff_t)i;
+      i++; /* the escaped character, which may be a quote */
+    }
+  }
+  return -1;
+}
+
+/* Parses the header TEXT of N bytes (a copy: the file's bytes may be a mapping
+ * that changes under us). */
+static int parse_json(timmc_st *st, const char *text, uint64_t n) {
+  const char *what = st->what, *end = NULL;
   if (n == 0)
     return timmc_fail(TIMMC_EINPUT, "%s: header is empty, expected a JSON object", what);
   if (text[0] != '{') { /* the format's rule, which also keeps polyglot files out */
@@ -242,6 +263,41 @@ static int parse_header(timmc_st *st) {
                         "of %" PRIu64 ")", what, end - text, n);
   if (!cJSON_IsObject(st->header))
     return timmc_fail(TIMMC_EINPUT, "%s: header is not a JSON object", what);
+  ptrdiff_t nul = find_nul(text, (size_t)n);
+  if (nul >= 0)
+    return timmc_fail(TIMMC_EINPUT, "%s: header holds a NUL character at byte %td, expected "
+                      "names and strings without NUL", what, nul);
+  return TIMMC_OK;
+}
+
+static int parse_header(timmc_st *st) {
+  const char *what = st->what;
+  if (st->size < 8)
+    return timmc_fail(TIMMC_EINPUT, "%s: truncated: file is %zu bytes, a safetensors file "
+                      "starts with an 8-byte header length", what, st->size);
+  uint8_t len[8];
+  int status = timmc_file_copy(what, len, st->data, 8);
+  if (status != TIMMC_OK)
+    return status;
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; i--)
+    n = n << 8 | len[i];
+  if (n > MAX_HEADER)
+    return timmc_fail(TIMMC_EINPUT, "%s: header length %" PRIu64 " exceeds the limit of %u "
+                      "bytes", what, n, MAX_HEADER);
+  if (n > st->size - 8)
+    return timmc_fail(TIMMC_EINPUT, "%s: header length %" PRIu64 " runs past the end of the "
+                      "file (%zu bytes)", what, n, st->size);
+  char *text = malloc(n ? (size_t)n : 1);
+  if (text == NULL)
+    return timmc_fail(TIMMC_ERUNTIME, "%s: out of memory for a header of %" PRIu64 " bytes",
+                      what, n);
+  status = timmc_file_copy(what, text, st->data + 8, (size_t)n);
+  if (status == TIMMC_OK)
+    status = parse_json(st, text, n);
+  free(text);
+  if (status != TIMMC_OK)
+    return status;
   st->body = st->data + 8 + n;
   st->body_size = st->size - 8 - (size_t)n;
   return check_header(st);
@@ -283,6 +339,34 @@ static float half_to_float(uint16_t h) {
   return f;
 }
 
+/* COUNT values from SRC (kind 4: F32, 2: F16, 1: BF16) as floats into DST;
+ * run under timmc_file_guard, as SRC may be a mapping. */
+typedef struct convert_args {
+  float *dst;
+  const uint8_t *src;
+  size_t count;
+  int kind;
+} convert_args;
+
+static void convert(void *ctx) {
+  const convert_args *a = ctx;
+  if (a->kind == 4) {
+    if (a->count > 0)
+      memcpy(a->dst, a->src, a->count * 4);
+    return;
+  }
+  for (size_t i = 0; i < a->count; i++) {
+    uint16_t h;
+    memcpy(&h, a->src + 2 * i, 2);
+    if (a->kind == 2) {
+      a->dst[i] = half_to_float(h);
+    } else {
+      uint32_t bits = (uint32_t)h << 16;
+      memcpy(&a->dst[i], &bits, 4);
+    }
+  }
+}
+
 /* The first NaN or infinity among the COUNT values just read, as an error. */
 static int check_finite(const timmc_st *st, const char *name, const char *dtype, int ndim,
                         const int64_t *shape, const float *v, size_t count) {
@@ -322,28 +406,19 @@ int timmc_st_read_f32(const timmc_st *st, const char *name, int ndim,
     return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s' has dtype %s, expected F32, F16 or BF16",
                       st->what, name, dtype);
   const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
-  const uint8_t *src = st->body + (size_t)offs->child->valuedouble;
-  size_t count = 1;
+  convert_args a = {dst, st->body + (size_t)offs->child->valuedouble, 1, f32 ? 4 : f16 ? 2 : 1};
   for (int i = 0; i < ndim; i++)
-    count *= (size_t)shape[i];
-  if (f32) {
-    if (count > 0)
-      memcpy(dst, src, count * 4);
-  } else {
-    for (size_t i = 0; i < count; i++) {
-      uint16_t h;
-      memcpy(&h, src + 2 * i, 2);
-      if (f16) {
-        dst[i] = half_to_float(h);
-      } else {
-        uint32_t bits = (uint32_t)h << 16;
-        memcpy(&dst[i], &bits, 4);
-      }
-    }
-  }
+    a.count *= (size_t)shape[i];
+  const size_t n = a.count * (f32 ? 4 : 2);
+  int status = timmc_file_guard(st->what, a.src, n, convert, &a);
+  if (status == TIMMC_EINPUT)
+    return timmc_fail(status, "%s: tensor '%s': the file changed size while being read (it "
+                      "was cut short after it was opened)", st->what, name);
+  if (status != TIMMC_OK)
+    return status;
   if (st->release)
-    timmc_file_release(src, count * (f32 ? 4 : 2));
-  return st->check_finite ? check_finite(st, name, dtype, ndim, shape, dst, count) : TIMMC_OK;
+    timmc_file_release(a.src, n);
+  return st->check_finite ? check_finite(st, name, dtype, ndim, shape, dst, a.count) : TIMMC_OK;
 }
 
 /* A growable string for the header; a failed allocation sets oom. */
@@ -422,6 +497,9 @@ static int check_entries(const char *path, const timmc_st_entry *entries, size_t
     }
     if (strcmp(e->name, "__metadata__") == 0)
       return timmc_fail(TIMMC_ERUNTIME, "%s: '__metadata__' is not a tensor name", path);
+    if (control_char(e->name) != NULL) /* the reader would refuse the file */
+      return timmc_fail(TIMMC_ERUNTIME, "%s: tensor name '%s' holds a control character",
+                        path, e->name);
     if (bad || numel * size != e->nbytes) {
       char s[256];
       timmc_format_shape(s, sizeof s, e->ndim < 0 ? 0 : e->ndim, e->shape);

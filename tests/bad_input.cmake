@@ -5,7 +5,7 @@ set(RUN $<TARGET_FILE:g_resnet18_cls>)
 set(SPECS ${T}/bad_specs)
 
 add_test(NAME bad_input_files
-         COMMAND sh -c "mkdir -p ${BAD} && ${RUN} --random-weights 1 --save-weights ${BAD}/good.safetensors && lua5.4 ${T}/make_bad_inputs.lua ${BAD}/good.safetensors ${BAD}")
+         COMMAND sh -c "mkdir -p ${BAD} && ${RUN} --random-weights 1 --save-weights ${BAD}/good.safetensors && lua5.4 ${T}/make_bad_inputs.lua ${BAD}/good.safetensors ${BAD} && rm -f ${BAD}/fifo && mkfifo ${BAD}/fifo")
 set_tests_properties(bad_input_files PROPERTIES FIXTURES_SETUP bad_files)
 
 # What a case may write (${BAD}/gen, ${BAD}/out, ${BAD}/saved*) goes to a folder
@@ -162,3 +162,59 @@ timmc_bad(spec_densenet_output_stride
 timmc_bad(spec_vovnet_output_stride
           "key 'output_stride': ese_vovnet19b_dw does not support output_stride 8" ${BAD}/gen/x.c
           ${TIMMC} generate ${SPECS}/vovnet_output_stride.json -o ${BAD}/gen)
+
+# files that are not regular files are refused at once: a FIFO must not block
+# the open (the TIMEOUT turns a hang into a failure), nor a device be read
+timmc_bad(weights_fifo "fifo: not a regular file \\(a FIFO\\), expected a regular file"
+          ${BAD}/out/out0.npy ${RUN} --weights ${BAD}/fifo --input ${BAD}/good.npy
+          --outdir ${BAD}/out)
+timmc_bad(npy_fifo "fifo: not a regular file \\(a FIFO\\), expected a regular file"
+          ${BAD}/out/out0.npy ${RUN} --random-weights 1 --input ${BAD}/fifo --outdir ${BAD}/out)
+timmc_bad(weights_device "/dev/zero: not a regular file \\(a character device\\), expected"
+          ${BAD}/out/out0.npy ${RUN} --weights /dev/zero --input ${BAD}/good.npy
+          --outdir ${BAD}/out)
+timmc_bad(npy_directory "bad: not a regular file \\(a directory\\), expected a regular file"
+          ${BAD}/out/out0.npy ${RUN} --random-weights 1 --input ${BAD} --outdir ${BAD}/out)
+set_tests_properties(bad_weights_fifo bad_npy_fifo PROPERTIES TIMEOUT 30)
+
+# output paths: empty, a file, below a file, not writable (even by root: sysfs)
+timmc_bad(cli_outdir_empty "--outdir is empty, expected a directory" ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --input ${BAD}/good.npy --outdir @EMPTY@)
+timmc_bad(cli_save_weights_empty "--save-weights is empty, expected a file name"
+          ${BAD}/saved.safetensors ${RUN} --random-weights 1 --save-weights @EMPTY@)
+timmc_bad(outdir_is_file "good.npy: not a directory \\(a file\\), expected an output directory"
+          ${BAD}/out/out0.npy ${RUN} --random-weights 1 --input ${BAD}/good.npy
+          --outdir ${BAD}/good.npy)
+timmc_bad(outdir_below_file "good.npy/sub: cannot create the output directory: Not a directory"
+          ${BAD}/out/out0.npy ${RUN} --random-weights 1 --input ${BAD}/good.npy
+          --outdir ${BAD}/good.npy/sub)
+timmc_bad(save_weights_below_file "good.npy/w.safetensors: cannot create .*Not a directory"
+          ${BAD}/saved.safetensors ${RUN} --random-weights 1
+          --save-weights ${BAD}/good.npy/w.safetensors)
+if(IS_DIRECTORY /sys/kernel)
+  timmc_bad(outdir_unwritable "/sys/kernel: cannot write in the output directory"
+            ${BAD}/out/out0.npy ${RUN} --random-weights 1 --input ${BAD}/good.npy
+            --outdir /sys/kernel)
+endif()
+
+# strict parsing
+timmc_bad(weights_nul_name "nul_name.safetensors: .*NUL" ${BAD}/out/out0.npy
+          ${RUN} --weights ${BAD}/nul_name.safetensors --input ${BAD}/good.npy --outdir ${BAD}/out)
+timmc_bad(npy_trailing_text "trailing_text.npy: malformed .npy header \\(text after the dict"
+          ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --input ${BAD}/trailing_text.npy --outdir ${BAD}/out)
+timmc_bad(npy_nul_in_descr "nul_descr.npy: malformed .npy header \\(NUL or control character"
+          ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --input ${BAD}/nul_descr.npy --outdir ${BAD}/out)
+
+# a long path does not push the reason out of the message
+string(REPEAT "long_directory_name/" 110 LONG)
+timmc_bad(npy_long_path "/nope.npy: cannot open: No such file or directory$" ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --input ${BAD}/${LONG}nope.npy --outdir ${BAD}/out)
+
+# outputs: a run replaces an earlier run's set as a whole (out1.npy.. of a run
+# with more outputs go; other files stay), leaves nothing of its own beside
+# it, and its files get 0666 less the umask
+add_test(NAME bad_outdir_replaces_set
+         COMMAND sh -c "d=${BAD}/replace && rm -rf $d && mkdir -p $d && for f in out0 out1 out2 out12 out01 notes; do echo old > $d/$f.npy; done && umask 027 && ${RUN} --random-weights 1 --input ${BAD}/good.npy --outdir $d && ls -A $d | tr '\\n' ' ' && test \"$(ls -A $d | tr '\\n' ' ')\" = 'notes.npy out0.npy out01.npy ' && head -c 6 $d/out0.npy | grep -q NUMPY && test $(stat -c %a $d/out0.npy) = 640")
+set_tests_properties(bad_outdir_replaces_set PROPERTIES FIXTURES_REQUIRED bad_files)

@@ -100,3 +100,14 @@ write("truncated.npy", npy("<f4", "1, 3, 64, 64", 3 * 64 * 64, 4):sub(1, -101))
 write("fortran.npy", npy("<f4", "1, 3, 64, 64", 3 * 64 * 64, 4):gsub("False", "True ", 1))
 write("bad_header.npy", npy("<f4", "1, 3, 64; 64", 3 * 64 * 64, 4))
 write("big_endian.npy", npy(">f4", "1, 3, 64, 64", 3 * 64 * 64, 4))
+
+-- strict parsing: a NUL inside a tensor name must not let "fc.bias\0x" stand
+-- for fc.bias; nor may a .npy header hold text after its dict or a NUL in descr
+local renamed = {}
+for k, v in pairs(header) do renamed[k] = v end
+renamed["fc.bias\0x"], renamed["fc.bias"] = header["fc.bias"], nil
+write("nul_name.safetensors", safetensors(renamed))
+write("trailing_text.npy", files.npy_header("{'descr': '<f4', 'fortran_order': False, " ..
+                                            "'shape': (1, 3, 64, 64), } x") ..
+                           string.rep("\0", 3 * 64 * 64 * 4))
+write("nul_descr.npy", npy("<f4\0x", "1, 3, 64, 64", 3 * 64 * 64, 4))

@@ -1,13 +1,21 @@
 /*
  * runtime_test.c - unit tests of the runtime's file formats: safetensors,
- * .npy and the atomic writer. Prints "N passed, M failed"; exits 1 on failure.
+ * .npy, the atomic writer, output sets, reads of files that shrink, signals
+ * and messages. Prints "N passed, M failed"; exits 1 on failure.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* flock */
 #include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "timmc_file.h"
@@ -100,7 +108,7 @@ static void test_st_round_trip(void) {
   const timmc_st_entry e[3] = {
       {"conv.weight", "F32", 2, ws, w, sizeof w},
       {"bn.num_batches_tracked", "I64", 0, NULL, &count, sizeof count},
-      {"odd \"name\"\\\n", "F16", 1, hs, h, sizeof h},
+      {"odd \"name\"\\", "F16", 1, hs, h, sizeof h},
   };
   CHECK(timmc_st_write(scratch("w.safetensors"), e, 3) == TIMMC_OK);
   CHECK(dir_entries(0) == 1);
@@ -116,7 +124,7 @@ static void test_st_round_trip(void) {
     CHECK(st.body_size == sizeof w + sizeof count + sizeof h);
     CHECK(timmc_st_read_f32(&st, "conv.weight", 2, ws, got) == TIMMC_OK);
     CHECK(memcmp(got, w, sizeof w) == 0);
-    CHECK(timmc_st_read_f32(&st, "odd \"name\"\\\n", 1, hs, hv) == TIMMC_OK);
+    CHECK(timmc_st_read_f32(&st, "odd \"name\"\\", 1, hs, hv) == TIMMC_OK);
     CHECK(hv[0] == 1.0f && hv[1] == -2.0f);
     CHECK_ERROR(timmc_st_read_f32(&st, "bn.num_batches_tracked", 0, NULL, got),
                 "tensor 'bn.num_batches_tracked' has dtype I64, expected F32, F16 or BF16");
@@ -253,10 +261,13 @@ static void test_st_open_errors(void) {
   CHECK_ERROR(timmc_st_open(&st, huge, sizeof huge, "model.safetensors"),
               "header length 104857600 runs past the end of the file (16 bytes)");
 
-  /* messages stay on one line whatever the names hold */
+  /* names with control characters are refused, in a message of one line */
   CHECK_ERROR(open_header("{\"a\\nb\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4),
-              "tensor 'a?b': \"data_offsets\"");
+              "model.safetensors: tensor name 'a?b' holds control character 0x0a at byte 1, "
+              "expected printable names");
   CHECK(strchr(timmc_error(), '\n') == NULL);
+  CHECK_ERROR(open_header("{\"a\x01\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4),
+              "holds control character 0x01 at byte 1");
 }
 
 static void test_check_finite(void) {
@@ -489,6 +500,367 @@ static void test_mapped_weights(void) {
   dir_entries(1);
 }
 
+
+/* Names holding a NUL (raw or \u0000) never match a prefix of themselves;
+ * the writer refuses names the reader would refuse. */
+static void test_st_strict_names(void) {
+  CHECK_ERROR(open_header("{\"fc.bias\\u0000x\":{\"dtype\":\"F32\",\"shape\":[1],"
+                          "\"data_offsets\":[0,4]}}", 4),
+              "model.safetensors: header holds a NUL character at byte 9, expected names and "
+              "strings without NUL");
+  CHECK_ERROR(open_header("{\"a\":{\"dtype\":\"F32\\u0000\",\"shape\":[1],"
+                          "\"data_offsets\":[0,4]}}", 4), "holds a NUL character");
+  CHECK_ERROR(open_header("{\"__metadata__\":{\"k\":\"v\\u0000\"}}", 0), "holds a NUL character");
+  /* an escaped backslash before u0000 is no NUL, an escaped quote no end of string */
+  CHECK(open_header("{\"a\\\\u0000\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+                    4) == TIMMC_OK);
+  CHECK_ERROR(open_header("{\"a\\\"\\u0000\":{\"dtype\":\"F32\",\"shape\":[1],"
+                          "\"data_offsets\":[0,4]}}", 4), "holds a NUL character at byte 5");
+  /* a raw NUL inside a name */
+  static const char raw[] = "{\"fc.bias\0x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+  uint8_t img[8 + sizeof raw - 1 + 4] = {sizeof raw - 1};
+  memcpy(img + 8, raw, sizeof raw - 1);
+  timmc_st st;
+  CHECK_ERROR(timmc_st_open(&st, img, sizeof img, "raw.safetensors"), "raw.safetensors: header");
+  const int64_t one = 1;
+  const float x = 1;
+  timmc_st_entry e = {"a\tb", "F32", 1, &one, &x, sizeof x};
+  CHECK_ERROR(timmc_st_write(scratch("ctrl.safetensors"), &e, 1),
+              "tensor name 'a?b' holds a control character");
+  CHECK(dir_entries(0) == 0);
+}
+
+/* A .npy image: HEADER (padded with spaces to 64 bytes minus 10, then '\n'
+ * unless RAW) and 3 floats. */
+static int parse_npy_header(const char *header, size_t header_len, int raw) {
+  uint8_t img[10 + 64 + 12];
+  memset(img, ' ', sizeof img);
+  memcpy(img, "\x93NUMPY\x01\x00\x40\x00", 10);
+  memcpy(img + 10, header, header_len);
+  if (!raw)
+    img[73] = '\n';
+  memset(img + 74, 0, 12);
+  timmc_npy arr;
+  int status = timmc_npy_parse("strict.npy", img, sizeof img, &arr);
+  timmc_npy_free(&arr);
+  return status;
+}
+#define NPY_HEADER(text, raw) parse_npy_header((text), sizeof(text) - 1, (raw))
+
+static void test_npy_strict(void) {
+  CHECK(NPY_HEADER("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", 0) == TIMMC_OK);
+  CHECK(NPY_HEADER("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", 1) == TIMMC_OK);
+  CHECK_ERROR(NPY_HEADER("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), } x", 0),
+              "strict.npy: malformed .npy header (text after the dict, expected only spaces and "
+              "a final newline at byte 58)");
+  CHECK_ERROR(NPY_HEADER("{'descr': '<f4', 'fortran_order': False, 'shape': (3,)}\n", 0),
+              "text after the dict");
+  CHECK_ERROR(NPY_HEADER("{'descr': '<f4', 'fortran_order': False, 'shape': (3,)}\0", 0),
+              "text after the dict");
+  CHECK_ERROR(NPY_HEADER("{'descr': '<f4\0x', 'fortran_order': False, 'shape': (3,), }", 0),
+              "strict.npy: malformed .npy header (NUL or control character in a string at "
+              "byte 14)");
+  CHECK_ERROR(NPY_HEADER("{'descr': '<f4', 'fortran_order': False, 'sha\npe': (3,), }", 0),
+              "NUL or control character in a string");
+  CHECK(strchr(timmc_error(), '\n') == NULL);
+}
+
+/* Anything but a regular file is refused at once (a FIFO without a writer
+ * would block an ordinary open). */
+static void test_not_regular(void) {
+  const void *data;
+  size_t size;
+  CHECK(mkfifo(scratch("fifo"), 0600) == 0);
+  alarm(20); /* a blocked open fails the test instead of hanging it */
+  CHECK_ERROR(timmc_file_map(scratch("fifo"), &data, &size),
+              "fifo: not a regular file (a FIFO), expected a regular file");
+  alarm(0);
+  CHECK(size == 0);
+  CHECK_ERROR(timmc_file_map("/dev/null", &data, &size),
+              "/dev/null: not a regular file (a character device), expected a regular file");
+  CHECK_ERROR(timmc_file_map(dir, &data, &size), "not a regular file (a directory)");
+  timmc_npy arr;
+  CHECK_ERROR(timmc_npy_load(scratch("fifo"), &arr), "not a regular file (a FIFO)");
+  dir_entries(1);
+}
+
+/* A file cut short under its mapping: reads report it instead of dying of
+ * SIGBUS, and SIGBUS is left as it was found. */
+static void test_truncated_mapping(void) {
+  enum { N = 64 * 1024 }; /* 256 KiB: many pages past the cut */
+  static float w[N], got[N];
+  const int64_t shape[1] = {N};
+  timmc_st_entry e = {"big", "F32", 1, shape, w, sizeof w};
+  CHECK(timmc_st_write(scratch("cut.safetensors"), &e, 1) == TIMMC_OK);
+  const void *data;
+  size_t size;
+  timmc_st st;
+  CHECK(timmc_file_map(scratch("cut.safetensors"), &data, &size) == TIMMC_OK);
+  CHECK(timmc_st_open(&st, data, size, "cut.safetensors") == TIMMC_OK);
+  CHECK(truncate(scratch("cut.safetensors"), 4096) == 0);
+  CHECK_ERROR(timmc_st_read_f32(&st, "big", 1, shape, got),
+              "cut.safetensors: tensor 'big': the file changed size while being read");
+  timmc_st_close(&st);
+  timmc_file_unmap(data, size);
+
+  /* cut before the header is read */
+  CHECK(timmc_st_write(scratch("cut.safetensors"), &e, 1) == TIMMC_OK);
+  CHECK(timmc_file_map(scratch("cut.safetensors"), &data, &size) == TIMMC_OK);
+  CHECK(truncate(scratch("cut.safetensors"), 0) == 0);
+  CHECK_ERROR(timmc_st_open(&st, data, size, "cut.safetensors"),
+              "cut.safetensors: the file changed size while being read");
+  timmc_file_unmap(data, size);
+
+  /* a .npy cut under timmc_npy_parse */
+  CHECK(timmc_npy_write_f32(scratch("cut.npy"), 1, shape, w) == TIMMC_OK);
+  CHECK(timmc_file_map(scratch("cut.npy"), &data, &size) == TIMMC_OK);
+  CHECK(truncate(scratch("cut.npy"), 4096) == 0);
+  timmc_npy arr;
+  CHECK_ERROR(timmc_npy_parse("cut.npy", data, size, &arr),
+              "cut.npy: the file changed size while being read");
+  CHECK(arr.data == NULL);
+  timmc_file_unmap(data, size);
+
+  struct sigaction now;
+  CHECK(sigaction(SIGBUS, NULL, &now) == 0 && now.sa_handler == SIG_DFL);
+  dir_entries(1);
+}
+
+/* Messages keep their end (the reason) whatever the length of a path. */
+static void test_long_messages(void) {
+  static char path[6001], want[8192];
+  memset(path, 'd', sizeof path - 1);
+  for (size_t i = 10; i < sizeof path - 1; i += 10)
+    path[i] = '/';
+  path[2500] = '\0'; /* fits whole */
+  timmc_fail(TIMMC_EINPUT, "%s: cannot open: %s", path, "No such file or directory");
+  snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
+  CHECK(strcmp(timmc_error(), want) == 0);
+  path[2500] = 'd';
+  timmc_fail(TIMMC_EINPUT, "%s: cannot open: %s", path, "No such file or directory");
+  const char *m = timmc_error();
+  const char *reason = ": cannot open: No such file or directory";
+  size_t n = strlen(m);
+  CHECK(n < 4096 && n > 4000);
+  CHECK(n > strlen(reason) && strcmp(m + n - strlen(reason), reason) == 0);
+  CHECK(strncmp(m, path, 40) == 0 && strstr(m, "...") != NULL);
+  /* context prefixed onto the message itself */
+  timmc_fail(TIMMC_EINPUT, "model: %s", timmc_error());
+  n = strlen(timmc_error());
+  CHECK(n < 4096 && strncmp(timmc_error(), "model: ", 7) == 0 &&
+        strcmp(timmc_error() + n - strlen(reason), reason) == 0);
+  /* no long word to shorten: the middle of the message goes */
+  static char words[9000];
+  for (size_t i = 0; i + 3 < sizeof words; i += 3)
+    memcpy(words + i, "ab ", 3);
+  timmc_fail(TIMMC_EINPUT, "%s the end", words);
+  n = strlen(timmc_error());
+  CHECK(n == 4095 && strcmp(timmc_error() + n - 7, "the end") == 0);
+}
+
+/* Reads FILE in DIR into buf (NUL-terminated); "" if missing. */
+static const char *slurp(const char *d, const char *file) {
+  static char buf[256], path[512];
+  snprintf(path, sizeof path, "%s/%s", d, file);
+  buf[0] = '\0';
+  FILE *f = fopen(path, "rb");
+  if (f != NULL) {
+    buf[fread(buf, 1, sizeof buf - 1, f)] = '\0';
+    fclose(f);
+  }
+  return buf;
+}
+
+/* The names in directory D, sorted, space-separated. */
+static const char *listing(const char *d) {
+  static char out[1024];
+  struct dirent **names;
+  int n = scandir(d, &names, NULL, alphasort);
+  out[0] = '\0';
+  for (int i = 0; i < n; i++) {
+    if (strcmp(names[i]->d_name, ".") && strcmp(names[i]->d_name, "..")) {
+      strncat(out, names[i]->d_name, sizeof out - strlen(out) - 2);
+      strcat(out, " ");
+    }
+    free(names[i]);
+  }
+  if (n >= 0)
+    free(names);
+  return out;
+}
+
+/* Writes a set of COUNT files "TAG I" into D; the commit's status. */
+static int write_set(const char *d, int count, const char *tag) {
+  timmc_file_set set;
+  int status = timmc_file_set_begin(&set, d, "out", ".npy");
+  char text[64];
+  for (int i = 0; status == TIMMC_OK && i < count; i++) {
+    const char *path;
+    status = timmc_file_set_path(&set, i, &path);
+    snprintf(text, sizeof text, "%s %d", tag, i);
+    if (status == TIMMC_OK)
+      status = timmc_file_write(path, text, strlen(text));
+  }
+  if (status == TIMMC_OK)
+    return timmc_file_set_commit(&set, count);
+  timmc_file_set_abort(&set);
+  return status;
+}
+
+static void test_output_set(void) {
+  char d[600], sub[700];
+  snprintf(d, sizeof d, "%s", scratch("set"));
+  CHECK(mkdir(d, 0777) == 0);
+  const char *old[] = {"out0.npy", "out1.npy", "out2.npy", "out12.npy", "out01.npy", "notes"};
+  for (size_t i = 0; i < sizeof old / sizeof old[0]; i++) {
+    snprintf(sub, sizeof sub, "%s/%s", d, old[i]);
+    write_bytes(sub, "old", 3);
+  }
+  /* nothing moves before the commit, and an abort leaves all as it was */
+  timmc_file_set set;
+  const char *path;
+  CHECK(timmc_file_set_begin(&set, d, "out", ".npy") == TIMMC_OK);
+  CHECK(timmc_file_set_path(&set, 0, &path) == TIMMC_OK &&
+        timmc_file_write(path, "new 0", 5) == TIMMC_OK);
+  CHECK(strcmp(slurp(d, "out0.npy"), "old") == 0);
+  timmc_file_set_abort(&set);
+  CHECK(strcmp(listing(d), "notes out0.npy out01.npy out1.npy out12.npy out2.npy ") == 0);
+  CHECK(strcmp(slurp(d, "out0.npy"), "old") == 0);
+  /* a commit replaces the set as a whole: out2 and out12 of the earlier run go */
+  mode_t mask = umask(027);
+  CHECK(write_set(d, 2, "new") == TIMMC_OK);
+  umask(mask);
+  CHECK(strcmp(listing(d), "notes out0.npy out01.npy out1.npy ") == 0);
+  CHECK(strcmp(slurp(d, "out0.npy"), "new 0") == 0 && strcmp(slurp(d, "out1.npy"), "new 1") == 0);
+  struct stat sb;
+  snprintf(sub, sizeof sub, "%s/out0.npy", d);
+  CHECK(stat(sub, &sb) == 0 && (sb.st_mode & 0777) == 0640);
+  /* a directory in the way fails before anything moves */
+  snprintf(sub, sizeof sub, "%s/out2.npy", d);
+  CHECK(mkdir(sub, 0777) == 0);
+  CHECK_ERROR(write_set(d, 3, "dir"), "out2.npy: is a directory, expected an output file");
+  CHECK(strcmp(slurp(d, "out0.npy"), "new 0") == 0);
+  CHECK(rmdir(sub) == 0);
+  /* bad directories */
+  CHECK_ERROR(timmc_file_set_begin(&set, "", "out", ".npy"), "the output directory's name is "
+                                                             "empty");
+  snprintf(sub, sizeof sub, "%s/notes", d);
+  CHECK_ERROR(timmc_file_set_begin(&set, sub, "out", ".npy"),
+              "notes: not a directory (a file), expected an output directory");
+  snprintf(sub, sizeof sub, "%s/notes/x", d);
+  CHECK_ERROR(timmc_file_set_begin(&set, sub, "out", ".npy"),
+              "notes/x: cannot create the output directory: Not a directory");
+  /* directories begin made go again with an abort */
+  snprintf(sub, sizeof sub, "%s/a/b/c/", d);
+  CHECK(timmc_file_set_begin(&set, sub, "out", ".npy") == TIMMC_OK);
+  snprintf(sub, sizeof sub, "%s/a/b/c", d);
+  CHECK(access(sub, F_OK) == 0);
+  timmc_file_set_abort(&set);
+  CHECK(strcmp(listing(d), "notes out0.npy out01.npy out1.npy ") == 0);
+
+  /* writers take turns: a commit waits for the lock on the directory */
+  int fd = open(d, O_RDONLY | O_DIRECTORY);
+  CHECK(fd >= 0 && flock(fd, LOCK_EX) == 0);
+  fflush(stdout);
+  pid_t child = fork();
+  if (child == 0) {
+    close(fd); /* its lock is the parent's */
+    _exit(write_set(d, 4, "child") == TIMMC_OK ? 0 : 1);
+  }
+  struct timespec wait = {0, 300 * 1000 * 1000};
+  nanosleep(&wait, NULL);
+  int status = 0;
+  CHECK(waitpid(child, &status, WNOHANG) == 0);
+  CHECK(strcmp(slurp(d, "out0.npy"), "new 0") == 0);
+  close(fd);
+  CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  CHECK(strcmp(listing(d), "notes out0.npy out01.npy out1.npy out2.npy out3.npy ") == 0);
+  CHECK(strcmp(slurp(d, "out3.npy"), "child 3") == 0);
+
+  /* two writers of sets of 1 and of 3 files: the last set stands alone */
+  pid_t kids[2];
+  for (int k = 0; k < 2; k++) {
+    if ((kids[k] = fork()) == 0) {
+      int bad = 0;
+      for (int i = 0; i < 30; i++)
+        bad |= write_set(d, k ? 3 : 1, k ? "three" : "one") != TIMMC_OK;
+      _exit(bad);
+    }
+  }
+  for (int k = 0; k < 2; k++)
+    CHECK(waitpid(kids[k], &status, 0) == kids[k] && WIFEXITED(status) &&
+          WEXITSTATUS(status) == 0);
+  const char *list = listing(d);
+  if (strncmp(slurp(d, "out0.npy"), "one", 3) == 0)
+    CHECK(strcmp(list, "notes out0.npy out01.npy ") == 0);
+  else
+    CHECK(strcmp(list, "notes out0.npy out01.npy out1.npy out2.npy ") == 0 &&
+          strcmp(slurp(d, "out2.npy"), "three 2") == 0);
+  const char *rm[] = {"out0.npy", "out1.npy", "out2.npy", "out01.npy", "notes"};
+  for (size_t i = 0; i < sizeof rm / sizeof rm[0]; i++) {
+    snprintf(sub, sizeof sub, "%s/%s", d, rm[i]);
+    unlink(sub);
+  }
+  CHECK(rmdir(d) == 0);
+}
+
+/* SIGTERM (or SIGINT) in the middle of writing removes the temporary files
+ * and directories, and the process still dies of the signal. */
+static void test_signal_cleanup(int sig, int use_set) {
+  int ready[2];
+  CHECK(pipe(ready) == 0);
+  fflush(stdout);
+  pid_t child = fork();
+  if (child == 0) {
+    timmc_file_writer w;
+    timmc_file_set set;
+    const char *path = scratch("sig.bin");
+    int ok = timmc_file_cleanup_on_signals() == TIMMC_OK;
+    if (use_set) {
+      ok = ok && timmc_file_set_begin(&set, scratch("sigset"), "out", ".npy") == TIMMC_OK;
+      ok = ok && timmc_file_set_path(&set, 0, &path) == TIMMC_OK &&
+           timmc_file_write(path, "x", 1) == TIMMC_OK;
+      ok = ok && timmc_file_set_path(&set, 1, &path) == TIMMC_OK;
+    }
+    ok = ok && timmc_file_begin(&w, path) == TIMMC_OK && timmc_file_put(&w, "y", 1) == TIMMC_OK;
+    if (write(ready[1], ok ? "1" : "0", 1) != 1)
+      _exit(3);
+    for (;;)
+      pause();
+  }
+  char c = 0;
+  CHECK(read(ready[0], &c, 1) == 1 && c == '1');
+  close(ready[0]);
+  close(ready[1]);
+  CHECK(kill(child, sig) == 0);
+  int status;
+  CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status) && WTERMSIG(status) == sig);
+  if (use_set) {
+    CHECK(strcmp(listing(scratch("sigset")), "") == 0);
+    rmdir(scratch("sigset"));
+  }
+  CHECK(dir_entries(0) == 0);
+  dir_entries(1);
+}
+
+/* A signal the process ignores stays ignored. */
+static void test_signal_ignored(void) {
+  fflush(stdout);
+  pid_t child = fork();
+  if (child == 0) {
+    struct sigaction ign, now;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGHUP, &ign, NULL);
+    int ok = timmc_file_cleanup_on_signals() == TIMMC_OK;
+    ok = ok && sigaction(SIGHUP, NULL, &now) == 0 && now.sa_handler == SIG_IGN;
+    ok = ok && sigaction(SIGTERM, NULL, &now) == 0 && now.sa_handler != SIG_DFL;
+    _exit(ok ? 0 : 1);
+  }
+  int status;
+  CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void) {
   if (mkdtemp(dir) == NULL) {
     perror("mkdtemp");
@@ -503,6 +875,15 @@ int main(void) {
   test_npy_parse();
   test_atomic_writer();
   test_mapped_weights();
+  test_st_strict_names();
+  test_npy_strict();
+  test_not_regular();
+  test_truncated_mapping();
+  test_long_messages();
+  test_output_set();
+  test_signal_cleanup(SIGTERM, 0);
+  test_signal_cleanup(SIGINT, 1);
+  test_signal_ignored();
   dir_entries(1);
   rmdir(dir);
   printf("%d passed, %d failed\n", passed, failed);
