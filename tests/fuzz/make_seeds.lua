@@ -36,6 +36,16 @@ write(S .. "unknown_dtype", safetensors({ { "q", "F4", { 2 }, "\0" } }))
 local overlap = '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},' ..
                 '"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}'
 write(S .. "overlap", string.pack("<I8", #overlap) .. overlap .. string.rep("\0", 12))
+-- names that must not pass for another: a NUL (escaped, or raw) would cut
+-- "fc.bias\0x" to "fc.bias"; control characters; an escaped backslash before
+-- u0000 (no NUL, accepted)
+write(S .. "nul_name", safetensors({ { "fc.bias\\u0000x", "F32", { 1 }, f32(1) },
+                                     { "fc.bias", "F32", { 1 }, f32(2) } }))
+write(S .. "raw_nul_name", safetensors({ { "fc.bias\0x", "F32", { 1 }, f32(1) } }))
+write(S .. "nul_dtype", safetensors({ { "w", "F32\\u0000", { 1 }, f32(1) } }))
+write(S .. "control_name", safetensors({ { "a\\nb", "F32", { 1 }, f32(1) },
+                                         { "c\1", "F32", { 1 }, f32(1) } }))
+write(S .. "escaped_backslash", safetensors({ { "a\\\\u0000", "F32", { 1 }, f32(1) } }))
 
 -- .npy: VERSION 1, 2 or 3; DICT the header dict text; DATA the bytes after it.
 local function npy(version, dict, data) return files.npy_header(dict, version) .. data end
@@ -58,3 +68,11 @@ write(N .. "fortran", npy(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (
                           f32(1, 2, 3, 4)))
 write(N .. "big_endian", npy(1, "{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }",
                              f32(1)))
+-- text after the dict (only spaces and the final newline may follow it), a
+-- newline before the padding, a NUL inside descr
+write(N .. "trailing_text", npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), } x",
+                                f32(1)))
+write(N .. "early_newline", npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }\n",
+                                f32(1)))
+write(N .. "nul_descr", npy(1, "{'descr': '<f4\0x', 'fortran_order': False, 'shape': (1,), }",
+                            f32(1)))
