@@ -292,3 +292,85 @@ void timmc_nchw_to_nhwc(const float *src, float *dst, size_t n, size_t c, size_t
 void timmc_nhwc_to_nchw(const float *src, float *dst, size_t n, size_t hw, size_t c) {
   for (size_t i = 0; i < n; i++) transpose(src + i * c * hw, dst + i * c * hw, hw, c);
 }
+
+/*
+ * SiLU, x * sigmoid(x), eight lanes at a time (GCC/clang vector extensions:
+ * AVX when the build allows it, two SSE or NEON halves otherwise). exp is
+ * Cephes' expf: n = round(x / ln 2) by the 1.5 * 2^23 trick, r = x - n ln 2
+ * in two parts, a degree-6 polynomial, times 2^n built in the exponent bits;
+ * within 2 ulp of expf over [-88, 88], where the argument is clamped. Every
+ * element goes through the same lanes' arithmetic (the tail is padded), so
+ * results do not depend on the thread count or the position.
+ */
+typedef float timmc_v8f __attribute__((vector_size(32)));
+typedef int32_t timmc_v8i __attribute__((vector_size(32)));
+
+/* Always inlined, the vectors never cross a call (so the ABI note about
+ * 32-byte vector arguments without AVX does not apply). */
+#define VINLINE static inline __attribute__((always_inline))
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+/* On x86-64 with GCC, AVX-512 and AVX2 copies beside the baseline one; the
+ * loader picks the best the CPU runs (as timmc_wino.c does). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ACT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=haswell", "default")))
+#else
+#define ACT_CLONES
+#endif
+
+VINLINE timmc_v8f splat(float v) { return (timmc_v8f){v, v, v, v, v, v, v, v}; }
+
+/* lanes of a where mask (all ones) is set, else of b */
+VINLINE timmc_v8f select_v8(timmc_v8i mask, timmc_v8f a, timmc_v8f b) {
+  return (timmc_v8f)((mask & (timmc_v8i)a) | (~mask & (timmc_v8i)b));
+}
+
+VINLINE timmc_v8f exp_v8(timmc_v8f x) {
+  const timmc_v8f hi = splat(88.3762626647949f), lo = splat(-88.3762626647949f);
+  x = select_v8(x > hi, hi, x);
+  x = select_v8(x < lo, lo, x);
+  const timmc_v8f magic = splat(12582912.0f); /* 1.5 * 2^23: adding it rounds to an integer */
+  timmc_v8f n = (x * splat(1.44269504088896341f) + magic) - magic;
+  timmc_v8f r = x - n * splat(0.693359375f);
+  r = r - n * splat(-2.12194440e-4f);
+  timmc_v8f p = splat(1.9875691500e-4f);
+  p = p * r + splat(1.3981999507e-3f);
+  p = p * r + splat(8.3334519073e-3f);
+  p = p * r + splat(4.1665795894e-2f);
+  p = p * r + splat(1.6666665459e-1f);
+  p = p * r + splat(5.0000001201e-1f);
+  p = p * r * r + r + splat(1.0f);
+  const timmc_v8i bits = (__builtin_convertvector(n, timmc_v8i) + 127) << 23;
+  return p * (timmc_v8f)bits;
+}
+
+VINLINE timmc_v8f silu_v8(timmc_v8f x) { return x / (splat(1.0f) + exp_v8(-x)); }
+
+ACT_CLONES static void silu_pixels(void *context, size_t first, size_t count) {
+  const timmc_op *op = context;
+  const size_t channels = op->dims[1], in_stride = op->dims[2], out_stride = op->dims[3];
+  for (size_t p = first; p < first + count; p++) {
+    const float *in = op->a + p * in_stride;
+    float *out = op->y + p * out_stride;
+    size_t c = 0;
+    for (; c + 8 <= channels; c += 8) {
+      timmc_v8f x;
+      memcpy(&x, in + c, sizeof(x));
+      x = silu_v8(x);
+      memcpy(out + c, &x, sizeof(x));
+    }
+    if (c < channels) {
+      timmc_v8f x = splat(0.0f);
+      memcpy(&x, in + c, (channels - c) * sizeof(float));
+      x = silu_v8(x);
+      memcpy(out + c, &x, (channels - c) * sizeof(float));
+    }
+  }
+}
+
+int timmc_kernel_silu(const timmc_op *op, pthreadpool_t pool) {
+  pthreadpool_parallelize_1d_tile_1d(pool, silu_pixels, (void *)op, op->dims[0], 64,
+                                     PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+  return TIMMC_OK;
+}

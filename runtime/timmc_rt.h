@@ -37,6 +37,10 @@ int timmc_kernel_rsoftmax(const timmc_op *op, pthreadpool_t pool);
  * dims: batch, pixels, radix, C. */
 int timmc_kernel_radix_sum(const timmc_op *op, pthreadpool_t pool);
 
+/* SiLU (x * sigmoid(x)) of a tensor, in place or not: y[p][c] = silu(a[p][c]).
+ * dims: pixels, channels, input pixel stride, output pixel stride. */
+int timmc_kernel_silu(const timmc_op *op, pthreadpool_t pool);
+
 /* Scratch buffers for one operator's weights, reused layer after layer at
  * init (XNNPACK packs its own copy when the operator is created). */
 typedef struct timmc_scratch {

@@ -133,9 +133,11 @@ function emit.bn_act(node, ctx)
              x, y, "w->bias", node.act), x, y)
 end
 
--- XNNPACK's own operators for activations; the others run as a loop over the
--- activation's C expression (activations.lua), printed into the model's file.
+-- XNNPACK's own operators for activations, and timmc's vectorised runtime
+-- kernels (timmc_rt.c); the others run as a loop over the activation's C
+-- expression (activations.lua), printed into the model's file.
 local NATIVE_ACT = { sigmoid = "sigmoid_nc_f32", hard_swish = "hardswish_nc_f32" }
+local KERNEL_ACT = { silu = "timmc_kernel_silu" }
 
 function emit.act(node, ctx)
   local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
@@ -145,10 +147,14 @@ function emit.act(node, ctx)
     return nc_op(node, ctx, "clamp_nc_f32", { { "output_min", min }, { "output_max", max } }, x, y)
   end
   if NATIVE_ACT[node.fn] then return nc_op(node, ctx, NATIVE_ACT[node.fn], {}, x, y) end
-  ctx.act_kernels[node.fn] = true
-  return string.format("  ops[%d] = (timmc_op){.kernel = act_%s, .a = %s, .y = %s,\n" ..
+  local fn = KERNEL_ACT[node.fn]
+  if not fn then
+    ctx.act_kernels[node.fn] = true
+    fn = "act_" .. node.fn
+  end
+  return string.format("  ops[%d] = (timmc_op){.kernel = %s, .a = %s, .y = %s,\n" ..
                        "      .dims = {/*pixels=*/%d, /*channels=*/%d, /*in_stride=*/%d, " ..
-                       "/*out_stride=*/%d}};\n", ctx.op, node.fn, x.ptr, y.ptr,
+                       "/*out_stride=*/%d}};\n", ctx.op, fn, x.ptr, y.ptr,
                        x.shape[1] * x.shape[2] * x.shape[3], x.shape[4], x.stride, y.stride)
 end
 
