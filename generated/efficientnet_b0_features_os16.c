@@ -963,26 +963,6 @@ static const timmc_output outputs[EFFICIENTNET_B0_FEATURES_OS16_NUM_OUTPUTS] = {
     {{"blocks.6", 320, 16, 14, 14}, 4, {1, 320, 14, 14}},
 };
 
-/* silu, element by element: nn.SiLU */
-static void act_silu_pixels(void *context, size_t first, size_t count) {
-  const timmc_op *op = context;
-  const size_t channels = op->dims[1], in_stride = op->dims[2], out_stride = op->dims[3];
-  for (size_t p = first; p < first + count; p++) {
-    const float *in = op->a + p * in_stride;
-    float *out = op->y + p * out_stride;
-    for (size_t c = 0; c < channels; c++) {
-      const float x = in[c];
-      out[c] = x / (1.0f + expf(-x));
-    }
-  }
-}
-
-static int act_silu(const timmc_op *op, pthreadpool_t pool) {
-  pthreadpool_parallelize_1d_tile_1d(pool, act_silu_pixels, (void *)op, op->dims[0], 64,
-                                     PTHREADPOOL_FLAG_DISABLE_DENORMALS);
-  return TIMMC_OK;
-}
-
 /* Creates every operator with its weights and binds it to its arena slots. */
 static int create_ops(const timmc_st *st, timmc_scratch *w) {
   enum xnn_status s;
@@ -1004,7 +984,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "setup", s);
 
   /* bn1: silu; [1,112,112,32] -> [1,112,112,32] */
-  ops[1] = (timmc_op){.kernel = act_silu, .a = t2_bn1, .y = t3_bn1,
+  ops[1] = (timmc_op){.kernel = timmc_kernel_silu, .a = t2_bn1, .y = t3_bn1,
       .dims = {/*pixels=*/12544, /*channels=*/32, /*in_stride=*/32, /*out_stride=*/32}};
 
   /* blocks.0.0.conv_dw: conv 3x3 32->32 s1 g32, blocks.0.0.bn1 folded; [1,112,112,32] -> [1,112,112,32] */
@@ -1024,7 +1004,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_dw", "setup", s);
 
   /* blocks.0.0.bn1: silu; [1,112,112,32] -> [1,112,112,32] */
-  ops[3] = (timmc_op){.kernel = act_silu, .a = t4_blocks_0_0_bn1, .y = t5_blocks_0_0_bn1,
+  ops[3] = (timmc_op){.kernel = timmc_kernel_silu, .a = t4_blocks_0_0_bn1, .y = t5_blocks_0_0_bn1,
       .dims = {/*pixels=*/12544, /*channels=*/32, /*in_stride=*/32, /*out_stride=*/32}};
 
   /* blocks.0.0.se: global avg pool; [1,112,112,32] -> [1,1,1,32] */
@@ -1051,7 +1031,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.se.conv_reduce", "setup", s);
 
   /* blocks.0.0.se.conv_reduce: silu; [1,1,1,8] -> [1,1,1,8] */
-  ops[6] = (timmc_op){.kernel = act_silu, .a = t7_blocks_0_0_se_conv_reduce, .y = t8_blocks_0_0_se_conv_reduce,
+  ops[6] = (timmc_op){.kernel = timmc_kernel_silu, .a = t7_blocks_0_0_se_conv_reduce, .y = t8_blocks_0_0_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/8, /*in_stride=*/8, /*out_stride=*/8}};
 
   /* blocks.0.0.se.conv_expand: linear 8->32; [1,1,1,8] -> [1,1,1,32] */
@@ -1119,7 +1099,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pw", "setup", s);
 
   /* blocks.1.0.bn1: silu; [1,112,112,96] -> [1,112,112,96] */
-  ops[12] = (timmc_op){.kernel = act_silu, .a = t13_blocks_1_0_bn1, .y = t14_blocks_1_0_bn1,
+  ops[12] = (timmc_op){.kernel = timmc_kernel_silu, .a = t13_blocks_1_0_bn1, .y = t14_blocks_1_0_bn1,
       .dims = {/*pixels=*/12544, /*channels=*/96, /*in_stride=*/96, /*out_stride=*/96}};
 
   /* blocks.1.0.conv_dw: conv 3x3 96->96 s2 g96, blocks.1.0.bn2 folded; [1,112,112,96] -> [1,56,56,96] */
@@ -1139,7 +1119,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_dw", "setup", s);
 
   /* blocks.1.0.bn2: silu; [1,56,56,96] -> [1,56,56,96] */
-  ops[14] = (timmc_op){.kernel = act_silu, .a = t15_blocks_1_0_bn2, .y = t16_blocks_1_0_bn2,
+  ops[14] = (timmc_op){.kernel = timmc_kernel_silu, .a = t15_blocks_1_0_bn2, .y = t16_blocks_1_0_bn2,
       .dims = {/*pixels=*/3136, /*channels=*/96, /*in_stride=*/96, /*out_stride=*/96}};
 
   /* blocks.1.0.se: global avg pool; [1,56,56,96] -> [1,1,1,96] */
@@ -1166,7 +1146,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.se.conv_reduce", "setup", s);
 
   /* blocks.1.0.se.conv_reduce: silu; [1,1,1,4] -> [1,1,1,4] */
-  ops[17] = (timmc_op){.kernel = act_silu, .a = t18_blocks_1_0_se_conv_reduce, .y = t19_blocks_1_0_se_conv_reduce,
+  ops[17] = (timmc_op){.kernel = timmc_kernel_silu, .a = t18_blocks_1_0_se_conv_reduce, .y = t19_blocks_1_0_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/4, /*in_stride=*/4, /*out_stride=*/4}};
 
   /* blocks.1.0.se.conv_expand: linear 4->96; [1,1,1,4] -> [1,1,1,96] */
@@ -1234,7 +1214,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pw", "setup", s);
 
   /* blocks.1.1.bn1: silu; [1,56,56,144] -> [1,56,56,144] */
-  ops[23] = (timmc_op){.kernel = act_silu, .a = t24_blocks_1_1_bn1, .y = t25_blocks_1_1_bn1,
+  ops[23] = (timmc_op){.kernel = timmc_kernel_silu, .a = t24_blocks_1_1_bn1, .y = t25_blocks_1_1_bn1,
       .dims = {/*pixels=*/3136, /*channels=*/144, /*in_stride=*/144, /*out_stride=*/144}};
 
   /* blocks.1.1.conv_dw: conv 3x3 144->144 s1 g144, blocks.1.1.bn2 folded; [1,56,56,144] -> [1,56,56,144] */
@@ -1254,7 +1234,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_dw", "setup", s);
 
   /* blocks.1.1.bn2: silu; [1,56,56,144] -> [1,56,56,144] */
-  ops[25] = (timmc_op){.kernel = act_silu, .a = t26_blocks_1_1_bn2, .y = t27_blocks_1_1_bn2,
+  ops[25] = (timmc_op){.kernel = timmc_kernel_silu, .a = t26_blocks_1_1_bn2, .y = t27_blocks_1_1_bn2,
       .dims = {/*pixels=*/3136, /*channels=*/144, /*in_stride=*/144, /*out_stride=*/144}};
 
   /* blocks.1.1.se: global avg pool; [1,56,56,144] -> [1,1,1,144] */
@@ -1281,7 +1261,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.se.conv_reduce", "setup", s);
 
   /* blocks.1.1.se.conv_reduce: silu; [1,1,1,6] -> [1,1,1,6] */
-  ops[28] = (timmc_op){.kernel = act_silu, .a = t29_blocks_1_1_se_conv_reduce, .y = t30_blocks_1_1_se_conv_reduce,
+  ops[28] = (timmc_op){.kernel = timmc_kernel_silu, .a = t29_blocks_1_1_se_conv_reduce, .y = t30_blocks_1_1_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/6, /*in_stride=*/6, /*out_stride=*/6}};
 
   /* blocks.1.1.se.conv_expand: linear 6->144; [1,1,1,6] -> [1,1,1,144] */
@@ -1359,7 +1339,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pw", "setup", s);
 
   /* blocks.2.0.bn1: silu; [1,56,56,144] -> [1,56,56,144] */
-  ops[35] = (timmc_op){.kernel = act_silu, .a = t36_blocks_2_0_bn1, .y = t37_blocks_2_0_bn1,
+  ops[35] = (timmc_op){.kernel = timmc_kernel_silu, .a = t36_blocks_2_0_bn1, .y = t37_blocks_2_0_bn1,
       .dims = {/*pixels=*/3136, /*channels=*/144, /*in_stride=*/144, /*out_stride=*/144}};
 
   /* blocks.2.0.conv_dw: conv 5x5 144->144 s2 g144, blocks.2.0.bn2 folded; [1,56,56,144] -> [1,28,28,144] */
@@ -1379,7 +1359,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "setup", s);
 
   /* blocks.2.0.bn2: silu; [1,28,28,144] -> [1,28,28,144] */
-  ops[37] = (timmc_op){.kernel = act_silu, .a = t38_blocks_2_0_bn2, .y = t39_blocks_2_0_bn2,
+  ops[37] = (timmc_op){.kernel = timmc_kernel_silu, .a = t38_blocks_2_0_bn2, .y = t39_blocks_2_0_bn2,
       .dims = {/*pixels=*/784, /*channels=*/144, /*in_stride=*/144, /*out_stride=*/144}};
 
   /* blocks.2.0.se: global avg pool; [1,28,28,144] -> [1,1,1,144] */
@@ -1406,7 +1386,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.se.conv_reduce", "setup", s);
 
   /* blocks.2.0.se.conv_reduce: silu; [1,1,1,6] -> [1,1,1,6] */
-  ops[40] = (timmc_op){.kernel = act_silu, .a = t41_blocks_2_0_se_conv_reduce, .y = t42_blocks_2_0_se_conv_reduce,
+  ops[40] = (timmc_op){.kernel = timmc_kernel_silu, .a = t41_blocks_2_0_se_conv_reduce, .y = t42_blocks_2_0_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/6, /*in_stride=*/6, /*out_stride=*/6}};
 
   /* blocks.2.0.se.conv_expand: linear 6->144; [1,1,1,6] -> [1,1,1,144] */
@@ -1474,7 +1454,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pw", "setup", s);
 
   /* blocks.2.1.bn1: silu; [1,28,28,240] -> [1,28,28,240] */
-  ops[46] = (timmc_op){.kernel = act_silu, .a = t47_blocks_2_1_bn1, .y = t48_blocks_2_1_bn1,
+  ops[46] = (timmc_op){.kernel = timmc_kernel_silu, .a = t47_blocks_2_1_bn1, .y = t48_blocks_2_1_bn1,
       .dims = {/*pixels=*/784, /*channels=*/240, /*in_stride=*/240, /*out_stride=*/240}};
 
   /* blocks.2.1.conv_dw: conv 5x5 240->240 s1 g240, blocks.2.1.bn2 folded; [1,28,28,240] -> [1,28,28,240] */
@@ -1494,7 +1474,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "setup", s);
 
   /* blocks.2.1.bn2: silu; [1,28,28,240] -> [1,28,28,240] */
-  ops[48] = (timmc_op){.kernel = act_silu, .a = t49_blocks_2_1_bn2, .y = t50_blocks_2_1_bn2,
+  ops[48] = (timmc_op){.kernel = timmc_kernel_silu, .a = t49_blocks_2_1_bn2, .y = t50_blocks_2_1_bn2,
       .dims = {/*pixels=*/784, /*channels=*/240, /*in_stride=*/240, /*out_stride=*/240}};
 
   /* blocks.2.1.se: global avg pool; [1,28,28,240] -> [1,1,1,240] */
@@ -1521,7 +1501,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.se.conv_reduce", "setup", s);
 
   /* blocks.2.1.se.conv_reduce: silu; [1,1,1,10] -> [1,1,1,10] */
-  ops[51] = (timmc_op){.kernel = act_silu, .a = t52_blocks_2_1_se_conv_reduce, .y = t53_blocks_2_1_se_conv_reduce,
+  ops[51] = (timmc_op){.kernel = timmc_kernel_silu, .a = t52_blocks_2_1_se_conv_reduce, .y = t53_blocks_2_1_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/10, /*in_stride=*/10, /*out_stride=*/10}};
 
   /* blocks.2.1.se.conv_expand: linear 10->240; [1,1,1,10] -> [1,1,1,240] */
@@ -1599,7 +1579,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pw", "setup", s);
 
   /* blocks.3.0.bn1: silu; [1,28,28,240] -> [1,28,28,240] */
-  ops[58] = (timmc_op){.kernel = act_silu, .a = t59_blocks_3_0_bn1, .y = t60_blocks_3_0_bn1,
+  ops[58] = (timmc_op){.kernel = timmc_kernel_silu, .a = t59_blocks_3_0_bn1, .y = t60_blocks_3_0_bn1,
       .dims = {/*pixels=*/784, /*channels=*/240, /*in_stride=*/240, /*out_stride=*/240}};
 
   /* blocks.3.0.conv_dw: conv 3x3 240->240 s2 g240, blocks.3.0.bn2 folded; [1,28,28,240] -> [1,14,14,240] */
@@ -1619,7 +1599,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_dw", "setup", s);
 
   /* blocks.3.0.bn2: silu; [1,14,14,240] -> [1,14,14,240] */
-  ops[60] = (timmc_op){.kernel = act_silu, .a = t61_blocks_3_0_bn2, .y = t62_blocks_3_0_bn2,
+  ops[60] = (timmc_op){.kernel = timmc_kernel_silu, .a = t61_blocks_3_0_bn2, .y = t62_blocks_3_0_bn2,
       .dims = {/*pixels=*/196, /*channels=*/240, /*in_stride=*/240, /*out_stride=*/240}};
 
   /* blocks.3.0.se: global avg pool; [1,14,14,240] -> [1,1,1,240] */
@@ -1646,7 +1626,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.se.conv_reduce", "setup", s);
 
   /* blocks.3.0.se.conv_reduce: silu; [1,1,1,10] -> [1,1,1,10] */
-  ops[63] = (timmc_op){.kernel = act_silu, .a = t64_blocks_3_0_se_conv_reduce, .y = t65_blocks_3_0_se_conv_reduce,
+  ops[63] = (timmc_op){.kernel = timmc_kernel_silu, .a = t64_blocks_3_0_se_conv_reduce, .y = t65_blocks_3_0_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/10, /*in_stride=*/10, /*out_stride=*/10}};
 
   /* blocks.3.0.se.conv_expand: linear 10->240; [1,1,1,10] -> [1,1,1,240] */
@@ -1714,7 +1694,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pw", "setup", s);
 
   /* blocks.3.1.bn1: silu; [1,14,14,480] -> [1,14,14,480] */
-  ops[69] = (timmc_op){.kernel = act_silu, .a = t70_blocks_3_1_bn1, .y = t71_blocks_3_1_bn1,
+  ops[69] = (timmc_op){.kernel = timmc_kernel_silu, .a = t70_blocks_3_1_bn1, .y = t71_blocks_3_1_bn1,
       .dims = {/*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
 
   /* blocks.3.1.conv_dw: conv 3x3 480->480 s1 g480, blocks.3.1.bn2 folded; [1,14,14,480] -> [1,14,14,480] */
@@ -1734,7 +1714,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_dw", "setup", s);
 
   /* blocks.3.1.bn2: silu; [1,14,14,480] -> [1,14,14,480] */
-  ops[71] = (timmc_op){.kernel = act_silu, .a = t72_blocks_3_1_bn2, .y = t73_blocks_3_1_bn2,
+  ops[71] = (timmc_op){.kernel = timmc_kernel_silu, .a = t72_blocks_3_1_bn2, .y = t73_blocks_3_1_bn2,
       .dims = {/*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
 
   /* blocks.3.1.se: global avg pool; [1,14,14,480] -> [1,1,1,480] */
@@ -1761,7 +1741,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.se.conv_reduce", "setup", s);
 
   /* blocks.3.1.se.conv_reduce: silu; [1,1,1,20] -> [1,1,1,20] */
-  ops[74] = (timmc_op){.kernel = act_silu, .a = t75_blocks_3_1_se_conv_reduce, .y = t76_blocks_3_1_se_conv_reduce,
+  ops[74] = (timmc_op){.kernel = timmc_kernel_silu, .a = t75_blocks_3_1_se_conv_reduce, .y = t76_blocks_3_1_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/20, /*in_stride=*/20, /*out_stride=*/20}};
 
   /* blocks.3.1.se.conv_expand: linear 20->480; [1,1,1,20] -> [1,1,1,480] */
@@ -1839,7 +1819,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pw", "setup", s);
 
   /* blocks.3.2.bn1: silu; [1,14,14,480] -> [1,14,14,480] */
-  ops[81] = (timmc_op){.kernel = act_silu, .a = t82_blocks_3_2_bn1, .y = t83_blocks_3_2_bn1,
+  ops[81] = (timmc_op){.kernel = timmc_kernel_silu, .a = t82_blocks_3_2_bn1, .y = t83_blocks_3_2_bn1,
       .dims = {/*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
 
   /* blocks.3.2.conv_dw: conv 3x3 480->480 s1 g480, blocks.3.2.bn2 folded; [1,14,14,480] -> [1,14,14,480] */
@@ -1859,7 +1839,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_dw", "setup", s);
 
   /* blocks.3.2.bn2: silu; [1,14,14,480] -> [1,14,14,480] */
-  ops[83] = (timmc_op){.kernel = act_silu, .a = t84_blocks_3_2_bn2, .y = t85_blocks_3_2_bn2,
+  ops[83] = (timmc_op){.kernel = timmc_kernel_silu, .a = t84_blocks_3_2_bn2, .y = t85_blocks_3_2_bn2,
       .dims = {/*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
 
   /* blocks.3.2.se: global avg pool; [1,14,14,480] -> [1,1,1,480] */
@@ -1886,7 +1866,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.se.conv_reduce", "setup", s);
 
   /* blocks.3.2.se.conv_reduce: silu; [1,1,1,20] -> [1,1,1,20] */
-  ops[86] = (timmc_op){.kernel = act_silu, .a = t87_blocks_3_2_se_conv_reduce, .y = t88_blocks_3_2_se_conv_reduce,
+  ops[86] = (timmc_op){.kernel = timmc_kernel_silu, .a = t87_blocks_3_2_se_conv_reduce, .y = t88_blocks_3_2_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/20, /*in_stride=*/20, /*out_stride=*/20}};
 
   /* blocks.3.2.se.conv_expand: linear 20->480; [1,1,1,20] -> [1,1,1,480] */
@@ -1964,7 +1944,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pw", "setup", s);
 
   /* blocks.4.0.bn1: silu; [1,14,14,480] -> [1,14,14,480] */
-  ops[93] = (timmc_op){.kernel = act_silu, .a = t94_blocks_4_0_bn1, .y = t95_blocks_4_0_bn1,
+  ops[93] = (timmc_op){.kernel = timmc_kernel_silu, .a = t94_blocks_4_0_bn1, .y = t95_blocks_4_0_bn1,
       .dims = {/*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
 
   /* blocks.4.0.conv_dw: conv 5x5 480->480 s1 g480, blocks.4.0.bn2 folded; [1,14,14,480] -> [1,14,14,480] */
@@ -1984,7 +1964,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_dw", "setup", s);
 
   /* blocks.4.0.bn2: silu; [1,14,14,480] -> [1,14,14,480] */
-  ops[95] = (timmc_op){.kernel = act_silu, .a = t96_blocks_4_0_bn2, .y = t97_blocks_4_0_bn2,
+  ops[95] = (timmc_op){.kernel = timmc_kernel_silu, .a = t96_blocks_4_0_bn2, .y = t97_blocks_4_0_bn2,
       .dims = {/*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
 
   /* blocks.4.0.se: global avg pool; [1,14,14,480] -> [1,1,1,480] */
@@ -2011,7 +1991,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.se.conv_reduce", "setup", s);
 
   /* blocks.4.0.se.conv_reduce: silu; [1,1,1,20] -> [1,1,1,20] */
-  ops[98] = (timmc_op){.kernel = act_silu, .a = t99_blocks_4_0_se_conv_reduce, .y = t100_blocks_4_0_se_conv_reduce,
+  ops[98] = (timmc_op){.kernel = timmc_kernel_silu, .a = t99_blocks_4_0_se_conv_reduce, .y = t100_blocks_4_0_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/20, /*in_stride=*/20, /*out_stride=*/20}};
 
   /* blocks.4.0.se.conv_expand: linear 20->480; [1,1,1,20] -> [1,1,1,480] */
@@ -2079,7 +2059,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pw", "setup", s);
 
   /* blocks.4.1.bn1: silu; [1,14,14,672] -> [1,14,14,672] */
-  ops[104] = (timmc_op){.kernel = act_silu, .a = t105_blocks_4_1_bn1, .y = t106_blocks_4_1_bn1,
+  ops[104] = (timmc_op){.kernel = timmc_kernel_silu, .a = t105_blocks_4_1_bn1, .y = t106_blocks_4_1_bn1,
       .dims = {/*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
 
   /* blocks.4.1.conv_dw: conv 5x5 672->672 s1 g672, blocks.4.1.bn2 folded; [1,14,14,672] -> [1,14,14,672] */
@@ -2099,7 +2079,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_dw", "setup", s);
 
   /* blocks.4.1.bn2: silu; [1,14,14,672] -> [1,14,14,672] */
-  ops[106] = (timmc_op){.kernel = act_silu, .a = t107_blocks_4_1_bn2, .y = t108_blocks_4_1_bn2,
+  ops[106] = (timmc_op){.kernel = timmc_kernel_silu, .a = t107_blocks_4_1_bn2, .y = t108_blocks_4_1_bn2,
       .dims = {/*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
 
   /* blocks.4.1.se: global avg pool; [1,14,14,672] -> [1,1,1,672] */
@@ -2126,7 +2106,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.se.conv_reduce", "setup", s);
 
   /* blocks.4.1.se.conv_reduce: silu; [1,1,1,28] -> [1,1,1,28] */
-  ops[109] = (timmc_op){.kernel = act_silu, .a = t110_blocks_4_1_se_conv_reduce, .y = t111_blocks_4_1_se_conv_reduce,
+  ops[109] = (timmc_op){.kernel = timmc_kernel_silu, .a = t110_blocks_4_1_se_conv_reduce, .y = t111_blocks_4_1_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/28, /*in_stride=*/28, /*out_stride=*/28}};
 
   /* blocks.4.1.se.conv_expand: linear 28->672; [1,1,1,28] -> [1,1,1,672] */
@@ -2204,7 +2184,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pw", "setup", s);
 
   /* blocks.4.2.bn1: silu; [1,14,14,672] -> [1,14,14,672] */
-  ops[116] = (timmc_op){.kernel = act_silu, .a = t117_blocks_4_2_bn1, .y = t118_blocks_4_2_bn1,
+  ops[116] = (timmc_op){.kernel = timmc_kernel_silu, .a = t117_blocks_4_2_bn1, .y = t118_blocks_4_2_bn1,
       .dims = {/*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
 
   /* blocks.4.2.conv_dw: conv 5x5 672->672 s1 g672, blocks.4.2.bn2 folded; [1,14,14,672] -> [1,14,14,672] */
@@ -2224,7 +2204,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_dw", "setup", s);
 
   /* blocks.4.2.bn2: silu; [1,14,14,672] -> [1,14,14,672] */
-  ops[118] = (timmc_op){.kernel = act_silu, .a = t119_blocks_4_2_bn2, .y = t120_blocks_4_2_bn2,
+  ops[118] = (timmc_op){.kernel = timmc_kernel_silu, .a = t119_blocks_4_2_bn2, .y = t120_blocks_4_2_bn2,
       .dims = {/*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
 
   /* blocks.4.2.se: global avg pool; [1,14,14,672] -> [1,1,1,672] */
@@ -2251,7 +2231,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.se.conv_reduce", "setup", s);
 
   /* blocks.4.2.se.conv_reduce: silu; [1,1,1,28] -> [1,1,1,28] */
-  ops[121] = (timmc_op){.kernel = act_silu, .a = t122_blocks_4_2_se_conv_reduce, .y = t123_blocks_4_2_se_conv_reduce,
+  ops[121] = (timmc_op){.kernel = timmc_kernel_silu, .a = t122_blocks_4_2_se_conv_reduce, .y = t123_blocks_4_2_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/28, /*in_stride=*/28, /*out_stride=*/28}};
 
   /* blocks.4.2.se.conv_expand: linear 28->672; [1,1,1,28] -> [1,1,1,672] */
@@ -2329,7 +2309,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pw", "setup", s);
 
   /* blocks.5.0.bn1: silu; [1,14,14,672] -> [1,14,14,672] */
-  ops[128] = (timmc_op){.kernel = act_silu, .a = t129_blocks_5_0_bn1, .y = t130_blocks_5_0_bn1,
+  ops[128] = (timmc_op){.kernel = timmc_kernel_silu, .a = t129_blocks_5_0_bn1, .y = t130_blocks_5_0_bn1,
       .dims = {/*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
 
   /* blocks.5.0.conv_dw: conv 5x5 672->672 s1 g672, blocks.5.0.bn2 folded; [1,14,14,672] -> [1,14,14,672] */
@@ -2349,7 +2329,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_dw", "setup", s);
 
   /* blocks.5.0.bn2: silu; [1,14,14,672] -> [1,14,14,672] */
-  ops[130] = (timmc_op){.kernel = act_silu, .a = t131_blocks_5_0_bn2, .y = t132_blocks_5_0_bn2,
+  ops[130] = (timmc_op){.kernel = timmc_kernel_silu, .a = t131_blocks_5_0_bn2, .y = t132_blocks_5_0_bn2,
       .dims = {/*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
 
   /* blocks.5.0.se: global avg pool; [1,14,14,672] -> [1,1,1,672] */
@@ -2376,7 +2356,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.se.conv_reduce", "setup", s);
 
   /* blocks.5.0.se.conv_reduce: silu; [1,1,1,28] -> [1,1,1,28] */
-  ops[133] = (timmc_op){.kernel = act_silu, .a = t134_blocks_5_0_se_conv_reduce, .y = t135_blocks_5_0_se_conv_reduce,
+  ops[133] = (timmc_op){.kernel = timmc_kernel_silu, .a = t134_blocks_5_0_se_conv_reduce, .y = t135_blocks_5_0_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/28, /*in_stride=*/28, /*out_stride=*/28}};
 
   /* blocks.5.0.se.conv_expand: linear 28->672; [1,1,1,28] -> [1,1,1,672] */
@@ -2444,7 +2424,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pw", "setup", s);
 
   /* blocks.5.1.bn1: silu; [1,14,14,1152] -> [1,14,14,1152] */
-  ops[139] = (timmc_op){.kernel = act_silu, .a = t140_blocks_5_1_bn1, .y = t141_blocks_5_1_bn1,
+  ops[139] = (timmc_op){.kernel = timmc_kernel_silu, .a = t140_blocks_5_1_bn1, .y = t141_blocks_5_1_bn1,
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.5.1.conv_dw: conv 5x5 1152->1152 s1 d2 g1152, blocks.5.1.bn2 folded; [1,14,14,1152] -> [1,14,14,1152] */
@@ -2464,7 +2444,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_dw", "setup", s);
 
   /* blocks.5.1.bn2: silu; [1,14,14,1152] -> [1,14,14,1152] */
-  ops[141] = (timmc_op){.kernel = act_silu, .a = t142_blocks_5_1_bn2, .y = t143_blocks_5_1_bn2,
+  ops[141] = (timmc_op){.kernel = timmc_kernel_silu, .a = t142_blocks_5_1_bn2, .y = t143_blocks_5_1_bn2,
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.5.1.se: global avg pool; [1,14,14,1152] -> [1,1,1,1152] */
@@ -2491,7 +2471,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.se.conv_reduce", "setup", s);
 
   /* blocks.5.1.se.conv_reduce: silu; [1,1,1,48] -> [1,1,1,48] */
-  ops[144] = (timmc_op){.kernel = act_silu, .a = t145_blocks_5_1_se_conv_reduce, .y = t146_blocks_5_1_se_conv_reduce,
+  ops[144] = (timmc_op){.kernel = timmc_kernel_silu, .a = t145_blocks_5_1_se_conv_reduce, .y = t146_blocks_5_1_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/48, /*in_stride=*/48, /*out_stride=*/48}};
 
   /* blocks.5.1.se.conv_expand: linear 48->1152; [1,1,1,48] -> [1,1,1,1152] */
@@ -2569,7 +2549,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pw", "setup", s);
 
   /* blocks.5.2.bn1: silu; [1,14,14,1152] -> [1,14,14,1152] */
-  ops[151] = (timmc_op){.kernel = act_silu, .a = t152_blocks_5_2_bn1, .y = t153_blocks_5_2_bn1,
+  ops[151] = (timmc_op){.kernel = timmc_kernel_silu, .a = t152_blocks_5_2_bn1, .y = t153_blocks_5_2_bn1,
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.5.2.conv_dw: conv 5x5 1152->1152 s1 d2 g1152, blocks.5.2.bn2 folded; [1,14,14,1152] -> [1,14,14,1152] */
@@ -2589,7 +2569,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_dw", "setup", s);
 
   /* blocks.5.2.bn2: silu; [1,14,14,1152] -> [1,14,14,1152] */
-  ops[153] = (timmc_op){.kernel = act_silu, .a = t154_blocks_5_2_bn2, .y = t155_blocks_5_2_bn2,
+  ops[153] = (timmc_op){.kernel = timmc_kernel_silu, .a = t154_blocks_5_2_bn2, .y = t155_blocks_5_2_bn2,
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.5.2.se: global avg pool; [1,14,14,1152] -> [1,1,1,1152] */
@@ -2616,7 +2596,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.se.conv_reduce", "setup", s);
 
   /* blocks.5.2.se.conv_reduce: silu; [1,1,1,48] -> [1,1,1,48] */
-  ops[156] = (timmc_op){.kernel = act_silu, .a = t157_blocks_5_2_se_conv_reduce, .y = t158_blocks_5_2_se_conv_reduce,
+  ops[156] = (timmc_op){.kernel = timmc_kernel_silu, .a = t157_blocks_5_2_se_conv_reduce, .y = t158_blocks_5_2_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/48, /*in_stride=*/48, /*out_stride=*/48}};
 
   /* blocks.5.2.se.conv_expand: linear 48->1152; [1,1,1,48] -> [1,1,1,1152] */
@@ -2694,7 +2674,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pw", "setup", s);
 
   /* blocks.5.3.bn1: silu; [1,14,14,1152] -> [1,14,14,1152] */
-  ops[163] = (timmc_op){.kernel = act_silu, .a = t164_blocks_5_3_bn1, .y = t165_blocks_5_3_bn1,
+  ops[163] = (timmc_op){.kernel = timmc_kernel_silu, .a = t164_blocks_5_3_bn1, .y = t165_blocks_5_3_bn1,
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.5.3.conv_dw: conv 5x5 1152->1152 s1 d2 g1152, blocks.5.3.bn2 folded; [1,14,14,1152] -> [1,14,14,1152] */
@@ -2714,7 +2694,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_dw", "setup", s);
 
   /* blocks.5.3.bn2: silu; [1,14,14,1152] -> [1,14,14,1152] */
-  ops[165] = (timmc_op){.kernel = act_silu, .a = t166_blocks_5_3_bn2, .y = t167_blocks_5_3_bn2,
+  ops[165] = (timmc_op){.kernel = timmc_kernel_silu, .a = t166_blocks_5_3_bn2, .y = t167_blocks_5_3_bn2,
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.5.3.se: global avg pool; [1,14,14,1152] -> [1,1,1,1152] */
@@ -2741,7 +2721,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.se.conv_reduce", "setup", s);
 
   /* blocks.5.3.se.conv_reduce: silu; [1,1,1,48] -> [1,1,1,48] */
-  ops[168] = (timmc_op){.kernel = act_silu, .a = t169_blocks_5_3_se_conv_reduce, .y = t170_blocks_5_3_se_conv_reduce,
+  ops[168] = (timmc_op){.kernel = timmc_kernel_silu, .a = t169_blocks_5_3_se_conv_reduce, .y = t170_blocks_5_3_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/48, /*in_stride=*/48, /*out_stride=*/48}};
 
   /* blocks.5.3.se.conv_expand: linear 48->1152; [1,1,1,48] -> [1,1,1,1152] */
@@ -2819,7 +2799,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pw", "setup", s);
 
   /* blocks.6.0.bn1: silu; [1,14,14,1152] -> [1,14,14,1152] */
-  ops[175] = (timmc_op){.kernel = act_silu, .a = t176_blocks_6_0_bn1, .y = t177_blocks_6_0_bn1,
+  ops[175] = (timmc_op){.kernel = timmc_kernel_silu, .a = t176_blocks_6_0_bn1, .y = t177_blocks_6_0_bn1,
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.6.0.conv_dw: conv 3x3 1152->1152 s1 d2 g1152, blocks.6.0.bn2 folded; [1,14,14,1152] -> [1,14,14,1152] */
@@ -2839,7 +2819,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_dw", "setup", s);
 
   /* blocks.6.0.bn2: silu; [1,14,14,1152] -> [1,14,14,1152] */
-  ops[177] = (timmc_op){.kernel = act_silu, .a = t178_blocks_6_0_bn2, .y = t179_blocks_6_0_bn2,
+  ops[177] = (timmc_op){.kernel = timmc_kernel_silu, .a = t178_blocks_6_0_bn2, .y = t179_blocks_6_0_bn2,
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.6.0.se: global avg pool; [1,14,14,1152] -> [1,1,1,1152] */
@@ -2866,7 +2846,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.se.conv_reduce", "setup", s);
 
   /* blocks.6.0.se.conv_reduce: silu; [1,1,1,48] -> [1,1,1,48] */
-  ops[180] = (timmc_op){.kernel = act_silu, .a = t181_blocks_6_0_se_conv_reduce, .y = t182_blocks_6_0_se_conv_reduce,
+  ops[180] = (timmc_op){.kernel = timmc_kernel_silu, .a = t181_blocks_6_0_se_conv_reduce, .y = t182_blocks_6_0_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/48, /*in_stride=*/48, /*out_stride=*/48}};
 
   /* blocks.6.0.se.conv_expand: linear 48->1152; [1,1,1,48] -> [1,1,1,1152] */
