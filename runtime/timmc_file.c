@@ -627,6 +627,33 @@ static int check_targets(timmc_file_set *s, int dfd, int count) {
   return TIMMC_OK;
 }
 
+static int flock_wait(int fd) {
+  int rc;
+  while ((rc = flock(fd, LOCK_EX)) != 0 && errno == EINTR) {
+  }
+  return rc;
+}
+
+/* Locks the directory DFD for the commit of a set: flock on the directory
+ * itself, which leaves nothing behind in it; where a file system cannot lock
+ * a directory opened read-only (NFS emulates flock with write locks), on the
+ * file .timmc.lock in it instead, which then stays. The descriptor holding
+ * the lock (DFD or another), or -1. */
+static int lock_dir(int dfd) {
+  if (flock_wait(dfd) == 0)
+    return dfd;
+  if (errno != EBADF && errno != ENOLCK && errno != EINVAL && errno != EOPNOTSUPP)
+    return -1;
+  int fd = openat(dfd, ".timmc.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+  if (fd >= 0 && flock_wait(fd) != 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    fd = -1;
+  }
+  return fd;
+}
+
 int timmc_file_set_commit(timmc_file_set *s, int count) {
   if (s->failed)
     return s->failed;
@@ -637,10 +664,8 @@ int timmc_file_set_commit(timmc_file_set *s, int count) {
   if (dfd < 0)
     return set_fail(s, timmc_fail(path_status(errno), "%s: cannot open the output directory: "
                                   "%s", s->dir, strerror(errno)));
-  int rc;
-  while ((rc = flock(dfd, LOCK_EX)) != 0 && errno == EINTR) {
-  }
-  if (rc != 0) {
+  int lfd = lock_dir(dfd);
+  if (lfd < 0) {
     int e = errno;
     close(dfd);
     return set_fail(s, timmc_fail(TIMMC_ERUNTIME, "%s: cannot lock the output directory: %s",
@@ -662,6 +687,8 @@ int timmc_file_set_commit(timmc_file_set *s, int count) {
   if (status == TIMMC_OK)
     status = remove_stale(s, dfd, count);
   leave_critical();
+  if (lfd != dfd)
+    close(lfd);
   close(dfd); /* and with it the lock */
   if (status != TIMMC_OK)
     return set_fail(s, status);

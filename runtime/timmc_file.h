@@ -71,8 +71,11 @@ int timmc_file_write(const char *path, const void *data, size_t n);
  * the new one. Before commit nothing in DIR has changed, and
  * timmc_file_set_abort leaves DIR as it was (removing the directories begin
  * made). Writers of one DIR take turns: commit holds flock(DIR, LOCK_EX)
- * while it replaces the set, and blocks SIGINT, SIGTERM and SIGHUP meanwhile,
- * so two processes, or a signal, never leave a mixed set.
+ * (or, where a directory cannot be locked, a lock on DIR/.timmc.lock) while it
+ * replaces the set, and holds back SIGINT, SIGTERM and SIGHUP meanwhile, so
+ * two processes, or a signal, never leave a mixed set. (A reader looking
+ * while a commit runs may see some files new and some old; the set is whole
+ * again when the commit returns.)
  */
 typedef struct timmc_file_set {
   char *dir;                   /* DIR */
