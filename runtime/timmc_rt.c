@@ -308,7 +308,7 @@ typedef int32_t timmc_v8i __attribute__((vector_size(32)));
 /* Always inlined, the vectors never cross a call (so the ABI note about
  * 32-byte vector arguments without AVX does not apply). */
 #define VINLINE static inline __attribute__((always_inline))
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 /* On x86-64 with GCC, AVX-512 and AVX2 copies beside the baseline one; the
