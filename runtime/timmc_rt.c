@@ -319,33 +319,34 @@ typedef int32_t timmc_v8i __attribute__((vector_size(32)));
 #define ACT_CLONES
 #endif
 
-VINLINE timmc_v8f splat(float v) { return (timmc_v8f){v, v, v, v, v, v, v, v}; }
+/* a vector of v in every lane; the lanes of a where mask (all ones) is set, else of b */
+#define SPLAT(v) ((timmc_v8f){(v), (v), (v), (v), (v), (v), (v), (v)})
+#define SELECT(mask, a, b) \
+  ((timmc_v8f)(((mask) & (timmc_v8i)(a)) | (~(mask) & (timmc_v8i)(b))))
 
-/* lanes of a where mask (all ones) is set, else of b */
-VINLINE timmc_v8f select_v8(timmc_v8i mask, timmc_v8f a, timmc_v8f b) {
-  return (timmc_v8f)((mask & (timmc_v8i)a) | (~mask & (timmc_v8i)b));
-}
-
-VINLINE timmc_v8f exp_v8(timmc_v8f x) {
-  const timmc_v8f hi = splat(88.3762626647949f), lo = splat(-88.3762626647949f);
-  x = select_v8(x > hi, hi, x);
-  x = select_v8(x < lo, lo, x);
-  const timmc_v8f magic = splat(12582912.0f); /* 1.5 * 2^23: adding it rounds to an integer */
-  timmc_v8f n = (x * splat(1.44269504088896341f) + magic) - magic;
-  timmc_v8f r = x - n * splat(0.693359375f);
-  r = r - n * splat(-2.12194440e-4f);
-  timmc_v8f p = splat(1.9875691500e-4f);
-  p = p * r + splat(1.3981999507e-3f);
-  p = p * r + splat(8.3334519073e-3f);
-  p = p * r + splat(4.1665795894e-2f);
-  p = p * r + splat(1.6666665459e-1f);
-  p = p * r + splat(5.0000001201e-1f);
-  p = p * r * r + r + splat(1.0f);
+/* out[0..8) = silu(in[0..8)). No vector crosses a function boundary. */
+VINLINE void silu8(const float *in, float *out) {
+  timmc_v8f x, v;
+  memcpy(&x, in, sizeof(x));
+  const timmc_v8f hi = SPLAT(88.3762626647949f), lo = SPLAT(-88.3762626647949f);
+  v = -x; /* exp(-x), clamped to where expf is finite and normal */
+  v = SELECT(v > hi, hi, v);
+  v = SELECT(v < lo, lo, v);
+  const timmc_v8f magic = SPLAT(12582912.0f); /* 1.5 * 2^23: adding it rounds to an integer */
+  const timmc_v8f n = (v * SPLAT(1.44269504088896341f) + magic) - magic;
+  timmc_v8f r = v - n * SPLAT(0.693359375f);
+  r = r - n * SPLAT(-2.12194440e-4f);
+  timmc_v8f p = SPLAT(1.9875691500e-4f);
+  p = p * r + SPLAT(1.3981999507e-3f);
+  p = p * r + SPLAT(8.3334519073e-3f);
+  p = p * r + SPLAT(4.1665795894e-2f);
+  p = p * r + SPLAT(1.6666665459e-1f);
+  p = p * r + SPLAT(5.0000001201e-1f);
+  p = p * r * r + r + SPLAT(1.0f);
   const timmc_v8i bits = (__builtin_convertvector(n, timmc_v8i) + 127) << 23;
-  return p * (timmc_v8f)bits;
+  x = x / (SPLAT(1.0f) + p * (timmc_v8f)bits);
+  memcpy(out, &x, sizeof(x));
 }
-
-VINLINE timmc_v8f silu_v8(timmc_v8f x) { return x / (splat(1.0f) + exp_v8(-x)); }
 
 ACT_CLONES static void silu_pixels(void *context, size_t first, size_t count) {
   const timmc_op *op = context;
@@ -354,17 +355,12 @@ ACT_CLONES static void silu_pixels(void *context, size_t first, size_t count) {
     const float *in = op->a + p * in_stride;
     float *out = op->y + p * out_stride;
     size_t c = 0;
-    for (; c + 8 <= channels; c += 8) {
-      timmc_v8f x;
-      memcpy(&x, in + c, sizeof(x));
-      x = silu_v8(x);
-      memcpy(out + c, &x, sizeof(x));
-    }
-    if (c < channels) {
-      timmc_v8f x = splat(0.0f);
-      memcpy(&x, in + c, (channels - c) * sizeof(float));
-      x = silu_v8(x);
-      memcpy(out + c, &x, (channels - c) * sizeof(float));
+    for (; c + 8 <= channels; c += 8) silu8(in + c, out + c);
+    if (c < channels) { /* the tail through the same lanes, padded with zeros */
+      float pad[8] = {0};
+      memcpy(pad, in + c, (channels - c) * sizeof(float));
+      silu8(pad, pad);
+      memcpy(out + c, pad, (channels - c) * sizeof(float));
     }
   }
 }
