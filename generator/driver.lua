@@ -72,7 +72,7 @@ function driver.compile(spec_path)
 end
 
 local function ensure_dir(dir)
-  local ok = os.execute("mkdir -p " .. util.shell_quote(dir))
+  local ok = os.execute("mkdir -p -- " .. util.shell_quote(dir) .. " 2>/dev/null")
   if not ok then util.fail("%s: cannot create the output directory", dir) end
 end
 
@@ -109,6 +109,23 @@ local function env_words(name, default)
   local words = {}
   for w in (os.getenv(name) or default or ""):gmatch("%S+") do words[#words + 1] = w end
   return words
+end
+
+-- The -D that names an embed_weights file by its absolute path, so that the
+-- assembler's .incbin cannot take a file of the same name from elsewhere
+-- (it looks in the current directory first).
+function driver.embed_define(spec, spec_path)
+  local rel = spec.embed_weights
+  local file = rel:sub(1, 1) == "/" and rel or util.dirname(spec_path) .. "/" .. rel
+  local p = io.popen("realpath -e -- " .. util.shell_quote(file) .. " 2>/dev/null")
+  local abs = p and p:read("l")
+  if p then p:close() end
+  if not abs or abs == "" then util.fail("%s: key 'embed_weights': cannot resolve %s", spec_path, rel) end
+  if abs:find('[%c"\\]') then
+    util.fail("%s: key 'embed_weights': its absolute path %q has a quote, backslash or " ..
+              "control character, which the assembler cannot take", spec_path, abs)
+  end
+  return string.format('-D%s_EMBED_FILE="%s"', spec.name:upper(), abs)
 end
 
 -- opts: target (a key of driver.TARGETS), sysroot (a tree with the target's
@@ -151,8 +168,8 @@ function driver.build(spec_path, outdir, opts)
   add(env_words("CFLAGS"))
   add(driver.cflags())
   if sysroot then add({ "-I" .. sysroot .. "/usr/include" }) end
-  add({ "-I" .. outdir, "-I" .. rt, "-Wa,-I," .. util.dirname(spec_path),
-        "-DTIMMC_MODEL=" .. model.spec.name .. "_model" })
+  add({ "-I" .. outdir, "-I" .. rt, "-DTIMMC_MODEL=" .. model.spec.name .. "_model" })
+  if model.spec.embed_weights then add({ driver.embed_define(model.spec, spec_path) }) end
   add(srcs)
   local tmp = util.temp_path(base)
   add({ "-o", tmp })

@@ -1,8 +1,12 @@
 -- spec.lua: reads and validates a timmc spec (JSON with timm's create_model
 -- keywords) and fills timm's defaults. Every problem is one util.fail naming
 -- the key and what was expected.
-local cjson = require("cjson")
+local cjson = require("cjson").new()
 local util = require("util")
+
+-- JSON as the standard has it: no hex, Infinity or NaN numbers (lua-cjson's
+-- default takes them)
+cjson.decode_invalid_numbers(false)
 local catalogue = require("init")
 
 local spec = {}
@@ -62,11 +66,46 @@ end
 
 local fields = {}
 
+-- Names the emitted symbols (NAME_init, NAME_model, NAME.h ...) would share
+-- with C, POSIX or the libraries a model links: the header files of C, POSIX
+-- and those libraries (NAME.h would shadow <string.h> from the output
+-- folder, which the compile puts first), and the
+-- prefixes C, POSIX and the libraries reserve (pthread_mutex would define
+-- pthread_mutex_init).
+local RESERVED_NAMES = {}
+for n in ([[assert complex ctype errno fenv float inttypes iso646 limits locale math setjmp
+  signal stdalign stdarg stdatomic stdbool stddef stdint stdio stdlib stdnoreturn string
+  tgmath threads time uchar wchar wctype aio cpio dirent dlfcn fcntl fmtmsg fnmatch ftw
+  glob grp iconv langinfo libgen monetary mqueue ndbm netdb nl_types poll pthread
+  pwd regex sched search semaphore spawn strings stropts syslog tar termios trace ulimit
+  unistd utime utmpx wordexp alloca malloc memory features endian byteswap xnnpack pthreadpool
+  jpeglib jconfig jerror jmorecfg main]]):gmatch("%S+") do
+  RESERVED_NAMES[n] = true
+end
+local RESERVED_PREFIXES = { "timmc", "xnn", "pthread", "cJSON", "cjson", "stbi", "stb_", "jpeg_",
+                            "jinit_", "sem_", "sig", "SIG", "LC_", "PRI", "SCN", "posix_", "_" }
+-- C's own: str, mem, wcs, is, to followed by a lowercase letter; E followed
+-- by a digit or capital (errno values)
+local RESERVED_PATTERNS = { "^str%l", "^mem%l", "^wcs%l", "^is%l", "^to%l", "^E[%d%u]" }
+
 function fields.name(path, v)
   check_type(path, "name", v, "string")
   if not v:match("^[%a_][%w_]*$") or #v > 64 then
     util.fail("%s: key 'name' must be a C identifier (letters, digits, _; at most 64), got %q",
               path, v)
+  end
+  local why
+  if RESERVED_NAMES[v] then why = "a C, POSIX or library header's name" end
+  for _, p in ipairs(RESERVED_PREFIXES) do
+    if not why and v:sub(1, #p) == p then why = "the prefix '" .. p .. "' is reserved" end
+  end
+  for _, p in ipairs(RESERVED_PATTERNS) do
+    if not why and v:match(p) then why = "C reserves names like it for its library" end
+  end
+  if why then
+    util.fail("%s: key 'name' is %q, which would collide with the C library, POSIX or the " ..
+              "libraries a model links (%s): choose another, e.g. %q", path, v, why,
+              "net_" .. v:gsub("^_+", ""))
   end
   return v
 end
@@ -131,7 +170,12 @@ function fields.embed_weights(path, v)
     util.fail("%s: key 'embed_weights' must be a file path without quotes, backslashes or " ..
               "control characters, got %q", path, v)
   end
-  local f = io.open(v:sub(1, 1) == "/" and v or util.dirname(path) .. "/" .. v, "rb")
+  local file = v:sub(1, 1) == "/" and v or util.dirname(path) .. "/" .. v
+  if not util.is_regular(file) then
+    util.fail("%s: key 'embed_weights': %s is not a regular file (a path relative to the " ..
+              "spec's folder, of a safetensors file)", path, v)
+  end
+  local f = io.open(file, "rb")
   if not f then
     util.fail("%s: key 'embed_weights': cannot open %s (a path relative to the spec's folder)",
               path, v)
@@ -268,12 +312,54 @@ function spec.check(raw, path)
   return s, arch
 end
 
+-- The first key an object of the JSON text repeats (lua-cjson keeps the last
+-- silently), or nil. The text is valid JSON (decoded already).
+local function duplicate_key(text)
+  local stack, i, n = {}, 1, #text
+  local expect_key = false
+  while i <= n do
+    local c = text:sub(i, i)
+    if c == '"' then
+      local j = i + 1
+      while true do
+        local q = text:find('[\\"]', j)
+        if text:sub(q, q) == "\\" then j = q + 2 else j = q break end
+      end
+      local str = text:sub(i + 1, j - 1)
+      local top = stack[#stack]
+      if top and expect_key then
+        if top[str] then return str end
+        top[str] = true
+        expect_key = false
+      end
+      i = j + 1
+    else
+      if c == "{" then
+        stack[#stack + 1] = {}
+        expect_key = true
+      elseif c == "[" then
+        stack[#stack + 1] = false
+      elseif c == "}" or c == "]" then
+        stack[#stack] = nil
+      elseif c == "," then
+        expect_key = stack[#stack] ~= false and stack[#stack] ~= nil
+      end
+      i = i + 1
+    end
+  end
+  return nil
+end
+
+spec.MAX_BYTES = 1 << 20 -- a spec is a few hundred bytes
+
 function spec.load(path)
-  local text = util.read_file(path)
+  local text = util.read_file(path, spec.MAX_BYTES)
   local ok, raw = pcall(cjson.decode, text)
   if not ok then
     util.fail("%s: not valid JSON (%s)", path, tostring(raw):gsub("^.-: ", ""))
   end
+  local dup = duplicate_key(text)
+  if dup then util.fail("%s: key '%s' appears twice in one object", path, dup) end
   return spec.check(raw, path)
 end
 

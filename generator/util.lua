@@ -69,12 +69,53 @@ function util.float_repr(x)
   return s
 end
 
-function util.read_file(path)
+function util.shell_quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- Whether path names an existing regular file (following symbolic links).
+-- Lua's io.open would block on a FIFO and read /dev/zero without end.
+function util.is_regular(path)
+  return os.execute("test -f " .. util.shell_quote(path)) == true
+end
+
+-- The contents of a regular file of at most max_bytes (default: unlimited);
+-- anything else is one error naming the path.
+function util.read_file(path, max_bytes)
+  if not util.is_regular(path) then
+    if os.execute("test -e " .. util.shell_quote(path)) == true then
+      util.fail("%s: not a regular file (a directory, FIFO or device), expected a file", path)
+    end
+    util.fail("%s: cannot open (no such file)", path)
+  end
   local f, err = io.open(path, "rb")
   if not f then util.fail("%s: cannot open (%s)", path, err) end
+  local size = f:seek("end")
+  if max_bytes and size and size > max_bytes then
+    f:close()
+    util.fail("%s: %d bytes, expected a file of at most %d", path, size, max_bytes)
+  end
+  f:seek("set")
   local s = f:read("a")
   f:close()
   return s
+end
+
+-- Text from outside (paths) made safe inside a C comment: no "*/", no
+-- control characters.
+function util.c_comment(s)
+  return (s:gsub("%*/", "* /"):gsub("[%c]", "?"))
+end
+
+-- Text from outside as the body of a C string literal: quotes, backslashes,
+-- '?' (trigraphs) and bytes outside printable ASCII escaped in octal.
+function util.c_string(s)
+  return (s:gsub(".", function(c)
+    local b = c:byte()
+    if b < 32 or b > 126 or c == '"' or c == "\\" or c == "?" then
+      return string.format("\\%03o", b)
+    end
+  end))
 end
 
 -- The folder of a path ("." for a bare file name).
@@ -117,10 +158,6 @@ function util.write_file_atomic(path, content)
     os.remove(tmp)
     util.fail("%s: cannot rename into place (%s)", path, rerr)
   end
-end
-
-function util.shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
 end
 
 function util.join(list, sep, fn)

@@ -250,15 +250,23 @@ int %s_forward_head(const float *features, float *output, int pre_logits) {
   -- embed_weights: the checkpoint linked in by the assembler (.incbin), no C array
   local embedded, embedded_decl, init_embedded_ref = "", "", "NULL"
   if spec.embed_weights then
+    local file_macro = name:upper() .. "_EMBED_FILE"
+    local shown = util.c_comment(spec.embed_weights)
     embedded = string.format([[
-/* The weights, %s, are part of this object file: the assembler includes the
- * file (.incbin; compile with -Wa,-I<the spec's folder>, as timmc build does). */
+/* The weights, %s, are part of this object file: the assembler includes
+ * %s (.incbin). timmc build and timmc_add_model define it as the
+ * file's absolute path; without it, it is the path from the spec's folder, which
+ * the assembler looks for in the current directory first, then in the -Wa,-I
+ * folders: compile with -D%s='"/absolute/path"' to be sure of the file. */
+#ifndef %s
+#define %s "%s"
+#endif
 __asm__(".section .rodata\n"
         ".hidden %s_weights_begin\n"
         ".hidden %s_weights_end\n"
         ".balign 64\n"
         "%s_weights_begin:\n"
-        ".incbin \"%s\"\n"
+        ".incbin \"" %s "\"\n"
         "%s_weights_end:\n"
         ".previous\n");
 /* hidden: a PIE links them PC-relative (through the GOT, aarch64 resolved both
@@ -267,13 +275,13 @@ __attribute__((visibility("hidden"))) extern const unsigned char %s_weights_begi
     %s_weights_end[];
 
 int %s_init_embedded(void) {
-  return init_from(%s_weights_begin, (size_t)(%s_weights_end - %s_weights_begin), %q, 0);
+  return init_from(%s_weights_begin, (size_t)(%s_weights_end - %s_weights_begin), %s, 0);
 }
 
-]], spec.embed_weights, name, name, name, spec.embed_weights, name, name, name, name, name,
-      name, name, spec.embed_weights)
+]], shown, file_macro, file_macro, file_macro, file_macro, util.c_string(spec.embed_weights),
+      name, name, name, file_macro, name, name, name, name, name, name, name, file_macro)
     embedded_decl = string.format("/* Reads the weights linked into the binary (%s). */\n" ..
-                                  "int %s_init_embedded(void);\n", spec.embed_weights, name)
+                                  "int %s_init_embedded(void);\n", shown, name)
     init_embedded_ref = name .. "_init_embedded"
   end
 
@@ -283,7 +291,8 @@ int %s_init_embedded(void) {
   local model_summary = describe(model)
   local function holes(own)
     local t = {
-      name = name, NAME = N, spec_path = spec.spec_path, architecture = spec.architecture,
+      name = name, NAME = N, spec_path = util.c_comment(spec.spec_path),
+      architecture = spec.architecture,
       summary = model_summary, input_n = spec.batch_size, input_c = spec.input_size[1],
       input_h = spec.input_size[2], input_w = spec.input_size[3],
       arena_bytes = model.plan.arena_bytes, backend = backend.name,
@@ -312,6 +321,7 @@ int %s_init_embedded(void) {
     pre_logits_ref = pre_logits_ref, weights_bytes = weights_bytes,
     flops = util.float_repr(ctx.flops * 1.0), forward_features_ref = ff_ref,
     forward_head_ref = fh_ref, embedded = embedded, init_embedded_ref = init_embedded_ref,
+    spec_path_string = util.c_string(spec.spec_path),
   }), backend.template)
   model.c_header, model.c_source = h, c
   return model
