@@ -4,7 +4,9 @@
 # timmc_no_heap(NAME THREADS): NAME (a golden model) makes no heap call in forward.
 function(timmc_no_heap name threads)
   if(NOT TARGET no_heap_${name})
-    timmc_model_program(no_heap_${name} ${name} ${GOLDEN_GEN} ${T}/no_heap_test.c)
+    add_executable(no_heap_${name} ${T}/no_heap_test.c)
+    target_compile_definitions(no_heap_${name} PRIVATE TIMMC_MODEL=${name}_model)
+    target_link_libraries(no_heap_${name} PRIVATE ${name}_model)
   endif()
   add_test(NAME no_heap_${name}_t${threads} COMMAND no_heap_${name} ${threads})
 endfunction()
@@ -15,14 +17,37 @@ timmc_no_heap(g_ecaresnet50d_os16 2)
 timmc_no_heap(g_seresnet50_pooled 2)
 timmc_no_heap(g_resnest14d_os16 2) # the runtime kernels (radix softmax and sum) and Winograd
 
-add_test(NAME embed_weights
-         COMMAND ${T}/embed_test.sh ${TIMMC} $<TARGET_FILE:golden_check> ${T}/golden/data
-                 ${WORK}/embed g_resnet18_cls 1
-         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+# embed_weights, and the two build paths agreeing: g_resnet18_cls's runner
+# from CMake (timmc_add_model) and from `timmc build` (for this build's target)
+# with the same weights embedded give byte-identical outputs, which pass
+# golden_check. Every binary runs under the emulator when cross-compiling.
+timmc_run_path(run g_resnet18_cls)
+if(CMAKE_CROSSCOMPILING)
+  if(NOT TIMMC_TARGET)
+    message(FATAL_ERROR "cross-compiling without TIMMC_TARGET: use cmake/toolchain-*.cmake")
+  endif()
+  set(build_options --target ${TIMMC_TARGET} --sysroot ${TIMMC_SYSROOT})
+  list(JOIN CMAKE_CROSSCOMPILING_EMULATOR " " emulator)
+else()
+  set(build_options)
+  set(emulator "")
+endif()
+add_test(NAME build_paths_embed
+         COMMAND ${T}/build_paths.sh ${TIMMC} ${run} ${GOLDEN_CHECK} ${T}/golden/data
+                 ${WORK}/build_paths g_resnet18_cls 1 ${build_options}
+         WORKING_DIRECTORY ${TIMMC_SOURCE_DIR})
+set_tests_properties(build_paths_embed PROPERTIES ENVIRONMENT "TIMMC_EMULATOR=${emulator}")
 
-add_test(NAME max_arena_bytes
-         COMMAND ${T}/bad_input.sh
-                 "max_arena_bytes': the planned arena is [0-9]+ bytes \\(lower bound [0-9]+, every convolution direct\\), over the budget of 1000000"
-                 ${WORK}/budget/resnet50_budget.c
-                 ${TIMMC} generate ${T}/bad_specs/arena_budget.json -o ${WORK}/budget
-         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+if(NOT CMAKE_CROSSCOMPILING)
+  add_test(NAME embed_weights
+           COMMAND ${T}/embed_test.sh ${TIMMC} $<TARGET_FILE:golden_check> ${T}/golden/data
+                   ${WORK}/embed g_resnet18_cls 1
+           WORKING_DIRECTORY ${TIMMC_SOURCE_DIR})
+
+  add_test(NAME max_arena_bytes
+           COMMAND ${T}/bad_input.sh
+                   "max_arena_bytes': the planned arena is [0-9]+ bytes \\(lower bound [0-9]+, every convolution direct\\), over the budget of 1000000"
+                   ${WORK}/budget/resnet50_budget.c
+                   ${TIMMC} generate ${T}/bad_specs/arena_budget.json -o ${WORK}/budget
+           WORKING_DIRECTORY ${TIMMC_SOURCE_DIR})
+endif()

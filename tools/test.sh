@@ -4,7 +4,11 @@
 # date, seed shapes, golden tests against timm, bad input, valgrind memcheck).
 # Then builds it all again in build-asan with clang-14, ASan and UBSan
 # (TIMMC_SANITIZE) plus the libFuzzer targets (TIMMC_FUZZ) and runs the suite
-# there too. .ci/run calls this.
+# there too. Then the ARM targets (tools/cross.sh): cross builds in
+# build-aarch64 and build-armhf whose golden suite and a part of the seed
+# suite run under qemu-user, the firmware example (examples/firmware) natively,
+# from an install (find_package) and for aarch64 with embedded weights, and a
+# size report per target. .ci/run calls this.
 set -eu
 cd "$(dirname "$0")/.."
 sh tools/deps.sh
@@ -23,5 +27,59 @@ export UBSAN_OPTIONS=print_stacktrace=1
 CC=clang-14 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DTIMMC_SANITIZE=ON -DTIMMC_FUZZ=ON
 cmake --build build-asan -j"$jobs"
-cd build-asan
-ctest --output-on-failure -j"$jobs" -E '^(lua_unit|lua_lint|generated_up_to_date|bench_scripts|no_heap_.*)$'
+(cd build-asan &&
+  ctest --output-on-failure -j"$jobs" -E '^(lua_unit|lua_lint|generated_up_to_date|bench_scripts|no_heap_.*)$')
+
+# --- the firmware example: timmc as a subproject, and from an install --------
+fw_check() { # BUILD [EMULATOR...]: the example's runner saves weights, the program reads them
+  b=$1
+  shift
+  "$@" "$b/classifier_runner" --random-weights 1 --save-weights "$b/w.safetensors"
+  "$@" "$b/firmware" "$b/w.safetensors"
+}
+cmake -S examples/firmware -B build-fw
+cmake --build build-fw -j"$jobs"
+fw_check build-fw
+cmake --install build --prefix build/install > /dev/null
+cmake -S examples/firmware -B build-fw-installed -DFIRMWARE_FIND_PACKAGE=ON \
+  -DCMAKE_PREFIX_PATH="$PWD/build/install"
+cmake --build build-fw-installed -j"$jobs"
+fw_check build-fw-installed
+sh tools/size_report.sh build
+
+# --- ARM targets under qemu-user ---------------------------------------------
+# Every test that runs a binary goes through the emulator (tests/CMakeLists.txt).
+# Under emulation a forward is 50-100x slower, so the seed suite (full-size
+# models) runs for the three cheapest specs only; the golden suite (every
+# family, numbers against timm) runs whole, with runtime_unit, winograd_vs_direct,
+# no_heap_*, build_paths_embed (embed_weights, and timmc build --target against
+# CMake: byte-identical) and example_features_demo.
+seeds='^seed_(ese_vovnet19b_dw_forward|resnet50_forward|resnest26d_features_forward)$'
+for target in aarch64 armhf; do
+  t0=$(date +%s)
+  if ! prefix=$(sh tools/cross.sh "$target"); then
+    if [ "$target" = armhf ]; then
+      echo "armhf: SKIPPED: tools/cross.sh could not prepare it (above says what is missing)"
+      continue
+    fi
+    exit 1
+  fi
+  echo "$target: binaries run as: $prefix PROGRAM"
+  cmake -S . -B "build-$target" -DCMAKE_TOOLCHAIN_FILE="cmake/toolchain-$target.cmake"
+  cmake --build "build-$target" -j"$jobs"
+  (cd "build-$target" &&
+    ctest --output-on-failure -j"$jobs" -E '^seed_' &&
+    ctest --output-on-failure -j"$jobs" -R "$seeds")
+  sh tools/compare_targets.sh build "build-$target"
+  sh tools/size_report.sh "build-$target"
+  if [ "$target" = aarch64 ]; then
+    # the firmware example for the board, with its weights linked in
+    cmake -S examples/firmware -B build-fw-aarch64 \
+      -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/toolchain-aarch64.cmake" \
+      -DFIRMWARE_WEIGHTS="$PWD/build-fw/w.safetensors"
+    cmake --build build-fw-aarch64 -j"$jobs"
+    # shellcheck disable=SC2086
+    $prefix build-fw-aarch64/firmware
+  fi
+  echo "$target: cross build and emulated suite took $(($(date +%s) - t0)) s"
+done

@@ -1,0 +1,72 @@
+# timmc.cmake: timmc_add_model() for a project that uses timmc, through
+# add_subdirectory(timmc) or find_package(timmc). The generator runs on the
+# build host at build time: it needs lua5.4 and lua-cjson there (Debian).
+include_guard(GLOBAL)
+
+# timmc_generator_sources(VAR ROOT): the files whose change regenerates a model
+function(timmc_generator_sources var root)
+  file(GLOB sources CONFIGURE_DEPENDS
+       ${root}/generator/timmc ${root}/generator/*.lua ${root}/generator/passes/*.lua
+       ${root}/generator/backends/*.lua ${root}/models/*.lua
+       ${root}/templates/*.in ${root}/templates/*/*.in)
+  set(${var} ${sources} PARENT_SCOPE)
+endfunction()
+
+# timmc_add_model(TARGET SPEC.json [RUNNER NAME] [OUTPUT_DIR DIR])
+# A static library TARGET holding the model of SPEC.json: NAME.c and NAME.h
+# (NAME is the spec's "name") generated into DIR (default
+# CMAKE_CURRENT_BINARY_DIR/timmc/TARGET) at build time by `timmc generate`,
+# again whenever the spec or the generator changes. Linking TARGET gives
+# NAME.h's directory, the runtime (timmc::runtime) and its libraries (XNNPACK,
+# pthreadpool, cJSON, libm). The model is compiled with cmake/cflags.txt's
+# flags, as `timmc build` compiles it, and with -Wa,-I<the spec's folder> for
+# embed_weights. RUNNER NAME also builds the command-line runner NAME
+# (README: "The runner").
+function(timmc_add_model target spec)
+  cmake_parse_arguments(PARSE_ARGV 2 arg "" "RUNNER;OUTPUT_DIR" "")
+  if(arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "timmc_add_model(${target}): unknown arguments ${arg_UNPARSED_ARGUMENTS}")
+  endif()
+  get_filename_component(root ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/.. ABSOLUTE)
+  get_filename_component(spec ${spec} ABSOLUTE BASE_DIR ${CMAKE_CURRENT_SOURCE_DIR})
+  get_filename_component(spec_dir ${spec} DIRECTORY)
+  if(NOT EXISTS ${spec})
+    message(FATAL_ERROR "timmc_add_model(${target}): ${spec} does not exist")
+  endif()
+  file(READ ${spec} json)
+  string(JSON name ERROR_VARIABLE err GET "${json}" name)
+  if(err)
+    message(FATAL_ERROR "timmc_add_model(${target}): ${spec} has no \"name\": ${err}")
+  endif()
+  string(JSON embed ERROR_VARIABLE no_embed GET "${json}" embed_weights)
+  # the name (and so the file names) can change: configure again when the spec does
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${spec})
+  set(out ${arg_OUTPUT_DIR})
+  if(NOT out)
+    set(out ${CMAKE_CURRENT_BINARY_DIR}/timmc/${target})
+  endif()
+  timmc_generator_sources(generator_sources ${root})
+  add_custom_command(
+    OUTPUT ${out}/${name}.c ${out}/${name}.h
+    COMMAND ${root}/generator/timmc generate ${spec} -o ${out}
+    DEPENDS ${spec} ${generator_sources}
+    COMMENT "timmc: generating ${name}.c from ${spec}"
+    VERBATIM)
+  add_library(${target} STATIC ${out}/${name}.c ${out}/${name}.h)
+  target_include_directories(${target} PUBLIC ${out})
+  target_link_libraries(${target} PUBLIC timmc::runtime)
+  file(STRINGS ${root}/cmake/cflags.txt flags REGEX "^-")
+  target_compile_options(${target} PRIVATE ${flags} "-Wa,-I,${spec_dir}")
+  if(NOT no_embed)
+    # the assembler includes the checkpoint (.incbin): rebuild when it changes
+    get_filename_component(weights ${embed} ABSOLUTE BASE_DIR ${spec_dir})
+    set_source_files_properties(${out}/${name}.c PROPERTIES OBJECT_DEPENDS ${weights})
+  endif()
+  set_target_properties(${target} PROPERTIES TIMMC_NAME ${name})
+  if(arg_RUNNER)
+    add_executable(${arg_RUNNER} ${root}/runtime/timmc_runner.c)
+    target_compile_definitions(${arg_RUNNER} PRIVATE TIMMC_MODEL=${name}_model)
+    target_compile_options(${arg_RUNNER} PRIVATE ${flags})
+    target_link_libraries(${arg_RUNNER} PRIVATE ${target})
+  endif()
+endfunction()
