@@ -40,7 +40,7 @@ function(timmc_add_model target spec)
   endif()
   string(JSON embed ERROR_VARIABLE no_embed GET "${json}" embed_weights)
   # the name (and so the file names) can change: configure again when the spec does
-  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${spec})
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${spec} ${root}/cmake/cflags.txt)
   set(out ${arg_OUTPUT_DIR})
   if(NOT out)
     set(out ${CMAKE_CURRENT_BINARY_DIR}/timmc/${target})
