@@ -8,6 +8,7 @@
 #include <string.h>
 #include <xnnpack.h>
 
+#include "timmc_image.h"
 #include "timmc_rt.h"
 
 /*
@@ -5505,6 +5506,19 @@ int ecaresnet101d_os8_init(const void *safetensors, size_t size) {
   return init_from(safetensors, size, "weights", 0);
 }
 
+/* timm's eval transform for ecaresnet101d (pretrained_cfg miil_in1k): the short side resized to
+ * floor(320 / 0.875) (bicubic, as Pillow does), a center crop of 320x320, / 255, normalised. */
+static const timmc_image_cfg image_cfg = {
+    .height = 320, .width = 320, .crop_pct = 0.875,
+    .interpolation = TIMMC_IMAGE_BICUBIC, .crop_mode = TIMMC_IMAGE_CROP_CENTER,
+    .mean = {0.485f, 0.456f, 0.406f}, .std = {0.229f, 0.224f, 0.225f}};
+
+int ecaresnet101d_os8_preprocess(const uint8_t *rgb, int height, int width, float *input) {
+  /* the arena is the scratch: never while a forward of this model runs */
+  return timmc_image_preprocess(rgb, height, width, &image_cfg, input, arena,
+                                sizeof(arena));
+}
+
 int ecaresnet101d_os8_init_file(const char *path) {
   const void *data;
   size_t size;
@@ -5562,4 +5576,6 @@ const timmc_model ecaresnet101d_os8_model = {
     .forward_features = NULL,
     .forward_head = NULL,
     .free = ecaresnet101d_os8_free,
+    .preprocess = ecaresnet101d_os8_preprocess,
+    .image_cfg = &image_cfg,
 };

@@ -5,6 +5,7 @@
 #define ECARESNET101D_OS8_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "timmc.h"
 
 #define ECARESNET101D_OS8_INPUT_N 2
@@ -24,6 +25,11 @@ int ecaresnet101d_os8_set_threads(size_t threads);
 int ecaresnet101d_os8_init(const void *safetensors, size_t size);
 int ecaresnet101d_os8_init_file(const char *path);
 
+/* timm's eval transform of one interleaved RGB8 image (height x width pixels,
+ * [h][w][3]) into input: 3 x 320 x 320 floats, one batch
+ * item of forward's input (item n at input + n * 3 * 320 * 320).
+ * Uses the model's arena as scratch: call it outside forward. */
+int ecaresnet101d_os8_preprocess(const uint8_t *rgb, int height, int width, float *input);
 /* input: float32 NCHW; outputs[i]: ECARESNET101D_OS8_OUTPUTi_SIZE floats each, timm's layout. */
 int ecaresnet101d_os8_forward(const float *input, float *const outputs[]);
 void ecaresnet101d_os8_free(void);

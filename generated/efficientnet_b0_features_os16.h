@@ -5,6 +5,7 @@
 #define EFFICIENTNET_B0_FEATURES_OS16_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "timmc.h"
 
 #define EFFICIENTNET_B0_FEATURES_OS16_INPUT_N 1
@@ -27,6 +28,11 @@ int efficientnet_b0_features_os16_set_threads(size_t threads);
 int efficientnet_b0_features_os16_init(const void *safetensors, size_t size);
 int efficientnet_b0_features_os16_init_file(const char *path);
 
+/* timm's eval transform of one interleaved RGB8 image (height x width pixels,
+ * [h][w][3]) into input: 3 x 224 x 224 floats, one batch
+ * item of forward's input (item n at input + n * 3 * 224 * 224).
+ * Uses the model's arena as scratch: call it outside forward. */
+int efficientnet_b0_features_os16_preprocess(const uint8_t *rgb, int height, int width, float *input);
 /* input: float32 NCHW; outputs[i]: EFFICIENTNET_B0_FEATURES_OS16_OUTPUTi_SIZE floats each, timm's layout. */
 int efficientnet_b0_features_os16_forward(const float *input, float *const outputs[]);
 void efficientnet_b0_features_os16_free(void);

@@ -5,6 +5,7 @@
 #define ESE_VOVNET19B_DW_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "timmc.h"
 
 #define ESE_VOVNET19B_DW_INPUT_N 2
@@ -23,6 +24,11 @@ int ese_vovnet19b_dw_set_threads(size_t threads);
 int ese_vovnet19b_dw_init(const void *safetensors, size_t size);
 int ese_vovnet19b_dw_init_file(const char *path);
 
+/* timm's eval transform of one interleaved RGB8 image (height x width pixels,
+ * [h][w][3]) into input: 3 x 224 x 224 floats, one batch
+ * item of forward's input (item n at input + n * 3 * 224 * 224).
+ * Uses the model's arena as scratch: call it outside forward. */
+int ese_vovnet19b_dw_preprocess(const uint8_t *rgb, int height, int width, float *input);
 /* input: float32 NCHW; outputs[i]: ESE_VOVNET19B_DW_OUTPUTi_SIZE floats each, timm's layout. */
 int ese_vovnet19b_dw_forward(const float *input, float *const outputs[]);
 /* forward_features: output [2, 1024, 7, 7] NCHW. */

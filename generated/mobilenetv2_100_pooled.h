@@ -5,6 +5,7 @@
 #define MOBILENETV2_100_POOLED_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "timmc.h"
 
 #define MOBILENETV2_100_POOLED_INPUT_N 1
@@ -23,6 +24,11 @@ int mobilenetv2_100_pooled_set_threads(size_t threads);
 int mobilenetv2_100_pooled_init(const void *safetensors, size_t size);
 int mobilenetv2_100_pooled_init_file(const char *path);
 
+/* timm's eval transform of one interleaved RGB8 image (height x width pixels,
+ * [h][w][3]) into input: 3 x 224 x 224 floats, one batch
+ * item of forward's input (item n at input + n * 3 * 224 * 224).
+ * Uses the model's arena as scratch: call it outside forward. */
+int mobilenetv2_100_pooled_preprocess(const uint8_t *rgb, int height, int width, float *input);
 /* input: float32 NCHW; outputs[i]: MOBILENETV2_100_POOLED_OUTPUTi_SIZE floats each, timm's layout. */
 int mobilenetv2_100_pooled_forward(const float *input, float *const outputs[]);
 /* forward_features: output [1, 1280, 7, 7] NCHW. */

@@ -5,6 +5,7 @@
 #define REGNETY_032_FEATURES_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "timmc.h"
 
 #define REGNETY_032_FEATURES_INPUT_N 2
@@ -27,6 +28,11 @@ int regnety_032_features_set_threads(size_t threads);
 int regnety_032_features_init(const void *safetensors, size_t size);
 int regnety_032_features_init_file(const char *path);
 
+/* timm's eval transform of one interleaved RGB8 image (height x width pixels,
+ * [h][w][3]) into input: 3 x 224 x 224 floats, one batch
+ * item of forward's input (item n at input + n * 3 * 224 * 224).
+ * Uses the model's arena as scratch: call it outside forward. */
+int regnety_032_features_preprocess(const uint8_t *rgb, int height, int width, float *input);
 /* input: float32 NCHW; outputs[i]: REGNETY_032_FEATURES_OUTPUTi_SIZE floats each, timm's layout. */
 int regnety_032_features_forward(const float *input, float *const outputs[]);
 void regnety_032_features_free(void);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <xnnpack.h>
 
+#include "timmc_image.h"
 #include "timmc_rt.h"
 
 /*
@@ -1753,6 +1754,19 @@ int resnest26d_features_init(const void *safetensors, size_t size) {
   return init_from(safetensors, size, "weights", 0);
 }
 
+/* timm's eval transform for resnest26d (pretrained_cfg gluon_in1k): the short side resized to
+ * floor(224 / 0.875) (bilinear, as Pillow does), a center crop of 224x224, / 255, normalised. */
+static const timmc_image_cfg image_cfg = {
+    .height = 224, .width = 224, .crop_pct = 0.875,
+    .interpolation = TIMMC_IMAGE_BILINEAR, .crop_mode = TIMMC_IMAGE_CROP_CENTER,
+    .mean = {0.485f, 0.456f, 0.406f}, .std = {0.229f, 0.224f, 0.225f}};
+
+int resnest26d_features_preprocess(const uint8_t *rgb, int height, int width, float *input) {
+  /* the arena is the scratch: never while a forward of this model runs */
+  return timmc_image_preprocess(rgb, height, width, &image_cfg, input, arena,
+                                sizeof(arena));
+}
+
 int resnest26d_features_init_file(const char *path) {
   const void *data;
   size_t size;
@@ -1813,4 +1827,6 @@ const timmc_model resnest26d_features_model = {
     .forward_features = NULL,
     .forward_head = NULL,
     .free = resnest26d_features_free,
+    .preprocess = resnest26d_features_preprocess,
+    .image_cfg = &image_cfg,
 };

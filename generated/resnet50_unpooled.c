@@ -8,6 +8,7 @@
 #include <string.h>
 #include <xnnpack.h>
 
+#include "timmc_image.h"
 #include "timmc_rt.h"
 
 /*
@@ -1799,6 +1800,19 @@ int resnet50_unpooled_init(const void *safetensors, size_t size) {
   return init_from(safetensors, size, "weights", 0);
 }
 
+/* timm's eval transform for resnet50 (pretrained_cfg a1_in1k): the short side resized to
+ * floor(224 / 0.95) (bicubic, as Pillow does), a center crop of 224x224, / 255, normalised. */
+static const timmc_image_cfg image_cfg = {
+    .height = 224, .width = 224, .crop_pct = 0.95,
+    .interpolation = TIMMC_IMAGE_BICUBIC, .crop_mode = TIMMC_IMAGE_CROP_CENTER,
+    .mean = {0.485f, 0.456f, 0.406f}, .std = {0.229f, 0.224f, 0.225f}};
+
+int resnet50_unpooled_preprocess(const uint8_t *rgb, int height, int width, float *input) {
+  /* the arena is the scratch: never while a forward of this model runs */
+  return timmc_image_preprocess(rgb, height, width, &image_cfg, input, arena,
+                                sizeof(arena));
+}
+
 int resnet50_unpooled_init_file(const char *path) {
   const void *data;
   size_t size;
@@ -1879,4 +1893,6 @@ const timmc_model resnet50_unpooled_model = {
     .forward_features = resnet50_unpooled_forward_features,
     .forward_head = resnet50_unpooled_forward_head,
     .free = resnet50_unpooled_free,
+    .preprocess = resnet50_unpooled_preprocess,
+    .image_cfg = &image_cfg,
 };

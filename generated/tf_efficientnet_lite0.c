@@ -8,6 +8,7 @@
 #include <string.h>
 #include <xnnpack.h>
 
+#include "timmc_image.h"
 #include "timmc_rt.h"
 
 /*
@@ -1479,6 +1480,19 @@ int tf_efficientnet_lite0_init(const void *safetensors, size_t size) {
   return init_from(safetensors, size, "weights", 0);
 }
 
+/* timm's eval transform for tf_efficientnet_lite0 (pretrained_cfg in1k): the short side resized to
+ * floor(224 / 0.875) (bicubic, as Pillow does), a center crop of 224x224, / 255, normalised. */
+static const timmc_image_cfg image_cfg = {
+    .height = 224, .width = 224, .crop_pct = 0.875,
+    .interpolation = TIMMC_IMAGE_BICUBIC, .crop_mode = TIMMC_IMAGE_CROP_CENTER,
+    .mean = {0.5f, 0.5f, 0.5f}, .std = {0.5f, 0.5f, 0.5f}};
+
+int tf_efficientnet_lite0_preprocess(const uint8_t *rgb, int height, int width, float *input) {
+  /* the arena is the scratch: never while a forward of this model runs */
+  return timmc_image_preprocess(rgb, height, width, &image_cfg, input, arena,
+                                sizeof(arena));
+}
+
 int tf_efficientnet_lite0_init_file(const char *path) {
   const void *data;
   size_t size;
@@ -1559,4 +1573,6 @@ const timmc_model tf_efficientnet_lite0_model = {
     .forward_features = tf_efficientnet_lite0_forward_features,
     .forward_head = tf_efficientnet_lite0_forward_head,
     .free = tf_efficientnet_lite0_free,
+    .preprocess = tf_efficientnet_lite0_preprocess,
+    .image_cfg = &image_cfg,
 };

@@ -5,6 +5,7 @@
 #define TF_EFFICIENTNET_LITE0_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "timmc.h"
 
 #define TF_EFFICIENTNET_LITE0_INPUT_N 1
@@ -23,6 +24,11 @@ int tf_efficientnet_lite0_set_threads(size_t threads);
 int tf_efficientnet_lite0_init(const void *safetensors, size_t size);
 int tf_efficientnet_lite0_init_file(const char *path);
 
+/* timm's eval transform of one interleaved RGB8 image (height x width pixels,
+ * [h][w][3]) into input: 3 x 224 x 224 floats, one batch
+ * item of forward's input (item n at input + n * 3 * 224 * 224).
+ * Uses the model's arena as scratch: call it outside forward. */
+int tf_efficientnet_lite0_preprocess(const uint8_t *rgb, int height, int width, float *input);
 /* input: float32 NCHW; outputs[i]: TF_EFFICIENTNET_LITE0_OUTPUTi_SIZE floats each, timm's layout. */
 int tf_efficientnet_lite0_forward(const float *input, float *const outputs[]);
 /* forward_features: output [1, 1280, 7, 7] NCHW. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <xnnpack.h>
 
+#include "timmc_image.h"
 #include "timmc_rt.h"
 
 /*
@@ -2522,6 +2523,19 @@ int xception41_unpooled_init(const void *safetensors, size_t size) {
   return init_from(safetensors, size, "weights", 0);
 }
 
+/* timm's eval transform for xception41 (pretrained_cfg tf_in1k): the short side resized to
+ * floor(299 / 0.903) (bicubic, as Pillow does), a center crop of 299x299, / 255, normalised. */
+static const timmc_image_cfg image_cfg = {
+    .height = 299, .width = 299, .crop_pct = 0.903,
+    .interpolation = TIMMC_IMAGE_BICUBIC, .crop_mode = TIMMC_IMAGE_CROP_CENTER,
+    .mean = {0.5f, 0.5f, 0.5f}, .std = {0.5f, 0.5f, 0.5f}};
+
+int xception41_unpooled_preprocess(const uint8_t *rgb, int height, int width, float *input) {
+  /* the arena is the scratch: never while a forward of this model runs */
+  return timmc_image_preprocess(rgb, height, width, &image_cfg, input, arena,
+                                sizeof(arena));
+}
+
 int xception41_unpooled_init_file(const char *path) {
   const void *data;
   size_t size;
@@ -2602,4 +2616,6 @@ const timmc_model xception41_unpooled_model = {
     .forward_features = xception41_unpooled_forward_features,
     .forward_head = xception41_unpooled_forward_head,
     .free = xception41_unpooled_free,
+    .preprocess = xception41_unpooled_preprocess,
+    .image_cfg = &image_cfg,
 };

@@ -5,6 +5,7 @@
 #define XCEPTION41_UNPOOLED_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "timmc.h"
 
 #define XCEPTION41_UNPOOLED_INPUT_N 2
@@ -23,6 +24,11 @@ int xception41_unpooled_set_threads(size_t threads);
 int xception41_unpooled_init(const void *safetensors, size_t size);
 int xception41_unpooled_init_file(const char *path);
 
+/* timm's eval transform of one interleaved RGB8 image (height x width pixels,
+ * [h][w][3]) into input: 3 x 299 x 299 floats, one batch
+ * item of forward's input (item n at input + n * 3 * 299 * 299).
+ * Uses the model's arena as scratch: call it outside forward. */
+int xception41_unpooled_preprocess(const uint8_t *rgb, int height, int width, float *input);
 /* input: float32 NCHW; outputs[i]: XCEPTION41_UNPOOLED_OUTPUTi_SIZE floats each, timm's layout. */
 int xception41_unpooled_forward(const float *input, float *const outputs[]);
 /* forward_features: output [2, 2048, 10, 10] NCHW. */

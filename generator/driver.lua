@@ -179,6 +179,12 @@ function driver.build(spec_path, outdir, opts)
     add({ "-L" .. lib, "-Wl,-rpath-link," .. lib })
   end
   for w in model.backend.libs:gmatch("%S+") do words[#words + 1] = w end
+  -- JPEG through libjpeg (Pillow's decoder) where the target has it: the
+  -- pixels Pillow gives; stb_image otherwise (runtime/timmc_image.c)
+  if util.is_regular((sysroot or "") .. "/usr/include/jpeglib.h") then
+    table.insert(words, 2, "-DTIMMC_IMAGE_LIBJPEG")
+    words[#words + 1] = "-ljpeg"
+  end
   local cmd = util.join(words, " ", util.shell_quote)
   if not os.execute(cmd) then
     os.remove(tmp)

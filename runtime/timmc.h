@@ -63,6 +63,8 @@ typedef struct timmc_output {
   int64_t shape[TIMMC_MAX_DIMS];
 } timmc_output;
 
+struct timmc_image_cfg; /* timmc_image.h */
+
 /* What a generated model tells the runner about itself (NAME_model). */
 typedef struct timmc_model {
   const char *name;
@@ -88,6 +90,9 @@ typedef struct timmc_model {
   int (*forward_features)(const float *input, float *output);
   int (*forward_head)(const float *features, float *output, int pre_logits);
   void (*free)(void);
+  /* timm's eval transform of one RGB8 image into one batch item of the input */
+  int (*preprocess)(const uint8_t *rgb, int height, int width, float *input);
+  const struct timmc_image_cfg *image_cfg; /* its data config; NULL if it has none */
 } timmc_model;
 
 #endif

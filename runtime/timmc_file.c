@@ -469,6 +469,11 @@ static int make_dirs(const char *dir, size_t *made) {
   return TIMMC_OK;
 }
 
+int timmc_file_mkdirs(const char *dir) {
+  size_t made;
+  return make_dirs(dir, &made);
+}
+
 /* Removes the directories make_dirs created for DIR (those still empty). */
 static void remove_made(const char *dir, size_t made) {
   char *p = made > 0 ? strdup(dir) : NULL;

@@ -60,6 +60,8 @@ int timmc_file_commit(timmc_file_writer *w);
 void timmc_file_abort(timmc_file_writer *w);
 /* The whole of DATA to PATH through the atomic writer. */
 int timmc_file_write(const char *path, const void *data, size_t n);
+/* mkdir -p DIR (a path that is in the way is an error naming it). */
+int timmc_file_mkdirs(const char *dir);
 
 /*
  * A set of files DIR/<prefix>0<suffix>, <prefix>1<suffix>, ... written as a

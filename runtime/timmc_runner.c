@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "timmc.h"
+#include "timmc_image.h"
 #include "timmc_npy.h"
+#include "timmc_png.h"
 #include "timmc_rand.h"
 #include "timmc_rt.h"
 #include "timmc_st.h"
@@ -20,12 +22,16 @@ static const timmc_model *const M = &TIMMC_MODEL;
 
 static const char USAGE[] =
     "usage: %s (--weights FILE.safetensors | --random-weights SEED [--save-weights FILE])\n"
-    "          [--input IN.npy --outdir OUT] [--entry forward|forward_features|"
-    "forward_head_pre_logits]\n"
+    "          [--input IN.npy | --image FILE ...] [--outdir OUT] [--save-png DIR]\n"
+    "          [--entry forward|forward_features|forward_head_pre_logits]\n"
     "          [--threads N] [--bench N [--profile]] [--check-finite] [--info]\n";
 
+#define MAX_IMAGES 4096 /* the largest batch a spec allows */
+
 typedef struct options {
-  const char *weights, *save_weights, *input, *outdir, *entry;
+  const char *weights, *save_weights, *input, *outdir, *entry, *save_png;
+  const char *images[MAX_IMAGES];
+  int num_images;
   unsigned long long seed;
   int have_seed, info, check_finite, profile;
   long threads, bench;
@@ -79,11 +85,19 @@ static int parse_args(int argc, char **argv, options *o) {
     if (!*v && (!strcmp(a, "--weights") || !strcmp(a, "--save-weights") || !strcmp(a, "--input"))) {
       return bad("%s is empty, expected a file name", a);
     }
-    if (!*v && !strcmp(a, "--outdir")) return bad("%s is empty, expected a directory", a);
+    if (!*v && (!strcmp(a, "--outdir") || !strcmp(a, "--save-png"))) {
+      return bad("%s is empty, expected a directory", a);
+    }
+    if (!*v && !strcmp(a, "--image")) return bad("%s is empty, expected an image file", a);
     if (!strcmp(a, "--weights")) o->weights = v;
     else if (!strcmp(a, "--save-weights")) o->save_weights = v;
     else if (!strcmp(a, "--input")) o->input = v;
     else if (!strcmp(a, "--outdir")) o->outdir = v;
+    else if (!strcmp(a, "--save-png")) o->save_png = v;
+    else if (!strcmp(a, "--image")) {
+      if (o->num_images == MAX_IMAGES) return bad("more than %s --image files", "4096");
+      o->images[o->num_images++] = v;
+    }
     else if (!strcmp(a, "--entry")) o->entry = v;
     else if (!strcmp(a, "--random-weights")) {
       long seed;
@@ -112,10 +126,26 @@ static int parse_args(int argc, char **argv, options *o) {
     return bad("%s", "needs --weights FILE or --random-weights SEED");
   }
   if (o->save_weights && !o->have_seed) return bad("%s", "--save-weights needs --random-weights");
-  if (!!o->input != !!o->outdir) return bad("%s", "--input and --outdir go together");
+  if (o->input && o->num_images) return bad("%s", "give --input or --image, not both");
+  if (o->num_images && o->num_images != M->input_shape[0]) {
+    fprintf(stderr, "%s: %d --image files for a batch of %lld: give one per batch item\n",
+            M->name, o->num_images, (long long)M->input_shape[0]);
+    return TIMMC_EINPUT;
+  }
+  if (o->num_images && !M->image_cfg) {
+    return bad("%s", "--image: this model has no pretrained data config to preprocess with");
+  }
+  if (o->input && !o->outdir) return bad("%s", "--input needs --outdir OUT");
+  if (o->num_images && !o->outdir && !o->save_png) {
+    return bad("%s", "--image needs --outdir OUT or --save-png DIR");
+  }
+  if ((o->outdir || o->save_png) && !o->input && !o->num_images) {
+    return bad("%s", "--outdir and --save-png need --input IN.npy or --image FILE");
+  }
   if (o->profile && !o->bench) return bad("%s", "--profile needs --bench N");
-  if (!o->input && !o->bench && !o->save_weights) {
-    return bad("%s", "nothing to do: give --input IN.npy --outdir OUT, --bench N or --save-weights");
+  if (!o->input && !o->num_images && !o->bench && !o->save_weights) {
+    return bad("%s", "nothing to do: give --input IN.npy --outdir OUT, --image FILE, --bench N "
+                     "or --save-weights");
   }
   return TIMMC_OK;
 }
@@ -238,6 +268,76 @@ static int write_outputs(timmc_file_set *set, const timmc_output *defs, int n,
   return timmc_file_set_commit(set, n);
 }
 
+/* --image: each file through timm's eval transform into its batch item of in;
+ * with --save-png, crops[n] keeps the RGB8 picture the model sees. */
+static int read_images(const options *o, float *in, uint8_t **crops) {
+  const size_t item = (size_t)(M->input_shape[1] * M->input_shape[2] * M->input_shape[3]);
+  const int h = (int)M->input_shape[2], w = (int)M->input_shape[3];
+  int rc = TIMMC_OK;
+  for (int n = 0; rc == TIMMC_OK && n < o->num_images; n++) {
+    uint8_t *rgb = NULL;
+    int ih = 0, iw = 0;
+    rc = timmc_image_load(o->images[n], &rgb, &ih, &iw);
+    if (rc == TIMMC_OK) rc = M->preprocess(rgb, ih, iw, in + (size_t)n * item);
+    if (rc == TIMMC_OK && crops) {
+      const size_t need = timmc_image_scratch_bytes(ih, iw, M->image_cfg);
+      void *scratch = malloc(need ? need : 1);
+      crops[n] = malloc((size_t)h * w * 3);
+      rc = scratch && crops[n] ? timmc_image_resize_crop(rgb, ih, iw, M->image_cfg, crops[n],
+                                                         scratch, need)
+                               : timmc_fail(TIMMC_ERUNTIME, "out of memory");
+      free(scratch);
+    }
+    if (rc != TIMMC_OK && ih > 0) {
+      /* name the file: the preprocessing message may not */
+      const char *why = timmc_error();
+      if (!strstr(why, o->images[n])) {
+        char copy[1024];
+        snprintf(copy, sizeof(copy), "%s", why);
+        timmc_fail(rc, "%s: %s", o->images[n], copy);
+      }
+    }
+    timmc_image_free(rgb);
+  }
+  return rc;
+}
+
+/* --save-png DIR: a picture of every feature map output ([N, C, H, W]), named
+ * by its timm module (MODULE.png, or MODULE.N.png for batch item N of
+ * several), upscaled to the input size, over the input picture when there
+ * is one. Pooled [N, C] outputs have no picture. */
+static int save_pngs(const char *dir, const timmc_output *defs, int n, float *const outs[],
+                     uint8_t **crops) {
+  const int oh = (int)M->input_shape[2], ow = (int)M->input_shape[3];
+  int rc = timmc_file_mkdirs(dir), written = 0;
+  for (int i = 0; rc == TIMMC_OK && i < n; i++) {
+    const timmc_output *d = &defs[i];
+    if (d->ndim != 4) continue;
+    const int c = (int)d->shape[1], h = (int)d->shape[2], w = (int)d->shape[3];
+    const size_t need = timmc_png_scratch_bytes(h, w, oh, ow);
+    void *scratch = malloc(need);
+    if (!scratch) return timmc_fail(TIMMC_ERUNTIME, "out of memory");
+    for (int64_t b = 0; rc == TIMMC_OK && b < d->shape[0]; b++) {
+      char path[4096];
+      if (d->shape[0] == 1) {
+        snprintf(path, sizeof(path), "%s/%s.png", dir, d->info.module);
+      } else {
+        snprintf(path, sizeof(path), "%s/%s.%lld.png", dir, d->info.module, (long long)b);
+      }
+      rc = timmc_png_feature_map(path, outs[i] + (size_t)b * c * h * w, c, h, w,
+                                 crops ? crops[b] : NULL, oh, ow, scratch, need);
+      written += rc == TIMMC_OK;
+    }
+    free(scratch);
+  }
+  if (rc == TIMMC_OK && !written) {
+    return timmc_fail(TIMMC_EINPUT, "--save-png: the entry's outputs are pooled vectors, "
+                                    "which have no picture");
+  }
+  if (rc == TIMMC_OK) printf("%d pictures in %s\n", written, dir);
+  return rc;
+}
+
 /* Inits the model; with --save-weights writes the random state dict too. */
 static int load_weights(const options *o) {
   timmc_st_set_check_finite(o->check_finite);
@@ -274,6 +374,14 @@ static int run(const options *o) {
   if (rc == TIMMC_OK) rc = M->set_threads((size_t)o->threads);
   /* the input first, so that bad input leaves no --save-weights file */
   if (rc == TIMMC_OK && o->input) rc = timmc_npy_read_f32(o->input, 4, M->input_shape, in);
+  uint8_t **crops = NULL;
+  if (rc == TIMMC_OK && o->num_images) {
+    if (o->save_png && !(crops = calloc((size_t)o->num_images, sizeof(*crops)))) {
+      rc = timmc_fail(TIMMC_ERUNTIME, "out of memory");
+    }
+    if (rc == TIMMC_OK) rc = read_images(o, in, crops);
+  }
+  const int have_input = o->input || o->num_images;
   /* then OUT (made, and checked writable), so that a bad --outdir fails
    * before the work and leaves no --save-weights file either */
   timmc_file_set set = {0};
@@ -283,13 +391,16 @@ static int run(const options *o) {
     set_open = rc == TIMMC_OK;
   }
   if (rc == TIMMC_OK) rc = load_weights(o);
-  if (rc == TIMMC_OK && o->input) {
+  if (rc == TIMMC_OK && have_input) {
     rc = run_entry(o->entry, in, outs);
-    if (rc == TIMMC_OK) rc = write_outputs(&set, defs, n, outs);
+    if (rc == TIMMC_OK && o->save_png) rc = save_pngs(o->save_png, defs, n, outs, crops);
+    if (rc == TIMMC_OK && o->outdir) rc = write_outputs(&set, defs, n, outs);
   }
+  for (int i = 0; crops && i < o->num_images; i++) free(crops[i]);
+  free(crops);
   if (set_open && rc != TIMMC_OK) timmc_file_set_abort(&set); /* safe after a commit too */
   if (rc == TIMMC_OK && o->bench) {
-    if (!o->input) timmc_rand_fill(in, in_count, o->seed + 1, -1.0f, 1.0f);
+    if (!have_input) timmc_rand_fill(in, in_count, o->seed + 1, -1.0f, 1.0f);
     rc = bench(o, in, outs);
   }
   for (int i = 0; i < TIMMC_MAX_OUTPUTS + 1; i++) free(outs[i]);

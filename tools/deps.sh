@@ -2,7 +2,7 @@
 # deps.sh: installs the Debian 12 packages timmc needs, only if any is missing.
 set -eu
 PACKAGES="gcc libc6-dev make cmake lua5.4 lua-cjson libcjson-dev libxnnpack-dev
-          libpthreadpool-dev lua-busted lua-check
+          libpthreadpool-dev lua-busted lua-check libstb-dev libjpeg62-turbo-dev
           valgrind clang-14 libclang-rt-14-dev"
 missing=""
 for p in $PACKAGES; do

@@ -27,7 +27,7 @@ local xnnpack = {
   arena_tail = "XNN_EXTRA_BYTES",
   passes = { "winograd" },
   sources = { "timmc_err", "timmc_file", "timmc_st", "timmc_npy", "timmc_rt", "timmc_wino",
-              "timmc_rand" },
+              "timmc_rand", "timmc_image", "timmc_png" },
   libs = "-lXNNPACK -lpthreadpool -lcjson -lm",
 }
 

@@ -99,6 +99,46 @@ local function describe(model)
   return table.concat(parts, ", ")
 end
 
+-- NAME_preprocess: timm's eval transform of the architecture's pretrained
+-- data config (models/pretrained_cfgs.lua) at the spec's input size, through
+-- runtime/timmc_image.c, with the arena as scratch.
+local function preprocess(model)
+  local spec, cfg = model.spec, model.arch.pretrained
+  local name = spec.name
+  if not cfg or spec.input_size[1] ~= 3 then
+    return string.format([[
+int %s_preprocess(const uint8_t *rgb, int height, int width, float *input) {
+  (void)rgb, (void)height, (void)width, (void)input;
+  return timmc_fail(TIMMC_EINPUT, "%s: %s", "%s");
+}
+]], name, name, "%s", cfg and string.format("the model takes %d input channels, images give 3",
+                                            spec.input_size[1])
+                         or "no pretrained data config for " .. spec.architecture)
+  end
+  local floats = function(v)
+    return table.concat({ util.float_repr(v[1] + 0.0) .. "f", util.float_repr(v[2] + 0.0) .. "f",
+                          util.float_repr(v[3] + 0.0) .. "f" }, ", ")
+  end
+  return string.format([[
+/* timm's eval transform for %s (pretrained_cfg %s): the short side resized to
+ * floor(%d / %s) (%s, as Pillow does), a %s crop of %dx%d, / 255, normalised. */
+static const timmc_image_cfg image_cfg = {
+    .height = %d, .width = %d, .crop_pct = %s,
+    .interpolation = TIMMC_IMAGE_%s, .crop_mode = TIMMC_IMAGE_CROP_%s,
+    .mean = {%s}, .std = {%s}};
+
+int %s_preprocess(const uint8_t *rgb, int height, int width, float *input) {
+  /* the arena is the scratch: never while a forward of this model runs */
+  return timmc_image_preprocess(rgb, height, width, &image_cfg, input, arena,
+                                sizeof(arena));
+}
+]], spec.architecture, cfg.tag ~= "" and cfg.tag or "default", spec.input_size[2],
+      util.float_repr(cfg.crop_pct + 0.0), cfg.interpolation, cfg.crop_mode, spec.input_size[2],
+      spec.input_size[3], spec.input_size[2], spec.input_size[3],
+      util.float_repr(cfg.crop_pct + 0.0), cfg.interpolation:upper(), cfg.crop_mode:upper(),
+      floats(cfg.mean), floats(cfg.std), name)
+end
+
 -- templates: {h = text of templates/model.h.in, c = the backend's model.c.in}
 function emit.run(model, templates)
   local spec, T = model.spec, model.tensors
@@ -321,7 +361,8 @@ int %s_init_embedded(void) {
     pre_logits_ref = pre_logits_ref, weights_bytes = weights_bytes,
     flops = util.float_repr(ctx.flops * 1.0), forward_features_ref = ff_ref,
     forward_head_ref = fh_ref, embedded = embedded, init_embedded_ref = init_embedded_ref,
-    spec_path_string = util.c_string(spec.spec_path),
+    spec_path_string = util.c_string(spec.spec_path), preprocess = preprocess(model),
+    image_cfg_ref = (model.arch.pretrained and spec.input_size[1] == 3) and "&image_cfg" or "NULL",
   }), backend.template)
   model.c_header, model.c_source = h, c
   return model

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Golden fixtures for timmc, computed by timm itself.
 
-For every case in tests/golden/cases.txt (NAME ENTRY SEED) this script
+For every case in tests/golden/cases.txt (NAME ENTRY SEED [IMAGE,...]) this script
   1. builds the runner for specs/NAME.json with generator/timmc and has it write
      its --random-weights SEED as a timm-named safetensors file,
   2. loads that file into timm's model (strict, so the key set is exactly timm's),
@@ -95,7 +95,17 @@ def run_entry(model, entry, x):
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
-def make(name, entry, seed, workdir):
+def image_input(spec, model, images):
+    """timm's eval transform of each image (PIL, torchvision), at the spec's input size."""
+    from PIL import Image
+    import timm.data
+    cfg = timm.data.resolve_data_config({"input_size": tuple(spec["input_size"])}, model=model)
+    transform = timm.data.create_transform(**cfg)
+    items = [transform(Image.open(os.path.join(ROOT, p)).convert("RGB")) for p in images]
+    return torch.stack(items).numpy().astype(np.float32)
+
+
+def make(name, entry, seed, workdir, images=None):
     spec_path = os.path.join(HERE, "specs", name + ".json")
     spec = json.load(open(spec_path))
     subprocess.run([os.path.join(ROOT, "generator", "timmc"), "build", spec_path, "-o", workdir],
@@ -106,8 +116,11 @@ def make(name, entry, seed, workdir):
     model = timm_model(spec, read_safetensors(weights)).eval()
 
     c, h, w = spec.get("input_size", [3, 224, 224])
-    rng = np.random.default_rng(1000 + seed)
-    x = rng.standard_normal((spec.get("batch_size", 1), c, h, w)).astype(np.float32)
+    if images:  # the input is timm's eval transform of these images
+        x = image_input(spec, model, images)
+    else:
+        rng = np.random.default_rng(1000 + seed)
+        x = rng.standard_normal((spec.get("batch_size", 1), c, h, w)).astype(np.float32)
     np.save(os.path.join(HERE, "data", name + ".in.npy"), x)
 
     ref64 = run_entry(model.double(), entry, torch.from_numpy(x).double())
@@ -129,13 +142,13 @@ def main():
     cases = []
     for line in open(os.path.join(HERE, "cases.txt")):
         if line.strip() and not line.startswith("#"):
-            name, entry, seed = line.split()
+            name, entry, seed, *images = line.split()
             if not wanted or name in wanted:
-                cases.append((name, entry, int(seed)))
+                cases.append((name, entry, int(seed), images[0].split(",") if images else None))
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
-        for name, entry, seed in cases:
-            make(name, entry, seed, tmp)
+        for name, entry, seed, images in cases:
+            make(name, entry, seed, tmp, images)
 
 
 if __name__ == "__main__":
