@@ -1,7 +1,10 @@
--- demo.lua RUNNER SPEC: runs the model once on a random input with random
--- weights and prints what timm's feature-extraction page prints.
+-- demo.lua RUNNER SPEC PICTURES IMAGE...: runs the model once on the images
+-- (one per batch item; random inputs fill the rest) with random weights,
+-- prints what timm's feature-extraction page prints, and writes a picture of
+-- each feature level into PICTURES.
 local cjson = require("cjson")
-local runner, spec_path = arg[1], arg[2]
+local runner, spec_path, pictures = arg[1], arg[2], arg[3]
+local images = { table.unpack(arg, 4) }
 local spec = cjson.decode(io.open(spec_path):read("a"))
 
 local function ints(list)
@@ -22,6 +25,7 @@ for _, k in ipairs({ "features_only", "out_indices", "output_stride", "num_class
 end
 print(">>> m = timm.create_model(" .. table.concat(args, ", ") .. ")")
 
+local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 local info = cjson.decode(io.popen(runner .. " --info"):read("a"))
 print(string.format(">>> o = m(torch.randn(%s))", table.concat(ints(info.input), ", ")))
 local p = io.popen(string.format("%s --random-weights 0 --bench 3 --threads 2", runner))
@@ -39,7 +43,14 @@ end
 print(">>> m.feature_info.channels()\n[" .. table.concat(ch, ", ") .. "]")
 print(">>> m.feature_info.reduction()\n[" .. table.concat(red, ", ") .. "]")
 print(">>> m.feature_info.module_name()\n[" .. table.concat(mod, ", ") .. "]")
-print(string.format("\ntimmc: arena %.1f MiB (lower bound %.1f MiB), weights %.1f MiB, " ..
+local run = { runner, "--random-weights 0", "--save-png", q(pictures) }
+for i = 1, info.input[1] do run[#run + 1] = "--image " .. q(images[(i - 1) % #images + 1]) end
+local p2 = io.popen(table.concat(run, " ") .. " 2>&1")
+local said = p2:read("a")
+if not p2:close() then error("the runner failed on the images: " .. said) end
+print(string.format("\n%s from %s (random weights: with a timm checkpoint, --weights " ..
+                    "model.safetensors)", said:gsub("\n$", ""), table.concat(images, ", ")))
+print(string.format("timmc: arena %.1f MiB (lower bound %.1f MiB), weights %.1f MiB, " ..
                     "forward %s ms median on 2 threads",
                     info.arena_bytes / 2 ^ 20, info.arena_lower_bound_bytes / 2 ^ 20,
                     info.weights_bytes / 2 ^ 20, bench:match("median_ms: ([%d.]+)") or "?"))
