@@ -453,7 +453,10 @@ typedef struct plan {
   int need_h, need_v;     /* Pillow resamples an axis only if its size changes */
   axis ax_h, ax_v;
   int src_y0, src_y1;     /* the source rows that the kept rows read */
-  size_t off_hk, off_hb, off_wide, off_vk, off_vb, off_tmp, off_acc, off_out, bytes;
+  int px0, px1;           /* the source columns that the kept columns read */
+  int kpad;               /* horizontal taps per column, rounded up to 4 */
+  int tmp_rows;           /* rows of the horizontal pass's output */
+  size_t off_hk, off_hb, off_wide, off_vk, off_vb, off_tmp, off_vrow, off_out, bytes;
 } plan;
 
 /* round(x) of Python 3: half to even. */
@@ -556,30 +559,38 @@ static int make_plan(int height, int width, const timmc_image_cfg *cfg, plan *p)
   }
 
   size_t ncols = (size_t)(p->x1 - p->x0), nrows = (size_t)(p->y1 - p->y0);
+  size_t ncols4 = (ncols + 3) & ~(size_t)3; /* whole groups of 4 columns */
   size_t at = 0;
   if (p->need_h) {
+    /* coefficients [ncols4][kpad], zero past each column's taps */
+    p->kpad = (p->ax_h.ksize + 3) & ~3;
     p->off_hk = at;
-    at = align16(at + ncols * (size_t)p->ax_h.ksize * sizeof(int32_t));
+    at = align16(at + ncols4 * (size_t)p->kpad * sizeof(int32_t));
     p->off_hb = at;
-    at = align16(at + ncols * 2 * sizeof(int32_t));
-    /* one row of the source pixels the kept columns read, as int32 x 4 */
+    at = align16(at + ncols4 * 2 * sizeof(int32_t));
+    /* the source pixels the kept columns read, 4 rows at a time, as RGBx
+     * bytes [x][4 rows][4], and 4 pixels of zeros after them */
     double c;
     int first, count, lfirst, lcount;
     axis_taps(&p->ax_h, p->x0, &c, &first, &count);
     axis_taps(&p->ax_h, p->x1 - 1, &c, &lfirst, &lcount);
+    p->px0 = first;
+    p->px1 = lfirst + lcount;
     p->off_wide = at;
-    at = align16(at + (size_t)(lfirst + lcount - first) * 4 * sizeof(int32_t));
+    at = align16(at + (size_t)(p->px1 - p->px0 + 4) * 16);
+    /* the horizontal pass's output rows, [rows][ncols4 / 4][4 channels (RGBx)][4 columns] */
+    p->tmp_rows = p->need_v ? p->src_y1 - p->src_y0 : (int)nrows;
+    p->off_tmp = at;
+    at = align16(at + (size_t)p->tmp_rows * ncols4 * 4);
   }
   if (p->need_v) {
     p->off_vk = at;
     at = align16(at + nrows * (size_t)p->ax_v.ksize * sizeof(int32_t));
     p->off_vb = at;
     at = align16(at + nrows * 2 * sizeof(int32_t));
-    p->off_acc = at;
-    at = align16(at + ncols * 3 * sizeof(int32_t));
-    if (p->need_h) {
-      p->off_tmp = at;
-      at = align16(at + (size_t)(p->src_y1 - p->src_y0) * ncols * 3);
+    if (p->need_h) { /* one output row of the vertical pass, as tmp's */
+      p->off_vrow = at;
+      at = align16(at + ncols4 * 4);
     }
   }
   p->off_out = at;
@@ -593,58 +604,247 @@ size_t timmc_image_scratch_bytes(int height, int width, const timmc_image_cfg *c
   return make_plan(height, width, cfg, &p) == TIMMC_OK ? p.bytes : 0;
 }
 
+/* The passes vectorise with GCC's vector extensions (GCC and clang, any
+ * target): a block of 16 int32 lanes holds 4 rows x RGBx of one output
+ * column in the horizontal pass and 16 consecutive bytes of a row in the
+ * vertical one. Sums are exact int32 whatever the order of the terms, so
+ * they are Pillow's. The lanes are the target's own vectors (32 bytes on
+ * x86, 16 elsewhere: GCC splits wider ones badly), and bytes are widened by
+ * building the vector from 8 or 4 byte loads, which GCC and clang turn into
+ * one vpmovzxbd on x86. On x86-64 with GCC, AVX-512 and AVX2 copies are
+ * built beside the baseline one and the loader picks the best the CPU runs. */
 #if defined(__GNUC__)
-typedef int32_t v4i32 __attribute__((vector_size(16)));
+#define TIMMC_IMAGE_VEC 1
+typedef uint8_t vu8x16 __attribute__((vector_size(16)));
+typedef uint32_t vu32x4 __attribute__((vector_size(16)));
+#if defined(__x86_64__) || defined(__i386__)
+#define VL 8
+typedef int32_t vint __attribute__((vector_size(32)));
+#define LOADV(p) ((vint){(p)[0], (p)[1], (p)[2], (p)[3], (p)[4], (p)[5], (p)[6], (p)[7]})
+#else
+#define VL 4
+typedef int32_t vint __attribute__((vector_size(16)));
+#define LOADV(p) ((vint){(p)[0], (p)[1], (p)[2], (p)[3]})
+#endif
+#define NV (16 / VL)
+typedef struct blk {
+  vint v[NV];
+} blk;
+#if defined(__clang__)
+#define SHUF_U8(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#define SHUF_U32(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define SHUF_U8(a, b, ...) __builtin_shuffle(a, b, (vu8x16){__VA_ARGS__})
+#define SHUF_U32(a, b, ...) __builtin_shuffle(a, b, (vu32x4){__VA_ARGS__})
+#endif
+#define INLINE static inline __attribute__((always_inline))
+#pragma GCC diagnostic ignored "-Wpsabi"
+#if defined(__x86_64__) && !defined(__clang__)
+#define TIMMC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=haswell", "default")))
+#else
+#define TIMMC_CLONES
 #endif
 
-/* Horizontal pass of source rows [r0, r1): dst row r - r0 (stride dst_stride)
- * gets the resized columns [x0, x1). wide (plan.off_wide) holds the source
- * pixels that these columns read, one row at a time, as int32 R, G, B, 0, so
- * that each tap is one 4-lane multiply-add. */
-static void pass_h(const uint8_t *src, int width, int r0, int r1, int x0, int x1, int ksize,
-                   const int32_t *hk, const int32_t *hb, uint8_t *dst, size_t dst_stride,
-                   void *wide) {
-#if defined(__GNUC__)
-  /* the source pixels the kept columns read */
-  const int px0 = hb[0], px1 = hb[2 * (x1 - x0 - 1)] + hb[2 * (x1 - x0 - 1) + 1];
-  v4i32 *w4 = wide;
-  for (int r = r0; r < r1; r++) {
-    const uint8_t *row = src + (size_t)r * width * 3;
-    uint8_t *o = dst + (size_t)(r - r0) * dst_stride;
-    for (int x = px0; x < px1; x++)
-      w4[x - px0] = (v4i32){row[3 * x], row[3 * x + 1], row[3 * x + 2], 0};
-    for (int j = 0; j < x1 - x0; j++) {
-      const int32_t *k = hk + (size_t)j * ksize;
-      const v4i32 *px = w4 + (hb[2 * j] - px0);
-      int n = hb[2 * j + 1];
-      v4i32 s = {1 << (COEF_BITS - 1), 1 << (COEF_BITS - 1), 1 << (COEF_BITS - 1), 0};
-      for (int t = 0; t < n; t++) s += px[t] * k[t];
-      o[3 * j] = clip8(s[0]);
-      o[3 * j + 1] = clip8(s[1]);
-      o[3 * j + 2] = clip8(s[2]);
+/* every lane 1 << (COEF_BITS - 1), Pillow's rounding term */
+INLINE void blk_init(blk *a) {
+  for (int h = 0; h < NV; h++) a->v[h] = (vint){0} + (1 << (COEF_BITS - 1));
+}
+
+/* a += 16 bytes at p (any alignment) times k */
+INLINE void blk_mac(blk *a, const uint8_t *p, int32_t k) {
+  for (int h = 0; h < NV; h++) a->v[h] += LOADV(p + h * VL) * k;
+}
+
+/* a += b */
+INLINE void blk_add(blk *a, const blk *b) {
+  for (int h = 0; h < NV; h++) a->v[h] += b->v[h];
+}
+
+/* clip8 of the 16 lanes, in place */
+INLINE void blk_clip(blk *a) {
+  for (int h = 0; h < NV; h++) {
+    vint s = a->v[h] >> COEF_BITS;
+    s &= ~(s < 0);
+    vint big = s > 255;
+    a->v[h] = (s & ~big) | (big & 255);
+  }
+}
+
+/* clip8 of the 16 lanes, as bytes */
+INLINE vu8x16 blk_bytes(const blk *a) {
+  blk c = *a;
+  blk_clip(&c);
+  vu8x16 q[4];
+  memcpy(q, &c, sizeof q);
+  /* byte 0 of every int32 lane (little endian) */
+  vu8x16 lo = SHUF_U8(q[0], q[1], 0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+  vu8x16 hi = SHUF_U8(q[2], q[3], 0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+  return (vu8x16)SHUF_U32((vu32x4)lo, (vu32x4)hi, 0, 1, 4, 5);
+}
+#else
+#define TIMMC_CLONES
+#endif
+
+/* Horizontal pass of source rows [r0, r1) into dst: per row, groups of 4
+ * columns, each 16 bytes [channel R, G, B, x][column] (x is not a channel).
+ * hk holds kpad coefficients per column (ncols4 columns, a multiple of 4),
+ * zero past its taps; hb its first tap relative to px0 and its tap count
+ * rounded up to 4. Four rows at a time: wide gets their pixels [px0, px1) as
+ * RGBx bytes [x][row][4], so that each tap of a column is one multiply-add of
+ * 16 lanes for the 4 rows (the last block repeats its last row). */
+TIMMC_CLONES
+static void pass_h(const uint8_t *src, int width, int r0, int r1, int px0, int px1, int ncols4,
+                   int kpad, const int32_t *hk, const int32_t *hb, uint8_t *wide, uint8_t *dst) {
+  const size_t row_bytes = (size_t)width * 3, dst_stride = (size_t)ncols4 * 4;
+  const int nw = px1 - px0;
+  memset(wide + (size_t)nw * 16, 0, 4 * 16); /* read by the zero coefficients */
+  for (int rb = r0; rb < r1; rb += 4) {
+    const int nr = r1 - rb < 4 ? r1 - rb : 4;
+    const uint8_t *p[4];
+    for (int i = 0; i < 4; i++) p[i] = src + (size_t)(rb + (i < nr ? i : nr - 1)) * row_bytes;
+    int x = px0;
+#if defined(TIMMC_IMAGE_VEC)
+    /* 4 pixels of the 4 rows: 16 bytes read from each (in the row) */
+    for (; x + 4 <= px1 && x + 6 <= width; x += 4) {
+      vu8x16 a0, a1, a2, a3;
+      memcpy(&a0, p[0] + 3 * x, 16);
+      memcpy(&a1, p[1] + 3 * x, 16);
+      memcpy(&a2, p[2] + 3 * x, 16);
+      memcpy(&a3, p[3] + 3 * x, 16);
+      /* pixels 0, 1 and 2, 3 of rows 0, 1 (then 2, 3): row 0 px 0, row 1 px 0, ... */
+      vu8x16 e01 = SHUF_U8(a0, a1, 0, 1, 2, 3, 16, 17, 18, 19, 3, 4, 5, 6, 19, 20, 21, 22);
+      vu8x16 f01 = SHUF_U8(a0, a1, 6, 7, 8, 9, 22, 23, 24, 25, 9, 10, 11, 12, 25, 26, 27, 28);
+      vu8x16 e23 = SHUF_U8(a2, a3, 0, 1, 2, 3, 16, 17, 18, 19, 3, 4, 5, 6, 19, 20, 21, 22);
+      vu8x16 f23 = SHUF_U8(a2, a3, 6, 7, 8, 9, 22, 23, 24, 25, 9, 10, 11, 12, 25, 26, 27, 28);
+      vu32x4 e01w = (vu32x4)e01, f01w = (vu32x4)f01, e23w = (vu32x4)e23, f23w = (vu32x4)f23;
+      vu32x4 w0 = SHUF_U32(e01w, e23w, 0, 1, 4, 5), w1 = SHUF_U32(e01w, e23w, 2, 3, 6, 7);
+      vu32x4 w2 = SHUF_U32(f01w, f23w, 0, 1, 4, 5), w3 = SHUF_U32(f01w, f23w, 2, 3, 6, 7);
+      uint8_t *w = wide + (size_t)(x - px0) * 16;
+      memcpy(w, &w0, 16);
+      memcpy(w + 16, &w1, 16);
+      memcpy(w + 32, &w2, 16);
+      memcpy(w + 48, &w3, 16);
+    }
+#endif
+    for (; x < px1; x++) {
+      uint8_t *w = wide + (size_t)(x - px0) * 16;
+      for (int i = 0; i < 4; i++) {
+        w[4 * i] = p[i][3 * x];
+        w[4 * i + 1] = p[i][3 * x + 1];
+        w[4 * i + 2] = p[i][3 * x + 2];
+        w[4 * i + 3] = 0;
+      }
+    }
+    uint8_t *d = dst + (size_t)(rb - r0) * dst_stride;
+    for (int g = 0; g < ncols4; g += 4) {
+#if defined(TIMMC_IMAGE_VEC)
+      blk word; /* lane (row, channel): the 4 columns' bytes */
+      for (int jj = 0; jj < 4; jj++) {
+        const int j = g + jj;
+        const int32_t *k = hk + (size_t)j * kpad;
+        const uint8_t *w = wide + (size_t)hb[2 * j] * 16;
+        const int nt = hb[2 * j + 1];
+        blk s0, s1;
+        blk_init(&s0);
+        memset(&s1, 0, sizeof s1);
+        for (int t = 0; t < nt; t += 4, w += 64) {
+          blk_mac(&s0, w, k[t]);
+          blk_mac(&s1, w + 16, k[t + 1]);
+          blk_mac(&s0, w + 32, k[t + 2]);
+          blk_mac(&s1, w + 48, k[t + 3]);
+        }
+        blk_add(&s0, &s1);
+        blk_clip(&s0);
+        if (jj == 0)
+          word = s0;
+        else
+          for (int h = 0; h < NV; h++) word.v[h] |= s0.v[h] << (8 * jj);
+      }
+      for (int i = 0; i < nr; i++) memcpy(d + i * dst_stride + 4 * (size_t)g, (uint8_t *)&word + 16 * i, 16);
+#else
+      for (int jj = 0; jj < 4; jj++) {
+        const int j = g + jj;
+        const int32_t *k = hk + (size_t)j * kpad;
+        const uint8_t *w = wide + (size_t)hb[2 * j] * 16;
+        const int nt = hb[2 * j + 1];
+        for (int i = 0; i < nr; i++)
+          for (int c = 0; c < 4; c++) {
+            int32_t s = 1 << (COEF_BITS - 1);
+            for (int t = 0; t < nt; t++) s += w[16 * t + 4 * i + c] * k[t];
+            d[i * dst_stride + 4 * (size_t)g + 4 * c + jj] = clip8(s);
+          }
+      }
+#endif
     }
   }
-#else
-  (void)wide;
-  for (int r = r0; r < r1; r++) {
-    const uint8_t *row = src + (size_t)r * width * 3;
-    uint8_t *o = dst + (size_t)(r - r0) * dst_stride;
-    for (int j = 0; j < x1 - x0; j++) {
-      const int32_t *k = hk + (size_t)j * ksize;
-      const uint8_t *px = row + (size_t)hb[2 * j] * 3;
-      int n = hb[2 * j + 1];
-      int32_t s0 = 1 << (COEF_BITS - 1), s1 = s0, s2 = s0;
-      for (int t = 0; t < n; t++) {
-        s0 += px[3 * t] * k[t];
-        s1 += px[3 * t + 1] * k[t];
-        s2 += px[3 * t + 2] * k[t];
-      }
-      o[3 * j] = clip8(s0);
-      o[3 * j + 1] = clip8(s1);
-      o[3 * j + 2] = clip8(s2);
-    }
+}
+
+/* Rows of 4-column groups [channel][column] (as pass_h writes them) to RGB,
+ * n pixels */
+TIMMC_CLONES
+static void unpack_rgb(const uint8_t *in, int n, uint8_t *out) {
+  int j = 0;
+#if defined(TIMMC_IMAGE_VEC)
+  for (; j + 6 <= n; j += 4) { /* 16 bytes written, 12 kept: the next pixels follow */
+    vu8x16 v;
+    memcpy(&v, in + 4 * (size_t)j, 16);
+    v = SHUF_U8(v, v, 0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11, 0, 0, 0, 0);
+    memcpy(out + 3 * (size_t)j, &v, 16);
   }
 #endif
+  for (; j < n; j++) {
+    const uint8_t *g = in + 4 * (size_t)(j & ~3) + (j & 3);
+    out[3 * j] = g[0];
+    out[3 * j + 1] = g[4];
+    out[3 * j + 2] = g[8];
+  }
+}
+
+/* Vertical pass: output row i (of nrows) is the sum of vb[2i + 1] rows of
+ * vin from row vb[2i] on, weighted by vk[i * ksize ...], over nbytes bytes
+ * (any layout: each byte is one value) into out row i; with groups (the
+ * horizontal pass's layout), through vrow and unpack_rgb. */
+TIMMC_CLONES
+static void pass_v(const uint8_t *vin, size_t vin_stride, int nbytes, int nrows, const int32_t *vk,
+                   int ksize, const int32_t *vb, int groups, int ncols, uint8_t *vrow,
+                   uint8_t *out, size_t out_stride) {
+  for (int i = 0; i < nrows; i++) {
+    const uint8_t *in = vin + (size_t)vb[2 * i] * vin_stride;
+    const int n = vb[2 * i + 1];
+    const int32_t *k = vk + (size_t)i * ksize;
+    uint8_t *o = groups ? vrow : out + (size_t)i * out_stride;
+    int b = 0;
+#if defined(TIMMC_IMAGE_VEC)
+    for (; b + 32 <= nbytes; b += 32) {
+      blk s0, s1;
+      blk_init(&s0);
+      blk_init(&s1);
+      const uint8_t *r = in + b;
+      for (int t = 0; t < n; t++, r += vin_stride) {
+        blk_mac(&s0, r, k[t]);
+        blk_mac(&s1, r + 16, k[t]);
+      }
+      vu8x16 v0 = blk_bytes(&s0), v1 = blk_bytes(&s1);
+      memcpy(o + b, &v0, 16);
+      memcpy(o + b + 16, &v1, 16);
+    }
+    for (; b + 16 <= nbytes; b += 16) {
+      blk s0;
+      blk_init(&s0);
+      const uint8_t *r = in + b;
+      for (int t = 0; t < n; t++, r += vin_stride) blk_mac(&s0, r, k[t]);
+      vu8x16 v0 = blk_bytes(&s0);
+      memcpy(o + b, &v0, 16);
+    }
+#endif
+    for (; b < nbytes; b++) {
+      int32_t s = 1 << (COEF_BITS - 1);
+      const uint8_t *r = in + b;
+      for (int t = 0; t < n; t++, r += vin_stride) s += *r * k[t];
+      o[b] = clip8(s);
+    }
+    if (groups) unpack_rgb(vrow, ncols, out + (size_t)i * out_stride);
+  }
 }
 
 static uint8_t *align_ptr(void *p) {
@@ -654,62 +854,64 @@ static uint8_t *align_ptr(void *p) {
 static int resize_crop(const uint8_t *rgb, int width, const timmc_image_cfg *cfg, const plan *p,
                        uint8_t *out, uint8_t *s) {
   const int ch = cfg->height, cw = cfg->width;
-  const int ncols = p->x1 - p->x0;
+  const int ncols = p->x1 - p->x0, nrows = p->y1 - p->y0, ncols4 = (ncols + 3) & ~3;
   const size_t out_stride = (size_t)cw * 3;
-  if (p->top < 0 || p->left < 0 || p->y1 - p->y0 < ch || ncols < cw)
+  if (p->top < 0 || p->left < 0 || nrows < ch || ncols < cw)
     memset(out, 0, (size_t)ch * out_stride); /* CenterCrop's zero padding */
   /* where resized pixel (y, x) lands in out */
   uint8_t *out_at = out + (size_t)(p->y0 - p->top) * out_stride + (size_t)(p->x0 - p->left) * 3;
 
-  int32_t *hk = NULL, *hb = NULL;
-  if (p->need_h) {
-    hk = (int32_t *)(s + p->off_hk);
-    hb = (int32_t *)(s + p->off_hb);
-    for (int j = 0; j < ncols; j++)
-      axis_coeffs(&p->ax_h, p->interp, p->x0 + j, hk + (size_t)j * p->ax_h.ksize, &hb[2 * j],
-                  &hb[2 * j + 1]);
-  }
-  if (!p->need_v) {
-    if (p->need_h) {
-      pass_h(rgb, width, p->y0, p->y1, p->x0, p->x1, p->ax_h.ksize, hk, hb, out_at, out_stride,
-             s + p->off_wide);
-    } else {
-      for (int y = p->y0; y < p->y1; y++)
-        memcpy(out_at + (size_t)(y - p->y0) * out_stride,
-               rgb + ((size_t)y * width + p->x0) * 3, (size_t)ncols * 3);
-    }
+  if (!p->need_h && !p->need_v) {
+    for (int y = p->y0; y < p->y1; y++)
+      memcpy(out_at + (size_t)(y - p->y0) * out_stride, rgb + ((size_t)y * width + p->x0) * 3,
+             (size_t)ncols * 3);
     return TIMMC_OK;
   }
-
+  uint8_t *tmp = NULL;
+  if (p->need_h) {
+    int32_t *hk = (int32_t *)(s + p->off_hk), *hb = (int32_t *)(s + p->off_hb);
+    for (int j = 0; j < ncols4; j++) {
+      int32_t *k = hk + (size_t)j * p->kpad;
+      int first = p->px0, n = 0;
+      if (j < ncols) axis_coeffs(&p->ax_h, p->interp, p->x0 + j, k, &first, &n);
+      int nt = (n + 3) & ~3;
+      for (int t = n; t < nt; t++) k[t] = 0;
+      hb[2 * j] = first - p->px0;
+      hb[2 * j + 1] = nt;
+    }
+    tmp = s + p->off_tmp;
+    int r0 = p->need_v ? p->src_y0 : p->y0;
+    pass_h(rgb, width, r0, r0 + p->tmp_rows, p->px0, p->px1, ncols4, p->kpad, hk, hb,
+           s + p->off_wide, tmp);
+    if (!p->need_v) {
+      for (int i = 0; i < nrows; i++)
+        unpack_rgb(tmp + (size_t)i * ncols4 * 4, ncols, out_at + (size_t)i * out_stride);
+      return TIMMC_OK;
+    }
+  }
   /* vertical pass input: the horizontally resampled rows, or the source */
   const uint8_t *vin;
   size_t vin_stride;
+  int nbytes;
   if (p->need_h) {
-    uint8_t *tmp = s + p->off_tmp;
-    pass_h(rgb, width, p->src_y0, p->src_y1, p->x0, p->x1, p->ax_h.ksize, hk, hb, tmp,
-           (size_t)ncols * 3, s + p->off_wide);
     vin = tmp;
-    vin_stride = (size_t)ncols * 3;
+    vin_stride = (size_t)ncols4 * 4;
+    nbytes = ncols4 * 4;
   } else {
     vin = rgb + ((size_t)p->src_y0 * width + p->x0) * 3;
     vin_stride = (size_t)width * 3;
+    nbytes = ncols * 3;
   }
-  int32_t *vk = (int32_t *)(s + p->off_vk);
-  int32_t *acc = (int32_t *)(s + p->off_acc);
-  const int nc = ncols * 3;
-  for (int i = 0; i < p->y1 - p->y0; i++) {
+  const int ksize = p->ax_v.ksize;
+  int32_t *vk = (int32_t *)(s + p->off_vk), *vb = (int32_t *)(s + p->off_vb);
+  for (int i = 0; i < nrows; i++) {
     int first, n;
-    axis_coeffs(&p->ax_v, p->interp, p->y0 + i, vk, &first, &n);
-    for (int c = 0; c < nc; c++) acc[c] = 1 << (COEF_BITS - 1);
-    /* integer sums: the order of the taps does not change the result */
-    for (int t = 0; t < n; t++) {
-      const uint8_t *row = vin + (size_t)(first + t - p->src_y0) * vin_stride;
-      const int32_t kt = vk[t];
-      for (int c = 0; c < nc; c++) acc[c] += row[c] * kt;
-    }
-    uint8_t *o = out_at + (size_t)i * out_stride;
-    for (int c = 0; c < nc; c++) o[c] = clip8(acc[c]);
+    axis_coeffs(&p->ax_v, p->interp, p->y0 + i, vk + (size_t)i * ksize, &first, &n);
+    vb[2 * i] = first - p->src_y0;
+    vb[2 * i + 1] = n;
   }
+  pass_v(vin, vin_stride, nbytes, nrows, vk, ksize, vb, p->need_h, ncols,
+         p->need_h ? s + p->off_vrow : NULL, out_at, out_stride);
   return TIMMC_OK;
 }
 
