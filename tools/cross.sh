@@ -4,7 +4,7 @@
 # builds under emulation, without touching the host's own packages:
 #  - the cross compiler (gcc-TRIPLE, libc6-dev-ARCH-cross) and qemu-user, from Debian;
 #  - a sysroot, $TIMMC_SYSROOT (default /opt/timmc-sysroot/TARGET), holding TARGET's
-#    XNNPACK, pthreadpool, cJSON, cpuinfo and what they depend on (the C library and
+#    XNNPACK, pthreadpool, cJSON, cpuinfo, stb and what they depend on (the C library and
 #    its loader included), unpacked from Debian's .debs with dpkg-deb -x.
 # No architecture is added to dpkg: TARGET's package index goes to a private apt
 # state in the sysroot's .apt folder. (Installing libxnnpack-dev:arm64 through
@@ -24,9 +24,10 @@ case $target in
   *) echo "usage: sh tools/cross.sh aarch64|armhf" >&2; exit 2 ;;
 esac
 sysroot=${TIMMC_SYSROOT:-/opt/timmc-sysroot/$target}
-# what the runtime links (-lXNNPACK -lpthreadpool -lcjson) and the C library the
-# emulator loads them with; their dependencies are added from the index
-ROOTS="libxnnpack-dev libpthreadpool-dev libcjson-dev libcpuinfo0 libc6"
+# what the runtime links (-lXNNPACK -lpthreadpool -lcjson), stb_image's header
+# (runtime/timmc_image.c) and the C library the emulator loads them with; their
+# dependencies are added from the index
+ROOTS="libxnnpack-dev libpthreadpool-dev libcjson-dev libcpuinfo0 libc6 libstb-dev"
 HOST_PACKAGES="gcc-$triple libc6-dev-$debarch-cross qemu-user"
 
 say() { echo "cross.sh: $*" >&2; }
@@ -52,7 +53,8 @@ fi
 # threads under the emulator (the check that the sysroot is complete and that
 # its loader and C library fit: qemu -L /usr/TRIPLE with two threads hangs)
 check_sysroot() {
-  [ -f "$sysroot/usr/include/xnnpack.h" ] || return 1
+  [ -f "$sysroot/usr/include/xnnpack.h" ] && [ -f "$sysroot/usr/include/stb/stb_image.h" ] ||
+    return 1
   tmp=$(mktemp -d) || return 1
   cat > "$tmp/t.c" <<'EOF'
 #include <stdio.h>
