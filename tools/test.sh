@@ -71,9 +71,10 @@ for target in aarch64 armhf; do
   # cannot hold under qemu-arm, whose smaps reports no resident pages
   skip='^seed_'
   [ "$target" = armhf ] && skip='^(seed_.*|runtime_unit)$'
+  # (the seeds first: the last run's log is what compare_targets.sh reads)
   (cd "build-$target" &&
-    ctest --output-on-failure -j"$jobs" -E "$skip" &&
-    ctest --output-on-failure -j"$jobs" -R "$seeds")
+    ctest --output-on-failure -j"$jobs" -R "$seeds" &&
+    ctest --output-on-failure -j"$jobs" -E "$skip")
   sh tools/compare_targets.sh build "build-$target"
   sh tools/size_report.sh "build-$target"
   if [ "$target" = aarch64 ]; then
