@@ -4,6 +4,7 @@
  * Normalize), reimplemented here to give Pillow's and torch's exact values.
  */
 #include "timmc_image.h"
+#include "timmc_file.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -328,35 +329,31 @@ int timmc_image_load_memory(const void *data, size_t size, const char *name, uin
   return TIMMC_OK;
 }
 
+/* The file through timmc_file_map (regular files only, refused without
+ * blocking) and a guarded copy (a file cut short while read is an error, not
+ * a SIGBUS), then decoded from memory. */
 int timmc_image_load(const char *path, uint8_t **rgb, int *height, int *width) {
   *rgb = NULL;
   *height = *width = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return timmc_fail(TIMMC_EINPUT, "%s: cannot open: %s", path, strerror(errno));
-  long end = -1;
-  if (fseek(f, 0, SEEK_END) == 0) end = ftell(f);
-  if (end < 0 || fseek(f, 0, SEEK_SET) != 0) {
-    fclose(f);
-    return timmc_fail(TIMMC_EINPUT, "%s: cannot read (not a regular file?), expected a PNG or "
-                      "JPEG image", path);
+  const void *data;
+  size_t n;
+  int rc = timmc_file_map(path, &data, &n);
+  if (rc != TIMMC_OK) return rc;
+  if (n > TIMMC_IMAGE_MAX_FILE_BYTES) {
+    timmc_file_unmap(data, n);
+    return timmc_fail(TIMMC_EINPUT, "%s: file of %zu bytes, more than the %zu that timmc reads "
+                      "as an image", path, n, TIMMC_IMAGE_MAX_FILE_BYTES);
   }
-  if ((unsigned long)end > TIMMC_IMAGE_MAX_FILE_BYTES) {
-    fclose(f);
-    return timmc_fail(TIMMC_EINPUT, "%s: file of %ld bytes, more than the %zu that timmc reads "
-                      "as an image", path, end, TIMMC_IMAGE_MAX_FILE_BYTES);
-  }
-  size_t n = (size_t)end;
   uint8_t *buf = malloc(n ? n : 1);
   if (!buf) {
-    fclose(f);
+    timmc_file_unmap(data, n);
     return timmc_fail(TIMMC_ERUNTIME, "%s: out of memory for %zu bytes", path, n);
   }
-  size_t got = fread(buf, 1, n, f);
-  int err = ferror(f);
-  fclose(f);
-  if (err || got != n) {
+  rc = timmc_file_copy(path, buf, data, n);
+  timmc_file_unmap(data, n);
+  if (rc != TIMMC_OK) {
     free(buf);
-    return timmc_fail(TIMMC_ERUNTIME, "%s: read error after %zu of %zu bytes", path, got, n);
+    return rc;
   }
   int st = timmc_image_load_memory(buf, n, path, rgb, height, width);
   free(buf);

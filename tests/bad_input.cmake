@@ -5,7 +5,7 @@ set(RUN $<TARGET_FILE:g_resnet18_cls>)
 set(SPECS ${T}/bad_specs)
 
 add_test(NAME bad_input_files
-         COMMAND sh -c "mkdir -p ${BAD} && ${RUN} --random-weights 1 --save-weights ${BAD}/good.safetensors && lua5.4 ${T}/make_bad_inputs.lua ${BAD}/good.safetensors ${BAD} && rm -f ${BAD}/fifo && mkfifo ${BAD}/fifo")
+         COMMAND sh -c "mkdir -p ${BAD} && ${RUN} --random-weights 1 --save-weights ${BAD}/good.safetensors && lua5.4 ${T}/make_bad_inputs.lua ${BAD}/good.safetensors ${BAD} ${T}/../examples/images/chelsea.png && rm -f ${BAD}/fifo && mkfifo ${BAD}/fifo")
 set_tests_properties(bad_input_files PROPERTIES FIXTURES_SETUP bad_files)
 
 # What a case may write (${BAD}/gen, ${BAD}/out, ${BAD}/saved*) goes to a folder
@@ -135,8 +135,27 @@ timmc_bad(cli_entry "--entry 'backbone': expected forward" ${BAD}/out/out0.npy
           ${RUN} --random-weights 1 --entry backbone --input ${BAD}/good.npy --outdir ${BAD}/out)
 timmc_bad(cli_no_weights "needs --weights FILE or --random-weights SEED" ${BAD}/out/out0.npy
           ${RUN} --input ${BAD}/good.npy --outdir ${BAD}/out)
-timmc_bad(cli_input_without_outdir "--input and --outdir go together" ${BAD}/out/out0.npy
+timmc_bad(cli_input_without_outdir "--input needs --outdir OUT" ${BAD}/out/out0.npy
           ${RUN} --random-weights 1 --input ${BAD}/good.npy)
+
+# images (--image, --save-png)
+set(PHOTO ${T}/../examples/images/chelsea.png)
+timmc_bad(image_not_image "not_image.png: not a PNG or JPEG image" ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --image ${BAD}/not_image.png --outdir ${BAD}/out)
+timmc_bad(image_truncated "truncated.png: truncated PNG" ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --image ${BAD}/truncated.png --outdir ${BAD}/out)
+timmc_bad(image_huge "huge.png: .*100000.*16384" ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --image ${BAD}/huge.png --outdir ${BAD}/out)
+timmc_bad(image_missing "nope.png" ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --image ${BAD}/nope.png --outdir ${BAD}/out)
+timmc_bad(image_count "2 --image files for a batch of 1" ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --image ${PHOTO} --image ${PHOTO} --outdir ${BAD}/out)
+timmc_bad(image_and_input "give --input or --image, not both" ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --image ${PHOTO} --input ${BAD}/good.npy --outdir ${BAD}/out)
+timmc_bad(image_fifo "fifo: not a regular file" ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --image ${BAD}/fifo --outdir ${BAD}/out)
+timmc_bad(png_pooled "--save-png: the entry's outputs are pooled vectors" ${BAD}/out/out0.npy
+          ${RUN} --random-weights 1 --image ${PHOTO} --save-png ${BAD}/out)
 timmc_bad(cli_bench_zero "--bench needs an integer in 1\\.\\.1000000, got '0'" ${BAD}/out/out0.npy
           ${RUN} --random-weights 1 --bench 0 --input ${BAD}/good.npy --outdir ${BAD}/out)
 timmc_bad(cli_save_without_random "--save-weights needs --random-weights" ${BAD}/saved.safetensors

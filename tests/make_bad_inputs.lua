@@ -1,9 +1,9 @@
--- make_bad_inputs.lua GOOD.safetensors DIR
+-- make_bad_inputs.lua GOOD.safetensors DIR PHOTO.png
 -- Writes the broken inputs the bad-input tests feed to timmc and its runners.
 package.path = (arg[0]:match("^(.*)/") or ".") .. "/lua/?.lua;" .. package.path
 local cjson = require("cjson")
 local files = require("files")
-local good, dir = arg[1], arg[2]
+local good, dir, photo = arg[1], arg[2], arg[3]
 
 local function write(name, s) files.write(dir .. "/" .. name, s) end
 
@@ -111,3 +111,10 @@ write("trailing_text.npy", files.npy_header("{'descr': '<f4', 'fortran_order': F
                                             "'shape': (1, 3, 64, 64), } x") ..
                            string.rep("\0", 3 * 64 * 64 * 4))
 write("nul_descr.npy", npy("<f4\0x", "1, 3, 64, 64", 3 * 64 * 64, 4))
+
+-- images (--image): not an image, a PNG cut short, a PNG whose header declares
+-- 100000 x 100000 pixels (refused before anything is allocated)
+write("not_image.png", "hello, not a picture\n")
+local png = files.read(photo)
+write("truncated.png", png:sub(1, 3000))
+write("huge.png", png:sub(1, 16) .. string.pack(">I4>I4", 100000, 100000) .. png:sub(25, 3000))
