@@ -16,6 +16,10 @@ timmc_no_heap(g_ecaresnet50d_os16 1)
 timmc_no_heap(g_ecaresnet50d_os16 2)
 timmc_no_heap(g_seresnet50_pooled 2)
 timmc_no_heap(g_resnest14d_os16 2) # the runtime kernels (radix softmax and sum) and Winograd
+# the edge backbones: SiLU's runtime kernel, squeeze-excite, hard_swish, 'SAME' padding
+timmc_no_heap(g_efficientnet_b0_features_os16 2)
+timmc_no_heap(g_tf_mobilenetv3_large_100_odd 2)
+timmc_no_heap(g_mobilenetv4_conv_small_features 1)
 
 # embed_weights, and the two build paths agreeing: g_resnet18_cls's runner
 # from CMake (timmc_add_model) and from `timmc build` (for this build's target)
