@@ -26,7 +26,7 @@ mkdir -p "$out"
 cc=${CC:-cc}
 
 # the preprocessing benchmark (stb_image for the PNG; no libjpeg needed)
-$cc -std=gnu11 -O2 -Iruntime bench/preprocess_bench.c runtime/timmc_image.c runtime/timmc_err.c \
+$cc -std=gnu11 -O2 -Iruntime bench/preprocess_bench.c runtime/timmc_image.c runtime/timmc_err.c runtime/timmc_file.c \
   -lm -o "$out/preprocess_bench"
 
 # resnet50's runner. If `generator/timmc build` fails to link (the runner
