@@ -9,11 +9,7 @@ local eb = require("efficientnet_builder")
 local util = require("util")
 local compile_until = helper.compile_until
 
-local function spec(arch, extra)
-  local s = { name = "net", architecture = arch }
-  for k, v in pairs(extra or {}) do s[k] = v end
-  return s
-end
+local spec = helper.spec
 
 -- timm's parameters: the state_dict less BatchNorm's buffers
 local function num_params(m)

@@ -30,6 +30,13 @@ function M.compile_until(raw, last_pass)
   return driver.pipeline(spec, arch, { stop_after = last_pass, check = true })
 end
 
+-- A raw spec for architecture arch named "net", with extra keys.
+function M.spec(arch, extra)
+  local raw = { name = "net", architecture = arch }
+  for k, v in pairs(extra or {}) do raw[k] = v end
+  return raw
+end
+
 -- The first node named name, of the given kind if kind is given, and its
 -- index (nil if none).
 function M.node(model, name, kind)

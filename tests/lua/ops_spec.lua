@@ -8,11 +8,7 @@ local util = require("util")
 local driver = require("driver")
 local compile_until = helper.compile_until
 
-local function spec(arch, extra)
-  local s = { name = "net", architecture = arch }
-  for k, v in pairs(extra or {}) do s[k] = v end
-  return s
-end
+local spec = helper.spec
 
 -- Runs fn and returns the IR error it raised (fails if it raised another or none).
 local function ir_error_of(fn, ...)

@@ -7,11 +7,7 @@ local ir = require("ir")
 local compile_until, node, param, feature = helper.compile_until, helper.node, helper.param,
                                             helper.feature
 
-local function spec(arch, extra)
-  local raw = { name = "net", architecture = arch }
-  for k, v in pairs(extra or {}) do raw[k] = v end
-  return raw
-end
+local spec = helper.spec
 
 local function kinds(model)
   local c = {}
