@@ -19,8 +19,9 @@ endfunction()
 # again whenever the spec or the generator changes. Linking TARGET gives
 # NAME.h's directory, the runtime (timmc::runtime) and its libraries (XNNPACK,
 # pthreadpool, cJSON, libm). The model is compiled with cmake/cflags.txt's
-# flags, as `timmc build` compiles it, and with -Wa,-I<the spec's folder> for
-# embed_weights. RUNNER NAME also builds the command-line runner NAME
+# flags, as `timmc build` compiles it, and with embed_weights named by its
+# absolute path (NAME_EMBED_FILE; the assembler would look for a relative one in
+# the current folder first). RUNNER NAME also builds the command-line runner NAME
 # (README: "The runner").
 function(timmc_add_model target spec)
   cmake_parse_arguments(PARSE_ARGV 2 arg "" "RUNNER;OUTPUT_DIR" "")
@@ -56,11 +57,13 @@ function(timmc_add_model target spec)
   target_include_directories(${target} PUBLIC ${out})
   target_link_libraries(${target} PUBLIC timmc::runtime)
   file(STRINGS ${root}/cmake/cflags.txt flags REGEX "^-")
-  target_compile_options(${target} PRIVATE ${flags} "-Wa,-I,${spec_dir}")
+  target_compile_options(${target} PRIVATE ${flags})
   if(NOT no_embed)
     # the assembler includes the checkpoint (.incbin): rebuild when it changes
-    get_filename_component(weights ${embed} ABSOLUTE BASE_DIR ${spec_dir})
+    get_filename_component(weights ${embed} REALPATH BASE_DIR ${spec_dir})
     set_source_files_properties(${out}/${name}.c PROPERTIES OBJECT_DEPENDS ${weights})
+    string(TOUPPER ${name} upper)
+    target_compile_definitions(${target} PRIVATE "${upper}_EMBED_FILE=\"${weights}\"")
   endif()
   set_target_properties(${target} PROPERTIES TIMMC_NAME ${name})
   if(arg_RUNNER)
