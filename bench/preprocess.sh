@@ -29,34 +29,8 @@ cc=${CC:-cc}
 $cc -std=gnu11 -O2 -Iruntime bench/preprocess_bench.c runtime/timmc_image.c runtime/timmc_err.c runtime/timmc_file.c \
   -lm -o "$out/preprocess_bench"
 
-# resnet50's runner. If `generator/timmc build` fails to link (the runner
-# now and then needs runtime files the generator does not list yet), its C
-# compiler command is run again with those files added.
-if ! generator/timmc build models/specs/resnet50.json -o "$out" >"$out/resnet50.build.log" 2>&1; then
-  cmd=$(sed -n "s/.*the C compiler failed (command: \(.*\))\$/\1/p" "$out/resnet50.build.log" | tail -1)
-  if [ -z "$cmd" ] || [ ! -f "$out/resnet50.c" ]; then
-    cat "$out/resnet50.build.log" >&2
-    echo "preprocess.sh: generator/timmc build failed" >&2
-    exit 1
-  fi
-  echo "note: generator/timmc build failed to link; linking its command again with the runtime's image files" >&2
-  eval "set -- $cmd"
-  args= skip=0
-  for a in "$@"; do
-    if [ "$skip" = 1 ]; then
-      a="$out/resnet50"
-      skip=0
-    elif [ "$a" = -o ]; then
-      skip=1
-    fi
-    args="$args '$a'"
-  done
-  extra=
-  for f in runtime/timmc_image.c runtime/timmc_png.c; do
-    [ -f "$f" ] && case " $* " in *"/$f "*|*" $f "*) ;; *) extra="$extra $f" ;; esac
-  done
-  eval "$args $extra" || { echo "preprocess.sh: cannot build resnet50's runner" >&2; exit 1; }
-fi
+# resnet50's runner
+generator/timmc build models/specs/resnet50.json -o "$out" >/dev/null
 
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 2>/dev/null | head -1)

@@ -305,12 +305,8 @@ void timmc_nhwc_to_nchw(const float *src, float *dst, size_t n, size_t hw, size_
 typedef float timmc_v8f __attribute__((vector_size(32)));
 typedef int32_t timmc_v8i __attribute__((vector_size(32)));
 
-/* Always inlined, the vectors never cross a call (so the ABI note about
- * 32-byte vector arguments without AVX does not apply). */
+/* Always inlined: the block is one loop body, and no vector crosses a call. */
 #define VINLINE static inline __attribute__((always_inline))
-#if defined(__GNUC__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
 /* On x86-64 with GCC, AVX-512 and AVX2 copies beside the baseline one; the
  * loader picks the best the CPU runs (as timmc_wino.c does). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)

@@ -106,14 +106,15 @@ local function preprocess(model)
   local spec, cfg = model.spec, model.arch.pretrained
   local name = spec.name
   if not cfg or spec.input_size[1] ~= 3 then
+    local why = cfg and string.format("the model takes %d input channels, images give 3",
+                                      spec.input_size[1])
+                    or "no pretrained data config for " .. spec.architecture
     return string.format([[
 int %s_preprocess(const uint8_t *rgb, int height, int width, float *input) {
   (void)rgb, (void)height, (void)width, (void)input;
-  return timmc_fail(TIMMC_EINPUT, "%s: %s", "%s");
+  return timmc_fail(TIMMC_EINPUT, "%s: %s");
 }
-]], name, name, "%s", cfg and string.format("the model takes %d input channels, images give 3",
-                                            spec.input_size[1])
-                         or "no pretrained data config for " .. spec.architecture)
+]], name, name, why)
   end
   local floats = function(v)
     return table.concat({ util.float_repr(v[1] + 0.0) .. "f", util.float_repr(v[2] + 0.0) .. "f",
