@@ -16,4 +16,5 @@ return {
   silu = { c = "x / (1.0f + expf(-x))", timm = "nn.SiLU", aliases = { "swish" } },
   hard_swish = { c = "x * fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f",
                  timm = "nn.Hardswish", aliases = { "hardswish" } },
+  gelu = { c = "0.5f * x * (1.0f + erff(x * 0.70710678118654752f))", timm = "nn.GELU" },
 }
