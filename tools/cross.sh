@@ -4,8 +4,10 @@
 # builds under emulation, without touching the host's own packages:
 #  - the cross compiler (gcc-TRIPLE, libc6-dev-ARCH-cross) and qemu-user, from Debian;
 #  - a sysroot, $TIMMC_SYSROOT (default /opt/timmc-sysroot/TARGET), holding TARGET's
-#    XNNPACK, pthreadpool, cJSON, cpuinfo, stb and what they depend on (the C library and
-#    its loader included), unpacked from Debian's .debs with dpkg-deb -x.
+#    XNNPACK, pthreadpool, cJSON, cpuinfo, stb, libjpeg (libjpeg62-turbo, Pillow's JPEG
+#    decoder) and what they depend on (the C library and its loader included),
+#    unpacked from Debian's .debs with dpkg-deb -x. libjpeg's jconfig.h is in
+#    usr/include/TRIPLE there: the toolchain files and `timmc build` add it with -isystem.
 # No architecture is added to dpkg: TARGET's package index goes to a private apt
 # state in the sysroot's .apt folder. (Installing libxnnpack-dev:arm64 through
 # multiarch removes the host's XNNPACK and pthreadpool, which are not Multi-Arch:
@@ -24,10 +26,14 @@ case $target in
   *) echo "usage: sh tools/cross.sh aarch64|armhf" >&2; exit 2 ;;
 esac
 sysroot=${TIMMC_SYSROOT:-/opt/timmc-sysroot/$target}
-# what the runtime links (-lXNNPACK -lpthreadpool -lcjson), stb_image's header
+# what the runtime links (-lXNNPACK -lpthreadpool -lcjson -ljpeg), stb_image's header
 # (runtime/timmc_image.c) and the C library the emulator loads them with; their
 # dependencies are added from the index
-ROOTS="libxnnpack-dev libpthreadpool-dev libcjson-dev libcpuinfo0 libc6 libstb-dev"
+ROOTS="libxnnpack-dev libpthreadpool-dev libcjson-dev libcpuinfo0 libc6 libstb-dev libjpeg62-turbo"
+# and without their dependencies: libjpeg62-turbo-dev needs libjpeg62-turbo (above)
+# and libc-dev, which is the cross compiler's libc6-dev-ARCH-cross here (the
+# target's libc6-dev would bring a libc.so that names the host's /lib/TRIPLE/libc.so.6)
+ALONE="libjpeg62-turbo-dev"
 HOST_PACKAGES="gcc-$triple libc6-dev-$debarch-cross qemu-user"
 
 say() { echo "cross.sh: $*" >&2; }
@@ -49,18 +55,20 @@ if [ -n "$missing" ]; then
 fi
 
 # --- the sysroot: TARGET's libraries from its .debs --------------------------
-# cmd: compiles a small program against the sysroot and runs it with two
-# threads under the emulator (the check that the sysroot is complete and that
-# its loader and C library fit: qemu -L /usr/TRIPLE with two threads hangs)
+# compiles a small program against the sysroot and runs it with two threads
+# under the emulator (the check that the sysroot is complete and that its
+# loader and C library fit: qemu -L /usr/TRIPLE with two threads hangs); a
+# sysroot made before stb or libjpeg were in ROOTS fails it and is unpacked again
 check_sysroot() {
-  [ -f "$sysroot/usr/include/xnnpack.h" ] && [ -f "$sysroot/usr/include/stb/stb_image.h" ] ||
-    return 1
+  [ -f "$sysroot/usr/include/xnnpack.h" ] && [ -f "$sysroot/usr/include/stb/stb_image.h" ] &&
+    [ -f "$sysroot/usr/include/jpeglib.h" ] || return 1
   tmp=$(mktemp -d) || return 1
   cat > "$tmp/t.c" <<'EOF'
 #include <stdio.h>
 #include <pthreadpool.h>
 #include <xnnpack.h>
 #include <cjson/cJSON.h>
+#include <jpeglib.h>
 static void add(void *ctx, size_t i) { __atomic_fetch_add((size_t *)ctx, i, __ATOMIC_RELAXED); }
 int main(void) {
   if (xnn_initialize(NULL) != xnn_status_success) return 1;
@@ -71,12 +79,17 @@ int main(void) {
   cJSON *j = cJSON_Parse("[1]");
   printf("%zu %d\n", sum, cJSON_GetArraySize(j));
   cJSON_Delete(j);
+  struct jpeg_decompress_struct d;
+  struct jpeg_error_mgr e;
+  d.err = jpeg_std_error(&e);
+  jpeg_create_decompress(&d);
+  jpeg_destroy_decompress(&d);
   return sum == 499500 ? 0 : 1;
 }
 EOF
-  "$triple-gcc" -O2 -I"$sysroot/usr/include" -L"$sysroot/usr/lib/$triple" \
-    -Wl,-rpath-link,"$sysroot/usr/lib/$triple" "$tmp/t.c" -o "$tmp/t" \
-    -lXNNPACK -lpthreadpool -lcjson -lm >&2 &&
+  "$triple-gcc" -O2 -I"$sysroot/usr/include" -isystem "$sysroot/usr/include/$triple" \
+    -L"$sysroot/usr/lib/$triple" -Wl,-rpath-link,"$sysroot/usr/lib/$triple" "$tmp/t.c" \
+    -o "$tmp/t" -lXNNPACK -lpthreadpool -lcjson -ljpeg -lm >&2 &&
     out=$(timeout 60 $qemu -L "$sysroot" "$tmp/t") && [ "$out" = "499500 1" ]
   ok=$?
   rm -rf "$tmp"
@@ -98,22 +111,26 @@ else
   apt_private update >&2 || { say "apt-get update ($debarch) failed; retrying once"; apt_private update >&2; } ||
     say "apt-get update ($debarch) failed again; going on with the indexes that did" \
         "download (a failed security index means $debarch packages without its updates)"
-  roots=""
+  roots="" alone=""
   for p in $ROOTS; do roots="$roots $p:$debarch"; done
+  for p in $ALONE; do alone="$alone $p:$debarch"; done
   # the packages and their dependencies, recursively (virtual ones, <...>, left out)
   # shellcheck disable=SC2086
-  pkgs=$(apt-cache -o APT::Architectures::="$debarch" -o Dir::State::Lists="$sysroot/.apt/lists" \
-           -o Dir::Cache="$sysroot/.apt/cache" depends --recurse --no-recommends --no-suggests \
-           --no-conflicts --no-breaks --no-replaces --no-enhances $roots 2>/dev/null |
-         grep -v '^[ <]' | sort -u)
+  pkgs=$( (apt-cache -o APT::Architectures::="$debarch" -o Dir::State::Lists="$sysroot/.apt/lists" \
+             -o Dir::Cache="$sysroot/.apt/cache" depends --recurse --no-recommends --no-suggests \
+             --no-conflicts --no-breaks --no-replaces --no-enhances $roots 2>/dev/null |
+           grep -v '^[ <]'; echo "$alone" | tr ' ' '\n' | grep .) | sort -u)
   absent=""
-  for p in $roots; do
+  for p in $roots $alone; do
     echo "$pkgs" | grep -qx "$p" || absent="$absent $p"
   done
   [ -z "$absent" ] ||
     die "not in the package index for $debarch:$absent (apt-get update failed for them?); nothing unpacked"
   say "packages: $(echo "$pkgs" | tr '\n' ' ')"
   rm -f "$sysroot"/.apt/debs/*.deb
+  # what an earlier unpack left goes first (the folder has .apt/debs: this
+  # script made it), so the sysroot holds these packages and nothing else
+  find "$sysroot" -mindepth 1 -maxdepth 1 ! -name .apt -exec rm -rf {} +
   # shellcheck disable=SC2046
   (cd "$sysroot/.apt/debs" && apt_private download $(echo "$pkgs" | tr '\n' ' ')) >&2 ||
     die "apt-get download failed for some of: $(echo "$pkgs" | tr '\n' ' ')"
