@@ -9,6 +9,7 @@
 #include <xnnpack.h>
 
 #include "timmc_image.h"
+#include "timmc_quant.h"
 #include "timmc_rt.h"
 
 /*
@@ -1710,6 +1711,7 @@ static int run_ops(size_t first, size_t last) {
       if (s != xnn_status_success) return timmc_xnn_fail(op_names[i], "run", s);
     }
     if (timmc_op_ms) timmc_op_ms[i] += timmc_now_ms() - t0;
+    if (timmc_observe) timmc_observe(i);
   }
   return TIMMC_OK;
 }
@@ -1829,4 +1831,8 @@ const timmc_model resnest26d_features_model = {
     .free = resnest26d_features_free,
     .preprocess = resnest26d_features_preprocess,
     .image_cfg = &image_cfg,
+    .precision = "f32",
+    .quant = NULL,
+    .observed = NULL,
+    .num_observed = 0,
 };

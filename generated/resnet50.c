@@ -9,6 +9,7 @@
 #include <xnnpack.h>
 
 #include "timmc_image.h"
+#include "timmc_quant.h"
 #include "timmc_rt.h"
 
 /*
@@ -1764,6 +1765,7 @@ static int run_ops(size_t first, size_t last) {
       if (s != xnn_status_success) return timmc_xnn_fail(op_names[i], "run", s);
     }
     if (timmc_op_ms) timmc_op_ms[i] += timmc_now_ms() - t0;
+    if (timmc_observe) timmc_observe(i);
   }
   return TIMMC_OK;
 }
@@ -1903,4 +1905,8 @@ const timmc_model resnet50_model = {
     .free = resnet50_free,
     .preprocess = resnet50_preprocess,
     .image_cfg = &image_cfg,
+    .precision = "f32",
+    .quant = NULL,
+    .observed = NULL,
+    .num_observed = 0,
 };

@@ -13,7 +13,7 @@ driver.root = nil -- the project root, set by generator/timmc
 -- The pipeline: build, the backend-neutral passes, the backend's own
 -- (backend.passes, e.g. winograd), then placement and emission. Each pass is
 -- a verb that takes the model IR and returns it.
-driver.FRONT = { "build", "apply_output_stride", "infer_shapes", "select_features" }
+driver.FRONT = { "build", "apply_output_stride", "infer_shapes", "select_features", "quantize" }
 driver.BACK = { "place_concats", "plan_memory", "fit_arena", "emit_c" }
 
 -- The pass names for a backend, in order.
@@ -76,12 +76,29 @@ local function ensure_dir(dir)
   if not ok then util.fail("%s: cannot create the output directory", dir) end
 end
 
+-- The float32 reference of an int8 spec: the same model, named NAME_f32,
+-- whose C also lists the tensors calibration watches (docs/int8.md).
+function driver.reference_spec(spec)
+  local ref = {}
+  for k, v in pairs(spec) do ref[k] = v end
+  ref.name, ref.precision, ref.reference, ref.embed_weights = spec.name .. "_f32", "f32", true, nil
+  return ref
+end
+
+-- Writes DIR/NAME.h and DIR/NAME.c, and for an int8 spec its float32
+-- reference DIR/NAME_f32.h and .c (what the runner calibrates with).
 function driver.generate(spec_path, outdir)
-  local model = driver.compile(spec_path)
+  local spec, arch = spec_mod.load(spec_path)
+  local opts = { check = os.getenv("TIMMC_CHECK_IR") == "1" }
+  local model = driver.pipeline(spec, arch, opts)
+  local ref = spec.precision == "int8" and driver.pipeline(driver.reference_spec(spec), arch, opts)
   ensure_dir(outdir)
   local base = outdir .. "/" .. model.spec.name
-  util.write_file_atomic(base .. ".h", model.c_header)
-  util.write_file_atomic(base .. ".c", model.c_source)
+  for _, m in ipairs({ model, ref or nil }) do
+    util.write_file_atomic(outdir .. "/" .. m.spec.name .. ".h", m.c_header)
+    util.write_file_atomic(outdir .. "/" .. m.spec.name .. ".c", m.c_source)
+  end
+  model.reference = ref or nil
   return model, base
 end
 
@@ -161,6 +178,7 @@ function driver.build(spec_path, outdir, opts)
   local model, base = driver.generate(spec_path, outdir)
   local rt = driver.root .. "/runtime"
   local srcs = { base .. ".c" }
+  if model.reference then srcs[2] = base .. "_f32.c" end
   for _, f in ipairs(model.backend.sources) do srcs[#srcs + 1] = rt .. "/" .. f .. ".c" end
   srcs[#srcs + 1] = rt .. "/timmc_runner.c"
   local words = { table.unpack(cc) }
@@ -169,6 +187,7 @@ function driver.build(spec_path, outdir, opts)
   add(driver.cflags())
   if sysroot then add({ "-I" .. sysroot .. "/usr/include" }) end
   add({ "-I" .. outdir, "-I" .. rt, "-DTIMMC_MODEL=" .. model.spec.name .. "_model" })
+  if model.reference then add({ "-DTIMMC_REFERENCE=" .. model.reference.spec.name .. "_model" }) end
   if model.spec.embed_weights then add({ driver.embed_define(model.spec, spec_path) }) end
   add(srcs)
   local tmp = util.temp_path(base)

@@ -23,7 +23,7 @@
 --
 -- tensor = {
 --   id, name     name is the timm module path of the producer ("layer1.0.act3")
---   dtype        element type, a key of ir.DTYPES ("f32")
+--   dtype        element type, a key of ir.DTYPES ("f32", "qs8")
 --   c            channels (known when the graph is built)
 --   shape        {N, H, W, C} (infer_shapes); pooled vectors are {N, 1, 1, C}
 --   flat         true for pooled vectors, which timm returns as [N, C]
@@ -59,6 +59,7 @@ ir.BN_EPS = 1e-5 -- torch's BatchNorm2d default; a family passes its own as bn_e
 -- Element types: bytes per element and the C type.
 ir.DTYPES = {
   f32 = { bytes = 4, c = "float" },
+  qs8 = { bytes = 1, c = "int8_t" }, -- int8 with a per-tensor scale and zero point (quantize)
 }
 
 function ir.new_model(spec, arch)

@@ -281,6 +281,11 @@ ops.radix_sum = {
   summary = function(node) return "radix_sum radix " .. node.radix end,
 }
 
+-- Precision changes the quantize pass inserts (spec "precision": "int8"):
+-- float32 to int8 at the output tensor's scale and zero point, and back.
+ops.quantize = { attrs = {}, shape = same, summary = function() return "f32 -> int8" end }
+ops.dequantize = { attrs = {}, shape = same, summary = function() return "int8 -> f32" end }
+
 ops.KINDS = {}
 for kind, entry in pairs(ops) do
   if type(entry) == "table" and entry.attrs then

@@ -214,6 +214,16 @@ function fields.act_layer(path, v)
   util.fail("%s: key 'act_layer' is %q, expected one of %s", path, v, table.concat(names, ", "))
 end
 
+-- Weights and activations: "f32" (the default), or "int8" (per-channel int8
+-- weights, per-tensor int8 activations calibrated by the runner; docs/int8.md).
+function fields.precision(path, v)
+  check_type(path, "precision", v, "string")
+  if v ~= "f32" and v ~= "int8" then
+    util.fail("%s: key 'precision' is %q, expected \"f32\" or \"int8\"", path, v)
+  end
+  return v
+end
+
 -- Which implementation runs the graph (generator/backends/NAME.lua).
 local BACKENDS = { xnnpack = true }
 
@@ -227,7 +237,7 @@ end
 
 local ORDER = { "name", "architecture", "features_only", "out_indices", "output_stride",
                 "num_classes", "global_pool", "batch_size", "input_size", "embed_weights",
-                "max_arena_bytes", "winograd", "backend", "act_layer" }
+                "max_arena_bytes", "winograd", "backend", "act_layer", "precision" }
 
 -- Validates a decoded spec table; path names the file in messages.
 function spec.check(raw, path)
@@ -255,6 +265,7 @@ function spec.check(raw, path)
   if s.features_only == nil then s.features_only = false end
   if s.winograd == nil then s.winograd = "auto" end
   if s.backend == nil then s.backend = "xnnpack" end
+  if s.precision == nil then s.precision = "f32" end
   if s.act_layer and not arch.cfg.act_layer then
     util.fail("%s: key 'act_layer': timmc takes it for the resnet family only so far, not %s",
               path, s.architecture)

@@ -63,7 +63,9 @@ typedef struct timmc_output {
   int64_t shape[TIMMC_MAX_DIMS];
 } timmc_output;
 
-struct timmc_image_cfg; /* timmc_image.h */
+struct timmc_image_cfg;  /* timmc_image.h */
+struct timmc_quant_info; /* timmc_quant.h */
+struct timmc_observed;   /* timmc_quant.h */
 
 /* What a generated model tells the runner about itself (NAME_model). */
 typedef struct timmc_model {
@@ -93,6 +95,12 @@ typedef struct timmc_model {
   /* timm's eval transform of one RGB8 image into one batch item of the input */
   int (*preprocess)(const uint8_t *rgb, int height, int width, float *input);
   const struct timmc_image_cfg *image_cfg; /* its data config; NULL if it has none */
+  const char *precision;                   /* "f32" or "int8" (the spec's) */
+  const struct timmc_quant_info *quant;    /* int8: what calibration fills; else NULL */
+  /* the float32 reference of an int8 model (NAME_f32): the tensors calibration
+   * watches; NULL in other models */
+  const struct timmc_observed *observed;
+  size_t num_observed;
 } timmc_model;
 
 #endif

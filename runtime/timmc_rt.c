@@ -16,6 +16,9 @@ void timmc_scratch_free(timmc_scratch *w) {
   free(w->k);
   free(w->b);
   free(w->tmp);
+  free(w->qk);
+  free(w->qs);
+  free(w->qb);
   memset(w, 0, sizeof(*w));
 }
 
@@ -263,6 +266,7 @@ int timmc_xnn_fail(const char *layer, const char *what, enum xnn_status s) {
 }
 
 double *timmc_op_ms;
+void (*timmc_observe)(size_t step);
 
 double timmc_now_ms(void) {
   struct timespec ts;

@@ -47,6 +47,12 @@ typedef struct timmc_scratch {
   const float *kernel, *bias; /* what the next xnn_create_* takes; bias may be NULL */
   float *k, *b, *tmp;         /* owned buffers behind them */
   size_t k_cap, b_cap, tmp_cap;
+  /* an int8 convolution (timmc_quant.h): kernel [out][k][k][in/groups],
+   * per-channel scales, int32 bias */
+  int8_t *qk;
+  float *qs;
+  int32_t *qb;
+  size_t qk_cap, q_out_cap;
 } timmc_scratch;
 
 void timmc_scratch_free(timmc_scratch *w);
@@ -105,6 +111,9 @@ int timmc_xnn_fail(const char *layer, const char *what, enum xnn_status s);
 /* When not NULL, forward adds each step's milliseconds to timmc_op_ms[step]
  * (the runner's --profile). */
 extern double *timmc_op_ms;
+/* When not NULL, forward calls it after each step (int8 calibration watches
+ * the float32 reference model's tensors). */
+extern void (*timmc_observe)(size_t step);
 double timmc_now_ms(void);
 
 /* [n][c][hw] <-> [n][hw][c] */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "timmc.h"
+#include "timmc_calib.h"
 #include "timmc_image.h"
 #include "timmc_npy.h"
 #include "timmc_png.h"
@@ -19,17 +20,31 @@
 
 extern const timmc_model TIMMC_MODEL;
 static const timmc_model *const M = &TIMMC_MODEL;
+/* an int8 model's float32 reference (NAME_f32): calibration and --compare-f32 */
+#ifdef TIMMC_REFERENCE
+extern const timmc_model TIMMC_REFERENCE;
+static const timmc_model *const R = &TIMMC_REFERENCE;
+#else
+static const timmc_model *const R = NULL;
+#endif
 
 static const char USAGE[] =
     "usage: %s (--weights FILE.safetensors | --random-weights SEED [--save-weights FILE])\n"
     "          [--input IN.npy | --image FILE ...] [--outdir OUT] [--save-png DIR]\n"
     "          [--entry forward|forward_features|forward_head_pre_logits]\n"
-    "          [--threads N] [--bench N [--profile]] [--check-finite] [--info]\n";
+    "          [--threads N] [--bench N [--profile]] [--check-finite] [--info]\n"
+    "int8 models (docs/int8.md):\n"
+    "       %s (--weights F32.safetensors | --random-weights SEED) --calibrate DIR\n"
+    "          [--calibration minmax|percentile] --save-weights INT8.safetensors\n"
+    "       %s --weights INT8.safetensors --compare-f32 F32.safetensors\n"
+    "          (--input IN.npy | --image FILE ...)\n";
 
 #define MAX_IMAGES 4096 /* the largest batch a spec allows */
 
 typedef struct options {
   const char *weights, *save_weights, *input, *outdir, *entry, *save_png;
+  const char *calibrate, *compare_f32;
+  timmc_calib_method method;
   const char *images[MAX_IMAGES];
   int num_images;
   unsigned long long seed;
@@ -76,16 +91,17 @@ static int parse_args(int argc, char **argv, options *o) {
       continue;
     }
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      printf(USAGE, argv[0]);
+      printf(USAGE, argv[0], argv[0], argv[0]);
       exit(0);
     }
     if (strncmp(a, "--", 2) != 0) return bad("unexpected argument '%s' (see --help)", a);
     if (!v) return bad("%s needs a value", a);
     i++;
-    if (!*v && (!strcmp(a, "--weights") || !strcmp(a, "--save-weights") || !strcmp(a, "--input"))) {
+    if (!*v && (!strcmp(a, "--weights") || !strcmp(a, "--save-weights") || !strcmp(a, "--input") ||
+                !strcmp(a, "--compare-f32"))) {
       return bad("%s is empty, expected a file name", a);
     }
-    if (!*v && (!strcmp(a, "--outdir") || !strcmp(a, "--save-png"))) {
+    if (!*v && (!strcmp(a, "--outdir") || !strcmp(a, "--save-png") || !strcmp(a, "--calibrate"))) {
       return bad("%s is empty, expected a directory", a);
     }
     if (!*v && !strcmp(a, "--image")) return bad("%s is empty, expected an image file", a);
@@ -99,6 +115,13 @@ static int parse_args(int argc, char **argv, options *o) {
       o->images[o->num_images++] = v;
     }
     else if (!strcmp(a, "--entry")) o->entry = v;
+    else if (!strcmp(a, "--calibrate")) o->calibrate = v;
+    else if (!strcmp(a, "--compare-f32")) o->compare_f32 = v;
+    else if (!strcmp(a, "--calibration")) {
+      if (!strcmp(v, "minmax")) o->method = TIMMC_CALIB_MINMAX;
+      else if (!strcmp(v, "percentile")) o->method = TIMMC_CALIB_PERCENTILE;
+      else return bad("--calibration '%s': expected minmax or percentile", v);
+    }
     else if (!strcmp(a, "--random-weights")) {
       long seed;
       if (parse_count(a, v, 0, 2147483647L, &seed)) return TIMMC_EINPUT;
@@ -125,7 +148,38 @@ static int parse_args(int argc, char **argv, options *o) {
   if (!o->weights && !o->have_seed && !M->init_embedded) {
     return bad("%s", "needs --weights FILE or --random-weights SEED");
   }
+  if ((o->calibrate || o->compare_f32) && !R) {
+    return bad("%s", "--calibrate and --compare-f32 are for int8 models (spec \"precision\": "
+                     "\"int8\"); this one is float32");
+  }
+  if (o->calibrate) {
+    if (!o->save_weights) return bad("%s", "--calibrate needs --save-weights INT8.safetensors");
+    if (o->input || o->num_images || o->outdir || o->bench || o->compare_f32) {
+      return bad("%s", "--calibrate takes its inputs from its folder: no --input, --image, "
+                       "--outdir, --bench or --compare-f32 with it");
+    }
+    if (!o->weights && !o->have_seed) {
+      return bad("%s", "--calibrate needs the float weights: --weights F32.safetensors or "
+                       "--random-weights SEED");
+    }
+    return TIMMC_OK;
+  }
+  if (R && o->have_seed &&
+      (!o->save_weights || o->input || o->num_images || o->bench || o->compare_f32)) {
+    return bad("%s", "an int8 model runs with --weights INT8.safetensors from --calibrate; "
+                     "--random-weights SEED only makes float weights (for --calibrate, or "
+                     "written by --save-weights FILE)");
+  }
   if (o->save_weights && !o->have_seed) return bad("%s", "--save-weights needs --random-weights");
+  if (o->compare_f32) {
+    if (!o->input && !o->num_images) {
+      return bad("%s", "--compare-f32 needs --input IN.npy or --image FILE");
+    }
+    if (o->bench || o->outdir || o->save_png || strcmp(o->entry, "forward")) {
+      return bad("%s", "--compare-f32 compares forward's outputs only: no --bench, --outdir, "
+                       "--save-png or --entry with it");
+    }
+  }
   if (o->input && o->num_images) return bad("%s", "give --input or --image, not both");
   if (o->num_images && o->num_images != M->input_shape[0]) {
     fprintf(stderr, "%s: %d --image files for a batch of %lld: give one per batch item\n",
@@ -135,8 +189,8 @@ static int parse_args(int argc, char **argv, options *o) {
   if (o->num_images && !M->image_cfg) {
     return bad("%s", "--image: this model has no pretrained data config to preprocess with");
   }
-  if (o->input && !o->outdir) return bad("%s", "--input needs --outdir OUT");
-  if (o->num_images && !o->outdir && !o->save_png) {
+  if (o->input && !o->outdir && !o->compare_f32) return bad("%s", "--input needs --outdir OUT");
+  if (o->num_images && !o->outdir && !o->save_png && !o->compare_f32) {
     return bad("%s", "--image needs --outdir OUT or --save-png DIR");
   }
   if ((o->outdir || o->save_png) && !o->input && !o->num_images) {
@@ -338,6 +392,27 @@ static int save_pngs(const char *dir, const timmc_output *defs, int n, float *co
   return rc;
 }
 
+/* --calibrate: the float weights (a file, or random ones) through the
+ * float32 reference, into the int8 checkpoint. */
+static int calibrate(const options *o) {
+  const void *data = NULL;
+  void *blob = NULL;
+  size_t size = 0;
+  int rc = o->weights ? timmc_file_map(o->weights, &data, &size)
+                      : timmc_rand_state_dict(R->state_dict, R->state_dict_len, o->seed, &blob,
+                                              &size);
+  if (rc != TIMMC_OK) return rc;
+  rc = R->set_threads((size_t)o->threads);
+  if (rc == TIMMC_OK) {
+    rc = timmc_calibrate(M, R, o->weights ? data : blob, size,
+                         o->weights ? o->weights : "--random-weights", o->calibrate, o->method,
+                         o->save_weights);
+  }
+  if (data) timmc_file_unmap(data, size);
+  free(blob);
+  return rc;
+}
+
 /* Inits the model; with --save-weights writes the random state dict too. */
 static int load_weights(const options *o) {
   timmc_st_set_check_finite(o->check_finite);
@@ -356,6 +431,16 @@ static int run(const options *o) {
   if (o->info) {
     print_info(o->entry);
     return TIMMC_OK;
+  }
+  timmc_st_set_check_finite(o->check_finite);
+  if (o->calibrate) return calibrate(o);
+  if (R && o->have_seed) { /* an int8 model's random float weights, for --calibrate */
+    void *blob;
+    size_t size;
+    int rc = timmc_rand_state_dict(R->state_dict, R->state_dict_len, o->seed, &blob, &size);
+    if (rc == TIMMC_OK) rc = timmc_file_write(o->save_weights, blob, size);
+    free(blob);
+    return rc;
   }
   int n;
   const timmc_output *defs = entry_outputs(o->entry, &n);
@@ -391,7 +476,12 @@ static int run(const options *o) {
     set_open = rc == TIMMC_OK;
   }
   if (rc == TIMMC_OK) rc = load_weights(o);
-  if (rc == TIMMC_OK && have_input) {
+  if (rc == TIMMC_OK && o->compare_f32) {
+    rc = R->set_threads((size_t)o->threads);
+    if (rc == TIMMC_OK) rc = R->init_file(o->compare_f32);
+    if (rc == TIMMC_OK) rc = timmc_compare_f32(M, R, in);
+    R->free();
+  } else if (rc == TIMMC_OK && have_input) {
     rc = run_entry(o->entry, in, outs);
     if (rc == TIMMC_OK && o->save_png) rc = save_pngs(o->save_png, defs, n, outs, crops);
     if (rc == TIMMC_OK && o->outdir) rc = write_outputs(&set, defs, n, outs);

@@ -22,6 +22,12 @@
 #define MAX_HEADER (100u * 1024 * 1024)
 #define MAX_EXACT 9007199254740992.0 /* 2^53: larger JSON numbers are inexact */
 
+#define TIMMC_ST_TRY(expr)       \
+  do {                           \
+    int rc_ = (expr);            \
+    if (rc_ != TIMMC_OK) return rc_; \
+  } while (0)
+
 /* Every dtype of the safetensors format; a header naming any other is rejected. */
 static const struct {
   const char *name;
@@ -382,15 +388,16 @@ static int check_finite(const timmc_st *st, const char *name, const char *dtype,
   return TIMMC_OK;
 }
 
-int timmc_st_read_f32(const timmc_st *st, const char *name, int ndim,
-                      const int64_t *shape, float *dst) {
+/* The header entry of tensor NAME after checking that its shape is exactly
+ * SHAPE (EXPECTED: the dtypes the caller takes, for the message). */
+static int find_tensor(const timmc_st *st, const char *name, int ndim, const int64_t *shape,
+                       const char *expected, const cJSON **entry) {
   char want[256], have[256];
   timmc_format_shape(want, sizeof want, ndim, shape);
   const cJSON *e = cJSON_GetObjectItemCaseSensitive(st->header, name);
   if (e == NULL || strcmp(name, "__metadata__") == 0)
-    return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s' is missing (expected F32 %s)", st->what,
-                      name, want);
-  const char *dtype = cJSON_GetObjectItemCaseSensitive(e, "dtype")->valuestring;
+    return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s' is missing (expected %s %s)", st->what,
+                      name, expected, want);
   const cJSON *js = cJSON_GetObjectItemCaseSensitive(e, "shape");
   int same = cJSON_GetArraySize(js) == ndim;
   const cJSON *d = js->child;
@@ -401,24 +408,71 @@ int timmc_st_read_f32(const timmc_st *st, const char *name, int ndim,
     return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s' has shape %s but the model expects %s",
                       st->what, name, have, want);
   }
-  int f32 = strcmp(dtype, "F32") == 0, f16 = strcmp(dtype, "F16") == 0;
-  if (!f32 && !f16 && strcmp(dtype, "BF16") != 0)
-    return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s' has dtype %s, expected F32, F16 or BF16",
-                      st->what, name, dtype);
+  *entry = e;
+  return TIMMC_OK;
+}
+
+/* Reads COUNT elements of SIZE bytes from the data of entry E into DST
+ * through timmc_file_guard (the data may be a mapping that shrinks). */
+static int read_guarded(const timmc_st *st, const char *name, const cJSON *e, size_t bytes,
+                        void (*fn)(void *), convert_args *a) {
   const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
-  convert_args a = {dst, st->body + (size_t)offs->child->valuedouble, 1, f32 ? 4 : f16 ? 2 : 1};
-  for (int i = 0; i < ndim; i++)
-    a.count *= (size_t)shape[i];
-  const size_t n = a.count * (f32 ? 4 : 2);
-  int status = timmc_file_guard(st->what, a.src, n, convert, &a);
+  a->src = st->body + (size_t)offs->child->valuedouble;
+  int status = timmc_file_guard(st->what, a->src, bytes, fn, a);
   if (status == TIMMC_EINPUT)
     return timmc_fail(status, "%s: tensor '%s': the file changed size while being read (it "
                       "was cut short after it was opened)", st->what, name);
   if (status != TIMMC_OK)
     return status;
   if (st->release)
-    timmc_file_release(a.src, n);
+    timmc_file_release(a->src, bytes);
+  return TIMMC_OK;
+}
+
+int timmc_st_read_f32(const timmc_st *st, const char *name, int ndim,
+                      const int64_t *shape, float *dst) {
+  const cJSON *e;
+  TIMMC_ST_TRY(find_tensor(st, name, ndim, shape, "F32", &e));
+  const char *dtype = cJSON_GetObjectItemCaseSensitive(e, "dtype")->valuestring;
+  if (strcmp(dtype, "I8") == 0)
+    return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s' has dtype I8, expected F32, F16 or BF16 "
+                      "(an int8 checkpoint from --calibrate: this model is float32)",
+                      st->what, name);
+  int f32 = strcmp(dtype, "F32") == 0, f16 = strcmp(dtype, "F16") == 0;
+  if (!f32 && !f16 && strcmp(dtype, "BF16") != 0)
+    return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s' has dtype %s, expected F32, F16 or BF16",
+                      st->what, name, dtype);
+  convert_args a = {dst, NULL, 1, f32 ? 4 : f16 ? 2 : 1};
+  for (int i = 0; i < ndim; i++)
+    a.count *= (size_t)shape[i];
+  TIMMC_ST_TRY(read_guarded(st, name, e, a.count * (f32 ? 4 : 2), convert, &a));
   return st->check_finite ? check_finite(st, name, dtype, ndim, shape, dst, a.count) : TIMMC_OK;
+}
+
+static void copy_bytes(void *ctx) {
+  const convert_args *a = ctx;
+  if (a->count > 0)
+    memcpy(a->dst, a->src, a->count);
+}
+
+int timmc_st_read_i8(const timmc_st *st, const char *name, int ndim, const int64_t *shape,
+                     int8_t *dst) {
+  const cJSON *e;
+  TIMMC_ST_TRY(find_tensor(st, name, ndim, shape, "I8", &e));
+  const char *dtype = cJSON_GetObjectItemCaseSensitive(e, "dtype")->valuestring;
+  if (strcmp(dtype, "I8") != 0)
+    return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s' has dtype %s, expected I8 (an int8 model "
+                      "takes the checkpoint --calibrate writes, not a float one)",
+                      st->what, name, dtype);
+  convert_args a = {(float *)(void *)dst, NULL, 1, 0};
+  for (int i = 0; i < ndim; i++)
+    a.count *= (size_t)shape[i];
+  return read_guarded(st, name, e, a.count, copy_bytes, &a);
+}
+
+int timmc_st_has(const timmc_st *st, const char *name) {
+  return strcmp(name, "__metadata__") != 0 &&
+         cJSON_GetObjectItemCaseSensitive(st->header, name) != NULL;
 }
 
 /* A growable string for the header; a failed allocation sets oom. */

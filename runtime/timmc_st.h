@@ -39,6 +39,11 @@ int timmc_st_open(timmc_st *st, const void *data, size_t size, const char *what)
  * among the values is an error naming the tensor and the element. */
 int timmc_st_read_f32(const timmc_st *st, const char *name, int ndim,
                       const int64_t *shape, float *dst);
+/* Tensor NAME, which must be I8 of exactly SHAPE, into DST (int8 checkpoints). */
+int timmc_st_read_i8(const timmc_st *st, const char *name, int ndim, const int64_t *shape,
+                     int8_t *dst);
+/* Whether the file holds a tensor NAME. */
+int timmc_st_has(const timmc_st *st, const char *name);
 void timmc_st_close(timmc_st *st);
 
 typedef struct timmc_st_entry {

@@ -27,7 +27,7 @@ local xnnpack = {
   arena_tail = "XNN_EXTRA_BYTES",
   passes = { "winograd" },
   sources = { "timmc_err", "timmc_file", "timmc_st", "timmc_npy", "timmc_rt", "timmc_wino",
-              "timmc_rand", "timmc_image", "timmc_png" },
+              "timmc_rand", "timmc_image", "timmc_png", "timmc_quant", "timmc_calib" },
   libs = "-lXNNPACK -lpthreadpool -lcjson -lm",
 }
 
@@ -348,6 +348,24 @@ end
 -- copies), but it writes strided as much as its copies do
 xnnpack.ops.concat = { strided = true }
 
+-- int8 (backends/xnnpack_int8.lua): a kind with an int8 form says so
+-- (int8(node) for the quantize pass, same_scale when its output keeps its
+-- input's scale); a node whose output the quantize pass made int8 takes it.
+local int8 = require("backends.xnnpack_int8")
+for kind, fn in pairs(int8.emit) do
+  local impl = xnnpack.ops[kind] or { strided = true }
+  local f32 = impl.emit
+  impl.int8 = function() return true end
+  impl.same_scale = int8.same_scale
+  impl.emit = function(node, ctx)
+    local y = ctx.model.tensors[node.output]
+    if y.dtype == "qs8" or node.kind == "dequantize" then return fn(xnnpack.helpers, node, ctx) end
+    return f32(node, ctx)
+  end
+  xnnpack.ops[kind] = impl
+end
+xnnpack.helpers = { call = call, check = check, op = op, opv = opv }
+
 -- The C an act node's loop kernel is made of, for one activation.
 local function act_kernel(fn)
   return string.format([[
@@ -375,6 +393,7 @@ end
 
 function xnnpack.new_context(ctx)
   ctx.consts, ctx.wino_bias, ctx.act_kernels = {}, 0, {}
+  int8.new_context(ctx)
 end
 
 -- Declarations the emitters asked for: Winograd biases, constants, the loop
@@ -394,7 +413,10 @@ function xnnpack.declarations(ctx)
   for fn in pairs(ctx.act_kernels) do fns[#fns + 1] = fn end
   table.sort(fns)
   for _, fn in ipairs(fns) do out[#out + 1] = "\n" .. act_kernel(fn) end
+  out[#out + 1] = int8.declarations(ctx)
   return table.concat(out)
 end
+
+xnnpack.prologue = int8.prologue
 
 return xnnpack

@@ -326,6 +326,26 @@ int %s_init_embedded(void) {
     init_embedded_ref = name .. "_init_embedded"
   end
 
+  -- the float32 reference of an int8 model: every node's output, for calibration
+  local observed, num_observed = "", 0
+  if spec.reference then
+    local function row(t, y, step)
+      return string.format("    {\"%s\", %s, %d, %d, %d, %s},\n", util.c_string(t.qkey), y.ptr,
+                           y.shape[1] * y.shape[2] * y.shape[3], y.shape[4], y.stride, step)
+    end
+    local watched = { row(T[model.input], ctx.at(model.input), "SIZE_MAX") }
+    for i, node in ipairs(model.nodes) do
+      local t = T[node.output]
+      if t.dtype == "f32" and t.qkey then
+        watched[#watched + 1] = row(t, ctx.at(node.output), tostring(i - 1))
+      end
+    end
+    num_observed = #watched
+    observed = "\n/* What int8 calibration watches: range key, data, pixels, channels, " ..
+               "pixel stride, step (SIZE_MAX: the input) */\n" ..
+               "static const timmc_observed observed[] = {\n" .. table.concat(watched) .. "};\n"
+  end
+
   local input_ptr = ctx.at(model.input).ptr
   -- the holes both templates have, then each one's own
   local N = name:upper()
@@ -353,7 +373,8 @@ int %s_init_embedded(void) {
     op_names = table.concat(op_names), state_dict = table.concat(sd),
     feature_info = table.concat(fi), outputs = table.concat(outs),
     entry_outputs = entry_outputs, declarations = backend.declarations(ctx),
-    create = table.concat(create), input_ptr = input_ptr,
+    create = (backend.prologue and backend.prologue(ctx) or "") .. table.concat(create),
+    input_ptr = input_ptr,
     tensors = tensor_decls(model, ctx.used), template = backend.template,
     arena_tail = backend.arena_tail, arena_align = backend.align,
     input_hw = spec.input_size[2] * spec.input_size[3],
@@ -363,6 +384,9 @@ int %s_init_embedded(void) {
     flops = util.float_repr(ctx.flops * 1.0), forward_features_ref = ff_ref,
     forward_head_ref = fh_ref, embedded = embedded, init_embedded_ref = init_embedded_ref,
     spec_path_string = util.c_string(spec.spec_path), preprocess = preprocess(model),
+    precision = spec.precision, quant_ref = spec.precision == "int8" and "&quant_info" or "NULL",
+    observed = observed, observed_ref = spec.reference and "observed" or "NULL",
+    num_observed = num_observed,
     image_cfg_ref = (model.arch.pretrained and spec.input_size[1] == 3) and "&image_cfg" or "NULL",
   }), backend.template)
   model.c_header, model.c_source = h, c

@@ -120,7 +120,8 @@ function winograd.run(model)
   local T = model.tensors
   for _, node in ipairs(model.nodes) do
     local y = T[node.output]
-    if winograd.applies(node, y.shape, mode) then
+    -- an int8 convolution (quantize) has no Winograd form: it stays direct
+    if y.dtype == "f32" and winograd.applies(node, y.shape, mode) then
       local t = winograd.tiles(y.shape, node.dilation)
       local block = winograd.block(node, t)
       local function work(what, c) -- [block][36][c], as block pixels of 36 c channels

@@ -1,0 +1,259 @@
+-- backends/xnnpack_int8.lua: the int8 forms of the XNNPACK backend's node
+-- kinds (spec "precision": "int8", the quantize pass; docs/int8.md).
+-- Convolutions run as XNNPACK's qc8 operator (per-channel int8 weights),
+-- adds and gating products as qs8, pooling as qs8 / s8; an activation or a
+-- product with a constant as a 256-entry table (timmc_kernel_lut8), which
+-- makes any function of one int8 value exact to its rounding; quantize and
+-- dequantize as XNNPACK's conversions.
+--
+-- Every int8 tensor's scale and zero point is qp[i] in the model's C, read at
+-- init from the checkpoint's "KEY.act_range" (timmc_load_qparams). What the
+-- runner needs to calibrate (the keys, and the float layers behind each int8
+-- convolution) is the model's quant_info.
+local activations = require("activations")
+local util = require("util")
+
+local int8 = {}
+
+local function quote(s) return s and string.format("%q", s) or "NULL" end
+
+-- ctx.qp(id): the C of a tensor's scale and zero point
+local function qparams(ctx)
+  ctx.qkeys, ctx.qindex, ctx.qconvs, ctx.luts, ctx.lut_fns = {}, {}, {}, 0, {}
+  function ctx.qp(id)
+    local key = ctx.model.tensors[id].qkey
+    local i = ctx.qindex[key]
+    if not i then
+      ctx.qkeys[#ctx.qkeys + 1] = key
+      i = #ctx.qkeys - 1
+      ctx.qindex[key] = i
+    end
+    return { scale = string.format("qp[%d].scale", i), zp = string.format("qp[%d].zero_point", i),
+             ref = string.format("qp[%d]", i) }
+  end
+end
+
+-- The int8 bounds of a fused clamp activation in y's quantization.
+local function qclamp(act, q)
+  local c = act and activations[act].clamp
+  local min = c and string.format("timmc_quantize_one(%s, %s)", util.float_repr(c[1] + 0.0), q.ref)
+              or "-128"
+  local max = (c and c[2] ~= math.huge)
+              and string.format("timmc_quantize_one(%s, %s)", util.float_repr(c[2] + 0.0), q.ref)
+              or "127"
+  return min, max
+end
+
+local function setup(h, node, ctx, kind, args)
+  local full = { h.opv(ctx) }
+  for _, a in ipairs(args) do full[#full + 1] = a end
+  full[#full + 1] = "threadpool"
+  return h.call("xnn_setup_" .. kind, full) .. h.check(node, "setup")
+end
+
+local function create(h, node, ctx, kind, args)
+  args[#args + 1] = { "flags", 0 }
+  args[#args + 1] = h.op(ctx)
+  return h.call("xnn_create_" .. kind, args) .. h.check(node, "create")
+end
+
+-- An "nc" operator over pixels: conversions and copies.
+local function nc(h, node, ctx, kind, extra, x, y)
+  local args = { { "channels", x.shape[4] }, { "input_stride", x.stride },
+                 { "output_stride", y.stride } }
+  for _, a in ipairs(extra) do args[#args + 1] = a end
+  return create(h, node, ctx, kind, args) ..
+    setup(h, node, ctx, kind, { { "batch_size", x.shape[1] * x.shape[2] * x.shape[3] },
+                                { "input", x.ptr }, { "output", y.ptr } })
+end
+
+local emit = {}
+
+function emit.quantize(h, node, ctx)
+  local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
+  local q = ctx.qp(node.output)
+  return nc(h, node, ctx, "convert_nc_f32_qs8", { { "output_scale", q.scale },
+            { "output_zero_point", q.zp }, { "output_min", -128 }, { "output_max", 127 } }, x, y)
+end
+
+function emit.dequantize(h, node, ctx)
+  local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
+  local q = ctx.qp(node.inputs[1])
+  return nc(h, node, ctx, "convert_nc_qs8_f32", { { "input_scale", q.scale },
+            { "input_zero_point", q.zp } }, x, y)
+end
+
+function emit.copy(h, node, ctx)
+  return nc(h, node, ctx, "copy_nc_x8", {}, ctx.at(node.inputs[1]), ctx.at(node.output))
+end
+
+function emit.conv(h, node, ctx)
+  local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
+  local qx, qy = ctx.qp(node.inputs[1]), ctx.qp(node.output)
+  local cin_g, cout_g = node.cin // node.groups, node.cout // node.groups
+  local min, max = qclamp(node.act, qy)
+  local p = node.pad
+  ctx.qconvs[#ctx.qconvs + 1] = string.format("    {%q, %s, %s, %s, %d, %d, %d},\n", node.weight,
+                                              quote(node.bias), quote(node.bn),
+                                              util.float_repr(node.bn_eps), node.cout, cin_g,
+                                              node.k)
+  return string.format("  TIMMC_TRY(timmc_load_conv_qc8(w, st, %q, /*out_channels=*/%d, " ..
+                       "/*group_input_channels=*/%d,\n      /*kernel=*/%d, %s));\n",
+                       node.weight, node.cout, cin_g, node.k, qx.scale) ..
+    create(h, node, ctx, "convolution2d_nhwc_qc8", {
+      { "input_padding_top", p[1] }, { "input_padding_right", p[2] },
+      { "input_padding_bottom", p[3] }, { "input_padding_left", p[4] },
+      { "kernel_height", node.k }, { "kernel_width", node.k },
+      { "subsampling_height", node.stride }, { "subsampling_width", node.stride },
+      { "dilation_height", node.dilation }, { "dilation_width", node.dilation },
+      { "groups", node.groups }, { "group_input_channels", cin_g },
+      { "group_output_channels", cout_g }, { "input_channel_stride", x.stride },
+      { "output_channel_stride", y.stride }, { "input_zero_point", qx.zp },
+      { "input_scale", qx.scale }, "w->qs", "w->qk", "w->qb", { "output_zero_point", qy.zp },
+      { "output_scale", qy.scale }, { "output_min", min }, { "output_max", max } }) ..
+    setup(h, node, ctx, "convolution2d_nhwc_qc8", {
+      { "batch_size", x.shape[1] }, { "input_height", x.shape[2] },
+      { "input_width", x.shape[3] }, { "input", x.ptr }, { "output", y.ptr } })
+end
+
+local function binary(h, node, ctx, kind, a_shape, b_id, b_shape)
+  local a, y = ctx.compact(node, node.inputs[1]), ctx.compact(node, node.output)
+  local b = ctx.compact(node, b_id)
+  local qa, qb, qy = ctx.qp(node.inputs[1]), ctx.qp(b_id), ctx.qp(node.output)
+  local min, max = qclamp(node.act, qy)
+  return create(h, node, ctx, kind, {
+    { "input1_zero_point", qa.zp }, { "input1_scale", qa.scale },
+    { "input2_zero_point", qb.zp }, { "input2_scale", qb.scale },
+    { "output_zero_point", qy.zp }, { "output_scale", qy.scale },
+    { "output_min", min }, { "output_max", max } }) ..
+    setup(h, node, ctx, kind, {
+      { "num_input1_dims", #a_shape }, "(const size_t[]){" .. table.concat(a_shape, ", ") .. "}",
+      { "num_input2_dims", #b_shape }, "(const size_t[]){" .. table.concat(b_shape, ", ") .. "}",
+      { "input1", a.ptr }, { "input2", b.ptr }, { "output", y.ptr } })
+end
+
+function emit.add(h, node, ctx)
+  local n = util.prod(ctx.shape(node.inputs[1]))
+  return binary(h, node, ctx, "add_nd_qs8", { n }, node.inputs[2], { n })
+end
+
+function emit.scale(h, node, ctx)
+  local x = ctx.shape(node.inputs[1])
+  return binary(h, node, ctx, "multiply_nd_qs8", { x[1], x[2] * x[3], x[4] }, node.inputs[2],
+                { x[1], 1, x[4] })
+end
+
+local function max_pool(h, node, ctx, p, k, stride, x, y)
+  return create(h, node, ctx, "max_pooling2d_nhwc_s8", {
+    { "input_padding_top", p[1] }, { "input_padding_right", p[2] },
+    { "input_padding_bottom", p[3] }, { "input_padding_left", p[4] },
+    { "pooling_height", k[1] }, { "pooling_width", k[2] },
+    { "stride_height", stride }, { "stride_width", stride },
+    { "dilation_height", 1 }, { "dilation_width", 1 }, { "channels", x.shape[4] },
+    { "input_pixel_stride", x.stride }, { "output_pixel_stride", y.stride },
+    { "output_min", -128 }, { "output_max", 127 } }) ..
+    setup(h, node, ctx, "max_pooling2d_nhwc_s8", {
+      { "batch_size", x.shape[1] }, { "input_height", x.shape[2] },
+      { "input_width", x.shape[3] }, { "input", x.ptr }, { "output", y.ptr } })
+end
+
+function emit.maxpool(h, node, ctx)
+  local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
+  return max_pool(h, node, ctx, node.pad, { node.k, node.k }, node.stride, x, y)
+end
+
+function emit.global_pool(h, node, ctx)
+  local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
+  if node.mode == "max" then
+    if x.shape[2] * x.shape[3] == 1 then return emit.copy(h, node, ctx) end
+    return max_pool(h, node, ctx, { 0, 0, 0, 0 }, { x.shape[2], x.shape[3] }, 1, x, y)
+  end
+  local qx, qy = ctx.qp(node.inputs[1]), ctx.qp(node.output)
+  local kind = "global_average_pooling_nwc_qs8"
+  return create(h, node, ctx, kind, {
+    { "channels", x.shape[4] }, { "input_stride", x.stride }, { "output_stride", y.stride },
+    { "input_zero_point", qx.zp }, { "input_scale", qx.scale },
+    { "output_zero_point", qy.zp }, { "output_scale", qy.scale },
+    { "output_min", -128 }, { "output_max", 127 } }) ..
+    setup(h, node, ctx, kind, { { "batch_size", x.shape[1] },
+                                { "width", x.shape[2] * x.shape[3] }, { "input", x.ptr },
+                                { "output", y.ptr } })
+end
+
+-- a function of one value through a table: fn names a C function (x, c)
+local function lut(node, ctx, fn, c)
+  local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
+  ctx.luts = ctx.luts + 1
+  local t = "lut_" .. ctx.luts
+  return string.format("  timmc_lut8_fill(%s, %s, %sf, %s, %s);\n", t, fn, util.float_repr(c + 0.0),
+                       ctx.qp(node.inputs[1]).ref, ctx.qp(node.output).ref) ..
+    string.format("  ops[%d] = (timmc_op){.kernel = timmc_kernel_lut8, .a = (const float *)%s,\n" ..
+                  "      .b = (const float *)%s, .y = (float *)%s,\n" ..
+                  "      .dims = {/*pixels=*/%d, /*channels=*/%d, /*in_stride=*/%d, " ..
+                  "/*out_stride=*/%d}};\n", ctx.op, x.ptr, t, y.ptr,
+                  x.shape[1] * x.shape[2] * x.shape[3], x.shape[4], x.stride, y.stride)
+end
+
+function emit.act(_, node, ctx)
+  ctx.lut_fns[node.fn] = true
+  return lut(node, ctx, "lut_" .. node.fn, 0)
+end
+
+function emit.mul_const(_, node, ctx)
+  ctx.lut_fns.mul = true
+  return lut(node, ctx, "lut_mul", node.value)
+end
+
+-- The kinds with an int8 form, and those whose output must keep its input's
+-- scale (the operator cannot rescale: max pooling, copies).
+int8.emit = emit
+int8.SAME_SCALE = { maxpool = true, copy = true, global_pool = true }
+
+local function global_max(node) return node.kind ~= "global_pool" or node.mode == "max" end
+
+-- Whether node's output takes its input's quantization (the quantize pass).
+function int8.same_scale(node) return int8.SAME_SCALE[node.kind] and global_max(node) end
+
+function int8.new_context(ctx) qparams(ctx) end
+
+-- The C the emitters asked for: the scales, tables, and calibration's view.
+function int8.declarations(ctx)
+  if #ctx.qkeys == 0 then return "" end
+  local out = { string.format("\n/* int8 tensors: scale and zero point from their calibrated " ..
+                              "range (\"KEY.act_range\") */\n" ..
+                              "#define NUM_QP %d\nstatic timmc_qparams qp[NUM_QP];\n" ..
+                              "static const char *const qp_keys[NUM_QP] = {\n", #ctx.qkeys) }
+  for _, k in ipairs(ctx.qkeys) do out[#out + 1] = string.format("    \"%s\",\n", util.c_string(k)) end
+  out[#out + 1] = "};\n"
+  if #ctx.qconvs > 0 then
+    out[#out + 1] = "/* the int8 convolutions: timm's weight, bias, BatchNorm, eps, out, " ..
+                    "in per group, kernel */\nstatic const timmc_qconv qconvs[] = {\n" ..
+                    table.concat(ctx.qconvs) .. "};\n"
+  end
+  out[#out + 1] = string.format("static const timmc_quant_info quant_info = {qp_keys, NUM_QP, " ..
+                                "%s, %d};\n", #ctx.qconvs > 0 and "qconvs" or "NULL", #ctx.qconvs)
+  for i = 1, ctx.luts do
+    out[#out + 1] = string.format("static int8_t lut_%d[256];\n", i)
+  end
+  local fns = {}
+  for fn in pairs(ctx.lut_fns) do fns[#fns + 1] = fn end
+  table.sort(fns)
+  for _, fn in ipairs(fns) do
+    if fn == "mul" then
+      out[#out + 1] = "static float lut_mul(float x, float c) { return x * c; }\n"
+    else
+      out[#out + 1] = string.format("static float lut_%s(float x, float c) { /* %s */\n" ..
+                                    "  (void)c;\n  return %s;\n}\n", fn, activations[fn].timm,
+                                    activations[fn].c)
+    end
+  end
+  return table.concat(out)
+end
+
+-- C at the start of create_ops: the scales, before any operator takes them.
+function int8.prologue(ctx)
+  if #ctx.qkeys == 0 then return "" end
+  return "  TIMMC_TRY(timmc_load_qparams(st, qp_keys, NUM_QP, qp));\n"
+end
+
+return int8

@@ -1,0 +1,121 @@
+/*
+ * timmc_quant.c - what int8 models call at init and in forward (timmc_quant.h).
+ */
+#include "timmc_quant.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+timmc_qparams timmc_qparams_of(float lo, float hi) {
+  const double l = lo < 0.0f ? lo : 0.0, h = hi > 0.0f ? hi : 0.0;
+  timmc_qparams q;
+  q.scale = (float)((h - l) / 255.0);
+  if (!(q.scale > 0.0f) || !isfinite(q.scale)) q.scale = 1.0f; /* a tensor of zeros */
+  const double zp = -128.0 - nearbyint(l / q.scale);
+  q.zero_point = (int8_t)(zp < -128.0 ? -128 : zp > 127.0 ? 127 : zp);
+  return q;
+}
+
+int8_t timmc_quantize_one(double x, timmc_qparams q) {
+  const double v = nearbyint(x / q.scale) + q.zero_point;
+  return (int8_t)(v < -128.0 ? -128 : v > 127.0 ? 127 : v);
+}
+
+int timmc_load_qparams(const timmc_st *st, const char *const keys[], size_t n, timmc_qparams *qp) {
+  static const int64_t shape[1] = {2};
+  char name[512];
+  for (size_t i = 0; i < n; i++) {
+    float r[2];
+    snprintf(name, sizeof name, "%s.act_range", keys[i]);
+    TIMMC_TRY(timmc_st_read_f32(st, name, 1, shape, r));
+    if (!isfinite(r[0]) || !isfinite(r[1]) || r[0] > r[1]) {
+      return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s' is [%g, %g], expected a finite range "
+                        "lo <= hi", st->what, name, (double)r[0], (double)r[1]);
+    }
+    qp[i] = timmc_qparams_of(r[0], r[1]);
+  }
+  return TIMMC_OK;
+}
+
+static int reserve(timmc_scratch *w, size_t count, size_t out) {
+  if (count > w->qk_cap) {
+    int8_t *k = realloc(w->qk, count * 2 + XNN_EXTRA_BYTES); /* OIHW, then OHWI */
+    if (!k) return timmc_fail(TIMMC_ERUNTIME, "out of memory for %zu int8 weights", count);
+    w->qk = k;
+    w->qk_cap = count;
+  }
+  if (out > w->q_out_cap) {
+    float *s = realloc(w->qs, out * sizeof(float) + XNN_EXTRA_BYTES);
+    if (s) w->qs = s;
+    int32_t *b = realloc(w->qb, out * sizeof(int32_t) + XNN_EXTRA_BYTES);
+    if (b) w->qb = b;
+    if (!s || !b) return timmc_fail(TIMMC_ERUNTIME, "out of memory for %zu channels", out);
+    w->q_out_cap = out;
+  }
+  return TIMMC_OK;
+}
+
+int timmc_load_conv_qc8(timmc_scratch *w, const timmc_st *st, const char *weight,
+                        int out_channels, int group_input_channels, int kernel,
+                        float input_scale) {
+  const size_t kk = (size_t)kernel * kernel, per_out = (size_t)group_input_channels * kk;
+  const size_t count = (size_t)out_channels * per_out;
+  const int64_t shape[4] = {out_channels, group_input_channels, kernel, kernel};
+  const int64_t vec[1] = {out_channels};
+  char prefix[512], name[600];
+  const size_t len = strlen(weight);
+  if (len < 7 || strcmp(weight + len - 7, ".weight") != 0 || len - 7 >= sizeof prefix) {
+    return timmc_fail(TIMMC_ERUNTIME, "int8 weight key '%s' does not end in .weight", weight);
+  }
+  memcpy(prefix, weight, len - 7);
+  prefix[len - 7] = '\0';
+  TIMMC_TRY(reserve(w, count, (size_t)out_channels));
+  int8_t *oihw = w->qk + count;
+  TIMMC_TRY(timmc_st_read_i8(st, weight, 4, shape, oihw));
+  snprintf(name, sizeof name, "%s.weight_scale", prefix);
+  TIMMC_TRY(timmc_st_read_f32(st, name, 1, vec, w->qs));
+  snprintf(name, sizeof name, "%s.bias", prefix);
+  float *bias = (float *)(void *)w->qb; /* same size: read as float, then rounded in place */
+  TIMMC_TRY(timmc_st_read_f32(st, name, 1, vec, bias));
+  for (int o = 0; o < out_channels; o++) {
+    const float s = w->qs[o];
+    if (!(s > 0.0f) || !isfinite(s)) {
+      return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s.weight_scale'[%d] is %g, expected > 0",
+                        st->what, prefix, o, (double)s);
+    }
+    const double b = nearbyint((double)bias[o] / ((double)input_scale * s));
+    w->qb[o] = (int32_t)(b > INT32_MAX ? INT32_MAX : b < INT32_MIN ? INT32_MIN : b);
+    const int8_t *src = oihw + o * per_out;
+    int8_t *dst = w->qk + o * per_out;
+    for (int i = 0; i < group_input_channels; i++) {
+      for (size_t p = 0; p < kk; p++) dst[p * group_input_channels + i] = src[i * kk + p];
+    }
+  }
+  return TIMMC_OK;
+}
+
+void timmc_lut8_fill(int8_t lut[256], float (*fn)(float x, float c), float c, timmc_qparams in,
+                     timmc_qparams out) {
+  for (int v = -128; v < 128; v++) {
+    const float x = (float)(v - in.zero_point) * in.scale;
+    lut[v + 128] = timmc_quantize_one(fn(x, c), out);
+  }
+}
+
+static void lut8_pixels(void *context, size_t first, size_t count) {
+  const timmc_op *op = context;
+  const size_t channels = op->dims[1], in_stride = op->dims[2], out_stride = op->dims[3];
+  const int8_t *lut = (const int8_t *)(const void *)op->b;
+  for (size_t p = first; p < first + count; p++) {
+    const int8_t *in = (const int8_t *)(const void *)op->a + p * in_stride;
+    int8_t *out = (int8_t *)(void *)op->y + p * out_stride;
+    for (size_t c = 0; c < channels; c++) out[c] = lut[in[c] + 128];
+  }
+}
+
+int timmc_kernel_lut8(const timmc_op *op, pthreadpool_t pool) {
+  pthreadpool_parallelize_1d_tile_1d(pool, lut8_pixels, (void *)op, op->dims[0], 256, 0);
+  return TIMMC_OK;
+}

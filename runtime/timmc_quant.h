@@ -1,0 +1,78 @@
+/*
+ * timmc_quant.h - int8 models (spec "precision": "int8", docs/int8.md): what
+ * their generated C calls at init (activation scales, per-channel int8
+ * convolution weights, lookup tables of elementwise functions) and forward
+ * (the table lookup kernel), and the runner's calibration and quality report.
+ *
+ * An int8 tensor holds round(x / scale) + zero_point in [-128, 127]; its scale
+ * and zero point come from the range [lo, hi] calibration recorded for it,
+ * widened to hold 0: scale = (hi - lo) / 255, zero point = -128 - round(lo / scale).
+ * Convolution weights are int8 symmetric per output channel (zero point 0,
+ * scale = max |w| / 127), with BatchNorm folded in before they are rounded.
+ */
+#ifndef TIMMC_QUANT_H
+#define TIMMC_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "timmc.h"
+#include "timmc_rt.h"
+#include "timmc_st.h"
+
+typedef struct timmc_qparams {
+  float scale;
+  int8_t zero_point;
+} timmc_qparams;
+
+/* The scale and zero point of the int8 range that covers [lo, hi] and 0. */
+timmc_qparams timmc_qparams_of(float lo, float hi);
+/* round(x / scale) + zero_point, saturated to [-128, 127]. */
+int8_t timmc_quantize_one(double x, timmc_qparams q);
+
+/* The calibrated range of each of the n tensors KEYS[i] ("KEY.act_range", F32
+ * [2]: lo, hi) from st, as scales and zero points into qp. */
+int timmc_load_qparams(const timmc_st *st, const char *const keys[], size_t n, timmc_qparams *qp);
+
+/* Reads an int8 checkpoint's convolution into w->qk, w->qs, w->qb: WEIGHT
+ * (I8 [out, in/groups, k, k], BatchNorm folded), PREFIX.weight_scale (F32
+ * [out]) and PREFIX.bias (F32 [out], folded), where PREFIX is WEIGHT without
+ * ".weight" (docs/int8.md); the bias in units of input_scale x weight scale. */
+int timmc_load_conv_qc8(timmc_scratch *w, const timmc_st *st, const char *weight,
+                        int out_channels, int group_input_channels, int kernel,
+                        float input_scale);
+
+/* lut[v + 128] = the int8 of fn(x, c) for the x that int8 v stands for. */
+void timmc_lut8_fill(int8_t lut[256], float (*fn)(float x, float c), float c, timmc_qparams in,
+                     timmc_qparams out);
+/* y[p][c] = lut[a[p][c] + 128], int8 tensors (a, y: int8_t * in the op's
+ * a and y), lut in b. dims: pixels, channels, input pixel stride, output
+ * pixel stride. */
+int timmc_kernel_lut8(const timmc_op *op, pthreadpool_t pool);
+
+/* What calibration needs of an int8 model: its int8 tensors' keys, and its
+ * int8 convolutions with the float layers they come from. */
+typedef struct timmc_qconv {
+  const char *weight, *bias, *bn; /* timm's keys; bias and bn may be NULL */
+  double bn_eps;
+  int out_channels, group_input_channels, kernel;
+} timmc_qconv;
+
+typedef struct timmc_quant_info {
+  const char *const *keys; /* every int8 tensor's range key */
+  size_t num_keys;
+  const timmc_qconv *convs;
+  size_t num_convs;
+} timmc_quant_info;
+
+/* A tensor of the float32 reference model that calibration observes: its
+ * range key, where it is, and the step that writes it. */
+typedef struct timmc_observed {
+  const char *key;
+  const float *data;
+  size_t pixels, channels, stride;
+  size_t op;
+} timmc_observed;
+
+
+#endif
