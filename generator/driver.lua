@@ -1,7 +1,8 @@
 -- driver.lua: runs the passes in order and implements the commands
 --   timmc generate SPEC.json -o DIR   writes DIR/NAME.h and DIR/NAME.c
 --   timmc build SPEC.json -o DIR      generate, then compile the runner DIR/NAME
---                                     (--target aarch64|armhf, --sysroot DIR)
+--                                     (--target aarch64|armhf|cortex-m, --sysroot DIR)
+--   timmc weights SPEC.json CKPT -o DIR  DIR/NAME_weights.c (portable backend)
 local ir = require("ir")
 local util = require("util")
 local spec_mod = require("spec")
@@ -148,11 +149,31 @@ end
 -- opts: target (a key of driver.TARGETS), sysroot (a tree with the target's
 -- usr/include and usr/lib/TRIPLE: XNNPACK, pthreadpool, cJSON). $CC, $CFLAGS
 -- and $LDFLAGS are read from the environment.
+-- Runs the compiler command words (writing tmp), then renames tmp to dest:
+-- a failed build leaves no file at dest.
+function driver.compile_to(words, tmp, dest, spec_path)
+  local cmd = util.join(words, " ", util.shell_quote)
+  if not os.execute(cmd) then
+    os.remove(tmp)
+    util.fail("%s: the C compiler failed (command: %s)", spec_path, cmd)
+  end
+  local ok, err = os.rename(tmp, dest)
+  if not ok then
+    os.remove(tmp)
+    util.fail("%s: %s", dest, err)
+  end
+end
+
+-- opts.weights (portable backend): a checkpoint packed into DIR/NAME_weights.c
+-- and linked in (the runner then needs no --weights). opts.main, opts.defines:
+-- a program to build instead of the runner, with these -D (timmc weights
+-- builds its packer so).
 function driver.build(spec_path, outdir, opts)
   opts = opts or {}
+  if opts.target == "cortex-m" then return require("firmware").build(spec_path, outdir, opts) end
   local target = opts.target and driver.TARGETS[opts.target]
   if opts.target and not target then
-    util.fail("--target '%s': expected aarch64 or armhf", opts.target)
+    util.fail("--target '%s': expected aarch64, armhf or cortex-m", opts.target)
   end
   local sysroot = opts.sysroot
   if target and not sysroot then
@@ -175,12 +196,13 @@ function driver.build(spec_path, outdir, opts)
     end
     f:close()
   end
+  local packed = opts.weights and require("firmware").weights(spec_path, opts.weights, outdir)
   local model, base = driver.generate(spec_path, outdir)
   local rt = driver.root .. "/runtime"
-  local srcs = { base .. ".c" }
+  local srcs = { base .. ".c", packed }
   if model.reference then srcs[2] = base .. "_f32.c" end
   for _, f in ipairs(model.backend.sources) do srcs[#srcs + 1] = rt .. "/" .. f .. ".c" end
-  srcs[#srcs + 1] = rt .. "/timmc_runner.c"
+  srcs[#srcs + 1] = opts.main or (rt .. "/timmc_runner.c")
   local words = { table.unpack(cc) }
   local function add(list) for _, w in ipairs(list) do words[#words + 1] = w end end
   add(env_words("CFLAGS"))
@@ -189,6 +211,7 @@ function driver.build(spec_path, outdir, opts)
   add({ "-I" .. outdir, "-I" .. rt, "-DTIMMC_MODEL=" .. model.spec.name .. "_model" })
   if model.reference then add({ "-DTIMMC_REFERENCE=" .. model.reference.spec.name .. "_model" }) end
   if model.spec.embed_weights then add({ driver.embed_define(model.spec, spec_path) }) end
+  add(opts.defines or {})
   add(srcs)
   local tmp = util.temp_path(base)
   add({ "-o", tmp })
@@ -204,16 +227,7 @@ function driver.build(spec_path, outdir, opts)
     table.insert(words, 2, "-DTIMMC_IMAGE_LIBJPEG")
     words[#words + 1] = "-ljpeg"
   end
-  local cmd = util.join(words, " ", util.shell_quote)
-  if not os.execute(cmd) then
-    os.remove(tmp)
-    util.fail("%s: the C compiler failed (command: %s)", spec_path, cmd)
-  end
-  local ok, err = os.rename(tmp, base)
-  if not ok then
-    os.remove(tmp)
-    util.fail("%s: %s", base, err)
-  end
+  driver.compile_to(words, tmp, base, spec_path)
   return model
 end
 
@@ -222,6 +236,14 @@ local USAGE = [[usage:
   timmc build SPEC.json -o DIR [--target aarch64|armhf] [--sysroot DIR]
                                     generate and compile the runner DIR/NAME
                                     ($CC, $CFLAGS, $LDFLAGS; cmake/cflags.txt last)
+  timmc build SPEC.json -o DIR [--weights CKPT.safetensors]
+                                    portable backend: the checkpoint packed into
+                                    DIR/NAME_weights.c and linked in
+  timmc build SPEC.json -o DIR --target cortex-m [--weights CKPT.safetensors]
+                                    a firmware image DIR/NAME.elf (portable backend)
+  timmc weights SPEC.json CKPT.safetensors -o DIR
+                                    DIR/NAME_weights.c: the packed weights as const
+                                    arrays (portable backend)
   timmc list                        the architectures timmc knows
   timmc help                        this text]]
 
@@ -234,14 +256,17 @@ local function parse(args)
     if a == "-o" then
       outdir = args[i + 1] or util.fail("-o needs a directory")
       i = i + 2
-    elseif a == "--target" or a == "--sysroot" then
+    elseif a == "--target" or a == "--sysroot" or a == "--weights" then
       if cmd ~= "build" then util.fail("%s is an option of timmc build", a) end
       local v = args[i + 1] or util.fail("%s needs a value%s", a,
-                                         a == "--target" and " (aarch64 or armhf)" or "")
+                                         a == "--target" and " (aarch64, armhf or cortex-m)" or "")
       opts[a:sub(3)] = v
       i = i + 2
     elseif a:sub(1, 1) == "-" then
       util.fail("unknown option '%s' (see timmc help)", a)
+    elseif spec_path and cmd == "weights" and not opts.checkpoint then
+      opts.checkpoint = a
+      i = i + 1
     elseif spec_path then
       util.fail("more than one spec given ('%s' and '%s')", spec_path, a)
     else
@@ -263,9 +288,17 @@ function driver.main(args)
       print(table.concat(require("init").names(), "\n"))
       return
     end
-    if cmd ~= "generate" and cmd ~= "build" then
-      util.fail("unknown command '%s': expected generate, build or list (see timmc help)",
+    if cmd ~= "generate" and cmd ~= "build" and cmd ~= "weights" then
+      util.fail("unknown command '%s': expected generate, build, weights or list (see timmc help)",
                 tostring(cmd))
+    end
+    if cmd == "weights" then
+      if not (spec_path and opts.checkpoint and outdir) then
+        util.fail("weights needs a spec, a checkpoint and -o DIR: " ..
+                  "timmc weights SPEC.json CHECKPOINT.safetensors -o DIR")
+      end
+      require("firmware").weights(spec_path, opts.checkpoint, outdir)
+      return
     end
     if not spec_path then util.fail("%s needs a spec file: timmc %s SPEC.json -o DIR", cmd, cmd) end
     if not outdir then util.fail("%s needs -o DIR: timmc %s SPEC.json -o DIR", cmd, cmd) end

@@ -225,12 +225,13 @@ function fields.precision(path, v)
 end
 
 -- Which implementation runs the graph (generator/backends/NAME.lua).
-local BACKENDS = { xnnpack = true }
+-- xnnpack: XNNPACK's operators; portable: plain C99 loops (docs/portable.md).
+local BACKENDS = { xnnpack = true, portable = true }
 
 function fields.backend(path, v)
   check_type(path, "backend", v, "string")
   if not BACKENDS[v] then
-    util.fail("%s: key 'backend' is %q, expected \"xnnpack\" (the only backend so far)", path, v)
+    util.fail("%s: key 'backend' is %q, expected \"xnnpack\" or \"portable\"", path, v)
   end
   return v
 end

@@ -1,0 +1,411 @@
+-- backends/portable.lua: the graph as plain C99 loops, one static function
+-- per node with every shape, stride and padding a constant: no XNNPACK, no
+-- threads, no heap and no file I/O in forward, libm only for the activations
+-- that need it (expf, erff). It runs where XNNPACK does not (microcontrollers:
+-- docs/portable.md) and gives the same numbers on every CPU built with
+-- cmake/cflags.txt's flags (no FMA contraction).
+--
+-- The weights live in one packed float array in this backend's layout, BN
+-- folded: conv [kh][kw][in/groups][out], linear [in][out], biases after
+-- them. Each node's slice has an offset fixed here, at generation time, so
+-- the same array comes either from a safetensors checkpoint at init
+-- (runtime/timmc_portable.c folds into it) or from flash (NAME_weights.c,
+-- `timmc weights`), with nothing left to pack.
+--
+-- Loops run NHWC with the channels innermost, so each pixel's update is one
+-- vectorisable loop over contiguous output channels; sums run in a fixed
+-- order (bias, then kernel row, column, input channel), the same on every
+-- target. The backend table's fields are xnnpack.lua's.
+local util = require("util")
+local activations = require("activations")
+
+local portable = {
+  name = "portable",
+  template = "templates/portable/model.c.in",
+  align = 16,
+  arena_tail = "0",
+  passes = {},
+  -- the host runner's links (runtime/timmc_runner.c uses timmc_rt.c's
+  -- helpers, hence XNNPACK there); the model file itself uses only
+  -- timmc_portable.c, timmc_err.c and, to init from a checkpoint, timmc_st.c
+  sources = { "timmc_err", "timmc_file", "timmc_st", "timmc_npy", "timmc_rt", "timmc_wino",
+              "timmc_rand", "timmc_image", "timmc_png", "timmc_portable" },
+  libs = "-lXNNPACK -lpthreadpool -lcjson -lm",
+}
+
+local emit = {} -- by node kind: node, ctx -> C run at init (its weights)
+
+local function f(v) return util.float_repr(v + 0.0) .. "f" end
+
+-- Weights: a slice of `count` floats of the packed array, its offset kept 4-aligned.
+local function reserve(ctx, count)
+  local at = ctx.packed
+  ctx.packed = ctx.packed + (count + 3) // 4 * 4
+  return at
+end
+
+local function quote(s) return s and string.format("%q", s) or "NULL" end
+
+-- The statement that puts a fused clamp (relu, relu6) on v, or "".
+local function clamp_stmt(act, v, indent)
+  local c = act and activations[act].clamp
+  if not c then return "" end
+  local s = string.format("%s%s = %s < %s ? %s : %s;\n", indent, v, v, f(c[1]), f(c[1]), v)
+  if c[2] ~= math.huge then
+    s = s .. string.format("%s%s = %s > %s ? %s : %s;\n", indent, v, v, f(c[2]), f(c[2]), v)
+  end
+  return s
+end
+
+-- A node's forward function: its body with the tensors it names.
+local function fn(ctx, node, body)
+  local name = string.format("op_%d", ctx.op)
+  ctx.fns[#ctx.fns + 1] = string.format("/* %s */\nstatic void %s(void) {\n%s}\n", node.name, name,
+                                        body)
+  return name
+end
+
+-- Pixel (n, h, w) of a tensor with that height, width and pixel stride.
+local function pix(ptr, h, w, s, nv, hv, wv)
+  return string.format("%s + ((%s * %d + %s) * %d + %s) * %d", ptr, nv, h, hv, w, wv, s)
+end
+
+-- The loops over output pixels around body, which sees yp (the output pixel)
+-- and oh, ow; n too.
+local function over_pixels(y, body)
+  return string.format(
+    "  for (int n = 0; n < %d; n++) {\n" ..
+    "    for (int oh = 0; oh < %d; oh++) {\n" ..
+    "      for (int ow = 0; ow < %d; ow++) {\n" ..
+    "        float *const yp = %s;\n%s" ..
+    "      }\n    }\n  }\n", y.shape[1], y.shape[2], y.shape[3],
+    pix(y.ptr, y.shape[2], y.shape[3], y.stride, "n", "oh", "ow"), body)
+end
+
+-- The window loops of a k x k kernel (stride s, dilation d, padding top/left)
+-- over x, skipping what falls in the padding; body sees xp (the input pixel),
+-- kh and kw.
+local function over_window(x, k, s, d, pad, body)
+  return string.format(
+    "        for (int kh = 0; kh < %d; kh++) {\n" ..
+    "          const int ih = oh * %d - %d + kh * %d;\n" ..
+    "          if (ih < 0 || ih >= %d) continue;\n" ..
+    "          for (int kw = 0; kw < %d; kw++) {\n" ..
+    "            const int iw = ow * %d - %d + kw * %d;\n" ..
+    "            if (iw < 0 || iw >= %d) continue;\n" ..
+    "            const float *const xp = %s;\n%s" ..
+    "          }\n        }\n", k, s, pad[1], d, x.shape[2], k, s, pad[4], d, x.shape[3],
+    pix(x.ptr, x.shape[2], x.shape[3], x.stride, "n", "ih", "iw"), body)
+end
+
+-- A convolution into yp: bias (or 0), then every tap, then the clamp.
+-- w: [k][k][cin/groups][cout] at wo; bias at bo (or nil).
+local function conv_body(node, x, y, wo, bo)
+  local cout, groups = node.cout, node.groups
+  local cin_g, cout_g = node.cin // groups, cout // groups
+  local init = bo and string.format("weights[%d + co]", bo) or "0.0f"
+  local taps
+  if groups == 1 then
+    taps = string.format(
+      "            const float *const wp = weights + %d + (kh * %d + kw) * %d;\n" ..
+      "            for (int ci = 0; ci < %d; ci++) {\n" ..
+      "              const float xv = xp[ci];\n" ..
+      "              for (int co = 0; co < %d; co++) yp[co] += xv * wp[ci * %d + co];\n" ..
+      "            }\n", wo, node.k, cin_g * cout, cin_g, cout, cout)
+  elseif cin_g == 1 and cout_g == 1 then
+    taps = string.format(
+      "            const float *const wp = weights + %d + (kh * %d + kw) * %d;\n" ..
+      "            for (int c = 0; c < %d; c++) yp[c] += xp[c] * wp[c];\n", wo, node.k, cout, cout)
+  else
+    taps = string.format(
+      "            const float *const wp = weights + %d + (kh * %d + kw) * %d;\n" ..
+      "            for (int g = 0; g < %d; g++) {\n" ..
+      "              for (int ci = 0; ci < %d; ci++) {\n" ..
+      "                const float xv = xp[g * %d + ci];\n" ..
+      "                for (int j = 0; j < %d; j++) yp[g * %d + j] += xv * wp[ci * %d + g * %d + j];\n" ..
+      "              }\n            }\n", wo, node.k, cin_g * cout, groups, cin_g, cin_g, cout_g,
+      cout_g, cout, cout_g)
+  end
+  local out = clamp_stmt(node.act, "yp[co]", "")
+  return over_pixels(y, string.format("        for (int co = 0; co < %d; co++) yp[co] = %s;\n",
+                                      cout, init) ..
+    over_window(x, node.k, node.stride, node.dilation, node.pad, taps) ..
+    (out ~= "" and string.format("        for (int co = 0; co < %d; co++) {\n%s        }\n", cout,
+                                 clamp_stmt(node.act, "yp[co]", "          ")) or ""))
+end
+
+function emit.conv(node, ctx)
+  local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
+  local cin_g = node.cin // node.groups
+  local wo = reserve(ctx, node.k * node.k * cin_g * node.cout)
+  local bo = (node.bias or node.bn) and reserve(ctx, node.cout) or nil
+  ctx.ops[#ctx.ops + 1] = fn(ctx, node, conv_body(node, x, y, wo, bo))
+  return string.format(
+    "  TIMMC_TRY(timmc_pt_conv(st, packed + %d, %s, %q, %s, %s,\n      /*out_channels=*/%d, " ..
+    "/*group_input_channels=*/%d, /*kernel=*/%d, /*bn_eps=*/%s));\n", wo,
+    bo and ("packed + " .. bo) or "NULL", node.weight, quote(node.bias), quote(node.bn),
+    node.cout, cin_g, node.k, util.float_repr(node.bn_eps))
+end
+
+-- Elementwise over the pixels p of y, channel innermost; body sees c and the
+-- pointers named in ptrs: {name, tensor (its pixel p) or a C expression, writable}.
+local function elementwise(y, ptrs, body)
+  local decl = {}
+  for _, p in ipairs(ptrs) do
+    local at = type(p[2]) == "string" and p[2]
+               or string.format("%s + p * %d", p[2].ptr, p[2].stride)
+    decl[#decl + 1] = string.format("    %sfloat *const %s = %s;\n", p[3] and "" or "const ",
+                                    p[1], at)
+  end
+  return string.format("  for (int p = 0; p < %d; p++) {\n%s" ..
+                       "    for (int c = 0; c < %d; c++) {\n%s    }\n  }\n",
+                       y.shape[1] * y.shape[2] * y.shape[3], table.concat(decl), y.shape[4], body)
+end
+
+function emit.bn_act(node, ctx)
+  local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
+  local c = x.shape[4]
+  local so, bo = reserve(ctx, c), reserve(ctx, c)
+  ctx.ops[#ctx.ops + 1] = fn(ctx, node, elementwise(y, { { "xp", x }, { "yp", y, true } },
+    string.format("      float v = xp[c] * weights[%d + c] + weights[%d + c];\n", so, bo) ..
+    clamp_stmt(node.act, "v", "      ") .. "      yp[c] = v;\n"))
+  return string.format("  TIMMC_TRY(timmc_pt_bn_affine(st, packed + %d, packed + %d, %q, " ..
+                       "/*channels=*/%d, /*bn_eps=*/%s));\n", so, bo, node.bn, c,
+                       util.float_repr(node.bn_eps))
+end
+
+function emit.act(node, ctx)
+  local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
+  local a = activations[node.fn]
+  local body
+  if a.clamp then
+    body = "      float x = xp[c];\n" .. clamp_stmt(node.fn, "x", "      ") .. "      yp[c] = x;\n"
+  else
+    body = string.format("      const float x = xp[c];\n      yp[c] = %s; /* %s */\n", a.c, a.timm)
+  end
+  ctx.ops[#ctx.ops + 1] = fn(ctx, node, elementwise(y, { { "xp", x }, { "yp", y, true } }, body))
+  return ""
+end
+
+function emit.copy(node, ctx)
+  local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
+  ctx.ops[#ctx.ops + 1] = fn(ctx, node, elementwise(y, { { "xp", x }, { "yp", y, true } },
+                                                    "      yp[c] = xp[c];\n"))
+  return ""
+end
+
+function emit.maxpool(node, ctx)
+  local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
+  local c = y.shape[4]
+  ctx.ops[#ctx.ops + 1] = fn(ctx, node, over_pixels(y,
+    string.format("        for (int c = 0; c < %d; c++) yp[c] = -INFINITY;\n", c) ..
+    over_window(x, node.k, node.stride, 1, node.pad, string.format(
+      "            for (int c = 0; c < %d; c++) yp[c] = xp[c] > yp[c] ? xp[c] : yp[c];\n", c))))
+  return ""
+end
+
+-- The divisor of a window as PyTorch's avg_pool2d takes it: k*k when the
+-- padding counts and is all inside the input plus its symmetric padding (or
+-- was made of zeros, AvgPool2dSame); else the pixels of the window that
+-- fall inside the input plus (count_include_pad) that padding.
+function emit.avgpool(node, ctx)
+  local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
+  local c, k, s = y.shape[4], node.k, node.stride
+  local divisor
+  if node.same_pad then
+    divisor = string.format("        const float scale = %s;\n", f(1 / (k * k)))
+  else
+    local lo = node.count_include_pad and -node.padding or 0
+    local hi_h = x.shape[2] + (node.count_include_pad and node.padding or 0)
+    local hi_w = x.shape[3] + (node.count_include_pad and node.padding or 0)
+    divisor = string.format(
+      "        const int h0 = oh * %d - %d, w0 = ow * %d - %d;\n" ..
+      "        const int h1 = h0 + %d < %d ? h0 + %d : %d, w1 = w0 + %d < %d ? w0 + %d : %d;\n" ..
+      "        const int hs = h0 > %d ? h0 : %d, ws = w0 > %d ? w0 : %d;\n" ..
+      "        const float scale = 1.0f / (float)((h1 - hs) * (w1 - ws));\n",
+      s, node.pad[1], s, node.pad[4], k, hi_h, k, hi_h, k, hi_w, k, hi_w, lo, lo, lo, lo)
+  end
+  ctx.ops[#ctx.ops + 1] = fn(ctx, node, over_pixels(y,
+    string.format("        for (int c = 0; c < %d; c++) yp[c] = 0.0f;\n", c) ..
+    over_window(x, k, s, 1, node.pad, string.format(
+      "            for (int c = 0; c < %d; c++) yp[c] += xp[c];\n", c)) .. divisor ..
+    string.format("        for (int c = 0; c < %d; c++) yp[c] *= scale;\n", c)))
+  return ""
+end
+
+function emit.add(node, ctx)
+  local a, b, y = ctx.at(node.inputs[1]), ctx.at(node.inputs[2]), ctx.at(node.output)
+  ctx.ops[#ctx.ops + 1] = fn(ctx, node, elementwise(y, { { "ap", a }, { "bp", b }, { "yp", y, true } },
+    "      float v = ap[c] + bp[c];\n" .. clamp_stmt(node.act, "v", "      ") ..
+    "      yp[c] = v;\n"))
+  return ""
+end
+
+-- x * gate: the gate a pooled vector per batch item
+function emit.scale(node, ctx)
+  local x, g, y = ctx.at(node.inputs[1]), ctx.at(node.inputs[2]), ctx.at(node.output)
+  local hw = y.shape[2] * y.shape[3]
+  ctx.ops[#ctx.ops + 1] = fn(ctx, node, elementwise(y, {
+    { "xp", x }, { "gp", string.format("%s + p / %d * %d", g.ptr, hw, g.stride) },
+    { "yp", y, true } }, "      yp[c] = xp[c] * gp[c];\n"))
+  return ""
+end
+
+function emit.mul_const(node, ctx)
+  local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
+  ctx.ops[#ctx.ops + 1] = fn(ctx, node, elementwise(y, { { "xp", x }, { "yp", y, true } },
+    string.format("      yp[c] = xp[c] * %s;\n", f(node.value))))
+  return ""
+end
+
+function emit.global_pool(node, ctx)
+  local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
+  local c, hw = x.shape[4], x.shape[2] * x.shape[3]
+  local first, step, last
+  if node.mode == "avg" then
+    first, step = "xp[c]", "yp[c] += xp[c];"
+    last = string.format("    for (int c = 0; c < %d; c++) yp[c] *= %s;\n", c, f(1 / hw))
+  else
+    first, step, last = "xp[c]", "yp[c] = xp[c] > yp[c] ? xp[c] : yp[c];", ""
+  end
+  ctx.ops[#ctx.ops + 1] = fn(ctx, node, string.format(
+    "  for (int n = 0; n < %d; n++) {\n" ..
+    "    float *const yp = %s + n * %d;\n" ..
+    "    const float *xp = %s + n * %d;\n" ..
+    "    for (int c = 0; c < %d; c++) yp[c] = %s;\n" ..
+    "    for (int p = 1; p < %d; p++) {\n" ..
+    "      xp += %d;\n" ..
+    "      for (int c = 0; c < %d; c++) %s\n" ..
+    "    }\n%s  }\n", x.shape[1], y.ptr, y.stride, x.ptr, hw * x.stride, c, first, hw, x.stride,
+    c, step, last))
+  return ""
+end
+
+-- ECA: a 1-d convolution across the channels of a pooled vector, zero padded
+function emit.eca_conv(node, ctx)
+  local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
+  local c, k, pad = x.shape[4], node.k, (node.k - 1) // 2
+  local wo = reserve(ctx, k)
+  ctx.ops[#ctx.ops + 1] = fn(ctx, node, string.format(
+    "  for (int n = 0; n < %d; n++) {\n" ..
+    "    const float *const xp = %s + n * %d;\n" ..
+    "    float *const yp = %s + n * %d;\n" ..
+    "    for (int c = 0; c < %d; c++) {\n" ..
+    "      float v = 0.0f;\n" ..
+    "      for (int j = 0; j < %d; j++) {\n" ..
+    "        const int i = c - %d + j;\n" ..
+    "        if (i >= 0 && i < %d) v += weights[%d + j] * xp[i];\n" ..
+    "      }\n      yp[c] = v;\n    }\n  }\n", x.shape[1], x.ptr, x.stride, y.ptr, y.stride, c, k,
+    pad, c, wo))
+  return string.format("  TIMMC_TRY(timmc_pt_conv1d(st, packed + %d, %q, /*kernel=*/%d));\n", wo,
+                       node.weight, k)
+end
+
+-- nn.Linear on a pooled vector: y = b + sum over the in_repeat slices of x
+-- times W ([in][out]); BN, hard_sigmoid (x/6 + 1/2, then clamped) folded in
+function emit.linear(node, ctx)
+  local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
+  local cin, cout = node.cin, node.cout
+  local wo, bo = reserve(ctx, cin * cout), reserve(ctx, cout)
+  local act = node.gate and "" or clamp_stmt(node.act, "yp[o]", "      ")
+  if node.gate then
+    act = "      yp[o] = yp[o] < 0.0f ? 0.0f : yp[o];\n      yp[o] = yp[o] > 1.0f ? 1.0f : yp[o];\n"
+  end
+  ctx.ops[#ctx.ops + 1] = fn(ctx, node, string.format(
+    "  for (int n = 0; n < %d; n++) {\n" ..
+    "    const float *const xp = %s + n * %d;\n" ..
+    "    float *const yp = %s + n * %d;\n" ..
+    "    for (int o = 0; o < %d; o++) yp[o] = weights[%d + o];\n" ..
+    "    for (int i = 0; i < %d; i++) {\n" ..
+    "      const float xv = xp[i];\n" ..
+    "      const float *const wp = weights + %d + i %% %d * %d;\n" ..
+    "      for (int o = 0; o < %d; o++) yp[o] += xv * wp[o];\n" ..
+    "    }\n%s  }\n", x.shape[1], x.ptr, x.stride, y.ptr, y.stride, cout, bo, cin * node.in_repeat,
+    wo, cin, cout, cout,
+    act ~= "" and string.format("    for (int o = 0; o < %d; o++) {\n%s    }\n", cout, act) or ""))
+  return string.format(
+    "  TIMMC_TRY(timmc_pt_linear(st, packed + %d, packed + %d, %q, %q, %s,\n      " ..
+    "/*out_features=*/%d, /*in_features=*/%d, /*weight_ndim=*/%d, /*hard_sigmoid=*/%d, " ..
+    "/*bn_eps=*/%s));\n", wo, bo, node.weight, node.bias, quote(node.bn), cout, cin,
+    node.weight_ndim, node.gate and 1 or 0, util.float_repr(node.bn_eps))
+end
+
+-- timm's RadixSoftmax: [groups][radix][rest] -> [radix][groups][rest], softmax over radix
+function emit.rsoftmax(node, ctx)
+  local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
+  local r, g = node.radix, node.groups
+  local rest = x.shape[4] // (r * g)
+  ctx.ops[#ctx.ops + 1] = fn(ctx, node, string.format(
+    "  for (int n = 0; n < %d; n++) {\n" ..
+    "    const float *const xp = %s + n * %d;\n" ..
+    "    float *const yp = %s + n * %d;\n" ..
+    "    for (int g = 0; g < %d; g++) {\n" ..
+    "      for (int j = 0; j < %d; j++) {\n" ..
+    "        float max = -INFINITY, sum = 0.0f;\n" ..
+    "        for (int r = 0; r < %d; r++) {\n" ..
+    "          const float v = xp[(g * %d + r) * %d + j];\n" ..
+    "          max = v > max ? v : max;\n" ..
+    "        }\n" ..
+    "        for (int r = 0; r < %d; r++) {\n" ..
+    "          const float e = expf(xp[(g * %d + r) * %d + j] - max);\n" ..
+    "          yp[(r * %d + g) * %d + j] = e;\n" ..
+    "          sum += e;\n" ..
+    "        }\n" ..
+    "        for (int r = 0; r < %d; r++) yp[(r * %d + g) * %d + j] /= sum;\n" ..
+    "      }\n    }\n  }\n", x.shape[1], x.ptr, x.stride, y.ptr, y.stride, g, rest, r, r, rest,
+    r, r, rest, g, rest, r, g, rest))
+  return ""
+end
+
+-- split attention: y = sum over r of x's r-th channel slice times a's
+function emit.radix_sum(node, ctx)
+  local x, a, y = ctx.at(node.inputs[1]), ctx.at(node.inputs[2]), ctx.at(node.output)
+  local c, hw = y.shape[4], y.shape[2] * y.shape[3]
+  local gate = string.format("%s + p / %d * %d", a.ptr, hw, a.stride)
+  local body = "      float v = xp[c] * gp[c];\n"
+  for r = 1, node.radix - 1 do
+    body = body .. string.format("      v += xp[%d + c] * gp[%d + c];\n", r * c, r * c)
+  end
+  ctx.ops[#ctx.ops + 1] = fn(ctx, node, elementwise(y, { { "xp", x }, { "gp", gate },
+                                                         { "yp", y, true } },
+                                                    body .. "      yp[c] = v;\n"))
+  return ""
+end
+
+portable.ops = {}
+for kind, e in pairs(emit) do portable.ops[kind] = { emit = e, strided = true } end
+-- a concat never reaches the emitter (place_concats makes views and copies)
+portable.ops.concat = { strided = true }
+
+function portable.new_context(ctx)
+  local spec = ctx.model.spec
+  if spec.precision and spec.precision ~= "f32" then
+    util.fail("%s: key 'precision' is %q: the portable backend runs f32 only so far",
+              spec.spec_path, spec.precision)
+  end
+  if spec.reference then
+    util.fail("%s: int8 calibration's float32 reference runs on the xnnpack backend",
+              spec.spec_path)
+  end
+  ctx.packed, ctx.fns, ctx.ops = 0, {}, {}
+end
+
+-- The forward functions, their table, and the packed array's size.
+function portable.declarations(ctx)
+  local name = ctx.model.spec.name
+  local linked = string.format("int %s_init_const(void) __attribute__((weak)); " ..
+                               "/* %s_weights.c */\n#define INIT_EMBEDDED %s_init_const\n",
+                               name, name, name)
+  if ctx.model.spec.embed_weights then
+    linked = string.format("int %s_init_embedded(void);\n#define INIT_EMBEDDED %s_init_embedded\n",
+                           name, name)
+  end
+  return string.format("#define PACKED_FLOATS %d /* the packed weights (floats) */\n" ..
+                       "int %s_init_packed(const float *packed, size_t count);\n" ..
+                       "const float *%s_packed_weights(size_t *count);\n%s\n%s\n" ..
+                       "static void (*const op_fns[NUM_OPS])(void) = {\n    %s,\n};\n",
+                       ctx.packed, name, name, linked, table.concat(ctx.fns, "\n"),
+                       table.concat(ctx.ops, ",\n    "))
+end
+
+return portable
