@@ -1,3 +1,4 @@
+-- luacheck: std +busted
 -- portable_spec.lua: the portable backend (generator/backends/portable.lua):
 -- an emitter per node kind, the emitted C (deterministic, no XNNPACK, one
 -- loop function per node, the packed layout's size), and the spec key.
