@@ -3033,6 +3033,7 @@ const timmc_model efficientnet_b0_features_os16_model = {
     .preprocess = efficientnet_b0_features_os16_preprocess,
     .image_cfg = &image_cfg,
     .precision = "f32",
+    .op_precision = "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
     .quant = NULL,
     .observed = NULL,
     .num_observed = 0,

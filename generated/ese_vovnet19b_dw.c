@@ -1348,6 +1348,7 @@ const timmc_model ese_vovnet19b_dw_model = {
     .preprocess = ese_vovnet19b_dw_preprocess,
     .image_cfg = &image_cfg,
     .precision = "f32",
+    .op_precision = "ffffffffffffffffffffffffffffffffffffffffffffffffffffff",
     .quant = NULL,
     .observed = NULL,
     .num_observed = 0,

@@ -1330,6 +1330,7 @@ const timmc_model ese_vovnet19b_dw_pooled_model = {
     .preprocess = ese_vovnet19b_dw_pooled_preprocess,
     .image_cfg = &image_cfg,
     .precision = "f32",
+    .op_precision = "fffffffffffffffffffffffffffffffffffffffffffffffffffff",
     .quant = NULL,
     .observed = NULL,
     .num_observed = 0,

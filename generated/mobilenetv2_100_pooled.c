@@ -1648,6 +1648,7 @@ const timmc_model mobilenetv2_100_pooled_model = {
     .preprocess = mobilenetv2_100_pooled_preprocess,
     .image_cfg = &image_cfg,
     .precision = "f32",
+    .op_precision = "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
     .quant = NULL,
     .observed = NULL,
     .num_observed = 0,

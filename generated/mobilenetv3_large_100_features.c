@@ -2191,6 +2191,7 @@ const timmc_model mobilenetv3_large_100_features_model = {
     .preprocess = mobilenetv3_large_100_features_preprocess,
     .image_cfg = &image_cfg,
     .precision = "f32",
+    .op_precision = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
     .quant = NULL,
     .observed = NULL,
     .num_observed = 0,

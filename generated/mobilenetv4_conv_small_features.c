@@ -1451,6 +1451,7 @@ const timmc_model mobilenetv4_conv_small_features_model = {
     .preprocess = mobilenetv4_conv_small_features_preprocess,
     .image_cfg = &image_cfg,
     .precision = "f32",
+    .op_precision = "fffffffffffffffffffffffffffffffffffffffffffffffffffffff",
     .quant = NULL,
     .observed = NULL,
     .num_observed = 0,

@@ -1832,6 +1832,7 @@ const timmc_model resnest26d_features_model = {
     .preprocess = resnest26d_features_preprocess,
     .image_cfg = &image_cfg,
     .precision = "f32",
+    .op_precision = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
     .quant = NULL,
     .observed = NULL,
     .num_observed = 0,

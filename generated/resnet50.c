@@ -1906,6 +1906,7 @@ const timmc_model resnet50_model = {
     .preprocess = resnet50_preprocess,
     .image_cfg = &image_cfg,
     .precision = "f32",
+    .op_precision = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
     .quant = NULL,
     .observed = NULL,
     .num_observed = 0,

@@ -1861,6 +1861,7 @@ const timmc_model resnet50_features_model = {
     .preprocess = resnet50_features_preprocess,
     .image_cfg = &image_cfg,
     .precision = "f32",
+    .op_precision = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
     .quant = NULL,
     .observed = NULL,
     .num_observed = 0,

@@ -1911,6 +1911,7 @@ const timmc_model resnet50_pooled_model = {
     .preprocess = resnet50_pooled_preprocess,
     .image_cfg = &image_cfg,
     .precision = "f32",
+    .op_precision = "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
     .quant = NULL,
     .observed = NULL,
     .num_observed = 0,

@@ -1898,6 +1898,7 @@ const timmc_model resnet50_unpooled_model = {
     .preprocess = resnet50_unpooled_preprocess,
     .image_cfg = &image_cfg,
     .precision = "f32",
+    .op_precision = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
     .quant = NULL,
     .observed = NULL,
     .num_observed = 0,

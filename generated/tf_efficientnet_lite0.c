@@ -1578,6 +1578,7 @@ const timmc_model tf_efficientnet_lite0_model = {
     .preprocess = tf_efficientnet_lite0_preprocess,
     .image_cfg = &image_cfg,
     .precision = "f32",
+    .op_precision = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
     .quant = NULL,
     .observed = NULL,
     .num_observed = 0,

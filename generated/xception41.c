@@ -2652,6 +2652,7 @@ const timmc_model xception41_model = {
     .preprocess = xception41_preprocess,
     .image_cfg = &image_cfg,
     .precision = "f32",
+    .op_precision = "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
     .quant = NULL,
     .observed = NULL,
     .num_observed = 0,

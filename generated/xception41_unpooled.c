@@ -2621,6 +2621,7 @@ const timmc_model xception41_unpooled_model = {
     .preprocess = xception41_unpooled_preprocess,
     .image_cfg = &image_cfg,
     .precision = "f32",
+    .op_precision = "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
     .quant = NULL,
     .observed = NULL,
     .num_observed = 0,

@@ -96,6 +96,7 @@ typedef struct timmc_model {
   int (*preprocess)(const uint8_t *rgb, int height, int width, float *input);
   const struct timmc_image_cfg *image_cfg; /* its data config; NULL if it has none */
   const char *precision;                   /* "f32" or "int8" (the spec's) */
+  const char *op_precision; /* per step: 'f' float32, 'i' int8, 'c' a conversion between */
   const struct timmc_quant_info *quant;    /* int8: what calibration fills; else NULL */
   /* the float32 reference of an int8 model (NAME_f32): the tensors calibration
    * watches; NULL in other models */

@@ -161,10 +161,41 @@ static int run_all(const timmc_model *ref, char **files, size_t nfiles, float *i
   return TIMMC_OK;
 }
 
-/* The [lo, hi] of a tensor: min/max, or its 0.01%..99.99% quantiles. */
+/* The expected squared error of int8 over [a, b] for the histogram of w:
+ * clipping outside, a uniform rounding error (step^2 / 12) inside. */
+static double mse_of(const watched *w, double a, double b) {
+  const double width = ((double)w->hi - w->lo) / HIST_BINS, step = (b - a) / 255.0;
+  double err = 0.0;
+  for (int i = 0; i < HIST_BINS; i++) {
+    if (!w->hist[i]) continue;
+    const double x = w->lo + (i + 0.5) * width;
+    const double e = x < a ? (a - x) * (a - x) : x > b ? (x - b) * (x - b) : step * step / 12.0;
+    err += (double)w->hist[i] * e;
+  }
+  return err;
+}
+
+/* The [lo, hi] of a tensor: min/max; the 0.01%..99.99% quantiles; or the
+ * range, among 32 x 32 shrinkings of min/max, with the least squared error. */
 static void chosen_range(const watched *w, timmc_calib_method method, float r[2]) {
   r[0] = w->lo, r[1] = w->hi;
-  if (method != TIMMC_CALIB_PERCENTILE || !w->hist || !(w->hi > w->lo)) return;
+  if (method == TIMMC_CALIB_MINMAX || !w->hist || !(w->hi > w->lo)) return;
+  if (method == TIMMC_CALIB_MSE) {
+    enum { G = 32 };
+    const double lo = w->lo < 0.0f ? w->lo : 0.0, hi = w->hi > 0.0f ? w->hi : 0.0;
+    double best = INFINITY;
+    for (int i = 1; i <= G; i++) {
+      const double a = lo * i / G;
+      for (int j = 1; j <= G; j++) {
+        const double b = hi * j / G;
+        if (!(b > a)) continue;
+        const double e = mse_of(w, a, b);
+        if (e < best) best = e, r[0] = (float)a, r[1] = (float)b;
+      }
+      if (lo == 0.0) break; /* all of them start at 0 */
+    }
+    return;
+  }
   uint64_t total = 0;
   for (int b = 0; b < HIST_BINS; b++) total += w->hist[b];
   const double cut = (double)total * 1e-4, width = ((double)w->hi - w->lo) / HIST_BINS;
@@ -240,13 +271,6 @@ static int ckpt_add_f32(ckpt *c, const char *name, int ndim, const int64_t *shap
   return ckpt_add(c, name, "F32", ndim, shape, data, count * sizeof(float));
 }
 
-/* Whether int8 convolution q reads state_dict key. */
-static int consumed(const timmc_qconv *q, const char *key) {
-  if (!strcmp(key, q->weight) || (q->bias && !strcmp(key, q->bias))) return 1;
-  const size_t n = q->bn ? strlen(q->bn) : 0;
-  return n && !strncmp(key, q->bn, n) && key[n] == '.';
-}
-
 /* One int8 convolution: folded, then int8 per output channel. */
 static int add_qconv(ckpt *c, const timmc_st *st, const timmc_qconv *q, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, q->weight, q->bias, q->bn, q->out_channels,
@@ -263,7 +287,9 @@ static int add_qconv(ckpt *c, const timmc_st *st, const timmc_qconv *q, timmc_sc
     const float *row = w->kernel + (size_t)o * per_out; /* [k][k][in] */
     float amax = 0.0f;
     for (size_t j = 0; j < per_out; j++) amax = fmaxf(amax, fabsf(row[j]));
-    scale[o] = amax > 0.0f ? amax / 127.0f : 1.0f;
+    /* a row of zeros (a zero-initialised BatchNorm) takes a small scale, so that
+     * the operator's requantization ratio stays in XNNPACK's range */
+    scale[o] = amax > 0.0f ? amax / 127.0f : 1e-6f;
     for (int i = 0; i < in; i++) { /* back to timm's [out][in][k][k] */
       for (size_t p = 0; p < kk; p++) {
         const double v = nearbyint((double)row[p * in + i] / scale[o]);
@@ -296,9 +322,9 @@ static int write_checkpoint(const timmc_model *m, const timmc_st *st, const floa
   int rc = TIMMC_OK;
   for (size_t i = 0; rc == TIMMC_OK && i < m->state_dict_len; i++) {
     const timmc_tensor_spec *t = &m->state_dict[i];
-    int skip = t->init == TIMMC_INIT_COUNT;
-    for (size_t q = 0; !skip && q < qi->num_convs; q++) skip = consumed(&qi->convs[q], t->name);
-    if (skip) continue;
+    int read = 0;
+    for (size_t k = 0; !read && k < qi->num_float_keys; k++) read = !strcmp(qi->float_keys[k], t->name);
+    if (!read) continue;
     size_t count = 1;
     for (int d = 0; d < t->ndim; d++) count *= (size_t)t->shape[d];
     float *data = malloc(count * sizeof(float) + 1);
@@ -316,6 +342,7 @@ static int write_checkpoint(const timmc_model *m, const timmc_st *st, const floa
     snprintf(name, sizeof name, "%s.act_range", qi->keys[k]);
     rc = ckpt_add_f32(&c, name, 1, two, ranges[k]);
   }
+  for (size_t i = 0; i < c.n; i++) c.e[i].shape = c.shapes[i]; /* where they are now */
   if (rc == TIMMC_OK) rc = timmc_st_write(out, c.e, c.n);
   timmc_scratch_free(&w);
   ckpt_free(&c);
@@ -365,7 +392,7 @@ int timmc_calibrate(const timmc_model *m, const timmc_model *ref, const void *f3
   g_watch = watch, g_num_watch = qi->num_keys, g_pass = 0;
   timmc_observe = observe;
   if (rc == TIMMC_OK) rc = run_all(ref, files, nfiles, in, outs);
-  if (rc == TIMMC_OK && method == TIMMC_CALIB_PERCENTILE) {
+  if (rc == TIMMC_OK && method != TIMMC_CALIB_MINMAX) { /* a second pass: histograms */
     for (size_t k = 0; rc == TIMMC_OK && k < qi->num_keys; k++) {
       if (!(watch[k].hist = calloc(HIST_BINS, sizeof(uint64_t))))
         rc = timmc_fail(TIMMC_ERUNTIME, "out of memory");

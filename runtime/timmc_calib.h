@@ -14,6 +14,7 @@
 typedef enum timmc_calib_method {
   TIMMC_CALIB_MINMAX,     /* the smallest and largest value */
   TIMMC_CALIB_PERCENTILE, /* the 0.01% and 99.99% quantiles (outliers clipped) */
+  TIMMC_CALIB_MSE,        /* the clipping with the least squared error */
 } timmc_calib_method;
 
 /* Runs REF (the float32 reference, initialised with the float weights) over

@@ -11,8 +11,10 @@
 timmc_qparams timmc_qparams_of(float lo, float hi) {
   const double l = lo < 0.0f ? lo : 0.0, h = hi > 0.0f ? hi : 0.0;
   timmc_qparams q;
-  q.scale = (float)((h - l) / 255.0);
-  if (!(q.scale > 0.0f) || !isfinite(q.scale)) q.scale = 1.0f; /* a tensor of zeros */
+  /* at least MIN_RANGE wide: XNNPACK's int8 operators refuse a ratio of input
+   * to output scales beyond 2^-14..2^8, which a tensor calibration saw as
+   * (nearly) all zeros would give (timm zero-initialises some BatchNorms) */
+  q.scale = (float)((h - l > TIMMC_MIN_RANGE ? h - l : TIMMC_MIN_RANGE) / 255.0);
   const double zp = -128.0 - nearbyint(l / q.scale);
   q.zero_point = (int8_t)(zp < -128.0 ? -128 : zp > 127.0 ? 127 : zp);
   return q;
@@ -29,6 +31,11 @@ int timmc_load_qparams(const timmc_st *st, const char *const keys[], size_t n, t
   for (size_t i = 0; i < n; i++) {
     float r[2];
     snprintf(name, sizeof name, "%s.act_range", keys[i]);
+    if (!timmc_st_has(st, name)) {
+      return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s' is missing, expected F32 [2]: an int8 "
+                        "model takes the checkpoint --calibrate writes, not a float one",
+                        st->what, name);
+    }
     TIMMC_TRY(timmc_st_read_f32(st, name, 1, shape, r));
     if (!isfinite(r[0]) || !isfinite(r[1]) || r[0] > r[1]) {
       return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s' is [%g, %g], expected a finite range "

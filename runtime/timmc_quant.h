@@ -25,7 +25,11 @@ typedef struct timmc_qparams {
   int8_t zero_point;
 } timmc_qparams;
 
-/* The scale and zero point of the int8 range that covers [lo, hi] and 0. */
+/* The narrowest range an int8 tensor gets (calibration may see less). */
+#define TIMMC_MIN_RANGE 0.01
+
+/* The scale and zero point of the int8 range that covers [lo, hi] and 0 (and
+ * is at least TIMMC_MIN_RANGE wide). */
 timmc_qparams timmc_qparams_of(float lo, float hi);
 /* round(x / scale) + zero_point, saturated to [-128, 127]. */
 int8_t timmc_quantize_one(double x, timmc_qparams q);
@@ -63,6 +67,8 @@ typedef struct timmc_quant_info {
   size_t num_keys;
   const timmc_qconv *convs;
   size_t num_convs;
+  const char *const *float_keys; /* the float32 tensors it reads, as timm names them */
+  size_t num_float_keys;
 } timmc_quant_info;
 
 /* A tensor of the float32 reference model that calibration observes: its

@@ -35,7 +35,7 @@ static const char USAGE[] =
     "          [--threads N] [--bench N [--profile]] [--check-finite] [--info]\n"
     "int8 models (docs/int8.md):\n"
     "       %s (--weights F32.safetensors | --random-weights SEED) --calibrate DIR\n"
-    "          [--calibration minmax|percentile] --save-weights INT8.safetensors\n"
+    "          [--calibration minmax|percentile|mse] --save-weights INT8.safetensors\n"
     "       %s --weights INT8.safetensors --compare-f32 F32.safetensors\n"
     "          (--input IN.npy | --image FILE ...)\n";
 
@@ -120,7 +120,8 @@ static int parse_args(int argc, char **argv, options *o) {
     else if (!strcmp(a, "--calibration")) {
       if (!strcmp(v, "minmax")) o->method = TIMMC_CALIB_MINMAX;
       else if (!strcmp(v, "percentile")) o->method = TIMMC_CALIB_PERCENTILE;
-      else return bad("--calibration '%s': expected minmax or percentile", v);
+      else if (!strcmp(v, "mse")) o->method = TIMMC_CALIB_MSE;
+      else return bad("--calibration '%s': expected minmax, percentile or mse", v);
     }
     else if (!strcmp(a, "--random-weights")) {
       long seed;
@@ -234,8 +235,22 @@ static void print_info(const char *entry) {
     printf("]}");
   }
   printf("], \"arena_bytes\": %zu, \"arena_lower_bound_bytes\": %zu, \"weights_bytes\": %zu, "
-         "\"flops\": %.0f}\n", M->arena_bytes, M->arena_lower_bound_bytes, M->weights_bytes,
-         M->flops);
+         "\"flops\": %.0f, \"precision\": \"%s\"", M->arena_bytes, M->arena_lower_bound_bytes,
+         M->weights_bytes, M->flops, M->precision);
+  if (!strcmp(M->precision, "int8")) { /* which steps run in which precision */
+    size_t count[3] = {0};
+    for (size_t i = 0; i < M->num_ops; i++) {
+      const char p = M->op_precision[i];
+      count[p == 'i' ? 0 : p == 'c' ? 1 : 2]++;
+    }
+    printf(", \"int8_steps\": %zu, \"conversion_steps\": %zu, \"f32_steps\": [", count[0],
+           count[1]);
+    for (size_t i = 0, n = 0; i < M->num_ops; i++) {
+      if (M->op_precision[i] == 'f') printf("%s\"%s\"", n++ ? ", " : "", M->op_names[i]);
+    }
+    printf("]");
+  }
+  printf("}\n");
 }
 
 static int run_entry(const char *entry, const float *in, float *const outs[]) {
@@ -332,7 +347,9 @@ static int read_images(const options *o, float *in, uint8_t **crops) {
     uint8_t *rgb = NULL;
     int ih = 0, iw = 0;
     rc = timmc_image_load(o->images[n], &rgb, &ih, &iw);
-    if (rc == TIMMC_OK) rc = M->preprocess(rgb, ih, iw, in + (size_t)n * item);
+    /* an int8 model's arena is a quarter of its float32 reference's: the
+     * reference's (linked in, never initialised here) is the scratch then */
+    if (rc == TIMMC_OK) rc = (R ? R : M)->preprocess(rgb, ih, iw, in + (size_t)n * item);
     if (rc == TIMMC_OK && crops) {
       const size_t need = timmc_image_scratch_bytes(ih, iw, M->image_cfg);
       void *scratch = malloc(need ? need : 1);

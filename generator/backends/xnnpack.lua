@@ -355,7 +355,7 @@ local int8 = require("backends.xnnpack_int8")
 for kind, fn in pairs(int8.emit) do
   local impl = xnnpack.ops[kind] or { strided = true }
   local f32 = impl.emit
-  impl.int8 = function() return true end
+  impl.int8 = int8.runs_int8
   impl.same_scale = int8.same_scale
   impl.emit = function(node, ctx)
     local y = ctx.model.tensors[node.output]

@@ -11,6 +11,7 @@
 -- runner needs to calibrate (the keys, and the float layers behind each int8
 -- convolution) is the model's quant_info.
 local activations = require("activations")
+local ops = require("ops")
 local util = require("util")
 
 local int8 = {}
@@ -211,6 +212,15 @@ int8.SAME_SCALE = { maxpool = true, copy = true, global_pool = true }
 
 local function global_max(node) return node.kind ~= "global_pool" or node.mode == "max" end
 
+-- Whether a node runs in int8 (the quantize pass asks). A convolution with
+-- fewer than 8 input channels per group (the stem, on the image's 3) stays
+-- float32: XNNPACK's int8 GEMM takes input channels 8 at a time, so with 3
+-- over half its work is padding, and the image's own rounding to int8 would
+-- add to every output (docs/int8.md has the measurements).
+function int8.runs_int8(node)
+  return node.kind ~= "conv" or node.cin // node.groups >= 8
+end
+
 -- Whether node's output takes its input's quantization (the quantize pass).
 function int8.same_scale(node) return int8.SAME_SCALE[node.kind] and global_max(node) end
 
@@ -230,8 +240,23 @@ function int8.declarations(ctx)
                     "in per group, kernel */\nstatic const timmc_qconv qconvs[] = {\n" ..
                     table.concat(ctx.qconvs) .. "};\n"
   end
+  -- the float tensors it reads (the checkpoint keeps them)
+  local keys, seen = {}, {}
+  for _, node in ipairs(ctx.model.nodes) do
+    if not (ctx.model.tensors[node.output].dtype == "qs8" and node.weight) then
+      for _, k in ipairs(ops.reads(node)) do
+        if not seen[k] then
+          seen[k] = true
+          keys[#keys + 1] = string.format("    \"%s\",\n", util.c_string(k))
+        end
+      end
+    end
+  end
+  out[#out + 1] = "/* the float32 tensors it reads */\nstatic const char *const float_keys[] = {\n" ..
+                  table.concat(keys) .. "    NULL};\n"
   out[#out + 1] = string.format("static const timmc_quant_info quant_info = {qp_keys, NUM_QP, " ..
-                                "%s, %d};\n", #ctx.qconvs > 0 and "qconvs" or "NULL", #ctx.qconvs)
+                                "%s, %d, float_keys, %d};\n", #ctx.qconvs > 0 and "qconvs" or "NULL",
+                                #ctx.qconvs, #keys)
   for i = 1, ctx.luts do
     out[#out + 1] = string.format("static int8_t lut_%d[256];\n", i)
   end

@@ -60,7 +60,10 @@ local function summary(node, ctx)
   if root.id ~= node.output then
     into = string.format(" (channels %d.. of %s)", offset, root.name)
   end
-  return string.format("%s: %s; %s -> %s%s", node.name, s, dims(x), dims(y), into)
+  local T = ctx.model.tensors
+  local prec = (T[node.output].dtype == "qs8" and T[node.inputs[1]].dtype == "qs8") and " [int8]"
+               or ""
+  return string.format("%s: %s%s; %s -> %s%s", node.name, s, prec, dims(x), dims(y), into)
 end
 
 -- The shape timm gives a tensor: [N, C] for pooled vectors, else NCHW.
@@ -149,7 +152,7 @@ function emit.run(model, templates)
   tensor_access(ctx)
   backend.new_context(ctx)
 
-  local create, op_names = {}, {}
+  local create, op_names, op_precision = {}, {}, {}
   for i, node in ipairs(model.nodes) do
     local impl = backend.ops[node.kind]
     if not impl or not impl.emit then
@@ -160,6 +163,8 @@ function emit.run(model, templates)
     ctx.flops = ctx.flops + ops.flops(node, T[node.inputs[1]].shape, T[node.output].shape)
     create[#create + 1] = "\n  /* " .. summary(node, ctx) .. " */\n" .. impl.emit(node, ctx)
     op_names[#op_names + 1] = string.format("    %q,\n", node.name)
+    local xq, yq = T[node.inputs[1]].dtype == "qs8", T[node.output].dtype == "qs8"
+    op_precision[#op_precision + 1] = (xq and yq) and "i" or (xq or yq) and "c" or "f"
   end
 
   -- memory plan table: every buffer, then what shares it (in place, or a view)
@@ -200,16 +205,23 @@ function emit.run(model, templates)
   -- state dict table, weight bytes read
   local sd = {}
   local read = {}
-  for _, node in ipairs(model.nodes) do
-    for _, k in ipairs(ops.reads(node)) do read[k] = true end
-  end
   local weights_bytes = 0
+  for _, node in ipairs(model.nodes) do
+    if T[node.output].dtype == "qs8" and node.weight then
+      -- an int8 convolution reads its int8 weight, and a scale and bias per
+      -- output channel (float32), in place of timm's tensors (docs/int8.md)
+      weights_bytes = weights_bytes + node.cout * (node.cin // node.groups) * node.k * node.k *
+                      ir.DTYPES.qs8.bytes + 2 * node.cout * ir.DTYPES.f32.bytes
+    else
+      for _, k in ipairs(ops.reads(node)) do read[k] = true end
+    end
+  end
   for _, p in ipairs(model.state_dict) do
     local full = { 0, 0, 0, 0 }
     for i, v in ipairs(p.shape) do full[i] = v end
     sd[#sd + 1] = string.format("    {%q, %d, {%s}, TIMMC_INIT_%s},\n", p.name, #p.shape,
                                 table.concat(full, ", "), p.init:upper())
-    -- timm's checkpoints hold float32 (ir.DTYPES.f32) for every tensor read
+    -- timm's checkpoints hold float32 (ir.DTYPES.f32) for every float tensor read
     if read[p.name] then weights_bytes = weights_bytes + util.prod(p.shape) * ir.DTYPES.f32.bytes end
   end
 
@@ -384,6 +396,7 @@ int %s_init_embedded(void) {
     flops = util.float_repr(ctx.flops * 1.0), forward_features_ref = ff_ref,
     forward_head_ref = fh_ref, embedded = embedded, init_embedded_ref = init_embedded_ref,
     spec_path_string = util.c_string(spec.spec_path), preprocess = preprocess(model),
+    op_precision = table.concat(op_precision),
     precision = spec.precision, quant_ref = spec.precision == "int8" and "&quant_info" or "NULL",
     observed = observed, observed_ref = spec.reference and "observed" or "NULL",
     num_observed = num_observed,

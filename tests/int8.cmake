@@ -1,0 +1,56 @@
+# int8 models (docs/int8.md): calibration, quality against float32 (an SQNR
+# floor on every output, on an image calibration did not see), determinism
+# across thread counts, and bad input.
+set(INT8_CASES
+  # name        SQNR floor (dB): measured (random weights) minus a margin
+  "q_resnet18 20"
+  "q_mnv3s 20")
+foreach(case ${INT8_CASES})
+  string(REPLACE " " ";" fields ${case})
+  list(GET fields 0 name)
+  list(GET fields 1 floor)
+  timmc_add_model(${name}_model ${T}/int8/${name}.json RUNNER ${name}
+                  OUTPUT_DIR ${CMAKE_CURRENT_BINARY_DIR}/int8)
+  timmc_run_path(run ${name})
+  add_test(NAME int8_${name} COMMAND ${T}/int8/int8_test.sh ${run} ${WORK}/int8_${name} ${floor})
+endforeach()
+
+# Bad input (native: bad_input.cmake's timmc_bad): one line, exit 2, no checkpoint
+# or output written.
+if(NOT CMAKE_CROSSCOMPILING)
+  set(Q $<TARGET_FILE:q_resnet18>)
+  set(QB ${BAD}/int8)
+  add_test(NAME bad_int8_files
+           COMMAND sh -c "rm -rf ${QB} && mkdir -p ${QB}/empty ${QB}/shape ${QB}/dtype ${QB}/cal && cp ${BAD}/wrong_shape.npy ${QB}/shape/ && cp ${BAD}/wrong_dtype.npy ${QB}/dtype/ && cp ${T}/../examples/images/chelsea.png ${QB}/cal/ && ${Q} --random-weights 1 --save-weights ${QB}/f32.safetensors && ${Q} --weights ${QB}/f32.safetensors --calibrate ${QB}/cal --save-weights ${QB}/int8.safetensors")
+  set_tests_properties(bad_int8_files PROPERTIES FIXTURES_SETUP bad_int8 FIXTURES_REQUIRED bad_files)
+  function(timmc_bad_int8 name pattern leftover)
+    timmc_bad(${name} ${pattern} ${leftover} ${ARGN})
+    set_tests_properties(bad_${name} PROPERTIES FIXTURES_REQUIRED "bad_files;bad_int8")
+  endfunction()
+  timmc_bad_int8(int8_calibrate_empty "empty: no .npy or image files in it" ${BAD}/saved/q.st
+                 ${Q} --weights ${QB}/f32.safetensors --calibrate ${QB}/empty
+                 --save-weights ${BAD}/saved/q.st)
+  timmc_bad_int8(int8_calibrate_shape "wrong_shape.npy.*shape.*2, 3, 64, 64" ${BAD}/saved/q.st
+                 ${Q} --weights ${QB}/f32.safetensors --calibrate ${QB}/shape
+                 --save-weights ${BAD}/saved/q.st)
+  timmc_bad_int8(int8_calibrate_dtype "wrong_dtype.npy.*<f8" ${BAD}/saved/q.st
+                 ${Q} --weights ${QB}/f32.safetensors --calibrate ${QB}/dtype
+                 --save-weights ${BAD}/saved/q.st)
+  timmc_bad_int8(int8_calibrate_int8_weights "has dtype I8, expected F32.*this model is float32"
+                 ${BAD}/saved/q.st ${Q} --weights ${QB}/int8.safetensors --calibrate ${QB}/cal
+                 --save-weights ${BAD}/saved/q.st)
+  timmc_bad_int8(int8_f32_weights "act_range. is missing.*takes the checkpoint --calibrate writes"
+                 ${BAD}/out/out0.npy ${Q} --weights ${QB}/f32.safetensors
+                 --image ${QB}/cal/chelsea.png --image ${QB}/cal/chelsea.png --outdir ${BAD}/out)
+  timmc_bad_int8(int8_weights_to_f32_model "has dtype I8, expected F32.*this model is float32"
+                 ${BAD}/out/out0.npy ${RUN} --weights ${QB}/int8.safetensors
+                 --input ${BAD}/good.npy --outdir ${BAD}/out)
+  timmc_bad_int8(int8_random_weights "int8 model runs with --weights INT8.safetensors"
+                 ${BAD}/out/out0.npy ${Q} --random-weights 1 --input ${BAD}/good.npy
+                 --outdir ${BAD}/out)
+  timmc_bad_int8(int8_calibrate_on_f32_model "are for int8 models.*this one is float32"
+                 ${BAD}/saved/q.st ${RUN} --random-weights 1 --calibrate ${QB}/cal
+                 --save-weights ${BAD}/saved/q.st)
+  timmc_bad_int8(int8_spec_precision "key 'precision' is \"int4\", expected \"f32\" or \"int8\""
+                 ${BAD}/gen/x.c ${TIMMC} generate ${T}/bad_specs/precision.json -o ${BAD}/gen)
+endif()
