@@ -71,7 +71,9 @@ unsigned long long timmc_cm_ticks(void) {
     w = wraps;
     v = SYST_CVR;
   } while (w != wraps);
-  return w * (SYST_RELOAD + 1ull) + (SYST_RELOAD - v);
+  /* from the start (CVR 0): a tick loads RELOAD, RELOAD more reach 0, where
+   * the interrupt counts a wrap; so v = 0 ends a period, v = RELOAD starts one */
+  return v == 0 ? w * (SYST_RELOAD + 1ull) : w * (SYST_RELOAD + 1ull) + (SYST_RELOAD - v) + 1;
 }
 
 /* --- the image's size ------------------------------------------------------ */

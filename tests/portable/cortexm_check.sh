@@ -1,0 +1,44 @@
+#!/bin/sh
+# cortexm_check.sh ROOT WORK [SPEC...]
+# For each spec (default: tests/portable/specs/cm_*.json): the host build of
+# the portable backend and the Cortex-M7 firmware image (timmc build --target
+# cortex-m, run under qemu-system-arm's mps2-an500) give the same outputs bit
+# for bit on the same weights and input; the image's --info carries its
+# flash and RAM; one forward's instructions are counted under -icount shift=0.
+# Exit 77 (skipped) without the toolchain: sh tools/cross.sh cortex-m installs it.
+set -eu
+root=$1 work=$2
+shift 2
+[ $# -gt 0 ] || set -- "$root"/tests/portable/specs/cm_*.json
+for tool in arm-none-eabi-gcc qemu-system-arm; do
+  command -v $tool >/dev/null || { echo "no $tool: sh tools/cross.sh cortex-m"; exit 77; }
+done
+prefix=$(sh "$root/tools/cross_cortexm.sh")
+timmc=$root/generator/timmc
+rm -rf "$work"
+mkdir -p "$work"
+lua5.4 "$root/tests/portable/make_input.lua" "$work/in.npy" 1 3 96 96 5
+for spec in "$@"; do
+  name=$(basename "$spec" .json)
+  dir=$work/$name
+  "$timmc" build "$spec" -o "$dir/host"
+  "$dir/host/$name" --random-weights 5 --save-weights "$dir/w.safetensors" --input "$work/in.npy" \
+    --outdir "$dir/out_host"
+  "$timmc" build "$spec" -o "$dir/cm" --target cortex-m --weights "$dir/w.safetensors"
+  mkdir -p "$dir/out_cm"
+  # shellcheck disable=SC2086
+  timeout 300 $prefix "$dir/cm/$name.elf" -append "--input $work/in.npy --outdir $dir/out_cm"
+  n=$(sh "$root/tests/portable/same_outputs.sh" "$dir/out_host" "$dir/out_cm")
+  [ "$n" -gt 0 ] || { echo "$name: no outputs"; exit 1; }
+  # shellcheck disable=SC2086
+  info=$(timeout 60 $prefix "$dir/cm/$name.elf" -append "--info")
+  echo "$info" | grep -q '"flash_bytes": [1-9]' || { echo "$name: no flash_bytes in $info"; exit 1; }
+  echo "$info" | grep -q '"ram_bytes": [1-9]' || { echo "$name: no ram_bytes in $info"; exit 1; }
+  # shellcheck disable=SC2086
+  bench=$(timeout 300 $prefix "$dir/cm/$name.elf" -icount shift=0 -append "--input $work/in.npy --bench 1")
+  insns=$(echo "$bench" | sed -n 's/^instructions_per_forward: //p')
+  [ -n "$insns" ] && [ "$insns" -gt 0 ] || { echo "$name: no instruction count in $bench"; exit 1; }
+  echo "$name: $n outputs bit for bit the same on the Cortex-M7 as on this host; $(echo "$info" |
+    sed 's/.*"flash_bytes": \([0-9]*\).*"ram_bytes": \([0-9]*\).*/flash \1 bytes, RAM \2 bytes/');" \
+    "$insns instructions per forward"
+done
