@@ -196,7 +196,8 @@ function driver.build(spec_path, outdir, opts)
     end
     f:close()
   end
-  local packed = opts.weights and require("firmware").weights(spec_path, opts.weights, outdir)
+  local packed = opts.weights and require("firmware").weights(spec_path, opts.weights, outdir,
+                                                                   "--weights")
   local model, base = driver.generate(spec_path, outdir)
   local rt = driver.root .. "/runtime"
   local srcs = { base .. ".c", packed }

@@ -41,10 +41,10 @@ end
 -- DIR/NAME_weights.c from CHECKPOINT: the host init's own packed floats, so
 -- they are bit for bit what NAME_init_file would compute (a host build of
 -- the model with runtime/timmc_portable_dump.c prints them).
-function firmware.weights(spec_path, checkpoint, outdir)
+function firmware.weights(spec_path, checkpoint, outdir, what)
   local driver = require("driver")
   local spec = spec_mod.load(spec_path)
-  need_portable(spec, spec_path, "timmc weights")
+  need_portable(spec, spec_path, what or "timmc weights")
   if not util.is_regular(checkpoint) then
     util.fail("%s: no such checkpoint (a timm .safetensors file)", checkpoint)
   end
@@ -109,7 +109,7 @@ function firmware.build(spec_path, outdir, opts)
   end
   local weights = outdir .. "/" .. spec.name .. "_weights.c"
   if opts.weights then
-    firmware.weights(spec_path, opts.weights, outdir)
+    firmware.weights(spec_path, opts.weights, outdir, "--weights")
   elseif not util.is_regular(weights) then
     util.fail("%s: not found: give --weights CHECKPOINT.safetensors, or make it with " ..
               "timmc weights", weights)

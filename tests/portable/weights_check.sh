@@ -4,7 +4,7 @@
 # the runner built with it (timmc build --weights, no file read) writes the
 # same outputs, bit for bit, as the runner reading the checkpoint; the file is
 # the same when made twice; a checkpoint of another model is refused with one
-# line, exit 2, and no file.
+# line, exit 2, and no file; so are the other misuses of the firmware commands.
 set -eu
 root=$1 work=$2
 timmc=$root/generator/timmc
@@ -38,3 +38,22 @@ grep -q "tensor" "$work/bad.err" || { echo "the message names no tensor:"; cat "
 [ ! -e "$work/bad/${name}_weights.c" ] || { echo "a file was written anyway"; exit 1; }
 ! ls "$work/bad" | grep -q . || { echo "left behind: $(ls "$work/bad")"; exit 1; }
 echo "mismatched checkpoint refused: $(cat "$work/bad.err")"
+
+# one line, exit 2, nothing written: --target cortex-m or weights on an
+# xnnpack spec, a firmware build with no weights to link
+refuse() {
+  out=$1
+  shift
+  status=0
+  "$@" 2>"$work/refused.err" || status=$?
+  [ "$status" -eq 2 ] && [ "$(wc -l <"$work/refused.err")" -eq 1 ] && [ ! -e "$out" ] || {
+    echo "$*: exit $status, $(cat "$work/refused.err"), $out: $(ls "$out" 2>&1)"
+    exit 1
+  }
+  echo "refused: $(cat "$work/refused.err")"
+}
+xnn=$root/tests/golden/specs/g_resnet18_cls.json
+refuse "$work/r1" "$timmc" build "$xnn" -o "$work/r1" --target cortex-m
+refuse "$work/r2" "$timmc" weights "$xnn" "$work/w.safetensors" -o "$work/r2"
+refuse "$work/r3" "$timmc" build "$xnn" -o "$work/r3" --weights "$work/w.safetensors"
+refuse "$work/r4" "$timmc" build "$spec" -o "$work/r4" --target cortex-m
