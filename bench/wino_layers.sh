@@ -11,16 +11,9 @@
 set -eu
 export LC_ALL=C
 cd "$(dirname "$0")/.."
-threads=2 runs=10 rounds=3
-while getopts t:n:r: opt; do
-  case $opt in
-    t) threads=$OPTARG ;;
-    n) runs=$OPTARG ;;
-    r) rounds=$OPTARG ;;
-    *) exit 2 ;;
-  esac
-done
-shift $((OPTIND - 1))
+. bench/lib.sh
+bench_options t:n:r: "$@"
+shift "$bench_shift"
 [ $# -eq 1 ] || { echo "usage: bench/wino_layers.sh [-t THREADS] [-n RUNS] [-r ROUNDS] SPEC.json" >&2; exit 2; }
 spec=$1
 out=${TIMMC_BENCH_OUT:-build/wino_layers}
@@ -40,11 +33,6 @@ for r in $(seq "$rounds"); do
       > "$out/$name.$mode.$r"
   done
 done
-# ms per run of each timm module over the rounds (steps of one module summed)
-per_module() {
-  cat "$@" | awk 'NF == 4 && $1 ~ /^[0-9]+$/ { s[$2] += $3 } END { for (k in s) print k, s[k] }' |
-    sort
-}
 per_module "$out/$name".never.* > "$out/$name.never.ms"
 per_module "$out/$name".always.* > "$out/$name.always.ms"
 printf '%-44s %10s %10s %7s  %s\n' layer direct_ms wino_ms ratio auto

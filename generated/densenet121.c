@@ -1683,19 +1683,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock1.denselayer1.conv1: conv 1x1 64->128 s1, features.denseblock1.denselayer1.norm2 folded, relu; [2,56,56,64] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer1.conv1.weight", NULL, "features.denseblock1.denselayer1.norm2",
       /*out_channels=*/128, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[3].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t5_features_denseblock1_denselayer1_norm1,
-      /*output=*/t6_features_denseblock1_denselayer1_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[8320] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[3] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t5_features_denseblock1_denselayer1_norm1, .b = packed, .y = t6_features_denseblock1_denselayer1_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/128,
+                 /*in_stride=*/64, /*out_stride=*/128, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[3].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t5_features_denseblock1_denselayer1_norm1,
+        /*output=*/t6_features_denseblock1_denselayer1_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.conv1", "setup", s);
+  }
 
   /* features.denseblock1.denselayer1.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 64.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer1.conv2.weight", NULL, NULL,
@@ -1739,19 +1753,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock1.denselayer2.conv1: conv 1x1 96->128 s1, features.denseblock1.denselayer2.norm2 folded, relu; [2,56,56,96] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer2.conv1.weight", NULL, "features.denseblock1.denselayer2.norm2",
       /*out_channels=*/128, /*group_input_channels=*/96, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/96, /*group_output_channels=*/128, /*input_channel_stride=*/96,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[6].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t9_features_denseblock1_denselayer2_norm1,
-      /*output=*/t10_features_denseblock1_denselayer2_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[12416] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/96, /*kernel=*/1, packed));
+    ops[6] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t9_features_denseblock1_denselayer2_norm1, .b = packed, .y = t10_features_denseblock1_denselayer2_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/96, /*out_channels=*/128,
+                 /*in_stride=*/96, /*out_stride=*/128, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/96, /*group_output_channels=*/128, /*input_channel_stride=*/96,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[6].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t9_features_denseblock1_denselayer2_norm1,
+        /*output=*/t10_features_denseblock1_denselayer2_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.conv1", "setup", s);
+  }
 
   /* features.denseblock1.denselayer2.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 96.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer2.conv2.weight", NULL, NULL,
@@ -1795,19 +1823,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock1.denselayer3.conv1: conv 1x1 128->128 s1, features.denseblock1.denselayer3.norm2 folded, relu; [2,56,56,128] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer3.conv1.weight", NULL, "features.denseblock1.denselayer3.norm2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[9].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t13_features_denseblock1_denselayer3_norm1,
-      /*output=*/t14_features_denseblock1_denselayer3_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16512] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[9] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t13_features_denseblock1_denselayer3_norm1, .b = packed, .y = t14_features_denseblock1_denselayer3_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/128,
+                 /*in_stride=*/128, /*out_stride=*/128, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[9].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t13_features_denseblock1_denselayer3_norm1,
+        /*output=*/t14_features_denseblock1_denselayer3_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.conv1", "setup", s);
+  }
 
   /* features.denseblock1.denselayer3.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 128.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer3.conv2.weight", NULL, NULL,
@@ -1851,19 +1893,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock1.denselayer4.conv1: conv 1x1 160->128 s1, features.denseblock1.denselayer4.norm2 folded, relu; [2,56,56,160] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer4.conv1.weight", NULL, "features.denseblock1.denselayer4.norm2",
       /*out_channels=*/128, /*group_input_channels=*/160, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/160, /*group_output_channels=*/128, /*input_channel_stride=*/160,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[12].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t17_features_denseblock1_denselayer4_norm1,
-      /*output=*/t18_features_denseblock1_denselayer4_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[20608] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/160, /*kernel=*/1, packed));
+    ops[12] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t17_features_denseblock1_denselayer4_norm1, .b = packed, .y = t18_features_denseblock1_denselayer4_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/160, /*out_channels=*/128,
+                 /*in_stride=*/160, /*out_stride=*/128, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/160, /*group_output_channels=*/128, /*input_channel_stride=*/160,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[12].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t17_features_denseblock1_denselayer4_norm1,
+        /*output=*/t18_features_denseblock1_denselayer4_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.conv1", "setup", s);
+  }
 
   /* features.denseblock1.denselayer4.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 160.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer4.conv2.weight", NULL, NULL,
@@ -1907,19 +1963,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock1.denselayer5.conv1: conv 1x1 192->128 s1, features.denseblock1.denselayer5.norm2 folded, relu; [2,56,56,192] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer5.conv1.weight", NULL, "features.denseblock1.denselayer5.norm2",
       /*out_channels=*/128, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/128, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[15].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t21_features_denseblock1_denselayer5_norm1,
-      /*output=*/t22_features_denseblock1_denselayer5_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[24704] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[15] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t21_features_denseblock1_denselayer5_norm1, .b = packed, .y = t22_features_denseblock1_denselayer5_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/192, /*out_channels=*/128,
+                 /*in_stride=*/192, /*out_stride=*/128, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/128, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[15].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t21_features_denseblock1_denselayer5_norm1,
+        /*output=*/t22_features_denseblock1_denselayer5_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.conv1", "setup", s);
+  }
 
   /* features.denseblock1.denselayer5.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 192.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer5.conv2.weight", NULL, NULL,
@@ -1963,19 +2033,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock1.denselayer6.conv1: conv 1x1 224->128 s1, features.denseblock1.denselayer6.norm2 folded, relu; [2,56,56,224] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer6.conv1.weight", NULL, "features.denseblock1.denselayer6.norm2",
       /*out_channels=*/128, /*group_input_channels=*/224, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/224, /*group_output_channels=*/128, /*input_channel_stride=*/224,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[18].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t25_features_denseblock1_denselayer6_norm1,
-      /*output=*/t26_features_denseblock1_denselayer6_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[28800] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/224, /*kernel=*/1, packed));
+    ops[18] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t25_features_denseblock1_denselayer6_norm1, .b = packed, .y = t26_features_denseblock1_denselayer6_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/224, /*out_channels=*/128,
+                 /*in_stride=*/224, /*out_stride=*/128, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/224, /*group_output_channels=*/128, /*input_channel_stride=*/224,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[18].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t25_features_denseblock1_denselayer6_norm1,
+        /*output=*/t26_features_denseblock1_denselayer6_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.conv1", "setup", s);
+  }
 
   /* features.denseblock1.denselayer6.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 392 tiles in blocks of 45; [2,56,56,128] -> [2,56,56,32] (channels 224.. of features.denseblock1) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer6.conv2.weight", NULL, NULL,
@@ -2018,19 +2102,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.transition1.conv: conv 1x1 256->128 s1; [2,56,56,256] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.transition1.conv.weight", NULL, NULL,
       /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.transition1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[21].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t29_features_transition1_norm, /*output=*/t30_features_transition1_conv,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.transition1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[32896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[21] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t29_features_transition1_norm, .b = packed, .y = t30_features_transition1_conv,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/256, /*out_channels=*/128,
+                 /*in_stride=*/256, /*out_stride=*/128, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.transition1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[21].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t29_features_transition1_norm, /*output=*/t30_features_transition1_conv,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.transition1.conv", "setup", s);
+  }
 
   /* features.transition1.pool: avgpool 2x2 s2; [2,56,56,128] -> [2,28,28,128] (channels 0.. of features.denseblock2) */
   s = xnn_create_average_pooling2d_nhwc_f32(
@@ -2064,19 +2162,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock2.denselayer1.conv1: conv 1x1 128->128 s1, features.denseblock2.denselayer1.norm2 folded, relu; [2,28,28,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer1.conv1.weight", NULL, "features.denseblock2.denselayer1.norm2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[24].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t33_features_denseblock2_denselayer1_norm1,
-      /*output=*/t34_features_denseblock2_denselayer1_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16512] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[24] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t33_features_denseblock2_denselayer1_norm1, .b = packed, .y = t34_features_denseblock2_denselayer1_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/128,
+                 /*in_stride=*/128, /*out_stride=*/128, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[24].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t33_features_denseblock2_denselayer1_norm1,
+        /*output=*/t34_features_denseblock2_denselayer1_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer1.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 128.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer1.conv2.weight", NULL, NULL,
@@ -2120,19 +2232,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock2.denselayer2.conv1: conv 1x1 160->128 s1, features.denseblock2.denselayer2.norm2 folded, relu; [2,28,28,160] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer2.conv1.weight", NULL, "features.denseblock2.denselayer2.norm2",
       /*out_channels=*/128, /*group_input_channels=*/160, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/160, /*group_output_channels=*/128, /*input_channel_stride=*/160,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[27].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t37_features_denseblock2_denselayer2_norm1,
-      /*output=*/t38_features_denseblock2_denselayer2_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[20608] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/160, /*kernel=*/1, packed));
+    ops[27] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t37_features_denseblock2_denselayer2_norm1, .b = packed, .y = t38_features_denseblock2_denselayer2_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/160, /*out_channels=*/128,
+                 /*in_stride=*/160, /*out_stride=*/128, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/160, /*group_output_channels=*/128, /*input_channel_stride=*/160,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[27].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t37_features_denseblock2_denselayer2_norm1,
+        /*output=*/t38_features_denseblock2_denselayer2_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer2.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 160.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer2.conv2.weight", NULL, NULL,
@@ -2176,19 +2302,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock2.denselayer3.conv1: conv 1x1 192->128 s1, features.denseblock2.denselayer3.norm2 folded, relu; [2,28,28,192] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer3.conv1.weight", NULL, "features.denseblock2.denselayer3.norm2",
       /*out_channels=*/128, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/128, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[30].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t41_features_denseblock2_denselayer3_norm1,
-      /*output=*/t42_features_denseblock2_denselayer3_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[24704] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[30] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t41_features_denseblock2_denselayer3_norm1, .b = packed, .y = t42_features_denseblock2_denselayer3_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/192, /*out_channels=*/128,
+                 /*in_stride=*/192, /*out_stride=*/128, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/128, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[30].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t41_features_denseblock2_denselayer3_norm1,
+        /*output=*/t42_features_denseblock2_denselayer3_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer3.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 192.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer3.conv2.weight", NULL, NULL,
@@ -2232,19 +2372,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock2.denselayer4.conv1: conv 1x1 224->128 s1, features.denseblock2.denselayer4.norm2 folded, relu; [2,28,28,224] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer4.conv1.weight", NULL, "features.denseblock2.denselayer4.norm2",
       /*out_channels=*/128, /*group_input_channels=*/224, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/224, /*group_output_channels=*/128, /*input_channel_stride=*/224,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[33].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t45_features_denseblock2_denselayer4_norm1,
-      /*output=*/t46_features_denseblock2_denselayer4_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[28800] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/224, /*kernel=*/1, packed));
+    ops[33] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t45_features_denseblock2_denselayer4_norm1, .b = packed, .y = t46_features_denseblock2_denselayer4_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/224, /*out_channels=*/128,
+                 /*in_stride=*/224, /*out_stride=*/128, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/224, /*group_output_channels=*/128, /*input_channel_stride=*/224,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[33].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t45_features_denseblock2_denselayer4_norm1,
+        /*output=*/t46_features_denseblock2_denselayer4_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer4.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 224.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer4.conv2.weight", NULL, NULL,
@@ -2288,19 +2442,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock2.denselayer5.conv1: conv 1x1 256->128 s1, features.denseblock2.denselayer5.norm2 folded, relu; [2,28,28,256] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer5.conv1.weight", NULL, "features.denseblock2.denselayer5.norm2",
       /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[36].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t49_features_denseblock2_denselayer5_norm1,
-      /*output=*/t50_features_denseblock2_denselayer5_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[32896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[36] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t49_features_denseblock2_denselayer5_norm1, .b = packed, .y = t50_features_denseblock2_denselayer5_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/256, /*out_channels=*/128,
+                 /*in_stride=*/256, /*out_stride=*/128, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[36].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t49_features_denseblock2_denselayer5_norm1,
+        /*output=*/t50_features_denseblock2_denselayer5_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer5.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 256.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer5.conv2.weight", NULL, NULL,
@@ -2344,19 +2512,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock2.denselayer6.conv1: conv 1x1 288->128 s1, features.denseblock2.denselayer6.norm2 folded, relu; [2,28,28,288] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer6.conv1.weight", NULL, "features.denseblock2.denselayer6.norm2",
       /*out_channels=*/128, /*group_input_channels=*/288, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/288, /*group_output_channels=*/128, /*input_channel_stride=*/288,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[39].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t53_features_denseblock2_denselayer6_norm1,
-      /*output=*/t54_features_denseblock2_denselayer6_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36992] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/288, /*kernel=*/1, packed));
+    ops[39] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t53_features_denseblock2_denselayer6_norm1, .b = packed, .y = t54_features_denseblock2_denselayer6_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/288, /*out_channels=*/128,
+                 /*in_stride=*/288, /*out_stride=*/128, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/288, /*group_output_channels=*/128, /*input_channel_stride=*/288,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[39].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t53_features_denseblock2_denselayer6_norm1,
+        /*output=*/t54_features_denseblock2_denselayer6_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer6.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 288.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer6.conv2.weight", NULL, NULL,
@@ -2400,19 +2582,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock2.denselayer7.conv1: conv 1x1 320->128 s1, features.denseblock2.denselayer7.norm2 folded, relu; [2,28,28,320] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer7.conv1.weight", NULL, "features.denseblock2.denselayer7.norm2",
       /*out_channels=*/128, /*group_input_channels=*/320, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/320, /*group_output_channels=*/128, /*input_channel_stride=*/320,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[42].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t57_features_denseblock2_denselayer7_norm1,
-      /*output=*/t58_features_denseblock2_denselayer7_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[41088] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/320, /*kernel=*/1, packed));
+    ops[42] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t57_features_denseblock2_denselayer7_norm1, .b = packed, .y = t58_features_denseblock2_denselayer7_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/320, /*out_channels=*/128,
+                 /*in_stride=*/320, /*out_stride=*/128, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/320, /*group_output_channels=*/128, /*input_channel_stride=*/320,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[42].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t57_features_denseblock2_denselayer7_norm1,
+        /*output=*/t58_features_denseblock2_denselayer7_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer7.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 320.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer7.conv2.weight", NULL, NULL,
@@ -2456,19 +2652,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock2.denselayer8.conv1: conv 1x1 352->128 s1, features.denseblock2.denselayer8.norm2 folded, relu; [2,28,28,352] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer8.conv1.weight", NULL, "features.denseblock2.denselayer8.norm2",
       /*out_channels=*/128, /*group_input_channels=*/352, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/352, /*group_output_channels=*/128, /*input_channel_stride=*/352,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[45].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t61_features_denseblock2_denselayer8_norm1,
-      /*output=*/t62_features_denseblock2_denselayer8_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[45184] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/352, /*kernel=*/1, packed));
+    ops[45] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t61_features_denseblock2_denselayer8_norm1, .b = packed, .y = t62_features_denseblock2_denselayer8_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/352, /*out_channels=*/128,
+                 /*in_stride=*/352, /*out_stride=*/128, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/352, /*group_output_channels=*/128, /*input_channel_stride=*/352,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[45].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t61_features_denseblock2_denselayer8_norm1,
+        /*output=*/t62_features_denseblock2_denselayer8_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer8.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 352.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer8.conv2.weight", NULL, NULL,
@@ -2512,19 +2722,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock2.denselayer9.conv1: conv 1x1 384->128 s1, features.denseblock2.denselayer9.norm2 folded, relu; [2,28,28,384] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer9.conv1.weight", NULL, "features.denseblock2.denselayer9.norm2",
       /*out_channels=*/128, /*group_input_channels=*/384, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/384, /*group_output_channels=*/128, /*input_channel_stride=*/384,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[48].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t65_features_denseblock2_denselayer9_norm1,
-      /*output=*/t66_features_denseblock2_denselayer9_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[49280] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/384, /*kernel=*/1, packed));
+    ops[48] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t65_features_denseblock2_denselayer9_norm1, .b = packed, .y = t66_features_denseblock2_denselayer9_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/384, /*out_channels=*/128,
+                 /*in_stride=*/384, /*out_stride=*/128, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/384, /*group_output_channels=*/128, /*input_channel_stride=*/384,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[48].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t65_features_denseblock2_denselayer9_norm1,
+        /*output=*/t66_features_denseblock2_denselayer9_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer9.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 384.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer9.conv2.weight", NULL, NULL,
@@ -2568,19 +2792,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock2.denselayer10.conv1: conv 1x1 416->128 s1, features.denseblock2.denselayer10.norm2 folded, relu; [2,28,28,416] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer10.conv1.weight", NULL, "features.denseblock2.denselayer10.norm2",
       /*out_channels=*/128, /*group_input_channels=*/416, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/416, /*group_output_channels=*/128, /*input_channel_stride=*/416,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[51].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t69_features_denseblock2_denselayer10_norm1,
-      /*output=*/t70_features_denseblock2_denselayer10_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[53376] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/416, /*kernel=*/1, packed));
+    ops[51] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t69_features_denseblock2_denselayer10_norm1, .b = packed, .y = t70_features_denseblock2_denselayer10_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/416, /*out_channels=*/128,
+                 /*in_stride=*/416, /*out_stride=*/128, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/416, /*group_output_channels=*/128, /*input_channel_stride=*/416,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[51].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t69_features_denseblock2_denselayer10_norm1,
+        /*output=*/t70_features_denseblock2_denselayer10_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer10.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 416.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer10.conv2.weight", NULL, NULL,
@@ -2624,19 +2862,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock2.denselayer11.conv1: conv 1x1 448->128 s1, features.denseblock2.denselayer11.norm2 folded, relu; [2,28,28,448] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer11.conv1.weight", NULL, "features.denseblock2.denselayer11.norm2",
       /*out_channels=*/128, /*group_input_channels=*/448, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/448, /*group_output_channels=*/128, /*input_channel_stride=*/448,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[54].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t73_features_denseblock2_denselayer11_norm1,
-      /*output=*/t74_features_denseblock2_denselayer11_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[57472] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/448, /*kernel=*/1, packed));
+    ops[54] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t73_features_denseblock2_denselayer11_norm1, .b = packed, .y = t74_features_denseblock2_denselayer11_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/448, /*out_channels=*/128,
+                 /*in_stride=*/448, /*out_stride=*/128, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/448, /*group_output_channels=*/128, /*input_channel_stride=*/448,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[54].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t73_features_denseblock2_denselayer11_norm1,
+        /*output=*/t74_features_denseblock2_denselayer11_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer11.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 448.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer11.conv2.weight", NULL, NULL,
@@ -2680,19 +2932,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock2.denselayer12.conv1: conv 1x1 480->128 s1, features.denseblock2.denselayer12.norm2 folded, relu; [2,28,28,480] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer12.conv1.weight", NULL, "features.denseblock2.denselayer12.norm2",
       /*out_channels=*/128, /*group_input_channels=*/480, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/480, /*group_output_channels=*/128, /*input_channel_stride=*/480,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[57].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t77_features_denseblock2_denselayer12_norm1,
-      /*output=*/t78_features_denseblock2_denselayer12_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[61568] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/480, /*kernel=*/1, packed));
+    ops[57] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t77_features_denseblock2_denselayer12_norm1, .b = packed, .y = t78_features_denseblock2_denselayer12_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/480, /*out_channels=*/128,
+                 /*in_stride=*/480, /*out_stride=*/128, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/480, /*group_output_channels=*/128, /*input_channel_stride=*/480,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[57].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t77_features_denseblock2_denselayer12_norm1,
+        /*output=*/t78_features_denseblock2_denselayer12_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer12.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 98 tiles; [2,28,28,128] -> [2,28,28,32] (channels 480.. of features.denseblock2) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer12.conv2.weight", NULL, NULL,
@@ -2735,19 +3001,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.transition2.conv: conv 1x1 512->256 s1; [2,28,28,512] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.transition2.conv.weight", NULL, NULL,
       /*out_channels=*/256, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/256, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.transition2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[60].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t81_features_transition2_norm, /*output=*/t82_features_transition2_conv,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.transition2.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[131328] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[60] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t81_features_transition2_norm, .b = packed, .y = t82_features_transition2_conv,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/512, /*out_channels=*/256,
+                 /*in_stride=*/512, /*out_stride=*/256, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/256, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.transition2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[60].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t81_features_transition2_norm, /*output=*/t82_features_transition2_conv,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.transition2.conv", "setup", s);
+  }
 
   /* features.transition2.pool: avgpool 2x2 s2; [2,28,28,256] -> [2,14,14,256] (channels 0.. of features.denseblock3) */
   s = xnn_create_average_pooling2d_nhwc_f32(
@@ -2782,19 +3062,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer1.conv1: conv 1x1 256->128 s1, features.denseblock3.denselayer1.norm2 folded, relu; [2,14,14,256] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer1.conv1.weight", NULL, "features.denseblock3.denselayer1.norm2",
       /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[63].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t85_features_denseblock3_denselayer1_norm1,
-      /*output=*/t86_features_denseblock3_denselayer1_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[32896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[63] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t85_features_denseblock3_denselayer1_norm1, .b = packed, .y = t86_features_denseblock3_denselayer1_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/128,
+                 /*in_stride=*/256, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[63].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t85_features_denseblock3_denselayer1_norm1,
+        /*output=*/t86_features_denseblock3_denselayer1_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer1.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 256.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer1.conv2.weight", NULL, NULL,
@@ -2838,19 +3132,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer2.conv1: conv 1x1 288->128 s1, features.denseblock3.denselayer2.norm2 folded, relu; [2,14,14,288] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer2.conv1.weight", NULL, "features.denseblock3.denselayer2.norm2",
       /*out_channels=*/128, /*group_input_channels=*/288, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/288, /*group_output_channels=*/128, /*input_channel_stride=*/288,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[66].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t89_features_denseblock3_denselayer2_norm1,
-      /*output=*/t90_features_denseblock3_denselayer2_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36992] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/288, /*kernel=*/1, packed));
+    ops[66] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t89_features_denseblock3_denselayer2_norm1, .b = packed, .y = t90_features_denseblock3_denselayer2_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/288, /*out_channels=*/128,
+                 /*in_stride=*/288, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/288, /*group_output_channels=*/128, /*input_channel_stride=*/288,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[66].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t89_features_denseblock3_denselayer2_norm1,
+        /*output=*/t90_features_denseblock3_denselayer2_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer2.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 288.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer2.conv2.weight", NULL, NULL,
@@ -2894,19 +3202,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer3.conv1: conv 1x1 320->128 s1, features.denseblock3.denselayer3.norm2 folded, relu; [2,14,14,320] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer3.conv1.weight", NULL, "features.denseblock3.denselayer3.norm2",
       /*out_channels=*/128, /*group_input_channels=*/320, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/320, /*group_output_channels=*/128, /*input_channel_stride=*/320,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[69].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[69].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t93_features_denseblock3_denselayer3_norm1,
-      /*output=*/t94_features_denseblock3_denselayer3_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[41088] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/320, /*kernel=*/1, packed));
+    ops[69] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t93_features_denseblock3_denselayer3_norm1, .b = packed, .y = t94_features_denseblock3_denselayer3_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/320, /*out_channels=*/128,
+                 /*in_stride=*/320, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/320, /*group_output_channels=*/128, /*input_channel_stride=*/320,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[69].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[69].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t93_features_denseblock3_denselayer3_norm1,
+        /*output=*/t94_features_denseblock3_denselayer3_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer3.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 320.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer3.conv2.weight", NULL, NULL,
@@ -2950,19 +3272,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer4.conv1: conv 1x1 352->128 s1, features.denseblock3.denselayer4.norm2 folded, relu; [2,14,14,352] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer4.conv1.weight", NULL, "features.denseblock3.denselayer4.norm2",
       /*out_channels=*/128, /*group_input_channels=*/352, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/352, /*group_output_channels=*/128, /*input_channel_stride=*/352,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[72].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[72].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t97_features_denseblock3_denselayer4_norm1,
-      /*output=*/t98_features_denseblock3_denselayer4_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[45184] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/352, /*kernel=*/1, packed));
+    ops[72] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t97_features_denseblock3_denselayer4_norm1, .b = packed, .y = t98_features_denseblock3_denselayer4_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/352, /*out_channels=*/128,
+                 /*in_stride=*/352, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/352, /*group_output_channels=*/128, /*input_channel_stride=*/352,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[72].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[72].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t97_features_denseblock3_denselayer4_norm1,
+        /*output=*/t98_features_denseblock3_denselayer4_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer4.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 352.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer4.conv2.weight", NULL, NULL,
@@ -3006,19 +3342,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer5.conv1: conv 1x1 384->128 s1, features.denseblock3.denselayer5.norm2 folded, relu; [2,14,14,384] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer5.conv1.weight", NULL, "features.denseblock3.denselayer5.norm2",
       /*out_channels=*/128, /*group_input_channels=*/384, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/384, /*group_output_channels=*/128, /*input_channel_stride=*/384,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[75].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t101_features_denseblock3_denselayer5_norm1,
-      /*output=*/t102_features_denseblock3_denselayer5_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[49280] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/384, /*kernel=*/1, packed));
+    ops[75] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t101_features_denseblock3_denselayer5_norm1, .b = packed, .y = t102_features_denseblock3_denselayer5_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/384, /*out_channels=*/128,
+                 /*in_stride=*/384, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/384, /*group_output_channels=*/128, /*input_channel_stride=*/384,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[75].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t101_features_denseblock3_denselayer5_norm1,
+        /*output=*/t102_features_denseblock3_denselayer5_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer5.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 384.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer5.conv2.weight", NULL, NULL,
@@ -3062,19 +3412,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer6.conv1: conv 1x1 416->128 s1, features.denseblock3.denselayer6.norm2 folded, relu; [2,14,14,416] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer6.conv1.weight", NULL, "features.denseblock3.denselayer6.norm2",
       /*out_channels=*/128, /*group_input_channels=*/416, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/416, /*group_output_channels=*/128, /*input_channel_stride=*/416,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[78].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t105_features_denseblock3_denselayer6_norm1,
-      /*output=*/t106_features_denseblock3_denselayer6_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[53376] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/416, /*kernel=*/1, packed));
+    ops[78] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t105_features_denseblock3_denselayer6_norm1, .b = packed, .y = t106_features_denseblock3_denselayer6_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/416, /*out_channels=*/128,
+                 /*in_stride=*/416, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/416, /*group_output_channels=*/128, /*input_channel_stride=*/416,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[78].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t105_features_denseblock3_denselayer6_norm1,
+        /*output=*/t106_features_denseblock3_denselayer6_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer6.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 416.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer6.conv2.weight", NULL, NULL,
@@ -3118,19 +3482,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer7.conv1: conv 1x1 448->128 s1, features.denseblock3.denselayer7.norm2 folded, relu; [2,14,14,448] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer7.conv1.weight", NULL, "features.denseblock3.denselayer7.norm2",
       /*out_channels=*/128, /*group_input_channels=*/448, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/448, /*group_output_channels=*/128, /*input_channel_stride=*/448,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[81].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[81].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t109_features_denseblock3_denselayer7_norm1,
-      /*output=*/t110_features_denseblock3_denselayer7_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[57472] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/448, /*kernel=*/1, packed));
+    ops[81] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t109_features_denseblock3_denselayer7_norm1, .b = packed, .y = t110_features_denseblock3_denselayer7_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/448, /*out_channels=*/128,
+                 /*in_stride=*/448, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/448, /*group_output_channels=*/128, /*input_channel_stride=*/448,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[81].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[81].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t109_features_denseblock3_denselayer7_norm1,
+        /*output=*/t110_features_denseblock3_denselayer7_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer7.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 448.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer7.conv2.weight", NULL, NULL,
@@ -3174,19 +3552,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer8.conv1: conv 1x1 480->128 s1, features.denseblock3.denselayer8.norm2 folded, relu; [2,14,14,480] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer8.conv1.weight", NULL, "features.denseblock3.denselayer8.norm2",
       /*out_channels=*/128, /*group_input_channels=*/480, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/480, /*group_output_channels=*/128, /*input_channel_stride=*/480,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[84].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[84].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t113_features_denseblock3_denselayer8_norm1,
-      /*output=*/t114_features_denseblock3_denselayer8_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[61568] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/480, /*kernel=*/1, packed));
+    ops[84] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t113_features_denseblock3_denselayer8_norm1, .b = packed, .y = t114_features_denseblock3_denselayer8_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/480, /*out_channels=*/128,
+                 /*in_stride=*/480, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/480, /*group_output_channels=*/128, /*input_channel_stride=*/480,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[84].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[84].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t113_features_denseblock3_denselayer8_norm1,
+        /*output=*/t114_features_denseblock3_denselayer8_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer8.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 480.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer8.conv2.weight", NULL, NULL,
@@ -3230,19 +3622,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer9.conv1: conv 1x1 512->128 s1, features.denseblock3.denselayer9.norm2 folded, relu; [2,14,14,512] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer9.conv1.weight", NULL, "features.denseblock3.denselayer9.norm2",
       /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[87].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[87].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t117_features_denseblock3_denselayer9_norm1,
-      /*output=*/t118_features_denseblock3_denselayer9_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[65664] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[87] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t117_features_denseblock3_denselayer9_norm1, .b = packed, .y = t118_features_denseblock3_denselayer9_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/512, /*out_channels=*/128,
+                 /*in_stride=*/512, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[87].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[87].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t117_features_denseblock3_denselayer9_norm1,
+        /*output=*/t118_features_denseblock3_denselayer9_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer9.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 512.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer9.conv2.weight", NULL, NULL,
@@ -3286,19 +3692,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer10.conv1: conv 1x1 544->128 s1, features.denseblock3.denselayer10.norm2 folded, relu; [2,14,14,544] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer10.conv1.weight", NULL, "features.denseblock3.denselayer10.norm2",
       /*out_channels=*/128, /*group_input_channels=*/544, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/544, /*group_output_channels=*/128, /*input_channel_stride=*/544,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[90].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[90].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t121_features_denseblock3_denselayer10_norm1,
-      /*output=*/t122_features_denseblock3_denselayer10_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[69760] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/544, /*kernel=*/1, packed));
+    ops[90] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t121_features_denseblock3_denselayer10_norm1, .b = packed, .y = t122_features_denseblock3_denselayer10_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/544, /*out_channels=*/128,
+                 /*in_stride=*/544, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/544, /*group_output_channels=*/128, /*input_channel_stride=*/544,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[90].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[90].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t121_features_denseblock3_denselayer10_norm1,
+        /*output=*/t122_features_denseblock3_denselayer10_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer10.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 544.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer10.conv2.weight", NULL, NULL,
@@ -3342,19 +3762,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer11.conv1: conv 1x1 576->128 s1, features.denseblock3.denselayer11.norm2 folded, relu; [2,14,14,576] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer11.conv1.weight", NULL, "features.denseblock3.denselayer11.norm2",
       /*out_channels=*/128, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/128, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[93].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[93].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t125_features_denseblock3_denselayer11_norm1,
-      /*output=*/t126_features_denseblock3_denselayer11_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[73856] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[93] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t125_features_denseblock3_denselayer11_norm1, .b = packed, .y = t126_features_denseblock3_denselayer11_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/128,
+                 /*in_stride=*/576, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/128, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[93].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[93].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t125_features_denseblock3_denselayer11_norm1,
+        /*output=*/t126_features_denseblock3_denselayer11_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer11.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 576.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer11.conv2.weight", NULL, NULL,
@@ -3398,19 +3832,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer12.conv1: conv 1x1 608->128 s1, features.denseblock3.denselayer12.norm2 folded, relu; [2,14,14,608] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer12.conv1.weight", NULL, "features.denseblock3.denselayer12.norm2",
       /*out_channels=*/128, /*group_input_channels=*/608, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/608, /*group_output_channels=*/128, /*input_channel_stride=*/608,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[96].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t129_features_denseblock3_denselayer12_norm1,
-      /*output=*/t130_features_denseblock3_denselayer12_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[77952] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/608, /*kernel=*/1, packed));
+    ops[96] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t129_features_denseblock3_denselayer12_norm1, .b = packed, .y = t130_features_denseblock3_denselayer12_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/608, /*out_channels=*/128,
+                 /*in_stride=*/608, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/608, /*group_output_channels=*/128, /*input_channel_stride=*/608,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[96].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t129_features_denseblock3_denselayer12_norm1,
+        /*output=*/t130_features_denseblock3_denselayer12_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer12.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 608.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer12.conv2.weight", NULL, NULL,
@@ -3454,19 +3902,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer13.conv1: conv 1x1 640->128 s1, features.denseblock3.denselayer13.norm2 folded, relu; [2,14,14,640] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer13.conv1.weight", NULL, "features.denseblock3.denselayer13.norm2",
       /*out_channels=*/128, /*group_input_channels=*/640, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/640, /*group_output_channels=*/128, /*input_channel_stride=*/640,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[99].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[99].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t133_features_denseblock3_denselayer13_norm1,
-      /*output=*/t134_features_denseblock3_denselayer13_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[82048] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/640, /*kernel=*/1, packed));
+    ops[99] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t133_features_denseblock3_denselayer13_norm1, .b = packed, .y = t134_features_denseblock3_denselayer13_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/640, /*out_channels=*/128,
+                 /*in_stride=*/640, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/640, /*group_output_channels=*/128, /*input_channel_stride=*/640,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[99].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[99].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t133_features_denseblock3_denselayer13_norm1,
+        /*output=*/t134_features_denseblock3_denselayer13_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer13.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 640.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer13.conv2.weight", NULL, NULL,
@@ -3510,19 +3972,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer14.conv1: conv 1x1 672->128 s1, features.denseblock3.denselayer14.norm2 folded, relu; [2,14,14,672] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer14.conv1.weight", NULL, "features.denseblock3.denselayer14.norm2",
       /*out_channels=*/128, /*group_input_channels=*/672, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/672, /*group_output_channels=*/128, /*input_channel_stride=*/672,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[102].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[102].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t137_features_denseblock3_denselayer14_norm1,
-      /*output=*/t138_features_denseblock3_denselayer14_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[86144] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/672, /*kernel=*/1, packed));
+    ops[102] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t137_features_denseblock3_denselayer14_norm1, .b = packed, .y = t138_features_denseblock3_denselayer14_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/672, /*out_channels=*/128,
+                 /*in_stride=*/672, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/672, /*group_output_channels=*/128, /*input_channel_stride=*/672,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[102].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[102].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t137_features_denseblock3_denselayer14_norm1,
+        /*output=*/t138_features_denseblock3_denselayer14_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer14.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 672.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer14.conv2.weight", NULL, NULL,
@@ -3566,19 +4042,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer15.conv1: conv 1x1 704->128 s1, features.denseblock3.denselayer15.norm2 folded, relu; [2,14,14,704] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer15.conv1.weight", NULL, "features.denseblock3.denselayer15.norm2",
       /*out_channels=*/128, /*group_input_channels=*/704, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/704, /*group_output_channels=*/128, /*input_channel_stride=*/704,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[105].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t141_features_denseblock3_denselayer15_norm1,
-      /*output=*/t142_features_denseblock3_denselayer15_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[90240] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/704, /*kernel=*/1, packed));
+    ops[105] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t141_features_denseblock3_denselayer15_norm1, .b = packed, .y = t142_features_denseblock3_denselayer15_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/704, /*out_channels=*/128,
+                 /*in_stride=*/704, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/704, /*group_output_channels=*/128, /*input_channel_stride=*/704,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[105].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t141_features_denseblock3_denselayer15_norm1,
+        /*output=*/t142_features_denseblock3_denselayer15_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer15.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 704.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer15.conv2.weight", NULL, NULL,
@@ -3622,19 +4112,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer16.conv1: conv 1x1 736->128 s1, features.denseblock3.denselayer16.norm2 folded, relu; [2,14,14,736] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer16.conv1.weight", NULL, "features.denseblock3.denselayer16.norm2",
       /*out_channels=*/128, /*group_input_channels=*/736, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/736, /*group_output_channels=*/128, /*input_channel_stride=*/736,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[108].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[108].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t145_features_denseblock3_denselayer16_norm1,
-      /*output=*/t146_features_denseblock3_denselayer16_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[94336] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/736, /*kernel=*/1, packed));
+    ops[108] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t145_features_denseblock3_denselayer16_norm1, .b = packed, .y = t146_features_denseblock3_denselayer16_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/736, /*out_channels=*/128,
+                 /*in_stride=*/736, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/736, /*group_output_channels=*/128, /*input_channel_stride=*/736,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[108].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[108].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t145_features_denseblock3_denselayer16_norm1,
+        /*output=*/t146_features_denseblock3_denselayer16_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer16.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 736.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer16.conv2.weight", NULL, NULL,
@@ -3678,19 +4182,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer17.conv1: conv 1x1 768->128 s1, features.denseblock3.denselayer17.norm2 folded, relu; [2,14,14,768] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer17.conv1.weight", NULL, "features.denseblock3.denselayer17.norm2",
       /*out_channels=*/128, /*group_input_channels=*/768, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/768, /*group_output_channels=*/128, /*input_channel_stride=*/768,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[111].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[111].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t149_features_denseblock3_denselayer17_norm1,
-      /*output=*/t150_features_denseblock3_denselayer17_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[98432] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/768, /*kernel=*/1, packed));
+    ops[111] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t149_features_denseblock3_denselayer17_norm1, .b = packed, .y = t150_features_denseblock3_denselayer17_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/768, /*out_channels=*/128,
+                 /*in_stride=*/768, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/768, /*group_output_channels=*/128, /*input_channel_stride=*/768,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[111].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[111].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t149_features_denseblock3_denselayer17_norm1,
+        /*output=*/t150_features_denseblock3_denselayer17_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer17.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 768.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer17.conv2.weight", NULL, NULL,
@@ -3734,19 +4252,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer18.conv1: conv 1x1 800->128 s1, features.denseblock3.denselayer18.norm2 folded, relu; [2,14,14,800] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer18.conv1.weight", NULL, "features.denseblock3.denselayer18.norm2",
       /*out_channels=*/128, /*group_input_channels=*/800, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/800, /*group_output_channels=*/128, /*input_channel_stride=*/800,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[114].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[114].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t153_features_denseblock3_denselayer18_norm1,
-      /*output=*/t154_features_denseblock3_denselayer18_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[102528] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/800, /*kernel=*/1, packed));
+    ops[114] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t153_features_denseblock3_denselayer18_norm1, .b = packed, .y = t154_features_denseblock3_denselayer18_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/800, /*out_channels=*/128,
+                 /*in_stride=*/800, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/800, /*group_output_channels=*/128, /*input_channel_stride=*/800,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[114].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[114].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t153_features_denseblock3_denselayer18_norm1,
+        /*output=*/t154_features_denseblock3_denselayer18_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer18.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 800.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer18.conv2.weight", NULL, NULL,
@@ -3790,19 +4322,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer19.conv1: conv 1x1 832->128 s1, features.denseblock3.denselayer19.norm2 folded, relu; [2,14,14,832] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer19.conv1.weight", NULL, "features.denseblock3.denselayer19.norm2",
       /*out_channels=*/128, /*group_input_channels=*/832, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/832, /*group_output_channels=*/128, /*input_channel_stride=*/832,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[117].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[117].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t157_features_denseblock3_denselayer19_norm1,
-      /*output=*/t158_features_denseblock3_denselayer19_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[106624] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/832, /*kernel=*/1, packed));
+    ops[117] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t157_features_denseblock3_denselayer19_norm1, .b = packed, .y = t158_features_denseblock3_denselayer19_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/832, /*out_channels=*/128,
+                 /*in_stride=*/832, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/832, /*group_output_channels=*/128, /*input_channel_stride=*/832,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[117].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[117].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t157_features_denseblock3_denselayer19_norm1,
+        /*output=*/t158_features_denseblock3_denselayer19_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer19.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 832.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer19.conv2.weight", NULL, NULL,
@@ -3846,19 +4392,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer20.conv1: conv 1x1 864->128 s1, features.denseblock3.denselayer20.norm2 folded, relu; [2,14,14,864] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer20.conv1.weight", NULL, "features.denseblock3.denselayer20.norm2",
       /*out_channels=*/128, /*group_input_channels=*/864, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/864, /*group_output_channels=*/128, /*input_channel_stride=*/864,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[120].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[120].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t161_features_denseblock3_denselayer20_norm1,
-      /*output=*/t162_features_denseblock3_denselayer20_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[110720] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/864, /*kernel=*/1, packed));
+    ops[120] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t161_features_denseblock3_denselayer20_norm1, .b = packed, .y = t162_features_denseblock3_denselayer20_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/864, /*out_channels=*/128,
+                 /*in_stride=*/864, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/864, /*group_output_channels=*/128, /*input_channel_stride=*/864,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[120].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[120].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t161_features_denseblock3_denselayer20_norm1,
+        /*output=*/t162_features_denseblock3_denselayer20_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer20.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 864.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer20.conv2.weight", NULL, NULL,
@@ -3902,19 +4462,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer21.conv1: conv 1x1 896->128 s1, features.denseblock3.denselayer21.norm2 folded, relu; [2,14,14,896] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer21.conv1.weight", NULL, "features.denseblock3.denselayer21.norm2",
       /*out_channels=*/128, /*group_input_channels=*/896, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/896, /*group_output_channels=*/128, /*input_channel_stride=*/896,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[123].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[123].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t165_features_denseblock3_denselayer21_norm1,
-      /*output=*/t166_features_denseblock3_denselayer21_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[114816] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/896, /*kernel=*/1, packed));
+    ops[123] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t165_features_denseblock3_denselayer21_norm1, .b = packed, .y = t166_features_denseblock3_denselayer21_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/896, /*out_channels=*/128,
+                 /*in_stride=*/896, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/896, /*group_output_channels=*/128, /*input_channel_stride=*/896,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[123].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[123].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t165_features_denseblock3_denselayer21_norm1,
+        /*output=*/t166_features_denseblock3_denselayer21_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer21.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 896.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer21.conv2.weight", NULL, NULL,
@@ -3958,19 +4532,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer22.conv1: conv 1x1 928->128 s1, features.denseblock3.denselayer22.norm2 folded, relu; [2,14,14,928] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer22.conv1.weight", NULL, "features.denseblock3.denselayer22.norm2",
       /*out_channels=*/128, /*group_input_channels=*/928, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/928, /*group_output_channels=*/128, /*input_channel_stride=*/928,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[126].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[126].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t169_features_denseblock3_denselayer22_norm1,
-      /*output=*/t170_features_denseblock3_denselayer22_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[118912] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/928, /*kernel=*/1, packed));
+    ops[126] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t169_features_denseblock3_denselayer22_norm1, .b = packed, .y = t170_features_denseblock3_denselayer22_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/928, /*out_channels=*/128,
+                 /*in_stride=*/928, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/928, /*group_output_channels=*/128, /*input_channel_stride=*/928,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[126].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[126].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t169_features_denseblock3_denselayer22_norm1,
+        /*output=*/t170_features_denseblock3_denselayer22_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer22.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 928.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer22.conv2.weight", NULL, NULL,
@@ -4014,19 +4602,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer23.conv1: conv 1x1 960->128 s1, features.denseblock3.denselayer23.norm2 folded, relu; [2,14,14,960] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer23.conv1.weight", NULL, "features.denseblock3.denselayer23.norm2",
       /*out_channels=*/128, /*group_input_channels=*/960, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/960, /*group_output_channels=*/128, /*input_channel_stride=*/960,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[129].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[129].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t173_features_denseblock3_denselayer23_norm1,
-      /*output=*/t174_features_denseblock3_denselayer23_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[123008] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/960, /*kernel=*/1, packed));
+    ops[129] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t173_features_denseblock3_denselayer23_norm1, .b = packed, .y = t174_features_denseblock3_denselayer23_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/960, /*out_channels=*/128,
+                 /*in_stride=*/960, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/960, /*group_output_channels=*/128, /*input_channel_stride=*/960,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[129].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[129].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t173_features_denseblock3_denselayer23_norm1,
+        /*output=*/t174_features_denseblock3_denselayer23_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer23.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 960.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer23.conv2.weight", NULL, NULL,
@@ -4070,19 +4672,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock3.denselayer24.conv1: conv 1x1 992->128 s1, features.denseblock3.denselayer24.norm2 folded, relu; [2,14,14,992] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer24.conv1.weight", NULL, "features.denseblock3.denselayer24.norm2",
       /*out_channels=*/128, /*group_input_channels=*/992, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/992, /*group_output_channels=*/128, /*input_channel_stride=*/992,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[132].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[132].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t177_features_denseblock3_denselayer24_norm1,
-      /*output=*/t178_features_denseblock3_denselayer24_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[127104] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/992, /*kernel=*/1, packed));
+    ops[132] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t177_features_denseblock3_denselayer24_norm1, .b = packed, .y = t178_features_denseblock3_denselayer24_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/992, /*out_channels=*/128,
+                 /*in_stride=*/992, /*out_stride=*/128, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/992, /*group_output_channels=*/128, /*input_channel_stride=*/992,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[132].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[132].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t177_features_denseblock3_denselayer24_norm1,
+        /*output=*/t178_features_denseblock3_denselayer24_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.conv1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer24.conv2: conv 3x3 128->32 s1, Winograd F(4x4,3x3) over 32 tiles; [2,14,14,128] -> [2,14,14,32] (channels 992.. of features.denseblock3) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer24.conv2.weight", NULL, NULL,
@@ -4125,19 +4741,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.transition3.conv: conv 1x1 1024->512 s1; [2,14,14,1024] -> [2,14,14,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.transition3.conv.weight", NULL, NULL,
       /*out_channels=*/512, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/512, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[135].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.transition3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[135].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t181_features_transition3_norm, /*output=*/t182_features_transition3_conv,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.transition3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[524800] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[135] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t181_features_transition3_norm, .b = packed, .y = t182_features_transition3_conv,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/1024, /*out_channels=*/512,
+                 /*in_stride=*/1024, /*out_stride=*/512, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/512, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[135].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.transition3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[135].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t181_features_transition3_norm, /*output=*/t182_features_transition3_conv,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.transition3.conv", "setup", s);
+  }
 
   /* features.transition3.pool: avgpool 2x2 s2; [2,14,14,512] -> [2,7,7,512] (channels 0.. of features.denseblock4) */
   s = xnn_create_average_pooling2d_nhwc_f32(
@@ -4172,36 +4802,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock4.denselayer1.conv1: conv 1x1 512->128 s1, features.denseblock4.denselayer1.norm2 folded, relu; [2,7,7,512] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer1.conv1.weight", NULL, "features.denseblock4.denselayer1.norm2",
       /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[138].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[138].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t185_features_denseblock4_denselayer1_norm1,
-      /*output=*/t186_features_denseblock4_denselayer1_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[65664] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[138] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t185_features_denseblock4_denselayer1_norm1, .b = packed, .y = t186_features_denseblock4_denselayer1_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/512, /*out_channels=*/128,
+                 /*in_stride=*/512, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[138].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[138].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t185_features_denseblock4_denselayer1_norm1,
+        /*output=*/t186_features_denseblock4_denselayer1_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.conv1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer1.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 512.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer1.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[139].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[139].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t186_features_denseblock4_denselayer1_norm2,
-      /*output=*/t187_features_denseblock4_denselayer1_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/128, /*kernel=*/3, packed));
+    ops[139] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t186_features_denseblock4_denselayer1_norm2, .b = packed, .y = t187_features_denseblock4_denselayer1_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/32,
+                 /*in_stride=*/128, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[139].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[139].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t186_features_denseblock4_denselayer1_norm2,
+        /*output=*/t187_features_denseblock4_denselayer1_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.conv2", "setup", s);
+  }
 
   /* features.denseblock4.denselayer2.norm1: batchnorm features.denseblock4.denselayer2.norm1 as a per-channel affine, relu; [2,7,7,544] -> [2,7,7,544] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer2.norm1", /*channels=*/544, /*bn_eps=*/1e-05));
@@ -4222,36 +4880,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock4.denselayer2.conv1: conv 1x1 544->128 s1, features.denseblock4.denselayer2.norm2 folded, relu; [2,7,7,544] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer2.conv1.weight", NULL, "features.denseblock4.denselayer2.norm2",
       /*out_channels=*/128, /*group_input_channels=*/544, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/544, /*group_output_channels=*/128, /*input_channel_stride=*/544,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[141].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[141].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t189_features_denseblock4_denselayer2_norm1,
-      /*output=*/t190_features_denseblock4_denselayer2_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[69760] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/544, /*kernel=*/1, packed));
+    ops[141] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t189_features_denseblock4_denselayer2_norm1, .b = packed, .y = t190_features_denseblock4_denselayer2_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/544, /*out_channels=*/128,
+                 /*in_stride=*/544, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/544, /*group_output_channels=*/128, /*input_channel_stride=*/544,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[141].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[141].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t189_features_denseblock4_denselayer2_norm1,
+        /*output=*/t190_features_denseblock4_denselayer2_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.conv1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer2.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 544.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer2.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[142].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[142].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t190_features_denseblock4_denselayer2_norm2,
-      /*output=*/t191_features_denseblock4_denselayer2_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/128, /*kernel=*/3, packed));
+    ops[142] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t190_features_denseblock4_denselayer2_norm2, .b = packed, .y = t191_features_denseblock4_denselayer2_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/32,
+                 /*in_stride=*/128, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[142].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[142].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t190_features_denseblock4_denselayer2_norm2,
+        /*output=*/t191_features_denseblock4_denselayer2_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.conv2", "setup", s);
+  }
 
   /* features.denseblock4.denselayer3.norm1: batchnorm features.denseblock4.denselayer3.norm1 as a per-channel affine, relu; [2,7,7,576] -> [2,7,7,576] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer3.norm1", /*channels=*/576, /*bn_eps=*/1e-05));
@@ -4272,36 +4958,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock4.denselayer3.conv1: conv 1x1 576->128 s1, features.denseblock4.denselayer3.norm2 folded, relu; [2,7,7,576] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer3.conv1.weight", NULL, "features.denseblock4.denselayer3.norm2",
       /*out_channels=*/128, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/128, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[144].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[144].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t193_features_denseblock4_denselayer3_norm1,
-      /*output=*/t194_features_denseblock4_denselayer3_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[73856] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[144] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t193_features_denseblock4_denselayer3_norm1, .b = packed, .y = t194_features_denseblock4_denselayer3_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/576, /*out_channels=*/128,
+                 /*in_stride=*/576, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/128, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[144].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[144].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t193_features_denseblock4_denselayer3_norm1,
+        /*output=*/t194_features_denseblock4_denselayer3_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.conv1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer3.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 576.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer3.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[145].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[145].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t194_features_denseblock4_denselayer3_norm2,
-      /*output=*/t195_features_denseblock4_denselayer3_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/128, /*kernel=*/3, packed));
+    ops[145] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t194_features_denseblock4_denselayer3_norm2, .b = packed, .y = t195_features_denseblock4_denselayer3_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/32,
+                 /*in_stride=*/128, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[145].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[145].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t194_features_denseblock4_denselayer3_norm2,
+        /*output=*/t195_features_denseblock4_denselayer3_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.conv2", "setup", s);
+  }
 
   /* features.denseblock4.denselayer4.norm1: batchnorm features.denseblock4.denselayer4.norm1 as a per-channel affine, relu; [2,7,7,608] -> [2,7,7,608] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer4.norm1", /*channels=*/608, /*bn_eps=*/1e-05));
@@ -4322,36 +5036,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock4.denselayer4.conv1: conv 1x1 608->128 s1, features.denseblock4.denselayer4.norm2 folded, relu; [2,7,7,608] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer4.conv1.weight", NULL, "features.denseblock4.denselayer4.norm2",
       /*out_channels=*/128, /*group_input_channels=*/608, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/608, /*group_output_channels=*/128, /*input_channel_stride=*/608,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[147].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[147].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t197_features_denseblock4_denselayer4_norm1,
-      /*output=*/t198_features_denseblock4_denselayer4_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[77952] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/608, /*kernel=*/1, packed));
+    ops[147] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t197_features_denseblock4_denselayer4_norm1, .b = packed, .y = t198_features_denseblock4_denselayer4_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/608, /*out_channels=*/128,
+                 /*in_stride=*/608, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/608, /*group_output_channels=*/128, /*input_channel_stride=*/608,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[147].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[147].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t197_features_denseblock4_denselayer4_norm1,
+        /*output=*/t198_features_denseblock4_denselayer4_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.conv1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer4.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 608.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer4.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[148].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[148].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t198_features_denseblock4_denselayer4_norm2,
-      /*output=*/t199_features_denseblock4_denselayer4_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/128, /*kernel=*/3, packed));
+    ops[148] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t198_features_denseblock4_denselayer4_norm2, .b = packed, .y = t199_features_denseblock4_denselayer4_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/32,
+                 /*in_stride=*/128, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[148].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[148].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t198_features_denseblock4_denselayer4_norm2,
+        /*output=*/t199_features_denseblock4_denselayer4_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.conv2", "setup", s);
+  }
 
   /* features.denseblock4.denselayer5.norm1: batchnorm features.denseblock4.denselayer5.norm1 as a per-channel affine, relu; [2,7,7,640] -> [2,7,7,640] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer5.norm1", /*channels=*/640, /*bn_eps=*/1e-05));
@@ -4372,36 +5114,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock4.denselayer5.conv1: conv 1x1 640->128 s1, features.denseblock4.denselayer5.norm2 folded, relu; [2,7,7,640] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer5.conv1.weight", NULL, "features.denseblock4.denselayer5.norm2",
       /*out_channels=*/128, /*group_input_channels=*/640, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/640, /*group_output_channels=*/128, /*input_channel_stride=*/640,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[150].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[150].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t201_features_denseblock4_denselayer5_norm1,
-      /*output=*/t202_features_denseblock4_denselayer5_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[82048] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/640, /*kernel=*/1, packed));
+    ops[150] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t201_features_denseblock4_denselayer5_norm1, .b = packed, .y = t202_features_denseblock4_denselayer5_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/640, /*out_channels=*/128,
+                 /*in_stride=*/640, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/640, /*group_output_channels=*/128, /*input_channel_stride=*/640,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[150].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[150].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t201_features_denseblock4_denselayer5_norm1,
+        /*output=*/t202_features_denseblock4_denselayer5_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.conv1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer5.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 640.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer5.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[151].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[151].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t202_features_denseblock4_denselayer5_norm2,
-      /*output=*/t203_features_denseblock4_denselayer5_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/128, /*kernel=*/3, packed));
+    ops[151] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t202_features_denseblock4_denselayer5_norm2, .b = packed, .y = t203_features_denseblock4_denselayer5_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/32,
+                 /*in_stride=*/128, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[151].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[151].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t202_features_denseblock4_denselayer5_norm2,
+        /*output=*/t203_features_denseblock4_denselayer5_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.conv2", "setup", s);
+  }
 
   /* features.denseblock4.denselayer6.norm1: batchnorm features.denseblock4.denselayer6.norm1 as a per-channel affine, relu; [2,7,7,672] -> [2,7,7,672] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer6.norm1", /*channels=*/672, /*bn_eps=*/1e-05));
@@ -4422,36 +5192,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock4.denselayer6.conv1: conv 1x1 672->128 s1, features.denseblock4.denselayer6.norm2 folded, relu; [2,7,7,672] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer6.conv1.weight", NULL, "features.denseblock4.denselayer6.norm2",
       /*out_channels=*/128, /*group_input_channels=*/672, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/672, /*group_output_channels=*/128, /*input_channel_stride=*/672,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[153].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[153].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t205_features_denseblock4_denselayer6_norm1,
-      /*output=*/t206_features_denseblock4_denselayer6_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[86144] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/672, /*kernel=*/1, packed));
+    ops[153] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t205_features_denseblock4_denselayer6_norm1, .b = packed, .y = t206_features_denseblock4_denselayer6_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/672, /*out_channels=*/128,
+                 /*in_stride=*/672, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/672, /*group_output_channels=*/128, /*input_channel_stride=*/672,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[153].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[153].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t205_features_denseblock4_denselayer6_norm1,
+        /*output=*/t206_features_denseblock4_denselayer6_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.conv1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer6.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 672.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer6.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[154].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[154].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t206_features_denseblock4_denselayer6_norm2,
-      /*output=*/t207_features_denseblock4_denselayer6_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/128, /*kernel=*/3, packed));
+    ops[154] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t206_features_denseblock4_denselayer6_norm2, .b = packed, .y = t207_features_denseblock4_denselayer6_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/32,
+                 /*in_stride=*/128, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[154].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[154].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t206_features_denseblock4_denselayer6_norm2,
+        /*output=*/t207_features_denseblock4_denselayer6_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.conv2", "setup", s);
+  }
 
   /* features.denseblock4.denselayer7.norm1: batchnorm features.denseblock4.denselayer7.norm1 as a per-channel affine, relu; [2,7,7,704] -> [2,7,7,704] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer7.norm1", /*channels=*/704, /*bn_eps=*/1e-05));
@@ -4472,36 +5270,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock4.denselayer7.conv1: conv 1x1 704->128 s1, features.denseblock4.denselayer7.norm2 folded, relu; [2,7,7,704] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer7.conv1.weight", NULL, "features.denseblock4.denselayer7.norm2",
       /*out_channels=*/128, /*group_input_channels=*/704, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/704, /*group_output_channels=*/128, /*input_channel_stride=*/704,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[156].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[156].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t209_features_denseblock4_denselayer7_norm1,
-      /*output=*/t210_features_denseblock4_denselayer7_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[90240] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/704, /*kernel=*/1, packed));
+    ops[156] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t209_features_denseblock4_denselayer7_norm1, .b = packed, .y = t210_features_denseblock4_denselayer7_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/704, /*out_channels=*/128,
+                 /*in_stride=*/704, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/704, /*group_output_channels=*/128, /*input_channel_stride=*/704,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[156].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[156].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t209_features_denseblock4_denselayer7_norm1,
+        /*output=*/t210_features_denseblock4_denselayer7_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.conv1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer7.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 704.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer7.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[157].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[157].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t210_features_denseblock4_denselayer7_norm2,
-      /*output=*/t211_features_denseblock4_denselayer7_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/128, /*kernel=*/3, packed));
+    ops[157] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t210_features_denseblock4_denselayer7_norm2, .b = packed, .y = t211_features_denseblock4_denselayer7_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/32,
+                 /*in_stride=*/128, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[157].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[157].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t210_features_denseblock4_denselayer7_norm2,
+        /*output=*/t211_features_denseblock4_denselayer7_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.conv2", "setup", s);
+  }
 
   /* features.denseblock4.denselayer8.norm1: batchnorm features.denseblock4.denselayer8.norm1 as a per-channel affine, relu; [2,7,7,736] -> [2,7,7,736] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer8.norm1", /*channels=*/736, /*bn_eps=*/1e-05));
@@ -4522,36 +5348,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock4.denselayer8.conv1: conv 1x1 736->128 s1, features.denseblock4.denselayer8.norm2 folded, relu; [2,7,7,736] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer8.conv1.weight", NULL, "features.denseblock4.denselayer8.norm2",
       /*out_channels=*/128, /*group_input_channels=*/736, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/736, /*group_output_channels=*/128, /*input_channel_stride=*/736,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[159].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[159].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t213_features_denseblock4_denselayer8_norm1,
-      /*output=*/t214_features_denseblock4_denselayer8_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[94336] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/736, /*kernel=*/1, packed));
+    ops[159] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t213_features_denseblock4_denselayer8_norm1, .b = packed, .y = t214_features_denseblock4_denselayer8_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/736, /*out_channels=*/128,
+                 /*in_stride=*/736, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/736, /*group_output_channels=*/128, /*input_channel_stride=*/736,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[159].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[159].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t213_features_denseblock4_denselayer8_norm1,
+        /*output=*/t214_features_denseblock4_denselayer8_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.conv1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer8.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 736.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer8.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[160].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[160].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t214_features_denseblock4_denselayer8_norm2,
-      /*output=*/t215_features_denseblock4_denselayer8_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/128, /*kernel=*/3, packed));
+    ops[160] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t214_features_denseblock4_denselayer8_norm2, .b = packed, .y = t215_features_denseblock4_denselayer8_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/32,
+                 /*in_stride=*/128, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[160].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[160].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t214_features_denseblock4_denselayer8_norm2,
+        /*output=*/t215_features_denseblock4_denselayer8_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.conv2", "setup", s);
+  }
 
   /* features.denseblock4.denselayer9.norm1: batchnorm features.denseblock4.denselayer9.norm1 as a per-channel affine, relu; [2,7,7,768] -> [2,7,7,768] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer9.norm1", /*channels=*/768, /*bn_eps=*/1e-05));
@@ -4572,36 +5426,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock4.denselayer9.conv1: conv 1x1 768->128 s1, features.denseblock4.denselayer9.norm2 folded, relu; [2,7,7,768] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer9.conv1.weight", NULL, "features.denseblock4.denselayer9.norm2",
       /*out_channels=*/128, /*group_input_channels=*/768, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/768, /*group_output_channels=*/128, /*input_channel_stride=*/768,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[162].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[162].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t217_features_denseblock4_denselayer9_norm1,
-      /*output=*/t218_features_denseblock4_denselayer9_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[98432] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/768, /*kernel=*/1, packed));
+    ops[162] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t217_features_denseblock4_denselayer9_norm1, .b = packed, .y = t218_features_denseblock4_denselayer9_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/768, /*out_channels=*/128,
+                 /*in_stride=*/768, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/768, /*group_output_channels=*/128, /*input_channel_stride=*/768,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[162].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[162].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t217_features_denseblock4_denselayer9_norm1,
+        /*output=*/t218_features_denseblock4_denselayer9_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.conv1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer9.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 768.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer9.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[163].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[163].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t218_features_denseblock4_denselayer9_norm2,
-      /*output=*/t219_features_denseblock4_denselayer9_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/128, /*kernel=*/3, packed));
+    ops[163] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t218_features_denseblock4_denselayer9_norm2, .b = packed, .y = t219_features_denseblock4_denselayer9_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/32,
+                 /*in_stride=*/128, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[163].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[163].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t218_features_denseblock4_denselayer9_norm2,
+        /*output=*/t219_features_denseblock4_denselayer9_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.conv2", "setup", s);
+  }
 
   /* features.denseblock4.denselayer10.norm1: batchnorm features.denseblock4.denselayer10.norm1 as a per-channel affine, relu; [2,7,7,800] -> [2,7,7,800] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer10.norm1", /*channels=*/800, /*bn_eps=*/1e-05));
@@ -4622,36 +5504,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock4.denselayer10.conv1: conv 1x1 800->128 s1, features.denseblock4.denselayer10.norm2 folded, relu; [2,7,7,800] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer10.conv1.weight", NULL, "features.denseblock4.denselayer10.norm2",
       /*out_channels=*/128, /*group_input_channels=*/800, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/800, /*group_output_channels=*/128, /*input_channel_stride=*/800,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[165].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[165].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t221_features_denseblock4_denselayer10_norm1,
-      /*output=*/t222_features_denseblock4_denselayer10_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[102528] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/800, /*kernel=*/1, packed));
+    ops[165] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t221_features_denseblock4_denselayer10_norm1, .b = packed, .y = t222_features_denseblock4_denselayer10_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/800, /*out_channels=*/128,
+                 /*in_stride=*/800, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/800, /*group_output_channels=*/128, /*input_channel_stride=*/800,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[165].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[165].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t221_features_denseblock4_denselayer10_norm1,
+        /*output=*/t222_features_denseblock4_denselayer10_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.conv1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer10.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 800.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer10.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[166].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[166].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t222_features_denseblock4_denselayer10_norm2,
-      /*output=*/t223_features_denseblock4_denselayer10_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/128, /*kernel=*/3, packed));
+    ops[166] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t222_features_denseblock4_denselayer10_norm2, .b = packed, .y = t223_features_denseblock4_denselayer10_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/32,
+                 /*in_stride=*/128, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[166].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[166].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t222_features_denseblock4_denselayer10_norm2,
+        /*output=*/t223_features_denseblock4_denselayer10_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.conv2", "setup", s);
+  }
 
   /* features.denseblock4.denselayer11.norm1: batchnorm features.denseblock4.denselayer11.norm1 as a per-channel affine, relu; [2,7,7,832] -> [2,7,7,832] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer11.norm1", /*channels=*/832, /*bn_eps=*/1e-05));
@@ -4672,36 +5582,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock4.denselayer11.conv1: conv 1x1 832->128 s1, features.denseblock4.denselayer11.norm2 folded, relu; [2,7,7,832] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer11.conv1.weight", NULL, "features.denseblock4.denselayer11.norm2",
       /*out_channels=*/128, /*group_input_channels=*/832, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/832, /*group_output_channels=*/128, /*input_channel_stride=*/832,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[168].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[168].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t225_features_denseblock4_denselayer11_norm1,
-      /*output=*/t226_features_denseblock4_denselayer11_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[106624] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/832, /*kernel=*/1, packed));
+    ops[168] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t225_features_denseblock4_denselayer11_norm1, .b = packed, .y = t226_features_denseblock4_denselayer11_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/832, /*out_channels=*/128,
+                 /*in_stride=*/832, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/832, /*group_output_channels=*/128, /*input_channel_stride=*/832,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[168].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[168].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t225_features_denseblock4_denselayer11_norm1,
+        /*output=*/t226_features_denseblock4_denselayer11_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.conv1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer11.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 832.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer11.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[169].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[169].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t226_features_denseblock4_denselayer11_norm2,
-      /*output=*/t227_features_denseblock4_denselayer11_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/128, /*kernel=*/3, packed));
+    ops[169] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t226_features_denseblock4_denselayer11_norm2, .b = packed, .y = t227_features_denseblock4_denselayer11_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/32,
+                 /*in_stride=*/128, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[169].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[169].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t226_features_denseblock4_denselayer11_norm2,
+        /*output=*/t227_features_denseblock4_denselayer11_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.conv2", "setup", s);
+  }
 
   /* features.denseblock4.denselayer12.norm1: batchnorm features.denseblock4.denselayer12.norm1 as a per-channel affine, relu; [2,7,7,864] -> [2,7,7,864] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer12.norm1", /*channels=*/864, /*bn_eps=*/1e-05));
@@ -4722,36 +5660,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock4.denselayer12.conv1: conv 1x1 864->128 s1, features.denseblock4.denselayer12.norm2 folded, relu; [2,7,7,864] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer12.conv1.weight", NULL, "features.denseblock4.denselayer12.norm2",
       /*out_channels=*/128, /*group_input_channels=*/864, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/864, /*group_output_channels=*/128, /*input_channel_stride=*/864,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[171].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[171].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t229_features_denseblock4_denselayer12_norm1,
-      /*output=*/t230_features_denseblock4_denselayer12_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[110720] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/864, /*kernel=*/1, packed));
+    ops[171] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t229_features_denseblock4_denselayer12_norm1, .b = packed, .y = t230_features_denseblock4_denselayer12_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/864, /*out_channels=*/128,
+                 /*in_stride=*/864, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/864, /*group_output_channels=*/128, /*input_channel_stride=*/864,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[171].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[171].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t229_features_denseblock4_denselayer12_norm1,
+        /*output=*/t230_features_denseblock4_denselayer12_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.conv1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer12.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 864.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer12.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[172].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[172].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t230_features_denseblock4_denselayer12_norm2,
-      /*output=*/t231_features_denseblock4_denselayer12_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/128, /*kernel=*/3, packed));
+    ops[172] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t230_features_denseblock4_denselayer12_norm2, .b = packed, .y = t231_features_denseblock4_denselayer12_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/32,
+                 /*in_stride=*/128, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[172].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[172].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t230_features_denseblock4_denselayer12_norm2,
+        /*output=*/t231_features_denseblock4_denselayer12_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.conv2", "setup", s);
+  }
 
   /* features.denseblock4.denselayer13.norm1: batchnorm features.denseblock4.denselayer13.norm1 as a per-channel affine, relu; [2,7,7,896] -> [2,7,7,896] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer13.norm1", /*channels=*/896, /*bn_eps=*/1e-05));
@@ -4772,36 +5738,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock4.denselayer13.conv1: conv 1x1 896->128 s1, features.denseblock4.denselayer13.norm2 folded, relu; [2,7,7,896] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer13.conv1.weight", NULL, "features.denseblock4.denselayer13.norm2",
       /*out_channels=*/128, /*group_input_channels=*/896, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/896, /*group_output_channels=*/128, /*input_channel_stride=*/896,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[174].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[174].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t233_features_denseblock4_denselayer13_norm1,
-      /*output=*/t234_features_denseblock4_denselayer13_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[114816] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/896, /*kernel=*/1, packed));
+    ops[174] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t233_features_denseblock4_denselayer13_norm1, .b = packed, .y = t234_features_denseblock4_denselayer13_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/896, /*out_channels=*/128,
+                 /*in_stride=*/896, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/896, /*group_output_channels=*/128, /*input_channel_stride=*/896,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[174].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[174].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t233_features_denseblock4_denselayer13_norm1,
+        /*output=*/t234_features_denseblock4_denselayer13_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.conv1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer13.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 896.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer13.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[175].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[175].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t234_features_denseblock4_denselayer13_norm2,
-      /*output=*/t235_features_denseblock4_denselayer13_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/128, /*kernel=*/3, packed));
+    ops[175] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t234_features_denseblock4_denselayer13_norm2, .b = packed, .y = t235_features_denseblock4_denselayer13_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/32,
+                 /*in_stride=*/128, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[175].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[175].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t234_features_denseblock4_denselayer13_norm2,
+        /*output=*/t235_features_denseblock4_denselayer13_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.conv2", "setup", s);
+  }
 
   /* features.denseblock4.denselayer14.norm1: batchnorm features.denseblock4.denselayer14.norm1 as a per-channel affine, relu; [2,7,7,928] -> [2,7,7,928] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer14.norm1", /*channels=*/928, /*bn_eps=*/1e-05));
@@ -4822,36 +5816,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock4.denselayer14.conv1: conv 1x1 928->128 s1, features.denseblock4.denselayer14.norm2 folded, relu; [2,7,7,928] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer14.conv1.weight", NULL, "features.denseblock4.denselayer14.norm2",
       /*out_channels=*/128, /*group_input_channels=*/928, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/928, /*group_output_channels=*/128, /*input_channel_stride=*/928,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[177].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[177].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t237_features_denseblock4_denselayer14_norm1,
-      /*output=*/t238_features_denseblock4_denselayer14_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[118912] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/928, /*kernel=*/1, packed));
+    ops[177] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t237_features_denseblock4_denselayer14_norm1, .b = packed, .y = t238_features_denseblock4_denselayer14_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/928, /*out_channels=*/128,
+                 /*in_stride=*/928, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/928, /*group_output_channels=*/128, /*input_channel_stride=*/928,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[177].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[177].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t237_features_denseblock4_denselayer14_norm1,
+        /*output=*/t238_features_denseblock4_denselayer14_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.conv1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer14.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 928.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer14.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[178].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[178].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t238_features_denseblock4_denselayer14_norm2,
-      /*output=*/t239_features_denseblock4_denselayer14_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/128, /*kernel=*/3, packed));
+    ops[178] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t238_features_denseblock4_denselayer14_norm2, .b = packed, .y = t239_features_denseblock4_denselayer14_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/32,
+                 /*in_stride=*/128, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[178].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[178].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t238_features_denseblock4_denselayer14_norm2,
+        /*output=*/t239_features_denseblock4_denselayer14_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.conv2", "setup", s);
+  }
 
   /* features.denseblock4.denselayer15.norm1: batchnorm features.denseblock4.denselayer15.norm1 as a per-channel affine, relu; [2,7,7,960] -> [2,7,7,960] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer15.norm1", /*channels=*/960, /*bn_eps=*/1e-05));
@@ -4872,36 +5894,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock4.denselayer15.conv1: conv 1x1 960->128 s1, features.denseblock4.denselayer15.norm2 folded, relu; [2,7,7,960] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer15.conv1.weight", NULL, "features.denseblock4.denselayer15.norm2",
       /*out_channels=*/128, /*group_input_channels=*/960, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/960, /*group_output_channels=*/128, /*input_channel_stride=*/960,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[180].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[180].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t241_features_denseblock4_denselayer15_norm1,
-      /*output=*/t242_features_denseblock4_denselayer15_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[123008] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/960, /*kernel=*/1, packed));
+    ops[180] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t241_features_denseblock4_denselayer15_norm1, .b = packed, .y = t242_features_denseblock4_denselayer15_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/960, /*out_channels=*/128,
+                 /*in_stride=*/960, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/960, /*group_output_channels=*/128, /*input_channel_stride=*/960,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[180].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[180].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t241_features_denseblock4_denselayer15_norm1,
+        /*output=*/t242_features_denseblock4_denselayer15_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.conv1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer15.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 960.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer15.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[181].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[181].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t242_features_denseblock4_denselayer15_norm2,
-      /*output=*/t243_features_denseblock4_denselayer15_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/128, /*kernel=*/3, packed));
+    ops[181] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t242_features_denseblock4_denselayer15_norm2, .b = packed, .y = t243_features_denseblock4_denselayer15_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/32,
+                 /*in_stride=*/128, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[181].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[181].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t242_features_denseblock4_denselayer15_norm2,
+        /*output=*/t243_features_denseblock4_denselayer15_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.conv2", "setup", s);
+  }
 
   /* features.denseblock4.denselayer16.norm1: batchnorm features.denseblock4.denselayer16.norm1 as a per-channel affine, relu; [2,7,7,992] -> [2,7,7,992] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer16.norm1", /*channels=*/992, /*bn_eps=*/1e-05));
@@ -4922,36 +5972,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* features.denseblock4.denselayer16.conv1: conv 1x1 992->128 s1, features.denseblock4.denselayer16.norm2 folded, relu; [2,7,7,992] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer16.conv1.weight", NULL, "features.denseblock4.denselayer16.norm2",
       /*out_channels=*/128, /*group_input_channels=*/992, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/992, /*group_output_channels=*/128, /*input_channel_stride=*/992,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[183].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[183].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t245_features_denseblock4_denselayer16_norm1,
-      /*output=*/t246_features_denseblock4_denselayer16_norm2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[127104] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/992, /*kernel=*/1, packed));
+    ops[183] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t245_features_denseblock4_denselayer16_norm1, .b = packed, .y = t246_features_denseblock4_denselayer16_norm2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/992, /*out_channels=*/128,
+                 /*in_stride=*/992, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/992, /*group_output_channels=*/128, /*input_channel_stride=*/992,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[183].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[183].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t245_features_denseblock4_denselayer16_norm1,
+        /*output=*/t246_features_denseblock4_denselayer16_norm2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.conv1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer16.conv2: conv 3x3 128->32 s1; [2,7,7,128] -> [2,7,7,32] (channels 992.. of features.denseblock4) */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer16.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[184].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[184].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t246_features_denseblock4_denselayer16_norm2,
-      /*output=*/t247_features_denseblock4_denselayer16_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/128, /*kernel=*/3, packed));
+    ops[184] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t246_features_denseblock4_denselayer16_norm2, .b = packed, .y = t247_features_denseblock4_denselayer16_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/32,
+                 /*in_stride=*/128, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[184].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[184].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t246_features_denseblock4_denselayer16_norm2,
+        /*output=*/t247_features_denseblock4_denselayer16_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.conv2", "setup", s);
+  }
 
   /* features.norm5: batchnorm features.norm5 as a per-channel affine, relu; [2,7,7,1024] -> [2,7,7,1024] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.norm5", /*channels=*/1024, /*bn_eps=*/1e-05));

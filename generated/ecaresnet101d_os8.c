@@ -1684,18 +1684,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* conv1.0: conv 3x3 3->32 s2, conv1.1 folded, relu; [2,320,320,3] -> [2,160,160,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.0.weight", NULL, "conv1.1",
       /*out_channels=*/32, /*group_input_channels=*/3, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/3, /*group_output_channels=*/32, /*input_channel_stride=*/3,
-      /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv1.0", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[0].xnn, /*batch_size=*/2, /*input_height=*/320, /*input_width=*/320, /*input=*/t1_input,
-      /*output=*/t2_conv1_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv1.0", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/3, /*kernel=*/3, packed));
+    ops[0] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t1_input, .b = packed, .y = t2_conv1_2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/160, /*width=*/160, /*in_channels=*/3, /*out_channels=*/32,
+                 /*in_stride=*/3, /*out_stride=*/32, /*stride=*/2, /*in_height=*/320, /*in_width=*/320}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/3, /*group_output_channels=*/32, /*input_channel_stride=*/3,
+        /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv1.0", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[0].xnn, /*batch_size=*/2, /*input_height=*/320, /*input_width=*/320, /*input=*/t1_input,
+        /*output=*/t2_conv1_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv1.0", "setup", s);
+  }
 
   /* conv1.3: conv 3x3 32->32 s1, conv1.4 folded, Winograd F(4x4,3x3) over 3200 tiles in blocks of 113, relu; [2,160,160,32] -> [2,160,160,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.3.weight", NULL, "conv1.4",
@@ -1757,18 +1771,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.0.conv1: conv 1x1 64->64 s1, layer1.0.bn1 folded, relu; [2,80,80,64] -> [2,80,80,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv1.weight", NULL, "layer1.0.bn1",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[4].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/t5_maxpool,
-      /*output=*/t6_layer1_0_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[4160] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[4] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t5_maxpool, .b = packed, .y = t6_layer1_0_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/80, /*width=*/80, /*in_channels=*/64, /*out_channels=*/64,
+                 /*in_stride=*/64, /*out_stride=*/64, /*stride=*/1, /*in_height=*/80, /*in_width=*/80}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[4].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/t5_maxpool,
+        /*output=*/t6_layer1_0_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "setup", s);
+  }
 
   /* layer1.0.conv2: conv 3x3 64->64 s1, layer1.0.bn2 folded, Winograd F(4x4,3x3) over 800 tiles in blocks of 56, relu; [2,80,80,64] -> [2,80,80,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.weight", NULL, "layer1.0.bn2",
@@ -1796,18 +1824,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.0.conv3: conv 1x1 64->256 s1, layer1.0.bn3 folded; [2,80,80,64] -> [2,80,80,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv3.weight", NULL, "layer1.0.bn3",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[6].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
-      /*input=*/t7_layer1_0_act2, /*output=*/t8_layer1_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16640] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[6] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t7_layer1_0_act2, .b = packed, .y = t8_layer1_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/80, /*width=*/80, /*in_channels=*/64, /*out_channels=*/256,
+                 /*in_stride=*/64, /*out_stride=*/256, /*stride=*/1, /*in_height=*/80, /*in_width=*/80}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[6].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
+        /*input=*/t7_layer1_0_act2, /*output=*/t8_layer1_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "setup", s);
+  }
 
   /* layer1.0.se: global avg pool; [2,80,80,256] -> [2,1,1,256] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1856,18 +1898,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.0.downsample.1: conv 1x1 64->256 s1, layer1.0.downsample.2 folded; [2,80,80,64] -> [2,80,80,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.downsample.1.weight", NULL, "layer1.0.downsample.2",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[11].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/t5_maxpool,
-      /*output=*/t13_layer1_0_downsample, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16640] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[11] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t5_maxpool, .b = packed, .y = t13_layer1_0_downsample,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/80, /*width=*/80, /*in_channels=*/64, /*out_channels=*/256,
+                 /*in_stride=*/64, /*out_stride=*/256, /*stride=*/1, /*in_height=*/80, /*in_width=*/80}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[11].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/t5_maxpool,
+        /*output=*/t13_layer1_0_downsample, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.1", "setup", s);
+  }
 
   /* layer1.0.act3: add, relu; [2,80,80,256] -> [2,80,80,256] */
   s = xnn_create_add_nd_f32(
@@ -1882,18 +1938,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.1.conv1: conv 1x1 256->64 s1, layer1.1.bn1 folded, relu; [2,80,80,256] -> [2,80,80,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv1.weight", NULL, "layer1.1.bn1",
       /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/64, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[13].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
-      /*input=*/t14_layer1_0_act3, /*output=*/t15_layer1_1_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16448] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[13] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t14_layer1_0_act3, .b = packed, .y = t15_layer1_1_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/80, /*width=*/80, /*in_channels=*/256, /*out_channels=*/64,
+                 /*in_stride=*/256, /*out_stride=*/64, /*stride=*/1, /*in_height=*/80, /*in_width=*/80}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/64, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[13].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
+        /*input=*/t14_layer1_0_act3, /*output=*/t15_layer1_1_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "setup", s);
+  }
 
   /* layer1.1.conv2: conv 3x3 64->64 s1, layer1.1.bn2 folded, Winograd F(4x4,3x3) over 800 tiles in blocks of 56, relu; [2,80,80,64] -> [2,80,80,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.weight", NULL, "layer1.1.bn2",
@@ -1921,18 +1991,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.1.conv3: conv 1x1 64->256 s1, layer1.1.bn3 folded; [2,80,80,64] -> [2,80,80,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv3.weight", NULL, "layer1.1.bn3",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[15].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
-      /*input=*/t16_layer1_1_act2, /*output=*/t17_layer1_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16640] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[15] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t16_layer1_1_act2, .b = packed, .y = t17_layer1_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/80, /*width=*/80, /*in_channels=*/64, /*out_channels=*/256,
+                 /*in_stride=*/64, /*out_stride=*/256, /*stride=*/1, /*in_height=*/80, /*in_width=*/80}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[15].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
+        /*input=*/t16_layer1_1_act2, /*output=*/t17_layer1_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "setup", s);
+  }
 
   /* layer1.1.se: global avg pool; [2,80,80,256] -> [2,1,1,256] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1991,18 +2075,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.2.conv1: conv 1x1 256->64 s1, layer1.2.bn1 folded, relu; [2,80,80,256] -> [2,80,80,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv1.weight", NULL, "layer1.2.bn1",
       /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/64, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[21].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
-      /*input=*/t22_layer1_1_act3, /*output=*/t23_layer1_2_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16448] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[21] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t22_layer1_1_act3, .b = packed, .y = t23_layer1_2_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/80, /*width=*/80, /*in_channels=*/256, /*out_channels=*/64,
+                 /*in_stride=*/256, /*out_stride=*/64, /*stride=*/1, /*in_height=*/80, /*in_width=*/80}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/64, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[21].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
+        /*input=*/t22_layer1_1_act3, /*output=*/t23_layer1_2_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv1", "setup", s);
+  }
 
   /* layer1.2.conv2: conv 3x3 64->64 s1, layer1.2.bn2 folded, Winograd F(4x4,3x3) over 800 tiles in blocks of 56, relu; [2,80,80,64] -> [2,80,80,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv2.weight", NULL, "layer1.2.bn2",
@@ -2030,18 +2128,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.2.conv3: conv 1x1 64->256 s1, layer1.2.bn3 folded; [2,80,80,64] -> [2,80,80,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv3.weight", NULL, "layer1.2.bn3",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[23].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
-      /*input=*/t24_layer1_2_act2, /*output=*/t25_layer1_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16640] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[23] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t24_layer1_2_act2, .b = packed, .y = t25_layer1_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/80, /*width=*/80, /*in_channels=*/64, /*out_channels=*/256,
+                 /*in_stride=*/64, /*out_stride=*/256, /*stride=*/1, /*in_height=*/80, /*in_width=*/80}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[23].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
+        /*input=*/t24_layer1_2_act2, /*output=*/t25_layer1_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv3", "setup", s);
+  }
 
   /* layer1.2.se: global avg pool; [2,80,80,256] -> [2,1,1,256] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -2100,50 +2212,92 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.0.conv1: conv 1x1 256->128 s1, layer2.0.bn1 folded, relu; [2,80,80,256] -> [2,80,80,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv1.weight", NULL, "layer2.0.bn1",
       /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[29].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/t30_layer1,
-      /*output=*/t31_layer2_0_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[32896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[29] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t30_layer1, .b = packed, .y = t31_layer2_0_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/80, /*width=*/80, /*in_channels=*/256, /*out_channels=*/128,
+                 /*in_stride=*/256, /*out_stride=*/128, /*stride=*/1, /*in_height=*/80, /*in_width=*/80}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[29].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80, /*input=*/t30_layer1,
+        /*output=*/t31_layer2_0_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "setup", s);
+  }
 
   /* layer2.0.conv2: conv 3x3 128->128 s2, layer2.0.bn2 folded, relu; [2,80,80,128] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv2.weight", NULL, "layer2.0.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[30].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
-      /*input=*/t31_layer2_0_act1, /*output=*/t32_layer2_0_act2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[147584] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/128, /*kernel=*/3, packed));
+    ops[30] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t31_layer2_0_act1, .b = packed, .y = t32_layer2_0_act2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/128, /*out_channels=*/128,
+                 /*in_stride=*/128, /*out_stride=*/128, /*stride=*/2, /*in_height=*/80, /*in_width=*/80}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[30].xnn, /*batch_size=*/2, /*input_height=*/80, /*input_width=*/80,
+        /*input=*/t31_layer2_0_act1, /*output=*/t32_layer2_0_act2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "setup", s);
+  }
 
   /* layer2.0.conv3: conv 1x1 128->512 s1, layer2.0.bn3 folded; [2,40,40,128] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv3.weight", NULL, "layer2.0.bn3",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[31].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t32_layer2_0_act2, /*output=*/t33_layer2_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[66048] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[31] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t32_layer2_0_act2, .b = packed, .y = t33_layer2_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/128, /*out_channels=*/512,
+                 /*in_stride=*/128, /*out_stride=*/512, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[31].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t32_layer2_0_act2, /*output=*/t33_layer2_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "setup", s);
+  }
 
   /* layer2.0.se: global avg pool; [2,40,40,512] -> [2,1,1,512] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -2204,18 +2358,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.0.downsample.1: conv 1x1 256->512 s1, layer2.0.downsample.2 folded; [2,40,40,256] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.downsample.1.weight", NULL, "layer2.0.downsample.2",
       /*out_channels=*/512, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/512, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[37].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t38_layer2_0_downsample_0, /*output=*/t39_layer2_0_downsample, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[131584] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[37] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t38_layer2_0_downsample_0, .b = packed, .y = t39_layer2_0_downsample,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/512,
+                 /*in_stride=*/256, /*out_stride=*/512, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/512, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[37].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t38_layer2_0_downsample_0, /*output=*/t39_layer2_0_downsample, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.1", "setup", s);
+  }
 
   /* layer2.0.act3: add, relu; [2,40,40,512] -> [2,40,40,512] */
   s = xnn_create_add_nd_f32(
@@ -2230,18 +2398,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.1.conv1: conv 1x1 512->128 s1, layer2.1.bn1 folded, relu; [2,40,40,512] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv1.weight", NULL, "layer2.1.bn1",
       /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[39].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t40_layer2_0_act3, /*output=*/t41_layer2_1_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[65664] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[39] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t40_layer2_0_act3, .b = packed, .y = t41_layer2_1_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/512, /*out_channels=*/128,
+                 /*in_stride=*/512, /*out_stride=*/128, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[39].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t40_layer2_0_act3, /*output=*/t41_layer2_1_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "setup", s);
+  }
 
   /* layer2.1.conv2: conv 3x3 128->128 s1, layer2.1.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,128] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.weight", NULL, "layer2.1.bn2",
@@ -2269,18 +2451,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.1.conv3: conv 1x1 128->512 s1, layer2.1.bn3 folded; [2,40,40,128] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv3.weight", NULL, "layer2.1.bn3",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[41].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t42_layer2_1_act2, /*output=*/t43_layer2_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[66048] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[41] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t42_layer2_1_act2, .b = packed, .y = t43_layer2_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/128, /*out_channels=*/512,
+                 /*in_stride=*/128, /*out_stride=*/512, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[41].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t42_layer2_1_act2, /*output=*/t43_layer2_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "setup", s);
+  }
 
   /* layer2.1.se: global avg pool; [2,40,40,512] -> [2,1,1,512] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -2339,18 +2535,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.2.conv1: conv 1x1 512->128 s1, layer2.2.bn1 folded, relu; [2,40,40,512] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv1.weight", NULL, "layer2.2.bn1",
       /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[47].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t48_layer2_1_act3, /*output=*/t49_layer2_2_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[65664] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[47] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t48_layer2_1_act3, .b = packed, .y = t49_layer2_2_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/512, /*out_channels=*/128,
+                 /*in_stride=*/512, /*out_stride=*/128, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[47].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t48_layer2_1_act3, /*output=*/t49_layer2_2_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "setup", s);
+  }
 
   /* layer2.2.conv2: conv 3x3 128->128 s1, layer2.2.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,128] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv2.weight", NULL, "layer2.2.bn2",
@@ -2378,18 +2588,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.2.conv3: conv 1x1 128->512 s1, layer2.2.bn3 folded; [2,40,40,128] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv3.weight", NULL, "layer2.2.bn3",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[49].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t50_layer2_2_act2, /*output=*/t51_layer2_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[66048] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[49] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t50_layer2_2_act2, .b = packed, .y = t51_layer2_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/128, /*out_channels=*/512,
+                 /*in_stride=*/128, /*out_stride=*/512, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[49].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t50_layer2_2_act2, /*output=*/t51_layer2_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "setup", s);
+  }
 
   /* layer2.2.se: global avg pool; [2,40,40,512] -> [2,1,1,512] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -2448,18 +2672,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.3.conv1: conv 1x1 512->128 s1, layer2.3.bn1 folded, relu; [2,40,40,512] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv1.weight", NULL, "layer2.3.bn1",
       /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[55].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t56_layer2_2_act3, /*output=*/t57_layer2_3_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[65664] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[55] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t56_layer2_2_act3, .b = packed, .y = t57_layer2_3_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/512, /*out_channels=*/128,
+                 /*in_stride=*/512, /*out_stride=*/128, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[55].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t56_layer2_2_act3, /*output=*/t57_layer2_3_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "setup", s);
+  }
 
   /* layer2.3.conv2: conv 3x3 128->128 s1, layer2.3.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,128] -> [2,40,40,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv2.weight", NULL, "layer2.3.bn2",
@@ -2487,18 +2725,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.3.conv3: conv 1x1 128->512 s1, layer2.3.bn3 folded; [2,40,40,128] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv3.weight", NULL, "layer2.3.bn3",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[57].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t58_layer2_3_act2, /*output=*/t59_layer2_3_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[66048] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[57] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t58_layer2_3_act2, .b = packed, .y = t59_layer2_3_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/128, /*out_channels=*/512,
+                 /*in_stride=*/128, /*out_stride=*/512, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[57].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t58_layer2_3_act2, /*output=*/t59_layer2_3_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "setup", s);
+  }
 
   /* layer2.3.se: global avg pool; [2,40,40,512] -> [2,1,1,512] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -2557,18 +2809,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.0.conv1: conv 1x1 512->256 s1, layer3.0.bn1 folded, relu; [2,40,40,512] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv1.weight", NULL, "layer3.0.bn1",
       /*out_channels=*/256, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/256, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[63].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/t64_layer2,
-      /*output=*/t65_layer3_0_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[131328] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[63] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t64_layer2, .b = packed, .y = t65_layer3_0_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/512, /*out_channels=*/256,
+                 /*in_stride=*/512, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/256, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[63].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40, /*input=*/t64_layer2,
+        /*output=*/t65_layer3_0_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "setup", s);
+  }
 
   /* layer3.0.conv2: conv 3x3 256->256 s1, layer3.0.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv2.weight", NULL, "layer3.0.bn2",
@@ -2596,18 +2862,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.0.conv3: conv 1x1 256->1024 s1, layer3.0.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv3.weight", NULL, "layer3.0.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[65].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t66_layer3_0_act2, /*output=*/t67_layer3_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[65] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t66_layer3_0_act2, .b = packed, .y = t67_layer3_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[65].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t66_layer3_0_act2, /*output=*/t67_layer3_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "setup", s);
+  }
 
   /* layer3.0.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -2671,18 +2951,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.0.downsample.1: conv 1x1 512->1024 s1, layer3.0.downsample.2 folded; [2,40,40,512] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.downsample.1.weight", NULL, "layer3.0.downsample.2",
       /*out_channels=*/1024, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/1024, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[71].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[71].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t72_layer3_0_downsample_0, /*output=*/t73_layer3_0_downsample, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[525312] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[71] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t72_layer3_0_downsample_0, .b = packed, .y = t73_layer3_0_downsample,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/512, /*out_channels=*/1024,
+                 /*in_stride=*/512, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/1024, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[71].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[71].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t72_layer3_0_downsample_0, /*output=*/t73_layer3_0_downsample, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.1", "setup", s);
+  }
 
   /* layer3.0.act3: add, relu; [2,40,40,1024] -> [2,40,40,1024] */
   s = xnn_create_add_nd_f32(
@@ -2697,18 +2991,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.1.conv1: conv 1x1 1024->256 s1, layer3.1.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv1.weight", NULL, "layer3.1.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[73].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t74_layer3_0_act3, /*output=*/t75_layer3_1_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[73] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t74_layer3_0_act3, .b = packed, .y = t75_layer3_1_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[73].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t74_layer3_0_act3, /*output=*/t75_layer3_1_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "setup", s);
+  }
 
   /* layer3.1.conv2: conv 3x3 256->256 s1 d2, layer3.1.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.weight", NULL, "layer3.1.bn2",
@@ -2736,18 +3044,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.1.conv3: conv 1x1 256->1024 s1, layer3.1.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv3.weight", NULL, "layer3.1.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[75].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t76_layer3_1_act2, /*output=*/t77_layer3_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[75] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t76_layer3_1_act2, .b = packed, .y = t77_layer3_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[75].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t76_layer3_1_act2, /*output=*/t77_layer3_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "setup", s);
+  }
 
   /* layer3.1.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -2806,18 +3128,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.2.conv1: conv 1x1 1024->256 s1, layer3.2.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv1.weight", NULL, "layer3.2.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[81].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[81].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t82_layer3_1_act3, /*output=*/t83_layer3_2_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[81] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t82_layer3_1_act3, .b = packed, .y = t83_layer3_2_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[81].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[81].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t82_layer3_1_act3, /*output=*/t83_layer3_2_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "setup", s);
+  }
 
   /* layer3.2.conv2: conv 3x3 256->256 s1 d2, layer3.2.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv2.weight", NULL, "layer3.2.bn2",
@@ -2845,18 +3181,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.2.conv3: conv 1x1 256->1024 s1, layer3.2.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv3.weight", NULL, "layer3.2.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[83].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[83].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t84_layer3_2_act2, /*output=*/t85_layer3_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[83] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t84_layer3_2_act2, .b = packed, .y = t85_layer3_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[83].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[83].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t84_layer3_2_act2, /*output=*/t85_layer3_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "setup", s);
+  }
 
   /* layer3.2.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -2915,18 +3265,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.3.conv1: conv 1x1 1024->256 s1, layer3.3.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv1.weight", NULL, "layer3.3.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[89].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[89].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t90_layer3_2_act3, /*output=*/t91_layer3_3_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[89] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t90_layer3_2_act3, .b = packed, .y = t91_layer3_3_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[89].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[89].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t90_layer3_2_act3, /*output=*/t91_layer3_3_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "setup", s);
+  }
 
   /* layer3.3.conv2: conv 3x3 256->256 s1 d2, layer3.3.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv2.weight", NULL, "layer3.3.bn2",
@@ -2954,18 +3318,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.3.conv3: conv 1x1 256->1024 s1, layer3.3.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv3.weight", NULL, "layer3.3.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[91].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[91].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t92_layer3_3_act2, /*output=*/t93_layer3_3_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[91] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t92_layer3_3_act2, .b = packed, .y = t93_layer3_3_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[91].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[91].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t92_layer3_3_act2, /*output=*/t93_layer3_3_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "setup", s);
+  }
 
   /* layer3.3.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -3024,18 +3402,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.4.conv1: conv 1x1 1024->256 s1, layer3.4.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv1.weight", NULL, "layer3.4.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[97].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[97].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t98_layer3_3_act3, /*output=*/t99_layer3_4_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[97] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t98_layer3_3_act3, .b = packed, .y = t99_layer3_4_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[97].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[97].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t98_layer3_3_act3, /*output=*/t99_layer3_4_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "setup", s);
+  }
 
   /* layer3.4.conv2: conv 3x3 256->256 s1 d2, layer3.4.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv2.weight", NULL, "layer3.4.bn2",
@@ -3063,18 +3455,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.4.conv3: conv 1x1 256->1024 s1, layer3.4.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv3.weight", NULL, "layer3.4.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[99].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[99].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t100_layer3_4_act2, /*output=*/t101_layer3_4_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[99] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t100_layer3_4_act2, .b = packed, .y = t101_layer3_4_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[99].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[99].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t100_layer3_4_act2, /*output=*/t101_layer3_4_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "setup", s);
+  }
 
   /* layer3.4.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -3133,18 +3539,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.5.conv1: conv 1x1 1024->256 s1, layer3.5.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv1.weight", NULL, "layer3.5.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[105].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t106_layer3_4_act3, /*output=*/t107_layer3_5_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[105] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t106_layer3_4_act3, .b = packed, .y = t107_layer3_5_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[105].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t106_layer3_4_act3, /*output=*/t107_layer3_5_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "setup", s);
+  }
 
   /* layer3.5.conv2: conv 3x3 256->256 s1 d2, layer3.5.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv2.weight", NULL, "layer3.5.bn2",
@@ -3172,18 +3592,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.5.conv3: conv 1x1 256->1024 s1, layer3.5.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv3.weight", NULL, "layer3.5.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[107].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[107].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t108_layer3_5_act2, /*output=*/t109_layer3_5_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[107] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t108_layer3_5_act2, .b = packed, .y = t109_layer3_5_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[107].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[107].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t108_layer3_5_act2, /*output=*/t109_layer3_5_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "setup", s);
+  }
 
   /* layer3.5.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -3242,18 +3676,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.6.conv1: conv 1x1 1024->256 s1, layer3.6.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.6.conv1.weight", NULL, "layer3.6.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[113].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[113].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t114_layer3_5_act3, /*output=*/t115_layer3_6_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[113] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t114_layer3_5_act3, .b = packed, .y = t115_layer3_6_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[113].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[113].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t114_layer3_5_act3, /*output=*/t115_layer3_6_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv1", "setup", s);
+  }
 
   /* layer3.6.conv2: conv 3x3 256->256 s1 d2, layer3.6.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.6.conv2.weight", NULL, "layer3.6.bn2",
@@ -3281,18 +3729,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.6.conv3: conv 1x1 256->1024 s1, layer3.6.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.6.conv3.weight", NULL, "layer3.6.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[115].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[115].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t116_layer3_6_act2, /*output=*/t117_layer3_6_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[115] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t116_layer3_6_act2, .b = packed, .y = t117_layer3_6_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[115].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[115].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t116_layer3_6_act2, /*output=*/t117_layer3_6_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv3", "setup", s);
+  }
 
   /* layer3.6.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -3351,18 +3813,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.7.conv1: conv 1x1 1024->256 s1, layer3.7.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.7.conv1.weight", NULL, "layer3.7.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[121].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[121].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t122_layer3_6_act3, /*output=*/t123_layer3_7_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[121] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t122_layer3_6_act3, .b = packed, .y = t123_layer3_7_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[121].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[121].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t122_layer3_6_act3, /*output=*/t123_layer3_7_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv1", "setup", s);
+  }
 
   /* layer3.7.conv2: conv 3x3 256->256 s1 d2, layer3.7.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.7.conv2.weight", NULL, "layer3.7.bn2",
@@ -3390,18 +3866,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.7.conv3: conv 1x1 256->1024 s1, layer3.7.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.7.conv3.weight", NULL, "layer3.7.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[123].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[123].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t124_layer3_7_act2, /*output=*/t125_layer3_7_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[123] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t124_layer3_7_act2, .b = packed, .y = t125_layer3_7_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[123].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[123].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t124_layer3_7_act2, /*output=*/t125_layer3_7_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv3", "setup", s);
+  }
 
   /* layer3.7.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -3460,18 +3950,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.8.conv1: conv 1x1 1024->256 s1, layer3.8.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.8.conv1.weight", NULL, "layer3.8.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[129].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[129].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t130_layer3_7_act3, /*output=*/t131_layer3_8_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[129] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t130_layer3_7_act3, .b = packed, .y = t131_layer3_8_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[129].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[129].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t130_layer3_7_act3, /*output=*/t131_layer3_8_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv1", "setup", s);
+  }
 
   /* layer3.8.conv2: conv 3x3 256->256 s1 d2, layer3.8.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.8.conv2.weight", NULL, "layer3.8.bn2",
@@ -3499,18 +4003,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.8.conv3: conv 1x1 256->1024 s1, layer3.8.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.8.conv3.weight", NULL, "layer3.8.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[131].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[131].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t132_layer3_8_act2, /*output=*/t133_layer3_8_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[131] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t132_layer3_8_act2, .b = packed, .y = t133_layer3_8_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[131].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[131].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t132_layer3_8_act2, /*output=*/t133_layer3_8_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv3", "setup", s);
+  }
 
   /* layer3.8.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -3569,18 +4087,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.9.conv1: conv 1x1 1024->256 s1, layer3.9.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.9.conv1.weight", NULL, "layer3.9.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[137].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[137].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t138_layer3_8_act3, /*output=*/t139_layer3_9_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[137] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t138_layer3_8_act3, .b = packed, .y = t139_layer3_9_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[137].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[137].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t138_layer3_8_act3, /*output=*/t139_layer3_9_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv1", "setup", s);
+  }
 
   /* layer3.9.conv2: conv 3x3 256->256 s1 d2, layer3.9.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.9.conv2.weight", NULL, "layer3.9.bn2",
@@ -3608,18 +4140,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.9.conv3: conv 1x1 256->1024 s1, layer3.9.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.9.conv3.weight", NULL, "layer3.9.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[139].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[139].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t140_layer3_9_act2, /*output=*/t141_layer3_9_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[139] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t140_layer3_9_act2, .b = packed, .y = t141_layer3_9_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[139].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[139].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t140_layer3_9_act2, /*output=*/t141_layer3_9_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv3", "setup", s);
+  }
 
   /* layer3.9.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -3678,18 +4224,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.10.conv1: conv 1x1 1024->256 s1, layer3.10.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.10.conv1.weight", NULL, "layer3.10.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[145].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[145].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t146_layer3_9_act3, /*output=*/t147_layer3_10_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[145] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t146_layer3_9_act3, .b = packed, .y = t147_layer3_10_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[145].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[145].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t146_layer3_9_act3, /*output=*/t147_layer3_10_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv1", "setup", s);
+  }
 
   /* layer3.10.conv2: conv 3x3 256->256 s1 d2, layer3.10.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.10.conv2.weight", NULL, "layer3.10.bn2",
@@ -3717,18 +4277,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.10.conv3: conv 1x1 256->1024 s1, layer3.10.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.10.conv3.weight", NULL, "layer3.10.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[147].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[147].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t148_layer3_10_act2, /*output=*/t149_layer3_10_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[147] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t148_layer3_10_act2, .b = packed, .y = t149_layer3_10_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[147].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[147].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t148_layer3_10_act2, /*output=*/t149_layer3_10_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv3", "setup", s);
+  }
 
   /* layer3.10.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -3787,18 +4361,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.11.conv1: conv 1x1 1024->256 s1, layer3.11.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.11.conv1.weight", NULL, "layer3.11.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[153].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[153].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t154_layer3_10_act3, /*output=*/t155_layer3_11_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[153] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t154_layer3_10_act3, .b = packed, .y = t155_layer3_11_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[153].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[153].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t154_layer3_10_act3, /*output=*/t155_layer3_11_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv1", "setup", s);
+  }
 
   /* layer3.11.conv2: conv 3x3 256->256 s1 d2, layer3.11.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.11.conv2.weight", NULL, "layer3.11.bn2",
@@ -3826,18 +4414,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.11.conv3: conv 1x1 256->1024 s1, layer3.11.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.11.conv3.weight", NULL, "layer3.11.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[155].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[155].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t156_layer3_11_act2, /*output=*/t157_layer3_11_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[155] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t156_layer3_11_act2, .b = packed, .y = t157_layer3_11_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[155].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[155].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t156_layer3_11_act2, /*output=*/t157_layer3_11_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv3", "setup", s);
+  }
 
   /* layer3.11.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -3896,18 +4498,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.12.conv1: conv 1x1 1024->256 s1, layer3.12.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.12.conv1.weight", NULL, "layer3.12.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[161].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[161].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t162_layer3_11_act3, /*output=*/t163_layer3_12_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[161] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t162_layer3_11_act3, .b = packed, .y = t163_layer3_12_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[161].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[161].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t162_layer3_11_act3, /*output=*/t163_layer3_12_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv1", "setup", s);
+  }
 
   /* layer3.12.conv2: conv 3x3 256->256 s1 d2, layer3.12.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.12.conv2.weight", NULL, "layer3.12.bn2",
@@ -3935,18 +4551,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.12.conv3: conv 1x1 256->1024 s1, layer3.12.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.12.conv3.weight", NULL, "layer3.12.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[163].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[163].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t164_layer3_12_act2, /*output=*/t165_layer3_12_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[163] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t164_layer3_12_act2, .b = packed, .y = t165_layer3_12_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[163].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[163].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t164_layer3_12_act2, /*output=*/t165_layer3_12_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv3", "setup", s);
+  }
 
   /* layer3.12.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -4005,18 +4635,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.13.conv1: conv 1x1 1024->256 s1, layer3.13.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.13.conv1.weight", NULL, "layer3.13.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[169].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[169].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t170_layer3_12_act3, /*output=*/t171_layer3_13_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[169] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t170_layer3_12_act3, .b = packed, .y = t171_layer3_13_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[169].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[169].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t170_layer3_12_act3, /*output=*/t171_layer3_13_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv1", "setup", s);
+  }
 
   /* layer3.13.conv2: conv 3x3 256->256 s1 d2, layer3.13.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.13.conv2.weight", NULL, "layer3.13.bn2",
@@ -4044,18 +4688,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.13.conv3: conv 1x1 256->1024 s1, layer3.13.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.13.conv3.weight", NULL, "layer3.13.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[171].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[171].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t172_layer3_13_act2, /*output=*/t173_layer3_13_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[171] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t172_layer3_13_act2, .b = packed, .y = t173_layer3_13_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[171].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[171].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t172_layer3_13_act2, /*output=*/t173_layer3_13_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv3", "setup", s);
+  }
 
   /* layer3.13.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -4114,18 +4772,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.14.conv1: conv 1x1 1024->256 s1, layer3.14.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.14.conv1.weight", NULL, "layer3.14.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[177].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[177].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t178_layer3_13_act3, /*output=*/t179_layer3_14_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[177] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t178_layer3_13_act3, .b = packed, .y = t179_layer3_14_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[177].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[177].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t178_layer3_13_act3, /*output=*/t179_layer3_14_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv1", "setup", s);
+  }
 
   /* layer3.14.conv2: conv 3x3 256->256 s1 d2, layer3.14.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.14.conv2.weight", NULL, "layer3.14.bn2",
@@ -4153,18 +4825,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.14.conv3: conv 1x1 256->1024 s1, layer3.14.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.14.conv3.weight", NULL, "layer3.14.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[179].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[179].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t180_layer3_14_act2, /*output=*/t181_layer3_14_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[179] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t180_layer3_14_act2, .b = packed, .y = t181_layer3_14_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[179].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[179].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t180_layer3_14_act2, /*output=*/t181_layer3_14_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv3", "setup", s);
+  }
 
   /* layer3.14.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -4223,18 +4909,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.15.conv1: conv 1x1 1024->256 s1, layer3.15.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.15.conv1.weight", NULL, "layer3.15.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[185].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[185].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t186_layer3_14_act3, /*output=*/t187_layer3_15_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[185] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t186_layer3_14_act3, .b = packed, .y = t187_layer3_15_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[185].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[185].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t186_layer3_14_act3, /*output=*/t187_layer3_15_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv1", "setup", s);
+  }
 
   /* layer3.15.conv2: conv 3x3 256->256 s1 d2, layer3.15.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.15.conv2.weight", NULL, "layer3.15.bn2",
@@ -4262,18 +4962,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.15.conv3: conv 1x1 256->1024 s1, layer3.15.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.15.conv3.weight", NULL, "layer3.15.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[187].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[187].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t188_layer3_15_act2, /*output=*/t189_layer3_15_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[187] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t188_layer3_15_act2, .b = packed, .y = t189_layer3_15_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[187].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[187].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t188_layer3_15_act2, /*output=*/t189_layer3_15_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv3", "setup", s);
+  }
 
   /* layer3.15.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -4332,18 +5046,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.16.conv1: conv 1x1 1024->256 s1, layer3.16.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.16.conv1.weight", NULL, "layer3.16.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[193].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[193].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t194_layer3_15_act3, /*output=*/t195_layer3_16_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[193] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t194_layer3_15_act3, .b = packed, .y = t195_layer3_16_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[193].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[193].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t194_layer3_15_act3, /*output=*/t195_layer3_16_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv1", "setup", s);
+  }
 
   /* layer3.16.conv2: conv 3x3 256->256 s1 d2, layer3.16.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.16.conv2.weight", NULL, "layer3.16.bn2",
@@ -4371,18 +5099,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.16.conv3: conv 1x1 256->1024 s1, layer3.16.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.16.conv3.weight", NULL, "layer3.16.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[195].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[195].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t196_layer3_16_act2, /*output=*/t197_layer3_16_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[195] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t196_layer3_16_act2, .b = packed, .y = t197_layer3_16_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[195].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[195].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t196_layer3_16_act2, /*output=*/t197_layer3_16_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv3", "setup", s);
+  }
 
   /* layer3.16.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -4441,18 +5183,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.17.conv1: conv 1x1 1024->256 s1, layer3.17.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.17.conv1.weight", NULL, "layer3.17.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[201].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[201].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t202_layer3_16_act3, /*output=*/t203_layer3_17_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[201] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t202_layer3_16_act3, .b = packed, .y = t203_layer3_17_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[201].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[201].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t202_layer3_16_act3, /*output=*/t203_layer3_17_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv1", "setup", s);
+  }
 
   /* layer3.17.conv2: conv 3x3 256->256 s1 d2, layer3.17.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.17.conv2.weight", NULL, "layer3.17.bn2",
@@ -4480,18 +5236,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.17.conv3: conv 1x1 256->1024 s1, layer3.17.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.17.conv3.weight", NULL, "layer3.17.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[203].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[203].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t204_layer3_17_act2, /*output=*/t205_layer3_17_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[203] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t204_layer3_17_act2, .b = packed, .y = t205_layer3_17_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[203].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[203].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t204_layer3_17_act2, /*output=*/t205_layer3_17_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv3", "setup", s);
+  }
 
   /* layer3.17.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -4550,18 +5320,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.18.conv1: conv 1x1 1024->256 s1, layer3.18.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.18.conv1.weight", NULL, "layer3.18.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[209].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[209].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t210_layer3_17_act3, /*output=*/t211_layer3_18_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[209] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t210_layer3_17_act3, .b = packed, .y = t211_layer3_18_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[209].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[209].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t210_layer3_17_act3, /*output=*/t211_layer3_18_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv1", "setup", s);
+  }
 
   /* layer3.18.conv2: conv 3x3 256->256 s1 d2, layer3.18.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.18.conv2.weight", NULL, "layer3.18.bn2",
@@ -4589,18 +5373,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.18.conv3: conv 1x1 256->1024 s1, layer3.18.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.18.conv3.weight", NULL, "layer3.18.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[211].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[211].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t212_layer3_18_act2, /*output=*/t213_layer3_18_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[211] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t212_layer3_18_act2, .b = packed, .y = t213_layer3_18_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[211].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[211].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t212_layer3_18_act2, /*output=*/t213_layer3_18_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv3", "setup", s);
+  }
 
   /* layer3.18.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -4659,18 +5457,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.19.conv1: conv 1x1 1024->256 s1, layer3.19.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.19.conv1.weight", NULL, "layer3.19.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[217].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[217].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t218_layer3_18_act3, /*output=*/t219_layer3_19_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[217] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t218_layer3_18_act3, .b = packed, .y = t219_layer3_19_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[217].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[217].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t218_layer3_18_act3, /*output=*/t219_layer3_19_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv1", "setup", s);
+  }
 
   /* layer3.19.conv2: conv 3x3 256->256 s1 d2, layer3.19.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.19.conv2.weight", NULL, "layer3.19.bn2",
@@ -4698,18 +5510,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.19.conv3: conv 1x1 256->1024 s1, layer3.19.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.19.conv3.weight", NULL, "layer3.19.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[219].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[219].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t220_layer3_19_act2, /*output=*/t221_layer3_19_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[219] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t220_layer3_19_act2, .b = packed, .y = t221_layer3_19_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[219].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[219].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t220_layer3_19_act2, /*output=*/t221_layer3_19_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv3", "setup", s);
+  }
 
   /* layer3.19.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -4768,18 +5594,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.20.conv1: conv 1x1 1024->256 s1, layer3.20.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.20.conv1.weight", NULL, "layer3.20.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[225].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[225].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t226_layer3_19_act3, /*output=*/t227_layer3_20_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[225] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t226_layer3_19_act3, .b = packed, .y = t227_layer3_20_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[225].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[225].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t226_layer3_19_act3, /*output=*/t227_layer3_20_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv1", "setup", s);
+  }
 
   /* layer3.20.conv2: conv 3x3 256->256 s1 d2, layer3.20.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.20.conv2.weight", NULL, "layer3.20.bn2",
@@ -4807,18 +5647,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.20.conv3: conv 1x1 256->1024 s1, layer3.20.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.20.conv3.weight", NULL, "layer3.20.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[227].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[227].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t228_layer3_20_act2, /*output=*/t229_layer3_20_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[227] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t228_layer3_20_act2, .b = packed, .y = t229_layer3_20_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[227].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[227].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t228_layer3_20_act2, /*output=*/t229_layer3_20_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv3", "setup", s);
+  }
 
   /* layer3.20.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -4877,18 +5731,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.21.conv1: conv 1x1 1024->256 s1, layer3.21.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.21.conv1.weight", NULL, "layer3.21.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[233].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[233].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t234_layer3_20_act3, /*output=*/t235_layer3_21_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[233] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t234_layer3_20_act3, .b = packed, .y = t235_layer3_21_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[233].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[233].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t234_layer3_20_act3, /*output=*/t235_layer3_21_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv1", "setup", s);
+  }
 
   /* layer3.21.conv2: conv 3x3 256->256 s1 d2, layer3.21.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.21.conv2.weight", NULL, "layer3.21.bn2",
@@ -4916,18 +5784,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.21.conv3: conv 1x1 256->1024 s1, layer3.21.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.21.conv3.weight", NULL, "layer3.21.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[235].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[235].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t236_layer3_21_act2, /*output=*/t237_layer3_21_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[235] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t236_layer3_21_act2, .b = packed, .y = t237_layer3_21_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[235].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[235].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t236_layer3_21_act2, /*output=*/t237_layer3_21_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv3", "setup", s);
+  }
 
   /* layer3.21.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -4986,18 +5868,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.22.conv1: conv 1x1 1024->256 s1, layer3.22.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.22.conv1.weight", NULL, "layer3.22.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[241].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[241].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t242_layer3_21_act3, /*output=*/t243_layer3_22_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[241] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t242_layer3_21_act3, .b = packed, .y = t243_layer3_22_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[241].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[241].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t242_layer3_21_act3, /*output=*/t243_layer3_22_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv1", "setup", s);
+  }
 
   /* layer3.22.conv2: conv 3x3 256->256 s1 d2, layer3.22.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,256] -> [2,40,40,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.22.conv2.weight", NULL, "layer3.22.bn2",
@@ -5025,18 +5921,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.22.conv3: conv 1x1 256->1024 s1, layer3.22.bn3 folded; [2,40,40,256] -> [2,40,40,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.22.conv3.weight", NULL, "layer3.22.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[243].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[243].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t244_layer3_22_act2, /*output=*/t245_layer3_22_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[243] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t244_layer3_22_act2, .b = packed, .y = t245_layer3_22_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[243].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[243].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t244_layer3_22_act2, /*output=*/t245_layer3_22_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv3", "setup", s);
+  }
 
   /* layer3.22.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -5095,18 +6005,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.0.conv1: conv 1x1 1024->512 s1, layer4.0.bn1 folded, relu; [2,40,40,1024] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv1.weight", NULL, "layer4.0.bn1",
       /*out_channels=*/512, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/512, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[249].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[249].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t250_layer3, /*output=*/t251_layer4_0_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[524800] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[249] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t250_layer3, .b = packed, .y = t251_layer4_0_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/512,
+                 /*in_stride=*/1024, /*out_stride=*/512, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/512, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[249].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[249].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t250_layer3, /*output=*/t251_layer4_0_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "setup", s);
+  }
 
   /* layer4.0.conv2: conv 3x3 512->512 s1 d2, layer4.0.bn2 folded, Winograd F(4x4,3x3) over 200 tiles, relu; [2,40,40,512] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv2.weight", NULL, "layer4.0.bn2",
@@ -5134,18 +6058,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.0.conv3: conv 1x1 512->2048 s1, layer4.0.bn3 folded; [2,40,40,512] -> [2,40,40,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv3.weight", NULL, "layer4.0.bn3",
       /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[251].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[251].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t252_layer4_0_act2, /*output=*/t253_layer4_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1050624] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[251] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t252_layer4_0_act2, .b = packed, .y = t253_layer4_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/512, /*out_channels=*/2048,
+                 /*in_stride=*/512, /*out_stride=*/2048, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[251].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[251].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t252_layer4_0_act2, /*output=*/t253_layer4_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "setup", s);
+  }
 
   /* layer4.0.se: global avg pool; [2,40,40,2048] -> [2,1,1,2048] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -5209,18 +6147,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.0.downsample.1: conv 1x1 1024->2048 s1, layer4.0.downsample.2 folded; [2,40,40,1024] -> [2,40,40,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.downsample.1.weight", NULL, "layer4.0.downsample.2",
       /*out_channels=*/2048, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/2048, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[257].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[257].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t258_layer4_0_downsample_0, /*output=*/t259_layer4_0_downsample, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[2099200] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[257] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t258_layer4_0_downsample_0, .b = packed, .y = t259_layer4_0_downsample,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/1024, /*out_channels=*/2048,
+                 /*in_stride=*/1024, /*out_stride=*/2048, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/2048, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[257].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[257].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t258_layer4_0_downsample_0, /*output=*/t259_layer4_0_downsample, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.1", "setup", s);
+  }
 
   /* layer4.0.act3: add, relu; [2,40,40,2048] -> [2,40,40,2048] */
   s = xnn_create_add_nd_f32(
@@ -5235,18 +6187,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.1.conv1: conv 1x1 2048->512 s1, layer4.1.bn1 folded, relu; [2,40,40,2048] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv1.weight", NULL, "layer4.1.bn1",
       /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/2048, /*group_output_channels=*/512, /*input_channel_stride=*/2048,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[259].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[259].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t260_layer4_0_act3, /*output=*/t261_layer4_1_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1049088] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/2048, /*kernel=*/1, packed));
+    ops[259] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t260_layer4_0_act3, .b = packed, .y = t261_layer4_1_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/2048, /*out_channels=*/512,
+                 /*in_stride=*/2048, /*out_stride=*/512, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/2048, /*group_output_channels=*/512, /*input_channel_stride=*/2048,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[259].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[259].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t260_layer4_0_act3, /*output=*/t261_layer4_1_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "setup", s);
+  }
 
   /* layer4.1.conv2: conv 3x3 512->512 s1 d4, layer4.1.bn2 folded, Winograd F(4x4,3x3) over 288 tiles, relu; [2,40,40,512] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv2.weight", NULL, "layer4.1.bn2",
@@ -5274,18 +6240,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.1.conv3: conv 1x1 512->2048 s1, layer4.1.bn3 folded; [2,40,40,512] -> [2,40,40,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv3.weight", NULL, "layer4.1.bn3",
       /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[261].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[261].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t262_layer4_1_act2, /*output=*/t263_layer4_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1050624] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[261] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t262_layer4_1_act2, .b = packed, .y = t263_layer4_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/512, /*out_channels=*/2048,
+                 /*in_stride=*/512, /*out_stride=*/2048, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[261].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[261].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t262_layer4_1_act2, /*output=*/t263_layer4_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "setup", s);
+  }
 
   /* layer4.1.se: global avg pool; [2,40,40,2048] -> [2,1,1,2048] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -5344,18 +6324,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.2.conv1: conv 1x1 2048->512 s1, layer4.2.bn1 folded, relu; [2,40,40,2048] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv1.weight", NULL, "layer4.2.bn1",
       /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/2048, /*group_output_channels=*/512, /*input_channel_stride=*/2048,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[267].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[267].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t268_layer4_1_act3, /*output=*/t269_layer4_2_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1049088] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/2048, /*kernel=*/1, packed));
+    ops[267] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t268_layer4_1_act3, .b = packed, .y = t269_layer4_2_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/2048, /*out_channels=*/512,
+                 /*in_stride=*/2048, /*out_stride=*/512, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/2048, /*group_output_channels=*/512, /*input_channel_stride=*/2048,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[267].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[267].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t268_layer4_1_act3, /*output=*/t269_layer4_2_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "setup", s);
+  }
 
   /* layer4.2.conv2: conv 3x3 512->512 s1 d4, layer4.2.bn2 folded, Winograd F(4x4,3x3) over 288 tiles, relu; [2,40,40,512] -> [2,40,40,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv2.weight", NULL, "layer4.2.bn2",
@@ -5383,18 +6377,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.2.conv3: conv 1x1 512->2048 s1, layer4.2.bn3 folded; [2,40,40,512] -> [2,40,40,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv3.weight", NULL, "layer4.2.bn3",
       /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[269].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[269].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
-      /*input=*/t270_layer4_2_act2, /*output=*/t271_layer4_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1050624] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[269] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t270_layer4_2_act2, .b = packed, .y = t271_layer4_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/40, /*width=*/40, /*in_channels=*/512, /*out_channels=*/2048,
+                 /*in_stride=*/512, /*out_stride=*/2048, /*stride=*/1, /*in_height=*/40, /*in_width=*/40}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[269].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[269].xnn, /*batch_size=*/2, /*input_height=*/40, /*input_width=*/40,
+        /*input=*/t270_layer4_2_act2, /*output=*/t271_layer4_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "setup", s);
+  }
 
   /* layer4.2.se: global avg pool; [2,40,40,2048] -> [2,1,1,2048] */
   s = xnn_create_global_average_pooling_nwc_f32(

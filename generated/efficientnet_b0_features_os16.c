@@ -972,18 +972,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* conv_stem: conv 3x3 3->32 s2, bn1 folded; [1,224,224,3] -> [1,112,112,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv_stem.weight", NULL, "bn1",
       /*out_channels=*/32, /*group_input_channels=*/3, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/3, /*group_output_channels=*/32, /*input_channel_stride=*/3,
-      /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[0].xnn, /*batch_size=*/1, /*input_height=*/224, /*input_width=*/224, /*input=*/t1_input,
-      /*output=*/t2_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/3, /*kernel=*/3, packed));
+    ops[0] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t1_input, .b = packed, .y = t2_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*in_channels=*/3, /*out_channels=*/32,
+                 /*in_stride=*/3, /*out_stride=*/32, /*stride=*/2, /*in_height=*/224, /*in_width=*/224}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/3, /*group_output_channels=*/32, /*input_channel_stride=*/3,
+        /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[0].xnn, /*batch_size=*/1, /*input_height=*/224, /*input_width=*/224, /*input=*/t1_input,
+        /*output=*/t2_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "setup", s);
+  }
 
   /* bn1: silu; [1,112,112,32] -> [1,112,112,32] */
   ops[1] = (timmc_op){.kernel = timmc_kernel_silu, .a = t2_bn1, .y = t3_bn1,
@@ -1071,34 +1085,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.0.0.conv_pw: conv 1x1 32->16 s1, blocks.0.0.bn2 folded; [1,112,112,32] -> [1,112,112,16] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.0.conv_pw.weight", NULL, "blocks.0.0.bn2",
       /*out_channels=*/16, /*group_input_channels=*/32, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/32, /*group_output_channels=*/16, /*input_channel_stride=*/32,
-      /*output_channel_stride=*/16, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[10].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
-      /*input=*/t11_blocks_0_0_se, /*output=*/t12_blocks_0, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1056] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/16, /*in_channels=*/32, /*kernel=*/1, packed));
+    ops[10] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t11_blocks_0_0_se, .b = packed, .y = t12_blocks_0,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*in_channels=*/32, /*out_channels=*/16,
+                 /*in_stride=*/32, /*out_stride=*/16, /*stride=*/1, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/32, /*group_output_channels=*/16, /*input_channel_stride=*/32,
+        /*output_channel_stride=*/16, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[10].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
+        /*input=*/t11_blocks_0_0_se, /*output=*/t12_blocks_0, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_pw", "setup", s);
+  }
 
   /* blocks.1.0.conv_pw: conv 1x1 16->96 s1, blocks.1.0.bn1 folded; [1,112,112,16] -> [1,112,112,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_pw.weight", NULL, "blocks.1.0.bn1",
       /*out_channels=*/96, /*group_input_channels=*/16, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/16, /*group_output_channels=*/96, /*input_channel_stride=*/16,
-      /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[11].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
-      /*input=*/t12_blocks_0, /*output=*/t13_blocks_1_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1632] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/16, /*kernel=*/1, packed));
+    ops[11] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t12_blocks_0, .b = packed, .y = t13_blocks_1_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*in_channels=*/16, /*out_channels=*/96,
+                 /*in_stride=*/16, /*out_stride=*/96, /*stride=*/1, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/16, /*group_output_channels=*/96, /*input_channel_stride=*/16,
+        /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[11].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
+        /*input=*/t12_blocks_0, /*output=*/t13_blocks_1_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pw", "setup", s);
+  }
 
   /* blocks.1.0.bn1: silu; [1,112,112,96] -> [1,112,112,96] */
   ops[12] = (timmc_op){.kernel = timmc_kernel_silu, .a = t13_blocks_1_0_bn1, .y = t14_blocks_1_0_bn1,
@@ -1186,34 +1228,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.0.conv_pwl: conv 1x1 96->24 s1, blocks.1.0.bn3 folded; [1,56,56,96] -> [1,56,56,24] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_pwl.weight", NULL, "blocks.1.0.bn3",
       /*out_channels=*/24, /*group_input_channels=*/96, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/96, /*group_output_channels=*/24, /*input_channel_stride=*/96,
-      /*output_channel_stride=*/24, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[21].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t22_blocks_1_0_se, /*output=*/t23_blocks_1_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[3104] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/24, /*in_channels=*/96, /*kernel=*/1, packed));
+    ops[21] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t22_blocks_1_0_se, .b = packed, .y = t23_blocks_1_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/96, /*out_channels=*/24,
+                 /*in_stride=*/96, /*out_stride=*/24, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/96, /*group_output_channels=*/24, /*input_channel_stride=*/96,
+        /*output_channel_stride=*/24, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[21].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t22_blocks_1_0_se, /*output=*/t23_blocks_1_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.1.1.conv_pw: conv 1x1 24->144 s1, blocks.1.1.bn1 folded; [1,56,56,24] -> [1,56,56,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv_pw.weight", NULL, "blocks.1.1.bn1",
       /*out_channels=*/144, /*group_input_channels=*/24, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/24, /*group_output_channels=*/144, /*input_channel_stride=*/24,
-      /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[22].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t23_blocks_1_0_bn3, /*output=*/t24_blocks_1_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[4000] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/144, /*in_channels=*/24, /*kernel=*/1, packed));
+    ops[22] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t23_blocks_1_0_bn3, .b = packed, .y = t24_blocks_1_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/24, /*out_channels=*/144,
+                 /*in_stride=*/24, /*out_stride=*/144, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/24, /*group_output_channels=*/144, /*input_channel_stride=*/24,
+        /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[22].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t23_blocks_1_0_bn3, /*output=*/t24_blocks_1_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pw", "setup", s);
+  }
 
   /* blocks.1.1.bn1: silu; [1,56,56,144] -> [1,56,56,144] */
   ops[23] = (timmc_op){.kernel = timmc_kernel_silu, .a = t24_blocks_1_1_bn1, .y = t25_blocks_1_1_bn1,
@@ -1301,18 +1371,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.1.conv_pwl: conv 1x1 144->24 s1, blocks.1.1.bn3 folded; [1,56,56,144] -> [1,56,56,24] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv_pwl.weight", NULL, "blocks.1.1.bn3",
       /*out_channels=*/24, /*group_input_channels=*/144, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/144, /*group_output_channels=*/24, /*input_channel_stride=*/144,
-      /*output_channel_stride=*/24, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[32].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t33_blocks_1_1_se, /*output=*/t34_blocks_1_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[4640] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/24, /*in_channels=*/144, /*kernel=*/1, packed));
+    ops[32] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t33_blocks_1_1_se, .b = packed, .y = t34_blocks_1_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/144, /*out_channels=*/24,
+                 /*in_stride=*/144, /*out_stride=*/24, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/144, /*group_output_channels=*/24, /*input_channel_stride=*/144,
+        /*output_channel_stride=*/24, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[32].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t33_blocks_1_1_se, /*output=*/t34_blocks_1_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.1.1: add; [1,56,56,24] -> [1,56,56,24] */
   s = xnn_create_add_nd_f32(
@@ -1327,18 +1411,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.0.conv_pw: conv 1x1 24->144 s1, blocks.2.0.bn1 folded; [1,56,56,24] -> [1,56,56,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_pw.weight", NULL, "blocks.2.0.bn1",
       /*out_channels=*/144, /*group_input_channels=*/24, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/24, /*group_output_channels=*/144, /*input_channel_stride=*/24,
-      /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[34].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t35_blocks_1, /*output=*/t36_blocks_2_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[4000] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/144, /*in_channels=*/24, /*kernel=*/1, packed));
+    ops[34] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t35_blocks_1, .b = packed, .y = t36_blocks_2_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/24, /*out_channels=*/144,
+                 /*in_stride=*/24, /*out_stride=*/144, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/24, /*group_output_channels=*/144, /*input_channel_stride=*/24,
+        /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[34].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t35_blocks_1, /*output=*/t36_blocks_2_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pw", "setup", s);
+  }
 
   /* blocks.2.0.bn1: silu; [1,56,56,144] -> [1,56,56,144] */
   ops[35] = (timmc_op){.kernel = timmc_kernel_silu, .a = t36_blocks_2_0_bn1, .y = t37_blocks_2_0_bn1,
@@ -1426,34 +1524,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.0.conv_pwl: conv 1x1 144->40 s1, blocks.2.0.bn3 folded; [1,28,28,144] -> [1,28,28,40] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_pwl.weight", NULL, "blocks.2.0.bn3",
       /*out_channels=*/40, /*group_input_channels=*/144, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/144, /*group_output_channels=*/40, /*input_channel_stride=*/144,
-      /*output_channel_stride=*/40, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[44].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t45_blocks_2_0_se, /*output=*/t46_blocks_2_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[9280] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/40, /*in_channels=*/144, /*kernel=*/1, packed));
+    ops[44] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t45_blocks_2_0_se, .b = packed, .y = t46_blocks_2_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/144, /*out_channels=*/40,
+                 /*in_stride=*/144, /*out_stride=*/40, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/144, /*group_output_channels=*/40, /*input_channel_stride=*/144,
+        /*output_channel_stride=*/40, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[44].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t45_blocks_2_0_se, /*output=*/t46_blocks_2_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.2.1.conv_pw: conv 1x1 40->240 s1, blocks.2.1.bn1 folded; [1,28,28,40] -> [1,28,28,240] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.conv_pw.weight", NULL, "blocks.2.1.bn1",
       /*out_channels=*/240, /*group_input_channels=*/40, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/40, /*group_output_channels=*/240, /*input_channel_stride=*/40,
-      /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[45].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t46_blocks_2_0_bn3, /*output=*/t47_blocks_2_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[10496] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/240, /*in_channels=*/40, /*kernel=*/1, packed));
+    ops[45] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t46_blocks_2_0_bn3, .b = packed, .y = t47_blocks_2_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/40, /*out_channels=*/240,
+                 /*in_stride=*/40, /*out_stride=*/240, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/40, /*group_output_channels=*/240, /*input_channel_stride=*/40,
+        /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[45].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t46_blocks_2_0_bn3, /*output=*/t47_blocks_2_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pw", "setup", s);
+  }
 
   /* blocks.2.1.bn1: silu; [1,28,28,240] -> [1,28,28,240] */
   ops[46] = (timmc_op){.kernel = timmc_kernel_silu, .a = t47_blocks_2_1_bn1, .y = t48_blocks_2_1_bn1,
@@ -1541,18 +1667,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.1.conv_pwl: conv 1x1 240->40 s1, blocks.2.1.bn3 folded; [1,28,28,240] -> [1,28,28,40] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.conv_pwl.weight", NULL, "blocks.2.1.bn3",
       /*out_channels=*/40, /*group_input_channels=*/240, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/240, /*group_output_channels=*/40, /*input_channel_stride=*/240,
-      /*output_channel_stride=*/40, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[55].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t56_blocks_2_1_se, /*output=*/t57_blocks_2_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[15424] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/40, /*in_channels=*/240, /*kernel=*/1, packed));
+    ops[55] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t56_blocks_2_1_se, .b = packed, .y = t57_blocks_2_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/240, /*out_channels=*/40,
+                 /*in_stride=*/240, /*out_stride=*/40, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/240, /*group_output_channels=*/40, /*input_channel_stride=*/240,
+        /*output_channel_stride=*/40, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[55].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t56_blocks_2_1_se, /*output=*/t57_blocks_2_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.2.1: add; [1,28,28,40] -> [1,28,28,40] */
   s = xnn_create_add_nd_f32(
@@ -1567,18 +1707,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.0.conv_pw: conv 1x1 40->240 s1, blocks.3.0.bn1 folded; [1,28,28,40] -> [1,28,28,240] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_pw.weight", NULL, "blocks.3.0.bn1",
       /*out_channels=*/240, /*group_input_channels=*/40, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/40, /*group_output_channels=*/240, /*input_channel_stride=*/40,
-      /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[57].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t58_blocks_2, /*output=*/t59_blocks_3_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[10496] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/240, /*in_channels=*/40, /*kernel=*/1, packed));
+    ops[57] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t58_blocks_2, .b = packed, .y = t59_blocks_3_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/40, /*out_channels=*/240,
+                 /*in_stride=*/40, /*out_stride=*/240, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/40, /*group_output_channels=*/240, /*input_channel_stride=*/40,
+        /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[57].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t58_blocks_2, /*output=*/t59_blocks_3_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pw", "setup", s);
+  }
 
   /* blocks.3.0.bn1: silu; [1,28,28,240] -> [1,28,28,240] */
   ops[58] = (timmc_op){.kernel = timmc_kernel_silu, .a = t59_blocks_3_0_bn1, .y = t60_blocks_3_0_bn1,
@@ -1666,34 +1820,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.0.conv_pwl: conv 1x1 240->80 s1, blocks.3.0.bn3 folded; [1,14,14,240] -> [1,14,14,80] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_pwl.weight", NULL, "blocks.3.0.bn3",
       /*out_channels=*/80, /*group_input_channels=*/240, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/240, /*group_output_channels=*/80, /*input_channel_stride=*/240,
-      /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[67].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t68_blocks_3_0_se, /*output=*/t69_blocks_3_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[23136] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/80, /*in_channels=*/240, /*kernel=*/1, packed));
+    ops[67] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t68_blocks_3_0_se, .b = packed, .y = t69_blocks_3_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/240, /*out_channels=*/80,
+                 /*in_stride=*/240, /*out_stride=*/80, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/240, /*group_output_channels=*/80, /*input_channel_stride=*/240,
+        /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[67].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t68_blocks_3_0_se, /*output=*/t69_blocks_3_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.3.1.conv_pw: conv 1x1 80->480 s1, blocks.3.1.bn1 folded; [1,14,14,80] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.conv_pw.weight", NULL, "blocks.3.1.bn1",
       /*out_channels=*/480, /*group_input_channels=*/80, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/80, /*group_output_channels=*/480, /*input_channel_stride=*/80,
-      /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[68].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t69_blocks_3_0_bn3, /*output=*/t70_blocks_3_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[38880] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/480, /*in_channels=*/80, /*kernel=*/1, packed));
+    ops[68] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t69_blocks_3_0_bn3, .b = packed, .y = t70_blocks_3_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/80, /*out_channels=*/480,
+                 /*in_stride=*/80, /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/80, /*group_output_channels=*/480, /*input_channel_stride=*/80,
+        /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[68].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t69_blocks_3_0_bn3, /*output=*/t70_blocks_3_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pw", "setup", s);
+  }
 
   /* blocks.3.1.bn1: silu; [1,14,14,480] -> [1,14,14,480] */
   ops[69] = (timmc_op){.kernel = timmc_kernel_silu, .a = t70_blocks_3_1_bn1, .y = t71_blocks_3_1_bn1,
@@ -1781,18 +1963,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.1.conv_pwl: conv 1x1 480->80 s1, blocks.3.1.bn3 folded; [1,14,14,480] -> [1,14,14,80] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.conv_pwl.weight", NULL, "blocks.3.1.bn3",
       /*out_channels=*/80, /*group_input_channels=*/480, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/480, /*group_output_channels=*/80, /*input_channel_stride=*/480,
-      /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[78].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t79_blocks_3_1_se, /*output=*/t80_blocks_3_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[46176] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/80, /*in_channels=*/480, /*kernel=*/1, packed));
+    ops[78] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t79_blocks_3_1_se, .b = packed, .y = t80_blocks_3_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/480, /*out_channels=*/80,
+                 /*in_stride=*/480, /*out_stride=*/80, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/480, /*group_output_channels=*/80, /*input_channel_stride=*/480,
+        /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[78].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t79_blocks_3_1_se, /*output=*/t80_blocks_3_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.3.1: add; [1,14,14,80] -> [1,14,14,80] */
   s = xnn_create_add_nd_f32(
@@ -1807,18 +2003,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.2.conv_pw: conv 1x1 80->480 s1, blocks.3.2.bn1 folded; [1,14,14,80] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_pw.weight", NULL, "blocks.3.2.bn1",
       /*out_channels=*/480, /*group_input_channels=*/80, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/80, /*group_output_channels=*/480, /*input_channel_stride=*/80,
-      /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[80].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[80].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t81_blocks_3_1, /*output=*/t82_blocks_3_2_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[38880] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/480, /*in_channels=*/80, /*kernel=*/1, packed));
+    ops[80] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t81_blocks_3_1, .b = packed, .y = t82_blocks_3_2_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/80, /*out_channels=*/480,
+                 /*in_stride=*/80, /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/80, /*group_output_channels=*/480, /*input_channel_stride=*/80,
+        /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[80].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[80].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t81_blocks_3_1, /*output=*/t82_blocks_3_2_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pw", "setup", s);
+  }
 
   /* blocks.3.2.bn1: silu; [1,14,14,480] -> [1,14,14,480] */
   ops[81] = (timmc_op){.kernel = timmc_kernel_silu, .a = t82_blocks_3_2_bn1, .y = t83_blocks_3_2_bn1,
@@ -1906,18 +2116,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.2.conv_pwl: conv 1x1 480->80 s1, blocks.3.2.bn3 folded; [1,14,14,480] -> [1,14,14,80] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_pwl.weight", NULL, "blocks.3.2.bn3",
       /*out_channels=*/80, /*group_input_channels=*/480, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/480, /*group_output_channels=*/80, /*input_channel_stride=*/480,
-      /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[90].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[90].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t91_blocks_3_2_se, /*output=*/t92_blocks_3_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[46176] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/80, /*in_channels=*/480, /*kernel=*/1, packed));
+    ops[90] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t91_blocks_3_2_se, .b = packed, .y = t92_blocks_3_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/480, /*out_channels=*/80,
+                 /*in_stride=*/480, /*out_stride=*/80, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/480, /*group_output_channels=*/80, /*input_channel_stride=*/480,
+        /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[90].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[90].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t91_blocks_3_2_se, /*output=*/t92_blocks_3_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pwl", "setup", s);
+  }
 
   /* blocks.3.2: add; [1,14,14,80] -> [1,14,14,80] */
   s = xnn_create_add_nd_f32(
@@ -1932,18 +2156,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.0.conv_pw: conv 1x1 80->480 s1, blocks.4.0.bn1 folded; [1,14,14,80] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_pw.weight", NULL, "blocks.4.0.bn1",
       /*out_channels=*/480, /*group_input_channels=*/80, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/80, /*group_output_channels=*/480, /*input_channel_stride=*/80,
-      /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[92].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[92].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t93_blocks_3_2, /*output=*/t94_blocks_4_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[38880] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/480, /*in_channels=*/80, /*kernel=*/1, packed));
+    ops[92] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t93_blocks_3_2, .b = packed, .y = t94_blocks_4_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/80, /*out_channels=*/480,
+                 /*in_stride=*/80, /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/80, /*group_output_channels=*/480, /*input_channel_stride=*/80,
+        /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[92].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[92].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t93_blocks_3_2, /*output=*/t94_blocks_4_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pw", "setup", s);
+  }
 
   /* blocks.4.0.bn1: silu; [1,14,14,480] -> [1,14,14,480] */
   ops[93] = (timmc_op){.kernel = timmc_kernel_silu, .a = t94_blocks_4_0_bn1, .y = t95_blocks_4_0_bn1,
@@ -2031,34 +2269,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.0.conv_pwl: conv 1x1 480->112 s1, blocks.4.0.bn3 folded; [1,14,14,480] -> [1,14,14,112] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_pwl.weight", NULL, "blocks.4.0.bn3",
       /*out_channels=*/112, /*group_input_channels=*/480, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/480, /*group_output_channels=*/112, /*input_channel_stride=*/480,
-      /*output_channel_stride=*/112, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[102].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[102].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t103_blocks_4_0_se, /*output=*/t104_blocks_4_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[61568] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/112, /*in_channels=*/480, /*kernel=*/1, packed));
+    ops[102] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t103_blocks_4_0_se, .b = packed, .y = t104_blocks_4_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/480, /*out_channels=*/112,
+                 /*in_stride=*/480, /*out_stride=*/112, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/480, /*group_output_channels=*/112, /*input_channel_stride=*/480,
+        /*output_channel_stride=*/112, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[102].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[102].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t103_blocks_4_0_se, /*output=*/t104_blocks_4_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.4.1.conv_pw: conv 1x1 112->672 s1, blocks.4.1.bn1 folded; [1,14,14,112] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.1.conv_pw.weight", NULL, "blocks.4.1.bn1",
       /*out_channels=*/672, /*group_input_channels=*/112, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/112, /*group_output_channels=*/672, /*input_channel_stride=*/112,
-      /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[103].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[103].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t104_blocks_4_0_bn3, /*output=*/t105_blocks_4_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[75936] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/672, /*in_channels=*/112, /*kernel=*/1, packed));
+    ops[103] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t104_blocks_4_0_bn3, .b = packed, .y = t105_blocks_4_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/112, /*out_channels=*/672,
+                 /*in_stride=*/112, /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/112, /*group_output_channels=*/672, /*input_channel_stride=*/112,
+        /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[103].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[103].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t104_blocks_4_0_bn3, /*output=*/t105_blocks_4_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pw", "setup", s);
+  }
 
   /* blocks.4.1.bn1: silu; [1,14,14,672] -> [1,14,14,672] */
   ops[104] = (timmc_op){.kernel = timmc_kernel_silu, .a = t105_blocks_4_1_bn1, .y = t106_blocks_4_1_bn1,
@@ -2146,18 +2412,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.1.conv_pwl: conv 1x1 672->112 s1, blocks.4.1.bn3 folded; [1,14,14,672] -> [1,14,14,112] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.1.conv_pwl.weight", NULL, "blocks.4.1.bn3",
       /*out_channels=*/112, /*group_input_channels=*/672, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/672, /*group_output_channels=*/112, /*input_channel_stride=*/672,
-      /*output_channel_stride=*/112, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[113].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[113].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t114_blocks_4_1_se, /*output=*/t115_blocks_4_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[86144] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/112, /*in_channels=*/672, /*kernel=*/1, packed));
+    ops[113] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t114_blocks_4_1_se, .b = packed, .y = t115_blocks_4_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/672, /*out_channels=*/112,
+                 /*in_stride=*/672, /*out_stride=*/112, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/672, /*group_output_channels=*/112, /*input_channel_stride=*/672,
+        /*output_channel_stride=*/112, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[113].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[113].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t114_blocks_4_1_se, /*output=*/t115_blocks_4_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.4.1: add; [1,14,14,112] -> [1,14,14,112] */
   s = xnn_create_add_nd_f32(
@@ -2172,18 +2452,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.2.conv_pw: conv 1x1 112->672 s1, blocks.4.2.bn1 folded; [1,14,14,112] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.2.conv_pw.weight", NULL, "blocks.4.2.bn1",
       /*out_channels=*/672, /*group_input_channels=*/112, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/112, /*group_output_channels=*/672, /*input_channel_stride=*/112,
-      /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[115].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[115].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t116_blocks_4_1, /*output=*/t117_blocks_4_2_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[75936] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/672, /*in_channels=*/112, /*kernel=*/1, packed));
+    ops[115] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t116_blocks_4_1, .b = packed, .y = t117_blocks_4_2_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/112, /*out_channels=*/672,
+                 /*in_stride=*/112, /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/112, /*group_output_channels=*/672, /*input_channel_stride=*/112,
+        /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[115].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[115].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t116_blocks_4_1, /*output=*/t117_blocks_4_2_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pw", "setup", s);
+  }
 
   /* blocks.4.2.bn1: silu; [1,14,14,672] -> [1,14,14,672] */
   ops[116] = (timmc_op){.kernel = timmc_kernel_silu, .a = t117_blocks_4_2_bn1, .y = t118_blocks_4_2_bn1,
@@ -2271,18 +2565,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.2.conv_pwl: conv 1x1 672->112 s1, blocks.4.2.bn3 folded; [1,14,14,672] -> [1,14,14,112] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.2.conv_pwl.weight", NULL, "blocks.4.2.bn3",
       /*out_channels=*/112, /*group_input_channels=*/672, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/672, /*group_output_channels=*/112, /*input_channel_stride=*/672,
-      /*output_channel_stride=*/112, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[125].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[125].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t126_blocks_4_2_se, /*output=*/t127_blocks_4_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[86144] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/112, /*in_channels=*/672, /*kernel=*/1, packed));
+    ops[125] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t126_blocks_4_2_se, .b = packed, .y = t127_blocks_4_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/672, /*out_channels=*/112,
+                 /*in_stride=*/672, /*out_stride=*/112, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/672, /*group_output_channels=*/112, /*input_channel_stride=*/672,
+        /*output_channel_stride=*/112, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[125].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[125].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t126_blocks_4_2_se, /*output=*/t127_blocks_4_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pwl", "setup", s);
+  }
 
   /* blocks.4.2: add; [1,14,14,112] -> [1,14,14,112] */
   s = xnn_create_add_nd_f32(
@@ -2297,18 +2605,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.0.conv_pw: conv 1x1 112->672 s1, blocks.5.0.bn1 folded; [1,14,14,112] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_pw.weight", NULL, "blocks.5.0.bn1",
       /*out_channels=*/672, /*group_input_channels=*/112, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/112, /*group_output_channels=*/672, /*input_channel_stride=*/112,
-      /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[127].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[127].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t128_blocks_4, /*output=*/t129_blocks_5_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[75936] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/672, /*in_channels=*/112, /*kernel=*/1, packed));
+    ops[127] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t128_blocks_4, .b = packed, .y = t129_blocks_5_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/112, /*out_channels=*/672,
+                 /*in_stride=*/112, /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/112, /*group_output_channels=*/672, /*input_channel_stride=*/112,
+        /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[127].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[127].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t128_blocks_4, /*output=*/t129_blocks_5_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pw", "setup", s);
+  }
 
   /* blocks.5.0.bn1: silu; [1,14,14,672] -> [1,14,14,672] */
   ops[128] = (timmc_op){.kernel = timmc_kernel_silu, .a = t129_blocks_5_0_bn1, .y = t130_blocks_5_0_bn1,
@@ -2396,34 +2718,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.0.conv_pwl: conv 1x1 672->192 s1, blocks.5.0.bn3 folded; [1,14,14,672] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_pwl.weight", NULL, "blocks.5.0.bn3",
       /*out_channels=*/192, /*group_input_channels=*/672, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/672, /*group_output_channels=*/192, /*input_channel_stride=*/672,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[137].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[137].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t138_blocks_5_0_se, /*output=*/t139_blocks_5_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[129216] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/672, /*kernel=*/1, packed));
+    ops[137] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t138_blocks_5_0_se, .b = packed, .y = t139_blocks_5_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/672, /*out_channels=*/192,
+                 /*in_stride=*/672, /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/672, /*group_output_channels=*/192, /*input_channel_stride=*/672,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[137].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[137].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t138_blocks_5_0_se, /*output=*/t139_blocks_5_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.5.1.conv_pw: conv 1x1 192->1152 s1, blocks.5.1.bn1 folded; [1,14,14,192] -> [1,14,14,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.1.conv_pw.weight", NULL, "blocks.5.1.bn1",
       /*out_channels=*/1152, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[138].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[138].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t139_blocks_5_0_bn3, /*output=*/t140_blocks_5_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[222336] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1152, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[138] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t139_blocks_5_0_bn3, .b = packed, .y = t140_blocks_5_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/192, /*out_channels=*/1152,
+                 /*in_stride=*/192, /*out_stride=*/1152, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[138].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[138].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t139_blocks_5_0_bn3, /*output=*/t140_blocks_5_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pw", "setup", s);
+  }
 
   /* blocks.5.1.bn1: silu; [1,14,14,1152] -> [1,14,14,1152] */
   ops[139] = (timmc_op){.kernel = timmc_kernel_silu, .a = t140_blocks_5_1_bn1, .y = t141_blocks_5_1_bn1,
@@ -2511,18 +2861,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.1.conv_pwl: conv 1x1 1152->192 s1, blocks.5.1.bn3 folded; [1,14,14,1152] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.1.conv_pwl.weight", NULL, "blocks.5.1.bn3",
       /*out_channels=*/192, /*group_input_channels=*/1152, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1152, /*group_output_channels=*/192, /*input_channel_stride=*/1152,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[148].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[148].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t149_blocks_5_1_se, /*output=*/t150_blocks_5_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[221376] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/1152, /*kernel=*/1, packed));
+    ops[148] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t149_blocks_5_1_se, .b = packed, .y = t150_blocks_5_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/1152, /*out_channels=*/192,
+                 /*in_stride=*/1152, /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1152, /*group_output_channels=*/192, /*input_channel_stride=*/1152,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[148].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[148].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t149_blocks_5_1_se, /*output=*/t150_blocks_5_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.5.1: add; [1,14,14,192] -> [1,14,14,192] */
   s = xnn_create_add_nd_f32(
@@ -2537,18 +2901,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.2.conv_pw: conv 1x1 192->1152 s1, blocks.5.2.bn1 folded; [1,14,14,192] -> [1,14,14,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.2.conv_pw.weight", NULL, "blocks.5.2.bn1",
       /*out_channels=*/1152, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[150].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[150].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t151_blocks_5_1, /*output=*/t152_blocks_5_2_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[222336] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1152, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[150] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t151_blocks_5_1, .b = packed, .y = t152_blocks_5_2_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/192, /*out_channels=*/1152,
+                 /*in_stride=*/192, /*out_stride=*/1152, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[150].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[150].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t151_blocks_5_1, /*output=*/t152_blocks_5_2_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pw", "setup", s);
+  }
 
   /* blocks.5.2.bn1: silu; [1,14,14,1152] -> [1,14,14,1152] */
   ops[151] = (timmc_op){.kernel = timmc_kernel_silu, .a = t152_blocks_5_2_bn1, .y = t153_blocks_5_2_bn1,
@@ -2636,18 +3014,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.2.conv_pwl: conv 1x1 1152->192 s1, blocks.5.2.bn3 folded; [1,14,14,1152] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.2.conv_pwl.weight", NULL, "blocks.5.2.bn3",
       /*out_channels=*/192, /*group_input_channels=*/1152, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1152, /*group_output_channels=*/192, /*input_channel_stride=*/1152,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[160].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[160].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t161_blocks_5_2_se, /*output=*/t162_blocks_5_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[221376] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/1152, /*kernel=*/1, packed));
+    ops[160] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t161_blocks_5_2_se, .b = packed, .y = t162_blocks_5_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/1152, /*out_channels=*/192,
+                 /*in_stride=*/1152, /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1152, /*group_output_channels=*/192, /*input_channel_stride=*/1152,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[160].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[160].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t161_blocks_5_2_se, /*output=*/t162_blocks_5_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pwl", "setup", s);
+  }
 
   /* blocks.5.2: add; [1,14,14,192] -> [1,14,14,192] */
   s = xnn_create_add_nd_f32(
@@ -2662,18 +3054,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.3.conv_pw: conv 1x1 192->1152 s1, blocks.5.3.bn1 folded; [1,14,14,192] -> [1,14,14,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.3.conv_pw.weight", NULL, "blocks.5.3.bn1",
       /*out_channels=*/1152, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[162].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[162].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t163_blocks_5_2, /*output=*/t164_blocks_5_3_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[222336] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1152, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[162] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t163_blocks_5_2, .b = packed, .y = t164_blocks_5_3_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/192, /*out_channels=*/1152,
+                 /*in_stride=*/192, /*out_stride=*/1152, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[162].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[162].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t163_blocks_5_2, /*output=*/t164_blocks_5_3_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pw", "setup", s);
+  }
 
   /* blocks.5.3.bn1: silu; [1,14,14,1152] -> [1,14,14,1152] */
   ops[163] = (timmc_op){.kernel = timmc_kernel_silu, .a = t164_blocks_5_3_bn1, .y = t165_blocks_5_3_bn1,
@@ -2761,18 +3167,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.3.conv_pwl: conv 1x1 1152->192 s1, blocks.5.3.bn3 folded; [1,14,14,1152] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.3.conv_pwl.weight", NULL, "blocks.5.3.bn3",
       /*out_channels=*/192, /*group_input_channels=*/1152, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1152, /*group_output_channels=*/192, /*input_channel_stride=*/1152,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[172].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[172].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t173_blocks_5_3_se, /*output=*/t174_blocks_5_3_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[221376] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/1152, /*kernel=*/1, packed));
+    ops[172] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t173_blocks_5_3_se, .b = packed, .y = t174_blocks_5_3_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/1152, /*out_channels=*/192,
+                 /*in_stride=*/1152, /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1152, /*group_output_channels=*/192, /*input_channel_stride=*/1152,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[172].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[172].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t173_blocks_5_3_se, /*output=*/t174_blocks_5_3_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pwl", "setup", s);
+  }
 
   /* blocks.5.3: add; [1,14,14,192] -> [1,14,14,192] */
   s = xnn_create_add_nd_f32(
@@ -2787,18 +3207,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.6.0.conv_pw: conv 1x1 192->1152 s1, blocks.6.0.bn1 folded; [1,14,14,192] -> [1,14,14,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.0.conv_pw.weight", NULL, "blocks.6.0.bn1",
       /*out_channels=*/1152, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[174].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[174].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t175_blocks_5_3, /*output=*/t176_blocks_6_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[222336] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1152, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[174] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t175_blocks_5_3, .b = packed, .y = t176_blocks_6_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/192, /*out_channels=*/1152,
+                 /*in_stride=*/192, /*out_stride=*/1152, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[174].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[174].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t175_blocks_5_3, /*output=*/t176_blocks_6_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pw", "setup", s);
+  }
 
   /* blocks.6.0.bn1: silu; [1,14,14,1152] -> [1,14,14,1152] */
   ops[175] = (timmc_op){.kernel = timmc_kernel_silu, .a = t176_blocks_6_0_bn1, .y = t177_blocks_6_0_bn1,
@@ -2886,18 +3320,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.6.0.conv_pwl: conv 1x1 1152->320 s1, blocks.6.0.bn3 folded; [1,14,14,1152] -> [1,14,14,320] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.0.conv_pwl.weight", NULL, "blocks.6.0.bn3",
       /*out_channels=*/320, /*group_input_channels=*/1152, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1152, /*group_output_channels=*/320, /*input_channel_stride=*/1152,
-      /*output_channel_stride=*/320, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[184].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[184].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t185_blocks_6_0_se, /*output=*/t186_blocks_6, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[368960] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/320, /*in_channels=*/1152, /*kernel=*/1, packed));
+    ops[184] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t185_blocks_6_0_se, .b = packed, .y = t186_blocks_6,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/1152, /*out_channels=*/320,
+                 /*in_stride=*/1152, /*out_stride=*/320, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1152, /*group_output_channels=*/320, /*input_channel_stride=*/1152,
+        /*output_channel_stride=*/320, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[184].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[184].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t185_blocks_6_0_se, /*output=*/t186_blocks_6, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pwl", "setup", s);
+  }
   return TIMMC_OK;
 }
 

@@ -381,18 +381,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stem.0.conv: conv 3x3 3->64 s2, stem.0.bn folded, relu; [2,224,224,3] -> [2,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.0.conv.weight", NULL, "stem.0.bn",
       /*out_channels=*/64, /*group_input_channels=*/3, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/3, /*group_output_channels=*/64, /*input_channel_stride=*/3,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stem.0.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[0].xnn, /*batch_size=*/2, /*input_height=*/224, /*input_width=*/224, /*input=*/t1_input,
-      /*output=*/t2_stem_0, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stem.0.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1792] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/3, /*kernel=*/3, packed));
+    ops[0] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t1_input, .b = packed, .y = t2_stem_0,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/112, /*width=*/112, /*in_channels=*/3, /*out_channels=*/64,
+                 /*in_stride=*/3, /*out_stride=*/64, /*stride=*/2, /*in_height=*/224, /*in_width=*/224}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/3, /*group_output_channels=*/64, /*input_channel_stride=*/3,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stem.0.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[0].xnn, /*batch_size=*/2, /*input_height=*/224, /*input_width=*/224, /*input=*/t1_input,
+        /*output=*/t2_stem_0, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stem.0.conv", "setup", s);
+  }
 
   /* stem.1.conv_dw: conv 3x3 64->64 s1 g64; [2,112,112,64] -> [2,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.1.conv_dw.weight", NULL, NULL,
@@ -413,18 +427,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stem.1.conv_pw: conv 1x1 64->64 s1, stem.1.bn folded, relu; [2,112,112,64] -> [2,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.1.conv_pw.weight", NULL, "stem.1.bn",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stem.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[2].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112,
-      /*input=*/t3_stem_1_conv_dw, /*output=*/t4_stem_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stem.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[4160] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[2] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t3_stem_1_conv_dw, .b = packed, .y = t4_stem_1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/112, /*width=*/112, /*in_channels=*/64, /*out_channels=*/64,
+                 /*in_stride=*/64, /*out_stride=*/64, /*stride=*/1, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stem.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[2].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112,
+        /*input=*/t3_stem_1_conv_dw, /*output=*/t4_stem_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stem.1.conv_pw", "setup", s);
+  }
 
   /* stem.2.conv_dw: conv 3x3 64->64 s2 g64; [2,112,112,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.2.conv_dw.weight", NULL, NULL,
@@ -445,34 +473,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stem.2.conv_pw: conv 1x1 64->64 s1, stem.2.bn folded, relu; [2,56,56,64] -> [2,56,56,64] (channels 0.. of stages.0.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.2.conv_pw.weight", NULL, "stem.2.bn",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/448, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stem.2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[4].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t5_stem_2_conv_dw, /*output=*/t6_stem_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stem.2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[4160] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[4] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t5_stem_2_conv_dw, .b = packed, .y = t6_stem_2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/64,
+                 /*in_stride=*/64, /*out_stride=*/448, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/448, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stem.2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[4].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t5_stem_2_conv_dw, /*output=*/t6_stem_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stem.2.conv_pw", "setup", s);
+  }
 
   /* stages.0.blocks.0.conv_reduction.conv: conv 1x1 64->128 s1, stages.0.blocks.0.conv_reduction.bn folded, relu; [2,56,56,64] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_reduction.conv.weight", NULL, "stages.0.blocks.0.conv_reduction.bn",
       /*out_channels=*/128, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/448,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_reduction.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[5].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/t6_stem_2,
-      /*output=*/t7_stages_0_blocks_0_conv_reduction, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_reduction.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[8320] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[5] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t6_stem_2, .b = packed, .y = t7_stages_0_blocks_0_conv_reduction,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/128,
+                 /*in_stride=*/448, /*out_stride=*/128, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/448,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_reduction.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[5].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/t6_stem_2,
+        /*output=*/t7_stages_0_blocks_0_conv_reduction, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_reduction.conv", "setup", s);
+  }
 
   /* stages.0.blocks.0.conv_mid.0.conv_dw: conv 3x3 128->128 s1 g128; [2,56,56,128] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_mid.0.conv_dw.weight", NULL, NULL,
@@ -494,19 +550,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.0.blocks.0.conv_mid.0.conv_pw: conv 1x1 128->128 s1, stages.0.blocks.0.conv_mid.0.bn folded, relu; [2,56,56,128] -> [2,56,56,128] (channels 64.. of stages.0.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_mid.0.conv_pw.weight", NULL, "stages.0.blocks.0.conv_mid.0.bn",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/448, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[7].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t8_stages_0_blocks_0_conv_mid_0_conv_dw, /*output=*/t9_stages_0_blocks_0_conv_mid_0,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16512] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[7] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t8_stages_0_blocks_0_conv_mid_0_conv_dw, .b = packed, .y = t9_stages_0_blocks_0_conv_mid_0,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/128,
+                 /*in_stride=*/128, /*out_stride=*/448, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/448, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[7].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t8_stages_0_blocks_0_conv_mid_0_conv_dw, /*output=*/t9_stages_0_blocks_0_conv_mid_0,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.0.conv_pw", "setup", s);
+  }
 
   /* stages.0.blocks.0.conv_mid.1.conv_dw: conv 3x3 128->128 s1 g128; [2,56,56,128] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_mid.1.conv_dw.weight", NULL, NULL,
@@ -528,19 +598,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.0.blocks.0.conv_mid.1.conv_pw: conv 1x1 128->128 s1, stages.0.blocks.0.conv_mid.1.bn folded, relu; [2,56,56,128] -> [2,56,56,128] (channels 192.. of stages.0.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_mid.1.conv_pw.weight", NULL, "stages.0.blocks.0.conv_mid.1.bn",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/448, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[9].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t10_stages_0_blocks_0_conv_mid_1_conv_dw,
-      /*output=*/t11_stages_0_blocks_0_conv_mid_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16512] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[9] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t10_stages_0_blocks_0_conv_mid_1_conv_dw, .b = packed, .y = t11_stages_0_blocks_0_conv_mid_1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/128,
+                 /*in_stride=*/128, /*out_stride=*/448, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/448, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[9].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t10_stages_0_blocks_0_conv_mid_1_conv_dw,
+        /*output=*/t11_stages_0_blocks_0_conv_mid_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.1.conv_pw", "setup", s);
+  }
 
   /* stages.0.blocks.0.conv_mid.2.conv_dw: conv 3x3 128->128 s1 g128; [2,56,56,128] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_mid.2.conv_dw.weight", NULL, NULL,
@@ -562,36 +646,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.0.blocks.0.conv_mid.2.conv_pw: conv 1x1 128->128 s1, stages.0.blocks.0.conv_mid.2.bn folded, relu; [2,56,56,128] -> [2,56,56,128] (channels 320.. of stages.0.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_mid.2.conv_pw.weight", NULL, "stages.0.blocks.0.conv_mid.2.bn",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/448, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[11].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t12_stages_0_blocks_0_conv_mid_2_conv_dw,
-      /*output=*/t13_stages_0_blocks_0_conv_mid_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16512] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[11] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t12_stages_0_blocks_0_conv_mid_2_conv_dw, .b = packed, .y = t13_stages_0_blocks_0_conv_mid_2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/128,
+                 /*in_stride=*/128, /*out_stride=*/448, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/448, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[11].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t12_stages_0_blocks_0_conv_mid_2_conv_dw,
+        /*output=*/t13_stages_0_blocks_0_conv_mid_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.2.conv_pw", "setup", s);
+  }
 
   /* stages.0.blocks.0.conv_concat.conv: conv 1x1 448->256 s1, stages.0.blocks.0.conv_concat.bn folded, relu; [2,56,56,448] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_concat.conv.weight", NULL, "stages.0.blocks.0.conv_concat.bn",
       /*out_channels=*/256, /*group_input_channels=*/448, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/448, /*group_output_channels=*/256, /*input_channel_stride=*/448,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_concat.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[12].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t14_stages_0_blocks_0_conv_mid, /*output=*/t15_stages_0_blocks_0_conv_concat,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_concat.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[114944] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/448, /*kernel=*/1, packed));
+    ops[12] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t14_stages_0_blocks_0_conv_mid, .b = packed, .y = t15_stages_0_blocks_0_conv_concat,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/448, /*out_channels=*/256,
+                 /*in_stride=*/448, /*out_stride=*/256, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/448, /*group_output_channels=*/256, /*input_channel_stride=*/448,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_concat.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[12].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t14_stages_0_blocks_0_conv_mid, /*output=*/t15_stages_0_blocks_0_conv_concat,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_concat.conv", "setup", s);
+  }
 
   /* stages.0.blocks.0.attn: global avg pool; [2,56,56,256] -> [2,1,1,256] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -641,18 +753,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.1.blocks.0.conv_reduction.conv: conv 1x1 256->160 s1, stages.1.blocks.0.conv_reduction.bn folded, relu; [2,28,28,256] -> [2,28,28,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_reduction.conv.weight", NULL, "stages.1.blocks.0.conv_reduction.bn",
       /*out_channels=*/160, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/160, /*input_channel_stride=*/736,
-      /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_reduction.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[17].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t19_stages_1_pool, /*output=*/t20_stages_1_blocks_0_conv_reduction, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_reduction.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[41120] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/160, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[17] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t19_stages_1_pool, .b = packed, .y = t20_stages_1_blocks_0_conv_reduction,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/256, /*out_channels=*/160,
+                 /*in_stride=*/736, /*out_stride=*/160, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/160, /*input_channel_stride=*/736,
+        /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_reduction.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[17].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t19_stages_1_pool, /*output=*/t20_stages_1_blocks_0_conv_reduction, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_reduction.conv", "setup", s);
+  }
 
   /* stages.1.blocks.0.conv_mid.0.conv_dw: conv 3x3 160->160 s1 g160; [2,28,28,160] -> [2,28,28,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_mid.0.conv_dw.weight", NULL, NULL,
@@ -674,19 +800,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.1.blocks.0.conv_mid.0.conv_pw: conv 1x1 160->160 s1, stages.1.blocks.0.conv_mid.0.bn folded, relu; [2,28,28,160] -> [2,28,28,160] (channels 256.. of stages.1.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_mid.0.conv_pw.weight", NULL, "stages.1.blocks.0.conv_mid.0.bn",
       /*out_channels=*/160, /*group_input_channels=*/160, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/160, /*group_output_channels=*/160, /*input_channel_stride=*/160,
-      /*output_channel_stride=*/736, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[19].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t21_stages_1_blocks_0_conv_mid_0_conv_dw,
-      /*output=*/t22_stages_1_blocks_0_conv_mid_0, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[25760] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/160, /*in_channels=*/160, /*kernel=*/1, packed));
+    ops[19] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t21_stages_1_blocks_0_conv_mid_0_conv_dw, .b = packed, .y = t22_stages_1_blocks_0_conv_mid_0,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/160, /*out_channels=*/160,
+                 /*in_stride=*/160, /*out_stride=*/736, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/160, /*group_output_channels=*/160, /*input_channel_stride=*/160,
+        /*output_channel_stride=*/736, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[19].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t21_stages_1_blocks_0_conv_mid_0_conv_dw,
+        /*output=*/t22_stages_1_blocks_0_conv_mid_0, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.0.conv_pw", "setup", s);
+  }
 
   /* stages.1.blocks.0.conv_mid.1.conv_dw: conv 3x3 160->160 s1 g160; [2,28,28,160] -> [2,28,28,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_mid.1.conv_dw.weight", NULL, NULL,
@@ -708,19 +848,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.1.blocks.0.conv_mid.1.conv_pw: conv 1x1 160->160 s1, stages.1.blocks.0.conv_mid.1.bn folded, relu; [2,28,28,160] -> [2,28,28,160] (channels 416.. of stages.1.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_mid.1.conv_pw.weight", NULL, "stages.1.blocks.0.conv_mid.1.bn",
       /*out_channels=*/160, /*group_input_channels=*/160, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/160, /*group_output_channels=*/160, /*input_channel_stride=*/160,
-      /*output_channel_stride=*/736, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[21].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t23_stages_1_blocks_0_conv_mid_1_conv_dw,
-      /*output=*/t24_stages_1_blocks_0_conv_mid_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[25760] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/160, /*in_channels=*/160, /*kernel=*/1, packed));
+    ops[21] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t23_stages_1_blocks_0_conv_mid_1_conv_dw, .b = packed, .y = t24_stages_1_blocks_0_conv_mid_1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/160, /*out_channels=*/160,
+                 /*in_stride=*/160, /*out_stride=*/736, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/160, /*group_output_channels=*/160, /*input_channel_stride=*/160,
+        /*output_channel_stride=*/736, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[21].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t23_stages_1_blocks_0_conv_mid_1_conv_dw,
+        /*output=*/t24_stages_1_blocks_0_conv_mid_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.1.conv_pw", "setup", s);
+  }
 
   /* stages.1.blocks.0.conv_mid.2.conv_dw: conv 3x3 160->160 s1 g160; [2,28,28,160] -> [2,28,28,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_mid.2.conv_dw.weight", NULL, NULL,
@@ -742,36 +896,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.1.blocks.0.conv_mid.2.conv_pw: conv 1x1 160->160 s1, stages.1.blocks.0.conv_mid.2.bn folded, relu; [2,28,28,160] -> [2,28,28,160] (channels 576.. of stages.1.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_mid.2.conv_pw.weight", NULL, "stages.1.blocks.0.conv_mid.2.bn",
       /*out_channels=*/160, /*group_input_channels=*/160, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/160, /*group_output_channels=*/160, /*input_channel_stride=*/160,
-      /*output_channel_stride=*/736, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[23].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t25_stages_1_blocks_0_conv_mid_2_conv_dw,
-      /*output=*/t26_stages_1_blocks_0_conv_mid_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[25760] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/160, /*in_channels=*/160, /*kernel=*/1, packed));
+    ops[23] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t25_stages_1_blocks_0_conv_mid_2_conv_dw, .b = packed, .y = t26_stages_1_blocks_0_conv_mid_2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/160, /*out_channels=*/160,
+                 /*in_stride=*/160, /*out_stride=*/736, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/160, /*group_output_channels=*/160, /*input_channel_stride=*/160,
+        /*output_channel_stride=*/736, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[23].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t25_stages_1_blocks_0_conv_mid_2_conv_dw,
+        /*output=*/t26_stages_1_blocks_0_conv_mid_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.2.conv_pw", "setup", s);
+  }
 
   /* stages.1.blocks.0.conv_concat.conv: conv 1x1 736->512 s1, stages.1.blocks.0.conv_concat.bn folded, relu; [2,28,28,736] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_concat.conv.weight", NULL, "stages.1.blocks.0.conv_concat.bn",
       /*out_channels=*/512, /*group_input_channels=*/736, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/736, /*group_output_channels=*/512, /*input_channel_stride=*/736,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_concat.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[24].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t27_stages_1_blocks_0_conv_mid, /*output=*/t28_stages_1_blocks_0_conv_concat,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_concat.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[377344] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/736, /*kernel=*/1, packed));
+    ops[24] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t27_stages_1_blocks_0_conv_mid, .b = packed, .y = t28_stages_1_blocks_0_conv_concat,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/736, /*out_channels=*/512,
+                 /*in_stride=*/736, /*out_stride=*/512, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/736, /*group_output_channels=*/512, /*input_channel_stride=*/736,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_concat.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[24].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t27_stages_1_blocks_0_conv_mid, /*output=*/t28_stages_1_blocks_0_conv_concat,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_concat.conv", "setup", s);
+  }
 
   /* stages.1.blocks.0.attn: global avg pool; [2,28,28,512] -> [2,1,1,512] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -821,18 +1003,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.2.blocks.0.conv_reduction.conv: conv 1x1 512->192 s1, stages.2.blocks.0.conv_reduction.bn folded, relu; [2,14,14,512] -> [2,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_reduction.conv.weight", NULL, "stages.2.blocks.0.conv_reduction.bn",
       /*out_channels=*/192, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/192, /*input_channel_stride=*/1088,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_reduction.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[29].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t32_stages_2_pool, /*output=*/t33_stages_2_blocks_0_conv_reduction, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_reduction.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[98496] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[29] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t32_stages_2_pool, .b = packed, .y = t33_stages_2_blocks_0_conv_reduction,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/512, /*out_channels=*/192,
+                 /*in_stride=*/1088, /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/192, /*input_channel_stride=*/1088,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_reduction.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[29].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t32_stages_2_pool, /*output=*/t33_stages_2_blocks_0_conv_reduction, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_reduction.conv", "setup", s);
+  }
 
   /* stages.2.blocks.0.conv_mid.0.conv_dw: conv 3x3 192->192 s1 g192; [2,14,14,192] -> [2,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_mid.0.conv_dw.weight", NULL, NULL,
@@ -854,19 +1050,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.2.blocks.0.conv_mid.0.conv_pw: conv 1x1 192->192 s1, stages.2.blocks.0.conv_mid.0.bn folded, relu; [2,14,14,192] -> [2,14,14,192] (channels 512.. of stages.2.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_mid.0.conv_pw.weight", NULL, "stages.2.blocks.0.conv_mid.0.bn",
       /*out_channels=*/192, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/192, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/1088, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[31].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t34_stages_2_blocks_0_conv_mid_0_conv_dw,
-      /*output=*/t35_stages_2_blocks_0_conv_mid_0, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[37056] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[31] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t34_stages_2_blocks_0_conv_mid_0_conv_dw, .b = packed, .y = t35_stages_2_blocks_0_conv_mid_0,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/192, /*out_channels=*/192,
+                 /*in_stride=*/192, /*out_stride=*/1088, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/192, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/1088, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[31].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t34_stages_2_blocks_0_conv_mid_0_conv_dw,
+        /*output=*/t35_stages_2_blocks_0_conv_mid_0, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.0.conv_pw", "setup", s);
+  }
 
   /* stages.2.blocks.0.conv_mid.1.conv_dw: conv 3x3 192->192 s1 g192; [2,14,14,192] -> [2,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_mid.1.conv_dw.weight", NULL, NULL,
@@ -888,19 +1098,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.2.blocks.0.conv_mid.1.conv_pw: conv 1x1 192->192 s1, stages.2.blocks.0.conv_mid.1.bn folded, relu; [2,14,14,192] -> [2,14,14,192] (channels 704.. of stages.2.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_mid.1.conv_pw.weight", NULL, "stages.2.blocks.0.conv_mid.1.bn",
       /*out_channels=*/192, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/192, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/1088, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[33].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t36_stages_2_blocks_0_conv_mid_1_conv_dw,
-      /*output=*/t37_stages_2_blocks_0_conv_mid_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[37056] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[33] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t36_stages_2_blocks_0_conv_mid_1_conv_dw, .b = packed, .y = t37_stages_2_blocks_0_conv_mid_1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/192, /*out_channels=*/192,
+                 /*in_stride=*/192, /*out_stride=*/1088, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/192, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/1088, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[33].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t36_stages_2_blocks_0_conv_mid_1_conv_dw,
+        /*output=*/t37_stages_2_blocks_0_conv_mid_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.1.conv_pw", "setup", s);
+  }
 
   /* stages.2.blocks.0.conv_mid.2.conv_dw: conv 3x3 192->192 s1 g192; [2,14,14,192] -> [2,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_mid.2.conv_dw.weight", NULL, NULL,
@@ -922,36 +1146,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.2.blocks.0.conv_mid.2.conv_pw: conv 1x1 192->192 s1, stages.2.blocks.0.conv_mid.2.bn folded, relu; [2,14,14,192] -> [2,14,14,192] (channels 896.. of stages.2.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_mid.2.conv_pw.weight", NULL, "stages.2.blocks.0.conv_mid.2.bn",
       /*out_channels=*/192, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/192, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/1088, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[35].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t38_stages_2_blocks_0_conv_mid_2_conv_dw,
-      /*output=*/t39_stages_2_blocks_0_conv_mid_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[37056] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[35] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t38_stages_2_blocks_0_conv_mid_2_conv_dw, .b = packed, .y = t39_stages_2_blocks_0_conv_mid_2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/192, /*out_channels=*/192,
+                 /*in_stride=*/192, /*out_stride=*/1088, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/192, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/1088, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[35].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t38_stages_2_blocks_0_conv_mid_2_conv_dw,
+        /*output=*/t39_stages_2_blocks_0_conv_mid_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.2.conv_pw", "setup", s);
+  }
 
   /* stages.2.blocks.0.conv_concat.conv: conv 1x1 1088->768 s1, stages.2.blocks.0.conv_concat.bn folded, relu; [2,14,14,1088] -> [2,14,14,768] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_concat.conv.weight", NULL, "stages.2.blocks.0.conv_concat.bn",
       /*out_channels=*/768, /*group_input_channels=*/1088, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1088, /*group_output_channels=*/768, /*input_channel_stride=*/1088,
-      /*output_channel_stride=*/768, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_concat.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[36].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t40_stages_2_blocks_0_conv_mid, /*output=*/t41_stages_2_blocks_0_conv_concat,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_concat.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[836352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/768, /*in_channels=*/1088, /*kernel=*/1, packed));
+    ops[36] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t40_stages_2_blocks_0_conv_mid, .b = packed, .y = t41_stages_2_blocks_0_conv_concat,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/1088, /*out_channels=*/768,
+                 /*in_stride=*/1088, /*out_stride=*/768, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1088, /*group_output_channels=*/768, /*input_channel_stride=*/1088,
+        /*output_channel_stride=*/768, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_concat.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[36].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t40_stages_2_blocks_0_conv_mid, /*output=*/t41_stages_2_blocks_0_conv_concat,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_concat.conv", "setup", s);
+  }
 
   /* stages.2.blocks.0.attn: global avg pool; [2,14,14,768] -> [2,1,1,768] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1001,18 +1253,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.3.blocks.0.conv_reduction.conv: conv 1x1 768->224 s1, stages.3.blocks.0.conv_reduction.bn folded, relu; [2,7,7,768] -> [2,7,7,224] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_reduction.conv.weight", NULL, "stages.3.blocks.0.conv_reduction.bn",
       /*out_channels=*/224, /*group_input_channels=*/768, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/768, /*group_output_channels=*/224, /*input_channel_stride=*/1440,
-      /*output_channel_stride=*/224, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_reduction.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[41].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t45_stages_3_pool, /*output=*/t46_stages_3_blocks_0_conv_reduction, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_reduction.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[172256] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/224, /*in_channels=*/768, /*kernel=*/1, packed));
+    ops[41] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t45_stages_3_pool, .b = packed, .y = t46_stages_3_blocks_0_conv_reduction,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/768, /*out_channels=*/224,
+                 /*in_stride=*/1440, /*out_stride=*/224, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/768, /*group_output_channels=*/224, /*input_channel_stride=*/1440,
+        /*output_channel_stride=*/224, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_reduction.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[41].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t45_stages_3_pool, /*output=*/t46_stages_3_blocks_0_conv_reduction, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_reduction.conv", "setup", s);
+  }
 
   /* stages.3.blocks.0.conv_mid.0.conv_dw: conv 3x3 224->224 s1 g224; [2,7,7,224] -> [2,7,7,224] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_mid.0.conv_dw.weight", NULL, NULL,
@@ -1034,19 +1300,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.3.blocks.0.conv_mid.0.conv_pw: conv 1x1 224->224 s1, stages.3.blocks.0.conv_mid.0.bn folded, relu; [2,7,7,224] -> [2,7,7,224] (channels 768.. of stages.3.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_mid.0.conv_pw.weight", NULL, "stages.3.blocks.0.conv_mid.0.bn",
       /*out_channels=*/224, /*group_input_channels=*/224, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/224, /*group_output_channels=*/224, /*input_channel_stride=*/224,
-      /*output_channel_stride=*/1440, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[43].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t47_stages_3_blocks_0_conv_mid_0_conv_dw,
-      /*output=*/t48_stages_3_blocks_0_conv_mid_0, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[50400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/224, /*in_channels=*/224, /*kernel=*/1, packed));
+    ops[43] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t47_stages_3_blocks_0_conv_mid_0_conv_dw, .b = packed, .y = t48_stages_3_blocks_0_conv_mid_0,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/224, /*out_channels=*/224,
+                 /*in_stride=*/224, /*out_stride=*/1440, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/224, /*group_output_channels=*/224, /*input_channel_stride=*/224,
+        /*output_channel_stride=*/1440, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[43].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t47_stages_3_blocks_0_conv_mid_0_conv_dw,
+        /*output=*/t48_stages_3_blocks_0_conv_mid_0, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.0.conv_pw", "setup", s);
+  }
 
   /* stages.3.blocks.0.conv_mid.1.conv_dw: conv 3x3 224->224 s1 g224; [2,7,7,224] -> [2,7,7,224] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_mid.1.conv_dw.weight", NULL, NULL,
@@ -1068,19 +1348,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.3.blocks.0.conv_mid.1.conv_pw: conv 1x1 224->224 s1, stages.3.blocks.0.conv_mid.1.bn folded, relu; [2,7,7,224] -> [2,7,7,224] (channels 992.. of stages.3.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_mid.1.conv_pw.weight", NULL, "stages.3.blocks.0.conv_mid.1.bn",
       /*out_channels=*/224, /*group_input_channels=*/224, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/224, /*group_output_channels=*/224, /*input_channel_stride=*/224,
-      /*output_channel_stride=*/1440, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[45].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t49_stages_3_blocks_0_conv_mid_1_conv_dw,
-      /*output=*/t50_stages_3_blocks_0_conv_mid_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[50400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/224, /*in_channels=*/224, /*kernel=*/1, packed));
+    ops[45] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t49_stages_3_blocks_0_conv_mid_1_conv_dw, .b = packed, .y = t50_stages_3_blocks_0_conv_mid_1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/224, /*out_channels=*/224,
+                 /*in_stride=*/224, /*out_stride=*/1440, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/224, /*group_output_channels=*/224, /*input_channel_stride=*/224,
+        /*output_channel_stride=*/1440, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[45].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t49_stages_3_blocks_0_conv_mid_1_conv_dw,
+        /*output=*/t50_stages_3_blocks_0_conv_mid_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.1.conv_pw", "setup", s);
+  }
 
   /* stages.3.blocks.0.conv_mid.2.conv_dw: conv 3x3 224->224 s1 g224; [2,7,7,224] -> [2,7,7,224] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_mid.2.conv_dw.weight", NULL, NULL,
@@ -1102,36 +1396,64 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.3.blocks.0.conv_mid.2.conv_pw: conv 1x1 224->224 s1, stages.3.blocks.0.conv_mid.2.bn folded, relu; [2,7,7,224] -> [2,7,7,224] (channels 1216.. of stages.3.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_mid.2.conv_pw.weight", NULL, "stages.3.blocks.0.conv_mid.2.bn",
       /*out_channels=*/224, /*group_input_channels=*/224, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/224, /*group_output_channels=*/224, /*input_channel_stride=*/224,
-      /*output_channel_stride=*/1440, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[47].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t51_stages_3_blocks_0_conv_mid_2_conv_dw,
-      /*output=*/t52_stages_3_blocks_0_conv_mid_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[50400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/224, /*in_channels=*/224, /*kernel=*/1, packed));
+    ops[47] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t51_stages_3_blocks_0_conv_mid_2_conv_dw, .b = packed, .y = t52_stages_3_blocks_0_conv_mid_2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/224, /*out_channels=*/224,
+                 /*in_stride=*/224, /*out_stride=*/1440, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/224, /*group_output_channels=*/224, /*input_channel_stride=*/224,
+        /*output_channel_stride=*/1440, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[47].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t51_stages_3_blocks_0_conv_mid_2_conv_dw,
+        /*output=*/t52_stages_3_blocks_0_conv_mid_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.2.conv_pw", "setup", s);
+  }
 
   /* stages.3.blocks.0.conv_concat.conv: conv 1x1 1440->1024 s1, stages.3.blocks.0.conv_concat.bn folded, relu; [2,7,7,1440] -> [2,7,7,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_concat.conv.weight", NULL, "stages.3.blocks.0.conv_concat.bn",
       /*out_channels=*/1024, /*group_input_channels=*/1440, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1440, /*group_output_channels=*/1024, /*input_channel_stride=*/1440,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_concat.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[48].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t53_stages_3_blocks_0_conv_mid, /*output=*/t54_stages_3_blocks_0_conv_concat,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_concat.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1475584] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/1440, /*kernel=*/1, packed));
+    ops[48] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t53_stages_3_blocks_0_conv_mid, .b = packed, .y = t54_stages_3_blocks_0_conv_concat,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/1440, /*out_channels=*/1024,
+                 /*in_stride=*/1440, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1440, /*group_output_channels=*/1024, /*input_channel_stride=*/1440,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_concat.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[48].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t53_stages_3_blocks_0_conv_mid, /*output=*/t54_stages_3_blocks_0_conv_concat,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_concat.conv", "setup", s);
+  }
 
   /* stages.3.blocks.0.attn: global avg pool; [2,7,7,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(

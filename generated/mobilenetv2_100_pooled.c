@@ -555,18 +555,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* conv_stem: conv 3x3 3->32 s2, bn1 folded, relu6; [1,224,224,3] -> [1,112,112,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv_stem.weight", NULL, "bn1",
       /*out_channels=*/32, /*group_input_channels=*/3, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/3, /*group_output_channels=*/32, /*input_channel_stride=*/3,
-      /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[0].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[0].xnn, /*batch_size=*/1, /*input_height=*/224, /*input_width=*/224, /*input=*/t1_input,
-      /*output=*/t2_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/3, /*kernel=*/3, packed));
+    ops[0] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t1_input, .b = packed, .y = t2_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*in_channels=*/3, /*out_channels=*/32,
+                 /*in_stride=*/3, /*out_stride=*/32, /*stride=*/2, /*in_height=*/224, /*in_width=*/224}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/3, /*group_output_channels=*/32, /*input_channel_stride=*/3,
+        /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[0].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[0].xnn, /*batch_size=*/1, /*input_height=*/224, /*input_width=*/224, /*input=*/t1_input,
+        /*output=*/t2_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "setup", s);
+  }
 
   /* blocks.0.0.conv_dw: conv 3x3 32->32 s1 g32, blocks.0.0.bn1 folded, relu6; [1,112,112,32] -> [1,112,112,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.0.conv_dw.weight", NULL, "blocks.0.0.bn1",
@@ -587,34 +601,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.0.0.conv_pw: conv 1x1 32->16 s1, blocks.0.0.bn2 folded; [1,112,112,32] -> [1,112,112,16] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.0.conv_pw.weight", NULL, "blocks.0.0.bn2",
       /*out_channels=*/16, /*group_input_channels=*/32, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/32, /*group_output_channels=*/16, /*input_channel_stride=*/32,
-      /*output_channel_stride=*/16, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[2].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
-      /*input=*/t3_blocks_0_0_bn1, /*output=*/t4_blocks_0, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1056] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/16, /*in_channels=*/32, /*kernel=*/1, packed));
+    ops[2] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t3_blocks_0_0_bn1, .b = packed, .y = t4_blocks_0,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*in_channels=*/32, /*out_channels=*/16,
+                 /*in_stride=*/32, /*out_stride=*/16, /*stride=*/1, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/32, /*group_output_channels=*/16, /*input_channel_stride=*/32,
+        /*output_channel_stride=*/16, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[2].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
+        /*input=*/t3_blocks_0_0_bn1, /*output=*/t4_blocks_0, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_pw", "setup", s);
+  }
 
   /* blocks.1.0.conv_pw: conv 1x1 16->96 s1, blocks.1.0.bn1 folded, relu6; [1,112,112,16] -> [1,112,112,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_pw.weight", NULL, "blocks.1.0.bn1",
       /*out_channels=*/96, /*group_input_channels=*/16, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/16, /*group_output_channels=*/96, /*input_channel_stride=*/16,
-      /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[3].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[3].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
-      /*input=*/t4_blocks_0, /*output=*/t5_blocks_1_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1632] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/16, /*kernel=*/1, packed));
+    ops[3] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t4_blocks_0, .b = packed, .y = t5_blocks_1_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*in_channels=*/16, /*out_channels=*/96,
+                 /*in_stride=*/16, /*out_stride=*/96, /*stride=*/1, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/16, /*group_output_channels=*/96, /*input_channel_stride=*/16,
+        /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[3].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[3].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
+        /*input=*/t4_blocks_0, /*output=*/t5_blocks_1_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pw", "setup", s);
+  }
 
   /* blocks.1.0.conv_dw: conv 3x3 96->96 s2 g96, blocks.1.0.bn2 folded, relu6; [1,112,112,96] -> [1,56,56,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_dw.weight", NULL, "blocks.1.0.bn2",
@@ -635,34 +677,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.0.conv_pwl: conv 1x1 96->24 s1, blocks.1.0.bn3 folded; [1,56,56,96] -> [1,56,56,24] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_pwl.weight", NULL, "blocks.1.0.bn3",
       /*out_channels=*/24, /*group_input_channels=*/96, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/96, /*group_output_channels=*/24, /*input_channel_stride=*/96,
-      /*output_channel_stride=*/24, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[5].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t6_blocks_1_0_bn2, /*output=*/t7_blocks_1_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[3104] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/24, /*in_channels=*/96, /*kernel=*/1, packed));
+    ops[5] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t6_blocks_1_0_bn2, .b = packed, .y = t7_blocks_1_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/96, /*out_channels=*/24,
+                 /*in_stride=*/96, /*out_stride=*/24, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/96, /*group_output_channels=*/24, /*input_channel_stride=*/96,
+        /*output_channel_stride=*/24, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[5].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t6_blocks_1_0_bn2, /*output=*/t7_blocks_1_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.1.1.conv_pw: conv 1x1 24->144 s1, blocks.1.1.bn1 folded, relu6; [1,56,56,24] -> [1,56,56,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv_pw.weight", NULL, "blocks.1.1.bn1",
       /*out_channels=*/144, /*group_input_channels=*/24, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/24, /*group_output_channels=*/144, /*input_channel_stride=*/24,
-      /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[6].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[6].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t7_blocks_1_0_bn3, /*output=*/t8_blocks_1_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[4000] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/144, /*in_channels=*/24, /*kernel=*/1, packed));
+    ops[6] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t7_blocks_1_0_bn3, .b = packed, .y = t8_blocks_1_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/24, /*out_channels=*/144,
+                 /*in_stride=*/24, /*out_stride=*/144, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/24, /*group_output_channels=*/144, /*input_channel_stride=*/24,
+        /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[6].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[6].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t7_blocks_1_0_bn3, /*output=*/t8_blocks_1_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pw", "setup", s);
+  }
 
   /* blocks.1.1.conv_dw: conv 3x3 144->144 s1 g144, blocks.1.1.bn2 folded, relu6; [1,56,56,144] -> [1,56,56,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv_dw.weight", NULL, "blocks.1.1.bn2",
@@ -683,18 +753,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.1.conv_pwl: conv 1x1 144->24 s1, blocks.1.1.bn3 folded; [1,56,56,144] -> [1,56,56,24] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv_pwl.weight", NULL, "blocks.1.1.bn3",
       /*out_channels=*/24, /*group_input_channels=*/144, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/144, /*group_output_channels=*/24, /*input_channel_stride=*/144,
-      /*output_channel_stride=*/24, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[8].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t9_blocks_1_1_bn2, /*output=*/t10_blocks_1_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[4640] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/24, /*in_channels=*/144, /*kernel=*/1, packed));
+    ops[8] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t9_blocks_1_1_bn2, .b = packed, .y = t10_blocks_1_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/144, /*out_channels=*/24,
+                 /*in_stride=*/144, /*out_stride=*/24, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/144, /*group_output_channels=*/24, /*input_channel_stride=*/144,
+        /*output_channel_stride=*/24, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[8].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t9_blocks_1_1_bn2, /*output=*/t10_blocks_1_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.1.1: add; [1,56,56,24] -> [1,56,56,24] */
   s = xnn_create_add_nd_f32(
@@ -709,18 +793,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.0.conv_pw: conv 1x1 24->144 s1, blocks.2.0.bn1 folded, relu6; [1,56,56,24] -> [1,56,56,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_pw.weight", NULL, "blocks.2.0.bn1",
       /*out_channels=*/144, /*group_input_channels=*/24, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/24, /*group_output_channels=*/144, /*input_channel_stride=*/24,
-      /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[10].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[10].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t11_blocks_1, /*output=*/t12_blocks_2_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[4000] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/144, /*in_channels=*/24, /*kernel=*/1, packed));
+    ops[10] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t11_blocks_1, .b = packed, .y = t12_blocks_2_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/24, /*out_channels=*/144,
+                 /*in_stride=*/24, /*out_stride=*/144, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/24, /*group_output_channels=*/144, /*input_channel_stride=*/24,
+        /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[10].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[10].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t11_blocks_1, /*output=*/t12_blocks_2_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pw", "setup", s);
+  }
 
   /* blocks.2.0.conv_dw: conv 3x3 144->144 s2 g144, blocks.2.0.bn2 folded, relu6; [1,56,56,144] -> [1,28,28,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_dw.weight", NULL, "blocks.2.0.bn2",
@@ -741,34 +839,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.0.conv_pwl: conv 1x1 144->32 s1, blocks.2.0.bn3 folded; [1,28,28,144] -> [1,28,28,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_pwl.weight", NULL, "blocks.2.0.bn3",
       /*out_channels=*/32, /*group_input_channels=*/144, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/144, /*group_output_channels=*/32, /*input_channel_stride=*/144,
-      /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[12].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t13_blocks_2_0_bn2, /*output=*/t14_blocks_2_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[4640] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/144, /*kernel=*/1, packed));
+    ops[12] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t13_blocks_2_0_bn2, .b = packed, .y = t14_blocks_2_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/144, /*out_channels=*/32,
+                 /*in_stride=*/144, /*out_stride=*/32, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/144, /*group_output_channels=*/32, /*input_channel_stride=*/144,
+        /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[12].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t13_blocks_2_0_bn2, /*output=*/t14_blocks_2_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.2.1.conv_pw: conv 1x1 32->192 s1, blocks.2.1.bn1 folded, relu6; [1,28,28,32] -> [1,28,28,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.conv_pw.weight", NULL, "blocks.2.1.bn1",
       /*out_channels=*/192, /*group_input_channels=*/32, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/32, /*group_output_channels=*/192, /*input_channel_stride=*/32,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[13].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[13].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t14_blocks_2_0_bn3, /*output=*/t15_blocks_2_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[6336] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/32, /*kernel=*/1, packed));
+    ops[13] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t14_blocks_2_0_bn3, .b = packed, .y = t15_blocks_2_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/32, /*out_channels=*/192,
+                 /*in_stride=*/32, /*out_stride=*/192, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/32, /*group_output_channels=*/192, /*input_channel_stride=*/32,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[13].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[13].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t14_blocks_2_0_bn3, /*output=*/t15_blocks_2_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pw", "setup", s);
+  }
 
   /* blocks.2.1.conv_dw: conv 3x3 192->192 s1 g192, blocks.2.1.bn2 folded, relu6; [1,28,28,192] -> [1,28,28,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.conv_dw.weight", NULL, "blocks.2.1.bn2",
@@ -789,18 +915,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.1.conv_pwl: conv 1x1 192->32 s1, blocks.2.1.bn3 folded; [1,28,28,192] -> [1,28,28,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.conv_pwl.weight", NULL, "blocks.2.1.bn3",
       /*out_channels=*/32, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/32, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[15].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t16_blocks_2_1_bn2, /*output=*/t17_blocks_2_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[6176] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[15] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t16_blocks_2_1_bn2, .b = packed, .y = t17_blocks_2_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/192, /*out_channels=*/32,
+                 /*in_stride=*/192, /*out_stride=*/32, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/32, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[15].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t16_blocks_2_1_bn2, /*output=*/t17_blocks_2_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.2.1: add; [1,28,28,32] -> [1,28,28,32] */
   s = xnn_create_add_nd_f32(
@@ -815,18 +955,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.2.conv_pw: conv 1x1 32->192 s1, blocks.2.2.bn1 folded, relu6; [1,28,28,32] -> [1,28,28,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.2.conv_pw.weight", NULL, "blocks.2.2.bn1",
       /*out_channels=*/192, /*group_input_channels=*/32, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/32, /*group_output_channels=*/192, /*input_channel_stride=*/32,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[17].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[17].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t18_blocks_2_1, /*output=*/t19_blocks_2_2_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[6336] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/32, /*kernel=*/1, packed));
+    ops[17] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t18_blocks_2_1, .b = packed, .y = t19_blocks_2_2_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/32, /*out_channels=*/192,
+                 /*in_stride=*/32, /*out_stride=*/192, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/32, /*group_output_channels=*/192, /*input_channel_stride=*/32,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[17].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[17].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t18_blocks_2_1, /*output=*/t19_blocks_2_2_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_pw", "setup", s);
+  }
 
   /* blocks.2.2.conv_dw: conv 3x3 192->192 s1 g192, blocks.2.2.bn2 folded, relu6; [1,28,28,192] -> [1,28,28,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.2.conv_dw.weight", NULL, "blocks.2.2.bn2",
@@ -847,18 +1001,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.2.conv_pwl: conv 1x1 192->32 s1, blocks.2.2.bn3 folded; [1,28,28,192] -> [1,28,28,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.2.conv_pwl.weight", NULL, "blocks.2.2.bn3",
       /*out_channels=*/32, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/32, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[19].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t20_blocks_2_2_bn2, /*output=*/t21_blocks_2_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[6176] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[19] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t20_blocks_2_2_bn2, .b = packed, .y = t21_blocks_2_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/192, /*out_channels=*/32,
+                 /*in_stride=*/192, /*out_stride=*/32, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/32, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[19].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t20_blocks_2_2_bn2, /*output=*/t21_blocks_2_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_pwl", "setup", s);
+  }
 
   /* blocks.2.2: add; [1,28,28,32] -> [1,28,28,32] */
   s = xnn_create_add_nd_f32(
@@ -873,18 +1041,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.0.conv_pw: conv 1x1 32->192 s1, blocks.3.0.bn1 folded, relu6; [1,28,28,32] -> [1,28,28,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_pw.weight", NULL, "blocks.3.0.bn1",
       /*out_channels=*/192, /*group_input_channels=*/32, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/32, /*group_output_channels=*/192, /*input_channel_stride=*/32,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[21].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[21].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t22_blocks_2, /*output=*/t23_blocks_3_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[6336] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/32, /*kernel=*/1, packed));
+    ops[21] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t22_blocks_2, .b = packed, .y = t23_blocks_3_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/32, /*out_channels=*/192,
+                 /*in_stride=*/32, /*out_stride=*/192, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/32, /*group_output_channels=*/192, /*input_channel_stride=*/32,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[21].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[21].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t22_blocks_2, /*output=*/t23_blocks_3_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pw", "setup", s);
+  }
 
   /* blocks.3.0.conv_dw: conv 3x3 192->192 s2 g192, blocks.3.0.bn2 folded, relu6; [1,28,28,192] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_dw.weight", NULL, "blocks.3.0.bn2",
@@ -905,34 +1087,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.0.conv_pwl: conv 1x1 192->64 s1, blocks.3.0.bn3 folded; [1,14,14,192] -> [1,14,14,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_pwl.weight", NULL, "blocks.3.0.bn3",
       /*out_channels=*/64, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/64, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[23].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t24_blocks_3_0_bn2, /*output=*/t25_blocks_3_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[12352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[23] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t24_blocks_3_0_bn2, .b = packed, .y = t25_blocks_3_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/192, /*out_channels=*/64,
+                 /*in_stride=*/192, /*out_stride=*/64, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/64, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[23].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t24_blocks_3_0_bn2, /*output=*/t25_blocks_3_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.3.1.conv_pw: conv 1x1 64->384 s1, blocks.3.1.bn1 folded, relu6; [1,14,14,64] -> [1,14,14,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.conv_pw.weight", NULL, "blocks.3.1.bn1",
       /*out_channels=*/384, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/384, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[24].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[24].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t25_blocks_3_0_bn3, /*output=*/t26_blocks_3_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[24960] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/384, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[24] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t25_blocks_3_0_bn3, .b = packed, .y = t26_blocks_3_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/64, /*out_channels=*/384,
+                 /*in_stride=*/64, /*out_stride=*/384, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/384, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[24].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[24].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t25_blocks_3_0_bn3, /*output=*/t26_blocks_3_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pw", "setup", s);
+  }
 
   /* blocks.3.1.conv_dw: conv 3x3 384->384 s1 g384, blocks.3.1.bn2 folded, relu6; [1,14,14,384] -> [1,14,14,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.conv_dw.weight", NULL, "blocks.3.1.bn2",
@@ -953,18 +1163,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.1.conv_pwl: conv 1x1 384->64 s1, blocks.3.1.bn3 folded; [1,14,14,384] -> [1,14,14,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.conv_pwl.weight", NULL, "blocks.3.1.bn3",
       /*out_channels=*/64, /*group_input_channels=*/384, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/384, /*group_output_channels=*/64, /*input_channel_stride=*/384,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[26].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t27_blocks_3_1_bn2, /*output=*/t28_blocks_3_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[24640] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/384, /*kernel=*/1, packed));
+    ops[26] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t27_blocks_3_1_bn2, .b = packed, .y = t28_blocks_3_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/384, /*out_channels=*/64,
+                 /*in_stride=*/384, /*out_stride=*/64, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/384, /*group_output_channels=*/64, /*input_channel_stride=*/384,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[26].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t27_blocks_3_1_bn2, /*output=*/t28_blocks_3_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.3.1: add; [1,14,14,64] -> [1,14,14,64] */
   s = xnn_create_add_nd_f32(
@@ -979,18 +1203,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.2.conv_pw: conv 1x1 64->384 s1, blocks.3.2.bn1 folded, relu6; [1,14,14,64] -> [1,14,14,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_pw.weight", NULL, "blocks.3.2.bn1",
       /*out_channels=*/384, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/384, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[28].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[28].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t29_blocks_3_1, /*output=*/t30_blocks_3_2_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[24960] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/384, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[28] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t29_blocks_3_1, .b = packed, .y = t30_blocks_3_2_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/64, /*out_channels=*/384,
+                 /*in_stride=*/64, /*out_stride=*/384, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/384, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[28].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[28].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t29_blocks_3_1, /*output=*/t30_blocks_3_2_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pw", "setup", s);
+  }
 
   /* blocks.3.2.conv_dw: conv 3x3 384->384 s1 g384, blocks.3.2.bn2 folded, relu6; [1,14,14,384] -> [1,14,14,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_dw.weight", NULL, "blocks.3.2.bn2",
@@ -1011,18 +1249,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.2.conv_pwl: conv 1x1 384->64 s1, blocks.3.2.bn3 folded; [1,14,14,384] -> [1,14,14,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_pwl.weight", NULL, "blocks.3.2.bn3",
       /*out_channels=*/64, /*group_input_channels=*/384, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/384, /*group_output_channels=*/64, /*input_channel_stride=*/384,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[30].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t31_blocks_3_2_bn2, /*output=*/t32_blocks_3_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[24640] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/384, /*kernel=*/1, packed));
+    ops[30] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t31_blocks_3_2_bn2, .b = packed, .y = t32_blocks_3_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/384, /*out_channels=*/64,
+                 /*in_stride=*/384, /*out_stride=*/64, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/384, /*group_output_channels=*/64, /*input_channel_stride=*/384,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[30].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t31_blocks_3_2_bn2, /*output=*/t32_blocks_3_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pwl", "setup", s);
+  }
 
   /* blocks.3.2: add; [1,14,14,64] -> [1,14,14,64] */
   s = xnn_create_add_nd_f32(
@@ -1037,18 +1289,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.3.conv_pw: conv 1x1 64->384 s1, blocks.3.3.bn1 folded, relu6; [1,14,14,64] -> [1,14,14,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.3.conv_pw.weight", NULL, "blocks.3.3.bn1",
       /*out_channels=*/384, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/384, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[32].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[32].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t33_blocks_3_2, /*output=*/t34_blocks_3_3_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[24960] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/384, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[32] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t33_blocks_3_2, .b = packed, .y = t34_blocks_3_3_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/64, /*out_channels=*/384,
+                 /*in_stride=*/64, /*out_stride=*/384, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/384, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[32].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[32].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t33_blocks_3_2, /*output=*/t34_blocks_3_3_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_pw", "setup", s);
+  }
 
   /* blocks.3.3.conv_dw: conv 3x3 384->384 s1 g384, blocks.3.3.bn2 folded, relu6; [1,14,14,384] -> [1,14,14,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.3.conv_dw.weight", NULL, "blocks.3.3.bn2",
@@ -1069,18 +1335,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.3.conv_pwl: conv 1x1 384->64 s1, blocks.3.3.bn3 folded; [1,14,14,384] -> [1,14,14,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.3.conv_pwl.weight", NULL, "blocks.3.3.bn3",
       /*out_channels=*/64, /*group_input_channels=*/384, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/384, /*group_output_channels=*/64, /*input_channel_stride=*/384,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[34].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t35_blocks_3_3_bn2, /*output=*/t36_blocks_3_3_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[24640] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/384, /*kernel=*/1, packed));
+    ops[34] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t35_blocks_3_3_bn2, .b = packed, .y = t36_blocks_3_3_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/384, /*out_channels=*/64,
+                 /*in_stride=*/384, /*out_stride=*/64, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/384, /*group_output_channels=*/64, /*input_channel_stride=*/384,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[34].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t35_blocks_3_3_bn2, /*output=*/t36_blocks_3_3_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_pwl", "setup", s);
+  }
 
   /* blocks.3.3: add; [1,14,14,64] -> [1,14,14,64] */
   s = xnn_create_add_nd_f32(
@@ -1095,18 +1375,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.0.conv_pw: conv 1x1 64->384 s1, blocks.4.0.bn1 folded, relu6; [1,14,14,64] -> [1,14,14,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_pw.weight", NULL, "blocks.4.0.bn1",
       /*out_channels=*/384, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/384, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[36].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[36].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t37_blocks_3_3, /*output=*/t38_blocks_4_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[24960] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/384, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[36] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t37_blocks_3_3, .b = packed, .y = t38_blocks_4_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/64, /*out_channels=*/384,
+                 /*in_stride=*/64, /*out_stride=*/384, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/384, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[36].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[36].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t37_blocks_3_3, /*output=*/t38_blocks_4_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pw", "setup", s);
+  }
 
   /* blocks.4.0.conv_dw: conv 3x3 384->384 s1 g384, blocks.4.0.bn2 folded, relu6; [1,14,14,384] -> [1,14,14,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_dw.weight", NULL, "blocks.4.0.bn2",
@@ -1127,34 +1421,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.0.conv_pwl: conv 1x1 384->96 s1, blocks.4.0.bn3 folded; [1,14,14,384] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_pwl.weight", NULL, "blocks.4.0.bn3",
       /*out_channels=*/96, /*group_input_channels=*/384, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/384, /*group_output_channels=*/96, /*input_channel_stride=*/384,
-      /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[38].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t39_blocks_4_0_bn2, /*output=*/t40_blocks_4_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36960] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/384, /*kernel=*/1, packed));
+    ops[38] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t39_blocks_4_0_bn2, .b = packed, .y = t40_blocks_4_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/384, /*out_channels=*/96,
+                 /*in_stride=*/384, /*out_stride=*/96, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/384, /*group_output_channels=*/96, /*input_channel_stride=*/384,
+        /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[38].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t39_blocks_4_0_bn2, /*output=*/t40_blocks_4_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.4.1.conv_pw: conv 1x1 96->576 s1, blocks.4.1.bn1 folded, relu6; [1,14,14,96] -> [1,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.1.conv_pw.weight", NULL, "blocks.4.1.bn1",
       /*out_channels=*/576, /*group_input_channels=*/96, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/96, /*group_output_channels=*/576, /*input_channel_stride=*/96,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[39].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[39].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t40_blocks_4_0_bn3, /*output=*/t41_blocks_4_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[55872] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/96, /*kernel=*/1, packed));
+    ops[39] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t40_blocks_4_0_bn3, .b = packed, .y = t41_blocks_4_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/96, /*out_channels=*/576,
+                 /*in_stride=*/96, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/96, /*group_output_channels=*/576, /*input_channel_stride=*/96,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[39].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[39].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t40_blocks_4_0_bn3, /*output=*/t41_blocks_4_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pw", "setup", s);
+  }
 
   /* blocks.4.1.conv_dw: conv 3x3 576->576 s1 g576, blocks.4.1.bn2 folded, relu6; [1,14,14,576] -> [1,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.1.conv_dw.weight", NULL, "blocks.4.1.bn2",
@@ -1175,18 +1497,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.1.conv_pwl: conv 1x1 576->96 s1, blocks.4.1.bn3 folded; [1,14,14,576] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.1.conv_pwl.weight", NULL, "blocks.4.1.bn3",
       /*out_channels=*/96, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/96, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[41].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t42_blocks_4_1_bn2, /*output=*/t43_blocks_4_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[55392] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[41] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t42_blocks_4_1_bn2, .b = packed, .y = t43_blocks_4_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/96,
+                 /*in_stride=*/576, /*out_stride=*/96, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/96, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[41].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t42_blocks_4_1_bn2, /*output=*/t43_blocks_4_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.4.1: add; [1,14,14,96] -> [1,14,14,96] */
   s = xnn_create_add_nd_f32(
@@ -1201,18 +1537,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.2.conv_pw: conv 1x1 96->576 s1, blocks.4.2.bn1 folded, relu6; [1,14,14,96] -> [1,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.2.conv_pw.weight", NULL, "blocks.4.2.bn1",
       /*out_channels=*/576, /*group_input_channels=*/96, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/96, /*group_output_channels=*/576, /*input_channel_stride=*/96,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[43].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[43].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t44_blocks_4_1, /*output=*/t45_blocks_4_2_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[55872] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/96, /*kernel=*/1, packed));
+    ops[43] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t44_blocks_4_1, .b = packed, .y = t45_blocks_4_2_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/96, /*out_channels=*/576,
+                 /*in_stride=*/96, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/96, /*group_output_channels=*/576, /*input_channel_stride=*/96,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[43].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[43].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t44_blocks_4_1, /*output=*/t45_blocks_4_2_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pw", "setup", s);
+  }
 
   /* blocks.4.2.conv_dw: conv 3x3 576->576 s1 g576, blocks.4.2.bn2 folded, relu6; [1,14,14,576] -> [1,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.2.conv_dw.weight", NULL, "blocks.4.2.bn2",
@@ -1233,18 +1583,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.2.conv_pwl: conv 1x1 576->96 s1, blocks.4.2.bn3 folded; [1,14,14,576] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.2.conv_pwl.weight", NULL, "blocks.4.2.bn3",
       /*out_channels=*/96, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/96, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[45].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t46_blocks_4_2_bn2, /*output=*/t47_blocks_4_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[55392] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[45] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t46_blocks_4_2_bn2, .b = packed, .y = t47_blocks_4_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/96,
+                 /*in_stride=*/576, /*out_stride=*/96, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/96, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[45].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t46_blocks_4_2_bn2, /*output=*/t47_blocks_4_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pwl", "setup", s);
+  }
 
   /* blocks.4.2: add; [1,14,14,96] -> [1,14,14,96] */
   s = xnn_create_add_nd_f32(
@@ -1259,18 +1623,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.0.conv_pw: conv 1x1 96->576 s1, blocks.5.0.bn1 folded, relu6; [1,14,14,96] -> [1,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_pw.weight", NULL, "blocks.5.0.bn1",
       /*out_channels=*/576, /*group_input_channels=*/96, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/96, /*group_output_channels=*/576, /*input_channel_stride=*/96,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[47].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[47].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t48_blocks_4, /*output=*/t49_blocks_5_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[55872] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/96, /*kernel=*/1, packed));
+    ops[47] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t48_blocks_4, .b = packed, .y = t49_blocks_5_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/96, /*out_channels=*/576,
+                 /*in_stride=*/96, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/96, /*group_output_channels=*/576, /*input_channel_stride=*/96,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[47].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[47].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t48_blocks_4, /*output=*/t49_blocks_5_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pw", "setup", s);
+  }
 
   /* blocks.5.0.conv_dw: conv 3x3 576->576 s2 g576, blocks.5.0.bn2 folded, relu6; [1,14,14,576] -> [1,7,7,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_dw.weight", NULL, "blocks.5.0.bn2",
@@ -1291,34 +1669,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.0.conv_pwl: conv 1x1 576->160 s1, blocks.5.0.bn3 folded; [1,7,7,576] -> [1,7,7,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_pwl.weight", NULL, "blocks.5.0.bn3",
       /*out_channels=*/160, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/160, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[49].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t50_blocks_5_0_bn2, /*output=*/t51_blocks_5_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[92320] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/160, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[49] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t50_blocks_5_0_bn2, .b = packed, .y = t51_blocks_5_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/576, /*out_channels=*/160,
+                 /*in_stride=*/576, /*out_stride=*/160, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/160, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[49].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t50_blocks_5_0_bn2, /*output=*/t51_blocks_5_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.5.1.conv_pw: conv 1x1 160->960 s1, blocks.5.1.bn1 folded, relu6; [1,7,7,160] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.1.conv_pw.weight", NULL, "blocks.5.1.bn1",
       /*out_channels=*/960, /*group_input_channels=*/160, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/160, /*group_output_channels=*/960, /*input_channel_stride=*/160,
-      /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[50].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[50].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t51_blocks_5_0_bn3, /*output=*/t52_blocks_5_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[154560] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/960, /*in_channels=*/160, /*kernel=*/1, packed));
+    ops[50] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t51_blocks_5_0_bn3, .b = packed, .y = t52_blocks_5_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/160, /*out_channels=*/960,
+                 /*in_stride=*/160, /*out_stride=*/960, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/160, /*group_output_channels=*/960, /*input_channel_stride=*/160,
+        /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[50].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[50].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t51_blocks_5_0_bn3, /*output=*/t52_blocks_5_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pw", "setup", s);
+  }
 
   /* blocks.5.1.conv_dw: conv 3x3 960->960 s1 g960, blocks.5.1.bn2 folded, relu6; [1,7,7,960] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.1.conv_dw.weight", NULL, "blocks.5.1.bn2",
@@ -1339,18 +1745,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.1.conv_pwl: conv 1x1 960->160 s1, blocks.5.1.bn3 folded; [1,7,7,960] -> [1,7,7,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.1.conv_pwl.weight", NULL, "blocks.5.1.bn3",
       /*out_channels=*/160, /*group_input_channels=*/960, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/960, /*group_output_channels=*/160, /*input_channel_stride=*/960,
-      /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[52].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t53_blocks_5_1_bn2, /*output=*/t54_blocks_5_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[153760] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/160, /*in_channels=*/960, /*kernel=*/1, packed));
+    ops[52] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t53_blocks_5_1_bn2, .b = packed, .y = t54_blocks_5_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/960, /*out_channels=*/160,
+                 /*in_stride=*/960, /*out_stride=*/160, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/960, /*group_output_channels=*/160, /*input_channel_stride=*/960,
+        /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[52].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t53_blocks_5_1_bn2, /*output=*/t54_blocks_5_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.5.1: add; [1,7,7,160] -> [1,7,7,160] */
   s = xnn_create_add_nd_f32(
@@ -1365,18 +1785,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.2.conv_pw: conv 1x1 160->960 s1, blocks.5.2.bn1 folded, relu6; [1,7,7,160] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.2.conv_pw.weight", NULL, "blocks.5.2.bn1",
       /*out_channels=*/960, /*group_input_channels=*/160, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/160, /*group_output_channels=*/960, /*input_channel_stride=*/160,
-      /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[54].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[54].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t55_blocks_5_1, /*output=*/t56_blocks_5_2_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[154560] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/960, /*in_channels=*/160, /*kernel=*/1, packed));
+    ops[54] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t55_blocks_5_1, .b = packed, .y = t56_blocks_5_2_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/160, /*out_channels=*/960,
+                 /*in_stride=*/160, /*out_stride=*/960, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/160, /*group_output_channels=*/960, /*input_channel_stride=*/160,
+        /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[54].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[54].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t55_blocks_5_1, /*output=*/t56_blocks_5_2_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pw", "setup", s);
+  }
 
   /* blocks.5.2.conv_dw: conv 3x3 960->960 s1 g960, blocks.5.2.bn2 folded, relu6; [1,7,7,960] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.2.conv_dw.weight", NULL, "blocks.5.2.bn2",
@@ -1397,18 +1831,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.2.conv_pwl: conv 1x1 960->160 s1, blocks.5.2.bn3 folded; [1,7,7,960] -> [1,7,7,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.2.conv_pwl.weight", NULL, "blocks.5.2.bn3",
       /*out_channels=*/160, /*group_input_channels=*/960, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/960, /*group_output_channels=*/160, /*input_channel_stride=*/960,
-      /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[56].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t57_blocks_5_2_bn2, /*output=*/t58_blocks_5_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[153760] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/160, /*in_channels=*/960, /*kernel=*/1, packed));
+    ops[56] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t57_blocks_5_2_bn2, .b = packed, .y = t58_blocks_5_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/960, /*out_channels=*/160,
+                 /*in_stride=*/960, /*out_stride=*/160, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/960, /*group_output_channels=*/160, /*input_channel_stride=*/960,
+        /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[56].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t57_blocks_5_2_bn2, /*output=*/t58_blocks_5_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pwl", "setup", s);
+  }
 
   /* blocks.5.2: add; [1,7,7,160] -> [1,7,7,160] */
   s = xnn_create_add_nd_f32(
@@ -1423,18 +1871,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.6.0.conv_pw: conv 1x1 160->960 s1, blocks.6.0.bn1 folded, relu6; [1,7,7,160] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.0.conv_pw.weight", NULL, "blocks.6.0.bn1",
       /*out_channels=*/960, /*group_input_channels=*/160, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/160, /*group_output_channels=*/960, /*input_channel_stride=*/160,
-      /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[58].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[58].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t59_blocks_5_2, /*output=*/t60_blocks_6_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[154560] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/960, /*in_channels=*/160, /*kernel=*/1, packed));
+    ops[58] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t59_blocks_5_2, .b = packed, .y = t60_blocks_6_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/160, /*out_channels=*/960,
+                 /*in_stride=*/160, /*out_stride=*/960, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/160, /*group_output_channels=*/960, /*input_channel_stride=*/160,
+        /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[58].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[58].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t59_blocks_5_2, /*output=*/t60_blocks_6_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pw", "setup", s);
+  }
 
   /* blocks.6.0.conv_dw: conv 3x3 960->960 s1 g960, blocks.6.0.bn2 folded, relu6; [1,7,7,960] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.0.conv_dw.weight", NULL, "blocks.6.0.bn2",
@@ -1455,34 +1917,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.6.0.conv_pwl: conv 1x1 960->320 s1, blocks.6.0.bn3 folded; [1,7,7,960] -> [1,7,7,320] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.0.conv_pwl.weight", NULL, "blocks.6.0.bn3",
       /*out_channels=*/320, /*group_input_channels=*/960, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/960, /*group_output_channels=*/320, /*input_channel_stride=*/960,
-      /*output_channel_stride=*/320, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[60].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t61_blocks_6_0_bn2, /*output=*/t62_blocks_6, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[307520] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/320, /*in_channels=*/960, /*kernel=*/1, packed));
+    ops[60] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t61_blocks_6_0_bn2, .b = packed, .y = t62_blocks_6,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/960, /*out_channels=*/320,
+                 /*in_stride=*/960, /*out_stride=*/320, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/960, /*group_output_channels=*/320, /*input_channel_stride=*/960,
+        /*output_channel_stride=*/320, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[60].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t61_blocks_6_0_bn2, /*output=*/t62_blocks_6, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pwl", "setup", s);
+  }
 
   /* conv_head: conv 1x1 320->1280 s1, bn2 folded, relu6; [1,7,7,320] -> [1,7,7,1280] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv_head.weight", NULL, "bn2",
       /*out_channels=*/1280, /*group_input_channels=*/320, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/320, /*group_output_channels=*/1280, /*input_channel_stride=*/320,
-      /*output_channel_stride=*/1280, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[61].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv_head", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[61].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7, /*input=*/t62_blocks_6,
-      /*output=*/t63_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv_head", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[410880] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1280, /*in_channels=*/320, /*kernel=*/1, packed));
+    ops[61] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t62_blocks_6, .b = packed, .y = t63_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/320, /*out_channels=*/1280,
+                 /*in_stride=*/320, /*out_stride=*/1280, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/320, /*group_output_channels=*/1280, /*input_channel_stride=*/320,
+        /*output_channel_stride=*/1280, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[61].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv_head", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[61].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7, /*input=*/t62_blocks_6,
+        /*output=*/t63_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv_head", "setup", s);
+  }
 
   /* global_pool: global avg pool; [1,7,7,1280] -> [1,1,1,1280] */
   s = xnn_create_global_average_pooling_nwc_f32(

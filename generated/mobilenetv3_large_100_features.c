@@ -693,18 +693,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* conv_stem: conv 3x3 3->16 s2, bn1 folded; [1,224,224,3] -> [1,112,112,16] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv_stem.weight", NULL, "bn1",
       /*out_channels=*/16, /*group_input_channels=*/3, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/3, /*group_output_channels=*/16, /*input_channel_stride=*/3,
-      /*output_channel_stride=*/16, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[0].xnn, /*batch_size=*/1, /*input_height=*/224, /*input_width=*/224, /*input=*/t1_input,
-      /*output=*/t2_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/16, /*in_channels=*/3, /*kernel=*/3, packed));
+    ops[0] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t1_input, .b = packed, .y = t2_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*in_channels=*/3, /*out_channels=*/16,
+                 /*in_stride=*/3, /*out_stride=*/16, /*stride=*/2, /*in_height=*/224, /*in_width=*/224}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/3, /*group_output_channels=*/16, /*input_channel_stride=*/3,
+        /*output_channel_stride=*/16, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[0].xnn, /*batch_size=*/1, /*input_height=*/224, /*input_width=*/224, /*input=*/t1_input,
+        /*output=*/t2_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "setup", s);
+  }
 
   /* bn1: hard_swish; [1,112,112,16] -> [1,112,112,16] */
   s = xnn_create_hardswish_nc_f32(
@@ -733,18 +747,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.0.0.conv_pw: conv 1x1 16->16 s1, blocks.0.0.bn2 folded; [1,112,112,16] -> [1,112,112,16] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.0.conv_pw.weight", NULL, "blocks.0.0.bn2",
       /*out_channels=*/16, /*group_input_channels=*/16, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/16, /*group_output_channels=*/16, /*input_channel_stride=*/16,
-      /*output_channel_stride=*/16, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[3].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
-      /*input=*/t4_blocks_0_0_bn1, /*output=*/t5_blocks_0_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/16, /*in_channels=*/16, /*kernel=*/1, packed));
+    ops[3] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t4_blocks_0_0_bn1, .b = packed, .y = t5_blocks_0_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*in_channels=*/16, /*out_channels=*/16,
+                 /*in_stride=*/16, /*out_stride=*/16, /*stride=*/1, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/16, /*group_output_channels=*/16, /*input_channel_stride=*/16,
+        /*output_channel_stride=*/16, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[3].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
+        /*input=*/t4_blocks_0_0_bn1, /*output=*/t5_blocks_0_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_pw", "setup", s);
+  }
 
   /* blocks.0.0: add; [1,112,112,16] -> [1,112,112,16] */
   s = xnn_create_add_nd_f32(
@@ -759,18 +787,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.0.conv_pw: conv 1x1 16->64 s1, blocks.1.0.bn1 folded, relu; [1,112,112,16] -> [1,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_pw.weight", NULL, "blocks.1.0.bn1",
       /*out_channels=*/64, /*group_input_channels=*/16, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/16, /*group_output_channels=*/64, /*input_channel_stride=*/16,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[5].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
-      /*input=*/t6_blocks_0, /*output=*/t7_blocks_1_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1088] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/16, /*kernel=*/1, packed));
+    ops[5] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t6_blocks_0, .b = packed, .y = t7_blocks_1_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*in_channels=*/16, /*out_channels=*/64,
+                 /*in_stride=*/16, /*out_stride=*/64, /*stride=*/1, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/16, /*group_output_channels=*/64, /*input_channel_stride=*/16,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[5].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
+        /*input=*/t6_blocks_0, /*output=*/t7_blocks_1_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pw", "setup", s);
+  }
 
   /* blocks.1.0.conv_dw: conv 3x3 64->64 s2 g64, blocks.1.0.bn2 folded, relu; [1,112,112,64] -> [1,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_dw.weight", NULL, "blocks.1.0.bn2",
@@ -791,34 +833,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.0.conv_pwl: conv 1x1 64->24 s1, blocks.1.0.bn3 folded; [1,56,56,64] -> [1,56,56,24] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_pwl.weight", NULL, "blocks.1.0.bn3",
       /*out_channels=*/24, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/24, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/24, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[7].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t8_blocks_1_0_bn2, /*output=*/t9_blocks_1_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[2080] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/24, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[7] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t8_blocks_1_0_bn2, .b = packed, .y = t9_blocks_1_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/24,
+                 /*in_stride=*/64, /*out_stride=*/24, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/24, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/24, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[7].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t8_blocks_1_0_bn2, /*output=*/t9_blocks_1_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.1.1.conv_pw: conv 1x1 24->72 s1, blocks.1.1.bn1 folded, relu; [1,56,56,24] -> [1,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv_pw.weight", NULL, "blocks.1.1.bn1",
       /*out_channels=*/72, /*group_input_channels=*/24, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/24, /*group_output_channels=*/72, /*input_channel_stride=*/24,
-      /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[8].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t9_blocks_1_0_bn3, /*output=*/t10_blocks_1_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[2400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/72, /*in_channels=*/24, /*kernel=*/1, packed));
+    ops[8] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t9_blocks_1_0_bn3, .b = packed, .y = t10_blocks_1_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/24, /*out_channels=*/72,
+                 /*in_stride=*/24, /*out_stride=*/72, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/24, /*group_output_channels=*/72, /*input_channel_stride=*/24,
+        /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[8].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t9_blocks_1_0_bn3, /*output=*/t10_blocks_1_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pw", "setup", s);
+  }
 
   /* blocks.1.1.conv_dw: conv 3x3 72->72 s1 g72, blocks.1.1.bn2 folded, relu; [1,56,56,72] -> [1,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv_dw.weight", NULL, "blocks.1.1.bn2",
@@ -839,18 +909,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.1.conv_pwl: conv 1x1 72->24 s1, blocks.1.1.bn3 folded; [1,56,56,72] -> [1,56,56,24] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv_pwl.weight", NULL, "blocks.1.1.bn3",
       /*out_channels=*/24, /*group_input_channels=*/72, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/72, /*group_output_channels=*/24, /*input_channel_stride=*/72,
-      /*output_channel_stride=*/24, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[10].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t11_blocks_1_1_bn2, /*output=*/t12_blocks_1_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[2336] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/24, /*in_channels=*/72, /*kernel=*/1, packed));
+    ops[10] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t11_blocks_1_1_bn2, .b = packed, .y = t12_blocks_1_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/72, /*out_channels=*/24,
+                 /*in_stride=*/72, /*out_stride=*/24, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/72, /*group_output_channels=*/24, /*input_channel_stride=*/72,
+        /*output_channel_stride=*/24, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[10].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t11_blocks_1_1_bn2, /*output=*/t12_blocks_1_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.1.1: add; [1,56,56,24] -> [1,56,56,24] */
   s = xnn_create_add_nd_f32(
@@ -865,18 +949,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.0.conv_pw: conv 1x1 24->72 s1, blocks.2.0.bn1 folded, relu; [1,56,56,24] -> [1,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_pw.weight", NULL, "blocks.2.0.bn1",
       /*out_channels=*/72, /*group_input_channels=*/24, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/24, /*group_output_channels=*/72, /*input_channel_stride=*/24,
-      /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[12].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t13_blocks_1, /*output=*/t14_blocks_2_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[2400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/72, /*in_channels=*/24, /*kernel=*/1, packed));
+    ops[12] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t13_blocks_1, .b = packed, .y = t14_blocks_2_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/24, /*out_channels=*/72,
+                 /*in_stride=*/24, /*out_stride=*/72, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/24, /*group_output_channels=*/72, /*input_channel_stride=*/24,
+        /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[12].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t13_blocks_1, /*output=*/t14_blocks_2_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pw", "setup", s);
+  }
 
   /* blocks.2.0.conv_dw: conv 5x5 72->72 s2 g72, blocks.2.0.bn2 folded, relu; [1,56,56,72] -> [1,28,28,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_dw.weight", NULL, "blocks.2.0.bn2",
@@ -941,34 +1039,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.0.conv_pwl: conv 1x1 72->40 s1, blocks.2.0.bn3 folded; [1,28,28,72] -> [1,28,28,40] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_pwl.weight", NULL, "blocks.2.0.bn3",
       /*out_channels=*/40, /*group_input_channels=*/72, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/72, /*group_output_channels=*/40, /*input_channel_stride=*/72,
-      /*output_channel_stride=*/40, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[18].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t19_blocks_2_0_se, /*output=*/t20_blocks_2_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[4672] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/40, /*in_channels=*/72, /*kernel=*/1, packed));
+    ops[18] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t19_blocks_2_0_se, .b = packed, .y = t20_blocks_2_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/72, /*out_channels=*/40,
+                 /*in_stride=*/72, /*out_stride=*/40, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/72, /*group_output_channels=*/40, /*input_channel_stride=*/72,
+        /*output_channel_stride=*/40, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[18].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t19_blocks_2_0_se, /*output=*/t20_blocks_2_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.2.1.conv_pw: conv 1x1 40->120 s1, blocks.2.1.bn1 folded, relu; [1,28,28,40] -> [1,28,28,120] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.conv_pw.weight", NULL, "blocks.2.1.bn1",
       /*out_channels=*/120, /*group_input_channels=*/40, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/40, /*group_output_channels=*/120, /*input_channel_stride=*/40,
-      /*output_channel_stride=*/120, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[19].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t20_blocks_2_0_bn3, /*output=*/t21_blocks_2_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[5248] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/120, /*in_channels=*/40, /*kernel=*/1, packed));
+    ops[19] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t20_blocks_2_0_bn3, .b = packed, .y = t21_blocks_2_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/40, /*out_channels=*/120,
+                 /*in_stride=*/40, /*out_stride=*/120, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/40, /*group_output_channels=*/120, /*input_channel_stride=*/40,
+        /*output_channel_stride=*/120, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[19].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t20_blocks_2_0_bn3, /*output=*/t21_blocks_2_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pw", "setup", s);
+  }
 
   /* blocks.2.1.conv_dw: conv 5x5 120->120 s1 g120, blocks.2.1.bn2 folded, relu; [1,28,28,120] -> [1,28,28,120] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.conv_dw.weight", NULL, "blocks.2.1.bn2",
@@ -1033,18 +1159,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.1.conv_pwl: conv 1x1 120->40 s1, blocks.2.1.bn3 folded; [1,28,28,120] -> [1,28,28,40] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.conv_pwl.weight", NULL, "blocks.2.1.bn3",
       /*out_channels=*/40, /*group_input_channels=*/120, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/120, /*group_output_channels=*/40, /*input_channel_stride=*/120,
-      /*output_channel_stride=*/40, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[25].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t26_blocks_2_1_se, /*output=*/t27_blocks_2_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[7744] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/40, /*in_channels=*/120, /*kernel=*/1, packed));
+    ops[25] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t26_blocks_2_1_se, .b = packed, .y = t27_blocks_2_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/120, /*out_channels=*/40,
+                 /*in_stride=*/120, /*out_stride=*/40, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/120, /*group_output_channels=*/40, /*input_channel_stride=*/120,
+        /*output_channel_stride=*/40, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[25].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t26_blocks_2_1_se, /*output=*/t27_blocks_2_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.2.1: add; [1,28,28,40] -> [1,28,28,40] */
   s = xnn_create_add_nd_f32(
@@ -1059,18 +1199,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.2.conv_pw: conv 1x1 40->120 s1, blocks.2.2.bn1 folded, relu; [1,28,28,40] -> [1,28,28,120] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.2.conv_pw.weight", NULL, "blocks.2.2.bn1",
       /*out_channels=*/120, /*group_input_channels=*/40, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/40, /*group_output_channels=*/120, /*input_channel_stride=*/40,
-      /*output_channel_stride=*/120, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[27].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t28_blocks_2_1, /*output=*/t29_blocks_2_2_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[5248] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/120, /*in_channels=*/40, /*kernel=*/1, packed));
+    ops[27] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t28_blocks_2_1, .b = packed, .y = t29_blocks_2_2_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/40, /*out_channels=*/120,
+                 /*in_stride=*/40, /*out_stride=*/120, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/40, /*group_output_channels=*/120, /*input_channel_stride=*/40,
+        /*output_channel_stride=*/120, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[27].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t28_blocks_2_1, /*output=*/t29_blocks_2_2_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_pw", "setup", s);
+  }
 
   /* blocks.2.2.conv_dw: conv 5x5 120->120 s1 g120, blocks.2.2.bn2 folded, relu; [1,28,28,120] -> [1,28,28,120] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.2.conv_dw.weight", NULL, "blocks.2.2.bn2",
@@ -1135,18 +1289,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.2.conv_pwl: conv 1x1 120->40 s1, blocks.2.2.bn3 folded; [1,28,28,120] -> [1,28,28,40] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.2.conv_pwl.weight", NULL, "blocks.2.2.bn3",
       /*out_channels=*/40, /*group_input_channels=*/120, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/120, /*group_output_channels=*/40, /*input_channel_stride=*/120,
-      /*output_channel_stride=*/40, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[33].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t34_blocks_2_2_se, /*output=*/t35_blocks_2_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[7744] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/40, /*in_channels=*/120, /*kernel=*/1, packed));
+    ops[33] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t34_blocks_2_2_se, .b = packed, .y = t35_blocks_2_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/120, /*out_channels=*/40,
+                 /*in_stride=*/120, /*out_stride=*/40, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/120, /*group_output_channels=*/40, /*input_channel_stride=*/120,
+        /*output_channel_stride=*/40, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[33].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t34_blocks_2_2_se, /*output=*/t35_blocks_2_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_pwl", "setup", s);
+  }
 
   /* blocks.2.2: add; [1,28,28,40] -> [1,28,28,40] */
   s = xnn_create_add_nd_f32(
@@ -1161,18 +1329,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.0.conv_pw: conv 1x1 40->240 s1, blocks.3.0.bn1 folded; [1,28,28,40] -> [1,28,28,240] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_pw.weight", NULL, "blocks.3.0.bn1",
       /*out_channels=*/240, /*group_input_channels=*/40, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/40, /*group_output_channels=*/240, /*input_channel_stride=*/40,
-      /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[35].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t36_blocks_2, /*output=*/t37_blocks_3_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[10496] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/240, /*in_channels=*/40, /*kernel=*/1, packed));
+    ops[35] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t36_blocks_2, .b = packed, .y = t37_blocks_3_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/40, /*out_channels=*/240,
+                 /*in_stride=*/40, /*out_stride=*/240, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/40, /*group_output_channels=*/240, /*input_channel_stride=*/40,
+        /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[35].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t36_blocks_2, /*output=*/t37_blocks_3_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pw", "setup", s);
+  }
 
   /* blocks.3.0.bn1: hard_swish; [1,28,28,240] -> [1,28,28,240] */
   s = xnn_create_hardswish_nc_f32(
@@ -1211,34 +1393,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.0.conv_pwl: conv 1x1 240->80 s1, blocks.3.0.bn3 folded; [1,14,14,240] -> [1,14,14,80] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_pwl.weight", NULL, "blocks.3.0.bn3",
       /*out_channels=*/80, /*group_input_channels=*/240, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/240, /*group_output_channels=*/80, /*input_channel_stride=*/240,
-      /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[39].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t40_blocks_3_0_bn2, /*output=*/t41_blocks_3_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[23136] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/80, /*in_channels=*/240, /*kernel=*/1, packed));
+    ops[39] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t40_blocks_3_0_bn2, .b = packed, .y = t41_blocks_3_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/240, /*out_channels=*/80,
+                 /*in_stride=*/240, /*out_stride=*/80, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/240, /*group_output_channels=*/80, /*input_channel_stride=*/240,
+        /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[39].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t40_blocks_3_0_bn2, /*output=*/t41_blocks_3_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.3.1.conv_pw: conv 1x1 80->200 s1, blocks.3.1.bn1 folded; [1,14,14,80] -> [1,14,14,200] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.conv_pw.weight", NULL, "blocks.3.1.bn1",
       /*out_channels=*/200, /*group_input_channels=*/80, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/80, /*group_output_channels=*/200, /*input_channel_stride=*/80,
-      /*output_channel_stride=*/200, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[40].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t41_blocks_3_0_bn3, /*output=*/t42_blocks_3_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[18144] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/200, /*in_channels=*/80, /*kernel=*/1, packed));
+    ops[40] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t41_blocks_3_0_bn3, .b = packed, .y = t42_blocks_3_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/80, /*out_channels=*/200,
+                 /*in_stride=*/80, /*out_stride=*/200, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/80, /*group_output_channels=*/200, /*input_channel_stride=*/80,
+        /*output_channel_stride=*/200, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[40].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t41_blocks_3_0_bn3, /*output=*/t42_blocks_3_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pw", "setup", s);
+  }
 
   /* blocks.3.1.bn1: hard_swish; [1,14,14,200] -> [1,14,14,200] */
   s = xnn_create_hardswish_nc_f32(
@@ -1277,18 +1487,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.1.conv_pwl: conv 1x1 200->80 s1, blocks.3.1.bn3 folded; [1,14,14,200] -> [1,14,14,80] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.conv_pwl.weight", NULL, "blocks.3.1.bn3",
       /*out_channels=*/80, /*group_input_channels=*/200, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/200, /*group_output_channels=*/80, /*input_channel_stride=*/200,
-      /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[44].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t45_blocks_3_1_bn2, /*output=*/t46_blocks_3_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[19296] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/80, /*in_channels=*/200, /*kernel=*/1, packed));
+    ops[44] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t45_blocks_3_1_bn2, .b = packed, .y = t46_blocks_3_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/200, /*out_channels=*/80,
+                 /*in_stride=*/200, /*out_stride=*/80, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/200, /*group_output_channels=*/80, /*input_channel_stride=*/200,
+        /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[44].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t45_blocks_3_1_bn2, /*output=*/t46_blocks_3_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.3.1: add; [1,14,14,80] -> [1,14,14,80] */
   s = xnn_create_add_nd_f32(
@@ -1303,18 +1527,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.2.conv_pw: conv 1x1 80->184 s1, blocks.3.2.bn1 folded; [1,14,14,80] -> [1,14,14,184] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_pw.weight", NULL, "blocks.3.2.bn1",
       /*out_channels=*/184, /*group_input_channels=*/80, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/80, /*group_output_channels=*/184, /*input_channel_stride=*/80,
-      /*output_channel_stride=*/184, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[46].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t47_blocks_3_1, /*output=*/t48_blocks_3_2_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[15552] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/184, /*in_channels=*/80, /*kernel=*/1, packed));
+    ops[46] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t47_blocks_3_1, .b = packed, .y = t48_blocks_3_2_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/80, /*out_channels=*/184,
+                 /*in_stride=*/80, /*out_stride=*/184, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/80, /*group_output_channels=*/184, /*input_channel_stride=*/80,
+        /*output_channel_stride=*/184, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[46].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t47_blocks_3_1, /*output=*/t48_blocks_3_2_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pw", "setup", s);
+  }
 
   /* blocks.3.2.bn1: hard_swish; [1,14,14,184] -> [1,14,14,184] */
   s = xnn_create_hardswish_nc_f32(
@@ -1353,18 +1591,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.2.conv_pwl: conv 1x1 184->80 s1, blocks.3.2.bn3 folded; [1,14,14,184] -> [1,14,14,80] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_pwl.weight", NULL, "blocks.3.2.bn3",
       /*out_channels=*/80, /*group_input_channels=*/184, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/184, /*group_output_channels=*/80, /*input_channel_stride=*/184,
-      /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[50].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t51_blocks_3_2_bn2, /*output=*/t52_blocks_3_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[17760] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/80, /*in_channels=*/184, /*kernel=*/1, packed));
+    ops[50] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t51_blocks_3_2_bn2, .b = packed, .y = t52_blocks_3_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/184, /*out_channels=*/80,
+                 /*in_stride=*/184, /*out_stride=*/80, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/184, /*group_output_channels=*/80, /*input_channel_stride=*/184,
+        /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[50].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t51_blocks_3_2_bn2, /*output=*/t52_blocks_3_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pwl", "setup", s);
+  }
 
   /* blocks.3.2: add; [1,14,14,80] -> [1,14,14,80] */
   s = xnn_create_add_nd_f32(
@@ -1379,18 +1631,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.3.conv_pw: conv 1x1 80->184 s1, blocks.3.3.bn1 folded; [1,14,14,80] -> [1,14,14,184] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.3.conv_pw.weight", NULL, "blocks.3.3.bn1",
       /*out_channels=*/184, /*group_input_channels=*/80, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/80, /*group_output_channels=*/184, /*input_channel_stride=*/80,
-      /*output_channel_stride=*/184, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[52].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t53_blocks_3_2, /*output=*/t54_blocks_3_3_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[15552] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/184, /*in_channels=*/80, /*kernel=*/1, packed));
+    ops[52] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t53_blocks_3_2, .b = packed, .y = t54_blocks_3_3_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/80, /*out_channels=*/184,
+                 /*in_stride=*/80, /*out_stride=*/184, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/80, /*group_output_channels=*/184, /*input_channel_stride=*/80,
+        /*output_channel_stride=*/184, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[52].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t53_blocks_3_2, /*output=*/t54_blocks_3_3_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_pw", "setup", s);
+  }
 
   /* blocks.3.3.bn1: hard_swish; [1,14,14,184] -> [1,14,14,184] */
   s = xnn_create_hardswish_nc_f32(
@@ -1429,18 +1695,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.3.conv_pwl: conv 1x1 184->80 s1, blocks.3.3.bn3 folded; [1,14,14,184] -> [1,14,14,80] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.3.conv_pwl.weight", NULL, "blocks.3.3.bn3",
       /*out_channels=*/80, /*group_input_channels=*/184, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/184, /*group_output_channels=*/80, /*input_channel_stride=*/184,
-      /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[56].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t57_blocks_3_3_bn2, /*output=*/t58_blocks_3_3_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[17760] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/80, /*in_channels=*/184, /*kernel=*/1, packed));
+    ops[56] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t57_blocks_3_3_bn2, .b = packed, .y = t58_blocks_3_3_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/184, /*out_channels=*/80,
+                 /*in_stride=*/184, /*out_stride=*/80, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/184, /*group_output_channels=*/80, /*input_channel_stride=*/184,
+        /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[56].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t57_blocks_3_3_bn2, /*output=*/t58_blocks_3_3_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_pwl", "setup", s);
+  }
 
   /* blocks.3.3: add; [1,14,14,80] -> [1,14,14,80] */
   s = xnn_create_add_nd_f32(
@@ -1455,18 +1735,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.0.conv_pw: conv 1x1 80->480 s1, blocks.4.0.bn1 folded; [1,14,14,80] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_pw.weight", NULL, "blocks.4.0.bn1",
       /*out_channels=*/480, /*group_input_channels=*/80, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/80, /*group_output_channels=*/480, /*input_channel_stride=*/80,
-      /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[58].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t59_blocks_3_3, /*output=*/t60_blocks_4_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[38880] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/480, /*in_channels=*/80, /*kernel=*/1, packed));
+    ops[58] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t59_blocks_3_3, .b = packed, .y = t60_blocks_4_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/80, /*out_channels=*/480,
+                 /*in_stride=*/80, /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/80, /*group_output_channels=*/480, /*input_channel_stride=*/80,
+        /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[58].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t59_blocks_3_3, /*output=*/t60_blocks_4_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pw", "setup", s);
+  }
 
   /* blocks.4.0.bn1: hard_swish; [1,14,14,480] -> [1,14,14,480] */
   s = xnn_create_hardswish_nc_f32(
@@ -1549,34 +1843,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.0.conv_pwl: conv 1x1 480->112 s1, blocks.4.0.bn3 folded; [1,14,14,480] -> [1,14,14,112] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_pwl.weight", NULL, "blocks.4.0.bn3",
       /*out_channels=*/112, /*group_input_channels=*/480, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/480, /*group_output_channels=*/112, /*input_channel_stride=*/480,
-      /*output_channel_stride=*/112, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[66].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t67_blocks_4_0_se, /*output=*/t68_blocks_4_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[61568] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/112, /*in_channels=*/480, /*kernel=*/1, packed));
+    ops[66] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t67_blocks_4_0_se, .b = packed, .y = t68_blocks_4_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/480, /*out_channels=*/112,
+                 /*in_stride=*/480, /*out_stride=*/112, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/480, /*group_output_channels=*/112, /*input_channel_stride=*/480,
+        /*output_channel_stride=*/112, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[66].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t67_blocks_4_0_se, /*output=*/t68_blocks_4_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.4.1.conv_pw: conv 1x1 112->672 s1, blocks.4.1.bn1 folded; [1,14,14,112] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.1.conv_pw.weight", NULL, "blocks.4.1.bn1",
       /*out_channels=*/672, /*group_input_channels=*/112, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/112, /*group_output_channels=*/672, /*input_channel_stride=*/112,
-      /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[67].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t68_blocks_4_0_bn3, /*output=*/t69_blocks_4_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[75936] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/672, /*in_channels=*/112, /*kernel=*/1, packed));
+    ops[67] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t68_blocks_4_0_bn3, .b = packed, .y = t69_blocks_4_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/112, /*out_channels=*/672,
+                 /*in_stride=*/112, /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/112, /*group_output_channels=*/672, /*input_channel_stride=*/112,
+        /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[67].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t68_blocks_4_0_bn3, /*output=*/t69_blocks_4_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pw", "setup", s);
+  }
 
   /* blocks.4.1.bn1: hard_swish; [1,14,14,672] -> [1,14,14,672] */
   s = xnn_create_hardswish_nc_f32(
@@ -1659,18 +1981,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.1.conv_pwl: conv 1x1 672->112 s1, blocks.4.1.bn3 folded; [1,14,14,672] -> [1,14,14,112] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.1.conv_pwl.weight", NULL, "blocks.4.1.bn3",
       /*out_channels=*/112, /*group_input_channels=*/672, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/672, /*group_output_channels=*/112, /*input_channel_stride=*/672,
-      /*output_channel_stride=*/112, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[75].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t76_blocks_4_1_se, /*output=*/t77_blocks_4_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[86144] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/112, /*in_channels=*/672, /*kernel=*/1, packed));
+    ops[75] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t76_blocks_4_1_se, .b = packed, .y = t77_blocks_4_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/672, /*out_channels=*/112,
+                 /*in_stride=*/672, /*out_stride=*/112, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/672, /*group_output_channels=*/112, /*input_channel_stride=*/672,
+        /*output_channel_stride=*/112, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[75].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t76_blocks_4_1_se, /*output=*/t77_blocks_4_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.4.1: add; [1,14,14,112] -> [1,14,14,112] */
   s = xnn_create_add_nd_f32(
@@ -1685,18 +2021,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.0.conv_pw: conv 1x1 112->672 s1, blocks.5.0.bn1 folded; [1,14,14,112] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_pw.weight", NULL, "blocks.5.0.bn1",
       /*out_channels=*/672, /*group_input_channels=*/112, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/112, /*group_output_channels=*/672, /*input_channel_stride=*/112,
-      /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[77].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[77].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t78_blocks_4, /*output=*/t79_blocks_5_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[75936] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/672, /*in_channels=*/112, /*kernel=*/1, packed));
+    ops[77] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t78_blocks_4, .b = packed, .y = t79_blocks_5_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/112, /*out_channels=*/672,
+                 /*in_stride=*/112, /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/112, /*group_output_channels=*/672, /*input_channel_stride=*/112,
+        /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[77].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[77].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t78_blocks_4, /*output=*/t79_blocks_5_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pw", "setup", s);
+  }
 
   /* blocks.5.0.bn1: hard_swish; [1,14,14,672] -> [1,14,14,672] */
   s = xnn_create_hardswish_nc_f32(
@@ -1779,34 +2129,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.0.conv_pwl: conv 1x1 672->160 s1, blocks.5.0.bn3 folded; [1,7,7,672] -> [1,7,7,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_pwl.weight", NULL, "blocks.5.0.bn3",
       /*out_channels=*/160, /*group_input_channels=*/672, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/672, /*group_output_channels=*/160, /*input_channel_stride=*/672,
-      /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[85].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[85].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t86_blocks_5_0_se, /*output=*/t87_blocks_5_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[107680] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/160, /*in_channels=*/672, /*kernel=*/1, packed));
+    ops[85] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t86_blocks_5_0_se, .b = packed, .y = t87_blocks_5_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/672, /*out_channels=*/160,
+                 /*in_stride=*/672, /*out_stride=*/160, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/672, /*group_output_channels=*/160, /*input_channel_stride=*/672,
+        /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[85].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[85].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t86_blocks_5_0_se, /*output=*/t87_blocks_5_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.5.1.conv_pw: conv 1x1 160->960 s1, blocks.5.1.bn1 folded; [1,7,7,160] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.1.conv_pw.weight", NULL, "blocks.5.1.bn1",
       /*out_channels=*/960, /*group_input_channels=*/160, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/160, /*group_output_channels=*/960, /*input_channel_stride=*/160,
-      /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[86].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[86].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t87_blocks_5_0_bn3, /*output=*/t88_blocks_5_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[154560] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/960, /*in_channels=*/160, /*kernel=*/1, packed));
+    ops[86] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t87_blocks_5_0_bn3, .b = packed, .y = t88_blocks_5_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/160, /*out_channels=*/960,
+                 /*in_stride=*/160, /*out_stride=*/960, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/160, /*group_output_channels=*/960, /*input_channel_stride=*/160,
+        /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[86].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[86].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t87_blocks_5_0_bn3, /*output=*/t88_blocks_5_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pw", "setup", s);
+  }
 
   /* blocks.5.1.bn1: hard_swish; [1,7,7,960] -> [1,7,7,960] */
   s = xnn_create_hardswish_nc_f32(
@@ -1889,18 +2267,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.1.conv_pwl: conv 1x1 960->160 s1, blocks.5.1.bn3 folded; [1,7,7,960] -> [1,7,7,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.1.conv_pwl.weight", NULL, "blocks.5.1.bn3",
       /*out_channels=*/160, /*group_input_channels=*/960, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/960, /*group_output_channels=*/160, /*input_channel_stride=*/960,
-      /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[94].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[94].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t95_blocks_5_1_se, /*output=*/t96_blocks_5_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[153760] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/160, /*in_channels=*/960, /*kernel=*/1, packed));
+    ops[94] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t95_blocks_5_1_se, .b = packed, .y = t96_blocks_5_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/960, /*out_channels=*/160,
+                 /*in_stride=*/960, /*out_stride=*/160, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/960, /*group_output_channels=*/160, /*input_channel_stride=*/960,
+        /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[94].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[94].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t95_blocks_5_1_se, /*output=*/t96_blocks_5_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.5.1: add; [1,7,7,160] -> [1,7,7,160] */
   s = xnn_create_add_nd_f32(
@@ -1915,18 +2307,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.2.conv_pw: conv 1x1 160->960 s1, blocks.5.2.bn1 folded; [1,7,7,160] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.2.conv_pw.weight", NULL, "blocks.5.2.bn1",
       /*out_channels=*/960, /*group_input_channels=*/160, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/160, /*group_output_channels=*/960, /*input_channel_stride=*/160,
-      /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[96].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t97_blocks_5_1, /*output=*/t98_blocks_5_2_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[154560] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/960, /*in_channels=*/160, /*kernel=*/1, packed));
+    ops[96] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t97_blocks_5_1, .b = packed, .y = t98_blocks_5_2_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/160, /*out_channels=*/960,
+                 /*in_stride=*/160, /*out_stride=*/960, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/160, /*group_output_channels=*/960, /*input_channel_stride=*/160,
+        /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[96].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t97_blocks_5_1, /*output=*/t98_blocks_5_2_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pw", "setup", s);
+  }
 
   /* blocks.5.2.bn1: hard_swish; [1,7,7,960] -> [1,7,7,960] */
   s = xnn_create_hardswish_nc_f32(
@@ -2009,18 +2415,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.2.conv_pwl: conv 1x1 960->160 s1, blocks.5.2.bn3 folded; [1,7,7,960] -> [1,7,7,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.2.conv_pwl.weight", NULL, "blocks.5.2.bn3",
       /*out_channels=*/160, /*group_input_channels=*/960, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/960, /*group_output_channels=*/160, /*input_channel_stride=*/960,
-      /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[104].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[104].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t105_blocks_5_2_se, /*output=*/t106_blocks_5_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[153760] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/160, /*in_channels=*/960, /*kernel=*/1, packed));
+    ops[104] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t105_blocks_5_2_se, .b = packed, .y = t106_blocks_5_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/960, /*out_channels=*/160,
+                 /*in_stride=*/960, /*out_stride=*/160, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/960, /*group_output_channels=*/160, /*input_channel_stride=*/960,
+        /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[104].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[104].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t105_blocks_5_2_se, /*output=*/t106_blocks_5_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pwl", "setup", s);
+  }
 
   /* blocks.5.2: add; [1,7,7,160] -> [1,7,7,160] */
   s = xnn_create_add_nd_f32(
@@ -2035,18 +2455,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.6.0.conv: conv 1x1 160->960 s1, blocks.6.0.bn1 folded; [1,7,7,160] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.0.conv.weight", NULL, "blocks.6.0.bn1",
       /*out_channels=*/960, /*group_input_channels=*/160, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/160, /*group_output_channels=*/960, /*input_channel_stride=*/160,
-      /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[106].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[106].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t107_blocks_5_2, /*output=*/t108_blocks_6_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[154560] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/960, /*in_channels=*/160, /*kernel=*/1, packed));
+    ops[106] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t107_blocks_5_2, .b = packed, .y = t108_blocks_6_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/160, /*out_channels=*/960,
+                 /*in_stride=*/160, /*out_stride=*/960, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/160, /*group_output_channels=*/960, /*input_channel_stride=*/160,
+        /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[106].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[106].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t107_blocks_5_2, /*output=*/t108_blocks_6_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv", "setup", s);
+  }
 
   /* blocks.6.0.bn1: hard_swish; [1,7,7,960] -> [1,7,7,960] */
   s = xnn_create_hardswish_nc_f32(

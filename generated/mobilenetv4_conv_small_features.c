@@ -500,82 +500,152 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* conv_stem: conv 3x3 3->32 s2, bn1 folded, relu; [1,224,224,3] -> [1,112,112,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv_stem.weight", NULL, "bn1",
       /*out_channels=*/32, /*group_input_channels=*/3, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/3, /*group_output_channels=*/32, /*input_channel_stride=*/3,
-      /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[0].xnn, /*batch_size=*/1, /*input_height=*/224, /*input_width=*/224, /*input=*/t1_input,
-      /*output=*/t2_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/3, /*kernel=*/3, packed));
+    ops[0] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t1_input, .b = packed, .y = t2_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*in_channels=*/3, /*out_channels=*/32,
+                 /*in_stride=*/3, /*out_stride=*/32, /*stride=*/2, /*in_height=*/224, /*in_width=*/224}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/3, /*group_output_channels=*/32, /*input_channel_stride=*/3,
+        /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[0].xnn, /*batch_size=*/1, /*input_height=*/224, /*input_width=*/224, /*input=*/t1_input,
+        /*output=*/t2_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "setup", s);
+  }
 
   /* blocks.0.0.conv: conv 3x3 32->32 s2, blocks.0.0.bn1 folded, relu; [1,112,112,32] -> [1,56,56,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.0.conv.weight", NULL, "blocks.0.0.bn1",
       /*out_channels=*/32, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/32, /*group_output_channels=*/32, /*input_channel_stride=*/32,
-      /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[1].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112, /*input=*/t2_bn1,
-      /*output=*/t3_blocks_0_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[9248] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/32, /*kernel=*/3, packed));
+    ops[1] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t2_bn1, .b = packed, .y = t3_blocks_0_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/32, /*out_channels=*/32,
+                 /*in_stride=*/32, /*out_stride=*/32, /*stride=*/2, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/32, /*group_output_channels=*/32, /*input_channel_stride=*/32,
+        /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[1].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112, /*input=*/t2_bn1,
+        /*output=*/t3_blocks_0_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv", "setup", s);
+  }
 
   /* blocks.0.1.conv: conv 1x1 32->32 s1, blocks.0.1.bn1 folded, relu; [1,56,56,32] -> [1,56,56,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.1.conv.weight", NULL, "blocks.0.1.bn1",
       /*out_channels=*/32, /*group_input_channels=*/32, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/32, /*group_output_channels=*/32, /*input_channel_stride=*/32,
-      /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[2].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t3_blocks_0_0_bn1, /*output=*/t4_blocks_0, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1056] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/32, /*kernel=*/1, packed));
+    ops[2] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t3_blocks_0_0_bn1, .b = packed, .y = t4_blocks_0,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/32, /*out_channels=*/32,
+                 /*in_stride=*/32, /*out_stride=*/32, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/32, /*group_output_channels=*/32, /*input_channel_stride=*/32,
+        /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[2].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t3_blocks_0_0_bn1, /*output=*/t4_blocks_0, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.1.conv", "setup", s);
+  }
 
   /* blocks.1.0.conv: conv 3x3 32->96 s2, blocks.1.0.bn1 folded, relu; [1,56,56,32] -> [1,28,28,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv.weight", NULL, "blocks.1.0.bn1",
       /*out_channels=*/96, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/32, /*group_output_channels=*/96, /*input_channel_stride=*/32,
-      /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[3].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/t4_blocks_0,
-      /*output=*/t5_blocks_1_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[27744] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/32, /*kernel=*/3, packed));
+    ops[3] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t4_blocks_0, .b = packed, .y = t5_blocks_1_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/32, /*out_channels=*/96,
+                 /*in_stride=*/32, /*out_stride=*/96, /*stride=*/2, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/32, /*group_output_channels=*/96, /*input_channel_stride=*/32,
+        /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[3].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/t4_blocks_0,
+        /*output=*/t5_blocks_1_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv", "setup", s);
+  }
 
   /* blocks.1.1.conv: conv 1x1 96->64 s1, blocks.1.1.bn1 folded, relu; [1,28,28,96] -> [1,28,28,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv.weight", NULL, "blocks.1.1.bn1",
       /*out_channels=*/64, /*group_input_channels=*/96, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/96, /*group_output_channels=*/64, /*input_channel_stride=*/96,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[4].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t5_blocks_1_0_bn1, /*output=*/t6_blocks_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[6208] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/96, /*kernel=*/1, packed));
+    ops[4] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t5_blocks_1_0_bn1, .b = packed, .y = t6_blocks_1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/96, /*out_channels=*/64,
+                 /*in_stride=*/96, /*out_stride=*/64, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/96, /*group_output_channels=*/64, /*input_channel_stride=*/96,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[4].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t5_blocks_1_0_bn1, /*output=*/t6_blocks_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv", "setup", s);
+  }
 
   /* blocks.2.0.dw_start.conv: conv 5x5 64->64 s1 g64, blocks.2.0.dw_start.bn folded; [1,28,28,64] -> [1,28,28,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.dw_start.conv.weight", NULL, "blocks.2.0.dw_start.bn",
@@ -596,18 +666,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.0.pw_exp.conv: conv 1x1 64->192 s1, blocks.2.0.pw_exp.bn folded, relu; [1,28,28,64] -> [1,28,28,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.pw_exp.conv.weight", NULL, "blocks.2.0.pw_exp.bn",
       /*out_channels=*/192, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/192, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.pw_exp.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[6].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t7_blocks_2_0_dw_start_bn, /*output=*/t8_blocks_2_0_pw_exp_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.pw_exp.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[12480] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[6] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t7_blocks_2_0_dw_start_bn, .b = packed, .y = t8_blocks_2_0_pw_exp_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/64, /*out_channels=*/192,
+                 /*in_stride=*/64, /*out_stride=*/192, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/192, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.pw_exp.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[6].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t7_blocks_2_0_dw_start_bn, /*output=*/t8_blocks_2_0_pw_exp_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.pw_exp.conv", "setup", s);
+  }
 
   /* blocks.2.0.dw_mid.conv: conv 5x5 192->192 s2 g192, blocks.2.0.dw_mid.bn folded, relu; [1,28,28,192] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.dw_mid.conv.weight", NULL, "blocks.2.0.dw_mid.bn",
@@ -628,34 +712,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.0.pw_proj.conv: conv 1x1 192->96 s1, blocks.2.0.pw_proj.bn folded; [1,14,14,192] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.pw_proj.conv.weight", NULL, "blocks.2.0.pw_proj.bn",
       /*out_channels=*/96, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/96, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.pw_proj.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[8].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t9_blocks_2_0_dw_mid_bn, /*output=*/t10_blocks_2_0_pw_proj_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.pw_proj.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[18528] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[8] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t9_blocks_2_0_dw_mid_bn, .b = packed, .y = t10_blocks_2_0_pw_proj_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/192, /*out_channels=*/96,
+                 /*in_stride=*/192, /*out_stride=*/96, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/96, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.pw_proj.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[8].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t9_blocks_2_0_dw_mid_bn, /*output=*/t10_blocks_2_0_pw_proj_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.pw_proj.conv", "setup", s);
+  }
 
   /* blocks.2.1.pw_exp.conv: conv 1x1 96->192 s1, blocks.2.1.pw_exp.bn folded, relu; [1,14,14,96] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.pw_exp.conv.weight", NULL, "blocks.2.1.pw_exp.bn",
       /*out_channels=*/192, /*group_input_channels=*/96, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/96, /*group_output_channels=*/192, /*input_channel_stride=*/96,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.pw_exp.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[9].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t10_blocks_2_0_pw_proj_bn, /*output=*/t11_blocks_2_1_pw_exp_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.pw_exp.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[18624] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/96, /*kernel=*/1, packed));
+    ops[9] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t10_blocks_2_0_pw_proj_bn, .b = packed, .y = t11_blocks_2_1_pw_exp_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/96, /*out_channels=*/192,
+                 /*in_stride=*/96, /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/96, /*group_output_channels=*/192, /*input_channel_stride=*/96,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.pw_exp.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[9].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t10_blocks_2_0_pw_proj_bn, /*output=*/t11_blocks_2_1_pw_exp_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.pw_exp.conv", "setup", s);
+  }
 
   /* blocks.2.1.dw_mid.conv: conv 3x3 192->192 s1 g192, blocks.2.1.dw_mid.bn folded, relu; [1,14,14,192] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.dw_mid.conv.weight", NULL, "blocks.2.1.dw_mid.bn",
@@ -676,18 +788,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.1.pw_proj.conv: conv 1x1 192->96 s1, blocks.2.1.pw_proj.bn folded; [1,14,14,192] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.pw_proj.conv.weight", NULL, "blocks.2.1.pw_proj.bn",
       /*out_channels=*/96, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/96, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.pw_proj.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[11].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t12_blocks_2_1_dw_mid_bn, /*output=*/t13_blocks_2_1_pw_proj_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.pw_proj.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[18528] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[11] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t12_blocks_2_1_dw_mid_bn, .b = packed, .y = t13_blocks_2_1_pw_proj_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/192, /*out_channels=*/96,
+                 /*in_stride=*/192, /*out_stride=*/96, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/96, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.pw_proj.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[11].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t12_blocks_2_1_dw_mid_bn, /*output=*/t13_blocks_2_1_pw_proj_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.pw_proj.conv", "setup", s);
+  }
 
   /* blocks.2.1: add; [1,14,14,96] -> [1,14,14,96] */
   s = xnn_create_add_nd_f32(
@@ -702,18 +828,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.2.pw_exp.conv: conv 1x1 96->192 s1, blocks.2.2.pw_exp.bn folded, relu; [1,14,14,96] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.2.pw_exp.conv.weight", NULL, "blocks.2.2.pw_exp.bn",
       /*out_channels=*/192, /*group_input_channels=*/96, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/96, /*group_output_channels=*/192, /*input_channel_stride=*/96,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.pw_exp.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[13].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t14_blocks_2_1, /*output=*/t15_blocks_2_2_pw_exp_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.pw_exp.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[18624] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/96, /*kernel=*/1, packed));
+    ops[13] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t14_blocks_2_1, .b = packed, .y = t15_blocks_2_2_pw_exp_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/96, /*out_channels=*/192,
+                 /*in_stride=*/96, /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/96, /*group_output_channels=*/192, /*input_channel_stride=*/96,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.pw_exp.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[13].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t14_blocks_2_1, /*output=*/t15_blocks_2_2_pw_exp_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.pw_exp.conv", "setup", s);
+  }
 
   /* blocks.2.2.dw_mid.conv: conv 3x3 192->192 s1 g192, blocks.2.2.dw_mid.bn folded, relu; [1,14,14,192] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.2.dw_mid.conv.weight", NULL, "blocks.2.2.dw_mid.bn",
@@ -734,18 +874,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.2.pw_proj.conv: conv 1x1 192->96 s1, blocks.2.2.pw_proj.bn folded; [1,14,14,192] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.2.pw_proj.conv.weight", NULL, "blocks.2.2.pw_proj.bn",
       /*out_channels=*/96, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/96, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.pw_proj.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[15].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t16_blocks_2_2_dw_mid_bn, /*output=*/t17_blocks_2_2_pw_proj_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.pw_proj.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[18528] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[15] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t16_blocks_2_2_dw_mid_bn, .b = packed, .y = t17_blocks_2_2_pw_proj_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/192, /*out_channels=*/96,
+                 /*in_stride=*/192, /*out_stride=*/96, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/96, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.pw_proj.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[15].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t16_blocks_2_2_dw_mid_bn, /*output=*/t17_blocks_2_2_pw_proj_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.pw_proj.conv", "setup", s);
+  }
 
   /* blocks.2.2: add; [1,14,14,96] -> [1,14,14,96] */
   s = xnn_create_add_nd_f32(
@@ -760,18 +914,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.3.pw_exp.conv: conv 1x1 96->192 s1, blocks.2.3.pw_exp.bn folded, relu; [1,14,14,96] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.3.pw_exp.conv.weight", NULL, "blocks.2.3.pw_exp.bn",
       /*out_channels=*/192, /*group_input_channels=*/96, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/96, /*group_output_channels=*/192, /*input_channel_stride=*/96,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.3.pw_exp.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[17].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t18_blocks_2_2, /*output=*/t19_blocks_2_3_pw_exp_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.3.pw_exp.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[18624] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/96, /*kernel=*/1, packed));
+    ops[17] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t18_blocks_2_2, .b = packed, .y = t19_blocks_2_3_pw_exp_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/96, /*out_channels=*/192,
+                 /*in_stride=*/96, /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/96, /*group_output_channels=*/192, /*input_channel_stride=*/96,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.3.pw_exp.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[17].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t18_blocks_2_2, /*output=*/t19_blocks_2_3_pw_exp_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.3.pw_exp.conv", "setup", s);
+  }
 
   /* blocks.2.3.dw_mid.conv: conv 3x3 192->192 s1 g192, blocks.2.3.dw_mid.bn folded, relu; [1,14,14,192] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.3.dw_mid.conv.weight", NULL, "blocks.2.3.dw_mid.bn",
@@ -792,18 +960,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.3.pw_proj.conv: conv 1x1 192->96 s1, blocks.2.3.pw_proj.bn folded; [1,14,14,192] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.3.pw_proj.conv.weight", NULL, "blocks.2.3.pw_proj.bn",
       /*out_channels=*/96, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/96, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.3.pw_proj.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[19].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t20_blocks_2_3_dw_mid_bn, /*output=*/t21_blocks_2_3_pw_proj_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.3.pw_proj.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[18528] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[19] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t20_blocks_2_3_dw_mid_bn, .b = packed, .y = t21_blocks_2_3_pw_proj_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/192, /*out_channels=*/96,
+                 /*in_stride=*/192, /*out_stride=*/96, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/96, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.3.pw_proj.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[19].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t20_blocks_2_3_dw_mid_bn, /*output=*/t21_blocks_2_3_pw_proj_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.3.pw_proj.conv", "setup", s);
+  }
 
   /* blocks.2.3: add; [1,14,14,96] -> [1,14,14,96] */
   s = xnn_create_add_nd_f32(
@@ -818,18 +1000,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.4.pw_exp.conv: conv 1x1 96->192 s1, blocks.2.4.pw_exp.bn folded, relu; [1,14,14,96] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.4.pw_exp.conv.weight", NULL, "blocks.2.4.pw_exp.bn",
       /*out_channels=*/192, /*group_input_channels=*/96, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/96, /*group_output_channels=*/192, /*input_channel_stride=*/96,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.4.pw_exp.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[21].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t22_blocks_2_3, /*output=*/t23_blocks_2_4_pw_exp_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.4.pw_exp.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[18624] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/96, /*kernel=*/1, packed));
+    ops[21] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t22_blocks_2_3, .b = packed, .y = t23_blocks_2_4_pw_exp_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/96, /*out_channels=*/192,
+                 /*in_stride=*/96, /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/96, /*group_output_channels=*/192, /*input_channel_stride=*/96,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.4.pw_exp.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[21].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t22_blocks_2_3, /*output=*/t23_blocks_2_4_pw_exp_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.4.pw_exp.conv", "setup", s);
+  }
 
   /* blocks.2.4.dw_mid.conv: conv 3x3 192->192 s1 g192, blocks.2.4.dw_mid.bn folded, relu; [1,14,14,192] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.4.dw_mid.conv.weight", NULL, "blocks.2.4.dw_mid.bn",
@@ -850,18 +1046,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.4.pw_proj.conv: conv 1x1 192->96 s1, blocks.2.4.pw_proj.bn folded; [1,14,14,192] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.4.pw_proj.conv.weight", NULL, "blocks.2.4.pw_proj.bn",
       /*out_channels=*/96, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/96, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.4.pw_proj.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[23].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t24_blocks_2_4_dw_mid_bn, /*output=*/t25_blocks_2_4_pw_proj_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.4.pw_proj.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[18528] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[23] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t24_blocks_2_4_dw_mid_bn, .b = packed, .y = t25_blocks_2_4_pw_proj_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/192, /*out_channels=*/96,
+                 /*in_stride=*/192, /*out_stride=*/96, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/96, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.4.pw_proj.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[23].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t24_blocks_2_4_dw_mid_bn, /*output=*/t25_blocks_2_4_pw_proj_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.4.pw_proj.conv", "setup", s);
+  }
 
   /* blocks.2.4: add; [1,14,14,96] -> [1,14,14,96] */
   s = xnn_create_add_nd_f32(
@@ -892,34 +1102,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.5.pw_exp.conv: conv 1x1 96->384 s1, blocks.2.5.pw_exp.bn folded, relu; [1,14,14,96] -> [1,14,14,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.5.pw_exp.conv.weight", NULL, "blocks.2.5.pw_exp.bn",
       /*out_channels=*/384, /*group_input_channels=*/96, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/96, /*group_output_channels=*/384, /*input_channel_stride=*/96,
-      /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.5.pw_exp.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[26].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t27_blocks_2_5_dw_start_bn, /*output=*/t28_blocks_2_5_pw_exp_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.5.pw_exp.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[37248] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/384, /*in_channels=*/96, /*kernel=*/1, packed));
+    ops[26] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t27_blocks_2_5_dw_start_bn, .b = packed, .y = t28_blocks_2_5_pw_exp_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/96, /*out_channels=*/384,
+                 /*in_stride=*/96, /*out_stride=*/384, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/96, /*group_output_channels=*/384, /*input_channel_stride=*/96,
+        /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.5.pw_exp.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[26].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t27_blocks_2_5_dw_start_bn, /*output=*/t28_blocks_2_5_pw_exp_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.5.pw_exp.conv", "setup", s);
+  }
 
   /* blocks.2.5.pw_proj.conv: conv 1x1 384->96 s1, blocks.2.5.pw_proj.bn folded; [1,14,14,384] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.5.pw_proj.conv.weight", NULL, "blocks.2.5.pw_proj.bn",
       /*out_channels=*/96, /*group_input_channels=*/384, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/384, /*group_output_channels=*/96, /*input_channel_stride=*/384,
-      /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.5.pw_proj.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[27].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t28_blocks_2_5_pw_exp_bn, /*output=*/t29_blocks_2_5_pw_proj_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.5.pw_proj.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[36960] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/384, /*kernel=*/1, packed));
+    ops[27] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t28_blocks_2_5_pw_exp_bn, .b = packed, .y = t29_blocks_2_5_pw_proj_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/384, /*out_channels=*/96,
+                 /*in_stride=*/384, /*out_stride=*/96, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/384, /*group_output_channels=*/96, /*input_channel_stride=*/384,
+        /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.5.pw_proj.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[27].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t28_blocks_2_5_pw_exp_bn, /*output=*/t29_blocks_2_5_pw_proj_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.5.pw_proj.conv", "setup", s);
+  }
 
   /* blocks.2.5: add; [1,14,14,96] -> [1,14,14,96] */
   s = xnn_create_add_nd_f32(
@@ -950,18 +1188,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.0.pw_exp.conv: conv 1x1 96->576 s1, blocks.3.0.pw_exp.bn folded, relu; [1,14,14,96] -> [1,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.pw_exp.conv.weight", NULL, "blocks.3.0.pw_exp.bn",
       /*out_channels=*/576, /*group_input_channels=*/96, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/96, /*group_output_channels=*/576, /*input_channel_stride=*/96,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.pw_exp.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[30].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t31_blocks_3_0_dw_start_bn, /*output=*/t32_blocks_3_0_pw_exp_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.pw_exp.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[55872] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/96, /*kernel=*/1, packed));
+    ops[30] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t31_blocks_3_0_dw_start_bn, .b = packed, .y = t32_blocks_3_0_pw_exp_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/96, /*out_channels=*/576,
+                 /*in_stride=*/96, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/96, /*group_output_channels=*/576, /*input_channel_stride=*/96,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.pw_exp.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[30].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t31_blocks_3_0_dw_start_bn, /*output=*/t32_blocks_3_0_pw_exp_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.pw_exp.conv", "setup", s);
+  }
 
   /* blocks.3.0.dw_mid.conv: conv 3x3 576->576 s2 g576, blocks.3.0.dw_mid.bn folded, relu; [1,14,14,576] -> [1,7,7,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.dw_mid.conv.weight", NULL, "blocks.3.0.dw_mid.bn",
@@ -982,18 +1234,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.0.pw_proj.conv: conv 1x1 576->128 s1, blocks.3.0.pw_proj.bn folded; [1,7,7,576] -> [1,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.pw_proj.conv.weight", NULL, "blocks.3.0.pw_proj.bn",
       /*out_channels=*/128, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/128, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.pw_proj.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[32].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t33_blocks_3_0_dw_mid_bn, /*output=*/t34_blocks_3_0_pw_proj_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.pw_proj.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[73856] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[32] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t33_blocks_3_0_dw_mid_bn, .b = packed, .y = t34_blocks_3_0_pw_proj_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/576, /*out_channels=*/128,
+                 /*in_stride=*/576, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/128, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.pw_proj.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[32].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t33_blocks_3_0_dw_mid_bn, /*output=*/t34_blocks_3_0_pw_proj_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.pw_proj.conv", "setup", s);
+  }
 
   /* blocks.3.1.dw_start.conv: conv 5x5 128->128 s1 g128, blocks.3.1.dw_start.bn folded; [1,7,7,128] -> [1,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.dw_start.conv.weight", NULL, "blocks.3.1.dw_start.bn",
@@ -1014,18 +1280,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.1.pw_exp.conv: conv 1x1 128->512 s1, blocks.3.1.pw_exp.bn folded, relu; [1,7,7,128] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.pw_exp.conv.weight", NULL, "blocks.3.1.pw_exp.bn",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.pw_exp.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[34].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t35_blocks_3_1_dw_start_bn, /*output=*/t36_blocks_3_1_pw_exp_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.pw_exp.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[66048] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[34] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t35_blocks_3_1_dw_start_bn, .b = packed, .y = t36_blocks_3_1_pw_exp_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/512,
+                 /*in_stride=*/128, /*out_stride=*/512, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.pw_exp.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[34].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t35_blocks_3_1_dw_start_bn, /*output=*/t36_blocks_3_1_pw_exp_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.pw_exp.conv", "setup", s);
+  }
 
   /* blocks.3.1.dw_mid.conv: conv 5x5 512->512 s1 g512, blocks.3.1.dw_mid.bn folded, relu; [1,7,7,512] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.dw_mid.conv.weight", NULL, "blocks.3.1.dw_mid.bn",
@@ -1046,18 +1326,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.1.pw_proj.conv: conv 1x1 512->128 s1, blocks.3.1.pw_proj.bn folded; [1,7,7,512] -> [1,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.pw_proj.conv.weight", NULL, "blocks.3.1.pw_proj.bn",
       /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.pw_proj.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[36].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t37_blocks_3_1_dw_mid_bn, /*output=*/t38_blocks_3_1_pw_proj_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.pw_proj.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[65664] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[36] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t37_blocks_3_1_dw_mid_bn, .b = packed, .y = t38_blocks_3_1_pw_proj_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/512, /*out_channels=*/128,
+                 /*in_stride=*/512, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.pw_proj.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[36].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t37_blocks_3_1_dw_mid_bn, /*output=*/t38_blocks_3_1_pw_proj_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.pw_proj.conv", "setup", s);
+  }
 
   /* blocks.3.1: add; [1,7,7,128] -> [1,7,7,128] */
   s = xnn_create_add_nd_f32(
@@ -1072,18 +1366,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.2.pw_exp.conv: conv 1x1 128->512 s1, blocks.3.2.pw_exp.bn folded, relu; [1,7,7,128] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.pw_exp.conv.weight", NULL, "blocks.3.2.pw_exp.bn",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.pw_exp.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[38].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t39_blocks_3_1, /*output=*/t40_blocks_3_2_pw_exp_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.pw_exp.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[66048] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[38] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t39_blocks_3_1, .b = packed, .y = t40_blocks_3_2_pw_exp_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/512,
+                 /*in_stride=*/128, /*out_stride=*/512, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.pw_exp.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[38].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t39_blocks_3_1, /*output=*/t40_blocks_3_2_pw_exp_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.pw_exp.conv", "setup", s);
+  }
 
   /* blocks.3.2.dw_mid.conv: conv 5x5 512->512 s1 g512, blocks.3.2.dw_mid.bn folded, relu; [1,7,7,512] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.dw_mid.conv.weight", NULL, "blocks.3.2.dw_mid.bn",
@@ -1104,18 +1412,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.2.pw_proj.conv: conv 1x1 512->128 s1, blocks.3.2.pw_proj.bn folded; [1,7,7,512] -> [1,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.pw_proj.conv.weight", NULL, "blocks.3.2.pw_proj.bn",
       /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.pw_proj.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[40].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t41_blocks_3_2_dw_mid_bn, /*output=*/t42_blocks_3_2_pw_proj_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.pw_proj.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[65664] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[40] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t41_blocks_3_2_dw_mid_bn, .b = packed, .y = t42_blocks_3_2_pw_proj_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/512, /*out_channels=*/128,
+                 /*in_stride=*/512, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.pw_proj.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[40].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t41_blocks_3_2_dw_mid_bn, /*output=*/t42_blocks_3_2_pw_proj_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.pw_proj.conv", "setup", s);
+  }
 
   /* blocks.3.2: add; [1,7,7,128] -> [1,7,7,128] */
   s = xnn_create_add_nd_f32(
@@ -1130,18 +1452,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.3.pw_exp.conv: conv 1x1 128->384 s1, blocks.3.3.pw_exp.bn folded, relu; [1,7,7,128] -> [1,7,7,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.3.pw_exp.conv.weight", NULL, "blocks.3.3.pw_exp.bn",
       /*out_channels=*/384, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/384, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.pw_exp.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[42].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t43_blocks_3_2, /*output=*/t44_blocks_3_3_pw_exp_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.pw_exp.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[49536] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/384, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[42] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t43_blocks_3_2, .b = packed, .y = t44_blocks_3_3_pw_exp_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/384,
+                 /*in_stride=*/128, /*out_stride=*/384, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/384, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.pw_exp.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[42].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t43_blocks_3_2, /*output=*/t44_blocks_3_3_pw_exp_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.pw_exp.conv", "setup", s);
+  }
 
   /* blocks.3.3.dw_mid.conv: conv 5x5 384->384 s1 g384, blocks.3.3.dw_mid.bn folded, relu; [1,7,7,384] -> [1,7,7,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.3.dw_mid.conv.weight", NULL, "blocks.3.3.dw_mid.bn",
@@ -1162,18 +1498,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.3.pw_proj.conv: conv 1x1 384->128 s1, blocks.3.3.pw_proj.bn folded; [1,7,7,384] -> [1,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.3.pw_proj.conv.weight", NULL, "blocks.3.3.pw_proj.bn",
       /*out_channels=*/128, /*group_input_channels=*/384, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/384, /*group_output_channels=*/128, /*input_channel_stride=*/384,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.pw_proj.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[44].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t45_blocks_3_3_dw_mid_bn, /*output=*/t46_blocks_3_3_pw_proj_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.pw_proj.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[49280] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/384, /*kernel=*/1, packed));
+    ops[44] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t45_blocks_3_3_dw_mid_bn, .b = packed, .y = t46_blocks_3_3_pw_proj_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/384, /*out_channels=*/128,
+                 /*in_stride=*/384, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/384, /*group_output_channels=*/128, /*input_channel_stride=*/384,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.pw_proj.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[44].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t45_blocks_3_3_dw_mid_bn, /*output=*/t46_blocks_3_3_pw_proj_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.pw_proj.conv", "setup", s);
+  }
 
   /* blocks.3.3: add; [1,7,7,128] -> [1,7,7,128] */
   s = xnn_create_add_nd_f32(
@@ -1188,18 +1538,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.4.pw_exp.conv: conv 1x1 128->512 s1, blocks.3.4.pw_exp.bn folded, relu; [1,7,7,128] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.4.pw_exp.conv.weight", NULL, "blocks.3.4.pw_exp.bn",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.4.pw_exp.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[46].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t47_blocks_3_3, /*output=*/t48_blocks_3_4_pw_exp_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.4.pw_exp.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[66048] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[46] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t47_blocks_3_3, .b = packed, .y = t48_blocks_3_4_pw_exp_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/512,
+                 /*in_stride=*/128, /*out_stride=*/512, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.4.pw_exp.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[46].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t47_blocks_3_3, /*output=*/t48_blocks_3_4_pw_exp_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.4.pw_exp.conv", "setup", s);
+  }
 
   /* blocks.3.4.dw_mid.conv: conv 3x3 512->512 s1 g512, blocks.3.4.dw_mid.bn folded, relu; [1,7,7,512] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.4.dw_mid.conv.weight", NULL, "blocks.3.4.dw_mid.bn",
@@ -1220,18 +1584,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.4.pw_proj.conv: conv 1x1 512->128 s1, blocks.3.4.pw_proj.bn folded; [1,7,7,512] -> [1,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.4.pw_proj.conv.weight", NULL, "blocks.3.4.pw_proj.bn",
       /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.4.pw_proj.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[48].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t49_blocks_3_4_dw_mid_bn, /*output=*/t50_blocks_3_4_pw_proj_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.4.pw_proj.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[65664] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[48] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t49_blocks_3_4_dw_mid_bn, .b = packed, .y = t50_blocks_3_4_pw_proj_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/512, /*out_channels=*/128,
+                 /*in_stride=*/512, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.4.pw_proj.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[48].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t49_blocks_3_4_dw_mid_bn, /*output=*/t50_blocks_3_4_pw_proj_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.4.pw_proj.conv", "setup", s);
+  }
 
   /* blocks.3.4: add; [1,7,7,128] -> [1,7,7,128] */
   s = xnn_create_add_nd_f32(
@@ -1246,18 +1624,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.5.pw_exp.conv: conv 1x1 128->512 s1, blocks.3.5.pw_exp.bn folded, relu; [1,7,7,128] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.5.pw_exp.conv.weight", NULL, "blocks.3.5.pw_exp.bn",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.5.pw_exp.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[50].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t51_blocks_3_4, /*output=*/t52_blocks_3_5_pw_exp_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.5.pw_exp.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[66048] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[50] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t51_blocks_3_4, .b = packed, .y = t52_blocks_3_5_pw_exp_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/512,
+                 /*in_stride=*/128, /*out_stride=*/512, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.5.pw_exp.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[50].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t51_blocks_3_4, /*output=*/t52_blocks_3_5_pw_exp_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.5.pw_exp.conv", "setup", s);
+  }
 
   /* blocks.3.5.dw_mid.conv: conv 3x3 512->512 s1 g512, blocks.3.5.dw_mid.bn folded, relu; [1,7,7,512] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.5.dw_mid.conv.weight", NULL, "blocks.3.5.dw_mid.bn",
@@ -1278,18 +1670,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.5.pw_proj.conv: conv 1x1 512->128 s1, blocks.3.5.pw_proj.bn folded; [1,7,7,512] -> [1,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.5.pw_proj.conv.weight", NULL, "blocks.3.5.pw_proj.bn",
       /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.5.pw_proj.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[52].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t53_blocks_3_5_dw_mid_bn, /*output=*/t54_blocks_3_5_pw_proj_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.5.pw_proj.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[65664] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[52] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t53_blocks_3_5_dw_mid_bn, .b = packed, .y = t54_blocks_3_5_pw_proj_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/512, /*out_channels=*/128,
+                 /*in_stride=*/512, /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.5.pw_proj.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[52].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t53_blocks_3_5_dw_mid_bn, /*output=*/t54_blocks_3_5_pw_proj_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.5.pw_proj.conv", "setup", s);
+  }
 
   /* blocks.3.5: add; [1,7,7,128] -> [1,7,7,128] */
   s = xnn_create_add_nd_f32(
@@ -1304,18 +1710,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.0.conv: conv 1x1 128->960 s1, blocks.4.0.bn1 folded, relu; [1,7,7,128] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv.weight", NULL, "blocks.4.0.bn1",
       /*out_channels=*/960, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/960, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[54].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t55_blocks_3_5, /*output=*/t56_blocks_4, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[123840] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/960, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[54] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t55_blocks_3_5, .b = packed, .y = t56_blocks_4,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/128, /*out_channels=*/960,
+                 /*in_stride=*/128, /*out_stride=*/960, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/960, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[54].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t55_blocks_3_5, /*output=*/t56_blocks_4, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv", "setup", s);
+  }
   return TIMMC_OK;
 }
 

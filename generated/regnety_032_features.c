@@ -1154,34 +1154,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stem.conv: conv 3x3 3->32 s2, stem.bn folded, relu; [2,224,224,3] -> [2,112,112,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.conv.weight", NULL, "stem.bn",
       /*out_channels=*/32, /*group_input_channels=*/3, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/3, /*group_output_channels=*/32, /*input_channel_stride=*/3,
-      /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stem.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[0].xnn, /*batch_size=*/2, /*input_height=*/224, /*input_width=*/224, /*input=*/t1_input,
-      /*output=*/t2_stem, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stem.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/3, /*kernel=*/3, packed));
+    ops[0] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t1_input, .b = packed, .y = t2_stem,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/112, /*width=*/112, /*in_channels=*/3, /*out_channels=*/32,
+                 /*in_stride=*/3, /*out_stride=*/32, /*stride=*/2, /*in_height=*/224, /*in_width=*/224}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/3, /*group_output_channels=*/32, /*input_channel_stride=*/3,
+        /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stem.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[0].xnn, /*batch_size=*/2, /*input_height=*/224, /*input_width=*/224, /*input=*/t1_input,
+        /*output=*/t2_stem, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stem.conv", "setup", s);
+  }
 
   /* s1.b1.conv1.conv: conv 1x1 32->72 s1, s1.b1.conv1.bn folded, relu; [2,112,112,32] -> [2,112,112,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "s1.b1.conv1.conv.weight", NULL, "s1.b1.conv1.bn",
       /*out_channels=*/72, /*group_input_channels=*/32, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/32, /*group_output_channels=*/72, /*input_channel_stride=*/32,
-      /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[1].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112, /*input=*/t2_stem,
-      /*output=*/t3_s1_b1_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[3168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/72, /*in_channels=*/32, /*kernel=*/1, packed));
+    ops[1] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t2_stem, .b = packed, .y = t3_s1_b1_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/112, /*width=*/112, /*in_channels=*/32, /*out_channels=*/72,
+                 /*in_stride=*/32, /*out_stride=*/72, /*stride=*/1, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/32, /*group_output_channels=*/72, /*input_channel_stride=*/32,
+        /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[1].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112, /*input=*/t2_stem,
+        /*output=*/t3_s1_b1_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.conv1.conv", "setup", s);
+  }
 
   /* s1.b1.conv2.conv: conv 3x3 72->72 s2 g3, s1.b1.conv2.bn folded, relu; [2,112,112,72] -> [2,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "s1.b1.conv2.conv.weight", NULL, "s1.b1.conv2.bn",
@@ -1255,34 +1283,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s1.b1.conv3.conv: conv 1x1 72->72 s1, s1.b1.conv3.bn folded; [2,56,56,72] -> [2,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "s1.b1.conv3.conv.weight", NULL, "s1.b1.conv3.bn",
       /*out_channels=*/72, /*group_input_channels=*/72, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/72, /*group_output_channels=*/72, /*input_channel_stride=*/72,
-      /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[8].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/t9_s1_b1_se,
-      /*output=*/t10_s1_b1_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[7008] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/72, /*in_channels=*/72, /*kernel=*/1, packed));
+    ops[8] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t9_s1_b1_se, .b = packed, .y = t10_s1_b1_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/72, /*out_channels=*/72,
+                 /*in_stride=*/72, /*out_stride=*/72, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/72, /*group_output_channels=*/72, /*input_channel_stride=*/72,
+        /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[8].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/t9_s1_b1_se,
+        /*output=*/t10_s1_b1_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.conv3.conv", "setup", s);
+  }
 
   /* s1.b1.downsample.conv: conv 1x1 32->72 s2, s1.b1.downsample.bn folded; [2,112,112,32] -> [2,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "s1.b1.downsample.conv.weight", NULL, "s1.b1.downsample.bn",
       /*out_channels=*/72, /*group_input_channels=*/32, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/32, /*group_output_channels=*/72, /*input_channel_stride=*/32,
-      /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.downsample.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[9].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112, /*input=*/t2_stem,
-      /*output=*/t11_s1_b1_downsample, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.downsample.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[3168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/72, /*in_channels=*/32, /*kernel=*/1, packed));
+    ops[9] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t2_stem, .b = packed, .y = t11_s1_b1_downsample,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/32, /*out_channels=*/72,
+                 /*in_stride=*/32, /*out_stride=*/72, /*stride=*/2, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/32, /*group_output_channels=*/72, /*input_channel_stride=*/32,
+        /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.downsample.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[9].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112, /*input=*/t2_stem,
+        /*output=*/t11_s1_b1_downsample, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.downsample.conv", "setup", s);
+  }
 
   /* s1.b1.act3: add, relu; [2,56,56,72] -> [2,56,56,72] */
   s = xnn_create_add_nd_f32(
@@ -1297,18 +1353,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s1.b2.conv1.conv: conv 1x1 72->72 s1, s1.b2.conv1.bn folded, relu; [2,56,56,72] -> [2,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "s1.b2.conv1.conv.weight", NULL, "s1.b2.conv1.bn",
       /*out_channels=*/72, /*group_input_channels=*/72, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/72, /*group_output_channels=*/72, /*input_channel_stride=*/72,
-      /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[11].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t12_s1_b1_act3, /*output=*/t13_s1_b2_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[7008] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/72, /*in_channels=*/72, /*kernel=*/1, packed));
+    ops[11] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t12_s1_b1_act3, .b = packed, .y = t13_s1_b2_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/72, /*out_channels=*/72,
+                 /*in_stride=*/72, /*out_stride=*/72, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/72, /*group_output_channels=*/72, /*input_channel_stride=*/72,
+        /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[11].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t12_s1_b1_act3, /*output=*/t13_s1_b2_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv1.conv", "setup", s);
+  }
 
   /* s1.b2.conv2.conv: conv 3x3 72->72 s1 g3, s1.b2.conv2.bn folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 50, relu; [2,56,56,72] -> [2,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "s1.b2.conv2.conv.weight", NULL, "s1.b2.conv2.bn",
@@ -1390,18 +1460,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s1.b2.conv3.conv: conv 1x1 72->72 s1, s1.b2.conv3.bn folded; [2,56,56,72] -> [2,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "s1.b2.conv3.conv.weight", NULL, "s1.b2.conv3.bn",
       /*out_channels=*/72, /*group_input_channels=*/72, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/72, /*group_output_channels=*/72, /*input_channel_stride=*/72,
-      /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[18].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t19_s1_b2_se, /*output=*/t20_s1_b2_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[7008] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/72, /*in_channels=*/72, /*kernel=*/1, packed));
+    ops[18] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t19_s1_b2_se, .b = packed, .y = t20_s1_b2_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/72, /*out_channels=*/72,
+                 /*in_stride=*/72, /*out_stride=*/72, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/72, /*group_output_channels=*/72, /*input_channel_stride=*/72,
+        /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[18].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t19_s1_b2_se, /*output=*/t20_s1_b2_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv3.conv", "setup", s);
+  }
 
   /* s1.b2.act3: add, relu; [2,56,56,72] -> [2,56,56,72] */
   s = xnn_create_add_nd_f32(
@@ -1416,18 +1500,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s2.b1.conv1.conv: conv 1x1 72->216 s1, s2.b1.conv1.bn folded, relu; [2,56,56,72] -> [2,56,56,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b1.conv1.conv.weight", NULL, "s2.b1.conv1.bn",
       /*out_channels=*/216, /*group_input_channels=*/72, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/72, /*group_output_channels=*/216, /*input_channel_stride=*/72,
-      /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[20].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/t21_s1,
-      /*output=*/t22_s2_b1_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/72, /*kernel=*/1, packed));
+    ops[20] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t21_s1, .b = packed, .y = t22_s2_b1_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/72, /*out_channels=*/216,
+                 /*in_stride=*/72, /*out_stride=*/216, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/72, /*group_output_channels=*/216, /*input_channel_stride=*/72,
+        /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[20].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/t21_s1,
+        /*output=*/t22_s2_b1_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.conv1.conv", "setup", s);
+  }
 
   /* s2.b1.conv2.conv: conv 3x3 216->216 s2 g9, s2.b1.conv2.bn folded, relu; [2,56,56,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b1.conv2.conv.weight", NULL, "s2.b1.conv2.bn",
@@ -1502,34 +1600,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s2.b1.conv3.conv: conv 1x1 216->216 s1, s2.b1.conv3.bn folded; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b1.conv3.conv.weight", NULL, "s2.b1.conv3.bn",
       /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/216, /*group_output_channels=*/216, /*input_channel_stride=*/216,
-      /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[27].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t28_s2_b1_se, /*output=*/t29_s2_b1_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[48608] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/216, /*kernel=*/1, packed));
+    ops[27] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t28_s2_b1_se, .b = packed, .y = t29_s2_b1_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/216, /*out_channels=*/216,
+                 /*in_stride=*/216, /*out_stride=*/216, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/216, /*group_output_channels=*/216, /*input_channel_stride=*/216,
+        /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[27].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t28_s2_b1_se, /*output=*/t29_s2_b1_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.conv3.conv", "setup", s);
+  }
 
   /* s2.b1.downsample.conv: conv 1x1 72->216 s2, s2.b1.downsample.bn folded; [2,56,56,72] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b1.downsample.conv.weight", NULL, "s2.b1.downsample.bn",
       /*out_channels=*/216, /*group_input_channels=*/72, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/72, /*group_output_channels=*/216, /*input_channel_stride=*/72,
-      /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.downsample.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[28].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/t21_s1,
-      /*output=*/t30_s2_b1_downsample, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.downsample.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/72, /*kernel=*/1, packed));
+    ops[28] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t21_s1, .b = packed, .y = t30_s2_b1_downsample,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/72, /*out_channels=*/216,
+                 /*in_stride=*/72, /*out_stride=*/216, /*stride=*/2, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/72, /*group_output_channels=*/216, /*input_channel_stride=*/72,
+        /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.downsample.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[28].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/t21_s1,
+        /*output=*/t30_s2_b1_downsample, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.downsample.conv", "setup", s);
+  }
 
   /* s2.b1.act3: add, relu; [2,28,28,216] -> [2,28,28,216] */
   s = xnn_create_add_nd_f32(
@@ -1544,18 +1670,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s2.b2.conv1.conv: conv 1x1 216->216 s1, s2.b2.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b2.conv1.conv.weight", NULL, "s2.b2.conv1.bn",
       /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/216, /*group_output_channels=*/216, /*input_channel_stride=*/216,
-      /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[30].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t31_s2_b1_act3, /*output=*/t32_s2_b2_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[48608] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/216, /*kernel=*/1, packed));
+    ops[30] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t31_s2_b1_act3, .b = packed, .y = t32_s2_b2_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/216, /*out_channels=*/216,
+                 /*in_stride=*/216, /*out_stride=*/216, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/216, /*group_output_channels=*/216, /*input_channel_stride=*/216,
+        /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[30].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t31_s2_b1_act3, /*output=*/t32_s2_b2_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv1.conv", "setup", s);
+  }
 
   /* s2.b2.conv2.conv: conv 3x3 216->216 s1 g9, s2.b2.conv2.bn folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b2.conv2.conv.weight", NULL, "s2.b2.conv2.bn",
@@ -1637,18 +1777,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s2.b2.conv3.conv: conv 1x1 216->216 s1, s2.b2.conv3.bn folded; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b2.conv3.conv.weight", NULL, "s2.b2.conv3.bn",
       /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/216, /*group_output_channels=*/216, /*input_channel_stride=*/216,
-      /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[37].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t38_s2_b2_se, /*output=*/t39_s2_b2_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[48608] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/216, /*kernel=*/1, packed));
+    ops[37] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t38_s2_b2_se, .b = packed, .y = t39_s2_b2_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/216, /*out_channels=*/216,
+                 /*in_stride=*/216, /*out_stride=*/216, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/216, /*group_output_channels=*/216, /*input_channel_stride=*/216,
+        /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[37].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t38_s2_b2_se, /*output=*/t39_s2_b2_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv3.conv", "setup", s);
+  }
 
   /* s2.b2.act3: add, relu; [2,28,28,216] -> [2,28,28,216] */
   s = xnn_create_add_nd_f32(
@@ -1663,18 +1817,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s2.b3.conv1.conv: conv 1x1 216->216 s1, s2.b3.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b3.conv1.conv.weight", NULL, "s2.b3.conv1.bn",
       /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/216, /*group_output_channels=*/216, /*input_channel_stride=*/216,
-      /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[39].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t40_s2_b2_act3, /*output=*/t41_s2_b3_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[48608] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/216, /*kernel=*/1, packed));
+    ops[39] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t40_s2_b2_act3, .b = packed, .y = t41_s2_b3_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/216, /*out_channels=*/216,
+                 /*in_stride=*/216, /*out_stride=*/216, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/216, /*group_output_channels=*/216, /*input_channel_stride=*/216,
+        /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[39].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t40_s2_b2_act3, /*output=*/t41_s2_b3_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv1.conv", "setup", s);
+  }
 
   /* s2.b3.conv2.conv: conv 3x3 216->216 s1 g9, s2.b3.conv2.bn folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b3.conv2.conv.weight", NULL, "s2.b3.conv2.bn",
@@ -1756,18 +1924,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s2.b3.conv3.conv: conv 1x1 216->216 s1, s2.b3.conv3.bn folded; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b3.conv3.conv.weight", NULL, "s2.b3.conv3.bn",
       /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/216, /*group_output_channels=*/216, /*input_channel_stride=*/216,
-      /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[46].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t47_s2_b3_se, /*output=*/t48_s2_b3_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[48608] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/216, /*kernel=*/1, packed));
+    ops[46] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t47_s2_b3_se, .b = packed, .y = t48_s2_b3_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/216, /*out_channels=*/216,
+                 /*in_stride=*/216, /*out_stride=*/216, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/216, /*group_output_channels=*/216, /*input_channel_stride=*/216,
+        /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[46].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t47_s2_b3_se, /*output=*/t48_s2_b3_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv3.conv", "setup", s);
+  }
 
   /* s2.b3.act3: add, relu; [2,28,28,216] -> [2,28,28,216] */
   s = xnn_create_add_nd_f32(
@@ -1782,18 +1964,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s2.b4.conv1.conv: conv 1x1 216->216 s1, s2.b4.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b4.conv1.conv.weight", NULL, "s2.b4.conv1.bn",
       /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/216, /*group_output_channels=*/216, /*input_channel_stride=*/216,
-      /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[48].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t49_s2_b3_act3, /*output=*/t50_s2_b4_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[48608] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/216, /*kernel=*/1, packed));
+    ops[48] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t49_s2_b3_act3, .b = packed, .y = t50_s2_b4_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/216, /*out_channels=*/216,
+                 /*in_stride=*/216, /*out_stride=*/216, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/216, /*group_output_channels=*/216, /*input_channel_stride=*/216,
+        /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[48].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t49_s2_b3_act3, /*output=*/t50_s2_b4_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv1.conv", "setup", s);
+  }
 
   /* s2.b4.conv2.conv: conv 3x3 216->216 s1 g9, s2.b4.conv2.bn folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b4.conv2.conv.weight", NULL, "s2.b4.conv2.bn",
@@ -1875,18 +2071,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s2.b4.conv3.conv: conv 1x1 216->216 s1, s2.b4.conv3.bn folded; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b4.conv3.conv.weight", NULL, "s2.b4.conv3.bn",
       /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/216, /*group_output_channels=*/216, /*input_channel_stride=*/216,
-      /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[55].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t56_s2_b4_se, /*output=*/t57_s2_b4_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[48608] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/216, /*kernel=*/1, packed));
+    ops[55] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t56_s2_b4_se, .b = packed, .y = t57_s2_b4_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/216, /*out_channels=*/216,
+                 /*in_stride=*/216, /*out_stride=*/216, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/216, /*group_output_channels=*/216, /*input_channel_stride=*/216,
+        /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[55].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t56_s2_b4_se, /*output=*/t57_s2_b4_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv3.conv", "setup", s);
+  }
 
   /* s2.b4.act3: add, relu; [2,28,28,216] -> [2,28,28,216] */
   s = xnn_create_add_nd_f32(
@@ -1901,18 +2111,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s2.b5.conv1.conv: conv 1x1 216->216 s1, s2.b5.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b5.conv1.conv.weight", NULL, "s2.b5.conv1.bn",
       /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/216, /*group_output_channels=*/216, /*input_channel_stride=*/216,
-      /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[57].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t58_s2_b4_act3, /*output=*/t59_s2_b5_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[48608] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/216, /*kernel=*/1, packed));
+    ops[57] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t58_s2_b4_act3, .b = packed, .y = t59_s2_b5_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/216, /*out_channels=*/216,
+                 /*in_stride=*/216, /*out_stride=*/216, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/216, /*group_output_channels=*/216, /*input_channel_stride=*/216,
+        /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[57].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t58_s2_b4_act3, /*output=*/t59_s2_b5_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv1.conv", "setup", s);
+  }
 
   /* s2.b5.conv2.conv: conv 3x3 216->216 s1 g9, s2.b5.conv2.bn folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b5.conv2.conv.weight", NULL, "s2.b5.conv2.bn",
@@ -1994,18 +2218,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s2.b5.conv3.conv: conv 1x1 216->216 s1, s2.b5.conv3.bn folded; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b5.conv3.conv.weight", NULL, "s2.b5.conv3.bn",
       /*out_channels=*/216, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/216, /*group_output_channels=*/216, /*input_channel_stride=*/216,
-      /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[64].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t65_s2_b5_se, /*output=*/t66_s2_b5_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[48608] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/216, /*kernel=*/1, packed));
+    ops[64] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t65_s2_b5_se, .b = packed, .y = t66_s2_b5_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/216, /*out_channels=*/216,
+                 /*in_stride=*/216, /*out_stride=*/216, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/216, /*group_output_channels=*/216, /*input_channel_stride=*/216,
+        /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[64].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t65_s2_b5_se, /*output=*/t66_s2_b5_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv3.conv", "setup", s);
+  }
 
   /* s2.b5.act3: add, relu; [2,28,28,216] -> [2,28,28,216] */
   s = xnn_create_add_nd_f32(
@@ -2020,18 +2258,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b1.conv1.conv: conv 1x1 216->576 s1, s3.b1.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b1.conv1.conv.weight", NULL, "s3.b1.conv1.bn",
       /*out_channels=*/576, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/216, /*group_output_channels=*/576, /*input_channel_stride=*/216,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[66].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/t67_s2,
-      /*output=*/t68_s3_b1_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[124992] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/216, /*kernel=*/1, packed));
+    ops[66] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t67_s2, .b = packed, .y = t68_s3_b1_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/216, /*out_channels=*/576,
+                 /*in_stride=*/216, /*out_stride=*/576, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/216, /*group_output_channels=*/576, /*input_channel_stride=*/216,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[66].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/t67_s2,
+        /*output=*/t68_s3_b1_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.conv1.conv", "setup", s);
+  }
 
   /* s3.b1.conv2.conv: conv 3x3 576->576 s2 g24, s3.b1.conv2.bn folded, relu; [2,28,28,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b1.conv2.conv.weight", NULL, "s3.b1.conv2.bn",
@@ -2106,34 +2358,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b1.conv3.conv: conv 1x1 576->576 s1, s3.b1.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b1.conv3.conv.weight", NULL, "s3.b1.conv3.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[73].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t74_s3_b1_se, /*output=*/t75_s3_b1_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[73] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t74_s3_b1_se, .b = packed, .y = t75_s3_b1_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[73].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t74_s3_b1_se, /*output=*/t75_s3_b1_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.conv3.conv", "setup", s);
+  }
 
   /* s3.b1.downsample.conv: conv 1x1 216->576 s2, s3.b1.downsample.bn folded; [2,28,28,216] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b1.downsample.conv.weight", NULL, "s3.b1.downsample.bn",
       /*out_channels=*/576, /*group_input_channels=*/216, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/216, /*group_output_channels=*/576, /*input_channel_stride=*/216,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[74].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.downsample.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[74].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/t67_s2,
-      /*output=*/t76_s3_b1_downsample, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.downsample.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[124992] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/216, /*kernel=*/1, packed));
+    ops[74] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t67_s2, .b = packed, .y = t76_s3_b1_downsample,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/216, /*out_channels=*/576,
+                 /*in_stride=*/216, /*out_stride=*/576, /*stride=*/2, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/216, /*group_output_channels=*/576, /*input_channel_stride=*/216,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[74].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.downsample.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[74].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/t67_s2,
+        /*output=*/t76_s3_b1_downsample, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.downsample.conv", "setup", s);
+  }
 
   /* s3.b1.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
   s = xnn_create_add_nd_f32(
@@ -2148,18 +2428,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b2.conv1.conv: conv 1x1 576->576 s1, s3.b2.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b2.conv1.conv.weight", NULL, "s3.b2.conv1.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[76].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[76].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t77_s3_b1_act3, /*output=*/t78_s3_b2_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[76] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t77_s3_b1_act3, .b = packed, .y = t78_s3_b2_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[76].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[76].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t77_s3_b1_act3, /*output=*/t78_s3_b2_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.conv1.conv", "setup", s);
+  }
 
   /* s3.b2.conv2.conv: conv 3x3 576->576 s1 g24, s3.b2.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b2.conv2.conv.weight", NULL, "s3.b2.conv2.bn",
@@ -2234,18 +2528,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b2.conv3.conv: conv 1x1 576->576 s1, s3.b2.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b2.conv3.conv.weight", NULL, "s3.b2.conv3.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[83].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[83].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t84_s3_b2_se, /*output=*/t85_s3_b2_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[83] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t84_s3_b2_se, .b = packed, .y = t85_s3_b2_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[83].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[83].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t84_s3_b2_se, /*output=*/t85_s3_b2_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.conv3.conv", "setup", s);
+  }
 
   /* s3.b2.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
   s = xnn_create_add_nd_f32(
@@ -2260,18 +2568,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b3.conv1.conv: conv 1x1 576->576 s1, s3.b3.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b3.conv1.conv.weight", NULL, "s3.b3.conv1.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[85].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[85].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t86_s3_b2_act3, /*output=*/t87_s3_b3_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[85] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t86_s3_b2_act3, .b = packed, .y = t87_s3_b3_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[85].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[85].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t86_s3_b2_act3, /*output=*/t87_s3_b3_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.conv1.conv", "setup", s);
+  }
 
   /* s3.b3.conv2.conv: conv 3x3 576->576 s1 g24, s3.b3.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b3.conv2.conv.weight", NULL, "s3.b3.conv2.bn",
@@ -2346,18 +2668,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b3.conv3.conv: conv 1x1 576->576 s1, s3.b3.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b3.conv3.conv.weight", NULL, "s3.b3.conv3.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[92].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[92].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t93_s3_b3_se, /*output=*/t94_s3_b3_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[92] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t93_s3_b3_se, .b = packed, .y = t94_s3_b3_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[92].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[92].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t93_s3_b3_se, /*output=*/t94_s3_b3_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.conv3.conv", "setup", s);
+  }
 
   /* s3.b3.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
   s = xnn_create_add_nd_f32(
@@ -2372,18 +2708,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b4.conv1.conv: conv 1x1 576->576 s1, s3.b4.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b4.conv1.conv.weight", NULL, "s3.b4.conv1.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[94].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[94].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t95_s3_b3_act3, /*output=*/t96_s3_b4_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[94] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t95_s3_b3_act3, .b = packed, .y = t96_s3_b4_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[94].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[94].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t95_s3_b3_act3, /*output=*/t96_s3_b4_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.conv1.conv", "setup", s);
+  }
 
   /* s3.b4.conv2.conv: conv 3x3 576->576 s1 g24, s3.b4.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b4.conv2.conv.weight", NULL, "s3.b4.conv2.bn",
@@ -2458,18 +2808,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b4.conv3.conv: conv 1x1 576->576 s1, s3.b4.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b4.conv3.conv.weight", NULL, "s3.b4.conv3.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[101].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[101].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t102_s3_b4_se, /*output=*/t103_s3_b4_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[101] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t102_s3_b4_se, .b = packed, .y = t103_s3_b4_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[101].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[101].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t102_s3_b4_se, /*output=*/t103_s3_b4_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.conv3.conv", "setup", s);
+  }
 
   /* s3.b4.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
   s = xnn_create_add_nd_f32(
@@ -2484,18 +2848,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b5.conv1.conv: conv 1x1 576->576 s1, s3.b5.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b5.conv1.conv.weight", NULL, "s3.b5.conv1.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[103].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[103].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t104_s3_b4_act3, /*output=*/t105_s3_b5_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[103] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t104_s3_b4_act3, .b = packed, .y = t105_s3_b5_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[103].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[103].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t104_s3_b4_act3, /*output=*/t105_s3_b5_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.conv1.conv", "setup", s);
+  }
 
   /* s3.b5.conv2.conv: conv 3x3 576->576 s1 g24, s3.b5.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b5.conv2.conv.weight", NULL, "s3.b5.conv2.bn",
@@ -2570,18 +2948,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b5.conv3.conv: conv 1x1 576->576 s1, s3.b5.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b5.conv3.conv.weight", NULL, "s3.b5.conv3.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[110].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[110].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t111_s3_b5_se, /*output=*/t112_s3_b5_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[110] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t111_s3_b5_se, .b = packed, .y = t112_s3_b5_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[110].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[110].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t111_s3_b5_se, /*output=*/t112_s3_b5_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.conv3.conv", "setup", s);
+  }
 
   /* s3.b5.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
   s = xnn_create_add_nd_f32(
@@ -2596,18 +2988,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b6.conv1.conv: conv 1x1 576->576 s1, s3.b6.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b6.conv1.conv.weight", NULL, "s3.b6.conv1.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[112].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[112].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t113_s3_b5_act3, /*output=*/t114_s3_b6_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[112] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t113_s3_b5_act3, .b = packed, .y = t114_s3_b6_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[112].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[112].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t113_s3_b5_act3, /*output=*/t114_s3_b6_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.conv1.conv", "setup", s);
+  }
 
   /* s3.b6.conv2.conv: conv 3x3 576->576 s1 g24, s3.b6.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b6.conv2.conv.weight", NULL, "s3.b6.conv2.bn",
@@ -2682,18 +3088,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b6.conv3.conv: conv 1x1 576->576 s1, s3.b6.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b6.conv3.conv.weight", NULL, "s3.b6.conv3.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[119].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[119].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t120_s3_b6_se, /*output=*/t121_s3_b6_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[119] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t120_s3_b6_se, .b = packed, .y = t121_s3_b6_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[119].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[119].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t120_s3_b6_se, /*output=*/t121_s3_b6_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.conv3.conv", "setup", s);
+  }
 
   /* s3.b6.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
   s = xnn_create_add_nd_f32(
@@ -2708,18 +3128,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b7.conv1.conv: conv 1x1 576->576 s1, s3.b7.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b7.conv1.conv.weight", NULL, "s3.b7.conv1.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[121].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[121].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t122_s3_b6_act3, /*output=*/t123_s3_b7_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[121] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t122_s3_b6_act3, .b = packed, .y = t123_s3_b7_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[121].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[121].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t122_s3_b6_act3, /*output=*/t123_s3_b7_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.conv1.conv", "setup", s);
+  }
 
   /* s3.b7.conv2.conv: conv 3x3 576->576 s1 g24, s3.b7.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b7.conv2.conv.weight", NULL, "s3.b7.conv2.bn",
@@ -2794,18 +3228,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b7.conv3.conv: conv 1x1 576->576 s1, s3.b7.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b7.conv3.conv.weight", NULL, "s3.b7.conv3.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[128].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[128].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t129_s3_b7_se, /*output=*/t130_s3_b7_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[128] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t129_s3_b7_se, .b = packed, .y = t130_s3_b7_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[128].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[128].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t129_s3_b7_se, /*output=*/t130_s3_b7_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.conv3.conv", "setup", s);
+  }
 
   /* s3.b7.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
   s = xnn_create_add_nd_f32(
@@ -2820,18 +3268,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b8.conv1.conv: conv 1x1 576->576 s1, s3.b8.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b8.conv1.conv.weight", NULL, "s3.b8.conv1.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[130].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[130].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t131_s3_b7_act3, /*output=*/t132_s3_b8_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[130] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t131_s3_b7_act3, .b = packed, .y = t132_s3_b8_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[130].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[130].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t131_s3_b7_act3, /*output=*/t132_s3_b8_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.conv1.conv", "setup", s);
+  }
 
   /* s3.b8.conv2.conv: conv 3x3 576->576 s1 g24, s3.b8.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b8.conv2.conv.weight", NULL, "s3.b8.conv2.bn",
@@ -2906,18 +3368,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b8.conv3.conv: conv 1x1 576->576 s1, s3.b8.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b8.conv3.conv.weight", NULL, "s3.b8.conv3.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[137].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[137].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t138_s3_b8_se, /*output=*/t139_s3_b8_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[137] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t138_s3_b8_se, .b = packed, .y = t139_s3_b8_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[137].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[137].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t138_s3_b8_se, /*output=*/t139_s3_b8_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.conv3.conv", "setup", s);
+  }
 
   /* s3.b8.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
   s = xnn_create_add_nd_f32(
@@ -2932,18 +3408,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b9.conv1.conv: conv 1x1 576->576 s1, s3.b9.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b9.conv1.conv.weight", NULL, "s3.b9.conv1.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[139].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[139].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t140_s3_b8_act3, /*output=*/t141_s3_b9_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[139] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t140_s3_b8_act3, .b = packed, .y = t141_s3_b9_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[139].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[139].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t140_s3_b8_act3, /*output=*/t141_s3_b9_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.conv1.conv", "setup", s);
+  }
 
   /* s3.b9.conv2.conv: conv 3x3 576->576 s1 g24, s3.b9.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b9.conv2.conv.weight", NULL, "s3.b9.conv2.bn",
@@ -3018,18 +3508,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b9.conv3.conv: conv 1x1 576->576 s1, s3.b9.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b9.conv3.conv.weight", NULL, "s3.b9.conv3.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[146].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[146].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t147_s3_b9_se, /*output=*/t148_s3_b9_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[146] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t147_s3_b9_se, .b = packed, .y = t148_s3_b9_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[146].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[146].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t147_s3_b9_se, /*output=*/t148_s3_b9_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.conv3.conv", "setup", s);
+  }
 
   /* s3.b9.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
   s = xnn_create_add_nd_f32(
@@ -3044,18 +3548,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b10.conv1.conv: conv 1x1 576->576 s1, s3.b10.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b10.conv1.conv.weight", NULL, "s3.b10.conv1.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[148].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[148].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t149_s3_b9_act3, /*output=*/t150_s3_b10_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[148] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t149_s3_b9_act3, .b = packed, .y = t150_s3_b10_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[148].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[148].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t149_s3_b9_act3, /*output=*/t150_s3_b10_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.conv1.conv", "setup", s);
+  }
 
   /* s3.b10.conv2.conv: conv 3x3 576->576 s1 g24, s3.b10.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b10.conv2.conv.weight", NULL, "s3.b10.conv2.bn",
@@ -3130,18 +3648,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b10.conv3.conv: conv 1x1 576->576 s1, s3.b10.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b10.conv3.conv.weight", NULL, "s3.b10.conv3.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[155].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[155].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t156_s3_b10_se, /*output=*/t157_s3_b10_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[155] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t156_s3_b10_se, .b = packed, .y = t157_s3_b10_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[155].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[155].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t156_s3_b10_se, /*output=*/t157_s3_b10_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.conv3.conv", "setup", s);
+  }
 
   /* s3.b10.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
   s = xnn_create_add_nd_f32(
@@ -3156,18 +3688,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b11.conv1.conv: conv 1x1 576->576 s1, s3.b11.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b11.conv1.conv.weight", NULL, "s3.b11.conv1.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[157].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[157].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t158_s3_b10_act3, /*output=*/t159_s3_b11_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[157] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t158_s3_b10_act3, .b = packed, .y = t159_s3_b11_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[157].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[157].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t158_s3_b10_act3, /*output=*/t159_s3_b11_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.conv1.conv", "setup", s);
+  }
 
   /* s3.b11.conv2.conv: conv 3x3 576->576 s1 g24, s3.b11.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b11.conv2.conv.weight", NULL, "s3.b11.conv2.bn",
@@ -3242,18 +3788,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b11.conv3.conv: conv 1x1 576->576 s1, s3.b11.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b11.conv3.conv.weight", NULL, "s3.b11.conv3.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[164].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[164].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t165_s3_b11_se, /*output=*/t166_s3_b11_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[164] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t165_s3_b11_se, .b = packed, .y = t166_s3_b11_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[164].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[164].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t165_s3_b11_se, /*output=*/t166_s3_b11_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.conv3.conv", "setup", s);
+  }
 
   /* s3.b11.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
   s = xnn_create_add_nd_f32(
@@ -3268,18 +3828,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b12.conv1.conv: conv 1x1 576->576 s1, s3.b12.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b12.conv1.conv.weight", NULL, "s3.b12.conv1.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[166].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[166].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t167_s3_b11_act3, /*output=*/t168_s3_b12_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[166] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t167_s3_b11_act3, .b = packed, .y = t168_s3_b12_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[166].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[166].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t167_s3_b11_act3, /*output=*/t168_s3_b12_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.conv1.conv", "setup", s);
+  }
 
   /* s3.b12.conv2.conv: conv 3x3 576->576 s1 g24, s3.b12.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b12.conv2.conv.weight", NULL, "s3.b12.conv2.bn",
@@ -3354,18 +3928,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b12.conv3.conv: conv 1x1 576->576 s1, s3.b12.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b12.conv3.conv.weight", NULL, "s3.b12.conv3.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[173].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[173].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t174_s3_b12_se, /*output=*/t175_s3_b12_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[173] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t174_s3_b12_se, .b = packed, .y = t175_s3_b12_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[173].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[173].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t174_s3_b12_se, /*output=*/t175_s3_b12_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.conv3.conv", "setup", s);
+  }
 
   /* s3.b12.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
   s = xnn_create_add_nd_f32(
@@ -3380,18 +3968,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b13.conv1.conv: conv 1x1 576->576 s1, s3.b13.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b13.conv1.conv.weight", NULL, "s3.b13.conv1.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[175].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[175].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t176_s3_b12_act3, /*output=*/t177_s3_b13_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[175] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t176_s3_b12_act3, .b = packed, .y = t177_s3_b13_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[175].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[175].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t176_s3_b12_act3, /*output=*/t177_s3_b13_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.conv1.conv", "setup", s);
+  }
 
   /* s3.b13.conv2.conv: conv 3x3 576->576 s1 g24, s3.b13.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b13.conv2.conv.weight", NULL, "s3.b13.conv2.bn",
@@ -3466,18 +4068,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b13.conv3.conv: conv 1x1 576->576 s1, s3.b13.conv3.bn folded; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b13.conv3.conv.weight", NULL, "s3.b13.conv3.bn",
       /*out_channels=*/576, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[182].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[182].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t183_s3_b13_se, /*output=*/t184_s3_b13_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[332352] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[182] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t183_s3_b13_se, .b = packed, .y = t184_s3_b13_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/576,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/576, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[182].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[182].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t183_s3_b13_se, /*output=*/t184_s3_b13_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.conv3.conv", "setup", s);
+  }
 
   /* s3.b13.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
   s = xnn_create_add_nd_f32(
@@ -3492,18 +4108,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s4.b1.conv1.conv: conv 1x1 576->1512 s1, s4.b1.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,1512] */
   TIMMC_TRY(timmc_load_conv(w, st, "s4.b1.conv1.conv.weight", NULL, "s4.b1.conv1.bn",
       /*out_channels=*/1512, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/1512, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/1512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[184].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.conv1.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[184].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/t185_s3,
-      /*output=*/t186_s4_b1_conv1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.conv1.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[886272] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1512, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[184] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t185_s3, .b = packed, .y = t186_s4_b1_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/576, /*out_channels=*/1512,
+                 /*in_stride=*/576, /*out_stride=*/1512, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/1512, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/1512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[184].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.conv1.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[184].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/t185_s3,
+        /*output=*/t186_s4_b1_conv1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.conv1.conv", "setup", s);
+  }
 
   /* s4.b1.conv2.conv: conv 3x3 1512->1512 s2 g63, s4.b1.conv2.bn folded, relu; [2,14,14,1512] -> [2,7,7,1512] */
   TIMMC_TRY(timmc_load_conv(w, st, "s4.b1.conv2.conv.weight", NULL, "s4.b1.conv2.bn",
@@ -3579,34 +4209,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s4.b1.conv3.conv: conv 1x1 1512->1512 s1, s4.b1.conv3.bn folded; [2,7,7,1512] -> [2,7,7,1512] */
   TIMMC_TRY(timmc_load_conv(w, st, "s4.b1.conv3.conv.weight", NULL, "s4.b1.conv3.bn",
       /*out_channels=*/1512, /*group_input_channels=*/1512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1512, /*group_output_channels=*/1512, /*input_channel_stride=*/1512,
-      /*output_channel_stride=*/1512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[191].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.conv3.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[191].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t192_s4_b1_se, /*output=*/t193_s4_b1_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.conv3.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[2323968] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1512, /*in_channels=*/1512, /*kernel=*/1, packed));
+    ops[191] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t192_s4_b1_se, .b = packed, .y = t193_s4_b1_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/1512, /*out_channels=*/1512,
+                 /*in_stride=*/1512, /*out_stride=*/1512, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1512, /*group_output_channels=*/1512, /*input_channel_stride=*/1512,
+        /*output_channel_stride=*/1512, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[191].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.conv3.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[191].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t192_s4_b1_se, /*output=*/t193_s4_b1_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.conv3.conv", "setup", s);
+  }
 
   /* s4.b1.downsample.conv: conv 1x1 576->1512 s2, s4.b1.downsample.bn folded; [2,14,14,576] -> [2,7,7,1512] */
   TIMMC_TRY(timmc_load_conv(w, st, "s4.b1.downsample.conv.weight", NULL, "s4.b1.downsample.bn",
       /*out_channels=*/1512, /*group_input_channels=*/576, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/576, /*group_output_channels=*/1512, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/1512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[192].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.downsample.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[192].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/t185_s3,
-      /*output=*/t194_s4_b1_downsample, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.downsample.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[886272] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1512, /*in_channels=*/576, /*kernel=*/1, packed));
+    ops[192] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t185_s3, .b = packed, .y = t194_s4_b1_downsample,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/576, /*out_channels=*/1512,
+                 /*in_stride=*/576, /*out_stride=*/1512, /*stride=*/2, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/576, /*group_output_channels=*/1512, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/1512, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[192].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.downsample.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[192].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/t185_s3,
+        /*output=*/t194_s4_b1_downsample, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.downsample.conv", "setup", s);
+  }
 
   /* s4.b1.act3: add, relu; [2,7,7,1512] -> [2,7,7,1512] */
   s = xnn_create_add_nd_f32(

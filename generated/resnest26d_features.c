@@ -616,18 +616,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* conv1.0: conv 3x3 3->32 s2, conv1.1 folded, relu; [2,224,224,3] -> [2,112,112,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.0.weight", NULL, "conv1.1",
       /*out_channels=*/32, /*group_input_channels=*/3, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/3, /*group_output_channels=*/32, /*input_channel_stride=*/3,
-      /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv1.0", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[0].xnn, /*batch_size=*/2, /*input_height=*/224, /*input_width=*/224, /*input=*/t1_input,
-      /*output=*/t2_conv1_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv1.0", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/3, /*kernel=*/3, packed));
+    ops[0] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t1_input, .b = packed, .y = t2_conv1_2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/112, /*width=*/112, /*in_channels=*/3, /*out_channels=*/32,
+                 /*in_stride=*/3, /*out_stride=*/32, /*stride=*/2, /*in_height=*/224, /*in_width=*/224}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/3, /*group_output_channels=*/32, /*input_channel_stride=*/3,
+        /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv1.0", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[0].xnn, /*batch_size=*/2, /*input_height=*/224, /*input_width=*/224, /*input=*/t1_input,
+        /*output=*/t2_conv1_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv1.0", "setup", s);
+  }
 
   /* conv1.3: conv 3x3 32->32 s1, conv1.4 folded, Winograd F(4x4,3x3) over 1568 tiles in blocks of 113, relu; [2,112,112,32] -> [2,112,112,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.3.weight", NULL, "conv1.4",
@@ -689,18 +703,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.0.conv1: conv 1x1 64->64 s1, layer1.0.bn1 folded, relu; [2,56,56,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv1.weight", NULL, "layer1.0.bn1",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[4].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/t5_maxpool,
-      /*output=*/t6_layer1_0_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[4160] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[4] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t5_maxpool, .b = packed, .y = t6_layer1_0_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/64,
+                 /*in_stride=*/64, /*out_stride=*/64, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[4].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/t5_maxpool,
+        /*output=*/t6_layer1_0_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "setup", s);
+  }
 
   /* layer1.0.conv2.conv: conv 3x3 64->128 s1 g2, layer1.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 37, relu; [2,56,56,64] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.conv.weight", NULL, "layer1.0.conv2.bn0",
@@ -771,34 +799,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.0.conv3: conv 1x1 64->256 s1, layer1.0.bn3 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv3.weight", NULL, "layer1.0.bn3",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[11].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t12_layer1_0_conv2, /*output=*/t13_layer1_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16640] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[11] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t12_layer1_0_conv2, .b = packed, .y = t13_layer1_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/256,
+                 /*in_stride=*/64, /*out_stride=*/256, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[11].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t12_layer1_0_conv2, /*output=*/t13_layer1_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "setup", s);
+  }
 
   /* layer1.0.downsample.1: conv 1x1 64->256 s1, layer1.0.downsample.2 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.downsample.1.weight", NULL, "layer1.0.downsample.2",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[12].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/t5_maxpool,
-      /*output=*/t14_layer1_0_downsample, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16640] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[12] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t5_maxpool, .b = packed, .y = t14_layer1_0_downsample,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/256,
+                 /*in_stride=*/64, /*out_stride=*/256, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[12].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/t5_maxpool,
+        /*output=*/t14_layer1_0_downsample, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.1", "setup", s);
+  }
 
   /* layer1.0.act3: add, relu; [2,56,56,256] -> [2,56,56,256] */
   s = xnn_create_add_nd_f32(
@@ -813,18 +869,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.1.conv1: conv 1x1 256->64 s1, layer1.1.bn1 folded, relu; [2,56,56,256] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv1.weight", NULL, "layer1.1.bn1",
       /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/64, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[14].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t15_layer1_0_act3, /*output=*/t16_layer1_1_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16448] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[14] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t15_layer1_0_act3, .b = packed, .y = t16_layer1_1_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/256, /*out_channels=*/64,
+                 /*in_stride=*/256, /*out_stride=*/64, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/64, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[14].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t15_layer1_0_act3, /*output=*/t16_layer1_1_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "setup", s);
+  }
 
   /* layer1.1.conv2.conv: conv 3x3 64->128 s1 g2, layer1.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 37, relu; [2,56,56,64] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.conv.weight", NULL, "layer1.1.conv2.bn0",
@@ -895,18 +965,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.1.conv3: conv 1x1 64->256 s1, layer1.1.bn3 folded; [2,56,56,64] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv3.weight", NULL, "layer1.1.bn3",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[21].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t22_layer1_1_conv2, /*output=*/t23_layer1_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16640] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[21] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t22_layer1_1_conv2, .b = packed, .y = t23_layer1_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/256,
+                 /*in_stride=*/64, /*out_stride=*/256, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[21].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t22_layer1_1_conv2, /*output=*/t23_layer1_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "setup", s);
+  }
 
   /* layer1.1.act3: add, relu; [2,56,56,256] -> [2,56,56,256] */
   s = xnn_create_add_nd_f32(
@@ -921,18 +1005,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.0.conv1: conv 1x1 256->128 s1, layer2.0.bn1 folded, relu; [2,56,56,256] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv1.weight", NULL, "layer2.0.bn1",
       /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[23].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/t24_layer1,
-      /*output=*/t25_layer2_0_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[32896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[23] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t24_layer1, .b = packed, .y = t25_layer2_0_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/256, /*out_channels=*/128,
+                 /*in_stride=*/256, /*out_stride=*/128, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[23].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56, /*input=*/t24_layer1,
+        /*output=*/t25_layer2_0_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "setup", s);
+  }
 
   /* layer2.0.conv2.conv: conv 3x3 128->256 s1 g2, layer2.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 392 tiles, relu; [2,56,56,128] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv2.conv.weight", NULL, "layer2.0.conv2.bn0",
@@ -1018,18 +1116,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.0.conv3: conv 1x1 128->512 s1, layer2.0.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv3.weight", NULL, "layer2.0.bn3",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[31].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t32_layer2_0_avd_last, /*output=*/t33_layer2_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[66048] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[31] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t32_layer2_0_avd_last, .b = packed, .y = t33_layer2_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/512,
+                 /*in_stride=*/128, /*out_stride=*/512, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[31].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t32_layer2_0_avd_last, /*output=*/t33_layer2_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "setup", s);
+  }
 
   /* layer2.0.downsample.0: avgpool 2x2 s2; [2,56,56,256] -> [2,28,28,256] */
   s = xnn_create_average_pooling2d_nhwc_f32(
@@ -1046,18 +1158,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.0.downsample.1: conv 1x1 256->512 s1, layer2.0.downsample.2 folded; [2,28,28,256] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.downsample.1.weight", NULL, "layer2.0.downsample.2",
       /*out_channels=*/512, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/512, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[33].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t34_layer2_0_downsample_0, /*output=*/t35_layer2_0_downsample, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[131584] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[33] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t34_layer2_0_downsample_0, .b = packed, .y = t35_layer2_0_downsample,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/256, /*out_channels=*/512,
+                 /*in_stride=*/256, /*out_stride=*/512, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/512, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[33].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t34_layer2_0_downsample_0, /*output=*/t35_layer2_0_downsample, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.1", "setup", s);
+  }
 
   /* layer2.0.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
   s = xnn_create_add_nd_f32(
@@ -1072,18 +1198,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.1.conv1: conv 1x1 512->128 s1, layer2.1.bn1 folded, relu; [2,28,28,512] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv1.weight", NULL, "layer2.1.bn1",
       /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[35].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t36_layer2_0_act3, /*output=*/t37_layer2_1_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[65664] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[35] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t36_layer2_0_act3, .b = packed, .y = t37_layer2_1_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/512, /*out_channels=*/128,
+                 /*in_stride=*/512, /*out_stride=*/128, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[35].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t36_layer2_0_act3, /*output=*/t37_layer2_1_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "setup", s);
+  }
 
   /* layer2.1.conv2.conv: conv 3x3 128->256 s1 g2, layer2.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,128] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.conv.weight", NULL, "layer2.1.conv2.bn0",
@@ -1154,18 +1294,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.1.conv3: conv 1x1 128->512 s1, layer2.1.bn3 folded; [2,28,28,128] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv3.weight", NULL, "layer2.1.bn3",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[42].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t43_layer2_1_conv2, /*output=*/t44_layer2_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[66048] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[42] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t43_layer2_1_conv2, .b = packed, .y = t44_layer2_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/512,
+                 /*in_stride=*/128, /*out_stride=*/512, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[42].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t43_layer2_1_conv2, /*output=*/t44_layer2_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "setup", s);
+  }
 
   /* layer2.1.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
   s = xnn_create_add_nd_f32(
@@ -1180,18 +1334,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.0.conv1: conv 1x1 512->256 s1, layer3.0.bn1 folded, relu; [2,28,28,512] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv1.weight", NULL, "layer3.0.bn1",
       /*out_channels=*/256, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/256, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[44].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/t45_layer2,
-      /*output=*/t46_layer3_0_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[131328] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[44] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t45_layer2, .b = packed, .y = t46_layer3_0_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/512, /*out_channels=*/256,
+                 /*in_stride=*/512, /*out_stride=*/256, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/256, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[44].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28, /*input=*/t45_layer2,
+        /*output=*/t46_layer3_0_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "setup", s);
+  }
 
   /* layer3.0.conv2.conv: conv 3x3 256->512 s1 g2, layer3.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,256] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv2.conv.weight", NULL, "layer3.0.conv2.bn0",
@@ -1277,18 +1445,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.0.conv3: conv 1x1 256->1024 s1, layer3.0.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv3.weight", NULL, "layer3.0.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[52].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t53_layer3_0_avd_last, /*output=*/t54_layer3_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[52] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t53_layer3_0_avd_last, .b = packed, .y = t54_layer3_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[52].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t53_layer3_0_avd_last, /*output=*/t54_layer3_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "setup", s);
+  }
 
   /* layer3.0.downsample.0: avgpool 2x2 s2; [2,28,28,512] -> [2,14,14,512] */
   s = xnn_create_average_pooling2d_nhwc_f32(
@@ -1305,18 +1487,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.0.downsample.1: conv 1x1 512->1024 s1, layer3.0.downsample.2 folded; [2,14,14,512] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.downsample.1.weight", NULL, "layer3.0.downsample.2",
       /*out_channels=*/1024, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/1024, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[54].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t55_layer3_0_downsample_0, /*output=*/t56_layer3_0_downsample, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[525312] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[54] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t55_layer3_0_downsample_0, .b = packed, .y = t56_layer3_0_downsample,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/512, /*out_channels=*/1024,
+                 /*in_stride=*/512, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/1024, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[54].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t55_layer3_0_downsample_0, /*output=*/t56_layer3_0_downsample, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.1", "setup", s);
+  }
 
   /* layer3.0.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
   s = xnn_create_add_nd_f32(
@@ -1331,18 +1527,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.1.conv1: conv 1x1 1024->256 s1, layer3.1.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv1.weight", NULL, "layer3.1.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[56].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t57_layer3_0_act3, /*output=*/t58_layer3_1_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[56] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t57_layer3_0_act3, .b = packed, .y = t58_layer3_1_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[56].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t57_layer3_0_act3, /*output=*/t58_layer3_1_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "setup", s);
+  }
 
   /* layer3.1.conv2.conv: conv 3x3 256->512 s1 g2, layer3.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.conv.weight", NULL, "layer3.1.conv2.bn0",
@@ -1413,18 +1623,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.1.conv3: conv 1x1 256->1024 s1, layer3.1.bn3 folded; [2,14,14,256] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv3.weight", NULL, "layer3.1.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[63].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t64_layer3_1_conv2, /*output=*/t65_layer3_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[63] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t64_layer3_1_conv2, .b = packed, .y = t65_layer3_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[63].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t64_layer3_1_conv2, /*output=*/t65_layer3_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "setup", s);
+  }
 
   /* layer3.1.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
   s = xnn_create_add_nd_f32(
@@ -1439,18 +1663,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.0.conv1: conv 1x1 1024->512 s1, layer4.0.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv1.weight", NULL, "layer4.0.bn1",
       /*out_channels=*/512, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/512, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[65].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/t66_layer3,
-      /*output=*/t67_layer4_0_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[524800] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[65] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t66_layer3, .b = packed, .y = t67_layer4_0_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/1024, /*out_channels=*/512,
+                 /*in_stride=*/1024, /*out_stride=*/512, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/512, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[65].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14, /*input=*/t66_layer3,
+        /*output=*/t67_layer4_0_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "setup", s);
+  }
 
   /* layer4.0.conv2.conv: conv 3x3 512->1024 s1 g2, layer4.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,512] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv2.conv.weight", NULL, "layer4.0.conv2.bn0",
@@ -1537,18 +1775,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.0.conv3: conv 1x1 512->2048 s1, layer4.0.bn3 folded; [2,7,7,512] -> [2,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv3.weight", NULL, "layer4.0.bn3",
       /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[73].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t74_layer4_0_avd_last, /*output=*/t75_layer4_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1050624] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[73] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t74_layer4_0_avd_last, .b = packed, .y = t75_layer4_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/512, /*out_channels=*/2048,
+                 /*in_stride=*/512, /*out_stride=*/2048, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[73].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t74_layer4_0_avd_last, /*output=*/t75_layer4_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "setup", s);
+  }
 
   /* layer4.0.downsample.0: avgpool 2x2 s2; [2,14,14,1024] -> [2,7,7,1024] */
   s = xnn_create_average_pooling2d_nhwc_f32(
@@ -1566,18 +1818,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.0.downsample.1: conv 1x1 1024->2048 s1, layer4.0.downsample.2 folded; [2,7,7,1024] -> [2,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.downsample.1.weight", NULL, "layer4.0.downsample.2",
       /*out_channels=*/2048, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/2048, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[75].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t76_layer4_0_downsample_0, /*output=*/t77_layer4_0_downsample, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[2099200] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[75] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t76_layer4_0_downsample_0, .b = packed, .y = t77_layer4_0_downsample,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/1024, /*out_channels=*/2048,
+                 /*in_stride=*/1024, /*out_stride=*/2048, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/2048, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[75].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t76_layer4_0_downsample_0, /*output=*/t77_layer4_0_downsample, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.1", "setup", s);
+  }
 
   /* layer4.0.act3: add, relu; [2,7,7,2048] -> [2,7,7,2048] */
   s = xnn_create_add_nd_f32(
@@ -1592,18 +1858,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.1.conv1: conv 1x1 2048->512 s1, layer4.1.bn1 folded, relu; [2,7,7,2048] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv1.weight", NULL, "layer4.1.bn1",
       /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/2048, /*group_output_channels=*/512, /*input_channel_stride=*/2048,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[77].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[77].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t78_layer4_0_act3, /*output=*/t79_layer4_1_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1049088] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/2048, /*kernel=*/1, packed));
+    ops[77] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t78_layer4_0_act3, .b = packed, .y = t79_layer4_1_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/2048, /*out_channels=*/512,
+                 /*in_stride=*/2048, /*out_stride=*/512, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/2048, /*group_output_channels=*/512, /*input_channel_stride=*/2048,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[77].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[77].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t78_layer4_0_act3, /*output=*/t79_layer4_1_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "setup", s);
+  }
 
   /* layer4.1.conv2.conv: conv 3x3 512->1024 s1 g2, layer4.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 8 tiles, relu; [2,7,7,512] -> [2,7,7,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv2.conv.weight", NULL, "layer4.1.conv2.bn0",
@@ -1675,18 +1955,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.1.conv3: conv 1x1 512->2048 s1, layer4.1.bn3 folded; [2,7,7,512] -> [2,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv3.weight", NULL, "layer4.1.bn3",
       /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[84].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[84].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t85_layer4_1_conv2, /*output=*/t86_layer4_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1050624] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[84] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t85_layer4_1_conv2, .b = packed, .y = t86_layer4_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/512, /*out_channels=*/2048,
+                 /*in_stride=*/512, /*out_stride=*/2048, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[84].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[84].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t85_layer4_1_conv2, /*output=*/t86_layer4_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "setup", s);
+  }
 
   /* layer4.1.act3: add, relu; [2,7,7,2048] -> [2,7,7,2048] */
   s = xnn_create_add_nd_f32(

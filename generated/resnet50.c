@@ -664,18 +664,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.0.conv1: conv 1x1 64->64 s1, layer1.0.bn1 folded, relu; [1,56,56,64] -> [1,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv1.weight", NULL, "layer1.0.bn1",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[2].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/t3_maxpool,
-      /*output=*/t4_layer1_0_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[4160] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[2] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t3_maxpool, .b = packed, .y = t4_layer1_0_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/64,
+                 /*in_stride=*/64, /*out_stride=*/64, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[2].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/t3_maxpool,
+        /*output=*/t4_layer1_0_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "setup", s);
+  }
 
   /* layer1.0.conv2: conv 3x3 64->64 s1, layer1.0.bn2 folded, Winograd F(4x4,3x3) over 196 tiles, relu; [1,56,56,64] -> [1,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.weight", NULL, "layer1.0.bn2",
@@ -703,34 +717,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.0.conv3: conv 1x1 64->256 s1, layer1.0.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv3.weight", NULL, "layer1.0.bn3",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[4].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t5_layer1_0_act2, /*output=*/t6_layer1_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16640] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[4] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t5_layer1_0_act2, .b = packed, .y = t6_layer1_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/256,
+                 /*in_stride=*/64, /*out_stride=*/256, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[4].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t5_layer1_0_act2, /*output=*/t6_layer1_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv3", "setup", s);
+  }
 
   /* layer1.0.downsample.0: conv 1x1 64->256 s1, layer1.0.downsample.1 folded; [1,56,56,64] -> [1,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.downsample.0.weight", NULL, "layer1.0.downsample.1",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.0", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[5].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/t3_maxpool,
-      /*output=*/t7_layer1_0_downsample, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.0", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16640] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[5] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t3_maxpool, .b = packed, .y = t7_layer1_0_downsample,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/256,
+                 /*in_stride=*/64, /*out_stride=*/256, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.0", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[5].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/t3_maxpool,
+        /*output=*/t7_layer1_0_downsample, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.downsample.0", "setup", s);
+  }
 
   /* layer1.0.act3: add, relu; [1,56,56,256] -> [1,56,56,256] */
   s = xnn_create_add_nd_f32(
@@ -745,18 +787,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.1.conv1: conv 1x1 256->64 s1, layer1.1.bn1 folded, relu; [1,56,56,256] -> [1,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv1.weight", NULL, "layer1.1.bn1",
       /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/64, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[7].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t8_layer1_0_act3, /*output=*/t9_layer1_1_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16448] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[7] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t8_layer1_0_act3, .b = packed, .y = t9_layer1_1_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/256, /*out_channels=*/64,
+                 /*in_stride=*/256, /*out_stride=*/64, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/64, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[7].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t8_layer1_0_act3, /*output=*/t9_layer1_1_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "setup", s);
+  }
 
   /* layer1.1.conv2: conv 3x3 64->64 s1, layer1.1.bn2 folded, Winograd F(4x4,3x3) over 196 tiles, relu; [1,56,56,64] -> [1,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.weight", NULL, "layer1.1.bn2",
@@ -784,18 +840,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.1.conv3: conv 1x1 64->256 s1, layer1.1.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv3.weight", NULL, "layer1.1.bn3",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[9].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t10_layer1_1_act2, /*output=*/t11_layer1_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16640] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[9] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t10_layer1_1_act2, .b = packed, .y = t11_layer1_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/256,
+                 /*in_stride=*/64, /*out_stride=*/256, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[9].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t10_layer1_1_act2, /*output=*/t11_layer1_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv3", "setup", s);
+  }
 
   /* layer1.1.act3: add, relu; [1,56,56,256] -> [1,56,56,256] */
   s = xnn_create_add_nd_f32(
@@ -810,18 +880,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.2.conv1: conv 1x1 256->64 s1, layer1.2.bn1 folded, relu; [1,56,56,256] -> [1,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv1.weight", NULL, "layer1.2.bn1",
       /*out_channels=*/64, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/64, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[11].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t12_layer1_1_act3, /*output=*/t13_layer1_2_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16448] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[11] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t12_layer1_1_act3, .b = packed, .y = t13_layer1_2_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/256, /*out_channels=*/64,
+                 /*in_stride=*/256, /*out_stride=*/64, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/64, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[11].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t12_layer1_1_act3, /*output=*/t13_layer1_2_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv1", "setup", s);
+  }
 
   /* layer1.2.conv2: conv 3x3 64->64 s1, layer1.2.bn2 folded, Winograd F(4x4,3x3) over 196 tiles, relu; [1,56,56,64] -> [1,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv2.weight", NULL, "layer1.2.bn2",
@@ -849,18 +933,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer1.2.conv3: conv 1x1 64->256 s1, layer1.2.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv3.weight", NULL, "layer1.2.bn3",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[13].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t14_layer1_2_act2, /*output=*/t15_layer1_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16640] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[13] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t14_layer1_2_act2, .b = packed, .y = t15_layer1_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/256,
+                 /*in_stride=*/64, /*out_stride=*/256, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/256, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[13].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t14_layer1_2_act2, /*output=*/t15_layer1_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv3", "setup", s);
+  }
 
   /* layer1.2.act3: add, relu; [1,56,56,256] -> [1,56,56,256] */
   s = xnn_create_add_nd_f32(
@@ -875,66 +973,122 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.0.conv1: conv 1x1 256->128 s1, layer2.0.bn1 folded, relu; [1,56,56,256] -> [1,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv1.weight", NULL, "layer2.0.bn1",
       /*out_channels=*/128, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[15].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/t16_layer1,
-      /*output=*/t17_layer2_0_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[32896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[15] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t16_layer1, .b = packed, .y = t17_layer2_0_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/256, /*out_channels=*/128,
+                 /*in_stride=*/256, /*out_stride=*/128, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/128, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[15].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/t16_layer1,
+        /*output=*/t17_layer2_0_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv1", "setup", s);
+  }
 
   /* layer2.0.conv2: conv 3x3 128->128 s2, layer2.0.bn2 folded, relu; [1,56,56,128] -> [1,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv2.weight", NULL, "layer2.0.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[16].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t17_layer2_0_act1, /*output=*/t18_layer2_0_act2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[147584] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/128, /*kernel=*/3, packed));
+    ops[16] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t17_layer2_0_act1, .b = packed, .y = t18_layer2_0_act2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/128,
+                 /*in_stride=*/128, /*out_stride=*/128, /*stride=*/2, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[16].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t17_layer2_0_act1, /*output=*/t18_layer2_0_act2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "setup", s);
+  }
 
   /* layer2.0.conv3: conv 1x1 128->512 s1, layer2.0.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv3.weight", NULL, "layer2.0.bn3",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[17].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t18_layer2_0_act2, /*output=*/t19_layer2_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[66048] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[17] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t18_layer2_0_act2, .b = packed, .y = t19_layer2_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/512,
+                 /*in_stride=*/128, /*out_stride=*/512, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[17].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t18_layer2_0_act2, /*output=*/t19_layer2_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv3", "setup", s);
+  }
 
   /* layer2.0.downsample.0: conv 1x1 256->512 s2, layer2.0.downsample.1 folded; [1,56,56,256] -> [1,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.downsample.0.weight", NULL, "layer2.0.downsample.1",
       /*out_channels=*/512, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/512, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[18].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/t16_layer1,
-      /*output=*/t20_layer2_0_downsample, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[131584] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[18] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t16_layer1, .b = packed, .y = t20_layer2_0_downsample,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/256, /*out_channels=*/512,
+                 /*in_stride=*/256, /*out_stride=*/512, /*stride=*/2, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/512, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[18].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56, /*input=*/t16_layer1,
+        /*output=*/t20_layer2_0_downsample, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.downsample.0", "setup", s);
+  }
 
   /* layer2.0.act3: add, relu; [1,28,28,512] -> [1,28,28,512] */
   s = xnn_create_add_nd_f32(
@@ -949,18 +1103,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.1.conv1: conv 1x1 512->128 s1, layer2.1.bn1 folded, relu; [1,28,28,512] -> [1,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv1.weight", NULL, "layer2.1.bn1",
       /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[20].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t21_layer2_0_act3, /*output=*/t22_layer2_1_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[65664] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[20] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t21_layer2_0_act3, .b = packed, .y = t22_layer2_1_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/512, /*out_channels=*/128,
+                 /*in_stride=*/512, /*out_stride=*/128, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[20].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t21_layer2_0_act3, /*output=*/t22_layer2_1_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv1", "setup", s);
+  }
 
   /* layer2.1.conv2: conv 3x3 128->128 s1, layer2.1.bn2 folded, Winograd F(4x4,3x3) over 49 tiles, relu; [1,28,28,128] -> [1,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.weight", NULL, "layer2.1.bn2",
@@ -988,18 +1156,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.1.conv3: conv 1x1 128->512 s1, layer2.1.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv3.weight", NULL, "layer2.1.bn3",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[22].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t23_layer2_1_act2, /*output=*/t24_layer2_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[66048] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[22] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t23_layer2_1_act2, .b = packed, .y = t24_layer2_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/512,
+                 /*in_stride=*/128, /*out_stride=*/512, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[22].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t23_layer2_1_act2, /*output=*/t24_layer2_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv3", "setup", s);
+  }
 
   /* layer2.1.act3: add, relu; [1,28,28,512] -> [1,28,28,512] */
   s = xnn_create_add_nd_f32(
@@ -1014,18 +1196,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.2.conv1: conv 1x1 512->128 s1, layer2.2.bn1 folded, relu; [1,28,28,512] -> [1,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv1.weight", NULL, "layer2.2.bn1",
       /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[24].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t25_layer2_1_act3, /*output=*/t26_layer2_2_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[65664] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[24] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t25_layer2_1_act3, .b = packed, .y = t26_layer2_2_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/512, /*out_channels=*/128,
+                 /*in_stride=*/512, /*out_stride=*/128, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[24].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t25_layer2_1_act3, /*output=*/t26_layer2_2_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv1", "setup", s);
+  }
 
   /* layer2.2.conv2: conv 3x3 128->128 s1, layer2.2.bn2 folded, Winograd F(4x4,3x3) over 49 tiles, relu; [1,28,28,128] -> [1,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv2.weight", NULL, "layer2.2.bn2",
@@ -1053,18 +1249,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.2.conv3: conv 1x1 128->512 s1, layer2.2.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv3.weight", NULL, "layer2.2.bn3",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[26].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t27_layer2_2_act2, /*output=*/t28_layer2_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[66048] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[26] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t27_layer2_2_act2, .b = packed, .y = t28_layer2_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/512,
+                 /*in_stride=*/128, /*out_stride=*/512, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[26].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t27_layer2_2_act2, /*output=*/t28_layer2_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv3", "setup", s);
+  }
 
   /* layer2.2.act3: add, relu; [1,28,28,512] -> [1,28,28,512] */
   s = xnn_create_add_nd_f32(
@@ -1079,18 +1289,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.3.conv1: conv 1x1 512->128 s1, layer2.3.bn1 folded, relu; [1,28,28,512] -> [1,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv1.weight", NULL, "layer2.3.bn1",
       /*out_channels=*/128, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[28].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t29_layer2_2_act3, /*output=*/t30_layer2_3_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[65664] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[28] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t29_layer2_2_act3, .b = packed, .y = t30_layer2_3_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/512, /*out_channels=*/128,
+                 /*in_stride=*/512, /*out_stride=*/128, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/128, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[28].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t29_layer2_2_act3, /*output=*/t30_layer2_3_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv1", "setup", s);
+  }
 
   /* layer2.3.conv2: conv 3x3 128->128 s1, layer2.3.bn2 folded, Winograd F(4x4,3x3) over 49 tiles, relu; [1,28,28,128] -> [1,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv2.weight", NULL, "layer2.3.bn2",
@@ -1118,18 +1342,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.3.conv3: conv 1x1 128->512 s1, layer2.3.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv3.weight", NULL, "layer2.3.bn3",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[30].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t31_layer2_3_act2, /*output=*/t32_layer2_3_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[66048] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[30] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t31_layer2_3_act2, .b = packed, .y = t32_layer2_3_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/512,
+                 /*in_stride=*/128, /*out_stride=*/512, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/512, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[30].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t31_layer2_3_act2, /*output=*/t32_layer2_3_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv3", "setup", s);
+  }
 
   /* layer2.3.act3: add, relu; [1,28,28,512] -> [1,28,28,512] */
   s = xnn_create_add_nd_f32(
@@ -1144,66 +1382,122 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.0.conv1: conv 1x1 512->256 s1, layer3.0.bn1 folded, relu; [1,28,28,512] -> [1,28,28,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv1.weight", NULL, "layer3.0.bn1",
       /*out_channels=*/256, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/256, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[32].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/t33_layer2,
-      /*output=*/t34_layer3_0_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[131328] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[32] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t33_layer2, .b = packed, .y = t34_layer3_0_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/512, /*out_channels=*/256,
+                 /*in_stride=*/512, /*out_stride=*/256, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/256, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[32].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/t33_layer2,
+        /*output=*/t34_layer3_0_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv1", "setup", s);
+  }
 
   /* layer3.0.conv2: conv 3x3 256->256 s2, layer3.0.bn2 folded, relu; [1,28,28,256] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv2.weight", NULL, "layer3.0.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[33].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t34_layer3_0_act1, /*output=*/t35_layer3_0_act2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[590080] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/256, /*kernel=*/3, packed));
+    ops[33] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t34_layer3_0_act1, .b = packed, .y = t35_layer3_0_act2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
+                 /*in_stride=*/256, /*out_stride=*/256, /*stride=*/2, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[33].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t34_layer3_0_act1, /*output=*/t35_layer3_0_act2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "setup", s);
+  }
 
   /* layer3.0.conv3: conv 1x1 256->1024 s1, layer3.0.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv3.weight", NULL, "layer3.0.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[34].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t35_layer3_0_act2, /*output=*/t36_layer3_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[34] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t35_layer3_0_act2, .b = packed, .y = t36_layer3_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[34].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t35_layer3_0_act2, /*output=*/t36_layer3_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv3", "setup", s);
+  }
 
   /* layer3.0.downsample.0: conv 1x1 512->1024 s2, layer3.0.downsample.1 folded; [1,28,28,512] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.downsample.0.weight", NULL, "layer3.0.downsample.1",
       /*out_channels=*/1024, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/1024, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[35].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/t33_layer2,
-      /*output=*/t37_layer3_0_downsample, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[525312] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[35] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t33_layer2, .b = packed, .y = t37_layer3_0_downsample,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/512, /*out_channels=*/1024,
+                 /*in_stride=*/512, /*out_stride=*/1024, /*stride=*/2, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/1024, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[35].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/t33_layer2,
+        /*output=*/t37_layer3_0_downsample, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.downsample.0", "setup", s);
+  }
 
   /* layer3.0.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
   s = xnn_create_add_nd_f32(
@@ -1218,18 +1512,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.1.conv1: conv 1x1 1024->256 s1, layer3.1.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv1.weight", NULL, "layer3.1.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[37].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t38_layer3_0_act3, /*output=*/t39_layer3_1_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[37] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t38_layer3_0_act3, .b = packed, .y = t39_layer3_1_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[37].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t38_layer3_0_act3, /*output=*/t39_layer3_1_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv1", "setup", s);
+  }
 
   /* layer3.1.conv2: conv 3x3 256->256 s1, layer3.1.bn2 folded, Winograd F(4x4,3x3) over 16 tiles, relu; [1,14,14,256] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.weight", NULL, "layer3.1.bn2",
@@ -1257,18 +1565,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.1.conv3: conv 1x1 256->1024 s1, layer3.1.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv3.weight", NULL, "layer3.1.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[39].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t40_layer3_1_act2, /*output=*/t41_layer3_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[39] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t40_layer3_1_act2, .b = packed, .y = t41_layer3_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[39].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t40_layer3_1_act2, /*output=*/t41_layer3_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv3", "setup", s);
+  }
 
   /* layer3.1.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
   s = xnn_create_add_nd_f32(
@@ -1283,18 +1605,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.2.conv1: conv 1x1 1024->256 s1, layer3.2.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv1.weight", NULL, "layer3.2.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[41].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t42_layer3_1_act3, /*output=*/t43_layer3_2_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[41] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t42_layer3_1_act3, .b = packed, .y = t43_layer3_2_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[41].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t42_layer3_1_act3, /*output=*/t43_layer3_2_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv1", "setup", s);
+  }
 
   /* layer3.2.conv2: conv 3x3 256->256 s1, layer3.2.bn2 folded, Winograd F(4x4,3x3) over 16 tiles, relu; [1,14,14,256] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv2.weight", NULL, "layer3.2.bn2",
@@ -1322,18 +1658,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.2.conv3: conv 1x1 256->1024 s1, layer3.2.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv3.weight", NULL, "layer3.2.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[43].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t44_layer3_2_act2, /*output=*/t45_layer3_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[43] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t44_layer3_2_act2, .b = packed, .y = t45_layer3_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[43].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t44_layer3_2_act2, /*output=*/t45_layer3_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv3", "setup", s);
+  }
 
   /* layer3.2.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
   s = xnn_create_add_nd_f32(
@@ -1348,18 +1698,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.3.conv1: conv 1x1 1024->256 s1, layer3.3.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv1.weight", NULL, "layer3.3.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[45].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t46_layer3_2_act3, /*output=*/t47_layer3_3_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[45] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t46_layer3_2_act3, .b = packed, .y = t47_layer3_3_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[45].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t46_layer3_2_act3, /*output=*/t47_layer3_3_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv1", "setup", s);
+  }
 
   /* layer3.3.conv2: conv 3x3 256->256 s1, layer3.3.bn2 folded, Winograd F(4x4,3x3) over 16 tiles, relu; [1,14,14,256] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv2.weight", NULL, "layer3.3.bn2",
@@ -1387,18 +1751,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.3.conv3: conv 1x1 256->1024 s1, layer3.3.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv3.weight", NULL, "layer3.3.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[47].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t48_layer3_3_act2, /*output=*/t49_layer3_3_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[47] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t48_layer3_3_act2, .b = packed, .y = t49_layer3_3_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[47].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t48_layer3_3_act2, /*output=*/t49_layer3_3_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv3", "setup", s);
+  }
 
   /* layer3.3.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
   s = xnn_create_add_nd_f32(
@@ -1413,18 +1791,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.4.conv1: conv 1x1 1024->256 s1, layer3.4.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv1.weight", NULL, "layer3.4.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[49].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t50_layer3_3_act3, /*output=*/t51_layer3_4_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[49] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t50_layer3_3_act3, .b = packed, .y = t51_layer3_4_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[49].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t50_layer3_3_act3, /*output=*/t51_layer3_4_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv1", "setup", s);
+  }
 
   /* layer3.4.conv2: conv 3x3 256->256 s1, layer3.4.bn2 folded, Winograd F(4x4,3x3) over 16 tiles, relu; [1,14,14,256] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv2.weight", NULL, "layer3.4.bn2",
@@ -1452,18 +1844,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.4.conv3: conv 1x1 256->1024 s1, layer3.4.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv3.weight", NULL, "layer3.4.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[51].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t52_layer3_4_act2, /*output=*/t53_layer3_4_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[51] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t52_layer3_4_act2, .b = packed, .y = t53_layer3_4_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[51].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t52_layer3_4_act2, /*output=*/t53_layer3_4_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv3", "setup", s);
+  }
 
   /* layer3.4.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
   s = xnn_create_add_nd_f32(
@@ -1478,18 +1884,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.5.conv1: conv 1x1 1024->256 s1, layer3.5.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv1.weight", NULL, "layer3.5.bn1",
       /*out_channels=*/256, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[53].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t54_layer3_4_act3, /*output=*/t55_layer3_5_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[262400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[53] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t54_layer3_4_act3, .b = packed, .y = t55_layer3_5_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/1024, /*out_channels=*/256,
+                 /*in_stride=*/1024, /*out_stride=*/256, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/256, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[53].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t54_layer3_4_act3, /*output=*/t55_layer3_5_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv1", "setup", s);
+  }
 
   /* layer3.5.conv2: conv 3x3 256->256 s1, layer3.5.bn2 folded, Winograd F(4x4,3x3) over 16 tiles, relu; [1,14,14,256] -> [1,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv2.weight", NULL, "layer3.5.bn2",
@@ -1517,18 +1937,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.5.conv3: conv 1x1 256->1024 s1, layer3.5.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv3.weight", NULL, "layer3.5.bn3",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[55].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t56_layer3_5_act2, /*output=*/t57_layer3_5_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[263168] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[55] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t56_layer3_5_act2, .b = packed, .y = t57_layer3_5_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/1024,
+                 /*in_stride=*/256, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/1024, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[55].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t56_layer3_5_act2, /*output=*/t57_layer3_5_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv3", "setup", s);
+  }
 
   /* layer3.5.act3: add, relu; [1,14,14,1024] -> [1,14,14,1024] */
   s = xnn_create_add_nd_f32(
@@ -1543,66 +1977,122 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.0.conv1: conv 1x1 1024->512 s1, layer4.0.bn1 folded, relu; [1,14,14,1024] -> [1,14,14,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv1.weight", NULL, "layer4.0.bn1",
       /*out_channels=*/512, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/512, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[57].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/t58_layer3,
-      /*output=*/t59_layer4_0_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[524800] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[57] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t58_layer3, .b = packed, .y = t59_layer4_0_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/1024, /*out_channels=*/512,
+                 /*in_stride=*/1024, /*out_stride=*/512, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/512, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[57].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/t58_layer3,
+        /*output=*/t59_layer4_0_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv1", "setup", s);
+  }
 
   /* layer4.0.conv2: conv 3x3 512->512 s2, layer4.0.bn2 folded, relu; [1,14,14,512] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv2.weight", NULL, "layer4.0.bn2",
       /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[58].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t59_layer4_0_act1, /*output=*/t60_layer4_0_act2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[2359808] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/512, /*kernel=*/3, packed));
+    ops[58] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t59_layer4_0_act1, .b = packed, .y = t60_layer4_0_act2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/512, /*out_channels=*/512,
+                 /*in_stride=*/512, /*out_stride=*/512, /*stride=*/2, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[58].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t59_layer4_0_act1, /*output=*/t60_layer4_0_act2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "setup", s);
+  }
 
   /* layer4.0.conv3: conv 1x1 512->2048 s1, layer4.0.bn3 folded; [1,7,7,512] -> [1,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv3.weight", NULL, "layer4.0.bn3",
       /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[59].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t60_layer4_0_act2, /*output=*/t61_layer4_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1050624] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[59] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t60_layer4_0_act2, .b = packed, .y = t61_layer4_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/512, /*out_channels=*/2048,
+                 /*in_stride=*/512, /*out_stride=*/2048, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[59].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t60_layer4_0_act2, /*output=*/t61_layer4_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv3", "setup", s);
+  }
 
   /* layer4.0.downsample.0: conv 1x1 1024->2048 s2, layer4.0.downsample.1 folded; [1,14,14,1024] -> [1,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.downsample.0.weight", NULL, "layer4.0.downsample.1",
       /*out_channels=*/2048, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/2048, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[60].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/t58_layer3,
-      /*output=*/t62_layer4_0_downsample, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[2099200] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[60] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t58_layer3, .b = packed, .y = t62_layer4_0_downsample,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/1024, /*out_channels=*/2048,
+                 /*in_stride=*/1024, /*out_stride=*/2048, /*stride=*/2, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/2048, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[60].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14, /*input=*/t58_layer3,
+        /*output=*/t62_layer4_0_downsample, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.downsample.0", "setup", s);
+  }
 
   /* layer4.0.act3: add, relu; [1,7,7,2048] -> [1,7,7,2048] */
   s = xnn_create_add_nd_f32(
@@ -1617,50 +2107,92 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.1.conv1: conv 1x1 2048->512 s1, layer4.1.bn1 folded, relu; [1,7,7,2048] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv1.weight", NULL, "layer4.1.bn1",
       /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/2048, /*group_output_channels=*/512, /*input_channel_stride=*/2048,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[62].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[62].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t63_layer4_0_act3, /*output=*/t64_layer4_1_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1049088] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/2048, /*kernel=*/1, packed));
+    ops[62] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t63_layer4_0_act3, .b = packed, .y = t64_layer4_1_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/2048, /*out_channels=*/512,
+                 /*in_stride=*/2048, /*out_stride=*/512, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/2048, /*group_output_channels=*/512, /*input_channel_stride=*/2048,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[62].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[62].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t63_layer4_0_act3, /*output=*/t64_layer4_1_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv1", "setup", s);
+  }
 
   /* layer4.1.conv2: conv 3x3 512->512 s1, layer4.1.bn2 folded, relu; [1,7,7,512] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv2.weight", NULL, "layer4.1.bn2",
       /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[63].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t64_layer4_1_act1, /*output=*/t65_layer4_1_act2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[2359808] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/512, /*kernel=*/3, packed));
+    ops[63] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t64_layer4_1_act1, .b = packed, .y = t65_layer4_1_act2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/512, /*out_channels=*/512,
+                 /*in_stride=*/512, /*out_stride=*/512, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[63].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t64_layer4_1_act1, /*output=*/t65_layer4_1_act2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "setup", s);
+  }
 
   /* layer4.1.conv3: conv 1x1 512->2048 s1, layer4.1.bn3 folded; [1,7,7,512] -> [1,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv3.weight", NULL, "layer4.1.bn3",
       /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[64].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t65_layer4_1_act2, /*output=*/t66_layer4_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1050624] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[64] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t65_layer4_1_act2, .b = packed, .y = t66_layer4_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/512, /*out_channels=*/2048,
+                 /*in_stride=*/512, /*out_stride=*/2048, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[64].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t65_layer4_1_act2, /*output=*/t66_layer4_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv3", "setup", s);
+  }
 
   /* layer4.1.act3: add, relu; [1,7,7,2048] -> [1,7,7,2048] */
   s = xnn_create_add_nd_f32(
@@ -1675,50 +2207,92 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.2.conv1: conv 1x1 2048->512 s1, layer4.2.bn1 folded, relu; [1,7,7,2048] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv1.weight", NULL, "layer4.2.bn1",
       /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/2048, /*group_output_channels=*/512, /*input_channel_stride=*/2048,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[66].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t67_layer4_1_act3, /*output=*/t68_layer4_2_act1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1049088] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/2048, /*kernel=*/1, packed));
+    ops[66] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t67_layer4_1_act3, .b = packed, .y = t68_layer4_2_act1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/2048, /*out_channels=*/512,
+                 /*in_stride=*/2048, /*out_stride=*/512, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/2048, /*group_output_channels=*/512, /*input_channel_stride=*/2048,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[66].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t67_layer4_1_act3, /*output=*/t68_layer4_2_act1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv1", "setup", s);
+  }
 
   /* layer4.2.conv2: conv 3x3 512->512 s1, layer4.2.bn2 folded, relu; [1,7,7,512] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv2.weight", NULL, "layer4.2.bn2",
       /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[67].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t68_layer4_2_act1, /*output=*/t69_layer4_2_act2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[2359808] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/512, /*kernel=*/3, packed));
+    ops[67] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t68_layer4_2_act1, .b = packed, .y = t69_layer4_2_act2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/512, /*out_channels=*/512,
+                 /*in_stride=*/512, /*out_stride=*/512, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[67].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t68_layer4_2_act1, /*output=*/t69_layer4_2_act2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "setup", s);
+  }
 
   /* layer4.2.conv3: conv 1x1 512->2048 s1, layer4.2.bn3 folded; [1,7,7,512] -> [1,7,7,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv3.weight", NULL, "layer4.2.bn3",
       /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[68].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t69_layer4_2_act2, /*output=*/t70_layer4_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1050624] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/512, /*kernel=*/1, packed));
+    ops[68] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t69_layer4_2_act2, .b = packed, .y = t70_layer4_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/512, /*out_channels=*/2048,
+                 /*in_stride=*/512, /*out_stride=*/2048, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/512, /*group_output_channels=*/2048, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[68].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t69_layer4_2_act2, /*output=*/t70_layer4_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv3", "setup", s);
+  }
 
   /* layer4.2.act3: add, relu; [1,7,7,2048] -> [1,7,7,2048] */
   s = xnn_create_add_nd_f32(

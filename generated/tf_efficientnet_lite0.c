@@ -530,18 +530,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* conv_stem: conv 3x3 3->32 s2 same, bn1 folded, relu6; [1,224,224,3] -> [1,112,112,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv_stem.weight", NULL, "bn1",
       /*out_channels=*/32, /*group_input_channels=*/3, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/0, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/3, /*group_output_channels=*/32, /*input_channel_stride=*/3,
-      /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[0].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[0].xnn, /*batch_size=*/1, /*input_height=*/224, /*input_width=*/224, /*input=*/t1_input,
-      /*output=*/t2_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/3, /*kernel=*/3, packed));
+    ops[0] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t1_input, .b = packed, .y = t2_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*in_channels=*/3, /*out_channels=*/32,
+                 /*in_stride=*/3, /*out_stride=*/32, /*stride=*/2, /*in_height=*/224, /*in_width=*/224}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/0, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/3, /*group_output_channels=*/32, /*input_channel_stride=*/3,
+        /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[0].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[0].xnn, /*batch_size=*/1, /*input_height=*/224, /*input_width=*/224, /*input=*/t1_input,
+        /*output=*/t2_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv_stem", "setup", s);
+  }
 
   /* blocks.0.0.conv_dw: conv 3x3 32->32 s1 g32 same, blocks.0.0.bn1 folded, relu6; [1,112,112,32] -> [1,112,112,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.0.conv_dw.weight", NULL, "blocks.0.0.bn1",
@@ -562,34 +576,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.0.0.conv_pw: conv 1x1 32->16 s1 same, blocks.0.0.bn2 folded; [1,112,112,32] -> [1,112,112,16] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.0.conv_pw.weight", NULL, "blocks.0.0.bn2",
       /*out_channels=*/16, /*group_input_channels=*/32, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/32, /*group_output_channels=*/16, /*input_channel_stride=*/32,
-      /*output_channel_stride=*/16, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[2].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
-      /*input=*/t3_blocks_0_0_bn1, /*output=*/t4_blocks_0, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1056] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/16, /*in_channels=*/32, /*kernel=*/1, packed));
+    ops[2] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t3_blocks_0_0_bn1, .b = packed, .y = t4_blocks_0,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*in_channels=*/32, /*out_channels=*/16,
+                 /*in_stride=*/32, /*out_stride=*/16, /*stride=*/1, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/32, /*group_output_channels=*/16, /*input_channel_stride=*/32,
+        /*output_channel_stride=*/16, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[2].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
+        /*input=*/t3_blocks_0_0_bn1, /*output=*/t4_blocks_0, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_pw", "setup", s);
+  }
 
   /* blocks.1.0.conv_pw: conv 1x1 16->96 s1 same, blocks.1.0.bn1 folded, relu6; [1,112,112,16] -> [1,112,112,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_pw.weight", NULL, "blocks.1.0.bn1",
       /*out_channels=*/96, /*group_input_channels=*/16, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/16, /*group_output_channels=*/96, /*input_channel_stride=*/16,
-      /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[3].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[3].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
-      /*input=*/t4_blocks_0, /*output=*/t5_blocks_1_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1632] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/16, /*kernel=*/1, packed));
+    ops[3] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t4_blocks_0, .b = packed, .y = t5_blocks_1_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*in_channels=*/16, /*out_channels=*/96,
+                 /*in_stride=*/16, /*out_stride=*/96, /*stride=*/1, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/16, /*group_output_channels=*/96, /*input_channel_stride=*/16,
+        /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[3].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[3].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
+        /*input=*/t4_blocks_0, /*output=*/t5_blocks_1_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pw", "setup", s);
+  }
 
   /* blocks.1.0.conv_dw: conv 3x3 96->96 s2 g96 same, blocks.1.0.bn2 folded, relu6; [1,112,112,96] -> [1,56,56,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_dw.weight", NULL, "blocks.1.0.bn2",
@@ -610,34 +652,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.0.conv_pwl: conv 1x1 96->24 s1 same, blocks.1.0.bn3 folded; [1,56,56,96] -> [1,56,56,24] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_pwl.weight", NULL, "blocks.1.0.bn3",
       /*out_channels=*/24, /*group_input_channels=*/96, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/96, /*group_output_channels=*/24, /*input_channel_stride=*/96,
-      /*output_channel_stride=*/24, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[5].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t6_blocks_1_0_bn2, /*output=*/t7_blocks_1_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[3104] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/24, /*in_channels=*/96, /*kernel=*/1, packed));
+    ops[5] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t6_blocks_1_0_bn2, .b = packed, .y = t7_blocks_1_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/96, /*out_channels=*/24,
+                 /*in_stride=*/96, /*out_stride=*/24, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/96, /*group_output_channels=*/24, /*input_channel_stride=*/96,
+        /*output_channel_stride=*/24, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[5].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t6_blocks_1_0_bn2, /*output=*/t7_blocks_1_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.1.1.conv_pw: conv 1x1 24->144 s1 same, blocks.1.1.bn1 folded, relu6; [1,56,56,24] -> [1,56,56,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv_pw.weight", NULL, "blocks.1.1.bn1",
       /*out_channels=*/144, /*group_input_channels=*/24, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/24, /*group_output_channels=*/144, /*input_channel_stride=*/24,
-      /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[6].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[6].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t7_blocks_1_0_bn3, /*output=*/t8_blocks_1_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[4000] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/144, /*in_channels=*/24, /*kernel=*/1, packed));
+    ops[6] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t7_blocks_1_0_bn3, .b = packed, .y = t8_blocks_1_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/24, /*out_channels=*/144,
+                 /*in_stride=*/24, /*out_stride=*/144, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/24, /*group_output_channels=*/144, /*input_channel_stride=*/24,
+        /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[6].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[6].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t7_blocks_1_0_bn3, /*output=*/t8_blocks_1_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pw", "setup", s);
+  }
 
   /* blocks.1.1.conv_dw: conv 3x3 144->144 s1 g144 same, blocks.1.1.bn2 folded, relu6; [1,56,56,144] -> [1,56,56,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv_dw.weight", NULL, "blocks.1.1.bn2",
@@ -658,18 +728,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.1.conv_pwl: conv 1x1 144->24 s1 same, blocks.1.1.bn3 folded; [1,56,56,144] -> [1,56,56,24] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv_pwl.weight", NULL, "blocks.1.1.bn3",
       /*out_channels=*/24, /*group_input_channels=*/144, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/144, /*group_output_channels=*/24, /*input_channel_stride=*/144,
-      /*output_channel_stride=*/24, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[8].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t9_blocks_1_1_bn2, /*output=*/t10_blocks_1_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[4640] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/24, /*in_channels=*/144, /*kernel=*/1, packed));
+    ops[8] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t9_blocks_1_1_bn2, .b = packed, .y = t10_blocks_1_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/144, /*out_channels=*/24,
+                 /*in_stride=*/144, /*out_stride=*/24, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/144, /*group_output_channels=*/24, /*input_channel_stride=*/144,
+        /*output_channel_stride=*/24, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[8].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t9_blocks_1_1_bn2, /*output=*/t10_blocks_1_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.1.1: add; [1,56,56,24] -> [1,56,56,24] */
   s = xnn_create_add_nd_f32(
@@ -684,18 +768,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.0.conv_pw: conv 1x1 24->144 s1 same, blocks.2.0.bn1 folded, relu6; [1,56,56,24] -> [1,56,56,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_pw.weight", NULL, "blocks.2.0.bn1",
       /*out_channels=*/144, /*group_input_channels=*/24, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/24, /*group_output_channels=*/144, /*input_channel_stride=*/24,
-      /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[10].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[10].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t11_blocks_1, /*output=*/t12_blocks_2_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[4000] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/144, /*in_channels=*/24, /*kernel=*/1, packed));
+    ops[10] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t11_blocks_1, .b = packed, .y = t12_blocks_2_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/24, /*out_channels=*/144,
+                 /*in_stride=*/24, /*out_stride=*/144, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/24, /*group_output_channels=*/144, /*input_channel_stride=*/24,
+        /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[10].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[10].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t11_blocks_1, /*output=*/t12_blocks_2_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pw", "setup", s);
+  }
 
   /* blocks.2.0.conv_dw: conv 5x5 144->144 s2 g144 same, blocks.2.0.bn2 folded, relu6; [1,56,56,144] -> [1,28,28,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_dw.weight", NULL, "blocks.2.0.bn2",
@@ -716,34 +814,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.0.conv_pwl: conv 1x1 144->40 s1 same, blocks.2.0.bn3 folded; [1,28,28,144] -> [1,28,28,40] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_pwl.weight", NULL, "blocks.2.0.bn3",
       /*out_channels=*/40, /*group_input_channels=*/144, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/144, /*group_output_channels=*/40, /*input_channel_stride=*/144,
-      /*output_channel_stride=*/40, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[12].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t13_blocks_2_0_bn2, /*output=*/t14_blocks_2_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[9280] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/40, /*in_channels=*/144, /*kernel=*/1, packed));
+    ops[12] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t13_blocks_2_0_bn2, .b = packed, .y = t14_blocks_2_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/144, /*out_channels=*/40,
+                 /*in_stride=*/144, /*out_stride=*/40, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/144, /*group_output_channels=*/40, /*input_channel_stride=*/144,
+        /*output_channel_stride=*/40, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[12].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t13_blocks_2_0_bn2, /*output=*/t14_blocks_2_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.2.1.conv_pw: conv 1x1 40->240 s1 same, blocks.2.1.bn1 folded, relu6; [1,28,28,40] -> [1,28,28,240] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.conv_pw.weight", NULL, "blocks.2.1.bn1",
       /*out_channels=*/240, /*group_input_channels=*/40, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/40, /*group_output_channels=*/240, /*input_channel_stride=*/40,
-      /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[13].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[13].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t14_blocks_2_0_bn3, /*output=*/t15_blocks_2_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[10496] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/240, /*in_channels=*/40, /*kernel=*/1, packed));
+    ops[13] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t14_blocks_2_0_bn3, .b = packed, .y = t15_blocks_2_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/40, /*out_channels=*/240,
+                 /*in_stride=*/40, /*out_stride=*/240, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/40, /*group_output_channels=*/240, /*input_channel_stride=*/40,
+        /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[13].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[13].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t14_blocks_2_0_bn3, /*output=*/t15_blocks_2_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pw", "setup", s);
+  }
 
   /* blocks.2.1.conv_dw: conv 5x5 240->240 s1 g240 same, blocks.2.1.bn2 folded, relu6; [1,28,28,240] -> [1,28,28,240] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.conv_dw.weight", NULL, "blocks.2.1.bn2",
@@ -764,18 +890,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.1.conv_pwl: conv 1x1 240->40 s1 same, blocks.2.1.bn3 folded; [1,28,28,240] -> [1,28,28,40] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.conv_pwl.weight", NULL, "blocks.2.1.bn3",
       /*out_channels=*/40, /*group_input_channels=*/240, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/240, /*group_output_channels=*/40, /*input_channel_stride=*/240,
-      /*output_channel_stride=*/40, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[15].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t16_blocks_2_1_bn2, /*output=*/t17_blocks_2_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[15424] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/40, /*in_channels=*/240, /*kernel=*/1, packed));
+    ops[15] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t16_blocks_2_1_bn2, .b = packed, .y = t17_blocks_2_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/240, /*out_channels=*/40,
+                 /*in_stride=*/240, /*out_stride=*/40, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/240, /*group_output_channels=*/40, /*input_channel_stride=*/240,
+        /*output_channel_stride=*/40, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[15].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t16_blocks_2_1_bn2, /*output=*/t17_blocks_2_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.2.1: add; [1,28,28,40] -> [1,28,28,40] */
   s = xnn_create_add_nd_f32(
@@ -790,18 +930,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.0.conv_pw: conv 1x1 40->240 s1 same, blocks.3.0.bn1 folded, relu6; [1,28,28,40] -> [1,28,28,240] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_pw.weight", NULL, "blocks.3.0.bn1",
       /*out_channels=*/240, /*group_input_channels=*/40, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/40, /*group_output_channels=*/240, /*input_channel_stride=*/40,
-      /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[17].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[17].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t18_blocks_2, /*output=*/t19_blocks_3_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[10496] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/240, /*in_channels=*/40, /*kernel=*/1, packed));
+    ops[17] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t18_blocks_2, .b = packed, .y = t19_blocks_3_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/40, /*out_channels=*/240,
+                 /*in_stride=*/40, /*out_stride=*/240, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/40, /*group_output_channels=*/240, /*input_channel_stride=*/40,
+        /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[17].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[17].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t18_blocks_2, /*output=*/t19_blocks_3_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pw", "setup", s);
+  }
 
   /* blocks.3.0.conv_dw: conv 3x3 240->240 s2 g240 same, blocks.3.0.bn2 folded, relu6; [1,28,28,240] -> [1,14,14,240] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_dw.weight", NULL, "blocks.3.0.bn2",
@@ -822,34 +976,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.0.conv_pwl: conv 1x1 240->80 s1 same, blocks.3.0.bn3 folded; [1,14,14,240] -> [1,14,14,80] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_pwl.weight", NULL, "blocks.3.0.bn3",
       /*out_channels=*/80, /*group_input_channels=*/240, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/240, /*group_output_channels=*/80, /*input_channel_stride=*/240,
-      /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[19].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t20_blocks_3_0_bn2, /*output=*/t21_blocks_3_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[23136] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/80, /*in_channels=*/240, /*kernel=*/1, packed));
+    ops[19] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t20_blocks_3_0_bn2, .b = packed, .y = t21_blocks_3_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/240, /*out_channels=*/80,
+                 /*in_stride=*/240, /*out_stride=*/80, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/240, /*group_output_channels=*/80, /*input_channel_stride=*/240,
+        /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[19].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t20_blocks_3_0_bn2, /*output=*/t21_blocks_3_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.3.1.conv_pw: conv 1x1 80->480 s1 same, blocks.3.1.bn1 folded, relu6; [1,14,14,80] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.conv_pw.weight", NULL, "blocks.3.1.bn1",
       /*out_channels=*/480, /*group_input_channels=*/80, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/80, /*group_output_channels=*/480, /*input_channel_stride=*/80,
-      /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[20].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[20].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t21_blocks_3_0_bn3, /*output=*/t22_blocks_3_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[38880] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/480, /*in_channels=*/80, /*kernel=*/1, packed));
+    ops[20] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t21_blocks_3_0_bn3, .b = packed, .y = t22_blocks_3_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/80, /*out_channels=*/480,
+                 /*in_stride=*/80, /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/80, /*group_output_channels=*/480, /*input_channel_stride=*/80,
+        /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[20].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[20].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t21_blocks_3_0_bn3, /*output=*/t22_blocks_3_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pw", "setup", s);
+  }
 
   /* blocks.3.1.conv_dw: conv 3x3 480->480 s1 g480 same, blocks.3.1.bn2 folded, relu6; [1,14,14,480] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.conv_dw.weight", NULL, "blocks.3.1.bn2",
@@ -870,18 +1052,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.1.conv_pwl: conv 1x1 480->80 s1 same, blocks.3.1.bn3 folded; [1,14,14,480] -> [1,14,14,80] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.conv_pwl.weight", NULL, "blocks.3.1.bn3",
       /*out_channels=*/80, /*group_input_channels=*/480, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/480, /*group_output_channels=*/80, /*input_channel_stride=*/480,
-      /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[22].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t23_blocks_3_1_bn2, /*output=*/t24_blocks_3_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[46176] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/80, /*in_channels=*/480, /*kernel=*/1, packed));
+    ops[22] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t23_blocks_3_1_bn2, .b = packed, .y = t24_blocks_3_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/480, /*out_channels=*/80,
+                 /*in_stride=*/480, /*out_stride=*/80, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/480, /*group_output_channels=*/80, /*input_channel_stride=*/480,
+        /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[22].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t23_blocks_3_1_bn2, /*output=*/t24_blocks_3_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.3.1: add; [1,14,14,80] -> [1,14,14,80] */
   s = xnn_create_add_nd_f32(
@@ -896,18 +1092,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.2.conv_pw: conv 1x1 80->480 s1 same, blocks.3.2.bn1 folded, relu6; [1,14,14,80] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_pw.weight", NULL, "blocks.3.2.bn1",
       /*out_channels=*/480, /*group_input_channels=*/80, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/80, /*group_output_channels=*/480, /*input_channel_stride=*/80,
-      /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[24].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[24].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t25_blocks_3_1, /*output=*/t26_blocks_3_2_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[38880] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/480, /*in_channels=*/80, /*kernel=*/1, packed));
+    ops[24] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t25_blocks_3_1, .b = packed, .y = t26_blocks_3_2_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/80, /*out_channels=*/480,
+                 /*in_stride=*/80, /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/80, /*group_output_channels=*/480, /*input_channel_stride=*/80,
+        /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[24].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[24].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t25_blocks_3_1, /*output=*/t26_blocks_3_2_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pw", "setup", s);
+  }
 
   /* blocks.3.2.conv_dw: conv 3x3 480->480 s1 g480 same, blocks.3.2.bn2 folded, relu6; [1,14,14,480] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_dw.weight", NULL, "blocks.3.2.bn2",
@@ -928,18 +1138,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.2.conv_pwl: conv 1x1 480->80 s1 same, blocks.3.2.bn3 folded; [1,14,14,480] -> [1,14,14,80] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_pwl.weight", NULL, "blocks.3.2.bn3",
       /*out_channels=*/80, /*group_input_channels=*/480, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/480, /*group_output_channels=*/80, /*input_channel_stride=*/480,
-      /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[26].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t27_blocks_3_2_bn2, /*output=*/t28_blocks_3_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[46176] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/80, /*in_channels=*/480, /*kernel=*/1, packed));
+    ops[26] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t27_blocks_3_2_bn2, .b = packed, .y = t28_blocks_3_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/480, /*out_channels=*/80,
+                 /*in_stride=*/480, /*out_stride=*/80, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/480, /*group_output_channels=*/80, /*input_channel_stride=*/480,
+        /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[26].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t27_blocks_3_2_bn2, /*output=*/t28_blocks_3_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pwl", "setup", s);
+  }
 
   /* blocks.3.2: add; [1,14,14,80] -> [1,14,14,80] */
   s = xnn_create_add_nd_f32(
@@ -954,18 +1178,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.0.conv_pw: conv 1x1 80->480 s1 same, blocks.4.0.bn1 folded, relu6; [1,14,14,80] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_pw.weight", NULL, "blocks.4.0.bn1",
       /*out_channels=*/480, /*group_input_channels=*/80, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/80, /*group_output_channels=*/480, /*input_channel_stride=*/80,
-      /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[28].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[28].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t29_blocks_3_2, /*output=*/t30_blocks_4_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[38880] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/480, /*in_channels=*/80, /*kernel=*/1, packed));
+    ops[28] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t29_blocks_3_2, .b = packed, .y = t30_blocks_4_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/80, /*out_channels=*/480,
+                 /*in_stride=*/80, /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/80, /*group_output_channels=*/480, /*input_channel_stride=*/80,
+        /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[28].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[28].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t29_blocks_3_2, /*output=*/t30_blocks_4_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pw", "setup", s);
+  }
 
   /* blocks.4.0.conv_dw: conv 5x5 480->480 s1 g480 same, blocks.4.0.bn2 folded, relu6; [1,14,14,480] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_dw.weight", NULL, "blocks.4.0.bn2",
@@ -986,34 +1224,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.0.conv_pwl: conv 1x1 480->112 s1 same, blocks.4.0.bn3 folded; [1,14,14,480] -> [1,14,14,112] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_pwl.weight", NULL, "blocks.4.0.bn3",
       /*out_channels=*/112, /*group_input_channels=*/480, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/480, /*group_output_channels=*/112, /*input_channel_stride=*/480,
-      /*output_channel_stride=*/112, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[30].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t31_blocks_4_0_bn2, /*output=*/t32_blocks_4_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[61568] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/112, /*in_channels=*/480, /*kernel=*/1, packed));
+    ops[30] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t31_blocks_4_0_bn2, .b = packed, .y = t32_blocks_4_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/480, /*out_channels=*/112,
+                 /*in_stride=*/480, /*out_stride=*/112, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/480, /*group_output_channels=*/112, /*input_channel_stride=*/480,
+        /*output_channel_stride=*/112, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[30].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t31_blocks_4_0_bn2, /*output=*/t32_blocks_4_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.4.1.conv_pw: conv 1x1 112->672 s1 same, blocks.4.1.bn1 folded, relu6; [1,14,14,112] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.1.conv_pw.weight", NULL, "blocks.4.1.bn1",
       /*out_channels=*/672, /*group_input_channels=*/112, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/112, /*group_output_channels=*/672, /*input_channel_stride=*/112,
-      /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[31].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[31].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t32_blocks_4_0_bn3, /*output=*/t33_blocks_4_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[75936] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/672, /*in_channels=*/112, /*kernel=*/1, packed));
+    ops[31] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t32_blocks_4_0_bn3, .b = packed, .y = t33_blocks_4_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/112, /*out_channels=*/672,
+                 /*in_stride=*/112, /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/112, /*group_output_channels=*/672, /*input_channel_stride=*/112,
+        /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[31].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[31].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t32_blocks_4_0_bn3, /*output=*/t33_blocks_4_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pw", "setup", s);
+  }
 
   /* blocks.4.1.conv_dw: conv 5x5 672->672 s1 g672 same, blocks.4.1.bn2 folded, relu6; [1,14,14,672] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.1.conv_dw.weight", NULL, "blocks.4.1.bn2",
@@ -1034,18 +1300,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.1.conv_pwl: conv 1x1 672->112 s1 same, blocks.4.1.bn3 folded; [1,14,14,672] -> [1,14,14,112] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.1.conv_pwl.weight", NULL, "blocks.4.1.bn3",
       /*out_channels=*/112, /*group_input_channels=*/672, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/672, /*group_output_channels=*/112, /*input_channel_stride=*/672,
-      /*output_channel_stride=*/112, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[33].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t34_blocks_4_1_bn2, /*output=*/t35_blocks_4_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[86144] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/112, /*in_channels=*/672, /*kernel=*/1, packed));
+    ops[33] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t34_blocks_4_1_bn2, .b = packed, .y = t35_blocks_4_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/672, /*out_channels=*/112,
+                 /*in_stride=*/672, /*out_stride=*/112, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/672, /*group_output_channels=*/112, /*input_channel_stride=*/672,
+        /*output_channel_stride=*/112, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[33].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t34_blocks_4_1_bn2, /*output=*/t35_blocks_4_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.4.1: add; [1,14,14,112] -> [1,14,14,112] */
   s = xnn_create_add_nd_f32(
@@ -1060,18 +1340,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.2.conv_pw: conv 1x1 112->672 s1 same, blocks.4.2.bn1 folded, relu6; [1,14,14,112] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.2.conv_pw.weight", NULL, "blocks.4.2.bn1",
       /*out_channels=*/672, /*group_input_channels=*/112, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/112, /*group_output_channels=*/672, /*input_channel_stride=*/112,
-      /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[35].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[35].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t36_blocks_4_1, /*output=*/t37_blocks_4_2_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[75936] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/672, /*in_channels=*/112, /*kernel=*/1, packed));
+    ops[35] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t36_blocks_4_1, .b = packed, .y = t37_blocks_4_2_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/112, /*out_channels=*/672,
+                 /*in_stride=*/112, /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/112, /*group_output_channels=*/672, /*input_channel_stride=*/112,
+        /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[35].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[35].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t36_blocks_4_1, /*output=*/t37_blocks_4_2_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pw", "setup", s);
+  }
 
   /* blocks.4.2.conv_dw: conv 5x5 672->672 s1 g672 same, blocks.4.2.bn2 folded, relu6; [1,14,14,672] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.2.conv_dw.weight", NULL, "blocks.4.2.bn2",
@@ -1092,18 +1386,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.2.conv_pwl: conv 1x1 672->112 s1 same, blocks.4.2.bn3 folded; [1,14,14,672] -> [1,14,14,112] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.2.conv_pwl.weight", NULL, "blocks.4.2.bn3",
       /*out_channels=*/112, /*group_input_channels=*/672, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/672, /*group_output_channels=*/112, /*input_channel_stride=*/672,
-      /*output_channel_stride=*/112, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[37].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t38_blocks_4_2_bn2, /*output=*/t39_blocks_4_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[86144] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/112, /*in_channels=*/672, /*kernel=*/1, packed));
+    ops[37] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t38_blocks_4_2_bn2, .b = packed, .y = t39_blocks_4_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/672, /*out_channels=*/112,
+                 /*in_stride=*/672, /*out_stride=*/112, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/672, /*group_output_channels=*/112, /*input_channel_stride=*/672,
+        /*output_channel_stride=*/112, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[37].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t38_blocks_4_2_bn2, /*output=*/t39_blocks_4_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pwl", "setup", s);
+  }
 
   /* blocks.4.2: add; [1,14,14,112] -> [1,14,14,112] */
   s = xnn_create_add_nd_f32(
@@ -1118,18 +1426,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.0.conv_pw: conv 1x1 112->672 s1 same, blocks.5.0.bn1 folded, relu6; [1,14,14,112] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_pw.weight", NULL, "blocks.5.0.bn1",
       /*out_channels=*/672, /*group_input_channels=*/112, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/112, /*group_output_channels=*/672, /*input_channel_stride=*/112,
-      /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[39].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[39].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t40_blocks_4, /*output=*/t41_blocks_5_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[75936] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/672, /*in_channels=*/112, /*kernel=*/1, packed));
+    ops[39] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t40_blocks_4, .b = packed, .y = t41_blocks_5_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/112, /*out_channels=*/672,
+                 /*in_stride=*/112, /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/112, /*group_output_channels=*/672, /*input_channel_stride=*/112,
+        /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[39].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[39].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t40_blocks_4, /*output=*/t41_blocks_5_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pw", "setup", s);
+  }
 
   /* blocks.5.0.conv_dw: conv 5x5 672->672 s2 g672 same, blocks.5.0.bn2 folded, relu6; [1,14,14,672] -> [1,7,7,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_dw.weight", NULL, "blocks.5.0.bn2",
@@ -1150,34 +1472,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.0.conv_pwl: conv 1x1 672->192 s1 same, blocks.5.0.bn3 folded; [1,7,7,672] -> [1,7,7,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_pwl.weight", NULL, "blocks.5.0.bn3",
       /*out_channels=*/192, /*group_input_channels=*/672, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/672, /*group_output_channels=*/192, /*input_channel_stride=*/672,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[41].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t42_blocks_5_0_bn2, /*output=*/t43_blocks_5_0_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[129216] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/672, /*kernel=*/1, packed));
+    ops[41] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t42_blocks_5_0_bn2, .b = packed, .y = t43_blocks_5_0_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/672, /*out_channels=*/192,
+                 /*in_stride=*/672, /*out_stride=*/192, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/672, /*group_output_channels=*/192, /*input_channel_stride=*/672,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[41].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t42_blocks_5_0_bn2, /*output=*/t43_blocks_5_0_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pwl", "setup", s);
+  }
 
   /* blocks.5.1.conv_pw: conv 1x1 192->1152 s1 same, blocks.5.1.bn1 folded, relu6; [1,7,7,192] -> [1,7,7,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.1.conv_pw.weight", NULL, "blocks.5.1.bn1",
       /*out_channels=*/1152, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[42].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[42].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t43_blocks_5_0_bn3, /*output=*/t44_blocks_5_1_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[222336] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1152, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[42] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t43_blocks_5_0_bn3, .b = packed, .y = t44_blocks_5_1_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/192, /*out_channels=*/1152,
+                 /*in_stride=*/192, /*out_stride=*/1152, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[42].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[42].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t43_blocks_5_0_bn3, /*output=*/t44_blocks_5_1_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pw", "setup", s);
+  }
 
   /* blocks.5.1.conv_dw: conv 5x5 1152->1152 s1 g1152 same, blocks.5.1.bn2 folded, relu6; [1,7,7,1152] -> [1,7,7,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.1.conv_dw.weight", NULL, "blocks.5.1.bn2",
@@ -1198,18 +1548,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.1.conv_pwl: conv 1x1 1152->192 s1 same, blocks.5.1.bn3 folded; [1,7,7,1152] -> [1,7,7,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.1.conv_pwl.weight", NULL, "blocks.5.1.bn3",
       /*out_channels=*/192, /*group_input_channels=*/1152, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1152, /*group_output_channels=*/192, /*input_channel_stride=*/1152,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[44].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t45_blocks_5_1_bn2, /*output=*/t46_blocks_5_1_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[221376] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/1152, /*kernel=*/1, packed));
+    ops[44] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t45_blocks_5_1_bn2, .b = packed, .y = t46_blocks_5_1_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/1152, /*out_channels=*/192,
+                 /*in_stride=*/1152, /*out_stride=*/192, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1152, /*group_output_channels=*/192, /*input_channel_stride=*/1152,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[44].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t45_blocks_5_1_bn2, /*output=*/t46_blocks_5_1_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pwl", "setup", s);
+  }
 
   /* blocks.5.1: add; [1,7,7,192] -> [1,7,7,192] */
   s = xnn_create_add_nd_f32(
@@ -1224,18 +1588,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.2.conv_pw: conv 1x1 192->1152 s1 same, blocks.5.2.bn1 folded, relu6; [1,7,7,192] -> [1,7,7,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.2.conv_pw.weight", NULL, "blocks.5.2.bn1",
       /*out_channels=*/1152, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[46].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[46].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t47_blocks_5_1, /*output=*/t48_blocks_5_2_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[222336] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1152, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[46] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t47_blocks_5_1, .b = packed, .y = t48_blocks_5_2_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/192, /*out_channels=*/1152,
+                 /*in_stride=*/192, /*out_stride=*/1152, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[46].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[46].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t47_blocks_5_1, /*output=*/t48_blocks_5_2_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pw", "setup", s);
+  }
 
   /* blocks.5.2.conv_dw: conv 5x5 1152->1152 s1 g1152 same, blocks.5.2.bn2 folded, relu6; [1,7,7,1152] -> [1,7,7,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.2.conv_dw.weight", NULL, "blocks.5.2.bn2",
@@ -1256,18 +1634,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.2.conv_pwl: conv 1x1 1152->192 s1 same, blocks.5.2.bn3 folded; [1,7,7,1152] -> [1,7,7,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.2.conv_pwl.weight", NULL, "blocks.5.2.bn3",
       /*out_channels=*/192, /*group_input_channels=*/1152, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1152, /*group_output_channels=*/192, /*input_channel_stride=*/1152,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[48].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t49_blocks_5_2_bn2, /*output=*/t50_blocks_5_2_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[221376] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/1152, /*kernel=*/1, packed));
+    ops[48] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t49_blocks_5_2_bn2, .b = packed, .y = t50_blocks_5_2_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/1152, /*out_channels=*/192,
+                 /*in_stride=*/1152, /*out_stride=*/192, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1152, /*group_output_channels=*/192, /*input_channel_stride=*/1152,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[48].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t49_blocks_5_2_bn2, /*output=*/t50_blocks_5_2_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pwl", "setup", s);
+  }
 
   /* blocks.5.2: add; [1,7,7,192] -> [1,7,7,192] */
   s = xnn_create_add_nd_f32(
@@ -1282,18 +1674,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.3.conv_pw: conv 1x1 192->1152 s1 same, blocks.5.3.bn1 folded, relu6; [1,7,7,192] -> [1,7,7,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.3.conv_pw.weight", NULL, "blocks.5.3.bn1",
       /*out_channels=*/1152, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[50].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[50].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t51_blocks_5_2, /*output=*/t52_blocks_5_3_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[222336] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1152, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[50] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t51_blocks_5_2, .b = packed, .y = t52_blocks_5_3_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/192, /*out_channels=*/1152,
+                 /*in_stride=*/192, /*out_stride=*/1152, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[50].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[50].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t51_blocks_5_2, /*output=*/t52_blocks_5_3_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pw", "setup", s);
+  }
 
   /* blocks.5.3.conv_dw: conv 5x5 1152->1152 s1 g1152 same, blocks.5.3.bn2 folded, relu6; [1,7,7,1152] -> [1,7,7,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.3.conv_dw.weight", NULL, "blocks.5.3.bn2",
@@ -1314,18 +1720,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.3.conv_pwl: conv 1x1 1152->192 s1 same, blocks.5.3.bn3 folded; [1,7,7,1152] -> [1,7,7,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.3.conv_pwl.weight", NULL, "blocks.5.3.bn3",
       /*out_channels=*/192, /*group_input_channels=*/1152, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1152, /*group_output_channels=*/192, /*input_channel_stride=*/1152,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[52].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t53_blocks_5_3_bn2, /*output=*/t54_blocks_5_3_bn3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[221376] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/1152, /*kernel=*/1, packed));
+    ops[52] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t53_blocks_5_3_bn2, .b = packed, .y = t54_blocks_5_3_bn3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/1152, /*out_channels=*/192,
+                 /*in_stride=*/1152, /*out_stride=*/192, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1152, /*group_output_channels=*/192, /*input_channel_stride=*/1152,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[52].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t53_blocks_5_3_bn2, /*output=*/t54_blocks_5_3_bn3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pwl", "setup", s);
+  }
 
   /* blocks.5.3: add; [1,7,7,192] -> [1,7,7,192] */
   s = xnn_create_add_nd_f32(
@@ -1340,18 +1760,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.6.0.conv_pw: conv 1x1 192->1152 s1 same, blocks.6.0.bn1 folded, relu6; [1,7,7,192] -> [1,7,7,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.0.conv_pw.weight", NULL, "blocks.6.0.bn1",
       /*out_channels=*/1152, /*group_input_channels=*/192, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[54].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[54].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t55_blocks_5_3, /*output=*/t56_blocks_6_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[222336] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1152, /*in_channels=*/192, /*kernel=*/1, packed));
+    ops[54] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t55_blocks_5_3, .b = packed, .y = t56_blocks_6_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/192, /*out_channels=*/1152,
+                 /*in_stride=*/192, /*out_stride=*/1152, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[54].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[54].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t55_blocks_5_3, /*output=*/t56_blocks_6_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pw", "setup", s);
+  }
 
   /* blocks.6.0.conv_dw: conv 3x3 1152->1152 s1 g1152 same, blocks.6.0.bn2 folded, relu6; [1,7,7,1152] -> [1,7,7,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.0.conv_dw.weight", NULL, "blocks.6.0.bn2",
@@ -1372,34 +1806,62 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.6.0.conv_pwl: conv 1x1 1152->320 s1 same, blocks.6.0.bn3 folded; [1,7,7,1152] -> [1,7,7,320] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.0.conv_pwl.weight", NULL, "blocks.6.0.bn3",
       /*out_channels=*/320, /*group_input_channels=*/1152, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1152, /*group_output_channels=*/320, /*input_channel_stride=*/1152,
-      /*output_channel_stride=*/320, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pwl", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[56].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t57_blocks_6_0_bn2, /*output=*/t58_blocks_6, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pwl", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[368960] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/320, /*in_channels=*/1152, /*kernel=*/1, packed));
+    ops[56] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t57_blocks_6_0_bn2, .b = packed, .y = t58_blocks_6,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/1152, /*out_channels=*/320,
+                 /*in_stride=*/1152, /*out_stride=*/320, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1152, /*group_output_channels=*/320, /*input_channel_stride=*/1152,
+        /*output_channel_stride=*/320, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pwl", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[56].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t57_blocks_6_0_bn2, /*output=*/t58_blocks_6, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pwl", "setup", s);
+  }
 
   /* conv_head: conv 1x1 320->1280 s1 same, bn2 folded, relu6; [1,7,7,320] -> [1,7,7,1280] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv_head.weight", NULL, "bn2",
       /*out_channels=*/1280, /*group_input_channels=*/320, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/320, /*group_output_channels=*/1280, /*input_channel_stride=*/320,
-      /*output_channel_stride=*/1280, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[57].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv_head", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[57].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7, /*input=*/t58_blocks_6,
-      /*output=*/t59_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv_head", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[410880] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1280, /*in_channels=*/320, /*kernel=*/1, packed));
+    ops[57] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t58_blocks_6, .b = packed, .y = t59_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*in_channels=*/320, /*out_channels=*/1280,
+                 /*in_stride=*/320, /*out_stride=*/1280, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/320, /*group_output_channels=*/1280, /*input_channel_stride=*/320,
+        /*output_channel_stride=*/1280, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[57].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv_head", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[57].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7, /*input=*/t58_blocks_6,
+        /*output=*/t59_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv_head", "setup", s);
+  }
 
   /* global_pool: global avg pool; [1,7,7,1280] -> [1,1,1,1280] */
   s = xnn_create_global_average_pooling_nwc_f32(

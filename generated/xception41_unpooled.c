@@ -884,18 +884,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stem.0.conv: conv 3x3 3->32 s2, stem.0.bn folded, relu; [2,299,299,3] -> [2,150,150,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.0.conv.weight", NULL, "stem.0.bn",
       /*out_channels=*/32, /*group_input_channels=*/3, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/3, /*group_output_channels=*/32, /*input_channel_stride=*/3,
-      /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stem.0.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[0].xnn, /*batch_size=*/2, /*input_height=*/299, /*input_width=*/299, /*input=*/t1_input,
-      /*output=*/t2_stem_0, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stem.0.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[896] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/3, /*kernel=*/3, packed));
+    ops[0] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t1_input, .b = packed, .y = t2_stem_0,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/150, /*width=*/150, /*in_channels=*/3, /*out_channels=*/32,
+                 /*in_stride=*/3, /*out_stride=*/32, /*stride=*/2, /*in_height=*/299, /*in_width=*/299}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/3, /*group_output_channels=*/32, /*input_channel_stride=*/3,
+        /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[0].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stem.0.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[0].xnn, /*batch_size=*/2, /*input_height=*/299, /*input_width=*/299, /*input=*/t1_input,
+        /*output=*/t2_stem_0, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stem.0.conv", "setup", s);
+  }
 
   /* stem.1.conv: conv 3x3 32->64 s1, stem.1.bn folded, Winograd F(4x4,3x3) over 2888 tiles in blocks of 75, relu; [2,150,150,32] -> [2,150,150,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.1.conv.weight", NULL, "stem.1.bn",
@@ -923,18 +937,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.0.shortcut.conv: conv 1x1 64->128 s2, blocks.0.shortcut.bn folded; [2,150,150,64] -> [2,75,75,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.shortcut.conv.weight", NULL, "blocks.0.shortcut.bn",
       /*out_channels=*/128, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.shortcut.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[2].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150, /*input=*/t3_stem_1,
-      /*output=*/t4_blocks_0_shortcut, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.shortcut.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[8320] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[2] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t3_stem_1, .b = packed, .y = t4_blocks_0_shortcut,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/75, /*width=*/75, /*in_channels=*/64, /*out_channels=*/128,
+                 /*in_stride=*/64, /*out_stride=*/128, /*stride=*/2, /*in_height=*/150, /*in_width=*/150}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.shortcut.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[2].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150, /*input=*/t3_stem_1,
+        /*output=*/t4_blocks_0_shortcut, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.shortcut.conv", "setup", s);
+  }
 
   /* blocks.0.stack.conv1.conv_dw: conv 3x3 64->64 s1 g64, blocks.0.stack.conv1.bn_dw folded; [2,150,150,64] -> [2,150,150,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv1.conv_dw.weight", NULL, "blocks.0.stack.conv1.bn_dw",
@@ -955,18 +983,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.0.stack.conv1.conv_pw: conv 1x1 64->128 s1, blocks.0.stack.conv1.bn_pw folded, relu; [2,150,150,64] -> [2,150,150,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv1.conv_pw.weight", NULL, "blocks.0.stack.conv1.bn_pw",
       /*out_channels=*/128, /*group_input_channels=*/64, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[4].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150,
-      /*input=*/t5_blocks_0_stack_conv1_bn_dw, /*output=*/t6_blocks_0_stack_act2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[8320] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/64, /*kernel=*/1, packed));
+    ops[4] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t5_blocks_0_stack_conv1_bn_dw, .b = packed, .y = t6_blocks_0_stack_act2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/150, /*width=*/150, /*in_channels=*/64, /*out_channels=*/128,
+                 /*in_stride=*/64, /*out_stride=*/128, /*stride=*/1, /*in_height=*/150, /*in_width=*/150}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[4].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150,
+        /*input=*/t5_blocks_0_stack_conv1_bn_dw, /*output=*/t6_blocks_0_stack_act2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv1.conv_pw", "setup", s);
+  }
 
   /* blocks.0.stack.conv2.conv_dw: conv 3x3 128->128 s1 g128, blocks.0.stack.conv2.bn_dw folded; [2,150,150,128] -> [2,150,150,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv2.conv_dw.weight", NULL, "blocks.0.stack.conv2.bn_dw",
@@ -987,18 +1029,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.0.stack.conv2.conv_pw: conv 1x1 128->128 s1, blocks.0.stack.conv2.bn_pw folded, relu; [2,150,150,128] -> [2,150,150,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv2.conv_pw.weight", NULL, "blocks.0.stack.conv2.bn_pw",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[6].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150,
-      /*input=*/t7_blocks_0_stack_conv2_bn_dw, /*output=*/t8_blocks_0_stack_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16512] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[6] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t7_blocks_0_stack_conv2_bn_dw, .b = packed, .y = t8_blocks_0_stack_act3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/150, /*width=*/150, /*in_channels=*/128, /*out_channels=*/128,
+                 /*in_stride=*/128, /*out_stride=*/128, /*stride=*/1, /*in_height=*/150, /*in_width=*/150}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[6].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150,
+        /*input=*/t7_blocks_0_stack_conv2_bn_dw, /*output=*/t8_blocks_0_stack_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv2.conv_pw", "setup", s);
+  }
 
   /* blocks.0.stack.conv3.conv_dw: conv 3x3 128->128 s2 g128, blocks.0.stack.conv3.bn_dw folded; [2,150,150,128] -> [2,75,75,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv3.conv_dw.weight", NULL, "blocks.0.stack.conv3.bn_dw",
@@ -1019,18 +1075,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.0.stack.conv3.conv_pw: conv 1x1 128->128 s1, blocks.0.stack.conv3.bn_pw folded; [2,75,75,128] -> [2,75,75,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv3.conv_pw.weight", NULL, "blocks.0.stack.conv3.bn_pw",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv3.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[8].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
-      /*input=*/t9_blocks_0_stack_conv3_bn_dw, /*output=*/t10_blocks_0_stack_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv3.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[16512] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[8] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t9_blocks_0_stack_conv3_bn_dw, .b = packed, .y = t10_blocks_0_stack_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/75, /*width=*/75, /*in_channels=*/128, /*out_channels=*/128,
+                 /*in_stride=*/128, /*out_stride=*/128, /*stride=*/1, /*in_height=*/75, /*in_width=*/75}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv3.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[8].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
+        /*input=*/t9_blocks_0_stack_conv3_bn_dw, /*output=*/t10_blocks_0_stack_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv3.conv_pw", "setup", s);
+  }
 
   /* blocks.0: add; [2,75,75,128] -> [2,75,75,128] */
   s = xnn_create_add_nd_f32(
@@ -1045,18 +1115,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.shortcut.conv: conv 1x1 128->256 s2, blocks.1.shortcut.bn folded; [2,75,75,128] -> [2,38,38,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.shortcut.conv.weight", NULL, "blocks.1.shortcut.bn",
       /*out_channels=*/256, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/256, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.shortcut.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[10].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
-      /*input=*/t11_blocks_0, /*output=*/t12_blocks_1_shortcut, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.shortcut.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[33024] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[10] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t11_blocks_0, .b = packed, .y = t12_blocks_1_shortcut,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/38, /*width=*/38, /*in_channels=*/128, /*out_channels=*/256,
+                 /*in_stride=*/128, /*out_stride=*/256, /*stride=*/2, /*in_height=*/75, /*in_width=*/75}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/256, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.shortcut.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[10].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
+        /*input=*/t11_blocks_0, /*output=*/t12_blocks_1_shortcut, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.shortcut.conv", "setup", s);
+  }
 
   /* blocks.1.stack.act1: relu; [2,75,75,128] -> [2,75,75,128] */
   s = xnn_create_clamp_nc_f32(
@@ -1087,18 +1171,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.stack.conv1.conv_pw: conv 1x1 128->256 s1, blocks.1.stack.conv1.bn_pw folded, relu; [2,75,75,128] -> [2,75,75,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv1.conv_pw.weight", NULL, "blocks.1.stack.conv1.bn_pw",
       /*out_channels=*/256, /*group_input_channels=*/128, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/128, /*group_output_channels=*/256, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[13].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
-      /*input=*/t14_blocks_1_stack_conv1_bn_dw, /*output=*/t15_blocks_1_stack_act2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[33024] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/128, /*kernel=*/1, packed));
+    ops[13] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t14_blocks_1_stack_conv1_bn_dw, .b = packed, .y = t15_blocks_1_stack_act2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/75, /*width=*/75, /*in_channels=*/128, /*out_channels=*/256,
+                 /*in_stride=*/128, /*out_stride=*/256, /*stride=*/1, /*in_height=*/75, /*in_width=*/75}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/128, /*group_output_channels=*/256, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[13].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
+        /*input=*/t14_blocks_1_stack_conv1_bn_dw, /*output=*/t15_blocks_1_stack_act2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv1.conv_pw", "setup", s);
+  }
 
   /* blocks.1.stack.conv2.conv_dw: conv 3x3 256->256 s1 g256, blocks.1.stack.conv2.bn_dw folded; [2,75,75,256] -> [2,75,75,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv2.conv_dw.weight", NULL, "blocks.1.stack.conv2.bn_dw",
@@ -1119,18 +1217,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.stack.conv2.conv_pw: conv 1x1 256->256 s1, blocks.1.stack.conv2.bn_pw folded, relu; [2,75,75,256] -> [2,75,75,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv2.conv_pw.weight", NULL, "blocks.1.stack.conv2.bn_pw",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[15].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
-      /*input=*/t16_blocks_1_stack_conv2_bn_dw, /*output=*/t17_blocks_1_stack_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[65792] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[15] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t16_blocks_1_stack_conv2_bn_dw, .b = packed, .y = t17_blocks_1_stack_act3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/75, /*width=*/75, /*in_channels=*/256, /*out_channels=*/256,
+                 /*in_stride=*/256, /*out_stride=*/256, /*stride=*/1, /*in_height=*/75, /*in_width=*/75}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[15].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
+        /*input=*/t16_blocks_1_stack_conv2_bn_dw, /*output=*/t17_blocks_1_stack_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv2.conv_pw", "setup", s);
+  }
 
   /* blocks.1.stack.conv3.conv_dw: conv 3x3 256->256 s2 g256, blocks.1.stack.conv3.bn_dw folded; [2,75,75,256] -> [2,38,38,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv3.conv_dw.weight", NULL, "blocks.1.stack.conv3.bn_dw",
@@ -1151,18 +1263,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.stack.conv3.conv_pw: conv 1x1 256->256 s1, blocks.1.stack.conv3.bn_pw folded; [2,38,38,256] -> [2,38,38,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv3.conv_pw.weight", NULL, "blocks.1.stack.conv3.bn_pw",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv3.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[17].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
-      /*input=*/t18_blocks_1_stack_conv3_bn_dw, /*output=*/t19_blocks_1_stack_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv3.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[65792] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[17] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t18_blocks_1_stack_conv3_bn_dw, .b = packed, .y = t19_blocks_1_stack_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/38, /*width=*/38, /*in_channels=*/256, /*out_channels=*/256,
+                 /*in_stride=*/256, /*out_stride=*/256, /*stride=*/1, /*in_height=*/38, /*in_width=*/38}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv3.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[17].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
+        /*input=*/t18_blocks_1_stack_conv3_bn_dw, /*output=*/t19_blocks_1_stack_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv3.conv_pw", "setup", s);
+  }
 
   /* blocks.1: add; [2,38,38,256] -> [2,38,38,256] */
   s = xnn_create_add_nd_f32(
@@ -1177,18 +1303,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.shortcut.conv: conv 1x1 256->728 s2, blocks.2.shortcut.bn folded; [2,38,38,256] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.shortcut.conv.weight", NULL, "blocks.2.shortcut.bn",
       /*out_channels=*/728, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/728, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.shortcut.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[19].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
-      /*input=*/t20_blocks_1, /*output=*/t21_blocks_2_shortcut, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.shortcut.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[189152] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[19] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t20_blocks_1, .b = packed, .y = t21_blocks_2_shortcut,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/256, /*out_channels=*/728,
+                 /*in_stride=*/256, /*out_stride=*/728, /*stride=*/2, /*in_height=*/38, /*in_width=*/38}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/728, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.shortcut.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[19].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
+        /*input=*/t20_blocks_1, /*output=*/t21_blocks_2_shortcut, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.shortcut.conv", "setup", s);
+  }
 
   /* blocks.2.stack.act1: relu; [2,38,38,256] -> [2,38,38,256] */
   s = xnn_create_clamp_nc_f32(
@@ -1219,18 +1359,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.stack.conv1.conv_pw: conv 1x1 256->728 s1, blocks.2.stack.conv1.bn_pw folded, relu; [2,38,38,256] -> [2,38,38,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv1.conv_pw.weight", NULL, "blocks.2.stack.conv1.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/256, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/256, /*group_output_channels=*/728, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[22].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
-      /*input=*/t23_blocks_2_stack_conv1_bn_dw, /*output=*/t24_blocks_2_stack_act2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[189152] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/256, /*kernel=*/1, packed));
+    ops[22] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t23_blocks_2_stack_conv1_bn_dw, .b = packed, .y = t24_blocks_2_stack_act2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/38, /*width=*/38, /*in_channels=*/256, /*out_channels=*/728,
+                 /*in_stride=*/256, /*out_stride=*/728, /*stride=*/1, /*in_height=*/38, /*in_width=*/38}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/256, /*group_output_channels=*/728, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[22].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
+        /*input=*/t23_blocks_2_stack_conv1_bn_dw, /*output=*/t24_blocks_2_stack_act2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv1.conv_pw", "setup", s);
+  }
 
   /* blocks.2.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.2.stack.conv2.bn_dw folded; [2,38,38,728] -> [2,38,38,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv2.conv_dw.weight", NULL, "blocks.2.stack.conv2.bn_dw",
@@ -1251,18 +1405,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.2.stack.conv2.bn_pw folded, relu; [2,38,38,728] -> [2,38,38,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv2.conv_pw.weight", NULL, "blocks.2.stack.conv2.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[24].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
-      /*input=*/t25_blocks_2_stack_conv2_bn_dw, /*output=*/t26_blocks_2_stack_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[24] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t25_blocks_2_stack_conv2_bn_dw, .b = packed, .y = t26_blocks_2_stack_act3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/38, /*width=*/38, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/38, /*in_width=*/38}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[24].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
+        /*input=*/t25_blocks_2_stack_conv2_bn_dw, /*output=*/t26_blocks_2_stack_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv2.conv_pw", "setup", s);
+  }
 
   /* blocks.2.stack.conv3.conv_dw: conv 3x3 728->728 s2 g728, blocks.2.stack.conv3.bn_dw folded; [2,38,38,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv3.conv_dw.weight", NULL, "blocks.2.stack.conv3.bn_dw",
@@ -1283,18 +1451,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.2.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv3.conv_pw.weight", NULL, "blocks.2.stack.conv3.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv3.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[26].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t27_blocks_2_stack_conv3_bn_dw, /*output=*/t28_blocks_2_stack_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv3.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[26] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t27_blocks_2_stack_conv3_bn_dw, .b = packed, .y = t28_blocks_2_stack_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv3.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[26].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t27_blocks_2_stack_conv3_bn_dw, /*output=*/t28_blocks_2_stack_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv3.conv_pw", "setup", s);
+  }
 
   /* blocks.2: add; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_add_nd_f32(
@@ -1335,18 +1517,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.3.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv1.conv_pw.weight", NULL, "blocks.3.stack.conv1.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[30].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t31_blocks_3_stack_conv1_bn_dw, /*output=*/t32_blocks_3_stack_act2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[30] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t31_blocks_3_stack_conv1_bn_dw, .b = packed, .y = t32_blocks_3_stack_act2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[30].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t31_blocks_3_stack_conv1_bn_dw, /*output=*/t32_blocks_3_stack_act2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv1.conv_pw", "setup", s);
+  }
 
   /* blocks.3.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.3.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv2.conv_dw.weight", NULL, "blocks.3.stack.conv2.bn_dw",
@@ -1367,18 +1563,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.3.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv2.conv_pw.weight", NULL, "blocks.3.stack.conv2.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[32].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t33_blocks_3_stack_conv2_bn_dw, /*output=*/t34_blocks_3_stack_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[32] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t33_blocks_3_stack_conv2_bn_dw, .b = packed, .y = t34_blocks_3_stack_act3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[32].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t33_blocks_3_stack_conv2_bn_dw, /*output=*/t34_blocks_3_stack_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv2.conv_pw", "setup", s);
+  }
 
   /* blocks.3.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.3.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv3.conv_dw.weight", NULL, "blocks.3.stack.conv3.bn_dw",
@@ -1399,18 +1609,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.3.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv3.conv_pw.weight", NULL, "blocks.3.stack.conv3.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv3.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[34].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t35_blocks_3_stack_conv3_bn_dw, /*output=*/t36_blocks_3_stack_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv3.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[34] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t35_blocks_3_stack_conv3_bn_dw, .b = packed, .y = t36_blocks_3_stack_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv3.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[34].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t35_blocks_3_stack_conv3_bn_dw, /*output=*/t36_blocks_3_stack_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv3.conv_pw", "setup", s);
+  }
 
   /* blocks.3: add; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_add_nd_f32(
@@ -1451,18 +1675,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.4.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv1.conv_pw.weight", NULL, "blocks.4.stack.conv1.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[38].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t39_blocks_4_stack_conv1_bn_dw, /*output=*/t40_blocks_4_stack_act2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[38] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t39_blocks_4_stack_conv1_bn_dw, .b = packed, .y = t40_blocks_4_stack_act2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[38].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t39_blocks_4_stack_conv1_bn_dw, /*output=*/t40_blocks_4_stack_act2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv1.conv_pw", "setup", s);
+  }
 
   /* blocks.4.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.4.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv2.conv_dw.weight", NULL, "blocks.4.stack.conv2.bn_dw",
@@ -1483,18 +1721,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.4.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv2.conv_pw.weight", NULL, "blocks.4.stack.conv2.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[40].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t41_blocks_4_stack_conv2_bn_dw, /*output=*/t42_blocks_4_stack_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[40] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t41_blocks_4_stack_conv2_bn_dw, .b = packed, .y = t42_blocks_4_stack_act3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[40].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t41_blocks_4_stack_conv2_bn_dw, /*output=*/t42_blocks_4_stack_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv2.conv_pw", "setup", s);
+  }
 
   /* blocks.4.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.4.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv3.conv_dw.weight", NULL, "blocks.4.stack.conv3.bn_dw",
@@ -1515,18 +1767,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.4.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv3.conv_pw.weight", NULL, "blocks.4.stack.conv3.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv3.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[42].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t43_blocks_4_stack_conv3_bn_dw, /*output=*/t44_blocks_4_stack_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv3.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[42] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t43_blocks_4_stack_conv3_bn_dw, .b = packed, .y = t44_blocks_4_stack_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv3.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[42].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t43_blocks_4_stack_conv3_bn_dw, /*output=*/t44_blocks_4_stack_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv3.conv_pw", "setup", s);
+  }
 
   /* blocks.4: add; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_add_nd_f32(
@@ -1567,18 +1833,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.5.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv1.conv_pw.weight", NULL, "blocks.5.stack.conv1.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[46].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t47_blocks_5_stack_conv1_bn_dw, /*output=*/t48_blocks_5_stack_act2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[46] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t47_blocks_5_stack_conv1_bn_dw, .b = packed, .y = t48_blocks_5_stack_act2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[46].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t47_blocks_5_stack_conv1_bn_dw, /*output=*/t48_blocks_5_stack_act2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv1.conv_pw", "setup", s);
+  }
 
   /* blocks.5.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.5.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv2.conv_dw.weight", NULL, "blocks.5.stack.conv2.bn_dw",
@@ -1599,18 +1879,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.5.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv2.conv_pw.weight", NULL, "blocks.5.stack.conv2.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[48].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t49_blocks_5_stack_conv2_bn_dw, /*output=*/t50_blocks_5_stack_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[48] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t49_blocks_5_stack_conv2_bn_dw, .b = packed, .y = t50_blocks_5_stack_act3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[48].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t49_blocks_5_stack_conv2_bn_dw, /*output=*/t50_blocks_5_stack_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv2.conv_pw", "setup", s);
+  }
 
   /* blocks.5.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.5.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv3.conv_dw.weight", NULL, "blocks.5.stack.conv3.bn_dw",
@@ -1631,18 +1925,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.5.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv3.conv_pw.weight", NULL, "blocks.5.stack.conv3.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv3.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[50].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t51_blocks_5_stack_conv3_bn_dw, /*output=*/t52_blocks_5_stack_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv3.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[50] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t51_blocks_5_stack_conv3_bn_dw, .b = packed, .y = t52_blocks_5_stack_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv3.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[50].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t51_blocks_5_stack_conv3_bn_dw, /*output=*/t52_blocks_5_stack_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv3.conv_pw", "setup", s);
+  }
 
   /* blocks.5: add; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_add_nd_f32(
@@ -1683,18 +1991,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.6.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.6.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv1.conv_pw.weight", NULL, "blocks.6.stack.conv1.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[54].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t55_blocks_6_stack_conv1_bn_dw, /*output=*/t56_blocks_6_stack_act2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[54] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t55_blocks_6_stack_conv1_bn_dw, .b = packed, .y = t56_blocks_6_stack_act2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[54].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t55_blocks_6_stack_conv1_bn_dw, /*output=*/t56_blocks_6_stack_act2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv1.conv_pw", "setup", s);
+  }
 
   /* blocks.6.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.6.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv2.conv_dw.weight", NULL, "blocks.6.stack.conv2.bn_dw",
@@ -1715,18 +2037,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.6.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.6.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv2.conv_pw.weight", NULL, "blocks.6.stack.conv2.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[56].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t57_blocks_6_stack_conv2_bn_dw, /*output=*/t58_blocks_6_stack_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[56] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t57_blocks_6_stack_conv2_bn_dw, .b = packed, .y = t58_blocks_6_stack_act3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[56].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t57_blocks_6_stack_conv2_bn_dw, /*output=*/t58_blocks_6_stack_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv2.conv_pw", "setup", s);
+  }
 
   /* blocks.6.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.6.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv3.conv_dw.weight", NULL, "blocks.6.stack.conv3.bn_dw",
@@ -1747,18 +2083,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.6.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.6.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv3.conv_pw.weight", NULL, "blocks.6.stack.conv3.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv3.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[58].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t59_blocks_6_stack_conv3_bn_dw, /*output=*/t60_blocks_6_stack_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv3.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[58] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t59_blocks_6_stack_conv3_bn_dw, .b = packed, .y = t60_blocks_6_stack_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv3.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[58].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t59_blocks_6_stack_conv3_bn_dw, /*output=*/t60_blocks_6_stack_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv3.conv_pw", "setup", s);
+  }
 
   /* blocks.6: add; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_add_nd_f32(
@@ -1799,18 +2149,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.7.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.7.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv1.conv_pw.weight", NULL, "blocks.7.stack.conv1.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[62].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[62].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t63_blocks_7_stack_conv1_bn_dw, /*output=*/t64_blocks_7_stack_act2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[62] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t63_blocks_7_stack_conv1_bn_dw, .b = packed, .y = t64_blocks_7_stack_act2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[62].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[62].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t63_blocks_7_stack_conv1_bn_dw, /*output=*/t64_blocks_7_stack_act2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv1.conv_pw", "setup", s);
+  }
 
   /* blocks.7.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.7.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv2.conv_dw.weight", NULL, "blocks.7.stack.conv2.bn_dw",
@@ -1831,18 +2195,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.7.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.7.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv2.conv_pw.weight", NULL, "blocks.7.stack.conv2.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[64].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t65_blocks_7_stack_conv2_bn_dw, /*output=*/t66_blocks_7_stack_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[64] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t65_blocks_7_stack_conv2_bn_dw, .b = packed, .y = t66_blocks_7_stack_act3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[64].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t65_blocks_7_stack_conv2_bn_dw, /*output=*/t66_blocks_7_stack_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv2.conv_pw", "setup", s);
+  }
 
   /* blocks.7.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.7.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv3.conv_dw.weight", NULL, "blocks.7.stack.conv3.bn_dw",
@@ -1863,18 +2241,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.7.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.7.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv3.conv_pw.weight", NULL, "blocks.7.stack.conv3.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv3.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[66].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t67_blocks_7_stack_conv3_bn_dw, /*output=*/t68_blocks_7_stack_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv3.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[66] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t67_blocks_7_stack_conv3_bn_dw, .b = packed, .y = t68_blocks_7_stack_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv3.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[66].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t67_blocks_7_stack_conv3_bn_dw, /*output=*/t68_blocks_7_stack_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv3.conv_pw", "setup", s);
+  }
 
   /* blocks.7: add; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_add_nd_f32(
@@ -1915,18 +2307,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.8.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.8.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv1.conv_pw.weight", NULL, "blocks.8.stack.conv1.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[70].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t71_blocks_8_stack_conv1_bn_dw, /*output=*/t72_blocks_8_stack_act2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[70] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t71_blocks_8_stack_conv1_bn_dw, .b = packed, .y = t72_blocks_8_stack_act2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[70].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t71_blocks_8_stack_conv1_bn_dw, /*output=*/t72_blocks_8_stack_act2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv1.conv_pw", "setup", s);
+  }
 
   /* blocks.8.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.8.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv2.conv_dw.weight", NULL, "blocks.8.stack.conv2.bn_dw",
@@ -1947,18 +2353,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.8.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.8.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv2.conv_pw.weight", NULL, "blocks.8.stack.conv2.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[72].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[72].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t73_blocks_8_stack_conv2_bn_dw, /*output=*/t74_blocks_8_stack_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[72] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t73_blocks_8_stack_conv2_bn_dw, .b = packed, .y = t74_blocks_8_stack_act3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[72].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[72].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t73_blocks_8_stack_conv2_bn_dw, /*output=*/t74_blocks_8_stack_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv2.conv_pw", "setup", s);
+  }
 
   /* blocks.8.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.8.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv3.conv_dw.weight", NULL, "blocks.8.stack.conv3.bn_dw",
@@ -1979,18 +2399,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.8.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.8.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv3.conv_pw.weight", NULL, "blocks.8.stack.conv3.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[74].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv3.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[74].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t75_blocks_8_stack_conv3_bn_dw, /*output=*/t76_blocks_8_stack_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv3.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[74] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t75_blocks_8_stack_conv3_bn_dw, .b = packed, .y = t76_blocks_8_stack_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[74].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv3.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[74].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t75_blocks_8_stack_conv3_bn_dw, /*output=*/t76_blocks_8_stack_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv3.conv_pw", "setup", s);
+  }
 
   /* blocks.8: add; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_add_nd_f32(
@@ -2031,18 +2465,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.9.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.9.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv1.conv_pw.weight", NULL, "blocks.9.stack.conv1.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[78].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t79_blocks_9_stack_conv1_bn_dw, /*output=*/t80_blocks_9_stack_act2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[78] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t79_blocks_9_stack_conv1_bn_dw, .b = packed, .y = t80_blocks_9_stack_act2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[78].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t79_blocks_9_stack_conv1_bn_dw, /*output=*/t80_blocks_9_stack_act2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv1.conv_pw", "setup", s);
+  }
 
   /* blocks.9.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.9.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv2.conv_dw.weight", NULL, "blocks.9.stack.conv2.bn_dw",
@@ -2063,18 +2511,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.9.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.9.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv2.conv_pw.weight", NULL, "blocks.9.stack.conv2.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[80].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[80].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t81_blocks_9_stack_conv2_bn_dw, /*output=*/t82_blocks_9_stack_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[80] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t81_blocks_9_stack_conv2_bn_dw, .b = packed, .y = t82_blocks_9_stack_act3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[80].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[80].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t81_blocks_9_stack_conv2_bn_dw, /*output=*/t82_blocks_9_stack_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv2.conv_pw", "setup", s);
+  }
 
   /* blocks.9.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.9.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv3.conv_dw.weight", NULL, "blocks.9.stack.conv3.bn_dw",
@@ -2095,18 +2557,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.9.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.9.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv3.conv_pw.weight", NULL, "blocks.9.stack.conv3.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[82].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv3.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[82].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t83_blocks_9_stack_conv3_bn_dw, /*output=*/t84_blocks_9_stack_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv3.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[82] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t83_blocks_9_stack_conv3_bn_dw, .b = packed, .y = t84_blocks_9_stack_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[82].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv3.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[82].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t83_blocks_9_stack_conv3_bn_dw, /*output=*/t84_blocks_9_stack_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv3.conv_pw", "setup", s);
+  }
 
   /* blocks.9: add; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_add_nd_f32(
@@ -2147,18 +2623,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.10.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.10.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv1.conv_pw.weight", NULL, "blocks.10.stack.conv1.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[86].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[86].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t87_blocks_10_stack_conv1_bn_dw, /*output=*/t88_blocks_10_stack_act2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[86] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t87_blocks_10_stack_conv1_bn_dw, .b = packed, .y = t88_blocks_10_stack_act2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[86].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[86].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t87_blocks_10_stack_conv1_bn_dw, /*output=*/t88_blocks_10_stack_act2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv1.conv_pw", "setup", s);
+  }
 
   /* blocks.10.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.10.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv2.conv_dw.weight", NULL, "blocks.10.stack.conv2.bn_dw",
@@ -2179,18 +2669,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.10.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.10.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv2.conv_pw.weight", NULL, "blocks.10.stack.conv2.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[88].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[88].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t89_blocks_10_stack_conv2_bn_dw, /*output=*/t90_blocks_10_stack_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[88] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t89_blocks_10_stack_conv2_bn_dw, .b = packed, .y = t90_blocks_10_stack_act3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[88].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[88].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t89_blocks_10_stack_conv2_bn_dw, /*output=*/t90_blocks_10_stack_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv2.conv_pw", "setup", s);
+  }
 
   /* blocks.10.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.10.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv3.conv_dw.weight", NULL, "blocks.10.stack.conv3.bn_dw",
@@ -2211,18 +2715,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.10.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.10.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv3.conv_pw.weight", NULL, "blocks.10.stack.conv3.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[90].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv3.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[90].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t91_blocks_10_stack_conv3_bn_dw, /*output=*/t92_blocks_10_stack_conv3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv3.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[90] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t91_blocks_10_stack_conv3_bn_dw, .b = packed, .y = t92_blocks_10_stack_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[90].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv3.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[90].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t91_blocks_10_stack_conv3_bn_dw, /*output=*/t92_blocks_10_stack_conv3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv3.conv_pw", "setup", s);
+  }
 
   /* blocks.10: add; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_add_nd_f32(
@@ -2237,18 +2755,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.11.shortcut.conv: conv 1x1 728->1024 s2, blocks.11.shortcut.bn folded; [2,19,19,728] -> [2,10,10,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.shortcut.conv.weight", NULL, "blocks.11.shortcut.bn",
       /*out_channels=*/1024, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/1024, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[92].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.shortcut.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[92].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t93_blocks_10, /*output=*/t94_blocks_11_shortcut, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.shortcut.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[746496] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[92] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t93_blocks_10, .b = packed, .y = t94_blocks_11_shortcut,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/10, /*width=*/10, /*in_channels=*/728, /*out_channels=*/1024,
+                 /*in_stride=*/728, /*out_stride=*/1024, /*stride=*/2, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/1024, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[92].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.shortcut.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[92].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t93_blocks_10, /*output=*/t94_blocks_11_shortcut, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.shortcut.conv", "setup", s);
+  }
 
   /* blocks.11.stack.act1: relu; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_clamp_nc_f32(
@@ -2279,18 +2811,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.11.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.11.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv1.conv_pw.weight", NULL, "blocks.11.stack.conv1.bn_pw",
       /*out_channels=*/728, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[95].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[95].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t96_blocks_11_stack_conv1_bn_dw, /*output=*/t97_blocks_11_stack_act2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[536544] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/728, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[95] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t96_blocks_11_stack_conv1_bn_dw, .b = packed, .y = t97_blocks_11_stack_act2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/728,
+                 /*in_stride=*/728, /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/728, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[95].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[95].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t96_blocks_11_stack_conv1_bn_dw, /*output=*/t97_blocks_11_stack_act2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv1.conv_pw", "setup", s);
+  }
 
   /* blocks.11.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.11.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv2.conv_dw.weight", NULL, "blocks.11.stack.conv2.bn_dw",
@@ -2311,18 +2857,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.11.stack.conv2.conv_pw: conv 1x1 728->1024 s1, blocks.11.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv2.conv_pw.weight", NULL, "blocks.11.stack.conv2.bn_pw",
       /*out_channels=*/1024, /*group_input_channels=*/728, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/728, /*group_output_channels=*/1024, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[97].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[97].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t98_blocks_11_stack_conv2_bn_dw, /*output=*/t99_blocks_11_stack_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[746496] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/728, /*kernel=*/1, packed));
+    ops[97] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t98_blocks_11_stack_conv2_bn_dw, .b = packed, .y = t99_blocks_11_stack_act3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*in_channels=*/728, /*out_channels=*/1024,
+                 /*in_stride=*/728, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/728, /*group_output_channels=*/1024, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[97].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[97].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t98_blocks_11_stack_conv2_bn_dw, /*output=*/t99_blocks_11_stack_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv2.conv_pw", "setup", s);
+  }
 
   /* blocks.11.stack.conv3.conv_dw: conv 3x3 1024->1024 s2 g1024, blocks.11.stack.conv3.bn_dw folded; [2,19,19,1024] -> [2,10,10,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv3.conv_dw.weight", NULL, "blocks.11.stack.conv3.bn_dw",
@@ -2343,19 +2903,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.11.stack.conv3.conv_pw: conv 1x1 1024->1024 s1, blocks.11.stack.conv3.bn_pw folded; [2,10,10,1024] -> [2,10,10,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv3.conv_pw.weight", NULL, "blocks.11.stack.conv3.bn_pw",
       /*out_channels=*/1024, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/1024, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[99].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv3.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[99].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
-      /*input=*/t100_blocks_11_stack_conv3_bn_dw, /*output=*/t101_blocks_11_stack_conv3,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv3.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1049600] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[99] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t100_blocks_11_stack_conv3_bn_dw, .b = packed, .y = t101_blocks_11_stack_conv3,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/10, /*width=*/10, /*in_channels=*/1024, /*out_channels=*/1024,
+                 /*in_stride=*/1024, /*out_stride=*/1024, /*stride=*/1, /*in_height=*/10, /*in_width=*/10}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/1024, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[99].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv3.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[99].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
+        /*input=*/t100_blocks_11_stack_conv3_bn_dw, /*output=*/t101_blocks_11_stack_conv3,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv3.conv_pw", "setup", s);
+  }
 
   /* blocks.11: add; [2,10,10,1024] -> [2,10,10,1024] */
   s = xnn_create_add_nd_f32(
@@ -2386,19 +2960,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.12.stack.conv1.conv_pw: conv 1x1 1024->1536 s1, blocks.12.stack.conv1.bn_pw folded, relu; [2,10,10,1024] -> [2,10,10,1536] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv1.conv_pw.weight", NULL, "blocks.12.stack.conv1.bn_pw",
       /*out_channels=*/1536, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1024, /*group_output_channels=*/1536, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/1536, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[102].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv1.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[102].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
-      /*input=*/t103_blocks_12_stack_conv1_act_dw, /*output=*/t104_blocks_12_stack_conv1,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv1.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[1574400] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1536, /*in_channels=*/1024, /*kernel=*/1, packed));
+    ops[102] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t103_blocks_12_stack_conv1_act_dw, .b = packed, .y = t104_blocks_12_stack_conv1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/10, /*width=*/10, /*in_channels=*/1024, /*out_channels=*/1536,
+                 /*in_stride=*/1024, /*out_stride=*/1536, /*stride=*/1, /*in_height=*/10, /*in_width=*/10}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1024, /*group_output_channels=*/1536, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/1536, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[102].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv1.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[102].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
+        /*input=*/t103_blocks_12_stack_conv1_act_dw, /*output=*/t104_blocks_12_stack_conv1,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv1.conv_pw", "setup", s);
+  }
 
   /* blocks.12.stack.conv2.conv_dw: conv 3x3 1536->1536 s1 g1536, blocks.12.stack.conv2.bn_dw folded, relu; [2,10,10,1536] -> [2,10,10,1536] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv2.conv_dw.weight", NULL, "blocks.12.stack.conv2.bn_dw",
@@ -2420,19 +3008,33 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.12.stack.conv2.conv_pw: conv 1x1 1536->1536 s1, blocks.12.stack.conv2.bn_pw folded, relu; [2,10,10,1536] -> [2,10,10,1536] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv2.conv_pw.weight", NULL, "blocks.12.stack.conv2.bn_pw",
       /*out_channels=*/1536, /*group_input_channels=*/1536, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1536, /*group_output_channels=*/1536, /*input_channel_stride=*/1536,
-      /*output_channel_stride=*/1536, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[104].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv2.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[104].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
-      /*input=*/t105_blocks_12_stack_conv2_act_dw, /*output=*/t106_blocks_12_stack_conv2,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv2.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[2360832] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1536, /*in_channels=*/1536, /*kernel=*/1, packed));
+    ops[104] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t105_blocks_12_stack_conv2_act_dw, .b = packed, .y = t106_blocks_12_stack_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/10, /*width=*/10, /*in_channels=*/1536, /*out_channels=*/1536,
+                 /*in_stride=*/1536, /*out_stride=*/1536, /*stride=*/1, /*in_height=*/10, /*in_width=*/10}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1536, /*group_output_channels=*/1536, /*input_channel_stride=*/1536,
+        /*output_channel_stride=*/1536, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[104].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv2.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[104].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
+        /*input=*/t105_blocks_12_stack_conv2_act_dw, /*output=*/t106_blocks_12_stack_conv2,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv2.conv_pw", "setup", s);
+  }
 
   /* blocks.12.stack.conv3.conv_dw: conv 3x3 1536->1536 s1 g1536, blocks.12.stack.conv3.bn_dw folded, relu; [2,10,10,1536] -> [2,10,10,1536] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv3.conv_dw.weight", NULL, "blocks.12.stack.conv3.bn_dw",
@@ -2454,18 +3056,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.12.stack.conv3.conv_pw: conv 1x1 1536->2048 s1, blocks.12.stack.conv3.bn_pw folded, relu; [2,10,10,1536] -> [2,10,10,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv3.conv_pw.weight", NULL, "blocks.12.stack.conv3.bn_pw",
       /*out_channels=*/2048, /*group_input_channels=*/1536, /*kernel=*/1, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
-      /*group_input_channels=*/1536, /*group_output_channels=*/2048, /*input_channel_stride=*/1536,
-      /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[106].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv3.conv_pw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[106].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
-      /*input=*/t107_blocks_12_stack_conv3_act_dw, /*output=*/t108_blocks_12, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv3.conv_pw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[3147776] __attribute__((aligned(64)));
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1};
+    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/1536, /*kernel=*/1, packed));
+    ops[106] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t107_blocks_12_stack_conv3_act_dw, .b = packed, .y = t108_blocks_12,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/10, /*width=*/10, /*in_channels=*/1536, /*out_channels=*/2048,
+                 /*in_stride=*/1536, /*out_stride=*/2048, /*stride=*/1, /*in_height=*/10, /*in_width=*/10}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
+        /*group_input_channels=*/1536, /*group_output_channels=*/2048, /*input_channel_stride=*/1536,
+        /*output_channel_stride=*/2048, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[106].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv3.conv_pw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[106].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
+        /*input=*/t107_blocks_12_stack_conv3_act_dw, /*output=*/t108_blocks_12, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv3.conv_pw", "setup", s);
+  }
   return TIMMC_OK;
 }
 

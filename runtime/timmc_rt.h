@@ -98,6 +98,33 @@ size_t timmc_wino_tiles(size_t batch, size_t height, size_t width, size_t dilati
  * NULL. */
 int timmc_wino_weights(timmc_scratch *w, int out_channels, int group_input_channels, float *bias);
 
+/* timmc's GEMM for convolutions (1x1 or 3x3, not grouped) on AVX-512 CPUs
+ * (timmc_gemm.c): a = NHWC input, y = NHWC output, b = weights packed by
+ * timmc_gemm_pack, work[0] = {output min, output max, kernel, padding top,
+ * padding left, dilation}. dims: batch, output height, output width, in
+ * channels (at most TIMMC_GEMM_MAX_IN), out channels, input pixel stride,
+ * output pixel stride, stride, input height, input width. */
+#define TIMMC_GEMM_MAX_IN 4096
+/* Whether this target has the kernel at all (x86-64, GCC or clang). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TIMMC_GEMM_BUILT 1
+#else
+#define TIMMC_GEMM_BUILT 0
+#endif
+int timmc_kernel_gemm(const timmc_op *op, pthreadpool_t pool);
+/* Floats timmc_gemm_pack writes for those channels and kernel size. */
+size_t timmc_gemm_packed_floats(size_t in_channels, size_t out_channels, size_t kernel);
+/* w->kernel ([out][k][k][in], as timmc_load_conv leaves it) and w->bias (or
+ * none) into panels for timmc_kernel_gemm, 64-byte aligned. */
+int timmc_gemm_pack(const timmc_scratch *w, int out_channels, int in_channels, int kernel,
+                    float *packed);
+/* Whether a layer runs timmc_kernel_gemm: the CPU has it (AVX-512F), and the
+ * generator's cost model chose it (chosen) or TIMMC_GEMM=all; never under
+ * TIMMC_GEMM=none. Otherwise the layer creates XNNPACK's operator. */
+int timmc_gemm_use(int chosen);
+/* Whether this build and CPU have timmc_kernel_gemm. */
+int timmc_gemm_supported(void);
+
 /* Initialises XNNPACK once per process, with an allocator that counts. */
 int timmc_xnn_init(void);
 /* Bytes XNNPACK holds now: packed weights and operator state of every model. */

@@ -18,3 +18,12 @@ printf '%s\n' "$out"
 # resnet18 (64x64): 13 3x3 stride-1 convs (all but the three strided firsts of layer2-4)
 rows=$(printf '%s\n' "$out" | grep -Ec '^layer[1-4]\.[01]\.conv[12] +[0-9.]+ +[0-9.]+ +[0-9.]+x  (winograd|direct)$')
 [ "$rows" -eq 13 ] || fail "wino_layers.sh printed $rows layer rows, expected 13"
+out=$(TIMMC_BENCH_OUT="$work/gemm" sh bench/gemm_layers.sh -n 1 -r 1 "$spec")
+printf '%s\n' "$out"
+# resnet18: 15 1x1 and 3x3 convs timmc's GEMM can take (the others are 7x7 or Winograd's)
+rows=$(printf '%s\n' "$out" | grep -Ec '^layer[1-4]\.[01]\.[a-z0-9.]+ +[0-9]+ [13]x[13] [0-9]+->[0-9]+ s[12] +[0-9.]+ +[0-9.]+ +[0-9.]+x  (gemm|xnnpack)$')
+[ "$rows" -eq 15 ] || fail "gemm_layers.sh printed $rows layer rows, expected 15"
+out=$(TIMMC_BENCH_OUT="$work/profile" sh bench/profile.sh -n 1 -r 1 -p 100 "$spec")
+printf '%s\n' "$out"
+printf '%s\n' "$out" | grep -Eq '^pointwise 1x1 s2 +[0-9.]+ +[0-9.]+% +[0-9.]+ +[0-9]+%$' ||
+  fail "profile.sh printed no row for resnet18's strided 1x1 convolutions"

@@ -19,6 +19,7 @@
 local util = require("util")
 local activations = require("activations")
 local POSITIONS = require("passes.winograd").POSITIONS -- Winograd's products per tile
+local pick = require("passes.pick_kernels") -- timmc's own kernels or XNNPACK's, per layer
 
 local xnnpack = {
   name = "xnnpack",
@@ -27,7 +28,7 @@ local xnnpack = {
   arena_tail = "XNN_EXTRA_BYTES",
   passes = { "winograd" },
   sources = { "timmc_err", "timmc_file", "timmc_st", "timmc_npy", "timmc_rt", "timmc_wino",
-              "timmc_rand", "timmc_image", "timmc_png", "timmc_quant", "timmc_calib" },
+              "timmc_gemm", "timmc_rand", "timmc_image", "timmc_png", "timmc_quant", "timmc_calib" },
   libs = "-lXNNPACK -lpthreadpool -lcjson -lm",
 }
 
@@ -118,9 +119,36 @@ end
 function emit.conv(node, ctx)
   local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
   local cin_g, cout_g = node.cin // node.groups, node.cout // node.groups
+  local xnn = pixel_op(node, ctx, "convolution2d", conv_args(ctx, node.pad, { node.k, node.k },
+                       node.stride, node.dilation, node.groups, cin_g, cout_g, x, y, "w->bias",
+                       node.act), x, y)
+  if not pick.gemm_applies(node) then return load_conv(node) .. xnn end
+  -- timmc's GEMM where it is built and the CPU has it (runtime/timmc_gemm.c),
+  -- its packed weights in static storage; XNNPACK's operator elsewhere
+  local min, max = clamp(node.act)
+  local gemm = {
+    "#if TIMMC_GEMM_BUILT",
+    "  if (timmc_gemm_use(/*chosen=*/%d)) {",
+    "    static float packed[%d] __attribute__((aligned(64)));",
+    "    static float params[6] = {/*min=*/%s, /*max=*/%s, /*kernel=*/%d, /*pad_top=*/%d, " ..
+    "/*pad_left=*/%d,",
+    "                              /*dilation=*/%d};",
+    "    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/%d, /*in_channels=*/%d, /*kernel=*/%d, " ..
+    "packed));",
+    "    ops[%d] = (timmc_op){.kernel = timmc_kernel_gemm, .a = %s, .b = packed, .y = %s,",
+    "        .work = {params, NULL},",
+    "        .dims = {/*batch=*/%d, /*height=*/%d, /*width=*/%d, /*in_channels=*/%d, " ..
+    "/*out_channels=*/%d,",
+    "                 /*in_stride=*/%d, /*out_stride=*/%d, /*stride=*/%d, /*in_height=*/%d, " ..
+    "/*in_width=*/%d}};",
+    "  } else\n#endif\n  {\n" }
   return load_conv(node) ..
-    pixel_op(node, ctx, "convolution2d", conv_args(ctx, node.pad, { node.k, node.k }, node.stride,
-             node.dilation, node.groups, cin_g, cout_g, x, y, "w->bias", node.act), x, y)
+    string.format(table.concat(gemm, "\n"), pick.gemm_chosen(node, y.shape) and 1 or 0,
+                  (node.cout + 31) // 32 * 32 * (node.cin * node.k * node.k + 1), min, max,
+                  node.k, node.pad[1], node.pad[4], node.dilation, node.cout, node.cin, node.k,
+                  ctx.op, x.ptr, y.ptr, y.shape[1], y.shape[2], y.shape[3], node.cin, node.cout,
+                  x.stride, y.stride, node.stride, x.shape[2], x.shape[3]) ..
+    xnn:gsub("\n  ", "\n    "):gsub("^  ", "    ") .. "  }\n"
 end
 
 -- BatchNorm as a per-channel affine: a depthwise 1x1 convolution

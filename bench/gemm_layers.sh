@@ -1,0 +1,69 @@
+#!/bin/sh
+# gemm_layers.sh [-t THREADS] [-n RUNS] [-r ROUNDS] SPEC.json...
+# Every 1x1 convolution timmc's GEMM (runtime/timmc_gemm.c) can take, timed
+# both ways in the model: one runner per spec, profiled (--bench RUNS
+# --profile) with TIMMC_GEMM=none (XNNPACK's operator for every layer) and
+# TIMMC_GEMM=all (timmc's GEMM for every layer it applies to) in alternating
+# rounds. Per layer: its shape (pixels, in -> out channels, stride), each
+# way's ms per run (median over rounds), the median of the rounds' ratios,
+# and what the cost model (generator/passes/pick_kernels.lua) chose. Then,
+# per shape class, the geometric mean of the ratios: the table the cost
+# model is checked against. Needs an AVX-512 CPU (elsewhere both ways are
+# XNNPACK). Runners go to $TIMMC_BENCH_OUT (default build/gemm_layers).
+set -eu
+export LC_ALL=C
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+bench_options t:n:r: "$@"
+shift "$bench_shift"
+[ $# -ge 1 ] || { echo "usage: bench/gemm_layers.sh [-t THREADS] [-n RUNS] [-r ROUNDS] SPEC.json..." >&2; exit 2; }
+out=${TIMMC_BENCH_OUT:-build/gemm_layers}
+mkdir -p "$out"
+echo "cpu: $(cpu_name) ($(nproc) cores), threads: $threads, $rounds rounds of $runs runs"
+printf '%-40s %-24s %9s %9s %7s  %s\n' layer "pixels kxk in->out stride" xnn_ms gemm_ms ratio auto
+: > "$out/all.classes"
+for spec in "$@"; do
+  name=$(lua5.4 tools/spec.lua get "$spec" name)
+  generator/timmc build "$spec" -o "$out" > /dev/null
+  # module, shape and the cost model's choice of each layer, from the generated file
+  awk '/^  \/\* [^ ]*: conv / { layer = $2; sub(":", "", layer) }
+       /timmc_gemm_use\(\/\*chosen=\*\// { c = $0; sub(/.*chosen=\*\//, "", c); sub(/\).*/, "", c); g = 1 }
+       /\/\*kernel=\*\// { k = $0; sub(/.*kernel=\*\//, "", k); sub(/,.*/, "", k) }
+       g && /\.dims = \{\/\*batch=\*\// { g = 0; d = $0; gsub(/\/\*[a-z_]*=\*\//, "", d); gsub(/[^0-9,]/, "", d)
+         split(d, v, ","); px = v[1] * v[2] * v[3]
+         getline; e = $0; gsub(/\/\*[a-z_]*=\*\//, "", e); gsub(/[^0-9,]/, "", e); split(e, u, ",")
+         printf "%s %s %s %s %s %s %s\n", layer, px, v[4], v[5], u[3], k, c == "1" ? "gemm" : "xnnpack" }' \
+    "$out/$name.c" | sort > "$out/$name.gemm_layers"
+  for r in $(seq "$rounds"); do
+    for mode in none all; do
+      TIMMC_GEMM=$mode "$out/$name" --random-weights 1 --threads "$threads" --bench "$runs" \
+        --profile > "$out/$name.$mode.$r"
+    done
+  done
+  # per layer: ms of each round both ways -> medians and the median ratio
+  for r in $(seq "$rounds"); do
+    for mode in none all; do
+      per_module "$out/$name.$mode.$r" > "$out/$name.$mode.$r.ms"
+    done
+    join "$out/$name.none.$r.ms" "$out/$name.all.$r.ms"
+  done | sort | awk '
+    { n[$1]++; x[$1, n[$1]] = $2; g[$1, n[$1]] = $3; q[$1, n[$1]] = $2 / $3 }
+    function med(a, k, c,   i, j, t, v) {
+      for (i = 1; i <= c; i++) v[i] = a[k, i]
+      for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+      return v[int((c + 1) / 2)]
+    }
+    END { for (k in n) printf "%s %.4f %.4f %.4f\n", k, med(x, k, n[k]), med(g, k, n[k]), med(q, k, n[k]) }' |
+    sort | join - "$out/$name.gemm_layers" > "$out/$name.gemm_joined"
+  while read -r layer xnn gemm ratio px cin cout s k auto; do
+    printf '%-40s %-24s %9.3f %9.3f %6.2fx  %s\n' "$layer" "$px ${k}x$k $cin->$cout s$s" "$xnn" \
+      "$gemm" "$ratio" "$auto"
+    # shape class: pixels by powers of 4, channels by powers of 2 of the smaller side
+    echo "$px $cin $cout $s $ratio $xnn $gemm $k" >> "$out/all.classes"
+  done < "$out/$name.gemm_joined"
+done
+echo "by shape class (kernel, pixels, min(in, out) channels, stride): sums of ms, geometric mean of the ratios"
+awk '{ p = 1; while (p * 4 <= $1) p *= 4; c = 1; m = ($2 < $3 ? $2 : $3); while (c * 2 <= m) c *= 2
+       k = sprintf("%dx%d pixels>=%-6d ch>=%-5d s%d", $8, $8, p, c, $4); n[k]++; l[k] += log($5); x[k] += $6; g[k] += $7 }
+     END { for (k in n) printf "%-40s %3d layers %9.3f %9.3f %6.2fx\n", k, n[k], x[k], g[k], exp(l[k] / n[k]) }' \
+  "$out/all.classes" | sort

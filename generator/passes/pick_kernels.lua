@@ -1,0 +1,58 @@
+-- pick_kernels: which layers run timmc's own kernels instead of XNNPACK's
+-- operator, by a cost model checked against XNNPACK layer by layer
+-- (bench/gemm_layers.sh prints both). Today one kernel: timmc's GEMM for 1x1
+-- and 3x3 convolutions (runtime/timmc_gemm.c, AVX-512 CPUs). The generator
+-- does not know the CPU the model will run on, so the choice is a hint: the
+-- emitted code takes the kernel where the cost model chose it and the CPU
+-- has it, XNNPACK's operator otherwise (and everywhere under
+-- TIMMC_GEMM=none). No node changes: the backend's conv emitter asks here.
+local pick = {}
+
+pick.MAX_IN = 4096 -- TIMMC_GEMM_MAX_IN in runtime/timmc_rt.h
+
+-- Whether timmc's GEMM computes this conv at all: 1x1 or 3x3, not grouped,
+-- any stride, padding and dilation, a clamp or no activation (conv's act is
+-- a clamp).
+function pick.gemm_applies(node)
+  return node.kind == "conv" and (node.k == 1 or node.k == 3) and node.groups == 1 and
+         node.cin <= pick.MAX_IN
+end
+
+-- The cost model, from bench/gemm_layers.sh and a per-layer microbenchmark
+-- on a Zen 4 pair (docs: /issue 14's note; 1 thread, XNNPACK against
+-- timmc_gemm on the models' shapes):
+-- - both compute at the FMA peak, XNNPACK's 7x16 kernel at about 110-117
+--   GFLOP/s a core, timmc's 12x32 at 0.93 of that (100-107);
+-- - XNNPACK reads the whole weights again for every 7 output pixels; that
+--   costs nothing while they stay in cache (measured: up to 4 MiB at 49
+--   pixels), and past about 6 MiB each pass costs the rest at ~20 GB/s
+--   (10x10 1536->2048: 12 MiB, 15 passes, 2-3x slower than the FMAs allow);
+-- - timmc's GEMM takes all pixels in one task row up to 144 of them (then
+--   48): the weights come from memory once.
+local FLOPS_PER_MS = 2e8 -- 2 threads
+local OURS = 0.93
+local CACHED = 6 * 2 ^ 20
+local BYTES_PER_MS = 2e7
+local MARGIN = 0.9
+
+local function ceil_div(a, b) return (a + b - 1) // b end
+
+-- Predicted ms of XNNPACK's convolution and of timmc's GEMM for a node with
+-- output shape y.
+function pick.gemm_cost(node, y)
+  local pixels = y[1] * y[2] * y[3]
+  local flops = 2 * pixels * node.cin * node.cout * node.k * node.k
+  local weights = 4 * node.cin * node.cout * node.k * node.k
+  local spill = math.max(0, weights - CACHED) / BYTES_PER_MS -- one pass past the cache
+  local ours_passes = pixels <= 144 and 1 or ceil_div(pixels, 48)
+  return flops / FLOPS_PER_MS + (ceil_div(pixels, 7) - 1) * spill,
+         flops / (OURS * FLOPS_PER_MS) + (ours_passes - 1) * spill
+end
+
+function pick.gemm_chosen(node, y)
+  if not pick.gemm_applies(node) then return false end
+  local xnn, ours = pick.gemm_cost(node, y)
+  return ours < MARGIN * xnn
+end
+
+return pick
