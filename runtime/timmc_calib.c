@@ -273,8 +273,14 @@ static int ckpt_add_f32(ckpt *c, const char *name, int ndim, const int64_t *shap
 
 /* One int8 convolution: folded, then int8 per output channel. */
 static int add_qconv(ckpt *c, const timmc_st *st, const timmc_qconv *q, timmc_scratch *w) {
-  TIMMC_TRY(timmc_load_conv(w, st, q->weight, q->bias, q->bn, q->out_channels,
-                            q->group_input_channels, q->kernel, q->bn_eps));
+  if (q->linear_ndim) {
+    TIMMC_TRY(timmc_load_linear(w, st, q->weight, q->bias, q->bn, q->out_channels,
+                                q->group_input_channels, q->linear_ndim, 1, q->hard_sigmoid,
+                                q->bn_eps));
+  } else {
+    TIMMC_TRY(timmc_load_conv(w, st, q->weight, q->bias, q->bn, q->out_channels,
+                              q->group_input_channels, q->kernel, q->bn_eps));
+  }
   const int out = q->out_channels, in = q->group_input_channels;
   const size_t kk = (size_t)q->kernel * q->kernel, per_out = (size_t)in * kk;
   int8_t *k8 = malloc((size_t)out * per_out);
@@ -302,7 +308,8 @@ static int add_qconv(ckpt *c, const timmc_st *st, const timmc_qconv *q, timmc_sc
   const size_t len = strlen(q->weight) - strlen(".weight");
   snprintf(prefix, sizeof prefix, "%.*s", (int)len, q->weight);
   const int64_t shape[4] = {out, in, q->kernel, q->kernel}, vec[1] = {out};
-  int rc = ckpt_add(c, q->weight, "I8", 4, shape, k8, (size_t)out * per_out);
+  int rc = ckpt_add(c, q->weight, "I8", q->linear_ndim ? q->linear_ndim : 4, shape, k8,
+                    (size_t)out * per_out);
   snprintf(name, sizeof name, "%s.weight_scale", prefix);
   if (rc == TIMMC_OK) rc = ckpt_add(c, name, "F32", 1, vec, scale, (size_t)out * sizeof(float));
   else free(scale);

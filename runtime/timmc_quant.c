@@ -64,9 +64,9 @@ static int reserve(timmc_scratch *w, size_t count, size_t out) {
   return TIMMC_OK;
 }
 
-int timmc_load_conv_qc8(timmc_scratch *w, const timmc_st *st, const char *weight,
-                        int out_channels, int group_input_channels, int kernel,
-                        float input_scale) {
+/* An int8 checkpoint's weight of ndim 4 ([out, in, k, k]) or 2 ([out, in]). */
+static int load_qc8(timmc_scratch *w, const timmc_st *st, const char *weight, int out_channels,
+                    int group_input_channels, int kernel, int ndim, float input_scale) {
   const size_t kk = (size_t)kernel * kernel, per_out = (size_t)group_input_channels * kk;
   const size_t count = (size_t)out_channels * per_out;
   const int64_t shape[4] = {out_channels, group_input_channels, kernel, kernel};
@@ -80,7 +80,7 @@ int timmc_load_conv_qc8(timmc_scratch *w, const timmc_st *st, const char *weight
   prefix[len - 7] = '\0';
   TIMMC_TRY(reserve(w, count, (size_t)out_channels));
   int8_t *oihw = w->qk + count;
-  TIMMC_TRY(timmc_st_read_i8(st, weight, 4, shape, oihw));
+  TIMMC_TRY(timmc_st_read_i8(st, weight, ndim, shape, oihw));
   snprintf(name, sizeof name, "%s.weight_scale", prefix);
   TIMMC_TRY(timmc_st_read_f32(st, name, 1, vec, w->qs));
   snprintf(name, sizeof name, "%s.bias", prefix);
@@ -101,6 +101,17 @@ int timmc_load_conv_qc8(timmc_scratch *w, const timmc_st *st, const char *weight
     }
   }
   return TIMMC_OK;
+}
+
+int timmc_load_conv_qc8(timmc_scratch *w, const timmc_st *st, const char *weight,
+                        int out_channels, int group_input_channels, int kernel,
+                        float input_scale) {
+  return load_qc8(w, st, weight, out_channels, group_input_channels, kernel, 4, input_scale);
+}
+
+int timmc_load_linear_qc8(timmc_scratch *w, const timmc_st *st, const char *weight,
+                          int out_features, int in_features, int ndim, float input_scale) {
+  return load_qc8(w, st, weight, out_features, in_features, 1, ndim, input_scale);
 }
 
 void timmc_lut8_fill(int8_t lut[256], float (*fn)(float x, float c), float c, timmc_qparams in,

@@ -46,6 +46,11 @@ int timmc_load_conv_qc8(timmc_scratch *w, const timmc_st *st, const char *weight
                         int out_channels, int group_input_channels, int kernel,
                         float input_scale);
 
+/* The same for an int8 linear layer: WEIGHT is I8 [out, in] (ndim 2) or
+ * [out, in, 1, 1] (ndim 4); w->qk is [out][in]. */
+int timmc_load_linear_qc8(timmc_scratch *w, const timmc_st *st, const char *weight,
+                          int out_features, int in_features, int ndim, float input_scale);
+
 /* lut[v + 128] = the int8 of fn(x, c) for the x that int8 v stands for. */
 void timmc_lut8_fill(int8_t lut[256], float (*fn)(float x, float c), float c, timmc_qparams in,
                      timmc_qparams out);
@@ -60,6 +65,9 @@ typedef struct timmc_qconv {
   const char *weight, *bias, *bn; /* timm's keys; bias and bn may be NULL */
   double bn_eps;
   int out_channels, group_input_channels, kernel;
+  /* a linear layer (timmc_load_linear folds it): its weight's ndim (2, or 4
+   * for a 1x1 conv on a pooled vector) and hard_sigmoid; 0 for convolutions */
+  int linear_ndim, hard_sigmoid;
 } timmc_qconv;
 
 typedef struct timmc_quant_info {

@@ -94,7 +94,7 @@ function emit.conv(h, node, ctx)
   local cin_g, cout_g = node.cin // node.groups, node.cout // node.groups
   local min, max = qclamp(node.act, qy)
   local p = node.pad
-  ctx.qconvs[#ctx.qconvs + 1] = string.format("    {%q, %s, %s, %s, %d, %d, %d},\n", node.weight,
+  ctx.qconvs[#ctx.qconvs + 1] = string.format("    {%q, %s, %s, %s, %d, %d, %d, 0, 0},\n", node.weight,
                                               quote(node.bias), quote(node.bn),
                                               util.float_repr(node.bn_eps), node.cout, cin_g,
                                               node.k)
@@ -115,6 +115,38 @@ function emit.conv(h, node, ctx)
     setup(h, node, ctx, "convolution2d_nhwc_qc8", {
       { "batch_size", x.shape[1] }, { "input_height", x.shape[2] },
       { "input_width", x.shape[3] }, { "input", x.ptr }, { "output", y.ptr } })
+end
+
+-- a linear layer (a pooled vector in, one out) as a 1x1 convolution of N
+-- pixels; BatchNorm and a hard_sigmoid gate folded (timmc_load_linear)
+function emit.linear(h, node, ctx)
+  local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
+  local qx, qy = ctx.qp(node.inputs[1]), ctx.qp(node.output)
+  local min, max = qclamp(node.act, qy)
+  if node.gate then -- hard_sigmoid folded: clamp to [0, 1]
+    min = string.format("timmc_quantize_one(0.0, %s)", qy.ref)
+    max = string.format("timmc_quantize_one(1.0, %s)", qy.ref)
+  end
+  ctx.qconvs[#ctx.qconvs + 1] = string.format("    {%q, %q, %s, %s, %d, %d, 1, %d, %d},\n",
+                                              node.weight, node.bias, quote(node.bn),
+                                              util.float_repr(node.bn_eps), node.cout, node.cin,
+                                              node.weight_ndim, node.gate and 1 or 0)
+  return string.format("  TIMMC_TRY(timmc_load_linear_qc8(w, st, %q, /*out_features=*/%d, " ..
+                       "/*in_features=*/%d,\n      /*weight_ndim=*/%d, %s));\n", node.weight,
+                       node.cout, node.cin, node.weight_ndim, qx.scale) ..
+    create(h, node, ctx, "convolution2d_nhwc_qc8", {
+      { "input_padding_top", 0 }, { "input_padding_right", 0 },
+      { "input_padding_bottom", 0 }, { "input_padding_left", 0 },
+      { "kernel_height", 1 }, { "kernel_width", 1 }, { "subsampling_height", 1 },
+      { "subsampling_width", 1 }, { "dilation_height", 1 }, { "dilation_width", 1 },
+      { "groups", 1 }, { "group_input_channels", node.cin },
+      { "group_output_channels", node.cout }, { "input_channel_stride", x.stride },
+      { "output_channel_stride", y.stride }, { "input_zero_point", qx.zp },
+      { "input_scale", qx.scale }, "w->qs", "w->qk", "w->qb", { "output_zero_point", qy.zp },
+      { "output_scale", qy.scale }, { "output_min", min }, { "output_max", max } }) ..
+    setup(h, node, ctx, "convolution2d_nhwc_qc8", {
+      { "batch_size", x.shape[1] }, { "input_height", 1 }, { "input_width", 1 },
+      { "input", x.ptr }, { "output", y.ptr } })
 end
 
 local function binary(h, node, ctx, kind, a_shape, b_id, b_shape)
@@ -212,13 +244,20 @@ int8.SAME_SCALE = { maxpool = true, copy = true, global_pool = true }
 
 local function global_max(node) return node.kind ~= "global_pool" or node.mode == "max" end
 
--- Whether a node runs in int8 (the quantize pass asks). A convolution with
--- fewer than 8 input channels per group (the stem, on the image's 3) stays
+-- Whether a node runs in int8 (the quantize pass asks). A dense convolution
+-- of fewer than 8 input channels (the stem, on the image's 3) stays
 -- float32: XNNPACK's int8 GEMM takes input channels 8 at a time, so with 3
 -- over half its work is padding, and the image's own rounding to int8 would
--- add to every output (docs/int8.md has the measurements).
-function int8.runs_int8(node)
-  return node.kind ~= "conv" or node.cin // node.groups >= 8
+-- add to every output (docs/int8.md).
+-- A linear layer stays float32 where it sums slices of its input first
+-- (in_repeat), and where it makes one of forward's outputs (a classifier's
+-- logits): the range of logits is what calibration is least sure of (the
+-- extremes come from the few classes each image shows), and an output is
+-- dequantized at once, so int8 would save only a small GEMM.
+function int8.runs_int8(node, is_output)
+  if node.kind == "conv" then return node.groups > 1 or node.cin >= 8 end
+  if node.kind == "linear" then return node.in_repeat == 1 and not is_output end
+  return true
 end
 
 -- Whether node's output takes its input's quantization (the quantize pass).

@@ -210,7 +210,8 @@ function emit.run(model, templates)
     if T[node.output].dtype == "qs8" and node.weight then
       -- an int8 convolution reads its int8 weight, and a scale and bias per
       -- output channel (float32), in place of timm's tensors (docs/int8.md)
-      weights_bytes = weights_bytes + node.cout * (node.cin // node.groups) * node.k * node.k *
+      local k = node.k or 1 -- (a linear layer: 1x1, one group)
+      weights_bytes = weights_bytes + node.cout * (node.cin // (node.groups or 1)) * k * k *
                       ir.DTYPES.qs8.bytes + 2 * node.cout * ir.DTYPES.f32.bytes
     else
       for _, k in ipairs(ops.reads(node)) do read[k] = true end

@@ -1,6 +1,8 @@
 -- quantize: the spec's "precision": "int8" (docs/int8.md). Chooses the nodes
 -- that run in int8 (per-tensor int8 activations, per-channel int8 weights):
--- those the backend has an int8 form for (backend.ops[kind].int8), except
+-- those the backend has an int8 form for (backend.ops[kind].int8(node,
+-- is_output) says whether it takes this node; same_scale(node) whether the
+-- output must keep its input's scale, as max pooling's does), except
 -- concatenations, whose inputs share one buffer and so would have to share
 -- one scale. Between an int8 node and a float32 one it inserts a quantize or
 -- dequantize node. What the API returns stays float32: forward's outputs and
@@ -88,7 +90,8 @@ function quantize.run(model)
   local boundary = boundaries(model)
   for _, node in ipairs(model.nodes) do
     local impl = backend.ops[node.kind]
-    local int8 = impl and impl.int8 and impl.int8(node, model) and not shared[node.output]
+    local int8 = impl and impl.int8 and impl.int8(node, boundary[node.output])
+                 and not shared[node.output]
     for i, id in ipairs(node.inputs) do
       node.inputs[i] = int8 and as_q8(id) or as_f32(id)
     end

@@ -1,0 +1,102 @@
+-- luacheck: std +busted
+-- The quantize pass (spec "precision": "int8"; docs/int8.md).
+local helper = require("helper")
+local driver = require("driver")
+
+local function int8_model(arch, extra)
+  local raw = helper.spec(arch, extra)
+  raw.precision = "int8"
+  return helper.compile_until(raw, "quantize")
+end
+
+local function dtype(model, id) return model.tensors[id].dtype end
+
+describe("quantize", function()
+  it("leaves a float32 spec's nodes alone but keys every tensor", function()
+    local m = helper.compile_until(helper.spec("resnet18", { input_size = { 3, 64, 64 } }),
+                                   "quantize")
+    for _, n in ipairs(m.nodes) do
+      assert.is_not.equal("quantize", n.kind)
+      assert.equal("f32", dtype(m, n.output))
+    end
+    for _, t in ipairs(m.tensors) do assert.is_string(t.qkey) end
+  end)
+
+  it("runs resnet18's convolutions, adds and pooling in int8, its stem float32", function()
+    local m = int8_model("resnet18", { input_size = { 3, 64, 64 } })
+    local stem = helper.node(m, "conv1", "conv")
+    assert.equal("f32", dtype(m, stem.output)) -- 3 input channels
+    local n_int8 = 0
+    for _, n in ipairs(m.nodes) do
+      if n.kind == "conv" and n ~= stem or n.kind == "add" or n.kind == "maxpool" then
+        assert.equal("qs8", dtype(m, n.output), n.name)
+        for _, id in ipairs(n.inputs) do assert.equal("qs8", dtype(m, id), n.name) end
+        n_int8 = n_int8 + 1
+      end
+    end
+    assert.is_true(n_int8 > 20)
+    -- max pooling keeps its input's scale: the same range key
+    local pool = helper.node(m, "maxpool", "maxpool")
+    assert.equal(m.tensors[pool.inputs[1]].qkey, m.tensors[pool.output].qkey)
+  end)
+
+  it("keeps what the API returns float32, and forward_head's start too", function()
+    local m = int8_model("resnet18", { input_size = { 3, 64, 64 }, num_classes = 10 })
+    for _, o in ipairs(m.outputs) do assert.equal("f32", dtype(m, o.tensor)) end
+    assert.equal("f32", dtype(m, m.backbone_out))
+    assert.equal("f32", dtype(m, m.head.pool))
+    -- the head reads the float32 backbone output (which forward_head writes),
+    -- quantized again, not the int8 tensor forward made before it
+    local readers = 0
+    for _, n in ipairs(m.nodes) do
+      for _, id in ipairs(n.inputs) do
+        if id == m.backbone_out then
+          readers = readers + 1
+          assert.equal("quantize", n.kind)
+        end
+      end
+    end
+    assert.equal(1, readers)
+  end)
+
+  it("puts a conversion wherever the precision changes, and nowhere else", function()
+    local m = int8_model("densenet121", { input_size = { 3, 64, 64 }, features_only = true })
+    for _, n in ipairs(m.nodes) do
+      local y = dtype(m, n.output)
+      for _, id in ipairs(n.inputs) do
+        local x = dtype(m, id)
+        if n.kind == "quantize" then
+          assert.are.same({ "f32", "qs8" }, { x, y })
+        elseif n.kind == "dequantize" then
+          assert.are.same({ "qs8", "f32" }, { x, y })
+        else
+          assert.equal(y, x, n.name .. " (" .. n.kind .. ")")
+        end
+      end
+      -- concatenations share one buffer: theirs stay float32
+      if n.kind == "concat" then assert.equal("f32", y) end
+    end
+  end)
+
+  it("names a tensor's range alike in the int8 model and its float32 reference", function()
+    local raw = helper.spec("mobilenetv3_small_050", { input_size = { 3, 96, 96 },
+                                                      features_only = true, precision = "int8" })
+    local spec, arch = require("spec").check(raw, "test.json")
+    local ref = driver.pipeline(driver.reference_spec(spec), arch, { stop_after = "quantize" })
+    local m = driver.pipeline(spec, arch, { stop_after = "quantize" })
+    assert.equal("net_f32", ref.spec.name)
+    assert.is_true(ref.spec.reference)
+    local keys = {}
+    for _, t in ipairs(ref.tensors) do keys[t.qkey] = true end
+    for _, t in ipairs(m.tensors) do
+      if t.dtype == "qs8" then assert.is_true(keys[t.qkey], t.qkey) end
+    end
+  end)
+
+  it("refuses int8 on a backend with no int8 operators", function()
+    local raw = helper.spec("resnet18", { precision = "int8", backend = "portable" })
+    assert.has_error(function() helper.compile_until(raw, "quantize") end,
+                     "test.json: key 'precision': the portable backend has no int8 operators " ..
+                     "(use \"f32\")")
+  end)
+end)
