@@ -134,12 +134,69 @@ local function conv_body(node, x, y, wo, bo)
                                  clamp_stmt(node.act, "yp[co]", "          ")) or ""))
 end
 
+-- A pointwise convolution (1x1, stride 1, no padding, one group) is a matrix
+-- product over the pixels: four pixels at a time share each weight row read,
+-- each output summed in the same order as conv_body's (bias, then input
+-- channel by input channel), so the numbers are the same.
+local BLOCK = 4
+local function pointwise_body(node, x, y, wo, bo)
+  local cin, cout = node.cin, node.cout
+  local pixels = y.shape[1] * y.shape[2] * y.shape[3]
+  local function rows(fmt, sep)
+    local r = {}
+    for j = 0, BLOCK - 1 do r[#r + 1] = fmt:gsub("#", tostring(j)) end
+    return table.concat(r, sep)
+  end
+  local init = bo and string.format("weights[%d + co]", bo) or "0.0f"
+  local clamp = clamp_stmt(node.act, "y#[co]", "      ")
+  local full = pixels - pixels % BLOCK
+  local block = string.format(
+    "  for (int p = 0; p < %d; p += %d) {\n" ..
+    "%s" .. "%s" ..
+    "    for (int co = 0; co < %d; co++) %s = %s;\n" ..
+    "    for (int ci = 0; ci < %d; ci++) {\n" ..
+    "      const float *restrict const wp = weights + %d + ci * %d;\n" ..
+    "%s" ..
+    "      for (int co = 0; co < %d; co++) {\n" ..
+    "        const float w = wp[co];\n" ..
+    "%s" ..
+    "      }\n    }\n%s  }\n", full, BLOCK,
+    rows(string.format("    float *restrict const y# = %s + (p + #) * %d;\n", y.ptr, y.stride), ""),
+    rows(string.format("    const float *restrict const x# = %s + (p + #) * %d;\n", x.ptr,
+                       x.stride), ""),
+    cout, rows("y#[co]", " = "), init, cin, wo, cout,
+    rows("      const float a# = x#[ci];\n", ""), cout, rows("        y#[co] += a# * w;\n", ""),
+    clamp ~= "" and string.format("    for (int co = 0; co < %d; co++) {\n%s    }\n", cout,
+                                  rows(clamp, "")) or "")
+  if full == pixels then return block end
+  local one = clamp_stmt(node.act, "yp[co]", "      ")
+  return block .. string.format(
+    "  for (int p = %d; p < %d; p++) {\n" ..
+    "    float *restrict const yp = %s + p * %d;\n" ..
+    "    const float *restrict const xp = %s + p * %d;\n" ..
+    "    for (int co = 0; co < %d; co++) yp[co] = %s;\n" ..
+    "    for (int ci = 0; ci < %d; ci++) {\n" ..
+    "      const float xv = xp[ci];\n" ..
+    "      for (int co = 0; co < %d; co++) yp[co] += xv * weights[%d + ci * %d + co];\n" ..
+    "    }\n%s  }\n", full, pixels, y.ptr, y.stride, x.ptr, x.stride, cout, init, cin, cout, wo,
+    cout,
+    one ~= "" and string.format("    for (int co = 0; co < %d; co++) {\n%s    }\n", cout, one)
+    or "")
+end
+
+local function pointwise(node)
+  local p = node.pad
+  return node.k == 1 and node.stride == 1 and node.groups == 1 and
+         p[1] == 0 and p[2] == 0 and p[3] == 0 and p[4] == 0
+end
+
 function emit.conv(node, ctx)
   local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
   local cin_g = node.cin // node.groups
   local wo = reserve(ctx, node.k * node.k * cin_g * node.cout)
   local bo = (node.bias or node.bn) and reserve(ctx, node.cout) or nil
-  ctx.ops[#ctx.ops + 1] = fn(ctx, node, conv_body(node, x, y, wo, bo))
+  ctx.ops[#ctx.ops + 1] = fn(ctx, node, (pointwise(node) and pointwise_body or conv_body)(
+    node, x, y, wo, bo))
   return string.format(
     "  TIMMC_TRY(timmc_pt_conv(st, packed + %d, %s, %q, %s, %s,\n      /*out_channels=*/%d, " ..
     "/*group_input_channels=*/%d, /*kernel=*/%d, /*bn_eps=*/%s));\n", wo,
