@@ -20,6 +20,7 @@
 #     prefix=$(sh tools/cross.sh aarch64) && $prefix build-aarch64/g_resnet18_cls --info
 set -u
 target=${1:-}
+[ "$target" = cortex-m ] && exec sh "$(dirname "$0")/cross_cortexm.sh" # docs/portable.md
 case $target in
   aarch64) triple=aarch64-linux-gnu debarch=arm64 qemu=qemu-aarch64 ;;
   armhf) triple=arm-linux-gnueabihf debarch=armhf qemu=qemu-arm ;;

@@ -88,3 +88,14 @@ for target in aarch64 armhf; do
   fi
   echo "$target: cross build and emulated suite took $(($(date +%s) - t0)) s"
 done
+
+# Cortex-M (docs/portable.md): the toolchain and qemu-system-arm from Debian,
+# then the native build's portable_cortex_m: the firmware images of two edge
+# backbones under emulation give the host's outputs bit for bit (about a minute)
+t0=$(date +%s)
+if sh tools/cross_cortexm.sh >/dev/null; then
+  (cd build && ctest --output-on-failure -R '^portable_cortex_m$')
+  echo "cortex-m: firmware images and their check took $(($(date +%s) - t0)) s"
+else
+  echo "cortex-m: SKIPPED: tools/cross.sh cortex-m could not install the toolchain (above)"
+fi
