@@ -37,7 +37,10 @@ for spec in "$@"; do
   # shellcheck disable=SC2086
   bench=$(timeout 300 $prefix "$dir/cm/$name.elf" -icount shift=0 -append "--input $work/in.npy --bench 1")
   insns=$(echo "$bench" | sed -n 's/^instructions_per_forward: //p')
-  [ -n "$insns" ] && [ "$insns" -gt 0 ] || { echo "$name: no instruction count in $bench"; exit 1; }
+  if [ -z "$insns" ] || [ "$insns" -le 0 ]; then
+    echo "$name: no instruction count in $bench"
+    exit 1
+  fi
   echo "$name: $n outputs bit for bit the same on the Cortex-M7 as on this host; $(echo "$info" |
     sed 's/.*"flash_bytes": \([0-9]*\).*"ram_bytes": \([0-9]*\).*/flash \1 bytes, RAM \2 bytes/');" \
     "$insns instructions per forward"

@@ -8,5 +8,7 @@ for f in "$1"/out*.npy; do
   cmp "$f" "$2/$(basename "$f")" >&2
   n=$((n + 1))
 done
-[ "$(ls "$2" | grep -c '^out.*\.npy$')" -eq "$n" ] || { echo "$2: not $n outputs" >&2; exit 1; }
+m=0
+for f in "$2"/out*.npy; do [ -e "$f" ] && m=$((m + 1)); done
+[ "$m" -eq "$n" ] || { echo "$2: $m outputs, $1: $n" >&2; exit 1; }
 echo "$n"

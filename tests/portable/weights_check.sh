@@ -36,7 +36,7 @@ status=0
 [ "$(wc -l <"$work/bad.err")" -eq 1 ] || { echo "expected one line:"; cat "$work/bad.err"; exit 1; }
 grep -q "tensor" "$work/bad.err" || { echo "the message names no tensor:"; cat "$work/bad.err"; exit 1; }
 [ ! -e "$work/bad/${name}_weights.c" ] || { echo "a file was written anyway"; exit 1; }
-! ls "$work/bad" | grep -q . || { echo "left behind: $(ls "$work/bad")"; exit 1; }
+for f in "$work"/bad/*; do [ ! -e "$f" ] || { echo "left behind: $f"; exit 1; }; done
 echo "mismatched checkpoint refused: $(cat "$work/bad.err")"
 
 # one line, exit 2, nothing written: --target cortex-m or weights on an
@@ -46,10 +46,10 @@ refuse() {
   shift
   status=0
   "$@" 2>"$work/refused.err" || status=$?
-  [ "$status" -eq 2 ] && [ "$(wc -l <"$work/refused.err")" -eq 1 ] && [ ! -e "$out" ] || {
+  if [ "$status" -ne 2 ] || [ "$(wc -l <"$work/refused.err")" -ne 1 ] || [ -e "$out" ]; then
     echo "$*: exit $status, $(cat "$work/refused.err"), $out: $(ls "$out" 2>&1)"
     exit 1
-  }
+  fi
   echo "refused: $(cat "$work/refused.err")"
 }
 xnn=$root/tests/golden/specs/g_resnet18_cls.json
