@@ -208,7 +208,10 @@ function driver.build(spec_path, outdir, opts)
   local function add(list) for _, w in ipairs(list) do words[#words + 1] = w end end
   add(env_words("CFLAGS"))
   add(driver.cflags())
-  if sysroot then add({ "-I" .. sysroot .. "/usr/include" }) end
+  if sysroot then
+    -- its multiarch folder too (libjpeg's jconfig.h), which TRIPLE-gcc does not search
+    add({ "-I" .. sysroot .. "/usr/include", "-isystem", sysroot .. "/usr/include/" .. triple })
+  end
   add({ "-I" .. outdir, "-I" .. rt, "-DTIMMC_MODEL=" .. model.spec.name .. "_model" })
   if model.reference then add({ "-DTIMMC_REFERENCE=" .. model.reference.spec.name .. "_model" }) end
   if model.spec.embed_weights then add({ driver.embed_define(model.spec, spec_path) }) end
