@@ -5,10 +5,11 @@
 # Then builds it all again in build-asan with clang-14, ASan and UBSan
 # (TIMMC_SANITIZE) plus the libFuzzer targets (TIMMC_FUZZ) and runs the suite
 # there too. Then the ARM targets (tools/cross.sh): cross builds in
-# build-aarch64 and build-armhf whose golden suite and a part of the seed
-# suite run under qemu-user, the firmware example (examples/firmware) natively,
-# from an install (find_package) and for aarch64 with embedded weights, and a
-# size report per target. .ci/run calls this.
+# build-aarch64 and build-armhf whose golden suite and seed suite run under
+# qemu-user (the seeds' forwards for nine of the specs: see below), the
+# firmware example (examples/firmware) natively, from an install
+# (find_package) and for aarch64 with embedded weights, and a size report per
+# target. .ci/run calls this.
 set -eu
 cd "$(dirname "$0")/.."
 sh tools/deps.sh
@@ -49,12 +50,26 @@ sh tools/size_report.sh build
 
 # --- ARM targets under qemu-user ---------------------------------------------
 # Every test that runs a binary goes through the emulator (tests/CMakeLists.txt).
-# Under emulation a forward is 50-100x slower, so the seed suite (full-size
-# models) runs for the three cheapest specs only; the golden suite (every
-# family, numbers against timm) runs whole, with runtime_unit, winograd_vs_direct,
-# no_heap_*, build_paths_embed (embed_weights, and timmc build --target against
-# CMake: byte-identical) and example_features_demo.
-seeds='^seed_(ese_vovnet19b_dw_forward|resnet50_forward|resnest26d_features_forward)$'
+# The golden suite (every family, numbers against timm, the JPEG case through
+# the sysroot's libjpeg) runs whole, with runtime_unit, winograd_vs_direct,
+# image_preprocess, no_heap_*, build_paths_embed (embed_weights, and timmc build
+# --target against CMake: byte-identical) and example_features_demo.
+# The seed suite (full-size models): emulated, XNNPACK's kernels run a few
+# hundred times slower than natively (0.1-0.5 GFLOP/s a core here), so
+#  - every seed runs seed_*_info: the target binary's --info against
+#    tests/seeds (feature_info, output shapes, arena within 1.10x of its bound);
+#  - the forward (random weights, outputs of those shapes) runs for the 9 seeds
+#    in $seeds, 43 GFLOP in all: every mobile and EfficientNet spec, vovnet,
+#    resnet50, resnest26d, densenet121;
+#  - the other 10 forward natively only (above): ecaresnet101d_os8 (279 GFLOP,
+#    over 15 minutes emulated), the three xception41 (37 GFLOP each),
+#    regnety_032_features (13 GFLOP, group convolutions: the slowest per GFLOP
+#    emulated), and another head of a network forwarded here
+#    (densenet121_unpooled, ese_vovnet19b_dw_pooled, resnet50_features,
+#    resnet50_pooled, resnet50_unpooled).
+seeds='^seed_((efficientnet_b0_features_os16|mobilenetv2_100_pooled|mobilenetv3_large_100_features'
+seeds="$seeds|mobilenetv4_conv_small_features|tf_efficientnet_lite0|ese_vovnet19b_dw|resnet50"
+seeds="$seeds|resnest26d_features|densenet121)_forward|.*_info)$"
 for target in aarch64 armhf; do
   t0=$(date +%s)
   if ! prefix=$(sh tools/cross.sh "$target"); then
