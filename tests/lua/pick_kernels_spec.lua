@@ -1,0 +1,51 @@
+-- luacheck: std +busted
+-- pick_kernels: which convolutions timmc's GEMM may take, and which its cost
+-- model chooses on the seed models (the choices bench/gemm_layers.sh checks).
+local helper = require("helper")
+local pick = require("passes.pick_kernels")
+
+-- The names of the conv nodes of a model the cost model chooses.
+local function chosen(arch, extra)
+  local m = helper.compile_until(helper.spec(arch, extra), "fit_arena")
+  local names = {}
+  for _, node in ipairs(m.nodes) do
+    if pick.gemm_chosen(node, m.tensors[node.output].shape) then names[#names + 1] = node.name end
+  end
+  return names
+end
+
+describe("pick_kernels", function()
+  it("applies to 1x1 and 3x3 ungrouped convolutions only", function()
+    local base = { kind = "conv", k = 1, groups = 1, cin = 64, cout = 64 }
+    local function with(t)
+      local n = {}
+      for k, v in pairs(base) do n[k] = v end
+      for k, v in pairs(t) do n[k] = v end
+      return n
+    end
+    assert.is_true(pick.gemm_applies(base))
+    assert.is_true(pick.gemm_applies(with({ k = 3 })))
+    assert.is_false(pick.gemm_applies(with({ k = 7 })))
+    assert.is_false(pick.gemm_applies(with({ groups = 64 })))
+    assert.is_false(pick.gemm_applies(with({ kind = "wino_conv", k = 3 })))
+    assert.is_false(pick.gemm_applies(with({ cin = pick.MAX_IN + 1 })))
+  end)
+
+  it("chooses the layers whose weights outgrow the caches at few pixels", function()
+    -- resnet50 at 224: layer4's 3x3 (9 MiB at 7x7) and its strided downsample
+    assert.same({ "layer4.0.conv2", "layer4.0.downsample.0", "layer4.1.conv2", "layer4.2.conv2" },
+                chosen("resnet50"))
+    -- xception41 at 299: the two widest pointwise convs at 10x10
+    assert.same({ "blocks.12.stack.conv2.conv_pw", "blocks.12.stack.conv3.conv_pw" },
+                chosen("xception41"))
+    -- densenet121: no conv has weights past the caches
+    assert.same({}, chosen("densenet121"))
+  end)
+
+  it("predicts XNNPACK's time from the FMAs alone while the weights fit", function()
+    local node = { kind = "conv", k = 1, groups = 1, cin = 728, cout = 728 }
+    local xnn, ours = pick.gemm_cost(node, { 1, 19, 19, 728 })
+    assert.is_true(ours > xnn) -- same FMAs, timmc's kernel at 0.93 of the rate
+    assert.is_false(pick.gemm_chosen(node, { 1, 19, 19, 728 }))
+  end)
+end)
