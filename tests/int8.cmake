@@ -54,3 +54,10 @@ if(NOT CMAKE_CROSSCOMPILING)
   timmc_bad_int8(int8_spec_precision "key 'precision' is \"int4\", expected \"f32\" or \"int8\""
                  ${BAD}/gen/x.c ${TIMMC} generate ${T}/bad_specs/precision.json -o ${BAD}/gen)
 endif()
+
+# timmc's int8 GEMM (runtime/timmc_qgemm.c) against XNNPACK's qc8 convolution
+# on random layers, byte for byte, on 1 and 2 threads (nothing to test where
+# the CPU has no AVX512-VNNI, or off x86-64)
+add_executable(qgemm_test qgemm_test.c)
+target_link_libraries(qgemm_test PRIVATE timmc_runtime)
+add_test(NAME int8_qgemm_vs_xnnpack COMMAND qgemm_test)

@@ -28,7 +28,8 @@ local xnnpack = {
   arena_tail = "XNN_EXTRA_BYTES",
   passes = { "winograd" },
   sources = { "timmc_err", "timmc_file", "timmc_st", "timmc_npy", "timmc_rt", "timmc_wino",
-              "timmc_gemm", "timmc_rand", "timmc_image", "timmc_png", "timmc_quant", "timmc_calib" },
+              "timmc_gemm", "timmc_qgemm", "timmc_rand", "timmc_image", "timmc_png", "timmc_quant",
+              "timmc_calib" },
   libs = "-lXNNPACK -lpthreadpool -lcjson -lm",
 }
 

@@ -88,6 +88,49 @@ function emit.copy(h, node, ctx)
   return nc(h, node, ctx, "copy_nc_x8", {}, ctx.at(node.inputs[1]), ctx.at(node.output))
 end
 
+-- timmc's int8 GEMM (runtime/timmc_qgemm.c, AVX512-VNNI) instead of
+-- XNNPACK's qc8 convolution: any ungrouped convolution whose kernel x
+-- kernel x input channels (rounded up to 4) fit TIMMC_QGEMM_MAX_K; the same
+-- bits either way (tests/qgemm_test.c).
+local QGEMM_MAX_K = 18432
+
+local function round_up(n, m) return (n + m - 1) // m * m end
+
+local function qgemm_applies(node)
+  return node.groups == 1 and node.k * node.k * round_up(node.cin, 4) <= QGEMM_MAX_K
+end
+
+-- The cost model, in picoseconds on one core, fitted to tests/qgemm_test.c
+-- --bench (each layer alone, XNNPACK and timmc's kernel run by run in turn)
+-- on an AMD EPYC Zen 5 and checked in the models with
+-- bench/int8/qgemm_layers.sh (resnet50, mobilenetv3_large_100: within 15%):
+-- - XNNPACK's qc8 GEMM (AVX-512 without VNNI: 4 pixels x 16 channels a
+--   tile, input channels 8 at a time): 12.8 ps a product, 240 ps an output
+--   (requantization);
+-- - timmc's (vpdpbusd: 6 pixels x 64 channels, input channels 4 at a time):
+--   4.7 ps a product, 83 ps an output, 5.8 ns a pixel (its input copied
+--   into the task's buffer);
+-- both with the output channels rounded up to 16. Only layers of few
+-- products an output lose: mobilenetv3's first 16 -> 16 pointwise
+-- convolution (112x112) is 0.086 ms XNNPACK's way and 0.104 timmc's.
+local XNN_MAC, XNN_OUT = 12.8, 240
+local OURS_MAC, OURS_OUT, OURS_PIXEL = 4.7, 83, 5800
+
+-- Predicted picoseconds of XNNPACK's convolution and of timmc's kernel for
+-- a node with output shape y.
+function int8.qgemm_cost(node, y)
+  local pixels = y[1] * y[2] * y[3]
+  local outs, kk = pixels * round_up(node.cout, 16), node.k * node.k
+  return outs * (kk * round_up(node.cin, 8) * XNN_MAC + XNN_OUT),
+         outs * (kk * round_up(node.cin, 4) * OURS_MAC + OURS_OUT) + pixels * OURS_PIXEL
+end
+
+function int8.qgemm_chosen(node, y)
+  if not qgemm_applies(node) then return false end
+  local xnn, ours = int8.qgemm_cost(node, y)
+  return ours < xnn
+end
+
 function emit.conv(h, node, ctx)
   local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
   local qx, qy = ctx.qp(node.inputs[1]), ctx.qp(node.output)
@@ -98,10 +141,10 @@ function emit.conv(h, node, ctx)
                                               quote(node.bias), quote(node.bn),
                                               util.float_repr(node.bn_eps), node.cout, cin_g,
                                               node.k)
-  return string.format("  TIMMC_TRY(timmc_load_conv_qc8(w, st, %q, /*out_channels=*/%d, " ..
-                       "/*group_input_channels=*/%d,\n      /*kernel=*/%d, %s));\n",
-                       node.weight, node.cout, cin_g, node.k, qx.scale) ..
-    create(h, node, ctx, "convolution2d_nhwc_qc8", {
+  local load = string.format("  TIMMC_TRY(timmc_load_conv_qc8(w, st, %q, /*out_channels=*/%d, " ..
+                             "/*group_input_channels=*/%d,\n      /*kernel=*/%d, %s));\n",
+                             node.weight, node.cout, cin_g, node.k, qx.scale)
+  local xnn = create(h, node, ctx, "convolution2d_nhwc_qc8", {
       { "input_padding_top", p[1] }, { "input_padding_right", p[2] },
       { "input_padding_bottom", p[3] }, { "input_padding_left", p[4] },
       { "kernel_height", node.k }, { "kernel_width", node.k },
@@ -115,6 +158,31 @@ function emit.conv(h, node, ctx)
     setup(h, node, ctx, "convolution2d_nhwc_qc8", {
       { "batch_size", x.shape[1] }, { "input_height", x.shape[2] },
       { "input_width", x.shape[3] }, { "input", x.ptr }, { "output", y.ptr } })
+  if not qgemm_applies(node) then return load .. xnn end
+  -- timmc's int8 GEMM where it is built and the CPU has VNNI, its packed
+  -- weights in static storage; XNNPACK's operator elsewhere
+  ctx.qgemm = true
+  local qgemm = {
+    "#if TIMMC_QGEMM_BUILT",
+    "  if (timmc_qgemm_use(/*chosen=*/%d)) {",
+    "    static unsigned char packed[%d] __attribute__((aligned(64)));",
+    "    TIMMC_TRY(timmc_qgemm_pack(w, /*out_channels=*/%d, /*in_channels=*/%d, /*kernel=*/%d,",
+    "        /*pad_top=*/%d, /*pad_left=*/%d, /*dilation=*/%d, %s, %s,",
+    "        /*out_min=*/%s, /*out_max=*/%s, packed, sizeof packed));",
+    "    ops[%d] = (timmc_op){.kernel = timmc_kernel_qgemm, .a = (const float *)%s,",
+    "        .b = (const float *)(const void *)packed, .y = (float *)%s,",
+    "        .dims = {/*batch=*/%d, /*height=*/%d, /*width=*/%d, /*in_channels=*/%d, " ..
+    "/*out_channels=*/%d,",
+    "                 /*in_stride=*/%d, /*out_stride=*/%d, /*stride=*/%d, /*in_height=*/%d, " ..
+    "/*in_width=*/%d}};",
+    "  } else\n#endif\n  {\n" }
+  local bytes = 64 + round_up(node.cout, 16) * (8 + node.k * node.k * round_up(node.cin, 4))
+  return load ..
+    string.format(table.concat(qgemm, "\n"), int8.qgemm_chosen(node, y.shape) and 1 or 0, bytes,
+                  node.cout, node.cin, node.k, p[1], p[4], node.dilation, qx.ref, qy.ref, min, max,
+                  ctx.op, x.ptr, y.ptr, y.shape[1], y.shape[2], y.shape[3], node.cin, node.cout,
+                  x.stride, y.stride, node.stride, x.shape[2], x.shape[3]) ..
+    xnn:gsub("\n  ", "\n    "):gsub("^  ", "    ") .. "  }\n"
 end
 
 -- a linear layer (a pooled vector in, one out) as a 1x1 convolution of N
@@ -268,7 +336,8 @@ function int8.new_context(ctx) qparams(ctx) end
 -- The C the emitters asked for: the scales, tables, and calibration's view.
 function int8.declarations(ctx)
   if #ctx.qkeys == 0 then return "" end
-  local out = { string.format("\n/* int8 tensors: scale and zero point from their calibrated " ..
+  local out = { ctx.qgemm and "#include \"timmc_qgemm.h\"\n" or "",
+                string.format("\n/* int8 tensors: scale and zero point from their calibrated " ..
                               "range (\"KEY.act_range\") */\n" ..
                               "#define NUM_QP %d\nstatic timmc_qparams qp[NUM_QP];\n" ..
                               "static const char *const qp_keys[NUM_QP] = {\n", #ctx.qkeys) }
