@@ -110,21 +110,21 @@ local function conv_body(node, x, y, wo, bo)
       "            const float *const wp = weights + %d + (kh * %d + kw) * %d;\n" ..
       "            for (int ci = 0; ci < %d; ci++) {\n" ..
       "              const float xv = xp[ci];\n" ..
-      "              for (int co = 0; co < %d; co++) yp[co] += xv * wp[ci * %d + co];\n" ..
+      "              axpy(%d, xv, wp + ci * %d, yp);\n" ..
       "            }\n", wo, node.k, cin_g * cout, cin_g, cout, cout)
   elseif cin_g == 1 and cout_g == 1 then
     taps = string.format(
       "            const float *const wp = weights + %d + (kh * %d + kw) * %d;\n" ..
-      "            for (int c = 0; c < %d; c++) yp[c] += xp[c] * wp[c];\n", wo, node.k, cout, cout)
+      "            mac(%d, xp, wp, yp);\n", wo, node.k, cout, cout)
   else
     taps = string.format(
       "            const float *const wp = weights + %d + (kh * %d + kw) * %d;\n" ..
       "            for (int g = 0; g < %d; g++) {\n" ..
       "              for (int ci = 0; ci < %d; ci++) {\n" ..
       "                const float xv = xp[g * %d + ci];\n" ..
-      "                for (int j = 0; j < %d; j++) yp[g * %d + j] += xv * wp[ci * %d + g * %d + j];\n" ..
+      "                axpy(%d, xv, wp + ci * %d + g * %d, yp + g * %d);\n" ..
       "              }\n            }\n", wo, node.k, cin_g * cout, groups, cin_g, cin_g, cout_g,
-      cout_g, cout, cout_g)
+      cout, cout_g, cout_g)
   end
   local out = clamp_stmt(node.act, "yp[co]", "")
   return over_pixels(y, string.format("        for (int co = 0; co < %d; co++) yp[co] = %s;\n",
@@ -132,6 +132,63 @@ local function conv_body(node, x, y, wo, bo)
     over_window(x, node.k, node.stride, node.dilation, node.pad, taps) ..
     (out ~= "" and string.format("        for (int co = 0; co < %d; co++) {\n%s        }\n", cout,
                                  clamp_stmt(node.act, "yp[co]", "          ")) or ""))
+end
+
+-- A convolution that is not depthwise, an output row at a time: for each
+-- tap (kh, kw) and input channel, one row of weights (its output channels)
+-- serves every output pixel of the row, so a layer's weights are read once a
+-- row instead of once a pixel. Each output is still summed in conv_body's
+-- order (bias, then kh, kw, input channel), so the numbers are the same.
+local function row_body(node, x, y, wo, bo)
+  local cout, groups, k, s, d = node.cout, node.groups, node.k, node.stride, node.dilation
+  local cin_g, cout_g = node.cin // groups, cout // groups
+  local ow_n, pt, pl = y.shape[3], node.pad[1], node.pad[4]
+  local init = bo and string.format("weights[%d + co]", bo) or "0.0f"
+  local col = string.format("(ow * %d - %d + kw * %d) * %d", s, pl, d, x.stride)
+  local update
+  if groups == 1 then
+    update = string.format(
+      "          for (int ci = 0; ci < %d; ci++) {\n" ..
+      "            const float *const wp = wk + ci * %d;\n" ..
+      "            for (int ow = lo; ow < hi; ow++) axpy(%d, xr[%s + ci], wp, yr + ow * %d);\n" ..
+      "          }\n", cin_g, cout, cout, col, y.stride)
+  else
+    update = string.format(
+      "          for (int g = 0; g < %d; g++) {\n" ..
+      "            for (int ci = 0; ci < %d; ci++) {\n" ..
+      "              const float *const wp = wk + ci * %d + g * %d;\n" ..
+      "              for (int ow = lo; ow < hi; ow++) {\n" ..
+      "                axpy(%d, xr[%s + g * %d + ci], wp, yr + ow * %d + g * %d);\n" ..
+      "              }\n            }\n          }\n", groups, cin_g, cout, cout_g, cout_g, col,
+      cin_g, y.stride, cout_g)
+  end
+  local clamp = clamp_stmt(node.act, "yp[co]", "          ")
+  return string.format(
+    "  for (int n = 0; n < %d; n++) {\n" ..
+    "    for (int oh = 0; oh < %d; oh++) {\n" ..
+    "      float *const yr = %s + (n * %d + oh) * %d;\n" ..
+    "      for (int ow = 0; ow < %d; ow++) {\n" ..
+    "        for (int co = 0; co < %d; co++) yr[ow * %d + co] = %s;\n" ..
+    "      }\n" ..
+    "      for (int kh = 0; kh < %d; kh++) {\n" ..
+    "        const int ih = oh * %d - %d + kh * %d;\n" ..
+    "        if (ih < 0 || ih >= %d) continue;\n" ..
+    "        const float *const xr = %s + (n * %d + ih) * %d;\n" ..
+    "        for (int kw = 0; kw < %d; kw++) {\n" ..
+    "          /* the output columns whose input column is inside the image */\n" ..
+    "          int lo = 0, hi = %d;\n" ..
+    "          while (lo < hi && lo * %d - %d + kw * %d < 0) lo++;\n" ..
+    "          while (hi > lo && (hi - 1) * %d - %d + kw * %d >= %d) hi--;\n" ..
+    "          const float *const wk = weights + %d + (kh * %d + kw) * %d;\n" ..
+    "%s        }\n      }\n%s    }\n  }\n",
+    y.shape[1], y.shape[2], y.ptr, y.shape[2], ow_n * y.stride, ow_n, cout, y.stride, init,
+    k, s, pt, d, x.shape[2], x.ptr, x.shape[2], x.shape[3] * x.stride, k, ow_n, s, pl, d, s, pl,
+    d, x.shape[3], wo, k, cin_g * cout, update,
+    clamp ~= "" and string.format(
+      "      for (int ow = 0; ow < %d; ow++) {\n" ..
+      "        float *const yp = yr + ow * %d;\n" ..
+      "        for (int co = 0; co < %d; co++) {\n%s        }\n      }\n", ow_n, y.stride, cout,
+      clamp) or "")
 end
 
 -- A pointwise convolution (1x1, stride 1, no padding, one group) is a matrix
@@ -155,17 +212,12 @@ local function pointwise_body(node, x, y, wo, bo)
     "%s" .. "%s" ..
     "    for (int co = 0; co < %d; co++) %s = %s;\n" ..
     "    for (int ci = 0; ci < %d; ci++) {\n" ..
-    "      const float *restrict const wp = weights + %d + ci * %d;\n" ..
-    "%s" ..
-    "      for (int co = 0; co < %d; co++) {\n" ..
-    "        const float w = wp[co];\n" ..
-    "%s" ..
-    "      }\n    }\n%s  }\n", full, BLOCK,
+    "      axpy4(%d, %s, weights + %d + ci * %d, %s);\n" ..
+    "    }\n%s  }\n", full, BLOCK,
     rows(string.format("    float *restrict const y# = %s + (p + #) * %d;\n", y.ptr, y.stride), ""),
     rows(string.format("    const float *restrict const x# = %s + (p + #) * %d;\n", x.ptr,
                        x.stride), ""),
-    cout, rows("y#[co]", " = "), init, cin, wo, cout,
-    rows("      const float a# = x#[ci];\n", ""), cout, rows("        y#[co] += a# * w;\n", ""),
+    cout, rows("y#[co]", " = "), init, cin, cout, rows("x#[ci]", ", "), wo, cout, rows("y#", ", "),
     clamp ~= "" and string.format("    for (int co = 0; co < %d; co++) {\n%s    }\n", cout,
                                   rows(clamp, "")) or "")
   if full == pixels then return block end
@@ -176,8 +228,7 @@ local function pointwise_body(node, x, y, wo, bo)
     "    const float *restrict const xp = %s + p * %d;\n" ..
     "    for (int co = 0; co < %d; co++) yp[co] = %s;\n" ..
     "    for (int ci = 0; ci < %d; ci++) {\n" ..
-    "      const float xv = xp[ci];\n" ..
-    "      for (int co = 0; co < %d; co++) yp[co] += xv * weights[%d + ci * %d + co];\n" ..
+    "      axpy(%d, xp[ci], weights + %d + ci * %d, yp);\n" ..
     "    }\n%s  }\n", full, pixels, y.ptr, y.stride, x.ptr, x.stride, cout, init, cin, cout, wo,
     cout,
     one ~= "" and string.format("    for (int co = 0; co < %d; co++) {\n%s    }\n", cout, one)
@@ -195,8 +246,9 @@ function emit.conv(node, ctx)
   local cin_g = node.cin // node.groups
   local wo = reserve(ctx, node.k * node.k * cin_g * node.cout)
   local bo = (node.bias or node.bn) and reserve(ctx, node.cout) or nil
-  ctx.ops[#ctx.ops + 1] = fn(ctx, node, (pointwise(node) and pointwise_body or conv_body)(
-    node, x, y, wo, bo))
+  local depthwise = cin_g == 1 and node.cout == node.groups
+  local body = pointwise(node) and pointwise_body or depthwise and conv_body or row_body
+  ctx.ops[#ctx.ops + 1] = fn(ctx, node, body(node, x, y, wo, bo))
   return string.format(
     "  TIMMC_TRY(timmc_pt_conv(st, packed + %d, %s, %q, %s, %s,\n      /*out_channels=*/%d, " ..
     "/*group_input_channels=*/%d, /*kernel=*/%d, /*bn_eps=*/%s));\n", wo,
@@ -374,11 +426,9 @@ function emit.linear(node, ctx)
     "    float *const yp = %s + n * %d;\n" ..
     "    for (int o = 0; o < %d; o++) yp[o] = weights[%d + o];\n" ..
     "    for (int i = 0; i < %d; i++) {\n" ..
-    "      const float xv = xp[i];\n" ..
-    "      const float *const wp = weights + %d + i %% %d * %d;\n" ..
-    "      for (int o = 0; o < %d; o++) yp[o] += xv * wp[o];\n" ..
+    "      axpy(%d, xp[i], weights + %d + i %% %d * %d, yp);\n" ..
     "    }\n%s  }\n", x.shape[1], x.ptr, x.stride, y.ptr, y.stride, cout, bo, cin * node.in_repeat,
-    wo, cin, cout, cout,
+    cout, wo, cin, cout,
     act ~= "" and string.format("    for (int o = 0; o < %d; o++) {\n%s    }\n", cout, act) or ""))
   return string.format(
     "  TIMMC_TRY(timmc_pt_linear(st, packed + %d, packed + %d, %q, %q, %s,\n      " ..
