@@ -15,13 +15,19 @@
 #     TF 'SAME' padding at an odd size, avgmax (mul_const), features_only,
 #     mobilenetv4, fbnet, mnasnet, tinynet, edge residual;
 #   an --image case (NAME_preprocess on the portable model).
+# A cross build runs the twelve that take under a second natively (the mobile
+# and EfficientNet families, regnety, the image case), under its emulator.
 set(PORTABLE_GEN ${CMAKE_CURRENT_BINARY_DIR}/portable)
 
-# timmc_portable_golden(NAME): as timmc_golden with NAME's line of
+# timmc_portable_golden(NAME [NATIVE]): as timmc_golden with NAME's line of
 # tests/golden/cases.txt (entry, seed, images), on the portable build of
-# tests/golden/specs/NAME.json.
+# tests/golden/specs/NAME.json. NATIVE: not in a cross build, where the
+# emulator takes minutes over a case of seconds (the full-size networks).
 file(STRINGS ${T}/golden/cases.txt PORTABLE_CASES REGEX "^g_")
 function(timmc_portable_golden name)
+  if(CMAKE_CROSSCOMPILING AND "${ARGN}" STREQUAL "NATIVE")
+    return()
+  endif()
   set(fields)
   foreach(line ${PORTABLE_CASES})
     if(line MATCHES "^${name} ")
@@ -45,17 +51,17 @@ function(timmc_portable_golden name)
                    ${WORK}/portable_${name} ${name} ${args})
 endfunction()
 
-timmc_portable_golden(g_resnet18_cls)
-timmc_portable_golden(g_resnet18_maxpool)
-timmc_portable_golden(g_resnet34_catavgmax)
-timmc_portable_golden(g_resnet18_silu)
-timmc_portable_golden(g_resnet18_gelu)
-timmc_portable_golden(g_ecaresnet50d_os16)
-timmc_portable_golden(g_resnext50_os16)
-timmc_portable_golden(g_densenet121_cls)
-timmc_portable_golden(g_ese_vovnet19b_dw_cls)
-timmc_portable_golden(g_resnest14d_os16)
-timmc_portable_golden(g_xception41_cls)
+timmc_portable_golden(g_resnet18_cls NATIVE)
+timmc_portable_golden(g_resnet18_maxpool NATIVE)
+timmc_portable_golden(g_resnet34_catavgmax NATIVE)
+timmc_portable_golden(g_resnet18_silu NATIVE)
+timmc_portable_golden(g_resnet18_gelu NATIVE)
+timmc_portable_golden(g_ecaresnet50d_os16 NATIVE)
+timmc_portable_golden(g_resnext50_os16 NATIVE)
+timmc_portable_golden(g_densenet121_cls NATIVE)
+timmc_portable_golden(g_ese_vovnet19b_dw_cls NATIVE)
+timmc_portable_golden(g_resnest14d_os16 NATIVE)
+timmc_portable_golden(g_xception41_cls NATIVE)
 timmc_portable_golden(g_regnety_002_c10)
 timmc_portable_golden(g_mobilenetv3_small_050)
 timmc_portable_golden(g_tf_mobilenetv3_large_100_odd)
