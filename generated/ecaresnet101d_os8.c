@@ -6148,7 +6148,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.downsample.1.weight", NULL, "layer4.0.downsample.2",
       /*out_channels=*/2048, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/1)) {
+  if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[2099200] __attribute__((aligned(64)));
     static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1};

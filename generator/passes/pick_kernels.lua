@@ -24,14 +24,16 @@ end
 -- - both compute at the FMA peak, XNNPACK's 7x16 kernel at about 110-117
 --   GFLOP/s a core, timmc's 12x32 at 0.93 of that (100-107);
 -- - XNNPACK reads the whole weights again for every 7 output pixels; that
---   costs nothing while they stay in cache (measured: up to 4 MiB at 49
---   pixels), and past about 6 MiB each pass costs the rest at ~20 GB/s
---   (10x10 1536->2048: 12 MiB, 15 passes, 2-3x slower than the FMAs allow);
+--   costs nothing while they stay in cache (in-model: resnet50's 7x7 1x1
+--   layers of 4 MiB, and its strided 1024->2048 of 8 MiB, 0.8-0.9x for
+--   timmc's GEMM at 1 and 2 threads), and past 8 MiB each pass costs the rest
+--   at ~20 GB/s (10x10 1536->2048: 12 MiB, 15 passes, 2-3x slower than the
+--   FMAs allow; 7x7 3x3 512->512: 9 MiB, 1.3-1.6x);
 -- - timmc's GEMM takes all pixels in one task row up to 144 of them (then
 --   48): the weights come from memory once.
 local FLOPS_PER_MS = 2e8 -- 2 threads
 local OURS = 0.93
-local CACHED = 6 * 2 ^ 20
+local CACHED = 8 * 2 ^ 20
 local BYTES_PER_MS = 2e7
 local MARGIN = 0.9
 
