@@ -98,47 +98,13 @@ local function over_window(x, k, s, d, pad, body)
     pix(x.ptr, x.shape[2], x.shape[3], x.stride, "n", "ih", "iw"), body)
 end
 
--- A convolution into yp: bias (or 0), then every tap, then the clamp.
--- w: [k][k][cin/groups][cout] at wo; bias at bo (or nil).
-local function conv_body(node, x, y, wo, bo)
-  local cout, groups = node.cout, node.groups
-  local cin_g, cout_g = node.cin // groups, cout // groups
-  local init = bo and string.format("weights[%d + co]", bo) or "0.0f"
-  local taps
-  if groups == 1 then
-    taps = string.format(
-      "            const float *const wp = weights + %d + (kh * %d + kw) * %d;\n" ..
-      "            for (int ci = 0; ci < %d; ci++) {\n" ..
-      "              const float xv = xp[ci];\n" ..
-      "              axpy(%d, xv, wp + ci * %d, yp);\n" ..
-      "            }\n", wo, node.k, cin_g * cout, cin_g, cout, cout)
-  elseif cin_g == 1 and cout_g == 1 then
-    taps = string.format(
-      "            const float *const wp = weights + %d + (kh * %d + kw) * %d;\n" ..
-      "            mac(%d, xp, wp, yp);\n", wo, node.k, cout, cout)
-  else
-    taps = string.format(
-      "            const float *const wp = weights + %d + (kh * %d + kw) * %d;\n" ..
-      "            for (int g = 0; g < %d; g++) {\n" ..
-      "              for (int ci = 0; ci < %d; ci++) {\n" ..
-      "                const float xv = xp[g * %d + ci];\n" ..
-      "                axpy(%d, xv, wp + ci * %d + g * %d, yp + g * %d);\n" ..
-      "              }\n            }\n", wo, node.k, cin_g * cout, groups, cin_g, cin_g, cout_g,
-      cout, cout_g, cout_g)
-  end
-  local out = clamp_stmt(node.act, "yp[co]", "")
-  return over_pixels(y, string.format("        for (int co = 0; co < %d; co++) yp[co] = %s;\n",
-                                      cout, init) ..
-    over_window(x, node.k, node.stride, node.dilation, node.pad, taps) ..
-    (out ~= "" and string.format("        for (int co = 0; co < %d; co++) {\n%s        }\n", cout,
-                                 clamp_stmt(node.act, "yp[co]", "          ")) or ""))
-end
-
--- A convolution that is not depthwise, an output row at a time: for each
--- tap (kh, kw) and input channel, one row of weights (its output channels)
--- serves every output pixel of the row, so a layer's weights are read once a
--- row instead of once a pixel. Each output is still summed in conv_body's
--- order (bias, then kh, kw, input channel), so the numbers are the same.
+-- A convolution an output row at a time: for each tap (kh, kw) and input
+-- channel, one row of weights (its output channels) serves every output
+-- pixel of the row, so a layer's weights are read once a row instead of once
+-- a pixel, and the padding is decided once a row (a depthwise one: each tap's
+-- channels at a time). Each output gets its terms in one order: the bias,
+-- then kh, kw, input channel; so do a pointwise one's, and the numbers are
+-- the same on every target and loop order.
 local function row_body(node, x, y, wo, bo)
   local cout, groups, k, s, d = node.cout, node.groups, node.k, node.stride, node.dilation
   local cin_g, cout_g = node.cin // groups, cout // groups
@@ -146,7 +112,11 @@ local function row_body(node, x, y, wo, bo)
   local init = bo and string.format("weights[%d + co]", bo) or "0.0f"
   local col = string.format("(ow * %d - %d + kw * %d) * %d", s, pl, d, x.stride)
   local update
-  if groups == 1 then
+  if cin_g == 1 and cout_g == 1 then -- depthwise: channel by channel
+    update = string.format(
+      "          for (int ow = lo; ow < hi; ow++) mac(%d, xr + %s, wk, yr + ow * %d);\n", cout,
+      col, y.stride)
+  elseif groups == 1 then
     update = string.format(
       "          for (int ci = 0; ci < %d; ci++) {\n" ..
       "            const float *const wp = wk + ci * %d;\n" ..
@@ -193,8 +163,8 @@ end
 
 -- A pointwise convolution (1x1, stride 1, no padding, one group) is a matrix
 -- product over the pixels: four pixels at a time share each weight row read,
--- each output summed in the same order as conv_body's (bias, then input
--- channel by input channel), so the numbers are the same.
+-- each output summed in row_body's order (bias, then input channel by
+-- input channel), so the numbers are the same.
 local BLOCK = 4
 local function pointwise_body(node, x, y, wo, bo)
   local cin, cout = node.cin, node.cout
@@ -246,8 +216,7 @@ function emit.conv(node, ctx)
   local cin_g = node.cin // node.groups
   local wo = reserve(ctx, node.k * node.k * cin_g * node.cout)
   local bo = (node.bias or node.bn) and reserve(ctx, node.cout) or nil
-  local depthwise = cin_g == 1 and node.cout == node.groups
-  local body = pointwise(node) and pointwise_body or depthwise and conv_body or row_body
+  local body = pointwise(node) and pointwise_body or row_body
   ctx.ops[#ctx.ops + 1] = fn(ctx, node, body(node, x, y, wo, bo))
   return string.format(
     "  TIMMC_TRY(timmc_pt_conv(st, packed + %d, %s, %q, %s, %s,\n      /*out_channels=*/%d, " ..

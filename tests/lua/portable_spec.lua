@@ -61,9 +61,12 @@ describe("the portable backend", function()
                                      1, true))
   end)
 
-  it("runs a depthwise conv as one loop over its channels", function()
+  it("runs a depthwise conv a row at a time, one loop over its channels per pixel", function()
     local m = portable("mobilenetv3_small_050", { features_only = true, input_size = { 3, 64, 64 } })
-    assert.is_truthy(m.c_source:find("mac(16, xp, wp, yp);", 1, true))
+    -- blocks.0.0.conv_dw: 3x3 s2 over 16 channels, a row of output pixels per tap
+    assert.is_truthy(m.c_source:find(
+      "for (int ow = lo; ow < hi; ow++) mac(16, xr + (ow * 2 - 1 + kw * 1) * 16, wk, yr + ow * 16);",
+      1, true))
   end)
 
   it("is a value of the spec's backend key; others are named", function()
