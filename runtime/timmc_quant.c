@@ -137,3 +137,103 @@ int timmc_kernel_lut8(const timmc_op *op, pthreadpool_t pool) {
   pthreadpool_parallelize_1d_tile_1d(pool, lut8_pixels, (void *)op, op->dims[0], 256, 0);
   return TIMMC_OK;
 }
+
+/* ---- the portable backend's int8 forms (timmc_quant.h, runtime/timmc_q8.h) ---- */
+
+void timmc_quantize_multiplier(double m, int32_t *multiplier, int32_t *shift) {
+  if (m == 0.0) {
+    *multiplier = 0;
+    *shift = 0;
+    return;
+  }
+  int e;
+  const double q = frexp(m, &e);
+  int64_t fixed = (int64_t)llround(q * (double)(1LL << 31));
+  if (fixed == (1LL << 31)) {
+    fixed /= 2;
+    e++;
+  }
+  if (e < -31) {
+    e = 0;
+    fixed = 0;
+  }
+  if (e > 30) {
+    e = 30;
+    fixed = (1LL << 31) - 1;
+  }
+  *multiplier = (int32_t)fixed;
+  *shift = e;
+}
+
+static int32_t scale_bits(float scale) {
+  int32_t bits;
+  memcpy(&bits, &scale, sizeof bits);
+  return bits;
+}
+
+int timmc_pt_conv_q8(const timmc_st *st, int32_t *words, const char *weight, int out_channels,
+                     int group_input_channels, int kernel, int ndim, timmc_qparams x,
+                     timmc_qparams y, int lo, int hi) {
+  timmc_scratch w;
+  memset(&w, 0, sizeof w);
+  const int linear = ndim == 2 || kernel == 0;
+  const int k = linear ? 1 : kernel;
+  int rc = linear ? timmc_load_linear_qc8(&w, st, weight, out_channels, group_input_channels,
+                                          ndim, x.scale)
+                  : timmc_load_conv_qc8(&w, st, weight, out_channels, group_input_channels, k,
+                                        x.scale);
+  if (rc == TIMMC_OK) {
+    const size_t per_out = (size_t)k * k * group_input_channels;
+    words[0] = -x.zero_point;
+    words[1] = y.zero_point;
+    words[2] = lo;
+    words[3] = hi;
+    int32_t *bias = words + 4, *mult = bias + out_channels, *shift = mult + out_channels;
+    int8_t *packed = (int8_t *)(void *)(shift + out_channels);
+    for (int o = 0; o < out_channels; o++) {
+      bias[o] = w.qb[o];
+      timmc_quantize_multiplier((double)x.scale * (double)w.qs[o] / (double)y.scale, &mult[o],
+                                &shift[o]);
+      /* [out][kh][kw][in] -> [kh][kw][in][out] */
+      for (size_t j = 0; j < per_out; j++) {
+        packed[j * (size_t)out_channels + (size_t)o] = w.qk[(size_t)o * per_out + j];
+      }
+    }
+  }
+  timmc_scratch_free(&w);
+  return rc;
+}
+
+void timmc_pt_add_q8(int32_t words[11], timmc_qparams a, timmc_qparams b, timmc_qparams y, int lo,
+                     int hi) {
+  const double twice_max = 2.0 * (a.scale > b.scale ? a.scale : b.scale);
+  words[0] = -a.zero_point;
+  words[1] = -b.zero_point;
+  words[2] = y.zero_point;
+  words[3] = lo;
+  words[4] = hi;
+  timmc_quantize_multiplier(a.scale / twice_max, &words[5], &words[6]);
+  timmc_quantize_multiplier(b.scale / twice_max, &words[7], &words[8]);
+  timmc_quantize_multiplier(twice_max / ((double)(1 << 20) * y.scale), &words[9], &words[10]);
+}
+
+void timmc_pt_mul_q8(int32_t words[7], timmc_qparams a, timmc_qparams b, timmc_qparams y, int lo,
+                     int hi) {
+  words[0] = -a.zero_point;
+  words[1] = -b.zero_point;
+  words[2] = y.zero_point;
+  words[3] = lo;
+  words[4] = hi;
+  timmc_quantize_multiplier((double)a.scale * b.scale / y.scale, &words[5], &words[6]);
+}
+
+void timmc_pt_mean_q8(int32_t words[4], timmc_qparams x, timmc_qparams y, int count) {
+  words[0] = -x.zero_point;
+  words[1] = y.zero_point;
+  timmc_quantize_multiplier((double)x.scale / ((double)count * y.scale), &words[2], &words[3]);
+}
+
+void timmc_pt_qparams_q8(int32_t words[2], timmc_qparams q) {
+  words[0] = q.zero_point;
+  words[1] = scale_bits(q.scale);
+}

@@ -17,8 +17,6 @@
 #include <stdint.h>
 
 #include "timmc.h"
-#include "timmc_rt.h"
-#include "timmc_st.h"
 
 typedef struct timmc_qparams {
   float scale;
@@ -33,6 +31,10 @@ typedef struct timmc_qparams {
 timmc_qparams timmc_qparams_of(float lo, float hi);
 /* round(x / scale) + zero_point, saturated to [-128, 127]. */
 int8_t timmc_quantize_one(double x, timmc_qparams q);
+
+#ifndef TIMMC_NO_SAFETENSORS /* a firmware build takes the types only */
+#include "timmc_rt.h"
+#include "timmc_st.h"
 
 /* The calibrated range of each of the n tensors KEYS[i] ("KEY.act_range", F32
  * [2]: lo, hi) from st, as scales and zero points into qp. */
@@ -58,6 +60,40 @@ void timmc_lut8_fill(int8_t lut[256], float (*fn)(float x, float c), float c, ti
  * a and y), lut in b. dims: pixels, channels, input pixel stride, output
  * pixel stride. */
 int timmc_kernel_lut8(const timmc_op *op, pthreadpool_t pool);
+
+/* The portable backend's int8 forms (generator/backends/portable_int8.lua,
+ * runtime/timmc_q8.h) keep what forward needs in int32 words, which init
+ * computes from the checkpoint (or a firmware has as const arrays):
+ *
+ * TFLite Micro's QuantizeMultiplier: m = multiplier * 2^(shift - 31), the
+ * multiplier a Q31 in [2^30, 2^31) (0, 0 for m = 0). */
+void timmc_quantize_multiplier(double m, int32_t *multiplier, int32_t *shift);
+/* An int8 convolution (kernel > 0; ndim 4) or linear layer (kernel 1, ndim
+ * 2 or 4) of the int8 checkpoint into words: -x's zero point, y's zero point,
+ * the int8 bounds lo and hi, then per output channel the int32 bias (in units
+ * of x's scale times the channel's weight scale), the multiplier and shift of
+ * x scale * weight scale / y scale, then the int8 weights [k][k][in/groups]
+ * [out] (a linear layer's [in][out]). */
+int timmc_pt_conv_q8(const timmc_st *st, int32_t *words, const char *weight, int out_channels,
+                     int group_input_channels, int kernel, int ndim, timmc_qparams x,
+                     timmc_qparams y, int lo, int hi);
+#endif
+
+/* An int8 add (TFLite Micro's: both inputs shifted left 20 bits and rescaled
+ * to twice the larger input scale, summed, rescaled to y) into words: -a's and
+ * -b's zero points, y's, lo, hi, then the multiplier and shift of a, b and
+ * the output. */
+void timmc_pt_add_q8(int32_t words[11], timmc_qparams a, timmc_qparams b, timmc_qparams y, int lo,
+                     int hi);
+/* An int8 product a * b (TFLite Micro's mul): -a's and -b's zero points,
+ * y's, lo, hi, the multiplier and shift of a scale * b scale / y scale. */
+void timmc_pt_mul_q8(int32_t words[7], timmc_qparams a, timmc_qparams b, timmc_qparams y, int lo,
+                     int hi);
+/* The mean of COUNT int8 values of x's as y: -x's zero point, y's, the
+ * multiplier and shift of x scale / (count * y scale). */
+void timmc_pt_mean_q8(int32_t words[4], timmc_qparams x, timmc_qparams y, int count);
+/* A conversion's quantization: its zero point, its scale's bits. */
+void timmc_pt_qparams_q8(int32_t words[2], timmc_qparams q);
 
 /* What calibration needs of an int8 model: its int8 tensors' keys, and its
  * int8 convolutions with the float layers they come from. */

@@ -61,3 +61,11 @@ endif()
 add_executable(qgemm_test qgemm_test.c)
 target_link_libraries(qgemm_test PRIVATE timmc_runtime)
 add_test(NAME int8_qgemm_vs_xnnpack COMMAND qgemm_test)
+
+# The portable backend's int8 forms (docs/portable.md): the same checks on its
+# one thread, with the same checkpoint names and calibration.
+timmc_add_model(pq_mnv3s_model ${T}/int8/pq_mnv3s.json RUNNER pq_mnv3s
+                OUTPUT_DIR ${CMAKE_CURRENT_BINARY_DIR}/int8)
+timmc_run_path(run pq_mnv3s)
+# measured 28.8 dB (blocks.0) with random weights
+add_test(NAME int8_pq_mnv3s COMMAND ${T}/int8/int8_test.sh ${run} ${WORK}/int8_pq_mnv3s 25 1)

@@ -29,7 +29,8 @@ local portable = {
   -- helpers, hence XNNPACK there); the model file itself uses only
   -- timmc_portable.c, timmc_err.c and, to init from a checkpoint, timmc_st.c
   sources = { "timmc_err", "timmc_file", "timmc_st", "timmc_npy", "timmc_rt", "timmc_wino",
-              "timmc_rand", "timmc_image", "timmc_png", "timmc_portable" },
+              "timmc_rand", "timmc_image", "timmc_png", "timmc_portable", "timmc_quant",
+              "timmc_calib" },
   libs = "-lXNNPACK -lpthreadpool -lcjson -lm",
 }
 
@@ -60,6 +61,9 @@ end
 -- A node's forward function: its body with the tensors it names.
 local function fn(ctx, node, body)
   local name = string.format("op_%d", ctx.op)
+  if ctx.model.spec.reference then -- int8 calibration watches the outputs (timmc_calib.c)
+    body = body .. string.format("  if (timmc_observe) timmc_observe(%d);\n", ctx.op)
+  end
   ctx.fns[#ctx.fns + 1] = string.format("/* %s */\nstatic void %s(void) {\n%s}\n", node.name, name,
                                         body)
   return name
@@ -453,18 +457,29 @@ for kind, e in pairs(emit) do portable.ops[kind] = { emit = e, strided = true } 
 -- a concat never reaches the emitter (place_concats makes views and copies)
 portable.ops.concat = { strided = true }
 
-function portable.new_context(ctx)
-  local spec = ctx.model.spec
-  if spec.precision and spec.precision ~= "f32" then
-    util.fail("%s: key 'precision' is %q: the portable backend runs f32 only so far",
-              spec.spec_path, spec.precision)
+-- int8 (backends/portable_int8.lua), hooked as xnnpack.lua hooks its own:
+-- a node whose output the quantize pass made int8 takes the int8 form.
+local int8 = require("backends.portable_int8")
+local helpers = { fn = fn, float_repr = util.float_repr }
+for kind, e in pairs(int8.emit) do
+  local impl = portable.ops[kind] or { strided = true }
+  local f32 = impl.emit
+  impl.int8, impl.same_scale = int8.runs_int8, int8.same_scale
+  impl.emit = function(node, ctx)
+    if ctx.model.tensors[node.output].dtype == "qs8" or node.kind == "dequantize" then
+      return e(helpers, node, ctx)
+    end
+    return f32(node, ctx)
   end
-  if spec.reference then
-    util.fail("%s: int8 calibration's float32 reference runs on the xnnpack backend",
-              spec.spec_path)
-  end
-  ctx.packed, ctx.fns, ctx.ops = 0, {}, {}
+  portable.ops[kind] = impl
 end
+
+function portable.new_context(ctx)
+  ctx.packed, ctx.fns, ctx.ops = 0, {}, {}
+  int8.new_context(ctx)
+end
+
+portable.prologue = int8.prologue
 
 -- The forward functions, their table, and the packed array's size.
 function portable.declarations(ctx)
@@ -476,7 +491,10 @@ function portable.declarations(ctx)
     linked = string.format("int %s_init_embedded(void);\n#define INIT_EMBEDDED %s_init_embedded\n",
                            name, name)
   end
-  return string.format("#define PACKED_FLOATS %d /* the packed weights (floats) */\n" ..
+  local reference = ctx.model.spec.reference
+                    and "#include \"timmc_quant.h\"\n#include \"timmc_rt.h\"\n" or ""
+  return reference .. int8.declarations(ctx) ..
+         string.format("#define PACKED_FLOATS %d /* the packed weights (floats) */\n" ..
                        "int %s_init_packed(const float *packed, size_t count);\n" ..
                        "const float *%s_packed_weights(size_t *count);\n%s\n%s\n" ..
                        "static void (*const op_fns[NUM_OPS])(void) = {\n    %s,\n};\n",

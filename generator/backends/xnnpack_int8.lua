@@ -10,40 +10,12 @@
 -- init from the checkpoint's "KEY.act_range" (timmc_load_qparams). What the
 -- runner needs to calibrate (the keys, and the float layers behind each int8
 -- convolution) is the model's quant_info.
-local activations = require("activations")
-local ops = require("ops")
 local util = require("util")
 
 local int8 = {}
 
-local function quote(s) return s and string.format("%q", s) or "NULL" end
-
--- ctx.qp(id): the C of a tensor's scale and zero point
-local function qparams(ctx)
-  ctx.qkeys, ctx.qindex, ctx.qconvs, ctx.luts, ctx.lut_fns = {}, {}, {}, 0, {}
-  function ctx.qp(id)
-    local key = ctx.model.tensors[id].qkey
-    local i = ctx.qindex[key]
-    if not i then
-      ctx.qkeys[#ctx.qkeys + 1] = key
-      i = #ctx.qkeys - 1
-      ctx.qindex[key] = i
-    end
-    return { scale = string.format("qp[%d].scale", i), zp = string.format("qp[%d].zero_point", i),
-             ref = string.format("qp[%d]", i) }
-  end
-end
-
--- The int8 bounds of a fused clamp activation in y's quantization.
-local function qclamp(act, q)
-  local c = act and activations[act].clamp
-  local min = c and string.format("timmc_quantize_one(%s, %s)", util.float_repr(c[1] + 0.0), q.ref)
-              or "-128"
-  local max = (c and c[2] ~= math.huge)
-              and string.format("timmc_quantize_one(%s, %s)", util.float_repr(c[2] + 0.0), q.ref)
-              or "127"
-  return min, max
-end
+local tables = require("backends.int8_tables")
+local qclamp = tables.qclamp
 
 local function setup(h, node, ctx, kind, args)
   local full = { h.opv(ctx) }
@@ -137,10 +109,7 @@ function emit.conv(h, node, ctx)
   local cin_g, cout_g = node.cin // node.groups, node.cout // node.groups
   local min, max = qclamp(node.act, qy)
   local p = node.pad
-  ctx.qconvs[#ctx.qconvs + 1] = string.format("    {%q, %s, %s, %s, %d, %d, %d, 0, 0},\n", node.weight,
-                                              quote(node.bias), quote(node.bn),
-                                              util.float_repr(node.bn_eps), node.cout, cin_g,
-                                              node.k)
+  tables.add_conv(ctx, node)
   local load = string.format("  TIMMC_TRY(timmc_load_conv_qc8(w, st, %q, /*out_channels=*/%d, " ..
                              "/*group_input_channels=*/%d,\n      /*kernel=*/%d, %s));\n",
                              node.weight, node.cout, cin_g, node.k, qx.scale)
@@ -195,10 +164,7 @@ function emit.linear(h, node, ctx)
     min = string.format("timmc_quantize_one(0.0, %s)", qy.ref)
     max = string.format("timmc_quantize_one(1.0, %s)", qy.ref)
   end
-  ctx.qconvs[#ctx.qconvs + 1] = string.format("    {%q, %q, %s, %s, %d, %d, 1, %d, %d},\n",
-                                              node.weight, node.bias, quote(node.bn),
-                                              util.float_repr(node.bn_eps), node.cout, node.cin,
-                                              node.weight_ndim, node.gate and 1 or 0)
+  tables.add_conv(ctx, node)
   return string.format("  TIMMC_TRY(timmc_load_linear_qc8(w, st, %q, /*out_features=*/%d, " ..
                        "/*in_features=*/%d,\n      /*weight_ndim=*/%d, %s));\n", node.weight,
                        node.cout, node.cin, node.weight_ndim, qx.scale) ..
@@ -331,62 +297,19 @@ end
 -- Whether node's output takes its input's quantization (the quantize pass).
 function int8.same_scale(node) return int8.SAME_SCALE[node.kind] and global_max(node) end
 
-function int8.new_context(ctx) qparams(ctx) end
+function int8.new_context(ctx) tables.new_context(ctx) end
 
 -- The C the emitters asked for: the scales, tables, and calibration's view.
 function int8.declarations(ctx)
   if #ctx.qkeys == 0 then return "" end
-  local out = { ctx.qgemm and "#include \"timmc_qgemm.h\"\n" or "",
-                string.format("\n/* int8 tensors: scale and zero point from their calibrated " ..
-                              "range (\"KEY.act_range\") */\n" ..
-                              "#define NUM_QP %d\nstatic timmc_qparams qp[NUM_QP];\n" ..
-                              "static const char *const qp_keys[NUM_QP] = {\n", #ctx.qkeys) }
-  for _, k in ipairs(ctx.qkeys) do out[#out + 1] = string.format("    \"%s\",\n", util.c_string(k)) end
-  out[#out + 1] = "};\n"
-  if #ctx.qconvs > 0 then
-    out[#out + 1] = "/* the int8 convolutions: timm's weight, bias, BatchNorm, eps, out, " ..
-                    "in per group, kernel */\nstatic const timmc_qconv qconvs[] = {\n" ..
-                    table.concat(ctx.qconvs) .. "};\n"
-  end
-  -- the float tensors it reads (the checkpoint keeps them)
-  local keys, seen = {}, {}
-  for _, node in ipairs(ctx.model.nodes) do
-    if not (ctx.model.tensors[node.output].dtype == "qs8" and node.weight) then
-      for _, k in ipairs(ops.reads(node)) do
-        if not seen[k] then
-          seen[k] = true
-          keys[#keys + 1] = string.format("    \"%s\",\n", util.c_string(k))
-        end
-      end
-    end
-  end
-  out[#out + 1] = "/* the float32 tensors it reads */\nstatic const char *const float_keys[] = {\n" ..
-                  table.concat(keys) .. "    NULL};\n"
-  out[#out + 1] = string.format("static const timmc_quant_info quant_info = {qp_keys, NUM_QP, " ..
-                                "%s, %d, float_keys, %d};\n", #ctx.qconvs > 0 and "qconvs" or "NULL",
-                                #ctx.qconvs, #keys)
+  local out = { ctx.qgemm and "#include \"timmc_qgemm.h\"\n" or "", tables.declarations(ctx) }
   for i = 1, ctx.luts do
     out[#out + 1] = string.format("static int8_t lut_%d[256];\n", i)
   end
-  local fns = {}
-  for fn in pairs(ctx.lut_fns) do fns[#fns + 1] = fn end
-  table.sort(fns)
-  for _, fn in ipairs(fns) do
-    if fn == "mul" then
-      out[#out + 1] = "static float lut_mul(float x, float c) { return x * c; }\n"
-    else
-      out[#out + 1] = string.format("static float lut_%s(float x, float c) { /* %s */\n" ..
-                                    "  (void)c;\n  return %s;\n}\n", fn, activations[fn].timm,
-                                    activations[fn].c)
-    end
-  end
+  out[#out + 1] = tables.lut_functions(ctx)
   return table.concat(out)
 end
 
--- C at the start of create_ops: the scales, before any operator takes them.
-function int8.prologue(ctx)
-  if #ctx.qkeys == 0 then return "" end
-  return "  TIMMC_TRY(timmc_load_qparams(st, qp_keys, NUM_QP, qp));\n"
-end
+int8.prologue = tables.prologue
 
 return int8

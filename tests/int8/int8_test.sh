@@ -1,12 +1,14 @@
 #!/bin/sh
-# int8_test.sh RUNNER WORK FLOOR_DB: an int8 model end to end (docs/int8.md).
+# int8_test.sh RUNNER WORK FLOOR_DB [THREADS]: an int8 model end to end
+# (docs/int8.md); THREADS (default 2) the most it runs on (the portable
+# backend: 1).
 # With random float weights (--random-weights 1) it calibrates on
 # examples/images/chelsea.png (percentile), then on the held-out rocket.jpg:
 #  - every output's SQNR against the float32 model is at least FLOOR_DB;
-#  - the int8 outputs are bit-identical at 1 and 2 threads, and run to run;
+#  - the int8 outputs are bit-identical at 1 and THREADS threads, and run to run;
 #  - calibrating twice writes byte-identical checkpoints.
 set -eu
-run=$1 work=$2 floor=$3
+run=$1 work=$2 floor=$3 threads=${4:-2}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 rm -rf "$work"
 mkdir -p "$work/cal"
@@ -14,7 +16,7 @@ cp "$root/examples/images/chelsea.png" "$work/cal/"
 "$run" --random-weights 1 --save-weights "$work/f32.safetensors"
 for i in 1 2; do
   "$run" --weights "$work/f32.safetensors" --calibrate "$work/cal" --calibration percentile \
-    --save-weights "$work/int8_$i.safetensors" --threads 2
+    --save-weights "$work/int8_$i.safetensors" --threads "$threads"
 done
 cmp "$work/int8_1.safetensors" "$work/int8_2.safetensors"
 int8="$work/int8_1.safetensors"
@@ -40,14 +42,14 @@ end
 if n == 0 then print("no SQNR in the report"); os.exit(1) end
 os.exit(bad == 0 and 0 or 1)
 LUA
-for t in 1 2; do
+for t in 1 "$threads"; do
   # shellcheck disable=SC2086
   "$run" --weights "$int8" $images --outdir "$work/out_t$t" --threads "$t"
 done
 # shellcheck disable=SC2086
-"$run" --weights "$int8" $images --outdir "$work/out_again" --threads 2
+"$run" --weights "$int8" $images --outdir "$work/out_again" --threads "$threads"
 for f in "$work"/out_t1/*.npy; do
-  cmp "$f" "$work/out_t2/$(basename "$f")"
+  cmp "$f" "$work/out_t$threads/$(basename "$f")"
   cmp "$f" "$work/out_again/$(basename "$f")"
 done
-echo "int8: outputs bit-identical at 1 and 2 threads and run to run"
+echo "int8: outputs bit-identical at 1 and $threads threads and run to run"

@@ -12,8 +12,8 @@ local function portable(arch, extra)
 end
 
 describe("the portable backend", function()
-  -- what only xnnpack's own passes make: Winograd's, and int8's conversions
-  -- (the portable backend runs f32 only so far)
+  -- what only xnnpack's own passes make: Winograd's (int8's conversions have
+  -- only int8 forms: backends/portable_int8.lua)
   local NOT_HERE = { wino_conv = true, quantize = true, dequantize = true }
 
   it("has an emitter for every kind but those of xnnpack's passes", function()
@@ -67,6 +67,19 @@ describe("the portable backend", function()
     assert.is_truthy(m.c_source:find(
       "for (int ow = lo; ow < hi; ow++) mac(16, xr + (ow * 2 - 1 + kw * 1) * 16, wk, yr + ow * 16);",
       1, true))
+  end)
+
+  it("runs int8 (per-channel weights in int32 words, TFLite Micro's requantization)", function()
+    local m = portable("mobilenetv3_small_050", { features_only = true, input_size = { 3, 64, 64 },
+                                                  precision = "int8" })
+    assert.is_nil(m.c_source:find("xnn", 1, true))
+    local words = tonumber(m.c_source:match("#define PACKED_WORDS (%d+)"))
+    assert.is_true(words > 10000)
+    -- a depthwise conv's int32 sums, a tap's channels at a time, requantized per channel
+    assert.is_truthy(m.c_source:find("timmc_q8_mac(16, xr + (ow * 2 - 1 + kw * 1) * 16, zx, wk, " ..
+                                     "qacc + ow * 16);", 1, true))
+    assert.is_truthy(m.c_source:find("timmc_q8_requant(a[co], mult[co], shift[co]) + zy", 1, true))
+    assert.is_truthy(m.c_source:find("static const timmc_quant_info quant_info", 1, true))
   end)
 
   it("is a value of the spec's backend key; others are named", function()

@@ -93,10 +93,27 @@ describe("quantize", function()
     end
   end)
 
+  it("makes the same int8 choices and range keys on the portable backend", function()
+    local function q(backend)
+      return helper.compile_until(helper.spec("mobilenetv3_small_050", {
+        precision = "int8", backend = backend, input_size = { 3, 64, 64 } }), "quantize")
+    end
+    local x, p = q("xnnpack"), q("portable")
+    assert.equal(#x.nodes, #p.nodes)
+    for i, n in ipairs(x.nodes) do
+      local o = p.nodes[i]
+      assert.equal(n.kind, o.kind, n.name)
+      assert.equal(dtype(x, n.output), dtype(p, o.output), n.name)
+      assert.equal(x.tensors[n.output].qkey, p.tensors[o.output].qkey, n.name)
+    end
+  end)
+
   it("refuses int8 on a backend with no int8 operators", function()
-    local raw = helper.spec("resnet18", { precision = "int8", backend = "portable" })
-    assert.has_error(function() helper.compile_until(raw, "quantize") end,
-                     "test.json: key 'precision': the portable backend has no int8 operators " ..
+    local m = helper.compile_until(helper.spec("resnet18", {}), "quantize")
+    m.spec.precision = "int8"
+    m.backend = { name = "stub", ops = { conv = { emit = function() return "" end } } }
+    assert.has_error(function() require("passes.quantize").run(m) end,
+                     "test.json: key 'precision': the stub backend has no int8 operators " ..
                      "(use \"f32\")")
   end)
 end)
