@@ -54,7 +54,8 @@ function firmware.weights(spec_path, checkpoint, outdir, what)
   local ok, err = pcall(function()
     driver.build(spec_path, tmp, {
       main = driver.root .. "/runtime/timmc_portable_dump.c",
-      defines = { "-DTIMMC_PACKED=" .. spec.name .. "_packed_weights" },
+      defines = { "-DTIMMC_PACKED=" .. spec.name .. "_packed_weights",
+                  "-DTIMMC_PACKED_WORDS=" .. spec.name .. "_packed_words" },
     })
     local log = tmp .. "/dump.err"
     local cmd = util.join({ tmp .. "/" .. spec.name, checkpoint, out, spec.spec_path, checkpoint },

@@ -4,11 +4,16 @@
  * weights (BN folded, the layout its loops read) as NAME_weights.c, const
  * arrays a firmware links instead of reading a file. The floats are printed
  * in C's hexadecimal form, so they are the very bits this init computed.
- * Compiled with -DTIMMC_MODEL=NAME_model -DTIMMC_PACKED=NAME_packed_weights.
+ * An int8 model's int32 words (zero points, biases, multipliers and shifts,
+ * int8 weights four to a word, tables: generator/backends/portable_int8.lua)
+ * follow as a second array, which NAME_init_const passes first.
+ * Compiled with -DTIMMC_MODEL=NAME_model -DTIMMC_PACKED=NAME_packed_weights
+ * -DTIMMC_PACKED_WORDS=NAME_packed_words (defined by int8 models only).
  * usage: dump CHECKPOINT OUT.c SPEC_SHOWN CHECKPOINT_SHOWN
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +23,9 @@
 
 extern const timmc_model TIMMC_MODEL;
 const float *TIMMC_PACKED(size_t *count);
+#ifdef TIMMC_PACKED_WORDS
+const int32_t *TIMMC_PACKED_WORDS(size_t *count) __attribute__((weak));
+#endif
 
 #define PER_LINE 6
 
@@ -40,7 +48,7 @@ int main(int argc, char **argv) {
             " * and %s; do not edit. */\n"
             "/* The packed weights of %s (portable backend): %zu floats, BatchNorm folded,\n"
             " * in the layout its loops read; const, so they stay in flash. */\n"
-            "#include <stddef.h>\n\n"
+            "#include <stddef.h>\n#include <stdint.h>\n\n"
             "int %s_init_packed(const float *packed, size_t count);\n"
             "int %s_init_const(void);\n\n"
             "static const float packed[%zu] __attribute__((aligned(16))) = {\n",
@@ -54,9 +62,32 @@ int main(int argc, char **argv) {
               (i + 1) % PER_LINE && i + 1 < count ? "" : "\n");
     }
     if (!count) fprintf(out, "    0.0f,\n");
-    fprintf(out, "};\n\n/* Runs %s on the weights above (no file, no packing). */\n"
-                 "int %s_init_const(void) { return %s_init_packed(packed, %zu); }\n",
-            m->name, m->name, m->name, count);
+    fprintf(out, "};\n");
+    size_t nwords = 0;
+    const int32_t *words = NULL;
+#ifdef TIMMC_PACKED_WORDS
+    if (TIMMC_PACKED_WORDS) words = TIMMC_PACKED_WORDS(&nwords);
+#endif
+    if (words) {
+      fprintf(out, "\n/* Its int8 steps' int32 words (zero points, biases, multipliers and shifts,\n"
+                   " * int8 weights four to a word, tables): %zu. */\n"
+                   "int %s_init_packed_words(const int32_t *words, size_t count);\n"
+                   "static const int32_t words[%zu] __attribute__((aligned(16))) = {\n",
+              nwords, m->name, nwords ? nwords : 1);
+      for (size_t i = 0; i < nwords; i++) {
+        fprintf(out, "%s%ld,%s", i % 8 ? " " : "    ", (long)words[i],
+                (i + 1) % 8 && i + 1 < nwords ? "" : "\n");
+      }
+      fprintf(out, "};\n\n/* Runs %s on the weights above (no file, no packing). */\n"
+                   "int %s_init_const(void) {\n"
+                   "  int rc = %s_init_packed_words(words, %zu);\n"
+                   "  return rc ? rc : %s_init_packed(packed, %zu);\n}\n",
+              m->name, m->name, m->name, nwords, m->name, count);
+    } else {
+      fprintf(out, "\n/* Runs %s on the weights above (no file, no packing). */\n"
+                   "int %s_init_const(void) { return %s_init_packed(packed, %zu); }\n",
+              m->name, m->name, m->name, count);
+    }
     if (fclose(out) != 0 && rc == TIMMC_OK) rc = timmc_fail(TIMMC_ERUNTIME, "out of memory");
   }
   if (rc == TIMMC_OK) rc = timmc_file_write(argv[2], text, len);

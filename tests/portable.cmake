@@ -89,3 +89,15 @@ if(NOT CMAKE_CROSSCOMPILING AND NOT TIMMC_SANITIZE)
            COMMAND sh ${T}/portable/cortexm_check.sh ${TIMMC_SOURCE_DIR} ${WORK}/portable_cortex_m)
   set_tests_properties(portable_cortex_m PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
 endif()
+
+if(NOT CMAKE_CROSSCOMPILING AND NOT TIMMC_SANITIZE)
+  # int8 on the Cortex-M7 image (mobilenetv3_small_050; lcnet_050 by hand:
+  # cortexm_int8_check.sh with no spec runs both): calibrated on the host, its
+  # int8 weights, biases and multipliers as const arrays, the same outputs as
+  # the host's portable int8 build, bit for bit; size and instructions printed
+  add_test(NAME portable_cortex_m_int8
+           COMMAND sh ${T}/portable/cortexm_int8_check.sh ${TIMMC_SOURCE_DIR}
+                   ${WORK}/portable_cortex_m_int8
+                   ${T}/portable/specs/cmq_mobilenetv3_small_050.json)
+  set_tests_properties(portable_cortex_m_int8 PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+endif()
