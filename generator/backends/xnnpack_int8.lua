@@ -74,8 +74,7 @@ end
 
 -- The cost model, in picoseconds on one core, fitted to tests/qgemm_test.c
 -- --bench (each layer alone, XNNPACK and timmc's kernel run by run in turn)
--- on an AMD EPYC Zen 5 and checked in the models with
--- bench/int8/qgemm_layers.sh (resnet50, mobilenetv3_large_100: within 15%):
+-- on an AMD EPYC Zen 5:
 -- - XNNPACK's qc8 GEMM (AVX-512 without VNNI: 4 pixels x 16 channels a
 --   tile, input channels 8 at a time): 12.8 ps a product, 240 ps an output
 --   (requantization);
@@ -83,8 +82,11 @@ end
 --   4.7 ps a product, 83 ps an output, 5.8 ns a pixel (its input copied
 --   into the task's buffer);
 -- both with the output channels rounded up to 16. Only layers of few
--- products an output lose: mobilenetv3's first 16 -> 16 pointwise
--- convolution (112x112) is 0.086 ms XNNPACK's way and 0.104 timmc's.
+-- products an output lose: of resnet50's and mobilenetv3_large_100's, only
+-- mobilenetv3's first 16 -> 16 pointwise convolution (112x112: XNNPACK's
+-- 0.09 ms, timmc's 0.11), which it leaves to XNNPACK; on every other one
+-- bench/int8/qgemm_layers.sh measures timmc's 1.7x to 2.9x faster (1
+-- thread), as the model predicts.
 local XNN_MAC, XNN_OUT = 12.8, 240
 local OURS_MAC, OURS_OUT, OURS_PIXEL = 4.7, 83, 5800
 
