@@ -1687,8 +1687,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[896] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/3, /*kernel=*/3, packed));
     ops[0] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t1_input, .b = packed, .y = t2_conv1_2,
         .work = {params, NULL},
@@ -1774,8 +1774,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[4160] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[4] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t5_maxpool, .b = packed, .y = t6_layer1_0_act1,
         .work = {params, NULL},
@@ -1827,8 +1827,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16640] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[6] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t7_layer1_0_act2, .b = packed, .y = t8_layer1_0_bn3,
         .work = {params, NULL},
@@ -1901,8 +1901,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16640] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[11] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t5_maxpool, .b = packed, .y = t13_layer1_0_downsample,
         .work = {params, NULL},
@@ -1941,8 +1941,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16448] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[13] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t14_layer1_0_act3, .b = packed, .y = t15_layer1_1_act1,
         .work = {params, NULL},
@@ -1994,8 +1994,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16640] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[15] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t16_layer1_1_act2, .b = packed, .y = t17_layer1_1_bn3,
         .work = {params, NULL},
@@ -2078,8 +2078,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16448] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[21] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t22_layer1_1_act3, .b = packed, .y = t23_layer1_2_act1,
         .work = {params, NULL},
@@ -2131,8 +2131,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16640] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[23] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t24_layer1_2_act2, .b = packed, .y = t25_layer1_2_bn3,
         .work = {params, NULL},
@@ -2215,8 +2215,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[32896] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[29] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t30_layer1, .b = packed, .y = t31_layer2_0_act1,
         .work = {params, NULL},
@@ -2245,8 +2245,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[147584] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/128, /*kernel=*/3, packed));
     ops[30] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t31_layer2_0_act1, .b = packed, .y = t32_layer2_0_act2,
         .work = {params, NULL},
@@ -2275,8 +2275,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[66048] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
     ops[31] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t32_layer2_0_act2, .b = packed, .y = t33_layer2_0_bn3,
         .work = {params, NULL},
@@ -2361,8 +2361,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[131584] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[37] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t38_layer2_0_downsample_0, .b = packed, .y = t39_layer2_0_downsample,
         .work = {params, NULL},
@@ -2401,8 +2401,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[65664] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[39] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t40_layer2_0_act3, .b = packed, .y = t41_layer2_1_act1,
         .work = {params, NULL},
@@ -2454,8 +2454,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[66048] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
     ops[41] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t42_layer2_1_act2, .b = packed, .y = t43_layer2_1_bn3,
         .work = {params, NULL},
@@ -2538,8 +2538,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[65664] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[47] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t48_layer2_1_act3, .b = packed, .y = t49_layer2_2_act1,
         .work = {params, NULL},
@@ -2591,8 +2591,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[66048] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
     ops[49] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t50_layer2_2_act2, .b = packed, .y = t51_layer2_2_bn3,
         .work = {params, NULL},
@@ -2675,8 +2675,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[65664] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[55] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t56_layer2_2_act3, .b = packed, .y = t57_layer2_3_act1,
         .work = {params, NULL},
@@ -2728,8 +2728,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[66048] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
     ops[57] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t58_layer2_3_act2, .b = packed, .y = t59_layer2_3_bn3,
         .work = {params, NULL},
@@ -2812,8 +2812,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[131328] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[63] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t64_layer2, .b = packed, .y = t65_layer3_0_act1,
         .work = {params, NULL},
@@ -2865,8 +2865,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[65] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t66_layer3_0_act2, .b = packed, .y = t67_layer3_0_bn3,
         .work = {params, NULL},
@@ -2954,8 +2954,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[525312] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[71] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t72_layer3_0_downsample_0, .b = packed, .y = t73_layer3_0_downsample,
         .work = {params, NULL},
@@ -2994,8 +2994,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[73] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t74_layer3_0_act3, .b = packed, .y = t75_layer3_1_act1,
         .work = {params, NULL},
@@ -3047,8 +3047,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[75] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t76_layer3_1_act2, .b = packed, .y = t77_layer3_1_bn3,
         .work = {params, NULL},
@@ -3131,8 +3131,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[81] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t82_layer3_1_act3, .b = packed, .y = t83_layer3_2_act1,
         .work = {params, NULL},
@@ -3184,8 +3184,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[83] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t84_layer3_2_act2, .b = packed, .y = t85_layer3_2_bn3,
         .work = {params, NULL},
@@ -3268,8 +3268,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[89] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t90_layer3_2_act3, .b = packed, .y = t91_layer3_3_act1,
         .work = {params, NULL},
@@ -3321,8 +3321,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[91] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t92_layer3_3_act2, .b = packed, .y = t93_layer3_3_bn3,
         .work = {params, NULL},
@@ -3405,8 +3405,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[97] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t98_layer3_3_act3, .b = packed, .y = t99_layer3_4_act1,
         .work = {params, NULL},
@@ -3458,8 +3458,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[99] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t100_layer3_4_act2, .b = packed, .y = t101_layer3_4_bn3,
         .work = {params, NULL},
@@ -3542,8 +3542,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[105] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t106_layer3_4_act3, .b = packed, .y = t107_layer3_5_act1,
         .work = {params, NULL},
@@ -3595,8 +3595,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[107] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t108_layer3_5_act2, .b = packed, .y = t109_layer3_5_bn3,
         .work = {params, NULL},
@@ -3679,8 +3679,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[113] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t114_layer3_5_act3, .b = packed, .y = t115_layer3_6_act1,
         .work = {params, NULL},
@@ -3732,8 +3732,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[115] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t116_layer3_6_act2, .b = packed, .y = t117_layer3_6_bn3,
         .work = {params, NULL},
@@ -3816,8 +3816,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[121] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t122_layer3_6_act3, .b = packed, .y = t123_layer3_7_act1,
         .work = {params, NULL},
@@ -3869,8 +3869,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[123] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t124_layer3_7_act2, .b = packed, .y = t125_layer3_7_bn3,
         .work = {params, NULL},
@@ -3953,8 +3953,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[129] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t130_layer3_7_act3, .b = packed, .y = t131_layer3_8_act1,
         .work = {params, NULL},
@@ -4006,8 +4006,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[131] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t132_layer3_8_act2, .b = packed, .y = t133_layer3_8_bn3,
         .work = {params, NULL},
@@ -4090,8 +4090,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[137] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t138_layer3_8_act3, .b = packed, .y = t139_layer3_9_act1,
         .work = {params, NULL},
@@ -4143,8 +4143,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[139] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t140_layer3_9_act2, .b = packed, .y = t141_layer3_9_bn3,
         .work = {params, NULL},
@@ -4227,8 +4227,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[145] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t146_layer3_9_act3, .b = packed, .y = t147_layer3_10_act1,
         .work = {params, NULL},
@@ -4280,8 +4280,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[147] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t148_layer3_10_act2, .b = packed, .y = t149_layer3_10_bn3,
         .work = {params, NULL},
@@ -4364,8 +4364,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[153] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t154_layer3_10_act3, .b = packed, .y = t155_layer3_11_act1,
         .work = {params, NULL},
@@ -4417,8 +4417,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[155] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t156_layer3_11_act2, .b = packed, .y = t157_layer3_11_bn3,
         .work = {params, NULL},
@@ -4501,8 +4501,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[161] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t162_layer3_11_act3, .b = packed, .y = t163_layer3_12_act1,
         .work = {params, NULL},
@@ -4554,8 +4554,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[163] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t164_layer3_12_act2, .b = packed, .y = t165_layer3_12_bn3,
         .work = {params, NULL},
@@ -4638,8 +4638,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[169] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t170_layer3_12_act3, .b = packed, .y = t171_layer3_13_act1,
         .work = {params, NULL},
@@ -4691,8 +4691,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[171] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t172_layer3_13_act2, .b = packed, .y = t173_layer3_13_bn3,
         .work = {params, NULL},
@@ -4775,8 +4775,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[177] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t178_layer3_13_act3, .b = packed, .y = t179_layer3_14_act1,
         .work = {params, NULL},
@@ -4828,8 +4828,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[179] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t180_layer3_14_act2, .b = packed, .y = t181_layer3_14_bn3,
         .work = {params, NULL},
@@ -4912,8 +4912,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[185] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t186_layer3_14_act3, .b = packed, .y = t187_layer3_15_act1,
         .work = {params, NULL},
@@ -4965,8 +4965,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[187] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t188_layer3_15_act2, .b = packed, .y = t189_layer3_15_bn3,
         .work = {params, NULL},
@@ -5049,8 +5049,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[193] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t194_layer3_15_act3, .b = packed, .y = t195_layer3_16_act1,
         .work = {params, NULL},
@@ -5102,8 +5102,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[195] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t196_layer3_16_act2, .b = packed, .y = t197_layer3_16_bn3,
         .work = {params, NULL},
@@ -5186,8 +5186,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[201] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t202_layer3_16_act3, .b = packed, .y = t203_layer3_17_act1,
         .work = {params, NULL},
@@ -5239,8 +5239,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[203] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t204_layer3_17_act2, .b = packed, .y = t205_layer3_17_bn3,
         .work = {params, NULL},
@@ -5323,8 +5323,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[209] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t210_layer3_17_act3, .b = packed, .y = t211_layer3_18_act1,
         .work = {params, NULL},
@@ -5376,8 +5376,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[211] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t212_layer3_18_act2, .b = packed, .y = t213_layer3_18_bn3,
         .work = {params, NULL},
@@ -5460,8 +5460,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[217] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t218_layer3_18_act3, .b = packed, .y = t219_layer3_19_act1,
         .work = {params, NULL},
@@ -5513,8 +5513,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[219] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t220_layer3_19_act2, .b = packed, .y = t221_layer3_19_bn3,
         .work = {params, NULL},
@@ -5597,8 +5597,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[225] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t226_layer3_19_act3, .b = packed, .y = t227_layer3_20_act1,
         .work = {params, NULL},
@@ -5650,8 +5650,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[227] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t228_layer3_20_act2, .b = packed, .y = t229_layer3_20_bn3,
         .work = {params, NULL},
@@ -5734,8 +5734,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[233] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t234_layer3_20_act3, .b = packed, .y = t235_layer3_21_act1,
         .work = {params, NULL},
@@ -5787,8 +5787,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[235] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t236_layer3_21_act2, .b = packed, .y = t237_layer3_21_bn3,
         .work = {params, NULL},
@@ -5871,8 +5871,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[241] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t242_layer3_21_act3, .b = packed, .y = t243_layer3_22_act1,
         .work = {params, NULL},
@@ -5924,8 +5924,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[243] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t244_layer3_22_act2, .b = packed, .y = t245_layer3_22_bn3,
         .work = {params, NULL},
@@ -6008,8 +6008,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[524800] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[249] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t250_layer3, .b = packed, .y = t251_layer4_0_act1,
         .work = {params, NULL},
@@ -6061,8 +6061,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1050624] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[251] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t252_layer4_0_act2, .b = packed, .y = t253_layer4_0_bn3,
         .work = {params, NULL},
@@ -6150,8 +6150,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[2099200] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[257] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t258_layer4_0_downsample_0, .b = packed, .y = t259_layer4_0_downsample,
         .work = {params, NULL},
@@ -6190,8 +6190,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1049088] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/2048, /*kernel=*/1, packed));
     ops[259] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t260_layer4_0_act3, .b = packed, .y = t261_layer4_1_act1,
         .work = {params, NULL},
@@ -6243,8 +6243,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1050624] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[261] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t262_layer4_1_act2, .b = packed, .y = t263_layer4_1_bn3,
         .work = {params, NULL},
@@ -6327,8 +6327,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1049088] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/2048, /*kernel=*/1, packed));
     ops[267] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t268_layer4_1_act3, .b = packed, .y = t269_layer4_2_act1,
         .work = {params, NULL},
@@ -6380,8 +6380,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1050624] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[269] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t270_layer4_2_act2, .b = packed, .y = t271_layer4_2_bn3,
         .work = {params, NULL},

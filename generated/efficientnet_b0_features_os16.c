@@ -975,8 +975,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[896] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/3, /*kernel=*/3, packed));
     ops[0] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t1_input, .b = packed, .y = t2_bn1,
         .work = {params, NULL},
@@ -1088,8 +1088,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1056] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/16, /*in_channels=*/32, /*kernel=*/1, packed));
     ops[10] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t11_blocks_0_0_se, .b = packed, .y = t12_blocks_0,
         .work = {params, NULL},
@@ -1118,8 +1118,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1632] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/16, /*kernel=*/1, packed));
     ops[11] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t12_blocks_0, .b = packed, .y = t13_blocks_1_0_bn1,
         .work = {params, NULL},
@@ -1231,8 +1231,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[3104] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/24, /*in_channels=*/96, /*kernel=*/1, packed));
     ops[21] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t22_blocks_1_0_se, .b = packed, .y = t23_blocks_1_0_bn3,
         .work = {params, NULL},
@@ -1261,8 +1261,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[4000] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/144, /*in_channels=*/24, /*kernel=*/1, packed));
     ops[22] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t23_blocks_1_0_bn3, .b = packed, .y = t24_blocks_1_1_bn1,
         .work = {params, NULL},
@@ -1374,8 +1374,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[4640] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/24, /*in_channels=*/144, /*kernel=*/1, packed));
     ops[32] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t33_blocks_1_1_se, .b = packed, .y = t34_blocks_1_1_bn3,
         .work = {params, NULL},
@@ -1414,8 +1414,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[4000] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/144, /*in_channels=*/24, /*kernel=*/1, packed));
     ops[34] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t35_blocks_1, .b = packed, .y = t36_blocks_2_0_bn1,
         .work = {params, NULL},
@@ -1527,8 +1527,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[9280] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/40, /*in_channels=*/144, /*kernel=*/1, packed));
     ops[44] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t45_blocks_2_0_se, .b = packed, .y = t46_blocks_2_0_bn3,
         .work = {params, NULL},
@@ -1557,8 +1557,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[10496] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/240, /*in_channels=*/40, /*kernel=*/1, packed));
     ops[45] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t46_blocks_2_0_bn3, .b = packed, .y = t47_blocks_2_1_bn1,
         .work = {params, NULL},
@@ -1670,8 +1670,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[15424] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/40, /*in_channels=*/240, /*kernel=*/1, packed));
     ops[55] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t56_blocks_2_1_se, .b = packed, .y = t57_blocks_2_1_bn3,
         .work = {params, NULL},
@@ -1710,8 +1710,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[10496] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/240, /*in_channels=*/40, /*kernel=*/1, packed));
     ops[57] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t58_blocks_2, .b = packed, .y = t59_blocks_3_0_bn1,
         .work = {params, NULL},
@@ -1823,8 +1823,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[23136] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/80, /*in_channels=*/240, /*kernel=*/1, packed));
     ops[67] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t68_blocks_3_0_se, .b = packed, .y = t69_blocks_3_0_bn3,
         .work = {params, NULL},
@@ -1853,8 +1853,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[38880] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/480, /*in_channels=*/80, /*kernel=*/1, packed));
     ops[68] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t69_blocks_3_0_bn3, .b = packed, .y = t70_blocks_3_1_bn1,
         .work = {params, NULL},
@@ -1966,8 +1966,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[46176] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/80, /*in_channels=*/480, /*kernel=*/1, packed));
     ops[78] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t79_blocks_3_1_se, .b = packed, .y = t80_blocks_3_1_bn3,
         .work = {params, NULL},
@@ -2006,8 +2006,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[38880] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/480, /*in_channels=*/80, /*kernel=*/1, packed));
     ops[80] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t81_blocks_3_1, .b = packed, .y = t82_blocks_3_2_bn1,
         .work = {params, NULL},
@@ -2119,8 +2119,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[46176] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/80, /*in_channels=*/480, /*kernel=*/1, packed));
     ops[90] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t91_blocks_3_2_se, .b = packed, .y = t92_blocks_3_2_bn3,
         .work = {params, NULL},
@@ -2159,8 +2159,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[38880] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/480, /*in_channels=*/80, /*kernel=*/1, packed));
     ops[92] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t93_blocks_3_2, .b = packed, .y = t94_blocks_4_0_bn1,
         .work = {params, NULL},
@@ -2272,8 +2272,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[61568] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/112, /*in_channels=*/480, /*kernel=*/1, packed));
     ops[102] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t103_blocks_4_0_se, .b = packed, .y = t104_blocks_4_0_bn3,
         .work = {params, NULL},
@@ -2302,8 +2302,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[75936] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/672, /*in_channels=*/112, /*kernel=*/1, packed));
     ops[103] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t104_blocks_4_0_bn3, .b = packed, .y = t105_blocks_4_1_bn1,
         .work = {params, NULL},
@@ -2415,8 +2415,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[86144] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/112, /*in_channels=*/672, /*kernel=*/1, packed));
     ops[113] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t114_blocks_4_1_se, .b = packed, .y = t115_blocks_4_1_bn3,
         .work = {params, NULL},
@@ -2455,8 +2455,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[75936] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/672, /*in_channels=*/112, /*kernel=*/1, packed));
     ops[115] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t116_blocks_4_1, .b = packed, .y = t117_blocks_4_2_bn1,
         .work = {params, NULL},
@@ -2568,8 +2568,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[86144] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/112, /*in_channels=*/672, /*kernel=*/1, packed));
     ops[125] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t126_blocks_4_2_se, .b = packed, .y = t127_blocks_4_2_bn3,
         .work = {params, NULL},
@@ -2608,8 +2608,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[75936] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/672, /*in_channels=*/112, /*kernel=*/1, packed));
     ops[127] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t128_blocks_4, .b = packed, .y = t129_blocks_5_0_bn1,
         .work = {params, NULL},
@@ -2721,8 +2721,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[129216] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/672, /*kernel=*/1, packed));
     ops[137] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t138_blocks_5_0_se, .b = packed, .y = t139_blocks_5_0_bn3,
         .work = {params, NULL},
@@ -2751,8 +2751,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[222336] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1152, /*in_channels=*/192, /*kernel=*/1, packed));
     ops[138] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t139_blocks_5_0_bn3, .b = packed, .y = t140_blocks_5_1_bn1,
         .work = {params, NULL},
@@ -2864,8 +2864,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[221376] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/1152, /*kernel=*/1, packed));
     ops[148] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t149_blocks_5_1_se, .b = packed, .y = t150_blocks_5_1_bn3,
         .work = {params, NULL},
@@ -2904,8 +2904,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[222336] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1152, /*in_channels=*/192, /*kernel=*/1, packed));
     ops[150] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t151_blocks_5_1, .b = packed, .y = t152_blocks_5_2_bn1,
         .work = {params, NULL},
@@ -3017,8 +3017,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[221376] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/1152, /*kernel=*/1, packed));
     ops[160] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t161_blocks_5_2_se, .b = packed, .y = t162_blocks_5_2_bn3,
         .work = {params, NULL},
@@ -3057,8 +3057,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[222336] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1152, /*in_channels=*/192, /*kernel=*/1, packed));
     ops[162] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t163_blocks_5_2, .b = packed, .y = t164_blocks_5_3_bn1,
         .work = {params, NULL},
@@ -3170,8 +3170,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[221376] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/1152, /*kernel=*/1, packed));
     ops[172] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t173_blocks_5_3_se, .b = packed, .y = t174_blocks_5_3_bn3,
         .work = {params, NULL},
@@ -3210,8 +3210,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[222336] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1152, /*in_channels=*/192, /*kernel=*/1, packed));
     ops[174] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t175_blocks_5_3, .b = packed, .y = t176_blocks_6_0_bn1,
         .work = {params, NULL},
@@ -3323,8 +3323,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[368960] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/320, /*in_channels=*/1152, /*kernel=*/1, packed));
     ops[184] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t185_blocks_6_0_se, .b = packed, .y = t186_blocks_6,
         .work = {params, NULL},

@@ -558,8 +558,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[896] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/3, /*kernel=*/3, packed));
     ops[0] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t1_input, .b = packed, .y = t2_bn1,
         .work = {params, NULL},
@@ -604,8 +604,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1056] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/16, /*in_channels=*/32, /*kernel=*/1, packed));
     ops[2] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t3_blocks_0_0_bn1, .b = packed, .y = t4_blocks_0,
         .work = {params, NULL},
@@ -634,8 +634,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1632] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/16, /*kernel=*/1, packed));
     ops[3] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t4_blocks_0, .b = packed, .y = t5_blocks_1_0_bn1,
         .work = {params, NULL},
@@ -680,8 +680,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[3104] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/24, /*in_channels=*/96, /*kernel=*/1, packed));
     ops[5] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t6_blocks_1_0_bn2, .b = packed, .y = t7_blocks_1_0_bn3,
         .work = {params, NULL},
@@ -710,8 +710,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[4000] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/144, /*in_channels=*/24, /*kernel=*/1, packed));
     ops[6] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t7_blocks_1_0_bn3, .b = packed, .y = t8_blocks_1_1_bn1,
         .work = {params, NULL},
@@ -756,8 +756,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[4640] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/24, /*in_channels=*/144, /*kernel=*/1, packed));
     ops[8] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t9_blocks_1_1_bn2, .b = packed, .y = t10_blocks_1_1_bn3,
         .work = {params, NULL},
@@ -796,8 +796,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[4000] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/144, /*in_channels=*/24, /*kernel=*/1, packed));
     ops[10] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t11_blocks_1, .b = packed, .y = t12_blocks_2_0_bn1,
         .work = {params, NULL},
@@ -842,8 +842,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[4640] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/144, /*kernel=*/1, packed));
     ops[12] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t13_blocks_2_0_bn2, .b = packed, .y = t14_blocks_2_0_bn3,
         .work = {params, NULL},
@@ -872,8 +872,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[6336] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/32, /*kernel=*/1, packed));
     ops[13] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t14_blocks_2_0_bn3, .b = packed, .y = t15_blocks_2_1_bn1,
         .work = {params, NULL},
@@ -918,8 +918,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[6176] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/192, /*kernel=*/1, packed));
     ops[15] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t16_blocks_2_1_bn2, .b = packed, .y = t17_blocks_2_1_bn3,
         .work = {params, NULL},
@@ -958,8 +958,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[6336] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/32, /*kernel=*/1, packed));
     ops[17] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t18_blocks_2_1, .b = packed, .y = t19_blocks_2_2_bn1,
         .work = {params, NULL},
@@ -1004,8 +1004,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[6176] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/192, /*kernel=*/1, packed));
     ops[19] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t20_blocks_2_2_bn2, .b = packed, .y = t21_blocks_2_2_bn3,
         .work = {params, NULL},
@@ -1044,8 +1044,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[6336] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/32, /*kernel=*/1, packed));
     ops[21] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t22_blocks_2, .b = packed, .y = t23_blocks_3_0_bn1,
         .work = {params, NULL},
@@ -1090,8 +1090,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[12352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/192, /*kernel=*/1, packed));
     ops[23] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t24_blocks_3_0_bn2, .b = packed, .y = t25_blocks_3_0_bn3,
         .work = {params, NULL},
@@ -1120,8 +1120,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[24960] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/384, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[24] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t25_blocks_3_0_bn3, .b = packed, .y = t26_blocks_3_1_bn1,
         .work = {params, NULL},
@@ -1166,8 +1166,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[24640] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/384, /*kernel=*/1, packed));
     ops[26] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t27_blocks_3_1_bn2, .b = packed, .y = t28_blocks_3_1_bn3,
         .work = {params, NULL},
@@ -1206,8 +1206,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[24960] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/384, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[28] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t29_blocks_3_1, .b = packed, .y = t30_blocks_3_2_bn1,
         .work = {params, NULL},
@@ -1252,8 +1252,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[24640] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/384, /*kernel=*/1, packed));
     ops[30] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t31_blocks_3_2_bn2, .b = packed, .y = t32_blocks_3_2_bn3,
         .work = {params, NULL},
@@ -1292,8 +1292,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[24960] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/384, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[32] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t33_blocks_3_2, .b = packed, .y = t34_blocks_3_3_bn1,
         .work = {params, NULL},
@@ -1338,8 +1338,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[24640] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/384, /*kernel=*/1, packed));
     ops[34] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t35_blocks_3_3_bn2, .b = packed, .y = t36_blocks_3_3_bn3,
         .work = {params, NULL},
@@ -1378,8 +1378,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[24960] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/384, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[36] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t37_blocks_3_3, .b = packed, .y = t38_blocks_4_0_bn1,
         .work = {params, NULL},
@@ -1424,8 +1424,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[36960] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/384, /*kernel=*/1, packed));
     ops[38] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t39_blocks_4_0_bn2, .b = packed, .y = t40_blocks_4_0_bn3,
         .work = {params, NULL},
@@ -1454,8 +1454,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[55872] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/96, /*kernel=*/1, packed));
     ops[39] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t40_blocks_4_0_bn3, .b = packed, .y = t41_blocks_4_1_bn1,
         .work = {params, NULL},
@@ -1500,8 +1500,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[55392] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[41] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t42_blocks_4_1_bn2, .b = packed, .y = t43_blocks_4_1_bn3,
         .work = {params, NULL},
@@ -1540,8 +1540,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[55872] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/96, /*kernel=*/1, packed));
     ops[43] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t44_blocks_4_1, .b = packed, .y = t45_blocks_4_2_bn1,
         .work = {params, NULL},
@@ -1586,8 +1586,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[55392] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[45] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t46_blocks_4_2_bn2, .b = packed, .y = t47_blocks_4_2_bn3,
         .work = {params, NULL},
@@ -1626,8 +1626,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[55872] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/96, /*kernel=*/1, packed));
     ops[47] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t48_blocks_4, .b = packed, .y = t49_blocks_5_0_bn1,
         .work = {params, NULL},
@@ -1672,8 +1672,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[92320] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/160, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[49] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t50_blocks_5_0_bn2, .b = packed, .y = t51_blocks_5_0_bn3,
         .work = {params, NULL},
@@ -1702,8 +1702,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[154560] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/960, /*in_channels=*/160, /*kernel=*/1, packed));
     ops[50] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t51_blocks_5_0_bn3, .b = packed, .y = t52_blocks_5_1_bn1,
         .work = {params, NULL},
@@ -1748,8 +1748,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[153760] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/160, /*in_channels=*/960, /*kernel=*/1, packed));
     ops[52] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t53_blocks_5_1_bn2, .b = packed, .y = t54_blocks_5_1_bn3,
         .work = {params, NULL},
@@ -1788,8 +1788,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[154560] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/960, /*in_channels=*/160, /*kernel=*/1, packed));
     ops[54] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t55_blocks_5_1, .b = packed, .y = t56_blocks_5_2_bn1,
         .work = {params, NULL},
@@ -1834,8 +1834,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[153760] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/160, /*in_channels=*/960, /*kernel=*/1, packed));
     ops[56] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t57_blocks_5_2_bn2, .b = packed, .y = t58_blocks_5_2_bn3,
         .work = {params, NULL},
@@ -1874,8 +1874,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[154560] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/960, /*in_channels=*/160, /*kernel=*/1, packed));
     ops[58] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t59_blocks_5_2, .b = packed, .y = t60_blocks_6_0_bn1,
         .work = {params, NULL},
@@ -1920,8 +1920,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[307520] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/320, /*in_channels=*/960, /*kernel=*/1, packed));
     ops[60] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t61_blocks_6_0_bn2, .b = packed, .y = t62_blocks_6,
         .work = {params, NULL},
@@ -1950,8 +1950,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[410880] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1280, /*in_channels=*/320, /*kernel=*/1, packed));
     ops[61] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t62_blocks_6, .b = packed, .y = t63_bn2,
         .work = {params, NULL},

@@ -503,8 +503,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[896] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/3, /*kernel=*/3, packed));
     ops[0] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t1_input, .b = packed, .y = t2_bn1,
         .work = {params, NULL},
@@ -533,8 +533,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[9248] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/32, /*kernel=*/3, packed));
     ops[1] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t2_bn1, .b = packed, .y = t3_blocks_0_0_bn1,
         .work = {params, NULL},
@@ -563,8 +563,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1056] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/32, /*kernel=*/1, packed));
     ops[2] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t3_blocks_0_0_bn1, .b = packed, .y = t4_blocks_0,
         .work = {params, NULL},
@@ -593,8 +593,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[27744] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/32, /*kernel=*/3, packed));
     ops[3] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t4_blocks_0, .b = packed, .y = t5_blocks_1_0_bn1,
         .work = {params, NULL},
@@ -623,8 +623,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[6208] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/96, /*kernel=*/1, packed));
     ops[4] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t5_blocks_1_0_bn1, .b = packed, .y = t6_blocks_1,
         .work = {params, NULL},
@@ -669,8 +669,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[12480] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[6] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t7_blocks_2_0_dw_start_bn, .b = packed, .y = t8_blocks_2_0_pw_exp_bn,
         .work = {params, NULL},
@@ -715,8 +715,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[18528] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/192, /*kernel=*/1, packed));
     ops[8] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t9_blocks_2_0_dw_mid_bn, .b = packed, .y = t10_blocks_2_0_pw_proj_bn,
         .work = {params, NULL},
@@ -745,8 +745,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[18624] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/96, /*kernel=*/1, packed));
     ops[9] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t10_blocks_2_0_pw_proj_bn, .b = packed, .y = t11_blocks_2_1_pw_exp_bn,
         .work = {params, NULL},
@@ -791,8 +791,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[18528] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/192, /*kernel=*/1, packed));
     ops[11] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t12_blocks_2_1_dw_mid_bn, .b = packed, .y = t13_blocks_2_1_pw_proj_bn,
         .work = {params, NULL},
@@ -831,8 +831,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[18624] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/96, /*kernel=*/1, packed));
     ops[13] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t14_blocks_2_1, .b = packed, .y = t15_blocks_2_2_pw_exp_bn,
         .work = {params, NULL},
@@ -877,8 +877,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[18528] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/192, /*kernel=*/1, packed));
     ops[15] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t16_blocks_2_2_dw_mid_bn, .b = packed, .y = t17_blocks_2_2_pw_proj_bn,
         .work = {params, NULL},
@@ -917,8 +917,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[18624] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/96, /*kernel=*/1, packed));
     ops[17] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t18_blocks_2_2, .b = packed, .y = t19_blocks_2_3_pw_exp_bn,
         .work = {params, NULL},
@@ -963,8 +963,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[18528] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/192, /*kernel=*/1, packed));
     ops[19] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t20_blocks_2_3_dw_mid_bn, .b = packed, .y = t21_blocks_2_3_pw_proj_bn,
         .work = {params, NULL},
@@ -1003,8 +1003,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[18624] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/96, /*kernel=*/1, packed));
     ops[21] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t22_blocks_2_3, .b = packed, .y = t23_blocks_2_4_pw_exp_bn,
         .work = {params, NULL},
@@ -1049,8 +1049,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[18528] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/192, /*kernel=*/1, packed));
     ops[23] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t24_blocks_2_4_dw_mid_bn, .b = packed, .y = t25_blocks_2_4_pw_proj_bn,
         .work = {params, NULL},
@@ -1105,8 +1105,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[37248] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/384, /*in_channels=*/96, /*kernel=*/1, packed));
     ops[26] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t27_blocks_2_5_dw_start_bn, .b = packed, .y = t28_blocks_2_5_pw_exp_bn,
         .work = {params, NULL},
@@ -1135,8 +1135,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[36960] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/384, /*kernel=*/1, packed));
     ops[27] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t28_blocks_2_5_pw_exp_bn, .b = packed, .y = t29_blocks_2_5_pw_proj_bn,
         .work = {params, NULL},
@@ -1191,8 +1191,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[55872] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/96, /*kernel=*/1, packed));
     ops[30] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t31_blocks_3_0_dw_start_bn, .b = packed, .y = t32_blocks_3_0_pw_exp_bn,
         .work = {params, NULL},
@@ -1237,8 +1237,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[73856] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[32] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t33_blocks_3_0_dw_mid_bn, .b = packed, .y = t34_blocks_3_0_pw_proj_bn,
         .work = {params, NULL},
@@ -1283,8 +1283,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[66048] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
     ops[34] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t35_blocks_3_1_dw_start_bn, .b = packed, .y = t36_blocks_3_1_pw_exp_bn,
         .work = {params, NULL},
@@ -1329,8 +1329,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[65664] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[36] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t37_blocks_3_1_dw_mid_bn, .b = packed, .y = t38_blocks_3_1_pw_proj_bn,
         .work = {params, NULL},
@@ -1369,8 +1369,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[66048] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
     ops[38] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t39_blocks_3_1, .b = packed, .y = t40_blocks_3_2_pw_exp_bn,
         .work = {params, NULL},
@@ -1415,8 +1415,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[65664] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[40] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t41_blocks_3_2_dw_mid_bn, .b = packed, .y = t42_blocks_3_2_pw_proj_bn,
         .work = {params, NULL},
@@ -1455,8 +1455,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[49536] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/384, /*in_channels=*/128, /*kernel=*/1, packed));
     ops[42] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t43_blocks_3_2, .b = packed, .y = t44_blocks_3_3_pw_exp_bn,
         .work = {params, NULL},
@@ -1501,8 +1501,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[49280] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/384, /*kernel=*/1, packed));
     ops[44] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t45_blocks_3_3_dw_mid_bn, .b = packed, .y = t46_blocks_3_3_pw_proj_bn,
         .work = {params, NULL},
@@ -1541,8 +1541,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[66048] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
     ops[46] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t47_blocks_3_3, .b = packed, .y = t48_blocks_3_4_pw_exp_bn,
         .work = {params, NULL},
@@ -1587,8 +1587,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[65664] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[48] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t49_blocks_3_4_dw_mid_bn, .b = packed, .y = t50_blocks_3_4_pw_proj_bn,
         .work = {params, NULL},
@@ -1627,8 +1627,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[66048] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
     ops[50] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t51_blocks_3_4, .b = packed, .y = t52_blocks_3_5_pw_exp_bn,
         .work = {params, NULL},
@@ -1673,8 +1673,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[65664] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[52] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t53_blocks_3_5_dw_mid_bn, .b = packed, .y = t54_blocks_3_5_pw_proj_bn,
         .work = {params, NULL},
@@ -1713,8 +1713,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[123840] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/960, /*in_channels=*/128, /*kernel=*/1, packed));
     ops[54] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t55_blocks_3_5, .b = packed, .y = t56_blocks_4,
         .work = {params, NULL},

@@ -1157,8 +1157,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[896] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/32, /*in_channels=*/3, /*kernel=*/3, packed));
     ops[0] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t1_input, .b = packed, .y = t2_stem,
         .work = {params, NULL},
@@ -1187,8 +1187,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[3168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/72, /*in_channels=*/32, /*kernel=*/1, packed));
     ops[1] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t2_stem, .b = packed, .y = t3_s1_b1_conv1,
         .work = {params, NULL},
@@ -1214,18 +1214,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s1.b1.conv2.conv: conv 3x3 72->72 s2 g3, s1.b1.conv2.bn folded, relu; [2,112,112,72] -> [2,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "s1.b1.conv2.conv.weight", NULL, "s1.b1.conv2.bn",
       /*out_channels=*/72, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/3,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/72,
-      /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[2].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112,
-      /*input=*/t3_s1_b1_conv1, /*output=*/t4_s1_b1_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.conv2.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[15624] __attribute__((aligned(64)));
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/3};
+    TIMMC_TRY(timmc_gemm24_pack(w, /*groups=*/3, /*in_channels=*/24, /*kernel=*/3, packed));
+    ops[2] = (timmc_op){.kernel = timmc_kernel_gemm24, .a = t3_s1_b1_conv1, .b = packed, .y = t4_s1_b1_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/24, /*out_channels=*/24,
+                 /*in_stride=*/72, /*out_stride=*/72, /*stride=*/2, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/3,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/72,
+        /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[2].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112,
+        /*input=*/t3_s1_b1_conv1, /*output=*/t4_s1_b1_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.conv2.conv", "setup", s);
+  }
 
   /* s1.b1.se: global avg pool; [2,56,56,72] -> [2,1,1,72] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1286,8 +1300,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[7008] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/72, /*in_channels=*/72, /*kernel=*/1, packed));
     ops[8] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t9_s1_b1_se, .b = packed, .y = t10_s1_b1_conv3,
         .work = {params, NULL},
@@ -1316,8 +1330,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[3168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/72, /*in_channels=*/32, /*kernel=*/1, packed));
     ops[9] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t2_stem, .b = packed, .y = t11_s1_b1_downsample,
         .work = {params, NULL},
@@ -1356,8 +1370,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[7008] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/72, /*in_channels=*/72, /*kernel=*/1, packed));
     ops[11] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t12_s1_b1_act3, .b = packed, .y = t13_s1_b2_conv1,
         .work = {params, NULL},
@@ -1463,8 +1477,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[7008] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/72, /*in_channels=*/72, /*kernel=*/1, packed));
     ops[18] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t19_s1_b2_se, .b = packed, .y = t20_s1_b2_conv3,
         .work = {params, NULL},
@@ -1503,8 +1517,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/72, /*kernel=*/1, packed));
     ops[20] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t21_s1, .b = packed, .y = t22_s2_b1_conv1,
         .work = {params, NULL},
@@ -1530,18 +1544,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s2.b1.conv2.conv: conv 3x3 216->216 s2 g9, s2.b1.conv2.bn folded, relu; [2,56,56,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b1.conv2.conv.weight", NULL, "s2.b1.conv2.bn",
       /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/9,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/216,
-      /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[21].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t22_s2_b1_conv1, /*output=*/t23_s2_b1_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.conv2.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[46872] __attribute__((aligned(64)));
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/9};
+    TIMMC_TRY(timmc_gemm24_pack(w, /*groups=*/9, /*in_channels=*/24, /*kernel=*/3, packed));
+    ops[21] = (timmc_op){.kernel = timmc_kernel_gemm24, .a = t22_s2_b1_conv1, .b = packed, .y = t23_s2_b1_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/24, /*out_channels=*/24,
+                 /*in_stride=*/216, /*out_stride=*/216, /*stride=*/2, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/9,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/216,
+        /*output_channel_stride=*/216, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[21].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t22_s2_b1_conv1, /*output=*/t23_s2_b1_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.conv2.conv", "setup", s);
+  }
 
   /* s2.b1.se: global avg pool; [2,28,28,216] -> [2,1,1,216] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1603,8 +1631,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[48608] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/216, /*kernel=*/1, packed));
     ops[27] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t28_s2_b1_se, .b = packed, .y = t29_s2_b1_conv3,
         .work = {params, NULL},
@@ -1633,8 +1661,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/72, /*kernel=*/1, packed));
     ops[28] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t21_s1, .b = packed, .y = t30_s2_b1_downsample,
         .work = {params, NULL},
@@ -1673,8 +1701,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[48608] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/216, /*kernel=*/1, packed));
     ops[30] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t31_s2_b1_act3, .b = packed, .y = t32_s2_b2_conv1,
         .work = {params, NULL},
@@ -1780,8 +1808,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[48608] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/216, /*kernel=*/1, packed));
     ops[37] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t38_s2_b2_se, .b = packed, .y = t39_s2_b2_conv3,
         .work = {params, NULL},
@@ -1820,8 +1848,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[48608] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/216, /*kernel=*/1, packed));
     ops[39] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t40_s2_b2_act3, .b = packed, .y = t41_s2_b3_conv1,
         .work = {params, NULL},
@@ -1927,8 +1955,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[48608] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/216, /*kernel=*/1, packed));
     ops[46] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t47_s2_b3_se, .b = packed, .y = t48_s2_b3_conv3,
         .work = {params, NULL},
@@ -1967,8 +1995,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[48608] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/216, /*kernel=*/1, packed));
     ops[48] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t49_s2_b3_act3, .b = packed, .y = t50_s2_b4_conv1,
         .work = {params, NULL},
@@ -2074,8 +2102,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[48608] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/216, /*kernel=*/1, packed));
     ops[55] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t56_s2_b4_se, .b = packed, .y = t57_s2_b4_conv3,
         .work = {params, NULL},
@@ -2114,8 +2142,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[48608] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/216, /*kernel=*/1, packed));
     ops[57] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t58_s2_b4_act3, .b = packed, .y = t59_s2_b5_conv1,
         .work = {params, NULL},
@@ -2221,8 +2249,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[48608] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/216, /*in_channels=*/216, /*kernel=*/1, packed));
     ops[64] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t65_s2_b5_se, .b = packed, .y = t66_s2_b5_conv3,
         .work = {params, NULL},
@@ -2261,8 +2289,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[124992] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/216, /*kernel=*/1, packed));
     ops[66] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t67_s2, .b = packed, .y = t68_s3_b1_conv1,
         .work = {params, NULL},
@@ -2288,18 +2316,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b1.conv2.conv: conv 3x3 576->576 s2 g24, s3.b1.conv2.bn folded, relu; [2,28,28,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b1.conv2.conv.weight", NULL, "s3.b1.conv2.bn",
       /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[67].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t68_s3_b1_conv1, /*output=*/t69_s3_b1_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.conv2.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[124992] __attribute__((aligned(64)));
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/24};
+    TIMMC_TRY(timmc_gemm24_pack(w, /*groups=*/24, /*in_channels=*/24, /*kernel=*/3, packed));
+    ops[67] = (timmc_op){.kernel = timmc_kernel_gemm24, .a = t68_s3_b1_conv1, .b = packed, .y = t69_s3_b1_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/24, /*out_channels=*/24,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/2, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[67].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t68_s3_b1_conv1, /*output=*/t69_s3_b1_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.conv2.conv", "setup", s);
+  }
 
   /* s3.b1.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -2361,8 +2403,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[73] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t74_s3_b1_se, .b = packed, .y = t75_s3_b1_conv3,
         .work = {params, NULL},
@@ -2391,8 +2433,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[124992] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/216, /*kernel=*/1, packed));
     ops[74] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t67_s2, .b = packed, .y = t76_s3_b1_downsample,
         .work = {params, NULL},
@@ -2431,8 +2473,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[76] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t77_s3_b1_act3, .b = packed, .y = t78_s3_b2_conv1,
         .work = {params, NULL},
@@ -2458,18 +2500,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b2.conv2.conv: conv 3x3 576->576 s1 g24, s3.b2.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b2.conv2.conv.weight", NULL, "s3.b2.conv2.bn",
       /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[77].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[77].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t78_s3_b2_conv1, /*output=*/t79_s3_b2_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.conv2.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[124992] __attribute__((aligned(64)));
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/24};
+    TIMMC_TRY(timmc_gemm24_pack(w, /*groups=*/24, /*in_channels=*/24, /*kernel=*/3, packed));
+    ops[77] = (timmc_op){.kernel = timmc_kernel_gemm24, .a = t78_s3_b2_conv1, .b = packed, .y = t79_s3_b2_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/24, /*out_channels=*/24,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[77].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[77].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t78_s3_b2_conv1, /*output=*/t79_s3_b2_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.conv2.conv", "setup", s);
+  }
 
   /* s3.b2.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -2531,8 +2587,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[83] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t84_s3_b2_se, .b = packed, .y = t85_s3_b2_conv3,
         .work = {params, NULL},
@@ -2571,8 +2627,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[85] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t86_s3_b2_act3, .b = packed, .y = t87_s3_b3_conv1,
         .work = {params, NULL},
@@ -2598,18 +2654,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b3.conv2.conv: conv 3x3 576->576 s1 g24, s3.b3.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b3.conv2.conv.weight", NULL, "s3.b3.conv2.bn",
       /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[86].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[86].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t87_s3_b3_conv1, /*output=*/t88_s3_b3_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.conv2.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[124992] __attribute__((aligned(64)));
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/24};
+    TIMMC_TRY(timmc_gemm24_pack(w, /*groups=*/24, /*in_channels=*/24, /*kernel=*/3, packed));
+    ops[86] = (timmc_op){.kernel = timmc_kernel_gemm24, .a = t87_s3_b3_conv1, .b = packed, .y = t88_s3_b3_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/24, /*out_channels=*/24,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[86].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[86].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t87_s3_b3_conv1, /*output=*/t88_s3_b3_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.conv2.conv", "setup", s);
+  }
 
   /* s3.b3.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -2671,8 +2741,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[92] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t93_s3_b3_se, .b = packed, .y = t94_s3_b3_conv3,
         .work = {params, NULL},
@@ -2711,8 +2781,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[94] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t95_s3_b3_act3, .b = packed, .y = t96_s3_b4_conv1,
         .work = {params, NULL},
@@ -2738,18 +2808,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b4.conv2.conv: conv 3x3 576->576 s1 g24, s3.b4.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b4.conv2.conv.weight", NULL, "s3.b4.conv2.bn",
       /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[95].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[95].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t96_s3_b4_conv1, /*output=*/t97_s3_b4_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.conv2.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[124992] __attribute__((aligned(64)));
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/24};
+    TIMMC_TRY(timmc_gemm24_pack(w, /*groups=*/24, /*in_channels=*/24, /*kernel=*/3, packed));
+    ops[95] = (timmc_op){.kernel = timmc_kernel_gemm24, .a = t96_s3_b4_conv1, .b = packed, .y = t97_s3_b4_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/24, /*out_channels=*/24,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[95].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[95].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t96_s3_b4_conv1, /*output=*/t97_s3_b4_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.conv2.conv", "setup", s);
+  }
 
   /* s3.b4.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -2811,8 +2895,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[101] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t102_s3_b4_se, .b = packed, .y = t103_s3_b4_conv3,
         .work = {params, NULL},
@@ -2851,8 +2935,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[103] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t104_s3_b4_act3, .b = packed, .y = t105_s3_b5_conv1,
         .work = {params, NULL},
@@ -2878,18 +2962,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b5.conv2.conv: conv 3x3 576->576 s1 g24, s3.b5.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b5.conv2.conv.weight", NULL, "s3.b5.conv2.bn",
       /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[104].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[104].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t105_s3_b5_conv1, /*output=*/t106_s3_b5_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.conv2.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[124992] __attribute__((aligned(64)));
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/24};
+    TIMMC_TRY(timmc_gemm24_pack(w, /*groups=*/24, /*in_channels=*/24, /*kernel=*/3, packed));
+    ops[104] = (timmc_op){.kernel = timmc_kernel_gemm24, .a = t105_s3_b5_conv1, .b = packed, .y = t106_s3_b5_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/24, /*out_channels=*/24,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[104].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[104].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t105_s3_b5_conv1, /*output=*/t106_s3_b5_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.conv2.conv", "setup", s);
+  }
 
   /* s3.b5.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -2951,8 +3049,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[110] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t111_s3_b5_se, .b = packed, .y = t112_s3_b5_conv3,
         .work = {params, NULL},
@@ -2991,8 +3089,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[112] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t113_s3_b5_act3, .b = packed, .y = t114_s3_b6_conv1,
         .work = {params, NULL},
@@ -3018,18 +3116,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b6.conv2.conv: conv 3x3 576->576 s1 g24, s3.b6.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b6.conv2.conv.weight", NULL, "s3.b6.conv2.bn",
       /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[113].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[113].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t114_s3_b6_conv1, /*output=*/t115_s3_b6_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.conv2.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[124992] __attribute__((aligned(64)));
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/24};
+    TIMMC_TRY(timmc_gemm24_pack(w, /*groups=*/24, /*in_channels=*/24, /*kernel=*/3, packed));
+    ops[113] = (timmc_op){.kernel = timmc_kernel_gemm24, .a = t114_s3_b6_conv1, .b = packed, .y = t115_s3_b6_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/24, /*out_channels=*/24,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[113].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[113].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t114_s3_b6_conv1, /*output=*/t115_s3_b6_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.conv2.conv", "setup", s);
+  }
 
   /* s3.b6.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -3091,8 +3203,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[119] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t120_s3_b6_se, .b = packed, .y = t121_s3_b6_conv3,
         .work = {params, NULL},
@@ -3131,8 +3243,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[121] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t122_s3_b6_act3, .b = packed, .y = t123_s3_b7_conv1,
         .work = {params, NULL},
@@ -3158,18 +3270,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b7.conv2.conv: conv 3x3 576->576 s1 g24, s3.b7.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b7.conv2.conv.weight", NULL, "s3.b7.conv2.bn",
       /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[122].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[122].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t123_s3_b7_conv1, /*output=*/t124_s3_b7_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.conv2.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[124992] __attribute__((aligned(64)));
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/24};
+    TIMMC_TRY(timmc_gemm24_pack(w, /*groups=*/24, /*in_channels=*/24, /*kernel=*/3, packed));
+    ops[122] = (timmc_op){.kernel = timmc_kernel_gemm24, .a = t123_s3_b7_conv1, .b = packed, .y = t124_s3_b7_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/24, /*out_channels=*/24,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[122].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[122].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t123_s3_b7_conv1, /*output=*/t124_s3_b7_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.conv2.conv", "setup", s);
+  }
 
   /* s3.b7.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -3231,8 +3357,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[128] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t129_s3_b7_se, .b = packed, .y = t130_s3_b7_conv3,
         .work = {params, NULL},
@@ -3271,8 +3397,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[130] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t131_s3_b7_act3, .b = packed, .y = t132_s3_b8_conv1,
         .work = {params, NULL},
@@ -3298,18 +3424,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b8.conv2.conv: conv 3x3 576->576 s1 g24, s3.b8.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b8.conv2.conv.weight", NULL, "s3.b8.conv2.bn",
       /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[131].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[131].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t132_s3_b8_conv1, /*output=*/t133_s3_b8_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.conv2.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[124992] __attribute__((aligned(64)));
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/24};
+    TIMMC_TRY(timmc_gemm24_pack(w, /*groups=*/24, /*in_channels=*/24, /*kernel=*/3, packed));
+    ops[131] = (timmc_op){.kernel = timmc_kernel_gemm24, .a = t132_s3_b8_conv1, .b = packed, .y = t133_s3_b8_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/24, /*out_channels=*/24,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[131].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[131].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t132_s3_b8_conv1, /*output=*/t133_s3_b8_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.conv2.conv", "setup", s);
+  }
 
   /* s3.b8.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -3371,8 +3511,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[137] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t138_s3_b8_se, .b = packed, .y = t139_s3_b8_conv3,
         .work = {params, NULL},
@@ -3411,8 +3551,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[139] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t140_s3_b8_act3, .b = packed, .y = t141_s3_b9_conv1,
         .work = {params, NULL},
@@ -3438,18 +3578,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b9.conv2.conv: conv 3x3 576->576 s1 g24, s3.b9.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b9.conv2.conv.weight", NULL, "s3.b9.conv2.bn",
       /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[140].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[140].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t141_s3_b9_conv1, /*output=*/t142_s3_b9_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.conv2.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[124992] __attribute__((aligned(64)));
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/24};
+    TIMMC_TRY(timmc_gemm24_pack(w, /*groups=*/24, /*in_channels=*/24, /*kernel=*/3, packed));
+    ops[140] = (timmc_op){.kernel = timmc_kernel_gemm24, .a = t141_s3_b9_conv1, .b = packed, .y = t142_s3_b9_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/24, /*out_channels=*/24,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[140].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[140].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t141_s3_b9_conv1, /*output=*/t142_s3_b9_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.conv2.conv", "setup", s);
+  }
 
   /* s3.b9.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -3511,8 +3665,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[146] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t147_s3_b9_se, .b = packed, .y = t148_s3_b9_conv3,
         .work = {params, NULL},
@@ -3551,8 +3705,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[148] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t149_s3_b9_act3, .b = packed, .y = t150_s3_b10_conv1,
         .work = {params, NULL},
@@ -3578,18 +3732,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b10.conv2.conv: conv 3x3 576->576 s1 g24, s3.b10.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b10.conv2.conv.weight", NULL, "s3.b10.conv2.bn",
       /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[149].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[149].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t150_s3_b10_conv1, /*output=*/t151_s3_b10_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.conv2.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[124992] __attribute__((aligned(64)));
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/24};
+    TIMMC_TRY(timmc_gemm24_pack(w, /*groups=*/24, /*in_channels=*/24, /*kernel=*/3, packed));
+    ops[149] = (timmc_op){.kernel = timmc_kernel_gemm24, .a = t150_s3_b10_conv1, .b = packed, .y = t151_s3_b10_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/24, /*out_channels=*/24,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[149].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[149].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t150_s3_b10_conv1, /*output=*/t151_s3_b10_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.conv2.conv", "setup", s);
+  }
 
   /* s3.b10.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -3651,8 +3819,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[155] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t156_s3_b10_se, .b = packed, .y = t157_s3_b10_conv3,
         .work = {params, NULL},
@@ -3691,8 +3859,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[157] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t158_s3_b10_act3, .b = packed, .y = t159_s3_b11_conv1,
         .work = {params, NULL},
@@ -3718,18 +3886,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b11.conv2.conv: conv 3x3 576->576 s1 g24, s3.b11.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b11.conv2.conv.weight", NULL, "s3.b11.conv2.bn",
       /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[158].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[158].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t159_s3_b11_conv1, /*output=*/t160_s3_b11_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.conv2.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[124992] __attribute__((aligned(64)));
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/24};
+    TIMMC_TRY(timmc_gemm24_pack(w, /*groups=*/24, /*in_channels=*/24, /*kernel=*/3, packed));
+    ops[158] = (timmc_op){.kernel = timmc_kernel_gemm24, .a = t159_s3_b11_conv1, .b = packed, .y = t160_s3_b11_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/24, /*out_channels=*/24,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[158].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[158].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t159_s3_b11_conv1, /*output=*/t160_s3_b11_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.conv2.conv", "setup", s);
+  }
 
   /* s3.b11.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -3791,8 +3973,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[164] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t165_s3_b11_se, .b = packed, .y = t166_s3_b11_conv3,
         .work = {params, NULL},
@@ -3831,8 +4013,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[166] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t167_s3_b11_act3, .b = packed, .y = t168_s3_b12_conv1,
         .work = {params, NULL},
@@ -3858,18 +4040,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b12.conv2.conv: conv 3x3 576->576 s1 g24, s3.b12.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b12.conv2.conv.weight", NULL, "s3.b12.conv2.bn",
       /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[167].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[167].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t168_s3_b12_conv1, /*output=*/t169_s3_b12_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.conv2.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[124992] __attribute__((aligned(64)));
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/24};
+    TIMMC_TRY(timmc_gemm24_pack(w, /*groups=*/24, /*in_channels=*/24, /*kernel=*/3, packed));
+    ops[167] = (timmc_op){.kernel = timmc_kernel_gemm24, .a = t168_s3_b12_conv1, .b = packed, .y = t169_s3_b12_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/24, /*out_channels=*/24,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[167].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[167].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t168_s3_b12_conv1, /*output=*/t169_s3_b12_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.conv2.conv", "setup", s);
+  }
 
   /* s3.b12.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -3931,8 +4127,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[173] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t174_s3_b12_se, .b = packed, .y = t175_s3_b12_conv3,
         .work = {params, NULL},
@@ -3971,8 +4167,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[175] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t176_s3_b12_act3, .b = packed, .y = t177_s3_b13_conv1,
         .work = {params, NULL},
@@ -3998,18 +4194,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s3.b13.conv2.conv: conv 3x3 576->576 s1 g24, s3.b13.conv2.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b13.conv2.conv.weight", NULL, "s3.b13.conv2.bn",
       /*out_channels=*/576, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[176].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[176].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t177_s3_b13_conv1, /*output=*/t178_s3_b13_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.conv2.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[124992] __attribute__((aligned(64)));
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/24};
+    TIMMC_TRY(timmc_gemm24_pack(w, /*groups=*/24, /*in_channels=*/24, /*kernel=*/3, packed));
+    ops[176] = (timmc_op){.kernel = timmc_kernel_gemm24, .a = t177_s3_b13_conv1, .b = packed, .y = t178_s3_b13_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/24, /*out_channels=*/24,
+                 /*in_stride=*/576, /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/24,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[176].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[176].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t177_s3_b13_conv1, /*output=*/t178_s3_b13_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.conv2.conv", "setup", s);
+  }
 
   /* s3.b13.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -4071,8 +4281,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[332352] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/576, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[182] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t183_s3_b13_se, .b = packed, .y = t184_s3_b13_conv3,
         .work = {params, NULL},
@@ -4111,8 +4321,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[886272] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1512, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[184] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t185_s3, .b = packed, .y = t186_s4_b1_conv1,
         .work = {params, NULL},
@@ -4138,18 +4348,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* s4.b1.conv2.conv: conv 3x3 1512->1512 s2 g63, s4.b1.conv2.bn folded, relu; [2,14,14,1512] -> [2,7,7,1512] */
   TIMMC_TRY(timmc_load_conv(w, st, "s4.b1.conv2.conv.weight", NULL, "s4.b1.conv2.bn",
       /*out_channels=*/1512, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/63,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/1512,
-      /*output_channel_stride=*/1512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[185].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[185].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t186_s4_b1_conv1, /*output=*/t187_s4_b1_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.conv2.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[328104] __attribute__((aligned(64)));
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/63};
+    TIMMC_TRY(timmc_gemm24_pack(w, /*groups=*/63, /*in_channels=*/24, /*kernel=*/3, packed));
+    ops[185] = (timmc_op){.kernel = timmc_kernel_gemm24, .a = t186_s4_b1_conv1, .b = packed, .y = t187_s4_b1_conv2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/24, /*out_channels=*/24,
+                 /*in_stride=*/1512, /*out_stride=*/1512, /*stride=*/2, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/63,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/1512,
+        /*output_channel_stride=*/1512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[185].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[185].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t186_s4_b1_conv1, /*output=*/t187_s4_b1_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.conv2.conv", "setup", s);
+  }
 
   /* s4.b1.se: global avg pool; [2,7,7,1512] -> [2,1,1,1512] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -4212,8 +4436,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/1)) {
     static float packed[2323968] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1512, /*in_channels=*/1512, /*kernel=*/1, packed));
     ops[191] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t192_s4_b1_se, .b = packed, .y = t193_s4_b1_conv3,
         .work = {params, NULL},
@@ -4242,8 +4466,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[886272] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1512, /*in_channels=*/576, /*kernel=*/1, packed));
     ops[192] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t185_s3, .b = packed, .y = t194_s4_b1_downsample,
         .work = {params, NULL},

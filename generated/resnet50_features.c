@@ -664,8 +664,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[4160] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[2] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t3_maxpool, .b = packed, .y = t4_layer1_0_act1,
         .work = {params, NULL},
@@ -717,8 +717,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16640] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[4] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t5_layer1_0_act2, .b = packed, .y = t6_layer1_0_bn3,
         .work = {params, NULL},
@@ -747,8 +747,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16640] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[5] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t3_maxpool, .b = packed, .y = t7_layer1_0_downsample,
         .work = {params, NULL},
@@ -787,8 +787,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16448] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[7] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t8_layer1_0_act3, .b = packed, .y = t9_layer1_1_act1,
         .work = {params, NULL},
@@ -840,8 +840,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16640] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[9] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t10_layer1_1_act2, .b = packed, .y = t11_layer1_1_bn3,
         .work = {params, NULL},
@@ -880,8 +880,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16448] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[11] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t12_layer1_1_act3, .b = packed, .y = t13_layer1_2_act1,
         .work = {params, NULL},
@@ -933,8 +933,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16640] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[13] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t14_layer1_2_act2, .b = packed, .y = t15_layer1_2_bn3,
         .work = {params, NULL},
@@ -973,8 +973,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[32896] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[15] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t16_layer1, .b = packed, .y = t17_layer2_0_act1,
         .work = {params, NULL},
@@ -1003,8 +1003,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[147584] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/128, /*kernel=*/3, packed));
     ops[16] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t17_layer2_0_act1, .b = packed, .y = t18_layer2_0_act2,
         .work = {params, NULL},
@@ -1033,8 +1033,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[66048] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
     ops[17] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t18_layer2_0_act2, .b = packed, .y = t19_layer2_0_bn3,
         .work = {params, NULL},
@@ -1063,8 +1063,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[131584] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[18] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t16_layer1, .b = packed, .y = t20_layer2_0_downsample,
         .work = {params, NULL},
@@ -1103,8 +1103,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[65664] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[20] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t21_layer2_0_act3, .b = packed, .y = t22_layer2_1_act1,
         .work = {params, NULL},
@@ -1156,8 +1156,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[66048] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
     ops[22] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t23_layer2_1_act2, .b = packed, .y = t24_layer2_1_bn3,
         .work = {params, NULL},
@@ -1196,8 +1196,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[65664] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[24] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t25_layer2_1_act3, .b = packed, .y = t26_layer2_2_act1,
         .work = {params, NULL},
@@ -1249,8 +1249,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[66048] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
     ops[26] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t27_layer2_2_act2, .b = packed, .y = t28_layer2_2_bn3,
         .work = {params, NULL},
@@ -1289,8 +1289,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[65664] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[28] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t29_layer2_2_act3, .b = packed, .y = t30_layer2_3_act1,
         .work = {params, NULL},
@@ -1342,8 +1342,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[66048] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
     ops[30] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t31_layer2_3_act2, .b = packed, .y = t32_layer2_3_bn3,
         .work = {params, NULL},
@@ -1382,8 +1382,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[131328] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[32] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t33_layer2, .b = packed, .y = t34_layer3_0_act1,
         .work = {params, NULL},
@@ -1412,8 +1412,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[590080] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/256, /*kernel=*/3, packed));
     ops[33] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t34_layer3_0_act1, .b = packed, .y = t35_layer3_0_act2,
         .work = {params, NULL},
@@ -1442,8 +1442,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[34] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t35_layer3_0_act2, .b = packed, .y = t36_layer3_0_bn3,
         .work = {params, NULL},
@@ -1472,8 +1472,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[525312] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[35] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t33_layer2, .b = packed, .y = t37_layer3_0_downsample,
         .work = {params, NULL},
@@ -1512,8 +1512,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[37] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t38_layer3_0_act3, .b = packed, .y = t39_layer3_1_act1,
         .work = {params, NULL},
@@ -1565,8 +1565,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[39] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t40_layer3_1_act2, .b = packed, .y = t41_layer3_1_bn3,
         .work = {params, NULL},
@@ -1605,8 +1605,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[41] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t42_layer3_1_act3, .b = packed, .y = t43_layer3_2_act1,
         .work = {params, NULL},
@@ -1658,8 +1658,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[43] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t44_layer3_2_act2, .b = packed, .y = t45_layer3_2_bn3,
         .work = {params, NULL},
@@ -1698,8 +1698,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[45] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t46_layer3_2_act3, .b = packed, .y = t47_layer3_3_act1,
         .work = {params, NULL},
@@ -1751,8 +1751,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[47] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t48_layer3_3_act2, .b = packed, .y = t49_layer3_3_bn3,
         .work = {params, NULL},
@@ -1791,8 +1791,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[49] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t50_layer3_3_act3, .b = packed, .y = t51_layer3_4_act1,
         .work = {params, NULL},
@@ -1844,8 +1844,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[51] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t52_layer3_4_act2, .b = packed, .y = t53_layer3_4_bn3,
         .work = {params, NULL},
@@ -1884,8 +1884,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[53] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t54_layer3_4_act3, .b = packed, .y = t55_layer3_5_act1,
         .work = {params, NULL},
@@ -1937,8 +1937,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[55] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t56_layer3_5_act2, .b = packed, .y = t57_layer3_5_bn3,
         .work = {params, NULL},
@@ -1977,8 +1977,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[524800] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[57] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t58_layer3, .b = packed, .y = t59_layer4_0_act1,
         .work = {params, NULL},
@@ -2007,8 +2007,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/1)) {
     static float packed[2359808] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/512, /*kernel=*/3, packed));
     ops[58] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t59_layer4_0_act1, .b = packed, .y = t60_layer4_0_act2,
         .work = {params, NULL},
@@ -2037,8 +2037,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1050624] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[59] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t60_layer4_0_act2, .b = packed, .y = t61_layer4_0_bn3,
         .work = {params, NULL},
@@ -2067,8 +2067,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[2099200] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[60] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t58_layer3, .b = packed, .y = t62_layer4_0_downsample,
         .work = {params, NULL},
@@ -2107,8 +2107,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1049088] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/2048, /*kernel=*/1, packed));
     ops[62] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t63_layer4_0_act3, .b = packed, .y = t64_layer4_1_act1,
         .work = {params, NULL},
@@ -2137,8 +2137,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/1)) {
     static float packed[2359808] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/512, /*kernel=*/3, packed));
     ops[63] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t64_layer4_1_act1, .b = packed, .y = t65_layer4_1_act2,
         .work = {params, NULL},
@@ -2167,8 +2167,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1050624] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[64] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t65_layer4_1_act2, .b = packed, .y = t66_layer4_1_bn3,
         .work = {params, NULL},
@@ -2207,8 +2207,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1049088] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/2048, /*kernel=*/1, packed));
     ops[66] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t67_layer4_1_act3, .b = packed, .y = t68_layer4_2_act1,
         .work = {params, NULL},
@@ -2237,8 +2237,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/1)) {
     static float packed[2359808] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/512, /*kernel=*/3, packed));
     ops[67] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t68_layer4_2_act1, .b = packed, .y = t69_layer4_2_act2,
         .work = {params, NULL},
@@ -2267,8 +2267,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1050624] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[68] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t69_layer4_2_act2, .b = packed, .y = t70_layer4_2_bn3,
         .work = {params, NULL},

@@ -670,8 +670,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[4160] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[2] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t3_maxpool, .b = packed, .y = t4_layer1_0_act1,
         .work = {params, NULL},
@@ -723,8 +723,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16640] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[4] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t5_layer1_0_act2, .b = packed, .y = t6_layer1_0_bn3,
         .work = {params, NULL},
@@ -753,8 +753,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16640] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[5] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t3_maxpool, .b = packed, .y = t7_layer1_0_downsample,
         .work = {params, NULL},
@@ -793,8 +793,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16448] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[7] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t8_layer1_0_act3, .b = packed, .y = t9_layer1_1_act1,
         .work = {params, NULL},
@@ -846,8 +846,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16640] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[9] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t10_layer1_1_act2, .b = packed, .y = t11_layer1_1_bn3,
         .work = {params, NULL},
@@ -886,8 +886,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16448] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/64, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[11] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t12_layer1_1_act3, .b = packed, .y = t13_layer1_2_act1,
         .work = {params, NULL},
@@ -939,8 +939,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[16640] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/64, /*kernel=*/1, packed));
     ops[13] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t14_layer1_2_act2, .b = packed, .y = t15_layer1_2_bn3,
         .work = {params, NULL},
@@ -979,8 +979,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[32896] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[15] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t16_layer1, .b = packed, .y = t17_layer2_0_act1,
         .work = {params, NULL},
@@ -1009,8 +1009,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[147584] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/128, /*kernel=*/3, packed));
     ops[16] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t17_layer2_0_act1, .b = packed, .y = t18_layer2_0_act2,
         .work = {params, NULL},
@@ -1039,8 +1039,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[66048] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
     ops[17] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t18_layer2_0_act2, .b = packed, .y = t19_layer2_0_bn3,
         .work = {params, NULL},
@@ -1069,8 +1069,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[131584] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[18] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t16_layer1, .b = packed, .y = t20_layer2_0_downsample,
         .work = {params, NULL},
@@ -1109,8 +1109,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[65664] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[20] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t21_layer2_0_act3, .b = packed, .y = t22_layer2_1_act1,
         .work = {params, NULL},
@@ -1162,8 +1162,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[66048] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
     ops[22] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t23_layer2_1_act2, .b = packed, .y = t24_layer2_1_bn3,
         .work = {params, NULL},
@@ -1202,8 +1202,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[65664] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[24] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t25_layer2_1_act3, .b = packed, .y = t26_layer2_2_act1,
         .work = {params, NULL},
@@ -1255,8 +1255,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[66048] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
     ops[26] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t27_layer2_2_act2, .b = packed, .y = t28_layer2_2_bn3,
         .work = {params, NULL},
@@ -1295,8 +1295,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[65664] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/128, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[28] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t29_layer2_2_act3, .b = packed, .y = t30_layer2_3_act1,
         .work = {params, NULL},
@@ -1348,8 +1348,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[66048] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/128, /*kernel=*/1, packed));
     ops[30] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t31_layer2_3_act2, .b = packed, .y = t32_layer2_3_bn3,
         .work = {params, NULL},
@@ -1388,8 +1388,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[131328] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[32] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t33_layer2, .b = packed, .y = t34_layer3_0_act1,
         .work = {params, NULL},
@@ -1418,8 +1418,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[590080] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/256, /*kernel=*/3, packed));
     ops[33] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t34_layer3_0_act1, .b = packed, .y = t35_layer3_0_act2,
         .work = {params, NULL},
@@ -1448,8 +1448,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[34] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t35_layer3_0_act2, .b = packed, .y = t36_layer3_0_bn3,
         .work = {params, NULL},
@@ -1478,8 +1478,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[525312] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[35] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t33_layer2, .b = packed, .y = t37_layer3_0_downsample,
         .work = {params, NULL},
@@ -1518,8 +1518,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[37] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t38_layer3_0_act3, .b = packed, .y = t39_layer3_1_act1,
         .work = {params, NULL},
@@ -1571,8 +1571,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[39] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t40_layer3_1_act2, .b = packed, .y = t41_layer3_1_bn3,
         .work = {params, NULL},
@@ -1611,8 +1611,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[41] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t42_layer3_1_act3, .b = packed, .y = t43_layer3_2_act1,
         .work = {params, NULL},
@@ -1664,8 +1664,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[43] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t44_layer3_2_act2, .b = packed, .y = t45_layer3_2_bn3,
         .work = {params, NULL},
@@ -1704,8 +1704,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[45] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t46_layer3_2_act3, .b = packed, .y = t47_layer3_3_act1,
         .work = {params, NULL},
@@ -1757,8 +1757,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[47] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t48_layer3_3_act2, .b = packed, .y = t49_layer3_3_bn3,
         .work = {params, NULL},
@@ -1797,8 +1797,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[49] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t50_layer3_3_act3, .b = packed, .y = t51_layer3_4_act1,
         .work = {params, NULL},
@@ -1850,8 +1850,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[51] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t52_layer3_4_act2, .b = packed, .y = t53_layer3_4_bn3,
         .work = {params, NULL},
@@ -1890,8 +1890,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[262400] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/256, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[53] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t54_layer3_4_act3, .b = packed, .y = t55_layer3_5_act1,
         .work = {params, NULL},
@@ -1943,8 +1943,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[263168] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1024, /*in_channels=*/256, /*kernel=*/1, packed));
     ops[55] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t56_layer3_5_act2, .b = packed, .y = t57_layer3_5_bn3,
         .work = {params, NULL},
@@ -1983,8 +1983,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[524800] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[57] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t58_layer3, .b = packed, .y = t59_layer4_0_act1,
         .work = {params, NULL},
@@ -2013,8 +2013,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/1)) {
     static float packed[2359808] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/512, /*kernel=*/3, packed));
     ops[58] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t59_layer4_0_act1, .b = packed, .y = t60_layer4_0_act2,
         .work = {params, NULL},
@@ -2043,8 +2043,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1050624] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[59] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t60_layer4_0_act2, .b = packed, .y = t61_layer4_0_bn3,
         .work = {params, NULL},
@@ -2073,8 +2073,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[2099200] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/1024, /*kernel=*/1, packed));
     ops[60] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t58_layer3, .b = packed, .y = t62_layer4_0_downsample,
         .work = {params, NULL},
@@ -2113,8 +2113,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1049088] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/2048, /*kernel=*/1, packed));
     ops[62] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t63_layer4_0_act3, .b = packed, .y = t64_layer4_1_act1,
         .work = {params, NULL},
@@ -2166,8 +2166,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1050624] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[64] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t65_layer4_1_act2, .b = packed, .y = t66_layer4_1_bn3,
         .work = {params, NULL},
@@ -2206,8 +2206,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1049088] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/512, /*in_channels=*/2048, /*kernel=*/1, packed));
     ops[66] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t67_layer4_1_act3, .b = packed, .y = t68_layer4_2_act1,
         .work = {params, NULL},
@@ -2259,8 +2259,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/0)) {
     static float packed[1050624] __attribute__((aligned(64)));
-    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
-                              /*dilation=*/1};
+    static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
+                              /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/2048, /*in_channels=*/512, /*kernel=*/1, packed));
     ops[68] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t69_layer4_2_act2, .b = packed, .y = t70_layer4_2_bn3,
         .work = {params, NULL},

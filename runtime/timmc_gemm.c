@@ -1,6 +1,6 @@
 /*
- * timmc_gemm.c - convolutions (1x1 or 3x3, not grouped) as timmc's own
- * GEMM, for AVX-512 CPUs.
+ * timmc_gemm.c - 1x1 and 3x3 convolutions, dense or in groups of 24
+ * output channels, as timmc's own GEMM, for AVX-512 CPUs.
  *
  * y[p][o] = clamp(bias[o] + sum_t,i x[p at tap t][i] * k[o][t][i]) over the
  * output pixels p is a product of the [pixels][taps x in] input, read
@@ -14,6 +14,11 @@
  * layer of up to 144 pixels is one row of tasks, so each weight comes from
  * memory once (what wins where the weights outgrow the caches: late layers
  * of few pixels and many channels; see generator/passes/pick_kernels.lua).
+ *
+ * Grouped convolutions of 24 output channels a group (regnet) take a 24-wide
+ * tile instead (one zmm and one ymm a pixel), each group its own panel and
+ * its own slice of the input: 32-wide panels (XNNPACK's too) waste a quarter
+ * of the FMAs there.
  *
  * Threads take tasks of 48 pixels (or all, up to 144) x 128 channels
  * (pthreadpool's 2-d tiles), a panel at a time over the task's pixels.
@@ -60,10 +65,28 @@ int timmc_gemm_pack(const timmc_scratch *w, int out_channels, int in_channels, i
   return TIMMC_OK;
 }
 
+size_t timmc_gemm24_packed_floats(size_t in_channels, size_t kernel, size_t groups) {
+  return groups * (1 + kernel * kernel * in_channels) * 24;
+}
+
+int timmc_gemm24_pack(const timmc_scratch *w, int groups, int in_channels, int kernel,
+                      float *packed) {
+  const size_t rows = (size_t)kernel * kernel * in_channels;
+  for (size_t g = 0; g < (size_t)groups; g++) { /* [g*24 + c][ky][kx][in] -> [g][1 + ...][24] */
+    float *panel = packed + g * (1 + rows) * 24;
+    for (size_t c = 0; c < 24; c++) {
+      const size_t o = g * 24 + c;
+      panel[c] = w->bias ? w->bias[o] : 0.0f;
+      for (size_t i = 0; i < rows; i++) panel[(1 + i) * 24 + c] = w->kernel[o * rows + i];
+    }
+  }
+  return TIMMC_OK;
+}
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
-#define TARGET __attribute__((target("avx512f")))
+#define TARGET __attribute__((target("avx512f,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
 /* mr pixels x one panel: for each of the taps (kernel positions), a[t *
@@ -128,18 +151,16 @@ TARGET static void tile_any(size_t mr, size_t taps, size_t cin, const float *con
 /* What the padding reads: zeros for up to TIMMC_GEMM_MAX_IN channels. */
 static const float zeros[TIMMC_GEMM_MAX_IN];
 
-/* See timmc_rt.h for the dims and work[0]. */
-TARGET static void gemm_task(void *ctx, size_t m0, size_t n0, size_t mcount, size_t ncount) {
-  const timmc_op *op = ctx;
+/* The input at every tap of pixels m0 .. m0 + mcount (a[tap * MAX_M + r])
+ * and their outputs (c[r]). See timmc_rt.h for the dims and work[0]. */
+static void pixel_rows(const timmc_op *op, size_t m0, size_t mcount, const float **a,
+                       float **c) {
   const size_t *d = op->dims;
-  const size_t oh = d[1], ow = d[2], cin = d[3], cout = d[4], in_stride = d[5];
-  const size_t out_stride = d[6], s = d[7], ih = d[8], iw = d[9];
+  const size_t oh = d[1], ow = d[2], in_stride = d[5], out_stride = d[6], s = d[7];
+  const size_t ih = d[8], iw = d[9];
   const float *prm = op->work[0];
   const size_t k = (size_t)prm[2], pt = (size_t)prm[3], pl = (size_t)prm[4];
-  const size_t dil = (size_t)prm[5], taps = k * k;
-  const __m512 lo = _mm512_set1_ps(prm[0]), hi = _mm512_set1_ps(prm[1]);
-  const float *a[MAX_TAPS * MAX_M];
-  float *c[MAX_M];
+  const size_t dil = (size_t)prm[5];
   for (size_t r = 0; r < mcount; r++) {
     const size_t p = m0 + r, n = p / (oh * ow), oy = p / ow % oh, ox = p % ow;
     for (size_t ky = 0; ky < k; ky++) {
@@ -152,6 +173,18 @@ TARGET static void gemm_task(void *ctx, size_t m0, size_t n0, size_t mcount, siz
     }
     c[r] = op->y + p * out_stride;
   }
+}
+
+TARGET static void gemm_task(void *ctx, size_t m0, size_t n0, size_t mcount, size_t ncount) {
+  const timmc_op *op = ctx;
+  const size_t *d = op->dims;
+  const size_t cin = d[3], cout = d[4];
+  const float *prm = op->work[0];
+  const size_t taps = (size_t)prm[2] * (size_t)prm[2];
+  const __m512 lo = _mm512_set1_ps(prm[0]), hi = _mm512_set1_ps(prm[1]);
+  const float *a[MAX_TAPS * MAX_M];
+  float *c[MAX_M];
+  pixel_rows(op, m0, mcount, a, c);
   for (size_t j = n0; j < n0 + ncount; j += NR) {
     const float *panel = op->b + j / NR * (1 + taps * cin) * NR;
     const size_t valid = cout - j < NR ? cout - j : NR;
@@ -160,6 +193,80 @@ TARGET static void gemm_task(void *ctx, size_t m0, size_t n0, size_t mcount, siz
     for (size_t r = 0; r < mcount; r += MR) {
       const size_t mr = mcount - r < MR ? mcount - r : MR;
       tile_any(mr, taps, cin, a + r, panel, cj + r, valid, lo, hi);
+    }
+  }
+}
+
+/* Grouped convolutions of 24 output channels a group (regnet's group width):
+ * a panel is 24 channels, one zmm and one ymm, so every FMA lane is used
+ * (32-wide panels, as XNNPACK's and the tile above, waste a quarter). Same
+ * as tile otherwise; aoff is the group's first input channel. */
+TARGET INLINE void tile24(size_t mr, size_t taps, size_t cin, size_t aoff,
+                          const float *const *a, const float *panel, float *const *c,
+                          __m512 lo, __m512 hi) {
+  __m512 acc0[MR];
+  __m256 acc1[MR];
+  const __m512 b0 = _mm512_loadu_ps(panel);
+  const __m256 b1 = _mm256_loadu_ps(panel + 16);
+#pragma GCC unroll 12
+  for (size_t r = 0; r < mr; r++) {
+    acc0[r] = b0;
+    acc1[r] = b1;
+  }
+  const float *w = panel + 24;
+  for (size_t t = 0; t < taps; t++) {
+    const float *const *at = a + t * MAX_M;
+    for (size_t i = aoff; i < aoff + cin; i++, w += 24) {
+      const __m512 w0 = _mm512_loadu_ps(w);
+      const __m256 w1 = _mm256_loadu_ps(w + 16);
+#pragma GCC unroll 12
+      for (size_t r = 0; r < mr; r++) {
+        const __m512 x = _mm512_set1_ps(at[r][i]);
+        acc0[r] = _mm512_fmadd_ps(x, w0, acc0[r]);
+        acc1[r] = _mm256_fmadd_ps(_mm512_castps512_ps256(x), w1, acc1[r]);
+      }
+    }
+  }
+  const __m256 lo8 = _mm512_castps512_ps256(lo), hi8 = _mm512_castps512_ps256(hi);
+#pragma GCC unroll 12
+  for (size_t r = 0; r < mr; r++) {
+    _mm512_storeu_ps(c[r], _mm512_min_ps(_mm512_max_ps(acc0[r], lo), hi));
+    _mm256_storeu_ps(c[r] + 16, _mm256_min_ps(_mm256_max_ps(acc1[r], lo8), hi8));
+  }
+}
+
+#define TILE24_CASE(n) \
+  case n: tile24(n, taps, cin, aoff, a, panel, c, lo, hi); break;
+
+TARGET static void tile24_any(size_t mr, size_t taps, size_t cin, size_t aoff,
+                              const float *const *a, const float *panel, float *const *c,
+                              __m512 lo, __m512 hi) {
+  switch (mr) {
+    TILE24_CASE(1) TILE24_CASE(2) TILE24_CASE(3) TILE24_CASE(4) TILE24_CASE(5)
+    TILE24_CASE(6) TILE24_CASE(7) TILE24_CASE(8) TILE24_CASE(9) TILE24_CASE(10)
+    TILE24_CASE(11) TILE24_CASE(12)
+    default: break;
+  }
+}
+
+/* gemm_task for timmc_kernel_gemm24: groups g0 .. g0 + gcount. */
+TARGET static void gemm24_task(void *ctx, size_t m0, size_t g0, size_t mcount, size_t gcount) {
+  const timmc_op *op = ctx;
+  const size_t *d = op->dims;
+  const size_t cin = d[3];
+  const float *prm = op->work[0];
+  const size_t taps = (size_t)prm[2] * (size_t)prm[2];
+  const __m512 lo = _mm512_set1_ps(prm[0]), hi = _mm512_set1_ps(prm[1]);
+  const float *a[MAX_TAPS * MAX_M];
+  float *c[MAX_M];
+  pixel_rows(op, m0, mcount, a, c);
+  for (size_t g = g0; g < g0 + gcount; g++) {
+    const float *panel = op->b + g * (1 + taps * cin) * 24;
+    float *cg[MAX_M];
+    for (size_t r = 0; r < mcount; r++) cg[r] = c[r] + g * 24;
+    for (size_t r = 0; r < mcount; r += MR) {
+      const size_t mr = mcount - r < MR ? mcount - r : MR;
+      tile24_any(mr, taps, cin, g * cin, a + r, panel, cg + r, lo, hi);
     }
   }
 }
@@ -183,6 +290,15 @@ int timmc_kernel_gemm(const timmc_op *op, pthreadpool_t pool) {
   return TIMMC_OK;
 }
 
+int timmc_kernel_gemm24(const timmc_op *op, pthreadpool_t pool) {
+  const size_t *d = op->dims, pixels = d[0] * d[1] * d[2];
+  const size_t task_m = pixels <= MAX_M ? (pixels + MR - 1) / MR * MR : TASK_M;
+  pthreadpool_parallelize_2d_tile_2d(pool, gemm24_task, (void *)op, pixels,
+                                     (size_t)op->work[0][6], task_m, 4,
+                                     PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+  return TIMMC_OK;
+}
+
 #else /* no kernel on this target: XNNPACK's operator runs every 1x1 layer */
 
 int timmc_gemm_supported(void) { return 0; }
@@ -191,6 +307,10 @@ int timmc_kernel_gemm(const timmc_op *op, pthreadpool_t pool) {
   (void)op;
   (void)pool;
   return timmc_fail(TIMMC_ERUNTIME, "timmc's GEMM is not built for this target");
+}
+
+int timmc_kernel_gemm24(const timmc_op *op, pthreadpool_t pool) {
+  return timmc_kernel_gemm(op, pool);
 }
 
 #endif

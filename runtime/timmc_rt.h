@@ -101,9 +101,9 @@ int timmc_wino_weights(timmc_scratch *w, int out_channels, int group_input_chann
 /* timmc's GEMM for convolutions (1x1 or 3x3, not grouped) on AVX-512 CPUs
  * (timmc_gemm.c): a = NHWC input, y = NHWC output, b = weights packed by
  * timmc_gemm_pack, work[0] = {output min, output max, kernel, padding top,
- * padding left, dilation}. dims: batch, output height, output width, in
- * channels (at most TIMMC_GEMM_MAX_IN), out channels, input pixel stride,
- * output pixel stride, stride, input height, input width. */
+ * padding left, dilation, groups (1 here)}. dims: batch, output height,
+ * output width, in channels (at most TIMMC_GEMM_MAX_IN), out channels, input
+ * pixel stride, output pixel stride, stride, input height, input width. */
 #define TIMMC_GEMM_MAX_IN 4096
 /* Whether this target has the kernel at all (x86-64, GCC or clang). */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -118,6 +118,13 @@ size_t timmc_gemm_packed_floats(size_t in_channels, size_t out_channels, size_t 
  * none) into panels for timmc_kernel_gemm, 64-byte aligned. */
 int timmc_gemm_pack(const timmc_scratch *w, int out_channels, int in_channels, int kernel,
                     float *packed);
+/* Grouped convolutions of 24 output channels a group: timmc_kernel_gemm's
+ * operands with dims[3], dims[4] = in and out channels a group (out: 24) and
+ * work[0][6] = groups; the weights packed by timmc_gemm24_pack. */
+int timmc_kernel_gemm24(const timmc_op *op, pthreadpool_t pool);
+size_t timmc_gemm24_packed_floats(size_t in_channels, size_t kernel, size_t groups);
+int timmc_gemm24_pack(const timmc_scratch *w, int groups, int in_channels, int kernel,
+                      float *packed);
 /* Whether a layer runs timmc_kernel_gemm: the CPU has it (AVX-512F), and the
  * generator's cost model chose it (chosen) or TIMMC_GEMM=all; never under
  * TIMMC_GEMM=none. Otherwise the layer creates XNNPACK's operator. */

@@ -123,31 +123,42 @@ function emit.conv(node, ctx)
   local xnn = pixel_op(node, ctx, "convolution2d", conv_args(ctx, node.pad, { node.k, node.k },
                        node.stride, node.dilation, node.groups, cin_g, cout_g, x, y, "w->bias",
                        node.act), x, y)
-  if not pick.gemm_applies(node) then return load_conv(node) .. xnn end
+  local wide = pick.gemm_applies(node)
+  if not wide and not pick.gemm24_applies(node) then return load_conv(node) .. xnn end
   -- timmc's GEMM where it is built and the CPU has it (runtime/timmc_gemm.c),
   -- its packed weights in static storage; XNNPACK's operator elsewhere
   local min, max = clamp(node.act)
+  local chosen = wide and pick.gemm_chosen(node, y.shape) or pick.gemm24_chosen(node, y.shape)
+  local taps = node.k * node.k
   local gemm = {
     "#if TIMMC_GEMM_BUILT",
     "  if (timmc_gemm_use(/*chosen=*/%d)) {",
     "    static float packed[%d] __attribute__((aligned(64)));",
-    "    static float params[6] = {/*min=*/%s, /*max=*/%s, /*kernel=*/%d, /*pad_top=*/%d, " ..
+    "    static float params[7] = {/*min=*/%s, /*max=*/%s, /*kernel=*/%d, /*pad_top=*/%d, " ..
     "/*pad_left=*/%d,",
-    "                              /*dilation=*/%d};",
-    "    TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/%d, /*in_channels=*/%d, /*kernel=*/%d, " ..
-    "packed));",
-    "    ops[%d] = (timmc_op){.kernel = timmc_kernel_gemm, .a = %s, .b = packed, .y = %s,",
+    "                              /*dilation=*/%d, /*groups=*/%d};",
+    "    TIMMC_TRY(%s);",
+    "    ops[%d] = (timmc_op){.kernel = %s, .a = %s, .b = packed, .y = %s,",
     "        .work = {params, NULL},",
     "        .dims = {/*batch=*/%d, /*height=*/%d, /*width=*/%d, /*in_channels=*/%d, " ..
     "/*out_channels=*/%d,",
     "                 /*in_stride=*/%d, /*out_stride=*/%d, /*stride=*/%d, /*in_height=*/%d, " ..
     "/*in_width=*/%d}};",
     "  } else\n#endif\n  {\n" }
+  local pack, floats, fn
+  if wide then
+    pack = string.format("timmc_gemm_pack(w, /*out_channels=*/%d, /*in_channels=*/%d, " ..
+                         "/*kernel=*/%d, packed)", node.cout, node.cin, node.k)
+    floats, fn = (node.cout + 31) // 32 * 32 * (node.cin * taps + 1), "timmc_kernel_gemm"
+  else -- groups of 24 output channels
+    pack = string.format("timmc_gemm24_pack(w, /*groups=*/%d, /*in_channels=*/%d, " ..
+                         "/*kernel=*/%d, packed)", node.groups, cin_g, node.k)
+    floats, fn = node.groups * 24 * (cin_g * taps + 1), "timmc_kernel_gemm24"
+  end
   return load_conv(node) ..
-    string.format(table.concat(gemm, "\n"), pick.gemm_chosen(node, y.shape) and 1 or 0,
-                  (node.cout + 31) // 32 * 32 * (node.cin * node.k * node.k + 1), min, max,
-                  node.k, node.pad[1], node.pad[4], node.dilation, node.cout, node.cin, node.k,
-                  ctx.op, x.ptr, y.ptr, y.shape[1], y.shape[2], y.shape[3], node.cin, node.cout,
+    string.format(table.concat(gemm, "\n"), chosen and 1 or 0, floats, min, max, node.k,
+                  node.pad[1], node.pad[4], node.dilation, node.groups, pack, ctx.op, fn, x.ptr,
+                  y.ptr, y.shape[1], y.shape[2], y.shape[3], cin_g, node.cout // node.groups,
                   x.stride, y.stride, node.stride, x.shape[2], x.shape[3]) ..
     xnn:gsub("\n  ", "\n    "):gsub("^  ", "    ") .. "  }\n"
 end

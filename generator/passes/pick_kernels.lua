@@ -51,6 +51,33 @@ function pick.gemm_cost(node, y)
          flops / (OURS * FLOPS_PER_MS) + (ours_passes - 1) * spill
 end
 
+-- Grouped convolutions of 24 output channels a group (regnet's group
+-- width), 1x1 or 3x3: timmc_kernel_gemm24's 24-wide panels use every FMA
+-- lane where XNNPACK's (and the kernel above) compute 32 for 24.
+function pick.gemm24_applies(node)
+  local cin_g = node.cin // node.groups
+  return node.kind == "conv" and (node.k == 1 or node.k == 3) and node.groups > 1 and
+         node.cout // node.groups == 24 and cin_g >= 8 and cin_g <= pick.MAX_IN
+end
+
+-- Measured on regnety_032's grouped 3x3 shapes (56x56 g3 to 7x7 g63, stride
+-- 1 and 2; 1 thread, microbenchmark): XNNPACK 83-88 GFLOP/s a core, timmc's
+-- 24-wide tile 91-97, 1.08-1.11x everywhere but 28x28 g9 (0.98x); at 2
+-- threads 1.03-1.11x. As fractions of the 1x1 rate above:
+local XNN_GROUPED24 = 0.74
+local OURS_GROUPED24 = 0.81
+
+function pick.gemm24_cost(node, y)
+  local flops = 2 * y[1] * y[2] * y[3] * node.cout * (node.cin // node.groups) * node.k * node.k
+  return flops / (XNN_GROUPED24 * FLOPS_PER_MS), flops / (OURS_GROUPED24 * FLOPS_PER_MS)
+end
+
+function pick.gemm24_chosen(node, y)
+  if not pick.gemm24_applies(node) then return false end
+  local xnn, ours = pick.gemm24_cost(node, y)
+  return ours < 0.95 * xnn
+end
+
 function pick.gemm_chosen(node, y)
   if not pick.gemm_applies(node) then return false end
   local xnn, ours = pick.gemm_cost(node, y)

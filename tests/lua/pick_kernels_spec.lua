@@ -41,6 +41,16 @@ describe("pick_kernels", function()
     assert.same({}, chosen("densenet121"))
   end)
 
+  it("takes grouped convs of 24 channels a group with the 24-wide tile", function()
+    local node = { kind = "conv", k = 3, groups = 24, cin = 576, cout = 576 }
+    assert.is_true(pick.gemm24_applies(node))
+    assert.is_false(pick.gemm_applies(node))
+    assert.is_true(pick.gemm24_chosen(node, { 1, 14, 14, 576 }))
+    node.cout = 32 * 24 -- 32 a group
+    assert.is_false(pick.gemm24_applies(node))
+    assert.is_false(pick.gemm24_applies({ kind = "conv", k = 3, groups = 64, cin = 64, cout = 64 }))
+  end)
+
   it("predicts XNNPACK's time from the FMAs alone while the weights fit", function()
     local node = { kind = "conv", k = 1, groups = 1, cin = 728, cout = 728 }
     local xnn, ours = pick.gemm_cost(node, { 1, 19, 19, 728 })
