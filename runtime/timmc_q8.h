@@ -14,28 +14,23 @@
 #include <stdint.h>
 #include <string.h>
 
-/* gemmlowp's SaturatingRoundingDoublingHighMul: (a * b * 2 + 2^31) >> 32,
- * the rounding half away from zero, saturated for INT32_MIN * INT32_MIN. */
-static inline int32_t timmc_q8_srdhm(int32_t a, int32_t b) {
-  if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
-  const int64_t ab = (int64_t)a * b;
-  const int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-  return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
-}
-
-/* gemmlowp's RoundingDivideByPOT: x / 2^exponent rounded half away from zero. */
-static inline int32_t timmc_q8_rdbpot(int32_t x, int exponent) {
-  const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
-  const int32_t remainder = x & mask;
-  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-  return (x >> exponent) + (remainder > threshold ? 1 : 0);
-}
-
 /* TFLite Micro's MultiplyByQuantizedMultiplier: x * multiplier * 2^shift,
- * multiplier a Q31 in [2^30, 2^31). */
+ * multiplier a Q31 in [2^30, 2^31) (timmc_quantize_multiplier's: never
+ * INT32_MIN, so the high multiply cannot saturate), in two roundings:
+ * - gemmlowp's SaturatingRoundingDoublingHighMul, (x * m + nudge) / 2^31
+ *   truncated with a nudge of 2^30 or 1 - 2^30 by the product's sign, which
+ *   for every product is (x * m + 2^30) >> 31 (for a negative one, truncating
+ *   is adding 2^31 - 1 then flooring);
+ * - gemmlowp's RoundingDivideByPOT, x / 2^right to nearest, ties away from 0.
+ * Written so that a 32-bit core needs one multiply-accumulate long and no
+ * 64-bit division (the same bits as the textbook form: checked on 10^8 values). */
 static inline int32_t timmc_q8_requant(int32_t x, int32_t multiplier, int32_t shift) {
   const int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
-  return timmc_q8_rdbpot(timmc_q8_srdhm((int32_t)((uint32_t)x << left), multiplier), right);
+  const int64_t product = (int64_t)(int32_t)((uint32_t)x << left) * multiplier;
+  const int32_t high = (int32_t)((product + (1 << 30)) >> 31);
+  const int32_t mask = (int32_t)((1u << right) - 1u);
+  const int32_t threshold = (mask >> 1) + (high < 0 ? 1 : 0);
+  return (high >> right) + ((high & mask) > threshold ? 1 : 0);
 }
 
 static inline int8_t timmc_q8_clamp(int32_t v, int32_t lo, int32_t hi) {
@@ -52,6 +47,36 @@ static inline void timmc_q8_axpy(int n, int32_t a, const int8_t *restrict w,
 static inline void timmc_q8_mac(int n, const int8_t *restrict x, int32_t offset,
                                 const int8_t *restrict w, int32_t *restrict y) {
   for (int i = 0; i < n; i++) y[i] += (x[i] + offset) * w[i];
+}
+
+/* Four output pixels at once (each weight read once for the four): the
+ * dense convolutions' y_j[i] += a_j * w[i], and the depthwise ones'
+ * y_j[i] += (x_j[i] + offset) * w[i]. */
+static inline void timmc_q8_axpy4(int n, int32_t a0, int32_t a1, int32_t a2, int32_t a3,
+                                  const int8_t *restrict w, int32_t *restrict y0,
+                                  int32_t *restrict y1, int32_t *restrict y2,
+                                  int32_t *restrict y3) {
+  for (int i = 0; i < n; i++) {
+    const int32_t v = w[i];
+    y0[i] += a0 * v;
+    y1[i] += a1 * v;
+    y2[i] += a2 * v;
+    y3[i] += a3 * v;
+  }
+}
+
+static inline void timmc_q8_mac4(int n, const int8_t *restrict x0, const int8_t *restrict x1,
+                                 const int8_t *restrict x2, const int8_t *restrict x3,
+                                 int32_t offset, const int8_t *restrict w, int32_t *restrict y0,
+                                 int32_t *restrict y1, int32_t *restrict y2,
+                                 int32_t *restrict y3) {
+  for (int i = 0; i < n; i++) {
+    const int32_t v = w[i];
+    y0[i] += (x0[i] + offset) * v;
+    y1[i] += (x1[i] + offset) * v;
+    y2[i] += (x2[i] + offset) * v;
+    y3[i] += (x3[i] + offset) * v;
+  }
 }
 
 /* A float kept as its bits in an int32 word of the packed parameters. */

@@ -53,13 +53,16 @@ function tables.qclamp(act, q)
 end
 
 -- The qp table, qconvs, float_keys and quant_info ("" for a model with no
--- int8 tensor).
-function tables.declarations(ctx)
+-- int8 tensor); qp itself only #ifndef unless_defined, when given (a firmware
+-- build of the portable backend has no use for it).
+function tables.declarations(ctx, unless_defined)
   if #ctx.qkeys == 0 then return "" end
+  local qp = "static timmc_qparams qp[NUM_QP];\n"
+  if unless_defined then qp = "#ifndef " .. unless_defined .. "\n" .. qp .. "#endif\n" end
   local out = { string.format("\n/* int8 tensors: scale and zero point from their calibrated " ..
                               "range (\"KEY.act_range\") */\n" ..
-                              "#define NUM_QP %d\nstatic timmc_qparams qp[NUM_QP];\n" ..
-                              "static const char *const qp_keys[NUM_QP] = {\n", #ctx.qkeys) }
+                              "#define NUM_QP %d\n%s" ..
+                              "static const char *const qp_keys[NUM_QP] = {\n", #ctx.qkeys, qp) }
   for _, k in ipairs(ctx.qkeys) do out[#out + 1] = string.format("    \"%s\",\n", util.c_string(k)) end
   out[#out + 1] = "};\n"
   if #ctx.qconvs > 0 then

@@ -55,19 +55,37 @@ local function conv_body(node, x, y, off)
   local cout, groups, k, s, d = node.cout, node.groups, node.k, node.stride, node.dilation
   local cin_g, cout_g = node.cin // groups, cout // groups
   local ow_n, pt, pl = y.shape[3], node.pad[1], node.pad[4]
-  local col = string.format("(ow * %d - %d + kw * %d) * %d", s, pl, d, x.stride)
+  -- the input column of output column OW (a C expression) at tap kw
+  local function col(ow)
+    return string.format("(%s * %d - %d + kw * %d) * %d", ow, s, pl, d, x.stride)
+  end
+  local function four(fmt)
+    local r = {}
+    for j = 0, 3 do r[#r + 1] = fmt:gsub("#", "(ow + " .. j .. ")") end
+    return table.concat(r, ", ")
+  end
+  -- four output columns at a time (each weight read once for them), then the rest
+  local function columns(step4, step1, indent)
+    return string.format("%sconst int a4 = a0 + (a1 - a0) / 4 * 4;\n" ..
+                         "%sfor (int ow = a0; ow < a4; ow += 4) %s;\n" ..
+                         "%sfor (int ow = a4; ow < a1; ow++) %s;\n", indent, indent, step4, indent,
+                         step1)
+  end
   local update
   if cin_g == 1 and cout_g == 1 then -- depthwise: channel by channel
-    update = string.format(
-      "          for (int ow = a0; ow < a1; ow++) timmc_q8_mac(%d, xr + %s, zx, wk, qacc + ow * %d);\n",
-      cout, col, cout)
+    update = "          {\n" .. columns(
+      string.format("timmc_q8_mac4(%d, %s, zx, wk, %s)", cout, four("xr + " .. col("#")),
+                    four("qacc + # * " .. cout)),
+      string.format("timmc_q8_mac(%d, xr + %s, zx, wk, qacc + ow * %d)", cout, col("ow"), cout),
+      "            ") .. "          }\n"
   elseif groups == 1 then
     update = string.format(
       "          for (int ci = 0; ci < %d; ci++) {\n" ..
-      "            const int8_t *const wp = wk + ci * %d;\n" ..
-      "            for (int ow = a0; ow < a1; ow++) {\n" ..
-      "              timmc_q8_axpy(%d, xr[%s + ci] + zx, wp, qacc + ow * %d);\n" ..
-      "            }\n          }\n", cin_g, cout, cout, col, cout)
+      "            const int8_t *const wp = wk + ci * %d;\n", cin_g, cout) .. columns(
+      string.format("timmc_q8_axpy4(%d, %s, wp, %s)", cout, four("xr[" .. col("#") .. " + ci] + zx"),
+                    four("qacc + # * " .. cout)),
+      string.format("timmc_q8_axpy(%d, xr[%s + ci] + zx, wp, qacc + ow * %d)", cout, col("ow"),
+                    cout), "            ") .. "          }\n"
   else
     update = string.format(
       "          for (int g = 0; g < %d; g++) {\n" ..
@@ -75,8 +93,8 @@ local function conv_body(node, x, y, off)
       "              const int8_t *const wp = wk + ci * %d + g * %d;\n" ..
       "              for (int ow = a0; ow < a1; ow++) {\n" ..
       "                timmc_q8_axpy(%d, xr[%s + g * %d + ci] + zx, wp, qacc + ow * %d + g * %d);\n" ..
-      "              }\n            }\n          }\n", groups, cin_g, cout, cout_g, cout_g, col,
-      cin_g, cout, cout_g)
+      "              }\n            }\n          }\n", groups, cin_g, cout, cout_g, cout_g,
+      col("ow"), cin_g, cout, cout_g)
   end
   return words_at(off) .. string.format(
     "  const int32_t zx = q[0], zy = q[1], lo = q[2], hi = q[3];\n" ..
@@ -337,7 +355,7 @@ function int8.declarations(ctx)
     "  *count = PACKED_WORDS;\n  return qwords;\n}\n" ..
     "#ifndef TIMMC_NO_SAFETENSORS\nstatic int32_t qwords_buf[PACKED_WORDS];\n%s#endif\n%s\n",
     ctx.words, math.max(ctx.qacc, 1), name, name, name, name, name, tables.lut_functions(ctx),
-    tables.declarations(ctx))
+    tables.declarations(ctx, "TIMMC_NO_SAFETENSORS"))
 end
 
 function int8.prologue(ctx)
