@@ -69,3 +69,9 @@ timmc_add_model(pq_mnv3s_model ${T}/int8/pq_mnv3s.json RUNNER pq_mnv3s
 timmc_run_path(run pq_mnv3s)
 # measured 28.8 dB (blocks.0) with random weights
 add_test(NAME int8_pq_mnv3s COMMAND ${T}/int8/int8_test.sh ${run} ${WORK}/int8_pq_mnv3s 25 1)
+
+# The portable backend's requantization (runtime/timmc_q8.h) against TFLite
+# Micro's reference form, QuantizeMultiplier's cases, the conversions' rounding
+add_executable(q8_test q8_test.c)
+target_link_libraries(q8_test PRIVATE timmc_runtime)
+add_test(NAME int8_q8_requant COMMAND q8_test)
