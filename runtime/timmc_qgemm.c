@@ -15,8 +15,9 @@
  * kernel^2 x the input channels rounded up to 4 (zeros past them).
  *
  * A task (pthreadpool's 2-d tiles: pixels x channels) first copies its
- * pixels' inputs, each the K bytes it reads (im2col, + 128), into a buffer
- * on its stack; then, panel by panel, micro-tiles of 6 pixels x 64 channels
+ * pixels' inputs, each the K bytes it reads (im2col), into a buffer on its
+ * stack, unless it is a 1x1 convolution that can read them in place; then,
+ * panel by panel, micro-tiles of 6 pixels x 64 channels
  * (8 x 48, 32 or 16 for narrower panels) keep their int32 sums in zmm
  * registers over all of K. An output is one sum in integers whoever
  * computes it: results do not depend on the thread count.
@@ -41,7 +42,7 @@
 
 typedef struct header {
   int32_t kernel, pad_top, pad_left, dilation, in_channels, kp, ktot;
-  int32_t pad_byte; /* zx + 128: what a padded input reads */
+  int32_t pad_byte; /* zx: what a padded input reads */
   float lo, hi;     /* out_min - zy, out_max - zy */
   int32_t zy;
 } header;
@@ -70,7 +71,7 @@ int timmc_qgemm_pack(const timmc_scratch *w, int out_channels, int in_channels, 
   memset(packed, 0, bytes);
   header *h = packed;
   *h = (header){kernel, pad_top, pad_left, dilation, in_channels, (int32_t)kp, (int32_t)ktot,
-                x.zero_point + 128, (float)(out_min - y.zero_point),
+                x.zero_point, (float)(out_min - y.zero_point),
                 (float)(out_max - y.zero_point), y.zero_point};
   unsigned char *base = (unsigned char *)packed + HEADER;
   for (size_t j = 0; j < cout; j += NR) {
@@ -105,9 +106,10 @@ int timmc_qgemm_pack(const timmc_scratch *w, int out_channels, int in_channels, 
 #define TARGET __attribute__((target("avx512f,avx512bw,avx512vnni")))
 #define INLINE static inline __attribute__((always_inline))
 
-/* mr pixels (rows of a, ktot bytes apart) x nv vectors of 16 channels of a
- * panel: sums over all of K, then requantized into the rows of c (valid
- * channels of the 16 x nv). mr and nv are constants where this is inlined,
+/* mr pixels (their K input bytes at a[r]) x nv vectors of 16 channels of a
+ * panel: sums over all of K (each 4 input bytes + 128 as they are
+ * broadcast), then requantized into the rows of c (valid channels of the 16
+ * x nv). mr and nv are constants where this is inlined,
  * so the sums live in registers. */
 /* acc += the four u8 x s8 products of each int32 lane of x and w. An asm
  * statement: GCC 12 copies the accumulator of the builtin in and out of a
@@ -125,16 +127,21 @@ TARGET INLINE void store16(int8_t *c, __m512i acc, __m512 s, size_t n, const hea
   _mm512_mask_cvtepi32_storeu_epi8(c, n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), q);
 }
 
-/* mr pixels (rows of a, ktot bytes apart) x nv vectors of 16 channels of a
- * panel: sums over all of K, then requantized into the rows of c (valid
- * channels of the 16 x nv). mr and nv are constants where this is inlined,
+/* mr pixels (their K input bytes at a[r]) x nv vectors of 16 channels of a
+ * panel: sums over all of K (each 4 input bytes + 128 as they are
+ * broadcast), then requantized into the rows of c (valid channels of the 16
+ * x nv). mr and nv are constants where this is inlined,
  * so the sums live in registers (one array per vector: GCC keeps small 1-d
  * arrays in registers, not a 2-d one). */
-TARGET INLINE void tile(size_t mr, size_t nv, const uint8_t *a, size_t ktot,
+TARGET INLINE void tile(size_t mr, size_t nv, const int8_t *const *a, size_t ktot,
                         const unsigned char *panel, int8_t *const *c, size_t valid,
                         const header *h) {
   const size_t nr = 16 * nv;
   __m512i acc0[8], acc1[8], acc2[8], acc3[8];
+  const int8_t *ar[8];
+  const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
+#pragma GCC unroll 8
+  for (size_t r = 0; r < mr; r++) ar[r] = a[r];
   const __m512i *b = (const __m512i *)(const void *)panel;
 #pragma GCC unroll 8
   for (size_t r = 0; r < mr; r++) {
@@ -150,8 +157,8 @@ TARGET INLINE void tile(size_t mr, size_t nv, const uint8_t *a, size_t ktot,
 #pragma GCC unroll 8
     for (size_t r = 0; r < mr; r++) {
       int32_t u;
-      memcpy(&u, a + r * ktot + k, 4);
-      const __m512i x = _mm512_set1_epi32(u);
+      memcpy(&u, ar[r] + k, 4);
+      const __m512i x = _mm512_xor_si512(_mm512_set1_epi32(u), flip);
       acc0[r] = dpbusd(acc0[r], x, w0);
       if (nv > 1) acc1[r] = dpbusd(acc1[r], x, w1);
       if (nv > 2) acc2[r] = dpbusd(acc2[r], x, w2);
@@ -182,7 +189,7 @@ TARGET INLINE void tile(size_t mr, size_t nv, const uint8_t *a, size_t ktot,
   }
 
 /* One constant-(mr, nv) copy of tile per case. */
-TARGET static void tile_any(size_t mr, size_t nv, const uint8_t *a, size_t ktot,
+TARGET static void tile_any(size_t mr, size_t nv, const int8_t *const *a, size_t ktot,
                             const unsigned char *panel, int8_t *const *c, size_t valid,
                             const header *h) {
   switch (nv) {
@@ -197,21 +204,11 @@ TARGET static void tile_any(size_t mr, size_t nv, const uint8_t *a, size_t ktot,
  * 2, 8 x 1 sums in the 32 zmm registers beside the weights. */
 static size_t rows_for(size_t nv) { return nv == 4 ? 6 : 8; }
 
-/* n bytes from src (or, for padding, n of pad) + 128 into dst, then zeros
- * up to kp. */
-TARGET INLINE void copy_row(uint8_t *dst, const int8_t *src, size_t n, size_t kp, uint8_t pad) {
-  const __m512i flip = _mm512_set1_epi8((char)0x80);
-  size_t i = 0;
+/* n bytes from src (or, for padding, n of pad) into dst, then zeros up to
+ * kp (their weights are zeros). */
+TARGET INLINE void copy_row(int8_t *dst, const int8_t *src, size_t n, size_t kp, int8_t pad) {
   if (src) {
-    for (; i + 64 <= n; i += 64) {
-      _mm512_storeu_si512((void *)(dst + i),
-                          _mm512_xor_si512(_mm512_loadu_si512((const void *)(src + i)), flip));
-    }
-    if (i < n) {
-      const __mmask64 m = ((__mmask64)1 << (n - i)) - 1;
-      _mm512_mask_storeu_epi8(dst + i, m,
-                              _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + i), flip));
-    }
+    memcpy(dst, src, n);
   } else {
     memset(dst, pad, n);
   }
@@ -229,16 +226,26 @@ TARGET static void qgemm_task(void *ctx, size_t m0, size_t n0, size_t mcount, si
   const size_t dil = (size_t)h->dilation, kp = (size_t)h->kp, ktot = (size_t)h->ktot;
   const int8_t *x = (const int8_t *)(const void *)op->a;
   int8_t *y = (int8_t *)(void *)op->y;
-  uint8_t a[ABUF] __attribute__((aligned(64)));
+  int8_t buf[ABUF] __attribute__((aligned(64)));
+  const int8_t *a[MAX_M]; /* each pixel's K input bytes */
   int8_t *c[MAX_M];
+  /* a 1x1 convolution of whole groups of 4 channels reads its input where
+   * it is; others copy each pixel's taps into buf (im2col) */
+  const int direct = k == 1 && kp == cin && pt == 0 && pl == 0;
   size_t n = m0 / (oh * ow), oy = m0 / ow % oh, ox = m0 % ow;
   for (size_t r = 0; r < mcount; r++) {
-    for (size_t ky = 0; ky < k; ky++) {
-      const size_t iy = oy * s + ky * dil - pt; /* above the image wraps to a huge y */
-      for (size_t kx = 0; kx < k; kx++) {
-        const size_t ix = ox * s + kx * dil - pl;
-        const int8_t *src = iy < ih && ix < iw ? x + ((n * ih + iy) * iw + ix) * in_stride : NULL;
-        copy_row(a + r * ktot + (ky * k + kx) * kp, src, cin, kp, (uint8_t)h->pad_byte);
+    if (direct) {
+      a[r] = x + ((n * ih + oy * s) * iw + ox * s) * in_stride;
+    } else {
+      a[r] = buf + r * ktot;
+      for (size_t ky = 0; ky < k; ky++) {
+        const size_t iy = oy * s + ky * dil - pt; /* above the image wraps to a huge y */
+        for (size_t kx = 0; kx < k; kx++) {
+          const size_t ix = ox * s + kx * dil - pl;
+          const int8_t *src =
+              iy < ih && ix < iw ? x + ((n * ih + iy) * iw + ix) * in_stride : NULL;
+          copy_row(buf + r * ktot + (ky * k + kx) * kp, src, cin, kp, (int8_t)h->pad_byte);
+        }
       }
     }
     c[r] = y + (m0 + r) * out_stride;
@@ -256,7 +263,7 @@ TARGET static void qgemm_task(void *ctx, size_t m0, size_t n0, size_t mcount, si
     for (size_t r = 0; r < mcount; r++) cj[r] = c[r] + j;
     for (size_t r = 0; r < mcount; r += rows) {
       const size_t mr = mcount - r < rows ? mcount - r : rows;
-      tile_any(mr, nv, a + r * ktot, ktot, panel, cj + r, valid, h);
+      tile_any(mr, nv, a + r, ktot, panel, cj + r, valid, h);
     }
   }
 }

@@ -79,24 +79,26 @@ end
 --   tile, input channels 8 at a time): 12.8 ps a product, 240 ps an output
 --   (requantization);
 -- - timmc's (vpdpbusd: 6 pixels x 64 channels, input channels 4 at a time):
---   4.7 ps a product, 83 ps an output, 5.8 ns a pixel (its input copied
---   into the task's buffer);
--- both with the output channels rounded up to 16. Only layers of few
--- products an output lose: of resnet50's and mobilenetv3_large_100's, only
--- mobilenetv3's first 16 -> 16 pointwise convolution (112x112: XNNPACK's
--- 0.09 ms, timmc's 0.11), which it leaves to XNNPACK; on every other one
--- bench/int8/qgemm_layers.sh measures timmc's 1.7x to 2.9x faster (1
--- thread), as the model predicts.
+--   4.7 ps a product, 93 ps an output, 3.6 ns a pixel, and 1 ns a pixel and
+--   tap more where it copies its input (im2col: every conv but a 1x1 one of
+--   whole groups of 4 channels and no padding);
+-- both with the output channels rounded up to 16. On every int8
+-- convolution of resnet50 and mobilenetv3_large_100 timmc's is 1.5x
+-- (mobilenetv3's first 16 -> 16 pointwise conv at 112x112) to 3x faster, 1
+-- and 2 threads; by the model, XNNPACK's wins only with fewer products an
+-- output still (8 -> 8 channels).
 local XNN_MAC, XNN_OUT = 12.8, 240
-local OURS_MAC, OURS_OUT, OURS_PIXEL = 4.7, 83, 5800
+local OURS_MAC, OURS_OUT, OURS_PIXEL, OURS_COPY = 4.7, 93, 3600, 1000
 
 -- Predicted picoseconds of XNNPACK's convolution and of timmc's kernel for
 -- a node with output shape y.
 function int8.qgemm_cost(node, y)
   local pixels = y[1] * y[2] * y[3]
   local outs, kk = pixels * round_up(node.cout, 16), node.k * node.k
+  local in_place = node.k == 1 and node.cin % 4 == 0 and node.pad[1] == 0 and node.pad[4] == 0
   return outs * (kk * round_up(node.cin, 8) * XNN_MAC + XNN_OUT),
-         outs * (kk * round_up(node.cin, 4) * OURS_MAC + OURS_OUT) + pixels * OURS_PIXEL
+         outs * (kk * round_up(node.cin, 4) * OURS_MAC + OURS_OUT) +
+           pixels * (OURS_PIXEL + (in_place and 0 or kk * OURS_COPY))
 end
 
 function int8.qgemm_chosen(node, y)
