@@ -64,11 +64,19 @@ add_test(NAME int8_qgemm_vs_xnnpack COMMAND qgemm_test)
 
 # The portable backend's int8 forms (docs/portable.md): the same checks on its
 # one thread, with the same checkpoint names and calibration.
-timmc_add_model(pq_mnv3s_model ${T}/int8/pq_mnv3s.json RUNNER pq_mnv3s
-                OUTPUT_DIR ${CMAKE_CURRENT_BINARY_DIR}/int8)
-timmc_run_path(run pq_mnv3s)
-# measured 28.8 dB (blocks.0) with random weights
-add_test(NAME int8_pq_mnv3s COMMAND ${T}/int8/int8_test.sh ${run} ${WORK}/int8_pq_mnv3s 25 1)
+set(PORTABLE_INT8_CASES
+  # name          SQNR floor (dB): measured (random weights) minus a margin
+  "pq_mnv3s 25"   # 28.8 (blocks.0)
+  "pq_resnet18 20") # 24.7 (logits)
+foreach(case ${PORTABLE_INT8_CASES})
+  string(REPLACE " " ";" fields ${case})
+  list(GET fields 0 name)
+  list(GET fields 1 floor)
+  timmc_add_model(${name}_model ${T}/int8/${name}.json RUNNER ${name}
+                  OUTPUT_DIR ${CMAKE_CURRENT_BINARY_DIR}/int8)
+  timmc_run_path(run ${name})
+  add_test(NAME int8_${name} COMMAND ${T}/int8/int8_test.sh ${run} ${WORK}/int8_${name} ${floor} 1)
+endforeach()
 
 # The portable backend's requantization (runtime/timmc_q8.h) against TFLite
 # Micro's reference form, QuantizeMultiplier's cases, the conversions' rounding
