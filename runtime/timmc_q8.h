@@ -13,6 +13,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#endif
 
 /* TFLite Micro's MultiplyByQuantizedMultiplier: x * multiplier * 2^shift,
  * multiplier a Q31 in [2^30, 2^31) (timmc_quantize_multiplier's: never
@@ -77,6 +80,31 @@ static inline void timmc_q8_mac4(int n, const int8_t *restrict x0, const int8_t 
     y2[i] += (x2[i] + offset) * v;
     y3[i] += (x3[i] + offset) * v;
   }
+}
+
+/* acc + the sum over i < n of (x[i] + offset) * w[i]: a pointwise
+ * convolution's output. On a core with the DSP extension (Cortex-M4, M7,
+ * M33...) four products take two SMLADs, each of two 16-bit products: the
+ * bytes sign-extended in pairs (SXTB16, SXTAB16 adding the offset), as
+ * CMSIS-NN reads them; the int32 sum is the same either way. */
+static inline int32_t timmc_q8_dot(int n, const int8_t *restrict x, int32_t offset,
+                                   const int8_t *restrict w, int32_t acc) {
+  int i = 0;
+#if defined(__ARM_FEATURE_DSP)
+  const int32_t offset2 = (int32_t)(((uint32_t)offset & 0xFFFFu) | ((uint32_t)offset << 16));
+  for (; i + 4 <= n; i += 4) {
+    uint32_t xv, wv;
+    memcpy(&xv, x + i, 4);
+    memcpy(&wv, w + i, 4);
+    const int32_t x02 = __sxtab16(offset2, (int32_t)xv);
+    const int32_t x13 = __sxtab16(offset2, (int32_t)((xv >> 8) | (xv << 24)));
+    const int32_t w02 = __sxtb16((int32_t)wv), w13 = __sxtb16((int32_t)((wv >> 8) | (wv << 24)));
+    acc = __smlad(x02, w02, acc);
+    acc = __smlad(x13, w13, acc);
+  }
+#endif
+  for (; i < n; i++) acc += (x[i] + offset) * w[i];
+  return acc;
 }
 
 /* A float kept as its bits in an int32 word of the packed parameters. */

@@ -172,8 +172,8 @@ static int32_t scale_bits(float scale) {
 }
 
 int timmc_pt_conv_q8(const timmc_st *st, int32_t *words, const char *weight, int out_channels,
-                     int group_input_channels, int kernel, int ndim, timmc_qparams x,
-                     timmc_qparams y, int lo, int hi) {
+                     int group_input_channels, int kernel, int ndim, int out_major,
+                     timmc_qparams x, timmc_qparams y, int lo, int hi) {
   timmc_scratch w;
   memset(&w, 0, sizeof w);
   const int linear = ndim == 2 || kernel == 0;
@@ -194,9 +194,10 @@ int timmc_pt_conv_q8(const timmc_st *st, int32_t *words, const char *weight, int
       bias[o] = w.qb[o];
       timmc_quantize_multiplier((double)x.scale * (double)w.qs[o] / (double)y.scale, &mult[o],
                                 &shift[o]);
-      /* [out][kh][kw][in] -> [kh][kw][in][out] */
+      /* [out][kh][kw][in], or -> [kh][kw][in][out] */
       for (size_t j = 0; j < per_out; j++) {
-        packed[j * (size_t)out_channels + (size_t)o] = w.qk[(size_t)o * per_out + j];
+        packed[out_major ? (size_t)o * per_out + j : j * (size_t)out_channels + (size_t)o] =
+            w.qk[(size_t)o * per_out + j];
       }
     }
   }

@@ -68,15 +68,16 @@ int timmc_kernel_lut8(const timmc_op *op, pthreadpool_t pool);
  * TFLite Micro's QuantizeMultiplier: m = multiplier * 2^(shift - 31), the
  * multiplier a Q31 in [2^30, 2^31) (0, 0 for m = 0). */
 void timmc_quantize_multiplier(double m, int32_t *multiplier, int32_t *shift);
-/* An int8 convolution (kernel > 0; ndim 4) or linear layer (kernel 1, ndim
+/* An int8 convolution (kernel > 0; ndim 4) or linear layer (kernel 0, ndim
  * 2 or 4) of the int8 checkpoint into words: -x's zero point, y's zero point,
  * the int8 bounds lo and hi, then per output channel the int32 bias (in units
  * of x's scale times the channel's weight scale), the multiplier and shift of
  * x scale * weight scale / y scale, then the int8 weights [k][k][in/groups]
- * [out] (a linear layer's [in][out]). */
+ * [out] (a linear layer's [in][out]), or with out_major [out][k][k][in/groups]
+ * (a pointwise convolution's rows, one dot product an output). */
 int timmc_pt_conv_q8(const timmc_st *st, int32_t *words, const char *weight, int out_channels,
-                     int group_input_channels, int kernel, int ndim, timmc_qparams x,
-                     timmc_qparams y, int lo, int hi);
+                     int group_input_channels, int kernel, int ndim, int out_major,
+                     timmc_qparams x, timmc_qparams y, int lo, int hi);
 #endif
 
 /* An int8 add (TFLite Micro's: both inputs shifted left 20 bits and rescaled

@@ -133,19 +133,46 @@ local function conv_words(node, cin_g, k)
   return 4 + 3 * node.cout + (k * k * cin_g * node.cout + 3) // 4
 end
 
+-- A pointwise convolution (1x1, stride 1, no padding, one group): each
+-- output one dot product of its pixel's inputs with its channel's weight row
+-- ([out][in]: SMLAD pairs on a Cortex-M with the DSP extension).
+local function pointwise(node)
+  local p = node.pad
+  return node.k == 1 and node.stride == 1 and node.groups == 1 and
+         p[1] == 0 and p[2] == 0 and p[3] == 0 and p[4] == 0
+end
+
+local function pointwise_body(node, x, y, off)
+  local cin, cout = node.cin, node.cout
+  return words_at(off) .. string.format(
+    "  const int32_t zx = q[0], zy = q[1], lo = q[2], hi = q[3];\n" ..
+    "  const int32_t *const bias = q + 4, *const mult = q + %d, *const shift = q + %d;\n" ..
+    "  const int8_t *const wq = (const int8_t *)(const void *)(q + %d);\n" ..
+    "  for (int p = 0; p < %d; p++) {\n" ..
+    "    const int8_t *const xp = %s + p * %d;\n" ..
+    "    int8_t *const yp = %s + p * %d;\n" ..
+    "    for (int co = 0; co < %d; co++) {\n" ..
+    "      const int32_t a = timmc_q8_dot(%d, xp, zx, wq + co * %d, bias[co]);\n" ..
+    "      yp[co] = timmc_q8_clamp(timmc_q8_requant(a, mult[co], shift[co]) + zy, lo, hi);\n" ..
+    "    }\n  }\n", 4 + cout, 4 + 2 * cout, 4 + 3 * cout, y.shape[1] * y.shape[2] * y.shape[3],
+    x.ptr, x.stride, y.ptr, y.stride, cout, cin, cin)
+end
+
 function emit.conv(h, node, ctx)
   local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
   local qx, qy = ctx.qp(node.inputs[1]), ctx.qp(node.output)
   local cin_g = node.cin // node.groups
   local off = reserve(ctx, conv_words(node, cin_g, node.k))
-  need_acc(ctx, y.shape[3] * node.cout)
+  local pw = pointwise(node)
+  if not pw then need_acc(ctx, y.shape[3] * node.cout) end
   tables.add_conv(ctx, node)
   local lo, hi = tables.qclamp(node.act, qy)
-  ctx.ops[#ctx.ops + 1] = h.fn(ctx, node, conv_body(node, x, y, off))
+  ctx.ops[#ctx.ops + 1] = h.fn(ctx, node, (pw and pointwise_body or conv_body)(node, x, y, off))
   return string.format(
     "  TIMMC_TRY(timmc_pt_conv_q8(st, qwords_buf + %d, %q, /*out_channels=*/%d, " ..
-    "/*group_input_channels=*/%d,\n      /*kernel=*/%d, /*ndim=*/4, %s, %s, %s, %s));\n", off,
-    node.weight, node.cout, cin_g, node.k, qx.ref, qy.ref, lo, hi)
+    "/*group_input_channels=*/%d,\n      /*kernel=*/%d, /*ndim=*/4, /*out_major=*/%d, %s, %s, " ..
+    "%s, %s));\n", off, node.weight, node.cout, cin_g, node.k, pw and 1 or 0, qx.ref, qy.ref, lo,
+    hi)
 end
 
 -- a linear layer on a pooled vector ([in][out] weights, BatchNorm and a
@@ -177,7 +204,8 @@ function emit.linear(h, node, ctx)
     y.stride, cout, cin, cout, cout, cout))
   return string.format(
     "  TIMMC_TRY(timmc_pt_conv_q8(st, qwords_buf + %d, %q, /*out_features=*/%d, " ..
-    "/*in_features=*/%d,\n      /*kernel=*/0, /*ndim=*/%d, %s, %s, %s, %s));\n", off,
+    "/*in_features=*/%d,\n      /*kernel=*/0, /*ndim=*/%d, /*out_major=*/0, %s, %s, %s, " ..
+    "%s));\n", off,
     node.weight, cout, cin, node.weight_ndim, qx.ref, qy.ref, lo, hi)
 end
 
