@@ -7,8 +7,8 @@
  * zero points at both ends; on one thread and on two (same bits).
  * Elsewhere than x86-64 CPUs with AVX512-VNNI it has nothing to test.
  *
- * qgemm_test --bench [RUNS [ROUNDS]] times both on resnet50's and
- * mobilenetv3's shapes instead (one thread, then two), RUNS x ROUNDS runs
+ * qgemm_test --bench [RUNS [ROUNDS [THREADS]]] times both on resnet50's and
+ * mobilenetv3's shapes instead (one thread, then two, or THREADS), RUNS x ROUNDS runs
  * of each, one and one in turn: median ms of each, the median of the runs'
  * ratios and the kernel's GOP/s.
  */
@@ -205,10 +205,10 @@ static const size_t SHAPES[][6] = {
     {7, 7, 672, 160, 1, 1},    {7, 7, 160, 960, 1, 1},   {7, 7, 960, 160, 1, 1},
 };
 
-static int bench(int runs, int rounds) {
+static int bench(int runs, int rounds, int only) {
   pthreadpool_t two = pthreadpool_create(2);
-  printf("%-28s %3s %9s %9s %7s %8s\n", "pixels kxk in->out stride", "thr", "xnn_ms", "qgemm_ms",
-         "ratio", "GOP/s");
+  printf("%-28s %3s %9s %9s %7s %8s %9s %9s\n", "pixels kxk in->out stride", "thr", "xnn_ms",
+         "qgemm_ms", "ratio", "GOP/s", "xnn_p10", "qgemm_p10");
   for (size_t s = 0; s < sizeof SHAPES / sizeof SHAPES[0]; s++) {
     const size_t *v = SHAPES[s];
     const size_t pad = v[4] / 2;
@@ -216,6 +216,7 @@ static int bench(int runs, int rounds) {
     instance in;
     if (!make(&in, &l, 0)) return 1;
     for (int t = 0; t < 2; t++) {
+      if (only && only != t + 1) continue;
       pthreadpool_t pool = t ? two : NULL;
       double xs[256], qs[256], rs[256];
       const int n = runs * rounds < 256 ? runs * rounds : 256;
@@ -240,8 +241,9 @@ static int bench(int runs, int rounds) {
       char shape[64];
       snprintf(shape, sizeof shape, "%zu %zux%zu %zu->%zu s%zu", in.oh * in.ow, l.k, l.k, l.cin,
                l.cout, l.stride);
-      printf("%-28s %3d %9.4f %9.4f %6.2fx %8.1f\n", shape, t + 1, xs[rounds_ / 2], qs[rounds_ / 2],
-             rs[rounds_ / 2], ops / (qs[rounds_ / 2] * 1e6));
+      printf("%-28s %3d %9.4f %9.4f %6.2fx %8.1f %9.4f %9.4f\n", shape, t + 1, xs[rounds_ / 2],
+             qs[rounds_ / 2], rs[rounds_ / 2], ops / (qs[rounds_ / 2] * 1e6), xs[rounds_ / 10],
+             qs[rounds_ / 10]);
       fflush(stdout);
     }
     drop(&in);
@@ -261,7 +263,8 @@ int main(int argc, char **argv) {
   }
   if (argc > 1 && !strcmp(argv[1], "--bench")) {
     const int runs = argc > 2 ? atoi(argv[2]) : 20, rounds = argc > 3 ? atoi(argv[3]) : 5;
-    return bench(runs > 0 ? runs : 20, rounds > 0 && rounds <= 64 ? rounds : 5);
+    const int only = argc > 4 ? atoi(argv[4]) : 0;
+    return bench(runs > 0 ? runs : 20, rounds > 0 && rounds <= 64 ? rounds : 5, only);
   }
   pthreadpool_t pools[2] = {NULL, pthreadpool_create(2)};
   /* fixed edge cases first, then random layers */
