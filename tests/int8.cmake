@@ -68,7 +68,9 @@ set(PORTABLE_INT8_CASES
   # name          SQNR floor (dB): measured (random weights) minus a margin
   "pq_mnv3s 25"        # 28.8 (blocks.0)
   "pq_resnet18 20"     # 24.7 (logits)
-  "pq_regnety_002 28") # 33.3 (logits; grouped 3x3 convs, SE with sigmoid)
+  "pq_regnety_002 28"  # 33.3 (logits; grouped 3x3 convs, SE with sigmoid)
+  "pq_r18_os8 18"      # 21.7 (layer3; dilated 3x3 convs)
+  "pq_tfmnv3 26")      # 30.4 (blocks.1; 'SAME' padding on 65x63)
 foreach(case ${PORTABLE_INT8_CASES})
   string(REPLACE " " ";" fields ${case})
   list(GET fields 0 name)
