@@ -7,9 +7,10 @@
 -- one scale. Between an int8 node and a float32 one it inserts a quantize or
 -- dequantize node. What the API returns stays float32: forward's outputs and
 -- the tensors the entry points start or stop at (the backbone's output and
--- the pooled vector) are dequantized right after they are made, and what
--- reads them later reads that float32 copy (quantized again where an int8
--- node does, with the same scale, so the values are the same).
+-- the pooled vector) are dequantized right after they are made; what reads
+-- the backbone's output later reads the float32 copy forward_head writes
+-- (quantized again where an int8 node does, with the same scale, so the
+-- values are the same), and int8 readers of a feature level the int8 tensor.
 --
 -- Every tensor gets a key (t.qkey) for every precision, so that the float32
 -- reference model (what calibration runs) and the int8 model name a tensor's
@@ -101,8 +102,11 @@ function quantize.run(model)
       T[y].dtype, q8[y] = "qs8", y
       if impl.same_scale and impl.same_scale(node) then T[y].qkey = T[node.inputs[1]].qkey end
       if boundary[y] then
+        local starts_head = y == model.backbone_out and not model.spec.features_only
         retarget(model, y, as_f32(y))
-        q8[y] = nil -- later int8 readers quantize the float32 copy (forward_head writes it)
+        -- forward_head starts from the float32 copy it writes: later int8
+        -- readers quantize that; a feature level's readers keep the int8 one
+        if starts_head then q8[y] = nil end
       end
     else
       f32[y] = y

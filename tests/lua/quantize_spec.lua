@@ -59,6 +59,16 @@ describe("quantize", function()
     assert.equal(1, readers)
   end)
 
+  it("lets a feature level's int8 readers read it as int8, not through float32", function()
+    local m = int8_model("resnet18", { input_size = { 3, 64, 64 }, features_only = true })
+    local quantizes = 0
+    for _, n in ipairs(m.nodes) do
+      if n.kind == "quantize" then quantizes = quantizes + 1 end
+    end
+    assert.equal(1, quantizes) -- the stem's output (the stem runs float32), and no other
+    for _, o in ipairs(m.outputs) do assert.equal("f32", dtype(m, o.tensor)) end
+  end)
+
   it("puts a conversion wherever the precision changes, and nowhere else", function()
     local m = int8_model("densenet121", { input_size = { 3, 64, 64 }, features_only = true })
     for _, n in ipairs(m.nodes) do
