@@ -261,9 +261,13 @@ TARGET static void qgemm_task(void *ctx, size_t m0, size_t n0, size_t mcount, si
     const size_t rows = rows_for(nv);
     int8_t *cj[MAX_M];
     for (size_t r = 0; r < mcount; r++) cj[r] = c[r] + j;
-    for (size_t r = 0; r < mcount; r += rows) {
-      const size_t mr = mcount - r < rows ? mcount - r : rows;
+    /* the fewest tiles, of sizes as even as can be (49 pixels: 4 x 6 + 5 x
+     * 5, not 8 x 6 + 1) */
+    const size_t tiles = (mcount + rows - 1) / rows;
+    for (size_t t = 0, r = 0; t < tiles; t++) {
+      const size_t mr = (mcount - r + (tiles - t) - 1) / (tiles - t);
       tile_any(mr, nv, a + r, ktot, panel, cj + r, valid, h);
+      r += mr;
     }
   }
 }
