@@ -22,8 +22,9 @@ if(NOT EXISTS ${TIMMC_SYSROOT}/usr/include/xnnpack.h)
 endif()
 set(CMAKE_LIBRARY_ARCHITECTURE ${TIMMC_TRIPLE})
 # the sysroot's multiarch headers (libjpeg's jconfig.h), which the cross compiler,
-# given no --sysroot, does not search by itself
-set(CMAKE_C_FLAGS_INIT "-isystem ${TIMMC_SYSROOT}/usr/include/${TIMMC_TRIPLE}")
+# given no --sysroot, does not search by itself (as -isystem on every C file; not
+# cached, so a build folder configured before this line gets it too)
+set(CMAKE_C_STANDARD_INCLUDE_DIRECTORIES ${TIMMC_SYSROOT}/usr/include/${TIMMC_TRIPLE})
 # libraries and headers from the sysroot only; programs (lua5.4, the generator) from the host
 set(CMAKE_FIND_ROOT_PATH ${TIMMC_SYSROOT})
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
