@@ -297,6 +297,12 @@ int timmc_kernel_qgemm(const timmc_op *op, pthreadpool_t pool) {
     if (task_m > cap) task_m = cap >= 24 ? cap / 24 * 24 : cap;
   }
   const size_t task_n = pixels / task_m >= 8 ? 4 * NR : NR;
+  /* with few tasks a thread, smaller task rows (down to 24 pixels) even the
+   * threads out: small layers' weights cost little to read again */
+  const size_t threads = pthreadpool_get_threads_count(pool), cols = (cout + task_n - 1) / task_n;
+  while (threads > 1 && task_m > 24 && (pixels + task_m - 1) / task_m * cols < 4 * threads) {
+    task_m = round_up(task_m / 2, 24);
+  }
   pthreadpool_parallelize_2d_tile_2d(pool, qgemm_task, (void *)op, pixels, cout, task_m, task_n,
                                      0);
   return TIMMC_OK;
