@@ -345,13 +345,15 @@ static float half_to_float(uint16_t h) {
   return f;
 }
 
-/* COUNT values from SRC (kind 4: F32, 2: F16, 1: BF16) as floats into DST;
- * run under timmc_file_guard, as SRC may be a mapping. */
+/* COUNT values from SRC (kind 4: F32, 2: F16, 1: BF16) as floats into DST,
+ * or (kind 0) COUNT bytes as they are into BYTES; run under timmc_file_guard,
+ * as SRC may be a mapping. */
 typedef struct convert_args {
   float *dst;
   const uint8_t *src;
   size_t count;
   int kind;
+  void *bytes;
 } convert_args;
 
 static void convert(void *ctx) {
@@ -442,7 +444,7 @@ int timmc_st_read_f32(const timmc_st *st, const char *name, int ndim,
   if (!f32 && !f16 && strcmp(dtype, "BF16") != 0)
     return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s' has dtype %s, expected F32, F16 or BF16",
                       st->what, name, dtype);
-  convert_args a = {dst, NULL, 1, f32 ? 4 : f16 ? 2 : 1};
+  convert_args a = {dst, NULL, 1, f32 ? 4 : f16 ? 2 : 1, NULL};
   for (int i = 0; i < ndim; i++)
     a.count *= (size_t)shape[i];
   TIMMC_ST_TRY(read_guarded(st, name, e, a.count * (f32 ? 4 : 2), convert, &a));
@@ -452,7 +454,7 @@ int timmc_st_read_f32(const timmc_st *st, const char *name, int ndim,
 static void copy_bytes(void *ctx) {
   const convert_args *a = ctx;
   if (a->count > 0)
-    memcpy(a->dst, a->src, a->count);
+    memcpy(a->bytes, a->src, a->count);
 }
 
 int timmc_st_read_i8(const timmc_st *st, const char *name, int ndim, const int64_t *shape,
@@ -464,7 +466,7 @@ int timmc_st_read_i8(const timmc_st *st, const char *name, int ndim, const int64
     return timmc_fail(TIMMC_EINPUT, "%s: tensor '%s' has dtype %s, expected I8 (an int8 model "
                       "takes the checkpoint --calibrate writes, not a float one)",
                       st->what, name, dtype);
-  convert_args a = {(float *)(void *)dst, NULL, 1, 0};
+  convert_args a = {NULL, NULL, 1, 0, dst};
   for (int i = 0; i < ndim; i++)
     a.count *= (size_t)shape[i];
   return read_guarded(st, name, e, a.count, copy_bytes, &a);
