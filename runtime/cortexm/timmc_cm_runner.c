@@ -122,7 +122,11 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!input && !bench) {
-    fprintf(stderr, "%s: needs --input IN.npy or --bench N\n", prog);
+    /* semihosting (newlib's rdimon) drops a command line over 255 characters,
+     * this image's path included: it arrives with no arguments */
+    fprintf(stderr, "%s: needs --input IN.npy or --bench N%s\n", prog,
+            argc <= 1 ? " (no arguments arrived: semihosting passes at most 255 characters "
+                        "of command line, the image's path included)" : "");
     return 2;
   }
   int n;

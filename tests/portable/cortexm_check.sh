@@ -26,16 +26,19 @@ for spec in "$@"; do
     --outdir "$dir/out_host"
   "$timmc" build "$spec" -o "$dir/cm" --target cortex-m --weights "$dir/w.safetensors"
   mkdir -p "$dir/out_cm"
+  # qemu runs in WORK with relative paths: newlib's semihosting keeps only 255
+  # characters of the command line, the image's own path (argv[0]) included
+  elf=$name/cm/$name.elf
   # shellcheck disable=SC2086
-  timeout 300 $prefix "$dir/cm/$name.elf" -append "--input $work/in.npy --outdir $dir/out_cm"
+  (cd "$work" && timeout 300 $prefix "$elf" -append "--input in.npy --outdir $name/out_cm")
   n=$(sh "$root/tests/portable/same_outputs.sh" "$dir/out_host" "$dir/out_cm")
   [ "$n" -gt 0 ] || { echo "$name: no outputs"; exit 1; }
   # shellcheck disable=SC2086
-  info=$(timeout 60 $prefix "$dir/cm/$name.elf" -append "--info")
+  info=$(cd "$work" && timeout 60 $prefix "$elf" -append "--info")
   echo "$info" | grep -q '"flash_bytes": [1-9]' || { echo "$name: no flash_bytes in $info"; exit 1; }
   echo "$info" | grep -q '"ram_bytes": [1-9]' || { echo "$name: no ram_bytes in $info"; exit 1; }
   # shellcheck disable=SC2086
-  bench=$(timeout 300 $prefix "$dir/cm/$name.elf" -icount shift=0 -append "--input $work/in.npy --bench 1")
+  bench=$(cd "$work" && timeout 300 $prefix "$elf" -icount shift=0 -append "--input in.npy --bench 1")
   insns=$(echo "$bench" | sed -n 's/^instructions_per_forward: //p')
   if [ -z "$insns" ] || [ "$insns" -le 0 ]; then
     echo "$name: no instruction count in $bench"
