@@ -66,12 +66,6 @@ function driver.pipeline(spec, arch, opts)
   return model
 end
 
--- spec path -> model IR with C text attached
-function driver.compile(spec_path)
-  local spec, arch = spec_mod.load(spec_path)
-  return driver.pipeline(spec, arch, { check = os.getenv("TIMMC_CHECK_IR") == "1" })
-end
-
 local function ensure_dir(dir)
   local ok = os.execute("mkdir -p -- " .. util.shell_quote(dir) .. " 2>/dev/null")
   if not ok then util.fail("%s: cannot create the output directory", dir) end
