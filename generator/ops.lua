@@ -22,6 +22,10 @@
 --   summary      (node, model) -> the one-line description in the emitted C
 --   reads        state_dict keys the op reads (default: weight, bias and the
 --                four BatchNorm tensors of bn)
+--   weights_bytes (node, dtype, numel) -> bytes of weights the op reads when its
+--                output is of dtype ("f32", "qs8"); numel(key) is a state_dict
+--                entry's element count (default: every key of reads, float32 as
+--                timm's checkpoints hold them, whatever the dtype)
 --   fallback     (node, model) -> nil, or bytes of arena it frees if turned back
 --                into its plain form by revert(node) (fit_arena)
 local activations = require("activations")
@@ -61,6 +65,26 @@ local conv_attrs = {
   act = "clamp_act?", pad = "table?", same_pad = "bool?",
 }
 
+-- The element types (ir.DTYPES; ir requires this file, so it is looked up when used).
+local function dtypes() return require("ir").DTYPES end
+
+-- Bytes of the float32 state_dict tensors a node reads (the default rule).
+local function f32_weights_bytes(node, numel)
+  local n = 0
+  for _, key in ipairs(ops.reads(node)) do n = n + numel(key) end
+  return n * dtypes().f32.bytes
+end
+
+-- A conv's or linear layer's: an int8 one reads its int8 weight, and a scale
+-- and bias per output channel (float32), in place of timm's tensors
+-- (docs/int8.md); a linear layer is a 1x1 conv of one group.
+local function weighted_weights_bytes(node, dtype, numel)
+  if dtype ~= "qs8" then return f32_weights_bytes(node, numel) end
+  local k, d = node.k or 1, dtypes()
+  return node.cout * (node.cin // (node.groups or 1)) * k * k * d.qs8.bytes +
+         2 * node.cout * d.f32.bytes
+end
+
 local function conv_flops(node, _, y)
   return 2 * y[1] * y[2] * y[3] * node.cout * (node.cin // node.groups) * node.k * node.k
 end
@@ -99,6 +123,7 @@ ops.conv = {
     node.pad = { p, p, p, p }
   end,
   flops = conv_flops,
+  weights_bytes = weighted_weights_bytes,
   summary = function(node) return conv_summary(node) .. act_suffix(node) end,
 }
 
@@ -111,6 +136,7 @@ ops.wino_conv = {
   attrs = wino_attrs,
   shape = ops.conv.shape,
   flops = conv_flops, -- the direct convolution's, so GFLOP/s compare across algorithms
+  weights_bytes = weighted_weights_bytes,
   summary = function(node)
     local s = conv_summary(node) ..
               string.format(", Winograd F(4x4,3x3) over %d tiles", node.tiles)
@@ -258,6 +284,7 @@ ops.linear = {
   flat = true,
   shape = function(node, x) return { x[1], 1, 1, node.cout } end,
   flops = function(node, x) return 2 * x[1] * node.cin * node.in_repeat * node.cout end,
+  weights_bytes = weighted_weights_bytes,
   summary = function(node)
     local s = string.format("linear %d->%d", node.cin * node.in_repeat, node.cout)
     if node.in_repeat > 1 then s = s .. string.format(" (summing %d slices)", node.in_repeat) end
@@ -318,6 +345,14 @@ function ops.reads(node)
     end
   end
   return keys
+end
+
+-- Bytes of weights a node reads, its output being of dtype (the entry's
+-- weights_bytes rule); numel(key) is a state_dict entry's element count.
+function ops.weights_bytes(node, dtype, numel)
+  local f = ops.get(node).weights_bytes
+  if f then return f(node, dtype, numel) end
+  return f32_weights_bytes(node, numel)
 end
 
 function ops.flops(node, x, y)

@@ -202,28 +202,21 @@ function emit.run(model, templates)
     add_rows(t, " ")
   end
 
-  -- state dict table, weight bytes read
-  local sd = {}
-  local read = {}
-  local weights_bytes = 0
-  for _, node in ipairs(model.nodes) do
-    if T[node.output].dtype == "qs8" and node.weight then
-      -- an int8 convolution reads its int8 weight, and a scale and bias per
-      -- output channel (float32), in place of timm's tensors (docs/int8.md)
-      local k = node.k or 1 -- (a linear layer: 1x1, one group)
-      weights_bytes = weights_bytes + node.cout * (node.cin // (node.groups or 1)) * k * k *
-                      ir.DTYPES.qs8.bytes + 2 * node.cout * ir.DTYPES.f32.bytes
-    else
-      for _, k in ipairs(ops.reads(node)) do read[k] = true end
-    end
-  end
+  -- state dict table, and the bytes of weights the nodes read (each kind's
+  -- rule in ops.lua, for the dtype it runs in)
+  local sd, numel = {}, {}
   for _, p in ipairs(model.state_dict) do
     local full = { 0, 0, 0, 0 }
     for i, v in ipairs(p.shape) do full[i] = v end
     sd[#sd + 1] = string.format("    {%q, %d, {%s}, TIMMC_INIT_%s},\n", p.name, #p.shape,
                                 table.concat(full, ", "), p.init:upper())
-    -- timm's checkpoints hold float32 (ir.DTYPES.f32) for every float tensor read
-    if read[p.name] then weights_bytes = weights_bytes + util.prod(p.shape) * ir.DTYPES.f32.bytes end
+    numel[p.name] = util.prod(p.shape)
+  end
+  local weights_bytes = 0
+  for _, node in ipairs(model.nodes) do
+    weights_bytes = weights_bytes + ops.weights_bytes(node, T[node.output].dtype, function(key)
+      return numel[key] or util.ir_fail(node, "reads %s, which is not in the state_dict", key)
+    end)
   end
 
   -- outputs

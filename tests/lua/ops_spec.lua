@@ -224,6 +224,31 @@ describe("typed tensors", function()
   end)
 end)
 
+describe("weights_bytes", function()
+  it("counts a conv's and a linear layer's weights as float32 or int8 reads them", function()
+    local m = compile_until(spec("resnet18", { precision = "int8", num_classes = 10 }), "emit_c")
+    local numel = {}
+    for _, p in ipairs(m.state_dict) do numel[p.name] = util.prod(p.shape) end
+    local function count(key) return assert(numel[key], key) end
+    -- 3x3 64->64 with bn1 folded: timm's weight and four BatchNorm tensors,
+    -- or the int8 weight and a float32 scale and bias per output channel
+    local conv = helper.node(m, "layer1.0.conv1", "conv")
+    assert.are.equal((64 * 64 * 9 + 4 * 64) * 4, ops.weights_bytes(conv, "f32", count))
+    assert.are.equal(64 * 64 * 9 + 2 * 64 * 4, ops.weights_bytes(conv, "qs8", count))
+    -- fc 512->10: weight and bias, or as a 1x1 conv of one group
+    local fc = helper.node(m, "fc", "linear")
+    assert.are.equal((512 * 10 + 10) * 4, ops.weights_bytes(fc, "f32", count))
+    assert.are.equal(512 * 10 + 2 * 10 * 4, ops.weights_bytes(fc, "qs8", count))
+    -- the model's figure sums every node's, each in the dtype it runs in
+    local total = 0
+    for _, n in ipairs(m.nodes) do
+      total = total + ops.weights_bytes(n, m.tensors[n.output].dtype, count)
+    end
+    assert.are.equal("qs8", m.tensors[conv.output].dtype)
+    assert.is_truthy(m.c_source:find(".weights_bytes = " .. total .. ",", 1, true))
+  end)
+end)
+
 describe("util.float_repr", function()
   it("prints whole floats as C floating constants", function()
     assert.are.equal("1.0", util.float_repr(1.0))
