@@ -10,13 +10,17 @@
 #                 products: the transforms are left out, so this is less
 #                 than the work timmc does;
 #   bound_ms      work at the CPU's FMA peak (bench/peak.c, its fastest run at
-#                 those threads): no implementation doing timmc's work runs
-#                 faster;
+#                 those threads, before the table and after it): no
+#                 implementation doing timmc's work runs faster;
 #   timmc_ms, deploy_ms, speed-up
-#                 from BENCH_OUTPUT (what bench/bench.sh printed: the medians
-#                 and the median speed-up over timm deployed, measured in the
-#                 same rounds); without -b, timmc alone (median of ROUNDS
-#                 `NAME --bench RUNS`) and no deployed columns;
+#                 ROUNDS rounds (default 3), each `NAME --bench RUNS` (default
+#                 10) then timm deployed (bench/timm_baseline.py: channels_last,
+#                 torch.jit.trace + freeze + optimize_for_inference) back to
+#                 back: the medians of the times and of the rounds' ratios, as
+#                 bench/bench.sh gives them (without timm eager). timm comes
+#                 from PYTHONPATH and Debian's python3-torch; without them the
+#                 deployed columns say -. -b BENCH_OUTPUT takes them from what
+#                 bench/bench.sh printed instead;
 #   best          deploy_ms / bound_ms: the highest speed-up over timm
 #                 deployed any implementation doing timmc's work can reach;
 #   timmc %pk     work FLOPs / timmc's time / peak;
@@ -26,8 +30,7 @@
 # bench.sh measured), each with the CPU, the peak and the geometric means of
 # the speed-up and of best. Runners and peak go to $TIMMC_BENCH_OUT (default
 # build/bench). Typical use:
-#   PYTHONPATH=path/to/pytorch-image-models sh bench/bench.sh -t 1,2 > bench.txt
-#   sh bench/bound.sh -b bench.txt
+#   PYTHONPATH=path/to/pytorch-image-models sh bench/bound.sh -t 1,2
 set -eu
 export LC_ALL=C
 cd "$(dirname "$0")/.."
@@ -84,7 +87,6 @@ for threads in $(echo "$thread_list" | tr ',' ' '); do
   peak_report=$("$out/peak" -t "$threads")
   peak=$(printf '%s\n' "$peak_report" | sed -n 's/^best_gflops_N: //p')
   isa=$(printf '%s\n' "$peak_report" | sed -n 's/^isa: //p')
-  echo "cpu: $(cpu_name) ($(nproc) cores), threads: $threads, FMA peak $peak GFLOP/s ($isa, bench/peak.c)"
   if [ -n "$bench_file" ]; then
     # this thread count's rows of bench.sh: name timmc_ms deploy_ms speed-up
     awk -v t="$threads" '
@@ -92,18 +94,37 @@ for threads in $(echo "$thread_list" | tr ',' ' '); do
       on && NF >= 7 && $2 ~ /^[0-9.]+$/ { v = $6; sub(/x$/, "", v); print $1, $2, $4, v }' \
       "$bench_file" > "$out/bound.times"
   else
+    # ROUNDS rounds of timmc then timm deployed, back to back, as bench.sh
+    # runs them (without eager); the speed-up is the median of the rounds' ratios
     : > "$out/bound.times"
+    : > "$out/bound.rounds"
     for spec in "$@"; do
       name=$(lua5.4 tools/spec.lua get "$spec" name)
-      ours=""
+      ours="" deps="" ratios=""
       for _ in $(seq "$rounds"); do
         o=$("$out/$name" --random-weights 1 --threads "$threads" --bench "$runs" |
           sed -n 's/^median_ms: //p')
+        [ -n "$o" ] || { echo "bound.sh: $out/$name failed" >&2; exit 1; }
         ours="$ours $o"
+        d=$(/usr/bin/python3 bench/timm_baseline.py "$spec" "$threads" "$runs" deployed 2>&1 |
+          sed -n 's/^median_ms: //p') || d=""
+        if [ -n "$d" ]; then
+          deps="$deps $d" ratios="$ratios $(awk "BEGIN {print $d / $o}")"
+        fi
       done
-      echo "$name $(echo "$ours" | median) - -" >> "$out/bound.times"
+      if [ -n "$deps" ]; then
+        echo "$name $(echo "$ours" | median) $(echo "$deps" | median) $(echo "$ratios" | median)"
+      else
+        echo "$name $(echo "$ours" | median) - -"
+      fi >> "$out/bound.times"
+      echo "$name timmc:$ours deployed:${deps:- -}" >> "$out/bound.rounds"
     done
+    # the peak again after the table; the faster of the two stands
+    peak=$("$out/peak" -t "$threads" | sed -n 's/^best_gflops_N: //p' |
+      awk -v p="$peak" '{ print ($1 > p) ? $1 : p }')
   fi
+  echo "cpu: $(cpu_name) ($(nproc) cores), threads: $threads, FMA peak $peak GFLOP/s ($isa, bench/peak.c)"
+  rm -f "$out/bound.times.ratios"
   printf '%-28s %7s %7s %8s %8s %8s %8s %7s %9s %9s\n' model direct_GF work_GF bound_ms \
     timmc_ms deploy_ms speed-up best "timmc %pk" "depl %pk"
   for spec in "$@"; do
@@ -128,6 +149,10 @@ for threads in $(echo "$thread_list" | tr ',' ' '); do
             printf "lowest speed-up: %.2fx, lowest best attainable: %.2fx\n", mr, mb }' \
       "$out/bound.times.ratios"
     rm -f "$out/bound.times.ratios"
+  fi
+  if [ -z "$bench_file" ]; then
+    echo "the rounds (ms):"
+    cat "$out/bound.rounds"
   fi
 done
 exit 0
