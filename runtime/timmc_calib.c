@@ -24,6 +24,8 @@ typedef struct watched {
   const timmc_observed *t;
   float lo, hi;      /* min and max seen */
   uint64_t *hist;    /* second pass (percentile): HIST_BINS bins over [lo, hi] */
+  double *sum;       /* first pass: each channel's sum, for bias correction */
+  uint64_t summed;   /* the pixels in sum */
 } watched;
 
 static watched *g_watch;
@@ -36,6 +38,7 @@ static void observe(size_t step) {
     const timmc_observed *t = w->t;
     if (t->op != step) continue;
     const double width = (double)w->hi - w->lo;
+    if (g_pass == 0 && w->sum && step != SIZE_MAX) w->summed += t->pixels;
     for (size_t p = 0; p < t->pixels; p++) {
       const float *v = t->data + p * t->stride;
       for (size_t c = 0; c < t->channels; c++) {
@@ -43,6 +46,7 @@ static void observe(size_t step) {
         if (g_pass == 0) {
           if (x < w->lo) w->lo = x;
           if (x > w->hi) w->hi = x;
+          if (w->sum && step != SIZE_MAX) w->sum[c] += x;
         } else if (width > 0.0) {
           long b = (long)(((double)x - w->lo) / width * HIST_BINS);
           w->hist[b < 0 ? 0 : b >= HIST_BINS ? HIST_BINS - 1 : b]++;
@@ -153,6 +157,14 @@ static int run_all(const timmc_model *ref, char **files, size_t nfiles, float *i
         g_watch[k].t = &whole;
         observe(SIZE_MAX);
         g_watch[k].t = t;
+        /* its channel sums, from the NCHW layout */
+        watched *w = &g_watch[k];
+        if (g_pass == 0 && w->sum) {
+          const size_t hw = t->pixels / (size_t)ref->input_shape[0];
+          for (size_t p = 0; p < t->pixels * t->channels; p++)
+            w->sum[p / hw % t->channels] += in[p];
+          w->summed += t->pixels;
+        }
       }
     }
     TIMMC_TRY(ref->forward(in, outs));
@@ -207,6 +219,24 @@ static void chosen_range(const watched *w, timmc_calib_method method, float r[2]
   if (hi < lo) return;
   r[0] = (float)(w->lo + lo * width);
   r[1] = (float)(w->lo + (hi + 1) * width);
+}
+
+int timmc_narrow_dead_ranges(const timmc_quant_info *qi, float (*ranges)[2]) {
+  float(*chosen)[2] = malloc((qi->num_keys ? qi->num_keys : 1) * sizeof(*chosen));
+  if (!chosen) return timmc_fail(TIMMC_ERUNTIME, "out of memory");
+  memcpy(chosen, ranges, qi->num_keys * sizeof(*chosen));
+  for (size_t i = 0; i < qi->num_adds; i++) {
+    const timmc_qadd *add = &qi->adds[i];
+    for (int side = 0; side < 2; side++) {
+      if (!(side ? add->narrow_b : add->narrow_a)) continue;
+      const int x = side ? add->b : add->a, other = side ? add->a : add->b;
+      const float lo = fmaxf(chosen[x][0], add->clamp_min - chosen[other][1]);
+      const float hi = fminf(chosen[x][1], add->clamp_max - chosen[other][0]);
+      if (lo < hi) ranges[x][0] = lo, ranges[x][1] = hi;
+    }
+  }
+  free(chosen);
+  return TIMMC_OK;
 }
 
 /* The checkpoint being made: entries and the buffers they point to. */
@@ -271,8 +301,39 @@ static int ckpt_add_f32(ckpt *c, const char *name, int ndim, const int64_t *shap
   return ckpt_add(c, name, "F32", ndim, shape, data, count * sizeof(float));
 }
 
-/* One int8 convolution: folded, then int8 per output channel. */
-static int add_qconv(ckpt *c, const timmc_st *st, const timmc_qconv *q, timmc_scratch *w) {
+double timmc_tap_share(const timmc_qconv *q, int ky, int kx) {
+  int rows = 0, cols = 0;
+  for (int o = 0; o < q->out_height; o++) {
+    const int i = o * q->stride - q->pad_top + ky * q->dilation;
+    rows += i >= 0 && i < q->in_height;
+  }
+  for (int o = 0; o < q->out_width; o++) {
+    const int i = o * q->stride - q->pad_left + kx * q->dilation;
+    cols += i >= 0 && i < q->in_width;
+  }
+  return (double)rows / q->out_height * cols / q->out_width;
+}
+
+double timmc_rounding_bias(const timmc_qconv *q, const float *row, const int8_t *q8, float scale,
+                           const double *mean) {
+  const int in = q->group_input_channels;
+  const size_t kk = (size_t)q->kernel * q->kernel;
+  double err = 0.0;
+  for (size_t p = 0; p < kk; p++) {
+    const double share = timmc_tap_share(q, (int)(p / q->kernel), (int)(p % q->kernel));
+    for (int i = 0; share > 0.0 && i < in; i++) {
+      const double rounded = (double)q8[(size_t)i * kk + p] * scale;
+      err += ((double)row[p * in + i] - rounded) * mean[i] * share;
+    }
+  }
+  return err;
+}
+
+/* One int8 convolution: folded, then int8 per output channel. With MEAN
+ * (its input's mean per channel over the calibration set), bias correction
+ * (timmc_rounding_bias). */
+static int add_qconv(ckpt *c, const timmc_st *st, const timmc_qconv *q, const double *mean,
+                     timmc_scratch *w) {
   if (q->linear_ndim) {
     TIMMC_TRY(timmc_load_linear(w, st, q->weight, q->bias, q->bn, q->out_channels,
                                 q->group_input_channels, q->linear_ndim, 1, q->hard_sigmoid,
@@ -303,6 +364,11 @@ static int add_qconv(ckpt *c, const timmc_st *st, const timmc_qconv *q, timmc_sc
       }
     }
     if (w->bias) bias[o] = w->bias[o];
+    if (mean) {
+      const double *m = mean + (size_t)(o / (out / q->groups)) * in;
+      bias[o] = (float)((double)bias[o] + timmc_rounding_bias(q, row, k8 + (size_t)o * per_out,
+                                                              scale[o], m));
+    }
   }
   char prefix[512], name[600];
   const size_t len = strlen(q->weight) - strlen(".weight");
@@ -322,7 +388,7 @@ static int add_qconv(ckpt *c, const timmc_st *st, const timmc_qconv *q, timmc_sc
 /* The int8 checkpoint: the float tensors M still reads, the int8
  * convolutions, the ranges. */
 static int write_checkpoint(const timmc_model *m, const timmc_st *st, const float (*ranges)[2],
-                            const char *out) {
+                            const watched *watch, const char *out) {
   const timmc_quant_info *qi = m->quant;
   ckpt c = {0};
   timmc_scratch w = {0};
@@ -341,8 +407,17 @@ static int write_checkpoint(const timmc_model *m, const timmc_st *st, const floa
                                       count * sizeof(float));
     else free(data);
   }
-  for (size_t q = 0; rc == TIMMC_OK && q < qi->num_convs; q++)
-    rc = add_qconv(&c, st, &qi->convs[q], &w);
+  for (size_t q = 0; rc == TIMMC_OK && q < qi->num_convs; q++) {
+    const timmc_qconv *conv = &qi->convs[q];
+    const watched *x = &watch[conv->input];
+    const size_t in = (size_t)conv->groups * (size_t)conv->group_input_channels;
+    double *mean = NULL;
+    if (x->sum && x->summed && x->t->channels == in && (mean = malloc(in * sizeof(*mean)))) {
+      for (size_t i = 0; i < in; i++) mean[i] = x->sum[i] / (double)x->summed;
+    }
+    rc = add_qconv(&c, st, conv, mean, &w);
+    free(mean);
+  }
   static const int64_t two[1] = {2};
   char name[600];
   for (size_t k = 0; rc == TIMMC_OK && k < qi->num_keys; k++) {
@@ -389,6 +464,8 @@ int timmc_calibrate(const timmc_model *m, const timmc_model *ref, const void *f3
                       ref->name);
     }
     watch[k].lo = INFINITY, watch[k].hi = -INFINITY;
+    if (watch[k].t && !(watch[k].sum = calloc(watch[k].t->channels, sizeof(double))))
+      rc = timmc_fail(TIMMC_ERUNTIME, "out of memory");
   }
   if (rc == TIMMC_OK) rc = ref->init(f32, size);
   if (rc != TIMMC_OK && strncmp(timmc_error(), what, strlen(what)) != 0) {
@@ -409,16 +486,17 @@ int timmc_calibrate(const timmc_model *m, const timmc_model *ref, const void *f3
   }
   timmc_observe = NULL;
   for (size_t k = 0; rc == TIMMC_OK && k < qi->num_keys; k++) chosen_range(&watch[k], method, ranges[k]);
+  if (rc == TIMMC_OK) rc = timmc_narrow_dead_ranges(qi, ranges);
   if (rc == TIMMC_OK) {
     timmc_st st;
     rc = timmc_st_open(&st, f32, size, what);
     if (rc == TIMMC_OK) {
-      rc = write_checkpoint(m, &st, (const float(*)[2])ranges, out);
+      rc = write_checkpoint(m, &st, (const float(*)[2])ranges, watch, out);
       timmc_st_close(&st);
     }
   }
   ref->free();
-  for (size_t k = 0; watch && k < qi->num_keys; k++) free(watch[k].hist);
+  for (size_t k = 0; watch && k < qi->num_keys; k++) free(watch[k].hist), free(watch[k].sum);
   for (int i = 0; i < TIMMC_MAX_OUTPUTS; i++) free(outs[i]);
   for (size_t i = 0; i < nfiles; i++) free(files[i]);
   free(files);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "timmc.h"
+#include "timmc_quant.h"
 
 /* How a tensor's range is chosen from what calibration saw. */
 typedef enum timmc_calib_method {
@@ -26,6 +27,28 @@ typedef enum timmc_calib_method {
 int timmc_calibrate(const timmc_model *m, const timmc_model *ref, const void *f32, size_t size,
                     const char *what, const char *dir, timmc_calib_method method,
                     const char *out);
+
+/* Two steps of timmc_calibrate, on their own for tests. */
+
+/* The ranges of the clamped adds' inputs (ranges[k]: {lo, hi} of qi->keys[k],
+ * as the method chose them) narrowed to the part that can reach the add's
+ * output: below clamp_min - (the other input's hi), an input gives clamp_min
+ * whatever the other holds (timmc_qadd). Losslessly: the other input's int8
+ * form cannot exceed its range. */
+int timmc_narrow_dead_ranges(const timmc_quant_info *qi, float (*ranges)[2]);
+
+/* The share of Q's output pixels whose kernel tap (ky, kx) reads the input
+ * rather than padding. */
+double timmc_tap_share(const timmc_qconv *q, int ky, int kx);
+
+/* Bias correction of one output channel of Q: the mean error its rounded
+ * weights make, which calibration adds to its bias, so that the channel's
+ * mean is the float model's. ROW: its float weights [k][k][in per group];
+ * Q8: the int8 ones [in per group][k][k] (timm's order), times SCALE; MEAN:
+ * the input's mean in each of the group's channels over the calibration set.
+ * sum over taps t and channels i of (row - scale q8) x mean[i] x share(t). */
+double timmc_rounding_bias(const timmc_qconv *q, const float *row, const int8_t *q8, float scale,
+                           const double *mean);
 
 /* Prints, for each output of forward, the SQNR (dB) and cosine similarity of
  * M's outputs (int8) against REF's on the same input, and for a classifier

@@ -105,7 +105,22 @@ typedef struct timmc_qconv {
   /* a linear layer (timmc_load_linear folds it): its weight's ndim (2, or 4
    * for a 1x1 conv on a pooled vector) and hard_sigmoid; 0 for convolutions */
   int linear_ndim, hard_sigmoid;
+  /* for bias correction (calibration): the index of its input's range key,
+   * and where its kernel taps fall (a linear layer: 1 group, stride 1, no
+   * padding, 1x1 in and out) */
+  int input, groups, stride, dilation, pad_top, pad_left;
+  int in_height, in_width, out_height, out_width;
 } timmc_qconv;
+
+/* An int8 add whose output is clamped to [clamp_min, clamp_max]: the values
+ * of input a below clamp_min - (b's largest) and above clamp_max - (b's
+ * smallest) give the same output as those bounds, so calibration narrows a's
+ * range to them when narrow_a (and b's likewise). */
+typedef struct timmc_qadd {
+  int a, b;             /* indices of their range keys */
+  int narrow_a, narrow_b;
+  float clamp_min, clamp_max;
+} timmc_qadd;
 
 typedef struct timmc_quant_info {
   const char *const *keys; /* every int8 tensor's range key */
@@ -114,6 +129,8 @@ typedef struct timmc_quant_info {
   size_t num_convs;
   const char *const *float_keys; /* the float32 tensors it reads, as timm names them */
   size_t num_float_keys;
+  const timmc_qadd *adds;
+  size_t num_adds;
 } timmc_quant_info;
 
 /* A tensor of the float32 reference model that calibration observes: its

@@ -22,18 +22,9 @@
 #include "timmc_npy.h"
 #include "timmc_st.h"
 
-static int passed, failed;
-static char dir[] = "/tmp/timmc_runtime_test.XXXXXX";
+#include "check.h"
 
-static void check(int ok, const char *what, int line) {
-  if (ok) {
-    passed++;
-  } else {
-    failed++;
-    printf("FAIL line %d: %s\n", line, what);
-  }
-}
-#define CHECK(cond) check((cond) != 0, #cond, __LINE__)
+static char dir[] = "/tmp/timmc_runtime_test.XXXXXX";
 
 /* STATUS must be a failure whose message contains NEEDLE. */
 static void check_error(int status, const char *needle, int line) {

@@ -29,16 +29,22 @@ function tables.new_context(ctx)
   end
 end
 
--- timmc_qconv's row of a convolution (groups > 0) or a linear layer
+-- timmc_qconv's row of a convolution (groups > 0) or a linear layer: timm's
+-- keys, the sizes, and for bias correction its input's range index and the
+-- geometry that says which kernel taps fall on padding
 function tables.add_conv(ctx, node)
-  ctx.qconvs[#ctx.qconvs + 1] = string.format("    {%q, %s, %s, %s, %d, %d, %d, %d, %d},\n",
-                                              node.weight, quote(node.bias), quote(node.bn),
-                                              util.float_repr(node.bn_eps), node.cout,
-                                              node.kind == "linear" and node.cin
-                                              or node.cin // node.groups,
-                                              node.kind == "linear" and 1 or node.k,
-                                              node.kind == "linear" and node.weight_ndim or 0,
-                                              node.gate and 1 or 0)
+  local T = ctx.model.tensors
+  local x, y = T[node.inputs[1]].shape, T[node.output].shape
+  local linear = node.kind == "linear"
+  local groups = linear and 1 or node.groups
+  ctx.qconvs[#ctx.qconvs + 1] = string.format(
+    "    {%q, %s, %s, %s, %d, %d, %d, %d, %d,\n     /*input=*/%d, %d, /*stride=*/%d, " ..
+    "/*dilation=*/%d, /*pad=*/%d, %d, /*in=*/%d, %d, /*out=*/%d, %d},\n",
+    node.weight, quote(node.bias), quote(node.bn), util.float_repr(node.bn_eps), node.cout,
+    linear and node.cin or node.cin // groups, linear and 1 or node.k,
+    linear and node.weight_ndim or 0, node.gate and 1 or 0, ctx.qp(node.inputs[1]).index, groups,
+    linear and 1 or node.stride, linear and 1 or node.dilation, linear and 0 or node.pad[1],
+    linear and 0 or node.pad[4], x[2], x[3], y[2], y[3])
 end
 
 -- The int8 bounds of a fused clamp activation in y's quantization (q: ctx.qp).
@@ -52,11 +58,63 @@ function tables.qclamp(act, q)
   return min, max
 end
 
+-- The int8 adds whose clamp (a fused ReLU or ReLU6) makes part of an input's
+-- range dead: below clamp_min - max(other input), that input only ever gives
+-- clamp_min. Calibration narrows such an input's range to what can reach the
+-- output (timmc_qadd). Rows {a, b, narrow a, narrow b, clamp min, max}: an
+-- input is narrowed only when every int8 tensor with its range key is read by
+-- this add alone and is none of the model's outputs or concat views.
+local function dead_range_adds(ctx)
+  local model, T = ctx.model, ctx.model.tensors
+  local uses, kept = {}, {}
+  for _, node in ipairs(model.nodes) do
+    for _, id in ipairs(node.inputs) do
+      uses[id] = uses[id] or {}
+      uses[id][#uses[id] + 1] = node
+    end
+  end
+  for _, o in ipairs(model.outputs) do kept[o.tensor] = true end
+  for _, f in ipairs(model.features or {}) do kept[f.tensor] = true end
+  for _, t in ipairs(T) do
+    if t.base then kept[t.id], kept[t.base] = true, true end
+  end
+  local by_key = {}
+  for _, t in ipairs(T) do
+    if t.dtype == "qs8" and t.qkey then
+      by_key[t.qkey] = by_key[t.qkey] or {}
+      table.insert(by_key[t.qkey], t.id)
+    end
+  end
+  local function only_for(id, node)
+    for _, other in ipairs(by_key[T[id].qkey] or {}) do
+      local u = uses[other] or {}
+      if kept[other] or #u ~= 1 or u[1] ~= node then return false end
+    end
+    return true
+  end
+  local rows = {}
+  for _, node in ipairs(model.nodes) do
+    local c = node.kind == "add" and node.act and activations[node.act].clamp
+    local a, b = node.inputs[1], node.inputs[2]
+    if c and T[node.output].dtype == "qs8" and a ~= b then
+      local na, nb = only_for(a, node), only_for(b, node)
+      if na or nb then
+        local max = c[2] == math.huge and "INFINITY" or util.float_repr(c[2] + 0.0)
+        rows[#rows + 1] = string.format("    {%d, %d, %d, %d, %s, %s},\n", ctx.qp(a).index,
+                                        ctx.qp(b).index, na and 1 or 0, nb and 1 or 0,
+                                        util.float_repr(c[1] + 0.0), max)
+      end
+    end
+  end
+  return rows
+end
+
 -- The qp table, qconvs, float_keys and quant_info ("" for a model with no
 -- int8 tensor); qp itself only #ifndef unless_defined, when given (a firmware
 -- build of the portable backend has no use for it).
 function tables.declarations(ctx, unless_defined)
   if #ctx.qkeys == 0 then return "" end
+  local adds = dead_range_adds(ctx)
   local qp = "static timmc_qparams qp[NUM_QP];\n"
   if unless_defined then qp = "#ifndef " .. unless_defined .. "\n" .. qp .. "#endif\n" end
   local out = { string.format("\n/* int8 tensors: scale and zero point from their calibrated " ..
@@ -67,8 +125,9 @@ function tables.declarations(ctx, unless_defined)
   out[#out + 1] = "};\n"
   if #ctx.qconvs > 0 then
     out[#out + 1] = "/* the int8 convolutions: timm's weight, bias, BatchNorm, eps, out, " ..
-                    "in per group, kernel */\nstatic const timmc_qconv qconvs[] = {\n" ..
-                    table.concat(ctx.qconvs) .. "};\n"
+                    "in per group, kernel, linear ndim, gate; input range, groups, stride, " ..
+                    "dilation, pad top/left, input and output height/width */\n" ..
+                    "static const timmc_qconv qconvs[] = {\n" .. table.concat(ctx.qconvs) .. "};\n"
   end
   -- the float tensors it reads (the checkpoint keeps them)
   local keys, seen = {}, {}
@@ -84,9 +143,15 @@ function tables.declarations(ctx, unless_defined)
   end
   out[#out + 1] = "/* the float32 tensors it reads */\nstatic const char *const float_keys[] = {\n" ..
                   table.concat(keys) .. "    NULL};\n"
+  if #adds > 0 then
+    out[#out + 1] = "/* the adds whose clamp leaves part of an input's range dead: inputs a, b, " ..
+                    "narrow a, narrow b, clamp */\nstatic const timmc_qadd qadds[] = {\n" ..
+                    table.concat(adds) .. "};\n"
+  end
   out[#out + 1] = string.format("static const timmc_quant_info quant_info = {qp_keys, NUM_QP, " ..
-                                "%s, %d, float_keys, %d};\n", #ctx.qconvs > 0 and "qconvs" or "NULL",
-                                #ctx.qconvs, #keys)
+                                "%s, %d, float_keys, %d, %s, %d};\n",
+                                #ctx.qconvs > 0 and "qconvs" or "NULL", #ctx.qconvs, #keys,
+                                #adds > 0 and "qadds" or "NULL", #adds)
   return table.concat(out)
 end
 

@@ -118,6 +118,34 @@ describe("quantize", function()
     end
   end)
 
+  it("tells calibration which clamped adds' inputs it may narrow, and each conv's input", function()
+    local raw = helper.spec("resnet18", { precision = "int8", input_size = { 3, 64, 64 },
+                                          features_only = true, out_indices = { 1, 3 } })
+    -- (levels layer1 and layer3, so layer4's blocks are not built)
+    local c = helper.compile_until(raw, "emit_c").c_source
+    local keys = {}
+    for k in c:match("qp_keys%[NUM_QP%] = {(.-)};"):gmatch('"([^"]+)"') do keys[#keys + 1] = k end
+    local rows = {}
+    for a, b, na, nb, lo, hi in c:gmatch("\n    {(%d+), (%d+), (%d), (%d), ([%d.]+), (%w+)},") do
+      rows[keys[a + 1] .. " + " .. keys[b + 1]] = { na, nb, lo, hi }
+    end
+    -- a downsampling block: both inputs read by the add alone
+    assert.same({ "1", "1", "0.0", "INFINITY" }, rows["layer2.0.bn2 + layer2.0.downsample"])
+    -- the shortcut of an identity block is also conv1's input: not narrowed
+    assert.same({ "1", "0", "0.0", "INFINITY" }, rows["layer1.1.bn2 + layer1.0.act2"])
+    -- layer1.0's shortcut, the max pooling's output (act1's range), likewise
+    assert.same({ "1", "0", "0.0", "INFINITY" }, rows["layer1.0.bn2 + act1"])
+    assert.equal(6, select(2, c:match("qadds%[%] = {(.-)};"):gsub("\n    {", "")))
+    -- each conv row names its input's range and geometry
+    local row = c:match('{"layer2%.0%.conv1%.weight", [^{}]-/%*input=%*/[^}]*}')
+    local input, groups, stride, dil, pt, pl, ih, iw, oh, ow = row:match(
+      "/%*input=%*/(%d+), (%d+), /%*stride=%*/(%d+), /%*dilation=%*/(%d+), /%*pad=%*/(%d+), " ..
+      "(%d+), /%*in=%*/(%d+), (%d+), /%*out=%*/(%d+), (%d+)")
+    assert.equal("layer1", keys[tonumber(input) + 1])
+    assert.same({ "1", "2", "1", "1", "1", "16", "16", "8", "8" },
+                { groups, stride, dil, pt, pl, ih, iw, oh, ow })
+  end)
+
   it("refuses int8 on a backend with no int8 operators", function()
     local m = helper.compile_until(helper.spec("resnet18", {}), "quantize")
     m.spec.precision = "int8"
