@@ -3,7 +3,9 @@
 # promise, on a small golden spec (one round of one run: no figures are
 # judged). bench.sh -d: a row with timmc's and the all-direct times (the timm
 # column may say unavailable); wino_layers.sh: a row per layer Winograd can
-# take, both times, and auto's decision.
+# take, both times, and auto's decision; gemm_layers.sh and profile.sh their
+# rows; bound.sh the CPU's FMA peak and a row with the FLOPs, the bound and
+# timmc's time.
 set -eu
 work=$1
 spec=tests/golden/specs/g_resnet18_cls.json
@@ -27,3 +29,9 @@ out=$(TIMMC_BENCH_OUT="$work/profile" sh bench/profile.sh -n 1 -r 1 -p 100 "$spe
 printf '%s\n' "$out"
 printf '%s\n' "$out" | grep -Eq '^pointwise 1x1 s2 +[0-9.]+ +[0-9.]+% +[0-9.]+ +[0-9]+%$' ||
   fail "profile.sh printed no row for resnet18's strided 1x1 convolutions"
+out=$(TIMMC_BENCH_OUT="$work/bound" PYTHONPATH= sh bench/bound.sh -t 1 -n 1 -r 1 "$spec")
+printf '%s\n' "$out"
+printf '%s\n' "$out" | grep -Eq '^cpu: .*threads: 1, FMA peak [0-9.]+ GFLOP/s' ||
+  fail "bound.sh named no CPU, threads and peak"
+printf '%s\n' "$out" | grep -Eq '^g_resnet18_cls +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +- ' ||
+  fail "bound.sh printed no row with the FLOPs, the bound and timmc's time"
