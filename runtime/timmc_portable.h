@@ -23,6 +23,13 @@
   } while (0)
 #endif
 
+/* A model's inner-loop helpers that some models do not call (no warning for them). */
+#if defined(__GNUC__) || defined(__clang__)
+#define TIMMC_MAYBE_UNUSED __attribute__((unused))
+#else
+#define TIMMC_MAYBE_UNUSED
+#endif
+
 /* [n][c][hw] <-> [n][hw][c] (timmc_rt.c on a host, timmc_cm.c on a firmware) */
 void timmc_nchw_to_nhwc(const float *src, float *dst, size_t n, size_t c, size_t hw);
 void timmc_nhwc_to_nchw(const float *src, float *dst, size_t n, size_t hw, size_t c);
