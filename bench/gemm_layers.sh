@@ -1,8 +1,9 @@
 #!/bin/sh
 # gemm_layers.sh [-t THREADS] [-n RUNS] [-r ROUNDS] SPEC.json...
-# Every 1x1 convolution timmc's GEMM (runtime/timmc_gemm.c) can take, timed
-# both ways in the model: one runner per spec, profiled (--bench RUNS
-# --profile) with TIMMC_GEMM=none (XNNPACK's operator for every layer) and
+# Every convolution timmc's GEMM (runtime/timmc_gemm.c) can take (1x1 and
+# 3x3, and 3x3 in groups of 24 output channels, shown "3x3g24"), timed both
+# ways in the model: one runner per spec, profiled (--bench RUNS --profile)
+# with TIMMC_GEMM=none (XNNPACK's operator for every layer) and
 # TIMMC_GEMM=all (timmc's GEMM for every layer it applies to) in alternating
 # rounds. Per layer: its shape (pixels, in -> out channels, stride), each
 # way's ms per run (median over rounds), the median of the rounds' ratios,
@@ -29,10 +30,13 @@ for spec in "$@"; do
   awk '/^  \/\* [^ ]*: conv / { layer = $2; sub(":", "", layer) }
        /timmc_gemm_use\(\/\*chosen=\*\// { c = $0; sub(/.*chosen=\*\//, "", c); sub(/\).*/, "", c); g = 1 }
        /\/\*kernel=\*\// { k = $0; sub(/.*kernel=\*\//, "", k); sub(/,.*/, "", k) }
+       /\/\*groups=\*\// { gr = $0; sub(/.*groups=\*\//, "", gr); sub(/\}.*/, "", gr) }
        g && /\.dims = \{\/\*batch=\*\// { g = 0; d = $0; gsub(/\/\*[a-z_]*=\*\//, "", d); gsub(/[^0-9,]/, "", d)
          split(d, v, ","); px = v[1] * v[2] * v[3]
          getline; e = $0; gsub(/\/\*[a-z_]*=\*\//, "", e); gsub(/[^0-9,]/, "", e); split(e, u, ",")
-         printf "%s %s %s %s %s %s %s\n", layer, px, v[4], v[5], u[3], k, c == "1" ? "gemm" : "xnnpack" }' \
+         kind = k "x" k (gr == 1 ? "" : "g" v[5]) # (a group'"'"'s channels in dims: the whole layer'"'"'s here)
+         printf "%s %s %s %s %s %s %s\n", layer, px, v[4] * gr, v[5] * gr, u[3], kind,
+                c == "1" ? "gemm" : "xnnpack" }' \
     "$out/$name.c" | sort > "$out/$name.gemm_layers"
   for r in $(seq "$rounds"); do
     for mode in none all; do
@@ -56,7 +60,7 @@ for spec in "$@"; do
     END { for (k in n) printf "%s %.4f %.4f %.4f\n", k, med(x, k, n[k]), med(g, k, n[k]), med(q, k, n[k]) }' |
     sort | join - "$out/$name.gemm_layers" > "$out/$name.gemm_joined"
   while read -r layer xnn gemm ratio px cin cout s k auto; do
-    printf '%-40s %-24s %9.3f %9.3f %6.2fx  %s\n' "$layer" "$px ${k}x$k $cin->$cout s$s" "$xnn" \
+    printf '%-40s %-24s %9.3f %9.3f %6.2fx  %s\n' "$layer" "$px $k $cin->$cout s$s" "$xnn" \
       "$gemm" "$ratio" "$auto"
     # shape class: pixels by powers of 4, channels by powers of 2 of the smaller side
     echo "$px $cin $cout $s $ratio $xnn $gemm $k" >> "$out/all.classes"
@@ -64,6 +68,6 @@ for spec in "$@"; do
 done
 echo "by shape class (kernel, pixels, min(in, out) channels, stride): sums of ms, geometric mean of the ratios"
 awk '{ p = 1; while (p * 4 <= $1) p *= 4; c = 1; m = ($2 < $3 ? $2 : $3); while (c * 2 <= m) c *= 2
-       k = sprintf("%dx%d pixels>=%-6d ch>=%-5d s%d", $8, $8, p, c, $4); n[k]++; l[k] += log($5); x[k] += $6; g[k] += $7 }
+       k = sprintf("%-7s pixels>=%-6d ch>=%-5d s%d", $8, p, c, $4); n[k]++; l[k] += log($5); x[k] += $6; g[k] += $7 }
      END { for (k in n) printf "%-40s %3d layers %9.3f %9.3f %6.2fx\n", k, n[k], x[k], g[k], exp(l[k] / n[k]) }' \
   "$out/all.classes" | sort
