@@ -18,6 +18,7 @@
 # (default build/bench).
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh # median, ratio, timmc_ms, cpu_name
 thread_list=1,2 runs=10 rounds=3 direct=0
 while getopts t:n:r:d opt; do
   case $opt in
@@ -32,14 +33,6 @@ shift $((OPTIND - 1))
 [ $# -gt 0 ] || set -- bench/specs/*.json
 out=${TIMMC_BENCH_OUT:-build/bench}
 mkdir -p "$out"
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ratio() { awk "BEGIN {printf \"%.4f\", $1 / $2}"; }
-# the runner's median; a runner that fails stops the benchmark (set -e)
-timmc_ms() {
-  report=$("$1" --random-weights 1 --threads "$threads" --bench "$runs") ||
-    { echo "bench.sh: $1 failed" >&2; return 1; }
-  printf '%s\n' "$report" | sed -n 's/^median_ms: //p'
-}
 # the runners, once for every table
 for spec in "$@"; do
   name=$(lua5.4 tools/spec.lua get "$spec" name)
@@ -52,8 +45,7 @@ for spec in "$@"; do
 done
 # one table at $threads threads; dmin: its worst speed-up over deployed
 table() {
-  cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 2>/dev/null | head -1)
-  echo "cpu: ${cpu:-unknown} ($(nproc) cores), threads: $threads, batch as in each spec, $rounds rounds of $runs runs"
+  echo "cpu: $(cpu_name) ($(nproc) cores), threads: $threads, batch as in each spec, $rounds rounds of $runs runs"
   printf '%-28s %9s %9s %9s %8s %8s %8s' model timmc_ms eager_ms deploy_ms vs_eager vs_depl GFLOP/s
   [ "$direct" = 1 ] && printf ' %10s %9s' direct_ms winograd
   printf '  %s\n' rounds

@@ -54,7 +54,6 @@ if [ -n "$bench_file" ]; then
   thread_list=$(sed -n 's/^cpu: .*threads: \([0-9]*\),.*/\1/p' "$bench_file" | tr '\n' ',')
   [ -n "$thread_list" ] || { echo "bound.sh: no bench.sh table in $bench_file" >&2; exit 2; }
 fi
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 ${CC:-cc} -O2 -pthread bench/peak.c -o "$out/peak"
 
@@ -102,14 +101,12 @@ for threads in $(echo "$thread_list" | tr ',' ' '); do
       name=$(lua5.4 tools/spec.lua get "$spec" name)
       ours="" deps="" ratios=""
       for _ in $(seq "$rounds"); do
-        o=$("$out/$name" --random-weights 1 --threads "$threads" --bench "$runs" |
-          sed -n 's/^median_ms: //p')
-        [ -n "$o" ] || { echo "bound.sh: $out/$name failed" >&2; exit 1; }
+        o=$(timmc_ms "$out/$name")
         ours="$ours $o"
         d=$(/usr/bin/python3 bench/timm_baseline.py "$spec" "$threads" "$runs" deployed 2>&1 |
           sed -n 's/^median_ms: //p') || d=""
         if [ -n "$d" ]; then
-          deps="$deps $d" ratios="$ratios $(awk "BEGIN {print $d / $o}")"
+          deps="$deps $d" ratios="$ratios $(ratio "$d" "$o")"
         fi
       done
       if [ -n "$deps" ]; then

@@ -1,5 +1,5 @@
-# lib.sh: what the layer benchmarks (wino_layers.sh, gemm_layers.sh,
-# profile.sh) share; sourced from the project root.
+# lib.sh: what the benchmarks (bench.sh, bound.sh, wino_layers.sh,
+# gemm_layers.sh, profile.sh) share; sourced from the project root.
 
 # bench_options OPTSTRING "$@": -t THREADS, -n RUNS, -r ROUNDS (defaults 2,
 # 10, 3) into threads, runs, rounds; any other option of OPTSTRING goes to the
@@ -31,4 +31,18 @@ per_module() {
 cpu_name() {
   cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 2>/dev/null | head -1)
   echo "${cpu:-unknown}"
+}
+
+# median: the median of the numbers on stdin (separated by spaces or lines).
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# ratio A B: A / B to 4 decimals.
+ratio() { awk "BEGIN {printf \"%.4f\", $1 / $2}"; }
+
+# timmc_ms RUNNER: its median ms (--bench $runs at $threads threads, random
+# weights); a runner that fails stops the benchmark (under set -e).
+timmc_ms() {
+  report=$("$1" --random-weights 1 --threads "$threads" --bench "$runs") ||
+    { echo "$(basename "$0"): $1 failed" >&2; return 1; }
+  printf '%s\n' "$report" | sed -n 's/^median_ms: //p'
 }
