@@ -1,7 +1,8 @@
 #!/bin/sh
 # gemm_layers.sh [-t THREADS] [-n RUNS] [-r ROUNDS] SPEC.json...
 # Every convolution timmc's GEMM (runtime/timmc_gemm.c) can take (1x1 and
-# 3x3, and 3x3 in groups of 24 output channels, shown "3x3g24"), timed both
+# 3x3, and 3x3 in groups of 24 output channels, shown "3x3g24"; and the
+# products of Winograd layers, "wino", or "winog2" in 2 groups), timed both
 # ways in the model: one runner per spec, profiled (--bench RUNS --profile)
 # with TIMMC_GEMM=none (XNNPACK's operator for every layer) and
 # TIMMC_GEMM=all (timmc's GEMM for every layer it applies to) in alternating
@@ -27,13 +28,16 @@ for spec in "$@"; do
   name=$(lua5.4 tools/spec.lua get "$spec" name)
   generator/timmc build "$spec" -o "$out" > /dev/null
   # module, shape and the cost model's choice of each layer, from the generated file
-  awk '/^  \/\* [^ ]*: conv / { layer = $2; sub(":", "", layer) }
+  awk '/^  \/\* [^ ]*: conv / { layer = $2; sub(":", "", layer); wino = $0 ~ /Winograd/ }
        /timmc_gemm_use\(\/\*chosen=\*\// { c = $0; sub(/.*chosen=\*\//, "", c); sub(/\).*/, "", c); g = 1 }
        /\/\*kernel=\*\// { k = $0; sub(/.*kernel=\*\//, "", k); sub(/,.*/, "", k) }
        /\/\*groups=\*\// { gr = $0; sub(/.*groups=\*\//, "", gr); sub(/\}.*/, "", gr) }
        g && /\.dims = \{\/\*batch=\*\// { g = 0; d = $0; gsub(/\/\*[a-z_]*=\*\//, "", d); gsub(/[^0-9,]/, "", d)
          split(d, v, ","); px = v[1] * v[2] * v[3]
          getline; e = $0; gsub(/\/\*[a-z_]*=\*\//, "", e); gsub(/[^0-9,]/, "", e); split(e, u, ",")
+         if (wino) { # Winograd products: whole layer'"'"'s channels in dims, groups last
+           printf "%s %s %s %s 1 %s %s\n", layer, px, v[4], v[5], "wino" (u[6] == 1 ? "" : "g" u[6]),
+                  c == "1" ? "gemm" : "xnnpack"; next }
          kind = k "x" k (gr == 1 ? "" : "g" v[5]) # (a group'"'"'s channels in dims: the whole layer'"'"'s here)
          printf "%s %s %s %s %s %s %s\n", layer, px, v[4] * gr, v[5] * gr, u[3], kind,
                 c == "1" ? "gemm" : "xnnpack" }' \

@@ -1707,24 +1707,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer1.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 0));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[4].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
-      /*input=*/t250_features_denseblock1_denselayer1_conv2_winograd_tiles,
-      /*output=*/t251_features_denseblock1_denselayer1_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.conv2", "setup", s);
-  ops[4] = (timmc_op){.xnn = ops[4].xnn, .kernel = timmc_kernel_wino,
-      .a = t6_features_denseblock1_denselayer1_norm2, .b = wino_bias + 0, .y = t7_features_denseblock1_denselayer1_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[4].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[4].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
+        /*input=*/t250_features_denseblock1_denselayer1_conv2_winograd_tiles,
+        /*output=*/t251_features_denseblock1_denselayer1_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.conv2", "setup", s);
+  }
+  ops[4] = (timmc_op){.xnn = ops[4].xnn, .packed = ops[4].packed,
+      .kernel = timmc_kernel_wino, .a = t6_features_denseblock1_denselayer1_norm2, .b = wino_bias + 0, .y = t7_features_denseblock1_denselayer1_conv2,
       .work = {t250_features_denseblock1_denselayer1_conv2_winograd_tiles, t251_features_denseblock1_denselayer1_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0, /*block=*/45}};
+               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0, /*block=*/45, /*groups=*/1}};
 
   /* features.denseblock1.denselayer2.norm1: batchnorm features.denseblock1.denselayer2.norm1 as a per-channel affine, relu; [2,56,56,96] -> [2,56,56,96] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer2.norm1", /*channels=*/96, /*bn_eps=*/1e-05));
@@ -1777,24 +1787,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer2.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 32));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[7].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
-      /*input=*/t252_features_denseblock1_denselayer2_conv2_winograd_tiles,
-      /*output=*/t253_features_denseblock1_denselayer2_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.conv2", "setup", s);
-  ops[7] = (timmc_op){.xnn = ops[7].xnn, .kernel = timmc_kernel_wino,
-      .a = t10_features_denseblock1_denselayer2_norm2, .b = wino_bias + 32, .y = t11_features_denseblock1_denselayer2_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[7].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[7].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
+        /*input=*/t252_features_denseblock1_denselayer2_conv2_winograd_tiles,
+        /*output=*/t253_features_denseblock1_denselayer2_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.conv2", "setup", s);
+  }
+  ops[7] = (timmc_op){.xnn = ops[7].xnn, .packed = ops[7].packed,
+      .kernel = timmc_kernel_wino, .a = t10_features_denseblock1_denselayer2_norm2, .b = wino_bias + 32, .y = t11_features_denseblock1_denselayer2_conv2,
       .work = {t252_features_denseblock1_denselayer2_conv2_winograd_tiles, t253_features_denseblock1_denselayer2_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0, /*block=*/45}};
+               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0, /*block=*/45, /*groups=*/1}};
 
   /* features.denseblock1.denselayer3.norm1: batchnorm features.denseblock1.denselayer3.norm1 as a per-channel affine, relu; [2,56,56,128] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer3.norm1", /*channels=*/128, /*bn_eps=*/1e-05));
@@ -1847,24 +1867,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer3.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 64));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[10].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
-      /*input=*/t254_features_denseblock1_denselayer3_conv2_winograd_tiles,
-      /*output=*/t255_features_denseblock1_denselayer3_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.conv2", "setup", s);
-  ops[10] = (timmc_op){.xnn = ops[10].xnn, .kernel = timmc_kernel_wino,
-      .a = t14_features_denseblock1_denselayer3_norm2, .b = wino_bias + 64, .y = t15_features_denseblock1_denselayer3_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[10].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[10].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
+        /*input=*/t254_features_denseblock1_denselayer3_conv2_winograd_tiles,
+        /*output=*/t255_features_denseblock1_denselayer3_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.conv2", "setup", s);
+  }
+  ops[10] = (timmc_op){.xnn = ops[10].xnn, .packed = ops[10].packed,
+      .kernel = timmc_kernel_wino, .a = t14_features_denseblock1_denselayer3_norm2, .b = wino_bias + 64, .y = t15_features_denseblock1_denselayer3_conv2,
       .work = {t254_features_denseblock1_denselayer3_conv2_winograd_tiles, t255_features_denseblock1_denselayer3_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0, /*block=*/45}};
+               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0, /*block=*/45, /*groups=*/1}};
 
   /* features.denseblock1.denselayer4.norm1: batchnorm features.denseblock1.denselayer4.norm1 as a per-channel affine, relu; [2,56,56,160] -> [2,56,56,160] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer4.norm1", /*channels=*/160, /*bn_eps=*/1e-05));
@@ -1917,24 +1947,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer4.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 96));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[13].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
-      /*input=*/t256_features_denseblock1_denselayer4_conv2_winograd_tiles,
-      /*output=*/t257_features_denseblock1_denselayer4_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.conv2", "setup", s);
-  ops[13] = (timmc_op){.xnn = ops[13].xnn, .kernel = timmc_kernel_wino,
-      .a = t18_features_denseblock1_denselayer4_norm2, .b = wino_bias + 96, .y = t19_features_denseblock1_denselayer4_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[13].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[13].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
+        /*input=*/t256_features_denseblock1_denselayer4_conv2_winograd_tiles,
+        /*output=*/t257_features_denseblock1_denselayer4_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.conv2", "setup", s);
+  }
+  ops[13] = (timmc_op){.xnn = ops[13].xnn, .packed = ops[13].packed,
+      .kernel = timmc_kernel_wino, .a = t18_features_denseblock1_denselayer4_norm2, .b = wino_bias + 96, .y = t19_features_denseblock1_denselayer4_conv2,
       .work = {t256_features_denseblock1_denselayer4_conv2_winograd_tiles, t257_features_denseblock1_denselayer4_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0, /*block=*/45}};
+               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0, /*block=*/45, /*groups=*/1}};
 
   /* features.denseblock1.denselayer5.norm1: batchnorm features.denseblock1.denselayer5.norm1 as a per-channel affine, relu; [2,56,56,192] -> [2,56,56,192] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer5.norm1", /*channels=*/192, /*bn_eps=*/1e-05));
@@ -1987,24 +2027,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer5.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 128));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[16].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
-      /*input=*/t258_features_denseblock1_denselayer5_conv2_winograd_tiles,
-      /*output=*/t259_features_denseblock1_denselayer5_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.conv2", "setup", s);
-  ops[16] = (timmc_op){.xnn = ops[16].xnn, .kernel = timmc_kernel_wino,
-      .a = t22_features_denseblock1_denselayer5_norm2, .b = wino_bias + 128, .y = t23_features_denseblock1_denselayer5_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[16].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[16].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
+        /*input=*/t258_features_denseblock1_denselayer5_conv2_winograd_tiles,
+        /*output=*/t259_features_denseblock1_denselayer5_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.conv2", "setup", s);
+  }
+  ops[16] = (timmc_op){.xnn = ops[16].xnn, .packed = ops[16].packed,
+      .kernel = timmc_kernel_wino, .a = t22_features_denseblock1_denselayer5_norm2, .b = wino_bias + 128, .y = t23_features_denseblock1_denselayer5_conv2,
       .work = {t258_features_denseblock1_denselayer5_conv2_winograd_tiles, t259_features_denseblock1_denselayer5_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0, /*block=*/45}};
+               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0, /*block=*/45, /*groups=*/1}};
 
   /* features.denseblock1.denselayer6.norm1: batchnorm features.denseblock1.denselayer6.norm1 as a per-channel affine, relu; [2,56,56,224] -> [2,56,56,224] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer6.norm1", /*channels=*/224, /*bn_eps=*/1e-05));
@@ -2057,24 +2107,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer6.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 160));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[19].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
-      /*input=*/t260_features_denseblock1_denselayer6_conv2_winograd_tiles,
-      /*output=*/t261_features_denseblock1_denselayer6_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.conv2", "setup", s);
-  ops[19] = (timmc_op){.xnn = ops[19].xnn, .kernel = timmc_kernel_wino,
-      .a = t26_features_denseblock1_denselayer6_norm2, .b = wino_bias + 160, .y = t27_features_denseblock1_denselayer6_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[19].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[19].xnn, /*batch_size=*/1, /*input_height=*/45, /*input_width=*/1,
+        /*input=*/t260_features_denseblock1_denselayer6_conv2_winograd_tiles,
+        /*output=*/t261_features_denseblock1_denselayer6_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.conv2", "setup", s);
+  }
+  ops[19] = (timmc_op){.xnn = ops[19].xnn, .packed = ops[19].packed,
+      .kernel = timmc_kernel_wino, .a = t26_features_denseblock1_denselayer6_norm2, .b = wino_bias + 160, .y = t27_features_denseblock1_denselayer6_conv2,
       .work = {t260_features_denseblock1_denselayer6_conv2_winograd_tiles, t261_features_denseblock1_denselayer6_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0, /*block=*/45}};
+               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/0, /*block=*/45, /*groups=*/1}};
 
   /* features.transition1.norm: batchnorm features.transition1.norm as a per-channel affine, relu; [2,56,56,256] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition1.norm", /*channels=*/256, /*bn_eps=*/1e-05));
@@ -2186,24 +2246,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer1.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 192));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[25].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t262_features_denseblock2_denselayer1_conv2_winograd_tiles,
-      /*output=*/t263_features_denseblock2_denselayer1_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv2", "setup", s);
-  ops[25] = (timmc_op){.xnn = ops[25].xnn, .kernel = timmc_kernel_wino,
-      .a = t34_features_denseblock2_denselayer1_norm2, .b = wino_bias + 192, .y = t35_features_denseblock2_denselayer1_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[25].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[25].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+        /*input=*/t262_features_denseblock2_denselayer1_conv2_winograd_tiles,
+        /*output=*/t263_features_denseblock2_denselayer1_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv2", "setup", s);
+  }
+  ops[25] = (timmc_op){.xnn = ops[25].xnn, .packed = ops[25].packed,
+      .kernel = timmc_kernel_wino, .a = t34_features_denseblock2_denselayer1_norm2, .b = wino_bias + 192, .y = t35_features_denseblock2_denselayer1_conv2,
       .work = {t262_features_denseblock2_denselayer1_conv2_winograd_tiles, t263_features_denseblock2_denselayer1_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98, /*groups=*/1}};
 
   /* features.denseblock2.denselayer2.norm1: batchnorm features.denseblock2.denselayer2.norm1 as a per-channel affine, relu; [2,28,28,160] -> [2,28,28,160] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer2.norm1", /*channels=*/160, /*bn_eps=*/1e-05));
@@ -2256,24 +2326,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer2.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 224));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[28].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t264_features_denseblock2_denselayer2_conv2_winograd_tiles,
-      /*output=*/t265_features_denseblock2_denselayer2_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv2", "setup", s);
-  ops[28] = (timmc_op){.xnn = ops[28].xnn, .kernel = timmc_kernel_wino,
-      .a = t38_features_denseblock2_denselayer2_norm2, .b = wino_bias + 224, .y = t39_features_denseblock2_denselayer2_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[28].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[28].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+        /*input=*/t264_features_denseblock2_denselayer2_conv2_winograd_tiles,
+        /*output=*/t265_features_denseblock2_denselayer2_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv2", "setup", s);
+  }
+  ops[28] = (timmc_op){.xnn = ops[28].xnn, .packed = ops[28].packed,
+      .kernel = timmc_kernel_wino, .a = t38_features_denseblock2_denselayer2_norm2, .b = wino_bias + 224, .y = t39_features_denseblock2_denselayer2_conv2,
       .work = {t264_features_denseblock2_denselayer2_conv2_winograd_tiles, t265_features_denseblock2_denselayer2_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98, /*groups=*/1}};
 
   /* features.denseblock2.denselayer3.norm1: batchnorm features.denseblock2.denselayer3.norm1 as a per-channel affine, relu; [2,28,28,192] -> [2,28,28,192] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer3.norm1", /*channels=*/192, /*bn_eps=*/1e-05));
@@ -2326,24 +2406,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer3.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 256));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[31].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t266_features_denseblock2_denselayer3_conv2_winograd_tiles,
-      /*output=*/t267_features_denseblock2_denselayer3_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv2", "setup", s);
-  ops[31] = (timmc_op){.xnn = ops[31].xnn, .kernel = timmc_kernel_wino,
-      .a = t42_features_denseblock2_denselayer3_norm2, .b = wino_bias + 256, .y = t43_features_denseblock2_denselayer3_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[31].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[31].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+        /*input=*/t266_features_denseblock2_denselayer3_conv2_winograd_tiles,
+        /*output=*/t267_features_denseblock2_denselayer3_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv2", "setup", s);
+  }
+  ops[31] = (timmc_op){.xnn = ops[31].xnn, .packed = ops[31].packed,
+      .kernel = timmc_kernel_wino, .a = t42_features_denseblock2_denselayer3_norm2, .b = wino_bias + 256, .y = t43_features_denseblock2_denselayer3_conv2,
       .work = {t266_features_denseblock2_denselayer3_conv2_winograd_tiles, t267_features_denseblock2_denselayer3_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98, /*groups=*/1}};
 
   /* features.denseblock2.denselayer4.norm1: batchnorm features.denseblock2.denselayer4.norm1 as a per-channel affine, relu; [2,28,28,224] -> [2,28,28,224] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer4.norm1", /*channels=*/224, /*bn_eps=*/1e-05));
@@ -2396,24 +2486,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer4.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 288));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[34].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t268_features_denseblock2_denselayer4_conv2_winograd_tiles,
-      /*output=*/t269_features_denseblock2_denselayer4_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv2", "setup", s);
-  ops[34] = (timmc_op){.xnn = ops[34].xnn, .kernel = timmc_kernel_wino,
-      .a = t46_features_denseblock2_denselayer4_norm2, .b = wino_bias + 288, .y = t47_features_denseblock2_denselayer4_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[34].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[34].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+        /*input=*/t268_features_denseblock2_denselayer4_conv2_winograd_tiles,
+        /*output=*/t269_features_denseblock2_denselayer4_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv2", "setup", s);
+  }
+  ops[34] = (timmc_op){.xnn = ops[34].xnn, .packed = ops[34].packed,
+      .kernel = timmc_kernel_wino, .a = t46_features_denseblock2_denselayer4_norm2, .b = wino_bias + 288, .y = t47_features_denseblock2_denselayer4_conv2,
       .work = {t268_features_denseblock2_denselayer4_conv2_winograd_tiles, t269_features_denseblock2_denselayer4_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98, /*groups=*/1}};
 
   /* features.denseblock2.denselayer5.norm1: batchnorm features.denseblock2.denselayer5.norm1 as a per-channel affine, relu; [2,28,28,256] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer5.norm1", /*channels=*/256, /*bn_eps=*/1e-05));
@@ -2466,24 +2566,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer5.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 320));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[37].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t270_features_denseblock2_denselayer5_conv2_winograd_tiles,
-      /*output=*/t271_features_denseblock2_denselayer5_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv2", "setup", s);
-  ops[37] = (timmc_op){.xnn = ops[37].xnn, .kernel = timmc_kernel_wino,
-      .a = t50_features_denseblock2_denselayer5_norm2, .b = wino_bias + 320, .y = t51_features_denseblock2_denselayer5_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[37].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[37].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+        /*input=*/t270_features_denseblock2_denselayer5_conv2_winograd_tiles,
+        /*output=*/t271_features_denseblock2_denselayer5_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv2", "setup", s);
+  }
+  ops[37] = (timmc_op){.xnn = ops[37].xnn, .packed = ops[37].packed,
+      .kernel = timmc_kernel_wino, .a = t50_features_denseblock2_denselayer5_norm2, .b = wino_bias + 320, .y = t51_features_denseblock2_denselayer5_conv2,
       .work = {t270_features_denseblock2_denselayer5_conv2_winograd_tiles, t271_features_denseblock2_denselayer5_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98, /*groups=*/1}};
 
   /* features.denseblock2.denselayer6.norm1: batchnorm features.denseblock2.denselayer6.norm1 as a per-channel affine, relu; [2,28,28,288] -> [2,28,28,288] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer6.norm1", /*channels=*/288, /*bn_eps=*/1e-05));
@@ -2536,24 +2646,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer6.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 352));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[40].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t272_features_denseblock2_denselayer6_conv2_winograd_tiles,
-      /*output=*/t273_features_denseblock2_denselayer6_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv2", "setup", s);
-  ops[40] = (timmc_op){.xnn = ops[40].xnn, .kernel = timmc_kernel_wino,
-      .a = t54_features_denseblock2_denselayer6_norm2, .b = wino_bias + 352, .y = t55_features_denseblock2_denselayer6_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[40].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[40].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+        /*input=*/t272_features_denseblock2_denselayer6_conv2_winograd_tiles,
+        /*output=*/t273_features_denseblock2_denselayer6_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv2", "setup", s);
+  }
+  ops[40] = (timmc_op){.xnn = ops[40].xnn, .packed = ops[40].packed,
+      .kernel = timmc_kernel_wino, .a = t54_features_denseblock2_denselayer6_norm2, .b = wino_bias + 352, .y = t55_features_denseblock2_denselayer6_conv2,
       .work = {t272_features_denseblock2_denselayer6_conv2_winograd_tiles, t273_features_denseblock2_denselayer6_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98, /*groups=*/1}};
 
   /* features.denseblock2.denselayer7.norm1: batchnorm features.denseblock2.denselayer7.norm1 as a per-channel affine, relu; [2,28,28,320] -> [2,28,28,320] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer7.norm1", /*channels=*/320, /*bn_eps=*/1e-05));
@@ -2606,24 +2726,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer7.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 384));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[43].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t274_features_denseblock2_denselayer7_conv2_winograd_tiles,
-      /*output=*/t275_features_denseblock2_denselayer7_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv2", "setup", s);
-  ops[43] = (timmc_op){.xnn = ops[43].xnn, .kernel = timmc_kernel_wino,
-      .a = t58_features_denseblock2_denselayer7_norm2, .b = wino_bias + 384, .y = t59_features_denseblock2_denselayer7_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[43].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[43].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+        /*input=*/t274_features_denseblock2_denselayer7_conv2_winograd_tiles,
+        /*output=*/t275_features_denseblock2_denselayer7_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv2", "setup", s);
+  }
+  ops[43] = (timmc_op){.xnn = ops[43].xnn, .packed = ops[43].packed,
+      .kernel = timmc_kernel_wino, .a = t58_features_denseblock2_denselayer7_norm2, .b = wino_bias + 384, .y = t59_features_denseblock2_denselayer7_conv2,
       .work = {t274_features_denseblock2_denselayer7_conv2_winograd_tiles, t275_features_denseblock2_denselayer7_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98, /*groups=*/1}};
 
   /* features.denseblock2.denselayer8.norm1: batchnorm features.denseblock2.denselayer8.norm1 as a per-channel affine, relu; [2,28,28,352] -> [2,28,28,352] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer8.norm1", /*channels=*/352, /*bn_eps=*/1e-05));
@@ -2676,24 +2806,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer8.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 416));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[46].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t276_features_denseblock2_denselayer8_conv2_winograd_tiles,
-      /*output=*/t277_features_denseblock2_denselayer8_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv2", "setup", s);
-  ops[46] = (timmc_op){.xnn = ops[46].xnn, .kernel = timmc_kernel_wino,
-      .a = t62_features_denseblock2_denselayer8_norm2, .b = wino_bias + 416, .y = t63_features_denseblock2_denselayer8_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[46].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[46].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+        /*input=*/t276_features_denseblock2_denselayer8_conv2_winograd_tiles,
+        /*output=*/t277_features_denseblock2_denselayer8_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv2", "setup", s);
+  }
+  ops[46] = (timmc_op){.xnn = ops[46].xnn, .packed = ops[46].packed,
+      .kernel = timmc_kernel_wino, .a = t62_features_denseblock2_denselayer8_norm2, .b = wino_bias + 416, .y = t63_features_denseblock2_denselayer8_conv2,
       .work = {t276_features_denseblock2_denselayer8_conv2_winograd_tiles, t277_features_denseblock2_denselayer8_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98, /*groups=*/1}};
 
   /* features.denseblock2.denselayer9.norm1: batchnorm features.denseblock2.denselayer9.norm1 as a per-channel affine, relu; [2,28,28,384] -> [2,28,28,384] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer9.norm1", /*channels=*/384, /*bn_eps=*/1e-05));
@@ -2746,24 +2886,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer9.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 448));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[49].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t278_features_denseblock2_denselayer9_conv2_winograd_tiles,
-      /*output=*/t279_features_denseblock2_denselayer9_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv2", "setup", s);
-  ops[49] = (timmc_op){.xnn = ops[49].xnn, .kernel = timmc_kernel_wino,
-      .a = t66_features_denseblock2_denselayer9_norm2, .b = wino_bias + 448, .y = t67_features_denseblock2_denselayer9_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[49].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[49].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+        /*input=*/t278_features_denseblock2_denselayer9_conv2_winograd_tiles,
+        /*output=*/t279_features_denseblock2_denselayer9_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv2", "setup", s);
+  }
+  ops[49] = (timmc_op){.xnn = ops[49].xnn, .packed = ops[49].packed,
+      .kernel = timmc_kernel_wino, .a = t66_features_denseblock2_denselayer9_norm2, .b = wino_bias + 448, .y = t67_features_denseblock2_denselayer9_conv2,
       .work = {t278_features_denseblock2_denselayer9_conv2_winograd_tiles, t279_features_denseblock2_denselayer9_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98, /*groups=*/1}};
 
   /* features.denseblock2.denselayer10.norm1: batchnorm features.denseblock2.denselayer10.norm1 as a per-channel affine, relu; [2,28,28,416] -> [2,28,28,416] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer10.norm1", /*channels=*/416, /*bn_eps=*/1e-05));
@@ -2816,24 +2966,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer10.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 480));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[52].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t280_features_denseblock2_denselayer10_conv2_winograd_tiles,
-      /*output=*/t281_features_denseblock2_denselayer10_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv2", "setup", s);
-  ops[52] = (timmc_op){.xnn = ops[52].xnn, .kernel = timmc_kernel_wino,
-      .a = t70_features_denseblock2_denselayer10_norm2, .b = wino_bias + 480, .y = t71_features_denseblock2_denselayer10_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[52].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[52].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+        /*input=*/t280_features_denseblock2_denselayer10_conv2_winograd_tiles,
+        /*output=*/t281_features_denseblock2_denselayer10_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv2", "setup", s);
+  }
+  ops[52] = (timmc_op){.xnn = ops[52].xnn, .packed = ops[52].packed,
+      .kernel = timmc_kernel_wino, .a = t70_features_denseblock2_denselayer10_norm2, .b = wino_bias + 480, .y = t71_features_denseblock2_denselayer10_conv2,
       .work = {t280_features_denseblock2_denselayer10_conv2_winograd_tiles, t281_features_denseblock2_denselayer10_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98, /*groups=*/1}};
 
   /* features.denseblock2.denselayer11.norm1: batchnorm features.denseblock2.denselayer11.norm1 as a per-channel affine, relu; [2,28,28,448] -> [2,28,28,448] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer11.norm1", /*channels=*/448, /*bn_eps=*/1e-05));
@@ -2886,24 +3046,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer11.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 512));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[55].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t282_features_denseblock2_denselayer11_conv2_winograd_tiles,
-      /*output=*/t283_features_denseblock2_denselayer11_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv2", "setup", s);
-  ops[55] = (timmc_op){.xnn = ops[55].xnn, .kernel = timmc_kernel_wino,
-      .a = t74_features_denseblock2_denselayer11_norm2, .b = wino_bias + 512, .y = t75_features_denseblock2_denselayer11_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[55].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[55].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+        /*input=*/t282_features_denseblock2_denselayer11_conv2_winograd_tiles,
+        /*output=*/t283_features_denseblock2_denselayer11_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv2", "setup", s);
+  }
+  ops[55] = (timmc_op){.xnn = ops[55].xnn, .packed = ops[55].packed,
+      .kernel = timmc_kernel_wino, .a = t74_features_denseblock2_denselayer11_norm2, .b = wino_bias + 512, .y = t75_features_denseblock2_denselayer11_conv2,
       .work = {t282_features_denseblock2_denselayer11_conv2_winograd_tiles, t283_features_denseblock2_denselayer11_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98, /*groups=*/1}};
 
   /* features.denseblock2.denselayer12.norm1: batchnorm features.denseblock2.denselayer12.norm1 as a per-channel affine, relu; [2,28,28,480] -> [2,28,28,480] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer12.norm1", /*channels=*/480, /*bn_eps=*/1e-05));
@@ -2956,24 +3126,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer12.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 544));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[58].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t284_features_denseblock2_denselayer12_conv2_winograd_tiles,
-      /*output=*/t285_features_denseblock2_denselayer12_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv2", "setup", s);
-  ops[58] = (timmc_op){.xnn = ops[58].xnn, .kernel = timmc_kernel_wino,
-      .a = t78_features_denseblock2_denselayer12_norm2, .b = wino_bias + 544, .y = t79_features_denseblock2_denselayer12_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[58].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[58].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+        /*input=*/t284_features_denseblock2_denselayer12_conv2_winograd_tiles,
+        /*output=*/t285_features_denseblock2_denselayer12_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv2", "setup", s);
+  }
+  ops[58] = (timmc_op){.xnn = ops[58].xnn, .packed = ops[58].packed,
+      .kernel = timmc_kernel_wino, .a = t78_features_denseblock2_denselayer12_norm2, .b = wino_bias + 544, .y = t79_features_denseblock2_denselayer12_conv2,
       .work = {t284_features_denseblock2_denselayer12_conv2_winograd_tiles, t285_features_denseblock2_denselayer12_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98}};
+               /*in_stride=*/128, /*out_stride=*/512, /*dilation=*/1, /*relu=*/0, /*block=*/98, /*groups=*/1}};
 
   /* features.transition2.norm: batchnorm features.transition2.norm as a per-channel affine, relu; [2,28,28,512] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition2.norm", /*channels=*/512, /*bn_eps=*/1e-05));
@@ -3086,24 +3266,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer1.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 576));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[64].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t286_features_denseblock3_denselayer1_conv2_winograd_tiles,
-      /*output=*/t287_features_denseblock3_denselayer1_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.conv2", "setup", s);
-  ops[64] = (timmc_op){.xnn = ops[64].xnn, .kernel = timmc_kernel_wino,
-      .a = t86_features_denseblock3_denselayer1_norm2, .b = wino_bias + 576, .y = t87_features_denseblock3_denselayer1_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[64].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[64].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t286_features_denseblock3_denselayer1_conv2_winograd_tiles,
+        /*output=*/t287_features_denseblock3_denselayer1_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.conv2", "setup", s);
+  }
+  ops[64] = (timmc_op){.xnn = ops[64].xnn, .packed = ops[64].packed,
+      .kernel = timmc_kernel_wino, .a = t86_features_denseblock3_denselayer1_norm2, .b = wino_bias + 576, .y = t87_features_denseblock3_denselayer1_conv2,
       .work = {t286_features_denseblock3_denselayer1_conv2_winograd_tiles, t287_features_denseblock3_denselayer1_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer2.norm1: batchnorm features.denseblock3.denselayer2.norm1 as a per-channel affine, relu; [2,14,14,288] -> [2,14,14,288] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer2.norm1", /*channels=*/288, /*bn_eps=*/1e-05));
@@ -3156,24 +3346,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer2.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 608));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[67].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t288_features_denseblock3_denselayer2_conv2_winograd_tiles,
-      /*output=*/t289_features_denseblock3_denselayer2_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.conv2", "setup", s);
-  ops[67] = (timmc_op){.xnn = ops[67].xnn, .kernel = timmc_kernel_wino,
-      .a = t90_features_denseblock3_denselayer2_norm2, .b = wino_bias + 608, .y = t91_features_denseblock3_denselayer2_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[67].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[67].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t288_features_denseblock3_denselayer2_conv2_winograd_tiles,
+        /*output=*/t289_features_denseblock3_denselayer2_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.conv2", "setup", s);
+  }
+  ops[67] = (timmc_op){.xnn = ops[67].xnn, .packed = ops[67].packed,
+      .kernel = timmc_kernel_wino, .a = t90_features_denseblock3_denselayer2_norm2, .b = wino_bias + 608, .y = t91_features_denseblock3_denselayer2_conv2,
       .work = {t288_features_denseblock3_denselayer2_conv2_winograd_tiles, t289_features_denseblock3_denselayer2_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer3.norm1: batchnorm features.denseblock3.denselayer3.norm1 as a per-channel affine, relu; [2,14,14,320] -> [2,14,14,320] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer3.norm1", /*channels=*/320, /*bn_eps=*/1e-05));
@@ -3226,24 +3426,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer3.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 640));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[70].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t290_features_denseblock3_denselayer3_conv2_winograd_tiles,
-      /*output=*/t291_features_denseblock3_denselayer3_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.conv2", "setup", s);
-  ops[70] = (timmc_op){.xnn = ops[70].xnn, .kernel = timmc_kernel_wino,
-      .a = t94_features_denseblock3_denselayer3_norm2, .b = wino_bias + 640, .y = t95_features_denseblock3_denselayer3_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[70].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[70].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t290_features_denseblock3_denselayer3_conv2_winograd_tiles,
+        /*output=*/t291_features_denseblock3_denselayer3_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.conv2", "setup", s);
+  }
+  ops[70] = (timmc_op){.xnn = ops[70].xnn, .packed = ops[70].packed,
+      .kernel = timmc_kernel_wino, .a = t94_features_denseblock3_denselayer3_norm2, .b = wino_bias + 640, .y = t95_features_denseblock3_denselayer3_conv2,
       .work = {t290_features_denseblock3_denselayer3_conv2_winograd_tiles, t291_features_denseblock3_denselayer3_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer4.norm1: batchnorm features.denseblock3.denselayer4.norm1 as a per-channel affine, relu; [2,14,14,352] -> [2,14,14,352] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer4.norm1", /*channels=*/352, /*bn_eps=*/1e-05));
@@ -3296,24 +3506,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer4.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 672));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[73].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t292_features_denseblock3_denselayer4_conv2_winograd_tiles,
-      /*output=*/t293_features_denseblock3_denselayer4_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.conv2", "setup", s);
-  ops[73] = (timmc_op){.xnn = ops[73].xnn, .kernel = timmc_kernel_wino,
-      .a = t98_features_denseblock3_denselayer4_norm2, .b = wino_bias + 672, .y = t99_features_denseblock3_denselayer4_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[73].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[73].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t292_features_denseblock3_denselayer4_conv2_winograd_tiles,
+        /*output=*/t293_features_denseblock3_denselayer4_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.conv2", "setup", s);
+  }
+  ops[73] = (timmc_op){.xnn = ops[73].xnn, .packed = ops[73].packed,
+      .kernel = timmc_kernel_wino, .a = t98_features_denseblock3_denselayer4_norm2, .b = wino_bias + 672, .y = t99_features_denseblock3_denselayer4_conv2,
       .work = {t292_features_denseblock3_denselayer4_conv2_winograd_tiles, t293_features_denseblock3_denselayer4_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer5.norm1: batchnorm features.denseblock3.denselayer5.norm1 as a per-channel affine, relu; [2,14,14,384] -> [2,14,14,384] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer5.norm1", /*channels=*/384, /*bn_eps=*/1e-05));
@@ -3366,24 +3586,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer5.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 704));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[76].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[76].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t294_features_denseblock3_denselayer5_conv2_winograd_tiles,
-      /*output=*/t295_features_denseblock3_denselayer5_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.conv2", "setup", s);
-  ops[76] = (timmc_op){.xnn = ops[76].xnn, .kernel = timmc_kernel_wino,
-      .a = t102_features_denseblock3_denselayer5_norm2, .b = wino_bias + 704, .y = t103_features_denseblock3_denselayer5_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[76].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[76].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[76].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t294_features_denseblock3_denselayer5_conv2_winograd_tiles,
+        /*output=*/t295_features_denseblock3_denselayer5_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.conv2", "setup", s);
+  }
+  ops[76] = (timmc_op){.xnn = ops[76].xnn, .packed = ops[76].packed,
+      .kernel = timmc_kernel_wino, .a = t102_features_denseblock3_denselayer5_norm2, .b = wino_bias + 704, .y = t103_features_denseblock3_denselayer5_conv2,
       .work = {t294_features_denseblock3_denselayer5_conv2_winograd_tiles, t295_features_denseblock3_denselayer5_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer6.norm1: batchnorm features.denseblock3.denselayer6.norm1 as a per-channel affine, relu; [2,14,14,416] -> [2,14,14,416] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer6.norm1", /*channels=*/416, /*bn_eps=*/1e-05));
@@ -3436,24 +3666,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer6.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 736));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[79].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t296_features_denseblock3_denselayer6_conv2_winograd_tiles,
-      /*output=*/t297_features_denseblock3_denselayer6_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.conv2", "setup", s);
-  ops[79] = (timmc_op){.xnn = ops[79].xnn, .kernel = timmc_kernel_wino,
-      .a = t106_features_denseblock3_denselayer6_norm2, .b = wino_bias + 736, .y = t107_features_denseblock3_denselayer6_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[79].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[79].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t296_features_denseblock3_denselayer6_conv2_winograd_tiles,
+        /*output=*/t297_features_denseblock3_denselayer6_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.conv2", "setup", s);
+  }
+  ops[79] = (timmc_op){.xnn = ops[79].xnn, .packed = ops[79].packed,
+      .kernel = timmc_kernel_wino, .a = t106_features_denseblock3_denselayer6_norm2, .b = wino_bias + 736, .y = t107_features_denseblock3_denselayer6_conv2,
       .work = {t296_features_denseblock3_denselayer6_conv2_winograd_tiles, t297_features_denseblock3_denselayer6_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer7.norm1: batchnorm features.denseblock3.denselayer7.norm1 as a per-channel affine, relu; [2,14,14,448] -> [2,14,14,448] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer7.norm1", /*channels=*/448, /*bn_eps=*/1e-05));
@@ -3506,24 +3746,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer7.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 768));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[82].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[82].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t298_features_denseblock3_denselayer7_conv2_winograd_tiles,
-      /*output=*/t299_features_denseblock3_denselayer7_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.conv2", "setup", s);
-  ops[82] = (timmc_op){.xnn = ops[82].xnn, .kernel = timmc_kernel_wino,
-      .a = t110_features_denseblock3_denselayer7_norm2, .b = wino_bias + 768, .y = t111_features_denseblock3_denselayer7_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[82].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[82].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[82].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t298_features_denseblock3_denselayer7_conv2_winograd_tiles,
+        /*output=*/t299_features_denseblock3_denselayer7_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.conv2", "setup", s);
+  }
+  ops[82] = (timmc_op){.xnn = ops[82].xnn, .packed = ops[82].packed,
+      .kernel = timmc_kernel_wino, .a = t110_features_denseblock3_denselayer7_norm2, .b = wino_bias + 768, .y = t111_features_denseblock3_denselayer7_conv2,
       .work = {t298_features_denseblock3_denselayer7_conv2_winograd_tiles, t299_features_denseblock3_denselayer7_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer8.norm1: batchnorm features.denseblock3.denselayer8.norm1 as a per-channel affine, relu; [2,14,14,480] -> [2,14,14,480] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer8.norm1", /*channels=*/480, /*bn_eps=*/1e-05));
@@ -3576,24 +3826,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer8.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 800));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[85].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[85].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t300_features_denseblock3_denselayer8_conv2_winograd_tiles,
-      /*output=*/t301_features_denseblock3_denselayer8_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.conv2", "setup", s);
-  ops[85] = (timmc_op){.xnn = ops[85].xnn, .kernel = timmc_kernel_wino,
-      .a = t114_features_denseblock3_denselayer8_norm2, .b = wino_bias + 800, .y = t115_features_denseblock3_denselayer8_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[85].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[85].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[85].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t300_features_denseblock3_denselayer8_conv2_winograd_tiles,
+        /*output=*/t301_features_denseblock3_denselayer8_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.conv2", "setup", s);
+  }
+  ops[85] = (timmc_op){.xnn = ops[85].xnn, .packed = ops[85].packed,
+      .kernel = timmc_kernel_wino, .a = t114_features_denseblock3_denselayer8_norm2, .b = wino_bias + 800, .y = t115_features_denseblock3_denselayer8_conv2,
       .work = {t300_features_denseblock3_denselayer8_conv2_winograd_tiles, t301_features_denseblock3_denselayer8_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer9.norm1: batchnorm features.denseblock3.denselayer9.norm1 as a per-channel affine, relu; [2,14,14,512] -> [2,14,14,512] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer9.norm1", /*channels=*/512, /*bn_eps=*/1e-05));
@@ -3646,24 +3906,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer9.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 832));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[88].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[88].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t302_features_denseblock3_denselayer9_conv2_winograd_tiles,
-      /*output=*/t303_features_denseblock3_denselayer9_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.conv2", "setup", s);
-  ops[88] = (timmc_op){.xnn = ops[88].xnn, .kernel = timmc_kernel_wino,
-      .a = t118_features_denseblock3_denselayer9_norm2, .b = wino_bias + 832, .y = t119_features_denseblock3_denselayer9_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[88].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[88].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[88].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t302_features_denseblock3_denselayer9_conv2_winograd_tiles,
+        /*output=*/t303_features_denseblock3_denselayer9_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.conv2", "setup", s);
+  }
+  ops[88] = (timmc_op){.xnn = ops[88].xnn, .packed = ops[88].packed,
+      .kernel = timmc_kernel_wino, .a = t118_features_denseblock3_denselayer9_norm2, .b = wino_bias + 832, .y = t119_features_denseblock3_denselayer9_conv2,
       .work = {t302_features_denseblock3_denselayer9_conv2_winograd_tiles, t303_features_denseblock3_denselayer9_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer10.norm1: batchnorm features.denseblock3.denselayer10.norm1 as a per-channel affine, relu; [2,14,14,544] -> [2,14,14,544] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer10.norm1", /*channels=*/544, /*bn_eps=*/1e-05));
@@ -3716,24 +3986,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer10.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 864));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[91].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[91].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t304_features_denseblock3_denselayer10_conv2_winograd_tiles,
-      /*output=*/t305_features_denseblock3_denselayer10_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.conv2", "setup", s);
-  ops[91] = (timmc_op){.xnn = ops[91].xnn, .kernel = timmc_kernel_wino,
-      .a = t122_features_denseblock3_denselayer10_norm2, .b = wino_bias + 864, .y = t123_features_denseblock3_denselayer10_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[91].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[91].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[91].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t304_features_denseblock3_denselayer10_conv2_winograd_tiles,
+        /*output=*/t305_features_denseblock3_denselayer10_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.conv2", "setup", s);
+  }
+  ops[91] = (timmc_op){.xnn = ops[91].xnn, .packed = ops[91].packed,
+      .kernel = timmc_kernel_wino, .a = t122_features_denseblock3_denselayer10_norm2, .b = wino_bias + 864, .y = t123_features_denseblock3_denselayer10_conv2,
       .work = {t304_features_denseblock3_denselayer10_conv2_winograd_tiles, t305_features_denseblock3_denselayer10_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer11.norm1: batchnorm features.denseblock3.denselayer11.norm1 as a per-channel affine, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer11.norm1", /*channels=*/576, /*bn_eps=*/1e-05));
@@ -3786,24 +4066,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer11.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 896));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[94].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[94].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t306_features_denseblock3_denselayer11_conv2_winograd_tiles,
-      /*output=*/t307_features_denseblock3_denselayer11_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.conv2", "setup", s);
-  ops[94] = (timmc_op){.xnn = ops[94].xnn, .kernel = timmc_kernel_wino,
-      .a = t126_features_denseblock3_denselayer11_norm2, .b = wino_bias + 896, .y = t127_features_denseblock3_denselayer11_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[94].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[94].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[94].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t306_features_denseblock3_denselayer11_conv2_winograd_tiles,
+        /*output=*/t307_features_denseblock3_denselayer11_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.conv2", "setup", s);
+  }
+  ops[94] = (timmc_op){.xnn = ops[94].xnn, .packed = ops[94].packed,
+      .kernel = timmc_kernel_wino, .a = t126_features_denseblock3_denselayer11_norm2, .b = wino_bias + 896, .y = t127_features_denseblock3_denselayer11_conv2,
       .work = {t306_features_denseblock3_denselayer11_conv2_winograd_tiles, t307_features_denseblock3_denselayer11_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer12.norm1: batchnorm features.denseblock3.denselayer12.norm1 as a per-channel affine, relu; [2,14,14,608] -> [2,14,14,608] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer12.norm1", /*channels=*/608, /*bn_eps=*/1e-05));
@@ -3856,24 +4146,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer12.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 928));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[97].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[97].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t308_features_denseblock3_denselayer12_conv2_winograd_tiles,
-      /*output=*/t309_features_denseblock3_denselayer12_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.conv2", "setup", s);
-  ops[97] = (timmc_op){.xnn = ops[97].xnn, .kernel = timmc_kernel_wino,
-      .a = t130_features_denseblock3_denselayer12_norm2, .b = wino_bias + 928, .y = t131_features_denseblock3_denselayer12_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[97].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[97].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[97].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t308_features_denseblock3_denselayer12_conv2_winograd_tiles,
+        /*output=*/t309_features_denseblock3_denselayer12_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.conv2", "setup", s);
+  }
+  ops[97] = (timmc_op){.xnn = ops[97].xnn, .packed = ops[97].packed,
+      .kernel = timmc_kernel_wino, .a = t130_features_denseblock3_denselayer12_norm2, .b = wino_bias + 928, .y = t131_features_denseblock3_denselayer12_conv2,
       .work = {t308_features_denseblock3_denselayer12_conv2_winograd_tiles, t309_features_denseblock3_denselayer12_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer13.norm1: batchnorm features.denseblock3.denselayer13.norm1 as a per-channel affine, relu; [2,14,14,640] -> [2,14,14,640] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer13.norm1", /*channels=*/640, /*bn_eps=*/1e-05));
@@ -3926,24 +4226,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer13.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 960));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[100].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[100].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t310_features_denseblock3_denselayer13_conv2_winograd_tiles,
-      /*output=*/t311_features_denseblock3_denselayer13_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.conv2", "setup", s);
-  ops[100] = (timmc_op){.xnn = ops[100].xnn, .kernel = timmc_kernel_wino,
-      .a = t134_features_denseblock3_denselayer13_norm2, .b = wino_bias + 960, .y = t135_features_denseblock3_denselayer13_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[100].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[100].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[100].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t310_features_denseblock3_denselayer13_conv2_winograd_tiles,
+        /*output=*/t311_features_denseblock3_denselayer13_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.conv2", "setup", s);
+  }
+  ops[100] = (timmc_op){.xnn = ops[100].xnn, .packed = ops[100].packed,
+      .kernel = timmc_kernel_wino, .a = t134_features_denseblock3_denselayer13_norm2, .b = wino_bias + 960, .y = t135_features_denseblock3_denselayer13_conv2,
       .work = {t310_features_denseblock3_denselayer13_conv2_winograd_tiles, t311_features_denseblock3_denselayer13_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer14.norm1: batchnorm features.denseblock3.denselayer14.norm1 as a per-channel affine, relu; [2,14,14,672] -> [2,14,14,672] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer14.norm1", /*channels=*/672, /*bn_eps=*/1e-05));
@@ -3996,24 +4306,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer14.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 992));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[103].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[103].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t312_features_denseblock3_denselayer14_conv2_winograd_tiles,
-      /*output=*/t313_features_denseblock3_denselayer14_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.conv2", "setup", s);
-  ops[103] = (timmc_op){.xnn = ops[103].xnn, .kernel = timmc_kernel_wino,
-      .a = t138_features_denseblock3_denselayer14_norm2, .b = wino_bias + 992, .y = t139_features_denseblock3_denselayer14_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[103].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[103].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[103].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t312_features_denseblock3_denselayer14_conv2_winograd_tiles,
+        /*output=*/t313_features_denseblock3_denselayer14_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.conv2", "setup", s);
+  }
+  ops[103] = (timmc_op){.xnn = ops[103].xnn, .packed = ops[103].packed,
+      .kernel = timmc_kernel_wino, .a = t138_features_denseblock3_denselayer14_norm2, .b = wino_bias + 992, .y = t139_features_denseblock3_denselayer14_conv2,
       .work = {t312_features_denseblock3_denselayer14_conv2_winograd_tiles, t313_features_denseblock3_denselayer14_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer15.norm1: batchnorm features.denseblock3.denselayer15.norm1 as a per-channel affine, relu; [2,14,14,704] -> [2,14,14,704] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer15.norm1", /*channels=*/704, /*bn_eps=*/1e-05));
@@ -4066,24 +4386,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer15.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1024));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[106].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[106].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t314_features_denseblock3_denselayer15_conv2_winograd_tiles,
-      /*output=*/t315_features_denseblock3_denselayer15_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.conv2", "setup", s);
-  ops[106] = (timmc_op){.xnn = ops[106].xnn, .kernel = timmc_kernel_wino,
-      .a = t142_features_denseblock3_denselayer15_norm2, .b = wino_bias + 1024, .y = t143_features_denseblock3_denselayer15_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[106].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[106].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[106].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t314_features_denseblock3_denselayer15_conv2_winograd_tiles,
+        /*output=*/t315_features_denseblock3_denselayer15_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.conv2", "setup", s);
+  }
+  ops[106] = (timmc_op){.xnn = ops[106].xnn, .packed = ops[106].packed,
+      .kernel = timmc_kernel_wino, .a = t142_features_denseblock3_denselayer15_norm2, .b = wino_bias + 1024, .y = t143_features_denseblock3_denselayer15_conv2,
       .work = {t314_features_denseblock3_denselayer15_conv2_winograd_tiles, t315_features_denseblock3_denselayer15_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer16.norm1: batchnorm features.denseblock3.denselayer16.norm1 as a per-channel affine, relu; [2,14,14,736] -> [2,14,14,736] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer16.norm1", /*channels=*/736, /*bn_eps=*/1e-05));
@@ -4136,24 +4466,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer16.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1056));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[109].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[109].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t316_features_denseblock3_denselayer16_conv2_winograd_tiles,
-      /*output=*/t317_features_denseblock3_denselayer16_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.conv2", "setup", s);
-  ops[109] = (timmc_op){.xnn = ops[109].xnn, .kernel = timmc_kernel_wino,
-      .a = t146_features_denseblock3_denselayer16_norm2, .b = wino_bias + 1056, .y = t147_features_denseblock3_denselayer16_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[109].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[109].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[109].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t316_features_denseblock3_denselayer16_conv2_winograd_tiles,
+        /*output=*/t317_features_denseblock3_denselayer16_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.conv2", "setup", s);
+  }
+  ops[109] = (timmc_op){.xnn = ops[109].xnn, .packed = ops[109].packed,
+      .kernel = timmc_kernel_wino, .a = t146_features_denseblock3_denselayer16_norm2, .b = wino_bias + 1056, .y = t147_features_denseblock3_denselayer16_conv2,
       .work = {t316_features_denseblock3_denselayer16_conv2_winograd_tiles, t317_features_denseblock3_denselayer16_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer17.norm1: batchnorm features.denseblock3.denselayer17.norm1 as a per-channel affine, relu; [2,14,14,768] -> [2,14,14,768] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer17.norm1", /*channels=*/768, /*bn_eps=*/1e-05));
@@ -4206,24 +4546,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer17.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1088));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[112].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[112].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t318_features_denseblock3_denselayer17_conv2_winograd_tiles,
-      /*output=*/t319_features_denseblock3_denselayer17_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.conv2", "setup", s);
-  ops[112] = (timmc_op){.xnn = ops[112].xnn, .kernel = timmc_kernel_wino,
-      .a = t150_features_denseblock3_denselayer17_norm2, .b = wino_bias + 1088, .y = t151_features_denseblock3_denselayer17_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[112].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[112].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[112].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t318_features_denseblock3_denselayer17_conv2_winograd_tiles,
+        /*output=*/t319_features_denseblock3_denselayer17_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.conv2", "setup", s);
+  }
+  ops[112] = (timmc_op){.xnn = ops[112].xnn, .packed = ops[112].packed,
+      .kernel = timmc_kernel_wino, .a = t150_features_denseblock3_denselayer17_norm2, .b = wino_bias + 1088, .y = t151_features_denseblock3_denselayer17_conv2,
       .work = {t318_features_denseblock3_denselayer17_conv2_winograd_tiles, t319_features_denseblock3_denselayer17_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer18.norm1: batchnorm features.denseblock3.denselayer18.norm1 as a per-channel affine, relu; [2,14,14,800] -> [2,14,14,800] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer18.norm1", /*channels=*/800, /*bn_eps=*/1e-05));
@@ -4276,24 +4626,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer18.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1120));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[115].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[115].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t320_features_denseblock3_denselayer18_conv2_winograd_tiles,
-      /*output=*/t321_features_denseblock3_denselayer18_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.conv2", "setup", s);
-  ops[115] = (timmc_op){.xnn = ops[115].xnn, .kernel = timmc_kernel_wino,
-      .a = t154_features_denseblock3_denselayer18_norm2, .b = wino_bias + 1120, .y = t155_features_denseblock3_denselayer18_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[115].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[115].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[115].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t320_features_denseblock3_denselayer18_conv2_winograd_tiles,
+        /*output=*/t321_features_denseblock3_denselayer18_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.conv2", "setup", s);
+  }
+  ops[115] = (timmc_op){.xnn = ops[115].xnn, .packed = ops[115].packed,
+      .kernel = timmc_kernel_wino, .a = t154_features_denseblock3_denselayer18_norm2, .b = wino_bias + 1120, .y = t155_features_denseblock3_denselayer18_conv2,
       .work = {t320_features_denseblock3_denselayer18_conv2_winograd_tiles, t321_features_denseblock3_denselayer18_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer19.norm1: batchnorm features.denseblock3.denselayer19.norm1 as a per-channel affine, relu; [2,14,14,832] -> [2,14,14,832] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer19.norm1", /*channels=*/832, /*bn_eps=*/1e-05));
@@ -4346,24 +4706,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer19.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1152));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[118].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[118].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t322_features_denseblock3_denselayer19_conv2_winograd_tiles,
-      /*output=*/t323_features_denseblock3_denselayer19_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.conv2", "setup", s);
-  ops[118] = (timmc_op){.xnn = ops[118].xnn, .kernel = timmc_kernel_wino,
-      .a = t158_features_denseblock3_denselayer19_norm2, .b = wino_bias + 1152, .y = t159_features_denseblock3_denselayer19_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[118].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[118].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[118].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t322_features_denseblock3_denselayer19_conv2_winograd_tiles,
+        /*output=*/t323_features_denseblock3_denselayer19_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.conv2", "setup", s);
+  }
+  ops[118] = (timmc_op){.xnn = ops[118].xnn, .packed = ops[118].packed,
+      .kernel = timmc_kernel_wino, .a = t158_features_denseblock3_denselayer19_norm2, .b = wino_bias + 1152, .y = t159_features_denseblock3_denselayer19_conv2,
       .work = {t322_features_denseblock3_denselayer19_conv2_winograd_tiles, t323_features_denseblock3_denselayer19_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer20.norm1: batchnorm features.denseblock3.denselayer20.norm1 as a per-channel affine, relu; [2,14,14,864] -> [2,14,14,864] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer20.norm1", /*channels=*/864, /*bn_eps=*/1e-05));
@@ -4416,24 +4786,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer20.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1184));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[121].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[121].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t324_features_denseblock3_denselayer20_conv2_winograd_tiles,
-      /*output=*/t325_features_denseblock3_denselayer20_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.conv2", "setup", s);
-  ops[121] = (timmc_op){.xnn = ops[121].xnn, .kernel = timmc_kernel_wino,
-      .a = t162_features_denseblock3_denselayer20_norm2, .b = wino_bias + 1184, .y = t163_features_denseblock3_denselayer20_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[121].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[121].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[121].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t324_features_denseblock3_denselayer20_conv2_winograd_tiles,
+        /*output=*/t325_features_denseblock3_denselayer20_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.conv2", "setup", s);
+  }
+  ops[121] = (timmc_op){.xnn = ops[121].xnn, .packed = ops[121].packed,
+      .kernel = timmc_kernel_wino, .a = t162_features_denseblock3_denselayer20_norm2, .b = wino_bias + 1184, .y = t163_features_denseblock3_denselayer20_conv2,
       .work = {t324_features_denseblock3_denselayer20_conv2_winograd_tiles, t325_features_denseblock3_denselayer20_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer21.norm1: batchnorm features.denseblock3.denselayer21.norm1 as a per-channel affine, relu; [2,14,14,896] -> [2,14,14,896] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer21.norm1", /*channels=*/896, /*bn_eps=*/1e-05));
@@ -4486,24 +4866,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer21.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1216));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[124].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[124].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t326_features_denseblock3_denselayer21_conv2_winograd_tiles,
-      /*output=*/t327_features_denseblock3_denselayer21_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.conv2", "setup", s);
-  ops[124] = (timmc_op){.xnn = ops[124].xnn, .kernel = timmc_kernel_wino,
-      .a = t166_features_denseblock3_denselayer21_norm2, .b = wino_bias + 1216, .y = t167_features_denseblock3_denselayer21_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[124].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[124].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[124].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t326_features_denseblock3_denselayer21_conv2_winograd_tiles,
+        /*output=*/t327_features_denseblock3_denselayer21_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.conv2", "setup", s);
+  }
+  ops[124] = (timmc_op){.xnn = ops[124].xnn, .packed = ops[124].packed,
+      .kernel = timmc_kernel_wino, .a = t166_features_denseblock3_denselayer21_norm2, .b = wino_bias + 1216, .y = t167_features_denseblock3_denselayer21_conv2,
       .work = {t326_features_denseblock3_denselayer21_conv2_winograd_tiles, t327_features_denseblock3_denselayer21_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer22.norm1: batchnorm features.denseblock3.denselayer22.norm1 as a per-channel affine, relu; [2,14,14,928] -> [2,14,14,928] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer22.norm1", /*channels=*/928, /*bn_eps=*/1e-05));
@@ -4556,24 +4946,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer22.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1248));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[127].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[127].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t328_features_denseblock3_denselayer22_conv2_winograd_tiles,
-      /*output=*/t329_features_denseblock3_denselayer22_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.conv2", "setup", s);
-  ops[127] = (timmc_op){.xnn = ops[127].xnn, .kernel = timmc_kernel_wino,
-      .a = t170_features_denseblock3_denselayer22_norm2, .b = wino_bias + 1248, .y = t171_features_denseblock3_denselayer22_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[127].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[127].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[127].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t328_features_denseblock3_denselayer22_conv2_winograd_tiles,
+        /*output=*/t329_features_denseblock3_denselayer22_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.conv2", "setup", s);
+  }
+  ops[127] = (timmc_op){.xnn = ops[127].xnn, .packed = ops[127].packed,
+      .kernel = timmc_kernel_wino, .a = t170_features_denseblock3_denselayer22_norm2, .b = wino_bias + 1248, .y = t171_features_denseblock3_denselayer22_conv2,
       .work = {t328_features_denseblock3_denselayer22_conv2_winograd_tiles, t329_features_denseblock3_denselayer22_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer23.norm1: batchnorm features.denseblock3.denselayer23.norm1 as a per-channel affine, relu; [2,14,14,960] -> [2,14,14,960] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer23.norm1", /*channels=*/960, /*bn_eps=*/1e-05));
@@ -4626,24 +5026,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer23.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1280));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[130].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[130].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t330_features_denseblock3_denselayer23_conv2_winograd_tiles,
-      /*output=*/t331_features_denseblock3_denselayer23_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.conv2", "setup", s);
-  ops[130] = (timmc_op){.xnn = ops[130].xnn, .kernel = timmc_kernel_wino,
-      .a = t174_features_denseblock3_denselayer23_norm2, .b = wino_bias + 1280, .y = t175_features_denseblock3_denselayer23_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[130].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[130].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[130].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t330_features_denseblock3_denselayer23_conv2_winograd_tiles,
+        /*output=*/t331_features_denseblock3_denselayer23_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.conv2", "setup", s);
+  }
+  ops[130] = (timmc_op){.xnn = ops[130].xnn, .packed = ops[130].packed,
+      .kernel = timmc_kernel_wino, .a = t174_features_denseblock3_denselayer23_norm2, .b = wino_bias + 1280, .y = t175_features_denseblock3_denselayer23_conv2,
       .work = {t330_features_denseblock3_denselayer23_conv2_winograd_tiles, t331_features_denseblock3_denselayer23_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.denseblock3.denselayer24.norm1: batchnorm features.denseblock3.denselayer24.norm1 as a per-channel affine, relu; [2,14,14,992] -> [2,14,14,992] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer24.norm1", /*channels=*/992, /*bn_eps=*/1e-05));
@@ -4696,24 +5106,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer24.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 1312));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[133].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[133].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t332_features_denseblock3_denselayer24_conv2_winograd_tiles,
-      /*output=*/t333_features_denseblock3_denselayer24_conv2_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.conv2", "setup", s);
-  ops[133] = (timmc_op){.xnn = ops[133].xnn, .kernel = timmc_kernel_wino,
-      .a = t178_features_denseblock3_denselayer24_norm2, .b = wino_bias + 1312, .y = t179_features_denseblock3_denselayer24_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[288960] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
+                                       packed));
+    ops[133].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[133].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[133].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t332_features_denseblock3_denselayer24_conv2_winograd_tiles,
+        /*output=*/t333_features_denseblock3_denselayer24_conv2_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.conv2", "setup", s);
+  }
+  ops[133] = (timmc_op){.xnn = ops[133].xnn, .packed = ops[133].packed,
+      .kernel = timmc_kernel_wino, .a = t178_features_denseblock3_denselayer24_norm2, .b = wino_bias + 1312, .y = t179_features_denseblock3_denselayer24_conv2,
       .work = {t332_features_denseblock3_denselayer24_conv2_winograd_tiles, t333_features_denseblock3_denselayer24_conv2_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/128, /*out_channels=*/32,
-               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32}};
+               /*in_stride=*/128, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/0, /*block=*/32, /*groups=*/1}};
 
   /* features.transition3.norm: batchnorm features.transition3.norm as a per-channel affine, relu; [2,14,14,1024] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition3.norm", /*channels=*/1024, /*bn_eps=*/1e-05));

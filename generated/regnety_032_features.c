@@ -1398,24 +1398,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "s1.b2.conv2.conv.weight", NULL, "s1.b2.conv2.bn",
       /*out_channels=*/72, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/72, /*group_input_channels=*/24, wino_bias + 0));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/108,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/2592,
-      /*output_channel_stride=*/2592, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[12].xnn, /*batch_size=*/1, /*input_height=*/50, /*input_width=*/1,
-      /*input=*/t198_s1_b2_conv2_conv_winograd_tiles,
-      /*output=*/t199_s1_b2_conv2_conv_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv2.conv", "setup", s);
-  ops[12] = (timmc_op){.xnn = ops[12].xnn, .kernel = timmc_kernel_wino,
-      .a = t13_s1_b2_conv1, .b = wino_bias + 0, .y = t14_s1_b2_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[148000] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/108, /*in_channels=*/24, /*out_channels=*/24,
+                                       packed));
+    ops[12].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/108,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/2592,
+        /*output_channel_stride=*/2592, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[12].xnn, /*batch_size=*/1, /*input_height=*/50, /*input_width=*/1,
+        /*input=*/t198_s1_b2_conv2_conv_winograd_tiles,
+        /*output=*/t199_s1_b2_conv2_conv_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv2.conv", "setup", s);
+  }
+  ops[12] = (timmc_op){.xnn = ops[12].xnn, .packed = ops[12].packed,
+      .kernel = timmc_kernel_wino, .a = t13_s1_b2_conv1, .b = wino_bias + 0, .y = t14_s1_b2_conv2,
       .work = {t198_s1_b2_conv2_conv_winograd_tiles, t199_s1_b2_conv2_conv_winograd_products},
       .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/72, /*out_channels=*/72,
-               /*in_stride=*/72, /*out_stride=*/72, /*dilation=*/1, /*relu=*/1, /*block=*/50}};
+               /*in_stride=*/72, /*out_stride=*/72, /*dilation=*/1, /*relu=*/1, /*block=*/50, /*groups=*/3}};
 
   /* s1.b2.se: global avg pool; [2,56,56,72] -> [2,1,1,72] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1729,24 +1739,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b2.conv2.conv.weight", NULL, "s2.b2.conv2.bn",
       /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/216, /*group_input_channels=*/24, wino_bias + 72));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
-      /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[31].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t200_s2_b2_conv2_conv_winograd_tiles,
-      /*output=*/t201_s2_b2_conv2_conv_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv2.conv", "setup", s);
-  ops[31] = (timmc_op){.xnn = ops[31].xnn, .kernel = timmc_kernel_wino,
-      .a = t32_s2_b2_conv1, .b = wino_bias + 72, .y = t33_s2_b2_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[444800] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/324, /*in_channels=*/24, /*out_channels=*/24,
+                                       packed));
+    ops[31].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
+        /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[31].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+        /*input=*/t200_s2_b2_conv2_conv_winograd_tiles,
+        /*output=*/t201_s2_b2_conv2_conv_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv2.conv", "setup", s);
+  }
+  ops[31] = (timmc_op){.xnn = ops[31].xnn, .packed = ops[31].packed,
+      .kernel = timmc_kernel_wino, .a = t32_s2_b2_conv1, .b = wino_bias + 72, .y = t33_s2_b2_conv2,
       .work = {t200_s2_b2_conv2_conv_winograd_tiles, t201_s2_b2_conv2_conv_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/216, /*out_channels=*/216,
-               /*in_stride=*/216, /*out_stride=*/216, /*dilation=*/1, /*relu=*/1, /*block=*/98}};
+               /*in_stride=*/216, /*out_stride=*/216, /*dilation=*/1, /*relu=*/1, /*block=*/98, /*groups=*/9}};
 
   /* s2.b2.se: global avg pool; [2,28,28,216] -> [2,1,1,216] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1876,24 +1896,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b3.conv2.conv.weight", NULL, "s2.b3.conv2.bn",
       /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/216, /*group_input_channels=*/24, wino_bias + 288));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
-      /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[40].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t202_s2_b3_conv2_conv_winograd_tiles,
-      /*output=*/t203_s2_b3_conv2_conv_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv2.conv", "setup", s);
-  ops[40] = (timmc_op){.xnn = ops[40].xnn, .kernel = timmc_kernel_wino,
-      .a = t41_s2_b3_conv1, .b = wino_bias + 288, .y = t42_s2_b3_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[444800] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/324, /*in_channels=*/24, /*out_channels=*/24,
+                                       packed));
+    ops[40].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
+        /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[40].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+        /*input=*/t202_s2_b3_conv2_conv_winograd_tiles,
+        /*output=*/t203_s2_b3_conv2_conv_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv2.conv", "setup", s);
+  }
+  ops[40] = (timmc_op){.xnn = ops[40].xnn, .packed = ops[40].packed,
+      .kernel = timmc_kernel_wino, .a = t41_s2_b3_conv1, .b = wino_bias + 288, .y = t42_s2_b3_conv2,
       .work = {t202_s2_b3_conv2_conv_winograd_tiles, t203_s2_b3_conv2_conv_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/216, /*out_channels=*/216,
-               /*in_stride=*/216, /*out_stride=*/216, /*dilation=*/1, /*relu=*/1, /*block=*/98}};
+               /*in_stride=*/216, /*out_stride=*/216, /*dilation=*/1, /*relu=*/1, /*block=*/98, /*groups=*/9}};
 
   /* s2.b3.se: global avg pool; [2,28,28,216] -> [2,1,1,216] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -2023,24 +2053,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b4.conv2.conv.weight", NULL, "s2.b4.conv2.bn",
       /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/216, /*group_input_channels=*/24, wino_bias + 504));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
-      /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[49].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t204_s2_b4_conv2_conv_winograd_tiles,
-      /*output=*/t205_s2_b4_conv2_conv_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv2.conv", "setup", s);
-  ops[49] = (timmc_op){.xnn = ops[49].xnn, .kernel = timmc_kernel_wino,
-      .a = t50_s2_b4_conv1, .b = wino_bias + 504, .y = t51_s2_b4_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[444800] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/324, /*in_channels=*/24, /*out_channels=*/24,
+                                       packed));
+    ops[49].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
+        /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[49].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+        /*input=*/t204_s2_b4_conv2_conv_winograd_tiles,
+        /*output=*/t205_s2_b4_conv2_conv_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv2.conv", "setup", s);
+  }
+  ops[49] = (timmc_op){.xnn = ops[49].xnn, .packed = ops[49].packed,
+      .kernel = timmc_kernel_wino, .a = t50_s2_b4_conv1, .b = wino_bias + 504, .y = t51_s2_b4_conv2,
       .work = {t204_s2_b4_conv2_conv_winograd_tiles, t205_s2_b4_conv2_conv_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/216, /*out_channels=*/216,
-               /*in_stride=*/216, /*out_stride=*/216, /*dilation=*/1, /*relu=*/1, /*block=*/98}};
+               /*in_stride=*/216, /*out_stride=*/216, /*dilation=*/1, /*relu=*/1, /*block=*/98, /*groups=*/9}};
 
   /* s2.b4.se: global avg pool; [2,28,28,216] -> [2,1,1,216] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -2170,24 +2210,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b5.conv2.conv.weight", NULL, "s2.b5.conv2.bn",
       /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/216, /*group_input_channels=*/24, wino_bias + 720));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
-      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
-      /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[58].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t206_s2_b5_conv2_conv_winograd_tiles,
-      /*output=*/t207_s2_b5_conv2_conv_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv2.conv", "setup", s);
-  ops[58] = (timmc_op){.xnn = ops[58].xnn, .kernel = timmc_kernel_wino,
-      .a = t59_s2_b5_conv1, .b = wino_bias + 720, .y = t60_s2_b5_conv2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[444800] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/324, /*in_channels=*/24, /*out_channels=*/24,
+                                       packed));
+    ops[58].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
+        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
+        /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[58].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+        /*input=*/t206_s2_b5_conv2_conv_winograd_tiles,
+        /*output=*/t207_s2_b5_conv2_conv_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv2.conv", "setup", s);
+  }
+  ops[58] = (timmc_op){.xnn = ops[58].xnn, .packed = ops[58].packed,
+      .kernel = timmc_kernel_wino, .a = t59_s2_b5_conv1, .b = wino_bias + 720, .y = t60_s2_b5_conv2,
       .work = {t206_s2_b5_conv2_conv_winograd_tiles, t207_s2_b5_conv2_conv_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/216, /*out_channels=*/216,
-               /*in_stride=*/216, /*out_stride=*/216, /*dilation=*/1, /*relu=*/1, /*block=*/98}};
+               /*in_stride=*/216, /*out_stride=*/216, /*dilation=*/1, /*relu=*/1, /*block=*/98, /*groups=*/9}};
 
   /* s2.b5.se: global avg pool; [2,28,28,216] -> [2,1,1,216] */
   s = xnn_create_global_average_pooling_nwc_f32(

@@ -647,45 +647,65 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.3.weight", NULL, "conv1.4",
       /*out_channels=*/32, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/32, wino_bias + 0));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/32, /*group_output_channels=*/32, /*input_channel_stride=*/1152,
-      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[1].xnn, /*batch_size=*/1, /*input_height=*/113, /*input_width=*/1,
-      /*input=*/t90_conv1_3_winograd_tiles, /*output=*/t91_conv1_3_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "setup", s);
-  ops[1] = (timmc_op){.xnn = ops[1].xnn, .kernel = timmc_kernel_wino,
-      .a = t2_conv1_2, .b = wino_bias + 0, .y = t3_conv1_5,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[73920] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/32, /*out_channels=*/32,
+                                       packed));
+    ops[1].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/32, /*group_output_channels=*/32, /*input_channel_stride=*/1152,
+        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[1].xnn, /*batch_size=*/1, /*input_height=*/113, /*input_width=*/1,
+        /*input=*/t90_conv1_3_winograd_tiles, /*output=*/t91_conv1_3_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "setup", s);
+  }
+  ops[1] = (timmc_op){.xnn = ops[1].xnn, .packed = ops[1].packed,
+      .kernel = timmc_kernel_wino, .a = t2_conv1_2, .b = wino_bias + 0, .y = t3_conv1_5,
       .work = {t90_conv1_3_winograd_tiles, t91_conv1_3_winograd_products},
       .dims = {/*batch=*/2, /*height=*/112, /*width=*/112, /*in_channels=*/32, /*out_channels=*/32,
-               /*in_stride=*/32, /*out_stride=*/32, /*dilation=*/1, /*relu=*/1, /*block=*/113}};
+               /*in_stride=*/32, /*out_stride=*/32, /*dilation=*/1, /*relu=*/1, /*block=*/113, /*groups=*/1}};
 
   /* conv1.6: conv 3x3 32->64 s1, bn1 folded, Winograd F(4x4,3x3) over 1568 tiles in blocks of 75, relu; [2,112,112,32] -> [2,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.6.weight", NULL, "bn1",
       /*out_channels=*/64, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/32, wino_bias + 32));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/1152,
-      /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[2].xnn, /*batch_size=*/1, /*input_height=*/75, /*input_width=*/1,
-      /*input=*/t92_conv1_6_winograd_tiles, /*output=*/t93_conv1_6_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "setup", s);
-  ops[2] = (timmc_op){.xnn = ops[2].xnn, .kernel = timmc_kernel_wino,
-      .a = t3_conv1_5, .b = wino_bias + 32, .y = t4_act1,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[111936] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/32, /*out_channels=*/64,
+                                       packed));
+    ops[2].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/1152,
+        /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[2].xnn, /*batch_size=*/1, /*input_height=*/75, /*input_width=*/1,
+        /*input=*/t92_conv1_6_winograd_tiles, /*output=*/t93_conv1_6_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "setup", s);
+  }
+  ops[2] = (timmc_op){.xnn = ops[2].xnn, .packed = ops[2].packed,
+      .kernel = timmc_kernel_wino, .a = t3_conv1_5, .b = wino_bias + 32, .y = t4_act1,
       .work = {t92_conv1_6_winograd_tiles, t93_conv1_6_winograd_products},
       .dims = {/*batch=*/2, /*height=*/112, /*width=*/112, /*in_channels=*/32, /*out_channels=*/64,
-               /*in_stride=*/32, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/75}};
+               /*in_stride=*/32, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/75, /*groups=*/1}};
 
   /* maxpool: maxpool 3x3 s2; [2,112,112,64] -> [2,56,56,64] */
   s = xnn_create_max_pooling2d_nhwc_f32(
@@ -734,24 +754,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.conv.weight", NULL, "layer1.0.conv2.bn0",
       /*out_channels=*/128, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/32, wino_bias + 96));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
-      /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
-      /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[5].xnn, /*batch_size=*/1, /*input_height=*/37, /*input_width=*/1,
-      /*input=*/t94_layer1_0_conv2_conv_winograd_tiles,
-      /*output=*/t95_layer1_0_conv2_conv_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2.conv", "setup", s);
-  ops[5] = (timmc_op){.xnn = ops[5].xnn, .kernel = timmc_kernel_wino,
-      .a = t6_layer1_0_act1, .b = wino_bias + 96, .y = t7_layer1_0_conv2_act0,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[224928] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/72, /*in_channels=*/32, /*out_channels=*/64,
+                                       packed));
+    ops[5].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
+        /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
+        /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[5].xnn, /*batch_size=*/1, /*input_height=*/37, /*input_width=*/1,
+        /*input=*/t94_layer1_0_conv2_conv_winograd_tiles,
+        /*output=*/t95_layer1_0_conv2_conv_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2.conv", "setup", s);
+  }
+  ops[5] = (timmc_op){.xnn = ops[5].xnn, .packed = ops[5].packed,
+      .kernel = timmc_kernel_wino, .a = t6_layer1_0_act1, .b = wino_bias + 96, .y = t7_layer1_0_conv2_act0,
       .work = {t94_layer1_0_conv2_conv_winograd_tiles, t95_layer1_0_conv2_conv_winograd_products},
       .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/128,
-               /*in_stride=*/64, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/37}};
+               /*in_stride=*/64, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/37, /*groups=*/2}};
 
   /* layer1.0.conv2: global avg pool; [2,56,56,128] -> [2,1,1,128] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -900,24 +930,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.conv.weight", NULL, "layer1.1.conv2.bn0",
       /*out_channels=*/128, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/32, wino_bias + 224));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
-      /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
-      /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[15].xnn, /*batch_size=*/1, /*input_height=*/37, /*input_width=*/1,
-      /*input=*/t96_layer1_1_conv2_conv_winograd_tiles,
-      /*output=*/t97_layer1_1_conv2_conv_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2.conv", "setup", s);
-  ops[15] = (timmc_op){.xnn = ops[15].xnn, .kernel = timmc_kernel_wino,
-      .a = t16_layer1_1_act1, .b = wino_bias + 224, .y = t17_layer1_1_conv2_act0,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[224928] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/72, /*in_channels=*/32, /*out_channels=*/64,
+                                       packed));
+    ops[15].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
+        /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
+        /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[15].xnn, /*batch_size=*/1, /*input_height=*/37, /*input_width=*/1,
+        /*input=*/t96_layer1_1_conv2_conv_winograd_tiles,
+        /*output=*/t97_layer1_1_conv2_conv_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2.conv", "setup", s);
+  }
+  ops[15] = (timmc_op){.xnn = ops[15].xnn, .packed = ops[15].packed,
+      .kernel = timmc_kernel_wino, .a = t16_layer1_1_act1, .b = wino_bias + 224, .y = t17_layer1_1_conv2_act0,
       .work = {t96_layer1_1_conv2_conv_winograd_tiles, t97_layer1_1_conv2_conv_winograd_products},
       .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/128,
-               /*in_stride=*/64, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/37}};
+               /*in_stride=*/64, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/37, /*groups=*/2}};
 
   /* layer1.1.conv2: global avg pool; [2,56,56,128] -> [2,1,1,128] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1036,24 +1076,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv2.conv.weight", NULL, "layer2.0.conv2.bn0",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/64, wino_bias + 352));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
-      /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[24].xnn, /*batch_size=*/1, /*input_height=*/392, /*input_width=*/1,
-      /*input=*/t98_layer2_0_conv2_conv_winograd_tiles,
-      /*output=*/t99_layer2_0_conv2_conv_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2.conv", "setup", s);
-  ops[24] = (timmc_op){.xnn = ops[24].xnn, .kernel = timmc_kernel_wino,
-      .a = t25_layer2_0_act1, .b = wino_bias + 352, .y = t26_layer2_0_conv2_act0,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[742560] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/72, /*in_channels=*/64, /*out_channels=*/128,
+                                       packed));
+    ops[24].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
+        /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[24].xnn, /*batch_size=*/1, /*input_height=*/392, /*input_width=*/1,
+        /*input=*/t98_layer2_0_conv2_conv_winograd_tiles,
+        /*output=*/t99_layer2_0_conv2_conv_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2.conv", "setup", s);
+  }
+  ops[24] = (timmc_op){.xnn = ops[24].xnn, .packed = ops[24].packed,
+      .kernel = timmc_kernel_wino, .a = t25_layer2_0_act1, .b = wino_bias + 352, .y = t26_layer2_0_conv2_act0,
       .work = {t98_layer2_0_conv2_conv_winograd_tiles, t99_layer2_0_conv2_conv_winograd_products},
       .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/256,
-               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/392}};
+               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/392, /*groups=*/2}};
 
   /* layer2.0.conv2: global avg pool; [2,56,56,256] -> [2,1,1,256] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1229,24 +1279,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.conv.weight", NULL, "layer2.1.conv2.bn0",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/64, wino_bias + 608));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
-      /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[36].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t100_layer2_1_conv2_conv_winograd_tiles,
-      /*output=*/t101_layer2_1_conv2_conv_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2.conv", "setup", s);
-  ops[36] = (timmc_op){.xnn = ops[36].xnn, .kernel = timmc_kernel_wino,
-      .a = t37_layer2_1_act1, .b = wino_bias + 608, .y = t38_layer2_1_conv2_act0,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[742560] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/72, /*in_channels=*/64, /*out_channels=*/128,
+                                       packed));
+    ops[36].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
+        /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[36].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+        /*input=*/t100_layer2_1_conv2_conv_winograd_tiles,
+        /*output=*/t101_layer2_1_conv2_conv_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2.conv", "setup", s);
+  }
+  ops[36] = (timmc_op){.xnn = ops[36].xnn, .packed = ops[36].packed,
+      .kernel = timmc_kernel_wino, .a = t37_layer2_1_act1, .b = wino_bias + 608, .y = t38_layer2_1_conv2_act0,
       .work = {t100_layer2_1_conv2_conv_winograd_tiles, t101_layer2_1_conv2_conv_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/256,
-               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/98}};
+               /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/98, /*groups=*/2}};
 
   /* layer2.1.conv2: global avg pool; [2,28,28,256] -> [2,1,1,256] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1365,24 +1425,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv2.conv.weight", NULL, "layer3.0.conv2.bn0",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/128, wino_bias + 864));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
-      /*group_input_channels=*/128, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-      /*output_channel_stride=*/18432, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[45].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t102_layer3_0_conv2_conv_winograd_tiles,
-      /*output=*/t103_layer3_0_conv2_conv_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2.conv", "setup", s);
-  ops[45] = (timmc_op){.xnn = ops[45].xnn, .kernel = timmc_kernel_wino,
-      .a = t46_layer3_0_act1, .b = wino_bias + 864, .y = t47_layer3_0_conv2_act0,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[2662560] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/72, /*in_channels=*/128, /*out_channels=*/256,
+                                       packed));
+    ops[45].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
+        /*group_input_channels=*/128, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+        /*output_channel_stride=*/18432, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[45].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+        /*input=*/t102_layer3_0_conv2_conv_winograd_tiles,
+        /*output=*/t103_layer3_0_conv2_conv_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2.conv", "setup", s);
+  }
+  ops[45] = (timmc_op){.xnn = ops[45].xnn, .packed = ops[45].packed,
+      .kernel = timmc_kernel_wino, .a = t46_layer3_0_act1, .b = wino_bias + 864, .y = t47_layer3_0_conv2_act0,
       .work = {t102_layer3_0_conv2_conv_winograd_tiles, t103_layer3_0_conv2_conv_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/256, /*out_channels=*/512,
-               /*in_stride=*/256, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1, /*block=*/98}};
+               /*in_stride=*/256, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1, /*block=*/98, /*groups=*/2}};
 
   /* layer3.0.conv2: global avg pool; [2,28,28,512] -> [2,1,1,512] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1558,24 +1628,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.conv.weight", NULL, "layer3.1.conv2.bn0",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/128, wino_bias + 1376));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
-      /*group_input_channels=*/128, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-      /*output_channel_stride=*/18432, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[57].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t104_layer3_1_conv2_conv_winograd_tiles,
-      /*output=*/t105_layer3_1_conv2_conv_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2.conv", "setup", s);
-  ops[57] = (timmc_op){.xnn = ops[57].xnn, .kernel = timmc_kernel_wino,
-      .a = t58_layer3_1_act1, .b = wino_bias + 1376, .y = t59_layer3_1_conv2_act0,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[2662560] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/72, /*in_channels=*/128, /*out_channels=*/256,
+                                       packed));
+    ops[57].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
+        /*group_input_channels=*/128, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+        /*output_channel_stride=*/18432, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[57].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t104_layer3_1_conv2_conv_winograd_tiles,
+        /*output=*/t105_layer3_1_conv2_conv_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2.conv", "setup", s);
+  }
+  ops[57] = (timmc_op){.xnn = ops[57].xnn, .packed = ops[57].packed,
+      .kernel = timmc_kernel_wino, .a = t58_layer3_1_act1, .b = wino_bias + 1376, .y = t59_layer3_1_conv2_act0,
       .work = {t104_layer3_1_conv2_conv_winograd_tiles, t105_layer3_1_conv2_conv_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/512,
-               /*in_stride=*/256, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1, /*block=*/32}};
+               /*in_stride=*/256, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1, /*block=*/32, /*groups=*/2}};
 
   /* layer3.1.conv2: global avg pool; [2,14,14,512] -> [2,1,1,512] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1694,24 +1774,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv2.conv.weight", NULL, "layer4.0.conv2.bn0",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/1024, /*group_input_channels=*/256, wino_bias + 1888));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
-      /*group_input_channels=*/256, /*group_output_channels=*/512, /*input_channel_stride=*/18432,
-      /*output_channel_stride=*/36864, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[66].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-      /*input=*/t106_layer4_0_conv2_conv_winograd_tiles,
-      /*output=*/t107_layer4_0_conv2_conv_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2.conv", "setup", s);
-  ops[66] = (timmc_op){.xnn = ops[66].xnn, .kernel = timmc_kernel_wino,
-      .a = t67_layer4_0_act1, .b = wino_bias + 1888, .y = t68_layer4_0_conv2_act0,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[10041504] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/72, /*in_channels=*/256, /*out_channels=*/512,
+                                       packed));
+    ops[66].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
+        /*group_input_channels=*/256, /*group_output_channels=*/512, /*input_channel_stride=*/18432,
+        /*output_channel_stride=*/36864, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[66].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
+        /*input=*/t106_layer4_0_conv2_conv_winograd_tiles,
+        /*output=*/t107_layer4_0_conv2_conv_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2.conv", "setup", s);
+  }
+  ops[66] = (timmc_op){.xnn = ops[66].xnn, .packed = ops[66].packed,
+      .kernel = timmc_kernel_wino, .a = t67_layer4_0_act1, .b = wino_bias + 1888, .y = t68_layer4_0_conv2_act0,
       .work = {t106_layer4_0_conv2_conv_winograd_tiles, t107_layer4_0_conv2_conv_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/512, /*out_channels=*/1024,
-               /*in_stride=*/512, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/1, /*block=*/32}};
+               /*in_stride=*/512, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/1, /*block=*/32, /*groups=*/2}};
 
   /* layer4.0.conv2: global avg pool; [2,14,14,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1889,24 +1979,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv2.conv.weight", NULL, "layer4.1.conv2.bn0",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/1024, /*group_input_channels=*/256, wino_bias + 2912));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
-      /*group_input_channels=*/256, /*group_output_channels=*/512, /*input_channel_stride=*/18432,
-      /*output_channel_stride=*/36864, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[78].xnn, /*batch_size=*/1, /*input_height=*/8, /*input_width=*/1,
-      /*input=*/t108_layer4_1_conv2_conv_winograd_tiles,
-      /*output=*/t109_layer4_1_conv2_conv_winograd_products, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2.conv", "setup", s);
-  ops[78] = (timmc_op){.xnn = ops[78].xnn, .kernel = timmc_kernel_wino,
-      .a = t79_layer4_1_act1, .b = wino_bias + 2912, .y = t80_layer4_1_conv2_act0,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[10041504] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/72, /*in_channels=*/256, /*out_channels=*/512,
+                                       packed));
+    ops[78].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
+        /*group_input_channels=*/256, /*group_output_channels=*/512, /*input_channel_stride=*/18432,
+        /*output_channel_stride=*/36864, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[78].xnn, /*batch_size=*/1, /*input_height=*/8, /*input_width=*/1,
+        /*input=*/t108_layer4_1_conv2_conv_winograd_tiles,
+        /*output=*/t109_layer4_1_conv2_conv_winograd_products, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2.conv", "setup", s);
+  }
+  ops[78] = (timmc_op){.xnn = ops[78].xnn, .packed = ops[78].packed,
+      .kernel = timmc_kernel_wino, .a = t79_layer4_1_act1, .b = wino_bias + 2912, .y = t80_layer4_1_conv2_act0,
       .work = {t108_layer4_1_conv2_conv_winograd_tiles, t109_layer4_1_conv2_conv_winograd_products},
       .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/512, /*out_channels=*/1024,
-               /*in_stride=*/512, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/1, /*block=*/8}};
+               /*in_stride=*/512, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/1, /*block=*/8, /*groups=*/2}};
 
   /* layer4.1.conv2: global avg pool; [2,7,7,1024] -> [2,1,1,1024] */
   s = xnn_create_global_average_pooling_nwc_f32(

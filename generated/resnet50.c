@@ -695,24 +695,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.weight", NULL, "layer1.0.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 0));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
-      /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[3].xnn, /*batch_size=*/1, /*input_height=*/196, /*input_width=*/1,
-      /*input=*/t74_layer1_0_conv2_winograd_tiles, /*output=*/t75_layer1_0_conv2_winograd_products,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "setup", s);
-  ops[3] = (timmc_op){.xnn = ops[3].xnn, .kernel = timmc_kernel_wino,
-      .a = t4_layer1_0_act1, .b = wino_bias + 0, .y = t5_layer1_0_act2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[220480] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/64, /*out_channels=*/64,
+                                       packed));
+    ops[3].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
+        /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[3].xnn, /*batch_size=*/1, /*input_height=*/196, /*input_width=*/1,
+        /*input=*/t74_layer1_0_conv2_winograd_tiles, /*output=*/t75_layer1_0_conv2_winograd_products,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "setup", s);
+  }
+  ops[3] = (timmc_op){.xnn = ops[3].xnn, .packed = ops[3].packed,
+      .kernel = timmc_kernel_wino, .a = t4_layer1_0_act1, .b = wino_bias + 0, .y = t5_layer1_0_act2,
       .work = {t74_layer1_0_conv2_winograd_tiles, t75_layer1_0_conv2_winograd_products},
       .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/64,
-               /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/196}};
+               /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/196, /*groups=*/1}};
 
   /* layer1.0.conv3: conv 1x1 64->256 s1, layer1.0.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv3.weight", NULL, "layer1.0.bn3",
@@ -818,24 +828,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.weight", NULL, "layer1.1.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 64));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
-      /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[8].xnn, /*batch_size=*/1, /*input_height=*/196, /*input_width=*/1,
-      /*input=*/t76_layer1_1_conv2_winograd_tiles, /*output=*/t77_layer1_1_conv2_winograd_products,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
-  ops[8] = (timmc_op){.xnn = ops[8].xnn, .kernel = timmc_kernel_wino,
-      .a = t9_layer1_1_act1, .b = wino_bias + 64, .y = t10_layer1_1_act2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[220480] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/64, /*out_channels=*/64,
+                                       packed));
+    ops[8].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
+        /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[8].xnn, /*batch_size=*/1, /*input_height=*/196, /*input_width=*/1,
+        /*input=*/t76_layer1_1_conv2_winograd_tiles, /*output=*/t77_layer1_1_conv2_winograd_products,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
+  }
+  ops[8] = (timmc_op){.xnn = ops[8].xnn, .packed = ops[8].packed,
+      .kernel = timmc_kernel_wino, .a = t9_layer1_1_act1, .b = wino_bias + 64, .y = t10_layer1_1_act2,
       .work = {t76_layer1_1_conv2_winograd_tiles, t77_layer1_1_conv2_winograd_products},
       .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/64,
-               /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/196}};
+               /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/196, /*groups=*/1}};
 
   /* layer1.1.conv3: conv 1x1 64->256 s1, layer1.1.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv3.weight", NULL, "layer1.1.bn3",
@@ -911,24 +931,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv2.weight", NULL, "layer1.2.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 128));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
-      /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[12].xnn, /*batch_size=*/1, /*input_height=*/196, /*input_width=*/1,
-      /*input=*/t78_layer1_2_conv2_winograd_tiles, /*output=*/t79_layer1_2_conv2_winograd_products,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "setup", s);
-  ops[12] = (timmc_op){.xnn = ops[12].xnn, .kernel = timmc_kernel_wino,
-      .a = t13_layer1_2_act1, .b = wino_bias + 128, .y = t14_layer1_2_act2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[220480] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/64, /*out_channels=*/64,
+                                       packed));
+    ops[12].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
+        /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[12].xnn, /*batch_size=*/1, /*input_height=*/196, /*input_width=*/1,
+        /*input=*/t78_layer1_2_conv2_winograd_tiles, /*output=*/t79_layer1_2_conv2_winograd_products,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "setup", s);
+  }
+  ops[12] = (timmc_op){.xnn = ops[12].xnn, .packed = ops[12].packed,
+      .kernel = timmc_kernel_wino, .a = t13_layer1_2_act1, .b = wino_bias + 128, .y = t14_layer1_2_act2,
       .work = {t78_layer1_2_conv2_winograd_tiles, t79_layer1_2_conv2_winograd_products},
       .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/64,
-               /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/196}};
+               /*in_stride=*/64, /*out_stride=*/64, /*dilation=*/1, /*relu=*/1, /*block=*/196, /*groups=*/1}};
 
   /* layer1.2.conv3: conv 1x1 64->256 s1, layer1.2.bn3 folded; [1,56,56,64] -> [1,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv3.weight", NULL, "layer1.2.bn3",
@@ -1134,24 +1164,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.weight", NULL, "layer2.1.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 192));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[21].xnn, /*batch_size=*/1, /*input_height=*/49, /*input_width=*/1,
-      /*input=*/t80_layer2_1_conv2_winograd_tiles, /*output=*/t81_layer2_1_conv2_winograd_products,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "setup", s);
-  ops[21] = (timmc_op){.xnn = ops[21].xnn, .kernel = timmc_kernel_wino,
-      .a = t22_layer2_1_act1, .b = wino_bias + 192, .y = t23_layer2_1_act2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[734784] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/128,
+                                       packed));
+    ops[21].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[21].xnn, /*batch_size=*/1, /*input_height=*/49, /*input_width=*/1,
+        /*input=*/t80_layer2_1_conv2_winograd_tiles, /*output=*/t81_layer2_1_conv2_winograd_products,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "setup", s);
+  }
+  ops[21] = (timmc_op){.xnn = ops[21].xnn, .packed = ops[21].packed,
+      .kernel = timmc_kernel_wino, .a = t22_layer2_1_act1, .b = wino_bias + 192, .y = t23_layer2_1_act2,
       .work = {t80_layer2_1_conv2_winograd_tiles, t81_layer2_1_conv2_winograd_products},
       .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/128,
-               /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/49}};
+               /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/49, /*groups=*/1}};
 
   /* layer2.1.conv3: conv 1x1 128->512 s1, layer2.1.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv3.weight", NULL, "layer2.1.bn3",
@@ -1227,24 +1267,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv2.weight", NULL, "layer2.2.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 320));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[25].xnn, /*batch_size=*/1, /*input_height=*/49, /*input_width=*/1,
-      /*input=*/t82_layer2_2_conv2_winograd_tiles, /*output=*/t83_layer2_2_conv2_winograd_products,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "setup", s);
-  ops[25] = (timmc_op){.xnn = ops[25].xnn, .kernel = timmc_kernel_wino,
-      .a = t26_layer2_2_act1, .b = wino_bias + 320, .y = t27_layer2_2_act2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[734784] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/128,
+                                       packed));
+    ops[25].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[25].xnn, /*batch_size=*/1, /*input_height=*/49, /*input_width=*/1,
+        /*input=*/t82_layer2_2_conv2_winograd_tiles, /*output=*/t83_layer2_2_conv2_winograd_products,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "setup", s);
+  }
+  ops[25] = (timmc_op){.xnn = ops[25].xnn, .packed = ops[25].packed,
+      .kernel = timmc_kernel_wino, .a = t26_layer2_2_act1, .b = wino_bias + 320, .y = t27_layer2_2_act2,
       .work = {t82_layer2_2_conv2_winograd_tiles, t83_layer2_2_conv2_winograd_products},
       .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/128,
-               /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/49}};
+               /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/49, /*groups=*/1}};
 
   /* layer2.2.conv3: conv 1x1 128->512 s1, layer2.2.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv3.weight", NULL, "layer2.2.bn3",
@@ -1320,24 +1370,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv2.weight", NULL, "layer2.3.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 448));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
-      /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[29].xnn, /*batch_size=*/1, /*input_height=*/49, /*input_width=*/1,
-      /*input=*/t84_layer2_3_conv2_winograd_tiles, /*output=*/t85_layer2_3_conv2_winograd_products,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "setup", s);
-  ops[29] = (timmc_op){.xnn = ops[29].xnn, .kernel = timmc_kernel_wino,
-      .a = t30_layer2_3_act1, .b = wino_bias + 448, .y = t31_layer2_3_act2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/0)) {
+    static float packed[734784] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/128,
+                                       packed));
+    ops[29].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
+        /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[29].xnn, /*batch_size=*/1, /*input_height=*/49, /*input_width=*/1,
+        /*input=*/t84_layer2_3_conv2_winograd_tiles, /*output=*/t85_layer2_3_conv2_winograd_products,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "setup", s);
+  }
+  ops[29] = (timmc_op){.xnn = ops[29].xnn, .packed = ops[29].packed,
+      .kernel = timmc_kernel_wino, .a = t30_layer2_3_act1, .b = wino_bias + 448, .y = t31_layer2_3_act2,
       .work = {t84_layer2_3_conv2_winograd_tiles, t85_layer2_3_conv2_winograd_products},
       .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/128,
-               /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/49}};
+               /*in_stride=*/128, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/49, /*groups=*/1}};
 
   /* layer2.3.conv3: conv 1x1 128->512 s1, layer2.3.bn3 folded; [1,28,28,128] -> [1,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv3.weight", NULL, "layer2.3.bn3",
@@ -1543,24 +1603,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.weight", NULL, "layer3.1.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 576));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[38].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
-      /*input=*/t86_layer3_1_conv2_winograd_tiles, /*output=*/t87_layer3_1_conv2_winograd_products,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "setup", s);
-  ops[38] = (timmc_op){.xnn = ops[38].xnn, .kernel = timmc_kernel_wino,
-      .a = t39_layer3_1_act1, .b = wino_bias + 576, .y = t40_layer3_1_act2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[2648128] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
+                                       packed));
+    ops[38].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[38].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
+        /*input=*/t86_layer3_1_conv2_winograd_tiles, /*output=*/t87_layer3_1_conv2_winograd_products,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "setup", s);
+  }
+  ops[38] = (timmc_op){.xnn = ops[38].xnn, .packed = ops[38].packed,
+      .kernel = timmc_kernel_wino, .a = t39_layer3_1_act1, .b = wino_bias + 576, .y = t40_layer3_1_act2,
       .work = {t86_layer3_1_conv2_winograd_tiles, t87_layer3_1_conv2_winograd_products},
       .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
-               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16}};
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16, /*groups=*/1}};
 
   /* layer3.1.conv3: conv 1x1 256->1024 s1, layer3.1.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv3.weight", NULL, "layer3.1.bn3",
@@ -1636,24 +1706,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv2.weight", NULL, "layer3.2.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 832));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[42].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
-      /*input=*/t88_layer3_2_conv2_winograd_tiles, /*output=*/t89_layer3_2_conv2_winograd_products,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "setup", s);
-  ops[42] = (timmc_op){.xnn = ops[42].xnn, .kernel = timmc_kernel_wino,
-      .a = t43_layer3_2_act1, .b = wino_bias + 832, .y = t44_layer3_2_act2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[2648128] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
+                                       packed));
+    ops[42].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[42].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
+        /*input=*/t88_layer3_2_conv2_winograd_tiles, /*output=*/t89_layer3_2_conv2_winograd_products,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "setup", s);
+  }
+  ops[42] = (timmc_op){.xnn = ops[42].xnn, .packed = ops[42].packed,
+      .kernel = timmc_kernel_wino, .a = t43_layer3_2_act1, .b = wino_bias + 832, .y = t44_layer3_2_act2,
       .work = {t88_layer3_2_conv2_winograd_tiles, t89_layer3_2_conv2_winograd_products},
       .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
-               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16}};
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16, /*groups=*/1}};
 
   /* layer3.2.conv3: conv 1x1 256->1024 s1, layer3.2.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv3.weight", NULL, "layer3.2.bn3",
@@ -1729,24 +1809,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv2.weight", NULL, "layer3.3.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1088));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[46].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
-      /*input=*/t90_layer3_3_conv2_winograd_tiles, /*output=*/t91_layer3_3_conv2_winograd_products,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "setup", s);
-  ops[46] = (timmc_op){.xnn = ops[46].xnn, .kernel = timmc_kernel_wino,
-      .a = t47_layer3_3_act1, .b = wino_bias + 1088, .y = t48_layer3_3_act2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[2648128] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
+                                       packed));
+    ops[46].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[46].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
+        /*input=*/t90_layer3_3_conv2_winograd_tiles, /*output=*/t91_layer3_3_conv2_winograd_products,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "setup", s);
+  }
+  ops[46] = (timmc_op){.xnn = ops[46].xnn, .packed = ops[46].packed,
+      .kernel = timmc_kernel_wino, .a = t47_layer3_3_act1, .b = wino_bias + 1088, .y = t48_layer3_3_act2,
       .work = {t90_layer3_3_conv2_winograd_tiles, t91_layer3_3_conv2_winograd_products},
       .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
-               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16}};
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16, /*groups=*/1}};
 
   /* layer3.3.conv3: conv 1x1 256->1024 s1, layer3.3.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv3.weight", NULL, "layer3.3.bn3",
@@ -1822,24 +1912,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv2.weight", NULL, "layer3.4.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1344));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[50].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
-      /*input=*/t92_layer3_4_conv2_winograd_tiles, /*output=*/t93_layer3_4_conv2_winograd_products,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "setup", s);
-  ops[50] = (timmc_op){.xnn = ops[50].xnn, .kernel = timmc_kernel_wino,
-      .a = t51_layer3_4_act1, .b = wino_bias + 1344, .y = t52_layer3_4_act2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[2648128] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
+                                       packed));
+    ops[50].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[50].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
+        /*input=*/t92_layer3_4_conv2_winograd_tiles, /*output=*/t93_layer3_4_conv2_winograd_products,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "setup", s);
+  }
+  ops[50] = (timmc_op){.xnn = ops[50].xnn, .packed = ops[50].packed,
+      .kernel = timmc_kernel_wino, .a = t51_layer3_4_act1, .b = wino_bias + 1344, .y = t52_layer3_4_act2,
       .work = {t92_layer3_4_conv2_winograd_tiles, t93_layer3_4_conv2_winograd_products},
       .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
-               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16}};
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16, /*groups=*/1}};
 
   /* layer3.4.conv3: conv 1x1 256->1024 s1, layer3.4.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv3.weight", NULL, "layer3.4.bn3",
@@ -1915,24 +2015,34 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv2.weight", NULL, "layer3.5.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1600));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[54].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
-      /*input=*/t94_layer3_5_conv2_winograd_tiles, /*output=*/t95_layer3_5_conv2_winograd_products,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "setup", s);
-  ops[54] = (timmc_op){.xnn = ops[54].xnn, .kernel = timmc_kernel_wino,
-      .a = t55_layer3_5_act1, .b = wino_bias + 1600, .y = t56_layer3_5_act2,
+#if TIMMC_GEMM_BUILT
+  if (timmc_gemm_use(/*chosen=*/1)) {
+    static float packed[2648128] __attribute__((aligned(64)));
+    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
+                                       packed));
+    ops[54].packed = packed;
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[54].xnn, /*batch_size=*/1, /*input_height=*/16, /*input_width=*/1,
+        /*input=*/t94_layer3_5_conv2_winograd_tiles, /*output=*/t95_layer3_5_conv2_winograd_products,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "setup", s);
+  }
+  ops[54] = (timmc_op){.xnn = ops[54].xnn, .packed = ops[54].packed,
+      .kernel = timmc_kernel_wino, .a = t55_layer3_5_act1, .b = wino_bias + 1600, .y = t56_layer3_5_act2,
       .work = {t94_layer3_5_conv2_winograd_tiles, t95_layer3_5_conv2_winograd_products},
       .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/256,
-               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16}};
+               /*in_stride=*/256, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/16, /*groups=*/1}};
 
   /* layer3.5.conv3: conv 1x1 256->1024 s1, layer3.5.bn3 folded; [1,14,14,256] -> [1,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv3.weight", NULL, "layer3.5.bn3",

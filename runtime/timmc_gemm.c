@@ -65,6 +65,20 @@ int timmc_gemm_pack(const timmc_scratch *w, int out_channels, int in_channels, i
   return TIMMC_OK;
 }
 
+size_t timmc_gemm_products_floats(size_t products, size_t cin, size_t cout) {
+  return products * timmc_gemm_packed_floats(cin, cout, 1);
+}
+
+int timmc_gemm_products_pack(const float *kernel, size_t products, size_t cin, size_t cout,
+                             float *packed) {
+  for (size_t g = 0; g < products; g++) {
+    const timmc_scratch w = {.kernel = kernel + g * cout * cin};
+    TIMMC_TRY(timmc_gemm_pack(&w, (int)cout, (int)cin, 1,
+                              packed + g * timmc_gemm_packed_floats(cin, cout, 1)));
+  }
+  return TIMMC_OK;
+}
+
 size_t timmc_gemm24_packed_floats(size_t in_channels, size_t kernel, size_t groups) {
   return groups * (1 + kernel * kernel * in_channels) * 24;
 }
@@ -271,6 +285,45 @@ TARGET static void gemm24_task(void *ctx, size_t m0, size_t g0, size_t mcount, s
   }
 }
 
+/* Winograd's products (timmc_wino.c; timmc_products in timmc_rt.h). A task
+ * is one product and up to ROWS_TASK rows: each micro tile of up to 12 rows
+ * goes through every panel while its inputs stay in L1. */
+#define ROWS_TASK (4 * MR)
+
+static const float *product_at(const float *base, size_t pos_stride, size_t row_stride,
+                               size_t groups, size_t width, size_t G, size_t r) {
+  return base + G / groups * pos_stride + r * row_stride + G % groups * width;
+}
+
+TARGET static void products_task(void *ctx, size_t G, size_t r0, size_t count) {
+  const timmc_products *p = ctx;
+  const size_t panels = (p->cout + NR - 1) / NR;
+  const float *packed = p->packed + G * panels * (1 + p->cin) * NR;
+  const __m512 lo = _mm512_set1_ps(-__builtin_inff()), hi = _mm512_set1_ps(__builtin_inff());
+  for (size_t r = r0; r < r0 + count; r += MR) {
+    const size_t mr = r0 + count - r < MR ? r0 + count - r : MR;
+    const float *a[MR];
+    float *c[MR];
+    for (size_t i = 0; i < mr; i++) {
+      a[i] = product_at(p->a, p->a_pos_stride, p->a_row_stride, p->groups, p->cin, G, r + i);
+      c[i] = (float *)product_at(p->y, p->y_pos_stride, p->y_row_stride, p->groups, p->cout,
+                                 G, r + i);
+    }
+    for (size_t j = 0; j < panels; j++) {
+      float *cj[MR];
+      for (size_t i = 0; i < mr; i++) cj[i] = c[i] + j * NR;
+      const size_t valid = p->cout - j * NR < NR ? p->cout - j * NR : NR;
+      tile_any(mr, 1, p->cin, a, packed + j * (1 + p->cin) * NR, cj, valid, lo, hi);
+    }
+  }
+}
+
+int timmc_gemm_products(const timmc_products *p, pthreadpool_t pool) {
+  pthreadpool_parallelize_2d_tile_1d(pool, products_task, (void *)p, p->positions * p->groups,
+                                     p->rows, ROWS_TASK, PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+  return TIMMC_OK;
+}
+
 int timmc_gemm_supported(void) {
   static int known, yes;
   if (!known) {
@@ -311,6 +364,11 @@ int timmc_kernel_gemm(const timmc_op *op, pthreadpool_t pool) {
 
 int timmc_kernel_gemm24(const timmc_op *op, pthreadpool_t pool) {
   return timmc_kernel_gemm(op, pool);
+}
+
+int timmc_gemm_products(const timmc_products *p, pthreadpool_t pool) {
+  (void)p;
+  return timmc_kernel_gemm(NULL, pool);
 }
 
 #endif

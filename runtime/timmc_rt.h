@@ -27,7 +27,8 @@ typedef struct timmc_op {
   const float *a, *b;
   float *y;
   float *work[2]; /* scratch in the arena, for kernels that need it */
-  size_t dims[10];
+  const float *packed; /* weights a kernel packed for timmc's own GEMM, or NULL */
+  size_t dims[11];
 } timmc_op;
 
 /* timm's RadixSoftmax of [batch][groups][radix][rest] into
@@ -83,12 +84,16 @@ int timmc_const_kernel(timmc_scratch *w, size_t count, float value);
 
 /* Winograd F(4x4, 3x3) for a 3x3 stride-1 convolution padded by its dilation
  * (timmc_wino.c): a = NHWC input, y = NHWC output (same height and width), b =
- * bias. The tiles go in blocks of `block` through work[0] ([block][36][in]),
- * xnn (XNNPACK's 1x1 convolution of 36 x groups groups from work[0] to
- * work[1], `block` pixels) and work[1] ([block][36][out]), so a block's
- * buffers stay in cache. dims: batch, height, width, in channels, out
- * channels, input pixel stride, output pixel stride, dilation, relu (1 clamps
- * at 0), block. */
+ * bias. The tiles go in blocks of `block` through work[0] (the transformed
+ * input), the products over input channels (36 x groups matrix products) into
+ * work[1], and the output transform back to pixels, so a block's buffers stay
+ * in cache. The products are timmc's GEMM where `packed` holds their weights
+ * (timmc_gemm_products_pack): work[0] is then [36][block][in] and work[1]
+ * [36][block][out], each product's rows contiguous. Otherwise they are xnn,
+ * XNNPACK's 1x1 convolution of 36 x groups groups over `block` pixels, and the
+ * buffers are [block][36][in] and [block][36][out]. dims: batch, height,
+ * width, in channels, out channels, input pixel stride, output pixel stride,
+ * dilation, relu (1 clamps at 0), block, groups. */
 int timmc_kernel_wino(const timmc_op *op, pthreadpool_t pool);
 /* How many tiles an image of that size has at that dilation. */
 size_t timmc_wino_tiles(size_t batch, size_t height, size_t width, size_t dilation);
@@ -125,6 +130,23 @@ int timmc_kernel_gemm24(const timmc_op *op, pthreadpool_t pool);
 size_t timmc_gemm24_packed_floats(size_t in_channels, size_t kernel, size_t groups);
 int timmc_gemm24_pack(const timmc_scratch *w, int groups, int in_channels, int kernel,
                       float *packed);
+/* Winograd's products with timmc's GEMM: products groups of cin -> cout,
+ * their weights ([products][cout][cin]) packed by timmc_gemm_products_pack
+ * (timmc_gemm_products_floats floats); a = [rows][products][cin], y =
+ * [rows][products][cout]. */
+size_t timmc_gemm_products_floats(size_t products, size_t cin, size_t cout);
+int timmc_gemm_products_pack(const float *kernel, size_t products, size_t cin, size_t cout,
+                             float *packed);
+/* Where each product's rows are: the first of product p (of positions),
+ * group g (of groups), row r at base + p * pos_stride + r * row_stride + g *
+ * channels, cin channels in a, cout in y. */
+typedef struct timmc_products {
+  const float *packed, *a;
+  float *y;
+  size_t positions, groups, cin, cout, rows;
+  size_t a_pos_stride, a_row_stride, y_pos_stride, y_row_stride;
+} timmc_products;
+int timmc_gemm_products(const timmc_products *p, pthreadpool_t pool);
 /* Whether a layer runs timmc_kernel_gemm: the CPU has it (AVX-512F), and the
  * generator's cost model chose it (chosen) or TIMMC_GEMM=all; never under
  * TIMMC_GEMM=none. Otherwise the layer creates XNNPACK's operator. */

@@ -29,8 +29,8 @@ local portable = {
   -- helpers, hence XNNPACK there); the model file itself uses only
   -- timmc_portable.c, timmc_err.c and, to init from a checkpoint, timmc_st.c
   sources = { "timmc_err", "timmc_file", "timmc_st", "timmc_npy", "timmc_rt", "timmc_wino",
-              "timmc_rand", "timmc_image", "timmc_png", "timmc_portable", "timmc_quant",
-              "timmc_calib" },
+              "timmc_gemm", "timmc_rand", "timmc_image", "timmc_png", "timmc_portable",
+              "timmc_quant", "timmc_calib" },
   libs = "-lXNNPACK -lpthreadpool -lcjson -lm",
 }
 

@@ -350,28 +350,45 @@ function emit.radix_sum(node, ctx)
 end
 
 -- Winograd F(4x4, 3x3) (the winograd pass): a runtime kernel that runs
--- XNNPACK's grouped 1x1 convolution between its transforms, block by block
+-- its transforms block by block around the products over channels: timmc's
+-- GEMM where it is built, the CPU has it and the cost model chose it
+-- (pick_kernels.lua), XNNPACK's grouped 1x1 convolution otherwise
 function emit.wino_conv(node, ctx)
   local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
   local v, m = ctx.at(node.work[1]), ctx.at(node.work[2])
   local cin_g, cout_g = node.cin // node.groups, node.cout // node.groups
+  local products = POSITIONS * node.groups
   local bias = string.format("wino_bias + %d", ctx.wino_bias)
   ctx.wino_bias = ctx.wino_bias + node.cout
+  local xnn = pixel_op(node, ctx, "convolution2d",
+                       conv_args(ctx, { 0, 0, 0, 0 }, { 1, 1 }, 1, 1, products, cin_g, cout_g,
+                                 v, m, "NULL"), v, m)
+  local gemm = table.concat({
+    "#if TIMMC_GEMM_BUILT",
+    "  if (timmc_gemm_use(/*chosen=*/%d)) {",
+    "    static float packed[%d] __attribute__((aligned(64)));",
+    "    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/%d, /*in_channels=*/%d, " ..
+    "/*out_channels=*/%d,",
+    "                                       packed));",
+    "    ops[%d].packed = packed;",
+    "  } else\n#endif\n  {\n" }, "\n")
+  local floats = products * (cout_g + 31) // 32 * 32 * (cin_g + 1)
   return load_conv(node) ..
     string.format("  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/%d, " ..
                   "/*group_input_channels=*/%d, %s));\n", node.cout, cin_g, bias) ..
-    pixel_op(node, ctx, "convolution2d",
-             conv_args(ctx, { 0, 0, 0, 0 }, { 1, 1 }, 1, 1, POSITIONS * node.groups, cin_g,
-                       cout_g, v, m, "NULL"), v, m) ..
-    string.format("  ops[%d] = (timmc_op){.xnn = ops[%d].xnn, .kernel = timmc_kernel_wino,\n" ..
-                  "      .a = %s, .b = %s, .y = %s,\n      .work = {%s, %s},\n" ..
+    string.format(gemm, pick.wino_products_chosen(node) and 1 or 0, floats, products, cin_g,
+                  cout_g, ctx.op) ..
+    xnn:gsub("\n  ", "\n    "):gsub("^  ", "    ") .. "  }\n" ..
+    string.format("  ops[%d] = (timmc_op){.xnn = ops[%d].xnn, .packed = ops[%d].packed,\n" ..
+                  "      .kernel = timmc_kernel_wino, .a = %s, .b = %s, .y = %s,\n" ..
+                  "      .work = {%s, %s},\n" ..
                   "      .dims = {/*batch=*/%d, /*height=*/%d, /*width=*/%d, " ..
                   "/*in_channels=*/%d, /*out_channels=*/%d,\n               " ..
                   "/*in_stride=*/%d, /*out_stride=*/%d, " ..
-                  "/*dilation=*/%d, /*relu=*/%d, /*block=*/%d}};\n",
-                  ctx.op, ctx.op, x.ptr, bias, y.ptr, v.ptr, m.ptr, x.shape[1], x.shape[2],
-                  x.shape[3], node.cin, node.cout, x.stride, y.stride, node.dilation,
-                  node.act == "relu" and 1 or 0, node.block)
+                  "/*dilation=*/%d, /*relu=*/%d, /*block=*/%d, /*groups=*/%d}};\n",
+                  ctx.op, ctx.op, ctx.op, x.ptr, bias, y.ptr, v.ptr, m.ptr, x.shape[1],
+                  x.shape[2], x.shape[3], node.cin, node.cout, x.stride, y.stride,
+                  node.dilation, node.act == "relu" and 1 or 0, node.block, node.groups)
 end
 
 -- Which emitters take channel slices (XNNPACK's pixel strides, or a kernel's

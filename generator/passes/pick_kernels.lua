@@ -84,4 +84,22 @@ function pick.gemm_chosen(node, y)
   return ours < MARGIN * xnn
 end
 
+-- Winograd's products (a wino_conv node: 36 x groups matrix products of the
+-- block's tiles x in channels by in x out channels): timmc's GEMM takes
+-- each product's rows in one task of up to 48, every weight once, where
+-- XNNPACK's 7-row tiles read a product's weights again for every 7 tiles.
+-- Measured in-model (bench/gemm_layers.sh, both ways; 1 thread): the
+-- fewer the tiles, the more timmc's GEMM gains (resnet50's 14x14 layers: 16
+-- tiles of 256 channels), while at 49 tiles and more XNNPACK's kernel,
+-- whose weights then stay in cache, is as fast or faster.
+pick.WINO_ROWS = 48
+
+function pick.wino_products_applies(node)
+  return node.kind == "wino_conv" and node.cin // node.groups <= pick.MAX_IN
+end
+
+function pick.wino_products_chosen(node)
+  return pick.wino_products_applies(node) and node.block <= pick.WINO_ROWS
+end
+
 return pick
