@@ -103,6 +103,21 @@ int timmc_gemm24_pack(const timmc_scratch *w, int groups, int in_channels, int k
 #define TARGET __attribute__((target("avx512f,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
+/* Rows go in tasks of up to `most` and a task's rows in micro tiles of up to
+ * MR, both as even as they can be: 49 rows are tiles of 10, 10, 10, 10 and 9,
+ * not 12, 12, 12, 12 and 1, since a tile of one or two rows keeps too few
+ * accumulators to hide the FMA latency (its rows cost several times a full
+ * tile's). */
+static size_t even_split(size_t rows, size_t most) {
+  const size_t parts = (rows + most - 1) / most;
+  return parts ? (rows + parts - 1) / parts : 0;
+}
+
+/* The first row of tile q of a task's count rows, in (count + MR - 1) / MR tiles. */
+static size_t tile_start(size_t q, size_t count) {
+  return q * count / ((count + MR - 1) / MR);
+}
+
 /* mr pixels x one panel: for each of the taps (kernel positions), a[t *
  * MAX_M + r] is pixel r's input at tap t (cin floats, zeros in the padding);
  * c rows get the clamped results, the first `valid` of the panel's 32
@@ -204,8 +219,8 @@ TARGET static void gemm_task(void *ctx, size_t m0, size_t n0, size_t mcount, siz
     const size_t valid = cout - j < NR ? cout - j : NR;
     float *cj[MAX_M];
     for (size_t r = 0; r < mcount; r++) cj[r] = c[r] + j;
-    for (size_t r = 0; r < mcount; r += MR) {
-      const size_t mr = mcount - r < MR ? mcount - r : MR;
+    for (size_t q = 0; q < (mcount + MR - 1) / MR; q++) {
+      const size_t r = tile_start(q, mcount), mr = tile_start(q + 1, mcount) - r;
       tile_any(mr, taps, cin, a + r, panel, cj + r, valid, lo, hi);
     }
   }
@@ -278,8 +293,8 @@ TARGET static void gemm24_task(void *ctx, size_t m0, size_t g0, size_t mcount, s
     const float *panel = op->b + g * (1 + taps * cin) * 24;
     float *cg[MAX_M];
     for (size_t r = 0; r < mcount; r++) cg[r] = c[r] + g * 24;
-    for (size_t r = 0; r < mcount; r += MR) {
-      const size_t mr = mcount - r < MR ? mcount - r : MR;
+    for (size_t q = 0; q < (mcount + MR - 1) / MR; q++) {
+      const size_t r = tile_start(q, mcount), mr = tile_start(q + 1, mcount) - r;
       tile24_any(mr, taps, cin, g * cin, a + r, panel, cg + r, lo, hi);
     }
   }
@@ -300,8 +315,8 @@ TARGET static void products_task(void *ctx, size_t G, size_t r0, size_t count) {
   const size_t panels = (p->cout + NR - 1) / NR;
   const float *packed = p->packed + G * panels * (1 + p->cin) * NR;
   const __m512 lo = _mm512_set1_ps(-__builtin_inff()), hi = _mm512_set1_ps(__builtin_inff());
-  for (size_t r = r0; r < r0 + count; r += MR) {
-    const size_t mr = r0 + count - r < MR ? r0 + count - r : MR;
+  for (size_t q = 0; q < (count + MR - 1) / MR; q++) {
+    const size_t r = r0 + tile_start(q, count), mr = r0 + tile_start(q + 1, count) - r;
     const float *a[MR];
     float *c[MR];
     for (size_t i = 0; i < mr; i++) {
@@ -320,7 +335,8 @@ TARGET static void products_task(void *ctx, size_t G, size_t r0, size_t count) {
 
 int timmc_gemm_products(const timmc_products *p, pthreadpool_t pool) {
   pthreadpool_parallelize_2d_tile_1d(pool, products_task, (void *)p, p->positions * p->groups,
-                                     p->rows, ROWS_TASK, PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+                                     p->rows, even_split(p->rows, ROWS_TASK),
+                                     PTHREADPOOL_FLAG_DISABLE_DENORMALS);
   return TIMMC_OK;
 }
 
@@ -337,7 +353,7 @@ int timmc_gemm_supported(void) {
 int timmc_kernel_gemm(const timmc_op *op, pthreadpool_t pool) {
   const size_t *d = op->dims, pixels = d[0] * d[1] * d[2];
   /* up to MAX_M pixels, one task row: each weight comes from memory once */
-  const size_t task_m = pixels <= MAX_M ? (pixels + MR - 1) / MR * MR : TASK_M;
+  const size_t task_m = pixels <= MAX_M ? pixels : even_split(pixels, TASK_M);
   pthreadpool_parallelize_2d_tile_2d(pool, gemm_task, (void *)op, pixels, d[4], task_m, TASK_N,
                                      PTHREADPOOL_FLAG_DISABLE_DENORMALS);
   return TIMMC_OK;
@@ -345,7 +361,7 @@ int timmc_kernel_gemm(const timmc_op *op, pthreadpool_t pool) {
 
 int timmc_kernel_gemm24(const timmc_op *op, pthreadpool_t pool) {
   const size_t *d = op->dims, pixels = d[0] * d[1] * d[2];
-  const size_t task_m = pixels <= MAX_M ? (pixels + MR - 1) / MR * MR : TASK_M;
+  const size_t task_m = pixels <= MAX_M ? pixels : even_split(pixels, TASK_M);
   pthreadpool_parallelize_2d_tile_2d(pool, gemm24_task, (void *)op, pixels,
                                      (size_t)op->work[0][6], task_m, 4,
                                      PTHREADPOOL_FLAG_DISABLE_DENORMALS);

@@ -87,11 +87,10 @@ int timmc_const_kernel(timmc_scratch *w, size_t count, float value);
  * bias. The tiles go in blocks of `block` through work[0] (the transformed
  * input), the products over input channels (36 x groups matrix products) into
  * work[1], and the output transform back to pixels, so a block's buffers stay
- * in cache. The products are timmc's GEMM where `packed` holds their weights
- * (timmc_gemm_products_pack): work[0] is then [36][block][in] and work[1]
- * [36][block][out], each product's rows contiguous. Otherwise they are xnn,
- * XNNPACK's 1x1 convolution of 36 x groups groups over `block` pixels, and the
- * buffers are [block][36][in] and [block][36][out]. dims: batch, height,
+ * in cache. work[0] is [block][36][in], work[1] [block][36][out]. The
+ * products are timmc's GEMM where `packed` holds their weights
+ * (timmc_gemm_products_pack), else xnn, XNNPACK's 1x1 convolution of 36 x
+ * groups groups over `block` pixels. dims: batch, height,
  * width, in channels, out channels, input pixel stride, output pixel stride,
  * dilation, relu (1 clamps at 0), block, groups. */
 int timmc_kernel_wino(const timmc_op *op, pthreadpool_t pool);

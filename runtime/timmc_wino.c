@@ -100,13 +100,11 @@ typedef struct {
   size_t batch, height, width, cin, cout, in_stride, out_stride, dilation, relu, block;
   size_t th, tw, tiles; /* tiles per column, per row, in all */
   size_t first;         /* the block's first tile */
-  int by_position;      /* buffers [36][block][channels] (timmc's GEMM), else
-                           [block][36][channels] (XNNPACK's grouped convolution) */
 } job;
 
 static job job_of(const timmc_op *op) {
   const size_t *d = op->dims;
-  job j = {op, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], 0, 0, 0, 0, op->packed != NULL};
+  job j = {op, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], 0, 0, 0, 0};
   j.th = tiles_along(j.height, j.dilation);
   j.tw = tiles_along(j.width, j.dilation);
   j.tiles = j.batch * j.th * j.tw;
@@ -120,8 +118,7 @@ static void tile_at(const job *g, size_t t, size_t *n, size_t *y0, size_t *x0) {
   *x0 = tile_origin(t % g->tw, g->dilation);
 }
 
-INLINE void in_block(float *const src[36], float *dst, size_t c, size_t pos_stride,
-                     size_t n) {
+INLINE void in_block(float *const src[36], float *dst, size_t c, size_t chans, size_t n) {
   vf col[6], t[6][6], r[6];
   for (int j = 0; j < ALPHA; j++) { /* columns: t[a][j] = (B^T d)[a][j] */
     for (int i = 0; i < ALPHA; i++) {
@@ -133,7 +130,7 @@ INLINE void in_block(float *const src[36], float *dst, size_t c, size_t pos_stri
   }
   for (int a = 0; a < ALPHA; a++) { /* rows: (t B)[a][b] */
     bt6(t[a], r);
-    for (int b = 0; b < ALPHA; b++) store(dst + (a * ALPHA + b) * pos_stride + c, &r[b], n);
+    for (int b = 0; b < ALPHA; b++) store(dst + (a * ALPHA + b) * chans + c, &r[b], n);
   }
 }
 
@@ -162,18 +159,17 @@ static void input_tile(void *ctx, size_t i) {
   const job *g = ctx;
   float *src[36];
   tile_pixels(g, g->first + i, ALPHA, 1, (float *)g->op->a, g->in_stride, src);
-  const size_t pos = g->by_position ? g->block * g->cin : g->cin;
-  float *dst = g->op->work[0] + i * (g->by_position ? 1 : 36) * g->cin;
+  float *dst = g->op->work[0] + i * 36 * g->cin;
   size_t c = 0;
-  for (; c + VL <= g->cin; c += VL) in_block(src, dst, c, pos, VL);
-  if (c < g->cin) in_block(src, dst, c, pos, g->cin - c);
+  for (; c + VL <= g->cin; c += VL) in_block(src, dst, c, g->cin, VL);
+  if (c < g->cin) in_block(src, dst, c, g->cin, g->cin - c);
 }
 
 INLINE void out_block(const float *src, float *const dst[16], const float *bias, int act,
-                      size_t c, size_t pos_stride, size_t n) {
+                      size_t c, size_t chans, size_t n) {
   vf col[6], t[4][6], y[4];
   for (int b = 0; b < ALPHA; b++) { /* columns: t[i][b] = (A^T m)[i][b] */
-    for (int a = 0; a < ALPHA; a++) col[a] = load(src + (a * ALPHA + b) * pos_stride + c, n);
+    for (int a = 0; a < ALPHA; a++) col[a] = load(src + (a * ALPHA + b) * chans + c, n);
     at6(col, y);
     for (int i = 0; i < TILE_OUT; i++) t[i][b] = y[i];
   }
@@ -195,12 +191,11 @@ static void output_tile(void *ctx, size_t i) {
   const job *g = ctx;
   float *dst[16];
   tile_pixels(g, g->first + i, TILE_OUT, 0, g->op->y, g->out_stride, dst);
-  const size_t pos = g->by_position ? g->block * g->cout : g->cout;
-  const float *src = g->op->work[1] + i * (g->by_position ? 1 : 36) * g->cout;
+  const float *src = g->op->work[1] + i * 36 * g->cout;
   const int act = g->relu != 0;
   size_t c = 0;
-  for (; c + VL <= g->cout; c += VL) out_block(src, dst, g->op->b, act, c, pos, VL);
-  if (c < g->cout) out_block(src, dst, g->op->b, act, c, pos, g->cout - c);
+  for (; c + VL <= g->cout; c += VL) out_block(src, dst, g->op->b, act, c, g->cout, VL);
+  if (c < g->cout) out_block(src, dst, g->op->b, act, c, g->cout, g->cout - c);
 }
 
 /* Denormals are flushed in the transforms as XNNPACK flushes them in its
@@ -213,8 +208,8 @@ int timmc_kernel_wino(const timmc_op *op, pthreadpool_t pool) {
       const size_t groups = op->dims[10];
       const size_t rows = g.tiles - g.first < g.block ? g.tiles - g.first : g.block;
       const timmc_products p = {op->packed, op->work[0], op->work[1], ALPHA * ALPHA, groups,
-                                g.cin / groups, g.cout / groups, rows, g.block * g.cin, g.cin,
-                                g.block * g.cout, g.cout};
+                                g.cin / groups, g.cout / groups, rows,
+                                g.cin, ALPHA * ALPHA * g.cin, g.cout, ALPHA * ALPHA * g.cout};
       TIMMC_TRY(timmc_gemm_products(&p, pool));
     } else {
       const enum xnn_status s = xnn_run_operator(op->xnn, pool);
