@@ -1,7 +1,8 @@
 /*
  * wino_test: the Winograd F(4x4, 3x3) path (runtime/timmc_wino.c with
- * XNNPACK's grouped 1x1 convolution between its transforms) against XNNPACK's
- * direct convolution, on shapes that exercise every edge: sizes that are not
+ * XNNPACK's grouped 1x1 convolution between its transforms, and, where the
+ * CPU has it, with timmc's GEMM there instead) against XNNPACK's direct
+ * convolution, on shapes that exercise every edge: sizes that are not
  * multiples of 4 or of the dilation, dilations 1, 2 and 4, groups, channel
  * counts that are not multiples of the vector width, pixel strides wider than
  * the channels (concatenation slices), batch 2, with and without ReLU, blocks
@@ -32,8 +33,9 @@ static int check(enum xnn_status s, const char *what) {
   return s == xnn_status_success;
 }
 
-/* Runs one configuration both ways; returns max|wino - direct| / max|direct|. */
-static double run(const config *c, pthreadpool_t pool, uint64_t seed) {
+/* Runs one configuration both ways, the products by timmc's GEMM if own;
+ * returns max|wino - direct| / max|direct|. */
+static double run(const config *c, pthreadpool_t pool, uint64_t seed, int own) {
   const size_t cin = c->groups * c->cin_g, cout = c->groups * c->cout_g, d = c->dilation;
   const size_t xs = cin + c->in_stride_extra, ys = cout + c->out_stride_extra;
   const size_t pixels = c->batch * c->h * c->w;
@@ -57,6 +59,8 @@ static double run(const config *c, pthreadpool_t pool, uint64_t seed) {
   const size_t tiles = timmc_wino_tiles(c->batch, c->h, c->w, d);
   const size_t block = c->block ? c->block : tiles;
   float *v = floats(block * 36 * cin), *m = floats(block * 36 * cout), *wb = floats(cout);
+  const size_t packed_floats = timmc_gemm_products_floats(36 * c->groups, c->cin_g, c->cout_g);
+  float *packed = own ? aligned_alloc(64, (packed_floats * sizeof(float) + 63) / 64 * 64) : NULL;
   timmc_scratch w = {0};
   ok = ok && timmc_scratch_reserve(&w.k, &w.k_cap, nk) == TIMMC_OK &&
        timmc_scratch_reserve(&w.b, &w.b_cap, cout) == TIMMC_OK;
@@ -67,15 +71,22 @@ static double run(const config *c, pthreadpool_t pool, uint64_t seed) {
     w.bias = w.b;
     ok = timmc_wino_weights(&w, (int)cout, (int)c->cin_g, wb) == TIMMC_OK;
   }
-  ok = ok && check(xnn_create_convolution2d_nhwc_f32(0, 0, 0, 0, 1, 1, 1, 1, 1, 1,
-                                                     36 * c->groups, c->cin_g, c->cout_g, 36 * cin,
-                                                     36 * cout, w.kernel, NULL, -INFINITY,
-                                                     INFINITY, 0, &gemm), "create gemm") &&
-       check(xnn_setup_convolution2d_nhwc_f32(gemm, 1, block, 1, v, m, pool), "setup gemm");
+  if (own) {
+    ok = ok && packed &&
+         timmc_gemm_products_pack(w.kernel, 36 * c->groups, c->cin_g, c->cout_g, packed) ==
+             TIMMC_OK;
+  } else {
+    ok = ok && check(xnn_create_convolution2d_nhwc_f32(0, 0, 0, 0, 1, 1, 1, 1, 1, 1,
+                                                       36 * c->groups, c->cin_g, c->cout_g,
+                                                       36 * cin, 36 * cout, w.kernel, NULL,
+                                                       -INFINITY, INFINITY, 0, &gemm),
+                     "create gemm") &&
+         check(xnn_setup_convolution2d_nhwc_f32(gemm, 1, block, 1, v, m, pool), "setup gemm");
+  }
   const timmc_op op = {.xnn = gemm, .kernel = timmc_kernel_wino, .a = x, .b = wb, .y = wino,
-                       .work = {v, m},
+                       .work = {v, m}, .packed = packed,
                        .dims = {c->batch, c->h, c->w, cin, cout, xs, ys, d, (size_t)c->relu,
-                                block}};
+                                block, c->groups}};
   if (ok) ok = op.kernel(&op, pool) == TIMMC_OK;
   double err = ok ? 0.0 : INFINITY, ref = 0.0;
   for (size_t p = 0; ok && p < pixels; p++) {
@@ -92,6 +103,7 @@ static double run(const config *c, pthreadpool_t pool, uint64_t seed) {
   if (gemm) xnn_delete_operator(gemm);
   timmc_scratch_free(&w);
   free(x), free(k), free(bias), free(direct), free(wino), free(v), free(m), free(wb);
+  free(packed);
   return ok ? err / fmax(ref, 1e-30) : INFINITY;
 }
 
@@ -128,17 +140,21 @@ int main(void) {
   }
   if (timmc_xnn_init() != TIMMC_OK) return 1;
   pthreadpool_t two = pthreadpool_create(2);
+  /* timmc's GEMM for the products where this build and CPU have it */
+  const int ways = timmc_gemm_supported() ? 2 : 1;
   for (size_t i = 0; i < sizeof(configs) / sizeof(configs[0]); i++) {
     const config *c = &configs[i];
-    for (int t = 0; t < 2; t++) {
-      const double e = run(c, t ? two : NULL, 1000 + i);
+    for (int t = 0; t < 2 * ways; t++) {
+      const int own = t >= 2;
+      const double e = run(c, t % 2 ? two : NULL, 1000 + i, own);
       /* F(4x4, 3x3) in float32 stays within a few 1e-6 of the direct sum */
       const int bad = !(e <= 2e-5);
       failed |= bad;
       printf("%s batch %zu %zux%zu groups %zu %zu->%zu d%zu strides +%zu/+%zu relu %d "
-             "block %zu, %d thread(s): rel err %.2e\n", bad ? "FAIL" : "ok  ", c->batch, c->h,
-             c->w, c->groups, c->groups * c->cin_g, c->groups * c->cout_g, c->dilation,
-             c->in_stride_extra, c->out_stride_extra, c->relu, c->block, t + 1, e);
+             "block %zu, %d thread(s), products by %s: rel err %.2e\n", bad ? "FAIL" : "ok  ",
+             c->batch, c->h, c->w, c->groups, c->groups * c->cin_g, c->groups * c->cout_g,
+             c->dilation, c->in_stride_extra, c->out_stride_extra, c->relu, c->block, t % 2 + 1,
+             own ? "timmc's GEMM" : "XNNPACK", e);
     }
   }
   pthreadpool_destroy(two);
