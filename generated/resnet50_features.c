@@ -2145,7 +2145,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv3.weight", NULL, "layer4.0.bn3",
       /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
+  if (timmc_gemm_use(/*chosen=*/1)) {
     static float packed[1050624] __attribute__((aligned(64)));
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
@@ -2175,7 +2175,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.downsample.0.weight", NULL, "layer4.0.downsample.1",
       /*out_channels=*/2048, /*group_input_channels=*/1024, /*kernel=*/1, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
+  if (timmc_gemm_use(/*chosen=*/1)) {
     static float packed[2099200] __attribute__((aligned(64)));
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
@@ -2215,7 +2215,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv1.weight", NULL, "layer4.1.bn1",
       /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
+  if (timmc_gemm_use(/*chosen=*/1)) {
     static float packed[1049088] __attribute__((aligned(64)));
     static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
@@ -2275,7 +2275,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv3.weight", NULL, "layer4.1.bn3",
       /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
+  if (timmc_gemm_use(/*chosen=*/1)) {
     static float packed[1050624] __attribute__((aligned(64)));
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
@@ -2315,7 +2315,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv1.weight", NULL, "layer4.2.bn1",
       /*out_channels=*/512, /*group_input_channels=*/2048, /*kernel=*/1, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
+  if (timmc_gemm_use(/*chosen=*/1)) {
     static float packed[1049088] __attribute__((aligned(64)));
     static float params[7] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
@@ -2375,7 +2375,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv3.weight", NULL, "layer4.2.bn3",
       /*out_channels=*/2048, /*group_input_channels=*/512, /*kernel=*/1, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
+  if (timmc_gemm_use(/*chosen=*/1)) {
     static float packed[1050624] __attribute__((aligned(64)));
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};

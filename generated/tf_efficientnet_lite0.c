@@ -1807,7 +1807,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.0.conv_pwl.weight", NULL, "blocks.6.0.bn3",
       /*out_channels=*/320, /*group_input_channels=*/1152, /*kernel=*/1, /*bn_eps=*/0.001));
 #if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
+  if (timmc_gemm_use(/*chosen=*/1)) {
     static float packed[368960] __attribute__((aligned(64)));
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
@@ -1837,7 +1837,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "conv_head.weight", NULL, "bn2",
       /*out_channels=*/1280, /*group_input_channels=*/320, /*kernel=*/1, /*bn_eps=*/0.001));
 #if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
+  if (timmc_gemm_use(/*chosen=*/1)) {
     static float packed[410880] __attribute__((aligned(64)));
     static float params[7] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};

@@ -30,9 +30,18 @@ end
 --   at ~20 GB/s (10x10 1536->2048: 12 MiB, 15 passes, 2-3x slower than the
 --   FMAs allow; 7x7 3x3 512->512: 9 MiB, 1.3-1.6x);
 -- - timmc's GEMM takes all pixels in one task row up to 144 of them (then
---   48): the weights come from memory once.
+--   48): the weights come from memory once;
+-- - under 64 pixels (7x7 stages), since timmc's GEMM splits a task's rows
+--   into even tiles (10, 10, 10, 10 and 9 for 49, not 12 x 4 and 1),
+--   XNNPACK takes 1.11-1.24x timmc's time on every such 1x1 layer of
+--   resnet50 (bench/gemm_layers.sh, 1 thread: 512 to 2048 channels, weights
+--   of 1 to 8 MiB; 1.17x in geometric mean, XNN_FEW); from 64 pixels up the
+--   two are within 0.95-1.02x of each other unless the weights spill.
+--   (Smaller weights, such as densenet121's 7x7 layers, were not measured:
+--   they keep the rule above.)
 local FLOPS_PER_MS = 2e8 -- 2 threads
 local OURS = 0.93
+local FEW_PIXELS, FEW_WEIGHTS, XNN_FEW = 64, 2 ^ 20, 1.17
 local CACHED = 8 * 2 ^ 20
 local BYTES_PER_MS = 2e7
 local MARGIN = 0.9
@@ -47,8 +56,10 @@ function pick.gemm_cost(node, y)
   local weights = 4 * node.cin * node.cout * node.k * node.k
   local spill = math.max(0, weights - CACHED) / BYTES_PER_MS -- one pass past the cache
   local ours_passes = pixels <= 144 and 1 or ceil_div(pixels, 48)
-  return flops / FLOPS_PER_MS + (ceil_div(pixels, 7) - 1) * spill,
-         flops / (OURS * FLOPS_PER_MS) + (ours_passes - 1) * spill
+  local ours = flops / (OURS * FLOPS_PER_MS)
+  local few = pixels < FEW_PIXELS and weights >= FEW_WEIGHTS
+  local xnn = few and XNN_FEW * ours or flops / FLOPS_PER_MS
+  return xnn + (ceil_div(pixels, 7) - 1) * spill, ours + (ours_passes - 1) * spill
 end
 
 -- Grouped convolutions of 24 output channels a group (regnet's group

@@ -32,8 +32,11 @@ describe("pick_kernels", function()
   end)
 
   it("chooses the layers whose weights outgrow the caches at few pixels", function()
-    -- resnet50 at 224: layer4's 3x3 (9 MiB at 7x7), not its 8 MiB downsample
-    assert.same({ "layer4.0.conv2", "layer4.1.conv2", "layer4.2.conv2" }, chosen("resnet50"))
+    -- resnet50 at 224: every conv of layer4 (7x7, under 64 pixels: XNNPACK's
+    -- tiles measured 1.11-1.24x slower), none of layer3 (14x14, 1-2 MiB)
+    assert.same({ "layer4.0.conv2", "layer4.0.conv3", "layer4.0.downsample.0", "layer4.1.conv1",
+                  "layer4.1.conv2", "layer4.1.conv3", "layer4.2.conv1", "layer4.2.conv2",
+                  "layer4.2.conv3" }, chosen("resnet50"))
     -- xception41 at 299: the two widest pointwise convs at 10x10
     assert.same({ "blocks.12.stack.conv2.conv_pw", "blocks.12.stack.conv3.conv_pw" },
                 chosen("xception41"))
@@ -49,6 +52,16 @@ describe("pick_kernels", function()
     node.cout = 32 * 24 -- 32 a group
     assert.is_false(pick.gemm24_applies(node))
     assert.is_false(pick.gemm24_applies({ kind = "conv", k = 3, groups = 64, cin = 64, cout = 64 }))
+  end)
+
+  it("takes Winograd's products of up to 48 tiles a block", function()
+    local node = { kind = "wino_conv", k = 3, groups = 1, cin = 256, cout = 256, block = 16 }
+    assert.is_true(pick.wino_products_chosen(node)) -- resnet50's 14x14: 16 tiles
+    node.block = 49 -- 28x28
+    assert.is_true(pick.wino_products_applies(node))
+    assert.is_false(pick.wino_products_chosen(node))
+    assert.is_false(pick.wino_products_applies({ kind = "conv", k = 3, groups = 1, cin = 8,
+                                                 cout = 8 }))
   end)
 
   it("predicts XNNPACK's time from the FMAs alone while the weights fit", function()
