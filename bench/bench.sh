@@ -19,17 +19,11 @@
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh # median, ratio, timmc_ms, cpu_name
-thread_list=1,2 runs=10 rounds=3 direct=0
-while getopts t:n:r:d opt; do
-  case $opt in
-    t) thread_list=$OPTARG ;;
-    n) runs=$OPTARG ;;
-    r) rounds=$OPTARG ;;
-    d) direct=1 ;;
-    *) exit 2 ;;
-  esac
-done
-shift $((OPTIND - 1))
+direct=0 default_threads=1,2
+extra_option() { direct=1; } # -d
+bench_options t:n:r:d "$@"
+shift "$bench_shift"
+thread_list=$threads
 [ $# -gt 0 ] || set -- bench/specs/*.json
 out=${TIMMC_BENCH_OUT:-build/bench}
 mkdir -p "$out"

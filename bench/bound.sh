@@ -35,17 +35,11 @@ set -eu
 export LC_ALL=C
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-thread_list=1,2 runs=10 rounds=3 bench_file=""
-while getopts t:n:r:b: opt; do
-  case $opt in
-    t) thread_list=$OPTARG ;;
-    n) runs=$OPTARG ;;
-    r) rounds=$OPTARG ;;
-    b) bench_file=$OPTARG ;;
-    *) exit 2 ;;
-  esac
-done
-shift $((OPTIND - 1))
+bench_file="" default_threads=1,2
+extra_option() { bench_file=$2; } # -b
+bench_options t:n:r:b: "$@"
+shift "$bench_shift"
+thread_list=$threads
 [ $# -gt 0 ] || set -- bench/specs/*.json
 out=${TIMMC_BENCH_OUT:-build/bench}
 mkdir -p "$out"

@@ -1,20 +1,22 @@
 # lib.sh: what the benchmarks (bench.sh, bound.sh, wino_layers.sh,
 # gemm_layers.sh, profile.sh) share; sourced from the project root.
 
-# bench_options OPTSTRING "$@": -t THREADS, -n RUNS, -r ROUNDS (defaults 2,
-# 10, 3) into threads, runs, rounds; any other option of OPTSTRING goes to the
-# caller's extra_option OPT ARG. Sets bench_shift to what the caller shifts.
+# bench_options OPTSTRING "$@": -t THREADS, -n RUNS, -r ROUNDS (defaults
+# $default_threads or 2, 10, 3) into threads, runs, rounds (threads may be a
+# list, 1,2, for the scripts that take one); any other option of OPTSTRING
+# goes to the caller's extra_option OPT ARG (ARG empty for a flag). Sets
+# bench_shift to what the caller shifts.
 bench_options() {
   spec_opts=$1
   shift
-  threads=2 runs=10 rounds=3
+  threads=${default_threads:-2} runs=10 rounds=3
   while getopts "$spec_opts" opt; do
     case $opt in
       t) threads=$OPTARG ;;
       n) runs=$OPTARG ;;
       r) rounds=$OPTARG ;;
       \?) exit 2 ;;
-      *) extra_option "$opt" "$OPTARG" ;;
+      *) extra_option "$opt" "${OPTARG:-}" ;;
     esac
   done
   bench_shift=$((OPTIND - 1))
