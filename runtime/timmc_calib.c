@@ -239,6 +239,27 @@ int timmc_narrow_dead_ranges(const timmc_quant_info *qi, float (*ranges)[2]) {
   return TIMMC_OK;
 }
 
+int timmc_conv_inputs(const timmc_quant_info *qi, const size_t *channels, const char *model,
+                      unsigned char *read) {
+  memset(read, 0, qi->num_keys);
+  for (size_t i = 0; i < qi->num_convs; i++) {
+    const timmc_qconv *q = &qi->convs[i];
+    if (q->input < 0 || (size_t)q->input >= qi->num_keys) {
+      return timmc_fail(TIMMC_ERUNTIME, "%s: int8 convolution '%s' reads range key %d, expected "
+                        "one of its %zu (generated from different specs?)", model, q->weight,
+                        q->input, qi->num_keys);
+    }
+    const size_t in = (size_t)q->groups * (size_t)q->group_input_channels;
+    if (channels[q->input] != in) {
+      return timmc_fail(TIMMC_ERUNTIME, "%s: int8 convolution '%s' takes %zu input channels, "
+                        "but '%s' has %zu (generated from different specs?)", model, q->weight,
+                        in, qi->keys[q->input], channels[q->input]);
+    }
+    read[q->input] = 1;
+  }
+  return TIMMC_OK;
+}
+
 /* The checkpoint being made: entries and the buffers they point to. */
 typedef struct ckpt {
   timmc_st_entry *e;
@@ -409,13 +430,14 @@ static int write_checkpoint(const timmc_model *m, const timmc_st *st, const floa
   }
   for (size_t q = 0; rc == TIMMC_OK && q < qi->num_convs; q++) {
     const timmc_qconv *conv = &qi->convs[q];
+    /* (timmc_conv_inputs checked the index and the channels, and every conv's
+     * input has its sums) */
     const watched *x = &watch[conv->input];
-    const size_t in = (size_t)conv->groups * (size_t)conv->group_input_channels;
-    double *mean = NULL;
-    if (x->sum && x->summed && x->t->channels == in && (mean = malloc(in * sizeof(*mean)))) {
-      for (size_t i = 0; i < in; i++) mean[i] = x->sum[i] / (double)x->summed;
-    }
-    rc = add_qconv(&c, st, conv, mean, &w);
+    const size_t in = x->t->channels;
+    double *mean = x->summed ? malloc(in * sizeof(*mean)) : NULL;
+    if (x->summed && !mean) rc = timmc_fail(TIMMC_ERUNTIME, "out of memory");
+    for (size_t i = 0; mean && i < in; i++) mean[i] = x->sum[i] / (double)x->summed;
+    if (rc == TIMMC_OK) rc = add_qconv(&c, st, conv, mean, &w);
     free(mean);
   }
   static const int64_t two[1] = {2};
@@ -464,14 +486,26 @@ int timmc_calibrate(const timmc_model *m, const timmc_model *ref, const void *f3
                       ref->name);
     }
     watch[k].lo = INFINITY, watch[k].hi = -INFINITY;
-    if (watch[k].t && !(watch[k].sum = calloc(watch[k].t->channels, sizeof(double))))
+  }
+  /* per-channel sums (bias correction) only of the tensors convolutions read */
+  size_t *channels = malloc((qi->num_keys ? qi->num_keys : 1) * sizeof(*channels));
+  unsigned char *read = malloc(qi->num_keys ? qi->num_keys : 1);
+  if (rc == TIMMC_OK && (!channels || !read)) rc = timmc_fail(TIMMC_ERUNTIME, "out of memory");
+  for (size_t k = 0; rc == TIMMC_OK && k < qi->num_keys; k++) channels[k] = watch[k].t->channels;
+  if (rc == TIMMC_OK) rc = timmc_conv_inputs(qi, channels, m->name, read);
+  for (size_t k = 0; rc == TIMMC_OK && k < qi->num_keys; k++) {
+    if (read[k] && !(watch[k].sum = calloc(watch[k].t->channels, sizeof(double))))
       rc = timmc_fail(TIMMC_ERUNTIME, "out of memory");
   }
-  if (rc == TIMMC_OK) rc = ref->init(f32, size);
-  if (rc != TIMMC_OK && strncmp(timmc_error(), what, strlen(what)) != 0) {
-    char why[1024];
-    snprintf(why, sizeof why, "%s", timmc_error());
-    timmc_fail(rc, "%s: %s", what, why);
+  free(channels);
+  free(read);
+  if (rc == TIMMC_OK) { /* its errors name the checkpoint */
+    rc = ref->init(f32, size);
+    if (rc != TIMMC_OK && strncmp(timmc_error(), what, strlen(what)) != 0) {
+      char why[1024];
+      snprintf(why, sizeof why, "%s", timmc_error());
+      timmc_fail(rc, "%s: %s", what, why);
+    }
   }
   g_watch = watch, g_num_watch = qi->num_keys, g_pass = 0;
   timmc_observe = observe;

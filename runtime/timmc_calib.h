@@ -37,6 +37,14 @@ int timmc_calibrate(const timmc_model *m, const timmc_model *ref, const void *f3
  * form cannot exceed its range. */
 int timmc_narrow_dead_ranges(const timmc_quant_info *qi, float (*ranges)[2]);
 
+/* Which int8 tensors of QI the convolutions read: read[k] = 1 where some
+ * qi->convs[i].input is k, 0 elsewhere. CHANNELS[k]: qi->keys[k]'s channels
+ * in the float32 reference. A convolution whose input index is not a key, or
+ * whose groups x group_input_channels is not its input's channels, is an
+ * internal error of MODEL's generated tables: one line naming it. */
+int timmc_conv_inputs(const timmc_quant_info *qi, const size_t *channels, const char *model,
+                      unsigned char *read);
+
 /* The share of Q's output pixels whose kernel tap (ky, kx) reads the input
  * rather than padding. */
 double timmc_tap_share(const timmc_qconv *q, int ky, int kx);

@@ -6,12 +6,16 @@
  *    grouped, strided, padded and dilated layers;
  *  - the dead ranges of clamped adds: timmc_narrow_dead_ranges gives the
  *    expected ranges, and the add's clamped output is unchanged by them.
+ *  - which tensors the convolutions read (only those get per-channel sums):
+ *    timmc_conv_inputs marks them, and fails on a conv whose input index or
+ *    channel count disagrees with the model's tensors.
  * Prints "N passed, M failed"; exits 1 on failure.
  */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "timmc_calib.h"
 
@@ -125,9 +129,36 @@ static void test_dead_ranges(void) {
   CHECK(same);
 }
 
+static void test_conv_inputs(void) {
+  static const char *const keys[] = {"x", "stem", "blocks.0", "blocks.1"};
+  /* (fields as above) stem reads x (3 channels), a depthwise and a pointwise
+   * conv read stem (8); nothing reads the others */
+  timmc_qconv convs[] = {
+      {"stem.weight", 0, 0, 0, 8, 3, 3, 0, 0, 0, 1, 2, 1, 1, 1, 8, 8, 4, 4},
+      {"dw.weight", 0, 0, 0, 8, 1, 3, 0, 0, 1, 8, 1, 1, 1, 1, 4, 4, 4, 4},
+      {"pw.weight", 0, 0, 0, 16, 8, 1, 0, 0, 1, 1, 1, 1, 0, 0, 4, 4, 4, 4},
+  };
+  timmc_quant_info qi = {keys, 4, convs, 3, NULL, 0, NULL, 0};
+  const size_t channels[4] = {3, 8, 8, 16};
+  unsigned char read[4] = {9, 9, 9, 9};
+  CHECK(timmc_conv_inputs(&qi, channels, "m", read) == TIMMC_OK);
+  CHECK(read[0] == 1 && read[1] == 1 && read[2] == 0 && read[3] == 0);
+  const size_t wrong[4] = {3, 16, 8, 16}; /* stem's channels not the convs' */
+  CHECK(timmc_conv_inputs(&qi, wrong, "m", read) == TIMMC_ERUNTIME);
+  CHECK(strstr(timmc_error(), "m: int8 convolution 'dw.weight' takes 8 input channels, but "
+                              "'stem' has 16") != NULL);
+  convs[2].input = 4; /* not a key */
+  CHECK(timmc_conv_inputs(&qi, channels, "m", read) == TIMMC_ERUNTIME);
+  CHECK(strstr(timmc_error(), "'pw.weight' reads range key 4, expected one of its 4") != NULL);
+  qi.num_convs = 0; /* no convolutions: nothing read */
+  CHECK(timmc_conv_inputs(&qi, channels, "m", read) == TIMMC_OK);
+  CHECK(!read[0] && !read[1] && !read[2] && !read[3]);
+}
+
 int main(void) {
   test_rounding_bias();
   test_dead_ranges();
+  test_conv_inputs();
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
 }
