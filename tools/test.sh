@@ -6,7 +6,7 @@
 # (TIMMC_SANITIZE) plus the libFuzzer targets (TIMMC_FUZZ) and runs the suite
 # there too. Then the ARM targets (tools/cross.sh): cross builds in
 # build-aarch64 and build-armhf whose golden suite and seed suite run under
-# qemu-user (the seeds' forwards for seven of the specs: see below), the
+# qemu-user (but what would only repeat natively tested work: see below), the
 # firmware example (examples/firmware) natively, from an install
 # (find_package) and for aarch64 with embedded weights, and a size report per
 # target. .ci/run calls this.
@@ -50,29 +50,40 @@ fw_check build-fw-installed
 sh tools/size_report.sh build
 
 # --- ARM targets under qemu-user ---------------------------------------------
-# Every test that runs a binary goes through the emulator (tests/CMakeLists.txt).
-# The golden suite (every family, numbers against timm, the JPEG case through
-# the sysroot's libjpeg) runs whole, with runtime_unit, winograd_vs_direct,
-# image_preprocess, no_heap_*, build_paths_embed (embed_weights, and timmc build
-# --target against CMake: byte-identical) and example_features_demo.
-# The seed suite (full-size models): emulated, XNNPACK's kernels run a few
-# hundred times slower than natively (0.1-0.5 GFLOP/s a core here), so
+# Every test that runs a binary goes through the emulator (tests/CMakeLists.txt),
+# in one ctest run a target. XNNPACK's kernels run a few hundred times slower
+# emulated (0.1-0.5 GFLOP/s a core here), so a cross build runs what the target
+# can get wrong, and leaves to the native build above a case that would repeat
+# there the work of another on the same C (seconds: aarch64's, emulated here):
+#  - the golden suite (every family, numbers against timm, the JPEG case through
+#    the sysroot's libjpeg) runs whole but for the *_gemm cases, neither built
+#    nor run: they are there for timmc's GEMM, which only x86-64 has; on ARM
+#    they would repeat the resnet50 goldens through XNNPACK (33 s);
+#  - with runtime_unit, winograd_vs_direct, image_preprocess, build_paths_embed
+#    (embed_weights, and timmc build --target against CMake: byte-identical),
+#    the int8 suite (tests/int8.cmake: armhf leaves out pq_resnet18, whose
+#    layers its pq_r18_os8 runs; aarch64 runs every int8 case) and the portable
+#    cases that take under a second natively (tests/portable.cmake);
+#  - one no_heap_* case a target, with 2 threads, where natively eight run
+#    (tests/memory.cmake says which and why; the eight took 49 s);
+#  - example_features_demo is not built (TIMMC_BUILD_EXAMPLES=OFF): the emitted
+#    API used directly is the same C natively, the aarch64 firmware example
+#    below uses it on the target and seed_resnet50_features_forward_info checks
+#    its feature_info there; it is a full-size resnet50 forward (22 s);
 #  - every seed runs seed_*_info: the target binary's --info against
 #    tests/seeds (feature_info, output shapes, arena within 1.10x of its bound);
-#  - the forward (random weights, outputs of those shapes) runs for the 7 seeds
-#    in $seeds, 17 GFLOP in all: every mobile and EfficientNet spec, vovnet,
-#    resnet50;
-#  - the other 12 forward natively only (above): ecaresnet101d_os8 (279 GFLOP,
-#    over 15 minutes emulated), the three xception41 (37 GFLOP each),
-#    regnety_032_features (13 GFLOP, group convolutions: the slowest per GFLOP
-#    emulated), resnest26d_features and densenet121 (14 and 11 GFLOP, about
-#    100 s a target together; the golden suite runs their families here),
-#    densenet121_unpooled, and another head of a network forwarded here
-#    (ese_vovnet19b_dw_pooled, resnet50_features, resnet50_pooled,
-#    resnet50_unpooled).
-seeds='^seed_((efficientnet_b0_features_os16|mobilenetv2_100_pooled|mobilenetv3_large_100_features'
-seeds="$seeds|mobilenetv4_conv_small_features|tf_efficientnet_lite0|ese_vovnet19b_dw|resnet50"
-seeds="$seeds)_forward|.*_info)$"
+#  - the forward (random weights, outputs of those shapes) runs for the 5 seeds
+#    of EMULATED_SEED_FORWARDS (tests/CMakeLists.txt), 3.5 GFLOP in all: every
+#    mobile and EfficientNet spec;
+#  - the other 14 forward natively only (ctest -L slow_under_emulation runs
+#    them in a cross build): ecaresnet101d_os8 (279 GFLOP, over 15 minutes
+#    emulated), the three xception41 (37 GFLOP each), regnety_032_features (13
+#    GFLOP, group convolutions: the slowest per GFLOP emulated),
+#    resnest26d_features and densenet121 (14 and 11 GFLOP, about 100 s a target
+#    together), resnet50 and ese_vovnet19b_dw (8.2 and 5.3 GFLOP, 36 and 39 s),
+#    densenet121_unpooled, resnet50's other three heads and
+#    ese_vovnet19b_dw_pooled; the golden suite runs every one of these
+#    families under the emulator, at smaller sizes.
 for target in aarch64 armhf; do
   t0=$(date +%s)
   if ! prefix=$(sh tools/cross.sh "$target"); then
@@ -83,16 +94,17 @@ for target in aarch64 armhf; do
     exit 1
   fi
   echo "$target: binaries run as: $prefix PROGRAM"
-  cmake -S . -B "build-$target" -DCMAKE_TOOLCHAIN_FILE="cmake/toolchain-$target.cmake"
+  cmake -S . -B "build-$target" -DCMAKE_TOOLCHAIN_FILE="cmake/toolchain-$target.cmake" \
+    -DTIMMC_BUILD_EXAMPLES=OFF
   cmake --build "build-$target" -j"$jobs"
   # armhf: runtime_unit's check that mapped pages count in /proc/self/smaps
   # cannot hold under qemu-arm, whose smaps reports no resident pages
-  skip='^seed_'
-  [ "$target" = armhf ] && skip='^(seed_.*|runtime_unit)$'
-  # (the seeds first: the last run's log is what compare_targets.sh reads)
+  skip='^$'
+  [ "$target" = armhf ] && skip='^runtime_unit$'
+  # (one run: its log, which compare_targets.sh reads, has every golden case,
+  # and the seeds' forwards run beside the rest rather than before it)
   (cd "build-$target" &&
-    ctest --output-on-failure -j"$jobs" -R "$seeds" &&
-    ctest --output-on-failure -j"$jobs" -E "$skip")
+    ctest --output-on-failure -j"$jobs" -LE '^slow_under_emulation$' -E "$skip")
   sh tools/compare_targets.sh build "build-$target"
   sh tools/size_report.sh "build-$target"
   if [ "$target" = aarch64 ]; then
