@@ -2,7 +2,8 @@
 # gemm_layers.sh [-t THREADS] [-n RUNS] [-r ROUNDS] SPEC.json...
 # Every convolution timmc's GEMM (runtime/timmc_gemm.c) can take (1x1 and
 # 3x3, and 3x3 in groups of 24 output channels, shown "3x3g24"; and the
-# products of Winograd layers, "wino", or "winog2" in 2 groups), timed both
+# products of the Winograd layers its cost model gave it, "wino", or "winog2"
+# in 2 groups: only those carry its packed weights), timed both
 # ways in the model: one runner per spec, profiled (--bench RUNS --profile)
 # with TIMMC_GEMM=none (XNNPACK's operator for every layer) and
 # TIMMC_GEMM=all (timmc's GEMM for every layer it applies to) in alternating

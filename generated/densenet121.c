@@ -2254,29 +2254,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer1.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 192));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[288960] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
-                                       packed));
-    ops[25].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[25].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t264_features_denseblock2_denselayer1_conv2_winograd_tiles,
-        /*output=*/t265_features_denseblock2_denselayer1_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[25].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t264_features_denseblock2_denselayer1_conv2_winograd_tiles,
+      /*output=*/t265_features_denseblock2_denselayer1_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.conv2", "setup", s);
   ops[25] = (timmc_op){.xnn = ops[25].xnn, .packed = ops[25].packed,
       .kernel = timmc_kernel_wino, .a = t34_features_denseblock2_denselayer1_norm2, .b = wino_bias + 192, .y = t35_features_denseblock2_denselayer1_conv2,
       .work = {t264_features_denseblock2_denselayer1_conv2_winograd_tiles, t265_features_denseblock2_denselayer1_conv2_winograd_products},
@@ -2334,29 +2324,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer2.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 224));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[288960] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
-                                       packed));
-    ops[28].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[28].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t266_features_denseblock2_denselayer2_conv2_winograd_tiles,
-        /*output=*/t267_features_denseblock2_denselayer2_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[28].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t266_features_denseblock2_denselayer2_conv2_winograd_tiles,
+      /*output=*/t267_features_denseblock2_denselayer2_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.conv2", "setup", s);
   ops[28] = (timmc_op){.xnn = ops[28].xnn, .packed = ops[28].packed,
       .kernel = timmc_kernel_wino, .a = t38_features_denseblock2_denselayer2_norm2, .b = wino_bias + 224, .y = t39_features_denseblock2_denselayer2_conv2,
       .work = {t266_features_denseblock2_denselayer2_conv2_winograd_tiles, t267_features_denseblock2_denselayer2_conv2_winograd_products},
@@ -2414,29 +2394,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer3.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 256));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[288960] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
-                                       packed));
-    ops[31].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[31].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t268_features_denseblock2_denselayer3_conv2_winograd_tiles,
-        /*output=*/t269_features_denseblock2_denselayer3_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[31].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t268_features_denseblock2_denselayer3_conv2_winograd_tiles,
+      /*output=*/t269_features_denseblock2_denselayer3_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.conv2", "setup", s);
   ops[31] = (timmc_op){.xnn = ops[31].xnn, .packed = ops[31].packed,
       .kernel = timmc_kernel_wino, .a = t42_features_denseblock2_denselayer3_norm2, .b = wino_bias + 256, .y = t43_features_denseblock2_denselayer3_conv2,
       .work = {t268_features_denseblock2_denselayer3_conv2_winograd_tiles, t269_features_denseblock2_denselayer3_conv2_winograd_products},
@@ -2494,29 +2464,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer4.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 288));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[288960] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
-                                       packed));
-    ops[34].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[34].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t270_features_denseblock2_denselayer4_conv2_winograd_tiles,
-        /*output=*/t271_features_denseblock2_denselayer4_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[34].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t270_features_denseblock2_denselayer4_conv2_winograd_tiles,
+      /*output=*/t271_features_denseblock2_denselayer4_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.conv2", "setup", s);
   ops[34] = (timmc_op){.xnn = ops[34].xnn, .packed = ops[34].packed,
       .kernel = timmc_kernel_wino, .a = t46_features_denseblock2_denselayer4_norm2, .b = wino_bias + 288, .y = t47_features_denseblock2_denselayer4_conv2,
       .work = {t270_features_denseblock2_denselayer4_conv2_winograd_tiles, t271_features_denseblock2_denselayer4_conv2_winograd_products},
@@ -2574,29 +2534,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer5.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 320));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[288960] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
-                                       packed));
-    ops[37].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[37].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t272_features_denseblock2_denselayer5_conv2_winograd_tiles,
-        /*output=*/t273_features_denseblock2_denselayer5_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[37].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t272_features_denseblock2_denselayer5_conv2_winograd_tiles,
+      /*output=*/t273_features_denseblock2_denselayer5_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.conv2", "setup", s);
   ops[37] = (timmc_op){.xnn = ops[37].xnn, .packed = ops[37].packed,
       .kernel = timmc_kernel_wino, .a = t50_features_denseblock2_denselayer5_norm2, .b = wino_bias + 320, .y = t51_features_denseblock2_denselayer5_conv2,
       .work = {t272_features_denseblock2_denselayer5_conv2_winograd_tiles, t273_features_denseblock2_denselayer5_conv2_winograd_products},
@@ -2654,29 +2604,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer6.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 352));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[288960] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
-                                       packed));
-    ops[40].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[40].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t274_features_denseblock2_denselayer6_conv2_winograd_tiles,
-        /*output=*/t275_features_denseblock2_denselayer6_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[40].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t274_features_denseblock2_denselayer6_conv2_winograd_tiles,
+      /*output=*/t275_features_denseblock2_denselayer6_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.conv2", "setup", s);
   ops[40] = (timmc_op){.xnn = ops[40].xnn, .packed = ops[40].packed,
       .kernel = timmc_kernel_wino, .a = t54_features_denseblock2_denselayer6_norm2, .b = wino_bias + 352, .y = t55_features_denseblock2_denselayer6_conv2,
       .work = {t274_features_denseblock2_denselayer6_conv2_winograd_tiles, t275_features_denseblock2_denselayer6_conv2_winograd_products},
@@ -2734,29 +2674,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer7.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 384));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[288960] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
-                                       packed));
-    ops[43].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[43].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t276_features_denseblock2_denselayer7_conv2_winograd_tiles,
-        /*output=*/t277_features_denseblock2_denselayer7_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[43].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t276_features_denseblock2_denselayer7_conv2_winograd_tiles,
+      /*output=*/t277_features_denseblock2_denselayer7_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.conv2", "setup", s);
   ops[43] = (timmc_op){.xnn = ops[43].xnn, .packed = ops[43].packed,
       .kernel = timmc_kernel_wino, .a = t58_features_denseblock2_denselayer7_norm2, .b = wino_bias + 384, .y = t59_features_denseblock2_denselayer7_conv2,
       .work = {t276_features_denseblock2_denselayer7_conv2_winograd_tiles, t277_features_denseblock2_denselayer7_conv2_winograd_products},
@@ -2814,29 +2744,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer8.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 416));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[288960] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
-                                       packed));
-    ops[46].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[46].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t278_features_denseblock2_denselayer8_conv2_winograd_tiles,
-        /*output=*/t279_features_denseblock2_denselayer8_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[46].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t278_features_denseblock2_denselayer8_conv2_winograd_tiles,
+      /*output=*/t279_features_denseblock2_denselayer8_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.conv2", "setup", s);
   ops[46] = (timmc_op){.xnn = ops[46].xnn, .packed = ops[46].packed,
       .kernel = timmc_kernel_wino, .a = t62_features_denseblock2_denselayer8_norm2, .b = wino_bias + 416, .y = t63_features_denseblock2_denselayer8_conv2,
       .work = {t278_features_denseblock2_denselayer8_conv2_winograd_tiles, t279_features_denseblock2_denselayer8_conv2_winograd_products},
@@ -2894,29 +2814,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer9.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 448));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[288960] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
-                                       packed));
-    ops[49].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[49].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t280_features_denseblock2_denselayer9_conv2_winograd_tiles,
-        /*output=*/t281_features_denseblock2_denselayer9_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[49].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t280_features_denseblock2_denselayer9_conv2_winograd_tiles,
+      /*output=*/t281_features_denseblock2_denselayer9_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.conv2", "setup", s);
   ops[49] = (timmc_op){.xnn = ops[49].xnn, .packed = ops[49].packed,
       .kernel = timmc_kernel_wino, .a = t66_features_denseblock2_denselayer9_norm2, .b = wino_bias + 448, .y = t67_features_denseblock2_denselayer9_conv2,
       .work = {t280_features_denseblock2_denselayer9_conv2_winograd_tiles, t281_features_denseblock2_denselayer9_conv2_winograd_products},
@@ -2974,29 +2884,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer10.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 480));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[288960] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
-                                       packed));
-    ops[52].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[52].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t282_features_denseblock2_denselayer10_conv2_winograd_tiles,
-        /*output=*/t283_features_denseblock2_denselayer10_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[52].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t282_features_denseblock2_denselayer10_conv2_winograd_tiles,
+      /*output=*/t283_features_denseblock2_denselayer10_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.conv2", "setup", s);
   ops[52] = (timmc_op){.xnn = ops[52].xnn, .packed = ops[52].packed,
       .kernel = timmc_kernel_wino, .a = t70_features_denseblock2_denselayer10_norm2, .b = wino_bias + 480, .y = t71_features_denseblock2_denselayer10_conv2,
       .work = {t282_features_denseblock2_denselayer10_conv2_winograd_tiles, t283_features_denseblock2_denselayer10_conv2_winograd_products},
@@ -3054,29 +2954,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer11.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 512));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[288960] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
-                                       packed));
-    ops[55].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[55].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t284_features_denseblock2_denselayer11_conv2_winograd_tiles,
-        /*output=*/t285_features_denseblock2_denselayer11_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[55].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t284_features_denseblock2_denselayer11_conv2_winograd_tiles,
+      /*output=*/t285_features_denseblock2_denselayer11_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.conv2", "setup", s);
   ops[55] = (timmc_op){.xnn = ops[55].xnn, .packed = ops[55].packed,
       .kernel = timmc_kernel_wino, .a = t74_features_denseblock2_denselayer11_norm2, .b = wino_bias + 512, .y = t75_features_denseblock2_denselayer11_conv2,
       .work = {t284_features_denseblock2_denselayer11_conv2_winograd_tiles, t285_features_denseblock2_denselayer11_conv2_winograd_products},
@@ -3134,29 +3024,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer12.conv2.weight", NULL, NULL,
       /*out_channels=*/32, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/128, wino_bias + 544));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[288960] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/32,
-                                       packed));
-    ops[58].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[58].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t286_features_denseblock2_denselayer12_conv2_winograd_tiles,
-        /*output=*/t287_features_denseblock2_denselayer12_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/32, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[58].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t286_features_denseblock2_denselayer12_conv2_winograd_tiles,
+      /*output=*/t287_features_denseblock2_denselayer12_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.conv2", "setup", s);
   ops[58] = (timmc_op){.xnn = ops[58].xnn, .packed = ops[58].packed,
       .kernel = timmc_kernel_wino, .a = t78_features_denseblock2_denselayer12_norm2, .b = wino_bias + 544, .y = t79_features_denseblock2_denselayer12_conv2,
       .work = {t286_features_denseblock2_denselayer12_conv2_winograd_tiles, t287_features_denseblock2_denselayer12_conv2_winograd_products},

@@ -1715,28 +1715,18 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.3.weight", NULL, "conv1.4",
       /*out_channels=*/32, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/32, wino_bias + 0));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[73920] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/32, /*out_channels=*/32,
-                                       packed));
-    ops[1].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/32, /*group_output_channels=*/32, /*input_channel_stride=*/1152,
-        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[1].xnn, /*batch_size=*/1, /*input_height=*/113, /*input_width=*/1,
-        /*input=*/t279_conv1_3_winograd_tiles, /*output=*/t280_conv1_3_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/32, /*group_output_channels=*/32, /*input_channel_stride=*/1152,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[1].xnn, /*batch_size=*/1, /*input_height=*/113, /*input_width=*/1,
+      /*input=*/t279_conv1_3_winograd_tiles, /*output=*/t280_conv1_3_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "setup", s);
   ops[1] = (timmc_op){.xnn = ops[1].xnn, .packed = ops[1].packed,
       .kernel = timmc_kernel_wino, .a = t2_conv1_2, .b = wino_bias + 0, .y = t3_conv1_5,
       .work = {t279_conv1_3_winograd_tiles, t280_conv1_3_winograd_products},
@@ -1747,28 +1737,18 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.6.weight", NULL, "bn1",
       /*out_channels=*/64, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/32, wino_bias + 32));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[111936] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/32, /*out_channels=*/64,
-                                       packed));
-    ops[2].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/1152,
-        /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[2].xnn, /*batch_size=*/1, /*input_height=*/75, /*input_width=*/1,
-        /*input=*/t281_conv1_6_winograd_tiles, /*output=*/t282_conv1_6_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/1152,
+      /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[2].xnn, /*batch_size=*/1, /*input_height=*/75, /*input_width=*/1,
+      /*input=*/t281_conv1_6_winograd_tiles, /*output=*/t282_conv1_6_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "setup", s);
   ops[2] = (timmc_op){.xnn = ops[2].xnn, .packed = ops[2].packed,
       .kernel = timmc_kernel_wino, .a = t3_conv1_5, .b = wino_bias + 32, .y = t4_act1,
       .work = {t281_conv1_6_winograd_tiles, t282_conv1_6_winograd_products},
@@ -1822,29 +1802,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.weight", NULL, "layer1.0.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 96));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[220480] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/64, /*out_channels=*/64,
-                                       packed));
-    ops[5].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
-        /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[5].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
-        /*input=*/t283_layer1_0_conv2_winograd_tiles,
-        /*output=*/t284_layer1_0_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
+      /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[5].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
+      /*input=*/t283_layer1_0_conv2_winograd_tiles,
+      /*output=*/t284_layer1_0_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "setup", s);
   ops[5] = (timmc_op){.xnn = ops[5].xnn, .packed = ops[5].packed,
       .kernel = timmc_kernel_wino, .a = t6_layer1_0_act1, .b = wino_bias + 96, .y = t7_layer1_0_act2,
       .work = {t283_layer1_0_conv2_winograd_tiles, t284_layer1_0_conv2_winograd_products},
@@ -1999,29 +1969,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.weight", NULL, "layer1.1.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 160));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[220480] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/64, /*out_channels=*/64,
-                                       packed));
-    ops[14].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
-        /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[14].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
-        /*input=*/t285_layer1_1_conv2_winograd_tiles,
-        /*output=*/t286_layer1_1_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
+      /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[14].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
+      /*input=*/t285_layer1_1_conv2_winograd_tiles,
+      /*output=*/t286_layer1_1_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
   ops[14] = (timmc_op){.xnn = ops[14].xnn, .packed = ops[14].packed,
       .kernel = timmc_kernel_wino, .a = t15_layer1_1_act1, .b = wino_bias + 160, .y = t16_layer1_1_act2,
       .work = {t285_layer1_1_conv2_winograd_tiles, t286_layer1_1_conv2_winograd_products},
@@ -2146,29 +2106,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv2.weight", NULL, "layer1.2.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 224));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[220480] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/64, /*out_channels=*/64,
-                                       packed));
-    ops[22].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
-        /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[22].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
-        /*input=*/t287_layer1_2_conv2_winograd_tiles,
-        /*output=*/t288_layer1_2_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
+      /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[22].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
+      /*input=*/t287_layer1_2_conv2_winograd_tiles,
+      /*output=*/t288_layer1_2_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "setup", s);
   ops[22] = (timmc_op){.xnn = ops[22].xnn, .packed = ops[22].packed,
       .kernel = timmc_kernel_wino, .a = t23_layer1_2_act1, .b = wino_bias + 224, .y = t24_layer1_2_act2,
       .work = {t287_layer1_2_conv2_winograd_tiles, t288_layer1_2_conv2_winograd_products},
@@ -2479,29 +2429,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.weight", NULL, "layer2.1.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 288));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[734784] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/128,
-                                       packed));
-    ops[40].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[40].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t289_layer2_1_conv2_winograd_tiles,
-        /*output=*/t290_layer2_1_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[40].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t289_layer2_1_conv2_winograd_tiles,
+      /*output=*/t290_layer2_1_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "setup", s);
   ops[40] = (timmc_op){.xnn = ops[40].xnn, .packed = ops[40].packed,
       .kernel = timmc_kernel_wino, .a = t41_layer2_1_act1, .b = wino_bias + 288, .y = t42_layer2_1_act2,
       .work = {t289_layer2_1_conv2_winograd_tiles, t290_layer2_1_conv2_winograd_products},
@@ -2626,29 +2566,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv2.weight", NULL, "layer2.2.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 416));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[734784] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/128,
-                                       packed));
-    ops[48].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[48].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t291_layer2_2_conv2_winograd_tiles,
-        /*output=*/t292_layer2_2_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[48].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t291_layer2_2_conv2_winograd_tiles,
+      /*output=*/t292_layer2_2_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "setup", s);
   ops[48] = (timmc_op){.xnn = ops[48].xnn, .packed = ops[48].packed,
       .kernel = timmc_kernel_wino, .a = t49_layer2_2_act1, .b = wino_bias + 416, .y = t50_layer2_2_act2,
       .work = {t291_layer2_2_conv2_winograd_tiles, t292_layer2_2_conv2_winograd_products},
@@ -2773,29 +2703,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv2.weight", NULL, "layer2.3.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 544));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[734784] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/128,
-                                       packed));
-    ops[56].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[56].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t293_layer2_3_conv2_winograd_tiles,
-        /*output=*/t294_layer2_3_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[56].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t293_layer2_3_conv2_winograd_tiles,
+      /*output=*/t294_layer2_3_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "setup", s);
   ops[56] = (timmc_op){.xnn = ops[56].xnn, .packed = ops[56].packed,
       .kernel = timmc_kernel_wino, .a = t57_layer2_3_act1, .b = wino_bias + 544, .y = t58_layer2_3_act2,
       .work = {t293_layer2_3_conv2_winograd_tiles, t294_layer2_3_conv2_winograd_products},
@@ -2920,29 +2840,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv2.weight", NULL, "layer3.0.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 672));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[64].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[64].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t295_layer3_0_conv2_winograd_tiles,
-        /*output=*/t296_layer3_0_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[64].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t295_layer3_0_conv2_winograd_tiles,
+      /*output=*/t296_layer3_0_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "setup", s);
   ops[64] = (timmc_op){.xnn = ops[64].xnn, .packed = ops[64].packed,
       .kernel = timmc_kernel_wino, .a = t65_layer3_0_act1, .b = wino_bias + 672, .y = t66_layer3_0_act2,
       .work = {t295_layer3_0_conv2_winograd_tiles, t296_layer3_0_conv2_winograd_products},
@@ -3112,29 +3022,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.weight", NULL, "layer3.1.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 928));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[74].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[74].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[74].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t297_layer3_1_conv2_winograd_tiles,
-        /*output=*/t298_layer3_1_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[74].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[74].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t297_layer3_1_conv2_winograd_tiles,
+      /*output=*/t298_layer3_1_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "setup", s);
   ops[74] = (timmc_op){.xnn = ops[74].xnn, .packed = ops[74].packed,
       .kernel = timmc_kernel_wino, .a = t75_layer3_1_act1, .b = wino_bias + 928, .y = t76_layer3_1_act2,
       .work = {t297_layer3_1_conv2_winograd_tiles, t298_layer3_1_conv2_winograd_products},
@@ -3259,29 +3159,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv2.weight", NULL, "layer3.2.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1184));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[82].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[82].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[82].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t299_layer3_2_conv2_winograd_tiles,
-        /*output=*/t300_layer3_2_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[82].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[82].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t299_layer3_2_conv2_winograd_tiles,
+      /*output=*/t300_layer3_2_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.conv2", "setup", s);
   ops[82] = (timmc_op){.xnn = ops[82].xnn, .packed = ops[82].packed,
       .kernel = timmc_kernel_wino, .a = t83_layer3_2_act1, .b = wino_bias + 1184, .y = t84_layer3_2_act2,
       .work = {t299_layer3_2_conv2_winograd_tiles, t300_layer3_2_conv2_winograd_products},
@@ -3406,29 +3296,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv2.weight", NULL, "layer3.3.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1440));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[90].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[90].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[90].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t301_layer3_3_conv2_winograd_tiles,
-        /*output=*/t302_layer3_3_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[90].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[90].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t301_layer3_3_conv2_winograd_tiles,
+      /*output=*/t302_layer3_3_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.conv2", "setup", s);
   ops[90] = (timmc_op){.xnn = ops[90].xnn, .packed = ops[90].packed,
       .kernel = timmc_kernel_wino, .a = t91_layer3_3_act1, .b = wino_bias + 1440, .y = t92_layer3_3_act2,
       .work = {t301_layer3_3_conv2_winograd_tiles, t302_layer3_3_conv2_winograd_products},
@@ -3553,29 +3433,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv2.weight", NULL, "layer3.4.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1696));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[98].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[98].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[98].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t303_layer3_4_conv2_winograd_tiles,
-        /*output=*/t304_layer3_4_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[98].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[98].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t303_layer3_4_conv2_winograd_tiles,
+      /*output=*/t304_layer3_4_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.conv2", "setup", s);
   ops[98] = (timmc_op){.xnn = ops[98].xnn, .packed = ops[98].packed,
       .kernel = timmc_kernel_wino, .a = t99_layer3_4_act1, .b = wino_bias + 1696, .y = t100_layer3_4_act2,
       .work = {t303_layer3_4_conv2_winograd_tiles, t304_layer3_4_conv2_winograd_products},
@@ -3700,29 +3570,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv2.weight", NULL, "layer3.5.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 1952));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[106].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[106].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[106].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t305_layer3_5_conv2_winograd_tiles,
-        /*output=*/t306_layer3_5_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[106].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[106].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t305_layer3_5_conv2_winograd_tiles,
+      /*output=*/t306_layer3_5_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.conv2", "setup", s);
   ops[106] = (timmc_op){.xnn = ops[106].xnn, .packed = ops[106].packed,
       .kernel = timmc_kernel_wino, .a = t107_layer3_5_act1, .b = wino_bias + 1952, .y = t108_layer3_5_act2,
       .work = {t305_layer3_5_conv2_winograd_tiles, t306_layer3_5_conv2_winograd_products},
@@ -3847,29 +3707,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.6.conv2.weight", NULL, "layer3.6.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 2208));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[114].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[114].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[114].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t307_layer3_6_conv2_winograd_tiles,
-        /*output=*/t308_layer3_6_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[114].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[114].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t307_layer3_6_conv2_winograd_tiles,
+      /*output=*/t308_layer3_6_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.conv2", "setup", s);
   ops[114] = (timmc_op){.xnn = ops[114].xnn, .packed = ops[114].packed,
       .kernel = timmc_kernel_wino, .a = t115_layer3_6_act1, .b = wino_bias + 2208, .y = t116_layer3_6_act2,
       .work = {t307_layer3_6_conv2_winograd_tiles, t308_layer3_6_conv2_winograd_products},
@@ -3994,29 +3844,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.7.conv2.weight", NULL, "layer3.7.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 2464));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[122].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[122].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[122].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t309_layer3_7_conv2_winograd_tiles,
-        /*output=*/t310_layer3_7_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[122].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[122].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t309_layer3_7_conv2_winograd_tiles,
+      /*output=*/t310_layer3_7_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.conv2", "setup", s);
   ops[122] = (timmc_op){.xnn = ops[122].xnn, .packed = ops[122].packed,
       .kernel = timmc_kernel_wino, .a = t123_layer3_7_act1, .b = wino_bias + 2464, .y = t124_layer3_7_act2,
       .work = {t309_layer3_7_conv2_winograd_tiles, t310_layer3_7_conv2_winograd_products},
@@ -4141,29 +3981,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.8.conv2.weight", NULL, "layer3.8.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 2720));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[130].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[130].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[130].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t311_layer3_8_conv2_winograd_tiles,
-        /*output=*/t312_layer3_8_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[130].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[130].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t311_layer3_8_conv2_winograd_tiles,
+      /*output=*/t312_layer3_8_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.conv2", "setup", s);
   ops[130] = (timmc_op){.xnn = ops[130].xnn, .packed = ops[130].packed,
       .kernel = timmc_kernel_wino, .a = t131_layer3_8_act1, .b = wino_bias + 2720, .y = t132_layer3_8_act2,
       .work = {t311_layer3_8_conv2_winograd_tiles, t312_layer3_8_conv2_winograd_products},
@@ -4288,29 +4118,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.9.conv2.weight", NULL, "layer3.9.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 2976));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[138].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[138].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[138].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t313_layer3_9_conv2_winograd_tiles,
-        /*output=*/t314_layer3_9_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[138].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[138].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t313_layer3_9_conv2_winograd_tiles,
+      /*output=*/t314_layer3_9_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.conv2", "setup", s);
   ops[138] = (timmc_op){.xnn = ops[138].xnn, .packed = ops[138].packed,
       .kernel = timmc_kernel_wino, .a = t139_layer3_9_act1, .b = wino_bias + 2976, .y = t140_layer3_9_act2,
       .work = {t313_layer3_9_conv2_winograd_tiles, t314_layer3_9_conv2_winograd_products},
@@ -4435,29 +4255,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.10.conv2.weight", NULL, "layer3.10.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 3232));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[146].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[146].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[146].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t315_layer3_10_conv2_winograd_tiles,
-        /*output=*/t316_layer3_10_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[146].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[146].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t315_layer3_10_conv2_winograd_tiles,
+      /*output=*/t316_layer3_10_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.conv2", "setup", s);
   ops[146] = (timmc_op){.xnn = ops[146].xnn, .packed = ops[146].packed,
       .kernel = timmc_kernel_wino, .a = t147_layer3_10_act1, .b = wino_bias + 3232, .y = t148_layer3_10_act2,
       .work = {t315_layer3_10_conv2_winograd_tiles, t316_layer3_10_conv2_winograd_products},
@@ -4582,29 +4392,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.11.conv2.weight", NULL, "layer3.11.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 3488));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[154].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[154].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[154].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t317_layer3_11_conv2_winograd_tiles,
-        /*output=*/t318_layer3_11_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[154].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[154].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t317_layer3_11_conv2_winograd_tiles,
+      /*output=*/t318_layer3_11_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.conv2", "setup", s);
   ops[154] = (timmc_op){.xnn = ops[154].xnn, .packed = ops[154].packed,
       .kernel = timmc_kernel_wino, .a = t155_layer3_11_act1, .b = wino_bias + 3488, .y = t156_layer3_11_act2,
       .work = {t317_layer3_11_conv2_winograd_tiles, t318_layer3_11_conv2_winograd_products},
@@ -4729,29 +4529,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.12.conv2.weight", NULL, "layer3.12.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 3744));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[162].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[162].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[162].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t319_layer3_12_conv2_winograd_tiles,
-        /*output=*/t320_layer3_12_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[162].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[162].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t319_layer3_12_conv2_winograd_tiles,
+      /*output=*/t320_layer3_12_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.conv2", "setup", s);
   ops[162] = (timmc_op){.xnn = ops[162].xnn, .packed = ops[162].packed,
       .kernel = timmc_kernel_wino, .a = t163_layer3_12_act1, .b = wino_bias + 3744, .y = t164_layer3_12_act2,
       .work = {t319_layer3_12_conv2_winograd_tiles, t320_layer3_12_conv2_winograd_products},
@@ -4876,29 +4666,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.13.conv2.weight", NULL, "layer3.13.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 4000));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[170].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[170].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[170].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t321_layer3_13_conv2_winograd_tiles,
-        /*output=*/t322_layer3_13_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[170].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[170].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t321_layer3_13_conv2_winograd_tiles,
+      /*output=*/t322_layer3_13_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.conv2", "setup", s);
   ops[170] = (timmc_op){.xnn = ops[170].xnn, .packed = ops[170].packed,
       .kernel = timmc_kernel_wino, .a = t171_layer3_13_act1, .b = wino_bias + 4000, .y = t172_layer3_13_act2,
       .work = {t321_layer3_13_conv2_winograd_tiles, t322_layer3_13_conv2_winograd_products},
@@ -5023,29 +4803,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.14.conv2.weight", NULL, "layer3.14.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 4256));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[178].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[178].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[178].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t323_layer3_14_conv2_winograd_tiles,
-        /*output=*/t324_layer3_14_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[178].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[178].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t323_layer3_14_conv2_winograd_tiles,
+      /*output=*/t324_layer3_14_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.conv2", "setup", s);
   ops[178] = (timmc_op){.xnn = ops[178].xnn, .packed = ops[178].packed,
       .kernel = timmc_kernel_wino, .a = t179_layer3_14_act1, .b = wino_bias + 4256, .y = t180_layer3_14_act2,
       .work = {t323_layer3_14_conv2_winograd_tiles, t324_layer3_14_conv2_winograd_products},
@@ -5170,29 +4940,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.15.conv2.weight", NULL, "layer3.15.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 4512));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[186].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[186].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[186].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t325_layer3_15_conv2_winograd_tiles,
-        /*output=*/t326_layer3_15_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[186].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[186].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t325_layer3_15_conv2_winograd_tiles,
+      /*output=*/t326_layer3_15_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.conv2", "setup", s);
   ops[186] = (timmc_op){.xnn = ops[186].xnn, .packed = ops[186].packed,
       .kernel = timmc_kernel_wino, .a = t187_layer3_15_act1, .b = wino_bias + 4512, .y = t188_layer3_15_act2,
       .work = {t325_layer3_15_conv2_winograd_tiles, t326_layer3_15_conv2_winograd_products},
@@ -5317,29 +5077,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.16.conv2.weight", NULL, "layer3.16.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 4768));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[194].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[194].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[194].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t327_layer3_16_conv2_winograd_tiles,
-        /*output=*/t328_layer3_16_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[194].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[194].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t327_layer3_16_conv2_winograd_tiles,
+      /*output=*/t328_layer3_16_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.conv2", "setup", s);
   ops[194] = (timmc_op){.xnn = ops[194].xnn, .packed = ops[194].packed,
       .kernel = timmc_kernel_wino, .a = t195_layer3_16_act1, .b = wino_bias + 4768, .y = t196_layer3_16_act2,
       .work = {t327_layer3_16_conv2_winograd_tiles, t328_layer3_16_conv2_winograd_products},
@@ -5464,29 +5214,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.17.conv2.weight", NULL, "layer3.17.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 5024));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[202].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[202].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[202].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t329_layer3_17_conv2_winograd_tiles,
-        /*output=*/t330_layer3_17_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[202].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[202].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t329_layer3_17_conv2_winograd_tiles,
+      /*output=*/t330_layer3_17_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.conv2", "setup", s);
   ops[202] = (timmc_op){.xnn = ops[202].xnn, .packed = ops[202].packed,
       .kernel = timmc_kernel_wino, .a = t203_layer3_17_act1, .b = wino_bias + 5024, .y = t204_layer3_17_act2,
       .work = {t329_layer3_17_conv2_winograd_tiles, t330_layer3_17_conv2_winograd_products},
@@ -5611,29 +5351,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.18.conv2.weight", NULL, "layer3.18.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 5280));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[210].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[210].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[210].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t331_layer3_18_conv2_winograd_tiles,
-        /*output=*/t332_layer3_18_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[210].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[210].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t331_layer3_18_conv2_winograd_tiles,
+      /*output=*/t332_layer3_18_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.conv2", "setup", s);
   ops[210] = (timmc_op){.xnn = ops[210].xnn, .packed = ops[210].packed,
       .kernel = timmc_kernel_wino, .a = t211_layer3_18_act1, .b = wino_bias + 5280, .y = t212_layer3_18_act2,
       .work = {t331_layer3_18_conv2_winograd_tiles, t332_layer3_18_conv2_winograd_products},
@@ -5758,29 +5488,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.19.conv2.weight", NULL, "layer3.19.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 5536));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[218].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[218].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[218].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t333_layer3_19_conv2_winograd_tiles,
-        /*output=*/t334_layer3_19_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[218].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[218].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t333_layer3_19_conv2_winograd_tiles,
+      /*output=*/t334_layer3_19_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.conv2", "setup", s);
   ops[218] = (timmc_op){.xnn = ops[218].xnn, .packed = ops[218].packed,
       .kernel = timmc_kernel_wino, .a = t219_layer3_19_act1, .b = wino_bias + 5536, .y = t220_layer3_19_act2,
       .work = {t333_layer3_19_conv2_winograd_tiles, t334_layer3_19_conv2_winograd_products},
@@ -5905,29 +5625,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.20.conv2.weight", NULL, "layer3.20.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 5792));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[226].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[226].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[226].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t335_layer3_20_conv2_winograd_tiles,
-        /*output=*/t336_layer3_20_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[226].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[226].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t335_layer3_20_conv2_winograd_tiles,
+      /*output=*/t336_layer3_20_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.conv2", "setup", s);
   ops[226] = (timmc_op){.xnn = ops[226].xnn, .packed = ops[226].packed,
       .kernel = timmc_kernel_wino, .a = t227_layer3_20_act1, .b = wino_bias + 5792, .y = t228_layer3_20_act2,
       .work = {t335_layer3_20_conv2_winograd_tiles, t336_layer3_20_conv2_winograd_products},
@@ -6052,29 +5762,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.21.conv2.weight", NULL, "layer3.21.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 6048));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[234].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[234].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[234].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t337_layer3_21_conv2_winograd_tiles,
-        /*output=*/t338_layer3_21_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[234].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[234].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t337_layer3_21_conv2_winograd_tiles,
+      /*output=*/t338_layer3_21_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.conv2", "setup", s);
   ops[234] = (timmc_op){.xnn = ops[234].xnn, .packed = ops[234].packed,
       .kernel = timmc_kernel_wino, .a = t235_layer3_21_act1, .b = wino_bias + 6048, .y = t236_layer3_21_act2,
       .work = {t337_layer3_21_conv2_winograd_tiles, t338_layer3_21_conv2_winograd_products},
@@ -6199,29 +5899,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.22.conv2.weight", NULL, "layer3.22.bn2",
       /*out_channels=*/256, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/256, wino_bias + 6304));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2648128] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/256, /*out_channels=*/256,
-                                       packed));
-    ops[242].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[242].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[242].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t339_layer3_22_conv2_winograd_tiles,
-        /*output=*/t340_layer3_22_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/256, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[242].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[242].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t339_layer3_22_conv2_winograd_tiles,
+      /*output=*/t340_layer3_22_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.conv2", "setup", s);
   ops[242] = (timmc_op){.xnn = ops[242].xnn, .packed = ops[242].packed,
       .kernel = timmc_kernel_wino, .a = t243_layer3_22_act1, .b = wino_bias + 6304, .y = t244_layer3_22_act2,
       .work = {t339_layer3_22_conv2_winograd_tiles, t340_layer3_22_conv2_winograd_products},
@@ -6346,29 +6036,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv2.weight", NULL, "layer4.0.bn2",
       /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/512, wino_bias + 6560));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[10013760] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/512, /*out_channels=*/512,
-                                       packed));
-    ops[250].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/18432,
-        /*output_channel_stride=*/18432, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[250].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[250].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
-        /*input=*/t341_layer4_0_conv2_winograd_tiles,
-        /*output=*/t342_layer4_0_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/18432,
+      /*output_channel_stride=*/18432, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[250].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[250].xnn, /*batch_size=*/1, /*input_height=*/200, /*input_width=*/1,
+      /*input=*/t341_layer4_0_conv2_winograd_tiles,
+      /*output=*/t342_layer4_0_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "setup", s);
   ops[250] = (timmc_op){.xnn = ops[250].xnn, .packed = ops[250].packed,
       .kernel = timmc_kernel_wino, .a = t251_layer4_0_act1, .b = wino_bias + 6560, .y = t252_layer4_0_act2,
       .work = {t341_layer4_0_conv2_winograd_tiles, t342_layer4_0_conv2_winograd_products},
@@ -6538,29 +6218,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv2.weight", NULL, "layer4.1.bn2",
       /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/512, wino_bias + 7072));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[10013760] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/512, /*out_channels=*/512,
-                                       packed));
-    ops[260].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/18432,
-        /*output_channel_stride=*/18432, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[260].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[260].xnn, /*batch_size=*/1, /*input_height=*/288, /*input_width=*/1,
-        /*input=*/t343_layer4_1_conv2_winograd_tiles,
-        /*output=*/t344_layer4_1_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/18432,
+      /*output_channel_stride=*/18432, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[260].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[260].xnn, /*batch_size=*/1, /*input_height=*/288, /*input_width=*/1,
+      /*input=*/t343_layer4_1_conv2_winograd_tiles,
+      /*output=*/t344_layer4_1_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "setup", s);
   ops[260] = (timmc_op){.xnn = ops[260].xnn, .packed = ops[260].packed,
       .kernel = timmc_kernel_wino, .a = t261_layer4_1_act1, .b = wino_bias + 7072, .y = t262_layer4_1_act2,
       .work = {t343_layer4_1_conv2_winograd_tiles, t344_layer4_1_conv2_winograd_products},
@@ -6685,29 +6355,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv2.weight", NULL, "layer4.2.bn2",
       /*out_channels=*/512, /*group_input_channels=*/512, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/512, wino_bias + 7584));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[10013760] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/512, /*out_channels=*/512,
-                                       packed));
-    ops[268].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/18432,
-        /*output_channel_stride=*/18432, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[268].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[268].xnn, /*batch_size=*/1, /*input_height=*/288, /*input_width=*/1,
-        /*input=*/t345_layer4_2_conv2_winograd_tiles,
-        /*output=*/t346_layer4_2_conv2_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/512, /*group_output_channels=*/512, /*input_channel_stride=*/18432,
+      /*output_channel_stride=*/18432, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[268].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[268].xnn, /*batch_size=*/1, /*input_height=*/288, /*input_width=*/1,
+      /*input=*/t345_layer4_2_conv2_winograd_tiles,
+      /*output=*/t346_layer4_2_conv2_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.conv2", "setup", s);
   ops[268] = (timmc_op){.xnn = ops[268].xnn, .packed = ops[268].packed,
       .kernel = timmc_kernel_wino, .a = t269_layer4_2_act1, .b = wino_bias + 7584, .y = t270_layer4_2_act2,
       .work = {t345_layer4_2_conv2_winograd_tiles, t346_layer4_2_conv2_winograd_products},

@@ -1398,29 +1398,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "s1.b2.conv2.conv.weight", NULL, "s1.b2.conv2.bn",
       /*out_channels=*/72, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/72, /*group_input_channels=*/24, wino_bias + 0));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[148000] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/108, /*in_channels=*/24, /*out_channels=*/24,
-                                       packed));
-    ops[12].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/108,
-        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/2592,
-        /*output_channel_stride=*/2592, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv2.conv", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[12].xnn, /*batch_size=*/1, /*input_height=*/50, /*input_width=*/1,
-        /*input=*/t198_s1_b2_conv2_conv_winograd_tiles,
-        /*output=*/t199_s1_b2_conv2_conv_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv2.conv", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/108,
+      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/2592,
+      /*output_channel_stride=*/2592, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv2.conv", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[12].xnn, /*batch_size=*/1, /*input_height=*/50, /*input_width=*/1,
+      /*input=*/t198_s1_b2_conv2_conv_winograd_tiles,
+      /*output=*/t199_s1_b2_conv2_conv_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.conv2.conv", "setup", s);
   ops[12] = (timmc_op){.xnn = ops[12].xnn, .packed = ops[12].packed,
       .kernel = timmc_kernel_wino, .a = t13_s1_b2_conv1, .b = wino_bias + 0, .y = t14_s1_b2_conv2,
       .work = {t198_s1_b2_conv2_conv_winograd_tiles, t199_s1_b2_conv2_conv_winograd_products},
@@ -1739,29 +1729,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b2.conv2.conv.weight", NULL, "s2.b2.conv2.bn",
       /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/216, /*group_input_channels=*/24, wino_bias + 72));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[444800] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/324, /*in_channels=*/24, /*out_channels=*/24,
-                                       packed));
-    ops[31].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
-        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
-        /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv2.conv", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[31].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t200_s2_b2_conv2_conv_winograd_tiles,
-        /*output=*/t201_s2_b2_conv2_conv_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv2.conv", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
+      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
+      /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv2.conv", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[31].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t200_s2_b2_conv2_conv_winograd_tiles,
+      /*output=*/t201_s2_b2_conv2_conv_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.conv2.conv", "setup", s);
   ops[31] = (timmc_op){.xnn = ops[31].xnn, .packed = ops[31].packed,
       .kernel = timmc_kernel_wino, .a = t32_s2_b2_conv1, .b = wino_bias + 72, .y = t33_s2_b2_conv2,
       .work = {t200_s2_b2_conv2_conv_winograd_tiles, t201_s2_b2_conv2_conv_winograd_products},
@@ -1896,29 +1876,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b3.conv2.conv.weight", NULL, "s2.b3.conv2.bn",
       /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/216, /*group_input_channels=*/24, wino_bias + 288));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[444800] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/324, /*in_channels=*/24, /*out_channels=*/24,
-                                       packed));
-    ops[40].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
-        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
-        /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv2.conv", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[40].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t202_s2_b3_conv2_conv_winograd_tiles,
-        /*output=*/t203_s2_b3_conv2_conv_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv2.conv", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
+      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
+      /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv2.conv", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[40].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t202_s2_b3_conv2_conv_winograd_tiles,
+      /*output=*/t203_s2_b3_conv2_conv_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.conv2.conv", "setup", s);
   ops[40] = (timmc_op){.xnn = ops[40].xnn, .packed = ops[40].packed,
       .kernel = timmc_kernel_wino, .a = t41_s2_b3_conv1, .b = wino_bias + 288, .y = t42_s2_b3_conv2,
       .work = {t202_s2_b3_conv2_conv_winograd_tiles, t203_s2_b3_conv2_conv_winograd_products},
@@ -2053,29 +2023,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b4.conv2.conv.weight", NULL, "s2.b4.conv2.bn",
       /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/216, /*group_input_channels=*/24, wino_bias + 504));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[444800] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/324, /*in_channels=*/24, /*out_channels=*/24,
-                                       packed));
-    ops[49].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
-        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
-        /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv2.conv", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[49].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t204_s2_b4_conv2_conv_winograd_tiles,
-        /*output=*/t205_s2_b4_conv2_conv_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv2.conv", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
+      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
+      /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv2.conv", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[49].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t204_s2_b4_conv2_conv_winograd_tiles,
+      /*output=*/t205_s2_b4_conv2_conv_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.conv2.conv", "setup", s);
   ops[49] = (timmc_op){.xnn = ops[49].xnn, .packed = ops[49].packed,
       .kernel = timmc_kernel_wino, .a = t50_s2_b4_conv1, .b = wino_bias + 504, .y = t51_s2_b4_conv2,
       .work = {t204_s2_b4_conv2_conv_winograd_tiles, t205_s2_b4_conv2_conv_winograd_products},
@@ -2210,29 +2170,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b5.conv2.conv.weight", NULL, "s2.b5.conv2.bn",
       /*out_channels=*/216, /*group_input_channels=*/24, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/216, /*group_input_channels=*/24, wino_bias + 720));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[444800] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/324, /*in_channels=*/24, /*out_channels=*/24,
-                                       packed));
-    ops[58].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
-        /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
-        /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv2.conv", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[58].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t206_s2_b5_conv2_conv_winograd_tiles,
-        /*output=*/t207_s2_b5_conv2_conv_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv2.conv", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/324,
+      /*group_input_channels=*/24, /*group_output_channels=*/24, /*input_channel_stride=*/7776,
+      /*output_channel_stride=*/7776, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv2.conv", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[58].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t206_s2_b5_conv2_conv_winograd_tiles,
+      /*output=*/t207_s2_b5_conv2_conv_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.conv2.conv", "setup", s);
   ops[58] = (timmc_op){.xnn = ops[58].xnn, .packed = ops[58].packed,
       .kernel = timmc_kernel_wino, .a = t59_s2_b5_conv1, .b = wino_bias + 720, .y = t60_s2_b5_conv2,
       .work = {t206_s2_b5_conv2_conv_winograd_tiles, t207_s2_b5_conv2_conv_winograd_products},

@@ -647,28 +647,18 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.3.weight", NULL, "conv1.4",
       /*out_channels=*/32, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/32, /*group_input_channels=*/32, wino_bias + 0));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[73920] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/32, /*out_channels=*/32,
-                                       packed));
-    ops[1].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/32, /*group_output_channels=*/32, /*input_channel_stride=*/1152,
-        /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[1].xnn, /*batch_size=*/1, /*input_height=*/113, /*input_width=*/1,
-        /*input=*/t90_conv1_3_winograd_tiles, /*output=*/t91_conv1_3_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/32, /*group_output_channels=*/32, /*input_channel_stride=*/1152,
+      /*output_channel_stride=*/1152, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[1].xnn, /*batch_size=*/1, /*input_height=*/113, /*input_width=*/1,
+      /*input=*/t90_conv1_3_winograd_tiles, /*output=*/t91_conv1_3_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("conv1.3", "setup", s);
   ops[1] = (timmc_op){.xnn = ops[1].xnn, .packed = ops[1].packed,
       .kernel = timmc_kernel_wino, .a = t2_conv1_2, .b = wino_bias + 0, .y = t3_conv1_5,
       .work = {t90_conv1_3_winograd_tiles, t91_conv1_3_winograd_products},
@@ -679,28 +669,18 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "conv1.6.weight", NULL, "bn1",
       /*out_channels=*/64, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/32, wino_bias + 32));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[111936] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/32, /*out_channels=*/64,
-                                       packed));
-    ops[2].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/1152,
-        /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[2].xnn, /*batch_size=*/1, /*input_height=*/75, /*input_width=*/1,
-        /*input=*/t92_conv1_6_winograd_tiles, /*output=*/t93_conv1_6_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/1152,
+      /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[2].xnn, /*batch_size=*/1, /*input_height=*/75, /*input_width=*/1,
+      /*input=*/t92_conv1_6_winograd_tiles, /*output=*/t93_conv1_6_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("conv1.6", "setup", s);
   ops[2] = (timmc_op){.xnn = ops[2].xnn, .packed = ops[2].packed,
       .kernel = timmc_kernel_wino, .a = t3_conv1_5, .b = wino_bias + 32, .y = t4_act1,
       .work = {t92_conv1_6_winograd_tiles, t93_conv1_6_winograd_products},
@@ -1076,29 +1056,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv2.conv.weight", NULL, "layer2.0.conv2.bn0",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/64, wino_bias + 352));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[742560] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/72, /*in_channels=*/64, /*out_channels=*/128,
-                                       packed));
-    ops[24].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
-        /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2.conv", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[24].xnn, /*batch_size=*/1, /*input_height=*/392, /*input_width=*/1,
-        /*input=*/t98_layer2_0_conv2_conv_winograd_tiles,
-        /*output=*/t99_layer2_0_conv2_conv_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2.conv", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
+      /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2.conv", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[24].xnn, /*batch_size=*/1, /*input_height=*/392, /*input_width=*/1,
+      /*input=*/t98_layer2_0_conv2_conv_winograd_tiles,
+      /*output=*/t99_layer2_0_conv2_conv_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2.conv", "setup", s);
   ops[24] = (timmc_op){.xnn = ops[24].xnn, .packed = ops[24].packed,
       .kernel = timmc_kernel_wino, .a = t25_layer2_0_act1, .b = wino_bias + 352, .y = t26_layer2_0_conv2_act0,
       .work = {t98_layer2_0_conv2_conv_winograd_tiles, t99_layer2_0_conv2_conv_winograd_products},
@@ -1279,29 +1249,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.conv.weight", NULL, "layer2.1.conv2.bn0",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/64, wino_bias + 608));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[742560] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/72, /*in_channels=*/64, /*out_channels=*/128,
-                                       packed));
-    ops[36].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
-        /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2.conv", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[36].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t100_layer2_1_conv2_conv_winograd_tiles,
-        /*output=*/t101_layer2_1_conv2_conv_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2.conv", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
+      /*group_input_channels=*/64, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/9216, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2.conv", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[36].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t100_layer2_1_conv2_conv_winograd_tiles,
+      /*output=*/t101_layer2_1_conv2_conv_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2.conv", "setup", s);
   ops[36] = (timmc_op){.xnn = ops[36].xnn, .packed = ops[36].packed,
       .kernel = timmc_kernel_wino, .a = t37_layer2_1_act1, .b = wino_bias + 608, .y = t38_layer2_1_conv2_act0,
       .work = {t100_layer2_1_conv2_conv_winograd_tiles, t101_layer2_1_conv2_conv_winograd_products},
@@ -1425,29 +1385,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv2.conv.weight", NULL, "layer3.0.conv2.bn0",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/128, wino_bias + 864));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[2662560] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/72, /*in_channels=*/128, /*out_channels=*/256,
-                                       packed));
-    ops[45].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
-        /*group_input_channels=*/128, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
-        /*output_channel_stride=*/18432, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2.conv", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[45].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t102_layer3_0_conv2_conv_winograd_tiles,
-        /*output=*/t103_layer3_0_conv2_conv_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2.conv", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
+      /*group_input_channels=*/128, /*group_output_channels=*/256, /*input_channel_stride=*/9216,
+      /*output_channel_stride=*/18432, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2.conv", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[45].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t102_layer3_0_conv2_conv_winograd_tiles,
+      /*output=*/t103_layer3_0_conv2_conv_winograd_products, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2.conv", "setup", s);
   ops[45] = (timmc_op){.xnn = ops[45].xnn, .packed = ops[45].packed,
       .kernel = timmc_kernel_wino, .a = t46_layer3_0_act1, .b = wino_bias + 864, .y = t47_layer3_0_conv2_act0,
       .work = {t102_layer3_0_conv2_conv_winograd_tiles, t103_layer3_0_conv2_conv_winograd_products},

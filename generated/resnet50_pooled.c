@@ -698,29 +698,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.weight", NULL, "layer1.0.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 0));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[220480] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/64, /*out_channels=*/64,
-                                       packed));
-    ops[3].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
-        /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[3].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
-        /*input=*/t73_layer1_0_conv2_winograd_tiles, /*output=*/t74_layer1_0_conv2_winograd_products,
-        threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
+      /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[3].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
+      /*input=*/t73_layer1_0_conv2_winograd_tiles, /*output=*/t74_layer1_0_conv2_winograd_products,
+      threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "setup", s);
   ops[3] = (timmc_op){.xnn = ops[3].xnn, .packed = ops[3].packed,
       .kernel = timmc_kernel_wino, .a = t4_layer1_0_act1, .b = wino_bias + 0, .y = t5_layer1_0_act2,
       .work = {t73_layer1_0_conv2_winograd_tiles, t74_layer1_0_conv2_winograd_products},
@@ -831,29 +821,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.weight", NULL, "layer1.1.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 64));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[220480] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/64, /*out_channels=*/64,
-                                       packed));
-    ops[8].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
-        /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[8].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
-        /*input=*/t75_layer1_1_conv2_winograd_tiles, /*output=*/t76_layer1_1_conv2_winograd_products,
-        threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
+      /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[8].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
+      /*input=*/t75_layer1_1_conv2_winograd_tiles, /*output=*/t76_layer1_1_conv2_winograd_products,
+      threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
   ops[8] = (timmc_op){.xnn = ops[8].xnn, .packed = ops[8].packed,
       .kernel = timmc_kernel_wino, .a = t9_layer1_1_act1, .b = wino_bias + 64, .y = t10_layer1_1_act2,
       .work = {t75_layer1_1_conv2_winograd_tiles, t76_layer1_1_conv2_winograd_products},
@@ -934,29 +914,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv2.weight", NULL, "layer1.2.bn2",
       /*out_channels=*/64, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/64, wino_bias + 128));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[220480] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/64, /*out_channels=*/64,
-                                       packed));
-    ops[12].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
-        /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[12].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
-        /*input=*/t77_layer1_2_conv2_winograd_tiles, /*output=*/t78_layer1_2_conv2_winograd_products,
-        threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/64, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
+      /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[12].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/1,
+      /*input=*/t77_layer1_2_conv2_winograd_tiles, /*output=*/t78_layer1_2_conv2_winograd_products,
+      threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.conv2", "setup", s);
   ops[12] = (timmc_op){.xnn = ops[12].xnn, .packed = ops[12].packed,
       .kernel = timmc_kernel_wino, .a = t13_layer1_2_act1, .b = wino_bias + 128, .y = t14_layer1_2_act2,
       .work = {t77_layer1_2_conv2_winograd_tiles, t78_layer1_2_conv2_winograd_products},
@@ -1167,29 +1137,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.weight", NULL, "layer2.1.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 192));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[734784] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/128,
-                                       packed));
-    ops[21].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[21].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t79_layer2_1_conv2_winograd_tiles, /*output=*/t80_layer2_1_conv2_winograd_products,
-        threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[21].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t79_layer2_1_conv2_winograd_tiles, /*output=*/t80_layer2_1_conv2_winograd_products,
+      threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "setup", s);
   ops[21] = (timmc_op){.xnn = ops[21].xnn, .packed = ops[21].packed,
       .kernel = timmc_kernel_wino, .a = t22_layer2_1_act1, .b = wino_bias + 192, .y = t23_layer2_1_act2,
       .work = {t79_layer2_1_conv2_winograd_tiles, t80_layer2_1_conv2_winograd_products},
@@ -1270,29 +1230,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv2.weight", NULL, "layer2.2.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 320));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[734784] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/128,
-                                       packed));
-    ops[25].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[25].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t81_layer2_2_conv2_winograd_tiles, /*output=*/t82_layer2_2_conv2_winograd_products,
-        threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[25].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t81_layer2_2_conv2_winograd_tiles, /*output=*/t82_layer2_2_conv2_winograd_products,
+      threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.conv2", "setup", s);
   ops[25] = (timmc_op){.xnn = ops[25].xnn, .packed = ops[25].packed,
       .kernel = timmc_kernel_wino, .a = t26_layer2_2_act1, .b = wino_bias + 320, .y = t27_layer2_2_act2,
       .work = {t81_layer2_2_conv2_winograd_tiles, t82_layer2_2_conv2_winograd_products},
@@ -1373,29 +1323,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv2.weight", NULL, "layer2.3.bn2",
       /*out_channels=*/128, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/128, wino_bias + 448));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[734784] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/128, /*out_channels=*/128,
-                                       packed));
-    ops[29].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
-        /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[29].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-        /*input=*/t83_layer2_3_conv2_winograd_tiles, /*output=*/t84_layer2_3_conv2_winograd_products,
-        threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/128, /*group_output_channels=*/128, /*input_channel_stride=*/4608,
+      /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[29].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
+      /*input=*/t83_layer2_3_conv2_winograd_tiles, /*output=*/t84_layer2_3_conv2_winograd_products,
+      threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.conv2", "setup", s);
   ops[29] = (timmc_op){.xnn = ops[29].xnn, .packed = ops[29].packed,
       .kernel = timmc_kernel_wino, .a = t30_layer2_3_act1, .b = wino_bias + 448, .y = t31_layer2_3_act2,
       .work = {t83_layer2_3_conv2_winograd_tiles, t84_layer2_3_conv2_winograd_products},

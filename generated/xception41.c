@@ -923,29 +923,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "stem.1.conv.weight", NULL, "stem.1.bn",
       /*out_channels=*/64, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/0.001));
   TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/64, /*group_input_channels=*/32, wino_bias + 0));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/0)) {
-    static float packed[111936] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/36, /*in_channels=*/32, /*out_channels=*/64,
-                                       packed));
-    ops[1].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
-        /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/1152,
-        /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("stem.1.conv", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[1].xnn, /*batch_size=*/1, /*input_height=*/75, /*input_width=*/1,
-        /*input=*/t111_stem_1_conv_winograd_tiles, /*output=*/t112_stem_1_conv_winograd_products,
-        threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("stem.1.conv", "setup", s);
-  }
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/36,
+      /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/1152,
+      /*output_channel_stride=*/2304, w->kernel, NULL, /*output_min=*/-INFINITY,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("stem.1.conv", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[1].xnn, /*batch_size=*/1, /*input_height=*/75, /*input_width=*/1,
+      /*input=*/t111_stem_1_conv_winograd_tiles, /*output=*/t112_stem_1_conv_winograd_products,
+      threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("stem.1.conv", "setup", s);
   ops[1] = (timmc_op){.xnn = ops[1].xnn, .packed = ops[1].packed,
       .kernel = timmc_kernel_wino, .a = t2_stem_0, .b = wino_bias + 0, .y = t3_stem_1,
       .work = {t111_stem_1_conv_winograd_tiles, t112_stem_1_conv_winograd_products},

@@ -352,7 +352,9 @@ end
 -- Winograd F(4x4, 3x3) (the winograd pass): a runtime kernel that runs
 -- its transforms block by block around the products over channels: timmc's
 -- GEMM where it is built, the CPU has it and the cost model chose it
--- (pick_kernels.lua), XNNPACK's grouped 1x1 convolution otherwise
+-- (pick_kernels.lua), XNNPACK's grouped 1x1 convolution otherwise. Only a
+-- chosen layer gets the GEMM's static weights (4x a direct layer's: 36
+-- products a channel pair), so TIMMC_GEMM=all leaves the others to XNNPACK.
 function emit.wino_conv(node, ctx)
   local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
   local v, m = ctx.at(node.work[1]), ctx.at(node.work[2])
@@ -373,12 +375,15 @@ function emit.wino_conv(node, ctx)
     "    ops[%d].packed = packed;",
     "  } else\n#endif\n  {\n" }, "\n")
   local floats = products * (cout_g + 31) // 32 * 32 * (cin_g + 1)
+  local products_op = xnn
+  if pick.wino_products_chosen(node) then
+    products_op = string.format(gemm, 1, floats, products, cin_g, cout_g, ctx.op) ..
+      xnn:gsub("\n  ", "\n    "):gsub("^  ", "    ") .. "  }\n"
+  end
   return load_conv(node) ..
     string.format("  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/%d, " ..
                   "/*group_input_channels=*/%d, %s));\n", node.cout, cin_g, bias) ..
-    string.format(gemm, pick.wino_products_chosen(node) and 1 or 0, floats, products, cin_g,
-                  cout_g, ctx.op) ..
-    xnn:gsub("\n  ", "\n    "):gsub("^  ", "    ") .. "  }\n" ..
+    products_op ..
     string.format("  ops[%d] = (timmc_op){.xnn = ops[%d].xnn, .packed = ops[%d].packed,\n" ..
                   "      .kernel = timmc_kernel_wino, .a = %s, .b = %s, .y = %s,\n" ..
                   "      .work = {%s, %s},\n" ..
