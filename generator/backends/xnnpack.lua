@@ -367,7 +367,7 @@ function emit.wino_conv(node, ctx)
                                  v, m, "NULL"), v, m)
   local gemm = table.concat({
     "#if TIMMC_GEMM_BUILT",
-    "  if (timmc_gemm_use(/*chosen=*/%d)) {",
+    "  if (timmc_gemm_use(/*chosen=*/1)) {",
     "    static float packed[%d] __attribute__((aligned(64)));",
     "    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/%d, /*in_channels=*/%d, " ..
     "/*out_channels=*/%d,",
@@ -377,7 +377,7 @@ function emit.wino_conv(node, ctx)
   local floats = products * (cout_g + 31) // 32 * 32 * (cin_g + 1)
   local products_op = xnn
   if pick.wino_products_chosen(node) then
-    products_op = string.format(gemm, 1, floats, products, cin_g, cout_g, ctx.op) ..
+    products_op = string.format(gemm, floats, products, cin_g, cout_g, ctx.op) ..
       xnn:gsub("\n  ", "\n    "):gsub("^  ", "    ") .. "  }\n"
   end
   return load_conv(node) ..

@@ -1,7 +1,9 @@
 -- pick_kernels: which layers run timmc's own kernels instead of XNNPACK's
 -- operator, by a cost model checked against XNNPACK layer by layer
--- (bench/gemm_layers.sh prints both). Today one kernel: timmc's GEMM for 1x1
--- and 3x3 convolutions (runtime/timmc_gemm.c, AVX-512 CPUs). The generator
+-- (bench/gemm_layers.sh prints both). Today one kernel, timmc's GEMM
+-- (runtime/timmc_gemm.c, AVX-512 CPUs), in three uses: 1x1 and 3x3
+-- convolutions, the same in groups of 24 channels, and Winograd's products
+-- between timmc_kernel_wino's transforms. The generator
 -- does not know the CPU the model will run on, so the choice is a hint: the
 -- emitted code takes the kernel where the cost model chose it and the CPU
 -- has it, XNNPACK's operator otherwise (and everywhere under
@@ -99,10 +101,11 @@ end
 -- block's tiles x in channels by in x out channels): timmc's GEMM takes
 -- each product's rows in one task of up to 48, every weight once, where
 -- XNNPACK's 7-row tiles read a product's weights again for every 7 tiles.
--- Measured in-model (bench/gemm_layers.sh, both ways; 1 thread): the
--- fewer the tiles, the more timmc's GEMM gains (resnet50's 14x14 layers: 16
--- tiles of 256 channels), while at 49 tiles and more XNNPACK's kernel,
--- whose weights then stay in cache, is as fast or faster.
+-- Measured in-model (bench/gemm_layers.sh, both ways): at 16 tiles timmc's
+-- GEMM is 1.24-1.54x faster at 1 thread and 1.40x at 2 (resnet50's 14x14
+-- layers of 256 channels; resnest26d's in 2 groups 1.21x and 1.31x at 2
+-- threads); at 49 tiles 0.87-0.95x and 1.01x; at 196, 0.77-0.91x at 1
+-- thread but 1.19x at 2. Up to 48 tiles it wins at both thread counts.
 pick.WINO_ROWS = 48
 
 function pick.wino_products_applies(node)
