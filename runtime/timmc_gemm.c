@@ -305,24 +305,20 @@ TARGET static void gemm24_task(void *ctx, size_t m0, size_t g0, size_t mcount, s
  * goes through every panel while its inputs stay in L1. */
 #define ROWS_TASK (4 * MR)
 
-static const float *product_at(const float *base, size_t pos_stride, size_t row_stride,
-                               size_t groups, size_t width, size_t G, size_t r) {
-  return base + G / groups * pos_stride + r * row_stride + G % groups * width;
-}
-
 TARGET static void products_task(void *ctx, size_t G, size_t r0, size_t count) {
   const timmc_products *p = ctx;
   const size_t panels = (p->cout + NR - 1) / NR;
   const float *packed = p->packed + G * panels * (1 + p->cin) * NR;
+  const float *a0 = p->a + G * p->cin;
+  float *c0 = p->y + G * p->cout;
   const __m512 lo = _mm512_set1_ps(-__builtin_inff()), hi = _mm512_set1_ps(__builtin_inff());
   for (size_t q = 0; q < (count + MR - 1) / MR; q++) {
     const size_t r = r0 + tile_start(q, count), mr = r0 + tile_start(q + 1, count) - r;
     const float *a[MR];
     float *c[MR];
     for (size_t i = 0; i < mr; i++) {
-      a[i] = product_at(p->a, p->a_pos_stride, p->a_row_stride, p->groups, p->cin, G, r + i);
-      c[i] = (float *)product_at(p->y, p->y_pos_stride, p->y_row_stride, p->groups, p->cout,
-                                 G, r + i);
+      a[i] = a0 + (r + i) * p->products * p->cin;
+      c[i] = c0 + (r + i) * p->products * p->cout;
     }
     for (size_t j = 0; j < panels; j++) {
       float *cj[MR];
@@ -334,8 +330,8 @@ TARGET static void products_task(void *ctx, size_t G, size_t r0, size_t count) {
 }
 
 int timmc_gemm_products(const timmc_products *p, pthreadpool_t pool) {
-  pthreadpool_parallelize_2d_tile_1d(pool, products_task, (void *)p, p->positions * p->groups,
-                                     p->rows, even_split(p->rows, ROWS_TASK),
+  pthreadpool_parallelize_2d_tile_1d(pool, products_task, (void *)p, p->products, p->rows,
+                                     even_split(p->rows, ROWS_TASK),
                                      PTHREADPOOL_FLAG_DISABLE_DENORMALS);
   return TIMMC_OK;
 }

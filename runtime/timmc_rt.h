@@ -136,14 +136,12 @@ int timmc_gemm24_pack(const timmc_scratch *w, int groups, int in_channels, int k
 size_t timmc_gemm_products_floats(size_t products, size_t cin, size_t cout);
 int timmc_gemm_products_pack(const float *kernel, size_t products, size_t cin, size_t cout,
                              float *packed);
-/* Where each product's rows are: the first of product p (of positions),
- * group g (of groups), row r at base + p * pos_stride + r * row_stride + g *
- * channels, cin channels in a, cout in y. */
+/* Row r of product G is a + (r * products + G) * cin and y + (r * products
+ * + G) * cout: Winograd's [rows][36 x groups][channels] buffers. */
 typedef struct timmc_products {
   const float *packed, *a;
   float *y;
-  size_t positions, groups, cin, cout, rows;
-  size_t a_pos_stride, a_row_stride, y_pos_stride, y_row_stride;
+  size_t products, cin, cout, rows;
 } timmc_products;
 int timmc_gemm_products(const timmc_products *p, pthreadpool_t pool);
 /* Whether a layer runs timmc_kernel_gemm: the CPU has it (AVX-512F), and the

@@ -207,9 +207,8 @@ int timmc_kernel_wino(const timmc_op *op, pthreadpool_t pool) {
     if (op->packed) { /* the block's tiles, not the padding past the last */
       const size_t groups = op->dims[10];
       const size_t rows = g.tiles - g.first < g.block ? g.tiles - g.first : g.block;
-      const timmc_products p = {op->packed, op->work[0], op->work[1], ALPHA * ALPHA, groups,
-                                g.cin / groups, g.cout / groups, rows,
-                                g.cin, ALPHA * ALPHA * g.cin, g.cout, ALPHA * ALPHA * g.cout};
+      const timmc_products p = {op->packed, op->work[0], op->work[1], ALPHA * ALPHA * groups,
+                                g.cin / groups, g.cout / groups, rows};
       TIMMC_TRY(timmc_gemm_products(&p, pool));
     } else {
       const enum xnn_status s = xnn_run_operator(op->xnn, pool);

@@ -37,8 +37,9 @@ end
 --   into even tiles (10, 10, 10, 10 and 9 for 49, not 12 x 4 and 1),
 --   XNNPACK takes 1.11-1.24x timmc's time on every such 1x1 layer of
 --   resnet50 (bench/gemm_layers.sh, 1 thread: 512 to 2048 channels, weights
---   of 1 to 8 MiB; 1.17x in geometric mean, XNN_FEW); from 64 pixels up the
---   two are within 0.95-1.02x of each other unless the weights spill.
+--   of 1 to 8 MiB; 1.17x in geometric mean, XNN_FEW); from 64 pixels up
+--   the shape classes measure 0.88-1.07x at 1 thread unless the weights
+--   spill (docs/speed.md).
 --   (Smaller weights, such as densenet121's 7x7 layers, were not measured:
 --   they keep the rule above.)
 local FLOPS_PER_MS = 2e8 -- 2 threads
