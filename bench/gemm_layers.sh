@@ -55,15 +55,7 @@ for spec in "$@"; do
       per_module "$out/$name.$mode.$r" > "$out/$name.$mode.$r.ms"
     done
     join "$out/$name.none.$r.ms" "$out/$name.all.$r.ms"
-  done | sort | awk '
-    { n[$1]++; x[$1, n[$1]] = $2; g[$1, n[$1]] = $3; q[$1, n[$1]] = $2 / $3 }
-    function med(a, k, c,   i, j, t, v) {
-      for (i = 1; i <= c; i++) v[i] = a[k, i]
-      for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-      return v[int((c + 1) / 2)]
-    }
-    END { for (k in n) printf "%s %.4f %.4f %.4f\n", k, med(x, k, n[k]), med(g, k, n[k]), med(q, k, n[k]) }' |
-    sort | join - "$out/$name.gemm_layers" > "$out/$name.gemm_joined"
+  done | median_rounds | join - "$out/$name.gemm_layers" > "$out/$name.gemm_joined"
   while read -r layer xnn gemm ratio px cin cout s k auto; do
     printf '%-40s %-24s %9.3f %9.3f %6.2fx  %s\n' "$layer" "$px $k $cin->$cout s$s" "$xnn" \
       "$gemm" "$ratio" "$auto"

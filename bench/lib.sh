@@ -1,5 +1,6 @@
 # lib.sh: what the benchmarks (bench.sh, bound.sh, wino_layers.sh,
-# gemm_layers.sh, profile.sh) share; sourced from the project root.
+# gemm_layers.sh, elementwise_layers.sh, profile.sh) share; sourced from the
+# project root.
 
 # bench_options OPTSTRING "$@": -t THREADS, -n RUNS, -r ROUNDS (defaults
 # $default_threads or 2, 10, 3) into threads, runs, rounds (threads may be a
@@ -26,6 +27,23 @@ bench_options() {
 # reports (steps of one module summed), "module ms" sorted by module.
 per_module() {
   cat "$@" | awk 'NF == 4 && $1 ~ /^[0-9]+$/ { s[$2] += $3 } END { for (k in s) print k, s[k] }' |
+    sort
+}
+
+# median_rounds: lines "module a_ms b_ms", one per module and round, to
+# "module a b ratio": the medians over rounds of each way's ms and of the
+# rounds' a / b, sorted by module. A time under the profile's resolution
+# (0.0001 ms) counts as half of it.
+median_rounds() {
+  sort | awk '
+    function at_least(v) { return v > 0.00005 ? v : 0.00005 }
+    { n[$1]++; x[$1, n[$1]] = $2; g[$1, n[$1]] = $3; q[$1, n[$1]] = at_least($2) / at_least($3) }
+    function med(a, k, c,   i, j, t, v) {
+      for (i = 1; i <= c; i++) v[i] = a[k, i]
+      for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+      return v[int((c + 1) / 2)]
+    }
+    END { for (k in n) printf "%s %.4f %.4f %.4f\n", k, med(x, k, n[k]), med(g, k, n[k]), med(q, k, n[k]) }' |
     sort
 }
 

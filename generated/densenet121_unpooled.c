@@ -1622,6 +1622,7 @@ static const timmc_output features_output =
 static const timmc_output pre_logits_output =
     {{"features.norm5", 1024, 32, 7, 7}, 4, {2, 1024, 7, 7}};
 static float wino_bias[1344]; /* Winograd convolutions' biases */
+static float affine[68796]; /* per-channel affines' clamps, scales and shifts */
 
 /* Creates every operator with its weights and binds it to its arena slots. */
 static int create_ops(const timmc_st *st, timmc_scratch *w) {
@@ -1658,19 +1659,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer1.norm1: batchnorm features.denseblock1.denselayer1.norm1 as a per-channel affine, relu; [2,56,56,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer1.norm1", /*channels=*/64, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/64,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[2].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t4_features_denseblock1_denselayer1,
-      /*output=*/t5_features_denseblock1_denselayer1_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/64, /*min=*/0.0f, /*max=*/INFINITY, affine + 0);
+    ops[2] = (timmc_op){.kernel = timmc_kernel_affine, .a = t4_features_denseblock1_denselayer1, .b = affine + 0, .y = t5_features_denseblock1_denselayer1_norm1,
+        .dims = {/*pixels=*/6272, /*channels=*/64, /*in_stride=*/256, /*out_stride=*/64}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/64,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[2].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t4_features_denseblock1_denselayer1,
+        /*output=*/t5_features_denseblock1_denselayer1_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer1.norm1", "setup", s);
+  }
 
   /* features.denseblock1.denselayer1.conv1: conv 1x1 64->128 s1, features.denseblock1.denselayer1.norm2 folded, relu; [2,56,56,64] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer1.conv1.weight", NULL, "features.denseblock1.denselayer1.norm2",
@@ -1738,19 +1745,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer2.norm1: batchnorm features.denseblock1.denselayer2.norm1 as a per-channel affine, relu; [2,56,56,96] -> [2,56,56,96] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer2.norm1", /*channels=*/96, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/96,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[5].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t8_features_denseblock1_denselayer2,
-      /*output=*/t9_features_denseblock1_denselayer2_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/96, /*min=*/0.0f, /*max=*/INFINITY, affine + 130);
+    ops[5] = (timmc_op){.kernel = timmc_kernel_affine, .a = t8_features_denseblock1_denselayer2, .b = affine + 130, .y = t9_features_denseblock1_denselayer2_norm1,
+        .dims = {/*pixels=*/6272, /*channels=*/96, /*in_stride=*/256, /*out_stride=*/96}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/96,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[5].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t8_features_denseblock1_denselayer2,
+        /*output=*/t9_features_denseblock1_denselayer2_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer2.norm1", "setup", s);
+  }
 
   /* features.denseblock1.denselayer2.conv1: conv 1x1 96->128 s1, features.denseblock1.denselayer2.norm2 folded, relu; [2,56,56,96] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer2.conv1.weight", NULL, "features.denseblock1.denselayer2.norm2",
@@ -1818,19 +1831,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer3.norm1: batchnorm features.denseblock1.denselayer3.norm1 as a per-channel affine, relu; [2,56,56,128] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer3.norm1", /*channels=*/128, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[8].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t12_features_denseblock1_denselayer3,
-      /*output=*/t13_features_denseblock1_denselayer3_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/128, /*min=*/0.0f, /*max=*/INFINITY, affine + 324);
+    ops[8] = (timmc_op){.kernel = timmc_kernel_affine, .a = t12_features_denseblock1_denselayer3, .b = affine + 324, .y = t13_features_denseblock1_denselayer3_norm1,
+        .dims = {/*pixels=*/6272, /*channels=*/128, /*in_stride=*/256, /*out_stride=*/128}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[8].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t12_features_denseblock1_denselayer3,
+        /*output=*/t13_features_denseblock1_denselayer3_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer3.norm1", "setup", s);
+  }
 
   /* features.denseblock1.denselayer3.conv1: conv 1x1 128->128 s1, features.denseblock1.denselayer3.norm2 folded, relu; [2,56,56,128] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer3.conv1.weight", NULL, "features.denseblock1.denselayer3.norm2",
@@ -1898,19 +1917,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer4.norm1: batchnorm features.denseblock1.denselayer4.norm1 as a per-channel affine, relu; [2,56,56,160] -> [2,56,56,160] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer4.norm1", /*channels=*/160, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/160,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[11].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t16_features_denseblock1_denselayer4,
-      /*output=*/t17_features_denseblock1_denselayer4_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/160, /*min=*/0.0f, /*max=*/INFINITY, affine + 582);
+    ops[11] = (timmc_op){.kernel = timmc_kernel_affine, .a = t16_features_denseblock1_denselayer4, .b = affine + 582, .y = t17_features_denseblock1_denselayer4_norm1,
+        .dims = {/*pixels=*/6272, /*channels=*/160, /*in_stride=*/256, /*out_stride=*/160}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/160,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[11].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t16_features_denseblock1_denselayer4,
+        /*output=*/t17_features_denseblock1_denselayer4_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer4.norm1", "setup", s);
+  }
 
   /* features.denseblock1.denselayer4.conv1: conv 1x1 160->128 s1, features.denseblock1.denselayer4.norm2 folded, relu; [2,56,56,160] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer4.conv1.weight", NULL, "features.denseblock1.denselayer4.norm2",
@@ -1978,19 +2003,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer5.norm1: batchnorm features.denseblock1.denselayer5.norm1 as a per-channel affine, relu; [2,56,56,192] -> [2,56,56,192] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer5.norm1", /*channels=*/192, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[14].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t20_features_denseblock1_denselayer5,
-      /*output=*/t21_features_denseblock1_denselayer5_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/192, /*min=*/0.0f, /*max=*/INFINITY, affine + 904);
+    ops[14] = (timmc_op){.kernel = timmc_kernel_affine, .a = t20_features_denseblock1_denselayer5, .b = affine + 904, .y = t21_features_denseblock1_denselayer5_norm1,
+        .dims = {/*pixels=*/6272, /*channels=*/192, /*in_stride=*/256, /*out_stride=*/192}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[14].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t20_features_denseblock1_denselayer5,
+        /*output=*/t21_features_denseblock1_denselayer5_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer5.norm1", "setup", s);
+  }
 
   /* features.denseblock1.denselayer5.conv1: conv 1x1 192->128 s1, features.denseblock1.denselayer5.norm2 folded, relu; [2,56,56,192] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer5.conv1.weight", NULL, "features.denseblock1.denselayer5.norm2",
@@ -2058,19 +2089,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock1.denselayer6.norm1: batchnorm features.denseblock1.denselayer6.norm1 as a per-channel affine, relu; [2,56,56,224] -> [2,56,56,224] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock1.denselayer6.norm1", /*channels=*/224, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/224,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/224, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[17].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t24_features_denseblock1_denselayer6,
-      /*output=*/t25_features_denseblock1_denselayer6_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/224, /*min=*/0.0f, /*max=*/INFINITY, affine + 1290);
+    ops[17] = (timmc_op){.kernel = timmc_kernel_affine, .a = t24_features_denseblock1_denselayer6, .b = affine + 1290, .y = t25_features_denseblock1_denselayer6_norm1,
+        .dims = {/*pixels=*/6272, /*channels=*/224, /*in_stride=*/256, /*out_stride=*/224}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/224,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/224, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[17].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[17].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t24_features_denseblock1_denselayer6,
+        /*output=*/t25_features_denseblock1_denselayer6_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock1.denselayer6.norm1", "setup", s);
+  }
 
   /* features.denseblock1.denselayer6.conv1: conv 1x1 224->128 s1, features.denseblock1.denselayer6.norm2 folded, relu; [2,56,56,224] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock1.denselayer6.conv1.weight", NULL, "features.denseblock1.denselayer6.norm2",
@@ -2138,18 +2175,24 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.transition1.norm: batchnorm features.transition1.norm as a per-channel affine, relu; [2,56,56,256] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition1.norm", /*channels=*/256, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/256,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.transition1.norm", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[20].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t28_features_denseblock1, /*output=*/t29_features_transition1_norm, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.transition1.norm", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/256, /*min=*/0.0f, /*max=*/INFINITY, affine + 1740);
+    ops[20] = (timmc_op){.kernel = timmc_kernel_affine, .a = t28_features_denseblock1, .b = affine + 1740, .y = t29_features_transition1_norm,
+        .dims = {/*pixels=*/6272, /*channels=*/256, /*in_stride=*/256, /*out_stride=*/256}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/256,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.transition1.norm", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[20].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t28_features_denseblock1, /*output=*/t29_features_transition1_norm, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.transition1.norm", "setup", s);
+  }
 
   /* features.transition1.conv: conv 1x1 256->128 s1; [2,56,56,256] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.transition1.conv.weight", NULL, NULL,
@@ -2197,19 +2240,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer1.norm1: batchnorm features.denseblock2.denselayer1.norm1 as a per-channel affine, relu; [2,28,28,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer1.norm1", /*channels=*/128, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[23].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t32_features_denseblock2_denselayer1,
-      /*output=*/t33_features_denseblock2_denselayer1_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/128, /*min=*/0.0f, /*max=*/INFINITY, affine + 2254);
+    ops[23] = (timmc_op){.kernel = timmc_kernel_affine, .a = t32_features_denseblock2_denselayer1, .b = affine + 2254, .y = t33_features_denseblock2_denselayer1_norm1,
+        .dims = {/*pixels=*/1568, /*channels=*/128, /*in_stride=*/512, /*out_stride=*/128}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[23].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t32_features_denseblock2_denselayer1,
+        /*output=*/t33_features_denseblock2_denselayer1_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer1.norm1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer1.conv1: conv 1x1 128->128 s1, features.denseblock2.denselayer1.norm2 folded, relu; [2,28,28,128] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer1.conv1.weight", NULL, "features.denseblock2.denselayer1.norm2",
@@ -2267,19 +2316,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer2.norm1: batchnorm features.denseblock2.denselayer2.norm1 as a per-channel affine, relu; [2,28,28,160] -> [2,28,28,160] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer2.norm1", /*channels=*/160, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/160,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[26].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t36_features_denseblock2_denselayer2,
-      /*output=*/t37_features_denseblock2_denselayer2_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/160, /*min=*/0.0f, /*max=*/INFINITY, affine + 2512);
+    ops[26] = (timmc_op){.kernel = timmc_kernel_affine, .a = t36_features_denseblock2_denselayer2, .b = affine + 2512, .y = t37_features_denseblock2_denselayer2_norm1,
+        .dims = {/*pixels=*/1568, /*channels=*/160, /*in_stride=*/512, /*out_stride=*/160}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/160,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[26].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t36_features_denseblock2_denselayer2,
+        /*output=*/t37_features_denseblock2_denselayer2_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer2.norm1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer2.conv1: conv 1x1 160->128 s1, features.denseblock2.denselayer2.norm2 folded, relu; [2,28,28,160] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer2.conv1.weight", NULL, "features.denseblock2.denselayer2.norm2",
@@ -2337,19 +2392,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer3.norm1: batchnorm features.denseblock2.denselayer3.norm1 as a per-channel affine, relu; [2,28,28,192] -> [2,28,28,192] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer3.norm1", /*channels=*/192, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[29].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t40_features_denseblock2_denselayer3,
-      /*output=*/t41_features_denseblock2_denselayer3_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/192, /*min=*/0.0f, /*max=*/INFINITY, affine + 2834);
+    ops[29] = (timmc_op){.kernel = timmc_kernel_affine, .a = t40_features_denseblock2_denselayer3, .b = affine + 2834, .y = t41_features_denseblock2_denselayer3_norm1,
+        .dims = {/*pixels=*/1568, /*channels=*/192, /*in_stride=*/512, /*out_stride=*/192}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[29].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t40_features_denseblock2_denselayer3,
+        /*output=*/t41_features_denseblock2_denselayer3_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer3.norm1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer3.conv1: conv 1x1 192->128 s1, features.denseblock2.denselayer3.norm2 folded, relu; [2,28,28,192] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer3.conv1.weight", NULL, "features.denseblock2.denselayer3.norm2",
@@ -2407,19 +2468,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer4.norm1: batchnorm features.denseblock2.denselayer4.norm1 as a per-channel affine, relu; [2,28,28,224] -> [2,28,28,224] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer4.norm1", /*channels=*/224, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/224,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/224, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[32].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t44_features_denseblock2_denselayer4,
-      /*output=*/t45_features_denseblock2_denselayer4_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/224, /*min=*/0.0f, /*max=*/INFINITY, affine + 3220);
+    ops[32] = (timmc_op){.kernel = timmc_kernel_affine, .a = t44_features_denseblock2_denselayer4, .b = affine + 3220, .y = t45_features_denseblock2_denselayer4_norm1,
+        .dims = {/*pixels=*/1568, /*channels=*/224, /*in_stride=*/512, /*out_stride=*/224}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/224,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/224, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[32].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t44_features_denseblock2_denselayer4,
+        /*output=*/t45_features_denseblock2_denselayer4_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer4.norm1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer4.conv1: conv 1x1 224->128 s1, features.denseblock2.denselayer4.norm2 folded, relu; [2,28,28,224] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer4.conv1.weight", NULL, "features.denseblock2.denselayer4.norm2",
@@ -2477,19 +2544,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer5.norm1: batchnorm features.denseblock2.denselayer5.norm1 as a per-channel affine, relu; [2,28,28,256] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer5.norm1", /*channels=*/256, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/256,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[35].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t48_features_denseblock2_denselayer5,
-      /*output=*/t49_features_denseblock2_denselayer5_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/256, /*min=*/0.0f, /*max=*/INFINITY, affine + 3670);
+    ops[35] = (timmc_op){.kernel = timmc_kernel_affine, .a = t48_features_denseblock2_denselayer5, .b = affine + 3670, .y = t49_features_denseblock2_denselayer5_norm1,
+        .dims = {/*pixels=*/1568, /*channels=*/256, /*in_stride=*/512, /*out_stride=*/256}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/256,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[35].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t48_features_denseblock2_denselayer5,
+        /*output=*/t49_features_denseblock2_denselayer5_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer5.norm1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer5.conv1: conv 1x1 256->128 s1, features.denseblock2.denselayer5.norm2 folded, relu; [2,28,28,256] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer5.conv1.weight", NULL, "features.denseblock2.denselayer5.norm2",
@@ -2547,19 +2620,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer6.norm1: batchnorm features.denseblock2.denselayer6.norm1 as a per-channel affine, relu; [2,28,28,288] -> [2,28,28,288] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer6.norm1", /*channels=*/288, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/288,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/288, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[38].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t52_features_denseblock2_denselayer6,
-      /*output=*/t53_features_denseblock2_denselayer6_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/288, /*min=*/0.0f, /*max=*/INFINITY, affine + 4184);
+    ops[38] = (timmc_op){.kernel = timmc_kernel_affine, .a = t52_features_denseblock2_denselayer6, .b = affine + 4184, .y = t53_features_denseblock2_denselayer6_norm1,
+        .dims = {/*pixels=*/1568, /*channels=*/288, /*in_stride=*/512, /*out_stride=*/288}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/288,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/288, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[38].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t52_features_denseblock2_denselayer6,
+        /*output=*/t53_features_denseblock2_denselayer6_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer6.norm1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer6.conv1: conv 1x1 288->128 s1, features.denseblock2.denselayer6.norm2 folded, relu; [2,28,28,288] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer6.conv1.weight", NULL, "features.denseblock2.denselayer6.norm2",
@@ -2617,19 +2696,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer7.norm1: batchnorm features.denseblock2.denselayer7.norm1 as a per-channel affine, relu; [2,28,28,320] -> [2,28,28,320] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer7.norm1", /*channels=*/320, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/320,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/320, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[41].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t56_features_denseblock2_denselayer7,
-      /*output=*/t57_features_denseblock2_denselayer7_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/320, /*min=*/0.0f, /*max=*/INFINITY, affine + 4762);
+    ops[41] = (timmc_op){.kernel = timmc_kernel_affine, .a = t56_features_denseblock2_denselayer7, .b = affine + 4762, .y = t57_features_denseblock2_denselayer7_norm1,
+        .dims = {/*pixels=*/1568, /*channels=*/320, /*in_stride=*/512, /*out_stride=*/320}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/320,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/320, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[41].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t56_features_denseblock2_denselayer7,
+        /*output=*/t57_features_denseblock2_denselayer7_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer7.norm1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer7.conv1: conv 1x1 320->128 s1, features.denseblock2.denselayer7.norm2 folded, relu; [2,28,28,320] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer7.conv1.weight", NULL, "features.denseblock2.denselayer7.norm2",
@@ -2687,19 +2772,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer8.norm1: batchnorm features.denseblock2.denselayer8.norm1 as a per-channel affine, relu; [2,28,28,352] -> [2,28,28,352] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer8.norm1", /*channels=*/352, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/352,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/352, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[44].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t60_features_denseblock2_denselayer8,
-      /*output=*/t61_features_denseblock2_denselayer8_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/352, /*min=*/0.0f, /*max=*/INFINITY, affine + 5404);
+    ops[44] = (timmc_op){.kernel = timmc_kernel_affine, .a = t60_features_denseblock2_denselayer8, .b = affine + 5404, .y = t61_features_denseblock2_denselayer8_norm1,
+        .dims = {/*pixels=*/1568, /*channels=*/352, /*in_stride=*/512, /*out_stride=*/352}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/352,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/352, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[44].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t60_features_denseblock2_denselayer8,
+        /*output=*/t61_features_denseblock2_denselayer8_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer8.norm1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer8.conv1: conv 1x1 352->128 s1, features.denseblock2.denselayer8.norm2 folded, relu; [2,28,28,352] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer8.conv1.weight", NULL, "features.denseblock2.denselayer8.norm2",
@@ -2757,19 +2848,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer9.norm1: batchnorm features.denseblock2.denselayer9.norm1 as a per-channel affine, relu; [2,28,28,384] -> [2,28,28,384] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer9.norm1", /*channels=*/384, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/384,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[47].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t64_features_denseblock2_denselayer9,
-      /*output=*/t65_features_denseblock2_denselayer9_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/384, /*min=*/0.0f, /*max=*/INFINITY, affine + 6110);
+    ops[47] = (timmc_op){.kernel = timmc_kernel_affine, .a = t64_features_denseblock2_denselayer9, .b = affine + 6110, .y = t65_features_denseblock2_denselayer9_norm1,
+        .dims = {/*pixels=*/1568, /*channels=*/384, /*in_stride=*/512, /*out_stride=*/384}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/384,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[47].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t64_features_denseblock2_denselayer9,
+        /*output=*/t65_features_denseblock2_denselayer9_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer9.norm1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer9.conv1: conv 1x1 384->128 s1, features.denseblock2.denselayer9.norm2 folded, relu; [2,28,28,384] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer9.conv1.weight", NULL, "features.denseblock2.denselayer9.norm2",
@@ -2827,19 +2924,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer10.norm1: batchnorm features.denseblock2.denselayer10.norm1 as a per-channel affine, relu; [2,28,28,416] -> [2,28,28,416] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer10.norm1", /*channels=*/416, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/416,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/416, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[50].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t68_features_denseblock2_denselayer10,
-      /*output=*/t69_features_denseblock2_denselayer10_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/416, /*min=*/0.0f, /*max=*/INFINITY, affine + 6880);
+    ops[50] = (timmc_op){.kernel = timmc_kernel_affine, .a = t68_features_denseblock2_denselayer10, .b = affine + 6880, .y = t69_features_denseblock2_denselayer10_norm1,
+        .dims = {/*pixels=*/1568, /*channels=*/416, /*in_stride=*/512, /*out_stride=*/416}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/416,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/416, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[50].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t68_features_denseblock2_denselayer10,
+        /*output=*/t69_features_denseblock2_denselayer10_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer10.norm1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer10.conv1: conv 1x1 416->128 s1, features.denseblock2.denselayer10.norm2 folded, relu; [2,28,28,416] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer10.conv1.weight", NULL, "features.denseblock2.denselayer10.norm2",
@@ -2897,19 +3000,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer11.norm1: batchnorm features.denseblock2.denselayer11.norm1 as a per-channel affine, relu; [2,28,28,448] -> [2,28,28,448] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer11.norm1", /*channels=*/448, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/448,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/448, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[53].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t72_features_denseblock2_denselayer11,
-      /*output=*/t73_features_denseblock2_denselayer11_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/448, /*min=*/0.0f, /*max=*/INFINITY, affine + 7714);
+    ops[53] = (timmc_op){.kernel = timmc_kernel_affine, .a = t72_features_denseblock2_denselayer11, .b = affine + 7714, .y = t73_features_denseblock2_denselayer11_norm1,
+        .dims = {/*pixels=*/1568, /*channels=*/448, /*in_stride=*/512, /*out_stride=*/448}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/448,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/448, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[53].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t72_features_denseblock2_denselayer11,
+        /*output=*/t73_features_denseblock2_denselayer11_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer11.norm1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer11.conv1: conv 1x1 448->128 s1, features.denseblock2.denselayer11.norm2 folded, relu; [2,28,28,448] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer11.conv1.weight", NULL, "features.denseblock2.denselayer11.norm2",
@@ -2967,19 +3076,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock2.denselayer12.norm1: batchnorm features.denseblock2.denselayer12.norm1 as a per-channel affine, relu; [2,28,28,480] -> [2,28,28,480] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock2.denselayer12.norm1", /*channels=*/480, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[56].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t76_features_denseblock2_denselayer12,
-      /*output=*/t77_features_denseblock2_denselayer12_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/480, /*min=*/0.0f, /*max=*/INFINITY, affine + 8612);
+    ops[56] = (timmc_op){.kernel = timmc_kernel_affine, .a = t76_features_denseblock2_denselayer12, .b = affine + 8612, .y = t77_features_denseblock2_denselayer12_norm1,
+        .dims = {/*pixels=*/1568, /*channels=*/480, /*in_stride=*/512, /*out_stride=*/480}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[56].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t76_features_denseblock2_denselayer12,
+        /*output=*/t77_features_denseblock2_denselayer12_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock2.denselayer12.norm1", "setup", s);
+  }
 
   /* features.denseblock2.denselayer12.conv1: conv 1x1 480->128 s1, features.denseblock2.denselayer12.norm2 folded, relu; [2,28,28,480] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock2.denselayer12.conv1.weight", NULL, "features.denseblock2.denselayer12.norm2",
@@ -3037,18 +3152,24 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.transition2.norm: batchnorm features.transition2.norm as a per-channel affine, relu; [2,28,28,512] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition2.norm", /*channels=*/512, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/512,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.transition2.norm", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[59].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t80_features_denseblock2, /*output=*/t81_features_transition2_norm, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.transition2.norm", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/512, /*min=*/0.0f, /*max=*/INFINITY, affine + 9574);
+    ops[59] = (timmc_op){.kernel = timmc_kernel_affine, .a = t80_features_denseblock2, .b = affine + 9574, .y = t81_features_transition2_norm,
+        .dims = {/*pixels=*/1568, /*channels=*/512, /*in_stride=*/512, /*out_stride=*/512}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/512,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.transition2.norm", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[59].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t80_features_denseblock2, /*output=*/t81_features_transition2_norm, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.transition2.norm", "setup", s);
+  }
 
   /* features.transition2.conv: conv 1x1 512->256 s1; [2,28,28,512] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.transition2.conv.weight", NULL, NULL,
@@ -3097,19 +3218,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer1.norm1: batchnorm features.denseblock3.denselayer1.norm1 as a per-channel affine, relu; [2,14,14,256] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer1.norm1", /*channels=*/256, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/256,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[62].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[62].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t84_features_denseblock3_denselayer1,
-      /*output=*/t85_features_denseblock3_denselayer1_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/256, /*min=*/0.0f, /*max=*/INFINITY, affine + 10600);
+    ops[62] = (timmc_op){.kernel = timmc_kernel_affine, .a = t84_features_denseblock3_denselayer1, .b = affine + 10600, .y = t85_features_denseblock3_denselayer1_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/256, /*in_stride=*/1024, /*out_stride=*/256}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/256,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[62].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[62].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t84_features_denseblock3_denselayer1,
+        /*output=*/t85_features_denseblock3_denselayer1_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer1.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer1.conv1: conv 1x1 256->128 s1, features.denseblock3.denselayer1.norm2 folded, relu; [2,14,14,256] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer1.conv1.weight", NULL, "features.denseblock3.denselayer1.norm2",
@@ -3177,19 +3304,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer2.norm1: batchnorm features.denseblock3.denselayer2.norm1 as a per-channel affine, relu; [2,14,14,288] -> [2,14,14,288] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer2.norm1", /*channels=*/288, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/288,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/288, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[65].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t88_features_denseblock3_denselayer2,
-      /*output=*/t89_features_denseblock3_denselayer2_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/288, /*min=*/0.0f, /*max=*/INFINITY, affine + 11114);
+    ops[65] = (timmc_op){.kernel = timmc_kernel_affine, .a = t88_features_denseblock3_denselayer2, .b = affine + 11114, .y = t89_features_denseblock3_denselayer2_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/288, /*in_stride=*/1024, /*out_stride=*/288}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/288,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/288, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[65].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t88_features_denseblock3_denselayer2,
+        /*output=*/t89_features_denseblock3_denselayer2_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer2.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer2.conv1: conv 1x1 288->128 s1, features.denseblock3.denselayer2.norm2 folded, relu; [2,14,14,288] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer2.conv1.weight", NULL, "features.denseblock3.denselayer2.norm2",
@@ -3257,19 +3390,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer3.norm1: batchnorm features.denseblock3.denselayer3.norm1 as a per-channel affine, relu; [2,14,14,320] -> [2,14,14,320] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer3.norm1", /*channels=*/320, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/320,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/320, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[68].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t92_features_denseblock3_denselayer3,
-      /*output=*/t93_features_denseblock3_denselayer3_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/320, /*min=*/0.0f, /*max=*/INFINITY, affine + 11692);
+    ops[68] = (timmc_op){.kernel = timmc_kernel_affine, .a = t92_features_denseblock3_denselayer3, .b = affine + 11692, .y = t93_features_denseblock3_denselayer3_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/320, /*in_stride=*/1024, /*out_stride=*/320}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/320,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/320, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[68].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t92_features_denseblock3_denselayer3,
+        /*output=*/t93_features_denseblock3_denselayer3_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer3.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer3.conv1: conv 1x1 320->128 s1, features.denseblock3.denselayer3.norm2 folded, relu; [2,14,14,320] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer3.conv1.weight", NULL, "features.denseblock3.denselayer3.norm2",
@@ -3337,19 +3476,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer4.norm1: batchnorm features.denseblock3.denselayer4.norm1 as a per-channel affine, relu; [2,14,14,352] -> [2,14,14,352] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer4.norm1", /*channels=*/352, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/352,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/352, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[71].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[71].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t96_features_denseblock3_denselayer4,
-      /*output=*/t97_features_denseblock3_denselayer4_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/352, /*min=*/0.0f, /*max=*/INFINITY, affine + 12334);
+    ops[71] = (timmc_op){.kernel = timmc_kernel_affine, .a = t96_features_denseblock3_denselayer4, .b = affine + 12334, .y = t97_features_denseblock3_denselayer4_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/352, /*in_stride=*/1024, /*out_stride=*/352}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/352,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/352, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[71].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[71].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t96_features_denseblock3_denselayer4,
+        /*output=*/t97_features_denseblock3_denselayer4_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer4.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer4.conv1: conv 1x1 352->128 s1, features.denseblock3.denselayer4.norm2 folded, relu; [2,14,14,352] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer4.conv1.weight", NULL, "features.denseblock3.denselayer4.norm2",
@@ -3417,19 +3562,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer5.norm1: batchnorm features.denseblock3.denselayer5.norm1 as a per-channel affine, relu; [2,14,14,384] -> [2,14,14,384] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer5.norm1", /*channels=*/384, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/384,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[74].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[74].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t100_features_denseblock3_denselayer5,
-      /*output=*/t101_features_denseblock3_denselayer5_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/384, /*min=*/0.0f, /*max=*/INFINITY, affine + 13040);
+    ops[74] = (timmc_op){.kernel = timmc_kernel_affine, .a = t100_features_denseblock3_denselayer5, .b = affine + 13040, .y = t101_features_denseblock3_denselayer5_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/384, /*in_stride=*/1024, /*out_stride=*/384}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/384,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[74].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[74].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t100_features_denseblock3_denselayer5,
+        /*output=*/t101_features_denseblock3_denselayer5_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer5.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer5.conv1: conv 1x1 384->128 s1, features.denseblock3.denselayer5.norm2 folded, relu; [2,14,14,384] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer5.conv1.weight", NULL, "features.denseblock3.denselayer5.norm2",
@@ -3497,19 +3648,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer6.norm1: batchnorm features.denseblock3.denselayer6.norm1 as a per-channel affine, relu; [2,14,14,416] -> [2,14,14,416] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer6.norm1", /*channels=*/416, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/416,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/416, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[77].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[77].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t104_features_denseblock3_denselayer6,
-      /*output=*/t105_features_denseblock3_denselayer6_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/416, /*min=*/0.0f, /*max=*/INFINITY, affine + 13810);
+    ops[77] = (timmc_op){.kernel = timmc_kernel_affine, .a = t104_features_denseblock3_denselayer6, .b = affine + 13810, .y = t105_features_denseblock3_denselayer6_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/416, /*in_stride=*/1024, /*out_stride=*/416}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/416,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/416, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[77].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[77].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t104_features_denseblock3_denselayer6,
+        /*output=*/t105_features_denseblock3_denselayer6_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer6.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer6.conv1: conv 1x1 416->128 s1, features.denseblock3.denselayer6.norm2 folded, relu; [2,14,14,416] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer6.conv1.weight", NULL, "features.denseblock3.denselayer6.norm2",
@@ -3577,19 +3734,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer7.norm1: batchnorm features.denseblock3.denselayer7.norm1 as a per-channel affine, relu; [2,14,14,448] -> [2,14,14,448] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer7.norm1", /*channels=*/448, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/448,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/448, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[80].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[80].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t108_features_denseblock3_denselayer7,
-      /*output=*/t109_features_denseblock3_denselayer7_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/448, /*min=*/0.0f, /*max=*/INFINITY, affine + 14644);
+    ops[80] = (timmc_op){.kernel = timmc_kernel_affine, .a = t108_features_denseblock3_denselayer7, .b = affine + 14644, .y = t109_features_denseblock3_denselayer7_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/448, /*in_stride=*/1024, /*out_stride=*/448}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/448,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/448, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[80].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[80].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t108_features_denseblock3_denselayer7,
+        /*output=*/t109_features_denseblock3_denselayer7_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer7.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer7.conv1: conv 1x1 448->128 s1, features.denseblock3.denselayer7.norm2 folded, relu; [2,14,14,448] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer7.conv1.weight", NULL, "features.denseblock3.denselayer7.norm2",
@@ -3657,19 +3820,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer8.norm1: batchnorm features.denseblock3.denselayer8.norm1 as a per-channel affine, relu; [2,14,14,480] -> [2,14,14,480] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer8.norm1", /*channels=*/480, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[83].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[83].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t112_features_denseblock3_denselayer8,
-      /*output=*/t113_features_denseblock3_denselayer8_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/480, /*min=*/0.0f, /*max=*/INFINITY, affine + 15542);
+    ops[83] = (timmc_op){.kernel = timmc_kernel_affine, .a = t112_features_denseblock3_denselayer8, .b = affine + 15542, .y = t113_features_denseblock3_denselayer8_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/480, /*in_stride=*/1024, /*out_stride=*/480}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[83].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[83].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t112_features_denseblock3_denselayer8,
+        /*output=*/t113_features_denseblock3_denselayer8_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer8.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer8.conv1: conv 1x1 480->128 s1, features.denseblock3.denselayer8.norm2 folded, relu; [2,14,14,480] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer8.conv1.weight", NULL, "features.denseblock3.denselayer8.norm2",
@@ -3737,19 +3906,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer9.norm1: batchnorm features.denseblock3.denselayer9.norm1 as a per-channel affine, relu; [2,14,14,512] -> [2,14,14,512] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer9.norm1", /*channels=*/512, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/512,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[86].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[86].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t116_features_denseblock3_denselayer9,
-      /*output=*/t117_features_denseblock3_denselayer9_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/512, /*min=*/0.0f, /*max=*/INFINITY, affine + 16504);
+    ops[86] = (timmc_op){.kernel = timmc_kernel_affine, .a = t116_features_denseblock3_denselayer9, .b = affine + 16504, .y = t117_features_denseblock3_denselayer9_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/512, /*in_stride=*/1024, /*out_stride=*/512}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/512,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[86].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[86].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t116_features_denseblock3_denselayer9,
+        /*output=*/t117_features_denseblock3_denselayer9_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer9.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer9.conv1: conv 1x1 512->128 s1, features.denseblock3.denselayer9.norm2 folded, relu; [2,14,14,512] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer9.conv1.weight", NULL, "features.denseblock3.denselayer9.norm2",
@@ -3817,19 +3992,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer10.norm1: batchnorm features.denseblock3.denselayer10.norm1 as a per-channel affine, relu; [2,14,14,544] -> [2,14,14,544] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer10.norm1", /*channels=*/544, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/544,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/544, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[89].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[89].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t120_features_denseblock3_denselayer10,
-      /*output=*/t121_features_denseblock3_denselayer10_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/544, /*min=*/0.0f, /*max=*/INFINITY, affine + 17530);
+    ops[89] = (timmc_op){.kernel = timmc_kernel_affine, .a = t120_features_denseblock3_denselayer10, .b = affine + 17530, .y = t121_features_denseblock3_denselayer10_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/544, /*in_stride=*/1024, /*out_stride=*/544}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/544,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/544, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[89].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[89].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t120_features_denseblock3_denselayer10,
+        /*output=*/t121_features_denseblock3_denselayer10_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer10.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer10.conv1: conv 1x1 544->128 s1, features.denseblock3.denselayer10.norm2 folded, relu; [2,14,14,544] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer10.conv1.weight", NULL, "features.denseblock3.denselayer10.norm2",
@@ -3897,19 +4078,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer11.norm1: batchnorm features.denseblock3.denselayer11.norm1 as a per-channel affine, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer11.norm1", /*channels=*/576, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/576,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[92].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[92].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t124_features_denseblock3_denselayer11,
-      /*output=*/t125_features_denseblock3_denselayer11_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/576, /*min=*/0.0f, /*max=*/INFINITY, affine + 18620);
+    ops[92] = (timmc_op){.kernel = timmc_kernel_affine, .a = t124_features_denseblock3_denselayer11, .b = affine + 18620, .y = t125_features_denseblock3_denselayer11_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/576, /*in_stride=*/1024, /*out_stride=*/576}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/576,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[92].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[92].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t124_features_denseblock3_denselayer11,
+        /*output=*/t125_features_denseblock3_denselayer11_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer11.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer11.conv1: conv 1x1 576->128 s1, features.denseblock3.denselayer11.norm2 folded, relu; [2,14,14,576] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer11.conv1.weight", NULL, "features.denseblock3.denselayer11.norm2",
@@ -3977,19 +4164,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer12.norm1: batchnorm features.denseblock3.denselayer12.norm1 as a per-channel affine, relu; [2,14,14,608] -> [2,14,14,608] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer12.norm1", /*channels=*/608, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/608,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/608, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[95].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[95].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t128_features_denseblock3_denselayer12,
-      /*output=*/t129_features_denseblock3_denselayer12_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/608, /*min=*/0.0f, /*max=*/INFINITY, affine + 19774);
+    ops[95] = (timmc_op){.kernel = timmc_kernel_affine, .a = t128_features_denseblock3_denselayer12, .b = affine + 19774, .y = t129_features_denseblock3_denselayer12_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/608, /*in_stride=*/1024, /*out_stride=*/608}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/608,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/608, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[95].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[95].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t128_features_denseblock3_denselayer12,
+        /*output=*/t129_features_denseblock3_denselayer12_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer12.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer12.conv1: conv 1x1 608->128 s1, features.denseblock3.denselayer12.norm2 folded, relu; [2,14,14,608] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer12.conv1.weight", NULL, "features.denseblock3.denselayer12.norm2",
@@ -4057,19 +4250,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer13.norm1: batchnorm features.denseblock3.denselayer13.norm1 as a per-channel affine, relu; [2,14,14,640] -> [2,14,14,640] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer13.norm1", /*channels=*/640, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/640,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/640, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[98].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[98].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t132_features_denseblock3_denselayer13,
-      /*output=*/t133_features_denseblock3_denselayer13_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/640, /*min=*/0.0f, /*max=*/INFINITY, affine + 20992);
+    ops[98] = (timmc_op){.kernel = timmc_kernel_affine, .a = t132_features_denseblock3_denselayer13, .b = affine + 20992, .y = t133_features_denseblock3_denselayer13_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/640, /*in_stride=*/1024, /*out_stride=*/640}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/640,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/640, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[98].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[98].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t132_features_denseblock3_denselayer13,
+        /*output=*/t133_features_denseblock3_denselayer13_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer13.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer13.conv1: conv 1x1 640->128 s1, features.denseblock3.denselayer13.norm2 folded, relu; [2,14,14,640] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer13.conv1.weight", NULL, "features.denseblock3.denselayer13.norm2",
@@ -4137,19 +4336,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer14.norm1: batchnorm features.denseblock3.denselayer14.norm1 as a per-channel affine, relu; [2,14,14,672] -> [2,14,14,672] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer14.norm1", /*channels=*/672, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[101].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[101].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t136_features_denseblock3_denselayer14,
-      /*output=*/t137_features_denseblock3_denselayer14_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/672, /*min=*/0.0f, /*max=*/INFINITY, affine + 22274);
+    ops[101] = (timmc_op){.kernel = timmc_kernel_affine, .a = t136_features_denseblock3_denselayer14, .b = affine + 22274, .y = t137_features_denseblock3_denselayer14_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/672, /*in_stride=*/1024, /*out_stride=*/672}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[101].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[101].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t136_features_denseblock3_denselayer14,
+        /*output=*/t137_features_denseblock3_denselayer14_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer14.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer14.conv1: conv 1x1 672->128 s1, features.denseblock3.denselayer14.norm2 folded, relu; [2,14,14,672] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer14.conv1.weight", NULL, "features.denseblock3.denselayer14.norm2",
@@ -4217,19 +4422,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer15.norm1: batchnorm features.denseblock3.denselayer15.norm1 as a per-channel affine, relu; [2,14,14,704] -> [2,14,14,704] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer15.norm1", /*channels=*/704, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/704,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/704, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[104].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[104].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t140_features_denseblock3_denselayer15,
-      /*output=*/t141_features_denseblock3_denselayer15_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/704, /*min=*/0.0f, /*max=*/INFINITY, affine + 23620);
+    ops[104] = (timmc_op){.kernel = timmc_kernel_affine, .a = t140_features_denseblock3_denselayer15, .b = affine + 23620, .y = t141_features_denseblock3_denselayer15_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/704, /*in_stride=*/1024, /*out_stride=*/704}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/704,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/704, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[104].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[104].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t140_features_denseblock3_denselayer15,
+        /*output=*/t141_features_denseblock3_denselayer15_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer15.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer15.conv1: conv 1x1 704->128 s1, features.denseblock3.denselayer15.norm2 folded, relu; [2,14,14,704] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer15.conv1.weight", NULL, "features.denseblock3.denselayer15.norm2",
@@ -4297,19 +4508,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer16.norm1: batchnorm features.denseblock3.denselayer16.norm1 as a per-channel affine, relu; [2,14,14,736] -> [2,14,14,736] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer16.norm1", /*channels=*/736, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/736,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/736, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[107].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[107].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t144_features_denseblock3_denselayer16,
-      /*output=*/t145_features_denseblock3_denselayer16_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/736, /*min=*/0.0f, /*max=*/INFINITY, affine + 25030);
+    ops[107] = (timmc_op){.kernel = timmc_kernel_affine, .a = t144_features_denseblock3_denselayer16, .b = affine + 25030, .y = t145_features_denseblock3_denselayer16_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/736, /*in_stride=*/1024, /*out_stride=*/736}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/736,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/736, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[107].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[107].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t144_features_denseblock3_denselayer16,
+        /*output=*/t145_features_denseblock3_denselayer16_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer16.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer16.conv1: conv 1x1 736->128 s1, features.denseblock3.denselayer16.norm2 folded, relu; [2,14,14,736] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer16.conv1.weight", NULL, "features.denseblock3.denselayer16.norm2",
@@ -4377,19 +4594,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer17.norm1: batchnorm features.denseblock3.denselayer17.norm1 as a per-channel affine, relu; [2,14,14,768] -> [2,14,14,768] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer17.norm1", /*channels=*/768, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/768,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/768, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[110].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[110].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t148_features_denseblock3_denselayer17,
-      /*output=*/t149_features_denseblock3_denselayer17_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/768, /*min=*/0.0f, /*max=*/INFINITY, affine + 26504);
+    ops[110] = (timmc_op){.kernel = timmc_kernel_affine, .a = t148_features_denseblock3_denselayer17, .b = affine + 26504, .y = t149_features_denseblock3_denselayer17_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/768, /*in_stride=*/1024, /*out_stride=*/768}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/768,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/768, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[110].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[110].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t148_features_denseblock3_denselayer17,
+        /*output=*/t149_features_denseblock3_denselayer17_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer17.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer17.conv1: conv 1x1 768->128 s1, features.denseblock3.denselayer17.norm2 folded, relu; [2,14,14,768] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer17.conv1.weight", NULL, "features.denseblock3.denselayer17.norm2",
@@ -4457,19 +4680,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer18.norm1: batchnorm features.denseblock3.denselayer18.norm1 as a per-channel affine, relu; [2,14,14,800] -> [2,14,14,800] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer18.norm1", /*channels=*/800, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/800,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/800, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[113].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[113].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t152_features_denseblock3_denselayer18,
-      /*output=*/t153_features_denseblock3_denselayer18_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/800, /*min=*/0.0f, /*max=*/INFINITY, affine + 28042);
+    ops[113] = (timmc_op){.kernel = timmc_kernel_affine, .a = t152_features_denseblock3_denselayer18, .b = affine + 28042, .y = t153_features_denseblock3_denselayer18_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/800, /*in_stride=*/1024, /*out_stride=*/800}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/800,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/800, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[113].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[113].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t152_features_denseblock3_denselayer18,
+        /*output=*/t153_features_denseblock3_denselayer18_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer18.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer18.conv1: conv 1x1 800->128 s1, features.denseblock3.denselayer18.norm2 folded, relu; [2,14,14,800] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer18.conv1.weight", NULL, "features.denseblock3.denselayer18.norm2",
@@ -4537,19 +4766,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer19.norm1: batchnorm features.denseblock3.denselayer19.norm1 as a per-channel affine, relu; [2,14,14,832] -> [2,14,14,832] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer19.norm1", /*channels=*/832, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/832,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/832, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[116].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[116].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t156_features_denseblock3_denselayer19,
-      /*output=*/t157_features_denseblock3_denselayer19_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/832, /*min=*/0.0f, /*max=*/INFINITY, affine + 29644);
+    ops[116] = (timmc_op){.kernel = timmc_kernel_affine, .a = t156_features_denseblock3_denselayer19, .b = affine + 29644, .y = t157_features_denseblock3_denselayer19_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/832, /*in_stride=*/1024, /*out_stride=*/832}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/832,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/832, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[116].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[116].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t156_features_denseblock3_denselayer19,
+        /*output=*/t157_features_denseblock3_denselayer19_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer19.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer19.conv1: conv 1x1 832->128 s1, features.denseblock3.denselayer19.norm2 folded, relu; [2,14,14,832] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer19.conv1.weight", NULL, "features.denseblock3.denselayer19.norm2",
@@ -4617,19 +4852,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer20.norm1: batchnorm features.denseblock3.denselayer20.norm1 as a per-channel affine, relu; [2,14,14,864] -> [2,14,14,864] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer20.norm1", /*channels=*/864, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/864,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/864, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[119].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[119].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t160_features_denseblock3_denselayer20,
-      /*output=*/t161_features_denseblock3_denselayer20_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/864, /*min=*/0.0f, /*max=*/INFINITY, affine + 31310);
+    ops[119] = (timmc_op){.kernel = timmc_kernel_affine, .a = t160_features_denseblock3_denselayer20, .b = affine + 31310, .y = t161_features_denseblock3_denselayer20_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/864, /*in_stride=*/1024, /*out_stride=*/864}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/864,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/864, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[119].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[119].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t160_features_denseblock3_denselayer20,
+        /*output=*/t161_features_denseblock3_denselayer20_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer20.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer20.conv1: conv 1x1 864->128 s1, features.denseblock3.denselayer20.norm2 folded, relu; [2,14,14,864] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer20.conv1.weight", NULL, "features.denseblock3.denselayer20.norm2",
@@ -4697,19 +4938,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer21.norm1: batchnorm features.denseblock3.denselayer21.norm1 as a per-channel affine, relu; [2,14,14,896] -> [2,14,14,896] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer21.norm1", /*channels=*/896, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/896,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/896, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[122].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[122].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t164_features_denseblock3_denselayer21,
-      /*output=*/t165_features_denseblock3_denselayer21_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/896, /*min=*/0.0f, /*max=*/INFINITY, affine + 33040);
+    ops[122] = (timmc_op){.kernel = timmc_kernel_affine, .a = t164_features_denseblock3_denselayer21, .b = affine + 33040, .y = t165_features_denseblock3_denselayer21_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/896, /*in_stride=*/1024, /*out_stride=*/896}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/896,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/896, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[122].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[122].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t164_features_denseblock3_denselayer21,
+        /*output=*/t165_features_denseblock3_denselayer21_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer21.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer21.conv1: conv 1x1 896->128 s1, features.denseblock3.denselayer21.norm2 folded, relu; [2,14,14,896] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer21.conv1.weight", NULL, "features.denseblock3.denselayer21.norm2",
@@ -4777,19 +5024,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer22.norm1: batchnorm features.denseblock3.denselayer22.norm1 as a per-channel affine, relu; [2,14,14,928] -> [2,14,14,928] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer22.norm1", /*channels=*/928, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/928,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/928, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[125].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[125].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t168_features_denseblock3_denselayer22,
-      /*output=*/t169_features_denseblock3_denselayer22_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/928, /*min=*/0.0f, /*max=*/INFINITY, affine + 34834);
+    ops[125] = (timmc_op){.kernel = timmc_kernel_affine, .a = t168_features_denseblock3_denselayer22, .b = affine + 34834, .y = t169_features_denseblock3_denselayer22_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/928, /*in_stride=*/1024, /*out_stride=*/928}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/928,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/928, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[125].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[125].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t168_features_denseblock3_denselayer22,
+        /*output=*/t169_features_denseblock3_denselayer22_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer22.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer22.conv1: conv 1x1 928->128 s1, features.denseblock3.denselayer22.norm2 folded, relu; [2,14,14,928] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer22.conv1.weight", NULL, "features.denseblock3.denselayer22.norm2",
@@ -4857,19 +5110,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer23.norm1: batchnorm features.denseblock3.denselayer23.norm1 as a per-channel affine, relu; [2,14,14,960] -> [2,14,14,960] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer23.norm1", /*channels=*/960, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/960,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[128].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[128].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t172_features_denseblock3_denselayer23,
-      /*output=*/t173_features_denseblock3_denselayer23_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/960, /*min=*/0.0f, /*max=*/INFINITY, affine + 36692);
+    ops[128] = (timmc_op){.kernel = timmc_kernel_affine, .a = t172_features_denseblock3_denselayer23, .b = affine + 36692, .y = t173_features_denseblock3_denselayer23_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/960, /*in_stride=*/1024, /*out_stride=*/960}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/960,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[128].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[128].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t172_features_denseblock3_denselayer23,
+        /*output=*/t173_features_denseblock3_denselayer23_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer23.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer23.conv1: conv 1x1 960->128 s1, features.denseblock3.denselayer23.norm2 folded, relu; [2,14,14,960] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer23.conv1.weight", NULL, "features.denseblock3.denselayer23.norm2",
@@ -4937,19 +5196,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock3.denselayer24.norm1: batchnorm features.denseblock3.denselayer24.norm1 as a per-channel affine, relu; [2,14,14,992] -> [2,14,14,992] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock3.denselayer24.norm1", /*channels=*/992, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/992,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/992, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[131].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[131].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t176_features_denseblock3_denselayer24,
-      /*output=*/t177_features_denseblock3_denselayer24_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/992, /*min=*/0.0f, /*max=*/INFINITY, affine + 38614);
+    ops[131] = (timmc_op){.kernel = timmc_kernel_affine, .a = t176_features_denseblock3_denselayer24, .b = affine + 38614, .y = t177_features_denseblock3_denselayer24_norm1,
+        .dims = {/*pixels=*/392, /*channels=*/992, /*in_stride=*/1024, /*out_stride=*/992}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/992,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/992, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[131].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[131].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t176_features_denseblock3_denselayer24,
+        /*output=*/t177_features_denseblock3_denselayer24_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock3.denselayer24.norm1", "setup", s);
+  }
 
   /* features.denseblock3.denselayer24.conv1: conv 1x1 992->128 s1, features.denseblock3.denselayer24.norm2 folded, relu; [2,14,14,992] -> [2,14,14,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock3.denselayer24.conv1.weight", NULL, "features.denseblock3.denselayer24.norm2",
@@ -5017,18 +5282,24 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.transition3.norm: batchnorm features.transition3.norm as a per-channel affine, relu; [2,14,14,1024] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.transition3.norm", /*channels=*/1024, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1024,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[134].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.transition3.norm", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[134].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t180_features_denseblock3, /*output=*/t181_features_transition3_norm, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.transition3.norm", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/1024, /*min=*/0.0f, /*max=*/INFINITY, affine + 40600);
+    ops[134] = (timmc_op){.kernel = timmc_kernel_affine, .a = t180_features_denseblock3, .b = affine + 40600, .y = t181_features_transition3_norm,
+        .dims = {/*pixels=*/392, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1024,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[134].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.transition3.norm", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[134].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t180_features_denseblock3, /*output=*/t181_features_transition3_norm, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.transition3.norm", "setup", s);
+  }
 
   /* features.transition3.conv: conv 1x1 1024->512 s1; [2,14,14,1024] -> [2,14,14,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.transition3.conv.weight", NULL, NULL,
@@ -5077,19 +5348,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer1.norm1: batchnorm features.denseblock4.denselayer1.norm1 as a per-channel affine, relu; [2,7,7,512] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer1.norm1", /*channels=*/512, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/512,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[137].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[137].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t184_features_denseblock4_denselayer1,
-      /*output=*/t185_features_denseblock4_denselayer1_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/512, /*min=*/0.0f, /*max=*/INFINITY, affine + 42650);
+    ops[137] = (timmc_op){.kernel = timmc_kernel_affine, .a = t184_features_denseblock4_denselayer1, .b = affine + 42650, .y = t185_features_denseblock4_denselayer1_norm1,
+        .dims = {/*pixels=*/98, /*channels=*/512, /*in_stride=*/1024, /*out_stride=*/512}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/512,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[137].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[137].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t184_features_denseblock4_denselayer1,
+        /*output=*/t185_features_denseblock4_denselayer1_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer1.norm1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer1.conv1: conv 1x1 512->128 s1, features.denseblock4.denselayer1.norm2 folded, relu; [2,7,7,512] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer1.conv1.weight", NULL, "features.denseblock4.denselayer1.norm2",
@@ -5155,19 +5432,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer2.norm1: batchnorm features.denseblock4.denselayer2.norm1 as a per-channel affine, relu; [2,7,7,544] -> [2,7,7,544] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer2.norm1", /*channels=*/544, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/544,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/544, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[140].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[140].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t188_features_denseblock4_denselayer2,
-      /*output=*/t189_features_denseblock4_denselayer2_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/544, /*min=*/0.0f, /*max=*/INFINITY, affine + 43676);
+    ops[140] = (timmc_op){.kernel = timmc_kernel_affine, .a = t188_features_denseblock4_denselayer2, .b = affine + 43676, .y = t189_features_denseblock4_denselayer2_norm1,
+        .dims = {/*pixels=*/98, /*channels=*/544, /*in_stride=*/1024, /*out_stride=*/544}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/544,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/544, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[140].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[140].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t188_features_denseblock4_denselayer2,
+        /*output=*/t189_features_denseblock4_denselayer2_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer2.norm1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer2.conv1: conv 1x1 544->128 s1, features.denseblock4.denselayer2.norm2 folded, relu; [2,7,7,544] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer2.conv1.weight", NULL, "features.denseblock4.denselayer2.norm2",
@@ -5233,19 +5516,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer3.norm1: batchnorm features.denseblock4.denselayer3.norm1 as a per-channel affine, relu; [2,7,7,576] -> [2,7,7,576] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer3.norm1", /*channels=*/576, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/576,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[143].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[143].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t192_features_denseblock4_denselayer3,
-      /*output=*/t193_features_denseblock4_denselayer3_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/576, /*min=*/0.0f, /*max=*/INFINITY, affine + 44766);
+    ops[143] = (timmc_op){.kernel = timmc_kernel_affine, .a = t192_features_denseblock4_denselayer3, .b = affine + 44766, .y = t193_features_denseblock4_denselayer3_norm1,
+        .dims = {/*pixels=*/98, /*channels=*/576, /*in_stride=*/1024, /*out_stride=*/576}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/576,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[143].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[143].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t192_features_denseblock4_denselayer3,
+        /*output=*/t193_features_denseblock4_denselayer3_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer3.norm1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer3.conv1: conv 1x1 576->128 s1, features.denseblock4.denselayer3.norm2 folded, relu; [2,7,7,576] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer3.conv1.weight", NULL, "features.denseblock4.denselayer3.norm2",
@@ -5311,19 +5600,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer4.norm1: batchnorm features.denseblock4.denselayer4.norm1 as a per-channel affine, relu; [2,7,7,608] -> [2,7,7,608] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer4.norm1", /*channels=*/608, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/608,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/608, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[146].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[146].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t196_features_denseblock4_denselayer4,
-      /*output=*/t197_features_denseblock4_denselayer4_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/608, /*min=*/0.0f, /*max=*/INFINITY, affine + 45920);
+    ops[146] = (timmc_op){.kernel = timmc_kernel_affine, .a = t196_features_denseblock4_denselayer4, .b = affine + 45920, .y = t197_features_denseblock4_denselayer4_norm1,
+        .dims = {/*pixels=*/98, /*channels=*/608, /*in_stride=*/1024, /*out_stride=*/608}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/608,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/608, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[146].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[146].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t196_features_denseblock4_denselayer4,
+        /*output=*/t197_features_denseblock4_denselayer4_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer4.norm1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer4.conv1: conv 1x1 608->128 s1, features.denseblock4.denselayer4.norm2 folded, relu; [2,7,7,608] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer4.conv1.weight", NULL, "features.denseblock4.denselayer4.norm2",
@@ -5389,19 +5684,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer5.norm1: batchnorm features.denseblock4.denselayer5.norm1 as a per-channel affine, relu; [2,7,7,640] -> [2,7,7,640] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer5.norm1", /*channels=*/640, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/640,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/640, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[149].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[149].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t200_features_denseblock4_denselayer5,
-      /*output=*/t201_features_denseblock4_denselayer5_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/640, /*min=*/0.0f, /*max=*/INFINITY, affine + 47138);
+    ops[149] = (timmc_op){.kernel = timmc_kernel_affine, .a = t200_features_denseblock4_denselayer5, .b = affine + 47138, .y = t201_features_denseblock4_denselayer5_norm1,
+        .dims = {/*pixels=*/98, /*channels=*/640, /*in_stride=*/1024, /*out_stride=*/640}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/640,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/640, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[149].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[149].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t200_features_denseblock4_denselayer5,
+        /*output=*/t201_features_denseblock4_denselayer5_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer5.norm1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer5.conv1: conv 1x1 640->128 s1, features.denseblock4.denselayer5.norm2 folded, relu; [2,7,7,640] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer5.conv1.weight", NULL, "features.denseblock4.denselayer5.norm2",
@@ -5467,19 +5768,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer6.norm1: batchnorm features.denseblock4.denselayer6.norm1 as a per-channel affine, relu; [2,7,7,672] -> [2,7,7,672] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer6.norm1", /*channels=*/672, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[152].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[152].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t204_features_denseblock4_denselayer6,
-      /*output=*/t205_features_denseblock4_denselayer6_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/672, /*min=*/0.0f, /*max=*/INFINITY, affine + 48420);
+    ops[152] = (timmc_op){.kernel = timmc_kernel_affine, .a = t204_features_denseblock4_denselayer6, .b = affine + 48420, .y = t205_features_denseblock4_denselayer6_norm1,
+        .dims = {/*pixels=*/98, /*channels=*/672, /*in_stride=*/1024, /*out_stride=*/672}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[152].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[152].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t204_features_denseblock4_denselayer6,
+        /*output=*/t205_features_denseblock4_denselayer6_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer6.norm1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer6.conv1: conv 1x1 672->128 s1, features.denseblock4.denselayer6.norm2 folded, relu; [2,7,7,672] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer6.conv1.weight", NULL, "features.denseblock4.denselayer6.norm2",
@@ -5545,19 +5852,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer7.norm1: batchnorm features.denseblock4.denselayer7.norm1 as a per-channel affine, relu; [2,7,7,704] -> [2,7,7,704] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer7.norm1", /*channels=*/704, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/704,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/704, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[155].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[155].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t208_features_denseblock4_denselayer7,
-      /*output=*/t209_features_denseblock4_denselayer7_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/704, /*min=*/0.0f, /*max=*/INFINITY, affine + 49766);
+    ops[155] = (timmc_op){.kernel = timmc_kernel_affine, .a = t208_features_denseblock4_denselayer7, .b = affine + 49766, .y = t209_features_denseblock4_denselayer7_norm1,
+        .dims = {/*pixels=*/98, /*channels=*/704, /*in_stride=*/1024, /*out_stride=*/704}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/704,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/704, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[155].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[155].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t208_features_denseblock4_denselayer7,
+        /*output=*/t209_features_denseblock4_denselayer7_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer7.norm1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer7.conv1: conv 1x1 704->128 s1, features.denseblock4.denselayer7.norm2 folded, relu; [2,7,7,704] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer7.conv1.weight", NULL, "features.denseblock4.denselayer7.norm2",
@@ -5623,19 +5936,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer8.norm1: batchnorm features.denseblock4.denselayer8.norm1 as a per-channel affine, relu; [2,7,7,736] -> [2,7,7,736] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer8.norm1", /*channels=*/736, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/736,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/736, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[158].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[158].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t212_features_denseblock4_denselayer8,
-      /*output=*/t213_features_denseblock4_denselayer8_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/736, /*min=*/0.0f, /*max=*/INFINITY, affine + 51176);
+    ops[158] = (timmc_op){.kernel = timmc_kernel_affine, .a = t212_features_denseblock4_denselayer8, .b = affine + 51176, .y = t213_features_denseblock4_denselayer8_norm1,
+        .dims = {/*pixels=*/98, /*channels=*/736, /*in_stride=*/1024, /*out_stride=*/736}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/736,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/736, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[158].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[158].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t212_features_denseblock4_denselayer8,
+        /*output=*/t213_features_denseblock4_denselayer8_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer8.norm1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer8.conv1: conv 1x1 736->128 s1, features.denseblock4.denselayer8.norm2 folded, relu; [2,7,7,736] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer8.conv1.weight", NULL, "features.denseblock4.denselayer8.norm2",
@@ -5701,19 +6020,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer9.norm1: batchnorm features.denseblock4.denselayer9.norm1 as a per-channel affine, relu; [2,7,7,768] -> [2,7,7,768] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer9.norm1", /*channels=*/768, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/768,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/768, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[161].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[161].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t216_features_denseblock4_denselayer9,
-      /*output=*/t217_features_denseblock4_denselayer9_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/768, /*min=*/0.0f, /*max=*/INFINITY, affine + 52650);
+    ops[161] = (timmc_op){.kernel = timmc_kernel_affine, .a = t216_features_denseblock4_denselayer9, .b = affine + 52650, .y = t217_features_denseblock4_denselayer9_norm1,
+        .dims = {/*pixels=*/98, /*channels=*/768, /*in_stride=*/1024, /*out_stride=*/768}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/768,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/768, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[161].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[161].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t216_features_denseblock4_denselayer9,
+        /*output=*/t217_features_denseblock4_denselayer9_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer9.norm1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer9.conv1: conv 1x1 768->128 s1, features.denseblock4.denselayer9.norm2 folded, relu; [2,7,7,768] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer9.conv1.weight", NULL, "features.denseblock4.denselayer9.norm2",
@@ -5779,19 +6104,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer10.norm1: batchnorm features.denseblock4.denselayer10.norm1 as a per-channel affine, relu; [2,7,7,800] -> [2,7,7,800] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer10.norm1", /*channels=*/800, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/800,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/800, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[164].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[164].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t220_features_denseblock4_denselayer10,
-      /*output=*/t221_features_denseblock4_denselayer10_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/800, /*min=*/0.0f, /*max=*/INFINITY, affine + 54188);
+    ops[164] = (timmc_op){.kernel = timmc_kernel_affine, .a = t220_features_denseblock4_denselayer10, .b = affine + 54188, .y = t221_features_denseblock4_denselayer10_norm1,
+        .dims = {/*pixels=*/98, /*channels=*/800, /*in_stride=*/1024, /*out_stride=*/800}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/800,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/800, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[164].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[164].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t220_features_denseblock4_denselayer10,
+        /*output=*/t221_features_denseblock4_denselayer10_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer10.norm1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer10.conv1: conv 1x1 800->128 s1, features.denseblock4.denselayer10.norm2 folded, relu; [2,7,7,800] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer10.conv1.weight", NULL, "features.denseblock4.denselayer10.norm2",
@@ -5857,19 +6188,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer11.norm1: batchnorm features.denseblock4.denselayer11.norm1 as a per-channel affine, relu; [2,7,7,832] -> [2,7,7,832] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer11.norm1", /*channels=*/832, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/832,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/832, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[167].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[167].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t224_features_denseblock4_denselayer11,
-      /*output=*/t225_features_denseblock4_denselayer11_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/832, /*min=*/0.0f, /*max=*/INFINITY, affine + 55790);
+    ops[167] = (timmc_op){.kernel = timmc_kernel_affine, .a = t224_features_denseblock4_denselayer11, .b = affine + 55790, .y = t225_features_denseblock4_denselayer11_norm1,
+        .dims = {/*pixels=*/98, /*channels=*/832, /*in_stride=*/1024, /*out_stride=*/832}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/832,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/832, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[167].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[167].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t224_features_denseblock4_denselayer11,
+        /*output=*/t225_features_denseblock4_denselayer11_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer11.norm1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer11.conv1: conv 1x1 832->128 s1, features.denseblock4.denselayer11.norm2 folded, relu; [2,7,7,832] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer11.conv1.weight", NULL, "features.denseblock4.denselayer11.norm2",
@@ -5935,19 +6272,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer12.norm1: batchnorm features.denseblock4.denselayer12.norm1 as a per-channel affine, relu; [2,7,7,864] -> [2,7,7,864] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer12.norm1", /*channels=*/864, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/864,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/864, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[170].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[170].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t228_features_denseblock4_denselayer12,
-      /*output=*/t229_features_denseblock4_denselayer12_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/864, /*min=*/0.0f, /*max=*/INFINITY, affine + 57456);
+    ops[170] = (timmc_op){.kernel = timmc_kernel_affine, .a = t228_features_denseblock4_denselayer12, .b = affine + 57456, .y = t229_features_denseblock4_denselayer12_norm1,
+        .dims = {/*pixels=*/98, /*channels=*/864, /*in_stride=*/1024, /*out_stride=*/864}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/864,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/864, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[170].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[170].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t228_features_denseblock4_denselayer12,
+        /*output=*/t229_features_denseblock4_denselayer12_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer12.norm1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer12.conv1: conv 1x1 864->128 s1, features.denseblock4.denselayer12.norm2 folded, relu; [2,7,7,864] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer12.conv1.weight", NULL, "features.denseblock4.denselayer12.norm2",
@@ -6013,19 +6356,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer13.norm1: batchnorm features.denseblock4.denselayer13.norm1 as a per-channel affine, relu; [2,7,7,896] -> [2,7,7,896] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer13.norm1", /*channels=*/896, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/896,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/896, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[173].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[173].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t232_features_denseblock4_denselayer13,
-      /*output=*/t233_features_denseblock4_denselayer13_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/896, /*min=*/0.0f, /*max=*/INFINITY, affine + 59186);
+    ops[173] = (timmc_op){.kernel = timmc_kernel_affine, .a = t232_features_denseblock4_denselayer13, .b = affine + 59186, .y = t233_features_denseblock4_denselayer13_norm1,
+        .dims = {/*pixels=*/98, /*channels=*/896, /*in_stride=*/1024, /*out_stride=*/896}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/896,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/896, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[173].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[173].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t232_features_denseblock4_denselayer13,
+        /*output=*/t233_features_denseblock4_denselayer13_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer13.norm1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer13.conv1: conv 1x1 896->128 s1, features.denseblock4.denselayer13.norm2 folded, relu; [2,7,7,896] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer13.conv1.weight", NULL, "features.denseblock4.denselayer13.norm2",
@@ -6091,19 +6440,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer14.norm1: batchnorm features.denseblock4.denselayer14.norm1 as a per-channel affine, relu; [2,7,7,928] -> [2,7,7,928] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer14.norm1", /*channels=*/928, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/928,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/928, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[176].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[176].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t236_features_denseblock4_denselayer14,
-      /*output=*/t237_features_denseblock4_denselayer14_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/928, /*min=*/0.0f, /*max=*/INFINITY, affine + 60980);
+    ops[176] = (timmc_op){.kernel = timmc_kernel_affine, .a = t236_features_denseblock4_denselayer14, .b = affine + 60980, .y = t237_features_denseblock4_denselayer14_norm1,
+        .dims = {/*pixels=*/98, /*channels=*/928, /*in_stride=*/1024, /*out_stride=*/928}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/928,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/928, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[176].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[176].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t236_features_denseblock4_denselayer14,
+        /*output=*/t237_features_denseblock4_denselayer14_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer14.norm1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer14.conv1: conv 1x1 928->128 s1, features.denseblock4.denselayer14.norm2 folded, relu; [2,7,7,928] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer14.conv1.weight", NULL, "features.denseblock4.denselayer14.norm2",
@@ -6169,19 +6524,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer15.norm1: batchnorm features.denseblock4.denselayer15.norm1 as a per-channel affine, relu; [2,7,7,960] -> [2,7,7,960] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer15.norm1", /*channels=*/960, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/960,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[179].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[179].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t240_features_denseblock4_denselayer15,
-      /*output=*/t241_features_denseblock4_denselayer15_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/960, /*min=*/0.0f, /*max=*/INFINITY, affine + 62838);
+    ops[179] = (timmc_op){.kernel = timmc_kernel_affine, .a = t240_features_denseblock4_denselayer15, .b = affine + 62838, .y = t241_features_denseblock4_denselayer15_norm1,
+        .dims = {/*pixels=*/98, /*channels=*/960, /*in_stride=*/1024, /*out_stride=*/960}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/960,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[179].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[179].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t240_features_denseblock4_denselayer15,
+        /*output=*/t241_features_denseblock4_denselayer15_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer15.norm1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer15.conv1: conv 1x1 960->128 s1, features.denseblock4.denselayer15.norm2 folded, relu; [2,7,7,960] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer15.conv1.weight", NULL, "features.denseblock4.denselayer15.norm2",
@@ -6247,19 +6608,25 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.denseblock4.denselayer16.norm1: batchnorm features.denseblock4.denselayer16.norm1 as a per-channel affine, relu; [2,7,7,992] -> [2,7,7,992] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.denseblock4.denselayer16.norm1", /*channels=*/992, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/992,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/992, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[182].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.norm1", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[182].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t244_features_denseblock4_denselayer16,
-      /*output=*/t245_features_denseblock4_denselayer16_norm1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.norm1", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/992, /*min=*/0.0f, /*max=*/INFINITY, affine + 64760);
+    ops[182] = (timmc_op){.kernel = timmc_kernel_affine, .a = t244_features_denseblock4_denselayer16, .b = affine + 64760, .y = t245_features_denseblock4_denselayer16_norm1,
+        .dims = {/*pixels=*/98, /*channels=*/992, /*in_stride=*/1024, /*out_stride=*/992}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/992,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/992, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[182].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.norm1", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[182].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t244_features_denseblock4_denselayer16,
+        /*output=*/t245_features_denseblock4_denselayer16_norm1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.denseblock4.denselayer16.norm1", "setup", s);
+  }
 
   /* features.denseblock4.denselayer16.conv1: conv 1x1 992->128 s1, features.denseblock4.denselayer16.norm2 folded, relu; [2,7,7,992] -> [2,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "features.denseblock4.denselayer16.conv1.weight", NULL, "features.denseblock4.denselayer16.norm2",
@@ -6325,18 +6692,24 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 
   /* features.norm5: batchnorm features.norm5 as a per-channel affine, relu; [2,7,7,1024] -> [2,7,7,1024] */
   TIMMC_TRY(timmc_load_bn_affine(w, st, "features.norm5", /*channels=*/1024, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-      /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1024,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[185].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.norm5", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[185].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t248_features_denseblock4, /*output=*/t249_features_norm5, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("features.norm5", "setup", s);
+  if (timmc_elementwise_own()) {
+    timmc_affine_params(w, /*channels=*/1024, /*min=*/0.0f, /*max=*/INFINITY, affine + 66746);
+    ops[185] = (timmc_op){.kernel = timmc_kernel_affine, .a = t248_features_denseblock4, .b = affine + 66746, .y = t249_features_norm5,
+        .dims = {/*pixels=*/98, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
+        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1024,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[185].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.norm5", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[185].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t248_features_denseblock4, /*output=*/t249_features_norm5, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("features.norm5", "setup", s);
+  }
   return TIMMC_OK;
 }
 
@@ -6348,6 +6721,7 @@ static int run_ops(size_t first, size_t last) {
       if (rc != TIMMC_OK) return rc;
     } else {
       enum xnn_status s = xnn_run_operator(ops[i].xnn, threadpool);
+      if (s == xnn_status_success && ops[i].xnn_after) s = xnn_run_operator(ops[i].xnn_after, threadpool);
       if (s != xnn_status_success) return timmc_xnn_fail(op_names[i], "run", s);
     }
     if (timmc_op_ms) timmc_op_ms[i] += timmc_now_ms() - t0;
@@ -6456,6 +6830,7 @@ int densenet121_unpooled_forward_head(const float *features, float *output, int 
 void densenet121_unpooled_free(void) {
   for (size_t i = 0; i < NUM_OPS; i++) {
     if (ops[i].xnn) xnn_delete_operator(ops[i].xnn);
+    if (ops[i].xnn_after) xnn_delete_operator(ops[i].xnn_after);
     ops[i] = (timmc_op){0};
   }
   if (threadpool) pthreadpool_destroy(threadpool);

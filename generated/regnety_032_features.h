@@ -19,7 +19,7 @@
 #define REGNETY_032_FEATURES_OUTPUT2_SIZE 338688 /* s2: [2,216,28,28] */
 #define REGNETY_032_FEATURES_OUTPUT3_SIZE 225792 /* s3: [2,576,14,14] */
 #define REGNETY_032_FEATURES_OUTPUT4_SIZE 148176 /* s4: [2,1512,7,7] */
-#define REGNETY_032_FEATURES_ARENA_BYTES 15178240
+#define REGNETY_032_FEATURES_ARENA_BYTES 12242944
 
 /* Threads used by the operators; call before regnety_032_features_init (default 1). */
 int regnety_032_features_set_threads(size_t threads);

@@ -27,8 +27,6 @@
  * t5     maxpool                        [2,56,56,64]            1605632   12845056  4..13
  * t6     layer1.0.act1                  [2,56,56,64]            1605632   14450688  5..6
  * t7     layer1.0.conv2.act0            [2,56,56,128]           3211264          0  6..11
- * t94    layer1.0.conv2.conv (winograd tiles) [1,37,1,2304]            340992   16738304  6..6
- * t95    layer1.0.conv2.conv (winograd products) [1,37,1,4608]            681984   16056320  6..6
  * t8     layer1.0.conv2                 [2,1,1,128]                1024   14450688  7..8
  * t9     layer1.0.conv2.act1            [2,1,1,32]                  256   14451712  8..9
  * t10    layer1.0.conv2.fc2             [2,1,1,128]                1024   14450688  9..10
@@ -39,8 +37,6 @@
  * t14    layer1.0.downsample            [2,56,56,256]           6422528    6422528  13..14
  * t16    layer1.1.act1                  [2,56,56,64]            1605632    9633792  15..16
  * t17    layer1.1.conv2.act0            [2,56,56,128]           3211264    6422528  16..21
- * t96    layer1.1.conv2.conv (winograd tiles) [1,37,1,2304]            340992   11921408  16..16
- * t97    layer1.1.conv2.conv (winograd products) [1,37,1,4608]            681984   11239424  16..16
  * t18    layer1.1.conv2                 [2,1,1,128]                1024    9633792  17..18
  * t19    layer1.1.conv2.act1            [2,1,1,32]                  256    9634816  18..19
  * t20    layer1.1.conv2.fc2             [2,1,1,128]                1024    9633792  19..20
@@ -50,8 +46,8 @@
  *  t24   layer1                         [2,56,56,256]                               in place
  * t25    layer2.0.act1                  [2,56,56,128]           3211264   40943616  24..25
  * t26    layer2.0.conv2.act0            [2,56,56,256]           6422528   34521088  25..30
- * t98    layer2.0.conv2.conv (winograd tiles) [1,392,1,4608]          7225344   14450688  25..25
- * t99    layer2.0.conv2.conv (winograd products) [1,392,1,9216]         14450688          0  25..25
+ * t94    layer2.0.conv2.conv (winograd tiles) [1,392,1,4608]          7225344   14450688  25..25
+ * t95    layer2.0.conv2.conv (winograd products) [1,392,1,9216]         14450688          0  25..25
  * t27    layer2.0.conv2                 [2,1,1,256]                2048          0  26..27
  * t28    layer2.0.conv2.act1            [2,1,1,64]                  512       2048  27..28
  * t29    layer2.0.conv2.fc2             [2,1,1,256]                2048          0  28..29
@@ -64,8 +60,8 @@
  * t35    layer2.0.downsample            [2,28,28,512]           3211264          0  34..35
  * t37    layer2.1.act1                  [2,28,28,128]            802816   10235904  36..37
  * t38    layer2.1.conv2.act0            [2,28,28,256]           1605632    8630272  37..42
- * t100   layer2.1.conv2.conv (winograd tiles) [1,98,1,4608]           1806336    6823936  37..37
- * t101   layer2.1.conv2.conv (winograd products) [1,98,1,9216]           3612672          0  37..37
+ * t96    layer2.1.conv2.conv (winograd tiles) [1,98,1,4608]           1806336    6823936  37..37
+ * t97    layer2.1.conv2.conv (winograd products) [1,98,1,9216]           3612672          0  37..37
  * t39    layer2.1.conv2                 [2,1,1,256]                2048    6823936  38..39
  * t40    layer2.1.conv2.act1            [2,1,1,64]                  512    6825984  39..40
  * t41    layer2.1.conv2.fc2             [2,1,1,256]                2048    6823936  40..41
@@ -75,8 +71,8 @@
  *  t45   layer2                         [2,28,28,512]                               in place
  * t46    layer3.0.act1                  [2,28,28,256]           1605632   17260544  45..46
  * t47    layer3.0.conv2.act0            [2,28,28,512]           3211264   14049280  46..51
- * t102   layer3.0.conv2.conv (winograd tiles) [1,98,1,9216]           3612672    7225344  46..46
- * t103   layer3.0.conv2.conv (winograd products) [1,98,1,18432]          7225344          0  46..46
+ * t98    layer3.0.conv2.conv (winograd tiles) [1,98,1,9216]           3612672    7225344  46..46
+ * t99    layer3.0.conv2.conv (winograd products) [1,98,1,18432]          7225344          0  46..46
  * t48    layer3.0.conv2                 [2,1,1,512]                4096   17260544  47..48
  * t49    layer3.0.conv2.act1            [2,1,1,128]                1024   17264640  48..49
  * t50    layer3.0.conv2.fc2             [2,1,1,512]                4096   17260544  49..50
@@ -89,8 +85,8 @@
  * t56    layer3.0.downsample            [2,14,14,1024]          1605632   14049280  55..56
  * t58    layer3.1.act1                  [2,14,14,256]            401408   19996672  57..58
  * t59    layer3.1.conv2.act0            [2,14,14,512]            802816   19193856  58..63
- * t104   layer3.1.conv2.conv (winograd tiles) [1,32,1,9216]           1179648   18014208  58..58
- * t105   layer3.1.conv2.conv (winograd products) [1,32,1,18432]          2359296   14049280  58..58
+ * t100   layer3.1.conv2.conv (winograd tiles) [1,32,1,9216]           1179648   18014208  58..58
+ * t101   layer3.1.conv2.conv (winograd products) [1,32,1,18432]          2359296   14049280  58..58
  * t60    layer3.1.conv2                 [2,1,1,512]                4096   18014208  59..60
  * t61    layer3.1.conv2.act1            [2,1,1,128]                1024   18018304  60..61
  * t62    layer3.1.conv2.fc2             [2,1,1,512]                4096   18014208  61..62
@@ -100,8 +96,8 @@
  *  t66   layer3                         [2,14,14,1024]                              in place
  * t67    layer4.0.act1                  [2,14,14,512]            802816    8683520  66..67
  * t68    layer4.0.conv2.act0            [2,14,14,1024]          1605632    7077888  67..72
- * t106   layer4.0.conv2.conv (winograd tiles) [1,32,1,18432]          2359296    4718592  67..67
- * t107   layer4.0.conv2.conv (winograd products) [1,32,1,36864]          4718592          0  67..67
+ * t102   layer4.0.conv2.conv (winograd tiles) [1,32,1,18432]          2359296    4718592  67..67
+ * t103   layer4.0.conv2.conv (winograd products) [1,32,1,36864]          4718592          0  67..67
  * t69    layer4.0.conv2                 [2,1,1,1024]               8192    8683520  68..69
  * t70    layer4.0.conv2.act1            [2,1,1,256]                2048    8691712  69..70
  * t71    layer4.0.conv2.fc2             [2,1,1,1024]               8192    8683520  70..71
@@ -114,8 +110,8 @@
  * t77    layer4.0.downsample            [2,7,7,2048]             802816   15654912  76..77
  * t79    layer4.1.act1                  [2,7,7,512]              200704   18628608  78..79
  * t80    layer4.1.conv2.act0            [2,7,7,1024]             401408   18227200  79..84
- * t108   layer4.1.conv2.conv (winograd tiles) [1,8,1,18432]            589824   17637376  79..79
- * t109   layer4.1.conv2.conv (winograd products) [1,8,1,36864]           1179648   15654912  79..79
+ * t104   layer4.1.conv2.conv (winograd tiles) [1,8,1,18432]            589824   17637376  79..79
+ * t105   layer4.1.conv2.conv (winograd products) [1,8,1,36864]           1179648   15654912  79..79
  * t81    layer4.1.conv2                 [2,1,1,1024]               8192   17637376  80..81
  * t82    layer4.1.conv2.act1            [2,1,1,256]                2048   17645568  81..82
  * t83    layer4.1.conv2.fc2             [2,1,1,1024]               8192   17637376  82..83
@@ -218,22 +214,18 @@ static float *const t90_conv1_3_winograd_tiles = (float *)(arena + 6422528); /* 
 static float *const t91_conv1_3_winograd_products = (float *)(arena + 6943232); /* conv1.3 (winograd products) [1,113,1,1152] */
 static float *const t92_conv1_6_winograd_tiles = (float *)(arena + 691200); /* conv1.6 (winograd tiles) [1,75,1,1152] */
 static float *const t93_conv1_6_winograd_products = (float *)(arena + 0); /* conv1.6 (winograd products) [1,75,1,2304] */
-static float *const t94_layer1_0_conv2_conv_winograd_tiles = (float *)(arena + 16738304); /* layer1.0.conv2.conv (winograd tiles) [1,37,1,2304] */
-static float *const t95_layer1_0_conv2_conv_winograd_products = (float *)(arena + 16056320); /* layer1.0.conv2.conv (winograd products) [1,37,1,4608] */
-static float *const t96_layer1_1_conv2_conv_winograd_tiles = (float *)(arena + 11921408); /* layer1.1.conv2.conv (winograd tiles) [1,37,1,2304] */
-static float *const t97_layer1_1_conv2_conv_winograd_products = (float *)(arena + 11239424); /* layer1.1.conv2.conv (winograd products) [1,37,1,4608] */
-static float *const t98_layer2_0_conv2_conv_winograd_tiles = (float *)(arena + 14450688); /* layer2.0.conv2.conv (winograd tiles) [1,392,1,4608] */
-static float *const t99_layer2_0_conv2_conv_winograd_products = (float *)(arena + 0); /* layer2.0.conv2.conv (winograd products) [1,392,1,9216] */
-static float *const t100_layer2_1_conv2_conv_winograd_tiles = (float *)(arena + 6823936); /* layer2.1.conv2.conv (winograd tiles) [1,98,1,4608] */
-static float *const t101_layer2_1_conv2_conv_winograd_products = (float *)(arena + 0); /* layer2.1.conv2.conv (winograd products) [1,98,1,9216] */
-static float *const t102_layer3_0_conv2_conv_winograd_tiles = (float *)(arena + 7225344); /* layer3.0.conv2.conv (winograd tiles) [1,98,1,9216] */
-static float *const t103_layer3_0_conv2_conv_winograd_products = (float *)(arena + 0); /* layer3.0.conv2.conv (winograd products) [1,98,1,18432] */
-static float *const t104_layer3_1_conv2_conv_winograd_tiles = (float *)(arena + 18014208); /* layer3.1.conv2.conv (winograd tiles) [1,32,1,9216] */
-static float *const t105_layer3_1_conv2_conv_winograd_products = (float *)(arena + 14049280); /* layer3.1.conv2.conv (winograd products) [1,32,1,18432] */
-static float *const t106_layer4_0_conv2_conv_winograd_tiles = (float *)(arena + 4718592); /* layer4.0.conv2.conv (winograd tiles) [1,32,1,18432] */
-static float *const t107_layer4_0_conv2_conv_winograd_products = (float *)(arena + 0); /* layer4.0.conv2.conv (winograd products) [1,32,1,36864] */
-static float *const t108_layer4_1_conv2_conv_winograd_tiles = (float *)(arena + 17637376); /* layer4.1.conv2.conv (winograd tiles) [1,8,1,18432] */
-static float *const t109_layer4_1_conv2_conv_winograd_products = (float *)(arena + 15654912); /* layer4.1.conv2.conv (winograd products) [1,8,1,36864] */
+static float *const t94_layer2_0_conv2_conv_winograd_tiles = (float *)(arena + 14450688); /* layer2.0.conv2.conv (winograd tiles) [1,392,1,4608] */
+static float *const t95_layer2_0_conv2_conv_winograd_products = (float *)(arena + 0); /* layer2.0.conv2.conv (winograd products) [1,392,1,9216] */
+static float *const t96_layer2_1_conv2_conv_winograd_tiles = (float *)(arena + 6823936); /* layer2.1.conv2.conv (winograd tiles) [1,98,1,4608] */
+static float *const t97_layer2_1_conv2_conv_winograd_products = (float *)(arena + 0); /* layer2.1.conv2.conv (winograd products) [1,98,1,9216] */
+static float *const t98_layer3_0_conv2_conv_winograd_tiles = (float *)(arena + 7225344); /* layer3.0.conv2.conv (winograd tiles) [1,98,1,9216] */
+static float *const t99_layer3_0_conv2_conv_winograd_products = (float *)(arena + 0); /* layer3.0.conv2.conv (winograd products) [1,98,1,18432] */
+static float *const t100_layer3_1_conv2_conv_winograd_tiles = (float *)(arena + 18014208); /* layer3.1.conv2.conv (winograd tiles) [1,32,1,9216] */
+static float *const t101_layer3_1_conv2_conv_winograd_products = (float *)(arena + 14049280); /* layer3.1.conv2.conv (winograd products) [1,32,1,18432] */
+static float *const t102_layer4_0_conv2_conv_winograd_tiles = (float *)(arena + 4718592); /* layer4.0.conv2.conv (winograd tiles) [1,32,1,18432] */
+static float *const t103_layer4_0_conv2_conv_winograd_products = (float *)(arena + 0); /* layer4.0.conv2.conv (winograd products) [1,32,1,36864] */
+static float *const t104_layer4_1_conv2_conv_winograd_tiles = (float *)(arena + 17637376); /* layer4.1.conv2.conv (winograd tiles) [1,8,1,18432] */
+static float *const t105_layer4_1_conv2_conv_winograd_products = (float *)(arena + 15654912); /* layer4.1.conv2.conv (winograd products) [1,8,1,36864] */
 
 #define NUM_OPS 86
 static timmc_op ops[NUM_OPS];
@@ -607,7 +599,7 @@ static const timmc_output outputs[RESNEST26D_FEATURES_NUM_OUTPUTS] = {
     {{"layer3", 1024, 16, 14, 14}, 4, {2, 1024, 14, 14}},
     {{"layer4", 2048, 32, 7, 7}, 4, {2, 2048, 7, 7}},
 };
-static float wino_bias[3936]; /* Winograd convolutions' biases */
+static float wino_bias[3680]; /* Winograd convolutions' biases */
 
 /* Creates every operator with its weights and binds it to its arena slots. */
 static int create_ops(const timmc_st *st, timmc_scratch *w) {
@@ -730,38 +722,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv1", "setup", s);
   }
 
-  /* layer1.0.conv2.conv: conv 3x3 64->128 s1 g2, layer1.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 37, relu; [2,56,56,64] -> [2,56,56,128] */
+  /* layer1.0.conv2.conv: conv 3x3 64->128 s1 g2, layer1.0.conv2.bn0 folded, relu; [2,56,56,64] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.0.conv2.conv.weight", NULL, "layer1.0.conv2.bn0",
       /*out_channels=*/128, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/32, wino_bias + 96));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/1)) {
-    static float packed[224928] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/72, /*in_channels=*/32, /*out_channels=*/64,
-                                       packed));
-    ops[5].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
-        /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
-        /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2.conv", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[5].xnn, /*batch_size=*/1, /*input_height=*/37, /*input_width=*/1,
-        /*input=*/t94_layer1_0_conv2_conv_winograd_tiles,
-        /*output=*/t95_layer1_0_conv2_conv_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2.conv", "setup", s);
-  }
-  ops[5] = (timmc_op){.xnn = ops[5].xnn, .packed = ops[5].packed,
-      .kernel = timmc_kernel_wino, .a = t6_layer1_0_act1, .b = wino_bias + 96, .y = t7_layer1_0_conv2_act0,
-      .work = {t94_layer1_0_conv2_conv_winograd_tiles, t95_layer1_0_conv2_conv_winograd_products},
-      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/128,
-               /*in_stride=*/64, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/37, /*groups=*/2}};
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/2,
+      /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/64,
+      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2.conv", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[5].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/t6_layer1_0_act1, /*output=*/t7_layer1_0_conv2_act0, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2.conv", "setup", s);
 
   /* layer1.0.conv2: global avg pool; [2,56,56,128] -> [2,1,1,128] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -906,38 +881,21 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv1", "setup", s);
   }
 
-  /* layer1.1.conv2.conv: conv 3x3 64->128 s1 g2, layer1.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 392 tiles in blocks of 37, relu; [2,56,56,64] -> [2,56,56,128] */
+  /* layer1.1.conv2.conv: conv 3x3 64->128 s1 g2, layer1.1.conv2.bn0 folded, relu; [2,56,56,64] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv2.conv.weight", NULL, "layer1.1.conv2.bn0",
       /*out_channels=*/128, /*group_input_channels=*/32, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/128, /*group_input_channels=*/32, wino_bias + 224));
-#if TIMMC_GEMM_BUILT
-  if (timmc_gemm_use(/*chosen=*/1)) {
-    static float packed[224928] __attribute__((aligned(64)));
-    TIMMC_TRY(timmc_gemm_products_pack(w->kernel, /*products=*/72, /*in_channels=*/32, /*out_channels=*/64,
-                                       packed));
-    ops[15].packed = packed;
-  } else
-#endif
-  {
-    s = xnn_create_convolution2d_nhwc_f32(
-        /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
-        /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
-        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
-        /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/2304,
-        /*output_channel_stride=*/4608, w->kernel, NULL, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2.conv", "create", s);
-    s = xnn_setup_convolution2d_nhwc_f32(
-        ops[15].xnn, /*batch_size=*/1, /*input_height=*/37, /*input_width=*/1,
-        /*input=*/t96_layer1_1_conv2_conv_winograd_tiles,
-        /*output=*/t97_layer1_1_conv2_conv_winograd_products, threadpool);
-    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2.conv", "setup", s);
-  }
-  ops[15] = (timmc_op){.xnn = ops[15].xnn, .packed = ops[15].packed,
-      .kernel = timmc_kernel_wino, .a = t16_layer1_1_act1, .b = wino_bias + 224, .y = t17_layer1_1_conv2_act0,
-      .work = {t96_layer1_1_conv2_conv_winograd_tiles, t97_layer1_1_conv2_conv_winograd_products},
-      .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/64, /*out_channels=*/128,
-               /*in_stride=*/64, /*out_stride=*/128, /*dilation=*/1, /*relu=*/1, /*block=*/37, /*groups=*/2}};
+  s = xnn_create_convolution2d_nhwc_f32(
+      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/2,
+      /*group_input_channels=*/32, /*group_output_channels=*/64, /*input_channel_stride=*/64,
+      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/0.0f,
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2.conv", "create", s);
+  s = xnn_setup_convolution2d_nhwc_f32(
+      ops[15].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+      /*input=*/t16_layer1_1_act1, /*output=*/t17_layer1_1_conv2_act0, threadpool);
+  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2.conv", "setup", s);
 
   /* layer1.1.conv2: global avg pool; [2,56,56,128] -> [2,1,1,128] */
   s = xnn_create_global_average_pooling_nwc_f32(
@@ -1055,7 +1013,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.0.conv2.conv: conv 3x3 128->256 s1 g2, layer2.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 392 tiles, relu; [2,56,56,128] -> [2,56,56,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv2.conv.weight", NULL, "layer2.0.conv2.bn0",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/64, wino_bias + 352));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/64, wino_bias + 96));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1066,12 +1024,12 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[24].xnn, /*batch_size=*/1, /*input_height=*/392, /*input_width=*/1,
-      /*input=*/t98_layer2_0_conv2_conv_winograd_tiles,
-      /*output=*/t99_layer2_0_conv2_conv_winograd_products, threadpool);
+      /*input=*/t94_layer2_0_conv2_conv_winograd_tiles,
+      /*output=*/t95_layer2_0_conv2_conv_winograd_products, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2.conv", "setup", s);
   ops[24] = (timmc_op){.xnn = ops[24].xnn, .packed = ops[24].packed,
-      .kernel = timmc_kernel_wino, .a = t25_layer2_0_act1, .b = wino_bias + 352, .y = t26_layer2_0_conv2_act0,
-      .work = {t98_layer2_0_conv2_conv_winograd_tiles, t99_layer2_0_conv2_conv_winograd_products},
+      .kernel = timmc_kernel_wino, .a = t25_layer2_0_act1, .b = wino_bias + 96, .y = t26_layer2_0_conv2_act0,
+      .work = {t94_layer2_0_conv2_conv_winograd_tiles, t95_layer2_0_conv2_conv_winograd_products},
       .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*in_channels=*/128, /*out_channels=*/256,
                /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/392, /*groups=*/2}};
 
@@ -1248,7 +1206,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer2.1.conv2.conv: conv 3x3 128->256 s1 g2, layer2.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,128] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv2.conv.weight", NULL, "layer2.1.conv2.bn0",
       /*out_channels=*/256, /*group_input_channels=*/64, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/64, wino_bias + 608));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/256, /*group_input_channels=*/64, wino_bias + 352));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1259,12 +1217,12 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[36].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t100_layer2_1_conv2_conv_winograd_tiles,
-      /*output=*/t101_layer2_1_conv2_conv_winograd_products, threadpool);
+      /*input=*/t96_layer2_1_conv2_conv_winograd_tiles,
+      /*output=*/t97_layer2_1_conv2_conv_winograd_products, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2.conv", "setup", s);
   ops[36] = (timmc_op){.xnn = ops[36].xnn, .packed = ops[36].packed,
-      .kernel = timmc_kernel_wino, .a = t37_layer2_1_act1, .b = wino_bias + 608, .y = t38_layer2_1_conv2_act0,
-      .work = {t100_layer2_1_conv2_conv_winograd_tiles, t101_layer2_1_conv2_conv_winograd_products},
+      .kernel = timmc_kernel_wino, .a = t37_layer2_1_act1, .b = wino_bias + 352, .y = t38_layer2_1_conv2_act0,
+      .work = {t96_layer2_1_conv2_conv_winograd_tiles, t97_layer2_1_conv2_conv_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/128, /*out_channels=*/256,
                /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/98, /*groups=*/2}};
 
@@ -1384,7 +1342,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.0.conv2.conv: conv 3x3 256->512 s1 g2, layer3.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 98 tiles, relu; [2,28,28,256] -> [2,28,28,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv2.conv.weight", NULL, "layer3.0.conv2.bn0",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/128, wino_bias + 864));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/128, wino_bias + 608));
   s = xnn_create_convolution2d_nhwc_f32(
       /*input_padding_top=*/0, /*input_padding_right=*/0, /*input_padding_bottom=*/0,
       /*input_padding_left=*/0, /*kernel_height=*/1, /*kernel_width=*/1, /*subsampling_height=*/1,
@@ -1395,12 +1353,12 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2.conv", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
       ops[45].xnn, /*batch_size=*/1, /*input_height=*/98, /*input_width=*/1,
-      /*input=*/t102_layer3_0_conv2_conv_winograd_tiles,
-      /*output=*/t103_layer3_0_conv2_conv_winograd_products, threadpool);
+      /*input=*/t98_layer3_0_conv2_conv_winograd_tiles,
+      /*output=*/t99_layer3_0_conv2_conv_winograd_products, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2.conv", "setup", s);
   ops[45] = (timmc_op){.xnn = ops[45].xnn, .packed = ops[45].packed,
-      .kernel = timmc_kernel_wino, .a = t46_layer3_0_act1, .b = wino_bias + 864, .y = t47_layer3_0_conv2_act0,
-      .work = {t102_layer3_0_conv2_conv_winograd_tiles, t103_layer3_0_conv2_conv_winograd_products},
+      .kernel = timmc_kernel_wino, .a = t46_layer3_0_act1, .b = wino_bias + 608, .y = t47_layer3_0_conv2_act0,
+      .work = {t98_layer3_0_conv2_conv_winograd_tiles, t99_layer3_0_conv2_conv_winograd_products},
       .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*in_channels=*/256, /*out_channels=*/512,
                /*in_stride=*/256, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1, /*block=*/98, /*groups=*/2}};
 
@@ -1577,7 +1535,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer3.1.conv2.conv: conv 3x3 256->512 s1 g2, layer3.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,256] -> [2,14,14,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv2.conv.weight", NULL, "layer3.1.conv2.bn0",
       /*out_channels=*/512, /*group_input_channels=*/128, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/128, wino_bias + 1376));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/512, /*group_input_channels=*/128, wino_bias + 1120));
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/1)) {
     static float packed[2662560] __attribute__((aligned(64)));
@@ -1597,13 +1555,13 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2.conv", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
         ops[57].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-        /*input=*/t104_layer3_1_conv2_conv_winograd_tiles,
-        /*output=*/t105_layer3_1_conv2_conv_winograd_products, threadpool);
+        /*input=*/t100_layer3_1_conv2_conv_winograd_tiles,
+        /*output=*/t101_layer3_1_conv2_conv_winograd_products, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2.conv", "setup", s);
   }
   ops[57] = (timmc_op){.xnn = ops[57].xnn, .packed = ops[57].packed,
-      .kernel = timmc_kernel_wino, .a = t58_layer3_1_act1, .b = wino_bias + 1376, .y = t59_layer3_1_conv2_act0,
-      .work = {t104_layer3_1_conv2_conv_winograd_tiles, t105_layer3_1_conv2_conv_winograd_products},
+      .kernel = timmc_kernel_wino, .a = t58_layer3_1_act1, .b = wino_bias + 1120, .y = t59_layer3_1_conv2_act0,
+      .work = {t100_layer3_1_conv2_conv_winograd_tiles, t101_layer3_1_conv2_conv_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/256, /*out_channels=*/512,
                /*in_stride=*/256, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1, /*block=*/32, /*groups=*/2}};
 
@@ -1723,7 +1681,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.0.conv2.conv: conv 3x3 512->1024 s1 g2, layer4.0.conv2.bn0 folded, Winograd F(4x4,3x3) over 32 tiles, relu; [2,14,14,512] -> [2,14,14,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv2.conv.weight", NULL, "layer4.0.conv2.bn0",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/1024, /*group_input_channels=*/256, wino_bias + 1888));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/1024, /*group_input_channels=*/256, wino_bias + 1632));
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/1)) {
     static float packed[10041504] __attribute__((aligned(64)));
@@ -1743,13 +1701,13 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2.conv", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
         ops[66].xnn, /*batch_size=*/1, /*input_height=*/32, /*input_width=*/1,
-        /*input=*/t106_layer4_0_conv2_conv_winograd_tiles,
-        /*output=*/t107_layer4_0_conv2_conv_winograd_products, threadpool);
+        /*input=*/t102_layer4_0_conv2_conv_winograd_tiles,
+        /*output=*/t103_layer4_0_conv2_conv_winograd_products, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2.conv", "setup", s);
   }
   ops[66] = (timmc_op){.xnn = ops[66].xnn, .packed = ops[66].packed,
-      .kernel = timmc_kernel_wino, .a = t67_layer4_0_act1, .b = wino_bias + 1888, .y = t68_layer4_0_conv2_act0,
-      .work = {t106_layer4_0_conv2_conv_winograd_tiles, t107_layer4_0_conv2_conv_winograd_products},
+      .kernel = timmc_kernel_wino, .a = t67_layer4_0_act1, .b = wino_bias + 1632, .y = t68_layer4_0_conv2_act0,
+      .work = {t102_layer4_0_conv2_conv_winograd_tiles, t103_layer4_0_conv2_conv_winograd_products},
       .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*in_channels=*/512, /*out_channels=*/1024,
                /*in_stride=*/512, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/1, /*block=*/32, /*groups=*/2}};
 
@@ -1928,7 +1886,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* layer4.1.conv2.conv: conv 3x3 512->1024 s1 g2, layer4.1.conv2.bn0 folded, Winograd F(4x4,3x3) over 8 tiles, relu; [2,7,7,512] -> [2,7,7,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv2.conv.weight", NULL, "layer4.1.conv2.bn0",
       /*out_channels=*/1024, /*group_input_channels=*/256, /*kernel=*/3, /*bn_eps=*/1e-05));
-  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/1024, /*group_input_channels=*/256, wino_bias + 2912));
+  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/1024, /*group_input_channels=*/256, wino_bias + 2656));
 #if TIMMC_GEMM_BUILT
   if (timmc_gemm_use(/*chosen=*/1)) {
     static float packed[10041504] __attribute__((aligned(64)));
@@ -1948,13 +1906,13 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2.conv", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
         ops[78].xnn, /*batch_size=*/1, /*input_height=*/8, /*input_width=*/1,
-        /*input=*/t108_layer4_1_conv2_conv_winograd_tiles,
-        /*output=*/t109_layer4_1_conv2_conv_winograd_products, threadpool);
+        /*input=*/t104_layer4_1_conv2_conv_winograd_tiles,
+        /*output=*/t105_layer4_1_conv2_conv_winograd_products, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2.conv", "setup", s);
   }
   ops[78] = (timmc_op){.xnn = ops[78].xnn, .packed = ops[78].packed,
-      .kernel = timmc_kernel_wino, .a = t79_layer4_1_act1, .b = wino_bias + 2912, .y = t80_layer4_1_conv2_act0,
-      .work = {t108_layer4_1_conv2_conv_winograd_tiles, t109_layer4_1_conv2_conv_winograd_products},
+      .kernel = timmc_kernel_wino, .a = t79_layer4_1_act1, .b = wino_bias + 2656, .y = t80_layer4_1_conv2_act0,
+      .work = {t104_layer4_1_conv2_conv_winograd_tiles, t105_layer4_1_conv2_conv_winograd_products},
       .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*in_channels=*/512, /*out_channels=*/1024,
                /*in_stride=*/512, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/1, /*block=*/8, /*groups=*/2}};
 
@@ -2052,6 +2010,7 @@ static int run_ops(size_t first, size_t last) {
       if (rc != TIMMC_OK) return rc;
     } else {
       enum xnn_status s = xnn_run_operator(ops[i].xnn, threadpool);
+      if (s == xnn_status_success && ops[i].xnn_after) s = xnn_run_operator(ops[i].xnn_after, threadpool);
       if (s != xnn_status_success) return timmc_xnn_fail(op_names[i], "run", s);
     }
     if (timmc_op_ms) timmc_op_ms[i] += timmc_now_ms() - t0;
@@ -2140,6 +2099,7 @@ int resnest26d_features_forward(const float *input, float *const out[]) {
 void resnest26d_features_free(void) {
   for (size_t i = 0; i < NUM_OPS; i++) {
     if (ops[i].xnn) xnn_delete_operator(ops[i].xnn);
+    if (ops[i].xnn_after) xnn_delete_operator(ops[i].xnn_after);
     ops[i] = (timmc_op){0};
   }
   if (threadpool) pthreadpool_destroy(threadpool);

@@ -2361,6 +2361,7 @@ static int run_ops(size_t first, size_t last) {
       if (rc != TIMMC_OK) return rc;
     } else {
       enum xnn_status s = xnn_run_operator(ops[i].xnn, threadpool);
+      if (s == xnn_status_success && ops[i].xnn_after) s = xnn_run_operator(ops[i].xnn_after, threadpool);
       if (s != xnn_status_success) return timmc_xnn_fail(op_names[i], "run", s);
     }
     if (timmc_op_ms) timmc_op_ms[i] += timmc_now_ms() - t0;
@@ -2449,6 +2450,7 @@ int resnet50_features_forward(const float *input, float *const out[]) {
 void resnet50_features_free(void) {
   for (size_t i = 0; i < NUM_OPS; i++) {
     if (ops[i].xnn) xnn_delete_operator(ops[i].xnn);
+    if (ops[i].xnn_after) xnn_delete_operator(ops[i].xnn_after);
     ops[i] = (timmc_op){0};
   }
   if (threadpool) pthreadpool_destroy(threadpool);

@@ -266,6 +266,15 @@ ops.eca_conv = {
 -- inputs[1] * inputs[2], the second a pooled vector broadcast over H and W (gating)
 ops.scale = { attrs = {}, shape = same, in_place = 1, summary = function() return "x * gate" end }
 
+-- inputs[1] * inputs[2] + inputs[3], the gate as in scale, then the residual
+-- add's clamp (fuse_gate_add); the output may overwrite the gated tensor only
+ops.scale_add = {
+  attrs = { act = "clamp_act?" },
+  shape = same,
+  in_place = 1,
+  summary = function(node) return "x * gate + residual" .. act_suffix(node) end,
+}
+
 -- inputs[1] * value
 ops.mul_const = {
   attrs = { value = "number" },

@@ -11,6 +11,15 @@
 #include <string.h>
 #include <time.h>
 
+/* Elementwise kernels: on x86-64 with GCC, AVX-512 and AVX2 copies beside
+ * the baseline one; the loader picks the best the CPU runs (as timmc_wino.c
+ * does). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ACT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=haswell", "default")))
+#else
+#define ACT_CLONES
+#endif
+
 
 void timmc_scratch_free(timmc_scratch *w) {
   free(w->k);
@@ -166,21 +175,47 @@ int timmc_kernel_rsoftmax(const timmc_op *op, pthreadpool_t pool) {
   return TIMMC_OK;
 }
 
-int timmc_kernel_radix_sum(const timmc_op *op, pthreadpool_t pool) {
-  (void)pool;
-  const size_t batch = op->dims[0], pixels = op->dims[1], radix = op->dims[2], c = op->dims[3];
-  for (size_t n = 0; n < batch; n++) {
-    const float *attn = op->b + n * radix * c;
-    for (size_t p = 0; p < pixels; p++) {
-      const float *x = op->a + (n * pixels + p) * radix * c;
-      float *y = op->y + (n * pixels + p) * c;
-      for (size_t i = 0; i < c; i++) y[i] = x[i] * attn[i];
-      for (size_t r = 1; r < radix; r++) {
-        for (size_t i = 0; i < c; i++) y[i] += x[r * c + i] * attn[r * c + i];
-      }
+/* Pixels a task of an elementwise kernel takes: about 8192 floats' worth,
+ * so a 56x56 tensor of 64 channels is 49 tasks and a 7x7 one of 1024 is 7. */
+static size_t pixels_per_task(size_t channels) {
+  const size_t n = 8192 / (channels ? channels : 1);
+  return n ? n : 1;
+}
+
+/* Tasks run in any order on any thread; every pixel's arithmetic is the
+ * same whoever runs it, so results do not depend on the thread count. */
+static void radix_sum_pixels(void *context, size_t first, size_t count) {
+  const timmc_op *op = context;
+  const size_t pixels = op->dims[1], radix = op->dims[2], c = op->dims[3];
+  for (size_t p = first; p < first + count; p++) { /* p over batch x pixels */
+    const float *attn = op->b + p / pixels * radix * c;
+    const float *x = op->a + p * radix * c;
+    float *y = op->y + p * c;
+    for (size_t i = 0; i < c; i++) y[i] = x[i] * attn[i];
+    for (size_t r = 1; r < radix; r++) {
+      for (size_t i = 0; i < c; i++) y[i] += x[r * c + i] * attn[r * c + i];
     }
   }
+}
+
+int timmc_kernel_radix_sum(const timmc_op *op, pthreadpool_t pool) {
+  pthreadpool_parallelize_1d_tile_1d(pool, radix_sum_pixels, (void *)op, op->dims[0] * op->dims[1],
+                                     pixels_per_task(op->dims[2] * op->dims[3]),
+                                     PTHREADPOOL_FLAG_DISABLE_DENORMALS);
   return TIMMC_OK;
+}
+
+int timmc_elementwise_own(void) {
+  const char *env = getenv("TIMMC_ELEMENTWISE");
+  return !(env && !strcmp(env, "xnnpack"));
+}
+
+void timmc_affine_params(const timmc_scratch *w, int channels, float min, float max,
+                         float *dst) {
+  dst[0] = min;
+  dst[1] = max;
+  memcpy(dst + 2, w->kernel, (size_t)channels * sizeof(float));
+  memcpy(dst + 2 + channels, w->bias, (size_t)channels * sizeof(float));
 }
 
 int timmc_const_kernel(timmc_scratch *w, size_t count, float value) {
@@ -311,13 +346,6 @@ typedef int32_t timmc_v8i __attribute__((vector_size(32)));
 
 /* Always inlined: the block is one loop body, and no vector crosses a call. */
 #define VINLINE static inline __attribute__((always_inline))
-/* On x86-64 with GCC, AVX-512 and AVX2 copies beside the baseline one; the
- * loader picks the best the CPU runs (as timmc_wino.c does). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define ACT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=haswell", "default")))
-#else
-#define ACT_CLONES
-#endif
 
 /* a vector of v in every lane; the lanes of a where mask (all ones) is set, else of b */
 #define SPLAT(v) ((timmc_v8f){(v), (v), (v), (v), (v), (v), (v), (v)})
@@ -367,6 +395,65 @@ ACT_CLONES static void silu_pixels(void *context, size_t first, size_t count) {
 
 int timmc_kernel_silu(const timmc_op *op, pthreadpool_t pool) {
   pthreadpool_parallelize_1d_tile_1d(pool, silu_pixels, (void *)op, op->dims[0], 64,
+                                     PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+  return TIMMC_OK;
+}
+
+/* out[0..n) = clamp(in * scale + shift, lo, hi) for the n <= 8 channels from
+ * c, through the same eight lanes whatever n is (a tail is padded), so every
+ * channel rounds alike wherever it falls. */
+VINLINE void affine8(const float *in, const float *scale, const float *shift, float *out,
+                     size_t n, float lo, float hi) {
+  timmc_v8f x = {0}, s = {0}, t = {0};
+  memcpy(&x, in, n * sizeof(float));
+  memcpy(&s, scale, n * sizeof(float));
+  memcpy(&t, shift, n * sizeof(float));
+  timmc_v8f v = x * s + t;
+  v = SELECT(v < SPLAT(lo), SPLAT(lo), v);
+  v = SELECT(v > SPLAT(hi), SPLAT(hi), v);
+  memcpy(out, &v, n * sizeof(float));
+}
+
+ACT_CLONES static void affine_pixels(void *context, size_t first, size_t count) {
+  const timmc_op *op = context;
+  const size_t channels = op->dims[1], in_stride = op->dims[2], out_stride = op->dims[3];
+  const float lo = op->b[0], hi = op->b[1];
+  const float *scale = op->b + 2, *shift = op->b + 2 + channels;
+  for (size_t p = first; p < first + count; p++) {
+    const float *in = op->a + p * in_stride;
+    float *out = op->y + p * out_stride;
+    size_t c = 0;
+    for (; c + 8 <= channels; c += 8) affine8(in + c, scale + c, shift + c, out + c, 8, lo, hi);
+    if (c < channels) affine8(in + c, scale + c, shift + c, out + c, channels - c, lo, hi);
+  }
+}
+
+int timmc_kernel_affine(const timmc_op *op, pthreadpool_t pool) {
+  pthreadpool_parallelize_1d_tile_1d(pool, affine_pixels, (void *)op, op->dims[0],
+                                     pixels_per_task(op->dims[1]),
+                                     PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+  return TIMMC_OK;
+}
+
+/* The gate as the scale and the residual as the shift of affine8, read at
+ * the pixel's channels. */
+ACT_CLONES static void scale_add_pixels(void *context, size_t first, size_t count) {
+  const timmc_op *op = context;
+  const size_t pixels = op->dims[1], channels = op->dims[2];
+  const float lo = op->work[0][0], hi = op->work[0][1];
+  for (size_t p = first; p < first + count; p++) { /* p over batch x pixels */
+    const float *gate = op->work[1] + p / pixels * channels;
+    const float *x = op->a + p * channels, *r = op->b + p * channels;
+    float *out = op->y + p * channels;
+    size_t c = 0;
+    for (; c + 8 <= channels; c += 8) affine8(x + c, gate + c, r + c, out + c, 8, lo, hi);
+    if (c < channels) affine8(x + c, gate + c, r + c, out + c, channels - c, lo, hi);
+  }
+}
+
+int timmc_kernel_scale_add(const timmc_op *op, pthreadpool_t pool) {
+  pthreadpool_parallelize_1d_tile_1d(pool, scale_add_pixels, (void *)op, op->dims[0] * op->dims[1],
+                                     pixels_per_task(op->dims[2]),
                                      PTHREADPOOL_FLAG_DISABLE_DENORMALS);
   return TIMMC_OK;
 }

@@ -23,6 +23,8 @@
  * XNNPACK lacks) with its operands, bound at init. */
 typedef struct timmc_op {
   xnn_operator_t xnn;
+  xnn_operator_t xnn_after; /* a second operator run after xnn, or NULL: the two
+                               steps a fused kernel's XNNPACK form takes */
   int (*kernel)(const struct timmc_op *op, pthreadpool_t pool); /* TIMMC_OK or an error */
   const float *a, *b;
   float *y;
@@ -37,6 +39,23 @@ int timmc_kernel_rsoftmax(const timmc_op *op, pthreadpool_t pool);
 /* Split attention's weighted sum: y[n][p][c] = sum_r a[n][p][r*C + c] * b[n][r*C + c].
  * dims: batch, pixels, radix, C. */
 int timmc_kernel_radix_sum(const timmc_op *op, pthreadpool_t pool);
+
+/* timmc's elementwise kernels below, or XNNPACK's operators for the same
+ * steps under TIMMC_ELEMENTWISE=xnnpack (bench/elementwise_layers.sh times
+ * both ways). */
+int timmc_elementwise_own(void);
+/* A per-channel affine with a clamp: y[p][c] = clamp(a[p][c] * scale[c] +
+ * shift[c], min, max), b = {min, max, scale[C], shift[C]} (as
+ * timmc_affine_params writes it from a loaded BatchNorm: w->kernel the
+ * scales, w->bias the shifts). dims: pixels, C, input and output pixel strides. */
+int timmc_kernel_affine(const timmc_op *op, pthreadpool_t pool);
+struct timmc_scratch;
+void timmc_affine_params(const struct timmc_scratch *w, int channels, float min, float max,
+                         float *dst);
+/* A gate and a residual add in one pass: y[n][p][c] = clamp(a[n][p][c] *
+ * work[1][n][c] + b[n][p][c], work[0][0], work[0][1]); y may be a or b.
+ * Compact tensors. dims: batch, pixels, C. */
+int timmc_kernel_scale_add(const timmc_op *op, pthreadpool_t pool);
 
 /* SiLU (x * sigmoid(x)) of a tensor, in place or not: y[p][c] = silu(a[p][c]).
  * dims: pixels, channels, input pixel stride, output pixel stride. */

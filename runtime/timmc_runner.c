@@ -284,7 +284,7 @@ static void print_profile(const double *op_ms, long runs) {
   printf("%-6s %-40s %10s %7s\n", "step", "timm module", "ms/run", "share");
   for (size_t i = 0; i < M->num_ops; i++) {
     const size_t k = order[i];
-    printf("%-6zu %-40s %10.3f %6.1f%%\n", k, M->op_names[k], op_ms[k] / runs,
+    printf("%-6zu %-40s %10.4f %6.1f%%\n", k, M->op_names[k], op_ms[k] / runs,
            100.0 * op_ms[k] / total);
   }
   printf("all %zu steps: %.3f ms/run\n", M->num_ops, total / runs);

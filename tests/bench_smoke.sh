@@ -3,8 +3,8 @@
 # promise, on a small golden spec (one round of one run: no figures are
 # judged). bench.sh -d: a row with timmc's and the all-direct times (the timm
 # column may say unavailable); wino_layers.sh: a row per layer Winograd can
-# take, both times, and auto's decision; gemm_layers.sh and profile.sh their
-# rows; bound.sh the CPU's FMA peak and a row with the FLOPs, the bound and
+# take, both times, and auto's decision; gemm_layers.sh, elementwise_layers.sh
+# and profile.sh their rows; bound.sh the CPU's FMA peak and a row with the FLOPs, the bound and
 # timmc's time.
 set -eu
 work=$1
@@ -25,6 +25,14 @@ printf '%s\n' "$out"
 # resnet18: 15 1x1 and 3x3 convs timmc's GEMM can take (the others are 7x7 or Winograd's)
 rows=$(printf '%s\n' "$out" | grep -Ec '^layer[1-4]\.[01]\.[a-z0-9.]+ +[0-9]+ [13]x[13] [0-9]+->[0-9]+ s[12] +[0-9.]+ +[0-9.]+ +[0-9.]+x  (gemm|xnnpack)$')
 [ "$rows" -eq 15 ] || fail "gemm_layers.sh printed $rows layer rows, expected 15"
+out=$(TIMMC_BENCH_OUT="$work/elementwise" sh bench/elementwise_layers.sh -n 1 -r 1 \
+  tests/golden/specs/g_densenet121_cls.json tests/golden/specs/g_ecaresnet50d_os16.json)
+printf '%s\n' "$out"
+# densenet121: 58 dense layers' norm1, 3 transitions' norm and norm5; ecaresnet50d: 16 blocks
+rows=$(printf '%s\n' "$out" | grep -Ec '^features\.[a-z0-9.]+ +affine\[1,[0-9,]+\] +[0-9.]+ +[0-9.]+ +[0-9.]+x$')
+[ "$rows" -eq 62 ] || fail "elementwise_layers.sh printed $rows affine rows, expected 62"
+rows=$(printf '%s\n' "$out" | grep -Ec '^layer[1-4]\.[0-9]+\.act3 +gate\+add\[1,[0-9,]+\] +[0-9.]+ +[0-9.]+ +[0-9.]+x$')
+[ "$rows" -eq 16 ] || fail "elementwise_layers.sh printed $rows gate+add rows, expected 16"
 out=$(TIMMC_BENCH_OUT="$work/profile" sh bench/profile.sh -n 1 -r 1 -p 100 "$spec")
 printf '%s\n' "$out"
 printf '%s\n' "$out" | grep -Eq '^pointwise 1x1 s2 +[0-9.]+ +[0-9.]+% +[0-9.]+ +[0-9]+%$' ||

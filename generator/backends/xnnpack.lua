@@ -26,7 +26,7 @@ local xnnpack = {
   template = "templates/xnnpack/model.c.in",
   align = 64,
   arena_tail = "XNN_EXTRA_BYTES",
-  passes = { "winograd" },
+  passes = { "winograd", "fuse_gate_add" },
   sources = { "timmc_err", "timmc_file", "timmc_st", "timmc_npy", "timmc_rt", "timmc_wino",
               "timmc_gemm", "timmc_qgemm", "timmc_rand", "timmc_image", "timmc_png", "timmc_quant",
               "timmc_calib" },
@@ -163,14 +163,34 @@ function emit.conv(node, ctx)
     xnn:gsub("\n  ", "\n    "):gsub("^  ", "    ") .. "  }\n"
 end
 
--- BatchNorm as a per-channel affine: a depthwise 1x1 convolution
+-- An elementwise step as timmc's runtime kernel (own: the timmc_op line(s)),
+-- or XNNPACK's operators (xnn) under TIMMC_ELEMENTWISE=xnnpack.
+local function elementwise(own, xnn)
+  local indent = function(c) return (c:gsub("\n  ", "\n    "):gsub("^  ", "    ")) end
+  return "  if (timmc_elementwise_own()) {\n" .. indent(own) .. "  } else {\n" .. indent(xnn) ..
+         "  }\n"
+end
+
+-- BatchNorm as a per-channel affine: timmc_kernel_affine, one pass at the
+-- memory's speed and split over the pool's threads (XNNPACK's form of it, a
+-- depthwise 1x1 convolution, runs 2-3x slower and no faster at 2 threads:
+-- docs/speed.md), its scales and shifts in the static `affine` array.
 function emit.bn_act(node, ctx)
   local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
   local c = x.shape[4]
+  local min, max = clamp(node.act)
+  local at = string.format("affine + %d", ctx.affine)
+  ctx.affine = ctx.affine + 2 + 2 * c
+  local own = string.format(
+    "  timmc_affine_params(w, /*channels=*/%d, /*min=*/%s, /*max=*/%s, %s);\n" ..
+    "  ops[%d] = (timmc_op){.kernel = timmc_kernel_affine, .a = %s, .b = %s, .y = %s,\n" ..
+    "      .dims = {/*pixels=*/%d, /*channels=*/%d, /*in_stride=*/%d, /*out_stride=*/%d}};\n",
+    c, min, max, at, ctx.op, x.ptr, at, y.ptr, x.shape[1] * x.shape[2] * x.shape[3], c,
+    x.stride, y.stride)
   return string.format("  TIMMC_TRY(timmc_load_bn_affine(w, st, %q, /*channels=*/%d, " ..
                        "/*bn_eps=*/%s));\n", node.bn, c, util.float_repr(node.bn_eps)) ..
-    pixel_op(node, ctx, "convolution2d", conv_args(ctx, { 0, 0, 0, 0 }, { 1, 1 }, 1, 1, c, 1, 1,
-             x, y, "w->bias", node.act), x, y)
+    elementwise(own, pixel_op(node, ctx, "convolution2d", conv_args(ctx, { 0, 0, 0, 0 }, { 1, 1 },
+                1, 1, c, 1, 1, x, y, "w->bias", node.act), x, y))
 end
 
 -- XNNPACK's own operators for activations, and timmc's vectorised runtime
@@ -243,8 +263,9 @@ function emit.avgpool(node, ctx)
                   pool_args(ctx, p, node.k, node.k, node.stride, x, y, false), x, y)
 end
 
-local function binary(node, ctx, kind, a_shape, b_shape, b_ptr, act)
+local function binary(node, ctx, kind, a_shape, b_shape, b_ptr, act, y_ptr)
   local a, y = ctx.compact(node, node.inputs[1]), ctx.compact(node, node.output)
+  y = { ptr = y_ptr or y.ptr }
   local min, max = clamp(act)
   return call("xnn_create_" .. kind .. "_nd_f32", {
     { "output_min", min }, { "output_max", max }, { "flags", 0 }, op(ctx) }) ..
@@ -267,6 +288,34 @@ function emit.scale(node, ctx)
   local x = ctx.shape(node.inputs[1])
   return binary(node, ctx, "multiply", { x[1], x[2] * x[3], x[4] }, { x[1], 1, x[4] },
                 ctx.compact(node, node.inputs[2]).ptr)
+end
+
+-- x * gate + residual with the add's clamp (fuse_gate_add): timmc's kernel,
+-- one pass; XNNPACK's form is the two operators it replaces, the product
+-- into y (which may be x, never the residual) and y + residual after it.
+function emit.scale_add(node, ctx)
+  local x = ctx.compact(node, node.inputs[1])
+  local g, r = ctx.compact(node, node.inputs[2]), ctx.compact(node, node.inputs[3])
+  local y = ctx.compact(node, node.output)
+  local n, min, max = util.prod(x.shape), clamp(node.act)
+  local own = string.format(
+    "  static float params[2] = {/*min=*/%s, /*max=*/%s};\n" ..
+    "  ops[%d] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = %s, .b = %s, .y = %s,\n" ..
+    "      .work = {params, %s},\n" ..
+    "      .dims = {/*batch=*/%d, /*pixels=*/%d, /*channels=*/%d}};\n",
+    min, max, ctx.op, x.ptr, r.ptr, y.ptr, g.ptr, x.shape[1], x.shape[2] * x.shape[3],
+    x.shape[4])
+  local after = "&ops[" .. ctx.op .. "].xnn_after"
+  local xnn = binary(node, ctx, "multiply", { x.shape[1], x.shape[2] * x.shape[3], x.shape[4] },
+                     { x.shape[1], 1, x.shape[4] }, g.ptr, nil, y.ptr) ..
+    call("xnn_create_add_nd_f32", {
+      { "output_min", min }, { "output_max", max }, { "flags", 0 }, after }) ..
+    check(node, "create") ..
+    call("xnn_setup_add_nd_f32", {
+      after:sub(2), { "num_input1_dims", 1 }, "(const size_t[]){" .. n .. "}",
+      { "num_input2_dims", 1 }, "(const size_t[]){" .. n .. "}", { "input1", y.ptr },
+      { "input2", r.ptr }, { "output", y.ptr }, "threadpool" }) .. check(node, "setup")
+  return elementwise(own, xnn)
 end
 
 function emit.mul_const(node, ctx)
@@ -454,7 +503,7 @@ static int act_%s(const timmc_op *op, pthreadpool_t pool) {
 end
 
 function xnnpack.new_context(ctx)
-  ctx.consts, ctx.wino_bias, ctx.act_kernels = {}, 0, {}
+  ctx.consts, ctx.wino_bias, ctx.affine, ctx.act_kernels = {}, 0, 0, {}
   int8.new_context(ctx)
 end
 
@@ -465,6 +514,10 @@ function xnnpack.declarations(ctx)
   if ctx.wino_bias > 0 then
     out[1] = string.format("static float wino_bias[%d]; /* Winograd convolutions' biases */\n",
                            ctx.wino_bias)
+  end
+  if ctx.affine > 0 then
+    out[#out + 1] = string.format("static float affine[%d]; /* per-channel affines' clamps, " ..
+                                  "scales and shifts */\n", ctx.affine)
   end
   for i, v in ipairs(ctx.consts) do
     out[#out + 1] = string.format(

@@ -37,6 +37,14 @@ local TRANSFORM_MS = 5e-6
 local TASK_MS = 5e-5
 local GEMM_ROWS = 7
 local MARGIN = 0.8
+-- Groups narrower than this stay direct under "auto": regnety_032's groups of
+-- 24 channels make Winograd 36 x groups products of 24 x 24, which no GEMM
+-- runs at rate. Measured in-model (bench/wino_layers.sh, Zen 4), Winograd
+-- over direct from 56x56 to 28x28: 0.60-0.66x at 1 thread and 0.62-0.88x at
+-- 2 against timmc's 24-wide direct kernel, 0.89-1.01x and 0.81-0.94x against
+-- XNNPACK's direct grouped convolution (TIMMC_GEMM=none); at 14x14 0.42-0.56x.
+-- resnest26d's 2 groups of 64 channels and more win (docs/speed.md).
+local NARROW_GROUP = 64
 
 local function ceil_div(a, b) return (a + b - 1) // b end
 
@@ -97,6 +105,7 @@ function winograd.applies(node, y, mode)
     if p ~= d then return false end
   end
   if mode == "always" then return true end
+  if node.groups > 1 and node.cin // node.groups < NARROW_GROUP then return false end
   local direct, wino = winograd.cost(node, y)
   return wino < MARGIN * direct
 end

@@ -12,9 +12,9 @@ local function portable(arch, extra)
 end
 
 describe("the portable backend", function()
-  -- what only xnnpack's own passes make: Winograd's (int8's conversions have
-  -- only int8 forms: backends/portable_int8.lua)
-  local NOT_HERE = { wino_conv = true, quantize = true, dequantize = true }
+  -- what only xnnpack's own passes make: Winograd's and fuse_gate_add's
+  -- (int8's conversions have only int8 forms: backends/portable_int8.lua)
+  local NOT_HERE = { wino_conv = true, scale_add = true, quantize = true, dequantize = true }
 
   it("has an emitter for every kind but those of xnnpack's passes", function()
     local pt = require("backends.portable")

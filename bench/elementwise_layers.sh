@@ -1,0 +1,46 @@
+#!/bin/sh
+# elementwise_layers.sh [-t THREADS] [-n RUNS] [-r ROUNDS] SPEC.json...
+# The steps timmc's elementwise kernels take (runtime/timmc_rt.c: a
+# BatchNorm with nothing to fold into, as a per-channel affine; a gate and
+# the residual add after it, in one pass), timed both ways in the model: one
+# runner per spec, profiled (--bench RUNS --profile) with
+# TIMMC_ELEMENTWISE=xnnpack (XNNPACK's operators: a depthwise 1x1
+# convolution; a multiply then an add) and by default (timmc's kernels) in
+# alternating rounds. Per layer: its summary and output shape, each way's ms
+# per run (median over rounds) and the median of the rounds' ratios; then
+# the sums per spec. Runners go to $TIMMC_BENCH_OUT (default
+# build/elementwise_layers).
+set -eu
+export LC_ALL=C
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+bench_options t:n:r: "$@"
+shift "$bench_shift"
+[ $# -ge 1 ] || { echo "usage: bench/elementwise_layers.sh [-t T] [-n RUNS] [-r ROUNDS] SPEC.json..." >&2; exit 2; }
+out=${TIMMC_BENCH_OUT:-build/elementwise_layers}
+mkdir -p "$out"
+echo "cpu: $(cpu_name) ($(nproc) cores), threads: $threads, $rounds rounds of $runs runs"
+printf '%-40s %-28s %9s %9s %7s\n' layer "step, output shape" xnn_ms timmc_ms ratio
+for spec in "$@"; do
+  name=$(lua5.4 tools/spec.lua get "$spec" name)
+  generator/timmc build "$spec" -o "$out" > /dev/null
+  # module, kind of step and output shape of each, from the generated file's summaries
+  sed -n 's/^  \/\* \([^:]*\): batchnorm .* as a per-channel affine.*-> \[\(.*\)\] \*\/$/\1 affine[\2]/p
+          s/^  \/\* \([^:]*\): x \* gate + residual.*-> \[\(.*\)\] \*\/$/\1 gate+add[\2]/p' \
+    "$out/$name.c" | awk '{ m = $1; $1 = ""; gsub(/ /, ""); print m, $0 }' | sort > "$out/$name.steps"
+  for r in $(seq "$rounds"); do
+    for mode in xnnpack timmc; do
+      TIMMC_ELEMENTWISE=$mode "$out/$name" --random-weights 1 --threads "$threads" \
+        --bench "$runs" --profile > "$out/$name.$mode.$r"
+    done
+  done
+  for r in $(seq "$rounds"); do
+    for mode in xnnpack timmc; do
+      per_module "$out/$name.$mode.$r" > "$out/$name.$mode.$r.ms"
+    done
+    join "$out/$name.xnnpack.$r.ms" "$out/$name.timmc.$r.ms"
+  done | median_rounds | join - "$out/$name.steps" > "$out/$name.joined"
+  awk -v name="$name" '{ printf "%-40s %-28s %9.3f %9.3f %6.2fx\n", $1, $5, $2, $3, $4; x += $2; o += $3 }
+    END { if (NR) printf "%-40s %-28s %9.3f %9.3f %6.2fx\n", name ": all", "", x, o, x / o
+          else print name ": no step of these kinds" }' "$out/$name.joined"
+done
