@@ -2,11 +2,13 @@
 # elementwise_layers.sh [-t THREADS] [-n RUNS] [-r ROUNDS] SPEC.json...
 # The steps timmc's elementwise kernels take (runtime/timmc_rt.c: a
 # BatchNorm with nothing to fold into, as a per-channel affine; a gate and
-# the residual add after it, in one pass), timed both ways in the model: one
-# runner per spec, profiled (--bench RUNS --profile) with
-# TIMMC_ELEMENTWISE=xnnpack (XNNPACK's operators: a depthwise 1x1
-# convolution; a multiply then an add) and by default (timmc's kernels) in
-# alternating rounds. Per layer: its summary and output shape, each way's ms
+# the residual add after it, in one pass; global average pooling), timed both
+# ways in the model: one runner per spec, profiled (--bench RUNS --profile)
+# with TIMMC_ELEMENTWISE=xnnpack (XNNPACK's operators: a depthwise 1x1
+# convolution; a multiply then an add; global average pooling) and by
+# default (timmc's kernels) in alternating rounds. Per layer (a module's
+# steps summed: resnest's conv2 is its pool and its radix sum): the step's
+# kind and input shape for a pool, output shape otherwise, each way's ms
 # per run (median over rounds) and the median of the rounds' ratios; then
 # the sums per spec. Runners go to $TIMMC_BENCH_OUT (default
 # build/elementwise_layers).
@@ -26,7 +28,8 @@ for spec in "$@"; do
   generator/timmc build "$spec" -o "$out" > /dev/null
   # module, kind of step and output shape of each, from the generated file's summaries
   sed -n 's/^  \/\* \([^:]*\): batchnorm .* as a per-channel affine.*-> \[\(.*\)\] \*\/$/\1 affine[\2]/p
-          s/^  \/\* \([^:]*\): x \* gate + residual.*-> \[\(.*\)\] \*\/$/\1 gate+add[\2]/p' \
+          s/^  \/\* \([^:]*\): x \* gate + residual.*-> \[\(.*\)\] \*\/$/\1 gate+add[\2]/p
+          s/^  \/\* \([^:]*\): global avg pool; \[\(.*\)\] -> .*$/\1 mean[\2]/p' \
     "$out/$name.c" | awk '{ m = $1; $1 = ""; gsub(/ /, ""); print m, $0 }' | sort > "$out/$name.steps"
   for r in $(seq "$rounds"); do
     for mode in xnnpack timmc; do

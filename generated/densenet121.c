@@ -6720,14 +6720,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* global_pool: global avg pool; [2,7,7,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[186].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[186].xnn, /*batch_size=*/2, /*width=*/49, /*input=*/t249_features_norm5,
-      /*output=*/t250_global_pool, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[186] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t249_features_norm5, .y = t250_global_pool,
+        .dims = {/*batch=*/2, /*pixels=*/49, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[186].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[186].xnn, /*batch_size=*/2, /*width=*/49, /*input=*/t249_features_norm5,
+        /*output=*/t250_global_pool, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "setup", s);
+  }
 
   /* classifier: linear 1024->1000; [2,1,1,1024] -> [2,1,1,1000] */
   TIMMC_TRY(timmc_load_linear(w, st, "classifier.weight", "classifier.bias", NULL,

@@ -1753,14 +1753,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer1.0.se: global avg pool; [2,80,80,256] -> [2,1,1,256] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[7].xnn, /*batch_size=*/2, /*width=*/6400, /*input=*/t8_layer1_0_bn3,
-      /*output=*/t9_layer1_0_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[7] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t8_layer1_0_bn3, .y = t9_layer1_0_se,
+        .dims = {/*batch=*/2, /*pixels=*/6400, /*channels=*/256, /*in_stride=*/256, /*out_stride=*/256}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[7].xnn, /*batch_size=*/2, /*width=*/6400, /*input=*/t8_layer1_0_bn3,
+        /*output=*/t9_layer1_0_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.se", "setup", s);
+  }
 
   /* layer1.0.se.conv: eca conv1d k5 over channels; [2,1,1,256] -> [2,1,1,256] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer1.0.se.conv.weight", /*kernel=*/5));
@@ -1925,14 +1930,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer1.1.se: global avg pool; [2,80,80,256] -> [2,1,1,256] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[15].xnn, /*batch_size=*/2, /*width=*/6400, /*input=*/t17_layer1_1_bn3,
-      /*output=*/t18_layer1_1_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[15] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t17_layer1_1_bn3, .y = t18_layer1_1_se,
+        .dims = {/*batch=*/2, /*pixels=*/6400, /*channels=*/256, /*in_stride=*/256, /*out_stride=*/256}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[15].xnn, /*batch_size=*/2, /*width=*/6400, /*input=*/t17_layer1_1_bn3,
+        /*output=*/t18_layer1_1_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.se", "setup", s);
+  }
 
   /* layer1.1.se.conv: eca conv1d k5 over channels; [2,1,1,256] -> [2,1,1,256] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer1.1.se.conv.weight", /*kernel=*/5));
@@ -2067,14 +2077,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer1.2.se: global avg pool; [2,80,80,256] -> [2,1,1,256] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[22].xnn, /*batch_size=*/2, /*width=*/6400, /*input=*/t25_layer1_2_bn3,
-      /*output=*/t26_layer1_2_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[22] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t25_layer1_2_bn3, .y = t26_layer1_2_se,
+        .dims = {/*batch=*/2, /*pixels=*/6400, /*channels=*/256, /*in_stride=*/256, /*out_stride=*/256}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[22].xnn, /*batch_size=*/2, /*width=*/6400, /*input=*/t25_layer1_2_bn3,
+        /*output=*/t26_layer1_2_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.se", "setup", s);
+  }
 
   /* layer1.2.se.conv: eca conv1d k5 over channels; [2,1,1,256] -> [2,1,1,256] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer1.2.se.conv.weight", /*kernel=*/5));
@@ -2216,14 +2231,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer2.0.se: global avg pool; [2,40,40,512] -> [2,1,1,512] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[29].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t33_layer2_0_bn3,
-      /*output=*/t34_layer2_0_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[29] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t33_layer2_0_bn3, .y = t34_layer2_0_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/512, /*in_stride=*/512, /*out_stride=*/512}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[29].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t33_layer2_0_bn3,
+        /*output=*/t34_layer2_0_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.se", "setup", s);
+  }
 
   /* layer2.0.se.conv: eca conv1d k5 over channels; [2,1,1,512] -> [2,1,1,512] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer2.0.se.conv.weight", /*kernel=*/5));
@@ -2400,14 +2420,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer2.1.se: global avg pool; [2,40,40,512] -> [2,1,1,512] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[38].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t43_layer2_1_bn3,
-      /*output=*/t44_layer2_1_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[38] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t43_layer2_1_bn3, .y = t44_layer2_1_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/512, /*in_stride=*/512, /*out_stride=*/512}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[38].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t43_layer2_1_bn3,
+        /*output=*/t44_layer2_1_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.se", "setup", s);
+  }
 
   /* layer2.1.se.conv: eca conv1d k5 over channels; [2,1,1,512] -> [2,1,1,512] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer2.1.se.conv.weight", /*kernel=*/5));
@@ -2542,14 +2567,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer2.2.se: global avg pool; [2,40,40,512] -> [2,1,1,512] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[45].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t51_layer2_2_bn3,
-      /*output=*/t52_layer2_2_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[45] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t51_layer2_2_bn3, .y = t52_layer2_2_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/512, /*in_stride=*/512, /*out_stride=*/512}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[45].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t51_layer2_2_bn3,
+        /*output=*/t52_layer2_2_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.se", "setup", s);
+  }
 
   /* layer2.2.se.conv: eca conv1d k5 over channels; [2,1,1,512] -> [2,1,1,512] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer2.2.se.conv.weight", /*kernel=*/5));
@@ -2684,14 +2714,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer2.3.se: global avg pool; [2,40,40,512] -> [2,1,1,512] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[52].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t59_layer2_3_bn3,
-      /*output=*/t60_layer2_3_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[52] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t59_layer2_3_bn3, .y = t60_layer2_3_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/512, /*in_stride=*/512, /*out_stride=*/512}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[52].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t59_layer2_3_bn3,
+        /*output=*/t60_layer2_3_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.se", "setup", s);
+  }
 
   /* layer2.3.se.conv: eca conv1d k5 over channels; [2,1,1,512] -> [2,1,1,512] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer2.3.se.conv.weight", /*kernel=*/5));
@@ -2826,14 +2861,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.0.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[59].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t67_layer3_0_bn3,
-      /*output=*/t68_layer3_0_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[59] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t67_layer3_0_bn3, .y = t68_layer3_0_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[59].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t67_layer3_0_bn3,
+        /*output=*/t68_layer3_0_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.se", "setup", s);
+  }
 
   /* layer3.0.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.0.se.conv.weight", /*kernel=*/5));
@@ -3013,14 +3053,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.1.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[68].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t77_layer3_1_bn3,
-      /*output=*/t78_layer3_1_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[68] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t77_layer3_1_bn3, .y = t78_layer3_1_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[68].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t77_layer3_1_bn3,
+        /*output=*/t78_layer3_1_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.se", "setup", s);
+  }
 
   /* layer3.1.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.1.se.conv.weight", /*kernel=*/5));
@@ -3155,14 +3200,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.2.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[75].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t85_layer3_2_bn3,
-      /*output=*/t86_layer3_2_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[75] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t85_layer3_2_bn3, .y = t86_layer3_2_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[75].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t85_layer3_2_bn3,
+        /*output=*/t86_layer3_2_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.se", "setup", s);
+  }
 
   /* layer3.2.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.2.se.conv.weight", /*kernel=*/5));
@@ -3297,14 +3347,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.3.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[82].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[82].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t93_layer3_3_bn3,
-      /*output=*/t94_layer3_3_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[82] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t93_layer3_3_bn3, .y = t94_layer3_3_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[82].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[82].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t93_layer3_3_bn3,
+        /*output=*/t94_layer3_3_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.se", "setup", s);
+  }
 
   /* layer3.3.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.3.se.conv.weight", /*kernel=*/5));
@@ -3439,14 +3494,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.4.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[89].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[89].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t101_layer3_4_bn3,
-      /*output=*/t102_layer3_4_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[89] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t101_layer3_4_bn3, .y = t102_layer3_4_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[89].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[89].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t101_layer3_4_bn3,
+        /*output=*/t102_layer3_4_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.se", "setup", s);
+  }
 
   /* layer3.4.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.4.se.conv.weight", /*kernel=*/5));
@@ -3581,14 +3641,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.5.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[96].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t109_layer3_5_bn3,
-      /*output=*/t110_layer3_5_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[96] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t109_layer3_5_bn3, .y = t110_layer3_5_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[96].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t109_layer3_5_bn3,
+        /*output=*/t110_layer3_5_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.se", "setup", s);
+  }
 
   /* layer3.5.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.5.se.conv.weight", /*kernel=*/5));
@@ -3723,14 +3788,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.6.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[103].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[103].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t117_layer3_6_bn3,
-      /*output=*/t118_layer3_6_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[103] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t117_layer3_6_bn3, .y = t118_layer3_6_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[103].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[103].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t117_layer3_6_bn3,
+        /*output=*/t118_layer3_6_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.6.se", "setup", s);
+  }
 
   /* layer3.6.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.6.se.conv.weight", /*kernel=*/5));
@@ -3865,14 +3935,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.7.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[110].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[110].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t125_layer3_7_bn3,
-      /*output=*/t126_layer3_7_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[110] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t125_layer3_7_bn3, .y = t126_layer3_7_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[110].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[110].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t125_layer3_7_bn3,
+        /*output=*/t126_layer3_7_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.7.se", "setup", s);
+  }
 
   /* layer3.7.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.7.se.conv.weight", /*kernel=*/5));
@@ -4007,14 +4082,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.8.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[117].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[117].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t133_layer3_8_bn3,
-      /*output=*/t134_layer3_8_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[117] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t133_layer3_8_bn3, .y = t134_layer3_8_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[117].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[117].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t133_layer3_8_bn3,
+        /*output=*/t134_layer3_8_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.8.se", "setup", s);
+  }
 
   /* layer3.8.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.8.se.conv.weight", /*kernel=*/5));
@@ -4149,14 +4229,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.9.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[124].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[124].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t141_layer3_9_bn3,
-      /*output=*/t142_layer3_9_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[124] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t141_layer3_9_bn3, .y = t142_layer3_9_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[124].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[124].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t141_layer3_9_bn3,
+        /*output=*/t142_layer3_9_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.9.se", "setup", s);
+  }
 
   /* layer3.9.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.9.se.conv.weight", /*kernel=*/5));
@@ -4291,14 +4376,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.10.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[131].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[131].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t149_layer3_10_bn3,
-      /*output=*/t150_layer3_10_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[131] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t149_layer3_10_bn3, .y = t150_layer3_10_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[131].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[131].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t149_layer3_10_bn3,
+        /*output=*/t150_layer3_10_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.10.se", "setup", s);
+  }
 
   /* layer3.10.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.10.se.conv.weight", /*kernel=*/5));
@@ -4433,14 +4523,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.11.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[138].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[138].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t157_layer3_11_bn3,
-      /*output=*/t158_layer3_11_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[138] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t157_layer3_11_bn3, .y = t158_layer3_11_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[138].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[138].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t157_layer3_11_bn3,
+        /*output=*/t158_layer3_11_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.11.se", "setup", s);
+  }
 
   /* layer3.11.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.11.se.conv.weight", /*kernel=*/5));
@@ -4575,14 +4670,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.12.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[145].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[145].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t165_layer3_12_bn3,
-      /*output=*/t166_layer3_12_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[145] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t165_layer3_12_bn3, .y = t166_layer3_12_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[145].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[145].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t165_layer3_12_bn3,
+        /*output=*/t166_layer3_12_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.12.se", "setup", s);
+  }
 
   /* layer3.12.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.12.se.conv.weight", /*kernel=*/5));
@@ -4717,14 +4817,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.13.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[152].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[152].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t173_layer3_13_bn3,
-      /*output=*/t174_layer3_13_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[152] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t173_layer3_13_bn3, .y = t174_layer3_13_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[152].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[152].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t173_layer3_13_bn3,
+        /*output=*/t174_layer3_13_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.13.se", "setup", s);
+  }
 
   /* layer3.13.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.13.se.conv.weight", /*kernel=*/5));
@@ -4859,14 +4964,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.14.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[159].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[159].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t181_layer3_14_bn3,
-      /*output=*/t182_layer3_14_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[159] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t181_layer3_14_bn3, .y = t182_layer3_14_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[159].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[159].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t181_layer3_14_bn3,
+        /*output=*/t182_layer3_14_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.14.se", "setup", s);
+  }
 
   /* layer3.14.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.14.se.conv.weight", /*kernel=*/5));
@@ -5001,14 +5111,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.15.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[166].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[166].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t189_layer3_15_bn3,
-      /*output=*/t190_layer3_15_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[166] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t189_layer3_15_bn3, .y = t190_layer3_15_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[166].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[166].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t189_layer3_15_bn3,
+        /*output=*/t190_layer3_15_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.15.se", "setup", s);
+  }
 
   /* layer3.15.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.15.se.conv.weight", /*kernel=*/5));
@@ -5143,14 +5258,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.16.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[173].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[173].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t197_layer3_16_bn3,
-      /*output=*/t198_layer3_16_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[173] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t197_layer3_16_bn3, .y = t198_layer3_16_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[173].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[173].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t197_layer3_16_bn3,
+        /*output=*/t198_layer3_16_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.16.se", "setup", s);
+  }
 
   /* layer3.16.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.16.se.conv.weight", /*kernel=*/5));
@@ -5285,14 +5405,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.17.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[180].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[180].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t205_layer3_17_bn3,
-      /*output=*/t206_layer3_17_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[180] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t205_layer3_17_bn3, .y = t206_layer3_17_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[180].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[180].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t205_layer3_17_bn3,
+        /*output=*/t206_layer3_17_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.17.se", "setup", s);
+  }
 
   /* layer3.17.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.17.se.conv.weight", /*kernel=*/5));
@@ -5427,14 +5552,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.18.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[187].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[187].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t213_layer3_18_bn3,
-      /*output=*/t214_layer3_18_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[187] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t213_layer3_18_bn3, .y = t214_layer3_18_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[187].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[187].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t213_layer3_18_bn3,
+        /*output=*/t214_layer3_18_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.18.se", "setup", s);
+  }
 
   /* layer3.18.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.18.se.conv.weight", /*kernel=*/5));
@@ -5569,14 +5699,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.19.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[194].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[194].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t221_layer3_19_bn3,
-      /*output=*/t222_layer3_19_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[194] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t221_layer3_19_bn3, .y = t222_layer3_19_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[194].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[194].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t221_layer3_19_bn3,
+        /*output=*/t222_layer3_19_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.19.se", "setup", s);
+  }
 
   /* layer3.19.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.19.se.conv.weight", /*kernel=*/5));
@@ -5711,14 +5846,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.20.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[201].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[201].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t229_layer3_20_bn3,
-      /*output=*/t230_layer3_20_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[201] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t229_layer3_20_bn3, .y = t230_layer3_20_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[201].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[201].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t229_layer3_20_bn3,
+        /*output=*/t230_layer3_20_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.20.se", "setup", s);
+  }
 
   /* layer3.20.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.20.se.conv.weight", /*kernel=*/5));
@@ -5853,14 +5993,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.21.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[208].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[208].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t237_layer3_21_bn3,
-      /*output=*/t238_layer3_21_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[208] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t237_layer3_21_bn3, .y = t238_layer3_21_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[208].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[208].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t237_layer3_21_bn3,
+        /*output=*/t238_layer3_21_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.21.se", "setup", s);
+  }
 
   /* layer3.21.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.21.se.conv.weight", /*kernel=*/5));
@@ -5995,14 +6140,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.22.se: global avg pool; [2,40,40,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[215].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[215].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t245_layer3_22_bn3,
-      /*output=*/t246_layer3_22_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[215] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t245_layer3_22_bn3, .y = t246_layer3_22_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[215].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[215].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t245_layer3_22_bn3,
+        /*output=*/t246_layer3_22_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.22.se", "setup", s);
+  }
 
   /* layer3.22.se.conv: eca conv1d k5 over channels; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer3.22.se.conv.weight", /*kernel=*/5));
@@ -6137,14 +6287,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer4.0.se: global avg pool; [2,40,40,2048] -> [2,1,1,2048] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[222].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[222].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t253_layer4_0_bn3,
-      /*output=*/t254_layer4_0_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[222] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t253_layer4_0_bn3, .y = t254_layer4_0_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/2048, /*in_stride=*/2048, /*out_stride=*/2048}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[222].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[222].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t253_layer4_0_bn3,
+        /*output=*/t254_layer4_0_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.se", "setup", s);
+  }
 
   /* layer4.0.se.conv: eca conv1d k7 over channels; [2,1,1,2048] -> [2,1,1,2048] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer4.0.se.conv.weight", /*kernel=*/7));
@@ -6324,14 +6479,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer4.1.se: global avg pool; [2,40,40,2048] -> [2,1,1,2048] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[231].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[231].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t263_layer4_1_bn3,
-      /*output=*/t264_layer4_1_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[231] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t263_layer4_1_bn3, .y = t264_layer4_1_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/2048, /*in_stride=*/2048, /*out_stride=*/2048}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[231].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[231].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t263_layer4_1_bn3,
+        /*output=*/t264_layer4_1_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.se", "setup", s);
+  }
 
   /* layer4.1.se.conv: eca conv1d k7 over channels; [2,1,1,2048] -> [2,1,1,2048] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer4.1.se.conv.weight", /*kernel=*/7));
@@ -6466,14 +6626,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer4.2.se: global avg pool; [2,40,40,2048] -> [2,1,1,2048] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[238].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[238].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t271_layer4_2_bn3,
-      /*output=*/t272_layer4_2_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[238] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t271_layer4_2_bn3, .y = t272_layer4_2_se,
+        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/2048, /*in_stride=*/2048, /*out_stride=*/2048}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[238].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[238].xnn, /*batch_size=*/2, /*width=*/1600, /*input=*/t271_layer4_2_bn3,
+        /*output=*/t272_layer4_2_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.se", "setup", s);
+  }
 
   /* layer4.2.se.conv: eca conv1d k7 over channels; [2,1,1,2048] -> [2,1,1,2048] */
   TIMMC_TRY(timmc_load_conv1d(w, st, "layer4.2.se.conv.weight", /*kernel=*/7));

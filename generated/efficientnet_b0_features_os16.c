@@ -1024,14 +1024,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       .dims = {/*pixels=*/12544, /*channels=*/32, /*in_stride=*/32, /*out_stride=*/32}};
 
   /* blocks.0.0.se: global avg pool; [1,112,112,32] -> [1,1,1,32] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/32, /*input_stride=*/32, /*output_stride=*/32, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[4].xnn, /*batch_size=*/1, /*width=*/12544, /*input=*/t5_blocks_0_0_bn1,
-      /*output=*/t6_blocks_0_0_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[4] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t5_blocks_0_0_bn1, .y = t6_blocks_0_0_se,
+        .dims = {/*batch=*/1, /*pixels=*/12544, /*channels=*/32, /*in_stride=*/32, /*out_stride=*/32}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/32, /*input_stride=*/32, /*output_stride=*/32, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[4].xnn, /*batch_size=*/1, /*width=*/12544, /*input=*/t5_blocks_0_0_bn1,
+        /*output=*/t6_blocks_0_0_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.se", "setup", s);
+  }
 
   /* blocks.0.0.se.conv_reduce: linear 32->8; [1,1,1,32] -> [1,1,1,8] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.0.0.se.conv_reduce.weight", "blocks.0.0.se.conv_reduce.bias", NULL,
@@ -1167,14 +1172,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       .dims = {/*pixels=*/3136, /*channels=*/96, /*in_stride=*/96, /*out_stride=*/96}};
 
   /* blocks.1.0.se: global avg pool; [1,56,56,96] -> [1,1,1,96] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/96, /*input_stride=*/96, /*output_stride=*/96, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[15].xnn, /*batch_size=*/1, /*width=*/3136, /*input=*/t16_blocks_1_0_bn2,
-      /*output=*/t17_blocks_1_0_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[15] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t16_blocks_1_0_bn2, .y = t17_blocks_1_0_se,
+        .dims = {/*batch=*/1, /*pixels=*/3136, /*channels=*/96, /*in_stride=*/96, /*out_stride=*/96}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/96, /*input_stride=*/96, /*output_stride=*/96, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[15].xnn, /*batch_size=*/1, /*width=*/3136, /*input=*/t16_blocks_1_0_bn2,
+        /*output=*/t17_blocks_1_0_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.se", "setup", s);
+  }
 
   /* blocks.1.0.se.conv_reduce: linear 96->4; [1,1,1,96] -> [1,1,1,4] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.1.0.se.conv_reduce.weight", "blocks.1.0.se.conv_reduce.bias", NULL,
@@ -1310,14 +1320,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       .dims = {/*pixels=*/3136, /*channels=*/144, /*in_stride=*/144, /*out_stride=*/144}};
 
   /* blocks.1.1.se: global avg pool; [1,56,56,144] -> [1,1,1,144] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/144, /*input_stride=*/144, /*output_stride=*/144, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[26].xnn, /*batch_size=*/1, /*width=*/3136, /*input=*/t27_blocks_1_1_bn2,
-      /*output=*/t28_blocks_1_1_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[26] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t27_blocks_1_1_bn2, .y = t28_blocks_1_1_se,
+        .dims = {/*batch=*/1, /*pixels=*/3136, /*channels=*/144, /*in_stride=*/144, /*out_stride=*/144}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/144, /*input_stride=*/144, /*output_stride=*/144, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[26].xnn, /*batch_size=*/1, /*width=*/3136, /*input=*/t27_blocks_1_1_bn2,
+        /*output=*/t28_blocks_1_1_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.se", "setup", s);
+  }
 
   /* blocks.1.1.se.conv_reduce: linear 144->6; [1,1,1,144] -> [1,1,1,6] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.1.1.se.conv_reduce.weight", "blocks.1.1.se.conv_reduce.bias", NULL,
@@ -1463,14 +1478,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       .dims = {/*pixels=*/784, /*channels=*/144, /*in_stride=*/144, /*out_stride=*/144}};
 
   /* blocks.2.0.se: global avg pool; [1,28,28,144] -> [1,1,1,144] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/144, /*input_stride=*/144, /*output_stride=*/144, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[38].xnn, /*batch_size=*/1, /*width=*/784, /*input=*/t39_blocks_2_0_bn2,
-      /*output=*/t40_blocks_2_0_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[38] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t39_blocks_2_0_bn2, .y = t40_blocks_2_0_se,
+        .dims = {/*batch=*/1, /*pixels=*/784, /*channels=*/144, /*in_stride=*/144, /*out_stride=*/144}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/144, /*input_stride=*/144, /*output_stride=*/144, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[38].xnn, /*batch_size=*/1, /*width=*/784, /*input=*/t39_blocks_2_0_bn2,
+        /*output=*/t40_blocks_2_0_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.se", "setup", s);
+  }
 
   /* blocks.2.0.se.conv_reduce: linear 144->6; [1,1,1,144] -> [1,1,1,6] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.2.0.se.conv_reduce.weight", "blocks.2.0.se.conv_reduce.bias", NULL,
@@ -1606,14 +1626,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       .dims = {/*pixels=*/784, /*channels=*/240, /*in_stride=*/240, /*out_stride=*/240}};
 
   /* blocks.2.1.se: global avg pool; [1,28,28,240] -> [1,1,1,240] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/240, /*input_stride=*/240, /*output_stride=*/240, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[49].xnn, /*batch_size=*/1, /*width=*/784, /*input=*/t50_blocks_2_1_bn2,
-      /*output=*/t51_blocks_2_1_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[49] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t50_blocks_2_1_bn2, .y = t51_blocks_2_1_se,
+        .dims = {/*batch=*/1, /*pixels=*/784, /*channels=*/240, /*in_stride=*/240, /*out_stride=*/240}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/240, /*input_stride=*/240, /*output_stride=*/240, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[49].xnn, /*batch_size=*/1, /*width=*/784, /*input=*/t50_blocks_2_1_bn2,
+        /*output=*/t51_blocks_2_1_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.se", "setup", s);
+  }
 
   /* blocks.2.1.se.conv_reduce: linear 240->10; [1,1,1,240] -> [1,1,1,10] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.2.1.se.conv_reduce.weight", "blocks.2.1.se.conv_reduce.bias", NULL,
@@ -1759,14 +1784,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       .dims = {/*pixels=*/196, /*channels=*/240, /*in_stride=*/240, /*out_stride=*/240}};
 
   /* blocks.3.0.se: global avg pool; [1,14,14,240] -> [1,1,1,240] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/240, /*input_stride=*/240, /*output_stride=*/240, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[61].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[61].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t62_blocks_3_0_bn2,
-      /*output=*/t63_blocks_3_0_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[61] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t62_blocks_3_0_bn2, .y = t63_blocks_3_0_se,
+        .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/240, /*in_stride=*/240, /*out_stride=*/240}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/240, /*input_stride=*/240, /*output_stride=*/240, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[61].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[61].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t62_blocks_3_0_bn2,
+        /*output=*/t63_blocks_3_0_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.se", "setup", s);
+  }
 
   /* blocks.3.0.se.conv_reduce: linear 240->10; [1,1,1,240] -> [1,1,1,10] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.3.0.se.conv_reduce.weight", "blocks.3.0.se.conv_reduce.bias", NULL,
@@ -1902,14 +1932,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       .dims = {/*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
 
   /* blocks.3.1.se: global avg pool; [1,14,14,480] -> [1,1,1,480] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/480, /*input_stride=*/480, /*output_stride=*/480, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[72].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[72].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t73_blocks_3_1_bn2,
-      /*output=*/t74_blocks_3_1_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[72] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t73_blocks_3_1_bn2, .y = t74_blocks_3_1_se,
+        .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/480, /*input_stride=*/480, /*output_stride=*/480, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[72].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[72].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t73_blocks_3_1_bn2,
+        /*output=*/t74_blocks_3_1_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.se", "setup", s);
+  }
 
   /* blocks.3.1.se.conv_reduce: linear 480->20; [1,1,1,480] -> [1,1,1,20] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.3.1.se.conv_reduce.weight", "blocks.3.1.se.conv_reduce.bias", NULL,
@@ -2055,14 +2090,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       .dims = {/*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
 
   /* blocks.3.2.se: global avg pool; [1,14,14,480] -> [1,1,1,480] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/480, /*input_stride=*/480, /*output_stride=*/480, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[84].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[84].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t85_blocks_3_2_bn2,
-      /*output=*/t86_blocks_3_2_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[84] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t85_blocks_3_2_bn2, .y = t86_blocks_3_2_se,
+        .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/480, /*input_stride=*/480, /*output_stride=*/480, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[84].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[84].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t85_blocks_3_2_bn2,
+        /*output=*/t86_blocks_3_2_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.se", "setup", s);
+  }
 
   /* blocks.3.2.se.conv_reduce: linear 480->20; [1,1,1,480] -> [1,1,1,20] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.3.2.se.conv_reduce.weight", "blocks.3.2.se.conv_reduce.bias", NULL,
@@ -2208,14 +2248,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       .dims = {/*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
 
   /* blocks.4.0.se: global avg pool; [1,14,14,480] -> [1,1,1,480] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/480, /*input_stride=*/480, /*output_stride=*/480, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[96].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t97_blocks_4_0_bn2,
-      /*output=*/t98_blocks_4_0_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[96] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t97_blocks_4_0_bn2, .y = t98_blocks_4_0_se,
+        .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/480, /*input_stride=*/480, /*output_stride=*/480, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[96].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t97_blocks_4_0_bn2,
+        /*output=*/t98_blocks_4_0_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.se", "setup", s);
+  }
 
   /* blocks.4.0.se.conv_reduce: linear 480->20; [1,1,1,480] -> [1,1,1,20] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.4.0.se.conv_reduce.weight", "blocks.4.0.se.conv_reduce.bias", NULL,
@@ -2351,14 +2396,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       .dims = {/*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
 
   /* blocks.4.1.se: global avg pool; [1,14,14,672] -> [1,1,1,672] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/672, /*input_stride=*/672, /*output_stride=*/672, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[107].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[107].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t108_blocks_4_1_bn2,
-      /*output=*/t109_blocks_4_1_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[107] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t108_blocks_4_1_bn2, .y = t109_blocks_4_1_se,
+        .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/672, /*input_stride=*/672, /*output_stride=*/672, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[107].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[107].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t108_blocks_4_1_bn2,
+        /*output=*/t109_blocks_4_1_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.se", "setup", s);
+  }
 
   /* blocks.4.1.se.conv_reduce: linear 672->28; [1,1,1,672] -> [1,1,1,28] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.4.1.se.conv_reduce.weight", "blocks.4.1.se.conv_reduce.bias", NULL,
@@ -2504,14 +2554,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       .dims = {/*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
 
   /* blocks.4.2.se: global avg pool; [1,14,14,672] -> [1,1,1,672] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/672, /*input_stride=*/672, /*output_stride=*/672, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[119].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[119].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t120_blocks_4_2_bn2,
-      /*output=*/t121_blocks_4_2_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[119] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t120_blocks_4_2_bn2, .y = t121_blocks_4_2_se,
+        .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/672, /*input_stride=*/672, /*output_stride=*/672, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[119].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[119].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t120_blocks_4_2_bn2,
+        /*output=*/t121_blocks_4_2_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.se", "setup", s);
+  }
 
   /* blocks.4.2.se.conv_reduce: linear 672->28; [1,1,1,672] -> [1,1,1,28] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.4.2.se.conv_reduce.weight", "blocks.4.2.se.conv_reduce.bias", NULL,
@@ -2657,14 +2712,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       .dims = {/*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
 
   /* blocks.5.0.se: global avg pool; [1,14,14,672] -> [1,1,1,672] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/672, /*input_stride=*/672, /*output_stride=*/672, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[131].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[131].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t132_blocks_5_0_bn2,
-      /*output=*/t133_blocks_5_0_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[131] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t132_blocks_5_0_bn2, .y = t133_blocks_5_0_se,
+        .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/672, /*input_stride=*/672, /*output_stride=*/672, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[131].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[131].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t132_blocks_5_0_bn2,
+        /*output=*/t133_blocks_5_0_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.se", "setup", s);
+  }
 
   /* blocks.5.0.se.conv_reduce: linear 672->28; [1,1,1,672] -> [1,1,1,28] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.5.0.se.conv_reduce.weight", "blocks.5.0.se.conv_reduce.bias", NULL,
@@ -2800,14 +2860,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.5.1.se: global avg pool; [1,14,14,1152] -> [1,1,1,1152] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[142].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[142].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t143_blocks_5_1_bn2,
-      /*output=*/t144_blocks_5_1_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[142] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t143_blocks_5_1_bn2, .y = t144_blocks_5_1_se,
+        .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[142].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[142].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t143_blocks_5_1_bn2,
+        /*output=*/t144_blocks_5_1_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.se", "setup", s);
+  }
 
   /* blocks.5.1.se.conv_reduce: linear 1152->48; [1,1,1,1152] -> [1,1,1,48] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.5.1.se.conv_reduce.weight", "blocks.5.1.se.conv_reduce.bias", NULL,
@@ -2953,14 +3018,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.5.2.se: global avg pool; [1,14,14,1152] -> [1,1,1,1152] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[154].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[154].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t155_blocks_5_2_bn2,
-      /*output=*/t156_blocks_5_2_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[154] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t155_blocks_5_2_bn2, .y = t156_blocks_5_2_se,
+        .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[154].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[154].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t155_blocks_5_2_bn2,
+        /*output=*/t156_blocks_5_2_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.se", "setup", s);
+  }
 
   /* blocks.5.2.se.conv_reduce: linear 1152->48; [1,1,1,1152] -> [1,1,1,48] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.5.2.se.conv_reduce.weight", "blocks.5.2.se.conv_reduce.bias", NULL,
@@ -3106,14 +3176,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.5.3.se: global avg pool; [1,14,14,1152] -> [1,1,1,1152] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[166].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[166].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t167_blocks_5_3_bn2,
-      /*output=*/t168_blocks_5_3_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[166] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t167_blocks_5_3_bn2, .y = t168_blocks_5_3_se,
+        .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[166].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[166].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t167_blocks_5_3_bn2,
+        /*output=*/t168_blocks_5_3_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.se", "setup", s);
+  }
 
   /* blocks.5.3.se.conv_reduce: linear 1152->48; [1,1,1,1152] -> [1,1,1,48] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.5.3.se.conv_reduce.weight", "blocks.5.3.se.conv_reduce.bias", NULL,
@@ -3259,14 +3334,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.6.0.se: global avg pool; [1,14,14,1152] -> [1,1,1,1152] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[178].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[178].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t179_blocks_6_0_bn2,
-      /*output=*/t180_blocks_6_0_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[178] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t179_blocks_6_0_bn2, .y = t180_blocks_6_0_se,
+        .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[178].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[178].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t179_blocks_6_0_bn2,
+        /*output=*/t180_blocks_6_0_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.se", "setup", s);
+  }
 
   /* blocks.6.0.se.conv_reduce: linear 1152->48; [1,1,1,1152] -> [1,1,1,48] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.6.0.se.conv_reduce.weight", "blocks.6.0.se.conv_reduce.bias", NULL,

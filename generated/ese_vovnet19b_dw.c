@@ -711,14 +711,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* stages.0.blocks.0.attn: global avg pool; [2,56,56,256] -> [2,1,1,256] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.attn", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[13].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/t15_stages_0_blocks_0_conv_concat,
-      /*output=*/t16_stages_0_blocks_0_attn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.attn", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[13] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t15_stages_0_blocks_0_conv_concat, .y = t16_stages_0_blocks_0_attn,
+        .dims = {/*batch=*/2, /*pixels=*/3136, /*channels=*/256, /*in_stride=*/256, /*out_stride=*/256}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.attn", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[13].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/t15_stages_0_blocks_0_conv_concat,
+        /*output=*/t16_stages_0_blocks_0_attn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.attn", "setup", s);
+  }
 
   /* stages.0.blocks.0.attn.fc: linear 256->256, hard_sigmoid folded; [2,1,1,256] -> [2,1,1,256] */
   TIMMC_TRY(timmc_load_linear(w, st, "stages.0.blocks.0.attn.fc.weight", "stages.0.blocks.0.attn.fc.bias", NULL,
@@ -961,14 +966,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* stages.1.blocks.0.attn: global avg pool; [2,28,28,512] -> [2,1,1,512] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.attn", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[25].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/t28_stages_1_blocks_0_conv_concat,
-      /*output=*/t29_stages_1_blocks_0_attn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.attn", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[25] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t28_stages_1_blocks_0_conv_concat, .y = t29_stages_1_blocks_0_attn,
+        .dims = {/*batch=*/2, /*pixels=*/784, /*channels=*/512, /*in_stride=*/512, /*out_stride=*/512}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.attn", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[25].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/t28_stages_1_blocks_0_conv_concat,
+        /*output=*/t29_stages_1_blocks_0_attn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.attn", "setup", s);
+  }
 
   /* stages.1.blocks.0.attn.fc: linear 512->512, hard_sigmoid folded; [2,1,1,512] -> [2,1,1,512] */
   TIMMC_TRY(timmc_load_linear(w, st, "stages.1.blocks.0.attn.fc.weight", "stages.1.blocks.0.attn.fc.bias", NULL,
@@ -1211,14 +1221,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* stages.2.blocks.0.attn: global avg pool; [2,14,14,768] -> [2,1,1,768] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/768, /*input_stride=*/768, /*output_stride=*/768, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.attn", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[37].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t41_stages_2_blocks_0_conv_concat,
-      /*output=*/t42_stages_2_blocks_0_attn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.attn", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[37] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t41_stages_2_blocks_0_conv_concat, .y = t42_stages_2_blocks_0_attn,
+        .dims = {/*batch=*/2, /*pixels=*/196, /*channels=*/768, /*in_stride=*/768, /*out_stride=*/768}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/768, /*input_stride=*/768, /*output_stride=*/768, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.attn", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[37].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t41_stages_2_blocks_0_conv_concat,
+        /*output=*/t42_stages_2_blocks_0_attn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.attn", "setup", s);
+  }
 
   /* stages.2.blocks.0.attn.fc: linear 768->768, hard_sigmoid folded; [2,1,1,768] -> [2,1,1,768] */
   TIMMC_TRY(timmc_load_linear(w, st, "stages.2.blocks.0.attn.fc.weight", "stages.2.blocks.0.attn.fc.bias", NULL,
@@ -1461,14 +1476,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* stages.3.blocks.0.attn: global avg pool; [2,7,7,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.attn", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[49].xnn, /*batch_size=*/2, /*width=*/49, /*input=*/t54_stages_3_blocks_0_conv_concat,
-      /*output=*/t55_stages_3_blocks_0_attn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.attn", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[49] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t54_stages_3_blocks_0_conv_concat, .y = t55_stages_3_blocks_0_attn,
+        .dims = {/*batch=*/2, /*pixels=*/49, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.attn", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[49].xnn, /*batch_size=*/2, /*width=*/49, /*input=*/t54_stages_3_blocks_0_conv_concat,
+        /*output=*/t55_stages_3_blocks_0_attn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.attn", "setup", s);
+  }
 
   /* stages.3.blocks.0.attn.fc: linear 1024->1024, hard_sigmoid folded; [2,1,1,1024] -> [2,1,1,1024] */
   TIMMC_TRY(timmc_load_linear(w, st, "stages.3.blocks.0.attn.fc.weight", "stages.3.blocks.0.attn.fc.bias", NULL,
@@ -1494,14 +1514,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.attn", "setup", s);
 
   /* head.global_pool: global avg pool; [2,7,7,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("head.global_pool", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[52].xnn, /*batch_size=*/2, /*width=*/49, /*input=*/t57_stages_3,
-      /*output=*/t58_head_global_pool, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("head.global_pool", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[52] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t57_stages_3, .y = t58_head_global_pool,
+        .dims = {/*batch=*/2, /*pixels=*/49, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("head.global_pool", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[52].xnn, /*batch_size=*/2, /*width=*/49, /*input=*/t57_stages_3,
+        /*output=*/t58_head_global_pool, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("head.global_pool", "setup", s);
+  }
 
   /* head.fc: linear 1024->1000; [2,1,1,1024] -> [2,1,1,1000] */
   TIMMC_TRY(timmc_load_linear(w, st, "head.fc.weight", "head.fc.bias", NULL,

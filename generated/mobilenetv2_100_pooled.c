@@ -1975,14 +1975,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* global_pool: global avg pool; [1,7,7,1280] -> [1,1,1,1280] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1280, /*input_stride=*/1280, /*output_stride=*/1280, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[62].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[62].xnn, /*batch_size=*/1, /*width=*/49, /*input=*/t63_bn2, /*output=*/t64_global_pool,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[62] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t63_bn2, .y = t64_global_pool,
+        .dims = {/*batch=*/1, /*pixels=*/49, /*channels=*/1280, /*in_stride=*/1280, /*out_stride=*/1280}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1280, /*input_stride=*/1280, /*output_stride=*/1280, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[62].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[62].xnn, /*batch_size=*/1, /*width=*/49, /*input=*/t63_bn2, /*output=*/t64_global_pool,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "setup", s);
+  }
   return TIMMC_OK;
 }
 

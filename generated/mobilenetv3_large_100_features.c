@@ -993,14 +993,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "setup", s);
 
   /* blocks.2.0.se: global avg pool; [1,28,28,72] -> [1,1,1,72] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/72, /*input_stride=*/72, /*output_stride=*/72, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[14].xnn, /*batch_size=*/1, /*width=*/784, /*input=*/t15_blocks_2_0_bn2,
-      /*output=*/t16_blocks_2_0_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[14] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t15_blocks_2_0_bn2, .y = t16_blocks_2_0_se,
+        .dims = {/*batch=*/1, /*pixels=*/784, /*channels=*/72, /*in_stride=*/72, /*out_stride=*/72}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/72, /*input_stride=*/72, /*output_stride=*/72, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[14].xnn, /*batch_size=*/1, /*width=*/784, /*input=*/t15_blocks_2_0_bn2,
+        /*output=*/t16_blocks_2_0_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.se", "setup", s);
+  }
 
   /* blocks.2.0.se.conv_reduce: linear 72->24, relu; [1,1,1,72] -> [1,1,1,24] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.2.0.se.conv_reduce.weight", "blocks.2.0.se.conv_reduce.bias", NULL,
@@ -1113,14 +1118,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "setup", s);
 
   /* blocks.2.1.se: global avg pool; [1,28,28,120] -> [1,1,1,120] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/120, /*input_stride=*/120, /*output_stride=*/120, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[21].xnn, /*batch_size=*/1, /*width=*/784, /*input=*/t22_blocks_2_1_bn2,
-      /*output=*/t23_blocks_2_1_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[21] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t22_blocks_2_1_bn2, .y = t23_blocks_2_1_se,
+        .dims = {/*batch=*/1, /*pixels=*/784, /*channels=*/120, /*in_stride=*/120, /*out_stride=*/120}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/120, /*input_stride=*/120, /*output_stride=*/120, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[21].xnn, /*batch_size=*/1, /*width=*/784, /*input=*/t22_blocks_2_1_bn2,
+        /*output=*/t23_blocks_2_1_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.se", "setup", s);
+  }
 
   /* blocks.2.1.se.conv_reduce: linear 120->32, relu; [1,1,1,120] -> [1,1,1,32] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.2.1.se.conv_reduce.weight", "blocks.2.1.se.conv_reduce.bias", NULL,
@@ -1243,14 +1253,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_dw", "setup", s);
 
   /* blocks.2.2.se: global avg pool; [1,28,28,120] -> [1,1,1,120] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/120, /*input_stride=*/120, /*output_stride=*/120, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[29].xnn, /*batch_size=*/1, /*width=*/784, /*input=*/t30_blocks_2_2_bn2,
-      /*output=*/t31_blocks_2_2_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[29] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t30_blocks_2_2_bn2, .y = t31_blocks_2_2_se,
+        .dims = {/*batch=*/1, /*pixels=*/784, /*channels=*/120, /*in_stride=*/120, /*out_stride=*/120}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/120, /*input_stride=*/120, /*output_stride=*/120, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[29].xnn, /*batch_size=*/1, /*width=*/784, /*input=*/t30_blocks_2_2_bn2,
+        /*output=*/t31_blocks_2_2_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.se", "setup", s);
+  }
 
   /* blocks.2.2.se.conv_reduce: linear 120->32, relu; [1,1,1,120] -> [1,1,1,32] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.2.2.se.conv_reduce.weight", "blocks.2.2.se.conv_reduce.bias", NULL,
@@ -1797,14 +1812,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.bn2", "setup", s);
 
   /* blocks.4.0.se: global avg pool; [1,14,14,480] -> [1,1,1,480] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/480, /*input_stride=*/480, /*output_stride=*/480, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[62].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[62].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t63_blocks_4_0_bn2,
-      /*output=*/t64_blocks_4_0_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[62] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t63_blocks_4_0_bn2, .y = t64_blocks_4_0_se,
+        .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/480, /*input_stride=*/480, /*output_stride=*/480, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[62].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[62].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t63_blocks_4_0_bn2,
+        /*output=*/t64_blocks_4_0_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.se", "setup", s);
+  }
 
   /* blocks.4.0.se.conv_reduce: linear 480->120, relu; [1,1,1,480] -> [1,1,1,120] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.4.0.se.conv_reduce.weight", "blocks.4.0.se.conv_reduce.bias", NULL,
@@ -1935,14 +1955,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.bn2", "setup", s);
 
   /* blocks.4.1.se: global avg pool; [1,14,14,672] -> [1,1,1,672] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/672, /*input_stride=*/672, /*output_stride=*/672, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[71].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[71].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t72_blocks_4_1_bn2,
-      /*output=*/t73_blocks_4_1_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[71] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t72_blocks_4_1_bn2, .y = t73_blocks_4_1_se,
+        .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/672, /*input_stride=*/672, /*output_stride=*/672, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[71].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[71].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t72_blocks_4_1_bn2,
+        /*output=*/t73_blocks_4_1_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.se", "setup", s);
+  }
 
   /* blocks.4.1.se.conv_reduce: linear 672->168, relu; [1,1,1,672] -> [1,1,1,168] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.4.1.se.conv_reduce.weight", "blocks.4.1.se.conv_reduce.bias", NULL,
@@ -2083,14 +2108,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.bn2", "setup", s);
 
   /* blocks.5.0.se: global avg pool; [1,7,7,672] -> [1,1,1,672] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/672, /*input_stride=*/672, /*output_stride=*/672, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[81].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[81].xnn, /*batch_size=*/1, /*width=*/49, /*input=*/t82_blocks_5_0_bn2,
-      /*output=*/t83_blocks_5_0_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[81] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t82_blocks_5_0_bn2, .y = t83_blocks_5_0_se,
+        .dims = {/*batch=*/1, /*pixels=*/49, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/672, /*input_stride=*/672, /*output_stride=*/672, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[81].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[81].xnn, /*batch_size=*/1, /*width=*/49, /*input=*/t82_blocks_5_0_bn2,
+        /*output=*/t83_blocks_5_0_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.se", "setup", s);
+  }
 
   /* blocks.5.0.se.conv_reduce: linear 672->168, relu; [1,1,1,672] -> [1,1,1,168] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.5.0.se.conv_reduce.weight", "blocks.5.0.se.conv_reduce.bias", NULL,
@@ -2221,14 +2251,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.bn2", "setup", s);
 
   /* blocks.5.1.se: global avg pool; [1,7,7,960] -> [1,1,1,960] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/960, /*input_stride=*/960, /*output_stride=*/960, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[90].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[90].xnn, /*batch_size=*/1, /*width=*/49, /*input=*/t91_blocks_5_1_bn2,
-      /*output=*/t92_blocks_5_1_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[90] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t91_blocks_5_1_bn2, .y = t92_blocks_5_1_se,
+        .dims = {/*batch=*/1, /*pixels=*/49, /*channels=*/960, /*in_stride=*/960, /*out_stride=*/960}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/960, /*input_stride=*/960, /*output_stride=*/960, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[90].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[90].xnn, /*batch_size=*/1, /*width=*/49, /*input=*/t91_blocks_5_1_bn2,
+        /*output=*/t92_blocks_5_1_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.se", "setup", s);
+  }
 
   /* blocks.5.1.se.conv_reduce: linear 960->240, relu; [1,1,1,960] -> [1,1,1,240] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.5.1.se.conv_reduce.weight", "blocks.5.1.se.conv_reduce.bias", NULL,
@@ -2369,14 +2404,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.bn2", "setup", s);
 
   /* blocks.5.2.se: global avg pool; [1,7,7,960] -> [1,1,1,960] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/960, /*input_stride=*/960, /*output_stride=*/960, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[100].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[100].xnn, /*batch_size=*/1, /*width=*/49, /*input=*/t101_blocks_5_2_bn2,
-      /*output=*/t102_blocks_5_2_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[100] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t101_blocks_5_2_bn2, .y = t102_blocks_5_2_se,
+        .dims = {/*batch=*/1, /*pixels=*/49, /*channels=*/960, /*in_stride=*/960, /*out_stride=*/960}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/960, /*input_stride=*/960, /*output_stride=*/960, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[100].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[100].xnn, /*batch_size=*/1, /*width=*/49, /*input=*/t101_blocks_5_2_bn2,
+        /*output=*/t102_blocks_5_2_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.se", "setup", s);
+  }
 
   /* blocks.5.2.se.conv_reduce: linear 960->240, relu; [1,1,1,960] -> [1,1,1,240] */
   TIMMC_TRY(timmc_load_linear(w, st, "blocks.5.2.se.conv_reduce.weight", "blocks.5.2.se.conv_reduce.bias", NULL,

@@ -1221,14 +1221,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s1.b1.se: global avg pool; [2,56,56,72] -> [2,1,1,72] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/72, /*input_stride=*/72, /*output_stride=*/72, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[3].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/t4_s1_b1_conv2,
-      /*output=*/t5_s1_b1_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[3] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t4_s1_b1_conv2, .y = t5_s1_b1_se,
+        .dims = {/*batch=*/2, /*pixels=*/3136, /*channels=*/72, /*in_stride=*/72, /*out_stride=*/72}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/72, /*input_stride=*/72, /*output_stride=*/72, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[3].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/t4_s1_b1_conv2,
+        /*output=*/t5_s1_b1_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.se", "setup", s);
+  }
 
   /* s1.b1.se.fc1: linear 72->8, relu; [2,1,1,72] -> [2,1,1,8] */
   TIMMC_TRY(timmc_load_linear(w, st, "s1.b1.se.fc1.weight", "s1.b1.se.fc1.bias", NULL,
@@ -1404,14 +1409,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s1.b2.se: global avg pool; [2,56,56,72] -> [2,1,1,72] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/72, /*input_stride=*/72, /*output_stride=*/72, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[13].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/t14_s1_b2_conv2,
-      /*output=*/t15_s1_b2_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[13] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t14_s1_b2_conv2, .y = t15_s1_b2_se,
+        .dims = {/*batch=*/2, /*pixels=*/3136, /*channels=*/72, /*in_stride=*/72, /*out_stride=*/72}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/72, /*input_stride=*/72, /*output_stride=*/72, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[13].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/t14_s1_b2_conv2,
+        /*output=*/t15_s1_b2_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.se", "setup", s);
+  }
 
   /* s1.b2.se.fc1: linear 72->18, relu; [2,1,1,72] -> [2,1,1,18] */
   TIMMC_TRY(timmc_load_linear(w, st, "s1.b2.se.fc1.weight", "s1.b2.se.fc1.bias", NULL,
@@ -1558,14 +1568,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s2.b1.se: global avg pool; [2,28,28,216] -> [2,1,1,216] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/216, /*input_stride=*/216, /*output_stride=*/216, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[22].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/t23_s2_b1_conv2,
-      /*output=*/t24_s2_b1_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[22] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t23_s2_b1_conv2, .y = t24_s2_b1_se,
+        .dims = {/*batch=*/2, /*pixels=*/784, /*channels=*/216, /*in_stride=*/216, /*out_stride=*/216}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/216, /*input_stride=*/216, /*output_stride=*/216, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[22].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/t23_s2_b1_conv2,
+        /*output=*/t24_s2_b1_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.se", "setup", s);
+  }
 
   /* s2.b1.se.fc1: linear 216->18, relu; [2,1,1,216] -> [2,1,1,18] */
   TIMMC_TRY(timmc_load_linear(w, st, "s2.b1.se.fc1.weight", "s2.b1.se.fc1.bias", NULL,
@@ -1742,14 +1757,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s2.b2.se: global avg pool; [2,28,28,216] -> [2,1,1,216] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/216, /*input_stride=*/216, /*output_stride=*/216, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[32].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/t33_s2_b2_conv2,
-      /*output=*/t34_s2_b2_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[32] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t33_s2_b2_conv2, .y = t34_s2_b2_se,
+        .dims = {/*batch=*/2, /*pixels=*/784, /*channels=*/216, /*in_stride=*/216, /*out_stride=*/216}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/216, /*input_stride=*/216, /*output_stride=*/216, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[32].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/t33_s2_b2_conv2,
+        /*output=*/t34_s2_b2_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.se", "setup", s);
+  }
 
   /* s2.b2.se.fc1: linear 216->54, relu; [2,1,1,216] -> [2,1,1,54] */
   TIMMC_TRY(timmc_load_linear(w, st, "s2.b2.se.fc1.weight", "s2.b2.se.fc1.bias", NULL,
@@ -1896,14 +1916,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s2.b3.se: global avg pool; [2,28,28,216] -> [2,1,1,216] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/216, /*input_stride=*/216, /*output_stride=*/216, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[41].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/t42_s2_b3_conv2,
-      /*output=*/t43_s2_b3_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[41] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t42_s2_b3_conv2, .y = t43_s2_b3_se,
+        .dims = {/*batch=*/2, /*pixels=*/784, /*channels=*/216, /*in_stride=*/216, /*out_stride=*/216}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/216, /*input_stride=*/216, /*output_stride=*/216, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[41].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/t42_s2_b3_conv2,
+        /*output=*/t43_s2_b3_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.se", "setup", s);
+  }
 
   /* s2.b3.se.fc1: linear 216->54, relu; [2,1,1,216] -> [2,1,1,54] */
   TIMMC_TRY(timmc_load_linear(w, st, "s2.b3.se.fc1.weight", "s2.b3.se.fc1.bias", NULL,
@@ -2050,14 +2075,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s2.b4.se: global avg pool; [2,28,28,216] -> [2,1,1,216] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/216, /*input_stride=*/216, /*output_stride=*/216, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[50].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/t51_s2_b4_conv2,
-      /*output=*/t52_s2_b4_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[50] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t51_s2_b4_conv2, .y = t52_s2_b4_se,
+        .dims = {/*batch=*/2, /*pixels=*/784, /*channels=*/216, /*in_stride=*/216, /*out_stride=*/216}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/216, /*input_stride=*/216, /*output_stride=*/216, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[50].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/t51_s2_b4_conv2,
+        /*output=*/t52_s2_b4_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.se", "setup", s);
+  }
 
   /* s2.b4.se.fc1: linear 216->54, relu; [2,1,1,216] -> [2,1,1,54] */
   TIMMC_TRY(timmc_load_linear(w, st, "s2.b4.se.fc1.weight", "s2.b4.se.fc1.bias", NULL,
@@ -2204,14 +2234,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s2.b5.se: global avg pool; [2,28,28,216] -> [2,1,1,216] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/216, /*input_stride=*/216, /*output_stride=*/216, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[59].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/t60_s2_b5_conv2,
-      /*output=*/t61_s2_b5_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[59] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t60_s2_b5_conv2, .y = t61_s2_b5_se,
+        .dims = {/*batch=*/2, /*pixels=*/784, /*channels=*/216, /*in_stride=*/216, /*out_stride=*/216}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/216, /*input_stride=*/216, /*output_stride=*/216, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[59].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/t60_s2_b5_conv2,
+        /*output=*/t61_s2_b5_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.se", "setup", s);
+  }
 
   /* s2.b5.se.fc1: linear 216->54, relu; [2,1,1,216] -> [2,1,1,54] */
   TIMMC_TRY(timmc_load_linear(w, st, "s2.b5.se.fc1.weight", "s2.b5.se.fc1.bias", NULL,
@@ -2358,14 +2393,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b1.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[68].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t69_s3_b1_conv2,
-      /*output=*/t70_s3_b1_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[68] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t69_s3_b1_conv2, .y = t70_s3_b1_se,
+        .dims = {/*batch=*/2, /*pixels=*/196, /*channels=*/576, /*in_stride=*/576, /*out_stride=*/576}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[68].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t69_s3_b1_conv2,
+        /*output=*/t70_s3_b1_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.se", "setup", s);
+  }
 
   /* s3.b1.se.fc1: linear 576->54, relu; [2,1,1,576] -> [2,1,1,54] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b1.se.fc1.weight", "s3.b1.se.fc1.bias", NULL,
@@ -2542,14 +2582,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b2.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[78].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t79_s3_b2_conv2,
-      /*output=*/t80_s3_b2_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[78] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t79_s3_b2_conv2, .y = t80_s3_b2_se,
+        .dims = {/*batch=*/2, /*pixels=*/196, /*channels=*/576, /*in_stride=*/576, /*out_stride=*/576}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[78].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t79_s3_b2_conv2,
+        /*output=*/t80_s3_b2_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.se", "setup", s);
+  }
 
   /* s3.b2.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b2.se.fc1.weight", "s3.b2.se.fc1.bias", NULL,
@@ -2696,14 +2741,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b3.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[87].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[87].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t88_s3_b3_conv2,
-      /*output=*/t89_s3_b3_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[87] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t88_s3_b3_conv2, .y = t89_s3_b3_se,
+        .dims = {/*batch=*/2, /*pixels=*/196, /*channels=*/576, /*in_stride=*/576, /*out_stride=*/576}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[87].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[87].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t88_s3_b3_conv2,
+        /*output=*/t89_s3_b3_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.se", "setup", s);
+  }
 
   /* s3.b3.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b3.se.fc1.weight", "s3.b3.se.fc1.bias", NULL,
@@ -2850,14 +2900,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b4.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[96].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t97_s3_b4_conv2,
-      /*output=*/t98_s3_b4_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[96] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t97_s3_b4_conv2, .y = t98_s3_b4_se,
+        .dims = {/*batch=*/2, /*pixels=*/196, /*channels=*/576, /*in_stride=*/576, /*out_stride=*/576}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[96].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t97_s3_b4_conv2,
+        /*output=*/t98_s3_b4_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.se", "setup", s);
+  }
 
   /* s3.b4.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b4.se.fc1.weight", "s3.b4.se.fc1.bias", NULL,
@@ -3004,14 +3059,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b5.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[105].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t106_s3_b5_conv2,
-      /*output=*/t107_s3_b5_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[105] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t106_s3_b5_conv2, .y = t107_s3_b5_se,
+        .dims = {/*batch=*/2, /*pixels=*/196, /*channels=*/576, /*in_stride=*/576, /*out_stride=*/576}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[105].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t106_s3_b5_conv2,
+        /*output=*/t107_s3_b5_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.se", "setup", s);
+  }
 
   /* s3.b5.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b5.se.fc1.weight", "s3.b5.se.fc1.bias", NULL,
@@ -3158,14 +3218,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b6.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[114].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[114].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t115_s3_b6_conv2,
-      /*output=*/t116_s3_b6_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[114] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t115_s3_b6_conv2, .y = t116_s3_b6_se,
+        .dims = {/*batch=*/2, /*pixels=*/196, /*channels=*/576, /*in_stride=*/576, /*out_stride=*/576}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[114].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[114].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t115_s3_b6_conv2,
+        /*output=*/t116_s3_b6_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.se", "setup", s);
+  }
 
   /* s3.b6.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b6.se.fc1.weight", "s3.b6.se.fc1.bias", NULL,
@@ -3312,14 +3377,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b7.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[123].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[123].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t124_s3_b7_conv2,
-      /*output=*/t125_s3_b7_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[123] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t124_s3_b7_conv2, .y = t125_s3_b7_se,
+        .dims = {/*batch=*/2, /*pixels=*/196, /*channels=*/576, /*in_stride=*/576, /*out_stride=*/576}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[123].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[123].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t124_s3_b7_conv2,
+        /*output=*/t125_s3_b7_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.se", "setup", s);
+  }
 
   /* s3.b7.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b7.se.fc1.weight", "s3.b7.se.fc1.bias", NULL,
@@ -3466,14 +3536,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b8.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[132].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[132].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t133_s3_b8_conv2,
-      /*output=*/t134_s3_b8_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[132] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t133_s3_b8_conv2, .y = t134_s3_b8_se,
+        .dims = {/*batch=*/2, /*pixels=*/196, /*channels=*/576, /*in_stride=*/576, /*out_stride=*/576}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[132].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[132].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t133_s3_b8_conv2,
+        /*output=*/t134_s3_b8_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.se", "setup", s);
+  }
 
   /* s3.b8.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b8.se.fc1.weight", "s3.b8.se.fc1.bias", NULL,
@@ -3620,14 +3695,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b9.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[141].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[141].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t142_s3_b9_conv2,
-      /*output=*/t143_s3_b9_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[141] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t142_s3_b9_conv2, .y = t143_s3_b9_se,
+        .dims = {/*batch=*/2, /*pixels=*/196, /*channels=*/576, /*in_stride=*/576, /*out_stride=*/576}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[141].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[141].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t142_s3_b9_conv2,
+        /*output=*/t143_s3_b9_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.se", "setup", s);
+  }
 
   /* s3.b9.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b9.se.fc1.weight", "s3.b9.se.fc1.bias", NULL,
@@ -3774,14 +3854,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b10.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[150].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[150].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t151_s3_b10_conv2,
-      /*output=*/t152_s3_b10_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[150] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t151_s3_b10_conv2, .y = t152_s3_b10_se,
+        .dims = {/*batch=*/2, /*pixels=*/196, /*channels=*/576, /*in_stride=*/576, /*out_stride=*/576}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[150].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[150].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t151_s3_b10_conv2,
+        /*output=*/t152_s3_b10_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.se", "setup", s);
+  }
 
   /* s3.b10.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b10.se.fc1.weight", "s3.b10.se.fc1.bias", NULL,
@@ -3928,14 +4013,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b11.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[159].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[159].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t160_s3_b11_conv2,
-      /*output=*/t161_s3_b11_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[159] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t160_s3_b11_conv2, .y = t161_s3_b11_se,
+        .dims = {/*batch=*/2, /*pixels=*/196, /*channels=*/576, /*in_stride=*/576, /*out_stride=*/576}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[159].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[159].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t160_s3_b11_conv2,
+        /*output=*/t161_s3_b11_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.se", "setup", s);
+  }
 
   /* s3.b11.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b11.se.fc1.weight", "s3.b11.se.fc1.bias", NULL,
@@ -4082,14 +4172,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b12.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[168].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[168].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t169_s3_b12_conv2,
-      /*output=*/t170_s3_b12_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[168] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t169_s3_b12_conv2, .y = t170_s3_b12_se,
+        .dims = {/*batch=*/2, /*pixels=*/196, /*channels=*/576, /*in_stride=*/576, /*out_stride=*/576}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[168].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[168].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t169_s3_b12_conv2,
+        /*output=*/t170_s3_b12_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.se", "setup", s);
+  }
 
   /* s3.b12.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b12.se.fc1.weight", "s3.b12.se.fc1.bias", NULL,
@@ -4236,14 +4331,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b13.se: global avg pool; [2,14,14,576] -> [2,1,1,576] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[177].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[177].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t178_s3_b13_conv2,
-      /*output=*/t179_s3_b13_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[177] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t178_s3_b13_conv2, .y = t179_s3_b13_se,
+        .dims = {/*batch=*/2, /*pixels=*/196, /*channels=*/576, /*in_stride=*/576, /*out_stride=*/576}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/576, /*input_stride=*/576, /*output_stride=*/576, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[177].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[177].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t178_s3_b13_conv2,
+        /*output=*/t179_s3_b13_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.se", "setup", s);
+  }
 
   /* s3.b13.se.fc1: linear 576->144, relu; [2,1,1,576] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s3.b13.se.fc1.weight", "s3.b13.se.fc1.bias", NULL,
@@ -4390,14 +4490,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s4.b1.se: global avg pool; [2,7,7,1512] -> [2,1,1,1512] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1512, /*input_stride=*/1512, /*output_stride=*/1512, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[186].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.se", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[186].xnn, /*batch_size=*/2, /*width=*/49, /*input=*/t187_s4_b1_conv2,
-      /*output=*/t188_s4_b1_se, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.se", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[186] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t187_s4_b1_conv2, .y = t188_s4_b1_se,
+        .dims = {/*batch=*/2, /*pixels=*/49, /*channels=*/1512, /*in_stride=*/1512, /*out_stride=*/1512}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1512, /*input_stride=*/1512, /*output_stride=*/1512, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[186].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.se", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[186].xnn, /*batch_size=*/2, /*width=*/49, /*input=*/t187_s4_b1_conv2,
+        /*output=*/t188_s4_b1_se, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.se", "setup", s);
+  }
 
   /* s4.b1.se.fc1: linear 1512->144, relu; [2,1,1,1512] -> [2,1,1,144] */
   TIMMC_TRY(timmc_load_linear(w, st, "s4.b1.se.fc1.weight", "s4.b1.se.fc1.bias", NULL,

@@ -739,14 +739,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2.conv", "setup", s);
 
   /* layer1.0.conv2: global avg pool; [2,56,56,128] -> [2,1,1,128] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/128, /*input_stride=*/128, /*output_stride=*/128, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[6].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/t7_layer1_0_conv2_act0,
-      /*output=*/t8_layer1_0_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[6] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t7_layer1_0_conv2_act0, .y = t8_layer1_0_conv2,
+        .dims = {/*batch=*/2, /*pixels=*/3136, /*channels=*/128, /*in_stride=*/128, /*out_stride=*/128}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/128, /*input_stride=*/128, /*output_stride=*/128, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[6].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/t7_layer1_0_conv2_act0,
+        /*output=*/t8_layer1_0_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.conv2", "setup", s);
+  }
 
   /* layer1.0.conv2.fc1: linear 128->32 (summing 2 slices), layer1.0.conv2.bn1 folded, relu; [2,1,1,128] -> [2,1,1,32] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer1.0.conv2.fc1.weight", "layer1.0.conv2.fc1.bias", "layer1.0.conv2.bn1",
@@ -898,14 +903,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2.conv", "setup", s);
 
   /* layer1.1.conv2: global avg pool; [2,56,56,128] -> [2,1,1,128] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/128, /*input_stride=*/128, /*output_stride=*/128, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[16].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/t17_layer1_1_conv2_act0,
-      /*output=*/t18_layer1_1_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[16] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t17_layer1_1_conv2_act0, .y = t18_layer1_1_conv2,
+        .dims = {/*batch=*/2, /*pixels=*/3136, /*channels=*/128, /*in_stride=*/128, /*out_stride=*/128}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/128, /*input_stride=*/128, /*output_stride=*/128, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[16].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/t17_layer1_1_conv2_act0,
+        /*output=*/t18_layer1_1_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.conv2", "setup", s);
+  }
 
   /* layer1.1.conv2.fc1: linear 128->32 (summing 2 slices), layer1.1.conv2.bn1 folded, relu; [2,1,1,128] -> [2,1,1,32] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer1.1.conv2.fc1.weight", "layer1.1.conv2.fc1.bias", "layer1.1.conv2.bn1",
@@ -1034,14 +1044,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
                /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/392, /*groups=*/2}};
 
   /* layer2.0.conv2: global avg pool; [2,56,56,256] -> [2,1,1,256] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[25].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/t26_layer2_0_conv2_act0,
-      /*output=*/t27_layer2_0_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[25] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t26_layer2_0_conv2_act0, .y = t27_layer2_0_conv2,
+        .dims = {/*batch=*/2, /*pixels=*/3136, /*channels=*/256, /*in_stride=*/256, /*out_stride=*/256}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[25].xnn, /*batch_size=*/2, /*width=*/3136, /*input=*/t26_layer2_0_conv2_act0,
+        /*output=*/t27_layer2_0_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.conv2", "setup", s);
+  }
 
   /* layer2.0.conv2.fc1: linear 256->64 (summing 2 slices), layer2.0.conv2.bn1 folded, relu; [2,1,1,256] -> [2,1,1,64] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer2.0.conv2.fc1.weight", "layer2.0.conv2.fc1.bias", "layer2.0.conv2.bn1",
@@ -1227,14 +1242,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
                /*in_stride=*/128, /*out_stride=*/256, /*dilation=*/1, /*relu=*/1, /*block=*/98, /*groups=*/2}};
 
   /* layer2.1.conv2: global avg pool; [2,28,28,256] -> [2,1,1,256] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[37].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/t38_layer2_1_conv2_act0,
-      /*output=*/t39_layer2_1_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[37] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t38_layer2_1_conv2_act0, .y = t39_layer2_1_conv2,
+        .dims = {/*batch=*/2, /*pixels=*/784, /*channels=*/256, /*in_stride=*/256, /*out_stride=*/256}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/256, /*input_stride=*/256, /*output_stride=*/256, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[37].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/t38_layer2_1_conv2_act0,
+        /*output=*/t39_layer2_1_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.conv2", "setup", s);
+  }
 
   /* layer2.1.conv2.fc1: linear 256->64 (summing 2 slices), layer2.1.conv2.bn1 folded, relu; [2,1,1,256] -> [2,1,1,64] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer2.1.conv2.fc1.weight", "layer2.1.conv2.fc1.bias", "layer2.1.conv2.bn1",
@@ -1363,14 +1383,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
                /*in_stride=*/256, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1, /*block=*/98, /*groups=*/2}};
 
   /* layer3.0.conv2: global avg pool; [2,28,28,512] -> [2,1,1,512] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[46].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/t47_layer3_0_conv2_act0,
-      /*output=*/t48_layer3_0_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[46] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t47_layer3_0_conv2_act0, .y = t48_layer3_0_conv2,
+        .dims = {/*batch=*/2, /*pixels=*/784, /*channels=*/512, /*in_stride=*/512, /*out_stride=*/512}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[46].xnn, /*batch_size=*/2, /*width=*/784, /*input=*/t47_layer3_0_conv2_act0,
+        /*output=*/t48_layer3_0_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.conv2", "setup", s);
+  }
 
   /* layer3.0.conv2.fc1: linear 512->128 (summing 2 slices), layer3.0.conv2.bn1 folded, relu; [2,1,1,512] -> [2,1,1,128] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer3.0.conv2.fc1.weight", "layer3.0.conv2.fc1.bias", "layer3.0.conv2.bn1",
@@ -1566,14 +1591,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
                /*in_stride=*/256, /*out_stride=*/512, /*dilation=*/1, /*relu=*/1, /*block=*/32, /*groups=*/2}};
 
   /* layer3.1.conv2: global avg pool; [2,14,14,512] -> [2,1,1,512] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[58].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t59_layer3_1_conv2_act0,
-      /*output=*/t60_layer3_1_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[58] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t59_layer3_1_conv2_act0, .y = t60_layer3_1_conv2,
+        .dims = {/*batch=*/2, /*pixels=*/196, /*channels=*/512, /*in_stride=*/512, /*out_stride=*/512}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/512, /*input_stride=*/512, /*output_stride=*/512, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[58].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t59_layer3_1_conv2_act0,
+        /*output=*/t60_layer3_1_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.conv2", "setup", s);
+  }
 
   /* layer3.1.conv2.fc1: linear 512->128 (summing 2 slices), layer3.1.conv2.bn1 folded, relu; [2,1,1,512] -> [2,1,1,128] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer3.1.conv2.fc1.weight", "layer3.1.conv2.fc1.bias", "layer3.1.conv2.bn1",
@@ -1712,14 +1742,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
                /*in_stride=*/512, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/1, /*block=*/32, /*groups=*/2}};
 
   /* layer4.0.conv2: global avg pool; [2,14,14,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[67].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t68_layer4_0_conv2_act0,
-      /*output=*/t69_layer4_0_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[67] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t68_layer4_0_conv2_act0, .y = t69_layer4_0_conv2,
+        .dims = {/*batch=*/2, /*pixels=*/196, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[67].xnn, /*batch_size=*/2, /*width=*/196, /*input=*/t68_layer4_0_conv2_act0,
+        /*output=*/t69_layer4_0_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.conv2", "setup", s);
+  }
 
   /* layer4.0.conv2.fc1: linear 1024->256 (summing 2 slices), layer4.0.conv2.bn1 folded, relu; [2,1,1,1024] -> [2,1,1,256] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer4.0.conv2.fc1.weight", "layer4.0.conv2.fc1.bias", "layer4.0.conv2.bn1",
@@ -1917,14 +1952,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
                /*in_stride=*/512, /*out_stride=*/1024, /*dilation=*/1, /*relu=*/1, /*block=*/8, /*groups=*/2}};
 
   /* layer4.1.conv2: global avg pool; [2,7,7,1024] -> [2,1,1,1024] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[79].xnn, /*batch_size=*/2, /*width=*/49, /*input=*/t80_layer4_1_conv2_act0,
-      /*output=*/t81_layer4_1_conv2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[79] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t80_layer4_1_conv2_act0, .y = t81_layer4_1_conv2,
+        .dims = {/*batch=*/2, /*pixels=*/49, /*channels=*/1024, /*in_stride=*/1024, /*out_stride=*/1024}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1024, /*input_stride=*/1024, /*output_stride=*/1024, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[79].xnn, /*batch_size=*/2, /*width=*/49, /*input=*/t80_layer4_1_conv2_act0,
+        /*output=*/t81_layer4_1_conv2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.conv2", "setup", s);
+  }
 
   /* layer4.1.conv2.fc1: linear 1024->256 (summing 2 slices), layer4.1.conv2.bn1 folded, relu; [2,1,1,1024] -> [2,1,1,256] */
   TIMMC_TRY(timmc_load_linear(w, st, "layer4.1.conv2.fc1.weight", "layer4.1.conv2.fc1.bias", "layer4.1.conv2.bn1",

@@ -2355,14 +2355,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.act3", "setup", s);
 
   /* global_pool: global avg pool; [1,7,7,2048] -> [1,1,1,2048] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[70].xnn, /*batch_size=*/1, /*width=*/49, /*input=*/t71_layer4, /*output=*/t72_global_pool,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[70] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t71_layer4, .y = t72_global_pool,
+        .dims = {/*batch=*/1, /*pixels=*/49, /*channels=*/2048, /*in_stride=*/2048, /*out_stride=*/2048}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[70].xnn, /*batch_size=*/1, /*width=*/49, /*input=*/t71_layer4, /*output=*/t72_global_pool,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "setup", s);
+  }
 
   /* fc: linear 2048->1000; [1,1,1,2048] -> [1,1,1,1000] */
   TIMMC_TRY(timmc_load_linear(w, st, "fc.weight", "fc.bias", NULL,

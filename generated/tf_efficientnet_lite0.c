@@ -1864,14 +1864,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* global_pool: global avg pool; [1,7,7,1280] -> [1,1,1,1280] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/1280, /*input_stride=*/1280, /*output_stride=*/1280, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[58].xnn, /*batch_size=*/1, /*width=*/49, /*input=*/t59_bn2, /*output=*/t60_global_pool,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[58] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t59_bn2, .y = t60_global_pool,
+        .dims = {/*batch=*/1, /*pixels=*/49, /*channels=*/1280, /*in_stride=*/1280, /*out_stride=*/1280}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/1280, /*input_stride=*/1280, /*output_stride=*/1280, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[58].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[58].xnn, /*batch_size=*/1, /*width=*/49, /*input=*/t59_bn2, /*output=*/t60_global_pool,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("global_pool", "setup", s);
+  }
 
   /* classifier: linear 1280->1000; [1,1,1,1280] -> [1,1,1,1000] */
   TIMMC_TRY(timmc_load_linear(w, st, "classifier.weight", "classifier.bias", NULL,

@@ -3092,14 +3092,19 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* head.global_pool: global avg pool; [2,10,10,2048] -> [2,1,1,2048] */
-  s = xnn_create_global_average_pooling_nwc_f32(
-      /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[107].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("head.global_pool", "create", s);
-  s = xnn_setup_global_average_pooling_nwc_f32(
-      ops[107].xnn, /*batch_size=*/2, /*width=*/100, /*input=*/t108_blocks_12,
-      /*output=*/t109_head_global_pool, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("head.global_pool", "setup", s);
+  if (timmc_elementwise_own()) {
+    ops[107] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t108_blocks_12, .y = t109_head_global_pool,
+        .dims = {/*batch=*/2, /*pixels=*/100, /*channels=*/2048, /*in_stride=*/2048, /*out_stride=*/2048}};
+  } else {
+    s = xnn_create_global_average_pooling_nwc_f32(
+        /*channels=*/2048, /*input_stride=*/2048, /*output_stride=*/2048, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[107].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("head.global_pool", "create", s);
+    s = xnn_setup_global_average_pooling_nwc_f32(
+        ops[107].xnn, /*batch_size=*/2, /*width=*/100, /*input=*/t108_blocks_12,
+        /*output=*/t109_head_global_pool, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("head.global_pool", "setup", s);
+  }
 
   /* head.fc: linear 2048->1000; [2,1,1,2048] -> [2,1,1,1000] */
   TIMMC_TRY(timmc_load_linear(w, st, "head.fc.weight", "head.fc.bias", NULL,

@@ -57,6 +57,11 @@ void timmc_affine_params(const struct timmc_scratch *w, int channels, float min,
  * Compact tensors. dims: batch, pixels, C. */
 int timmc_kernel_scale_add(const timmc_op *op, pthreadpool_t pool);
 
+/* Global average pooling: y[n * out_stride + c] = the mean over pixels p of
+ * a[(n * pixels + p) * in_stride + c]. dims: batch, pixels, C, input pixel
+ * stride, output stride. */
+int timmc_kernel_global_mean(const timmc_op *op, pthreadpool_t pool);
+
 /* SiLU (x * sigmoid(x)) of a tensor, in place or not: y[p][c] = silu(a[p][c]).
  * dims: pixels, channels, input pixel stride, output pixel stride. */
 int timmc_kernel_silu(const timmc_op *op, pthreadpool_t pool);

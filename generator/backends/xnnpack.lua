@@ -328,13 +328,20 @@ function emit.global_pool(node, ctx)
   local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
   local c = x.shape[4]
   if node.mode == "avg" then
-    return call("xnn_create_global_average_pooling_nwc_f32", {
+    -- timmc_kernel_global_mean splits the channels over the pool's threads,
+    -- where XNNPACK's operator runs an image on one thread (docs/speed.md)
+    local own = string.format(
+      "  ops[%d] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = %s, .y = %s,\n" ..
+      "      .dims = {/*batch=*/%d, /*pixels=*/%d, /*channels=*/%d, /*in_stride=*/%d, " ..
+      "/*out_stride=*/%d}};\n", ctx.op, x.ptr, y.ptr, x.shape[1], x.shape[2] * x.shape[3], c,
+      x.stride, y.stride)
+    return elementwise(own, call("xnn_create_global_average_pooling_nwc_f32", {
       { "channels", c }, { "input_stride", x.stride }, { "output_stride", y.stride },
       { "output_min", "-INFINITY" }, { "output_max", "INFINITY" }, { "flags", 0 }, op(ctx) }) ..
       check(node, "create") ..
       call("xnn_setup_global_average_pooling_nwc_f32", {
         opv(ctx), { "batch_size", x.shape[1] }, { "width", x.shape[2] * x.shape[3] },
-        { "input", x.ptr }, { "output", y.ptr }, "threadpool" }) .. check(node, "setup")
+        { "input", x.ptr }, { "output", y.ptr }, "threadpool" }) .. check(node, "setup"))
   end
   if x.shape[2] * x.shape[3] == 1 then -- the max of one pixel is a copy
     return nc_op(node, ctx, "copy_nc_x32", {}, x, y)
