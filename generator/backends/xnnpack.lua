@@ -171,9 +171,9 @@ local function elementwise(own, xnn)
          "  }\n"
 end
 
--- BatchNorm as a per-channel affine: timmc_kernel_affine, one pass at the
--- memory's speed and split over the pool's threads (XNNPACK's form of it, a
--- depthwise 1x1 convolution, runs 2-3x slower and no faster at 2 threads:
+-- BatchNorm as a per-channel affine: timmc_kernel_affine, one pass split
+-- over the pool's threads (XNNPACK's form of it, a depthwise 1x1
+-- convolution, took 1.4-1.9x its time over densenet121's 62 in most runs:
 -- docs/speed.md), its scales and shifts in the static `affine` array.
 function emit.bn_act(node, ctx)
   local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
