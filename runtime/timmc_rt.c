@@ -20,7 +20,6 @@
 #define ACT_CLONES
 #endif
 
-
 void timmc_scratch_free(timmc_scratch *w) {
   free(w->k);
   free(w->b);
