@@ -22,7 +22,7 @@ shift "$bench_shift"
 out=${TIMMC_BENCH_OUT:-build/elementwise_layers}
 mkdir -p "$out"
 echo "cpu: $(cpu_name) ($(nproc) cores), threads: $threads, $rounds rounds of $runs runs"
-printf '%-40s %-28s %9s %9s %7s\n' layer "step, output shape" xnn_ms timmc_ms ratio
+printf '%-40s %-28s %9s %9s %7s\n' layer "step[shape]" xnn_ms timmc_ms ratio
 for spec in "$@"; do
   name=$(lua5.4 tools/spec.lua get "$spec" name)
   generator/timmc build "$spec" -o "$out" > /dev/null
@@ -31,18 +31,8 @@ for spec in "$@"; do
           s/^  \/\* \([^:]*\): x \* gate + residual.*-> \[\(.*\)\] \*\/$/\1 gate+add[\2]/p
           s/^  \/\* \([^:]*\): global avg pool; \[\(.*\)\] -> .*$/\1 mean[\2]/p' \
     "$out/$name.c" | awk '{ m = $1; $1 = ""; gsub(/ /, ""); print m, $0 }' | sort > "$out/$name.steps"
-  for r in $(seq "$rounds"); do
-    for mode in xnnpack timmc; do
-      TIMMC_ELEMENTWISE=$mode "$out/$name" --random-weights 1 --threads "$threads" \
-        --bench "$runs" --profile > "$out/$name.$mode.$r"
-    done
-  done
-  for r in $(seq "$rounds"); do
-    for mode in xnnpack timmc; do
-      per_module "$out/$name.$mode.$r" > "$out/$name.$mode.$r.ms"
-    done
-    join "$out/$name.xnnpack.$r.ms" "$out/$name.timmc.$r.ms"
-  done | median_rounds | join - "$out/$name.steps" > "$out/$name.joined"
+  profile_both_ways TIMMC_ELEMENTWISE xnnpack timmc "$out/$name" "$out/$name" |
+    join - "$out/$name.steps" > "$out/$name.joined"
   awk -v name="$name" '{ printf "%-40s %-28s %9.3f %9.3f %6.2fx\n", $1, $5, $2, $3, $4; x += $2; o += $3 }
     END { if (NR) printf "%-40s %-28s %9.3f %9.3f %6.2fx\n", name ": all", "", x, o, x / o
           else print name ": no step of these kinds" }' "$out/$name.joined"

@@ -43,19 +43,9 @@ for spec in "$@"; do
          printf "%s %s %s %s %s %s %s\n", layer, px, v[4] * gr, v[5] * gr, u[3], kind,
                 c == "1" ? "gemm" : "xnnpack" }' \
     "$out/$name.c" | sort > "$out/$name.gemm_layers"
-  for r in $(seq "$rounds"); do
-    for mode in none all; do
-      TIMMC_GEMM=$mode "$out/$name" --random-weights 1 --threads "$threads" --bench "$runs" \
-        --profile > "$out/$name.$mode.$r"
-    done
-  done
   # per layer: ms of each round both ways -> medians and the median ratio
-  for r in $(seq "$rounds"); do
-    for mode in none all; do
-      per_module "$out/$name.$mode.$r" > "$out/$name.$mode.$r.ms"
-    done
-    join "$out/$name.none.$r.ms" "$out/$name.all.$r.ms"
-  done | median_rounds | join - "$out/$name.gemm_layers" > "$out/$name.gemm_joined"
+  profile_both_ways TIMMC_GEMM none all "$out/$name" "$out/$name" |
+    join - "$out/$name.gemm_layers" > "$out/$name.gemm_joined"
   while read -r layer xnn gemm ratio px cin cout s k auto; do
     printf '%-40s %-24s %9.3f %9.3f %6.2fx  %s\n' "$layer" "$px $k $cin->$cout s$s" "$xnn" \
       "$gemm" "$ratio" "$auto"

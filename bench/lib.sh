@@ -47,6 +47,25 @@ median_rounds() {
     sort
 }
 
+# profile_both_ways VAR A B RUNNER PREFIX: RUNNER profiled (--bench $runs
+# --profile, $threads threads, random weights) with VAR=A and VAR=B in
+# alternating rounds ($rounds), each report in PREFIX.MODE.ROUND; prints
+# median_rounds of the per-module times, "module a_ms b_ms a/b".
+profile_both_ways() {
+  for r in $(seq "$rounds"); do
+    for mode in "$2" "$3"; do
+      env "$1=$mode" "$4" --random-weights 1 --threads "$threads" --bench "$runs" --profile \
+        > "$5.$mode.$r"
+    done
+  done
+  for r in $(seq "$rounds"); do
+    for mode in "$2" "$3"; do
+      per_module "$5.$mode.$r" > "$5.$mode.$r.ms"
+    done
+    join "$5.$2.$r.ms" "$5.$3.$r.ms"
+  done | median_rounds
+}
+
 # The CPU's model name.
 cpu_name() {
   cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 2>/dev/null | head -1)

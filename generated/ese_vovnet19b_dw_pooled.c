@@ -1533,7 +1533,9 @@ static int run_ops(size_t first, size_t last) {
       if (rc != TIMMC_OK) return rc;
     } else {
       enum xnn_status s = xnn_run_operator(ops[i].xnn, threadpool);
-      if (s == xnn_status_success && ops[i].xnn_after) s = xnn_run_operator(ops[i].xnn_after, threadpool);
+      if (s == xnn_status_success && ops[i].xnn_after) {
+        s = xnn_run_operator(ops[i].xnn_after, threadpool);
+      }
       if (s != xnn_status_success) return timmc_xnn_fail(op_names[i], "run", s);
     }
     if (timmc_op_ms) timmc_op_ms[i] += timmc_now_ms() - t0;

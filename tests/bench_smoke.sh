@@ -4,8 +4,8 @@
 # judged). bench.sh -d: a row with timmc's and the all-direct times (the timm
 # column may say unavailable); wino_layers.sh: a row per layer Winograd can
 # take, both times, and auto's decision; gemm_layers.sh, elementwise_layers.sh
-# and profile.sh their rows; bound.sh the CPU's FMA peak and a row with the FLOPs, the bound and
-# timmc's time.
+# and profile.sh their rows; bound.sh the CPU's FMA peak and a row with the
+# FLOPs, the bound and timmc's time.
 set -eu
 work=$1
 spec=tests/golden/specs/g_resnet18_cls.json

@@ -60,6 +60,9 @@ local function check(node, what)
                        node.name, what)
 end
 
+-- C statements one level deeper, into the braces of an if or else.
+local function indent(c) return (c:gsub("\n  ", "\n    "):gsub("^  ", "    ")) end
+
 -- The output range of a fused activation (a clamp, or none).
 local function clamp(act)
   local c = act and activations[act].clamp or { -math.huge, math.huge }
@@ -160,13 +163,12 @@ function emit.conv(node, ctx)
                   node.pad[1], node.pad[4], node.dilation, node.groups, pack, ctx.op, fn, x.ptr,
                   y.ptr, y.shape[1], y.shape[2], y.shape[3], cin_g, node.cout // node.groups,
                   x.stride, y.stride, node.stride, x.shape[2], x.shape[3]) ..
-    xnn:gsub("\n  ", "\n    "):gsub("^  ", "    ") .. "  }\n"
+    indent(xnn) .. "  }\n"
 end
 
 -- An elementwise step as timmc's runtime kernel (own: the timmc_op line(s)),
 -- or XNNPACK's operators (xnn) under TIMMC_ELEMENTWISE=xnnpack.
 local function elementwise(own, xnn)
-  local indent = function(c) return (c:gsub("\n  ", "\n    "):gsub("^  ", "    ")) end
   return "  if (timmc_elementwise_own()) {\n" .. indent(own) .. "  } else {\n" .. indent(xnn) ..
          "  }\n"
 end
@@ -434,7 +436,7 @@ function emit.wino_conv(node, ctx)
   local products_op = xnn
   if pick.wino_products_chosen(node) then
     products_op = string.format(gemm, floats, products, cin_g, cout_g, ctx.op) ..
-      xnn:gsub("\n  ", "\n    "):gsub("^  ", "    ") .. "  }\n"
+      indent(xnn) .. "  }\n"
   end
   return load_conv(node) ..
     string.format("  TIMMC_TRY(timmc_wino_weights(w, /*out_channels=*/%d, " ..
@@ -482,7 +484,7 @@ for kind, fn in pairs(int8.emit) do
   end
   xnnpack.ops[kind] = impl
 end
-xnnpack.helpers = { call = call, check = check, op = op, opv = opv }
+xnnpack.helpers = { call = call, check = check, op = op, opv = opv, indent = indent }
 
 -- The C an act node's loop kernel is made of, for one activation.
 local function act_kernel(fn)

@@ -155,7 +155,7 @@ function emit.conv(h, node, ctx)
                   node.cout, node.cin, node.k, p[1], p[4], node.dilation, qx.ref, qy.ref, min, max,
                   ctx.op, x.ptr, y.ptr, y.shape[1], y.shape[2], y.shape[3], node.cin, node.cout,
                   x.stride, y.stride, node.stride, x.shape[2], x.shape[3]) ..
-    xnn:gsub("\n  ", "\n    "):gsub("^  ", "    ") .. "  }\n"
+    h.indent(xnn) .. "  }\n"
 end
 
 -- a linear layer (a pooled vector in, one out) as a 1x1 convolution of N
