@@ -1,6 +1,6 @@
 /*
  * timmc_runner.c - the command-line runner linked into every generated model
- * (DIR/NAME). Compiled with -DTIMMC_MODEL=NAME_model. See README.md "Runner".
+ * (DIR/NAME): see README.md "Runner", and below for how it finds its model.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -18,15 +18,25 @@
 #include "timmc_st.h"
 #include "timmc_file.h"
 
+/* The model, and an int8 model's float32 reference (NAME_f32: calibration and
+ * --compare-f32, NULL otherwise). Compiled with -DTIMMC_MODEL=NAME_model [and
+ * -DTIMMC_REFERENCE=NAME_f32_model], this file defines both pointers itself;
+ * without, it is compiled once for many models (CMake's timmc_add_model) and
+ * each runner links a few lines that define them for its model. */
+#ifdef TIMMC_MODEL
 extern const timmc_model TIMMC_MODEL;
-static const timmc_model *const M = &TIMMC_MODEL;
-/* an int8 model's float32 reference (NAME_f32): calibration and --compare-f32 */
+const timmc_model *const timmc_runner_model = &TIMMC_MODEL;
 #ifdef TIMMC_REFERENCE
 extern const timmc_model TIMMC_REFERENCE;
-static const timmc_model *const R = &TIMMC_REFERENCE;
+const timmc_model *const timmc_runner_reference = &TIMMC_REFERENCE;
 #else
-static const timmc_model *const R = NULL;
+const timmc_model *const timmc_runner_reference = NULL;
 #endif
+#endif
+extern const timmc_model *const timmc_runner_model;
+extern const timmc_model *const timmc_runner_reference;
+#define M timmc_runner_model
+#define R timmc_runner_reference
 
 static const char USAGE[] =
     "usage: %s (--weights FILE.safetensors | --random-weights SEED [--save-weights FILE])\n"

@@ -58,7 +58,9 @@ sh tools/size_report.sh build
 #  - the golden suite (every family, numbers against timm, the JPEG case through
 #    the sysroot's libjpeg) runs whole but for the *_gemm cases, neither built
 #    nor run: they are there for timmc's GEMM, which only x86-64 has; on ARM
-#    they would repeat the resnet50 goldens through XNNPACK (33 s);
+#    they would repeat the resnet50 goldens through XNNPACK (33 s); nor the
+#    *_xnn_elementwise cases (setup C the native build runs) nor, on armhf,
+#    the two slowest variants aarch64 runs (tests/CMakeLists.txt says why);
 #  - with runtime_unit, winograd_vs_direct, image_preprocess, build_paths_embed
 #    (embed_weights, and timmc build --target against CMake: byte-identical),
 #    the int8 suite (tests/int8.cmake: armhf leaves out pq_resnet18, whose
