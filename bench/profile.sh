@@ -21,7 +21,14 @@ out=${TIMMC_BENCH_OUT:-build/profile}
 mkdir -p "$out"
 name=$(lua5.4 tools/spec.lua get "$spec" name)
 generator/timmc build "$spec" -o "$out" > /dev/null
-lua5.4 bench/layers.lua "$spec" | sort -t "$(printf '\t')" -k1,1 > "$out/$name.layers"
+# one line a module: the runner's profile names a module's steps alike
+# (resnest's conv2 is a pool and a radix sum), and their times are summed
+# below; its classes are joined with "+" and their FLOPs summed
+lua5.4 bench/layers.lua "$spec" |
+  awk -F '\t' -v OFS='\t' '!($1 in c) { c[$1] = $2; f[$1] = $3; next }
+    { if (index("+" c[$1] "+", "+" $2 "+") == 0) c[$1] = c[$1] "+" $2; f[$1] += $3 }
+    END { for (m in c) print m, c[m], f[m] }' |
+  sort -t "$(printf '\t')" -k1,1 > "$out/$name.layers"
 : > "$out/$name.profile"
 for _ in $(seq "$rounds"); do
   "$out/$name" --random-weights 1 --threads "$threads" --bench "$runs" --profile \

@@ -1414,14 +1414,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.1.1: add; [1,56,56,24] -> [1,56,56,24] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[33].xnn, /*num_input1_dims=*/1, (const size_t[]){75264}, /*num_input2_dims=*/1,
-      (const size_t[]){75264}, /*input1=*/t34_blocks_1_1_bn3, /*input2=*/t23_blocks_1_0_bn3,
-      /*output=*/t35_blocks_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[33] = (timmc_op){.kernel = timmc_kernel_add, .a = t34_blocks_1_1_bn3, .b = t23_blocks_1_0_bn3, .y = t35_blocks_1,
+        .work = {params}, .dims = {/*elements=*/75264}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[33].xnn, /*num_input1_dims=*/1, (const size_t[]){75264}, /*num_input2_dims=*/1,
+        (const size_t[]){75264}, /*input1=*/t34_blocks_1_1_bn3, /*input2=*/t23_blocks_1_0_bn3,
+        /*output=*/t35_blocks_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1", "setup", s);
+  }
 
   /* blocks.2.0.conv_pw: conv 1x1 24->144 s1, blocks.2.0.bn1 folded; [1,56,56,24] -> [1,56,56,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_pw.weight", NULL, "blocks.2.0.bn1",
@@ -1720,14 +1726,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.2.1: add; [1,28,28,40] -> [1,28,28,40] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[56].xnn, /*num_input1_dims=*/1, (const size_t[]){31360}, /*num_input2_dims=*/1,
-      (const size_t[]){31360}, /*input1=*/t57_blocks_2_1_bn3, /*input2=*/t46_blocks_2_0_bn3,
-      /*output=*/t58_blocks_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[56] = (timmc_op){.kernel = timmc_kernel_add, .a = t57_blocks_2_1_bn3, .b = t46_blocks_2_0_bn3, .y = t58_blocks_2,
+        .work = {params}, .dims = {/*elements=*/31360}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[56].xnn, /*num_input1_dims=*/1, (const size_t[]){31360}, /*num_input2_dims=*/1,
+        (const size_t[]){31360}, /*input1=*/t57_blocks_2_1_bn3, /*input2=*/t46_blocks_2_0_bn3,
+        /*output=*/t58_blocks_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "setup", s);
+  }
 
   /* blocks.3.0.conv_pw: conv 1x1 40->240 s1, blocks.3.0.bn1 folded; [1,28,28,40] -> [1,28,28,240] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_pw.weight", NULL, "blocks.3.0.bn1",
@@ -2026,14 +2038,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.3.1: add; [1,14,14,80] -> [1,14,14,80] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[79].xnn, /*num_input1_dims=*/1, (const size_t[]){15680}, /*num_input2_dims=*/1,
-      (const size_t[]){15680}, /*input1=*/t80_blocks_3_1_bn3, /*input2=*/t69_blocks_3_0_bn3,
-      /*output=*/t81_blocks_3_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[79] = (timmc_op){.kernel = timmc_kernel_add, .a = t80_blocks_3_1_bn3, .b = t69_blocks_3_0_bn3, .y = t81_blocks_3_1,
+        .work = {params}, .dims = {/*elements=*/15680}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[79].xnn, /*num_input1_dims=*/1, (const size_t[]){15680}, /*num_input2_dims=*/1,
+        (const size_t[]){15680}, /*input1=*/t80_blocks_3_1_bn3, /*input2=*/t69_blocks_3_0_bn3,
+        /*output=*/t81_blocks_3_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "setup", s);
+  }
 
   /* blocks.3.2.conv_pw: conv 1x1 80->480 s1, blocks.3.2.bn1 folded; [1,14,14,80] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_pw.weight", NULL, "blocks.3.2.bn1",
@@ -2184,14 +2202,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.3.2: add; [1,14,14,80] -> [1,14,14,80] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[91].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[91].xnn, /*num_input1_dims=*/1, (const size_t[]){15680}, /*num_input2_dims=*/1,
-      (const size_t[]){15680}, /*input1=*/t92_blocks_3_2_bn3, /*input2=*/t81_blocks_3_1,
-      /*output=*/t93_blocks_3_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[91] = (timmc_op){.kernel = timmc_kernel_add, .a = t92_blocks_3_2_bn3, .b = t81_blocks_3_1, .y = t93_blocks_3_2,
+        .work = {params}, .dims = {/*elements=*/15680}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[91].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[91].xnn, /*num_input1_dims=*/1, (const size_t[]){15680}, /*num_input2_dims=*/1,
+        (const size_t[]){15680}, /*input1=*/t92_blocks_3_2_bn3, /*input2=*/t81_blocks_3_1,
+        /*output=*/t93_blocks_3_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "setup", s);
+  }
 
   /* blocks.4.0.conv_pw: conv 1x1 80->480 s1, blocks.4.0.bn1 folded; [1,14,14,80] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_pw.weight", NULL, "blocks.4.0.bn1",
@@ -2490,14 +2514,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.4.1: add; [1,14,14,112] -> [1,14,14,112] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[114].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[114].xnn, /*num_input1_dims=*/1, (const size_t[]){21952}, /*num_input2_dims=*/1,
-      (const size_t[]){21952}, /*input1=*/t115_blocks_4_1_bn3, /*input2=*/t104_blocks_4_0_bn3,
-      /*output=*/t116_blocks_4_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[114] = (timmc_op){.kernel = timmc_kernel_add, .a = t115_blocks_4_1_bn3, .b = t104_blocks_4_0_bn3, .y = t116_blocks_4_1,
+        .work = {params}, .dims = {/*elements=*/21952}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[114].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[114].xnn, /*num_input1_dims=*/1, (const size_t[]){21952}, /*num_input2_dims=*/1,
+        (const size_t[]){21952}, /*input1=*/t115_blocks_4_1_bn3, /*input2=*/t104_blocks_4_0_bn3,
+        /*output=*/t116_blocks_4_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1", "setup", s);
+  }
 
   /* blocks.4.2.conv_pw: conv 1x1 112->672 s1, blocks.4.2.bn1 folded; [1,14,14,112] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.2.conv_pw.weight", NULL, "blocks.4.2.bn1",
@@ -2648,14 +2678,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.4.2: add; [1,14,14,112] -> [1,14,14,112] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[126].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[126].xnn, /*num_input1_dims=*/1, (const size_t[]){21952}, /*num_input2_dims=*/1,
-      (const size_t[]){21952}, /*input1=*/t127_blocks_4_2_bn3, /*input2=*/t116_blocks_4_1,
-      /*output=*/t128_blocks_4, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[126] = (timmc_op){.kernel = timmc_kernel_add, .a = t127_blocks_4_2_bn3, .b = t116_blocks_4_1, .y = t128_blocks_4,
+        .work = {params}, .dims = {/*elements=*/21952}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[126].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[126].xnn, /*num_input1_dims=*/1, (const size_t[]){21952}, /*num_input2_dims=*/1,
+        (const size_t[]){21952}, /*input1=*/t127_blocks_4_2_bn3, /*input2=*/t116_blocks_4_1,
+        /*output=*/t128_blocks_4, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2", "setup", s);
+  }
 
   /* blocks.5.0.conv_pw: conv 1x1 112->672 s1, blocks.5.0.bn1 folded; [1,14,14,112] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_pw.weight", NULL, "blocks.5.0.bn1",
@@ -2954,14 +2990,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.5.1: add; [1,14,14,192] -> [1,14,14,192] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[149].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[149].xnn, /*num_input1_dims=*/1, (const size_t[]){37632}, /*num_input2_dims=*/1,
-      (const size_t[]){37632}, /*input1=*/t150_blocks_5_1_bn3, /*input2=*/t139_blocks_5_0_bn3,
-      /*output=*/t151_blocks_5_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[149] = (timmc_op){.kernel = timmc_kernel_add, .a = t150_blocks_5_1_bn3, .b = t139_blocks_5_0_bn3, .y = t151_blocks_5_1,
+        .work = {params}, .dims = {/*elements=*/37632}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[149].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[149].xnn, /*num_input1_dims=*/1, (const size_t[]){37632}, /*num_input2_dims=*/1,
+        (const size_t[]){37632}, /*input1=*/t150_blocks_5_1_bn3, /*input2=*/t139_blocks_5_0_bn3,
+        /*output=*/t151_blocks_5_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1", "setup", s);
+  }
 
   /* blocks.5.2.conv_pw: conv 1x1 192->1152 s1, blocks.5.2.bn1 folded; [1,14,14,192] -> [1,14,14,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.2.conv_pw.weight", NULL, "blocks.5.2.bn1",
@@ -3112,14 +3154,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.5.2: add; [1,14,14,192] -> [1,14,14,192] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[161].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[161].xnn, /*num_input1_dims=*/1, (const size_t[]){37632}, /*num_input2_dims=*/1,
-      (const size_t[]){37632}, /*input1=*/t162_blocks_5_2_bn3, /*input2=*/t151_blocks_5_1,
-      /*output=*/t163_blocks_5_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[161] = (timmc_op){.kernel = timmc_kernel_add, .a = t162_blocks_5_2_bn3, .b = t151_blocks_5_1, .y = t163_blocks_5_2,
+        .work = {params}, .dims = {/*elements=*/37632}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[161].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[161].xnn, /*num_input1_dims=*/1, (const size_t[]){37632}, /*num_input2_dims=*/1,
+        (const size_t[]){37632}, /*input1=*/t162_blocks_5_2_bn3, /*input2=*/t151_blocks_5_1,
+        /*output=*/t163_blocks_5_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2", "setup", s);
+  }
 
   /* blocks.5.3.conv_pw: conv 1x1 192->1152 s1, blocks.5.3.bn1 folded; [1,14,14,192] -> [1,14,14,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.3.conv_pw.weight", NULL, "blocks.5.3.bn1",
@@ -3270,14 +3318,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.5.3: add; [1,14,14,192] -> [1,14,14,192] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[173].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[173].xnn, /*num_input1_dims=*/1, (const size_t[]){37632}, /*num_input2_dims=*/1,
-      (const size_t[]){37632}, /*input1=*/t174_blocks_5_3_bn3, /*input2=*/t163_blocks_5_2,
-      /*output=*/t175_blocks_5_3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[173] = (timmc_op){.kernel = timmc_kernel_add, .a = t174_blocks_5_3_bn3, .b = t163_blocks_5_2, .y = t175_blocks_5_3,
+        .work = {params}, .dims = {/*elements=*/37632}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[173].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[173].xnn, /*num_input1_dims=*/1, (const size_t[]){37632}, /*num_input2_dims=*/1,
+        (const size_t[]){37632}, /*input1=*/t174_blocks_5_3_bn3, /*input2=*/t163_blocks_5_2,
+        /*output=*/t175_blocks_5_3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3", "setup", s);
+  }
 
   /* blocks.6.0.conv_pw: conv 1x1 192->1152 s1, blocks.6.0.bn1 folded; [1,14,14,192] -> [1,14,14,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.0.conv_pw.weight", NULL, "blocks.6.0.bn1",

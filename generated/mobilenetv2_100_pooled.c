@@ -781,14 +781,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.1.1: add; [1,56,56,24] -> [1,56,56,24] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[9].xnn, /*num_input1_dims=*/1, (const size_t[]){75264}, /*num_input2_dims=*/1,
-      (const size_t[]){75264}, /*input1=*/t10_blocks_1_1_bn3, /*input2=*/t7_blocks_1_0_bn3,
-      /*output=*/t11_blocks_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[9] = (timmc_op){.kernel = timmc_kernel_add, .a = t10_blocks_1_1_bn3, .b = t7_blocks_1_0_bn3, .y = t11_blocks_1,
+        .work = {params}, .dims = {/*elements=*/75264}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[9].xnn, /*num_input1_dims=*/1, (const size_t[]){75264}, /*num_input2_dims=*/1,
+        (const size_t[]){75264}, /*input1=*/t10_blocks_1_1_bn3, /*input2=*/t7_blocks_1_0_bn3,
+        /*output=*/t11_blocks_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1", "setup", s);
+  }
 
   /* blocks.2.0.conv_pw: conv 1x1 24->144 s1, blocks.2.0.bn1 folded, relu6; [1,56,56,24] -> [1,56,56,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_pw.weight", NULL, "blocks.2.0.bn1",
@@ -943,14 +949,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.2.1: add; [1,28,28,32] -> [1,28,28,32] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[16].xnn, /*num_input1_dims=*/1, (const size_t[]){25088}, /*num_input2_dims=*/1,
-      (const size_t[]){25088}, /*input1=*/t17_blocks_2_1_bn3, /*input2=*/t14_blocks_2_0_bn3,
-      /*output=*/t18_blocks_2_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[16] = (timmc_op){.kernel = timmc_kernel_add, .a = t17_blocks_2_1_bn3, .b = t14_blocks_2_0_bn3, .y = t18_blocks_2_1,
+        .work = {params}, .dims = {/*elements=*/25088}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[16].xnn, /*num_input1_dims=*/1, (const size_t[]){25088}, /*num_input2_dims=*/1,
+        (const size_t[]){25088}, /*input1=*/t17_blocks_2_1_bn3, /*input2=*/t14_blocks_2_0_bn3,
+        /*output=*/t18_blocks_2_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "setup", s);
+  }
 
   /* blocks.2.2.conv_pw: conv 1x1 32->192 s1, blocks.2.2.bn1 folded, relu6; [1,28,28,32] -> [1,28,28,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.2.conv_pw.weight", NULL, "blocks.2.2.bn1",
@@ -1029,14 +1041,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.2.2: add; [1,28,28,32] -> [1,28,28,32] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[20].xnn, /*num_input1_dims=*/1, (const size_t[]){25088}, /*num_input2_dims=*/1,
-      (const size_t[]){25088}, /*input1=*/t21_blocks_2_2_bn3, /*input2=*/t18_blocks_2_1,
-      /*output=*/t22_blocks_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[20] = (timmc_op){.kernel = timmc_kernel_add, .a = t21_blocks_2_2_bn3, .b = t18_blocks_2_1, .y = t22_blocks_2,
+        .work = {params}, .dims = {/*elements=*/25088}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[20].xnn, /*num_input1_dims=*/1, (const size_t[]){25088}, /*num_input2_dims=*/1,
+        (const size_t[]){25088}, /*input1=*/t21_blocks_2_2_bn3, /*input2=*/t18_blocks_2_1,
+        /*output=*/t22_blocks_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2", "setup", s);
+  }
 
   /* blocks.3.0.conv_pw: conv 1x1 32->192 s1, blocks.3.0.bn1 folded, relu6; [1,28,28,32] -> [1,28,28,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_pw.weight", NULL, "blocks.3.0.bn1",
@@ -1191,14 +1209,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.3.1: add; [1,14,14,64] -> [1,14,14,64] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[27].xnn, /*num_input1_dims=*/1, (const size_t[]){12544}, /*num_input2_dims=*/1,
-      (const size_t[]){12544}, /*input1=*/t28_blocks_3_1_bn3, /*input2=*/t25_blocks_3_0_bn3,
-      /*output=*/t29_blocks_3_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[27] = (timmc_op){.kernel = timmc_kernel_add, .a = t28_blocks_3_1_bn3, .b = t25_blocks_3_0_bn3, .y = t29_blocks_3_1,
+        .work = {params}, .dims = {/*elements=*/12544}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[27].xnn, /*num_input1_dims=*/1, (const size_t[]){12544}, /*num_input2_dims=*/1,
+        (const size_t[]){12544}, /*input1=*/t28_blocks_3_1_bn3, /*input2=*/t25_blocks_3_0_bn3,
+        /*output=*/t29_blocks_3_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "setup", s);
+  }
 
   /* blocks.3.2.conv_pw: conv 1x1 64->384 s1, blocks.3.2.bn1 folded, relu6; [1,14,14,64] -> [1,14,14,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_pw.weight", NULL, "blocks.3.2.bn1",
@@ -1277,14 +1301,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.3.2: add; [1,14,14,64] -> [1,14,14,64] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[31].xnn, /*num_input1_dims=*/1, (const size_t[]){12544}, /*num_input2_dims=*/1,
-      (const size_t[]){12544}, /*input1=*/t32_blocks_3_2_bn3, /*input2=*/t29_blocks_3_1,
-      /*output=*/t33_blocks_3_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[31] = (timmc_op){.kernel = timmc_kernel_add, .a = t32_blocks_3_2_bn3, .b = t29_blocks_3_1, .y = t33_blocks_3_2,
+        .work = {params}, .dims = {/*elements=*/12544}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[31].xnn, /*num_input1_dims=*/1, (const size_t[]){12544}, /*num_input2_dims=*/1,
+        (const size_t[]){12544}, /*input1=*/t32_blocks_3_2_bn3, /*input2=*/t29_blocks_3_1,
+        /*output=*/t33_blocks_3_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "setup", s);
+  }
 
   /* blocks.3.3.conv_pw: conv 1x1 64->384 s1, blocks.3.3.bn1 folded, relu6; [1,14,14,64] -> [1,14,14,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.3.conv_pw.weight", NULL, "blocks.3.3.bn1",
@@ -1363,14 +1393,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.3.3: add; [1,14,14,64] -> [1,14,14,64] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[35].xnn, /*num_input1_dims=*/1, (const size_t[]){12544}, /*num_input2_dims=*/1,
-      (const size_t[]){12544}, /*input1=*/t36_blocks_3_3_bn3, /*input2=*/t33_blocks_3_2,
-      /*output=*/t37_blocks_3_3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[35] = (timmc_op){.kernel = timmc_kernel_add, .a = t36_blocks_3_3_bn3, .b = t33_blocks_3_2, .y = t37_blocks_3_3,
+        .work = {params}, .dims = {/*elements=*/12544}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[35].xnn, /*num_input1_dims=*/1, (const size_t[]){12544}, /*num_input2_dims=*/1,
+        (const size_t[]){12544}, /*input1=*/t36_blocks_3_3_bn3, /*input2=*/t33_blocks_3_2,
+        /*output=*/t37_blocks_3_3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3", "setup", s);
+  }
 
   /* blocks.4.0.conv_pw: conv 1x1 64->384 s1, blocks.4.0.bn1 folded, relu6; [1,14,14,64] -> [1,14,14,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_pw.weight", NULL, "blocks.4.0.bn1",
@@ -1525,14 +1561,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.4.1: add; [1,14,14,96] -> [1,14,14,96] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[42].xnn, /*num_input1_dims=*/1, (const size_t[]){18816}, /*num_input2_dims=*/1,
-      (const size_t[]){18816}, /*input1=*/t43_blocks_4_1_bn3, /*input2=*/t40_blocks_4_0_bn3,
-      /*output=*/t44_blocks_4_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[42] = (timmc_op){.kernel = timmc_kernel_add, .a = t43_blocks_4_1_bn3, .b = t40_blocks_4_0_bn3, .y = t44_blocks_4_1,
+        .work = {params}, .dims = {/*elements=*/18816}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[42].xnn, /*num_input1_dims=*/1, (const size_t[]){18816}, /*num_input2_dims=*/1,
+        (const size_t[]){18816}, /*input1=*/t43_blocks_4_1_bn3, /*input2=*/t40_blocks_4_0_bn3,
+        /*output=*/t44_blocks_4_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1", "setup", s);
+  }
 
   /* blocks.4.2.conv_pw: conv 1x1 96->576 s1, blocks.4.2.bn1 folded, relu6; [1,14,14,96] -> [1,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.2.conv_pw.weight", NULL, "blocks.4.2.bn1",
@@ -1611,14 +1653,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.4.2: add; [1,14,14,96] -> [1,14,14,96] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[46].xnn, /*num_input1_dims=*/1, (const size_t[]){18816}, /*num_input2_dims=*/1,
-      (const size_t[]){18816}, /*input1=*/t47_blocks_4_2_bn3, /*input2=*/t44_blocks_4_1,
-      /*output=*/t48_blocks_4, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[46] = (timmc_op){.kernel = timmc_kernel_add, .a = t47_blocks_4_2_bn3, .b = t44_blocks_4_1, .y = t48_blocks_4,
+        .work = {params}, .dims = {/*elements=*/18816}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[46].xnn, /*num_input1_dims=*/1, (const size_t[]){18816}, /*num_input2_dims=*/1,
+        (const size_t[]){18816}, /*input1=*/t47_blocks_4_2_bn3, /*input2=*/t44_blocks_4_1,
+        /*output=*/t48_blocks_4, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2", "setup", s);
+  }
 
   /* blocks.5.0.conv_pw: conv 1x1 96->576 s1, blocks.5.0.bn1 folded, relu6; [1,14,14,96] -> [1,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_pw.weight", NULL, "blocks.5.0.bn1",
@@ -1773,14 +1821,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.5.1: add; [1,7,7,160] -> [1,7,7,160] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[53].xnn, /*num_input1_dims=*/1, (const size_t[]){7840}, /*num_input2_dims=*/1,
-      (const size_t[]){7840}, /*input1=*/t54_blocks_5_1_bn3, /*input2=*/t51_blocks_5_0_bn3,
-      /*output=*/t55_blocks_5_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[53] = (timmc_op){.kernel = timmc_kernel_add, .a = t54_blocks_5_1_bn3, .b = t51_blocks_5_0_bn3, .y = t55_blocks_5_1,
+        .work = {params}, .dims = {/*elements=*/7840}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[53].xnn, /*num_input1_dims=*/1, (const size_t[]){7840}, /*num_input2_dims=*/1,
+        (const size_t[]){7840}, /*input1=*/t54_blocks_5_1_bn3, /*input2=*/t51_blocks_5_0_bn3,
+        /*output=*/t55_blocks_5_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1", "setup", s);
+  }
 
   /* blocks.5.2.conv_pw: conv 1x1 160->960 s1, blocks.5.2.bn1 folded, relu6; [1,7,7,160] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.2.conv_pw.weight", NULL, "blocks.5.2.bn1",
@@ -1859,14 +1913,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.5.2: add; [1,7,7,160] -> [1,7,7,160] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[57].xnn, /*num_input1_dims=*/1, (const size_t[]){7840}, /*num_input2_dims=*/1,
-      (const size_t[]){7840}, /*input1=*/t58_blocks_5_2_bn3, /*input2=*/t55_blocks_5_1,
-      /*output=*/t59_blocks_5_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[57] = (timmc_op){.kernel = timmc_kernel_add, .a = t58_blocks_5_2_bn3, .b = t55_blocks_5_1, .y = t59_blocks_5_2,
+        .work = {params}, .dims = {/*elements=*/7840}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[57].xnn, /*num_input1_dims=*/1, (const size_t[]){7840}, /*num_input2_dims=*/1,
+        (const size_t[]){7840}, /*input1=*/t58_blocks_5_2_bn3, /*input2=*/t55_blocks_5_1,
+        /*output=*/t59_blocks_5_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2", "setup", s);
+  }
 
   /* blocks.6.0.conv_pw: conv 1x1 160->960 s1, blocks.6.0.bn1 folded, relu6; [1,7,7,160] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.0.conv_pw.weight", NULL, "blocks.6.0.bn1",

@@ -775,14 +775,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.0.0: add; [1,112,112,16] -> [1,112,112,16] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[4].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/t5_blocks_0_0_bn2, /*input2=*/t3_bn1,
-      /*output=*/t6_blocks_0, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[4] = (timmc_op){.kernel = timmc_kernel_add, .a = t5_blocks_0_0_bn2, .b = t3_bn1, .y = t6_blocks_0,
+        .work = {params}, .dims = {/*elements=*/200704}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[4].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+        (const size_t[]){200704}, /*input1=*/t5_blocks_0_0_bn2, /*input2=*/t3_bn1,
+        /*output=*/t6_blocks_0, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0", "setup", s);
+  }
 
   /* blocks.1.0.conv_pw: conv 1x1 16->64 s1, blocks.1.0.bn1 folded, relu; [1,112,112,16] -> [1,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_pw.weight", NULL, "blocks.1.0.bn1",
@@ -937,14 +943,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.1.1: add; [1,56,56,24] -> [1,56,56,24] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[11].xnn, /*num_input1_dims=*/1, (const size_t[]){75264}, /*num_input2_dims=*/1,
-      (const size_t[]){75264}, /*input1=*/t12_blocks_1_1_bn3, /*input2=*/t9_blocks_1_0_bn3,
-      /*output=*/t13_blocks_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[11] = (timmc_op){.kernel = timmc_kernel_add, .a = t12_blocks_1_1_bn3, .b = t9_blocks_1_0_bn3, .y = t13_blocks_1,
+        .work = {params}, .dims = {/*elements=*/75264}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[11].xnn, /*num_input1_dims=*/1, (const size_t[]){75264}, /*num_input2_dims=*/1,
+        (const size_t[]){75264}, /*input1=*/t12_blocks_1_1_bn3, /*input2=*/t9_blocks_1_0_bn3,
+        /*output=*/t13_blocks_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1", "setup", s);
+  }
 
   /* blocks.2.0.conv_pw: conv 1x1 24->72 s1, blocks.2.0.bn1 folded, relu; [1,56,56,24] -> [1,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_pw.weight", NULL, "blocks.2.0.bn1",
@@ -1197,14 +1209,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.2.1: add; [1,28,28,40] -> [1,28,28,40] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[26].xnn, /*num_input1_dims=*/1, (const size_t[]){31360}, /*num_input2_dims=*/1,
-      (const size_t[]){31360}, /*input1=*/t27_blocks_2_1_bn3, /*input2=*/t20_blocks_2_0_bn3,
-      /*output=*/t28_blocks_2_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[26] = (timmc_op){.kernel = timmc_kernel_add, .a = t27_blocks_2_1_bn3, .b = t20_blocks_2_0_bn3, .y = t28_blocks_2_1,
+        .work = {params}, .dims = {/*elements=*/31360}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[26].xnn, /*num_input1_dims=*/1, (const size_t[]){31360}, /*num_input2_dims=*/1,
+        (const size_t[]){31360}, /*input1=*/t27_blocks_2_1_bn3, /*input2=*/t20_blocks_2_0_bn3,
+        /*output=*/t28_blocks_2_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "setup", s);
+  }
 
   /* blocks.2.2.conv_pw: conv 1x1 40->120 s1, blocks.2.2.bn1 folded, relu; [1,28,28,40] -> [1,28,28,120] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.2.conv_pw.weight", NULL, "blocks.2.2.bn1",
@@ -1332,14 +1350,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.2.2: add; [1,28,28,40] -> [1,28,28,40] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[34].xnn, /*num_input1_dims=*/1, (const size_t[]){31360}, /*num_input2_dims=*/1,
-      (const size_t[]){31360}, /*input1=*/t35_blocks_2_2_bn3, /*input2=*/t28_blocks_2_1,
-      /*output=*/t36_blocks_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[34] = (timmc_op){.kernel = timmc_kernel_add, .a = t35_blocks_2_2_bn3, .b = t28_blocks_2_1, .y = t36_blocks_2,
+        .work = {params}, .dims = {/*elements=*/31360}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[34].xnn, /*num_input1_dims=*/1, (const size_t[]){31360}, /*num_input2_dims=*/1,
+        (const size_t[]){31360}, /*input1=*/t35_blocks_2_2_bn3, /*input2=*/t28_blocks_2_1,
+        /*output=*/t36_blocks_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2", "setup", s);
+  }
 
   /* blocks.3.0.conv_pw: conv 1x1 40->240 s1, blocks.3.0.bn1 folded; [1,28,28,40] -> [1,28,28,240] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_pw.weight", NULL, "blocks.3.0.bn1",
@@ -1530,14 +1554,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.3.1: add; [1,14,14,80] -> [1,14,14,80] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[45].xnn, /*num_input1_dims=*/1, (const size_t[]){15680}, /*num_input2_dims=*/1,
-      (const size_t[]){15680}, /*input1=*/t46_blocks_3_1_bn3, /*input2=*/t41_blocks_3_0_bn3,
-      /*output=*/t47_blocks_3_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[45] = (timmc_op){.kernel = timmc_kernel_add, .a = t46_blocks_3_1_bn3, .b = t41_blocks_3_0_bn3, .y = t47_blocks_3_1,
+        .work = {params}, .dims = {/*elements=*/15680}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[45].xnn, /*num_input1_dims=*/1, (const size_t[]){15680}, /*num_input2_dims=*/1,
+        (const size_t[]){15680}, /*input1=*/t46_blocks_3_1_bn3, /*input2=*/t41_blocks_3_0_bn3,
+        /*output=*/t47_blocks_3_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "setup", s);
+  }
 
   /* blocks.3.2.conv_pw: conv 1x1 80->184 s1, blocks.3.2.bn1 folded; [1,14,14,80] -> [1,14,14,184] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_pw.weight", NULL, "blocks.3.2.bn1",
@@ -1634,14 +1664,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.3.2: add; [1,14,14,80] -> [1,14,14,80] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[51].xnn, /*num_input1_dims=*/1, (const size_t[]){15680}, /*num_input2_dims=*/1,
-      (const size_t[]){15680}, /*input1=*/t52_blocks_3_2_bn3, /*input2=*/t47_blocks_3_1,
-      /*output=*/t53_blocks_3_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[51] = (timmc_op){.kernel = timmc_kernel_add, .a = t52_blocks_3_2_bn3, .b = t47_blocks_3_1, .y = t53_blocks_3_2,
+        .work = {params}, .dims = {/*elements=*/15680}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[51].xnn, /*num_input1_dims=*/1, (const size_t[]){15680}, /*num_input2_dims=*/1,
+        (const size_t[]){15680}, /*input1=*/t52_blocks_3_2_bn3, /*input2=*/t47_blocks_3_1,
+        /*output=*/t53_blocks_3_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "setup", s);
+  }
 
   /* blocks.3.3.conv_pw: conv 1x1 80->184 s1, blocks.3.3.bn1 folded; [1,14,14,80] -> [1,14,14,184] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.3.conv_pw.weight", NULL, "blocks.3.3.bn1",
@@ -1738,14 +1774,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.3.3: add; [1,14,14,80] -> [1,14,14,80] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[57].xnn, /*num_input1_dims=*/1, (const size_t[]){15680}, /*num_input2_dims=*/1,
-      (const size_t[]){15680}, /*input1=*/t58_blocks_3_3_bn3, /*input2=*/t53_blocks_3_2,
-      /*output=*/t59_blocks_3_3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[57] = (timmc_op){.kernel = timmc_kernel_add, .a = t58_blocks_3_3_bn3, .b = t53_blocks_3_2, .y = t59_blocks_3_3,
+        .work = {params}, .dims = {/*elements=*/15680}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[57].xnn, /*num_input1_dims=*/1, (const size_t[]){15680}, /*num_input2_dims=*/1,
+        (const size_t[]){15680}, /*input1=*/t58_blocks_3_3_bn3, /*input2=*/t53_blocks_3_2,
+        /*output=*/t59_blocks_3_3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3", "setup", s);
+  }
 
   /* blocks.4.0.conv_pw: conv 1x1 80->480 s1, blocks.4.0.bn1 folded; [1,14,14,80] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_pw.weight", NULL, "blocks.4.0.bn1",
@@ -2034,14 +2076,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.4.1: add; [1,14,14,112] -> [1,14,14,112] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[76].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[76].xnn, /*num_input1_dims=*/1, (const size_t[]){21952}, /*num_input2_dims=*/1,
-      (const size_t[]){21952}, /*input1=*/t77_blocks_4_1_bn3, /*input2=*/t68_blocks_4_0_bn3,
-      /*output=*/t78_blocks_4, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[76] = (timmc_op){.kernel = timmc_kernel_add, .a = t77_blocks_4_1_bn3, .b = t68_blocks_4_0_bn3, .y = t78_blocks_4,
+        .work = {params}, .dims = {/*elements=*/21952}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[76].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[76].xnn, /*num_input1_dims=*/1, (const size_t[]){21952}, /*num_input2_dims=*/1,
+        (const size_t[]){21952}, /*input1=*/t77_blocks_4_1_bn3, /*input2=*/t68_blocks_4_0_bn3,
+        /*output=*/t78_blocks_4, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1", "setup", s);
+  }
 
   /* blocks.5.0.conv_pw: conv 1x1 112->672 s1, blocks.5.0.bn1 folded; [1,14,14,112] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_pw.weight", NULL, "blocks.5.0.bn1",
@@ -2330,14 +2378,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.5.1: add; [1,7,7,160] -> [1,7,7,160] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[95].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[95].xnn, /*num_input1_dims=*/1, (const size_t[]){7840}, /*num_input2_dims=*/1,
-      (const size_t[]){7840}, /*input1=*/t96_blocks_5_1_bn3, /*input2=*/t87_blocks_5_0_bn3,
-      /*output=*/t97_blocks_5_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[95] = (timmc_op){.kernel = timmc_kernel_add, .a = t96_blocks_5_1_bn3, .b = t87_blocks_5_0_bn3, .y = t97_blocks_5_1,
+        .work = {params}, .dims = {/*elements=*/7840}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[95].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[95].xnn, /*num_input1_dims=*/1, (const size_t[]){7840}, /*num_input2_dims=*/1,
+        (const size_t[]){7840}, /*input1=*/t96_blocks_5_1_bn3, /*input2=*/t87_blocks_5_0_bn3,
+        /*output=*/t97_blocks_5_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1", "setup", s);
+  }
 
   /* blocks.5.2.conv_pw: conv 1x1 160->960 s1, blocks.5.2.bn1 folded; [1,7,7,160] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.2.conv_pw.weight", NULL, "blocks.5.2.bn1",
@@ -2483,14 +2537,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.5.2: add; [1,7,7,160] -> [1,7,7,160] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[105].xnn, /*num_input1_dims=*/1, (const size_t[]){7840}, /*num_input2_dims=*/1,
-      (const size_t[]){7840}, /*input1=*/t106_blocks_5_2_bn3, /*input2=*/t97_blocks_5_1,
-      /*output=*/t107_blocks_5_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[105] = (timmc_op){.kernel = timmc_kernel_add, .a = t106_blocks_5_2_bn3, .b = t97_blocks_5_1, .y = t107_blocks_5_2,
+        .work = {params}, .dims = {/*elements=*/7840}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[105].xnn, /*num_input1_dims=*/1, (const size_t[]){7840}, /*num_input2_dims=*/1,
+        (const size_t[]){7840}, /*input1=*/t106_blocks_5_2_bn3, /*input2=*/t97_blocks_5_1,
+        /*output=*/t107_blocks_5_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2", "setup", s);
+  }
 
   /* blocks.6.0.conv: conv 1x1 160->960 s1, blocks.6.0.bn1 folded; [1,7,7,160] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.0.conv.weight", NULL, "blocks.6.0.bn1",

@@ -816,14 +816,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.2.1: add; [1,14,14,96] -> [1,14,14,96] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[12].xnn, /*num_input1_dims=*/1, (const size_t[]){18816}, /*num_input2_dims=*/1,
-      (const size_t[]){18816}, /*input1=*/t13_blocks_2_1_pw_proj_bn,
-      /*input2=*/t10_blocks_2_0_pw_proj_bn, /*output=*/t14_blocks_2_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[12] = (timmc_op){.kernel = timmc_kernel_add, .a = t13_blocks_2_1_pw_proj_bn, .b = t10_blocks_2_0_pw_proj_bn, .y = t14_blocks_2_1,
+        .work = {params}, .dims = {/*elements=*/18816}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[12].xnn, /*num_input1_dims=*/1, (const size_t[]){18816}, /*num_input2_dims=*/1,
+        (const size_t[]){18816}, /*input1=*/t13_blocks_2_1_pw_proj_bn,
+        /*input2=*/t10_blocks_2_0_pw_proj_bn, /*output=*/t14_blocks_2_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "setup", s);
+  }
 
   /* blocks.2.2.pw_exp.conv: conv 1x1 96->192 s1, blocks.2.2.pw_exp.bn folded, relu; [1,14,14,96] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.2.pw_exp.conv.weight", NULL, "blocks.2.2.pw_exp.bn",
@@ -902,14 +908,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.2.2: add; [1,14,14,96] -> [1,14,14,96] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[16].xnn, /*num_input1_dims=*/1, (const size_t[]){18816}, /*num_input2_dims=*/1,
-      (const size_t[]){18816}, /*input1=*/t17_blocks_2_2_pw_proj_bn, /*input2=*/t14_blocks_2_1,
-      /*output=*/t18_blocks_2_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[16] = (timmc_op){.kernel = timmc_kernel_add, .a = t17_blocks_2_2_pw_proj_bn, .b = t14_blocks_2_1, .y = t18_blocks_2_2,
+        .work = {params}, .dims = {/*elements=*/18816}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[16].xnn, /*num_input1_dims=*/1, (const size_t[]){18816}, /*num_input2_dims=*/1,
+        (const size_t[]){18816}, /*input1=*/t17_blocks_2_2_pw_proj_bn, /*input2=*/t14_blocks_2_1,
+        /*output=*/t18_blocks_2_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2", "setup", s);
+  }
 
   /* blocks.2.3.pw_exp.conv: conv 1x1 96->192 s1, blocks.2.3.pw_exp.bn folded, relu; [1,14,14,96] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.3.pw_exp.conv.weight", NULL, "blocks.2.3.pw_exp.bn",
@@ -988,14 +1000,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.2.3: add; [1,14,14,96] -> [1,14,14,96] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[20].xnn, /*num_input1_dims=*/1, (const size_t[]){18816}, /*num_input2_dims=*/1,
-      (const size_t[]){18816}, /*input1=*/t21_blocks_2_3_pw_proj_bn, /*input2=*/t18_blocks_2_2,
-      /*output=*/t22_blocks_2_3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[20] = (timmc_op){.kernel = timmc_kernel_add, .a = t21_blocks_2_3_pw_proj_bn, .b = t18_blocks_2_2, .y = t22_blocks_2_3,
+        .work = {params}, .dims = {/*elements=*/18816}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[20].xnn, /*num_input1_dims=*/1, (const size_t[]){18816}, /*num_input2_dims=*/1,
+        (const size_t[]){18816}, /*input1=*/t21_blocks_2_3_pw_proj_bn, /*input2=*/t18_blocks_2_2,
+        /*output=*/t22_blocks_2_3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.3", "setup", s);
+  }
 
   /* blocks.2.4.pw_exp.conv: conv 1x1 96->192 s1, blocks.2.4.pw_exp.bn folded, relu; [1,14,14,96] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.4.pw_exp.conv.weight", NULL, "blocks.2.4.pw_exp.bn",
@@ -1074,14 +1092,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.2.4: add; [1,14,14,96] -> [1,14,14,96] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.4", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[24].xnn, /*num_input1_dims=*/1, (const size_t[]){18816}, /*num_input2_dims=*/1,
-      (const size_t[]){18816}, /*input1=*/t25_blocks_2_4_pw_proj_bn, /*input2=*/t22_blocks_2_3,
-      /*output=*/t26_blocks_2_4, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.4", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[24] = (timmc_op){.kernel = timmc_kernel_add, .a = t25_blocks_2_4_pw_proj_bn, .b = t22_blocks_2_3, .y = t26_blocks_2_4,
+        .work = {params}, .dims = {/*elements=*/18816}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.4", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[24].xnn, /*num_input1_dims=*/1, (const size_t[]){18816}, /*num_input2_dims=*/1,
+        (const size_t[]){18816}, /*input1=*/t25_blocks_2_4_pw_proj_bn, /*input2=*/t22_blocks_2_3,
+        /*output=*/t26_blocks_2_4, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.4", "setup", s);
+  }
 
   /* blocks.2.5.dw_start.conv: conv 3x3 96->96 s1 g96, blocks.2.5.dw_start.bn folded; [1,14,14,96] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.5.dw_start.conv.weight", NULL, "blocks.2.5.dw_start.bn",
@@ -1160,14 +1184,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.2.5: add; [1,14,14,96] -> [1,14,14,96] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.5", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[28].xnn, /*num_input1_dims=*/1, (const size_t[]){18816}, /*num_input2_dims=*/1,
-      (const size_t[]){18816}, /*input1=*/t29_blocks_2_5_pw_proj_bn, /*input2=*/t26_blocks_2_4,
-      /*output=*/t30_blocks_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.5", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[28] = (timmc_op){.kernel = timmc_kernel_add, .a = t29_blocks_2_5_pw_proj_bn, .b = t26_blocks_2_4, .y = t30_blocks_2,
+        .work = {params}, .dims = {/*elements=*/18816}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.5", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[28].xnn, /*num_input1_dims=*/1, (const size_t[]){18816}, /*num_input2_dims=*/1,
+        (const size_t[]){18816}, /*input1=*/t29_blocks_2_5_pw_proj_bn, /*input2=*/t26_blocks_2_4,
+        /*output=*/t30_blocks_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.5", "setup", s);
+  }
 
   /* blocks.3.0.dw_start.conv: conv 3x3 96->96 s1 g96, blocks.3.0.dw_start.bn folded; [1,14,14,96] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.dw_start.conv.weight", NULL, "blocks.3.0.dw_start.bn",
@@ -1354,14 +1384,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.3.1: add; [1,7,7,128] -> [1,7,7,128] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[37].xnn, /*num_input1_dims=*/1, (const size_t[]){6272}, /*num_input2_dims=*/1,
-      (const size_t[]){6272}, /*input1=*/t38_blocks_3_1_pw_proj_bn,
-      /*input2=*/t34_blocks_3_0_pw_proj_bn, /*output=*/t39_blocks_3_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[37] = (timmc_op){.kernel = timmc_kernel_add, .a = t38_blocks_3_1_pw_proj_bn, .b = t34_blocks_3_0_pw_proj_bn, .y = t39_blocks_3_1,
+        .work = {params}, .dims = {/*elements=*/6272}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[37].xnn, /*num_input1_dims=*/1, (const size_t[]){6272}, /*num_input2_dims=*/1,
+        (const size_t[]){6272}, /*input1=*/t38_blocks_3_1_pw_proj_bn,
+        /*input2=*/t34_blocks_3_0_pw_proj_bn, /*output=*/t39_blocks_3_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "setup", s);
+  }
 
   /* blocks.3.2.pw_exp.conv: conv 1x1 128->512 s1, blocks.3.2.pw_exp.bn folded, relu; [1,7,7,128] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.pw_exp.conv.weight", NULL, "blocks.3.2.pw_exp.bn",
@@ -1440,14 +1476,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.3.2: add; [1,7,7,128] -> [1,7,7,128] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[41].xnn, /*num_input1_dims=*/1, (const size_t[]){6272}, /*num_input2_dims=*/1,
-      (const size_t[]){6272}, /*input1=*/t42_blocks_3_2_pw_proj_bn, /*input2=*/t39_blocks_3_1,
-      /*output=*/t43_blocks_3_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[41] = (timmc_op){.kernel = timmc_kernel_add, .a = t42_blocks_3_2_pw_proj_bn, .b = t39_blocks_3_1, .y = t43_blocks_3_2,
+        .work = {params}, .dims = {/*elements=*/6272}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[41].xnn, /*num_input1_dims=*/1, (const size_t[]){6272}, /*num_input2_dims=*/1,
+        (const size_t[]){6272}, /*input1=*/t42_blocks_3_2_pw_proj_bn, /*input2=*/t39_blocks_3_1,
+        /*output=*/t43_blocks_3_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "setup", s);
+  }
 
   /* blocks.3.3.pw_exp.conv: conv 1x1 128->384 s1, blocks.3.3.pw_exp.bn folded, relu; [1,7,7,128] -> [1,7,7,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.3.pw_exp.conv.weight", NULL, "blocks.3.3.pw_exp.bn",
@@ -1526,14 +1568,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.3.3: add; [1,7,7,128] -> [1,7,7,128] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[45].xnn, /*num_input1_dims=*/1, (const size_t[]){6272}, /*num_input2_dims=*/1,
-      (const size_t[]){6272}, /*input1=*/t46_blocks_3_3_pw_proj_bn, /*input2=*/t43_blocks_3_2,
-      /*output=*/t47_blocks_3_3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[45] = (timmc_op){.kernel = timmc_kernel_add, .a = t46_blocks_3_3_pw_proj_bn, .b = t43_blocks_3_2, .y = t47_blocks_3_3,
+        .work = {params}, .dims = {/*elements=*/6272}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[45].xnn, /*num_input1_dims=*/1, (const size_t[]){6272}, /*num_input2_dims=*/1,
+        (const size_t[]){6272}, /*input1=*/t46_blocks_3_3_pw_proj_bn, /*input2=*/t43_blocks_3_2,
+        /*output=*/t47_blocks_3_3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3", "setup", s);
+  }
 
   /* blocks.3.4.pw_exp.conv: conv 1x1 128->512 s1, blocks.3.4.pw_exp.bn folded, relu; [1,7,7,128] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.4.pw_exp.conv.weight", NULL, "blocks.3.4.pw_exp.bn",
@@ -1612,14 +1660,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.3.4: add; [1,7,7,128] -> [1,7,7,128] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.4", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[49].xnn, /*num_input1_dims=*/1, (const size_t[]){6272}, /*num_input2_dims=*/1,
-      (const size_t[]){6272}, /*input1=*/t50_blocks_3_4_pw_proj_bn, /*input2=*/t47_blocks_3_3,
-      /*output=*/t51_blocks_3_4, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.4", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[49] = (timmc_op){.kernel = timmc_kernel_add, .a = t50_blocks_3_4_pw_proj_bn, .b = t47_blocks_3_3, .y = t51_blocks_3_4,
+        .work = {params}, .dims = {/*elements=*/6272}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.4", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[49].xnn, /*num_input1_dims=*/1, (const size_t[]){6272}, /*num_input2_dims=*/1,
+        (const size_t[]){6272}, /*input1=*/t50_blocks_3_4_pw_proj_bn, /*input2=*/t47_blocks_3_3,
+        /*output=*/t51_blocks_3_4, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.4", "setup", s);
+  }
 
   /* blocks.3.5.pw_exp.conv: conv 1x1 128->512 s1, blocks.3.5.pw_exp.bn folded, relu; [1,7,7,128] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.5.pw_exp.conv.weight", NULL, "blocks.3.5.pw_exp.bn",
@@ -1698,14 +1752,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.3.5: add; [1,7,7,128] -> [1,7,7,128] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.5", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[53].xnn, /*num_input1_dims=*/1, (const size_t[]){6272}, /*num_input2_dims=*/1,
-      (const size_t[]){6272}, /*input1=*/t54_blocks_3_5_pw_proj_bn, /*input2=*/t51_blocks_3_4,
-      /*output=*/t55_blocks_3_5, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.5", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[53] = (timmc_op){.kernel = timmc_kernel_add, .a = t54_blocks_3_5_pw_proj_bn, .b = t51_blocks_3_4, .y = t55_blocks_3_5,
+        .work = {params}, .dims = {/*elements=*/6272}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.5", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[53].xnn, /*num_input1_dims=*/1, (const size_t[]){6272}, /*num_input2_dims=*/1,
+        (const size_t[]){6272}, /*input1=*/t54_blocks_3_5_pw_proj_bn, /*input2=*/t51_blocks_3_4,
+        /*output=*/t55_blocks_3_5, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.5", "setup", s);
+  }
 
   /* blocks.4.0.conv: conv 1x1 128->960 s1, blocks.4.0.bn1 folded, relu; [1,7,7,128] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv.weight", NULL, "blocks.4.0.bn1",

@@ -1339,14 +1339,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s1.b1.act3: add, relu; [2,56,56,72] -> [2,56,56,72] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[10].xnn, /*num_input1_dims=*/1, (const size_t[]){451584}, /*num_input2_dims=*/1,
-      (const size_t[]){451584}, /*input1=*/t10_s1_b1_conv3, /*input2=*/t11_s1_b1_downsample,
-      /*output=*/t12_s1_b1_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[10] = (timmc_op){.kernel = timmc_kernel_add, .a = t10_s1_b1_conv3, .b = t11_s1_b1_downsample, .y = t12_s1_b1_act3,
+        .work = {params}, .dims = {/*elements=*/451584}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[10].xnn, /*num_input1_dims=*/1, (const size_t[]){451584}, /*num_input2_dims=*/1,
+        (const size_t[]){451584}, /*input1=*/t10_s1_b1_conv3, /*input2=*/t11_s1_b1_downsample,
+        /*output=*/t12_s1_b1_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b1.act3", "setup", s);
+  }
 
   /* s1.b2.conv1.conv: conv 1x1 72->72 s1, s1.b2.conv1.bn folded, relu; [2,56,56,72] -> [2,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "s1.b2.conv1.conv.weight", NULL, "s1.b2.conv1.bn",
@@ -1498,14 +1504,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s1.b2.act3: add, relu; [2,56,56,72] -> [2,56,56,72] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[19].xnn, /*num_input1_dims=*/1, (const size_t[]){451584}, /*num_input2_dims=*/1,
-      (const size_t[]){451584}, /*input1=*/t20_s1_b2_conv3, /*input2=*/t12_s1_b1_act3,
-      /*output=*/t21_s1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[19] = (timmc_op){.kernel = timmc_kernel_add, .a = t20_s1_b2_conv3, .b = t12_s1_b1_act3, .y = t21_s1,
+        .work = {params}, .dims = {/*elements=*/451584}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[19].xnn, /*num_input1_dims=*/1, (const size_t[]){451584}, /*num_input2_dims=*/1,
+        (const size_t[]){451584}, /*input1=*/t20_s1_b2_conv3, /*input2=*/t12_s1_b1_act3,
+        /*output=*/t21_s1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s1.b2.act3", "setup", s);
+  }
 
   /* s2.b1.conv1.conv: conv 1x1 72->216 s1, s2.b1.conv1.bn folded, relu; [2,56,56,72] -> [2,56,56,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b1.conv1.conv.weight", NULL, "s2.b1.conv1.bn",
@@ -1687,14 +1699,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s2.b1.act3: add, relu; [2,28,28,216] -> [2,28,28,216] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[29].xnn, /*num_input1_dims=*/1, (const size_t[]){338688}, /*num_input2_dims=*/1,
-      (const size_t[]){338688}, /*input1=*/t29_s2_b1_conv3, /*input2=*/t30_s2_b1_downsample,
-      /*output=*/t31_s2_b1_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[29] = (timmc_op){.kernel = timmc_kernel_add, .a = t29_s2_b1_conv3, .b = t30_s2_b1_downsample, .y = t31_s2_b1_act3,
+        .work = {params}, .dims = {/*elements=*/338688}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[29].xnn, /*num_input1_dims=*/1, (const size_t[]){338688}, /*num_input2_dims=*/1,
+        (const size_t[]){338688}, /*input1=*/t29_s2_b1_conv3, /*input2=*/t30_s2_b1_downsample,
+        /*output=*/t31_s2_b1_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b1.act3", "setup", s);
+  }
 
   /* s2.b2.conv1.conv: conv 1x1 216->216 s1, s2.b2.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b2.conv1.conv.weight", NULL, "s2.b2.conv1.bn",
@@ -1846,14 +1864,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s2.b2.act3: add, relu; [2,28,28,216] -> [2,28,28,216] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[38].xnn, /*num_input1_dims=*/1, (const size_t[]){338688}, /*num_input2_dims=*/1,
-      (const size_t[]){338688}, /*input1=*/t39_s2_b2_conv3, /*input2=*/t31_s2_b1_act3,
-      /*output=*/t40_s2_b2_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[38] = (timmc_op){.kernel = timmc_kernel_add, .a = t39_s2_b2_conv3, .b = t31_s2_b1_act3, .y = t40_s2_b2_act3,
+        .work = {params}, .dims = {/*elements=*/338688}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[38].xnn, /*num_input1_dims=*/1, (const size_t[]){338688}, /*num_input2_dims=*/1,
+        (const size_t[]){338688}, /*input1=*/t39_s2_b2_conv3, /*input2=*/t31_s2_b1_act3,
+        /*output=*/t40_s2_b2_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b2.act3", "setup", s);
+  }
 
   /* s2.b3.conv1.conv: conv 1x1 216->216 s1, s2.b3.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b3.conv1.conv.weight", NULL, "s2.b3.conv1.bn",
@@ -2005,14 +2029,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s2.b3.act3: add, relu; [2,28,28,216] -> [2,28,28,216] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[47].xnn, /*num_input1_dims=*/1, (const size_t[]){338688}, /*num_input2_dims=*/1,
-      (const size_t[]){338688}, /*input1=*/t48_s2_b3_conv3, /*input2=*/t40_s2_b2_act3,
-      /*output=*/t49_s2_b3_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[47] = (timmc_op){.kernel = timmc_kernel_add, .a = t48_s2_b3_conv3, .b = t40_s2_b2_act3, .y = t49_s2_b3_act3,
+        .work = {params}, .dims = {/*elements=*/338688}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[47].xnn, /*num_input1_dims=*/1, (const size_t[]){338688}, /*num_input2_dims=*/1,
+        (const size_t[]){338688}, /*input1=*/t48_s2_b3_conv3, /*input2=*/t40_s2_b2_act3,
+        /*output=*/t49_s2_b3_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b3.act3", "setup", s);
+  }
 
   /* s2.b4.conv1.conv: conv 1x1 216->216 s1, s2.b4.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b4.conv1.conv.weight", NULL, "s2.b4.conv1.bn",
@@ -2164,14 +2194,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s2.b4.act3: add, relu; [2,28,28,216] -> [2,28,28,216] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[56].xnn, /*num_input1_dims=*/1, (const size_t[]){338688}, /*num_input2_dims=*/1,
-      (const size_t[]){338688}, /*input1=*/t57_s2_b4_conv3, /*input2=*/t49_s2_b3_act3,
-      /*output=*/t58_s2_b4_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[56] = (timmc_op){.kernel = timmc_kernel_add, .a = t57_s2_b4_conv3, .b = t49_s2_b3_act3, .y = t58_s2_b4_act3,
+        .work = {params}, .dims = {/*elements=*/338688}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[56].xnn, /*num_input1_dims=*/1, (const size_t[]){338688}, /*num_input2_dims=*/1,
+        (const size_t[]){338688}, /*input1=*/t57_s2_b4_conv3, /*input2=*/t49_s2_b3_act3,
+        /*output=*/t58_s2_b4_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b4.act3", "setup", s);
+  }
 
   /* s2.b5.conv1.conv: conv 1x1 216->216 s1, s2.b5.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,216] */
   TIMMC_TRY(timmc_load_conv(w, st, "s2.b5.conv1.conv.weight", NULL, "s2.b5.conv1.bn",
@@ -2323,14 +2359,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s2.b5.act3: add, relu; [2,28,28,216] -> [2,28,28,216] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[65].xnn, /*num_input1_dims=*/1, (const size_t[]){338688}, /*num_input2_dims=*/1,
-      (const size_t[]){338688}, /*input1=*/t66_s2_b5_conv3, /*input2=*/t58_s2_b4_act3,
-      /*output=*/t67_s2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[65] = (timmc_op){.kernel = timmc_kernel_add, .a = t66_s2_b5_conv3, .b = t58_s2_b4_act3, .y = t67_s2,
+        .work = {params}, .dims = {/*elements=*/338688}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[65].xnn, /*num_input1_dims=*/1, (const size_t[]){338688}, /*num_input2_dims=*/1,
+        (const size_t[]){338688}, /*input1=*/t66_s2_b5_conv3, /*input2=*/t58_s2_b4_act3,
+        /*output=*/t67_s2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s2.b5.act3", "setup", s);
+  }
 
   /* s3.b1.conv1.conv: conv 1x1 216->576 s1, s3.b1.conv1.bn folded, relu; [2,28,28,216] -> [2,28,28,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b1.conv1.conv.weight", NULL, "s3.b1.conv1.bn",
@@ -2512,14 +2554,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b1.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[75].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/t75_s3_b1_conv3, /*input2=*/t76_s3_b1_downsample,
-      /*output=*/t77_s3_b1_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[75] = (timmc_op){.kernel = timmc_kernel_add, .a = t75_s3_b1_conv3, .b = t76_s3_b1_downsample, .y = t77_s3_b1_act3,
+        .work = {params}, .dims = {/*elements=*/225792}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[75].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
+        (const size_t[]){225792}, /*input1=*/t75_s3_b1_conv3, /*input2=*/t76_s3_b1_downsample,
+        /*output=*/t77_s3_b1_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b1.act3", "setup", s);
+  }
 
   /* s3.b2.conv1.conv: conv 1x1 576->576 s1, s3.b2.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b2.conv1.conv.weight", NULL, "s3.b2.conv1.bn",
@@ -2671,14 +2719,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b2.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[84].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[84].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/t85_s3_b2_conv3, /*input2=*/t77_s3_b1_act3,
-      /*output=*/t86_s3_b2_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[84] = (timmc_op){.kernel = timmc_kernel_add, .a = t85_s3_b2_conv3, .b = t77_s3_b1_act3, .y = t86_s3_b2_act3,
+        .work = {params}, .dims = {/*elements=*/225792}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[84].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[84].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
+        (const size_t[]){225792}, /*input1=*/t85_s3_b2_conv3, /*input2=*/t77_s3_b1_act3,
+        /*output=*/t86_s3_b2_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b2.act3", "setup", s);
+  }
 
   /* s3.b3.conv1.conv: conv 1x1 576->576 s1, s3.b3.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b3.conv1.conv.weight", NULL, "s3.b3.conv1.bn",
@@ -2830,14 +2884,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b3.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[93].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[93].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/t94_s3_b3_conv3, /*input2=*/t86_s3_b2_act3,
-      /*output=*/t95_s3_b3_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[93] = (timmc_op){.kernel = timmc_kernel_add, .a = t94_s3_b3_conv3, .b = t86_s3_b2_act3, .y = t95_s3_b3_act3,
+        .work = {params}, .dims = {/*elements=*/225792}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[93].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[93].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
+        (const size_t[]){225792}, /*input1=*/t94_s3_b3_conv3, /*input2=*/t86_s3_b2_act3,
+        /*output=*/t95_s3_b3_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b3.act3", "setup", s);
+  }
 
   /* s3.b4.conv1.conv: conv 1x1 576->576 s1, s3.b4.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b4.conv1.conv.weight", NULL, "s3.b4.conv1.bn",
@@ -2989,14 +3049,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b4.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[102].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[102].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/t103_s3_b4_conv3, /*input2=*/t95_s3_b3_act3,
-      /*output=*/t104_s3_b4_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[102] = (timmc_op){.kernel = timmc_kernel_add, .a = t103_s3_b4_conv3, .b = t95_s3_b3_act3, .y = t104_s3_b4_act3,
+        .work = {params}, .dims = {/*elements=*/225792}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[102].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[102].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
+        (const size_t[]){225792}, /*input1=*/t103_s3_b4_conv3, /*input2=*/t95_s3_b3_act3,
+        /*output=*/t104_s3_b4_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b4.act3", "setup", s);
+  }
 
   /* s3.b5.conv1.conv: conv 1x1 576->576 s1, s3.b5.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b5.conv1.conv.weight", NULL, "s3.b5.conv1.bn",
@@ -3148,14 +3214,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b5.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[111].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[111].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/t112_s3_b5_conv3, /*input2=*/t104_s3_b4_act3,
-      /*output=*/t113_s3_b5_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[111] = (timmc_op){.kernel = timmc_kernel_add, .a = t112_s3_b5_conv3, .b = t104_s3_b4_act3, .y = t113_s3_b5_act3,
+        .work = {params}, .dims = {/*elements=*/225792}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[111].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[111].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
+        (const size_t[]){225792}, /*input1=*/t112_s3_b5_conv3, /*input2=*/t104_s3_b4_act3,
+        /*output=*/t113_s3_b5_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b5.act3", "setup", s);
+  }
 
   /* s3.b6.conv1.conv: conv 1x1 576->576 s1, s3.b6.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b6.conv1.conv.weight", NULL, "s3.b6.conv1.bn",
@@ -3307,14 +3379,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b6.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[120].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[120].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/t121_s3_b6_conv3, /*input2=*/t113_s3_b5_act3,
-      /*output=*/t122_s3_b6_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[120] = (timmc_op){.kernel = timmc_kernel_add, .a = t121_s3_b6_conv3, .b = t113_s3_b5_act3, .y = t122_s3_b6_act3,
+        .work = {params}, .dims = {/*elements=*/225792}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[120].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[120].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
+        (const size_t[]){225792}, /*input1=*/t121_s3_b6_conv3, /*input2=*/t113_s3_b5_act3,
+        /*output=*/t122_s3_b6_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b6.act3", "setup", s);
+  }
 
   /* s3.b7.conv1.conv: conv 1x1 576->576 s1, s3.b7.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b7.conv1.conv.weight", NULL, "s3.b7.conv1.bn",
@@ -3466,14 +3544,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b7.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[129].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[129].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/t130_s3_b7_conv3, /*input2=*/t122_s3_b6_act3,
-      /*output=*/t131_s3_b7_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[129] = (timmc_op){.kernel = timmc_kernel_add, .a = t130_s3_b7_conv3, .b = t122_s3_b6_act3, .y = t131_s3_b7_act3,
+        .work = {params}, .dims = {/*elements=*/225792}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[129].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[129].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
+        (const size_t[]){225792}, /*input1=*/t130_s3_b7_conv3, /*input2=*/t122_s3_b6_act3,
+        /*output=*/t131_s3_b7_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b7.act3", "setup", s);
+  }
 
   /* s3.b8.conv1.conv: conv 1x1 576->576 s1, s3.b8.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b8.conv1.conv.weight", NULL, "s3.b8.conv1.bn",
@@ -3625,14 +3709,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b8.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[138].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[138].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/t139_s3_b8_conv3, /*input2=*/t131_s3_b7_act3,
-      /*output=*/t140_s3_b8_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[138] = (timmc_op){.kernel = timmc_kernel_add, .a = t139_s3_b8_conv3, .b = t131_s3_b7_act3, .y = t140_s3_b8_act3,
+        .work = {params}, .dims = {/*elements=*/225792}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[138].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[138].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
+        (const size_t[]){225792}, /*input1=*/t139_s3_b8_conv3, /*input2=*/t131_s3_b7_act3,
+        /*output=*/t140_s3_b8_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b8.act3", "setup", s);
+  }
 
   /* s3.b9.conv1.conv: conv 1x1 576->576 s1, s3.b9.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b9.conv1.conv.weight", NULL, "s3.b9.conv1.bn",
@@ -3784,14 +3874,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b9.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[147].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[147].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/t148_s3_b9_conv3, /*input2=*/t140_s3_b8_act3,
-      /*output=*/t149_s3_b9_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[147] = (timmc_op){.kernel = timmc_kernel_add, .a = t148_s3_b9_conv3, .b = t140_s3_b8_act3, .y = t149_s3_b9_act3,
+        .work = {params}, .dims = {/*elements=*/225792}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[147].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[147].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
+        (const size_t[]){225792}, /*input1=*/t148_s3_b9_conv3, /*input2=*/t140_s3_b8_act3,
+        /*output=*/t149_s3_b9_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b9.act3", "setup", s);
+  }
 
   /* s3.b10.conv1.conv: conv 1x1 576->576 s1, s3.b10.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b10.conv1.conv.weight", NULL, "s3.b10.conv1.bn",
@@ -3943,14 +4039,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b10.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[156].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[156].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/t157_s3_b10_conv3, /*input2=*/t149_s3_b9_act3,
-      /*output=*/t158_s3_b10_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[156] = (timmc_op){.kernel = timmc_kernel_add, .a = t157_s3_b10_conv3, .b = t149_s3_b9_act3, .y = t158_s3_b10_act3,
+        .work = {params}, .dims = {/*elements=*/225792}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[156].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[156].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
+        (const size_t[]){225792}, /*input1=*/t157_s3_b10_conv3, /*input2=*/t149_s3_b9_act3,
+        /*output=*/t158_s3_b10_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b10.act3", "setup", s);
+  }
 
   /* s3.b11.conv1.conv: conv 1x1 576->576 s1, s3.b11.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b11.conv1.conv.weight", NULL, "s3.b11.conv1.bn",
@@ -4102,14 +4204,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b11.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[165].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[165].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/t166_s3_b11_conv3, /*input2=*/t158_s3_b10_act3,
-      /*output=*/t167_s3_b11_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[165] = (timmc_op){.kernel = timmc_kernel_add, .a = t166_s3_b11_conv3, .b = t158_s3_b10_act3, .y = t167_s3_b11_act3,
+        .work = {params}, .dims = {/*elements=*/225792}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[165].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[165].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
+        (const size_t[]){225792}, /*input1=*/t166_s3_b11_conv3, /*input2=*/t158_s3_b10_act3,
+        /*output=*/t167_s3_b11_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b11.act3", "setup", s);
+  }
 
   /* s3.b12.conv1.conv: conv 1x1 576->576 s1, s3.b12.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b12.conv1.conv.weight", NULL, "s3.b12.conv1.bn",
@@ -4261,14 +4369,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b12.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[174].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[174].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/t175_s3_b12_conv3, /*input2=*/t167_s3_b11_act3,
-      /*output=*/t176_s3_b12_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[174] = (timmc_op){.kernel = timmc_kernel_add, .a = t175_s3_b12_conv3, .b = t167_s3_b11_act3, .y = t176_s3_b12_act3,
+        .work = {params}, .dims = {/*elements=*/225792}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[174].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[174].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
+        (const size_t[]){225792}, /*input1=*/t175_s3_b12_conv3, /*input2=*/t167_s3_b11_act3,
+        /*output=*/t176_s3_b12_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b12.act3", "setup", s);
+  }
 
   /* s3.b13.conv1.conv: conv 1x1 576->576 s1, s3.b13.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "s3.b13.conv1.conv.weight", NULL, "s3.b13.conv1.bn",
@@ -4420,14 +4534,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s3.b13.act3: add, relu; [2,14,14,576] -> [2,14,14,576] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[183].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[183].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
-      (const size_t[]){225792}, /*input1=*/t184_s3_b13_conv3, /*input2=*/t176_s3_b12_act3,
-      /*output=*/t185_s3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[183] = (timmc_op){.kernel = timmc_kernel_add, .a = t184_s3_b13_conv3, .b = t176_s3_b12_act3, .y = t185_s3,
+        .work = {params}, .dims = {/*elements=*/225792}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[183].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[183].xnn, /*num_input1_dims=*/1, (const size_t[]){225792}, /*num_input2_dims=*/1,
+        (const size_t[]){225792}, /*input1=*/t184_s3_b13_conv3, /*input2=*/t176_s3_b12_act3,
+        /*output=*/t185_s3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s3.b13.act3", "setup", s);
+  }
 
   /* s4.b1.conv1.conv: conv 1x1 576->1512 s1, s4.b1.conv1.bn folded, relu; [2,14,14,576] -> [2,14,14,1512] */
   TIMMC_TRY(timmc_load_conv(w, st, "s4.b1.conv1.conv.weight", NULL, "s4.b1.conv1.bn",
@@ -4610,14 +4730,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* s4.b1.act3: add, relu; [2,7,7,1512] -> [2,7,7,1512] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[193].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[193].xnn, /*num_input1_dims=*/1, (const size_t[]){148176}, /*num_input2_dims=*/1,
-      (const size_t[]){148176}, /*input1=*/t193_s4_b1_conv3, /*input2=*/t194_s4_b1_downsample,
-      /*output=*/t195_s4, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[193] = (timmc_op){.kernel = timmc_kernel_add, .a = t193_s4_b1_conv3, .b = t194_s4_b1_downsample, .y = t195_s4,
+        .work = {params}, .dims = {/*elements=*/148176}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[193].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[193].xnn, /*num_input1_dims=*/1, (const size_t[]){148176}, /*num_input2_dims=*/1,
+        (const size_t[]){148176}, /*input1=*/t193_s4_b1_conv3, /*input2=*/t194_s4_b1_downsample,
+        /*output=*/t195_s4, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("s4.b1.act3", "setup", s);
+  }
   return TIMMC_OK;
 }
 

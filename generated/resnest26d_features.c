@@ -847,14 +847,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer1.0.act3: add, relu; [2,56,56,256] -> [2,56,56,256] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[13].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
-      (const size_t[]){1605632}, /*input1=*/t13_layer1_0_bn3, /*input2=*/t14_layer1_0_downsample,
-      /*output=*/t15_layer1_0_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[13] = (timmc_op){.kernel = timmc_kernel_add, .a = t13_layer1_0_bn3, .b = t14_layer1_0_downsample, .y = t15_layer1_0_act3,
+        .work = {params}, .dims = {/*elements=*/1605632}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[13].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
+        (const size_t[]){1605632}, /*input1=*/t13_layer1_0_bn3, /*input2=*/t14_layer1_0_downsample,
+        /*output=*/t15_layer1_0_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "setup", s);
+  }
 
   /* layer1.1.conv1: conv 1x1 256->64 s1, layer1.1.bn1 folded, relu; [2,56,56,256] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv1.weight", NULL, "layer1.1.bn1",
@@ -981,14 +987,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer1.1.act3: add, relu; [2,56,56,256] -> [2,56,56,256] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[22].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
-      (const size_t[]){1605632}, /*input1=*/t23_layer1_1_bn3, /*input2=*/t15_layer1_0_act3,
-      /*output=*/t24_layer1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[22] = (timmc_op){.kernel = timmc_kernel_add, .a = t23_layer1_1_bn3, .b = t15_layer1_0_act3, .y = t24_layer1,
+        .work = {params}, .dims = {/*elements=*/1605632}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[22].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
+        (const size_t[]){1605632}, /*input1=*/t23_layer1_1_bn3, /*input2=*/t15_layer1_0_act3,
+        /*output=*/t24_layer1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "setup", s);
+  }
 
   /* layer2.0.conv1: conv 1x1 256->128 s1, layer2.0.bn1 folded, relu; [2,56,56,256] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv1.weight", NULL, "layer2.0.bn1",
@@ -1179,14 +1191,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer2.0.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[34].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
-      (const size_t[]){802816}, /*input1=*/t33_layer2_0_bn3, /*input2=*/t35_layer2_0_downsample,
-      /*output=*/t36_layer2_0_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[34] = (timmc_op){.kernel = timmc_kernel_add, .a = t33_layer2_0_bn3, .b = t35_layer2_0_downsample, .y = t36_layer2_0_act3,
+        .work = {params}, .dims = {/*elements=*/802816}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[34].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
+        (const size_t[]){802816}, /*input1=*/t33_layer2_0_bn3, /*input2=*/t35_layer2_0_downsample,
+        /*output=*/t36_layer2_0_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "setup", s);
+  }
 
   /* layer2.1.conv1: conv 1x1 512->128 s1, layer2.1.bn1 folded, relu; [2,28,28,512] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv1.weight", NULL, "layer2.1.bn1",
@@ -1320,14 +1338,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer2.1.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[43].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
-      (const size_t[]){802816}, /*input1=*/t44_layer2_1_bn3, /*input2=*/t36_layer2_0_act3,
-      /*output=*/t45_layer2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[43] = (timmc_op){.kernel = timmc_kernel_add, .a = t44_layer2_1_bn3, .b = t36_layer2_0_act3, .y = t45_layer2,
+        .work = {params}, .dims = {/*elements=*/802816}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[43].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
+        (const size_t[]){802816}, /*input1=*/t44_layer2_1_bn3, /*input2=*/t36_layer2_0_act3,
+        /*output=*/t45_layer2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "setup", s);
+  }
 
   /* layer3.0.conv1: conv 1x1 512->256 s1, layer3.0.bn1 folded, relu; [2,28,28,512] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv1.weight", NULL, "layer3.0.bn1",
@@ -1518,14 +1542,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.0.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[55].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/t54_layer3_0_bn3, /*input2=*/t56_layer3_0_downsample,
-      /*output=*/t57_layer3_0_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[55] = (timmc_op){.kernel = timmc_kernel_add, .a = t54_layer3_0_bn3, .b = t56_layer3_0_downsample, .y = t57_layer3_0_act3,
+        .work = {params}, .dims = {/*elements=*/401408}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[55].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+        (const size_t[]){401408}, /*input1=*/t54_layer3_0_bn3, /*input2=*/t56_layer3_0_downsample,
+        /*output=*/t57_layer3_0_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "setup", s);
+  }
 
   /* layer3.1.conv1: conv 1x1 1024->256 s1, layer3.1.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv1.weight", NULL, "layer3.1.bn1",
@@ -1669,14 +1699,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.1.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[64].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/t65_layer3_1_bn3, /*input2=*/t57_layer3_0_act3,
-      /*output=*/t66_layer3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[64] = (timmc_op){.kernel = timmc_kernel_add, .a = t65_layer3_1_bn3, .b = t57_layer3_0_act3, .y = t66_layer3,
+        .work = {params}, .dims = {/*elements=*/401408}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[64].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+        (const size_t[]){401408}, /*input1=*/t65_layer3_1_bn3, /*input2=*/t57_layer3_0_act3,
+        /*output=*/t66_layer3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "setup", s);
+  }
 
   /* layer4.0.conv1: conv 1x1 1024->512 s1, layer4.0.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv1.weight", NULL, "layer4.0.bn1",
@@ -1879,14 +1915,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer4.0.act3: add, relu; [2,7,7,2048] -> [2,7,7,2048] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[76].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[76].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/t75_layer4_0_bn3, /*input2=*/t77_layer4_0_downsample,
-      /*output=*/t78_layer4_0_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[76] = (timmc_op){.kernel = timmc_kernel_add, .a = t75_layer4_0_bn3, .b = t77_layer4_0_downsample, .y = t78_layer4_0_act3,
+        .work = {params}, .dims = {/*elements=*/200704}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[76].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[76].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+        (const size_t[]){200704}, /*input1=*/t75_layer4_0_bn3, /*input2=*/t77_layer4_0_downsample,
+        /*output=*/t78_layer4_0_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "setup", s);
+  }
 
   /* layer4.1.conv1: conv 1x1 2048->512 s1, layer4.1.bn1 folded, relu; [2,7,7,2048] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv1.weight", NULL, "layer4.1.bn1",
@@ -2031,14 +2073,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer4.1.act3: add, relu; [2,7,7,2048] -> [2,7,7,2048] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[85].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[85].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/t86_layer4_1_bn3, /*input2=*/t78_layer4_0_act3,
-      /*output=*/t87_layer4, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[85] = (timmc_op){.kernel = timmc_kernel_add, .a = t86_layer4_1_bn3, .b = t78_layer4_0_act3, .y = t87_layer4,
+        .work = {params}, .dims = {/*elements=*/200704}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[85].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[85].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+        (const size_t[]){200704}, /*input1=*/t86_layer4_1_bn3, /*input2=*/t78_layer4_0_act3,
+        /*output=*/t87_layer4, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "setup", s);
+  }
   return TIMMC_OK;
 }
 

@@ -778,14 +778,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer1.0.act3: add, relu; [2,56,56,256] -> [2,56,56,256] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[6].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
-      (const size_t[]){1605632}, /*input1=*/t6_layer1_0_bn3, /*input2=*/t7_layer1_0_downsample,
-      /*output=*/t8_layer1_0_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[6] = (timmc_op){.kernel = timmc_kernel_add, .a = t6_layer1_0_bn3, .b = t7_layer1_0_downsample, .y = t8_layer1_0_act3,
+        .work = {params}, .dims = {/*elements=*/1605632}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[6].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
+        (const size_t[]){1605632}, /*input1=*/t6_layer1_0_bn3, /*input2=*/t7_layer1_0_downsample,
+        /*output=*/t8_layer1_0_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.0.act3", "setup", s);
+  }
 
   /* layer1.1.conv1: conv 1x1 256->64 s1, layer1.1.bn1 folded, relu; [2,56,56,256] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.1.conv1.weight", NULL, "layer1.1.bn1",
@@ -871,14 +877,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer1.1.act3: add, relu; [2,56,56,256] -> [2,56,56,256] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[10].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
-      (const size_t[]){1605632}, /*input1=*/t11_layer1_1_bn3, /*input2=*/t8_layer1_0_act3,
-      /*output=*/t12_layer1_1_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[10] = (timmc_op){.kernel = timmc_kernel_add, .a = t11_layer1_1_bn3, .b = t8_layer1_0_act3, .y = t12_layer1_1_act3,
+        .work = {params}, .dims = {/*elements=*/1605632}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[10].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
+        (const size_t[]){1605632}, /*input1=*/t11_layer1_1_bn3, /*input2=*/t8_layer1_0_act3,
+        /*output=*/t12_layer1_1_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.1.act3", "setup", s);
+  }
 
   /* layer1.2.conv1: conv 1x1 256->64 s1, layer1.2.bn1 folded, relu; [2,56,56,256] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer1.2.conv1.weight", NULL, "layer1.2.bn1",
@@ -964,14 +976,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer1.2.act3: add, relu; [2,56,56,256] -> [2,56,56,256] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[14].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
-      (const size_t[]){1605632}, /*input1=*/t15_layer1_2_bn3, /*input2=*/t12_layer1_1_act3,
-      /*output=*/t16_layer1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[14] = (timmc_op){.kernel = timmc_kernel_add, .a = t15_layer1_2_bn3, .b = t12_layer1_1_act3, .y = t16_layer1,
+        .work = {params}, .dims = {/*elements=*/1605632}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[14].xnn, /*num_input1_dims=*/1, (const size_t[]){1605632}, /*num_input2_dims=*/1,
+        (const size_t[]){1605632}, /*input1=*/t15_layer1_2_bn3, /*input2=*/t12_layer1_1_act3,
+        /*output=*/t16_layer1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer1.2.act3", "setup", s);
+  }
 
   /* layer2.0.conv1: conv 1x1 256->128 s1, layer2.0.bn1 folded, relu; [2,56,56,256] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.0.conv1.weight", NULL, "layer2.0.bn1",
@@ -1094,14 +1112,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer2.0.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[19].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
-      (const size_t[]){802816}, /*input1=*/t19_layer2_0_bn3, /*input2=*/t20_layer2_0_downsample,
-      /*output=*/t21_layer2_0_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[19] = (timmc_op){.kernel = timmc_kernel_add, .a = t19_layer2_0_bn3, .b = t20_layer2_0_downsample, .y = t21_layer2_0_act3,
+        .work = {params}, .dims = {/*elements=*/802816}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[19].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
+        (const size_t[]){802816}, /*input1=*/t19_layer2_0_bn3, /*input2=*/t20_layer2_0_downsample,
+        /*output=*/t21_layer2_0_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.0.act3", "setup", s);
+  }
 
   /* layer2.1.conv1: conv 1x1 512->128 s1, layer2.1.bn1 folded, relu; [2,28,28,512] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.1.conv1.weight", NULL, "layer2.1.bn1",
@@ -1187,14 +1211,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer2.1.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[23].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
-      (const size_t[]){802816}, /*input1=*/t24_layer2_1_bn3, /*input2=*/t21_layer2_0_act3,
-      /*output=*/t25_layer2_1_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[23] = (timmc_op){.kernel = timmc_kernel_add, .a = t24_layer2_1_bn3, .b = t21_layer2_0_act3, .y = t25_layer2_1_act3,
+        .work = {params}, .dims = {/*elements=*/802816}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[23].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
+        (const size_t[]){802816}, /*input1=*/t24_layer2_1_bn3, /*input2=*/t21_layer2_0_act3,
+        /*output=*/t25_layer2_1_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.1.act3", "setup", s);
+  }
 
   /* layer2.2.conv1: conv 1x1 512->128 s1, layer2.2.bn1 folded, relu; [2,28,28,512] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.2.conv1.weight", NULL, "layer2.2.bn1",
@@ -1280,14 +1310,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer2.2.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[27].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
-      (const size_t[]){802816}, /*input1=*/t28_layer2_2_bn3, /*input2=*/t25_layer2_1_act3,
-      /*output=*/t29_layer2_2_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[27] = (timmc_op){.kernel = timmc_kernel_add, .a = t28_layer2_2_bn3, .b = t25_layer2_1_act3, .y = t29_layer2_2_act3,
+        .work = {params}, .dims = {/*elements=*/802816}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[27].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
+        (const size_t[]){802816}, /*input1=*/t28_layer2_2_bn3, /*input2=*/t25_layer2_1_act3,
+        /*output=*/t29_layer2_2_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.2.act3", "setup", s);
+  }
 
   /* layer2.3.conv1: conv 1x1 512->128 s1, layer2.3.bn1 folded, relu; [2,28,28,512] -> [2,28,28,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer2.3.conv1.weight", NULL, "layer2.3.bn1",
@@ -1373,14 +1409,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer2.3.act3: add, relu; [2,28,28,512] -> [2,28,28,512] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[31].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
-      (const size_t[]){802816}, /*input1=*/t32_layer2_3_bn3, /*input2=*/t29_layer2_2_act3,
-      /*output=*/t33_layer2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[31] = (timmc_op){.kernel = timmc_kernel_add, .a = t32_layer2_3_bn3, .b = t29_layer2_2_act3, .y = t33_layer2,
+        .work = {params}, .dims = {/*elements=*/802816}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[31].xnn, /*num_input1_dims=*/1, (const size_t[]){802816}, /*num_input2_dims=*/1,
+        (const size_t[]){802816}, /*input1=*/t32_layer2_3_bn3, /*input2=*/t29_layer2_2_act3,
+        /*output=*/t33_layer2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer2.3.act3", "setup", s);
+  }
 
   /* layer3.0.conv1: conv 1x1 512->256 s1, layer3.0.bn1 folded, relu; [2,28,28,512] -> [2,28,28,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.0.conv1.weight", NULL, "layer3.0.bn1",
@@ -1503,14 +1545,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.0.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[36].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/t36_layer3_0_bn3, /*input2=*/t37_layer3_0_downsample,
-      /*output=*/t38_layer3_0_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[36] = (timmc_op){.kernel = timmc_kernel_add, .a = t36_layer3_0_bn3, .b = t37_layer3_0_downsample, .y = t38_layer3_0_act3,
+        .work = {params}, .dims = {/*elements=*/401408}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[36].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+        (const size_t[]){401408}, /*input1=*/t36_layer3_0_bn3, /*input2=*/t37_layer3_0_downsample,
+        /*output=*/t38_layer3_0_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.0.act3", "setup", s);
+  }
 
   /* layer3.1.conv1: conv 1x1 1024->256 s1, layer3.1.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.1.conv1.weight", NULL, "layer3.1.bn1",
@@ -1606,14 +1654,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.1.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[40].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/t41_layer3_1_bn3, /*input2=*/t38_layer3_0_act3,
-      /*output=*/t42_layer3_1_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[40] = (timmc_op){.kernel = timmc_kernel_add, .a = t41_layer3_1_bn3, .b = t38_layer3_0_act3, .y = t42_layer3_1_act3,
+        .work = {params}, .dims = {/*elements=*/401408}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[40].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+        (const size_t[]){401408}, /*input1=*/t41_layer3_1_bn3, /*input2=*/t38_layer3_0_act3,
+        /*output=*/t42_layer3_1_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.1.act3", "setup", s);
+  }
 
   /* layer3.2.conv1: conv 1x1 1024->256 s1, layer3.2.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.2.conv1.weight", NULL, "layer3.2.bn1",
@@ -1709,14 +1763,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.2.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[44].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/t45_layer3_2_bn3, /*input2=*/t42_layer3_1_act3,
-      /*output=*/t46_layer3_2_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[44] = (timmc_op){.kernel = timmc_kernel_add, .a = t45_layer3_2_bn3, .b = t42_layer3_1_act3, .y = t46_layer3_2_act3,
+        .work = {params}, .dims = {/*elements=*/401408}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[44].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+        (const size_t[]){401408}, /*input1=*/t45_layer3_2_bn3, /*input2=*/t42_layer3_1_act3,
+        /*output=*/t46_layer3_2_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.2.act3", "setup", s);
+  }
 
   /* layer3.3.conv1: conv 1x1 1024->256 s1, layer3.3.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.3.conv1.weight", NULL, "layer3.3.bn1",
@@ -1812,14 +1872,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.3.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[48].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/t49_layer3_3_bn3, /*input2=*/t46_layer3_2_act3,
-      /*output=*/t50_layer3_3_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[48] = (timmc_op){.kernel = timmc_kernel_add, .a = t49_layer3_3_bn3, .b = t46_layer3_2_act3, .y = t50_layer3_3_act3,
+        .work = {params}, .dims = {/*elements=*/401408}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[48].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+        (const size_t[]){401408}, /*input1=*/t49_layer3_3_bn3, /*input2=*/t46_layer3_2_act3,
+        /*output=*/t50_layer3_3_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.3.act3", "setup", s);
+  }
 
   /* layer3.4.conv1: conv 1x1 1024->256 s1, layer3.4.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.4.conv1.weight", NULL, "layer3.4.bn1",
@@ -1915,14 +1981,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.4.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[52].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/t53_layer3_4_bn3, /*input2=*/t50_layer3_3_act3,
-      /*output=*/t54_layer3_4_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[52] = (timmc_op){.kernel = timmc_kernel_add, .a = t53_layer3_4_bn3, .b = t50_layer3_3_act3, .y = t54_layer3_4_act3,
+        .work = {params}, .dims = {/*elements=*/401408}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[52].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+        (const size_t[]){401408}, /*input1=*/t53_layer3_4_bn3, /*input2=*/t50_layer3_3_act3,
+        /*output=*/t54_layer3_4_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.4.act3", "setup", s);
+  }
 
   /* layer3.5.conv1: conv 1x1 1024->256 s1, layer3.5.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer3.5.conv1.weight", NULL, "layer3.5.bn1",
@@ -2018,14 +2090,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer3.5.act3: add, relu; [2,14,14,1024] -> [2,14,14,1024] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[56].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
-      (const size_t[]){401408}, /*input1=*/t57_layer3_5_bn3, /*input2=*/t54_layer3_4_act3,
-      /*output=*/t58_layer3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[56] = (timmc_op){.kernel = timmc_kernel_add, .a = t57_layer3_5_bn3, .b = t54_layer3_4_act3, .y = t58_layer3,
+        .work = {params}, .dims = {/*elements=*/401408}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[56].xnn, /*num_input1_dims=*/1, (const size_t[]){401408}, /*num_input2_dims=*/1,
+        (const size_t[]){401408}, /*input1=*/t57_layer3_5_bn3, /*input2=*/t54_layer3_4_act3,
+        /*output=*/t58_layer3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer3.5.act3", "setup", s);
+  }
 
   /* layer4.0.conv1: conv 1x1 1024->512 s1, layer4.0.bn1 folded, relu; [2,14,14,1024] -> [2,14,14,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.0.conv1.weight", NULL, "layer4.0.bn1",
@@ -2148,14 +2226,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer4.0.act3: add, relu; [2,7,7,2048] -> [2,7,7,2048] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[61].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[61].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/t61_layer4_0_bn3, /*input2=*/t62_layer4_0_downsample,
-      /*output=*/t63_layer4_0_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[61] = (timmc_op){.kernel = timmc_kernel_add, .a = t61_layer4_0_bn3, .b = t62_layer4_0_downsample, .y = t63_layer4_0_act3,
+        .work = {params}, .dims = {/*elements=*/200704}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[61].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[61].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+        (const size_t[]){200704}, /*input1=*/t61_layer4_0_bn3, /*input2=*/t62_layer4_0_downsample,
+        /*output=*/t63_layer4_0_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.0.act3", "setup", s);
+  }
 
   /* layer4.1.conv1: conv 1x1 2048->512 s1, layer4.1.bn1 folded, relu; [2,7,7,2048] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.1.conv1.weight", NULL, "layer4.1.bn1",
@@ -2251,14 +2335,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer4.1.act3: add, relu; [2,7,7,2048] -> [2,7,7,2048] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[65].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/t66_layer4_1_bn3, /*input2=*/t63_layer4_0_act3,
-      /*output=*/t67_layer4_1_act3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[65] = (timmc_op){.kernel = timmc_kernel_add, .a = t66_layer4_1_bn3, .b = t63_layer4_0_act3, .y = t67_layer4_1_act3,
+        .work = {params}, .dims = {/*elements=*/200704}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[65].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+        (const size_t[]){200704}, /*input1=*/t66_layer4_1_bn3, /*input2=*/t63_layer4_0_act3,
+        /*output=*/t67_layer4_1_act3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.1.act3", "setup", s);
+  }
 
   /* layer4.2.conv1: conv 1x1 2048->512 s1, layer4.2.bn1 folded, relu; [2,7,7,2048] -> [2,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "layer4.2.conv1.weight", NULL, "layer4.2.bn1",
@@ -2354,14 +2444,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* layer4.2.act3: add, relu; [2,7,7,2048] -> [2,7,7,2048] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[69].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.act3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[69].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
-      (const size_t[]){200704}, /*input1=*/t70_layer4_2_bn3, /*input2=*/t67_layer4_1_act3,
-      /*output=*/t71_layer4, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.act3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
+    ops[69] = (timmc_op){.kernel = timmc_kernel_add, .a = t70_layer4_2_bn3, .b = t67_layer4_1_act3, .y = t71_layer4,
+        .work = {params}, .dims = {/*elements=*/200704}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/0.0f, /*output_max=*/INFINITY, /*flags=*/0, &ops[69].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.act3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[69].xnn, /*num_input1_dims=*/1, (const size_t[]){200704}, /*num_input2_dims=*/1,
+        (const size_t[]){200704}, /*input1=*/t70_layer4_2_bn3, /*input2=*/t67_layer4_1_act3,
+        /*output=*/t71_layer4, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("layer4.2.act3", "setup", s);
+  }
 
   /* global_pool: global avg pool; [2,7,7,2048] -> [2,1,1,2048] */
   if (timmc_elementwise_own()) {

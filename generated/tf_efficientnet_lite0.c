@@ -756,14 +756,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.1.1: add; [1,56,56,24] -> [1,56,56,24] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[9].xnn, /*num_input1_dims=*/1, (const size_t[]){75264}, /*num_input2_dims=*/1,
-      (const size_t[]){75264}, /*input1=*/t10_blocks_1_1_bn3, /*input2=*/t7_blocks_1_0_bn3,
-      /*output=*/t11_blocks_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[9] = (timmc_op){.kernel = timmc_kernel_add, .a = t10_blocks_1_1_bn3, .b = t7_blocks_1_0_bn3, .y = t11_blocks_1,
+        .work = {params}, .dims = {/*elements=*/75264}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[9].xnn, /*num_input1_dims=*/1, (const size_t[]){75264}, /*num_input2_dims=*/1,
+        (const size_t[]){75264}, /*input1=*/t10_blocks_1_1_bn3, /*input2=*/t7_blocks_1_0_bn3,
+        /*output=*/t11_blocks_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1", "setup", s);
+  }
 
   /* blocks.2.0.conv_pw: conv 1x1 24->144 s1 same, blocks.2.0.bn1 folded, relu6; [1,56,56,24] -> [1,56,56,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_pw.weight", NULL, "blocks.2.0.bn1",
@@ -918,14 +924,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.2.1: add; [1,28,28,40] -> [1,28,28,40] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[16].xnn, /*num_input1_dims=*/1, (const size_t[]){31360}, /*num_input2_dims=*/1,
-      (const size_t[]){31360}, /*input1=*/t17_blocks_2_1_bn3, /*input2=*/t14_blocks_2_0_bn3,
-      /*output=*/t18_blocks_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[16] = (timmc_op){.kernel = timmc_kernel_add, .a = t17_blocks_2_1_bn3, .b = t14_blocks_2_0_bn3, .y = t18_blocks_2,
+        .work = {params}, .dims = {/*elements=*/31360}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[16].xnn, /*num_input1_dims=*/1, (const size_t[]){31360}, /*num_input2_dims=*/1,
+        (const size_t[]){31360}, /*input1=*/t17_blocks_2_1_bn3, /*input2=*/t14_blocks_2_0_bn3,
+        /*output=*/t18_blocks_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "setup", s);
+  }
 
   /* blocks.3.0.conv_pw: conv 1x1 40->240 s1 same, blocks.3.0.bn1 folded, relu6; [1,28,28,40] -> [1,28,28,240] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_pw.weight", NULL, "blocks.3.0.bn1",
@@ -1080,14 +1092,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.3.1: add; [1,14,14,80] -> [1,14,14,80] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[23].xnn, /*num_input1_dims=*/1, (const size_t[]){15680}, /*num_input2_dims=*/1,
-      (const size_t[]){15680}, /*input1=*/t24_blocks_3_1_bn3, /*input2=*/t21_blocks_3_0_bn3,
-      /*output=*/t25_blocks_3_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[23] = (timmc_op){.kernel = timmc_kernel_add, .a = t24_blocks_3_1_bn3, .b = t21_blocks_3_0_bn3, .y = t25_blocks_3_1,
+        .work = {params}, .dims = {/*elements=*/15680}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[23].xnn, /*num_input1_dims=*/1, (const size_t[]){15680}, /*num_input2_dims=*/1,
+        (const size_t[]){15680}, /*input1=*/t24_blocks_3_1_bn3, /*input2=*/t21_blocks_3_0_bn3,
+        /*output=*/t25_blocks_3_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "setup", s);
+  }
 
   /* blocks.3.2.conv_pw: conv 1x1 80->480 s1 same, blocks.3.2.bn1 folded, relu6; [1,14,14,80] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_pw.weight", NULL, "blocks.3.2.bn1",
@@ -1166,14 +1184,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.3.2: add; [1,14,14,80] -> [1,14,14,80] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[27].xnn, /*num_input1_dims=*/1, (const size_t[]){15680}, /*num_input2_dims=*/1,
-      (const size_t[]){15680}, /*input1=*/t28_blocks_3_2_bn3, /*input2=*/t25_blocks_3_1,
-      /*output=*/t29_blocks_3_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[27] = (timmc_op){.kernel = timmc_kernel_add, .a = t28_blocks_3_2_bn3, .b = t25_blocks_3_1, .y = t29_blocks_3_2,
+        .work = {params}, .dims = {/*elements=*/15680}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[27].xnn, /*num_input1_dims=*/1, (const size_t[]){15680}, /*num_input2_dims=*/1,
+        (const size_t[]){15680}, /*input1=*/t28_blocks_3_2_bn3, /*input2=*/t25_blocks_3_1,
+        /*output=*/t29_blocks_3_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "setup", s);
+  }
 
   /* blocks.4.0.conv_pw: conv 1x1 80->480 s1 same, blocks.4.0.bn1 folded, relu6; [1,14,14,80] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_pw.weight", NULL, "blocks.4.0.bn1",
@@ -1328,14 +1352,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.4.1: add; [1,14,14,112] -> [1,14,14,112] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[34].xnn, /*num_input1_dims=*/1, (const size_t[]){21952}, /*num_input2_dims=*/1,
-      (const size_t[]){21952}, /*input1=*/t35_blocks_4_1_bn3, /*input2=*/t32_blocks_4_0_bn3,
-      /*output=*/t36_blocks_4_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[34] = (timmc_op){.kernel = timmc_kernel_add, .a = t35_blocks_4_1_bn3, .b = t32_blocks_4_0_bn3, .y = t36_blocks_4_1,
+        .work = {params}, .dims = {/*elements=*/21952}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[34].xnn, /*num_input1_dims=*/1, (const size_t[]){21952}, /*num_input2_dims=*/1,
+        (const size_t[]){21952}, /*input1=*/t35_blocks_4_1_bn3, /*input2=*/t32_blocks_4_0_bn3,
+        /*output=*/t36_blocks_4_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1", "setup", s);
+  }
 
   /* blocks.4.2.conv_pw: conv 1x1 112->672 s1 same, blocks.4.2.bn1 folded, relu6; [1,14,14,112] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.2.conv_pw.weight", NULL, "blocks.4.2.bn1",
@@ -1414,14 +1444,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.4.2: add; [1,14,14,112] -> [1,14,14,112] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[38].xnn, /*num_input1_dims=*/1, (const size_t[]){21952}, /*num_input2_dims=*/1,
-      (const size_t[]){21952}, /*input1=*/t39_blocks_4_2_bn3, /*input2=*/t36_blocks_4_1,
-      /*output=*/t40_blocks_4, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[38] = (timmc_op){.kernel = timmc_kernel_add, .a = t39_blocks_4_2_bn3, .b = t36_blocks_4_1, .y = t40_blocks_4,
+        .work = {params}, .dims = {/*elements=*/21952}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[38].xnn, /*num_input1_dims=*/1, (const size_t[]){21952}, /*num_input2_dims=*/1,
+        (const size_t[]){21952}, /*input1=*/t39_blocks_4_2_bn3, /*input2=*/t36_blocks_4_1,
+        /*output=*/t40_blocks_4, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2", "setup", s);
+  }
 
   /* blocks.5.0.conv_pw: conv 1x1 112->672 s1 same, blocks.5.0.bn1 folded, relu6; [1,14,14,112] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_pw.weight", NULL, "blocks.5.0.bn1",
@@ -1576,14 +1612,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.5.1: add; [1,7,7,192] -> [1,7,7,192] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[45].xnn, /*num_input1_dims=*/1, (const size_t[]){9408}, /*num_input2_dims=*/1,
-      (const size_t[]){9408}, /*input1=*/t46_blocks_5_1_bn3, /*input2=*/t43_blocks_5_0_bn3,
-      /*output=*/t47_blocks_5_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[45] = (timmc_op){.kernel = timmc_kernel_add, .a = t46_blocks_5_1_bn3, .b = t43_blocks_5_0_bn3, .y = t47_blocks_5_1,
+        .work = {params}, .dims = {/*elements=*/9408}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[45].xnn, /*num_input1_dims=*/1, (const size_t[]){9408}, /*num_input2_dims=*/1,
+        (const size_t[]){9408}, /*input1=*/t46_blocks_5_1_bn3, /*input2=*/t43_blocks_5_0_bn3,
+        /*output=*/t47_blocks_5_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1", "setup", s);
+  }
 
   /* blocks.5.2.conv_pw: conv 1x1 192->1152 s1 same, blocks.5.2.bn1 folded, relu6; [1,7,7,192] -> [1,7,7,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.2.conv_pw.weight", NULL, "blocks.5.2.bn1",
@@ -1662,14 +1704,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.5.2: add; [1,7,7,192] -> [1,7,7,192] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[49].xnn, /*num_input1_dims=*/1, (const size_t[]){9408}, /*num_input2_dims=*/1,
-      (const size_t[]){9408}, /*input1=*/t50_blocks_5_2_bn3, /*input2=*/t47_blocks_5_1,
-      /*output=*/t51_blocks_5_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[49] = (timmc_op){.kernel = timmc_kernel_add, .a = t50_blocks_5_2_bn3, .b = t47_blocks_5_1, .y = t51_blocks_5_2,
+        .work = {params}, .dims = {/*elements=*/9408}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[49].xnn, /*num_input1_dims=*/1, (const size_t[]){9408}, /*num_input2_dims=*/1,
+        (const size_t[]){9408}, /*input1=*/t50_blocks_5_2_bn3, /*input2=*/t47_blocks_5_1,
+        /*output=*/t51_blocks_5_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2", "setup", s);
+  }
 
   /* blocks.5.3.conv_pw: conv 1x1 192->1152 s1 same, blocks.5.3.bn1 folded, relu6; [1,7,7,192] -> [1,7,7,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.3.conv_pw.weight", NULL, "blocks.5.3.bn1",
@@ -1748,14 +1796,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.5.3: add; [1,7,7,192] -> [1,7,7,192] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[53].xnn, /*num_input1_dims=*/1, (const size_t[]){9408}, /*num_input2_dims=*/1,
-      (const size_t[]){9408}, /*input1=*/t54_blocks_5_3_bn3, /*input2=*/t51_blocks_5_2,
-      /*output=*/t55_blocks_5_3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[53] = (timmc_op){.kernel = timmc_kernel_add, .a = t54_blocks_5_3_bn3, .b = t51_blocks_5_2, .y = t55_blocks_5_3,
+        .work = {params}, .dims = {/*elements=*/9408}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[53].xnn, /*num_input1_dims=*/1, (const size_t[]){9408}, /*num_input2_dims=*/1,
+        (const size_t[]){9408}, /*input1=*/t54_blocks_5_3_bn3, /*input2=*/t51_blocks_5_2,
+        /*output=*/t55_blocks_5_3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3", "setup", s);
+  }
 
   /* blocks.6.0.conv_pw: conv 1x1 192->1152 s1 same, blocks.6.0.bn1 folded, relu6; [1,7,7,192] -> [1,7,7,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.0.conv_pw.weight", NULL, "blocks.6.0.bn1",

@@ -1111,14 +1111,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.0: add; [2,75,75,128] -> [2,75,75,128] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[9].xnn, /*num_input1_dims=*/1, (const size_t[]){1440000}, /*num_input2_dims=*/1,
-      (const size_t[]){1440000}, /*input1=*/t10_blocks_0_stack_conv3,
-      /*input2=*/t4_blocks_0_shortcut, /*output=*/t11_blocks_0, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[9] = (timmc_op){.kernel = timmc_kernel_add, .a = t10_blocks_0_stack_conv3, .b = t4_blocks_0_shortcut, .y = t11_blocks_0,
+        .work = {params}, .dims = {/*elements=*/1440000}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[9].xnn, /*num_input1_dims=*/1, (const size_t[]){1440000}, /*num_input2_dims=*/1,
+        (const size_t[]){1440000}, /*input1=*/t10_blocks_0_stack_conv3,
+        /*input2=*/t4_blocks_0_shortcut, /*output=*/t11_blocks_0, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0", "setup", s);
+  }
 
   /* blocks.1.shortcut.conv: conv 1x1 128->256 s2, blocks.1.shortcut.bn folded; [2,75,75,128] -> [2,38,38,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.shortcut.conv.weight", NULL, "blocks.1.shortcut.bn",
@@ -1299,14 +1305,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.1: add; [2,38,38,256] -> [2,38,38,256] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[18].xnn, /*num_input1_dims=*/1, (const size_t[]){739328}, /*num_input2_dims=*/1,
-      (const size_t[]){739328}, /*input1=*/t19_blocks_1_stack_conv3,
-      /*input2=*/t12_blocks_1_shortcut, /*output=*/t20_blocks_1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[18] = (timmc_op){.kernel = timmc_kernel_add, .a = t19_blocks_1_stack_conv3, .b = t12_blocks_1_shortcut, .y = t20_blocks_1,
+        .work = {params}, .dims = {/*elements=*/739328}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[18].xnn, /*num_input1_dims=*/1, (const size_t[]){739328}, /*num_input2_dims=*/1,
+        (const size_t[]){739328}, /*input1=*/t19_blocks_1_stack_conv3,
+        /*input2=*/t12_blocks_1_shortcut, /*output=*/t20_blocks_1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1", "setup", s);
+  }
 
   /* blocks.2.shortcut.conv: conv 1x1 256->728 s2, blocks.2.shortcut.bn folded; [2,38,38,256] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.shortcut.conv.weight", NULL, "blocks.2.shortcut.bn",
@@ -1487,14 +1499,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.2: add; [2,19,19,728] -> [2,19,19,728] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[27].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
-      (const size_t[]){525616}, /*input1=*/t28_blocks_2_stack_conv3,
-      /*input2=*/t21_blocks_2_shortcut, /*output=*/t29_blocks_2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[27] = (timmc_op){.kernel = timmc_kernel_add, .a = t28_blocks_2_stack_conv3, .b = t21_blocks_2_shortcut, .y = t29_blocks_2,
+        .work = {params}, .dims = {/*elements=*/525616}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[27].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[27].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
+        (const size_t[]){525616}, /*input1=*/t28_blocks_2_stack_conv3,
+        /*input2=*/t21_blocks_2_shortcut, /*output=*/t29_blocks_2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2", "setup", s);
+  }
 
   /* blocks.3.stack.act1: relu; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_clamp_nc_f32(
@@ -1645,14 +1663,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.3: add; [2,19,19,728] -> [2,19,19,728] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[35].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
-      (const size_t[]){525616}, /*input1=*/t36_blocks_3_stack_conv3, /*input2=*/t29_blocks_2,
-      /*output=*/t37_blocks_3, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[35] = (timmc_op){.kernel = timmc_kernel_add, .a = t36_blocks_3_stack_conv3, .b = t29_blocks_2, .y = t37_blocks_3,
+        .work = {params}, .dims = {/*elements=*/525616}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[35].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
+        (const size_t[]){525616}, /*input1=*/t36_blocks_3_stack_conv3, /*input2=*/t29_blocks_2,
+        /*output=*/t37_blocks_3, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3", "setup", s);
+  }
 
   /* blocks.4.stack.act1: relu; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_clamp_nc_f32(
@@ -1803,14 +1827,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.4: add; [2,19,19,728] -> [2,19,19,728] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[43].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
-      (const size_t[]){525616}, /*input1=*/t44_blocks_4_stack_conv3, /*input2=*/t37_blocks_3,
-      /*output=*/t45_blocks_4, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[43] = (timmc_op){.kernel = timmc_kernel_add, .a = t44_blocks_4_stack_conv3, .b = t37_blocks_3, .y = t45_blocks_4,
+        .work = {params}, .dims = {/*elements=*/525616}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[43].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
+        (const size_t[]){525616}, /*input1=*/t44_blocks_4_stack_conv3, /*input2=*/t37_blocks_3,
+        /*output=*/t45_blocks_4, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4", "setup", s);
+  }
 
   /* blocks.5.stack.act1: relu; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_clamp_nc_f32(
@@ -1961,14 +1991,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.5: add; [2,19,19,728] -> [2,19,19,728] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[51].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
-      (const size_t[]){525616}, /*input1=*/t52_blocks_5_stack_conv3, /*input2=*/t45_blocks_4,
-      /*output=*/t53_blocks_5, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[51] = (timmc_op){.kernel = timmc_kernel_add, .a = t52_blocks_5_stack_conv3, .b = t45_blocks_4, .y = t53_blocks_5,
+        .work = {params}, .dims = {/*elements=*/525616}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[51].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
+        (const size_t[]){525616}, /*input1=*/t52_blocks_5_stack_conv3, /*input2=*/t45_blocks_4,
+        /*output=*/t53_blocks_5, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5", "setup", s);
+  }
 
   /* blocks.6.stack.act1: relu; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_clamp_nc_f32(
@@ -2119,14 +2155,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.6: add; [2,19,19,728] -> [2,19,19,728] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[59].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
-      (const size_t[]){525616}, /*input1=*/t60_blocks_6_stack_conv3, /*input2=*/t53_blocks_5,
-      /*output=*/t61_blocks_6, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[59] = (timmc_op){.kernel = timmc_kernel_add, .a = t60_blocks_6_stack_conv3, .b = t53_blocks_5, .y = t61_blocks_6,
+        .work = {params}, .dims = {/*elements=*/525616}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[59].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
+        (const size_t[]){525616}, /*input1=*/t60_blocks_6_stack_conv3, /*input2=*/t53_blocks_5,
+        /*output=*/t61_blocks_6, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6", "setup", s);
+  }
 
   /* blocks.7.stack.act1: relu; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_clamp_nc_f32(
@@ -2277,14 +2319,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.7: add; [2,19,19,728] -> [2,19,19,728] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.7", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[67].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
-      (const size_t[]){525616}, /*input1=*/t68_blocks_7_stack_conv3, /*input2=*/t61_blocks_6,
-      /*output=*/t69_blocks_7, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.7", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[67] = (timmc_op){.kernel = timmc_kernel_add, .a = t68_blocks_7_stack_conv3, .b = t61_blocks_6, .y = t69_blocks_7,
+        .work = {params}, .dims = {/*elements=*/525616}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.7", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[67].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
+        (const size_t[]){525616}, /*input1=*/t68_blocks_7_stack_conv3, /*input2=*/t61_blocks_6,
+        /*output=*/t69_blocks_7, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.7", "setup", s);
+  }
 
   /* blocks.8.stack.act1: relu; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_clamp_nc_f32(
@@ -2435,14 +2483,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.8: add; [2,19,19,728] -> [2,19,19,728] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.8", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[75].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
-      (const size_t[]){525616}, /*input1=*/t76_blocks_8_stack_conv3, /*input2=*/t69_blocks_7,
-      /*output=*/t77_blocks_8, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.8", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[75] = (timmc_op){.kernel = timmc_kernel_add, .a = t76_blocks_8_stack_conv3, .b = t69_blocks_7, .y = t77_blocks_8,
+        .work = {params}, .dims = {/*elements=*/525616}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.8", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[75].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
+        (const size_t[]){525616}, /*input1=*/t76_blocks_8_stack_conv3, /*input2=*/t69_blocks_7,
+        /*output=*/t77_blocks_8, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.8", "setup", s);
+  }
 
   /* blocks.9.stack.act1: relu; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_clamp_nc_f32(
@@ -2593,14 +2647,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.9: add; [2,19,19,728] -> [2,19,19,728] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[83].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.9", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[83].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
-      (const size_t[]){525616}, /*input1=*/t84_blocks_9_stack_conv3, /*input2=*/t77_blocks_8,
-      /*output=*/t85_blocks_9, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.9", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[83] = (timmc_op){.kernel = timmc_kernel_add, .a = t84_blocks_9_stack_conv3, .b = t77_blocks_8, .y = t85_blocks_9,
+        .work = {params}, .dims = {/*elements=*/525616}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[83].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.9", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[83].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
+        (const size_t[]){525616}, /*input1=*/t84_blocks_9_stack_conv3, /*input2=*/t77_blocks_8,
+        /*output=*/t85_blocks_9, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.9", "setup", s);
+  }
 
   /* blocks.10.stack.act1: relu; [2,19,19,728] -> [2,19,19,728] */
   s = xnn_create_clamp_nc_f32(
@@ -2751,14 +2811,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.10: add; [2,19,19,728] -> [2,19,19,728] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[91].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.10", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[91].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
-      (const size_t[]){525616}, /*input1=*/t92_blocks_10_stack_conv3, /*input2=*/t85_blocks_9,
-      /*output=*/t93_blocks_10, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.10", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[91] = (timmc_op){.kernel = timmc_kernel_add, .a = t92_blocks_10_stack_conv3, .b = t85_blocks_9, .y = t93_blocks_10,
+        .work = {params}, .dims = {/*elements=*/525616}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[91].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.10", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[91].xnn, /*num_input1_dims=*/1, (const size_t[]){525616}, /*num_input2_dims=*/1,
+        (const size_t[]){525616}, /*input1=*/t92_blocks_10_stack_conv3, /*input2=*/t85_blocks_9,
+        /*output=*/t93_blocks_10, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.10", "setup", s);
+  }
 
   /* blocks.11.shortcut.conv: conv 1x1 728->1024 s2, blocks.11.shortcut.bn folded; [2,19,19,728] -> [2,10,10,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.shortcut.conv.weight", NULL, "blocks.11.shortcut.bn",
@@ -2940,14 +3006,20 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   }
 
   /* blocks.11: add; [2,10,10,1024] -> [2,10,10,1024] */
-  s = xnn_create_add_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[100].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.11", "create", s);
-  s = xnn_setup_add_nd_f32(
-      ops[100].xnn, /*num_input1_dims=*/1, (const size_t[]){204800}, /*num_input2_dims=*/1,
-      (const size_t[]){204800}, /*input1=*/t101_blocks_11_stack_conv3,
-      /*input2=*/t94_blocks_11_shortcut, /*output=*/t102_blocks_11, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.11", "setup", s);
+  if (timmc_elementwise_own()) {
+    static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
+    ops[100] = (timmc_op){.kernel = timmc_kernel_add, .a = t101_blocks_11_stack_conv3, .b = t94_blocks_11_shortcut, .y = t102_blocks_11,
+        .work = {params}, .dims = {/*elements=*/204800}};
+  } else {
+    s = xnn_create_add_nd_f32(
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[100].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.11", "create", s);
+    s = xnn_setup_add_nd_f32(
+        ops[100].xnn, /*num_input1_dims=*/1, (const size_t[]){204800}, /*num_input2_dims=*/1,
+        (const size_t[]){204800}, /*input1=*/t101_blocks_11_stack_conv3,
+        /*input2=*/t94_blocks_11_shortcut, /*output=*/t102_blocks_11, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.11", "setup", s);
+  }
 
   /* blocks.12.stack.conv1.conv_dw: conv 3x3 1024->1024 s1 g1024, blocks.12.stack.conv1.bn_dw folded, relu; [2,10,10,1024] -> [2,10,10,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv1.conv_dw.weight", NULL, "blocks.12.stack.conv1.bn_dw",

@@ -57,6 +57,10 @@ void timmc_affine_params(const struct timmc_scratch *w, int channels, float min,
  * Compact tensors. dims: batch, pixels, C. */
 int timmc_kernel_scale_add(const timmc_op *op, pthreadpool_t pool);
 
+/* A residual add with a clamp: y[i] = clamp(a[i] + b[i], work[0][0],
+ * work[0][1]) for i < dims[0]; y may be a or b. */
+int timmc_kernel_add(const timmc_op *op, pthreadpool_t pool);
+
 /* Global average pooling: y[n * out_stride + c] = the mean over pixels p of
  * a[(n * pixels + p) * in_stride + c]. dims: batch, pixels, C, input pixel
  * stride, output stride. */

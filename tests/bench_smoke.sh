@@ -26,13 +26,16 @@ printf '%s\n' "$out"
 rows=$(printf '%s\n' "$out" | grep -Ec '^layer[1-4]\.[01]\.[a-z0-9.]+ +[0-9]+ [13]x[13] [0-9]+->[0-9]+ s[12] +[0-9.]+ +[0-9.]+ +[0-9.]+x  (gemm|xnnpack)$')
 [ "$rows" -eq 15 ] || fail "gemm_layers.sh printed $rows layer rows, expected 15"
 out=$(TIMMC_BENCH_OUT="$work/elementwise" sh bench/elementwise_layers.sh -n 1 -r 1 \
-  tests/golden/specs/g_densenet121_cls.json tests/golden/specs/g_ecaresnet50d_os16.json)
+  tests/golden/specs/g_densenet121_cls.json tests/golden/specs/g_ecaresnet50d_os16.json "$spec")
 printf '%s\n' "$out"
-# densenet121: 58 dense layers' norm1, 3 transitions' norm and norm5; ecaresnet50d: 16 blocks
+# densenet121: 58 dense layers' norm1, 3 transitions' norm and norm5; ecaresnet50d: 16
+# blocks; resnet18: 8 blocks
 rows=$(printf '%s\n' "$out" | grep -Ec '^features\.[a-z0-9.]+ +affine\[1,[0-9,]+\] +[0-9.]+ +[0-9.]+ +[0-9.]+x$')
 [ "$rows" -eq 62 ] || fail "elementwise_layers.sh printed $rows affine rows, expected 62"
 rows=$(printf '%s\n' "$out" | grep -Ec '^layer[1-4]\.[0-9]+\.act3 +gate\+add\[1,[0-9,]+\] +[0-9.]+ +[0-9.]+ +[0-9.]+x$')
 [ "$rows" -eq 16 ] || fail "elementwise_layers.sh printed $rows gate+add rows, expected 16"
+rows=$(printf '%s\n' "$out" | grep -Ec '^layer[1-4]\.[01]\.act2 +add\[1,[0-9,]+\] +[0-9.]+ +[0-9.]+ +[0-9.]+x$')
+[ "$rows" -eq 8 ] || fail "elementwise_layers.sh printed $rows add rows, expected 8"
 out=$(TIMMC_BENCH_OUT="$work/profile" sh bench/profile.sh -n 1 -r 1 -p 100 "$spec")
 printf '%s\n' "$out"
 printf '%s\n' "$out" | grep -Eq '^pointwise 1x1 s2 +[0-9.]+ +[0-9.]+% +[0-9.]+ +[0-9]+%$' ||

@@ -1,7 +1,8 @@
 /*
  * runtime_test.c - unit tests of the runtime's file formats: safetensors,
  * .npy, the atomic writer, output sets, reads of files that shrink, signals
- * and messages. Prints "N passed, M failed"; exits 1 on failure.
+ * and messages; and timmc_kernel_add's runs and tail against scalar C.
+ * Prints "N passed, M failed"; exits 1 on failure.
  */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* flock */
@@ -18,8 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pthreadpool.h>
+
 #include "timmc_file.h"
 #include "timmc_npy.h"
+#include "timmc_rt.h"
 #include "timmc_st.h"
 
 #include "check.h"
@@ -853,6 +857,35 @@ static void test_signal_ignored(void) {
   CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* timmc_kernel_add: every element (runs of 8192 a task, a tail of 3) equal to
+ * clamp(a + b) computed here, at 1 and 2 threads, out of place and in place. */
+static void test_add_kernel(void) {
+  enum { N = 3 * 8192 + 8 * 7 + 3 };
+  static float a[N], b[N], y[N];
+  float params[2] = {0.0f, 6.0f};
+  for (size_t threads = 1; threads <= 2; threads++) {
+    pthreadpool_t pool = pthreadpool_create(threads);
+    for (int in_place = 0; in_place <= 1; in_place++) {
+      unsigned r = 12345;
+      for (size_t i = 0; i < N; i++) {
+        r = r * 1103515245u + 12345u;
+        a[i] = (float)((int)(r >> 8) % 2000 - 1000) / 97.0f;
+        b[i] = (float)((int)(r >> 3) % 2000 - 1000) / 89.0f;
+      }
+      float *out = in_place ? a : y;
+      const timmc_op op = {.a = a, .b = b, .y = out, .work = {params}, .dims = {N}};
+      float want[N];
+      for (size_t i = 0; i < N; i++) {
+        const float v = a[i] + b[i];
+        want[i] = v < params[0] ? params[0] : v > params[1] ? params[1] : v;
+      }
+      CHECK(timmc_kernel_add(&op, pool) == TIMMC_OK);
+      CHECK(!memcmp(out, want, sizeof want));
+    }
+    pthreadpool_destroy(pool);
+  }
+}
+
 int main(void) {
   if (mkdtemp(dir) == NULL) {
     perror("mkdtemp");
@@ -876,6 +909,7 @@ int main(void) {
   test_signal_cleanup(SIGTERM, 0);
   test_signal_cleanup(SIGINT, 1);
   test_signal_ignored();
+  test_add_kernel();
   dir_entries(1);
   rmdir(dir);
   printf("%d passed, %d failed\n", passed, failed);

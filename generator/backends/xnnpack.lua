@@ -280,10 +280,19 @@ local function binary(node, ctx, kind, a_shape, b_shape, b_ptr, act, y_ptr)
     check(node, "setup")
 end
 
+-- The residual add and its clamp: timmc_kernel_add, split over the pool's
+-- threads; XNNPACK's add over the flat tensor (its form under
+-- TIMMC_ELEMENTWISE=xnnpack) is one task whatever the threads.
 function emit.add(node, ctx)
-  local x = ctx.shape(node.inputs[1])
-  local n = util.prod(x)
-  return binary(node, ctx, "add", { n }, { n }, ctx.compact(node, node.inputs[2]).ptr, node.act)
+  local a, b = ctx.compact(node, node.inputs[1]), ctx.compact(node, node.inputs[2])
+  local y = ctx.compact(node, node.output)
+  local n, min, max = util.prod(a.shape), clamp(node.act)
+  local own = string.format(
+    "  static float params[2] = {/*min=*/%s, /*max=*/%s};\n" ..
+    "  ops[%d] = (timmc_op){.kernel = timmc_kernel_add, .a = %s, .b = %s, .y = %s,\n" ..
+    "      .work = {params}, .dims = {/*elements=*/%d}};\n",
+    min, max, ctx.op, a.ptr, b.ptr, y.ptr, n)
+  return elementwise(own, binary(node, ctx, "add", { n }, { n }, b.ptr, node.act))
 end
 
 function emit.scale(node, ctx)
