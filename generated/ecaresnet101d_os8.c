@@ -1825,8 +1825,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[11] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t8_layer1_0_bn3, .b = t13_layer1_0_downsample, .y = t14_layer1_0_act3,
-        .work = {params, t11_layer1_0_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/6400, /*channels=*/256}};
+        .work = {params, t11_layer1_0_se_gate}, .dims = {/*batch=*/2, /*pixels=*/6400, /*channels=*/256}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
@@ -1972,8 +1971,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[18] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t17_layer1_1_bn3, .b = t14_layer1_0_act3, .y = t22_layer1_1_act3,
-        .work = {params, t20_layer1_1_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/6400, /*channels=*/256}};
+        .work = {params, t20_layer1_1_se_gate}, .dims = {/*batch=*/2, /*pixels=*/6400, /*channels=*/256}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
@@ -2119,8 +2117,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[25] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t25_layer1_2_bn3, .b = t22_layer1_1_act3, .y = t30_layer1,
-        .work = {params, t28_layer1_2_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/6400, /*channels=*/256}};
+        .work = {params, t28_layer1_2_se_gate}, .dims = {/*batch=*/2, /*pixels=*/6400, /*channels=*/256}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
@@ -2315,8 +2312,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[34] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t33_layer2_0_bn3, .b = t39_layer2_0_downsample, .y = t40_layer2_0_act3,
-        .work = {params, t36_layer2_0_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/512}};
+        .work = {params, t36_layer2_0_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/512}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
@@ -2462,8 +2458,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[41] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t43_layer2_1_bn3, .b = t40_layer2_0_act3, .y = t48_layer2_1_act3,
-        .work = {params, t46_layer2_1_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/512}};
+        .work = {params, t46_layer2_1_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/512}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
@@ -2609,8 +2604,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[48] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t51_layer2_2_bn3, .b = t48_layer2_1_act3, .y = t56_layer2_2_act3,
-        .work = {params, t54_layer2_2_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/512}};
+        .work = {params, t54_layer2_2_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/512}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
@@ -2756,8 +2750,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[55] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t59_layer2_3_bn3, .b = t56_layer2_2_act3, .y = t64_layer2,
-        .work = {params, t62_layer2_3_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/512}};
+        .work = {params, t62_layer2_3_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/512}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
@@ -2948,8 +2941,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[64] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t67_layer3_0_bn3, .b = t73_layer3_0_downsample, .y = t74_layer3_0_act3,
-        .work = {params, t70_layer3_0_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t70_layer3_0_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
@@ -3095,8 +3087,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[71] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t77_layer3_1_bn3, .b = t74_layer3_0_act3, .y = t82_layer3_1_act3,
-        .work = {params, t80_layer3_1_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t80_layer3_1_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[71].xnn);
@@ -3242,8 +3233,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[78] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t85_layer3_2_bn3, .b = t82_layer3_1_act3, .y = t90_layer3_2_act3,
-        .work = {params, t88_layer3_2_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t88_layer3_2_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
@@ -3389,8 +3379,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[85] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t93_layer3_3_bn3, .b = t90_layer3_2_act3, .y = t98_layer3_3_act3,
-        .work = {params, t96_layer3_3_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t96_layer3_3_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[85].xnn);
@@ -3536,8 +3525,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[92] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t101_layer3_4_bn3, .b = t98_layer3_3_act3, .y = t106_layer3_4_act3,
-        .work = {params, t104_layer3_4_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t104_layer3_4_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[92].xnn);
@@ -3683,8 +3671,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[99] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t109_layer3_5_bn3, .b = t106_layer3_4_act3, .y = t114_layer3_5_act3,
-        .work = {params, t112_layer3_5_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t112_layer3_5_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[99].xnn);
@@ -3830,8 +3817,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[106] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t117_layer3_6_bn3, .b = t114_layer3_5_act3, .y = t122_layer3_6_act3,
-        .work = {params, t120_layer3_6_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t120_layer3_6_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[106].xnn);
@@ -3977,8 +3963,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[113] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t125_layer3_7_bn3, .b = t122_layer3_6_act3, .y = t130_layer3_7_act3,
-        .work = {params, t128_layer3_7_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t128_layer3_7_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[113].xnn);
@@ -4124,8 +4109,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[120] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t133_layer3_8_bn3, .b = t130_layer3_7_act3, .y = t138_layer3_8_act3,
-        .work = {params, t136_layer3_8_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t136_layer3_8_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[120].xnn);
@@ -4271,8 +4255,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[127] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t141_layer3_9_bn3, .b = t138_layer3_8_act3, .y = t146_layer3_9_act3,
-        .work = {params, t144_layer3_9_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t144_layer3_9_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[127].xnn);
@@ -4418,8 +4401,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[134] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t149_layer3_10_bn3, .b = t146_layer3_9_act3, .y = t154_layer3_10_act3,
-        .work = {params, t152_layer3_10_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t152_layer3_10_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[134].xnn);
@@ -4565,8 +4547,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[141] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t157_layer3_11_bn3, .b = t154_layer3_10_act3, .y = t162_layer3_11_act3,
-        .work = {params, t160_layer3_11_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t160_layer3_11_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[141].xnn);
@@ -4712,8 +4693,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[148] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t165_layer3_12_bn3, .b = t162_layer3_11_act3, .y = t170_layer3_12_act3,
-        .work = {params, t168_layer3_12_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t168_layer3_12_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[148].xnn);
@@ -4859,8 +4839,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[155] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t173_layer3_13_bn3, .b = t170_layer3_12_act3, .y = t178_layer3_13_act3,
-        .work = {params, t176_layer3_13_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t176_layer3_13_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[155].xnn);
@@ -5006,8 +4985,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[162] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t181_layer3_14_bn3, .b = t178_layer3_13_act3, .y = t186_layer3_14_act3,
-        .work = {params, t184_layer3_14_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t184_layer3_14_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[162].xnn);
@@ -5153,8 +5131,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[169] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t189_layer3_15_bn3, .b = t186_layer3_14_act3, .y = t194_layer3_15_act3,
-        .work = {params, t192_layer3_15_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t192_layer3_15_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[169].xnn);
@@ -5300,8 +5277,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[176] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t197_layer3_16_bn3, .b = t194_layer3_15_act3, .y = t202_layer3_16_act3,
-        .work = {params, t200_layer3_16_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t200_layer3_16_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[176].xnn);
@@ -5447,8 +5423,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[183] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t205_layer3_17_bn3, .b = t202_layer3_16_act3, .y = t210_layer3_17_act3,
-        .work = {params, t208_layer3_17_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t208_layer3_17_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[183].xnn);
@@ -5594,8 +5569,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[190] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t213_layer3_18_bn3, .b = t210_layer3_17_act3, .y = t218_layer3_18_act3,
-        .work = {params, t216_layer3_18_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t216_layer3_18_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[190].xnn);
@@ -5741,8 +5715,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[197] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t221_layer3_19_bn3, .b = t218_layer3_18_act3, .y = t226_layer3_19_act3,
-        .work = {params, t224_layer3_19_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t224_layer3_19_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[197].xnn);
@@ -5888,8 +5861,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[204] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t229_layer3_20_bn3, .b = t226_layer3_19_act3, .y = t234_layer3_20_act3,
-        .work = {params, t232_layer3_20_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t232_layer3_20_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[204].xnn);
@@ -6035,8 +6007,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[211] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t237_layer3_21_bn3, .b = t234_layer3_20_act3, .y = t242_layer3_21_act3,
-        .work = {params, t240_layer3_21_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t240_layer3_21_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[211].xnn);
@@ -6182,8 +6153,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[218] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t245_layer3_22_bn3, .b = t242_layer3_21_act3, .y = t250_layer3,
-        .work = {params, t248_layer3_22_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
+        .work = {params, t248_layer3_22_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/1024}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[218].xnn);
@@ -6374,8 +6344,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[227] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t253_layer4_0_bn3, .b = t259_layer4_0_downsample, .y = t260_layer4_0_act3,
-        .work = {params, t256_layer4_0_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/2048}};
+        .work = {params, t256_layer4_0_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/2048}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[227].xnn);
@@ -6521,8 +6490,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[234] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t263_layer4_1_bn3, .b = t260_layer4_0_act3, .y = t268_layer4_1_act3,
-        .work = {params, t266_layer4_1_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/2048}};
+        .work = {params, t266_layer4_1_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/2048}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[234].xnn);
@@ -6668,8 +6636,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/0.0f, /*max=*/INFINITY};
     ops[241] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = t271_layer4_2_bn3, .b = t268_layer4_1_act3, .y = t276_layer4,
-        .work = {params, t274_layer4_2_se_gate},
-        .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/2048}};
+        .work = {params, t274_layer4_2_se_gate}, .dims = {/*batch=*/2, /*pixels=*/1600, /*channels=*/2048}};
   } else {
     s = xnn_create_multiply_nd_f32(
         /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[241].xnn);

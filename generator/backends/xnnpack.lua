@@ -280,18 +280,25 @@ local function binary(node, ctx, kind, a_shape, b_shape, b_ptr, act, y_ptr)
     check(node, "setup")
 end
 
+-- timmc's kernel for an elementwise step with a clamp: the clamp's {min, max}
+-- in a static array of its own (work[0]), then work[1] if given, and dims
+local function clamped_op(ctx, kernel, act, a, b, y, work1, dims)
+  local min, max = clamp(act)
+  return string.format(
+    "  static float params[2] = {/*min=*/%s, /*max=*/%s};\n" ..
+    "  ops[%d] = (timmc_op){.kernel = %s, .a = %s, .b = %s, .y = %s,\n" ..
+    "      .work = {params%s}, .dims = {%s}};\n",
+    min, max, ctx.op, kernel, a, b, y, work1 and ", " .. work1 or "", dims)
+end
+
 -- The residual add and its clamp: timmc_kernel_add, split over the pool's
 -- threads; XNNPACK's add over the flat tensor (its form under
 -- TIMMC_ELEMENTWISE=xnnpack) is one task whatever the threads.
 function emit.add(node, ctx)
   local a, b = ctx.compact(node, node.inputs[1]), ctx.compact(node, node.inputs[2])
-  local y = ctx.compact(node, node.output)
-  local n, min, max = util.prod(a.shape), clamp(node.act)
-  local own = string.format(
-    "  static float params[2] = {/*min=*/%s, /*max=*/%s};\n" ..
-    "  ops[%d] = (timmc_op){.kernel = timmc_kernel_add, .a = %s, .b = %s, .y = %s,\n" ..
-    "      .work = {params}, .dims = {/*elements=*/%d}};\n",
-    min, max, ctx.op, a.ptr, b.ptr, y.ptr, n)
+  local n = util.prod(a.shape)
+  local own = clamped_op(ctx, "timmc_kernel_add", node.act, a.ptr, b.ptr,
+                         ctx.compact(node, node.output).ptr, nil, "/*elements=*/" .. n)
   return elementwise(own, binary(node, ctx, "add", { n }, { n }, b.ptr, node.act))
 end
 
@@ -309,13 +316,9 @@ function emit.scale_add(node, ctx)
   local g, r = ctx.compact(node, node.inputs[2]), ctx.compact(node, node.inputs[3])
   local y = ctx.compact(node, node.output)
   local n, min, max = util.prod(x.shape), clamp(node.act)
-  local own = string.format(
-    "  static float params[2] = {/*min=*/%s, /*max=*/%s};\n" ..
-    "  ops[%d] = (timmc_op){.kernel = timmc_kernel_scale_add, .a = %s, .b = %s, .y = %s,\n" ..
-    "      .work = {params, %s},\n" ..
-    "      .dims = {/*batch=*/%d, /*pixels=*/%d, /*channels=*/%d}};\n",
-    min, max, ctx.op, x.ptr, r.ptr, y.ptr, g.ptr, x.shape[1], x.shape[2] * x.shape[3],
-    x.shape[4])
+  local own = clamped_op(ctx, "timmc_kernel_scale_add", node.act, x.ptr, r.ptr, y.ptr, g.ptr,
+                         string.format("/*batch=*/%d, /*pixels=*/%d, /*channels=*/%d",
+                                       x.shape[1], x.shape[2] * x.shape[3], x.shape[4]))
   local after = "&ops[" .. ctx.op .. "].xnn_after"
   local xnn = binary(node, ctx, "multiply", { x.shape[1], x.shape[2] * x.shape[3], x.shape[4] },
                      { x.shape[1], 1, x.shape[4] }, g.ptr, nil, y.ptr) ..
