@@ -3,11 +3,11 @@
 # The steps timmc's elementwise kernels take (runtime/timmc_rt.c: a
 # BatchNorm with nothing to fold into, as a per-channel affine; a gate and
 # the residual add after it, in one pass; a residual add; global average
-# pooling), timed both
-# ways in the model: one runner per spec, profiled (--bench RUNS --profile)
-# with TIMMC_ELEMENTWISE=xnnpack (XNNPACK's operators: a depthwise 1x1
-# convolution; a multiply then an add; an add; global average pooling) and by
-# default (timmc's kernels) in alternating rounds. Per layer (a module's
+# pooling), timed both ways in the model: one runner per spec, profiled
+# (--bench RUNS --profile) with TIMMC_ELEMENTWISE=xnnpack (XNNPACK's
+# operators: a depthwise 1x1 convolution; a multiply then an add; an add;
+# global average pooling) and by default (timmc's kernels) in alternating
+# rounds. Per layer (a module's
 # steps summed: resnest's conv2 is its pool and its radix sum): the step's
 # kind and input shape for a pool, output shape otherwise, each way's ms
 # per run (median over rounds) and the median of the rounds' ratios; then
