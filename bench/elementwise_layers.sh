@@ -17,12 +17,8 @@ set -eu
 export LC_ALL=C
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-bench_options t:n:r: "$@"
+layers_begin elementwise_layers "$@"
 shift "$bench_shift"
-[ $# -ge 1 ] || { echo "usage: bench/elementwise_layers.sh [-t T] [-n RUNS] [-r ROUNDS] SPEC.json..." >&2; exit 2; }
-out=${TIMMC_BENCH_OUT:-build/elementwise_layers}
-mkdir -p "$out"
-echo "cpu: $(cpu_name) ($(nproc) cores), threads: $threads, $rounds rounds of $runs runs"
 printf '%-40s %-28s %9s %9s %7s\n' layer "step[shape]" xnn_ms timmc_ms ratio
 for spec in "$@"; do
   name=$(lua5.4 tools/spec.lua get "$spec" name)

@@ -17,12 +17,8 @@ set -eu
 export LC_ALL=C
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-bench_options t:n:r: "$@"
+layers_begin gemm_layers "$@"
 shift "$bench_shift"
-[ $# -ge 1 ] || { echo "usage: bench/gemm_layers.sh [-t THREADS] [-n RUNS] [-r ROUNDS] SPEC.json..." >&2; exit 2; }
-out=${TIMMC_BENCH_OUT:-build/gemm_layers}
-mkdir -p "$out"
-echo "cpu: $(cpu_name) ($(nproc) cores), threads: $threads, $rounds rounds of $runs runs"
 printf '%-40s %-24s %9s %9s %7s  %s\n' layer "pixels kxk in->out stride" xnn_ms gemm_ms ratio auto
 : > "$out/all.classes"
 for spec in "$@"; do

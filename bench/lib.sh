@@ -1,6 +1,6 @@
 # lib.sh: what the benchmarks (bench.sh, bound.sh, wino_layers.sh,
-# gemm_layers.sh, elementwise_layers.sh, profile.sh) share; sourced from the
-# project root.
+# gemm_layers.sh, elementwise_layers.sh, dw_layers.sh, profile.sh) share;
+# sourced from the project root.
 
 # bench_options OPTSTRING "$@": -t THREADS, -n RUNS, -r ROUNDS (defaults
 # $default_threads or 2, 10, 3) into threads, runs, rounds (threads may be a
@@ -21,6 +21,22 @@ bench_options() {
     esac
   done
   bench_shift=$((OPTIND - 1))
+}
+
+# layers_begin SCRIPT "$@": what the per-layer scripts (gemm_layers.sh,
+# elementwise_layers.sh, dw_layers.sh) take and print first: -t, -n, -r
+# (bench_options; the caller shifts bench_shift), at least one SPEC.json (else
+# the usage line and exit 2), the output directory out ($TIMMC_BENCH_OUT, by
+# default build/SCRIPT), and the CPU, threads and rounds line.
+layers_begin() {
+  script=$1
+  shift
+  bench_options t:n:r: "$@"
+  [ $# -gt "$bench_shift" ] ||
+    { echo "usage: bench/$script.sh [-t THREADS] [-n RUNS] [-r ROUNDS] SPEC.json..." >&2; exit 2; }
+  out=${TIMMC_BENCH_OUT:-build/$script}
+  mkdir -p "$out"
+  echo "cpu: $(cpu_name) ($(nproc) cores), threads: $threads, $rounds rounds of $runs runs"
 }
 
 # per_module PROFILE...: ms per run of each timm module in runner --profile

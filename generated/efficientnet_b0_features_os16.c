@@ -1006,18 +1006,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.0.0.conv_dw: conv 3x3 32->32 s1 g32, blocks.0.0.bn1 folded; [1,112,112,32] -> [1,112,112,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.0.conv_dw.weight", NULL, "blocks.0.0.bn1",
       /*out_channels=*/32, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/32,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/32,
-      /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[2].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112, /*input=*/t3_bn1,
-      /*output=*/t4_blocks_0_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[320] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/32, /*kernel=*/3, packed));
+    ops[2] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t3_bn1, .b = packed, .y = t4_blocks_0_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*channels=*/32, /*in_stride=*/32,
+                 /*out_stride=*/32, /*stride=*/1, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/32,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/32,
+        /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[2].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112, /*input=*/t3_bn1,
+        /*output=*/t4_blocks_0_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_dw", "setup", s);
+  }
 
   /* blocks.0.0.bn1: silu; [1,112,112,32] -> [1,112,112,32] */
   ops[3] = (timmc_op){.kernel = timmc_kernel_silu, .a = t4_blocks_0_0_bn1, .y = t5_blocks_0_0_bn1,
@@ -1154,18 +1167,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.0.conv_dw: conv 3x3 96->96 s2 g96, blocks.1.0.bn2 folded; [1,112,112,96] -> [1,56,56,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_dw.weight", NULL, "blocks.1.0.bn2",
       /*out_channels=*/96, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/96,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/96,
-      /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[13].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
-      /*input=*/t14_blocks_1_0_bn1, /*output=*/t15_blocks_1_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/0)) {
+    static float packed[960] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/96, /*kernel=*/3, packed));
+    ops[13] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t14_blocks_1_0_bn1, .b = packed, .y = t15_blocks_1_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*channels=*/96, /*in_stride=*/96,
+                 /*out_stride=*/96, /*stride=*/2, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/96,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/96,
+        /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[13].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
+        /*input=*/t14_blocks_1_0_bn1, /*output=*/t15_blocks_1_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_dw", "setup", s);
+  }
 
   /* blocks.1.0.bn2: silu; [1,56,56,96] -> [1,56,56,96] */
   ops[14] = (timmc_op){.kernel = timmc_kernel_silu, .a = t15_blocks_1_0_bn2, .y = t16_blocks_1_0_bn2,
@@ -1302,18 +1328,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.1.conv_dw: conv 3x3 144->144 s1 g144, blocks.1.1.bn2 folded; [1,56,56,144] -> [1,56,56,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv_dw.weight", NULL, "blocks.1.1.bn2",
       /*out_channels=*/144, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/144,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/144,
-      /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[24].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t25_blocks_1_1_bn1, /*output=*/t26_blocks_1_1_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1440] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/144, /*kernel=*/3, packed));
+    ops[24] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t25_blocks_1_1_bn1, .b = packed, .y = t26_blocks_1_1_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*channels=*/144, /*in_stride=*/144,
+                 /*out_stride=*/144, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/144,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/144,
+        /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[24].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t25_blocks_1_1_bn1, /*output=*/t26_blocks_1_1_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_dw", "setup", s);
+  }
 
   /* blocks.1.1.bn2: silu; [1,56,56,144] -> [1,56,56,144] */
   ops[25] = (timmc_op){.kernel = timmc_kernel_silu, .a = t26_blocks_1_1_bn2, .y = t27_blocks_1_1_bn2,
@@ -1466,18 +1505,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.0.conv_dw: conv 5x5 144->144 s2 g144, blocks.2.0.bn2 folded; [1,56,56,144] -> [1,28,28,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_dw.weight", NULL, "blocks.2.0.bn2",
       /*out_channels=*/144, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/144,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/144,
-      /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[36].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t37_blocks_2_0_bn1, /*output=*/t38_blocks_2_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[3744] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/144, /*kernel=*/5, packed));
+    ops[36] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t37_blocks_2_0_bn1, .b = packed, .y = t38_blocks_2_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*channels=*/144, /*in_stride=*/144,
+                 /*out_stride=*/144, /*stride=*/2, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/144,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/144,
+        /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[36].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t37_blocks_2_0_bn1, /*output=*/t38_blocks_2_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "setup", s);
+  }
 
   /* blocks.2.0.bn2: silu; [1,28,28,144] -> [1,28,28,144] */
   ops[37] = (timmc_op){.kernel = timmc_kernel_silu, .a = t38_blocks_2_0_bn2, .y = t39_blocks_2_0_bn2,
@@ -1614,18 +1666,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.1.conv_dw: conv 5x5 240->240 s1 g240, blocks.2.1.bn2 folded; [1,28,28,240] -> [1,28,28,240] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.conv_dw.weight", NULL, "blocks.2.1.bn2",
       /*out_channels=*/240, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/240,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/240,
-      /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[47].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t48_blocks_2_1_bn1, /*output=*/t49_blocks_2_1_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[6240] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/240, /*kernel=*/5, packed));
+    ops[47] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t48_blocks_2_1_bn1, .b = packed, .y = t49_blocks_2_1_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*channels=*/240, /*in_stride=*/240,
+                 /*out_stride=*/240, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/240,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/240,
+        /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[47].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t48_blocks_2_1_bn1, /*output=*/t49_blocks_2_1_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "setup", s);
+  }
 
   /* blocks.2.1.bn2: silu; [1,28,28,240] -> [1,28,28,240] */
   ops[48] = (timmc_op){.kernel = timmc_kernel_silu, .a = t49_blocks_2_1_bn2, .y = t50_blocks_2_1_bn2,
@@ -1778,18 +1843,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.0.conv_dw: conv 3x3 240->240 s2 g240, blocks.3.0.bn2 folded; [1,28,28,240] -> [1,14,14,240] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_dw.weight", NULL, "blocks.3.0.bn2",
       /*out_channels=*/240, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/240,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/240,
-      /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[59].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t60_blocks_3_0_bn1, /*output=*/t61_blocks_3_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[2400] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/240, /*kernel=*/3, packed));
+    ops[59] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t60_blocks_3_0_bn1, .b = packed, .y = t61_blocks_3_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/240, /*in_stride=*/240,
+                 /*out_stride=*/240, /*stride=*/2, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/240,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/240,
+        /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[59].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t60_blocks_3_0_bn1, /*output=*/t61_blocks_3_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_dw", "setup", s);
+  }
 
   /* blocks.3.0.bn2: silu; [1,14,14,240] -> [1,14,14,240] */
   ops[60] = (timmc_op){.kernel = timmc_kernel_silu, .a = t61_blocks_3_0_bn2, .y = t62_blocks_3_0_bn2,
@@ -1926,18 +2004,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.1.conv_dw: conv 3x3 480->480 s1 g480, blocks.3.1.bn2 folded; [1,14,14,480] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.conv_dw.weight", NULL, "blocks.3.1.bn2",
       /*out_channels=*/480, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/480,
-      /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[70].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t71_blocks_3_1_bn1, /*output=*/t72_blocks_3_1_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[4800] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/480, /*kernel=*/3, packed));
+    ops[70] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t71_blocks_3_1_bn1, .b = packed, .y = t72_blocks_3_1_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/480, /*in_stride=*/480,
+                 /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/480,
+        /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[70].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t71_blocks_3_1_bn1, /*output=*/t72_blocks_3_1_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_dw", "setup", s);
+  }
 
   /* blocks.3.1.bn2: silu; [1,14,14,480] -> [1,14,14,480] */
   ops[71] = (timmc_op){.kernel = timmc_kernel_silu, .a = t72_blocks_3_1_bn2, .y = t73_blocks_3_1_bn2,
@@ -2090,18 +2181,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.2.conv_dw: conv 3x3 480->480 s1 g480, blocks.3.2.bn2 folded; [1,14,14,480] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_dw.weight", NULL, "blocks.3.2.bn2",
       /*out_channels=*/480, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/480,
-      /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[82].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[82].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t83_blocks_3_2_bn1, /*output=*/t84_blocks_3_2_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[4800] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/480, /*kernel=*/3, packed));
+    ops[82] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t83_blocks_3_2_bn1, .b = packed, .y = t84_blocks_3_2_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/480, /*in_stride=*/480,
+                 /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/480,
+        /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[82].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[82].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t83_blocks_3_2_bn1, /*output=*/t84_blocks_3_2_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_dw", "setup", s);
+  }
 
   /* blocks.3.2.bn2: silu; [1,14,14,480] -> [1,14,14,480] */
   ops[83] = (timmc_op){.kernel = timmc_kernel_silu, .a = t84_blocks_3_2_bn2, .y = t85_blocks_3_2_bn2,
@@ -2254,18 +2358,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.0.conv_dw: conv 5x5 480->480 s1 g480, blocks.4.0.bn2 folded; [1,14,14,480] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_dw.weight", NULL, "blocks.4.0.bn2",
       /*out_channels=*/480, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/480,
-      /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[94].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[94].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t95_blocks_4_0_bn1, /*output=*/t96_blocks_4_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[12480] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/480, /*kernel=*/5, packed));
+    ops[94] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t95_blocks_4_0_bn1, .b = packed, .y = t96_blocks_4_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/480, /*in_stride=*/480,
+                 /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/480,
+        /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[94].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[94].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t95_blocks_4_0_bn1, /*output=*/t96_blocks_4_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_dw", "setup", s);
+  }
 
   /* blocks.4.0.bn2: silu; [1,14,14,480] -> [1,14,14,480] */
   ops[95] = (timmc_op){.kernel = timmc_kernel_silu, .a = t96_blocks_4_0_bn2, .y = t97_blocks_4_0_bn2,
@@ -2402,18 +2519,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.1.conv_dw: conv 5x5 672->672 s1 g672, blocks.4.1.bn2 folded; [1,14,14,672] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.1.conv_dw.weight", NULL, "blocks.4.1.bn2",
       /*out_channels=*/672, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/672,
-      /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[105].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t106_blocks_4_1_bn1, /*output=*/t107_blocks_4_1_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[17472] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/672, /*kernel=*/5, packed));
+    ops[105] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t106_blocks_4_1_bn1, .b = packed, .y = t107_blocks_4_1_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/672, /*in_stride=*/672,
+                 /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/672,
+        /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[105].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t106_blocks_4_1_bn1, /*output=*/t107_blocks_4_1_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_dw", "setup", s);
+  }
 
   /* blocks.4.1.bn2: silu; [1,14,14,672] -> [1,14,14,672] */
   ops[106] = (timmc_op){.kernel = timmc_kernel_silu, .a = t107_blocks_4_1_bn2, .y = t108_blocks_4_1_bn2,
@@ -2566,18 +2696,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.2.conv_dw: conv 5x5 672->672 s1 g672, blocks.4.2.bn2 folded; [1,14,14,672] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.2.conv_dw.weight", NULL, "blocks.4.2.bn2",
       /*out_channels=*/672, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/672,
-      /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[117].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[117].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t118_blocks_4_2_bn1, /*output=*/t119_blocks_4_2_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[17472] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/672, /*kernel=*/5, packed));
+    ops[117] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t118_blocks_4_2_bn1, .b = packed, .y = t119_blocks_4_2_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/672, /*in_stride=*/672,
+                 /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/672,
+        /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[117].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[117].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t118_blocks_4_2_bn1, /*output=*/t119_blocks_4_2_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_dw", "setup", s);
+  }
 
   /* blocks.4.2.bn2: silu; [1,14,14,672] -> [1,14,14,672] */
   ops[118] = (timmc_op){.kernel = timmc_kernel_silu, .a = t119_blocks_4_2_bn2, .y = t120_blocks_4_2_bn2,
@@ -2730,18 +2873,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.0.conv_dw: conv 5x5 672->672 s1 g672, blocks.5.0.bn2 folded; [1,14,14,672] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_dw.weight", NULL, "blocks.5.0.bn2",
       /*out_channels=*/672, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/672,
-      /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[129].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[129].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t130_blocks_5_0_bn1, /*output=*/t131_blocks_5_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[17472] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/672, /*kernel=*/5, packed));
+    ops[129] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t130_blocks_5_0_bn1, .b = packed, .y = t131_blocks_5_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/672, /*in_stride=*/672,
+                 /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/672,
+        /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[129].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[129].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t130_blocks_5_0_bn1, /*output=*/t131_blocks_5_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_dw", "setup", s);
+  }
 
   /* blocks.5.0.bn2: silu; [1,14,14,672] -> [1,14,14,672] */
   ops[130] = (timmc_op){.kernel = timmc_kernel_silu, .a = t131_blocks_5_0_bn2, .y = t132_blocks_5_0_bn2,

@@ -411,18 +411,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stem.1.conv_dw: conv 3x3 64->64 s1 g64; [2,112,112,64] -> [2,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.1.conv_dw.weight", NULL, NULL,
       /*out_channels=*/64, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/64,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stem.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[1].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112, /*input=*/t2_stem_0,
-      /*output=*/t3_stem_1_conv_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stem.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/0)) {
+    static float packed[640] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/64, /*kernel=*/3, packed));
+    ops[1] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t2_stem_0, .b = packed, .y = t3_stem_1_conv_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/112, /*width=*/112, /*channels=*/64, /*in_stride=*/64,
+                 /*out_stride=*/64, /*stride=*/1, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/64,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[1].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stem.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[1].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112, /*input=*/t2_stem_0,
+        /*output=*/t3_stem_1_conv_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stem.1.conv_dw", "setup", s);
+  }
 
   /* stem.1.conv_pw: conv 1x1 64->64 s1, stem.1.bn folded, relu; [2,112,112,64] -> [2,112,112,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.1.conv_pw.weight", NULL, "stem.1.bn",
@@ -457,18 +470,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stem.2.conv_dw: conv 3x3 64->64 s2 g64; [2,112,112,64] -> [2,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.2.conv_dw.weight", NULL, NULL,
       /*out_channels=*/64, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/64,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stem.2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[3].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112, /*input=*/t4_stem_1,
-      /*output=*/t5_stem_2_conv_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stem.2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/0)) {
+    static float packed[640] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/64, /*kernel=*/3, packed));
+    ops[3] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t4_stem_1, .b = packed, .y = t5_stem_2_conv_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/64, /*in_stride=*/64,
+                 /*out_stride=*/64, /*stride=*/2, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/64,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stem.2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[3].xnn, /*batch_size=*/2, /*input_height=*/112, /*input_width=*/112, /*input=*/t4_stem_1,
+        /*output=*/t5_stem_2_conv_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stem.2.conv_dw", "setup", s);
+  }
 
   /* stem.2.conv_pw: conv 1x1 64->64 s1, stem.2.bn folded, relu; [2,56,56,64] -> [2,56,56,64] (channels 0.. of stages.0.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stem.2.conv_pw.weight", NULL, "stem.2.bn",
@@ -533,19 +559,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.0.blocks.0.conv_mid.0.conv_dw: conv 3x3 128->128 s1 g128; [2,56,56,128] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_mid.0.conv_dw.weight", NULL, NULL,
       /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[6].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t7_stages_0_blocks_0_conv_reduction,
-      /*output=*/t8_stages_0_blocks_0_conv_mid_0_conv_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1280] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/128, /*kernel=*/3, packed));
+    ops[6] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t7_stages_0_blocks_0_conv_reduction, .b = packed, .y = t8_stages_0_blocks_0_conv_mid_0_conv_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/128, /*in_stride=*/128,
+                 /*out_stride=*/128, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[6].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t7_stages_0_blocks_0_conv_reduction,
+        /*output=*/t8_stages_0_blocks_0_conv_mid_0_conv_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.0.conv_dw", "setup", s);
+  }
 
   /* stages.0.blocks.0.conv_mid.0.conv_pw: conv 1x1 128->128 s1, stages.0.blocks.0.conv_mid.0.bn folded, relu; [2,56,56,128] -> [2,56,56,128] (channels 64.. of stages.0.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_mid.0.conv_pw.weight", NULL, "stages.0.blocks.0.conv_mid.0.bn",
@@ -581,19 +620,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.0.blocks.0.conv_mid.1.conv_dw: conv 3x3 128->128 s1 g128; [2,56,56,128] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_mid.1.conv_dw.weight", NULL, NULL,
       /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/448,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[8].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t9_stages_0_blocks_0_conv_mid_0,
-      /*output=*/t10_stages_0_blocks_0_conv_mid_1_conv_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1280] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/128, /*kernel=*/3, packed));
+    ops[8] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t9_stages_0_blocks_0_conv_mid_0, .b = packed, .y = t10_stages_0_blocks_0_conv_mid_1_conv_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/128, /*in_stride=*/448,
+                 /*out_stride=*/128, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/448,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[8].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t9_stages_0_blocks_0_conv_mid_0,
+        /*output=*/t10_stages_0_blocks_0_conv_mid_1_conv_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.1.conv_dw", "setup", s);
+  }
 
   /* stages.0.blocks.0.conv_mid.1.conv_pw: conv 1x1 128->128 s1, stages.0.blocks.0.conv_mid.1.bn folded, relu; [2,56,56,128] -> [2,56,56,128] (channels 192.. of stages.0.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_mid.1.conv_pw.weight", NULL, "stages.0.blocks.0.conv_mid.1.bn",
@@ -629,19 +681,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.0.blocks.0.conv_mid.2.conv_dw: conv 3x3 128->128 s1 g128; [2,56,56,128] -> [2,56,56,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_mid.2.conv_dw.weight", NULL, NULL,
       /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/448,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[10].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t11_stages_0_blocks_0_conv_mid_1,
-      /*output=*/t12_stages_0_blocks_0_conv_mid_2_conv_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1280] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/128, /*kernel=*/3, packed));
+    ops[10] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t11_stages_0_blocks_0_conv_mid_1, .b = packed, .y = t12_stages_0_blocks_0_conv_mid_2_conv_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/56, /*width=*/56, /*channels=*/128, /*in_stride=*/448,
+                 /*out_stride=*/128, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/448,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[10].xnn, /*batch_size=*/2, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t11_stages_0_blocks_0_conv_mid_1,
+        /*output=*/t12_stages_0_blocks_0_conv_mid_2_conv_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.0.blocks.0.conv_mid.2.conv_dw", "setup", s);
+  }
 
   /* stages.0.blocks.0.conv_mid.2.conv_pw: conv 1x1 128->128 s1, stages.0.blocks.0.conv_mid.2.bn folded, relu; [2,56,56,128] -> [2,56,56,128] (channels 320.. of stages.0.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.0.blocks.0.conv_mid.2.conv_pw.weight", NULL, "stages.0.blocks.0.conv_mid.2.bn",
@@ -788,19 +853,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.1.blocks.0.conv_mid.0.conv_dw: conv 3x3 160->160 s1 g160; [2,28,28,160] -> [2,28,28,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_mid.0.conv_dw.weight", NULL, NULL,
       /*out_channels=*/160, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/160,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/160,
-      /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[18].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t20_stages_1_blocks_0_conv_reduction,
-      /*output=*/t21_stages_1_blocks_0_conv_mid_0_conv_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1600] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/160, /*kernel=*/3, packed));
+    ops[18] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t20_stages_1_blocks_0_conv_reduction, .b = packed, .y = t21_stages_1_blocks_0_conv_mid_0_conv_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/160, /*in_stride=*/160,
+                 /*out_stride=*/160, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/160,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/160,
+        /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[18].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t20_stages_1_blocks_0_conv_reduction,
+        /*output=*/t21_stages_1_blocks_0_conv_mid_0_conv_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.0.conv_dw", "setup", s);
+  }
 
   /* stages.1.blocks.0.conv_mid.0.conv_pw: conv 1x1 160->160 s1, stages.1.blocks.0.conv_mid.0.bn folded, relu; [2,28,28,160] -> [2,28,28,160] (channels 256.. of stages.1.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_mid.0.conv_pw.weight", NULL, "stages.1.blocks.0.conv_mid.0.bn",
@@ -836,19 +914,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.1.blocks.0.conv_mid.1.conv_dw: conv 3x3 160->160 s1 g160; [2,28,28,160] -> [2,28,28,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_mid.1.conv_dw.weight", NULL, NULL,
       /*out_channels=*/160, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/160,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/736,
-      /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[20].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t22_stages_1_blocks_0_conv_mid_0,
-      /*output=*/t23_stages_1_blocks_0_conv_mid_1_conv_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1600] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/160, /*kernel=*/3, packed));
+    ops[20] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t22_stages_1_blocks_0_conv_mid_0, .b = packed, .y = t23_stages_1_blocks_0_conv_mid_1_conv_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/160, /*in_stride=*/736,
+                 /*out_stride=*/160, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/160,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/736,
+        /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[20].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t22_stages_1_blocks_0_conv_mid_0,
+        /*output=*/t23_stages_1_blocks_0_conv_mid_1_conv_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.1.conv_dw", "setup", s);
+  }
 
   /* stages.1.blocks.0.conv_mid.1.conv_pw: conv 1x1 160->160 s1, stages.1.blocks.0.conv_mid.1.bn folded, relu; [2,28,28,160] -> [2,28,28,160] (channels 416.. of stages.1.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_mid.1.conv_pw.weight", NULL, "stages.1.blocks.0.conv_mid.1.bn",
@@ -884,19 +975,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.1.blocks.0.conv_mid.2.conv_dw: conv 3x3 160->160 s1 g160; [2,28,28,160] -> [2,28,28,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_mid.2.conv_dw.weight", NULL, NULL,
       /*out_channels=*/160, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/160,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/736,
-      /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[22].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t24_stages_1_blocks_0_conv_mid_1,
-      /*output=*/t25_stages_1_blocks_0_conv_mid_2_conv_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1600] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/160, /*kernel=*/3, packed));
+    ops[22] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t24_stages_1_blocks_0_conv_mid_1, .b = packed, .y = t25_stages_1_blocks_0_conv_mid_2_conv_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/28, /*width=*/28, /*channels=*/160, /*in_stride=*/736,
+                 /*out_stride=*/160, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/160,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/736,
+        /*output_channel_stride=*/160, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[22].xnn, /*batch_size=*/2, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t24_stages_1_blocks_0_conv_mid_1,
+        /*output=*/t25_stages_1_blocks_0_conv_mid_2_conv_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.1.blocks.0.conv_mid.2.conv_dw", "setup", s);
+  }
 
   /* stages.1.blocks.0.conv_mid.2.conv_pw: conv 1x1 160->160 s1, stages.1.blocks.0.conv_mid.2.bn folded, relu; [2,28,28,160] -> [2,28,28,160] (channels 576.. of stages.1.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.1.blocks.0.conv_mid.2.conv_pw.weight", NULL, "stages.1.blocks.0.conv_mid.2.bn",
@@ -1043,19 +1147,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.2.blocks.0.conv_mid.0.conv_dw: conv 3x3 192->192 s1 g192; [2,14,14,192] -> [2,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_mid.0.conv_dw.weight", NULL, NULL,
       /*out_channels=*/192, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[30].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t33_stages_2_blocks_0_conv_reduction,
-      /*output=*/t34_stages_2_blocks_0_conv_mid_0_conv_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1920] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
+    ops[30] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t33_stages_2_blocks_0_conv_reduction, .b = packed, .y = t34_stages_2_blocks_0_conv_mid_0_conv_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*channels=*/192, /*in_stride=*/192,
+                 /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[30].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t33_stages_2_blocks_0_conv_reduction,
+        /*output=*/t34_stages_2_blocks_0_conv_mid_0_conv_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.0.conv_dw", "setup", s);
+  }
 
   /* stages.2.blocks.0.conv_mid.0.conv_pw: conv 1x1 192->192 s1, stages.2.blocks.0.conv_mid.0.bn folded, relu; [2,14,14,192] -> [2,14,14,192] (channels 512.. of stages.2.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_mid.0.conv_pw.weight", NULL, "stages.2.blocks.0.conv_mid.0.bn",
@@ -1091,19 +1208,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.2.blocks.0.conv_mid.1.conv_dw: conv 3x3 192->192 s1 g192; [2,14,14,192] -> [2,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_mid.1.conv_dw.weight", NULL, NULL,
       /*out_channels=*/192, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1088,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[32].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t35_stages_2_blocks_0_conv_mid_0,
-      /*output=*/t36_stages_2_blocks_0_conv_mid_1_conv_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1920] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
+    ops[32] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t35_stages_2_blocks_0_conv_mid_0, .b = packed, .y = t36_stages_2_blocks_0_conv_mid_1_conv_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*channels=*/192, /*in_stride=*/1088,
+                 /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1088,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[32].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t35_stages_2_blocks_0_conv_mid_0,
+        /*output=*/t36_stages_2_blocks_0_conv_mid_1_conv_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.1.conv_dw", "setup", s);
+  }
 
   /* stages.2.blocks.0.conv_mid.1.conv_pw: conv 1x1 192->192 s1, stages.2.blocks.0.conv_mid.1.bn folded, relu; [2,14,14,192] -> [2,14,14,192] (channels 704.. of stages.2.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_mid.1.conv_pw.weight", NULL, "stages.2.blocks.0.conv_mid.1.bn",
@@ -1139,19 +1269,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.2.blocks.0.conv_mid.2.conv_dw: conv 3x3 192->192 s1 g192; [2,14,14,192] -> [2,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_mid.2.conv_dw.weight", NULL, NULL,
       /*out_channels=*/192, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1088,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[34].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t37_stages_2_blocks_0_conv_mid_1,
-      /*output=*/t38_stages_2_blocks_0_conv_mid_2_conv_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1920] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
+    ops[34] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t37_stages_2_blocks_0_conv_mid_1, .b = packed, .y = t38_stages_2_blocks_0_conv_mid_2_conv_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/14, /*width=*/14, /*channels=*/192, /*in_stride=*/1088,
+                 /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1088,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[34].xnn, /*batch_size=*/2, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t37_stages_2_blocks_0_conv_mid_1,
+        /*output=*/t38_stages_2_blocks_0_conv_mid_2_conv_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.2.blocks.0.conv_mid.2.conv_dw", "setup", s);
+  }
 
   /* stages.2.blocks.0.conv_mid.2.conv_pw: conv 1x1 192->192 s1, stages.2.blocks.0.conv_mid.2.bn folded, relu; [2,14,14,192] -> [2,14,14,192] (channels 896.. of stages.2.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.2.blocks.0.conv_mid.2.conv_pw.weight", NULL, "stages.2.blocks.0.conv_mid.2.bn",
@@ -1298,19 +1441,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.3.blocks.0.conv_mid.0.conv_dw: conv 3x3 224->224 s1 g224; [2,7,7,224] -> [2,7,7,224] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_mid.0.conv_dw.weight", NULL, NULL,
       /*out_channels=*/224, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/224,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/224,
-      /*output_channel_stride=*/224, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[42].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t46_stages_3_blocks_0_conv_reduction,
-      /*output=*/t47_stages_3_blocks_0_conv_mid_0_conv_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[2240] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/224, /*kernel=*/3, packed));
+    ops[42] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t46_stages_3_blocks_0_conv_reduction, .b = packed, .y = t47_stages_3_blocks_0_conv_mid_0_conv_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*channels=*/224, /*in_stride=*/224,
+                 /*out_stride=*/224, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/224,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/224,
+        /*output_channel_stride=*/224, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[42].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t46_stages_3_blocks_0_conv_reduction,
+        /*output=*/t47_stages_3_blocks_0_conv_mid_0_conv_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.0.conv_dw", "setup", s);
+  }
 
   /* stages.3.blocks.0.conv_mid.0.conv_pw: conv 1x1 224->224 s1, stages.3.blocks.0.conv_mid.0.bn folded, relu; [2,7,7,224] -> [2,7,7,224] (channels 768.. of stages.3.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_mid.0.conv_pw.weight", NULL, "stages.3.blocks.0.conv_mid.0.bn",
@@ -1346,19 +1502,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.3.blocks.0.conv_mid.1.conv_dw: conv 3x3 224->224 s1 g224; [2,7,7,224] -> [2,7,7,224] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_mid.1.conv_dw.weight", NULL, NULL,
       /*out_channels=*/224, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/224,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1440,
-      /*output_channel_stride=*/224, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[44].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t48_stages_3_blocks_0_conv_mid_0,
-      /*output=*/t49_stages_3_blocks_0_conv_mid_1_conv_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[2240] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/224, /*kernel=*/3, packed));
+    ops[44] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t48_stages_3_blocks_0_conv_mid_0, .b = packed, .y = t49_stages_3_blocks_0_conv_mid_1_conv_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*channels=*/224, /*in_stride=*/1440,
+                 /*out_stride=*/224, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/224,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1440,
+        /*output_channel_stride=*/224, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[44].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t48_stages_3_blocks_0_conv_mid_0,
+        /*output=*/t49_stages_3_blocks_0_conv_mid_1_conv_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.1.conv_dw", "setup", s);
+  }
 
   /* stages.3.blocks.0.conv_mid.1.conv_pw: conv 1x1 224->224 s1, stages.3.blocks.0.conv_mid.1.bn folded, relu; [2,7,7,224] -> [2,7,7,224] (channels 992.. of stages.3.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_mid.1.conv_pw.weight", NULL, "stages.3.blocks.0.conv_mid.1.bn",
@@ -1394,19 +1563,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* stages.3.blocks.0.conv_mid.2.conv_dw: conv 3x3 224->224 s1 g224; [2,7,7,224] -> [2,7,7,224] */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_mid.2.conv_dw.weight", NULL, NULL,
       /*out_channels=*/224, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/224,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1440,
-      /*output_channel_stride=*/224, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[46].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t50_stages_3_blocks_0_conv_mid_1,
-      /*output=*/t51_stages_3_blocks_0_conv_mid_2_conv_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[2240] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/224, /*kernel=*/3, packed));
+    ops[46] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t50_stages_3_blocks_0_conv_mid_1, .b = packed, .y = t51_stages_3_blocks_0_conv_mid_2_conv_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/7, /*width=*/7, /*channels=*/224, /*in_stride=*/1440,
+                 /*out_stride=*/224, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/224,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1440,
+        /*output_channel_stride=*/224, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[46].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[46].xnn, /*batch_size=*/2, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t50_stages_3_blocks_0_conv_mid_1,
+        /*output=*/t51_stages_3_blocks_0_conv_mid_2_conv_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("stages.3.blocks.0.conv_mid.2.conv_dw", "setup", s);
+  }
 
   /* stages.3.blocks.0.conv_mid.2.conv_pw: conv 1x1 224->224 s1, stages.3.blocks.0.conv_mid.2.bn folded, relu; [2,7,7,224] -> [2,7,7,224] (channels 1216.. of stages.3.blocks.0.conv_mid) */
   TIMMC_TRY(timmc_load_conv(w, st, "stages.3.blocks.0.conv_mid.2.conv_pw.weight", NULL, "stages.3.blocks.0.conv_mid.2.bn",

@@ -585,18 +585,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.0.0.conv_dw: conv 3x3 32->32 s1 g32, blocks.0.0.bn1 folded, relu6; [1,112,112,32] -> [1,112,112,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.0.conv_dw.weight", NULL, "blocks.0.0.bn1",
       /*out_channels=*/32, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/32,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/32,
-      /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[1].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[1].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112, /*input=*/t2_bn1,
-      /*output=*/t3_blocks_0_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[320] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/32, /*kernel=*/3, packed));
+    ops[1] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t2_bn1, .b = packed, .y = t3_blocks_0_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*channels=*/32, /*in_stride=*/32,
+                 /*out_stride=*/32, /*stride=*/1, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/32,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/32,
+        /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[1].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[1].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112, /*input=*/t2_bn1,
+        /*output=*/t3_blocks_0_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_dw", "setup", s);
+  }
 
   /* blocks.0.0.conv_pw: conv 1x1 32->16 s1, blocks.0.0.bn2 folded; [1,112,112,32] -> [1,112,112,16] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.0.conv_pw.weight", NULL, "blocks.0.0.bn2",
@@ -661,18 +674,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.0.conv_dw: conv 3x3 96->96 s2 g96, blocks.1.0.bn2 folded, relu6; [1,112,112,96] -> [1,56,56,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_dw.weight", NULL, "blocks.1.0.bn2",
       /*out_channels=*/96, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/96,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/96,
-      /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[4].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[4].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
-      /*input=*/t5_blocks_1_0_bn1, /*output=*/t6_blocks_1_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/0)) {
+    static float packed[960] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/96, /*kernel=*/3, packed));
+    ops[4] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t5_blocks_1_0_bn1, .b = packed, .y = t6_blocks_1_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*channels=*/96, /*in_stride=*/96,
+                 /*out_stride=*/96, /*stride=*/2, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/96,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/96,
+        /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[4].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[4].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
+        /*input=*/t5_blocks_1_0_bn1, /*output=*/t6_blocks_1_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_dw", "setup", s);
+  }
 
   /* blocks.1.0.conv_pwl: conv 1x1 96->24 s1, blocks.1.0.bn3 folded; [1,56,56,96] -> [1,56,56,24] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_pwl.weight", NULL, "blocks.1.0.bn3",
@@ -737,18 +763,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.1.conv_dw: conv 3x3 144->144 s1 g144, blocks.1.1.bn2 folded, relu6; [1,56,56,144] -> [1,56,56,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv_dw.weight", NULL, "blocks.1.1.bn2",
       /*out_channels=*/144, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/144,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/144,
-      /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[7].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[7].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t8_blocks_1_1_bn1, /*output=*/t9_blocks_1_1_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1440] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/144, /*kernel=*/3, packed));
+    ops[7] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t8_blocks_1_1_bn1, .b = packed, .y = t9_blocks_1_1_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*channels=*/144, /*in_stride=*/144,
+                 /*out_stride=*/144, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/144,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/144,
+        /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[7].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[7].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t8_blocks_1_1_bn1, /*output=*/t9_blocks_1_1_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_dw", "setup", s);
+  }
 
   /* blocks.1.1.conv_pwl: conv 1x1 144->24 s1, blocks.1.1.bn3 folded; [1,56,56,144] -> [1,56,56,24] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv_pwl.weight", NULL, "blocks.1.1.bn3",
@@ -829,18 +868,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.0.conv_dw: conv 3x3 144->144 s2 g144, blocks.2.0.bn2 folded, relu6; [1,56,56,144] -> [1,28,28,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_dw.weight", NULL, "blocks.2.0.bn2",
       /*out_channels=*/144, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/144,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/144,
-      /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[11].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[11].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t12_blocks_2_0_bn1, /*output=*/t13_blocks_2_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1440] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/144, /*kernel=*/3, packed));
+    ops[11] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t12_blocks_2_0_bn1, .b = packed, .y = t13_blocks_2_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*channels=*/144, /*in_stride=*/144,
+                 /*out_stride=*/144, /*stride=*/2, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/144,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/144,
+        /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[11].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[11].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t12_blocks_2_0_bn1, /*output=*/t13_blocks_2_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "setup", s);
+  }
 
   /* blocks.2.0.conv_pwl: conv 1x1 144->32 s1, blocks.2.0.bn3 folded; [1,28,28,144] -> [1,28,28,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_pwl.weight", NULL, "blocks.2.0.bn3",
@@ -905,18 +957,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.1.conv_dw: conv 3x3 192->192 s1 g192, blocks.2.1.bn2 folded, relu6; [1,28,28,192] -> [1,28,28,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.conv_dw.weight", NULL, "blocks.2.1.bn2",
       /*out_channels=*/192, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[14].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[14].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t15_blocks_2_1_bn1, /*output=*/t16_blocks_2_1_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1920] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
+    ops[14] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t15_blocks_2_1_bn1, .b = packed, .y = t16_blocks_2_1_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*channels=*/192, /*in_stride=*/192,
+                 /*out_stride=*/192, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[14].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[14].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t15_blocks_2_1_bn1, /*output=*/t16_blocks_2_1_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "setup", s);
+  }
 
   /* blocks.2.1.conv_pwl: conv 1x1 192->32 s1, blocks.2.1.bn3 folded; [1,28,28,192] -> [1,28,28,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.conv_pwl.weight", NULL, "blocks.2.1.bn3",
@@ -997,18 +1062,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.2.conv_dw: conv 3x3 192->192 s1 g192, blocks.2.2.bn2 folded, relu6; [1,28,28,192] -> [1,28,28,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.2.conv_dw.weight", NULL, "blocks.2.2.bn2",
       /*out_channels=*/192, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[18].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[18].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t19_blocks_2_2_bn1, /*output=*/t20_blocks_2_2_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1920] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
+    ops[18] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t19_blocks_2_2_bn1, .b = packed, .y = t20_blocks_2_2_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*channels=*/192, /*in_stride=*/192,
+                 /*out_stride=*/192, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[18].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[18].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t19_blocks_2_2_bn1, /*output=*/t20_blocks_2_2_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_dw", "setup", s);
+  }
 
   /* blocks.2.2.conv_pwl: conv 1x1 192->32 s1, blocks.2.2.bn3 folded; [1,28,28,192] -> [1,28,28,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.2.conv_pwl.weight", NULL, "blocks.2.2.bn3",
@@ -1089,18 +1167,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.0.conv_dw: conv 3x3 192->192 s2 g192, blocks.3.0.bn2 folded, relu6; [1,28,28,192] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_dw.weight", NULL, "blocks.3.0.bn2",
       /*out_channels=*/192, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[22].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[22].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t23_blocks_3_0_bn1, /*output=*/t24_blocks_3_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1920] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
+    ops[22] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t23_blocks_3_0_bn1, .b = packed, .y = t24_blocks_3_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/192, /*in_stride=*/192,
+                 /*out_stride=*/192, /*stride=*/2, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[22].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[22].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t23_blocks_3_0_bn1, /*output=*/t24_blocks_3_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_dw", "setup", s);
+  }
 
   /* blocks.3.0.conv_pwl: conv 1x1 192->64 s1, blocks.3.0.bn3 folded; [1,14,14,192] -> [1,14,14,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_pwl.weight", NULL, "blocks.3.0.bn3",
@@ -1165,18 +1256,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.1.conv_dw: conv 3x3 384->384 s1 g384, blocks.3.1.bn2 folded, relu6; [1,14,14,384] -> [1,14,14,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.conv_dw.weight", NULL, "blocks.3.1.bn2",
       /*out_channels=*/384, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/384,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/384,
-      /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[25].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[25].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t26_blocks_3_1_bn1, /*output=*/t27_blocks_3_1_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[3840] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/384, /*kernel=*/3, packed));
+    ops[25] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t26_blocks_3_1_bn1, .b = packed, .y = t27_blocks_3_1_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/384, /*in_stride=*/384,
+                 /*out_stride=*/384, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/384,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/384,
+        /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[25].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[25].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t26_blocks_3_1_bn1, /*output=*/t27_blocks_3_1_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_dw", "setup", s);
+  }
 
   /* blocks.3.1.conv_pwl: conv 1x1 384->64 s1, blocks.3.1.bn3 folded; [1,14,14,384] -> [1,14,14,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.conv_pwl.weight", NULL, "blocks.3.1.bn3",
@@ -1257,18 +1361,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.2.conv_dw: conv 3x3 384->384 s1 g384, blocks.3.2.bn2 folded, relu6; [1,14,14,384] -> [1,14,14,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_dw.weight", NULL, "blocks.3.2.bn2",
       /*out_channels=*/384, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/384,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/384,
-      /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[29].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[29].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t30_blocks_3_2_bn1, /*output=*/t31_blocks_3_2_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[3840] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/384, /*kernel=*/3, packed));
+    ops[29] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t30_blocks_3_2_bn1, .b = packed, .y = t31_blocks_3_2_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/384, /*in_stride=*/384,
+                 /*out_stride=*/384, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/384,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/384,
+        /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[29].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[29].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t30_blocks_3_2_bn1, /*output=*/t31_blocks_3_2_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_dw", "setup", s);
+  }
 
   /* blocks.3.2.conv_pwl: conv 1x1 384->64 s1, blocks.3.2.bn3 folded; [1,14,14,384] -> [1,14,14,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_pwl.weight", NULL, "blocks.3.2.bn3",
@@ -1349,18 +1466,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.3.conv_dw: conv 3x3 384->384 s1 g384, blocks.3.3.bn2 folded, relu6; [1,14,14,384] -> [1,14,14,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.3.conv_dw.weight", NULL, "blocks.3.3.bn2",
       /*out_channels=*/384, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/384,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/384,
-      /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[33].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[33].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t34_blocks_3_3_bn1, /*output=*/t35_blocks_3_3_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[3840] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/384, /*kernel=*/3, packed));
+    ops[33] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t34_blocks_3_3_bn1, .b = packed, .y = t35_blocks_3_3_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/384, /*in_stride=*/384,
+                 /*out_stride=*/384, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/384,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/384,
+        /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[33].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[33].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t34_blocks_3_3_bn1, /*output=*/t35_blocks_3_3_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_dw", "setup", s);
+  }
 
   /* blocks.3.3.conv_pwl: conv 1x1 384->64 s1, blocks.3.3.bn3 folded; [1,14,14,384] -> [1,14,14,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.3.conv_pwl.weight", NULL, "blocks.3.3.bn3",
@@ -1441,18 +1571,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.0.conv_dw: conv 3x3 384->384 s1 g384, blocks.4.0.bn2 folded, relu6; [1,14,14,384] -> [1,14,14,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_dw.weight", NULL, "blocks.4.0.bn2",
       /*out_channels=*/384, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/384,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/384,
-      /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[37].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[37].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t38_blocks_4_0_bn1, /*output=*/t39_blocks_4_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[3840] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/384, /*kernel=*/3, packed));
+    ops[37] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t38_blocks_4_0_bn1, .b = packed, .y = t39_blocks_4_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/384, /*in_stride=*/384,
+                 /*out_stride=*/384, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/384,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/384,
+        /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[37].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[37].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t38_blocks_4_0_bn1, /*output=*/t39_blocks_4_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_dw", "setup", s);
+  }
 
   /* blocks.4.0.conv_pwl: conv 1x1 384->96 s1, blocks.4.0.bn3 folded; [1,14,14,384] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_pwl.weight", NULL, "blocks.4.0.bn3",
@@ -1517,18 +1660,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.1.conv_dw: conv 3x3 576->576 s1 g576, blocks.4.1.bn2 folded, relu6; [1,14,14,576] -> [1,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.1.conv_dw.weight", NULL, "blocks.4.1.bn2",
       /*out_channels=*/576, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/576,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[40].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[40].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t41_blocks_4_1_bn1, /*output=*/t42_blocks_4_1_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[5760] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/576, /*kernel=*/3, packed));
+    ops[40] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t41_blocks_4_1_bn1, .b = packed, .y = t42_blocks_4_1_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/576, /*in_stride=*/576,
+                 /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/576,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[40].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[40].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t41_blocks_4_1_bn1, /*output=*/t42_blocks_4_1_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_dw", "setup", s);
+  }
 
   /* blocks.4.1.conv_pwl: conv 1x1 576->96 s1, blocks.4.1.bn3 folded; [1,14,14,576] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.1.conv_pwl.weight", NULL, "blocks.4.1.bn3",
@@ -1609,18 +1765,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.2.conv_dw: conv 3x3 576->576 s1 g576, blocks.4.2.bn2 folded, relu6; [1,14,14,576] -> [1,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.2.conv_dw.weight", NULL, "blocks.4.2.bn2",
       /*out_channels=*/576, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/576,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[44].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[44].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t45_blocks_4_2_bn1, /*output=*/t46_blocks_4_2_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[5760] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/576, /*kernel=*/3, packed));
+    ops[44] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t45_blocks_4_2_bn1, .b = packed, .y = t46_blocks_4_2_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/576, /*in_stride=*/576,
+                 /*out_stride=*/576, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/576,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[44].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[44].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t45_blocks_4_2_bn1, /*output=*/t46_blocks_4_2_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_dw", "setup", s);
+  }
 
   /* blocks.4.2.conv_pwl: conv 1x1 576->96 s1, blocks.4.2.bn3 folded; [1,14,14,576] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.2.conv_pwl.weight", NULL, "blocks.4.2.bn3",
@@ -1701,18 +1870,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.0.conv_dw: conv 3x3 576->576 s2 g576, blocks.5.0.bn2 folded, relu6; [1,14,14,576] -> [1,7,7,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_dw.weight", NULL, "blocks.5.0.bn2",
       /*out_channels=*/576, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/576,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[48].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[48].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t49_blocks_5_0_bn1, /*output=*/t50_blocks_5_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[5760] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/576, /*kernel=*/3, packed));
+    ops[48] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t49_blocks_5_0_bn1, .b = packed, .y = t50_blocks_5_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*channels=*/576, /*in_stride=*/576,
+                 /*out_stride=*/576, /*stride=*/2, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/576,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[48].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[48].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t49_blocks_5_0_bn1, /*output=*/t50_blocks_5_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_dw", "setup", s);
+  }
 
   /* blocks.5.0.conv_pwl: conv 1x1 576->160 s1, blocks.5.0.bn3 folded; [1,7,7,576] -> [1,7,7,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_pwl.weight", NULL, "blocks.5.0.bn3",
@@ -1777,18 +1959,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.1.conv_dw: conv 3x3 960->960 s1 g960, blocks.5.1.bn2 folded, relu6; [1,7,7,960] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.1.conv_dw.weight", NULL, "blocks.5.1.bn2",
       /*out_channels=*/960, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/960,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/960,
-      /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[51].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[51].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t52_blocks_5_1_bn1, /*output=*/t53_blocks_5_1_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[9600] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/960, /*kernel=*/3, packed));
+    ops[51] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t52_blocks_5_1_bn1, .b = packed, .y = t53_blocks_5_1_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*channels=*/960, /*in_stride=*/960,
+                 /*out_stride=*/960, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/960,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/960,
+        /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[51].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[51].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t52_blocks_5_1_bn1, /*output=*/t53_blocks_5_1_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_dw", "setup", s);
+  }
 
   /* blocks.5.1.conv_pwl: conv 1x1 960->160 s1, blocks.5.1.bn3 folded; [1,7,7,960] -> [1,7,7,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.1.conv_pwl.weight", NULL, "blocks.5.1.bn3",
@@ -1869,18 +2064,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.2.conv_dw: conv 3x3 960->960 s1 g960, blocks.5.2.bn2 folded, relu6; [1,7,7,960] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.2.conv_dw.weight", NULL, "blocks.5.2.bn2",
       /*out_channels=*/960, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/960,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/960,
-      /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[55].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[55].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t56_blocks_5_2_bn1, /*output=*/t57_blocks_5_2_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[9600] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/960, /*kernel=*/3, packed));
+    ops[55] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t56_blocks_5_2_bn1, .b = packed, .y = t57_blocks_5_2_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*channels=*/960, /*in_stride=*/960,
+                 /*out_stride=*/960, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/960,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/960,
+        /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[55].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[55].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t56_blocks_5_2_bn1, /*output=*/t57_blocks_5_2_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_dw", "setup", s);
+  }
 
   /* blocks.5.2.conv_pwl: conv 1x1 960->160 s1, blocks.5.2.bn3 folded; [1,7,7,960] -> [1,7,7,160] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.2.conv_pwl.weight", NULL, "blocks.5.2.bn3",
@@ -1961,18 +2169,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.6.0.conv_dw: conv 3x3 960->960 s1 g960, blocks.6.0.bn2 folded, relu6; [1,7,7,960] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.0.conv_dw.weight", NULL, "blocks.6.0.bn2",
       /*out_channels=*/960, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/960,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/960,
-      /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[59].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[59].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t60_blocks_6_0_bn1, /*output=*/t61_blocks_6_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[9600] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/960, /*kernel=*/3, packed));
+    ops[59] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t60_blocks_6_0_bn1, .b = packed, .y = t61_blocks_6_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*channels=*/960, /*in_stride=*/960,
+                 /*out_stride=*/960, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/960,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/960,
+        /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[59].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[59].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t60_blocks_6_0_bn1, /*output=*/t61_blocks_6_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_dw", "setup", s);
+  }
 
   /* blocks.6.0.conv_pwl: conv 1x1 960->320 s1, blocks.6.0.bn3 folded; [1,7,7,960] -> [1,7,7,320] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.0.conv_pwl.weight", NULL, "blocks.6.0.bn3",

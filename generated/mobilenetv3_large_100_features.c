@@ -731,18 +731,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.0.0.conv_dw: conv 3x3 16->16 s1 g16, blocks.0.0.bn1 folded, relu; [1,112,112,16] -> [1,112,112,16] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.0.conv_dw.weight", NULL, "blocks.0.0.bn1",
       /*out_channels=*/16, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/16,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/16,
-      /*output_channel_stride=*/16, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[2].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112, /*input=*/t3_bn1,
-      /*output=*/t4_blocks_0_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[160] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/16, /*kernel=*/3, packed));
+    ops[2] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t3_bn1, .b = packed, .y = t4_blocks_0_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*channels=*/16, /*in_stride=*/16,
+                 /*out_stride=*/16, /*stride=*/1, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/16,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/16,
+        /*output_channel_stride=*/16, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[2].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[2].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112, /*input=*/t3_bn1,
+        /*output=*/t4_blocks_0_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_dw", "setup", s);
+  }
 
   /* blocks.0.0.conv_pw: conv 1x1 16->16 s1, blocks.0.0.bn2 folded; [1,112,112,16] -> [1,112,112,16] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.0.conv_pw.weight", NULL, "blocks.0.0.bn2",
@@ -823,18 +836,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.0.conv_dw: conv 3x3 64->64 s2 g64, blocks.1.0.bn2 folded, relu; [1,112,112,64] -> [1,56,56,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_dw.weight", NULL, "blocks.1.0.bn2",
       /*out_channels=*/64, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/64,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[6].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
-      /*input=*/t7_blocks_1_0_bn1, /*output=*/t8_blocks_1_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/0)) {
+    static float packed[640] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/64, /*kernel=*/3, packed));
+    ops[6] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t7_blocks_1_0_bn1, .b = packed, .y = t8_blocks_1_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*channels=*/64, /*in_stride=*/64,
+                 /*out_stride=*/64, /*stride=*/2, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/64,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[6].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[6].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
+        /*input=*/t7_blocks_1_0_bn1, /*output=*/t8_blocks_1_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_dw", "setup", s);
+  }
 
   /* blocks.1.0.conv_pwl: conv 1x1 64->24 s1, blocks.1.0.bn3 folded; [1,56,56,64] -> [1,56,56,24] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_pwl.weight", NULL, "blocks.1.0.bn3",
@@ -899,18 +925,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.1.conv_dw: conv 3x3 72->72 s1 g72, blocks.1.1.bn2 folded, relu; [1,56,56,72] -> [1,56,56,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv_dw.weight", NULL, "blocks.1.1.bn2",
       /*out_channels=*/72, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/72,
-      /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[9].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t10_blocks_1_1_bn1, /*output=*/t11_blocks_1_1_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[800] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/72, /*kernel=*/3, packed));
+    ops[9] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t10_blocks_1_1_bn1, .b = packed, .y = t11_blocks_1_1_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*channels=*/72, /*in_stride=*/72,
+                 /*out_stride=*/72, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/72,
+        /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[9].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t10_blocks_1_1_bn1, /*output=*/t11_blocks_1_1_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_dw", "setup", s);
+  }
 
   /* blocks.1.1.conv_pwl: conv 1x1 72->24 s1, blocks.1.1.bn3 folded; [1,56,56,72] -> [1,56,56,24] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv_pwl.weight", NULL, "blocks.1.1.bn3",
@@ -991,18 +1030,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.0.conv_dw: conv 5x5 72->72 s2 g72, blocks.2.0.bn2 folded, relu; [1,56,56,72] -> [1,28,28,72] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_dw.weight", NULL, "blocks.2.0.bn2",
       /*out_channels=*/72, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/72,
-      /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[13].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t14_blocks_2_0_bn1, /*output=*/t15_blocks_2_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[2080] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/72, /*kernel=*/5, packed));
+    ops[13] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t14_blocks_2_0_bn1, .b = packed, .y = t15_blocks_2_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*channels=*/72, /*in_stride=*/72,
+                 /*out_stride=*/72, /*stride=*/2, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/72,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/72,
+        /*output_channel_stride=*/72, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[13].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t14_blocks_2_0_bn1, /*output=*/t15_blocks_2_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "setup", s);
+  }
 
   /* blocks.2.0.se: global avg pool; [1,28,28,72] -> [1,1,1,72] */
   if (timmc_elementwise_own()) {
@@ -1116,18 +1168,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.1.conv_dw: conv 5x5 120->120 s1 g120, blocks.2.1.bn2 folded, relu; [1,28,28,120] -> [1,28,28,120] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.conv_dw.weight", NULL, "blocks.2.1.bn2",
       /*out_channels=*/120, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/120,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/120,
-      /*output_channel_stride=*/120, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[20].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t21_blocks_2_1_bn1, /*output=*/t22_blocks_2_1_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[3328] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/120, /*kernel=*/5, packed));
+    ops[20] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t21_blocks_2_1_bn1, .b = packed, .y = t22_blocks_2_1_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*channels=*/120, /*in_stride=*/120,
+                 /*out_stride=*/120, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/120,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/120,
+        /*output_channel_stride=*/120, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[20].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t21_blocks_2_1_bn1, /*output=*/t22_blocks_2_1_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "setup", s);
+  }
 
   /* blocks.2.1.se: global avg pool; [1,28,28,120] -> [1,1,1,120] */
   if (timmc_elementwise_own()) {
@@ -1257,18 +1322,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.2.conv_dw: conv 5x5 120->120 s1 g120, blocks.2.2.bn2 folded, relu; [1,28,28,120] -> [1,28,28,120] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.2.conv_dw.weight", NULL, "blocks.2.2.bn2",
       /*out_channels=*/120, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/120,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/120,
-      /*output_channel_stride=*/120, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[28].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t29_blocks_2_2_bn1, /*output=*/t30_blocks_2_2_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[3328] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/120, /*kernel=*/5, packed));
+    ops[28] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t29_blocks_2_2_bn1, .b = packed, .y = t30_blocks_2_2_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*channels=*/120, /*in_stride=*/120,
+                 /*out_stride=*/120, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/120,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/120,
+        /*output_channel_stride=*/120, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[28].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t29_blocks_2_2_bn1, /*output=*/t30_blocks_2_2_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.conv_dw", "setup", s);
+  }
 
   /* blocks.2.2.se: global avg pool; [1,28,28,120] -> [1,1,1,120] */
   if (timmc_elementwise_own()) {
@@ -1407,18 +1485,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.0.conv_dw: conv 3x3 240->240 s2 g240, blocks.3.0.bn2 folded; [1,28,28,240] -> [1,14,14,240] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_dw.weight", NULL, "blocks.3.0.bn2",
       /*out_channels=*/240, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/240,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/240,
-      /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[37].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t38_blocks_3_0_bn1, /*output=*/t39_blocks_3_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[2400] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/240, /*kernel=*/3, packed));
+    ops[37] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t38_blocks_3_0_bn1, .b = packed, .y = t39_blocks_3_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/240, /*in_stride=*/240,
+                 /*out_stride=*/240, /*stride=*/2, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/240,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/240,
+        /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[37].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t38_blocks_3_0_bn1, /*output=*/t39_blocks_3_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_dw", "setup", s);
+  }
 
   /* blocks.3.0.bn2: hard_swish; [1,14,14,240] -> [1,14,14,240] */
   s = xnn_create_hardswish_nc_f32(
@@ -1501,18 +1592,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.1.conv_dw: conv 3x3 200->200 s1 g200, blocks.3.1.bn2 folded; [1,14,14,200] -> [1,14,14,200] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.conv_dw.weight", NULL, "blocks.3.1.bn2",
       /*out_channels=*/200, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/200,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/200,
-      /*output_channel_stride=*/200, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[42].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t43_blocks_3_1_bn1, /*output=*/t44_blocks_3_1_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[2080] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/200, /*kernel=*/3, packed));
+    ops[42] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t43_blocks_3_1_bn1, .b = packed, .y = t44_blocks_3_1_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/200, /*in_stride=*/200,
+                 /*out_stride=*/200, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/200,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/200,
+        /*output_channel_stride=*/200, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[42].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[42].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t43_blocks_3_1_bn1, /*output=*/t44_blocks_3_1_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_dw", "setup", s);
+  }
 
   /* blocks.3.1.bn2: hard_swish; [1,14,14,200] -> [1,14,14,200] */
   s = xnn_create_hardswish_nc_f32(
@@ -1611,18 +1715,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.2.conv_dw: conv 3x3 184->184 s1 g184, blocks.3.2.bn2 folded; [1,14,14,184] -> [1,14,14,184] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_dw.weight", NULL, "blocks.3.2.bn2",
       /*out_channels=*/184, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/184,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/184,
-      /*output_channel_stride=*/184, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[48].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t49_blocks_3_2_bn1, /*output=*/t50_blocks_3_2_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1920] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/184, /*kernel=*/3, packed));
+    ops[48] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t49_blocks_3_2_bn1, .b = packed, .y = t50_blocks_3_2_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/184, /*in_stride=*/184,
+                 /*out_stride=*/184, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/184,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/184,
+        /*output_channel_stride=*/184, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[48].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[48].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t49_blocks_3_2_bn1, /*output=*/t50_blocks_3_2_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_dw", "setup", s);
+  }
 
   /* blocks.3.2.bn2: hard_swish; [1,14,14,184] -> [1,14,14,184] */
   s = xnn_create_hardswish_nc_f32(
@@ -1721,18 +1838,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.3.conv_dw: conv 3x3 184->184 s1 g184, blocks.3.3.bn2 folded; [1,14,14,184] -> [1,14,14,184] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.3.conv_dw.weight", NULL, "blocks.3.3.bn2",
       /*out_channels=*/184, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/184,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/184,
-      /*output_channel_stride=*/184, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[54].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t55_blocks_3_3_bn1, /*output=*/t56_blocks_3_3_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1920] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/184, /*kernel=*/3, packed));
+    ops[54] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t55_blocks_3_3_bn1, .b = packed, .y = t56_blocks_3_3_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/184, /*in_stride=*/184,
+                 /*out_stride=*/184, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/184,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/184,
+        /*output_channel_stride=*/184, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[54].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t55_blocks_3_3_bn1, /*output=*/t56_blocks_3_3_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.conv_dw", "setup", s);
+  }
 
   /* blocks.3.3.bn2: hard_swish; [1,14,14,184] -> [1,14,14,184] */
   s = xnn_create_hardswish_nc_f32(
@@ -1831,18 +1961,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.0.conv_dw: conv 3x3 480->480 s1 g480, blocks.4.0.bn2 folded; [1,14,14,480] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_dw.weight", NULL, "blocks.4.0.bn2",
       /*out_channels=*/480, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/480,
-      /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[60].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t61_blocks_4_0_bn1, /*output=*/t62_blocks_4_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[4800] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/480, /*kernel=*/3, packed));
+    ops[60] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t61_blocks_4_0_bn1, .b = packed, .y = t62_blocks_4_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/480, /*in_stride=*/480,
+                 /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/480,
+        /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[60].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t61_blocks_4_0_bn1, /*output=*/t62_blocks_4_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_dw", "setup", s);
+  }
 
   /* blocks.4.0.bn2: hard_swish; [1,14,14,480] -> [1,14,14,480] */
   s = xnn_create_hardswish_nc_f32(
@@ -1974,18 +2117,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.1.conv_dw: conv 3x3 672->672 s1 g672, blocks.4.1.bn2 folded; [1,14,14,672] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.1.conv_dw.weight", NULL, "blocks.4.1.bn2",
       /*out_channels=*/672, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/672,
-      /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[69].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[69].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t70_blocks_4_1_bn1, /*output=*/t71_blocks_4_1_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[6720] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/672, /*kernel=*/3, packed));
+    ops[69] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t70_blocks_4_1_bn1, .b = packed, .y = t71_blocks_4_1_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/672, /*in_stride=*/672,
+                 /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/672,
+        /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[69].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[69].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t70_blocks_4_1_bn1, /*output=*/t71_blocks_4_1_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_dw", "setup", s);
+  }
 
   /* blocks.4.1.bn2: hard_swish; [1,14,14,672] -> [1,14,14,672] */
   s = xnn_create_hardswish_nc_f32(
@@ -2133,18 +2289,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.0.conv_dw: conv 5x5 672->672 s2 g672, blocks.5.0.bn2 folded; [1,14,14,672] -> [1,7,7,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_dw.weight", NULL, "blocks.5.0.bn2",
       /*out_channels=*/672, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/672,
-      /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[79].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t80_blocks_5_0_bn1, /*output=*/t81_blocks_5_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[17472] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/672, /*kernel=*/5, packed));
+    ops[79] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t80_blocks_5_0_bn1, .b = packed, .y = t81_blocks_5_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*channels=*/672, /*in_stride=*/672,
+                 /*out_stride=*/672, /*stride=*/2, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/672,
+        /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[79].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t80_blocks_5_0_bn1, /*output=*/t81_blocks_5_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_dw", "setup", s);
+  }
 
   /* blocks.5.0.bn2: hard_swish; [1,7,7,672] -> [1,7,7,672] */
   s = xnn_create_hardswish_nc_f32(
@@ -2276,18 +2445,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.1.conv_dw: conv 5x5 960->960 s1 g960, blocks.5.1.bn2 folded; [1,7,7,960] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.1.conv_dw.weight", NULL, "blocks.5.1.bn2",
       /*out_channels=*/960, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/960,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/960,
-      /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[88].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[88].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t89_blocks_5_1_bn1, /*output=*/t90_blocks_5_1_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[24960] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/960, /*kernel=*/5, packed));
+    ops[88] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t89_blocks_5_1_bn1, .b = packed, .y = t90_blocks_5_1_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*channels=*/960, /*in_stride=*/960,
+                 /*out_stride=*/960, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/960,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/960,
+        /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[88].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[88].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t89_blocks_5_1_bn1, /*output=*/t90_blocks_5_1_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_dw", "setup", s);
+  }
 
   /* blocks.5.1.bn2: hard_swish; [1,7,7,960] -> [1,7,7,960] */
   s = xnn_create_hardswish_nc_f32(
@@ -2435,18 +2617,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.2.conv_dw: conv 5x5 960->960 s1 g960, blocks.5.2.bn2 folded; [1,7,7,960] -> [1,7,7,960] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.2.conv_dw.weight", NULL, "blocks.5.2.bn2",
       /*out_channels=*/960, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/960,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/960,
-      /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[98].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[98].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t99_blocks_5_2_bn1, /*output=*/t100_blocks_5_2_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[24960] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/960, /*kernel=*/5, packed));
+    ops[98] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t99_blocks_5_2_bn1, .b = packed, .y = t100_blocks_5_2_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*channels=*/960, /*in_stride=*/960,
+                 /*out_stride=*/960, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/960,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/960,
+        /*output_channel_stride=*/960, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[98].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[98].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t99_blocks_5_2_bn1, /*output=*/t100_blocks_5_2_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_dw", "setup", s);
+  }
 
   /* blocks.5.2.bn2: hard_swish; [1,7,7,960] -> [1,7,7,960] */
   s = xnn_create_hardswish_nc_f32(

@@ -650,18 +650,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.0.dw_start.conv: conv 5x5 64->64 s1 g64, blocks.2.0.dw_start.bn folded; [1,28,28,64] -> [1,28,28,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.dw_start.conv.weight", NULL, "blocks.2.0.dw_start.bn",
       /*out_channels=*/64, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/64,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.dw_start.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[5].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/t6_blocks_1,
-      /*output=*/t7_blocks_2_0_dw_start_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.dw_start.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1664] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/64, /*kernel=*/5, packed));
+    ops[5] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t6_blocks_1, .b = packed, .y = t7_blocks_2_0_dw_start_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*channels=*/64, /*in_stride=*/64,
+                 /*out_stride=*/64, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/64,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.dw_start.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[5].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28, /*input=*/t6_blocks_1,
+        /*output=*/t7_blocks_2_0_dw_start_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.dw_start.conv", "setup", s);
+  }
 
   /* blocks.2.0.pw_exp.conv: conv 1x1 64->192 s1, blocks.2.0.pw_exp.bn folded, relu; [1,28,28,64] -> [1,28,28,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.pw_exp.conv.weight", NULL, "blocks.2.0.pw_exp.bn",
@@ -696,18 +709,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.0.dw_mid.conv: conv 5x5 192->192 s2 g192, blocks.2.0.dw_mid.bn folded, relu; [1,28,28,192] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.dw_mid.conv.weight", NULL, "blocks.2.0.dw_mid.bn",
       /*out_channels=*/192, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.dw_mid.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[7].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t8_blocks_2_0_pw_exp_bn, /*output=*/t9_blocks_2_0_dw_mid_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.dw_mid.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[4992] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/5, packed));
+    ops[7] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t8_blocks_2_0_pw_exp_bn, .b = packed, .y = t9_blocks_2_0_dw_mid_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/192, /*in_stride=*/192,
+                 /*out_stride=*/192, /*stride=*/2, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.dw_mid.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[7].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t8_blocks_2_0_pw_exp_bn, /*output=*/t9_blocks_2_0_dw_mid_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.dw_mid.conv", "setup", s);
+  }
 
   /* blocks.2.0.pw_proj.conv: conv 1x1 192->96 s1, blocks.2.0.pw_proj.bn folded; [1,14,14,192] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.pw_proj.conv.weight", NULL, "blocks.2.0.pw_proj.bn",
@@ -772,18 +798,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.1.dw_mid.conv: conv 3x3 192->192 s1 g192, blocks.2.1.dw_mid.bn folded, relu; [1,14,14,192] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.dw_mid.conv.weight", NULL, "blocks.2.1.dw_mid.bn",
       /*out_channels=*/192, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.dw_mid.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[10].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t11_blocks_2_1_pw_exp_bn, /*output=*/t12_blocks_2_1_dw_mid_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.dw_mid.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1920] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
+    ops[10] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t11_blocks_2_1_pw_exp_bn, .b = packed, .y = t12_blocks_2_1_dw_mid_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/192, /*in_stride=*/192,
+                 /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.dw_mid.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[10].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t11_blocks_2_1_pw_exp_bn, /*output=*/t12_blocks_2_1_dw_mid_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.dw_mid.conv", "setup", s);
+  }
 
   /* blocks.2.1.pw_proj.conv: conv 1x1 192->96 s1, blocks.2.1.pw_proj.bn folded; [1,14,14,192] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.pw_proj.conv.weight", NULL, "blocks.2.1.pw_proj.bn",
@@ -864,18 +903,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.2.dw_mid.conv: conv 3x3 192->192 s1 g192, blocks.2.2.dw_mid.bn folded, relu; [1,14,14,192] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.2.dw_mid.conv.weight", NULL, "blocks.2.2.dw_mid.bn",
       /*out_channels=*/192, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.dw_mid.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[14].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t15_blocks_2_2_pw_exp_bn, /*output=*/t16_blocks_2_2_dw_mid_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.dw_mid.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1920] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
+    ops[14] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t15_blocks_2_2_pw_exp_bn, .b = packed, .y = t16_blocks_2_2_dw_mid_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/192, /*in_stride=*/192,
+                 /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.dw_mid.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[14].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t15_blocks_2_2_pw_exp_bn, /*output=*/t16_blocks_2_2_dw_mid_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.2.dw_mid.conv", "setup", s);
+  }
 
   /* blocks.2.2.pw_proj.conv: conv 1x1 192->96 s1, blocks.2.2.pw_proj.bn folded; [1,14,14,192] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.2.pw_proj.conv.weight", NULL, "blocks.2.2.pw_proj.bn",
@@ -956,18 +1008,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.3.dw_mid.conv: conv 3x3 192->192 s1 g192, blocks.2.3.dw_mid.bn folded, relu; [1,14,14,192] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.3.dw_mid.conv.weight", NULL, "blocks.2.3.dw_mid.bn",
       /*out_channels=*/192, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.3.dw_mid.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[18].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t19_blocks_2_3_pw_exp_bn, /*output=*/t20_blocks_2_3_dw_mid_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.3.dw_mid.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1920] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
+    ops[18] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t19_blocks_2_3_pw_exp_bn, .b = packed, .y = t20_blocks_2_3_dw_mid_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/192, /*in_stride=*/192,
+                 /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.3.dw_mid.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[18].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t19_blocks_2_3_pw_exp_bn, /*output=*/t20_blocks_2_3_dw_mid_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.3.dw_mid.conv", "setup", s);
+  }
 
   /* blocks.2.3.pw_proj.conv: conv 1x1 192->96 s1, blocks.2.3.pw_proj.bn folded; [1,14,14,192] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.3.pw_proj.conv.weight", NULL, "blocks.2.3.pw_proj.bn",
@@ -1048,18 +1113,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.4.dw_mid.conv: conv 3x3 192->192 s1 g192, blocks.2.4.dw_mid.bn folded, relu; [1,14,14,192] -> [1,14,14,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.4.dw_mid.conv.weight", NULL, "blocks.2.4.dw_mid.bn",
       /*out_channels=*/192, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/192,
-      /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.4.dw_mid.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[22].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t23_blocks_2_4_pw_exp_bn, /*output=*/t24_blocks_2_4_dw_mid_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.4.dw_mid.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1920] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
+    ops[22] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t23_blocks_2_4_pw_exp_bn, .b = packed, .y = t24_blocks_2_4_dw_mid_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/192, /*in_stride=*/192,
+                 /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/192,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/192,
+        /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.4.dw_mid.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[22].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t23_blocks_2_4_pw_exp_bn, /*output=*/t24_blocks_2_4_dw_mid_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.4.dw_mid.conv", "setup", s);
+  }
 
   /* blocks.2.4.pw_proj.conv: conv 1x1 192->96 s1, blocks.2.4.pw_proj.bn folded; [1,14,14,192] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.4.pw_proj.conv.weight", NULL, "blocks.2.4.pw_proj.bn",
@@ -1110,18 +1188,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.5.dw_start.conv: conv 3x3 96->96 s1 g96, blocks.2.5.dw_start.bn folded; [1,14,14,96] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.5.dw_start.conv.weight", NULL, "blocks.2.5.dw_start.bn",
       /*out_channels=*/96, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/96,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/96,
-      /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.5.dw_start.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[25].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t26_blocks_2_4, /*output=*/t27_blocks_2_5_dw_start_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.5.dw_start.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[960] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/96, /*kernel=*/3, packed));
+    ops[25] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t26_blocks_2_4, .b = packed, .y = t27_blocks_2_5_dw_start_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/96, /*in_stride=*/96,
+                 /*out_stride=*/96, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/96,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/96,
+        /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.5.dw_start.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[25].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t26_blocks_2_4, /*output=*/t27_blocks_2_5_dw_start_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.5.dw_start.conv", "setup", s);
+  }
 
   /* blocks.2.5.pw_exp.conv: conv 1x1 96->384 s1, blocks.2.5.pw_exp.bn folded, relu; [1,14,14,96] -> [1,14,14,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.5.pw_exp.conv.weight", NULL, "blocks.2.5.pw_exp.bn",
@@ -1202,18 +1293,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.0.dw_start.conv: conv 3x3 96->96 s1 g96, blocks.3.0.dw_start.bn folded; [1,14,14,96] -> [1,14,14,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.dw_start.conv.weight", NULL, "blocks.3.0.dw_start.bn",
       /*out_channels=*/96, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/96,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/96,
-      /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.dw_start.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[29].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t30_blocks_2, /*output=*/t31_blocks_3_0_dw_start_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.dw_start.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[960] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/96, /*kernel=*/3, packed));
+    ops[29] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t30_blocks_2, .b = packed, .y = t31_blocks_3_0_dw_start_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/96, /*in_stride=*/96,
+                 /*out_stride=*/96, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/96,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/96,
+        /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.dw_start.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[29].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t30_blocks_2, /*output=*/t31_blocks_3_0_dw_start_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.dw_start.conv", "setup", s);
+  }
 
   /* blocks.3.0.pw_exp.conv: conv 1x1 96->576 s1, blocks.3.0.pw_exp.bn folded, relu; [1,14,14,96] -> [1,14,14,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.pw_exp.conv.weight", NULL, "blocks.3.0.pw_exp.bn",
@@ -1248,18 +1352,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.0.dw_mid.conv: conv 3x3 576->576 s2 g576, blocks.3.0.dw_mid.bn folded, relu; [1,14,14,576] -> [1,7,7,576] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.dw_mid.conv.weight", NULL, "blocks.3.0.dw_mid.bn",
       /*out_channels=*/576, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/576,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/576,
-      /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.dw_mid.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[31].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t32_blocks_3_0_pw_exp_bn, /*output=*/t33_blocks_3_0_dw_mid_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.dw_mid.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[5760] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/576, /*kernel=*/3, packed));
+    ops[31] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t32_blocks_3_0_pw_exp_bn, .b = packed, .y = t33_blocks_3_0_dw_mid_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*channels=*/576, /*in_stride=*/576,
+                 /*out_stride=*/576, /*stride=*/2, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/576,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/576,
+        /*output_channel_stride=*/576, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.dw_mid.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[31].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t32_blocks_3_0_pw_exp_bn, /*output=*/t33_blocks_3_0_dw_mid_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.dw_mid.conv", "setup", s);
+  }
 
   /* blocks.3.0.pw_proj.conv: conv 1x1 576->128 s1, blocks.3.0.pw_proj.bn folded; [1,7,7,576] -> [1,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.pw_proj.conv.weight", NULL, "blocks.3.0.pw_proj.bn",
@@ -1294,18 +1411,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.1.dw_start.conv: conv 5x5 128->128 s1 g128, blocks.3.1.dw_start.bn folded; [1,7,7,128] -> [1,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.dw_start.conv.weight", NULL, "blocks.3.1.dw_start.bn",
       /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.dw_start.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[33].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t34_blocks_3_0_pw_proj_bn, /*output=*/t35_blocks_3_1_dw_start_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.dw_start.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[3328] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/128, /*kernel=*/5, packed));
+    ops[33] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t34_blocks_3_0_pw_proj_bn, .b = packed, .y = t35_blocks_3_1_dw_start_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*channels=*/128, /*in_stride=*/128,
+                 /*out_stride=*/128, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.dw_start.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[33].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t34_blocks_3_0_pw_proj_bn, /*output=*/t35_blocks_3_1_dw_start_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.dw_start.conv", "setup", s);
+  }
 
   /* blocks.3.1.pw_exp.conv: conv 1x1 128->512 s1, blocks.3.1.pw_exp.bn folded, relu; [1,7,7,128] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.pw_exp.conv.weight", NULL, "blocks.3.1.pw_exp.bn",
@@ -1340,18 +1470,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.1.dw_mid.conv: conv 5x5 512->512 s1 g512, blocks.3.1.dw_mid.bn folded, relu; [1,7,7,512] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.dw_mid.conv.weight", NULL, "blocks.3.1.dw_mid.bn",
       /*out_channels=*/512, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/512,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.dw_mid.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[35].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t36_blocks_3_1_pw_exp_bn, /*output=*/t37_blocks_3_1_dw_mid_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.dw_mid.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[13312] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/512, /*kernel=*/5, packed));
+    ops[35] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t36_blocks_3_1_pw_exp_bn, .b = packed, .y = t37_blocks_3_1_dw_mid_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*channels=*/512, /*in_stride=*/512,
+                 /*out_stride=*/512, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/512,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[35].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.dw_mid.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[35].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t36_blocks_3_1_pw_exp_bn, /*output=*/t37_blocks_3_1_dw_mid_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.dw_mid.conv", "setup", s);
+  }
 
   /* blocks.3.1.pw_proj.conv: conv 1x1 512->128 s1, blocks.3.1.pw_proj.bn folded; [1,7,7,512] -> [1,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.pw_proj.conv.weight", NULL, "blocks.3.1.pw_proj.bn",
@@ -1432,18 +1575,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.2.dw_mid.conv: conv 5x5 512->512 s1 g512, blocks.3.2.dw_mid.bn folded, relu; [1,7,7,512] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.dw_mid.conv.weight", NULL, "blocks.3.2.dw_mid.bn",
       /*out_channels=*/512, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/512,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.dw_mid.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[39].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t40_blocks_3_2_pw_exp_bn, /*output=*/t41_blocks_3_2_dw_mid_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.dw_mid.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[13312] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/512, /*kernel=*/5, packed));
+    ops[39] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t40_blocks_3_2_pw_exp_bn, .b = packed, .y = t41_blocks_3_2_dw_mid_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*channels=*/512, /*in_stride=*/512,
+                 /*out_stride=*/512, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/512,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.dw_mid.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[39].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t40_blocks_3_2_pw_exp_bn, /*output=*/t41_blocks_3_2_dw_mid_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.dw_mid.conv", "setup", s);
+  }
 
   /* blocks.3.2.pw_proj.conv: conv 1x1 512->128 s1, blocks.3.2.pw_proj.bn folded; [1,7,7,512] -> [1,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.pw_proj.conv.weight", NULL, "blocks.3.2.pw_proj.bn",
@@ -1524,18 +1680,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.3.dw_mid.conv: conv 5x5 384->384 s1 g384, blocks.3.3.dw_mid.bn folded, relu; [1,7,7,384] -> [1,7,7,384] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.3.dw_mid.conv.weight", NULL, "blocks.3.3.dw_mid.bn",
       /*out_channels=*/384, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/384,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/384,
-      /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.dw_mid.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[43].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t44_blocks_3_3_pw_exp_bn, /*output=*/t45_blocks_3_3_dw_mid_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.dw_mid.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[9984] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/384, /*kernel=*/5, packed));
+    ops[43] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t44_blocks_3_3_pw_exp_bn, .b = packed, .y = t45_blocks_3_3_dw_mid_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*channels=*/384, /*in_stride=*/384,
+                 /*out_stride=*/384, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/384,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/384,
+        /*output_channel_stride=*/384, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.dw_mid.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[43].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t44_blocks_3_3_pw_exp_bn, /*output=*/t45_blocks_3_3_dw_mid_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.3.dw_mid.conv", "setup", s);
+  }
 
   /* blocks.3.3.pw_proj.conv: conv 1x1 384->128 s1, blocks.3.3.pw_proj.bn folded; [1,7,7,384] -> [1,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.3.pw_proj.conv.weight", NULL, "blocks.3.3.pw_proj.bn",
@@ -1616,18 +1785,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.4.dw_mid.conv: conv 3x3 512->512 s1 g512, blocks.3.4.dw_mid.bn folded, relu; [1,7,7,512] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.4.dw_mid.conv.weight", NULL, "blocks.3.4.dw_mid.bn",
       /*out_channels=*/512, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/512,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.4.dw_mid.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[47].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t48_blocks_3_4_pw_exp_bn, /*output=*/t49_blocks_3_4_dw_mid_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.4.dw_mid.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[5120] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/512, /*kernel=*/3, packed));
+    ops[47] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t48_blocks_3_4_pw_exp_bn, .b = packed, .y = t49_blocks_3_4_dw_mid_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*channels=*/512, /*in_stride=*/512,
+                 /*out_stride=*/512, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/512,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.4.dw_mid.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[47].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t48_blocks_3_4_pw_exp_bn, /*output=*/t49_blocks_3_4_dw_mid_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.4.dw_mid.conv", "setup", s);
+  }
 
   /* blocks.3.4.pw_proj.conv: conv 1x1 512->128 s1, blocks.3.4.pw_proj.bn folded; [1,7,7,512] -> [1,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.4.pw_proj.conv.weight", NULL, "blocks.3.4.pw_proj.bn",
@@ -1708,18 +1890,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.5.dw_mid.conv: conv 3x3 512->512 s1 g512, blocks.3.5.dw_mid.bn folded, relu; [1,7,7,512] -> [1,7,7,512] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.5.dw_mid.conv.weight", NULL, "blocks.3.5.dw_mid.bn",
       /*out_channels=*/512, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/512,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
-      /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.5.dw_mid.conv", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[51].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t52_blocks_3_5_pw_exp_bn, /*output=*/t53_blocks_3_5_dw_mid_bn, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.5.dw_mid.conv", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[5120] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/512, /*kernel=*/3, packed));
+    ops[51] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t52_blocks_3_5_pw_exp_bn, .b = packed, .y = t53_blocks_3_5_dw_mid_bn,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*channels=*/512, /*in_stride=*/512,
+                 /*out_stride=*/512, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/512,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/512,
+        /*output_channel_stride=*/512, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.5.dw_mid.conv", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[51].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t52_blocks_3_5_pw_exp_bn, /*output=*/t53_blocks_3_5_dw_mid_bn, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.5.dw_mid.conv", "setup", s);
+  }
 
   /* blocks.3.5.pw_proj.conv: conv 1x1 512->128 s1, blocks.3.5.pw_proj.bn folded; [1,7,7,512] -> [1,7,7,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.5.pw_proj.conv.weight", NULL, "blocks.3.5.pw_proj.bn",

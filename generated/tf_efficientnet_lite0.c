@@ -560,18 +560,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.0.0.conv_dw: conv 3x3 32->32 s1 g32 same, blocks.0.0.bn1 folded, relu6; [1,112,112,32] -> [1,112,112,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.0.conv_dw.weight", NULL, "blocks.0.0.bn1",
       /*out_channels=*/32, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/32,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/32,
-      /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[1].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[1].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112, /*input=*/t2_bn1,
-      /*output=*/t3_blocks_0_0_bn1, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[320] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/32, /*kernel=*/3, packed));
+    ops[1] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t2_bn1, .b = packed, .y = t3_blocks_0_0_bn1,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*channels=*/32, /*in_stride=*/32,
+                 /*out_stride=*/32, /*stride=*/1, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/32,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/32,
+        /*output_channel_stride=*/32, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[1].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[1].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112, /*input=*/t2_bn1,
+        /*output=*/t3_blocks_0_0_bn1, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_dw", "setup", s);
+  }
 
   /* blocks.0.0.conv_pw: conv 1x1 32->16 s1 same, blocks.0.0.bn2 folded; [1,112,112,32] -> [1,112,112,16] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.0.conv_pw.weight", NULL, "blocks.0.0.bn2",
@@ -636,18 +649,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.0.conv_dw: conv 3x3 96->96 s2 g96 same, blocks.1.0.bn2 folded, relu6; [1,112,112,96] -> [1,56,56,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_dw.weight", NULL, "blocks.1.0.bn2",
       /*out_channels=*/96, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/0, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/96,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/96,
-      /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[4].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[4].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
-      /*input=*/t5_blocks_1_0_bn1, /*output=*/t6_blocks_1_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/0)) {
+    static float packed[960] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/0, /*pad_left=*/0};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/96, /*kernel=*/3, packed));
+    ops[4] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t5_blocks_1_0_bn1, .b = packed, .y = t6_blocks_1_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*channels=*/96, /*in_stride=*/96,
+                 /*out_stride=*/96, /*stride=*/2, /*in_height=*/112, /*in_width=*/112}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/0, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/96,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/96,
+        /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[4].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[4].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
+        /*input=*/t5_blocks_1_0_bn1, /*output=*/t6_blocks_1_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_dw", "setup", s);
+  }
 
   /* blocks.1.0.conv_pwl: conv 1x1 96->24 s1 same, blocks.1.0.bn3 folded; [1,56,56,96] -> [1,56,56,24] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_pwl.weight", NULL, "blocks.1.0.bn3",
@@ -712,18 +738,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.1.conv_dw: conv 3x3 144->144 s1 g144 same, blocks.1.1.bn2 folded, relu6; [1,56,56,144] -> [1,56,56,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv_dw.weight", NULL, "blocks.1.1.bn2",
       /*out_channels=*/144, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/144,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/144,
-      /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[7].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[7].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t8_blocks_1_1_bn1, /*output=*/t9_blocks_1_1_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[1440] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/144, /*kernel=*/3, packed));
+    ops[7] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t8_blocks_1_1_bn1, .b = packed, .y = t9_blocks_1_1_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*channels=*/144, /*in_stride=*/144,
+                 /*out_stride=*/144, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/144,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/144,
+        /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[7].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[7].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t8_blocks_1_1_bn1, /*output=*/t9_blocks_1_1_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_dw", "setup", s);
+  }
 
   /* blocks.1.1.conv_pwl: conv 1x1 144->24 s1 same, blocks.1.1.bn3 folded; [1,56,56,144] -> [1,56,56,24] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv_pwl.weight", NULL, "blocks.1.1.bn3",
@@ -804,18 +843,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.0.conv_dw: conv 5x5 144->144 s2 g144 same, blocks.2.0.bn2 folded, relu6; [1,56,56,144] -> [1,28,28,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_dw.weight", NULL, "blocks.2.0.bn2",
       /*out_channels=*/144, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/1, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/144,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/144,
-      /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[11].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[11].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-      /*input=*/t12_blocks_2_0_bn1, /*output=*/t13_blocks_2_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[3744] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/144, /*kernel=*/5, packed));
+    ops[11] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t12_blocks_2_0_bn1, .b = packed, .y = t13_blocks_2_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*channels=*/144, /*in_stride=*/144,
+                 /*out_stride=*/144, /*stride=*/2, /*in_height=*/56, /*in_width=*/56}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/1, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/144,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/144,
+        /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[11].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[11].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t12_blocks_2_0_bn1, /*output=*/t13_blocks_2_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "setup", s);
+  }
 
   /* blocks.2.0.conv_pwl: conv 1x1 144->40 s1 same, blocks.2.0.bn3 folded; [1,28,28,144] -> [1,28,28,40] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_pwl.weight", NULL, "blocks.2.0.bn3",
@@ -880,18 +932,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.1.conv_dw: conv 5x5 240->240 s1 g240 same, blocks.2.1.bn2 folded, relu6; [1,28,28,240] -> [1,28,28,240] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.conv_dw.weight", NULL, "blocks.2.1.bn2",
       /*out_channels=*/240, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/240,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/240,
-      /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[14].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[14].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t15_blocks_2_1_bn1, /*output=*/t16_blocks_2_1_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[6240] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/240, /*kernel=*/5, packed));
+    ops[14] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t15_blocks_2_1_bn1, .b = packed, .y = t16_blocks_2_1_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*channels=*/240, /*in_stride=*/240,
+                 /*out_stride=*/240, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/240,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/240,
+        /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[14].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[14].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t15_blocks_2_1_bn1, /*output=*/t16_blocks_2_1_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "setup", s);
+  }
 
   /* blocks.2.1.conv_pwl: conv 1x1 240->40 s1 same, blocks.2.1.bn3 folded; [1,28,28,240] -> [1,28,28,40] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.conv_pwl.weight", NULL, "blocks.2.1.bn3",
@@ -972,18 +1037,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.0.conv_dw: conv 3x3 240->240 s2 g240 same, blocks.3.0.bn2 folded, relu6; [1,28,28,240] -> [1,14,14,240] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_dw.weight", NULL, "blocks.3.0.bn2",
       /*out_channels=*/240, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/0, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/0, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/240,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/240,
-      /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[18].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[18].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-      /*input=*/t19_blocks_3_0_bn1, /*output=*/t20_blocks_3_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[2400] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/0, /*pad_left=*/0};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/240, /*kernel=*/3, packed));
+    ops[18] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t19_blocks_3_0_bn1, .b = packed, .y = t20_blocks_3_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/240, /*in_stride=*/240,
+                 /*out_stride=*/240, /*stride=*/2, /*in_height=*/28, /*in_width=*/28}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/0, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/0, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/240,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/240,
+        /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[18].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[18].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t19_blocks_3_0_bn1, /*output=*/t20_blocks_3_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_dw", "setup", s);
+  }
 
   /* blocks.3.0.conv_pwl: conv 1x1 240->80 s1 same, blocks.3.0.bn3 folded; [1,14,14,240] -> [1,14,14,80] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_pwl.weight", NULL, "blocks.3.0.bn3",
@@ -1048,18 +1126,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.1.conv_dw: conv 3x3 480->480 s1 g480 same, blocks.3.1.bn2 folded, relu6; [1,14,14,480] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.conv_dw.weight", NULL, "blocks.3.1.bn2",
       /*out_channels=*/480, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/480,
-      /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[21].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[21].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t22_blocks_3_1_bn1, /*output=*/t23_blocks_3_1_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[4800] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/480, /*kernel=*/3, packed));
+    ops[21] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t22_blocks_3_1_bn1, .b = packed, .y = t23_blocks_3_1_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/480, /*in_stride=*/480,
+                 /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/480,
+        /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[21].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[21].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t22_blocks_3_1_bn1, /*output=*/t23_blocks_3_1_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_dw", "setup", s);
+  }
 
   /* blocks.3.1.conv_pwl: conv 1x1 480->80 s1 same, blocks.3.1.bn3 folded; [1,14,14,480] -> [1,14,14,80] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.conv_pwl.weight", NULL, "blocks.3.1.bn3",
@@ -1140,18 +1231,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.2.conv_dw: conv 3x3 480->480 s1 g480 same, blocks.3.2.bn2 folded, relu6; [1,14,14,480] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_dw.weight", NULL, "blocks.3.2.bn2",
       /*out_channels=*/480, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/480,
-      /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[25].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[25].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t26_blocks_3_2_bn1, /*output=*/t27_blocks_3_2_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[4800] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/480, /*kernel=*/3, packed));
+    ops[25] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t26_blocks_3_2_bn1, .b = packed, .y = t27_blocks_3_2_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/480, /*in_stride=*/480,
+                 /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/480,
+        /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[25].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[25].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t26_blocks_3_2_bn1, /*output=*/t27_blocks_3_2_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_dw", "setup", s);
+  }
 
   /* blocks.3.2.conv_pwl: conv 1x1 480->80 s1 same, blocks.3.2.bn3 folded; [1,14,14,480] -> [1,14,14,80] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_pwl.weight", NULL, "blocks.3.2.bn3",
@@ -1232,18 +1336,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.0.conv_dw: conv 5x5 480->480 s1 g480 same, blocks.4.0.bn2 folded, relu6; [1,14,14,480] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_dw.weight", NULL, "blocks.4.0.bn2",
       /*out_channels=*/480, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/480,
-      /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[29].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[29].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t30_blocks_4_0_bn1, /*output=*/t31_blocks_4_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[12480] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/480, /*kernel=*/5, packed));
+    ops[29] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t30_blocks_4_0_bn1, .b = packed, .y = t31_blocks_4_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/480, /*in_stride=*/480,
+                 /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/480,
+        /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[29].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[29].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t30_blocks_4_0_bn1, /*output=*/t31_blocks_4_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_dw", "setup", s);
+  }
 
   /* blocks.4.0.conv_pwl: conv 1x1 480->112 s1 same, blocks.4.0.bn3 folded; [1,14,14,480] -> [1,14,14,112] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_pwl.weight", NULL, "blocks.4.0.bn3",
@@ -1308,18 +1425,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.1.conv_dw: conv 5x5 672->672 s1 g672 same, blocks.4.1.bn2 folded, relu6; [1,14,14,672] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.1.conv_dw.weight", NULL, "blocks.4.1.bn2",
       /*out_channels=*/672, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/672,
-      /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[32].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[32].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t33_blocks_4_1_bn1, /*output=*/t34_blocks_4_1_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[17472] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/672, /*kernel=*/5, packed));
+    ops[32] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t33_blocks_4_1_bn1, .b = packed, .y = t34_blocks_4_1_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/672, /*in_stride=*/672,
+                 /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/672,
+        /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[32].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[32].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t33_blocks_4_1_bn1, /*output=*/t34_blocks_4_1_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_dw", "setup", s);
+  }
 
   /* blocks.4.1.conv_pwl: conv 1x1 672->112 s1 same, blocks.4.1.bn3 folded; [1,14,14,672] -> [1,14,14,112] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.1.conv_pwl.weight", NULL, "blocks.4.1.bn3",
@@ -1400,18 +1530,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.2.conv_dw: conv 5x5 672->672 s1 g672 same, blocks.4.2.bn2 folded, relu6; [1,14,14,672] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.2.conv_dw.weight", NULL, "blocks.4.2.bn2",
       /*out_channels=*/672, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/672,
-      /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[36].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[36].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t37_blocks_4_2_bn1, /*output=*/t38_blocks_4_2_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[17472] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/672, /*kernel=*/5, packed));
+    ops[36] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t37_blocks_4_2_bn1, .b = packed, .y = t38_blocks_4_2_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/672, /*in_stride=*/672,
+                 /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/672,
+        /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[36].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[36].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t37_blocks_4_2_bn1, /*output=*/t38_blocks_4_2_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_dw", "setup", s);
+  }
 
   /* blocks.4.2.conv_pwl: conv 1x1 672->112 s1 same, blocks.4.2.bn3 folded; [1,14,14,672] -> [1,14,14,112] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.2.conv_pwl.weight", NULL, "blocks.4.2.bn3",
@@ -1492,18 +1635,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.0.conv_dw: conv 5x5 672->672 s2 g672 same, blocks.5.0.bn2 folded, relu6; [1,14,14,672] -> [1,7,7,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_dw.weight", NULL, "blocks.5.0.bn2",
       /*out_channels=*/672, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/1, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/672,
-      /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[40].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[40].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-      /*input=*/t41_blocks_5_0_bn1, /*output=*/t42_blocks_5_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[17472] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/672, /*kernel=*/5, packed));
+    ops[40] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t41_blocks_5_0_bn1, .b = packed, .y = t42_blocks_5_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*channels=*/672, /*in_stride=*/672,
+                 /*out_stride=*/672, /*stride=*/2, /*in_height=*/14, /*in_width=*/14}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/1, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/672,
+        /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[40].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[40].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t41_blocks_5_0_bn1, /*output=*/t42_blocks_5_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_dw", "setup", s);
+  }
 
   /* blocks.5.0.conv_pwl: conv 1x1 672->192 s1 same, blocks.5.0.bn3 folded; [1,7,7,672] -> [1,7,7,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_pwl.weight", NULL, "blocks.5.0.bn3",
@@ -1568,18 +1724,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.1.conv_dw: conv 5x5 1152->1152 s1 g1152 same, blocks.5.1.bn2 folded, relu6; [1,7,7,1152] -> [1,7,7,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.1.conv_dw.weight", NULL, "blocks.5.1.bn2",
       /*out_channels=*/1152, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1152,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1152,
-      /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[43].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[43].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t44_blocks_5_1_bn1, /*output=*/t45_blocks_5_1_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[29952] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/1152, /*kernel=*/5, packed));
+    ops[43] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t44_blocks_5_1_bn1, .b = packed, .y = t45_blocks_5_1_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*channels=*/1152, /*in_stride=*/1152,
+                 /*out_stride=*/1152, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1152,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1152,
+        /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[43].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[43].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t44_blocks_5_1_bn1, /*output=*/t45_blocks_5_1_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_dw", "setup", s);
+  }
 
   /* blocks.5.1.conv_pwl: conv 1x1 1152->192 s1 same, blocks.5.1.bn3 folded; [1,7,7,1152] -> [1,7,7,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.1.conv_pwl.weight", NULL, "blocks.5.1.bn3",
@@ -1660,18 +1829,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.2.conv_dw: conv 5x5 1152->1152 s1 g1152 same, blocks.5.2.bn2 folded, relu6; [1,7,7,1152] -> [1,7,7,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.2.conv_dw.weight", NULL, "blocks.5.2.bn2",
       /*out_channels=*/1152, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1152,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1152,
-      /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[47].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[47].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t48_blocks_5_2_bn1, /*output=*/t49_blocks_5_2_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[29952] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/1152, /*kernel=*/5, packed));
+    ops[47] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t48_blocks_5_2_bn1, .b = packed, .y = t49_blocks_5_2_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*channels=*/1152, /*in_stride=*/1152,
+                 /*out_stride=*/1152, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1152,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1152,
+        /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[47].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[47].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t48_blocks_5_2_bn1, /*output=*/t49_blocks_5_2_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_dw", "setup", s);
+  }
 
   /* blocks.5.2.conv_pwl: conv 1x1 1152->192 s1 same, blocks.5.2.bn3 folded; [1,7,7,1152] -> [1,7,7,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.2.conv_pwl.weight", NULL, "blocks.5.2.bn3",
@@ -1752,18 +1934,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.3.conv_dw: conv 5x5 1152->1152 s1 g1152 same, blocks.5.3.bn2 folded, relu6; [1,7,7,1152] -> [1,7,7,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.3.conv_dw.weight", NULL, "blocks.5.3.bn2",
       /*out_channels=*/1152, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
-      /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1152,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1152,
-      /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[51].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[51].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t52_blocks_5_3_bn1, /*output=*/t53_blocks_5_3_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[29952] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/1152, /*kernel=*/5, packed));
+    ops[51] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t52_blocks_5_3_bn1, .b = packed, .y = t53_blocks_5_3_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*channels=*/1152, /*in_stride=*/1152,
+                 /*out_stride=*/1152, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/2, /*input_padding_right=*/2, /*input_padding_bottom=*/2,
+        /*input_padding_left=*/2, /*kernel_height=*/5, /*kernel_width=*/5, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1152,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1152,
+        /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[51].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[51].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t52_blocks_5_3_bn1, /*output=*/t53_blocks_5_3_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_dw", "setup", s);
+  }
 
   /* blocks.5.3.conv_pwl: conv 1x1 1152->192 s1 same, blocks.5.3.bn3 folded; [1,7,7,1152] -> [1,7,7,192] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.3.conv_pwl.weight", NULL, "blocks.5.3.bn3",
@@ -1844,18 +2039,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.6.0.conv_dw: conv 3x3 1152->1152 s1 g1152 same, blocks.6.0.bn2 folded, relu6; [1,7,7,1152] -> [1,7,7,1152] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.0.conv_dw.weight", NULL, "blocks.6.0.bn2",
       /*out_channels=*/1152, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1152,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1152,
-      /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
-      /*flags=*/0, &ops[55].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[55].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
-      /*input=*/t56_blocks_6_0_bn1, /*output=*/t57_blocks_6_0_bn2, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[11520] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/1152, /*kernel=*/3, packed));
+    ops[55] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t56_blocks_6_0_bn1, .b = packed, .y = t57_blocks_6_0_bn2,
+        .work = {params, NULL},
+        .dims = {/*batch=*/1, /*height=*/7, /*width=*/7, /*channels=*/1152, /*in_stride=*/1152,
+                 /*out_stride=*/1152, /*stride=*/1, /*in_height=*/7, /*in_width=*/7}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1152,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1152,
+        /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/0.0f, /*output_max=*/6.0f,
+        /*flags=*/0, &ops[55].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[55].xnn, /*batch_size=*/1, /*input_height=*/7, /*input_width=*/7,
+        /*input=*/t56_blocks_6_0_bn1, /*output=*/t57_blocks_6_0_bn2, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_dw", "setup", s);
+  }
 
   /* blocks.6.0.conv_pwl: conv 1x1 1152->320 s1 same, blocks.6.0.bn3 folded; [1,7,7,1152] -> [1,7,7,320] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.0.conv_pwl.weight", NULL, "blocks.6.0.bn3",

@@ -967,18 +967,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.0.stack.conv1.conv_dw: conv 3x3 64->64 s1 g64, blocks.0.stack.conv1.bn_dw folded; [2,150,150,64] -> [2,150,150,64] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv1.conv_dw.weight", NULL, "blocks.0.stack.conv1.bn_dw",
       /*out_channels=*/64, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/64,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/64,
-      /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[3].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150, /*input=*/t3_stem_1,
-      /*output=*/t5_blocks_0_stack_conv1_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/0)) {
+    static float packed[640] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/64, /*kernel=*/3, packed));
+    ops[3] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t3_stem_1, .b = packed, .y = t5_blocks_0_stack_conv1_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/150, /*width=*/150, /*channels=*/64, /*in_stride=*/64,
+                 /*out_stride=*/64, /*stride=*/1, /*in_height=*/150, /*in_width=*/150}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/64,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/64,
+        /*output_channel_stride=*/64, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[3].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150, /*input=*/t3_stem_1,
+        /*output=*/t5_blocks_0_stack_conv1_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv1.conv_dw", "setup", s);
+  }
 
   /* blocks.0.stack.conv1.conv_pw: conv 1x1 64->128 s1, blocks.0.stack.conv1.bn_pw folded, relu; [2,150,150,64] -> [2,150,150,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv1.conv_pw.weight", NULL, "blocks.0.stack.conv1.bn_pw",
@@ -1013,18 +1026,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.0.stack.conv2.conv_dw: conv 3x3 128->128 s1 g128, blocks.0.stack.conv2.bn_dw folded; [2,150,150,128] -> [2,150,150,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv2.conv_dw.weight", NULL, "blocks.0.stack.conv2.bn_dw",
       /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[5].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150,
-      /*input=*/t6_blocks_0_stack_act2, /*output=*/t7_blocks_0_stack_conv2_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/0)) {
+    static float packed[1280] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/128, /*kernel=*/3, packed));
+    ops[5] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t6_blocks_0_stack_act2, .b = packed, .y = t7_blocks_0_stack_conv2_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/150, /*width=*/150, /*channels=*/128, /*in_stride=*/128,
+                 /*out_stride=*/128, /*stride=*/1, /*in_height=*/150, /*in_width=*/150}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[5].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[5].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150,
+        /*input=*/t6_blocks_0_stack_act2, /*output=*/t7_blocks_0_stack_conv2_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv2.conv_dw", "setup", s);
+  }
 
   /* blocks.0.stack.conv2.conv_pw: conv 1x1 128->128 s1, blocks.0.stack.conv2.bn_pw folded, relu; [2,150,150,128] -> [2,150,150,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv2.conv_pw.weight", NULL, "blocks.0.stack.conv2.bn_pw",
@@ -1059,18 +1085,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.0.stack.conv3.conv_dw: conv 3x3 128->128 s2 g128, blocks.0.stack.conv3.bn_dw folded; [2,150,150,128] -> [2,75,75,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv3.conv_dw.weight", NULL, "blocks.0.stack.conv3.bn_dw",
       /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv3.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[7].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150,
-      /*input=*/t8_blocks_0_stack_act3, /*output=*/t9_blocks_0_stack_conv3_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv3.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/0)) {
+    static float packed[1280] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/128, /*kernel=*/3, packed));
+    ops[7] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t8_blocks_0_stack_act3, .b = packed, .y = t9_blocks_0_stack_conv3_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/75, /*width=*/75, /*channels=*/128, /*in_stride=*/128,
+                 /*out_stride=*/128, /*stride=*/2, /*in_height=*/150, /*in_width=*/150}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[7].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv3.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[7].xnn, /*batch_size=*/2, /*input_height=*/150, /*input_width=*/150,
+        /*input=*/t8_blocks_0_stack_act3, /*output=*/t9_blocks_0_stack_conv3_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.stack.conv3.conv_dw", "setup", s);
+  }
 
   /* blocks.0.stack.conv3.conv_pw: conv 1x1 128->128 s1, blocks.0.stack.conv3.bn_pw folded; [2,75,75,128] -> [2,75,75,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.stack.conv3.conv_pw.weight", NULL, "blocks.0.stack.conv3.bn_pw",
@@ -1161,18 +1200,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.stack.conv1.conv_dw: conv 3x3 128->128 s1 g128, blocks.1.stack.conv1.bn_dw folded; [2,75,75,128] -> [2,75,75,128] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv1.conv_dw.weight", NULL, "blocks.1.stack.conv1.bn_dw",
       /*out_channels=*/128, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/128,
-      /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[12].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
-      /*input=*/t13_blocks_1_stack_act1, /*output=*/t14_blocks_1_stack_conv1_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/0)) {
+    static float packed[1280] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/128, /*kernel=*/3, packed));
+    ops[12] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t13_blocks_1_stack_act1, .b = packed, .y = t14_blocks_1_stack_conv1_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/75, /*width=*/75, /*channels=*/128, /*in_stride=*/128,
+                 /*out_stride=*/128, /*stride=*/1, /*in_height=*/75, /*in_width=*/75}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/128,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/128,
+        /*output_channel_stride=*/128, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[12].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
+        /*input=*/t13_blocks_1_stack_act1, /*output=*/t14_blocks_1_stack_conv1_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv1.conv_dw", "setup", s);
+  }
 
   /* blocks.1.stack.conv1.conv_pw: conv 1x1 128->256 s1, blocks.1.stack.conv1.bn_pw folded, relu; [2,75,75,128] -> [2,75,75,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv1.conv_pw.weight", NULL, "blocks.1.stack.conv1.bn_pw",
@@ -1207,18 +1259,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.stack.conv2.conv_dw: conv 3x3 256->256 s1 g256, blocks.1.stack.conv2.bn_dw folded; [2,75,75,256] -> [2,75,75,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv2.conv_dw.weight", NULL, "blocks.1.stack.conv2.bn_dw",
       /*out_channels=*/256, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/256,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[14].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
-      /*input=*/t15_blocks_1_stack_act2, /*output=*/t16_blocks_1_stack_conv2_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/0)) {
+    static float packed[2560] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/256, /*kernel=*/3, packed));
+    ops[14] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t15_blocks_1_stack_act2, .b = packed, .y = t16_blocks_1_stack_conv2_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/75, /*width=*/75, /*channels=*/256, /*in_stride=*/256,
+                 /*out_stride=*/256, /*stride=*/1, /*in_height=*/75, /*in_width=*/75}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/256,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[14].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[14].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
+        /*input=*/t15_blocks_1_stack_act2, /*output=*/t16_blocks_1_stack_conv2_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv2.conv_dw", "setup", s);
+  }
 
   /* blocks.1.stack.conv2.conv_pw: conv 1x1 256->256 s1, blocks.1.stack.conv2.bn_pw folded, relu; [2,75,75,256] -> [2,75,75,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv2.conv_pw.weight", NULL, "blocks.1.stack.conv2.bn_pw",
@@ -1253,18 +1318,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.stack.conv3.conv_dw: conv 3x3 256->256 s2 g256, blocks.1.stack.conv3.bn_dw folded; [2,75,75,256] -> [2,38,38,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv3.conv_dw.weight", NULL, "blocks.1.stack.conv3.bn_dw",
       /*out_channels=*/256, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/256,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv3.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[16].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
-      /*input=*/t17_blocks_1_stack_act3, /*output=*/t18_blocks_1_stack_conv3_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv3.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/0)) {
+    static float packed[2560] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/256, /*kernel=*/3, packed));
+    ops[16] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t17_blocks_1_stack_act3, .b = packed, .y = t18_blocks_1_stack_conv3_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/38, /*width=*/38, /*channels=*/256, /*in_stride=*/256,
+                 /*out_stride=*/256, /*stride=*/2, /*in_height=*/75, /*in_width=*/75}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/256,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[16].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv3.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[16].xnn, /*batch_size=*/2, /*input_height=*/75, /*input_width=*/75,
+        /*input=*/t17_blocks_1_stack_act3, /*output=*/t18_blocks_1_stack_conv3_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.stack.conv3.conv_dw", "setup", s);
+  }
 
   /* blocks.1.stack.conv3.conv_pw: conv 1x1 256->256 s1, blocks.1.stack.conv3.bn_pw folded; [2,38,38,256] -> [2,38,38,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.stack.conv3.conv_pw.weight", NULL, "blocks.1.stack.conv3.bn_pw",
@@ -1355,18 +1433,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.stack.conv1.conv_dw: conv 3x3 256->256 s1 g256, blocks.2.stack.conv1.bn_dw folded; [2,38,38,256] -> [2,38,38,256] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv1.conv_dw.weight", NULL, "blocks.2.stack.conv1.bn_dw",
       /*out_channels=*/256, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/256,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
-      /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[21].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
-      /*input=*/t22_blocks_2_stack_act1, /*output=*/t23_blocks_2_stack_conv1_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[2560] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/256, /*kernel=*/3, packed));
+    ops[21] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t22_blocks_2_stack_act1, .b = packed, .y = t23_blocks_2_stack_conv1_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/38, /*width=*/38, /*channels=*/256, /*in_stride=*/256,
+                 /*out_stride=*/256, /*stride=*/1, /*in_height=*/38, /*in_width=*/38}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/256,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/256,
+        /*output_channel_stride=*/256, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[21].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
+        /*input=*/t22_blocks_2_stack_act1, /*output=*/t23_blocks_2_stack_conv1_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv1.conv_dw", "setup", s);
+  }
 
   /* blocks.2.stack.conv1.conv_pw: conv 1x1 256->728 s1, blocks.2.stack.conv1.bn_pw folded, relu; [2,38,38,256] -> [2,38,38,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv1.conv_pw.weight", NULL, "blocks.2.stack.conv1.bn_pw",
@@ -1401,18 +1492,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.2.stack.conv2.bn_dw folded; [2,38,38,728] -> [2,38,38,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv2.conv_dw.weight", NULL, "blocks.2.stack.conv2.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[23].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
-      /*input=*/t24_blocks_2_stack_act2, /*output=*/t25_blocks_2_stack_conv2_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[23] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t24_blocks_2_stack_act2, .b = packed, .y = t25_blocks_2_stack_conv2_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/38, /*width=*/38, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/38, /*in_width=*/38}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[23].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
+        /*input=*/t24_blocks_2_stack_act2, /*output=*/t25_blocks_2_stack_conv2_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv2.conv_dw", "setup", s);
+  }
 
   /* blocks.2.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.2.stack.conv2.bn_pw folded, relu; [2,38,38,728] -> [2,38,38,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv2.conv_pw.weight", NULL, "blocks.2.stack.conv2.bn_pw",
@@ -1447,18 +1551,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.stack.conv3.conv_dw: conv 3x3 728->728 s2 g728, blocks.2.stack.conv3.bn_dw folded; [2,38,38,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv3.conv_dw.weight", NULL, "blocks.2.stack.conv3.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv3.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[25].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
-      /*input=*/t26_blocks_2_stack_act3, /*output=*/t27_blocks_2_stack_conv3_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv3.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[25] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t26_blocks_2_stack_act3, .b = packed, .y = t27_blocks_2_stack_conv3_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/2, /*in_height=*/38, /*in_width=*/38}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[25].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv3.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[25].xnn, /*batch_size=*/2, /*input_height=*/38, /*input_width=*/38,
+        /*input=*/t26_blocks_2_stack_act3, /*output=*/t27_blocks_2_stack_conv3_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.stack.conv3.conv_dw", "setup", s);
+  }
 
   /* blocks.2.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.2.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv3.conv_pw.weight", NULL, "blocks.2.stack.conv3.bn_pw",
@@ -1519,18 +1636,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.3.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv1.conv_dw.weight", NULL, "blocks.3.stack.conv1.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[29].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t30_blocks_3_stack_act1, /*output=*/t31_blocks_3_stack_conv1_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[29] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t30_blocks_3_stack_act1, .b = packed, .y = t31_blocks_3_stack_conv1_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[29].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t30_blocks_3_stack_act1, /*output=*/t31_blocks_3_stack_conv1_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv1.conv_dw", "setup", s);
+  }
 
   /* blocks.3.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.3.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv1.conv_pw.weight", NULL, "blocks.3.stack.conv1.bn_pw",
@@ -1565,18 +1695,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.3.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv2.conv_dw.weight", NULL, "blocks.3.stack.conv2.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[31].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t32_blocks_3_stack_act2, /*output=*/t33_blocks_3_stack_conv2_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[31] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t32_blocks_3_stack_act2, .b = packed, .y = t33_blocks_3_stack_conv2_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[31].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t32_blocks_3_stack_act2, /*output=*/t33_blocks_3_stack_conv2_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv2.conv_dw", "setup", s);
+  }
 
   /* blocks.3.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.3.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv2.conv_pw.weight", NULL, "blocks.3.stack.conv2.bn_pw",
@@ -1611,18 +1754,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.3.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv3.conv_dw.weight", NULL, "blocks.3.stack.conv3.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv3.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[33].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t34_blocks_3_stack_act3, /*output=*/t35_blocks_3_stack_conv3_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv3.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[33] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t34_blocks_3_stack_act3, .b = packed, .y = t35_blocks_3_stack_conv3_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv3.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[33].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t34_blocks_3_stack_act3, /*output=*/t35_blocks_3_stack_conv3_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.stack.conv3.conv_dw", "setup", s);
+  }
 
   /* blocks.3.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.3.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.stack.conv3.conv_pw.weight", NULL, "blocks.3.stack.conv3.bn_pw",
@@ -1683,18 +1839,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.4.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv1.conv_dw.weight", NULL, "blocks.4.stack.conv1.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[37].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t38_blocks_4_stack_act1, /*output=*/t39_blocks_4_stack_conv1_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[37] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t38_blocks_4_stack_act1, .b = packed, .y = t39_blocks_4_stack_conv1_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[37].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[37].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t38_blocks_4_stack_act1, /*output=*/t39_blocks_4_stack_conv1_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv1.conv_dw", "setup", s);
+  }
 
   /* blocks.4.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.4.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv1.conv_pw.weight", NULL, "blocks.4.stack.conv1.bn_pw",
@@ -1729,18 +1898,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.4.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv2.conv_dw.weight", NULL, "blocks.4.stack.conv2.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[39].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t40_blocks_4_stack_act2, /*output=*/t41_blocks_4_stack_conv2_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[39] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t40_blocks_4_stack_act2, .b = packed, .y = t41_blocks_4_stack_conv2_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[39].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t40_blocks_4_stack_act2, /*output=*/t41_blocks_4_stack_conv2_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv2.conv_dw", "setup", s);
+  }
 
   /* blocks.4.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.4.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv2.conv_pw.weight", NULL, "blocks.4.stack.conv2.bn_pw",
@@ -1775,18 +1957,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.4.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv3.conv_dw.weight", NULL, "blocks.4.stack.conv3.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv3.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[41].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t42_blocks_4_stack_act3, /*output=*/t43_blocks_4_stack_conv3_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv3.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[41] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t42_blocks_4_stack_act3, .b = packed, .y = t43_blocks_4_stack_conv3_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv3.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[41].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t42_blocks_4_stack_act3, /*output=*/t43_blocks_4_stack_conv3_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.stack.conv3.conv_dw", "setup", s);
+  }
 
   /* blocks.4.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.4.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.stack.conv3.conv_pw.weight", NULL, "blocks.4.stack.conv3.bn_pw",
@@ -1847,18 +2042,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.5.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv1.conv_dw.weight", NULL, "blocks.5.stack.conv1.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[45].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t46_blocks_5_stack_act1, /*output=*/t47_blocks_5_stack_conv1_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[45] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t46_blocks_5_stack_act1, .b = packed, .y = t47_blocks_5_stack_conv1_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[45].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t46_blocks_5_stack_act1, /*output=*/t47_blocks_5_stack_conv1_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv1.conv_dw", "setup", s);
+  }
 
   /* blocks.5.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.5.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv1.conv_pw.weight", NULL, "blocks.5.stack.conv1.bn_pw",
@@ -1893,18 +2101,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.5.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv2.conv_dw.weight", NULL, "blocks.5.stack.conv2.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[47].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t48_blocks_5_stack_act2, /*output=*/t49_blocks_5_stack_conv2_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[47] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t48_blocks_5_stack_act2, .b = packed, .y = t49_blocks_5_stack_conv2_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[47].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t48_blocks_5_stack_act2, /*output=*/t49_blocks_5_stack_conv2_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv2.conv_dw", "setup", s);
+  }
 
   /* blocks.5.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.5.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv2.conv_pw.weight", NULL, "blocks.5.stack.conv2.bn_pw",
@@ -1939,18 +2160,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.5.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv3.conv_dw.weight", NULL, "blocks.5.stack.conv3.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv3.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[49].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t50_blocks_5_stack_act3, /*output=*/t51_blocks_5_stack_conv3_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv3.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[49] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t50_blocks_5_stack_act3, .b = packed, .y = t51_blocks_5_stack_conv3_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv3.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[49].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t50_blocks_5_stack_act3, /*output=*/t51_blocks_5_stack_conv3_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.stack.conv3.conv_dw", "setup", s);
+  }
 
   /* blocks.5.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.5.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.stack.conv3.conv_pw.weight", NULL, "blocks.5.stack.conv3.bn_pw",
@@ -2011,18 +2245,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.6.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.6.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv1.conv_dw.weight", NULL, "blocks.6.stack.conv1.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[53].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t54_blocks_6_stack_act1, /*output=*/t55_blocks_6_stack_conv1_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[53] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t54_blocks_6_stack_act1, .b = packed, .y = t55_blocks_6_stack_conv1_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[53].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[53].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t54_blocks_6_stack_act1, /*output=*/t55_blocks_6_stack_conv1_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv1.conv_dw", "setup", s);
+  }
 
   /* blocks.6.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.6.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv1.conv_pw.weight", NULL, "blocks.6.stack.conv1.bn_pw",
@@ -2057,18 +2304,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.6.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.6.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv2.conv_dw.weight", NULL, "blocks.6.stack.conv2.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[55].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t56_blocks_6_stack_act2, /*output=*/t57_blocks_6_stack_conv2_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[55] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t56_blocks_6_stack_act2, .b = packed, .y = t57_blocks_6_stack_conv2_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[55].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t56_blocks_6_stack_act2, /*output=*/t57_blocks_6_stack_conv2_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv2.conv_dw", "setup", s);
+  }
 
   /* blocks.6.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.6.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv2.conv_pw.weight", NULL, "blocks.6.stack.conv2.bn_pw",
@@ -2103,18 +2363,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.6.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.6.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv3.conv_dw.weight", NULL, "blocks.6.stack.conv3.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv3.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[57].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t58_blocks_6_stack_act3, /*output=*/t59_blocks_6_stack_conv3_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv3.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[57] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t58_blocks_6_stack_act3, .b = packed, .y = t59_blocks_6_stack_conv3_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv3.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[57].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t58_blocks_6_stack_act3, /*output=*/t59_blocks_6_stack_conv3_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.stack.conv3.conv_dw", "setup", s);
+  }
 
   /* blocks.6.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.6.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.6.stack.conv3.conv_pw.weight", NULL, "blocks.6.stack.conv3.bn_pw",
@@ -2175,18 +2448,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.7.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.7.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv1.conv_dw.weight", NULL, "blocks.7.stack.conv1.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[61].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[61].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t62_blocks_7_stack_act1, /*output=*/t63_blocks_7_stack_conv1_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[61] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t62_blocks_7_stack_act1, .b = packed, .y = t63_blocks_7_stack_conv1_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[61].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[61].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t62_blocks_7_stack_act1, /*output=*/t63_blocks_7_stack_conv1_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv1.conv_dw", "setup", s);
+  }
 
   /* blocks.7.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.7.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv1.conv_pw.weight", NULL, "blocks.7.stack.conv1.bn_pw",
@@ -2221,18 +2507,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.7.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.7.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv2.conv_dw.weight", NULL, "blocks.7.stack.conv2.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[63].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t64_blocks_7_stack_act2, /*output=*/t65_blocks_7_stack_conv2_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[63] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t64_blocks_7_stack_act2, .b = packed, .y = t65_blocks_7_stack_conv2_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[63].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[63].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t64_blocks_7_stack_act2, /*output=*/t65_blocks_7_stack_conv2_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv2.conv_dw", "setup", s);
+  }
 
   /* blocks.7.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.7.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv2.conv_pw.weight", NULL, "blocks.7.stack.conv2.bn_pw",
@@ -2267,18 +2566,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.7.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.7.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv3.conv_dw.weight", NULL, "blocks.7.stack.conv3.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv3.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[65].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t66_blocks_7_stack_act3, /*output=*/t67_blocks_7_stack_conv3_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv3.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[65] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t66_blocks_7_stack_act3, .b = packed, .y = t67_blocks_7_stack_conv3_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv3.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[65].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t66_blocks_7_stack_act3, /*output=*/t67_blocks_7_stack_conv3_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.7.stack.conv3.conv_dw", "setup", s);
+  }
 
   /* blocks.7.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.7.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.7.stack.conv3.conv_pw.weight", NULL, "blocks.7.stack.conv3.bn_pw",
@@ -2339,18 +2651,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.8.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.8.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv1.conv_dw.weight", NULL, "blocks.8.stack.conv1.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[69].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[69].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t70_blocks_8_stack_act1, /*output=*/t71_blocks_8_stack_conv1_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[69] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t70_blocks_8_stack_act1, .b = packed, .y = t71_blocks_8_stack_conv1_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[69].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[69].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t70_blocks_8_stack_act1, /*output=*/t71_blocks_8_stack_conv1_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv1.conv_dw", "setup", s);
+  }
 
   /* blocks.8.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.8.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv1.conv_pw.weight", NULL, "blocks.8.stack.conv1.bn_pw",
@@ -2385,18 +2710,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.8.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.8.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv2.conv_dw.weight", NULL, "blocks.8.stack.conv2.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[71].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[71].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t72_blocks_8_stack_act2, /*output=*/t73_blocks_8_stack_conv2_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[71] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t72_blocks_8_stack_act2, .b = packed, .y = t73_blocks_8_stack_conv2_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[71].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[71].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t72_blocks_8_stack_act2, /*output=*/t73_blocks_8_stack_conv2_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv2.conv_dw", "setup", s);
+  }
 
   /* blocks.8.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.8.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv2.conv_pw.weight", NULL, "blocks.8.stack.conv2.bn_pw",
@@ -2431,18 +2769,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.8.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.8.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv3.conv_dw.weight", NULL, "blocks.8.stack.conv3.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv3.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[73].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t74_blocks_8_stack_act3, /*output=*/t75_blocks_8_stack_conv3_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv3.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[73] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t74_blocks_8_stack_act3, .b = packed, .y = t75_blocks_8_stack_conv3_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv3.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[73].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t74_blocks_8_stack_act3, /*output=*/t75_blocks_8_stack_conv3_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.8.stack.conv3.conv_dw", "setup", s);
+  }
 
   /* blocks.8.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.8.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.8.stack.conv3.conv_pw.weight", NULL, "blocks.8.stack.conv3.bn_pw",
@@ -2503,18 +2854,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.9.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.9.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv1.conv_dw.weight", NULL, "blocks.9.stack.conv1.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[77].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[77].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t78_blocks_9_stack_act1, /*output=*/t79_blocks_9_stack_conv1_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[77] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t78_blocks_9_stack_act1, .b = packed, .y = t79_blocks_9_stack_conv1_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[77].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[77].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t78_blocks_9_stack_act1, /*output=*/t79_blocks_9_stack_conv1_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv1.conv_dw", "setup", s);
+  }
 
   /* blocks.9.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.9.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv1.conv_pw.weight", NULL, "blocks.9.stack.conv1.bn_pw",
@@ -2549,18 +2913,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.9.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.9.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv2.conv_dw.weight", NULL, "blocks.9.stack.conv2.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[79].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t80_blocks_9_stack_act2, /*output=*/t81_blocks_9_stack_conv2_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[79] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t80_blocks_9_stack_act2, .b = packed, .y = t81_blocks_9_stack_conv2_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[79].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t80_blocks_9_stack_act2, /*output=*/t81_blocks_9_stack_conv2_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv2.conv_dw", "setup", s);
+  }
 
   /* blocks.9.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.9.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv2.conv_pw.weight", NULL, "blocks.9.stack.conv2.bn_pw",
@@ -2595,18 +2972,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.9.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.9.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv3.conv_dw.weight", NULL, "blocks.9.stack.conv3.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[81].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv3.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[81].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t82_blocks_9_stack_act3, /*output=*/t83_blocks_9_stack_conv3_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv3.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[81] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t82_blocks_9_stack_act3, .b = packed, .y = t83_blocks_9_stack_conv3_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[81].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv3.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[81].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t82_blocks_9_stack_act3, /*output=*/t83_blocks_9_stack_conv3_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.9.stack.conv3.conv_dw", "setup", s);
+  }
 
   /* blocks.9.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.9.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.9.stack.conv3.conv_pw.weight", NULL, "blocks.9.stack.conv3.bn_pw",
@@ -2667,18 +3057,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.10.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.10.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv1.conv_dw.weight", NULL, "blocks.10.stack.conv1.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[85].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[85].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t86_blocks_10_stack_act1, /*output=*/t87_blocks_10_stack_conv1_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[85] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t86_blocks_10_stack_act1, .b = packed, .y = t87_blocks_10_stack_conv1_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[85].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[85].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t86_blocks_10_stack_act1, /*output=*/t87_blocks_10_stack_conv1_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv1.conv_dw", "setup", s);
+  }
 
   /* blocks.10.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.10.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv1.conv_pw.weight", NULL, "blocks.10.stack.conv1.bn_pw",
@@ -2713,18 +3116,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.10.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.10.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv2.conv_dw.weight", NULL, "blocks.10.stack.conv2.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[87].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[87].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t88_blocks_10_stack_act2, /*output=*/t89_blocks_10_stack_conv2_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[87] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t88_blocks_10_stack_act2, .b = packed, .y = t89_blocks_10_stack_conv2_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[87].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[87].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t88_blocks_10_stack_act2, /*output=*/t89_blocks_10_stack_conv2_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv2.conv_dw", "setup", s);
+  }
 
   /* blocks.10.stack.conv2.conv_pw: conv 1x1 728->728 s1, blocks.10.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv2.conv_pw.weight", NULL, "blocks.10.stack.conv2.bn_pw",
@@ -2759,18 +3175,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.10.stack.conv3.conv_dw: conv 3x3 728->728 s1 g728, blocks.10.stack.conv3.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv3.conv_dw.weight", NULL, "blocks.10.stack.conv3.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[89].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv3.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[89].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t90_blocks_10_stack_act3, /*output=*/t91_blocks_10_stack_conv3_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv3.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[89] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t90_blocks_10_stack_act3, .b = packed, .y = t91_blocks_10_stack_conv3_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[89].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv3.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[89].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t90_blocks_10_stack_act3, /*output=*/t91_blocks_10_stack_conv3_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.10.stack.conv3.conv_dw", "setup", s);
+  }
 
   /* blocks.10.stack.conv3.conv_pw: conv 1x1 728->728 s1, blocks.10.stack.conv3.bn_pw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.10.stack.conv3.conv_pw.weight", NULL, "blocks.10.stack.conv3.bn_pw",
@@ -2861,18 +3290,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.11.stack.conv1.conv_dw: conv 3x3 728->728 s1 g728, blocks.11.stack.conv1.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv1.conv_dw.weight", NULL, "blocks.11.stack.conv1.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[94].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[94].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t95_blocks_11_stack_act1, /*output=*/t96_blocks_11_stack_conv1_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[94] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t95_blocks_11_stack_act1, .b = packed, .y = t96_blocks_11_stack_conv1_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[94].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[94].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t95_blocks_11_stack_act1, /*output=*/t96_blocks_11_stack_conv1_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv1.conv_dw", "setup", s);
+  }
 
   /* blocks.11.stack.conv1.conv_pw: conv 1x1 728->728 s1, blocks.11.stack.conv1.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv1.conv_pw.weight", NULL, "blocks.11.stack.conv1.bn_pw",
@@ -2907,18 +3349,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.11.stack.conv2.conv_dw: conv 3x3 728->728 s1 g728, blocks.11.stack.conv2.bn_dw folded; [2,19,19,728] -> [2,19,19,728] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv2.conv_dw.weight", NULL, "blocks.11.stack.conv2.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
-      /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[96].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t97_blocks_11_stack_act2, /*output=*/t98_blocks_11_stack_conv2_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[7360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
+    ops[96] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t97_blocks_11_stack_act2, .b = packed, .y = t98_blocks_11_stack_conv2_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/19, /*width=*/19, /*channels=*/728, /*in_stride=*/728,
+                 /*out_stride=*/728, /*stride=*/1, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/728,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/728,
+        /*output_channel_stride=*/728, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[96].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t97_blocks_11_stack_act2, /*output=*/t98_blocks_11_stack_conv2_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv2.conv_dw", "setup", s);
+  }
 
   /* blocks.11.stack.conv2.conv_pw: conv 1x1 728->1024 s1, blocks.11.stack.conv2.bn_pw folded, relu; [2,19,19,728] -> [2,19,19,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv2.conv_pw.weight", NULL, "blocks.11.stack.conv2.bn_pw",
@@ -2953,18 +3408,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.11.stack.conv3.conv_dw: conv 3x3 1024->1024 s2 g1024, blocks.11.stack.conv3.bn_dw folded; [2,19,19,1024] -> [2,10,10,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv3.conv_dw.weight", NULL, "blocks.11.stack.conv3.bn_dw",
       /*out_channels=*/1024, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
-      /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1024,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[98].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv3.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[98].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
-      /*input=*/t99_blocks_11_stack_act3, /*output=*/t100_blocks_11_stack_conv3_bn_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv3.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[10240] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/1024, /*kernel=*/3, packed));
+    ops[98] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t99_blocks_11_stack_act3, .b = packed, .y = t100_blocks_11_stack_conv3_bn_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/10, /*width=*/10, /*channels=*/1024, /*in_stride=*/1024,
+                 /*out_stride=*/1024, /*stride=*/2, /*in_height=*/19, /*in_width=*/19}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/2,
+        /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1024,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/-INFINITY,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[98].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv3.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[98].xnn, /*batch_size=*/2, /*input_height=*/19, /*input_width=*/19,
+        /*input=*/t99_blocks_11_stack_act3, /*output=*/t100_blocks_11_stack_conv3_bn_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.11.stack.conv3.conv_dw", "setup", s);
+  }
 
   /* blocks.11.stack.conv3.conv_pw: conv 1x1 1024->1024 s1, blocks.11.stack.conv3.bn_pw folded; [2,10,10,1024] -> [2,10,10,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv3.conv_pw.weight", NULL, "blocks.11.stack.conv3.bn_pw",
@@ -3016,18 +3484,31 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.12.stack.conv1.conv_dw: conv 3x3 1024->1024 s1 g1024, blocks.12.stack.conv1.bn_dw folded, relu; [2,10,10,1024] -> [2,10,10,1024] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv1.conv_dw.weight", NULL, "blocks.12.stack.conv1.bn_dw",
       /*out_channels=*/1024, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1024,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
-      /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[101].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv1.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[101].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
-      /*input=*/t102_blocks_11, /*output=*/t103_blocks_12_stack_conv1_act_dw, threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv1.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[10240] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/1024, /*kernel=*/3, packed));
+    ops[101] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t102_blocks_11, .b = packed, .y = t103_blocks_12_stack_conv1_act_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/10, /*width=*/10, /*channels=*/1024, /*in_stride=*/1024,
+                 /*out_stride=*/1024, /*stride=*/1, /*in_height=*/10, /*in_width=*/10}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1024,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1024,
+        /*output_channel_stride=*/1024, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[101].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv1.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[101].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
+        /*input=*/t102_blocks_11, /*output=*/t103_blocks_12_stack_conv1_act_dw, threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv1.conv_dw", "setup", s);
+  }
 
   /* blocks.12.stack.conv1.conv_pw: conv 1x1 1024->1536 s1, blocks.12.stack.conv1.bn_pw folded, relu; [2,10,10,1024] -> [2,10,10,1536] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv1.conv_pw.weight", NULL, "blocks.12.stack.conv1.bn_pw",
@@ -3063,19 +3544,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.12.stack.conv2.conv_dw: conv 3x3 1536->1536 s1 g1536, blocks.12.stack.conv2.bn_dw folded, relu; [2,10,10,1536] -> [2,10,10,1536] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv2.conv_dw.weight", NULL, "blocks.12.stack.conv2.bn_dw",
       /*out_channels=*/1536, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1536,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1536,
-      /*output_channel_stride=*/1536, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[103].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv2.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[103].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
-      /*input=*/t104_blocks_12_stack_conv1, /*output=*/t105_blocks_12_stack_conv2_act_dw,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv2.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[15360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/1536, /*kernel=*/3, packed));
+    ops[103] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t104_blocks_12_stack_conv1, .b = packed, .y = t105_blocks_12_stack_conv2_act_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/10, /*width=*/10, /*channels=*/1536, /*in_stride=*/1536,
+                 /*out_stride=*/1536, /*stride=*/1, /*in_height=*/10, /*in_width=*/10}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1536,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1536,
+        /*output_channel_stride=*/1536, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[103].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv2.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[103].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
+        /*input=*/t104_blocks_12_stack_conv1, /*output=*/t105_blocks_12_stack_conv2_act_dw,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv2.conv_dw", "setup", s);
+  }
 
   /* blocks.12.stack.conv2.conv_pw: conv 1x1 1536->1536 s1, blocks.12.stack.conv2.bn_pw folded, relu; [2,10,10,1536] -> [2,10,10,1536] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv2.conv_pw.weight", NULL, "blocks.12.stack.conv2.bn_pw",
@@ -3111,19 +3605,32 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.12.stack.conv3.conv_dw: conv 3x3 1536->1536 s1 g1536, blocks.12.stack.conv3.bn_dw folded, relu; [2,10,10,1536] -> [2,10,10,1536] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv3.conv_dw.weight", NULL, "blocks.12.stack.conv3.bn_dw",
       /*out_channels=*/1536, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
-  s = xnn_create_convolution2d_nhwc_f32(
-      /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
-      /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
-      /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1536,
-      /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1536,
-      /*output_channel_stride=*/1536, w->kernel, w->bias, /*output_min=*/0.0f,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv3.conv_dw", "create", s);
-  s = xnn_setup_convolution2d_nhwc_f32(
-      ops[105].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
-      /*input=*/t106_blocks_12_stack_conv2, /*output=*/t107_blocks_12_stack_conv3_act_dw,
-      threadpool);
-  if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv3.conv_dw", "setup", s);
+#if TIMMC_GEMM_BUILT
+  if (timmc_dw_use(/*chosen=*/1)) {
+    static float packed[15360] __attribute__((aligned(64)));
+    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    TIMMC_TRY(timmc_dw_pack(w, /*channels=*/1536, /*kernel=*/3, packed));
+    ops[105] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t106_blocks_12_stack_conv2, .b = packed, .y = t107_blocks_12_stack_conv3_act_dw,
+        .work = {params, NULL},
+        .dims = {/*batch=*/2, /*height=*/10, /*width=*/10, /*channels=*/1536, /*in_stride=*/1536,
+                 /*out_stride=*/1536, /*stride=*/1, /*in_height=*/10, /*in_width=*/10}};
+  } else
+#endif
+  {
+    s = xnn_create_convolution2d_nhwc_f32(
+        /*input_padding_top=*/1, /*input_padding_right=*/1, /*input_padding_bottom=*/1,
+        /*input_padding_left=*/1, /*kernel_height=*/3, /*kernel_width=*/3, /*subsampling_height=*/1,
+        /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1536,
+        /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1536,
+        /*output_channel_stride=*/1536, w->kernel, w->bias, /*output_min=*/0.0f,
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv3.conv_dw", "create", s);
+    s = xnn_setup_convolution2d_nhwc_f32(
+        ops[105].xnn, /*batch_size=*/2, /*input_height=*/10, /*input_width=*/10,
+        /*input=*/t106_blocks_12_stack_conv2, /*output=*/t107_blocks_12_stack_conv3_act_dw,
+        threadpool);
+    if (s != xnn_status_success) return timmc_xnn_fail("blocks.12.stack.conv3.conv_dw", "setup", s);
+  }
 
   /* blocks.12.stack.conv3.conv_pw: conv 1x1 1536->2048 s1, blocks.12.stack.conv3.bn_pw folded, relu; [2,10,10,1536] -> [2,10,10,2048] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.12.stack.conv3.conv_pw.weight", NULL, "blocks.12.stack.conv3.bn_pw",

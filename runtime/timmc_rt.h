@@ -179,6 +179,22 @@ int timmc_gemm_use(int chosen);
 /* Whether this build and CPU have timmc_kernel_gemm. */
 int timmc_gemm_supported(void);
 
+/* Depthwise convolutions (one filter a channel, multiplier 1), 3x3 or 5x5,
+ * stride 1 or 2, any padding, no dilation, as timmc's own kernel on AVX-512
+ * CPUs (timmc_dw.c): a = NHWC input, y = NHWC output, b = weights packed by
+ * timmc_dw_pack, work[0] = {output min, output max, kernel, padding top,
+ * padding left}. dims: batch, output height, output width, channels, input
+ * pixel stride, output pixel stride, stride, input height, input width. */
+int timmc_kernel_dwconv(const timmc_op *op, pthreadpool_t pool);
+size_t timmc_dw_packed_floats(size_t channels, size_t kernel);
+/* w->kernel ([c][k][k], as timmc_load_conv leaves a depthwise weight) and
+ * w->bias (or none) into [c / 16][1 + k x k][16], 64-byte aligned. */
+int timmc_dw_pack(const timmc_scratch *w, int channels, int kernel, float *packed);
+/* Whether a depthwise layer runs timmc_kernel_dwconv: the CPU has it
+ * (AVX-512F) and the generator's cost model chose it (chosen) or
+ * TIMMC_DWCONV=all; never under TIMMC_DWCONV=xnnpack. */
+int timmc_dw_use(int chosen);
+
 /* Initialises XNNPACK once per process, with an allocator that counts. */
 int timmc_xnn_init(void);
 /* Bytes XNNPACK holds now: packed weights and operator state of every model. */

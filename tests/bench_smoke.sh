@@ -3,9 +3,9 @@
 # promise, on a small golden spec (one round of one run: no figures are
 # judged). bench.sh -d: a row with timmc's and the all-direct times (the timm
 # column may say unavailable); wino_layers.sh: a row per layer Winograd can
-# take, both times, and auto's decision; gemm_layers.sh, elementwise_layers.sh
-# and profile.sh their rows; bound.sh the CPU's FMA peak and a row with the
-# FLOPs, the bound and timmc's time.
+# take, both times, and auto's decision; gemm_layers.sh, elementwise_layers.sh,
+# dw_layers.sh (on a mobilenetv3) and profile.sh their rows; bound.sh the CPU's
+# FMA peak and a row with the FLOPs, the bound and timmc's time.
 set -eu
 work=$1
 spec=tests/golden/specs/g_resnet18_cls.json
@@ -36,6 +36,12 @@ rows=$(printf '%s\n' "$out" | grep -Ec '^layer[1-4]\.[0-9]+\.act3 +gate\+add\[1,
 [ "$rows" -eq 16 ] || fail "elementwise_layers.sh printed $rows gate+add rows, expected 16"
 rows=$(printf '%s\n' "$out" | grep -Ec '^layer[1-4]\.[01]\.act2 +add\[1,[0-9,]+\] +[0-9.]+ +[0-9.]+ +[0-9.]+x$')
 [ "$rows" -eq 8 ] || fail "elementwise_layers.sh printed $rows add rows, expected 8"
+out=$(TIMMC_BENCH_OUT="$work/dw" sh bench/dw_layers.sh -n 1 -r 1 \
+  tests/golden/specs/g_mobilenetv3_small_050.json)
+printf '%s\n' "$out"
+# mobilenetv3_small_050: 11 blocks with a depthwise conv, 3x3 and 5x5, stride 1 and 2
+rows=$(printf '%s\n' "$out" | grep -Ec '^blocks\.[0-9]\.[0-9]\.conv_dw +k[35]s[12]\[1,[0-9,]+\] +(yes|no) +[0-9.]+ +[0-9.]+ +[0-9.]+x$')
+[ "$rows" -eq 11 ] || fail "dw_layers.sh printed $rows depthwise rows, expected 11"
 out=$(TIMMC_BENCH_OUT="$work/profile" sh bench/profile.sh -n 1 -r 1 -p 100 "$spec")
 printf '%s\n' "$out"
 printf '%s\n' "$out" | grep -Eq '^pointwise 1x1 s2 +[0-9.]+ +[0-9.]+% +[0-9.]+ +[0-9]+%$' ||

@@ -886,6 +886,89 @@ static void test_add_kernel(void) {
   }
 }
 
+/* timmc_kernel_dwconv against a scalar loop that takes each output's taps in
+ * the kernel's order (columns, then rows; padding skipped) with fmaf: the
+ * same bits. Shapes: a channel tail (20), pixel strides wider than the
+ * channels, 5x5 at stride 2 with 'SAME' padding (1 before, 2 after), rows
+ * under one group of outputs (3), rows of 7 + 6 + 6, batch 2. */
+static void test_dwconv_kernel(void) {
+  if (!timmc_gemm_supported()) return; /* no AVX-512 here: XNNPACK runs them */
+  static const struct {
+    size_t batch, ih, iw, c, k, s, pt, pl, oh, ow, in_stride, out_stride;
+    float lo, hi;
+  } cases[] = {
+      {2, 9, 11, 20, 3, 1, 1, 1, 9, 11, 24, 20, -INFINITY, INFINITY},
+      {1, 8, 8, 32, 5, 2, 1, 1, 4, 4, 32, 40, 0.0f, 6.0f},
+      {1, 3, 3, 16, 3, 1, 1, 1, 3, 3, 16, 16, -INFINITY, INFINITY},
+      {1, 19, 19, 48, 3, 2, 1, 1, 10, 10, 48, 48, 0.0f, INFINITY},
+      {1, 6, 19, 36, 5, 1, 2, 2, 6, 19, 40, 36, -INFINITY, INFINITY},
+  };
+  for (size_t n = 0; n < sizeof cases / sizeof cases[0]; n++) {
+    const size_t B = cases[n].batch, IH = cases[n].ih, IW = cases[n].iw, C = cases[n].c;
+    const size_t K = cases[n].k, S = cases[n].s, OH = cases[n].oh, OW = cases[n].ow;
+    const size_t IS = cases[n].in_stride, OS = cases[n].out_stride;
+    float *x = malloc(B * IH * IW * IS * sizeof(float));
+    float *y = malloc(B * OH * OW * OS * sizeof(float));
+    float *want = malloc(B * OH * OW * OS * sizeof(float));
+    float *kernel = malloc(C * K * K * sizeof(float)), *bias = malloc(C * sizeof(float));
+    float *packed = aligned_alloc(64, timmc_dw_packed_floats(C, K) * sizeof(float));
+    unsigned r = 777u + (unsigned)n;
+    for (size_t i = 0; i < B * IH * IW * IS; i++) {
+      r = r * 1103515245u + 12345u;
+      x[i] = (float)((int)(r >> 8) % 2000 - 1000) / 97.0f;
+    }
+    for (size_t i = 0; i < C * K * K; i++) kernel[i] = (float)((int)(i * 37 % 23) - 11) / 13.0f;
+    for (size_t i = 0; i < C; i++) bias[i] = (float)i / 7.0f - 1.0f;
+    const timmc_scratch w = {.kernel = kernel, .bias = bias};
+    CHECK(timmc_dw_pack(&w, (int)C, (int)K, packed) == TIMMC_OK);
+    for (size_t b = 0; b < B; b++) {
+      for (size_t oy = 0; oy < OH; oy++) {
+        for (size_t ox = 0; ox < OW; ox++) {
+          for (size_t c = 0; c < C; c++) {
+            float acc = bias[c];
+            for (size_t kx = 0; kx < K; kx++) {
+              for (size_t ky = 0; ky < K; ky++) {
+                const long iy = (long)(oy * S + ky) - (long)cases[n].pt;
+                const long ix = (long)(ox * S + kx) - (long)cases[n].pl;
+                if (iy < 0 || iy >= (long)IH || ix < 0 || ix >= (long)IW) continue;
+                acc = fmaf(x[((b * IH + (size_t)iy) * IW + (size_t)ix) * IS + c],
+                           kernel[(c * K + ky) * K + kx], acc);
+              }
+            }
+            acc = acc < cases[n].lo ? cases[n].lo : acc > cases[n].hi ? cases[n].hi : acc;
+            want[((b * OH + oy) * OW + ox) * OS + c] = acc;
+          }
+        }
+      }
+    }
+    const float params[5] = {cases[n].lo, cases[n].hi, (float)K, (float)cases[n].pt,
+                             (float)cases[n].pl};
+    for (size_t threads = 1; threads <= 2; threads++) {
+      pthreadpool_t pool = pthreadpool_create(threads);
+      for (size_t i = 0; i < B * OH * OW * OS; i++) y[i] = -12345.0f; /* past C: untouched */
+      const timmc_op op = {.a = x, .b = packed, .y = y, .work = {(float *)params},
+                           .dims = {B, OH, OW, C, IS, OS, S, IH, IW}};
+      CHECK(timmc_kernel_dwconv(&op, pool) == TIMMC_OK);
+      size_t wrong = 0, clobbered = 0;
+      for (size_t p = 0; p < B * OH * OW; p++) {
+        for (size_t c = 0; c < OS; c++) {
+          if (c < C) wrong += y[p * OS + c] != want[p * OS + c];
+          else clobbered += y[p * OS + c] != -12345.0f;
+        }
+      }
+      CHECK(wrong == 0);
+      CHECK(clobbered == 0);
+      pthreadpool_destroy(pool);
+    }
+    free(x);
+    free(y);
+    free(want);
+    free(kernel);
+    free(bias);
+    free(packed);
+  }
+}
+
 int main(void) {
   if (mkdtemp(dir) == NULL) {
     perror("mkdtemp");
@@ -910,6 +993,7 @@ int main(void) {
   test_signal_cleanup(SIGINT, 1);
   test_signal_ignored();
   test_add_kernel();
+  test_dwconv_kernel();
   dir_entries(1);
   rmdir(dir);
   printf("%d passed, %d failed\n", passed, failed);

@@ -28,8 +28,8 @@ local xnnpack = {
   arena_tail = "XNN_EXTRA_BYTES",
   passes = { "winograd", "fuse_gate_add" },
   sources = { "timmc_err", "timmc_file", "timmc_st", "timmc_npy", "timmc_rt", "timmc_wino",
-              "timmc_gemm", "timmc_qgemm", "timmc_rand", "timmc_image", "timmc_png", "timmc_quant",
-              "timmc_calib" },
+              "timmc_gemm", "timmc_dw", "timmc_qgemm", "timmc_rand", "timmc_image", "timmc_png",
+              "timmc_quant", "timmc_calib" },
   libs = "-lXNNPACK -lpthreadpool -lcjson -lm",
 }
 
@@ -120,34 +120,61 @@ local function load_conv(node)
     util.float_repr(node.bn_eps))
 end
 
+-- A layer that runs timmc's own kernel where the build has it (x86-64) and
+-- `use` holds at init (a C condition: the CPU, the cost model's choice and
+-- the environment), XNNPACK's operator otherwise: own is its C statements.
+local function own_or_xnn(use, own, xnn)
+  return "#if TIMMC_GEMM_BUILT\n  if (" .. use .. ") {\n" .. indent(own) ..
+         "  } else\n#endif\n  {\n" .. indent(xnn) .. "  }\n"
+end
+
+-- A depthwise convolution as timmc_kernel_dwconv (runtime/timmc_dw.c), its
+-- packed weights in static storage.
+local function dwconv(node, ctx, x, y, xnn)
+  local min, max = clamp(node.act)
+  local own = string.format(table.concat({
+    "  static float packed[%d] __attribute__((aligned(64)));",
+    "  static float params[5] = {/*min=*/%s, /*max=*/%s, /*kernel=*/%d, /*pad_top=*/%d, " ..
+    "/*pad_left=*/%d};",
+    "  TIMMC_TRY(timmc_dw_pack(w, /*channels=*/%d, /*kernel=*/%d, packed));",
+    "  ops[%d] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = %s, .b = packed, .y = %s,",
+    "      .work = {params, NULL},",
+    "      .dims = {/*batch=*/%d, /*height=*/%d, /*width=*/%d, /*channels=*/%d, " ..
+    "/*in_stride=*/%d,",
+    "               /*out_stride=*/%d, /*stride=*/%d, /*in_height=*/%d, /*in_width=*/%d}};\n" },
+    "\n"), (node.cin + 15) // 16 * 16 * (node.k * node.k + 1), min, max, node.k, node.pad[1],
+    node.pad[4], node.cin, node.k, ctx.op, x.ptr, y.ptr, y.shape[1], y.shape[2], y.shape[3],
+    node.cin, x.stride, y.stride, node.stride, x.shape[2], x.shape[3])
+  local use = string.format("timmc_dw_use(/*chosen=*/%d)", pick.dw_chosen(node, x) and 1 or 0)
+  return load_conv(node) .. own_or_xnn(use, own, xnn)
+end
+
 function emit.conv(node, ctx)
   local x, y = ctx.at(node.inputs[1]), ctx.at(node.output)
   local cin_g, cout_g = node.cin // node.groups, node.cout // node.groups
   local xnn = pixel_op(node, ctx, "convolution2d", conv_args(ctx, node.pad, { node.k, node.k },
                        node.stride, node.dilation, node.groups, cin_g, cout_g, x, y, "w->bias",
                        node.act), x, y)
+  if pick.dw_applies(node) then return dwconv(node, ctx, x, y, xnn) end
   local wide = pick.gemm_applies(node)
   if not wide and not pick.gemm24_applies(node) then return load_conv(node) .. xnn end
-  -- timmc's GEMM where it is built and the CPU has it (runtime/timmc_gemm.c),
-  -- its packed weights in static storage; XNNPACK's operator elsewhere
+  -- timmc's GEMM where the CPU has it (runtime/timmc_gemm.c), its packed
+  -- weights in static storage
   local min, max = clamp(node.act)
   local chosen = wide and pick.gemm_chosen(node, y.shape) or pick.gemm24_chosen(node, y.shape)
   local taps = node.k * node.k
   local gemm = {
-    "#if TIMMC_GEMM_BUILT",
-    "  if (timmc_gemm_use(/*chosen=*/%d)) {",
-    "    static float packed[%d] __attribute__((aligned(64)));",
-    "    static float params[7] = {/*min=*/%s, /*max=*/%s, /*kernel=*/%d, /*pad_top=*/%d, " ..
+    "  static float packed[%d] __attribute__((aligned(64)));",
+    "  static float params[7] = {/*min=*/%s, /*max=*/%s, /*kernel=*/%d, /*pad_top=*/%d, " ..
     "/*pad_left=*/%d,",
-    "                              /*dilation=*/%d, /*groups=*/%d};",
-    "    TIMMC_TRY(%s);",
-    "    ops[%d] = (timmc_op){.kernel = %s, .a = %s, .b = packed, .y = %s,",
-    "        .work = {params, NULL},",
-    "        .dims = {/*batch=*/%d, /*height=*/%d, /*width=*/%d, /*in_channels=*/%d, " ..
+    "                            /*dilation=*/%d, /*groups=*/%d};",
+    "  TIMMC_TRY(%s);",
+    "  ops[%d] = (timmc_op){.kernel = %s, .a = %s, .b = packed, .y = %s,",
+    "      .work = {params, NULL},",
+    "      .dims = {/*batch=*/%d, /*height=*/%d, /*width=*/%d, /*in_channels=*/%d, " ..
     "/*out_channels=*/%d,",
-    "                 /*in_stride=*/%d, /*out_stride=*/%d, /*stride=*/%d, /*in_height=*/%d, " ..
-    "/*in_width=*/%d}};",
-    "  } else\n#endif\n  {\n" }
+    "               /*in_stride=*/%d, /*out_stride=*/%d, /*stride=*/%d, /*in_height=*/%d, " ..
+    "/*in_width=*/%d}};\n" }
   local pack, floats, fn
   if wide then
     pack = string.format("timmc_gemm_pack(w, /*out_channels=*/%d, /*in_channels=*/%d, " ..
@@ -158,12 +185,13 @@ function emit.conv(node, ctx)
                          "/*kernel=*/%d, packed)", node.groups, cin_g, node.k)
     floats, fn = node.groups * 24 * (cin_g * taps + 1), "timmc_kernel_gemm24"
   end
+  local own = string.format(table.concat(gemm, "\n"), floats, min, max, node.k, node.pad[1],
+                            node.pad[4], node.dilation, node.groups, pack, ctx.op, fn, x.ptr,
+                            y.ptr, y.shape[1], y.shape[2], y.shape[3], cin_g,
+                            node.cout // node.groups, x.stride, y.stride, node.stride,
+                            x.shape[2], x.shape[3])
   return load_conv(node) ..
-    string.format(table.concat(gemm, "\n"), chosen and 1 or 0, floats, min, max, node.k,
-                  node.pad[1], node.pad[4], node.dilation, node.groups, pack, ctx.op, fn, x.ptr,
-                  y.ptr, y.shape[1], y.shape[2], y.shape[3], cin_g, node.cout // node.groups,
-                  x.stride, y.stride, node.stride, x.shape[2], x.shape[3]) ..
-    indent(xnn) .. "  }\n"
+    own_or_xnn(string.format("timmc_gemm_use(/*chosen=*/%d)", chosen and 1 or 0), own, xnn)
 end
 
 -- An elementwise step as timmc's runtime kernel (own: the timmc_op line(s)),

@@ -117,4 +117,33 @@ function pick.wino_products_chosen(node)
   return pick.wino_products_applies(node) and node.block <= pick.WINO_ROWS
 end
 
+-- Depthwise convolutions (one filter a channel), 3x3 or 5x5, stride 1 or 2,
+-- no dilation: timmc_kernel_dwconv (runtime/timmc_dw.c) keeps a channel
+-- vector's weights in registers across eight output pixels, where XNNPACK's
+-- kernel reads all the weights again for each pixel.
+function pick.dw_applies(node)
+  return node.kind == "conv" and node.groups == node.cin and node.cout == node.cin and
+         (node.k == 3 or node.k == 5) and (node.stride == 1 or node.stride == 2) and
+         node.dilation == 1
+end
+
+-- Measured in-model against XNNPACK (bench/dw_layers.sh, 1 thread, Zen 4;
+-- docs/speed.md): 1.3-2.9x on mobilenetv2_100's, efficientnet_b0's,
+-- mobilenetv4_conv_small's and xception41's layers from 7x7 to 112x112, 3x3
+-- and 5x5, stride 1 and 2, up to 1536 channels, the 1.6-2.0x of the 19x19x728
+-- middle flow included. Large images lose: xception41's 150x150x64-128 and
+-- 75x75x128-256 at 0.83-0.92x, where both kernels wait on memory; they stay
+-- with XNNPACK. The rule: images of at most 2.5 MiB or 1600 pixels (38x38x728
+-- measured 1.31x). Pixel strides a multiple of 2 KiB (channel slices of a
+-- concat, 512 or 1024 channels) lost in a microbenchmark, with warm caches
+-- (L1 set conflicts: 0.73-0.97x), but won in the models (1.2-2.1x): no rule.
+local DW_PIXELS = 1600
+local DW_BYTES = 2.5 * 2 ^ 20
+
+-- x: the input tensor (its shape [n, h, w, c])
+function pick.dw_chosen(node, x)
+  local pixels = x.shape[2] * x.shape[3]
+  return pick.dw_applies(node) and (pixels <= DW_PIXELS or 4 * pixels * x.shape[4] <= DW_BYTES)
+end
+
 return pick

@@ -70,4 +70,35 @@ describe("pick_kernels", function()
     assert.is_true(ours > xnn) -- same FMAs, timmc's kernel at 0.93 of the rate
     assert.is_false(pick.gemm_chosen(node, { 1, 19, 19, 728 }))
   end)
+
+  it("takes depthwise 3x3 and 5x5 convolutions, stride 1 or 2, undilated", function()
+    local node = { kind = "conv", k = 3, groups = 64, cin = 64, cout = 64, stride = 1,
+                   dilation = 1 }
+    assert.is_true(pick.dw_applies(node))
+    node.k = 5
+    assert.is_true(pick.dw_applies(node))
+    node.k, node.stride = 3, 2
+    assert.is_true(pick.dw_applies(node))
+    node.dilation = 2
+    assert.is_false(pick.dw_applies(node))
+    node.dilation, node.k = 1, 7
+    assert.is_false(pick.dw_applies(node))
+    node.k, node.cout = 3, 128 -- a channel multiplier of 2
+    assert.is_false(pick.dw_applies(node))
+    assert.is_false(pick.dw_applies({ kind = "conv", k = 3, groups = 2, cin = 64, cout = 64,
+                                      stride = 1, dilation = 1 }))
+  end)
+
+  it("leaves the depthwise layers of large images to XNNPACK", function()
+    local function dw(h, c)
+      return pick.dw_chosen({ kind = "conv", k = 3, groups = c, cin = c, cout = c, stride = 1,
+                              dilation = 1 }, { shape = { 1, h, h, c } })
+    end
+    assert.is_true(dw(19, 728)) -- xception41's middle flow
+    assert.is_true(dw(38, 728)) -- 1600 pixels or fewer, 4 MiB
+    assert.is_true(dw(112, 32)) -- mobilenets' first, 1.6 MiB
+    assert.is_true(dw(10, 1024))
+    assert.is_false(dw(75, 128)) -- 2.9 MiB: 0.84-0.92x measured
+    assert.is_false(dw(150, 64))
+  end)
 end)
