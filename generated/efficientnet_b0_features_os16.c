@@ -14,194 +14,182 @@
 
 /*
  * Memory plan: one arena of 6823936 bytes (lower bound 6823936).
- * Live ranges are node indices; 0 is the input copy, 186 the end of forward.
+ * Live ranges are node indices; 0 is the input copy, 174 the end of forward.
  * tensor timm module                    shape (NHWC)              bytes     offset  live
  * t1     input                          [1,224,224,3]            602112    1605632  0..1
  * t2     bn1                            [1,112,112,32]          1605632          0  1..3
  *  t3    bn1                            [1,112,112,32]                              in place
- * t4     blocks.0.0.bn1                 [1,112,112,32]          1605632    1605632  3..10
- *  t5    blocks.0.0.bn1                 [1,112,112,32]                              in place
- * t6     blocks.0.0.se                  [1,1,1,32]                  128          0  5..6
- * t7     blocks.0.0.se.conv_reduce      [1,1,1,8]                    64        128  6..8
+ * t5     blocks.0.0.bn1                 [1,112,112,32]          1605632    1605632  3..10
+ *  t11   blocks.0.0.se                  [1,112,112,32]                              in place
+ * t6     blocks.0.0.se                  [1,1,1,32]                  128          0  4..5
+ * t7     blocks.0.0.se.conv_reduce      [1,1,1,8]                    64        128  5..7
  *  t8    blocks.0.0.se.conv_reduce      [1,1,1,8]                                   in place
- * t9     blocks.0.0.se.conv_expand      [1,1,1,32]                  128    3211264  8..10
+ * t9     blocks.0.0.se.conv_expand      [1,1,1,32]                  128          0  7..9
  *  t10   blocks.0.0.se.gate             [1,1,1,32]                                  in place
- * t11    blocks.0.0.se                  [1,112,112,32]          1605632          0  10..11
- * t12    blocks.0                       [1,112,112,16]           802816    6021120  11..186
- * t13    blocks.1.0.bn1                 [1,112,112,96]          4816896          0  12..14
+ * t12    blocks.0                       [1,112,112,16]           802816    6021120  10..174
+ * t13    blocks.1.0.bn1                 [1,112,112,96]          4816896          0  11..13
  *  t14   blocks.1.0.bn1                 [1,112,112,96]                              in place
- * t15    blocks.1.0.bn2                 [1,56,56,96]            1204224    4816896  14..21
- *  t16   blocks.1.0.bn2                 [1,56,56,96]                                in place
- * t17    blocks.1.0.se                  [1,1,1,96]                  384          0  16..17
- * t18    blocks.1.0.se.conv_reduce      [1,1,1,4]                    64        384  17..19
+ * t16    blocks.1.0.bn2                 [1,56,56,96]            1204224    4816896  13..20
+ *  t22   blocks.1.0.se                  [1,56,56,96]                                in place
+ * t17    blocks.1.0.se                  [1,1,1,96]                  384          0  14..15
+ * t18    blocks.1.0.se.conv_reduce      [1,1,1,4]                    64        384  15..17
  *  t19   blocks.1.0.se.conv_reduce      [1,1,1,4]                                   in place
- * t20    blocks.1.0.se.conv_expand      [1,1,1,96]                  384    1204224  19..21
+ * t20    blocks.1.0.se.conv_expand      [1,1,1,96]                  384          0  17..19
  *  t21   blocks.1.0.se.gate             [1,1,1,96]                                  in place
- * t22    blocks.1.0.se                  [1,56,56,96]            1204224          0  21..22
- * t23    blocks.1.0.bn3                 [1,56,56,24]             301056    3612672  22..34
- * t24    blocks.1.1.bn1                 [1,56,56,144]           1806336          0  23..25
+ * t23    blocks.1.0.bn3                 [1,56,56,24]             301056    3612672  20..31
+ * t24    blocks.1.1.bn1                 [1,56,56,144]           1806336          0  21..23
  *  t25   blocks.1.1.bn1                 [1,56,56,144]                               in place
- * t26    blocks.1.1.bn2                 [1,56,56,144]           1806336    1806336  25..32
- *  t27   blocks.1.1.bn2                 [1,56,56,144]                               in place
- * t28    blocks.1.1.se                  [1,1,1,144]                 576          0  27..28
- * t29    blocks.1.1.se.conv_reduce      [1,1,1,6]                    64        576  28..30
+ * t27    blocks.1.1.bn2                 [1,56,56,144]           1806336    1806336  23..30
+ *  t33   blocks.1.1.se                  [1,56,56,144]                               in place
+ * t28    blocks.1.1.se                  [1,1,1,144]                 576          0  24..25
+ * t29    blocks.1.1.se.conv_reduce      [1,1,1,6]                    64        576  25..27
  *  t30   blocks.1.1.se.conv_reduce      [1,1,1,6]                                   in place
- * t31    blocks.1.1.se.conv_expand      [1,1,1,144]                 576    3913728  30..32
+ * t31    blocks.1.1.se.conv_expand      [1,1,1,144]                 576          0  27..29
  *  t32   blocks.1.1.se.gate             [1,1,1,144]                                 in place
- * t33    blocks.1.1.se                  [1,56,56,144]           1806336          0  32..33
- * t34    blocks.1.1.bn3                 [1,56,56,24]             301056    2257920  33..186
+ * t34    blocks.1.1.bn3                 [1,56,56,24]             301056    3913728  30..174
  *  t35   blocks.1                       [1,56,56,24]                                in place
- * t36    blocks.2.0.bn1                 [1,56,56,144]           1806336          0  35..37
+ * t36    blocks.2.0.bn1                 [1,56,56,144]           1806336          0  32..34
  *  t37   blocks.2.0.bn1                 [1,56,56,144]                               in place
- * t38    blocks.2.0.bn2                 [1,28,28,144]            451584    1806336  37..44
- *  t39   blocks.2.0.bn2                 [1,28,28,144]                               in place
- * t40    blocks.2.0.se                  [1,1,1,144]                 576          0  39..40
- * t41    blocks.2.0.se.conv_reduce      [1,1,1,6]                    64        576  40..42
+ * t39    blocks.2.0.bn2                 [1,28,28,144]            451584    1806336  34..41
+ *  t45   blocks.2.0.se                  [1,28,28,144]                               in place
+ * t40    blocks.2.0.se                  [1,1,1,144]                 576    2257920  35..36
+ * t41    blocks.2.0.se.conv_reduce      [1,1,1,6]                    64    2258496  36..38
  *  t42   blocks.2.0.se.conv_reduce      [1,1,1,6]                                   in place
- * t43    blocks.2.0.se.conv_expand      [1,1,1,144]                 576     451584  42..44
+ * t43    blocks.2.0.se.conv_expand      [1,1,1,144]                 576    2257920  38..40
  *  t44   blocks.2.0.se.gate             [1,1,1,144]                                 in place
- * t45    blocks.2.0.se                  [1,28,28,144]            451584          0  44..45
- * t46    blocks.2.0.bn3                 [1,28,28,40]             125440    1505280  45..57
- * t47    blocks.2.1.bn1                 [1,28,28,240]            752640          0  46..48
+ * t46    blocks.2.0.bn3                 [1,28,28,40]             125440    1505280  41..52
+ * t47    blocks.2.1.bn1                 [1,28,28,240]            752640          0  42..44
  *  t48   blocks.2.1.bn1                 [1,28,28,240]                               in place
- * t49    blocks.2.1.bn2                 [1,28,28,240]            752640     752640  48..55
- *  t50   blocks.2.1.bn2                 [1,28,28,240]                               in place
- * t51    blocks.2.1.se                  [1,1,1,240]                 960    1630720  50..51
- * t52    blocks.2.1.se.conv_reduce      [1,1,1,10]                   64    1631680  51..53
+ * t50    blocks.2.1.bn2                 [1,28,28,240]            752640     752640  44..51
+ *  t56   blocks.2.1.se                  [1,28,28,240]                               in place
+ * t51    blocks.2.1.se                  [1,1,1,240]                 960          0  45..46
+ * t52    blocks.2.1.se.conv_reduce      [1,1,1,10]                   64        960  46..48
  *  t53   blocks.2.1.se.conv_reduce      [1,1,1,10]                                  in place
- * t54    blocks.2.1.se.conv_expand      [1,1,1,240]                 960    1630720  53..55
+ * t54    blocks.2.1.se.conv_expand      [1,1,1,240]                 960          0  48..50
  *  t55   blocks.2.1.se.gate             [1,1,1,240]                                 in place
- * t56    blocks.2.1.se                  [1,28,28,240]            752640          0  55..56
- * t57    blocks.2.1.bn3                 [1,28,28,40]             125440    2107392  56..186
+ * t57    blocks.2.1.bn3                 [1,28,28,40]             125440    4515840  51..174
  *  t58   blocks.2                       [1,28,28,40]                                in place
- * t59    blocks.3.0.bn1                 [1,28,28,240]            752640          0  58..60
+ * t59    blocks.3.0.bn1                 [1,28,28,240]            752640          0  53..55
  *  t60   blocks.3.0.bn1                 [1,28,28,240]                               in place
- * t61    blocks.3.0.bn2                 [1,14,14,240]            188160     752640  60..67
- *  t62   blocks.3.0.bn2                 [1,14,14,240]                               in place
- * t63    blocks.3.0.se                  [1,1,1,240]                 960    2232832  62..63
- * t64    blocks.3.0.se.conv_reduce      [1,1,1,10]                   64    2233792  63..65
+ * t62    blocks.3.0.bn2                 [1,14,14,240]            188160    4214784  55..62
+ *  t68   blocks.3.0.se                  [1,14,14,240]                               in place
+ * t63    blocks.3.0.se                  [1,1,1,240]                 960    4402944  56..57
+ * t64    blocks.3.0.se.conv_reduce      [1,1,1,10]                   64    4403904  57..59
  *  t65   blocks.3.0.se.conv_reduce      [1,1,1,10]                                  in place
- * t66    blocks.3.0.se.conv_expand      [1,1,1,240]                 960    2232832  65..67
+ * t66    blocks.3.0.se.conv_expand      [1,1,1,240]                 960    4402944  59..61
  *  t67   blocks.3.0.se.gate             [1,1,1,240]                                 in place
- * t68    blocks.3.0.se                  [1,14,14,240]            188160          0  67..68
- * t69    blocks.3.0.bn3                 [1,14,14,80]              62720     752640  68..80
- * t70    blocks.3.1.bn1                 [1,14,14,480]            376320          0  69..71
+ * t69    blocks.3.0.bn3                 [1,14,14,80]              62720    4402944  62..73
+ * t70    blocks.3.1.bn1                 [1,14,14,480]            376320          0  63..65
  *  t71   blocks.3.1.bn1                 [1,14,14,480]                               in place
- * t72    blocks.3.1.bn2                 [1,14,14,480]            376320     376320  71..78
- *  t73   blocks.3.1.bn2                 [1,14,14,480]                               in place
- * t74    blocks.3.1.se                  [1,1,1,480]                1920    2232832  73..74
- * t75    blocks.3.1.se.conv_reduce      [1,1,1,20]                  128    2234752  74..76
+ * t73    blocks.3.1.bn2                 [1,14,14,480]            376320     376320  65..72
+ *  t79   blocks.3.1.se                  [1,14,14,480]                               in place
+ * t74    blocks.3.1.se                  [1,1,1,480]                1920    4465664  66..67
+ * t75    blocks.3.1.se.conv_reduce      [1,1,1,20]                  128    4467584  67..69
  *  t76   blocks.3.1.se.conv_reduce      [1,1,1,20]                                  in place
- * t77    blocks.3.1.se.conv_expand      [1,1,1,480]                1920    2232832  76..78
+ * t77    blocks.3.1.se.conv_expand      [1,1,1,480]                1920    4465664  69..71
  *  t78   blocks.3.1.se.gate             [1,1,1,480]                                 in place
- * t79    blocks.3.1.se                  [1,14,14,480]            376320          0  78..79
- * t80    blocks.3.1.bn3                 [1,14,14,80]              62720     815360  79..92
+ * t80    blocks.3.1.bn3                 [1,14,14,80]              62720    4214784  72..84
  *  t81   blocks.3.1                     [1,14,14,80]                                in place
- * t82    blocks.3.2.bn1                 [1,14,14,480]            376320          0  81..83
+ * t82    blocks.3.2.bn1                 [1,14,14,480]            376320          0  74..76
  *  t83   blocks.3.2.bn1                 [1,14,14,480]                               in place
- * t84    blocks.3.2.bn2                 [1,14,14,480]            376320     376320  83..90
- *  t85   blocks.3.2.bn2                 [1,14,14,480]                               in place
- * t86    blocks.3.2.se                  [1,1,1,480]                1920    2232832  85..86
- * t87    blocks.3.2.se.conv_reduce      [1,1,1,20]                  128    2234752  86..88
+ * t85    blocks.3.2.bn2                 [1,14,14,480]            376320     376320  76..83
+ *  t91   blocks.3.2.se                  [1,14,14,480]                               in place
+ * t86    blocks.3.2.se                  [1,1,1,480]                1920    4277504  77..78
+ * t87    blocks.3.2.se.conv_reduce      [1,1,1,20]                  128    4279424  78..80
  *  t88   blocks.3.2.se.conv_reduce      [1,1,1,20]                                  in place
- * t89    blocks.3.2.se.conv_expand      [1,1,1,480]                1920    2232832  88..90
+ * t89    blocks.3.2.se.conv_expand      [1,1,1,480]                1920    4277504  80..82
  *  t90   blocks.3.2.se.gate             [1,1,1,480]                                 in place
- * t91    blocks.3.2.se                  [1,14,14,480]            376320          0  90..91
- * t92    blocks.3.2.bn3                 [1,14,14,80]              62720     376320  91..93
+ * t92    blocks.3.2.bn3                 [1,14,14,80]              62720    4277504  83..85
  *  t93   blocks.3.2                     [1,14,14,80]                                in place
- * t94    blocks.4.0.bn1                 [1,14,14,480]            376320          0  93..95
+ * t94    blocks.4.0.bn1                 [1,14,14,480]            376320          0  85..87
  *  t95   blocks.4.0.bn1                 [1,14,14,480]                               in place
- * t96    blocks.4.0.bn2                 [1,14,14,480]            376320     376320  95..102
- *  t97   blocks.4.0.bn2                 [1,14,14,480]                               in place
- * t98    blocks.4.0.se                  [1,1,1,480]                1920    2232832  97..98
- * t99    blocks.4.0.se.conv_reduce      [1,1,1,20]                  128    2234752  98..100
+ * t97    blocks.4.0.bn2                 [1,14,14,480]            376320     376320  87..94
+ *  t103  blocks.4.0.se                  [1,14,14,480]                               in place
+ * t98    blocks.4.0.se                  [1,1,1,480]                1920    4214784  88..89
+ * t99    blocks.4.0.se.conv_reduce      [1,1,1,20]                  128    4216704  89..91
  *  t100  blocks.4.0.se.conv_reduce      [1,1,1,20]                                  in place
- * t101   blocks.4.0.se.conv_expand      [1,1,1,480]                1920    2232832  100..102
+ * t101   blocks.4.0.se.conv_expand      [1,1,1,480]                1920    4214784  91..93
  *  t102  blocks.4.0.se.gate             [1,1,1,480]                                 in place
- * t103   blocks.4.0.se                  [1,14,14,480]            376320          0  102..103
- * t104   blocks.4.0.bn3                 [1,14,14,112]             87808    1053696  103..115
- * t105   blocks.4.1.bn1                 [1,14,14,672]            526848          0  104..106
+ * t104   blocks.4.0.bn3                 [1,14,14,112]             87808    4214784  94..105
+ * t105   blocks.4.1.bn1                 [1,14,14,672]            526848          0  95..97
  *  t106  blocks.4.1.bn1                 [1,14,14,672]                               in place
- * t107   blocks.4.1.bn2                 [1,14,14,672]            526848     526848  106..113
- *  t108  blocks.4.1.bn2                 [1,14,14,672]                               in place
- * t109   blocks.4.1.se                  [1,1,1,672]                2688    2232832  108..109
- * t110   blocks.4.1.se.conv_reduce      [1,1,1,28]                  128    2235520  109..111
+ * t108   blocks.4.1.bn2                 [1,14,14,672]            526848     526848  97..104
+ *  t114  blocks.4.1.se                  [1,14,14,672]                               in place
+ * t109   blocks.4.1.se                  [1,1,1,672]                2688    4302592  98..99
+ * t110   blocks.4.1.se.conv_reduce      [1,1,1,28]                  128    4305280  99..101
  *  t111  blocks.4.1.se.conv_reduce      [1,1,1,28]                                  in place
- * t112   blocks.4.1.se.conv_expand      [1,1,1,672]                2688    2232832  111..113
+ * t112   blocks.4.1.se.conv_expand      [1,1,1,672]                2688    4302592  101..103
  *  t113  blocks.4.1.se.gate             [1,1,1,672]                                 in place
- * t114   blocks.4.1.se                  [1,14,14,672]            526848          0  113..114
- * t115   blocks.4.1.bn3                 [1,14,14,112]             87808    1141504  114..127
+ * t115   blocks.4.1.bn3                 [1,14,14,112]             87808    4302592  104..116
  *  t116  blocks.4.1                     [1,14,14,112]                               in place
- * t117   blocks.4.2.bn1                 [1,14,14,672]            526848          0  116..118
+ * t117   blocks.4.2.bn1                 [1,14,14,672]            526848          0  106..108
  *  t118  blocks.4.2.bn1                 [1,14,14,672]                               in place
- * t119   blocks.4.2.bn2                 [1,14,14,672]            526848     526848  118..125
- *  t120  blocks.4.2.bn2                 [1,14,14,672]                               in place
- * t121   blocks.4.2.se                  [1,1,1,672]                2688    2232832  120..121
- * t122   blocks.4.2.se.conv_reduce      [1,1,1,28]                  128    2235520  121..123
+ * t120   blocks.4.2.bn2                 [1,14,14,672]            526848     526848  108..115
+ *  t126  blocks.4.2.se                  [1,14,14,672]                               in place
+ * t121   blocks.4.2.se                  [1,1,1,672]                2688    4214784  109..110
+ * t122   blocks.4.2.se.conv_reduce      [1,1,1,28]                  128    4217472  110..112
  *  t123  blocks.4.2.se.conv_reduce      [1,1,1,28]                                  in place
- * t124   blocks.4.2.se.conv_expand      [1,1,1,672]                2688    2232832  123..125
+ * t124   blocks.4.2.se.conv_expand      [1,1,1,672]                2688    4214784  112..114
  *  t125  blocks.4.2.se.gate             [1,1,1,672]                                 in place
- * t126   blocks.4.2.se                  [1,14,14,672]            526848          0  125..126
- * t127   blocks.4.2.bn3                 [1,14,14,112]             87808    2558976  126..186
+ * t127   blocks.4.2.bn3                 [1,14,14,112]             87808    4641280  115..174
  *  t128  blocks.4                       [1,14,14,112]                               in place
- * t129   blocks.5.0.bn1                 [1,14,14,672]            526848          0  128..130
+ * t129   blocks.5.0.bn1                 [1,14,14,672]            526848          0  117..119
  *  t130  blocks.5.0.bn1                 [1,14,14,672]                               in place
- * t131   blocks.5.0.bn2                 [1,14,14,672]            526848     526848  130..137
- *  t132  blocks.5.0.bn2                 [1,14,14,672]                               in place
- * t133   blocks.5.0.se                  [1,1,1,672]                2688    2232832  132..133
- * t134   blocks.5.0.se.conv_reduce      [1,1,1,28]                  128    2235520  133..135
+ * t132   blocks.5.0.bn2                 [1,14,14,672]            526848     526848  119..126
+ *  t138  blocks.5.0.se                  [1,14,14,672]                               in place
+ * t133   blocks.5.0.se                  [1,1,1,672]                2688    4214784  120..121
+ * t134   blocks.5.0.se.conv_reduce      [1,1,1,28]                  128    4217472  121..123
  *  t135  blocks.5.0.se.conv_reduce      [1,1,1,28]                                  in place
- * t136   blocks.5.0.se.conv_expand      [1,1,1,672]                2688    2232832  135..137
+ * t136   blocks.5.0.se.conv_expand      [1,1,1,672]                2688    4214784  123..125
  *  t137  blocks.5.0.se.gate             [1,1,1,672]                                 in place
- * t138   blocks.5.0.se                  [1,14,14,672]            526848          0  137..138
- * t139   blocks.5.0.bn3                 [1,14,14,192]            150528    1806336  138..150
- * t140   blocks.5.1.bn1                 [1,14,14,1152]           903168          0  139..141
+ * t139   blocks.5.0.bn3                 [1,14,14,192]            150528    4214784  126..138
+ * t140   blocks.5.1.bn1                 [1,14,14,1152]           903168          0  127..129
  *  t141  blocks.5.1.bn1                 [1,14,14,1152]                              in place
- * t142   blocks.5.1.bn2                 [1,14,14,1152]           903168     903168  141..148
+ * t142   blocks.5.1.bn2                 [1,14,14,1152]           903168     903168  129..136
  *  t143  blocks.5.1.bn2                 [1,14,14,1152]                              in place
- * t144   blocks.5.1.se                  [1,1,1,1152]               4608    2232832  143..144
- * t145   blocks.5.1.se.conv_reduce      [1,1,1,48]                  192    2237440  144..146
+ * t144   blocks.5.1.se                  [1,1,1,1152]               4608    4365312  131..132
+ * t145   blocks.5.1.se.conv_reduce      [1,1,1,48]                  192    4369920  132..134
  *  t146  blocks.5.1.se.conv_reduce      [1,1,1,48]                                  in place
- * t147   blocks.5.1.se.conv_expand      [1,1,1,1152]               4608    2232832  146..148
+ * t147   blocks.5.1.se.conv_expand      [1,1,1,1152]               4608    4365312  134..136
  *  t148  blocks.5.1.se.gate             [1,1,1,1152]                                in place
- * t149   blocks.5.1.se                  [1,14,14,1152]           903168          0  148..149
- * t150   blocks.5.1.bn3                 [1,14,14,192]            150528    1956864  149..162
+ * t149   blocks.5.1.se                  [1,14,14,1152]           903168          0  136..137
+ * t150   blocks.5.1.bn3                 [1,14,14,192]            150528    4365312  137..150
  *  t151  blocks.5.1                     [1,14,14,192]                               in place
- * t152   blocks.5.2.bn1                 [1,14,14,1152]           903168          0  151..153
+ * t152   blocks.5.2.bn1                 [1,14,14,1152]           903168          0  139..141
  *  t153  blocks.5.2.bn1                 [1,14,14,1152]                              in place
- * t154   blocks.5.2.bn2                 [1,14,14,1152]           903168     903168  153..160
+ * t154   blocks.5.2.bn2                 [1,14,14,1152]           903168     903168  141..148
  *  t155  blocks.5.2.bn2                 [1,14,14,1152]                              in place
- * t156   blocks.5.2.se                  [1,1,1,1152]               4608    2232832  155..156
- * t157   blocks.5.2.se.conv_reduce      [1,1,1,48]                  192    2237440  156..158
+ * t156   blocks.5.2.se                  [1,1,1,1152]               4608    4214784  143..144
+ * t157   blocks.5.2.se.conv_reduce      [1,1,1,48]                  192    4219392  144..146
  *  t158  blocks.5.2.se.conv_reduce      [1,1,1,48]                                  in place
- * t159   blocks.5.2.se.conv_expand      [1,1,1,1152]               4608    2232832  158..160
+ * t159   blocks.5.2.se.conv_expand      [1,1,1,1152]               4608    4214784  146..148
  *  t160  blocks.5.2.se.gate             [1,1,1,1152]                                in place
- * t161   blocks.5.2.se                  [1,14,14,1152]           903168          0  160..161
- * t162   blocks.5.2.bn3                 [1,14,14,192]            150528    1806336  161..174
+ * t161   blocks.5.2.se                  [1,14,14,1152]           903168          0  148..149
+ * t162   blocks.5.2.bn3                 [1,14,14,192]            150528    4214784  149..162
  *  t163  blocks.5.2                     [1,14,14,192]                               in place
- * t164   blocks.5.3.bn1                 [1,14,14,1152]           903168          0  163..165
+ * t164   blocks.5.3.bn1                 [1,14,14,1152]           903168          0  151..153
  *  t165  blocks.5.3.bn1                 [1,14,14,1152]                              in place
- * t166   blocks.5.3.bn2                 [1,14,14,1152]           903168     903168  165..172
+ * t166   blocks.5.3.bn2                 [1,14,14,1152]           903168     903168  153..160
  *  t167  blocks.5.3.bn2                 [1,14,14,1152]                              in place
- * t168   blocks.5.3.se                  [1,1,1,1152]               4608    2232832  167..168
- * t169   blocks.5.3.se.conv_reduce      [1,1,1,48]                  192    2237440  168..170
+ * t168   blocks.5.3.se                  [1,1,1,1152]               4608    4365312  155..156
+ * t169   blocks.5.3.se.conv_reduce      [1,1,1,48]                  192    4369920  156..158
  *  t170  blocks.5.3.se.conv_reduce      [1,1,1,48]                                  in place
- * t171   blocks.5.3.se.conv_expand      [1,1,1,1152]               4608    2232832  170..172
+ * t171   blocks.5.3.se.conv_expand      [1,1,1,1152]               4608    4365312  158..160
  *  t172  blocks.5.3.se.gate             [1,1,1,1152]                                in place
- * t173   blocks.5.3.se                  [1,14,14,1152]           903168          0  172..173
- * t174   blocks.5.3.bn3                 [1,14,14,192]            150528    1956864  173..175
+ * t173   blocks.5.3.se                  [1,14,14,1152]           903168          0  160..161
+ * t174   blocks.5.3.bn3                 [1,14,14,192]            150528    4365312  161..163
  *  t175  blocks.5.3                     [1,14,14,192]                               in place
- * t176   blocks.6.0.bn1                 [1,14,14,1152]           903168          0  175..177
+ * t176   blocks.6.0.bn1                 [1,14,14,1152]           903168          0  163..165
  *  t177  blocks.6.0.bn1                 [1,14,14,1152]                              in place
- * t178   blocks.6.0.bn2                 [1,14,14,1152]           903168     903168  177..184
+ * t178   blocks.6.0.bn2                 [1,14,14,1152]           903168     903168  165..172
  *  t179  blocks.6.0.bn2                 [1,14,14,1152]                              in place
- * t180   blocks.6.0.se                  [1,1,1,1152]               4608    2232832  179..180
- * t181   blocks.6.0.se.conv_reduce      [1,1,1,48]                  192    2237440  180..182
+ * t180   blocks.6.0.se                  [1,1,1,1152]               4608    4214784  167..168
+ * t181   blocks.6.0.se.conv_reduce      [1,1,1,48]                  192    4219392  168..170
  *  t182  blocks.6.0.se.conv_reduce      [1,1,1,48]                                  in place
- * t183   blocks.6.0.se.conv_expand      [1,1,1,1152]               4608    2232832  182..184
+ * t183   blocks.6.0.se.conv_expand      [1,1,1,1152]               4608    4214784  170..172
  *  t184  blocks.6.0.se.gate             [1,1,1,1152]                                in place
- * t185   blocks.6.0.se                  [1,14,14,1152]           903168          0  184..185
- * t186   blocks.6                       [1,14,14,320]            250880     903168  185..186
+ * t185   blocks.6.0.se                  [1,14,14,1152]           903168          0  172..173
+ * t186   blocks.6                       [1,14,14,320]            250880    4214784  173..174
  */
 static unsigned char arena[6823936 + XNN_EXTRA_BYTES] __attribute__((aligned(64)));
 
@@ -209,197 +197,184 @@ static unsigned char arena[6823936 + XNN_EXTRA_BYTES] __attribute__((aligned(64)
 static float *const t1_input = (float *)(arena + 1605632); /* input [1,224,224,3] */
 static float *const t2_bn1 = (float *)(arena + 0); /* bn1 [1,112,112,32] */
 static float *const t3_bn1 = (float *)(arena + 0); /* bn1 [1,112,112,32] */
-static float *const t4_blocks_0_0_bn1 = (float *)(arena + 1605632); /* blocks.0.0.bn1 [1,112,112,32] */
 static float *const t5_blocks_0_0_bn1 = (float *)(arena + 1605632); /* blocks.0.0.bn1 [1,112,112,32] */
 static float *const t6_blocks_0_0_se = (float *)(arena + 0); /* blocks.0.0.se [1,1,1,32] */
 static float *const t7_blocks_0_0_se_conv_reduce = (float *)(arena + 128); /* blocks.0.0.se.conv_reduce [1,1,1,8] */
 static float *const t8_blocks_0_0_se_conv_reduce = (float *)(arena + 128); /* blocks.0.0.se.conv_reduce [1,1,1,8] */
-static float *const t9_blocks_0_0_se_conv_expand = (float *)(arena + 3211264); /* blocks.0.0.se.conv_expand [1,1,1,32] */
-static float *const t10_blocks_0_0_se_gate = (float *)(arena + 3211264); /* blocks.0.0.se.gate [1,1,1,32] */
-static float *const t11_blocks_0_0_se = (float *)(arena + 0); /* blocks.0.0.se [1,112,112,32] */
+static float *const t9_blocks_0_0_se_conv_expand = (float *)(arena + 0); /* blocks.0.0.se.conv_expand [1,1,1,32] */
+static float *const t10_blocks_0_0_se_gate = (float *)(arena + 0); /* blocks.0.0.se.gate [1,1,1,32] */
+static float *const t11_blocks_0_0_se = (float *)(arena + 1605632); /* blocks.0.0.se [1,112,112,32] */
 static float *const t12_blocks_0 = (float *)(arena + 6021120); /* blocks.0 [1,112,112,16] */
 static float *const t13_blocks_1_0_bn1 = (float *)(arena + 0); /* blocks.1.0.bn1 [1,112,112,96] */
 static float *const t14_blocks_1_0_bn1 = (float *)(arena + 0); /* blocks.1.0.bn1 [1,112,112,96] */
-static float *const t15_blocks_1_0_bn2 = (float *)(arena + 4816896); /* blocks.1.0.bn2 [1,56,56,96] */
 static float *const t16_blocks_1_0_bn2 = (float *)(arena + 4816896); /* blocks.1.0.bn2 [1,56,56,96] */
 static float *const t17_blocks_1_0_se = (float *)(arena + 0); /* blocks.1.0.se [1,1,1,96] */
 static float *const t18_blocks_1_0_se_conv_reduce = (float *)(arena + 384); /* blocks.1.0.se.conv_reduce [1,1,1,4] */
 static float *const t19_blocks_1_0_se_conv_reduce = (float *)(arena + 384); /* blocks.1.0.se.conv_reduce [1,1,1,4] */
-static float *const t20_blocks_1_0_se_conv_expand = (float *)(arena + 1204224); /* blocks.1.0.se.conv_expand [1,1,1,96] */
-static float *const t21_blocks_1_0_se_gate = (float *)(arena + 1204224); /* blocks.1.0.se.gate [1,1,1,96] */
-static float *const t22_blocks_1_0_se = (float *)(arena + 0); /* blocks.1.0.se [1,56,56,96] */
+static float *const t20_blocks_1_0_se_conv_expand = (float *)(arena + 0); /* blocks.1.0.se.conv_expand [1,1,1,96] */
+static float *const t21_blocks_1_0_se_gate = (float *)(arena + 0); /* blocks.1.0.se.gate [1,1,1,96] */
+static float *const t22_blocks_1_0_se = (float *)(arena + 4816896); /* blocks.1.0.se [1,56,56,96] */
 static float *const t23_blocks_1_0_bn3 = (float *)(arena + 3612672); /* blocks.1.0.bn3 [1,56,56,24] */
 static float *const t24_blocks_1_1_bn1 = (float *)(arena + 0); /* blocks.1.1.bn1 [1,56,56,144] */
 static float *const t25_blocks_1_1_bn1 = (float *)(arena + 0); /* blocks.1.1.bn1 [1,56,56,144] */
-static float *const t26_blocks_1_1_bn2 = (float *)(arena + 1806336); /* blocks.1.1.bn2 [1,56,56,144] */
 static float *const t27_blocks_1_1_bn2 = (float *)(arena + 1806336); /* blocks.1.1.bn2 [1,56,56,144] */
 static float *const t28_blocks_1_1_se = (float *)(arena + 0); /* blocks.1.1.se [1,1,1,144] */
 static float *const t29_blocks_1_1_se_conv_reduce = (float *)(arena + 576); /* blocks.1.1.se.conv_reduce [1,1,1,6] */
 static float *const t30_blocks_1_1_se_conv_reduce = (float *)(arena + 576); /* blocks.1.1.se.conv_reduce [1,1,1,6] */
-static float *const t31_blocks_1_1_se_conv_expand = (float *)(arena + 3913728); /* blocks.1.1.se.conv_expand [1,1,1,144] */
-static float *const t32_blocks_1_1_se_gate = (float *)(arena + 3913728); /* blocks.1.1.se.gate [1,1,1,144] */
-static float *const t33_blocks_1_1_se = (float *)(arena + 0); /* blocks.1.1.se [1,56,56,144] */
-static float *const t34_blocks_1_1_bn3 = (float *)(arena + 2257920); /* blocks.1.1.bn3 [1,56,56,24] */
-static float *const t35_blocks_1 = (float *)(arena + 2257920); /* blocks.1 [1,56,56,24] */
+static float *const t31_blocks_1_1_se_conv_expand = (float *)(arena + 0); /* blocks.1.1.se.conv_expand [1,1,1,144] */
+static float *const t32_blocks_1_1_se_gate = (float *)(arena + 0); /* blocks.1.1.se.gate [1,1,1,144] */
+static float *const t33_blocks_1_1_se = (float *)(arena + 1806336); /* blocks.1.1.se [1,56,56,144] */
+static float *const t34_blocks_1_1_bn3 = (float *)(arena + 3913728); /* blocks.1.1.bn3 [1,56,56,24] */
+static float *const t35_blocks_1 = (float *)(arena + 3913728); /* blocks.1 [1,56,56,24] */
 static float *const t36_blocks_2_0_bn1 = (float *)(arena + 0); /* blocks.2.0.bn1 [1,56,56,144] */
 static float *const t37_blocks_2_0_bn1 = (float *)(arena + 0); /* blocks.2.0.bn1 [1,56,56,144] */
-static float *const t38_blocks_2_0_bn2 = (float *)(arena + 1806336); /* blocks.2.0.bn2 [1,28,28,144] */
 static float *const t39_blocks_2_0_bn2 = (float *)(arena + 1806336); /* blocks.2.0.bn2 [1,28,28,144] */
-static float *const t40_blocks_2_0_se = (float *)(arena + 0); /* blocks.2.0.se [1,1,1,144] */
-static float *const t41_blocks_2_0_se_conv_reduce = (float *)(arena + 576); /* blocks.2.0.se.conv_reduce [1,1,1,6] */
-static float *const t42_blocks_2_0_se_conv_reduce = (float *)(arena + 576); /* blocks.2.0.se.conv_reduce [1,1,1,6] */
-static float *const t43_blocks_2_0_se_conv_expand = (float *)(arena + 451584); /* blocks.2.0.se.conv_expand [1,1,1,144] */
-static float *const t44_blocks_2_0_se_gate = (float *)(arena + 451584); /* blocks.2.0.se.gate [1,1,1,144] */
-static float *const t45_blocks_2_0_se = (float *)(arena + 0); /* blocks.2.0.se [1,28,28,144] */
+static float *const t40_blocks_2_0_se = (float *)(arena + 2257920); /* blocks.2.0.se [1,1,1,144] */
+static float *const t41_blocks_2_0_se_conv_reduce = (float *)(arena + 2258496); /* blocks.2.0.se.conv_reduce [1,1,1,6] */
+static float *const t42_blocks_2_0_se_conv_reduce = (float *)(arena + 2258496); /* blocks.2.0.se.conv_reduce [1,1,1,6] */
+static float *const t43_blocks_2_0_se_conv_expand = (float *)(arena + 2257920); /* blocks.2.0.se.conv_expand [1,1,1,144] */
+static float *const t44_blocks_2_0_se_gate = (float *)(arena + 2257920); /* blocks.2.0.se.gate [1,1,1,144] */
+static float *const t45_blocks_2_0_se = (float *)(arena + 1806336); /* blocks.2.0.se [1,28,28,144] */
 static float *const t46_blocks_2_0_bn3 = (float *)(arena + 1505280); /* blocks.2.0.bn3 [1,28,28,40] */
 static float *const t47_blocks_2_1_bn1 = (float *)(arena + 0); /* blocks.2.1.bn1 [1,28,28,240] */
 static float *const t48_blocks_2_1_bn1 = (float *)(arena + 0); /* blocks.2.1.bn1 [1,28,28,240] */
-static float *const t49_blocks_2_1_bn2 = (float *)(arena + 752640); /* blocks.2.1.bn2 [1,28,28,240] */
 static float *const t50_blocks_2_1_bn2 = (float *)(arena + 752640); /* blocks.2.1.bn2 [1,28,28,240] */
-static float *const t51_blocks_2_1_se = (float *)(arena + 1630720); /* blocks.2.1.se [1,1,1,240] */
-static float *const t52_blocks_2_1_se_conv_reduce = (float *)(arena + 1631680); /* blocks.2.1.se.conv_reduce [1,1,1,10] */
-static float *const t53_blocks_2_1_se_conv_reduce = (float *)(arena + 1631680); /* blocks.2.1.se.conv_reduce [1,1,1,10] */
-static float *const t54_blocks_2_1_se_conv_expand = (float *)(arena + 1630720); /* blocks.2.1.se.conv_expand [1,1,1,240] */
-static float *const t55_blocks_2_1_se_gate = (float *)(arena + 1630720); /* blocks.2.1.se.gate [1,1,1,240] */
-static float *const t56_blocks_2_1_se = (float *)(arena + 0); /* blocks.2.1.se [1,28,28,240] */
-static float *const t57_blocks_2_1_bn3 = (float *)(arena + 2107392); /* blocks.2.1.bn3 [1,28,28,40] */
-static float *const t58_blocks_2 = (float *)(arena + 2107392); /* blocks.2 [1,28,28,40] */
+static float *const t51_blocks_2_1_se = (float *)(arena + 0); /* blocks.2.1.se [1,1,1,240] */
+static float *const t52_blocks_2_1_se_conv_reduce = (float *)(arena + 960); /* blocks.2.1.se.conv_reduce [1,1,1,10] */
+static float *const t53_blocks_2_1_se_conv_reduce = (float *)(arena + 960); /* blocks.2.1.se.conv_reduce [1,1,1,10] */
+static float *const t54_blocks_2_1_se_conv_expand = (float *)(arena + 0); /* blocks.2.1.se.conv_expand [1,1,1,240] */
+static float *const t55_blocks_2_1_se_gate = (float *)(arena + 0); /* blocks.2.1.se.gate [1,1,1,240] */
+static float *const t56_blocks_2_1_se = (float *)(arena + 752640); /* blocks.2.1.se [1,28,28,240] */
+static float *const t57_blocks_2_1_bn3 = (float *)(arena + 4515840); /* blocks.2.1.bn3 [1,28,28,40] */
+static float *const t58_blocks_2 = (float *)(arena + 4515840); /* blocks.2 [1,28,28,40] */
 static float *const t59_blocks_3_0_bn1 = (float *)(arena + 0); /* blocks.3.0.bn1 [1,28,28,240] */
 static float *const t60_blocks_3_0_bn1 = (float *)(arena + 0); /* blocks.3.0.bn1 [1,28,28,240] */
-static float *const t61_blocks_3_0_bn2 = (float *)(arena + 752640); /* blocks.3.0.bn2 [1,14,14,240] */
-static float *const t62_blocks_3_0_bn2 = (float *)(arena + 752640); /* blocks.3.0.bn2 [1,14,14,240] */
-static float *const t63_blocks_3_0_se = (float *)(arena + 2232832); /* blocks.3.0.se [1,1,1,240] */
-static float *const t64_blocks_3_0_se_conv_reduce = (float *)(arena + 2233792); /* blocks.3.0.se.conv_reduce [1,1,1,10] */
-static float *const t65_blocks_3_0_se_conv_reduce = (float *)(arena + 2233792); /* blocks.3.0.se.conv_reduce [1,1,1,10] */
-static float *const t66_blocks_3_0_se_conv_expand = (float *)(arena + 2232832); /* blocks.3.0.se.conv_expand [1,1,1,240] */
-static float *const t67_blocks_3_0_se_gate = (float *)(arena + 2232832); /* blocks.3.0.se.gate [1,1,1,240] */
-static float *const t68_blocks_3_0_se = (float *)(arena + 0); /* blocks.3.0.se [1,14,14,240] */
-static float *const t69_blocks_3_0_bn3 = (float *)(arena + 752640); /* blocks.3.0.bn3 [1,14,14,80] */
+static float *const t62_blocks_3_0_bn2 = (float *)(arena + 4214784); /* blocks.3.0.bn2 [1,14,14,240] */
+static float *const t63_blocks_3_0_se = (float *)(arena + 4402944); /* blocks.3.0.se [1,1,1,240] */
+static float *const t64_blocks_3_0_se_conv_reduce = (float *)(arena + 4403904); /* blocks.3.0.se.conv_reduce [1,1,1,10] */
+static float *const t65_blocks_3_0_se_conv_reduce = (float *)(arena + 4403904); /* blocks.3.0.se.conv_reduce [1,1,1,10] */
+static float *const t66_blocks_3_0_se_conv_expand = (float *)(arena + 4402944); /* blocks.3.0.se.conv_expand [1,1,1,240] */
+static float *const t67_blocks_3_0_se_gate = (float *)(arena + 4402944); /* blocks.3.0.se.gate [1,1,1,240] */
+static float *const t68_blocks_3_0_se = (float *)(arena + 4214784); /* blocks.3.0.se [1,14,14,240] */
+static float *const t69_blocks_3_0_bn3 = (float *)(arena + 4402944); /* blocks.3.0.bn3 [1,14,14,80] */
 static float *const t70_blocks_3_1_bn1 = (float *)(arena + 0); /* blocks.3.1.bn1 [1,14,14,480] */
 static float *const t71_blocks_3_1_bn1 = (float *)(arena + 0); /* blocks.3.1.bn1 [1,14,14,480] */
-static float *const t72_blocks_3_1_bn2 = (float *)(arena + 376320); /* blocks.3.1.bn2 [1,14,14,480] */
 static float *const t73_blocks_3_1_bn2 = (float *)(arena + 376320); /* blocks.3.1.bn2 [1,14,14,480] */
-static float *const t74_blocks_3_1_se = (float *)(arena + 2232832); /* blocks.3.1.se [1,1,1,480] */
-static float *const t75_blocks_3_1_se_conv_reduce = (float *)(arena + 2234752); /* blocks.3.1.se.conv_reduce [1,1,1,20] */
-static float *const t76_blocks_3_1_se_conv_reduce = (float *)(arena + 2234752); /* blocks.3.1.se.conv_reduce [1,1,1,20] */
-static float *const t77_blocks_3_1_se_conv_expand = (float *)(arena + 2232832); /* blocks.3.1.se.conv_expand [1,1,1,480] */
-static float *const t78_blocks_3_1_se_gate = (float *)(arena + 2232832); /* blocks.3.1.se.gate [1,1,1,480] */
-static float *const t79_blocks_3_1_se = (float *)(arena + 0); /* blocks.3.1.se [1,14,14,480] */
-static float *const t80_blocks_3_1_bn3 = (float *)(arena + 815360); /* blocks.3.1.bn3 [1,14,14,80] */
-static float *const t81_blocks_3_1 = (float *)(arena + 815360); /* blocks.3.1 [1,14,14,80] */
+static float *const t74_blocks_3_1_se = (float *)(arena + 4465664); /* blocks.3.1.se [1,1,1,480] */
+static float *const t75_blocks_3_1_se_conv_reduce = (float *)(arena + 4467584); /* blocks.3.1.se.conv_reduce [1,1,1,20] */
+static float *const t76_blocks_3_1_se_conv_reduce = (float *)(arena + 4467584); /* blocks.3.1.se.conv_reduce [1,1,1,20] */
+static float *const t77_blocks_3_1_se_conv_expand = (float *)(arena + 4465664); /* blocks.3.1.se.conv_expand [1,1,1,480] */
+static float *const t78_blocks_3_1_se_gate = (float *)(arena + 4465664); /* blocks.3.1.se.gate [1,1,1,480] */
+static float *const t79_blocks_3_1_se = (float *)(arena + 376320); /* blocks.3.1.se [1,14,14,480] */
+static float *const t80_blocks_3_1_bn3 = (float *)(arena + 4214784); /* blocks.3.1.bn3 [1,14,14,80] */
+static float *const t81_blocks_3_1 = (float *)(arena + 4214784); /* blocks.3.1 [1,14,14,80] */
 static float *const t82_blocks_3_2_bn1 = (float *)(arena + 0); /* blocks.3.2.bn1 [1,14,14,480] */
 static float *const t83_blocks_3_2_bn1 = (float *)(arena + 0); /* blocks.3.2.bn1 [1,14,14,480] */
-static float *const t84_blocks_3_2_bn2 = (float *)(arena + 376320); /* blocks.3.2.bn2 [1,14,14,480] */
 static float *const t85_blocks_3_2_bn2 = (float *)(arena + 376320); /* blocks.3.2.bn2 [1,14,14,480] */
-static float *const t86_blocks_3_2_se = (float *)(arena + 2232832); /* blocks.3.2.se [1,1,1,480] */
-static float *const t87_blocks_3_2_se_conv_reduce = (float *)(arena + 2234752); /* blocks.3.2.se.conv_reduce [1,1,1,20] */
-static float *const t88_blocks_3_2_se_conv_reduce = (float *)(arena + 2234752); /* blocks.3.2.se.conv_reduce [1,1,1,20] */
-static float *const t89_blocks_3_2_se_conv_expand = (float *)(arena + 2232832); /* blocks.3.2.se.conv_expand [1,1,1,480] */
-static float *const t90_blocks_3_2_se_gate = (float *)(arena + 2232832); /* blocks.3.2.se.gate [1,1,1,480] */
-static float *const t91_blocks_3_2_se = (float *)(arena + 0); /* blocks.3.2.se [1,14,14,480] */
-static float *const t92_blocks_3_2_bn3 = (float *)(arena + 376320); /* blocks.3.2.bn3 [1,14,14,80] */
-static float *const t93_blocks_3_2 = (float *)(arena + 376320); /* blocks.3.2 [1,14,14,80] */
+static float *const t86_blocks_3_2_se = (float *)(arena + 4277504); /* blocks.3.2.se [1,1,1,480] */
+static float *const t87_blocks_3_2_se_conv_reduce = (float *)(arena + 4279424); /* blocks.3.2.se.conv_reduce [1,1,1,20] */
+static float *const t88_blocks_3_2_se_conv_reduce = (float *)(arena + 4279424); /* blocks.3.2.se.conv_reduce [1,1,1,20] */
+static float *const t89_blocks_3_2_se_conv_expand = (float *)(arena + 4277504); /* blocks.3.2.se.conv_expand [1,1,1,480] */
+static float *const t90_blocks_3_2_se_gate = (float *)(arena + 4277504); /* blocks.3.2.se.gate [1,1,1,480] */
+static float *const t91_blocks_3_2_se = (float *)(arena + 376320); /* blocks.3.2.se [1,14,14,480] */
+static float *const t92_blocks_3_2_bn3 = (float *)(arena + 4277504); /* blocks.3.2.bn3 [1,14,14,80] */
+static float *const t93_blocks_3_2 = (float *)(arena + 4277504); /* blocks.3.2 [1,14,14,80] */
 static float *const t94_blocks_4_0_bn1 = (float *)(arena + 0); /* blocks.4.0.bn1 [1,14,14,480] */
 static float *const t95_blocks_4_0_bn1 = (float *)(arena + 0); /* blocks.4.0.bn1 [1,14,14,480] */
-static float *const t96_blocks_4_0_bn2 = (float *)(arena + 376320); /* blocks.4.0.bn2 [1,14,14,480] */
 static float *const t97_blocks_4_0_bn2 = (float *)(arena + 376320); /* blocks.4.0.bn2 [1,14,14,480] */
-static float *const t98_blocks_4_0_se = (float *)(arena + 2232832); /* blocks.4.0.se [1,1,1,480] */
-static float *const t99_blocks_4_0_se_conv_reduce = (float *)(arena + 2234752); /* blocks.4.0.se.conv_reduce [1,1,1,20] */
-static float *const t100_blocks_4_0_se_conv_reduce = (float *)(arena + 2234752); /* blocks.4.0.se.conv_reduce [1,1,1,20] */
-static float *const t101_blocks_4_0_se_conv_expand = (float *)(arena + 2232832); /* blocks.4.0.se.conv_expand [1,1,1,480] */
-static float *const t102_blocks_4_0_se_gate = (float *)(arena + 2232832); /* blocks.4.0.se.gate [1,1,1,480] */
-static float *const t103_blocks_4_0_se = (float *)(arena + 0); /* blocks.4.0.se [1,14,14,480] */
-static float *const t104_blocks_4_0_bn3 = (float *)(arena + 1053696); /* blocks.4.0.bn3 [1,14,14,112] */
+static float *const t98_blocks_4_0_se = (float *)(arena + 4214784); /* blocks.4.0.se [1,1,1,480] */
+static float *const t99_blocks_4_0_se_conv_reduce = (float *)(arena + 4216704); /* blocks.4.0.se.conv_reduce [1,1,1,20] */
+static float *const t100_blocks_4_0_se_conv_reduce = (float *)(arena + 4216704); /* blocks.4.0.se.conv_reduce [1,1,1,20] */
+static float *const t101_blocks_4_0_se_conv_expand = (float *)(arena + 4214784); /* blocks.4.0.se.conv_expand [1,1,1,480] */
+static float *const t102_blocks_4_0_se_gate = (float *)(arena + 4214784); /* blocks.4.0.se.gate [1,1,1,480] */
+static float *const t103_blocks_4_0_se = (float *)(arena + 376320); /* blocks.4.0.se [1,14,14,480] */
+static float *const t104_blocks_4_0_bn3 = (float *)(arena + 4214784); /* blocks.4.0.bn3 [1,14,14,112] */
 static float *const t105_blocks_4_1_bn1 = (float *)(arena + 0); /* blocks.4.1.bn1 [1,14,14,672] */
 static float *const t106_blocks_4_1_bn1 = (float *)(arena + 0); /* blocks.4.1.bn1 [1,14,14,672] */
-static float *const t107_blocks_4_1_bn2 = (float *)(arena + 526848); /* blocks.4.1.bn2 [1,14,14,672] */
 static float *const t108_blocks_4_1_bn2 = (float *)(arena + 526848); /* blocks.4.1.bn2 [1,14,14,672] */
-static float *const t109_blocks_4_1_se = (float *)(arena + 2232832); /* blocks.4.1.se [1,1,1,672] */
-static float *const t110_blocks_4_1_se_conv_reduce = (float *)(arena + 2235520); /* blocks.4.1.se.conv_reduce [1,1,1,28] */
-static float *const t111_blocks_4_1_se_conv_reduce = (float *)(arena + 2235520); /* blocks.4.1.se.conv_reduce [1,1,1,28] */
-static float *const t112_blocks_4_1_se_conv_expand = (float *)(arena + 2232832); /* blocks.4.1.se.conv_expand [1,1,1,672] */
-static float *const t113_blocks_4_1_se_gate = (float *)(arena + 2232832); /* blocks.4.1.se.gate [1,1,1,672] */
-static float *const t114_blocks_4_1_se = (float *)(arena + 0); /* blocks.4.1.se [1,14,14,672] */
-static float *const t115_blocks_4_1_bn3 = (float *)(arena + 1141504); /* blocks.4.1.bn3 [1,14,14,112] */
-static float *const t116_blocks_4_1 = (float *)(arena + 1141504); /* blocks.4.1 [1,14,14,112] */
+static float *const t109_blocks_4_1_se = (float *)(arena + 4302592); /* blocks.4.1.se [1,1,1,672] */
+static float *const t110_blocks_4_1_se_conv_reduce = (float *)(arena + 4305280); /* blocks.4.1.se.conv_reduce [1,1,1,28] */
+static float *const t111_blocks_4_1_se_conv_reduce = (float *)(arena + 4305280); /* blocks.4.1.se.conv_reduce [1,1,1,28] */
+static float *const t112_blocks_4_1_se_conv_expand = (float *)(arena + 4302592); /* blocks.4.1.se.conv_expand [1,1,1,672] */
+static float *const t113_blocks_4_1_se_gate = (float *)(arena + 4302592); /* blocks.4.1.se.gate [1,1,1,672] */
+static float *const t114_blocks_4_1_se = (float *)(arena + 526848); /* blocks.4.1.se [1,14,14,672] */
+static float *const t115_blocks_4_1_bn3 = (float *)(arena + 4302592); /* blocks.4.1.bn3 [1,14,14,112] */
+static float *const t116_blocks_4_1 = (float *)(arena + 4302592); /* blocks.4.1 [1,14,14,112] */
 static float *const t117_blocks_4_2_bn1 = (float *)(arena + 0); /* blocks.4.2.bn1 [1,14,14,672] */
 static float *const t118_blocks_4_2_bn1 = (float *)(arena + 0); /* blocks.4.2.bn1 [1,14,14,672] */
-static float *const t119_blocks_4_2_bn2 = (float *)(arena + 526848); /* blocks.4.2.bn2 [1,14,14,672] */
 static float *const t120_blocks_4_2_bn2 = (float *)(arena + 526848); /* blocks.4.2.bn2 [1,14,14,672] */
-static float *const t121_blocks_4_2_se = (float *)(arena + 2232832); /* blocks.4.2.se [1,1,1,672] */
-static float *const t122_blocks_4_2_se_conv_reduce = (float *)(arena + 2235520); /* blocks.4.2.se.conv_reduce [1,1,1,28] */
-static float *const t123_blocks_4_2_se_conv_reduce = (float *)(arena + 2235520); /* blocks.4.2.se.conv_reduce [1,1,1,28] */
-static float *const t124_blocks_4_2_se_conv_expand = (float *)(arena + 2232832); /* blocks.4.2.se.conv_expand [1,1,1,672] */
-static float *const t125_blocks_4_2_se_gate = (float *)(arena + 2232832); /* blocks.4.2.se.gate [1,1,1,672] */
-static float *const t126_blocks_4_2_se = (float *)(arena + 0); /* blocks.4.2.se [1,14,14,672] */
-static float *const t127_blocks_4_2_bn3 = (float *)(arena + 2558976); /* blocks.4.2.bn3 [1,14,14,112] */
-static float *const t128_blocks_4 = (float *)(arena + 2558976); /* blocks.4 [1,14,14,112] */
+static float *const t121_blocks_4_2_se = (float *)(arena + 4214784); /* blocks.4.2.se [1,1,1,672] */
+static float *const t122_blocks_4_2_se_conv_reduce = (float *)(arena + 4217472); /* blocks.4.2.se.conv_reduce [1,1,1,28] */
+static float *const t123_blocks_4_2_se_conv_reduce = (float *)(arena + 4217472); /* blocks.4.2.se.conv_reduce [1,1,1,28] */
+static float *const t124_blocks_4_2_se_conv_expand = (float *)(arena + 4214784); /* blocks.4.2.se.conv_expand [1,1,1,672] */
+static float *const t125_blocks_4_2_se_gate = (float *)(arena + 4214784); /* blocks.4.2.se.gate [1,1,1,672] */
+static float *const t126_blocks_4_2_se = (float *)(arena + 526848); /* blocks.4.2.se [1,14,14,672] */
+static float *const t127_blocks_4_2_bn3 = (float *)(arena + 4641280); /* blocks.4.2.bn3 [1,14,14,112] */
+static float *const t128_blocks_4 = (float *)(arena + 4641280); /* blocks.4 [1,14,14,112] */
 static float *const t129_blocks_5_0_bn1 = (float *)(arena + 0); /* blocks.5.0.bn1 [1,14,14,672] */
 static float *const t130_blocks_5_0_bn1 = (float *)(arena + 0); /* blocks.5.0.bn1 [1,14,14,672] */
-static float *const t131_blocks_5_0_bn2 = (float *)(arena + 526848); /* blocks.5.0.bn2 [1,14,14,672] */
 static float *const t132_blocks_5_0_bn2 = (float *)(arena + 526848); /* blocks.5.0.bn2 [1,14,14,672] */
-static float *const t133_blocks_5_0_se = (float *)(arena + 2232832); /* blocks.5.0.se [1,1,1,672] */
-static float *const t134_blocks_5_0_se_conv_reduce = (float *)(arena + 2235520); /* blocks.5.0.se.conv_reduce [1,1,1,28] */
-static float *const t135_blocks_5_0_se_conv_reduce = (float *)(arena + 2235520); /* blocks.5.0.se.conv_reduce [1,1,1,28] */
-static float *const t136_blocks_5_0_se_conv_expand = (float *)(arena + 2232832); /* blocks.5.0.se.conv_expand [1,1,1,672] */
-static float *const t137_blocks_5_0_se_gate = (float *)(arena + 2232832); /* blocks.5.0.se.gate [1,1,1,672] */
-static float *const t138_blocks_5_0_se = (float *)(arena + 0); /* blocks.5.0.se [1,14,14,672] */
-static float *const t139_blocks_5_0_bn3 = (float *)(arena + 1806336); /* blocks.5.0.bn3 [1,14,14,192] */
+static float *const t133_blocks_5_0_se = (float *)(arena + 4214784); /* blocks.5.0.se [1,1,1,672] */
+static float *const t134_blocks_5_0_se_conv_reduce = (float *)(arena + 4217472); /* blocks.5.0.se.conv_reduce [1,1,1,28] */
+static float *const t135_blocks_5_0_se_conv_reduce = (float *)(arena + 4217472); /* blocks.5.0.se.conv_reduce [1,1,1,28] */
+static float *const t136_blocks_5_0_se_conv_expand = (float *)(arena + 4214784); /* blocks.5.0.se.conv_expand [1,1,1,672] */
+static float *const t137_blocks_5_0_se_gate = (float *)(arena + 4214784); /* blocks.5.0.se.gate [1,1,1,672] */
+static float *const t138_blocks_5_0_se = (float *)(arena + 526848); /* blocks.5.0.se [1,14,14,672] */
+static float *const t139_blocks_5_0_bn3 = (float *)(arena + 4214784); /* blocks.5.0.bn3 [1,14,14,192] */
 static float *const t140_blocks_5_1_bn1 = (float *)(arena + 0); /* blocks.5.1.bn1 [1,14,14,1152] */
 static float *const t141_blocks_5_1_bn1 = (float *)(arena + 0); /* blocks.5.1.bn1 [1,14,14,1152] */
 static float *const t142_blocks_5_1_bn2 = (float *)(arena + 903168); /* blocks.5.1.bn2 [1,14,14,1152] */
 static float *const t143_blocks_5_1_bn2 = (float *)(arena + 903168); /* blocks.5.1.bn2 [1,14,14,1152] */
-static float *const t144_blocks_5_1_se = (float *)(arena + 2232832); /* blocks.5.1.se [1,1,1,1152] */
-static float *const t145_blocks_5_1_se_conv_reduce = (float *)(arena + 2237440); /* blocks.5.1.se.conv_reduce [1,1,1,48] */
-static float *const t146_blocks_5_1_se_conv_reduce = (float *)(arena + 2237440); /* blocks.5.1.se.conv_reduce [1,1,1,48] */
-static float *const t147_blocks_5_1_se_conv_expand = (float *)(arena + 2232832); /* blocks.5.1.se.conv_expand [1,1,1,1152] */
-static float *const t148_blocks_5_1_se_gate = (float *)(arena + 2232832); /* blocks.5.1.se.gate [1,1,1,1152] */
+static float *const t144_blocks_5_1_se = (float *)(arena + 4365312); /* blocks.5.1.se [1,1,1,1152] */
+static float *const t145_blocks_5_1_se_conv_reduce = (float *)(arena + 4369920); /* blocks.5.1.se.conv_reduce [1,1,1,48] */
+static float *const t146_blocks_5_1_se_conv_reduce = (float *)(arena + 4369920); /* blocks.5.1.se.conv_reduce [1,1,1,48] */
+static float *const t147_blocks_5_1_se_conv_expand = (float *)(arena + 4365312); /* blocks.5.1.se.conv_expand [1,1,1,1152] */
+static float *const t148_blocks_5_1_se_gate = (float *)(arena + 4365312); /* blocks.5.1.se.gate [1,1,1,1152] */
 static float *const t149_blocks_5_1_se = (float *)(arena + 0); /* blocks.5.1.se [1,14,14,1152] */
-static float *const t150_blocks_5_1_bn3 = (float *)(arena + 1956864); /* blocks.5.1.bn3 [1,14,14,192] */
-static float *const t151_blocks_5_1 = (float *)(arena + 1956864); /* blocks.5.1 [1,14,14,192] */
+static float *const t150_blocks_5_1_bn3 = (float *)(arena + 4365312); /* blocks.5.1.bn3 [1,14,14,192] */
+static float *const t151_blocks_5_1 = (float *)(arena + 4365312); /* blocks.5.1 [1,14,14,192] */
 static float *const t152_blocks_5_2_bn1 = (float *)(arena + 0); /* blocks.5.2.bn1 [1,14,14,1152] */
 static float *const t153_blocks_5_2_bn1 = (float *)(arena + 0); /* blocks.5.2.bn1 [1,14,14,1152] */
 static float *const t154_blocks_5_2_bn2 = (float *)(arena + 903168); /* blocks.5.2.bn2 [1,14,14,1152] */
 static float *const t155_blocks_5_2_bn2 = (float *)(arena + 903168); /* blocks.5.2.bn2 [1,14,14,1152] */
-static float *const t156_blocks_5_2_se = (float *)(arena + 2232832); /* blocks.5.2.se [1,1,1,1152] */
-static float *const t157_blocks_5_2_se_conv_reduce = (float *)(arena + 2237440); /* blocks.5.2.se.conv_reduce [1,1,1,48] */
-static float *const t158_blocks_5_2_se_conv_reduce = (float *)(arena + 2237440); /* blocks.5.2.se.conv_reduce [1,1,1,48] */
-static float *const t159_blocks_5_2_se_conv_expand = (float *)(arena + 2232832); /* blocks.5.2.se.conv_expand [1,1,1,1152] */
-static float *const t160_blocks_5_2_se_gate = (float *)(arena + 2232832); /* blocks.5.2.se.gate [1,1,1,1152] */
+static float *const t156_blocks_5_2_se = (float *)(arena + 4214784); /* blocks.5.2.se [1,1,1,1152] */
+static float *const t157_blocks_5_2_se_conv_reduce = (float *)(arena + 4219392); /* blocks.5.2.se.conv_reduce [1,1,1,48] */
+static float *const t158_blocks_5_2_se_conv_reduce = (float *)(arena + 4219392); /* blocks.5.2.se.conv_reduce [1,1,1,48] */
+static float *const t159_blocks_5_2_se_conv_expand = (float *)(arena + 4214784); /* blocks.5.2.se.conv_expand [1,1,1,1152] */
+static float *const t160_blocks_5_2_se_gate = (float *)(arena + 4214784); /* blocks.5.2.se.gate [1,1,1,1152] */
 static float *const t161_blocks_5_2_se = (float *)(arena + 0); /* blocks.5.2.se [1,14,14,1152] */
-static float *const t162_blocks_5_2_bn3 = (float *)(arena + 1806336); /* blocks.5.2.bn3 [1,14,14,192] */
-static float *const t163_blocks_5_2 = (float *)(arena + 1806336); /* blocks.5.2 [1,14,14,192] */
+static float *const t162_blocks_5_2_bn3 = (float *)(arena + 4214784); /* blocks.5.2.bn3 [1,14,14,192] */
+static float *const t163_blocks_5_2 = (float *)(arena + 4214784); /* blocks.5.2 [1,14,14,192] */
 static float *const t164_blocks_5_3_bn1 = (float *)(arena + 0); /* blocks.5.3.bn1 [1,14,14,1152] */
 static float *const t165_blocks_5_3_bn1 = (float *)(arena + 0); /* blocks.5.3.bn1 [1,14,14,1152] */
 static float *const t166_blocks_5_3_bn2 = (float *)(arena + 903168); /* blocks.5.3.bn2 [1,14,14,1152] */
 static float *const t167_blocks_5_3_bn2 = (float *)(arena + 903168); /* blocks.5.3.bn2 [1,14,14,1152] */
-static float *const t168_blocks_5_3_se = (float *)(arena + 2232832); /* blocks.5.3.se [1,1,1,1152] */
-static float *const t169_blocks_5_3_se_conv_reduce = (float *)(arena + 2237440); /* blocks.5.3.se.conv_reduce [1,1,1,48] */
-static float *const t170_blocks_5_3_se_conv_reduce = (float *)(arena + 2237440); /* blocks.5.3.se.conv_reduce [1,1,1,48] */
-static float *const t171_blocks_5_3_se_conv_expand = (float *)(arena + 2232832); /* blocks.5.3.se.conv_expand [1,1,1,1152] */
-static float *const t172_blocks_5_3_se_gate = (float *)(arena + 2232832); /* blocks.5.3.se.gate [1,1,1,1152] */
+static float *const t168_blocks_5_3_se = (float *)(arena + 4365312); /* blocks.5.3.se [1,1,1,1152] */
+static float *const t169_blocks_5_3_se_conv_reduce = (float *)(arena + 4369920); /* blocks.5.3.se.conv_reduce [1,1,1,48] */
+static float *const t170_blocks_5_3_se_conv_reduce = (float *)(arena + 4369920); /* blocks.5.3.se.conv_reduce [1,1,1,48] */
+static float *const t171_blocks_5_3_se_conv_expand = (float *)(arena + 4365312); /* blocks.5.3.se.conv_expand [1,1,1,1152] */
+static float *const t172_blocks_5_3_se_gate = (float *)(arena + 4365312); /* blocks.5.3.se.gate [1,1,1,1152] */
 static float *const t173_blocks_5_3_se = (float *)(arena + 0); /* blocks.5.3.se [1,14,14,1152] */
-static float *const t174_blocks_5_3_bn3 = (float *)(arena + 1956864); /* blocks.5.3.bn3 [1,14,14,192] */
-static float *const t175_blocks_5_3 = (float *)(arena + 1956864); /* blocks.5.3 [1,14,14,192] */
+static float *const t174_blocks_5_3_bn3 = (float *)(arena + 4365312); /* blocks.5.3.bn3 [1,14,14,192] */
+static float *const t175_blocks_5_3 = (float *)(arena + 4365312); /* blocks.5.3 [1,14,14,192] */
 static float *const t176_blocks_6_0_bn1 = (float *)(arena + 0); /* blocks.6.0.bn1 [1,14,14,1152] */
 static float *const t177_blocks_6_0_bn1 = (float *)(arena + 0); /* blocks.6.0.bn1 [1,14,14,1152] */
 static float *const t178_blocks_6_0_bn2 = (float *)(arena + 903168); /* blocks.6.0.bn2 [1,14,14,1152] */
 static float *const t179_blocks_6_0_bn2 = (float *)(arena + 903168); /* blocks.6.0.bn2 [1,14,14,1152] */
-static float *const t180_blocks_6_0_se = (float *)(arena + 2232832); /* blocks.6.0.se [1,1,1,1152] */
-static float *const t181_blocks_6_0_se_conv_reduce = (float *)(arena + 2237440); /* blocks.6.0.se.conv_reduce [1,1,1,48] */
-static float *const t182_blocks_6_0_se_conv_reduce = (float *)(arena + 2237440); /* blocks.6.0.se.conv_reduce [1,1,1,48] */
-static float *const t183_blocks_6_0_se_conv_expand = (float *)(arena + 2232832); /* blocks.6.0.se.conv_expand [1,1,1,1152] */
-static float *const t184_blocks_6_0_se_gate = (float *)(arena + 2232832); /* blocks.6.0.se.gate [1,1,1,1152] */
+static float *const t180_blocks_6_0_se = (float *)(arena + 4214784); /* blocks.6.0.se [1,1,1,1152] */
+static float *const t181_blocks_6_0_se_conv_reduce = (float *)(arena + 4219392); /* blocks.6.0.se.conv_reduce [1,1,1,48] */
+static float *const t182_blocks_6_0_se_conv_reduce = (float *)(arena + 4219392); /* blocks.6.0.se.conv_reduce [1,1,1,48] */
+static float *const t183_blocks_6_0_se_conv_expand = (float *)(arena + 4214784); /* blocks.6.0.se.conv_expand [1,1,1,1152] */
+static float *const t184_blocks_6_0_se_gate = (float *)(arena + 4214784); /* blocks.6.0.se.gate [1,1,1,1152] */
 static float *const t185_blocks_6_0_se = (float *)(arena + 0); /* blocks.6.0.se [1,14,14,1152] */
-static float *const t186_blocks_6 = (float *)(arena + 903168); /* blocks.6 [1,14,14,320] */
+static float *const t186_blocks_6 = (float *)(arena + 4214784); /* blocks.6 [1,14,14,320] */
 
-#define NUM_OPS 185
+#define NUM_OPS 173
 static timmc_op ops[NUM_OPS];
 static const char *const op_names[NUM_OPS] = {
     "conv_stem",
     "bn1",
     "blocks.0.0.conv_dw",
-    "blocks.0.0.bn1",
     "blocks.0.0.se",
     "blocks.0.0.se.conv_reduce",
     "blocks.0.0.se.conv_reduce",
@@ -410,7 +385,6 @@ static const char *const op_names[NUM_OPS] = {
     "blocks.1.0.conv_pw",
     "blocks.1.0.bn1",
     "blocks.1.0.conv_dw",
-    "blocks.1.0.bn2",
     "blocks.1.0.se",
     "blocks.1.0.se.conv_reduce",
     "blocks.1.0.se.conv_reduce",
@@ -421,7 +395,6 @@ static const char *const op_names[NUM_OPS] = {
     "blocks.1.1.conv_pw",
     "blocks.1.1.bn1",
     "blocks.1.1.conv_dw",
-    "blocks.1.1.bn2",
     "blocks.1.1.se",
     "blocks.1.1.se.conv_reduce",
     "blocks.1.1.se.conv_reduce",
@@ -433,7 +406,6 @@ static const char *const op_names[NUM_OPS] = {
     "blocks.2.0.conv_pw",
     "blocks.2.0.bn1",
     "blocks.2.0.conv_dw",
-    "blocks.2.0.bn2",
     "blocks.2.0.se",
     "blocks.2.0.se.conv_reduce",
     "blocks.2.0.se.conv_reduce",
@@ -444,7 +416,6 @@ static const char *const op_names[NUM_OPS] = {
     "blocks.2.1.conv_pw",
     "blocks.2.1.bn1",
     "blocks.2.1.conv_dw",
-    "blocks.2.1.bn2",
     "blocks.2.1.se",
     "blocks.2.1.se.conv_reduce",
     "blocks.2.1.se.conv_reduce",
@@ -456,7 +427,6 @@ static const char *const op_names[NUM_OPS] = {
     "blocks.3.0.conv_pw",
     "blocks.3.0.bn1",
     "blocks.3.0.conv_dw",
-    "blocks.3.0.bn2",
     "blocks.3.0.se",
     "blocks.3.0.se.conv_reduce",
     "blocks.3.0.se.conv_reduce",
@@ -467,7 +437,6 @@ static const char *const op_names[NUM_OPS] = {
     "blocks.3.1.conv_pw",
     "blocks.3.1.bn1",
     "blocks.3.1.conv_dw",
-    "blocks.3.1.bn2",
     "blocks.3.1.se",
     "blocks.3.1.se.conv_reduce",
     "blocks.3.1.se.conv_reduce",
@@ -479,7 +448,6 @@ static const char *const op_names[NUM_OPS] = {
     "blocks.3.2.conv_pw",
     "blocks.3.2.bn1",
     "blocks.3.2.conv_dw",
-    "blocks.3.2.bn2",
     "blocks.3.2.se",
     "blocks.3.2.se.conv_reduce",
     "blocks.3.2.se.conv_reduce",
@@ -491,7 +459,6 @@ static const char *const op_names[NUM_OPS] = {
     "blocks.4.0.conv_pw",
     "blocks.4.0.bn1",
     "blocks.4.0.conv_dw",
-    "blocks.4.0.bn2",
     "blocks.4.0.se",
     "blocks.4.0.se.conv_reduce",
     "blocks.4.0.se.conv_reduce",
@@ -502,7 +469,6 @@ static const char *const op_names[NUM_OPS] = {
     "blocks.4.1.conv_pw",
     "blocks.4.1.bn1",
     "blocks.4.1.conv_dw",
-    "blocks.4.1.bn2",
     "blocks.4.1.se",
     "blocks.4.1.se.conv_reduce",
     "blocks.4.1.se.conv_reduce",
@@ -514,7 +480,6 @@ static const char *const op_names[NUM_OPS] = {
     "blocks.4.2.conv_pw",
     "blocks.4.2.bn1",
     "blocks.4.2.conv_dw",
-    "blocks.4.2.bn2",
     "blocks.4.2.se",
     "blocks.4.2.se.conv_reduce",
     "blocks.4.2.se.conv_reduce",
@@ -526,7 +491,6 @@ static const char *const op_names[NUM_OPS] = {
     "blocks.5.0.conv_pw",
     "blocks.5.0.bn1",
     "blocks.5.0.conv_dw",
-    "blocks.5.0.bn2",
     "blocks.5.0.se",
     "blocks.5.0.se.conv_reduce",
     "blocks.5.0.se.conv_reduce",
@@ -1003,15 +967,16 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   ops[1] = (timmc_op){.kernel = timmc_kernel_silu, .a = t2_bn1, .y = t3_bn1,
       .dims = {/*pixels=*/12544, /*channels=*/32, /*in_stride=*/32, /*out_stride=*/32}};
 
-  /* blocks.0.0.conv_dw: conv 3x3 32->32 s1 g32, blocks.0.0.bn1 folded; [1,112,112,32] -> [1,112,112,32] */
+  /* blocks.0.0.conv_dw: conv 3x3 32->32 s1 g32, blocks.0.0.bn1 folded, silu; [1,112,112,32] -> [1,112,112,32] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.0.0.conv_dw.weight", NULL, "blocks.0.0.bn1",
       /*out_channels=*/32, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[320] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/1};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/32, /*kernel=*/3, packed));
-    ops[2] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t3_bn1, .b = packed, .y = t4_blocks_0_0_bn1,
+    ops[2] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t3_bn1, .b = packed, .y = t5_blocks_0_0_bn1,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*channels=*/32, /*in_stride=*/32,
                  /*out_stride=*/32, /*stride=*/1, /*in_height=*/112, /*in_width=*/112}};
@@ -1028,25 +993,23 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_dw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
         ops[2].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112, /*input=*/t3_bn1,
-        /*output=*/t4_blocks_0_0_bn1, threadpool);
+        /*output=*/t5_blocks_0_0_bn1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_dw", "setup", s);
+    ops[2] = (timmc_op){.xnn = ops[2].xnn, .kernel = timmc_kernel_xnn_silu, .a = t5_blocks_0_0_bn1, .y = t5_blocks_0_0_bn1,
+        .dims = {/*pixels=*/12544, /*channels=*/32, /*in_stride=*/32, /*out_stride=*/32}};
   }
-
-  /* blocks.0.0.bn1: silu; [1,112,112,32] -> [1,112,112,32] */
-  ops[3] = (timmc_op){.kernel = timmc_kernel_silu, .a = t4_blocks_0_0_bn1, .y = t5_blocks_0_0_bn1,
-      .dims = {/*pixels=*/12544, /*channels=*/32, /*in_stride=*/32, /*out_stride=*/32}};
 
   /* blocks.0.0.se: global avg pool; [1,112,112,32] -> [1,1,1,32] */
   if (timmc_elementwise_own()) {
-    ops[4] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t5_blocks_0_0_bn1, .y = t6_blocks_0_0_se,
+    ops[3] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t5_blocks_0_0_bn1, .y = t6_blocks_0_0_se,
         .dims = {/*batch=*/1, /*pixels=*/12544, /*channels=*/32, /*in_stride=*/32, /*out_stride=*/32}};
   } else {
     s = xnn_create_global_average_pooling_nwc_f32(
         /*channels=*/32, /*input_stride=*/32, /*output_stride=*/32, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[4].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[3].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.se", "create", s);
     s = xnn_setup_global_average_pooling_nwc_f32(
-        ops[4].xnn, /*batch_size=*/1, /*width=*/12544, /*input=*/t5_blocks_0_0_bn1,
+        ops[3].xnn, /*batch_size=*/1, /*width=*/12544, /*input=*/t5_blocks_0_0_bn1,
         /*output=*/t6_blocks_0_0_se, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.se", "setup", s);
   }
@@ -1057,15 +1020,15 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/32, /*output_channels=*/8, /*input_stride=*/32, /*output_stride=*/8,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[5].xnn);
+      &ops[4].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.se.conv_reduce", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[5].xnn, /*batch_size=*/1, /*input=*/t6_blocks_0_0_se,
+      ops[4].xnn, /*batch_size=*/1, /*input=*/t6_blocks_0_0_se,
       /*output=*/t7_blocks_0_0_se_conv_reduce, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.se.conv_reduce", "setup", s);
 
   /* blocks.0.0.se.conv_reduce: silu; [1,1,1,8] -> [1,1,1,8] */
-  ops[6] = (timmc_op){.kernel = timmc_kernel_silu, .a = t7_blocks_0_0_se_conv_reduce, .y = t8_blocks_0_0_se_conv_reduce,
+  ops[5] = (timmc_op){.kernel = timmc_kernel_silu, .a = t7_blocks_0_0_se_conv_reduce, .y = t8_blocks_0_0_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/8, /*in_stride=*/8, /*out_stride=*/8}};
 
   /* blocks.0.0.se.conv_expand: linear 8->32; [1,1,1,8] -> [1,1,1,32] */
@@ -1074,28 +1037,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/8, /*output_channels=*/32, /*input_stride=*/8, /*output_stride=*/32,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[7].xnn);
+      &ops[6].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.se.conv_expand", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[7].xnn, /*batch_size=*/1, /*input=*/t8_blocks_0_0_se_conv_reduce,
+      ops[6].xnn, /*batch_size=*/1, /*input=*/t8_blocks_0_0_se_conv_reduce,
       /*output=*/t9_blocks_0_0_se_conv_expand, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.se.conv_expand", "setup", s);
 
   /* blocks.0.0.se.gate: sigmoid; [1,1,1,32] -> [1,1,1,32] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/32, /*input_stride=*/32, /*output_stride=*/32, /*flags=*/0, &ops[8].xnn);
+      /*channels=*/32, /*input_stride=*/32, /*output_stride=*/32, /*flags=*/0, &ops[7].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[8].xnn, /*batch_size=*/1, /*input=*/t9_blocks_0_0_se_conv_expand,
+      ops[7].xnn, /*batch_size=*/1, /*input=*/t9_blocks_0_0_se_conv_expand,
       /*output=*/t10_blocks_0_0_se_gate, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.se.gate", "setup", s);
 
   /* blocks.0.0.se: x * gate; [1,112,112,32] -> [1,112,112,32] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[8].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[9].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 12544, 32}, /*num_input2_dims=*/3,
+      ops[8].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 12544, 32}, /*num_input2_dims=*/3,
       (const size_t[]){1, 1, 32}, /*input1=*/t5_blocks_0_0_bn1, /*input2=*/t10_blocks_0_0_se_gate,
       /*output=*/t11_blocks_0_0_se, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.se", "setup", s);
@@ -1109,7 +1072,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/16, /*in_channels=*/32, /*kernel=*/1, packed));
-    ops[10] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t11_blocks_0_0_se, .b = packed, .y = t12_blocks_0,
+    ops[9] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t11_blocks_0_0_se, .b = packed, .y = t12_blocks_0,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*in_channels=*/32, /*out_channels=*/16,
                  /*in_stride=*/32, /*out_stride=*/16, /*stride=*/1, /*in_height=*/112, /*in_width=*/112}};
@@ -1122,10 +1085,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/32, /*group_output_channels=*/16, /*input_channel_stride=*/32,
         /*output_channel_stride=*/16, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[9].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_pw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[10].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
+        ops[9].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
         /*input=*/t11_blocks_0_0_se, /*output=*/t12_blocks_0, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.0.0.conv_pw", "setup", s);
   }
@@ -1139,7 +1102,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/96, /*in_channels=*/16, /*kernel=*/1, packed));
-    ops[11] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t12_blocks_0, .b = packed, .y = t13_blocks_1_0_bn1,
+    ops[10] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t12_blocks_0, .b = packed, .y = t13_blocks_1_0_bn1,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/112, /*width=*/112, /*in_channels=*/16, /*out_channels=*/96,
                  /*in_stride=*/16, /*out_stride=*/96, /*stride=*/1, /*in_height=*/112, /*in_width=*/112}};
@@ -1152,27 +1115,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/16, /*group_output_channels=*/96, /*input_channel_stride=*/16,
         /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[11].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[10].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[11].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
+        ops[10].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
         /*input=*/t12_blocks_0, /*output=*/t13_blocks_1_0_bn1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pw", "setup", s);
   }
 
   /* blocks.1.0.bn1: silu; [1,112,112,96] -> [1,112,112,96] */
-  ops[12] = (timmc_op){.kernel = timmc_kernel_silu, .a = t13_blocks_1_0_bn1, .y = t14_blocks_1_0_bn1,
+  ops[11] = (timmc_op){.kernel = timmc_kernel_silu, .a = t13_blocks_1_0_bn1, .y = t14_blocks_1_0_bn1,
       .dims = {/*pixels=*/12544, /*channels=*/96, /*in_stride=*/96, /*out_stride=*/96}};
 
-  /* blocks.1.0.conv_dw: conv 3x3 96->96 s2 g96, blocks.1.0.bn2 folded; [1,112,112,96] -> [1,56,56,96] */
+  /* blocks.1.0.conv_dw: conv 3x3 96->96 s2 g96, blocks.1.0.bn2 folded, silu; [1,112,112,96] -> [1,56,56,96] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.0.conv_dw.weight", NULL, "blocks.1.0.bn2",
       /*out_channels=*/96, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[960] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/1};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/96, /*kernel=*/3, packed));
-    ops[13] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t14_blocks_1_0_bn1, .b = packed, .y = t15_blocks_1_0_bn2,
+    ops[12] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t14_blocks_1_0_bn1, .b = packed, .y = t16_blocks_1_0_bn2,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*channels=*/96, /*in_stride=*/96,
                  /*out_stride=*/96, /*stride=*/2, /*in_height=*/112, /*in_width=*/112}};
@@ -1185,29 +1149,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/96,
         /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/96,
         /*output_channel_stride=*/96, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[12].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_dw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[13].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
-        /*input=*/t14_blocks_1_0_bn1, /*output=*/t15_blocks_1_0_bn2, threadpool);
+        ops[12].xnn, /*batch_size=*/1, /*input_height=*/112, /*input_width=*/112,
+        /*input=*/t14_blocks_1_0_bn1, /*output=*/t16_blocks_1_0_bn2, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_dw", "setup", s);
+    ops[12] = (timmc_op){.xnn = ops[12].xnn, .kernel = timmc_kernel_xnn_silu, .a = t16_blocks_1_0_bn2, .y = t16_blocks_1_0_bn2,
+        .dims = {/*pixels=*/3136, /*channels=*/96, /*in_stride=*/96, /*out_stride=*/96}};
   }
-
-  /* blocks.1.0.bn2: silu; [1,56,56,96] -> [1,56,56,96] */
-  ops[14] = (timmc_op){.kernel = timmc_kernel_silu, .a = t15_blocks_1_0_bn2, .y = t16_blocks_1_0_bn2,
-      .dims = {/*pixels=*/3136, /*channels=*/96, /*in_stride=*/96, /*out_stride=*/96}};
 
   /* blocks.1.0.se: global avg pool; [1,56,56,96] -> [1,1,1,96] */
   if (timmc_elementwise_own()) {
-    ops[15] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t16_blocks_1_0_bn2, .y = t17_blocks_1_0_se,
+    ops[13] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t16_blocks_1_0_bn2, .y = t17_blocks_1_0_se,
         .dims = {/*batch=*/1, /*pixels=*/3136, /*channels=*/96, /*in_stride=*/96, /*out_stride=*/96}};
   } else {
     s = xnn_create_global_average_pooling_nwc_f32(
         /*channels=*/96, /*input_stride=*/96, /*output_stride=*/96, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[15].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[13].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.se", "create", s);
     s = xnn_setup_global_average_pooling_nwc_f32(
-        ops[15].xnn, /*batch_size=*/1, /*width=*/3136, /*input=*/t16_blocks_1_0_bn2,
+        ops[13].xnn, /*batch_size=*/1, /*width=*/3136, /*input=*/t16_blocks_1_0_bn2,
         /*output=*/t17_blocks_1_0_se, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.se", "setup", s);
   }
@@ -1218,15 +1180,15 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/96, /*output_channels=*/4, /*input_stride=*/96, /*output_stride=*/4,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[16].xnn);
+      &ops[14].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.se.conv_reduce", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[16].xnn, /*batch_size=*/1, /*input=*/t17_blocks_1_0_se,
+      ops[14].xnn, /*batch_size=*/1, /*input=*/t17_blocks_1_0_se,
       /*output=*/t18_blocks_1_0_se_conv_reduce, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.se.conv_reduce", "setup", s);
 
   /* blocks.1.0.se.conv_reduce: silu; [1,1,1,4] -> [1,1,1,4] */
-  ops[17] = (timmc_op){.kernel = timmc_kernel_silu, .a = t18_blocks_1_0_se_conv_reduce, .y = t19_blocks_1_0_se_conv_reduce,
+  ops[15] = (timmc_op){.kernel = timmc_kernel_silu, .a = t18_blocks_1_0_se_conv_reduce, .y = t19_blocks_1_0_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/4, /*in_stride=*/4, /*out_stride=*/4}};
 
   /* blocks.1.0.se.conv_expand: linear 4->96; [1,1,1,4] -> [1,1,1,96] */
@@ -1235,28 +1197,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/4, /*output_channels=*/96, /*input_stride=*/4, /*output_stride=*/96,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[18].xnn);
+      &ops[16].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.se.conv_expand", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[18].xnn, /*batch_size=*/1, /*input=*/t19_blocks_1_0_se_conv_reduce,
+      ops[16].xnn, /*batch_size=*/1, /*input=*/t19_blocks_1_0_se_conv_reduce,
       /*output=*/t20_blocks_1_0_se_conv_expand, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.se.conv_expand", "setup", s);
 
   /* blocks.1.0.se.gate: sigmoid; [1,1,1,96] -> [1,1,1,96] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/96, /*input_stride=*/96, /*output_stride=*/96, /*flags=*/0, &ops[19].xnn);
+      /*channels=*/96, /*input_stride=*/96, /*output_stride=*/96, /*flags=*/0, &ops[17].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[19].xnn, /*batch_size=*/1, /*input=*/t20_blocks_1_0_se_conv_expand,
+      ops[17].xnn, /*batch_size=*/1, /*input=*/t20_blocks_1_0_se_conv_expand,
       /*output=*/t21_blocks_1_0_se_gate, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.se.gate", "setup", s);
 
   /* blocks.1.0.se: x * gate; [1,56,56,96] -> [1,56,56,96] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[18].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[20].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 3136, 96}, /*num_input2_dims=*/3,
+      ops[18].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 3136, 96}, /*num_input2_dims=*/3,
       (const size_t[]){1, 1, 96}, /*input1=*/t16_blocks_1_0_bn2, /*input2=*/t21_blocks_1_0_se_gate,
       /*output=*/t22_blocks_1_0_se, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.se", "setup", s);
@@ -1270,7 +1232,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/24, /*in_channels=*/96, /*kernel=*/1, packed));
-    ops[21] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t22_blocks_1_0_se, .b = packed, .y = t23_blocks_1_0_bn3,
+    ops[19] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t22_blocks_1_0_se, .b = packed, .y = t23_blocks_1_0_bn3,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/96, /*out_channels=*/24,
                  /*in_stride=*/96, /*out_stride=*/24, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
@@ -1283,10 +1245,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/96, /*group_output_channels=*/24, /*input_channel_stride=*/96,
         /*output_channel_stride=*/24, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[21].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[19].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pwl", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[21].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        ops[19].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
         /*input=*/t22_blocks_1_0_se, /*output=*/t23_blocks_1_0_bn3, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.0.conv_pwl", "setup", s);
   }
@@ -1300,7 +1262,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/144, /*in_channels=*/24, /*kernel=*/1, packed));
-    ops[22] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t23_blocks_1_0_bn3, .b = packed, .y = t24_blocks_1_1_bn1,
+    ops[20] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t23_blocks_1_0_bn3, .b = packed, .y = t24_blocks_1_1_bn1,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/24, /*out_channels=*/144,
                  /*in_stride=*/24, /*out_stride=*/144, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
@@ -1313,27 +1275,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/24, /*group_output_channels=*/144, /*input_channel_stride=*/24,
         /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[20].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[22].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        ops[20].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
         /*input=*/t23_blocks_1_0_bn3, /*output=*/t24_blocks_1_1_bn1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pw", "setup", s);
   }
 
   /* blocks.1.1.bn1: silu; [1,56,56,144] -> [1,56,56,144] */
-  ops[23] = (timmc_op){.kernel = timmc_kernel_silu, .a = t24_blocks_1_1_bn1, .y = t25_blocks_1_1_bn1,
+  ops[21] = (timmc_op){.kernel = timmc_kernel_silu, .a = t24_blocks_1_1_bn1, .y = t25_blocks_1_1_bn1,
       .dims = {/*pixels=*/3136, /*channels=*/144, /*in_stride=*/144, /*out_stride=*/144}};
 
-  /* blocks.1.1.conv_dw: conv 3x3 144->144 s1 g144, blocks.1.1.bn2 folded; [1,56,56,144] -> [1,56,56,144] */
+  /* blocks.1.1.conv_dw: conv 3x3 144->144 s1 g144, blocks.1.1.bn2 folded, silu; [1,56,56,144] -> [1,56,56,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.1.1.conv_dw.weight", NULL, "blocks.1.1.bn2",
       /*out_channels=*/144, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1440] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/1};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/144, /*kernel=*/3, packed));
-    ops[24] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t25_blocks_1_1_bn1, .b = packed, .y = t26_blocks_1_1_bn2,
+    ops[22] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t25_blocks_1_1_bn1, .b = packed, .y = t27_blocks_1_1_bn2,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*channels=*/144, /*in_stride=*/144,
                  /*out_stride=*/144, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
@@ -1346,29 +1309,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/144,
         /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/144,
         /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[24].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[22].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_dw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[24].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-        /*input=*/t25_blocks_1_1_bn1, /*output=*/t26_blocks_1_1_bn2, threadpool);
+        ops[22].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t25_blocks_1_1_bn1, /*output=*/t27_blocks_1_1_bn2, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_dw", "setup", s);
+    ops[22] = (timmc_op){.xnn = ops[22].xnn, .kernel = timmc_kernel_xnn_silu, .a = t27_blocks_1_1_bn2, .y = t27_blocks_1_1_bn2,
+        .dims = {/*pixels=*/3136, /*channels=*/144, /*in_stride=*/144, /*out_stride=*/144}};
   }
-
-  /* blocks.1.1.bn2: silu; [1,56,56,144] -> [1,56,56,144] */
-  ops[25] = (timmc_op){.kernel = timmc_kernel_silu, .a = t26_blocks_1_1_bn2, .y = t27_blocks_1_1_bn2,
-      .dims = {/*pixels=*/3136, /*channels=*/144, /*in_stride=*/144, /*out_stride=*/144}};
 
   /* blocks.1.1.se: global avg pool; [1,56,56,144] -> [1,1,1,144] */
   if (timmc_elementwise_own()) {
-    ops[26] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t27_blocks_1_1_bn2, .y = t28_blocks_1_1_se,
+    ops[23] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t27_blocks_1_1_bn2, .y = t28_blocks_1_1_se,
         .dims = {/*batch=*/1, /*pixels=*/3136, /*channels=*/144, /*in_stride=*/144, /*out_stride=*/144}};
   } else {
     s = xnn_create_global_average_pooling_nwc_f32(
         /*channels=*/144, /*input_stride=*/144, /*output_stride=*/144, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[26].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[23].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.se", "create", s);
     s = xnn_setup_global_average_pooling_nwc_f32(
-        ops[26].xnn, /*batch_size=*/1, /*width=*/3136, /*input=*/t27_blocks_1_1_bn2,
+        ops[23].xnn, /*batch_size=*/1, /*width=*/3136, /*input=*/t27_blocks_1_1_bn2,
         /*output=*/t28_blocks_1_1_se, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.se", "setup", s);
   }
@@ -1379,15 +1340,15 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/144, /*output_channels=*/6, /*input_stride=*/144, /*output_stride=*/6,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[27].xnn);
+      &ops[24].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.se.conv_reduce", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[27].xnn, /*batch_size=*/1, /*input=*/t28_blocks_1_1_se,
+      ops[24].xnn, /*batch_size=*/1, /*input=*/t28_blocks_1_1_se,
       /*output=*/t29_blocks_1_1_se_conv_reduce, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.se.conv_reduce", "setup", s);
 
   /* blocks.1.1.se.conv_reduce: silu; [1,1,1,6] -> [1,1,1,6] */
-  ops[28] = (timmc_op){.kernel = timmc_kernel_silu, .a = t29_blocks_1_1_se_conv_reduce, .y = t30_blocks_1_1_se_conv_reduce,
+  ops[25] = (timmc_op){.kernel = timmc_kernel_silu, .a = t29_blocks_1_1_se_conv_reduce, .y = t30_blocks_1_1_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/6, /*in_stride=*/6, /*out_stride=*/6}};
 
   /* blocks.1.1.se.conv_expand: linear 6->144; [1,1,1,6] -> [1,1,1,144] */
@@ -1396,28 +1357,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/6, /*output_channels=*/144, /*input_stride=*/6, /*output_stride=*/144,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[29].xnn);
+      &ops[26].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.se.conv_expand", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[29].xnn, /*batch_size=*/1, /*input=*/t30_blocks_1_1_se_conv_reduce,
+      ops[26].xnn, /*batch_size=*/1, /*input=*/t30_blocks_1_1_se_conv_reduce,
       /*output=*/t31_blocks_1_1_se_conv_expand, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.se.conv_expand", "setup", s);
 
   /* blocks.1.1.se.gate: sigmoid; [1,1,1,144] -> [1,1,1,144] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/144, /*input_stride=*/144, /*output_stride=*/144, /*flags=*/0, &ops[30].xnn);
+      /*channels=*/144, /*input_stride=*/144, /*output_stride=*/144, /*flags=*/0, &ops[27].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[30].xnn, /*batch_size=*/1, /*input=*/t31_blocks_1_1_se_conv_expand,
+      ops[27].xnn, /*batch_size=*/1, /*input=*/t31_blocks_1_1_se_conv_expand,
       /*output=*/t32_blocks_1_1_se_gate, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.se.gate", "setup", s);
 
   /* blocks.1.1.se: x * gate; [1,56,56,144] -> [1,56,56,144] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[28].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[31].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 3136, 144}, /*num_input2_dims=*/3,
+      ops[28].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 3136, 144}, /*num_input2_dims=*/3,
       (const size_t[]){1, 1, 144}, /*input1=*/t27_blocks_1_1_bn2, /*input2=*/t32_blocks_1_1_se_gate,
       /*output=*/t33_blocks_1_1_se, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.se", "setup", s);
@@ -1431,7 +1392,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/24, /*in_channels=*/144, /*kernel=*/1, packed));
-    ops[32] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t33_blocks_1_1_se, .b = packed, .y = t34_blocks_1_1_bn3,
+    ops[29] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t33_blocks_1_1_se, .b = packed, .y = t34_blocks_1_1_bn3,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/144, /*out_channels=*/24,
                  /*in_stride=*/144, /*out_stride=*/24, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
@@ -1444,10 +1405,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/144, /*group_output_channels=*/24, /*input_channel_stride=*/144,
         /*output_channel_stride=*/24, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[32].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[29].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pwl", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[32].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        ops[29].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
         /*input=*/t33_blocks_1_1_se, /*output=*/t34_blocks_1_1_bn3, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1.conv_pwl", "setup", s);
   }
@@ -1455,14 +1416,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.1.1: add; [1,56,56,24] -> [1,56,56,24] */
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
-    ops[33] = (timmc_op){.kernel = timmc_kernel_add, .a = t34_blocks_1_1_bn3, .b = t23_blocks_1_0_bn3, .y = t35_blocks_1,
+    ops[30] = (timmc_op){.kernel = timmc_kernel_add, .a = t34_blocks_1_1_bn3, .b = t23_blocks_1_0_bn3, .y = t35_blocks_1,
         .work = {params}, .dims = {/*elements=*/75264}};
   } else {
     s = xnn_create_add_nd_f32(
-        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[30].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1", "create", s);
     s = xnn_setup_add_nd_f32(
-        ops[33].xnn, /*num_input1_dims=*/1, (const size_t[]){75264}, /*num_input2_dims=*/1,
+        ops[30].xnn, /*num_input1_dims=*/1, (const size_t[]){75264}, /*num_input2_dims=*/1,
         (const size_t[]){75264}, /*input1=*/t34_blocks_1_1_bn3, /*input2=*/t23_blocks_1_0_bn3,
         /*output=*/t35_blocks_1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.1.1", "setup", s);
@@ -1477,7 +1438,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/144, /*in_channels=*/24, /*kernel=*/1, packed));
-    ops[34] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t35_blocks_1, .b = packed, .y = t36_blocks_2_0_bn1,
+    ops[31] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t35_blocks_1, .b = packed, .y = t36_blocks_2_0_bn1,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/56, /*width=*/56, /*in_channels=*/24, /*out_channels=*/144,
                  /*in_stride=*/24, /*out_stride=*/144, /*stride=*/1, /*in_height=*/56, /*in_width=*/56}};
@@ -1490,27 +1451,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/24, /*group_output_channels=*/144, /*input_channel_stride=*/24,
         /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[31].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[34].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        ops[31].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
         /*input=*/t35_blocks_1, /*output=*/t36_blocks_2_0_bn1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pw", "setup", s);
   }
 
   /* blocks.2.0.bn1: silu; [1,56,56,144] -> [1,56,56,144] */
-  ops[35] = (timmc_op){.kernel = timmc_kernel_silu, .a = t36_blocks_2_0_bn1, .y = t37_blocks_2_0_bn1,
+  ops[32] = (timmc_op){.kernel = timmc_kernel_silu, .a = t36_blocks_2_0_bn1, .y = t37_blocks_2_0_bn1,
       .dims = {/*pixels=*/3136, /*channels=*/144, /*in_stride=*/144, /*out_stride=*/144}};
 
-  /* blocks.2.0.conv_dw: conv 5x5 144->144 s2 g144, blocks.2.0.bn2 folded; [1,56,56,144] -> [1,28,28,144] */
+  /* blocks.2.0.conv_dw: conv 5x5 144->144 s2 g144, blocks.2.0.bn2 folded, silu; [1,56,56,144] -> [1,28,28,144] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_dw.weight", NULL, "blocks.2.0.bn2",
       /*out_channels=*/144, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[3744] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/1};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/144, /*kernel=*/5, packed));
-    ops[36] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t37_blocks_2_0_bn1, .b = packed, .y = t38_blocks_2_0_bn2,
+    ops[33] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t37_blocks_2_0_bn1, .b = packed, .y = t39_blocks_2_0_bn2,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*channels=*/144, /*in_stride=*/144,
                  /*out_stride=*/144, /*stride=*/2, /*in_height=*/56, /*in_width=*/56}};
@@ -1523,29 +1485,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/144,
         /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/144,
         /*output_channel_stride=*/144, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[36].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[33].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[36].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
-        /*input=*/t37_blocks_2_0_bn1, /*output=*/t38_blocks_2_0_bn2, threadpool);
+        ops[33].xnn, /*batch_size=*/1, /*input_height=*/56, /*input_width=*/56,
+        /*input=*/t37_blocks_2_0_bn1, /*output=*/t39_blocks_2_0_bn2, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_dw", "setup", s);
+    ops[33] = (timmc_op){.xnn = ops[33].xnn, .kernel = timmc_kernel_xnn_silu, .a = t39_blocks_2_0_bn2, .y = t39_blocks_2_0_bn2,
+        .dims = {/*pixels=*/784, /*channels=*/144, /*in_stride=*/144, /*out_stride=*/144}};
   }
-
-  /* blocks.2.0.bn2: silu; [1,28,28,144] -> [1,28,28,144] */
-  ops[37] = (timmc_op){.kernel = timmc_kernel_silu, .a = t38_blocks_2_0_bn2, .y = t39_blocks_2_0_bn2,
-      .dims = {/*pixels=*/784, /*channels=*/144, /*in_stride=*/144, /*out_stride=*/144}};
 
   /* blocks.2.0.se: global avg pool; [1,28,28,144] -> [1,1,1,144] */
   if (timmc_elementwise_own()) {
-    ops[38] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t39_blocks_2_0_bn2, .y = t40_blocks_2_0_se,
+    ops[34] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t39_blocks_2_0_bn2, .y = t40_blocks_2_0_se,
         .dims = {/*batch=*/1, /*pixels=*/784, /*channels=*/144, /*in_stride=*/144, /*out_stride=*/144}};
   } else {
     s = xnn_create_global_average_pooling_nwc_f32(
         /*channels=*/144, /*input_stride=*/144, /*output_stride=*/144, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[38].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[34].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.se", "create", s);
     s = xnn_setup_global_average_pooling_nwc_f32(
-        ops[38].xnn, /*batch_size=*/1, /*width=*/784, /*input=*/t39_blocks_2_0_bn2,
+        ops[34].xnn, /*batch_size=*/1, /*width=*/784, /*input=*/t39_blocks_2_0_bn2,
         /*output=*/t40_blocks_2_0_se, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.se", "setup", s);
   }
@@ -1556,15 +1516,15 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/144, /*output_channels=*/6, /*input_stride=*/144, /*output_stride=*/6,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[39].xnn);
+      &ops[35].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.se.conv_reduce", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[39].xnn, /*batch_size=*/1, /*input=*/t40_blocks_2_0_se,
+      ops[35].xnn, /*batch_size=*/1, /*input=*/t40_blocks_2_0_se,
       /*output=*/t41_blocks_2_0_se_conv_reduce, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.se.conv_reduce", "setup", s);
 
   /* blocks.2.0.se.conv_reduce: silu; [1,1,1,6] -> [1,1,1,6] */
-  ops[40] = (timmc_op){.kernel = timmc_kernel_silu, .a = t41_blocks_2_0_se_conv_reduce, .y = t42_blocks_2_0_se_conv_reduce,
+  ops[36] = (timmc_op){.kernel = timmc_kernel_silu, .a = t41_blocks_2_0_se_conv_reduce, .y = t42_blocks_2_0_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/6, /*in_stride=*/6, /*out_stride=*/6}};
 
   /* blocks.2.0.se.conv_expand: linear 6->144; [1,1,1,6] -> [1,1,1,144] */
@@ -1573,28 +1533,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/6, /*output_channels=*/144, /*input_stride=*/6, /*output_stride=*/144,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[41].xnn);
+      &ops[37].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.se.conv_expand", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[41].xnn, /*batch_size=*/1, /*input=*/t42_blocks_2_0_se_conv_reduce,
+      ops[37].xnn, /*batch_size=*/1, /*input=*/t42_blocks_2_0_se_conv_reduce,
       /*output=*/t43_blocks_2_0_se_conv_expand, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.se.conv_expand", "setup", s);
 
   /* blocks.2.0.se.gate: sigmoid; [1,1,1,144] -> [1,1,1,144] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/144, /*input_stride=*/144, /*output_stride=*/144, /*flags=*/0, &ops[42].xnn);
+      /*channels=*/144, /*input_stride=*/144, /*output_stride=*/144, /*flags=*/0, &ops[38].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[42].xnn, /*batch_size=*/1, /*input=*/t43_blocks_2_0_se_conv_expand,
+      ops[38].xnn, /*batch_size=*/1, /*input=*/t43_blocks_2_0_se_conv_expand,
       /*output=*/t44_blocks_2_0_se_gate, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.se.gate", "setup", s);
 
   /* blocks.2.0.se: x * gate; [1,28,28,144] -> [1,28,28,144] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[39].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[43].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 784, 144}, /*num_input2_dims=*/3,
+      ops[39].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 784, 144}, /*num_input2_dims=*/3,
       (const size_t[]){1, 1, 144}, /*input1=*/t39_blocks_2_0_bn2, /*input2=*/t44_blocks_2_0_se_gate,
       /*output=*/t45_blocks_2_0_se, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.se", "setup", s);
@@ -1608,7 +1568,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/40, /*in_channels=*/144, /*kernel=*/1, packed));
-    ops[44] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t45_blocks_2_0_se, .b = packed, .y = t46_blocks_2_0_bn3,
+    ops[40] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t45_blocks_2_0_se, .b = packed, .y = t46_blocks_2_0_bn3,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/144, /*out_channels=*/40,
                  /*in_stride=*/144, /*out_stride=*/40, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
@@ -1621,10 +1581,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/144, /*group_output_channels=*/40, /*input_channel_stride=*/144,
         /*output_channel_stride=*/40, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[40].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pwl", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[44].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        ops[40].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
         /*input=*/t45_blocks_2_0_se, /*output=*/t46_blocks_2_0_bn3, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.0.conv_pwl", "setup", s);
   }
@@ -1638,7 +1598,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/240, /*in_channels=*/40, /*kernel=*/1, packed));
-    ops[45] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t46_blocks_2_0_bn3, .b = packed, .y = t47_blocks_2_1_bn1,
+    ops[41] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t46_blocks_2_0_bn3, .b = packed, .y = t47_blocks_2_1_bn1,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/40, /*out_channels=*/240,
                  /*in_stride=*/40, /*out_stride=*/240, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
@@ -1651,27 +1611,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/40, /*group_output_channels=*/240, /*input_channel_stride=*/40,
         /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[45].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[41].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[45].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        ops[41].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
         /*input=*/t46_blocks_2_0_bn3, /*output=*/t47_blocks_2_1_bn1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pw", "setup", s);
   }
 
   /* blocks.2.1.bn1: silu; [1,28,28,240] -> [1,28,28,240] */
-  ops[46] = (timmc_op){.kernel = timmc_kernel_silu, .a = t47_blocks_2_1_bn1, .y = t48_blocks_2_1_bn1,
+  ops[42] = (timmc_op){.kernel = timmc_kernel_silu, .a = t47_blocks_2_1_bn1, .y = t48_blocks_2_1_bn1,
       .dims = {/*pixels=*/784, /*channels=*/240, /*in_stride=*/240, /*out_stride=*/240}};
 
-  /* blocks.2.1.conv_dw: conv 5x5 240->240 s1 g240, blocks.2.1.bn2 folded; [1,28,28,240] -> [1,28,28,240] */
+  /* blocks.2.1.conv_dw: conv 5x5 240->240 s1 g240, blocks.2.1.bn2 folded, silu; [1,28,28,240] -> [1,28,28,240] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.1.conv_dw.weight", NULL, "blocks.2.1.bn2",
       /*out_channels=*/240, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[6240] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/1};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/240, /*kernel=*/5, packed));
-    ops[47] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t48_blocks_2_1_bn1, .b = packed, .y = t49_blocks_2_1_bn2,
+    ops[43] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t48_blocks_2_1_bn1, .b = packed, .y = t50_blocks_2_1_bn2,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*channels=*/240, /*in_stride=*/240,
                  /*out_stride=*/240, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
@@ -1684,29 +1645,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/240,
         /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/240,
         /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[47].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[43].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[47].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-        /*input=*/t48_blocks_2_1_bn1, /*output=*/t49_blocks_2_1_bn2, threadpool);
+        ops[43].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t48_blocks_2_1_bn1, /*output=*/t50_blocks_2_1_bn2, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_dw", "setup", s);
+    ops[43] = (timmc_op){.xnn = ops[43].xnn, .kernel = timmc_kernel_xnn_silu, .a = t50_blocks_2_1_bn2, .y = t50_blocks_2_1_bn2,
+        .dims = {/*pixels=*/784, /*channels=*/240, /*in_stride=*/240, /*out_stride=*/240}};
   }
-
-  /* blocks.2.1.bn2: silu; [1,28,28,240] -> [1,28,28,240] */
-  ops[48] = (timmc_op){.kernel = timmc_kernel_silu, .a = t49_blocks_2_1_bn2, .y = t50_blocks_2_1_bn2,
-      .dims = {/*pixels=*/784, /*channels=*/240, /*in_stride=*/240, /*out_stride=*/240}};
 
   /* blocks.2.1.se: global avg pool; [1,28,28,240] -> [1,1,1,240] */
   if (timmc_elementwise_own()) {
-    ops[49] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t50_blocks_2_1_bn2, .y = t51_blocks_2_1_se,
+    ops[44] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t50_blocks_2_1_bn2, .y = t51_blocks_2_1_se,
         .dims = {/*batch=*/1, /*pixels=*/784, /*channels=*/240, /*in_stride=*/240, /*out_stride=*/240}};
   } else {
     s = xnn_create_global_average_pooling_nwc_f32(
         /*channels=*/240, /*input_stride=*/240, /*output_stride=*/240, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[44].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.se", "create", s);
     s = xnn_setup_global_average_pooling_nwc_f32(
-        ops[49].xnn, /*batch_size=*/1, /*width=*/784, /*input=*/t50_blocks_2_1_bn2,
+        ops[44].xnn, /*batch_size=*/1, /*width=*/784, /*input=*/t50_blocks_2_1_bn2,
         /*output=*/t51_blocks_2_1_se, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.se", "setup", s);
   }
@@ -1717,15 +1676,15 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/240, /*output_channels=*/10, /*input_stride=*/240, /*output_stride=*/10,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[50].xnn);
+      &ops[45].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.se.conv_reduce", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[50].xnn, /*batch_size=*/1, /*input=*/t51_blocks_2_1_se,
+      ops[45].xnn, /*batch_size=*/1, /*input=*/t51_blocks_2_1_se,
       /*output=*/t52_blocks_2_1_se_conv_reduce, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.se.conv_reduce", "setup", s);
 
   /* blocks.2.1.se.conv_reduce: silu; [1,1,1,10] -> [1,1,1,10] */
-  ops[51] = (timmc_op){.kernel = timmc_kernel_silu, .a = t52_blocks_2_1_se_conv_reduce, .y = t53_blocks_2_1_se_conv_reduce,
+  ops[46] = (timmc_op){.kernel = timmc_kernel_silu, .a = t52_blocks_2_1_se_conv_reduce, .y = t53_blocks_2_1_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/10, /*in_stride=*/10, /*out_stride=*/10}};
 
   /* blocks.2.1.se.conv_expand: linear 10->240; [1,1,1,10] -> [1,1,1,240] */
@@ -1734,28 +1693,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/10, /*output_channels=*/240, /*input_stride=*/10, /*output_stride=*/240,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[52].xnn);
+      &ops[47].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.se.conv_expand", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[52].xnn, /*batch_size=*/1, /*input=*/t53_blocks_2_1_se_conv_reduce,
+      ops[47].xnn, /*batch_size=*/1, /*input=*/t53_blocks_2_1_se_conv_reduce,
       /*output=*/t54_blocks_2_1_se_conv_expand, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.se.conv_expand", "setup", s);
 
   /* blocks.2.1.se.gate: sigmoid; [1,1,1,240] -> [1,1,1,240] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/240, /*input_stride=*/240, /*output_stride=*/240, /*flags=*/0, &ops[53].xnn);
+      /*channels=*/240, /*input_stride=*/240, /*output_stride=*/240, /*flags=*/0, &ops[48].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[53].xnn, /*batch_size=*/1, /*input=*/t54_blocks_2_1_se_conv_expand,
+      ops[48].xnn, /*batch_size=*/1, /*input=*/t54_blocks_2_1_se_conv_expand,
       /*output=*/t55_blocks_2_1_se_gate, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.se.gate", "setup", s);
 
   /* blocks.2.1.se: x * gate; [1,28,28,240] -> [1,28,28,240] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[49].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[54].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 784, 240}, /*num_input2_dims=*/3,
+      ops[49].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 784, 240}, /*num_input2_dims=*/3,
       (const size_t[]){1, 1, 240}, /*input1=*/t50_blocks_2_1_bn2, /*input2=*/t55_blocks_2_1_se_gate,
       /*output=*/t56_blocks_2_1_se, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.se", "setup", s);
@@ -1769,7 +1728,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/40, /*in_channels=*/240, /*kernel=*/1, packed));
-    ops[55] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t56_blocks_2_1_se, .b = packed, .y = t57_blocks_2_1_bn3,
+    ops[50] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t56_blocks_2_1_se, .b = packed, .y = t57_blocks_2_1_bn3,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/240, /*out_channels=*/40,
                  /*in_stride=*/240, /*out_stride=*/40, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
@@ -1782,10 +1741,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/240, /*group_output_channels=*/40, /*input_channel_stride=*/240,
         /*output_channel_stride=*/40, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[50].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pwl", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[55].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        ops[50].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
         /*input=*/t56_blocks_2_1_se, /*output=*/t57_blocks_2_1_bn3, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1.conv_pwl", "setup", s);
   }
@@ -1793,14 +1752,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.2.1: add; [1,28,28,40] -> [1,28,28,40] */
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
-    ops[56] = (timmc_op){.kernel = timmc_kernel_add, .a = t57_blocks_2_1_bn3, .b = t46_blocks_2_0_bn3, .y = t58_blocks_2,
+    ops[51] = (timmc_op){.kernel = timmc_kernel_add, .a = t57_blocks_2_1_bn3, .b = t46_blocks_2_0_bn3, .y = t58_blocks_2,
         .work = {params}, .dims = {/*elements=*/31360}};
   } else {
     s = xnn_create_add_nd_f32(
-        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[56].xnn);
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[51].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "create", s);
     s = xnn_setup_add_nd_f32(
-        ops[56].xnn, /*num_input1_dims=*/1, (const size_t[]){31360}, /*num_input2_dims=*/1,
+        ops[51].xnn, /*num_input1_dims=*/1, (const size_t[]){31360}, /*num_input2_dims=*/1,
         (const size_t[]){31360}, /*input1=*/t57_blocks_2_1_bn3, /*input2=*/t46_blocks_2_0_bn3,
         /*output=*/t58_blocks_2, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.2.1", "setup", s);
@@ -1815,7 +1774,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/240, /*in_channels=*/40, /*kernel=*/1, packed));
-    ops[57] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t58_blocks_2, .b = packed, .y = t59_blocks_3_0_bn1,
+    ops[52] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t58_blocks_2, .b = packed, .y = t59_blocks_3_0_bn1,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/28, /*width=*/28, /*in_channels=*/40, /*out_channels=*/240,
                  /*in_stride=*/40, /*out_stride=*/240, /*stride=*/1, /*in_height=*/28, /*in_width=*/28}};
@@ -1828,27 +1787,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/40, /*group_output_channels=*/240, /*input_channel_stride=*/40,
         /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[57].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[52].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[57].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        ops[52].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
         /*input=*/t58_blocks_2, /*output=*/t59_blocks_3_0_bn1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pw", "setup", s);
   }
 
   /* blocks.3.0.bn1: silu; [1,28,28,240] -> [1,28,28,240] */
-  ops[58] = (timmc_op){.kernel = timmc_kernel_silu, .a = t59_blocks_3_0_bn1, .y = t60_blocks_3_0_bn1,
+  ops[53] = (timmc_op){.kernel = timmc_kernel_silu, .a = t59_blocks_3_0_bn1, .y = t60_blocks_3_0_bn1,
       .dims = {/*pixels=*/784, /*channels=*/240, /*in_stride=*/240, /*out_stride=*/240}};
 
-  /* blocks.3.0.conv_dw: conv 3x3 240->240 s2 g240, blocks.3.0.bn2 folded; [1,28,28,240] -> [1,14,14,240] */
+  /* blocks.3.0.conv_dw: conv 3x3 240->240 s2 g240, blocks.3.0.bn2 folded, silu; [1,28,28,240] -> [1,14,14,240] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_dw.weight", NULL, "blocks.3.0.bn2",
       /*out_channels=*/240, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
-  if (timmc_dw_use(/*chosen=*/1)) {
+  if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[2400] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/1};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/240, /*kernel=*/3, packed));
-    ops[59] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t60_blocks_3_0_bn1, .b = packed, .y = t61_blocks_3_0_bn2,
+    ops[54] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t60_blocks_3_0_bn1, .b = packed, .y = t62_blocks_3_0_bn2,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/240, /*in_stride=*/240,
                  /*out_stride=*/240, /*stride=*/2, /*in_height=*/28, /*in_width=*/28}};
@@ -1861,29 +1821,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/2, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/240,
         /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/240,
         /*output_channel_stride=*/240, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[59].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[54].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_dw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[59].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
-        /*input=*/t60_blocks_3_0_bn1, /*output=*/t61_blocks_3_0_bn2, threadpool);
+        ops[54].xnn, /*batch_size=*/1, /*input_height=*/28, /*input_width=*/28,
+        /*input=*/t60_blocks_3_0_bn1, /*output=*/t62_blocks_3_0_bn2, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_dw", "setup", s);
+    ops[54] = (timmc_op){.xnn = ops[54].xnn, .kernel = timmc_kernel_xnn_silu, .a = t62_blocks_3_0_bn2, .y = t62_blocks_3_0_bn2,
+        .dims = {/*pixels=*/196, /*channels=*/240, /*in_stride=*/240, /*out_stride=*/240}};
   }
-
-  /* blocks.3.0.bn2: silu; [1,14,14,240] -> [1,14,14,240] */
-  ops[60] = (timmc_op){.kernel = timmc_kernel_silu, .a = t61_blocks_3_0_bn2, .y = t62_blocks_3_0_bn2,
-      .dims = {/*pixels=*/196, /*channels=*/240, /*in_stride=*/240, /*out_stride=*/240}};
 
   /* blocks.3.0.se: global avg pool; [1,14,14,240] -> [1,1,1,240] */
   if (timmc_elementwise_own()) {
-    ops[61] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t62_blocks_3_0_bn2, .y = t63_blocks_3_0_se,
+    ops[55] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t62_blocks_3_0_bn2, .y = t63_blocks_3_0_se,
         .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/240, /*in_stride=*/240, /*out_stride=*/240}};
   } else {
     s = xnn_create_global_average_pooling_nwc_f32(
         /*channels=*/240, /*input_stride=*/240, /*output_stride=*/240, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[61].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[55].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.se", "create", s);
     s = xnn_setup_global_average_pooling_nwc_f32(
-        ops[61].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t62_blocks_3_0_bn2,
+        ops[55].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t62_blocks_3_0_bn2,
         /*output=*/t63_blocks_3_0_se, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.se", "setup", s);
   }
@@ -1894,15 +1852,15 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/240, /*output_channels=*/10, /*input_stride=*/240, /*output_stride=*/10,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[62].xnn);
+      &ops[56].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.se.conv_reduce", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[62].xnn, /*batch_size=*/1, /*input=*/t63_blocks_3_0_se,
+      ops[56].xnn, /*batch_size=*/1, /*input=*/t63_blocks_3_0_se,
       /*output=*/t64_blocks_3_0_se_conv_reduce, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.se.conv_reduce", "setup", s);
 
   /* blocks.3.0.se.conv_reduce: silu; [1,1,1,10] -> [1,1,1,10] */
-  ops[63] = (timmc_op){.kernel = timmc_kernel_silu, .a = t64_blocks_3_0_se_conv_reduce, .y = t65_blocks_3_0_se_conv_reduce,
+  ops[57] = (timmc_op){.kernel = timmc_kernel_silu, .a = t64_blocks_3_0_se_conv_reduce, .y = t65_blocks_3_0_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/10, /*in_stride=*/10, /*out_stride=*/10}};
 
   /* blocks.3.0.se.conv_expand: linear 10->240; [1,1,1,10] -> [1,1,1,240] */
@@ -1911,28 +1869,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/10, /*output_channels=*/240, /*input_stride=*/10, /*output_stride=*/240,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[64].xnn);
+      &ops[58].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.se.conv_expand", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[64].xnn, /*batch_size=*/1, /*input=*/t65_blocks_3_0_se_conv_reduce,
+      ops[58].xnn, /*batch_size=*/1, /*input=*/t65_blocks_3_0_se_conv_reduce,
       /*output=*/t66_blocks_3_0_se_conv_expand, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.se.conv_expand", "setup", s);
 
   /* blocks.3.0.se.gate: sigmoid; [1,1,1,240] -> [1,1,1,240] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/240, /*input_stride=*/240, /*output_stride=*/240, /*flags=*/0, &ops[65].xnn);
+      /*channels=*/240, /*input_stride=*/240, /*output_stride=*/240, /*flags=*/0, &ops[59].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[65].xnn, /*batch_size=*/1, /*input=*/t66_blocks_3_0_se_conv_expand,
+      ops[59].xnn, /*batch_size=*/1, /*input=*/t66_blocks_3_0_se_conv_expand,
       /*output=*/t67_blocks_3_0_se_gate, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.se.gate", "setup", s);
 
   /* blocks.3.0.se: x * gate; [1,14,14,240] -> [1,14,14,240] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[66].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[60].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[66].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 240}, /*num_input2_dims=*/3,
+      ops[60].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 240}, /*num_input2_dims=*/3,
       (const size_t[]){1, 1, 240}, /*input1=*/t62_blocks_3_0_bn2, /*input2=*/t67_blocks_3_0_se_gate,
       /*output=*/t68_blocks_3_0_se, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.se", "setup", s);
@@ -1946,7 +1904,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/80, /*in_channels=*/240, /*kernel=*/1, packed));
-    ops[67] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t68_blocks_3_0_se, .b = packed, .y = t69_blocks_3_0_bn3,
+    ops[61] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t68_blocks_3_0_se, .b = packed, .y = t69_blocks_3_0_bn3,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/240, /*out_channels=*/80,
                  /*in_stride=*/240, /*out_stride=*/80, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -1959,10 +1917,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/240, /*group_output_channels=*/80, /*input_channel_stride=*/240,
         /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[67].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[61].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pwl", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[67].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[61].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t68_blocks_3_0_se, /*output=*/t69_blocks_3_0_bn3, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.0.conv_pwl", "setup", s);
   }
@@ -1976,7 +1934,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/480, /*in_channels=*/80, /*kernel=*/1, packed));
-    ops[68] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t69_blocks_3_0_bn3, .b = packed, .y = t70_blocks_3_1_bn1,
+    ops[62] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t69_blocks_3_0_bn3, .b = packed, .y = t70_blocks_3_1_bn1,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/80, /*out_channels=*/480,
                  /*in_stride=*/80, /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -1989,27 +1947,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/80, /*group_output_channels=*/480, /*input_channel_stride=*/80,
         /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[68].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[62].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[68].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[62].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t69_blocks_3_0_bn3, /*output=*/t70_blocks_3_1_bn1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pw", "setup", s);
   }
 
   /* blocks.3.1.bn1: silu; [1,14,14,480] -> [1,14,14,480] */
-  ops[69] = (timmc_op){.kernel = timmc_kernel_silu, .a = t70_blocks_3_1_bn1, .y = t71_blocks_3_1_bn1,
+  ops[63] = (timmc_op){.kernel = timmc_kernel_silu, .a = t70_blocks_3_1_bn1, .y = t71_blocks_3_1_bn1,
       .dims = {/*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
 
-  /* blocks.3.1.conv_dw: conv 3x3 480->480 s1 g480, blocks.3.1.bn2 folded; [1,14,14,480] -> [1,14,14,480] */
+  /* blocks.3.1.conv_dw: conv 3x3 480->480 s1 g480, blocks.3.1.bn2 folded, silu; [1,14,14,480] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.1.conv_dw.weight", NULL, "blocks.3.1.bn2",
       /*out_channels=*/480, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[4800] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/1};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/480, /*kernel=*/3, packed));
-    ops[70] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t71_blocks_3_1_bn1, .b = packed, .y = t72_blocks_3_1_bn2,
+    ops[64] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t71_blocks_3_1_bn1, .b = packed, .y = t73_blocks_3_1_bn2,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/480, /*in_stride=*/480,
                  /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -2022,29 +1981,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
         /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/480,
         /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[64].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_dw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[70].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-        /*input=*/t71_blocks_3_1_bn1, /*output=*/t72_blocks_3_1_bn2, threadpool);
+        ops[64].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t71_blocks_3_1_bn1, /*output=*/t73_blocks_3_1_bn2, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_dw", "setup", s);
+    ops[64] = (timmc_op){.xnn = ops[64].xnn, .kernel = timmc_kernel_xnn_silu, .a = t73_blocks_3_1_bn2, .y = t73_blocks_3_1_bn2,
+        .dims = {/*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
   }
-
-  /* blocks.3.1.bn2: silu; [1,14,14,480] -> [1,14,14,480] */
-  ops[71] = (timmc_op){.kernel = timmc_kernel_silu, .a = t72_blocks_3_1_bn2, .y = t73_blocks_3_1_bn2,
-      .dims = {/*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
 
   /* blocks.3.1.se: global avg pool; [1,14,14,480] -> [1,1,1,480] */
   if (timmc_elementwise_own()) {
-    ops[72] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t73_blocks_3_1_bn2, .y = t74_blocks_3_1_se,
+    ops[65] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t73_blocks_3_1_bn2, .y = t74_blocks_3_1_se,
         .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
   } else {
     s = xnn_create_global_average_pooling_nwc_f32(
         /*channels=*/480, /*input_stride=*/480, /*output_stride=*/480, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[72].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[65].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.se", "create", s);
     s = xnn_setup_global_average_pooling_nwc_f32(
-        ops[72].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t73_blocks_3_1_bn2,
+        ops[65].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t73_blocks_3_1_bn2,
         /*output=*/t74_blocks_3_1_se, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.se", "setup", s);
   }
@@ -2055,15 +2012,15 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/480, /*output_channels=*/20, /*input_stride=*/480, /*output_stride=*/20,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[73].xnn);
+      &ops[66].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.se.conv_reduce", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[73].xnn, /*batch_size=*/1, /*input=*/t74_blocks_3_1_se,
+      ops[66].xnn, /*batch_size=*/1, /*input=*/t74_blocks_3_1_se,
       /*output=*/t75_blocks_3_1_se_conv_reduce, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.se.conv_reduce", "setup", s);
 
   /* blocks.3.1.se.conv_reduce: silu; [1,1,1,20] -> [1,1,1,20] */
-  ops[74] = (timmc_op){.kernel = timmc_kernel_silu, .a = t75_blocks_3_1_se_conv_reduce, .y = t76_blocks_3_1_se_conv_reduce,
+  ops[67] = (timmc_op){.kernel = timmc_kernel_silu, .a = t75_blocks_3_1_se_conv_reduce, .y = t76_blocks_3_1_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/20, /*in_stride=*/20, /*out_stride=*/20}};
 
   /* blocks.3.1.se.conv_expand: linear 20->480; [1,1,1,20] -> [1,1,1,480] */
@@ -2072,28 +2029,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/20, /*output_channels=*/480, /*input_stride=*/20, /*output_stride=*/480,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[75].xnn);
+      &ops[68].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.se.conv_expand", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[75].xnn, /*batch_size=*/1, /*input=*/t76_blocks_3_1_se_conv_reduce,
+      ops[68].xnn, /*batch_size=*/1, /*input=*/t76_blocks_3_1_se_conv_reduce,
       /*output=*/t77_blocks_3_1_se_conv_expand, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.se.conv_expand", "setup", s);
 
   /* blocks.3.1.se.gate: sigmoid; [1,1,1,480] -> [1,1,1,480] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/480, /*input_stride=*/480, /*output_stride=*/480, /*flags=*/0, &ops[76].xnn);
+      /*channels=*/480, /*input_stride=*/480, /*output_stride=*/480, /*flags=*/0, &ops[69].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[76].xnn, /*batch_size=*/1, /*input=*/t77_blocks_3_1_se_conv_expand,
+      ops[69].xnn, /*batch_size=*/1, /*input=*/t77_blocks_3_1_se_conv_expand,
       /*output=*/t78_blocks_3_1_se_gate, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.se.gate", "setup", s);
 
   /* blocks.3.1.se: x * gate; [1,14,14,480] -> [1,14,14,480] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[77].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[70].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[77].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 480}, /*num_input2_dims=*/3,
+      ops[70].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 480}, /*num_input2_dims=*/3,
       (const size_t[]){1, 1, 480}, /*input1=*/t73_blocks_3_1_bn2, /*input2=*/t78_blocks_3_1_se_gate,
       /*output=*/t79_blocks_3_1_se, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.se", "setup", s);
@@ -2107,7 +2064,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/80, /*in_channels=*/480, /*kernel=*/1, packed));
-    ops[78] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t79_blocks_3_1_se, .b = packed, .y = t80_blocks_3_1_bn3,
+    ops[71] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t79_blocks_3_1_se, .b = packed, .y = t80_blocks_3_1_bn3,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/480, /*out_channels=*/80,
                  /*in_stride=*/480, /*out_stride=*/80, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -2120,10 +2077,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/480, /*group_output_channels=*/80, /*input_channel_stride=*/480,
         /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[78].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[71].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pwl", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[78].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[71].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t79_blocks_3_1_se, /*output=*/t80_blocks_3_1_bn3, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1.conv_pwl", "setup", s);
   }
@@ -2131,14 +2088,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.1: add; [1,14,14,80] -> [1,14,14,80] */
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
-    ops[79] = (timmc_op){.kernel = timmc_kernel_add, .a = t80_blocks_3_1_bn3, .b = t69_blocks_3_0_bn3, .y = t81_blocks_3_1,
+    ops[72] = (timmc_op){.kernel = timmc_kernel_add, .a = t80_blocks_3_1_bn3, .b = t69_blocks_3_0_bn3, .y = t81_blocks_3_1,
         .work = {params}, .dims = {/*elements=*/15680}};
   } else {
     s = xnn_create_add_nd_f32(
-        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[79].xnn);
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[72].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "create", s);
     s = xnn_setup_add_nd_f32(
-        ops[79].xnn, /*num_input1_dims=*/1, (const size_t[]){15680}, /*num_input2_dims=*/1,
+        ops[72].xnn, /*num_input1_dims=*/1, (const size_t[]){15680}, /*num_input2_dims=*/1,
         (const size_t[]){15680}, /*input1=*/t80_blocks_3_1_bn3, /*input2=*/t69_blocks_3_0_bn3,
         /*output=*/t81_blocks_3_1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.1", "setup", s);
@@ -2153,7 +2110,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/480, /*in_channels=*/80, /*kernel=*/1, packed));
-    ops[80] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t81_blocks_3_1, .b = packed, .y = t82_blocks_3_2_bn1,
+    ops[73] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t81_blocks_3_1, .b = packed, .y = t82_blocks_3_2_bn1,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/80, /*out_channels=*/480,
                  /*in_stride=*/80, /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -2166,27 +2123,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/80, /*group_output_channels=*/480, /*input_channel_stride=*/80,
         /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[80].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[73].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[80].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[73].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t81_blocks_3_1, /*output=*/t82_blocks_3_2_bn1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pw", "setup", s);
   }
 
   /* blocks.3.2.bn1: silu; [1,14,14,480] -> [1,14,14,480] */
-  ops[81] = (timmc_op){.kernel = timmc_kernel_silu, .a = t82_blocks_3_2_bn1, .y = t83_blocks_3_2_bn1,
+  ops[74] = (timmc_op){.kernel = timmc_kernel_silu, .a = t82_blocks_3_2_bn1, .y = t83_blocks_3_2_bn1,
       .dims = {/*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
 
-  /* blocks.3.2.conv_dw: conv 3x3 480->480 s1 g480, blocks.3.2.bn2 folded; [1,14,14,480] -> [1,14,14,480] */
+  /* blocks.3.2.conv_dw: conv 3x3 480->480 s1 g480, blocks.3.2.bn2 folded, silu; [1,14,14,480] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.2.conv_dw.weight", NULL, "blocks.3.2.bn2",
       /*out_channels=*/480, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[4800] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/1};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/480, /*kernel=*/3, packed));
-    ops[82] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t83_blocks_3_2_bn1, .b = packed, .y = t84_blocks_3_2_bn2,
+    ops[75] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t83_blocks_3_2_bn1, .b = packed, .y = t85_blocks_3_2_bn2,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/480, /*in_stride=*/480,
                  /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -2199,29 +2157,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
         /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/480,
         /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[82].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[75].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_dw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[82].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-        /*input=*/t83_blocks_3_2_bn1, /*output=*/t84_blocks_3_2_bn2, threadpool);
+        ops[75].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t83_blocks_3_2_bn1, /*output=*/t85_blocks_3_2_bn2, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_dw", "setup", s);
+    ops[75] = (timmc_op){.xnn = ops[75].xnn, .kernel = timmc_kernel_xnn_silu, .a = t85_blocks_3_2_bn2, .y = t85_blocks_3_2_bn2,
+        .dims = {/*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
   }
-
-  /* blocks.3.2.bn2: silu; [1,14,14,480] -> [1,14,14,480] */
-  ops[83] = (timmc_op){.kernel = timmc_kernel_silu, .a = t84_blocks_3_2_bn2, .y = t85_blocks_3_2_bn2,
-      .dims = {/*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
 
   /* blocks.3.2.se: global avg pool; [1,14,14,480] -> [1,1,1,480] */
   if (timmc_elementwise_own()) {
-    ops[84] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t85_blocks_3_2_bn2, .y = t86_blocks_3_2_se,
+    ops[76] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t85_blocks_3_2_bn2, .y = t86_blocks_3_2_se,
         .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
   } else {
     s = xnn_create_global_average_pooling_nwc_f32(
         /*channels=*/480, /*input_stride=*/480, /*output_stride=*/480, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[84].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[76].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.se", "create", s);
     s = xnn_setup_global_average_pooling_nwc_f32(
-        ops[84].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t85_blocks_3_2_bn2,
+        ops[76].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t85_blocks_3_2_bn2,
         /*output=*/t86_blocks_3_2_se, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.se", "setup", s);
   }
@@ -2232,15 +2188,15 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/480, /*output_channels=*/20, /*input_stride=*/480, /*output_stride=*/20,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[85].xnn);
+      &ops[77].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.se.conv_reduce", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[85].xnn, /*batch_size=*/1, /*input=*/t86_blocks_3_2_se,
+      ops[77].xnn, /*batch_size=*/1, /*input=*/t86_blocks_3_2_se,
       /*output=*/t87_blocks_3_2_se_conv_reduce, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.se.conv_reduce", "setup", s);
 
   /* blocks.3.2.se.conv_reduce: silu; [1,1,1,20] -> [1,1,1,20] */
-  ops[86] = (timmc_op){.kernel = timmc_kernel_silu, .a = t87_blocks_3_2_se_conv_reduce, .y = t88_blocks_3_2_se_conv_reduce,
+  ops[78] = (timmc_op){.kernel = timmc_kernel_silu, .a = t87_blocks_3_2_se_conv_reduce, .y = t88_blocks_3_2_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/20, /*in_stride=*/20, /*out_stride=*/20}};
 
   /* blocks.3.2.se.conv_expand: linear 20->480; [1,1,1,20] -> [1,1,1,480] */
@@ -2249,28 +2205,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/20, /*output_channels=*/480, /*input_stride=*/20, /*output_stride=*/480,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[87].xnn);
+      &ops[79].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.se.conv_expand", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[87].xnn, /*batch_size=*/1, /*input=*/t88_blocks_3_2_se_conv_reduce,
+      ops[79].xnn, /*batch_size=*/1, /*input=*/t88_blocks_3_2_se_conv_reduce,
       /*output=*/t89_blocks_3_2_se_conv_expand, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.se.conv_expand", "setup", s);
 
   /* blocks.3.2.se.gate: sigmoid; [1,1,1,480] -> [1,1,1,480] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/480, /*input_stride=*/480, /*output_stride=*/480, /*flags=*/0, &ops[88].xnn);
+      /*channels=*/480, /*input_stride=*/480, /*output_stride=*/480, /*flags=*/0, &ops[80].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[88].xnn, /*batch_size=*/1, /*input=*/t89_blocks_3_2_se_conv_expand,
+      ops[80].xnn, /*batch_size=*/1, /*input=*/t89_blocks_3_2_se_conv_expand,
       /*output=*/t90_blocks_3_2_se_gate, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.se.gate", "setup", s);
 
   /* blocks.3.2.se: x * gate; [1,14,14,480] -> [1,14,14,480] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[89].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[81].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[89].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 480}, /*num_input2_dims=*/3,
+      ops[81].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 480}, /*num_input2_dims=*/3,
       (const size_t[]){1, 1, 480}, /*input1=*/t85_blocks_3_2_bn2, /*input2=*/t90_blocks_3_2_se_gate,
       /*output=*/t91_blocks_3_2_se, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.se", "setup", s);
@@ -2284,7 +2240,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/80, /*in_channels=*/480, /*kernel=*/1, packed));
-    ops[90] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t91_blocks_3_2_se, .b = packed, .y = t92_blocks_3_2_bn3,
+    ops[82] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t91_blocks_3_2_se, .b = packed, .y = t92_blocks_3_2_bn3,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/480, /*out_channels=*/80,
                  /*in_stride=*/480, /*out_stride=*/80, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -2297,10 +2253,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/480, /*group_output_channels=*/80, /*input_channel_stride=*/480,
         /*output_channel_stride=*/80, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[90].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[82].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pwl", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[90].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[82].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t91_blocks_3_2_se, /*output=*/t92_blocks_3_2_bn3, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2.conv_pwl", "setup", s);
   }
@@ -2308,14 +2264,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.3.2: add; [1,14,14,80] -> [1,14,14,80] */
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
-    ops[91] = (timmc_op){.kernel = timmc_kernel_add, .a = t92_blocks_3_2_bn3, .b = t81_blocks_3_1, .y = t93_blocks_3_2,
+    ops[83] = (timmc_op){.kernel = timmc_kernel_add, .a = t92_blocks_3_2_bn3, .b = t81_blocks_3_1, .y = t93_blocks_3_2,
         .work = {params}, .dims = {/*elements=*/15680}};
   } else {
     s = xnn_create_add_nd_f32(
-        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[91].xnn);
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[83].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "create", s);
     s = xnn_setup_add_nd_f32(
-        ops[91].xnn, /*num_input1_dims=*/1, (const size_t[]){15680}, /*num_input2_dims=*/1,
+        ops[83].xnn, /*num_input1_dims=*/1, (const size_t[]){15680}, /*num_input2_dims=*/1,
         (const size_t[]){15680}, /*input1=*/t92_blocks_3_2_bn3, /*input2=*/t81_blocks_3_1,
         /*output=*/t93_blocks_3_2, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.3.2", "setup", s);
@@ -2330,7 +2286,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/480, /*in_channels=*/80, /*kernel=*/1, packed));
-    ops[92] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t93_blocks_3_2, .b = packed, .y = t94_blocks_4_0_bn1,
+    ops[84] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t93_blocks_3_2, .b = packed, .y = t94_blocks_4_0_bn1,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/80, /*out_channels=*/480,
                  /*in_stride=*/80, /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -2343,27 +2299,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/80, /*group_output_channels=*/480, /*input_channel_stride=*/80,
         /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[92].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[84].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[92].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[84].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t93_blocks_3_2, /*output=*/t94_blocks_4_0_bn1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pw", "setup", s);
   }
 
   /* blocks.4.0.bn1: silu; [1,14,14,480] -> [1,14,14,480] */
-  ops[93] = (timmc_op){.kernel = timmc_kernel_silu, .a = t94_blocks_4_0_bn1, .y = t95_blocks_4_0_bn1,
+  ops[85] = (timmc_op){.kernel = timmc_kernel_silu, .a = t94_blocks_4_0_bn1, .y = t95_blocks_4_0_bn1,
       .dims = {/*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
 
-  /* blocks.4.0.conv_dw: conv 5x5 480->480 s1 g480, blocks.4.0.bn2 folded; [1,14,14,480] -> [1,14,14,480] */
+  /* blocks.4.0.conv_dw: conv 5x5 480->480 s1 g480, blocks.4.0.bn2 folded, silu; [1,14,14,480] -> [1,14,14,480] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.0.conv_dw.weight", NULL, "blocks.4.0.bn2",
       /*out_channels=*/480, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[12480] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/1};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/480, /*kernel=*/5, packed));
-    ops[94] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t95_blocks_4_0_bn1, .b = packed, .y = t96_blocks_4_0_bn2,
+    ops[86] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t95_blocks_4_0_bn1, .b = packed, .y = t97_blocks_4_0_bn2,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/480, /*in_stride=*/480,
                  /*out_stride=*/480, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -2376,29 +2333,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/480,
         /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/480,
         /*output_channel_stride=*/480, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[94].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[86].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_dw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[94].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-        /*input=*/t95_blocks_4_0_bn1, /*output=*/t96_blocks_4_0_bn2, threadpool);
+        ops[86].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t95_blocks_4_0_bn1, /*output=*/t97_blocks_4_0_bn2, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_dw", "setup", s);
+    ops[86] = (timmc_op){.xnn = ops[86].xnn, .kernel = timmc_kernel_xnn_silu, .a = t97_blocks_4_0_bn2, .y = t97_blocks_4_0_bn2,
+        .dims = {/*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
   }
-
-  /* blocks.4.0.bn2: silu; [1,14,14,480] -> [1,14,14,480] */
-  ops[95] = (timmc_op){.kernel = timmc_kernel_silu, .a = t96_blocks_4_0_bn2, .y = t97_blocks_4_0_bn2,
-      .dims = {/*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
 
   /* blocks.4.0.se: global avg pool; [1,14,14,480] -> [1,1,1,480] */
   if (timmc_elementwise_own()) {
-    ops[96] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t97_blocks_4_0_bn2, .y = t98_blocks_4_0_se,
+    ops[87] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t97_blocks_4_0_bn2, .y = t98_blocks_4_0_se,
         .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/480, /*in_stride=*/480, /*out_stride=*/480}};
   } else {
     s = xnn_create_global_average_pooling_nwc_f32(
         /*channels=*/480, /*input_stride=*/480, /*output_stride=*/480, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[87].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.se", "create", s);
     s = xnn_setup_global_average_pooling_nwc_f32(
-        ops[96].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t97_blocks_4_0_bn2,
+        ops[87].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t97_blocks_4_0_bn2,
         /*output=*/t98_blocks_4_0_se, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.se", "setup", s);
   }
@@ -2409,15 +2364,15 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/480, /*output_channels=*/20, /*input_stride=*/480, /*output_stride=*/20,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[97].xnn);
+      &ops[88].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.se.conv_reduce", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[97].xnn, /*batch_size=*/1, /*input=*/t98_blocks_4_0_se,
+      ops[88].xnn, /*batch_size=*/1, /*input=*/t98_blocks_4_0_se,
       /*output=*/t99_blocks_4_0_se_conv_reduce, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.se.conv_reduce", "setup", s);
 
   /* blocks.4.0.se.conv_reduce: silu; [1,1,1,20] -> [1,1,1,20] */
-  ops[98] = (timmc_op){.kernel = timmc_kernel_silu, .a = t99_blocks_4_0_se_conv_reduce, .y = t100_blocks_4_0_se_conv_reduce,
+  ops[89] = (timmc_op){.kernel = timmc_kernel_silu, .a = t99_blocks_4_0_se_conv_reduce, .y = t100_blocks_4_0_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/20, /*in_stride=*/20, /*out_stride=*/20}};
 
   /* blocks.4.0.se.conv_expand: linear 20->480; [1,1,1,20] -> [1,1,1,480] */
@@ -2426,28 +2381,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/20, /*output_channels=*/480, /*input_stride=*/20, /*output_stride=*/480,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[99].xnn);
+      &ops[90].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.se.conv_expand", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[99].xnn, /*batch_size=*/1, /*input=*/t100_blocks_4_0_se_conv_reduce,
+      ops[90].xnn, /*batch_size=*/1, /*input=*/t100_blocks_4_0_se_conv_reduce,
       /*output=*/t101_blocks_4_0_se_conv_expand, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.se.conv_expand", "setup", s);
 
   /* blocks.4.0.se.gate: sigmoid; [1,1,1,480] -> [1,1,1,480] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/480, /*input_stride=*/480, /*output_stride=*/480, /*flags=*/0, &ops[100].xnn);
+      /*channels=*/480, /*input_stride=*/480, /*output_stride=*/480, /*flags=*/0, &ops[91].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[100].xnn, /*batch_size=*/1, /*input=*/t101_blocks_4_0_se_conv_expand,
+      ops[91].xnn, /*batch_size=*/1, /*input=*/t101_blocks_4_0_se_conv_expand,
       /*output=*/t102_blocks_4_0_se_gate, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.se.gate", "setup", s);
 
   /* blocks.4.0.se: x * gate; [1,14,14,480] -> [1,14,14,480] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[101].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[92].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[101].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 480}, /*num_input2_dims=*/3,
+      ops[92].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 480}, /*num_input2_dims=*/3,
       (const size_t[]){1, 1, 480}, /*input1=*/t97_blocks_4_0_bn2,
       /*input2=*/t102_blocks_4_0_se_gate, /*output=*/t103_blocks_4_0_se, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.se", "setup", s);
@@ -2461,7 +2416,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/112, /*in_channels=*/480, /*kernel=*/1, packed));
-    ops[102] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t103_blocks_4_0_se, .b = packed, .y = t104_blocks_4_0_bn3,
+    ops[93] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t103_blocks_4_0_se, .b = packed, .y = t104_blocks_4_0_bn3,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/480, /*out_channels=*/112,
                  /*in_stride=*/480, /*out_stride=*/112, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -2474,10 +2429,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/480, /*group_output_channels=*/112, /*input_channel_stride=*/480,
         /*output_channel_stride=*/112, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[102].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[93].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pwl", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[102].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[93].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t103_blocks_4_0_se, /*output=*/t104_blocks_4_0_bn3, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.0.conv_pwl", "setup", s);
   }
@@ -2491,7 +2446,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/672, /*in_channels=*/112, /*kernel=*/1, packed));
-    ops[103] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t104_blocks_4_0_bn3, .b = packed, .y = t105_blocks_4_1_bn1,
+    ops[94] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t104_blocks_4_0_bn3, .b = packed, .y = t105_blocks_4_1_bn1,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/112, /*out_channels=*/672,
                  /*in_stride=*/112, /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -2504,27 +2459,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/112, /*group_output_channels=*/672, /*input_channel_stride=*/112,
         /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[103].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[94].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[103].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[94].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t104_blocks_4_0_bn3, /*output=*/t105_blocks_4_1_bn1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pw", "setup", s);
   }
 
   /* blocks.4.1.bn1: silu; [1,14,14,672] -> [1,14,14,672] */
-  ops[104] = (timmc_op){.kernel = timmc_kernel_silu, .a = t105_blocks_4_1_bn1, .y = t106_blocks_4_1_bn1,
+  ops[95] = (timmc_op){.kernel = timmc_kernel_silu, .a = t105_blocks_4_1_bn1, .y = t106_blocks_4_1_bn1,
       .dims = {/*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
 
-  /* blocks.4.1.conv_dw: conv 5x5 672->672 s1 g672, blocks.4.1.bn2 folded; [1,14,14,672] -> [1,14,14,672] */
+  /* blocks.4.1.conv_dw: conv 5x5 672->672 s1 g672, blocks.4.1.bn2 folded, silu; [1,14,14,672] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.1.conv_dw.weight", NULL, "blocks.4.1.bn2",
       /*out_channels=*/672, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[17472] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/1};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/672, /*kernel=*/5, packed));
-    ops[105] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t106_blocks_4_1_bn1, .b = packed, .y = t107_blocks_4_1_bn2,
+    ops[96] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t106_blocks_4_1_bn1, .b = packed, .y = t108_blocks_4_1_bn2,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/672, /*in_stride=*/672,
                  /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -2537,29 +2493,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
         /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/672,
         /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[96].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_dw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[105].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-        /*input=*/t106_blocks_4_1_bn1, /*output=*/t107_blocks_4_1_bn2, threadpool);
+        ops[96].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t106_blocks_4_1_bn1, /*output=*/t108_blocks_4_1_bn2, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_dw", "setup", s);
+    ops[96] = (timmc_op){.xnn = ops[96].xnn, .kernel = timmc_kernel_xnn_silu, .a = t108_blocks_4_1_bn2, .y = t108_blocks_4_1_bn2,
+        .dims = {/*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
   }
-
-  /* blocks.4.1.bn2: silu; [1,14,14,672] -> [1,14,14,672] */
-  ops[106] = (timmc_op){.kernel = timmc_kernel_silu, .a = t107_blocks_4_1_bn2, .y = t108_blocks_4_1_bn2,
-      .dims = {/*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
 
   /* blocks.4.1.se: global avg pool; [1,14,14,672] -> [1,1,1,672] */
   if (timmc_elementwise_own()) {
-    ops[107] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t108_blocks_4_1_bn2, .y = t109_blocks_4_1_se,
+    ops[97] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t108_blocks_4_1_bn2, .y = t109_blocks_4_1_se,
         .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
   } else {
     s = xnn_create_global_average_pooling_nwc_f32(
         /*channels=*/672, /*input_stride=*/672, /*output_stride=*/672, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[107].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[97].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.se", "create", s);
     s = xnn_setup_global_average_pooling_nwc_f32(
-        ops[107].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t108_blocks_4_1_bn2,
+        ops[97].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t108_blocks_4_1_bn2,
         /*output=*/t109_blocks_4_1_se, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.se", "setup", s);
   }
@@ -2570,15 +2524,15 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/672, /*output_channels=*/28, /*input_stride=*/672, /*output_stride=*/28,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[108].xnn);
+      &ops[98].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.se.conv_reduce", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[108].xnn, /*batch_size=*/1, /*input=*/t109_blocks_4_1_se,
+      ops[98].xnn, /*batch_size=*/1, /*input=*/t109_blocks_4_1_se,
       /*output=*/t110_blocks_4_1_se_conv_reduce, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.se.conv_reduce", "setup", s);
 
   /* blocks.4.1.se.conv_reduce: silu; [1,1,1,28] -> [1,1,1,28] */
-  ops[109] = (timmc_op){.kernel = timmc_kernel_silu, .a = t110_blocks_4_1_se_conv_reduce, .y = t111_blocks_4_1_se_conv_reduce,
+  ops[99] = (timmc_op){.kernel = timmc_kernel_silu, .a = t110_blocks_4_1_se_conv_reduce, .y = t111_blocks_4_1_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/28, /*in_stride=*/28, /*out_stride=*/28}};
 
   /* blocks.4.1.se.conv_expand: linear 28->672; [1,1,1,28] -> [1,1,1,672] */
@@ -2587,28 +2541,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/28, /*output_channels=*/672, /*input_stride=*/28, /*output_stride=*/672,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[110].xnn);
+      &ops[100].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.se.conv_expand", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[110].xnn, /*batch_size=*/1, /*input=*/t111_blocks_4_1_se_conv_reduce,
+      ops[100].xnn, /*batch_size=*/1, /*input=*/t111_blocks_4_1_se_conv_reduce,
       /*output=*/t112_blocks_4_1_se_conv_expand, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.se.conv_expand", "setup", s);
 
   /* blocks.4.1.se.gate: sigmoid; [1,1,1,672] -> [1,1,1,672] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/672, /*input_stride=*/672, /*output_stride=*/672, /*flags=*/0, &ops[111].xnn);
+      /*channels=*/672, /*input_stride=*/672, /*output_stride=*/672, /*flags=*/0, &ops[101].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[111].xnn, /*batch_size=*/1, /*input=*/t112_blocks_4_1_se_conv_expand,
+      ops[101].xnn, /*batch_size=*/1, /*input=*/t112_blocks_4_1_se_conv_expand,
       /*output=*/t113_blocks_4_1_se_gate, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.se.gate", "setup", s);
 
   /* blocks.4.1.se: x * gate; [1,14,14,672] -> [1,14,14,672] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[112].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[102].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[112].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 672}, /*num_input2_dims=*/3,
+      ops[102].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 672}, /*num_input2_dims=*/3,
       (const size_t[]){1, 1, 672}, /*input1=*/t108_blocks_4_1_bn2,
       /*input2=*/t113_blocks_4_1_se_gate, /*output=*/t114_blocks_4_1_se, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.se", "setup", s);
@@ -2622,7 +2576,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/112, /*in_channels=*/672, /*kernel=*/1, packed));
-    ops[113] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t114_blocks_4_1_se, .b = packed, .y = t115_blocks_4_1_bn3,
+    ops[103] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t114_blocks_4_1_se, .b = packed, .y = t115_blocks_4_1_bn3,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/672, /*out_channels=*/112,
                  /*in_stride=*/672, /*out_stride=*/112, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -2635,10 +2589,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/672, /*group_output_channels=*/112, /*input_channel_stride=*/672,
         /*output_channel_stride=*/112, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[113].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[103].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pwl", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[113].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[103].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t114_blocks_4_1_se, /*output=*/t115_blocks_4_1_bn3, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1.conv_pwl", "setup", s);
   }
@@ -2646,14 +2600,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.1: add; [1,14,14,112] -> [1,14,14,112] */
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
-    ops[114] = (timmc_op){.kernel = timmc_kernel_add, .a = t115_blocks_4_1_bn3, .b = t104_blocks_4_0_bn3, .y = t116_blocks_4_1,
+    ops[104] = (timmc_op){.kernel = timmc_kernel_add, .a = t115_blocks_4_1_bn3, .b = t104_blocks_4_0_bn3, .y = t116_blocks_4_1,
         .work = {params}, .dims = {/*elements=*/21952}};
   } else {
     s = xnn_create_add_nd_f32(
-        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[114].xnn);
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[104].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1", "create", s);
     s = xnn_setup_add_nd_f32(
-        ops[114].xnn, /*num_input1_dims=*/1, (const size_t[]){21952}, /*num_input2_dims=*/1,
+        ops[104].xnn, /*num_input1_dims=*/1, (const size_t[]){21952}, /*num_input2_dims=*/1,
         (const size_t[]){21952}, /*input1=*/t115_blocks_4_1_bn3, /*input2=*/t104_blocks_4_0_bn3,
         /*output=*/t116_blocks_4_1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.1", "setup", s);
@@ -2668,7 +2622,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/672, /*in_channels=*/112, /*kernel=*/1, packed));
-    ops[115] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t116_blocks_4_1, .b = packed, .y = t117_blocks_4_2_bn1,
+    ops[105] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t116_blocks_4_1, .b = packed, .y = t117_blocks_4_2_bn1,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/112, /*out_channels=*/672,
                  /*in_stride=*/112, /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -2681,27 +2635,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/112, /*group_output_channels=*/672, /*input_channel_stride=*/112,
         /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[115].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[105].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[115].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[105].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t116_blocks_4_1, /*output=*/t117_blocks_4_2_bn1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pw", "setup", s);
   }
 
   /* blocks.4.2.bn1: silu; [1,14,14,672] -> [1,14,14,672] */
-  ops[116] = (timmc_op){.kernel = timmc_kernel_silu, .a = t117_blocks_4_2_bn1, .y = t118_blocks_4_2_bn1,
+  ops[106] = (timmc_op){.kernel = timmc_kernel_silu, .a = t117_blocks_4_2_bn1, .y = t118_blocks_4_2_bn1,
       .dims = {/*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
 
-  /* blocks.4.2.conv_dw: conv 5x5 672->672 s1 g672, blocks.4.2.bn2 folded; [1,14,14,672] -> [1,14,14,672] */
+  /* blocks.4.2.conv_dw: conv 5x5 672->672 s1 g672, blocks.4.2.bn2 folded, silu; [1,14,14,672] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.4.2.conv_dw.weight", NULL, "blocks.4.2.bn2",
       /*out_channels=*/672, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[17472] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/1};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/672, /*kernel=*/5, packed));
-    ops[117] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t118_blocks_4_2_bn1, .b = packed, .y = t119_blocks_4_2_bn2,
+    ops[107] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t118_blocks_4_2_bn1, .b = packed, .y = t120_blocks_4_2_bn2,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/672, /*in_stride=*/672,
                  /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -2714,29 +2669,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
         /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/672,
         /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[117].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[107].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_dw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[117].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-        /*input=*/t118_blocks_4_2_bn1, /*output=*/t119_blocks_4_2_bn2, threadpool);
+        ops[107].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t118_blocks_4_2_bn1, /*output=*/t120_blocks_4_2_bn2, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_dw", "setup", s);
+    ops[107] = (timmc_op){.xnn = ops[107].xnn, .kernel = timmc_kernel_xnn_silu, .a = t120_blocks_4_2_bn2, .y = t120_blocks_4_2_bn2,
+        .dims = {/*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
   }
-
-  /* blocks.4.2.bn2: silu; [1,14,14,672] -> [1,14,14,672] */
-  ops[118] = (timmc_op){.kernel = timmc_kernel_silu, .a = t119_blocks_4_2_bn2, .y = t120_blocks_4_2_bn2,
-      .dims = {/*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
 
   /* blocks.4.2.se: global avg pool; [1,14,14,672] -> [1,1,1,672] */
   if (timmc_elementwise_own()) {
-    ops[119] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t120_blocks_4_2_bn2, .y = t121_blocks_4_2_se,
+    ops[108] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t120_blocks_4_2_bn2, .y = t121_blocks_4_2_se,
         .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
   } else {
     s = xnn_create_global_average_pooling_nwc_f32(
         /*channels=*/672, /*input_stride=*/672, /*output_stride=*/672, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[119].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[108].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.se", "create", s);
     s = xnn_setup_global_average_pooling_nwc_f32(
-        ops[119].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t120_blocks_4_2_bn2,
+        ops[108].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t120_blocks_4_2_bn2,
         /*output=*/t121_blocks_4_2_se, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.se", "setup", s);
   }
@@ -2747,15 +2700,15 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/672, /*output_channels=*/28, /*input_stride=*/672, /*output_stride=*/28,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[120].xnn);
+      &ops[109].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.se.conv_reduce", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[120].xnn, /*batch_size=*/1, /*input=*/t121_blocks_4_2_se,
+      ops[109].xnn, /*batch_size=*/1, /*input=*/t121_blocks_4_2_se,
       /*output=*/t122_blocks_4_2_se_conv_reduce, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.se.conv_reduce", "setup", s);
 
   /* blocks.4.2.se.conv_reduce: silu; [1,1,1,28] -> [1,1,1,28] */
-  ops[121] = (timmc_op){.kernel = timmc_kernel_silu, .a = t122_blocks_4_2_se_conv_reduce, .y = t123_blocks_4_2_se_conv_reduce,
+  ops[110] = (timmc_op){.kernel = timmc_kernel_silu, .a = t122_blocks_4_2_se_conv_reduce, .y = t123_blocks_4_2_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/28, /*in_stride=*/28, /*out_stride=*/28}};
 
   /* blocks.4.2.se.conv_expand: linear 28->672; [1,1,1,28] -> [1,1,1,672] */
@@ -2764,28 +2717,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/28, /*output_channels=*/672, /*input_stride=*/28, /*output_stride=*/672,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[122].xnn);
+      &ops[111].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.se.conv_expand", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[122].xnn, /*batch_size=*/1, /*input=*/t123_blocks_4_2_se_conv_reduce,
+      ops[111].xnn, /*batch_size=*/1, /*input=*/t123_blocks_4_2_se_conv_reduce,
       /*output=*/t124_blocks_4_2_se_conv_expand, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.se.conv_expand", "setup", s);
 
   /* blocks.4.2.se.gate: sigmoid; [1,1,1,672] -> [1,1,1,672] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/672, /*input_stride=*/672, /*output_stride=*/672, /*flags=*/0, &ops[123].xnn);
+      /*channels=*/672, /*input_stride=*/672, /*output_stride=*/672, /*flags=*/0, &ops[112].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[123].xnn, /*batch_size=*/1, /*input=*/t124_blocks_4_2_se_conv_expand,
+      ops[112].xnn, /*batch_size=*/1, /*input=*/t124_blocks_4_2_se_conv_expand,
       /*output=*/t125_blocks_4_2_se_gate, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.se.gate", "setup", s);
 
   /* blocks.4.2.se: x * gate; [1,14,14,672] -> [1,14,14,672] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[124].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[113].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[124].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 672}, /*num_input2_dims=*/3,
+      ops[113].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 672}, /*num_input2_dims=*/3,
       (const size_t[]){1, 1, 672}, /*input1=*/t120_blocks_4_2_bn2,
       /*input2=*/t125_blocks_4_2_se_gate, /*output=*/t126_blocks_4_2_se, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.se", "setup", s);
@@ -2799,7 +2752,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/112, /*in_channels=*/672, /*kernel=*/1, packed));
-    ops[125] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t126_blocks_4_2_se, .b = packed, .y = t127_blocks_4_2_bn3,
+    ops[114] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t126_blocks_4_2_se, .b = packed, .y = t127_blocks_4_2_bn3,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/672, /*out_channels=*/112,
                  /*in_stride=*/672, /*out_stride=*/112, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -2812,10 +2765,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/672, /*group_output_channels=*/112, /*input_channel_stride=*/672,
         /*output_channel_stride=*/112, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[125].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[114].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pwl", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[125].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[114].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t126_blocks_4_2_se, /*output=*/t127_blocks_4_2_bn3, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2.conv_pwl", "setup", s);
   }
@@ -2823,14 +2776,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.4.2: add; [1,14,14,112] -> [1,14,14,112] */
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
-    ops[126] = (timmc_op){.kernel = timmc_kernel_add, .a = t127_blocks_4_2_bn3, .b = t116_blocks_4_1, .y = t128_blocks_4,
+    ops[115] = (timmc_op){.kernel = timmc_kernel_add, .a = t127_blocks_4_2_bn3, .b = t116_blocks_4_1, .y = t128_blocks_4,
         .work = {params}, .dims = {/*elements=*/21952}};
   } else {
     s = xnn_create_add_nd_f32(
-        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[126].xnn);
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[115].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2", "create", s);
     s = xnn_setup_add_nd_f32(
-        ops[126].xnn, /*num_input1_dims=*/1, (const size_t[]){21952}, /*num_input2_dims=*/1,
+        ops[115].xnn, /*num_input1_dims=*/1, (const size_t[]){21952}, /*num_input2_dims=*/1,
         (const size_t[]){21952}, /*input1=*/t127_blocks_4_2_bn3, /*input2=*/t116_blocks_4_1,
         /*output=*/t128_blocks_4, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.4.2", "setup", s);
@@ -2845,7 +2798,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/672, /*in_channels=*/112, /*kernel=*/1, packed));
-    ops[127] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t128_blocks_4, .b = packed, .y = t129_blocks_5_0_bn1,
+    ops[116] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t128_blocks_4, .b = packed, .y = t129_blocks_5_0_bn1,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/112, /*out_channels=*/672,
                  /*in_stride=*/112, /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -2858,27 +2811,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/112, /*group_output_channels=*/672, /*input_channel_stride=*/112,
         /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[127].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[116].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[127].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[116].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t128_blocks_4, /*output=*/t129_blocks_5_0_bn1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pw", "setup", s);
   }
 
   /* blocks.5.0.bn1: silu; [1,14,14,672] -> [1,14,14,672] */
-  ops[128] = (timmc_op){.kernel = timmc_kernel_silu, .a = t129_blocks_5_0_bn1, .y = t130_blocks_5_0_bn1,
+  ops[117] = (timmc_op){.kernel = timmc_kernel_silu, .a = t129_blocks_5_0_bn1, .y = t130_blocks_5_0_bn1,
       .dims = {/*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
 
-  /* blocks.5.0.conv_dw: conv 5x5 672->672 s1 g672, blocks.5.0.bn2 folded; [1,14,14,672] -> [1,14,14,672] */
+  /* blocks.5.0.conv_dw: conv 5x5 672->672 s1 g672, blocks.5.0.bn2 folded, silu; [1,14,14,672] -> [1,14,14,672] */
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_dw.weight", NULL, "blocks.5.0.bn2",
       /*out_channels=*/672, /*group_input_channels=*/1, /*kernel=*/5, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[17472] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/1};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/672, /*kernel=*/5, packed));
-    ops[129] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t130_blocks_5_0_bn1, .b = packed, .y = t131_blocks_5_0_bn2,
+    ops[118] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t130_blocks_5_0_bn1, .b = packed, .y = t132_blocks_5_0_bn2,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*channels=*/672, /*in_stride=*/672,
                  /*out_stride=*/672, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -2891,29 +2845,27 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/672,
         /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/672,
         /*output_channel_stride=*/672, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[129].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[118].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_dw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[129].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
-        /*input=*/t130_blocks_5_0_bn1, /*output=*/t131_blocks_5_0_bn2, threadpool);
+        ops[118].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        /*input=*/t130_blocks_5_0_bn1, /*output=*/t132_blocks_5_0_bn2, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_dw", "setup", s);
+    ops[118] = (timmc_op){.xnn = ops[118].xnn, .kernel = timmc_kernel_xnn_silu, .a = t132_blocks_5_0_bn2, .y = t132_blocks_5_0_bn2,
+        .dims = {/*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
   }
-
-  /* blocks.5.0.bn2: silu; [1,14,14,672] -> [1,14,14,672] */
-  ops[130] = (timmc_op){.kernel = timmc_kernel_silu, .a = t131_blocks_5_0_bn2, .y = t132_blocks_5_0_bn2,
-      .dims = {/*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
 
   /* blocks.5.0.se: global avg pool; [1,14,14,672] -> [1,1,1,672] */
   if (timmc_elementwise_own()) {
-    ops[131] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t132_blocks_5_0_bn2, .y = t133_blocks_5_0_se,
+    ops[119] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t132_blocks_5_0_bn2, .y = t133_blocks_5_0_se,
         .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/672, /*in_stride=*/672, /*out_stride=*/672}};
   } else {
     s = xnn_create_global_average_pooling_nwc_f32(
         /*channels=*/672, /*input_stride=*/672, /*output_stride=*/672, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[131].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[119].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.se", "create", s);
     s = xnn_setup_global_average_pooling_nwc_f32(
-        ops[131].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t132_blocks_5_0_bn2,
+        ops[119].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t132_blocks_5_0_bn2,
         /*output=*/t133_blocks_5_0_se, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.se", "setup", s);
   }
@@ -2924,15 +2876,15 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/672, /*output_channels=*/28, /*input_stride=*/672, /*output_stride=*/28,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[132].xnn);
+      &ops[120].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.se.conv_reduce", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[132].xnn, /*batch_size=*/1, /*input=*/t133_blocks_5_0_se,
+      ops[120].xnn, /*batch_size=*/1, /*input=*/t133_blocks_5_0_se,
       /*output=*/t134_blocks_5_0_se_conv_reduce, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.se.conv_reduce", "setup", s);
 
   /* blocks.5.0.se.conv_reduce: silu; [1,1,1,28] -> [1,1,1,28] */
-  ops[133] = (timmc_op){.kernel = timmc_kernel_silu, .a = t134_blocks_5_0_se_conv_reduce, .y = t135_blocks_5_0_se_conv_reduce,
+  ops[121] = (timmc_op){.kernel = timmc_kernel_silu, .a = t134_blocks_5_0_se_conv_reduce, .y = t135_blocks_5_0_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/28, /*in_stride=*/28, /*out_stride=*/28}};
 
   /* blocks.5.0.se.conv_expand: linear 28->672; [1,1,1,28] -> [1,1,1,672] */
@@ -2941,28 +2893,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/28, /*output_channels=*/672, /*input_stride=*/28, /*output_stride=*/672,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[134].xnn);
+      &ops[122].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.se.conv_expand", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[134].xnn, /*batch_size=*/1, /*input=*/t135_blocks_5_0_se_conv_reduce,
+      ops[122].xnn, /*batch_size=*/1, /*input=*/t135_blocks_5_0_se_conv_reduce,
       /*output=*/t136_blocks_5_0_se_conv_expand, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.se.conv_expand", "setup", s);
 
   /* blocks.5.0.se.gate: sigmoid; [1,1,1,672] -> [1,1,1,672] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/672, /*input_stride=*/672, /*output_stride=*/672, /*flags=*/0, &ops[135].xnn);
+      /*channels=*/672, /*input_stride=*/672, /*output_stride=*/672, /*flags=*/0, &ops[123].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[135].xnn, /*batch_size=*/1, /*input=*/t136_blocks_5_0_se_conv_expand,
+      ops[123].xnn, /*batch_size=*/1, /*input=*/t136_blocks_5_0_se_conv_expand,
       /*output=*/t137_blocks_5_0_se_gate, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.se.gate", "setup", s);
 
   /* blocks.5.0.se: x * gate; [1,14,14,672] -> [1,14,14,672] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[136].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[124].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[136].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 672}, /*num_input2_dims=*/3,
+      ops[124].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 672}, /*num_input2_dims=*/3,
       (const size_t[]){1, 1, 672}, /*input1=*/t132_blocks_5_0_bn2,
       /*input2=*/t137_blocks_5_0_se_gate, /*output=*/t138_blocks_5_0_se, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.se", "setup", s);
@@ -2976,7 +2928,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/672, /*kernel=*/1, packed));
-    ops[137] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t138_blocks_5_0_se, .b = packed, .y = t139_blocks_5_0_bn3,
+    ops[125] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t138_blocks_5_0_se, .b = packed, .y = t139_blocks_5_0_bn3,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/672, /*out_channels=*/192,
                  /*in_stride=*/672, /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -2989,10 +2941,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/672, /*group_output_channels=*/192, /*input_channel_stride=*/672,
         /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[137].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[125].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pwl", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[137].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[125].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t138_blocks_5_0_se, /*output=*/t139_blocks_5_0_bn3, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.0.conv_pwl", "setup", s);
   }
@@ -3006,7 +2958,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1152, /*in_channels=*/192, /*kernel=*/1, packed));
-    ops[138] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t139_blocks_5_0_bn3, .b = packed, .y = t140_blocks_5_1_bn1,
+    ops[126] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t139_blocks_5_0_bn3, .b = packed, .y = t140_blocks_5_1_bn1,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/192, /*out_channels=*/1152,
                  /*in_stride=*/192, /*out_stride=*/1152, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -3019,16 +2971,16 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
         /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[138].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[126].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[138].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[126].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t139_blocks_5_0_bn3, /*output=*/t140_blocks_5_1_bn1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pw", "setup", s);
   }
 
   /* blocks.5.1.bn1: silu; [1,14,14,1152] -> [1,14,14,1152] */
-  ops[139] = (timmc_op){.kernel = timmc_kernel_silu, .a = t140_blocks_5_1_bn1, .y = t141_blocks_5_1_bn1,
+  ops[127] = (timmc_op){.kernel = timmc_kernel_silu, .a = t140_blocks_5_1_bn1, .y = t141_blocks_5_1_bn1,
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.5.1.conv_dw: conv 5x5 1152->1152 s1 d2 g1152, blocks.5.1.bn2 folded; [1,14,14,1152] -> [1,14,14,1152] */
@@ -3040,28 +2992,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1152,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1152,
       /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[140].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[128].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[140].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      ops[128].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
       /*input=*/t141_blocks_5_1_bn1, /*output=*/t142_blocks_5_1_bn2, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_dw", "setup", s);
 
   /* blocks.5.1.bn2: silu; [1,14,14,1152] -> [1,14,14,1152] */
-  ops[141] = (timmc_op){.kernel = timmc_kernel_silu, .a = t142_blocks_5_1_bn2, .y = t143_blocks_5_1_bn2,
+  ops[129] = (timmc_op){.kernel = timmc_kernel_silu, .a = t142_blocks_5_1_bn2, .y = t143_blocks_5_1_bn2,
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.5.1.se: global avg pool; [1,14,14,1152] -> [1,1,1,1152] */
   if (timmc_elementwise_own()) {
-    ops[142] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t143_blocks_5_1_bn2, .y = t144_blocks_5_1_se,
+    ops[130] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t143_blocks_5_1_bn2, .y = t144_blocks_5_1_se,
         .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
   } else {
     s = xnn_create_global_average_pooling_nwc_f32(
         /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[142].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[130].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.se", "create", s);
     s = xnn_setup_global_average_pooling_nwc_f32(
-        ops[142].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t143_blocks_5_1_bn2,
+        ops[130].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t143_blocks_5_1_bn2,
         /*output=*/t144_blocks_5_1_se, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.se", "setup", s);
   }
@@ -3072,15 +3024,15 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/1152, /*output_channels=*/48, /*input_stride=*/1152, /*output_stride=*/48,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[143].xnn);
+      &ops[131].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.se.conv_reduce", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[143].xnn, /*batch_size=*/1, /*input=*/t144_blocks_5_1_se,
+      ops[131].xnn, /*batch_size=*/1, /*input=*/t144_blocks_5_1_se,
       /*output=*/t145_blocks_5_1_se_conv_reduce, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.se.conv_reduce", "setup", s);
 
   /* blocks.5.1.se.conv_reduce: silu; [1,1,1,48] -> [1,1,1,48] */
-  ops[144] = (timmc_op){.kernel = timmc_kernel_silu, .a = t145_blocks_5_1_se_conv_reduce, .y = t146_blocks_5_1_se_conv_reduce,
+  ops[132] = (timmc_op){.kernel = timmc_kernel_silu, .a = t145_blocks_5_1_se_conv_reduce, .y = t146_blocks_5_1_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/48, /*in_stride=*/48, /*out_stride=*/48}};
 
   /* blocks.5.1.se.conv_expand: linear 48->1152; [1,1,1,48] -> [1,1,1,1152] */
@@ -3089,28 +3041,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/48, /*output_channels=*/1152, /*input_stride=*/48, /*output_stride=*/1152,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[145].xnn);
+      &ops[133].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.se.conv_expand", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[145].xnn, /*batch_size=*/1, /*input=*/t146_blocks_5_1_se_conv_reduce,
+      ops[133].xnn, /*batch_size=*/1, /*input=*/t146_blocks_5_1_se_conv_reduce,
       /*output=*/t147_blocks_5_1_se_conv_expand, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.se.conv_expand", "setup", s);
 
   /* blocks.5.1.se.gate: sigmoid; [1,1,1,1152] -> [1,1,1,1152] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*flags=*/0, &ops[146].xnn);
+      /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*flags=*/0, &ops[134].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[146].xnn, /*batch_size=*/1, /*input=*/t147_blocks_5_1_se_conv_expand,
+      ops[134].xnn, /*batch_size=*/1, /*input=*/t147_blocks_5_1_se_conv_expand,
       /*output=*/t148_blocks_5_1_se_gate, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.se.gate", "setup", s);
 
   /* blocks.5.1.se: x * gate; [1,14,14,1152] -> [1,14,14,1152] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[147].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[135].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[147].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 1152}, /*num_input2_dims=*/3,
+      ops[135].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 1152}, /*num_input2_dims=*/3,
       (const size_t[]){1, 1, 1152}, /*input1=*/t143_blocks_5_1_bn2,
       /*input2=*/t148_blocks_5_1_se_gate, /*output=*/t149_blocks_5_1_se, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.se", "setup", s);
@@ -3124,7 +3076,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/1152, /*kernel=*/1, packed));
-    ops[148] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t149_blocks_5_1_se, .b = packed, .y = t150_blocks_5_1_bn3,
+    ops[136] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t149_blocks_5_1_se, .b = packed, .y = t150_blocks_5_1_bn3,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/1152, /*out_channels=*/192,
                  /*in_stride=*/1152, /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -3137,10 +3089,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/1152, /*group_output_channels=*/192, /*input_channel_stride=*/1152,
         /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[148].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[136].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pwl", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[148].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[136].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t149_blocks_5_1_se, /*output=*/t150_blocks_5_1_bn3, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1.conv_pwl", "setup", s);
   }
@@ -3148,14 +3100,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.1: add; [1,14,14,192] -> [1,14,14,192] */
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
-    ops[149] = (timmc_op){.kernel = timmc_kernel_add, .a = t150_blocks_5_1_bn3, .b = t139_blocks_5_0_bn3, .y = t151_blocks_5_1,
+    ops[137] = (timmc_op){.kernel = timmc_kernel_add, .a = t150_blocks_5_1_bn3, .b = t139_blocks_5_0_bn3, .y = t151_blocks_5_1,
         .work = {params}, .dims = {/*elements=*/37632}};
   } else {
     s = xnn_create_add_nd_f32(
-        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[149].xnn);
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[137].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1", "create", s);
     s = xnn_setup_add_nd_f32(
-        ops[149].xnn, /*num_input1_dims=*/1, (const size_t[]){37632}, /*num_input2_dims=*/1,
+        ops[137].xnn, /*num_input1_dims=*/1, (const size_t[]){37632}, /*num_input2_dims=*/1,
         (const size_t[]){37632}, /*input1=*/t150_blocks_5_1_bn3, /*input2=*/t139_blocks_5_0_bn3,
         /*output=*/t151_blocks_5_1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.1", "setup", s);
@@ -3170,7 +3122,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1152, /*in_channels=*/192, /*kernel=*/1, packed));
-    ops[150] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t151_blocks_5_1, .b = packed, .y = t152_blocks_5_2_bn1,
+    ops[138] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t151_blocks_5_1, .b = packed, .y = t152_blocks_5_2_bn1,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/192, /*out_channels=*/1152,
                  /*in_stride=*/192, /*out_stride=*/1152, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -3183,16 +3135,16 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
         /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[150].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[138].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[150].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[138].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t151_blocks_5_1, /*output=*/t152_blocks_5_2_bn1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pw", "setup", s);
   }
 
   /* blocks.5.2.bn1: silu; [1,14,14,1152] -> [1,14,14,1152] */
-  ops[151] = (timmc_op){.kernel = timmc_kernel_silu, .a = t152_blocks_5_2_bn1, .y = t153_blocks_5_2_bn1,
+  ops[139] = (timmc_op){.kernel = timmc_kernel_silu, .a = t152_blocks_5_2_bn1, .y = t153_blocks_5_2_bn1,
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.5.2.conv_dw: conv 5x5 1152->1152 s1 d2 g1152, blocks.5.2.bn2 folded; [1,14,14,1152] -> [1,14,14,1152] */
@@ -3204,28 +3156,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1152,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1152,
       /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[152].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[140].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[152].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      ops[140].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
       /*input=*/t153_blocks_5_2_bn1, /*output=*/t154_blocks_5_2_bn2, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_dw", "setup", s);
 
   /* blocks.5.2.bn2: silu; [1,14,14,1152] -> [1,14,14,1152] */
-  ops[153] = (timmc_op){.kernel = timmc_kernel_silu, .a = t154_blocks_5_2_bn2, .y = t155_blocks_5_2_bn2,
+  ops[141] = (timmc_op){.kernel = timmc_kernel_silu, .a = t154_blocks_5_2_bn2, .y = t155_blocks_5_2_bn2,
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.5.2.se: global avg pool; [1,14,14,1152] -> [1,1,1,1152] */
   if (timmc_elementwise_own()) {
-    ops[154] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t155_blocks_5_2_bn2, .y = t156_blocks_5_2_se,
+    ops[142] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t155_blocks_5_2_bn2, .y = t156_blocks_5_2_se,
         .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
   } else {
     s = xnn_create_global_average_pooling_nwc_f32(
         /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[154].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[142].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.se", "create", s);
     s = xnn_setup_global_average_pooling_nwc_f32(
-        ops[154].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t155_blocks_5_2_bn2,
+        ops[142].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t155_blocks_5_2_bn2,
         /*output=*/t156_blocks_5_2_se, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.se", "setup", s);
   }
@@ -3236,15 +3188,15 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/1152, /*output_channels=*/48, /*input_stride=*/1152, /*output_stride=*/48,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[155].xnn);
+      &ops[143].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.se.conv_reduce", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[155].xnn, /*batch_size=*/1, /*input=*/t156_blocks_5_2_se,
+      ops[143].xnn, /*batch_size=*/1, /*input=*/t156_blocks_5_2_se,
       /*output=*/t157_blocks_5_2_se_conv_reduce, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.se.conv_reduce", "setup", s);
 
   /* blocks.5.2.se.conv_reduce: silu; [1,1,1,48] -> [1,1,1,48] */
-  ops[156] = (timmc_op){.kernel = timmc_kernel_silu, .a = t157_blocks_5_2_se_conv_reduce, .y = t158_blocks_5_2_se_conv_reduce,
+  ops[144] = (timmc_op){.kernel = timmc_kernel_silu, .a = t157_blocks_5_2_se_conv_reduce, .y = t158_blocks_5_2_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/48, /*in_stride=*/48, /*out_stride=*/48}};
 
   /* blocks.5.2.se.conv_expand: linear 48->1152; [1,1,1,48] -> [1,1,1,1152] */
@@ -3253,28 +3205,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/48, /*output_channels=*/1152, /*input_stride=*/48, /*output_stride=*/1152,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[157].xnn);
+      &ops[145].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.se.conv_expand", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[157].xnn, /*batch_size=*/1, /*input=*/t158_blocks_5_2_se_conv_reduce,
+      ops[145].xnn, /*batch_size=*/1, /*input=*/t158_blocks_5_2_se_conv_reduce,
       /*output=*/t159_blocks_5_2_se_conv_expand, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.se.conv_expand", "setup", s);
 
   /* blocks.5.2.se.gate: sigmoid; [1,1,1,1152] -> [1,1,1,1152] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*flags=*/0, &ops[158].xnn);
+      /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*flags=*/0, &ops[146].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[158].xnn, /*batch_size=*/1, /*input=*/t159_blocks_5_2_se_conv_expand,
+      ops[146].xnn, /*batch_size=*/1, /*input=*/t159_blocks_5_2_se_conv_expand,
       /*output=*/t160_blocks_5_2_se_gate, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.se.gate", "setup", s);
 
   /* blocks.5.2.se: x * gate; [1,14,14,1152] -> [1,14,14,1152] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[159].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[147].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[159].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 1152}, /*num_input2_dims=*/3,
+      ops[147].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 1152}, /*num_input2_dims=*/3,
       (const size_t[]){1, 1, 1152}, /*input1=*/t155_blocks_5_2_bn2,
       /*input2=*/t160_blocks_5_2_se_gate, /*output=*/t161_blocks_5_2_se, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.se", "setup", s);
@@ -3288,7 +3240,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/1152, /*kernel=*/1, packed));
-    ops[160] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t161_blocks_5_2_se, .b = packed, .y = t162_blocks_5_2_bn3,
+    ops[148] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t161_blocks_5_2_se, .b = packed, .y = t162_blocks_5_2_bn3,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/1152, /*out_channels=*/192,
                  /*in_stride=*/1152, /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -3301,10 +3253,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/1152, /*group_output_channels=*/192, /*input_channel_stride=*/1152,
         /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[160].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[148].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pwl", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[160].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[148].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t161_blocks_5_2_se, /*output=*/t162_blocks_5_2_bn3, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2.conv_pwl", "setup", s);
   }
@@ -3312,14 +3264,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.2: add; [1,14,14,192] -> [1,14,14,192] */
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
-    ops[161] = (timmc_op){.kernel = timmc_kernel_add, .a = t162_blocks_5_2_bn3, .b = t151_blocks_5_1, .y = t163_blocks_5_2,
+    ops[149] = (timmc_op){.kernel = timmc_kernel_add, .a = t162_blocks_5_2_bn3, .b = t151_blocks_5_1, .y = t163_blocks_5_2,
         .work = {params}, .dims = {/*elements=*/37632}};
   } else {
     s = xnn_create_add_nd_f32(
-        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[161].xnn);
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[149].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2", "create", s);
     s = xnn_setup_add_nd_f32(
-        ops[161].xnn, /*num_input1_dims=*/1, (const size_t[]){37632}, /*num_input2_dims=*/1,
+        ops[149].xnn, /*num_input1_dims=*/1, (const size_t[]){37632}, /*num_input2_dims=*/1,
         (const size_t[]){37632}, /*input1=*/t162_blocks_5_2_bn3, /*input2=*/t151_blocks_5_1,
         /*output=*/t163_blocks_5_2, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.2", "setup", s);
@@ -3334,7 +3286,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1152, /*in_channels=*/192, /*kernel=*/1, packed));
-    ops[162] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t163_blocks_5_2, .b = packed, .y = t164_blocks_5_3_bn1,
+    ops[150] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t163_blocks_5_2, .b = packed, .y = t164_blocks_5_3_bn1,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/192, /*out_channels=*/1152,
                  /*in_stride=*/192, /*out_stride=*/1152, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -3347,16 +3299,16 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
         /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[162].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[150].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[162].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[150].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t163_blocks_5_2, /*output=*/t164_blocks_5_3_bn1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pw", "setup", s);
   }
 
   /* blocks.5.3.bn1: silu; [1,14,14,1152] -> [1,14,14,1152] */
-  ops[163] = (timmc_op){.kernel = timmc_kernel_silu, .a = t164_blocks_5_3_bn1, .y = t165_blocks_5_3_bn1,
+  ops[151] = (timmc_op){.kernel = timmc_kernel_silu, .a = t164_blocks_5_3_bn1, .y = t165_blocks_5_3_bn1,
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.5.3.conv_dw: conv 5x5 1152->1152 s1 d2 g1152, blocks.5.3.bn2 folded; [1,14,14,1152] -> [1,14,14,1152] */
@@ -3368,28 +3320,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1152,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1152,
       /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[164].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[152].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[164].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      ops[152].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
       /*input=*/t165_blocks_5_3_bn1, /*output=*/t166_blocks_5_3_bn2, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_dw", "setup", s);
 
   /* blocks.5.3.bn2: silu; [1,14,14,1152] -> [1,14,14,1152] */
-  ops[165] = (timmc_op){.kernel = timmc_kernel_silu, .a = t166_blocks_5_3_bn2, .y = t167_blocks_5_3_bn2,
+  ops[153] = (timmc_op){.kernel = timmc_kernel_silu, .a = t166_blocks_5_3_bn2, .y = t167_blocks_5_3_bn2,
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.5.3.se: global avg pool; [1,14,14,1152] -> [1,1,1,1152] */
   if (timmc_elementwise_own()) {
-    ops[166] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t167_blocks_5_3_bn2, .y = t168_blocks_5_3_se,
+    ops[154] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t167_blocks_5_3_bn2, .y = t168_blocks_5_3_se,
         .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
   } else {
     s = xnn_create_global_average_pooling_nwc_f32(
         /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[166].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[154].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.se", "create", s);
     s = xnn_setup_global_average_pooling_nwc_f32(
-        ops[166].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t167_blocks_5_3_bn2,
+        ops[154].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t167_blocks_5_3_bn2,
         /*output=*/t168_blocks_5_3_se, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.se", "setup", s);
   }
@@ -3400,15 +3352,15 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/1152, /*output_channels=*/48, /*input_stride=*/1152, /*output_stride=*/48,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[167].xnn);
+      &ops[155].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.se.conv_reduce", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[167].xnn, /*batch_size=*/1, /*input=*/t168_blocks_5_3_se,
+      ops[155].xnn, /*batch_size=*/1, /*input=*/t168_blocks_5_3_se,
       /*output=*/t169_blocks_5_3_se_conv_reduce, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.se.conv_reduce", "setup", s);
 
   /* blocks.5.3.se.conv_reduce: silu; [1,1,1,48] -> [1,1,1,48] */
-  ops[168] = (timmc_op){.kernel = timmc_kernel_silu, .a = t169_blocks_5_3_se_conv_reduce, .y = t170_blocks_5_3_se_conv_reduce,
+  ops[156] = (timmc_op){.kernel = timmc_kernel_silu, .a = t169_blocks_5_3_se_conv_reduce, .y = t170_blocks_5_3_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/48, /*in_stride=*/48, /*out_stride=*/48}};
 
   /* blocks.5.3.se.conv_expand: linear 48->1152; [1,1,1,48] -> [1,1,1,1152] */
@@ -3417,28 +3369,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/48, /*output_channels=*/1152, /*input_stride=*/48, /*output_stride=*/1152,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[169].xnn);
+      &ops[157].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.se.conv_expand", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[169].xnn, /*batch_size=*/1, /*input=*/t170_blocks_5_3_se_conv_reduce,
+      ops[157].xnn, /*batch_size=*/1, /*input=*/t170_blocks_5_3_se_conv_reduce,
       /*output=*/t171_blocks_5_3_se_conv_expand, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.se.conv_expand", "setup", s);
 
   /* blocks.5.3.se.gate: sigmoid; [1,1,1,1152] -> [1,1,1,1152] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*flags=*/0, &ops[170].xnn);
+      /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*flags=*/0, &ops[158].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[170].xnn, /*batch_size=*/1, /*input=*/t171_blocks_5_3_se_conv_expand,
+      ops[158].xnn, /*batch_size=*/1, /*input=*/t171_blocks_5_3_se_conv_expand,
       /*output=*/t172_blocks_5_3_se_gate, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.se.gate", "setup", s);
 
   /* blocks.5.3.se: x * gate; [1,14,14,1152] -> [1,14,14,1152] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[171].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[159].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[171].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 1152}, /*num_input2_dims=*/3,
+      ops[159].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 1152}, /*num_input2_dims=*/3,
       (const size_t[]){1, 1, 1152}, /*input1=*/t167_blocks_5_3_bn2,
       /*input2=*/t172_blocks_5_3_se_gate, /*output=*/t173_blocks_5_3_se, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.se", "setup", s);
@@ -3452,7 +3404,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/192, /*in_channels=*/1152, /*kernel=*/1, packed));
-    ops[172] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t173_blocks_5_3_se, .b = packed, .y = t174_blocks_5_3_bn3,
+    ops[160] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t173_blocks_5_3_se, .b = packed, .y = t174_blocks_5_3_bn3,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/1152, /*out_channels=*/192,
                  /*in_stride=*/1152, /*out_stride=*/192, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -3465,10 +3417,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/1152, /*group_output_channels=*/192, /*input_channel_stride=*/1152,
         /*output_channel_stride=*/192, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[172].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[160].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pwl", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[172].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[160].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t173_blocks_5_3_se, /*output=*/t174_blocks_5_3_bn3, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3.conv_pwl", "setup", s);
   }
@@ -3476,14 +3428,14 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   /* blocks.5.3: add; [1,14,14,192] -> [1,14,14,192] */
   if (timmc_elementwise_own()) {
     static float params[2] = {/*min=*/-INFINITY, /*max=*/INFINITY};
-    ops[173] = (timmc_op){.kernel = timmc_kernel_add, .a = t174_blocks_5_3_bn3, .b = t163_blocks_5_2, .y = t175_blocks_5_3,
+    ops[161] = (timmc_op){.kernel = timmc_kernel_add, .a = t174_blocks_5_3_bn3, .b = t163_blocks_5_2, .y = t175_blocks_5_3,
         .work = {params}, .dims = {/*elements=*/37632}};
   } else {
     s = xnn_create_add_nd_f32(
-        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[173].xnn);
+        /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[161].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3", "create", s);
     s = xnn_setup_add_nd_f32(
-        ops[173].xnn, /*num_input1_dims=*/1, (const size_t[]){37632}, /*num_input2_dims=*/1,
+        ops[161].xnn, /*num_input1_dims=*/1, (const size_t[]){37632}, /*num_input2_dims=*/1,
         (const size_t[]){37632}, /*input1=*/t174_blocks_5_3_bn3, /*input2=*/t163_blocks_5_2,
         /*output=*/t175_blocks_5_3, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.5.3", "setup", s);
@@ -3498,7 +3450,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/1152, /*in_channels=*/192, /*kernel=*/1, packed));
-    ops[174] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t175_blocks_5_3, .b = packed, .y = t176_blocks_6_0_bn1,
+    ops[162] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t175_blocks_5_3, .b = packed, .y = t176_blocks_6_0_bn1,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/192, /*out_channels=*/1152,
                  /*in_stride=*/192, /*out_stride=*/1152, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -3511,16 +3463,16 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/192, /*group_output_channels=*/1152, /*input_channel_stride=*/192,
         /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[174].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[162].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pw", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[174].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[162].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t175_blocks_5_3, /*output=*/t176_blocks_6_0_bn1, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pw", "setup", s);
   }
 
   /* blocks.6.0.bn1: silu; [1,14,14,1152] -> [1,14,14,1152] */
-  ops[175] = (timmc_op){.kernel = timmc_kernel_silu, .a = t176_blocks_6_0_bn1, .y = t177_blocks_6_0_bn1,
+  ops[163] = (timmc_op){.kernel = timmc_kernel_silu, .a = t176_blocks_6_0_bn1, .y = t177_blocks_6_0_bn1,
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.6.0.conv_dw: conv 3x3 1152->1152 s1 d2 g1152, blocks.6.0.bn2 folded; [1,14,14,1152] -> [1,14,14,1152] */
@@ -3532,28 +3484,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
       /*subsampling_width=*/1, /*dilation_height=*/2, /*dilation_width=*/2, /*groups=*/1152,
       /*group_input_channels=*/1, /*group_output_channels=*/1, /*input_channel_stride=*/1152,
       /*output_channel_stride=*/1152, w->kernel, w->bias, /*output_min=*/-INFINITY,
-      /*output_max=*/INFINITY, /*flags=*/0, &ops[176].xnn);
+      /*output_max=*/INFINITY, /*flags=*/0, &ops[164].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_dw", "create", s);
   s = xnn_setup_convolution2d_nhwc_f32(
-      ops[176].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+      ops[164].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
       /*input=*/t177_blocks_6_0_bn1, /*output=*/t178_blocks_6_0_bn2, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_dw", "setup", s);
 
   /* blocks.6.0.bn2: silu; [1,14,14,1152] -> [1,14,14,1152] */
-  ops[177] = (timmc_op){.kernel = timmc_kernel_silu, .a = t178_blocks_6_0_bn2, .y = t179_blocks_6_0_bn2,
+  ops[165] = (timmc_op){.kernel = timmc_kernel_silu, .a = t178_blocks_6_0_bn2, .y = t179_blocks_6_0_bn2,
       .dims = {/*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
 
   /* blocks.6.0.se: global avg pool; [1,14,14,1152] -> [1,1,1,1152] */
   if (timmc_elementwise_own()) {
-    ops[178] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t179_blocks_6_0_bn2, .y = t180_blocks_6_0_se,
+    ops[166] = (timmc_op){.kernel = timmc_kernel_global_mean, .a = t179_blocks_6_0_bn2, .y = t180_blocks_6_0_se,
         .dims = {/*batch=*/1, /*pixels=*/196, /*channels=*/1152, /*in_stride=*/1152, /*out_stride=*/1152}};
   } else {
     s = xnn_create_global_average_pooling_nwc_f32(
         /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[178].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[166].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.se", "create", s);
     s = xnn_setup_global_average_pooling_nwc_f32(
-        ops[178].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t179_blocks_6_0_bn2,
+        ops[166].xnn, /*batch_size=*/1, /*width=*/196, /*input=*/t179_blocks_6_0_bn2,
         /*output=*/t180_blocks_6_0_se, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.se", "setup", s);
   }
@@ -3564,15 +3516,15 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/1152, /*output_channels=*/48, /*input_stride=*/1152, /*output_stride=*/48,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[179].xnn);
+      &ops[167].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.se.conv_reduce", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[179].xnn, /*batch_size=*/1, /*input=*/t180_blocks_6_0_se,
+      ops[167].xnn, /*batch_size=*/1, /*input=*/t180_blocks_6_0_se,
       /*output=*/t181_blocks_6_0_se_conv_reduce, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.se.conv_reduce", "setup", s);
 
   /* blocks.6.0.se.conv_reduce: silu; [1,1,1,48] -> [1,1,1,48] */
-  ops[180] = (timmc_op){.kernel = timmc_kernel_silu, .a = t181_blocks_6_0_se_conv_reduce, .y = t182_blocks_6_0_se_conv_reduce,
+  ops[168] = (timmc_op){.kernel = timmc_kernel_silu, .a = t181_blocks_6_0_se_conv_reduce, .y = t182_blocks_6_0_se_conv_reduce,
       .dims = {/*pixels=*/1, /*channels=*/48, /*in_stride=*/48, /*out_stride=*/48}};
 
   /* blocks.6.0.se.conv_expand: linear 48->1152; [1,1,1,48] -> [1,1,1,1152] */
@@ -3581,28 +3533,28 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   s = xnn_create_fully_connected_nc_f32(
       /*input_channels=*/48, /*output_channels=*/1152, /*input_stride=*/48, /*output_stride=*/1152,
       w->kernel, w->bias, /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0,
-      &ops[181].xnn);
+      &ops[169].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.se.conv_expand", "create", s);
   s = xnn_setup_fully_connected_nc_f32(
-      ops[181].xnn, /*batch_size=*/1, /*input=*/t182_blocks_6_0_se_conv_reduce,
+      ops[169].xnn, /*batch_size=*/1, /*input=*/t182_blocks_6_0_se_conv_reduce,
       /*output=*/t183_blocks_6_0_se_conv_expand, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.se.conv_expand", "setup", s);
 
   /* blocks.6.0.se.gate: sigmoid; [1,1,1,1152] -> [1,1,1,1152] */
   s = xnn_create_sigmoid_nc_f32(
-      /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*flags=*/0, &ops[182].xnn);
+      /*channels=*/1152, /*input_stride=*/1152, /*output_stride=*/1152, /*flags=*/0, &ops[170].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.se.gate", "create", s);
   s = xnn_setup_sigmoid_nc_f32(
-      ops[182].xnn, /*batch_size=*/1, /*input=*/t183_blocks_6_0_se_conv_expand,
+      ops[170].xnn, /*batch_size=*/1, /*input=*/t183_blocks_6_0_se_conv_expand,
       /*output=*/t184_blocks_6_0_se_gate, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.se.gate", "setup", s);
 
   /* blocks.6.0.se: x * gate; [1,14,14,1152] -> [1,14,14,1152] */
   s = xnn_create_multiply_nd_f32(
-      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[183].xnn);
+      /*output_min=*/-INFINITY, /*output_max=*/INFINITY, /*flags=*/0, &ops[171].xnn);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.se", "create", s);
   s = xnn_setup_multiply_nd_f32(
-      ops[183].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 1152}, /*num_input2_dims=*/3,
+      ops[171].xnn, /*num_input1_dims=*/3, (const size_t[]){1, 196, 1152}, /*num_input2_dims=*/3,
       (const size_t[]){1, 1, 1152}, /*input1=*/t179_blocks_6_0_bn2,
       /*input2=*/t184_blocks_6_0_se_gate, /*output=*/t185_blocks_6_0_se, threadpool);
   if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.se", "setup", s);
@@ -3616,7 +3568,7 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
     static float params[7] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/1, /*pad_top=*/0, /*pad_left=*/0,
                               /*dilation=*/1, /*groups=*/1};
     TIMMC_TRY(timmc_gemm_pack(w, /*out_channels=*/320, /*in_channels=*/1152, /*kernel=*/1, packed));
-    ops[184] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t185_blocks_6_0_se, .b = packed, .y = t186_blocks_6,
+    ops[172] = (timmc_op){.kernel = timmc_kernel_gemm, .a = t185_blocks_6_0_se, .b = packed, .y = t186_blocks_6,
         .work = {params, NULL},
         .dims = {/*batch=*/1, /*height=*/14, /*width=*/14, /*in_channels=*/1152, /*out_channels=*/320,
                  /*in_stride=*/1152, /*out_stride=*/320, /*stride=*/1, /*in_height=*/14, /*in_width=*/14}};
@@ -3629,10 +3581,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
         /*subsampling_width=*/1, /*dilation_height=*/1, /*dilation_width=*/1, /*groups=*/1,
         /*group_input_channels=*/1152, /*group_output_channels=*/320, /*input_channel_stride=*/1152,
         /*output_channel_stride=*/320, w->kernel, w->bias, /*output_min=*/-INFINITY,
-        /*output_max=*/INFINITY, /*flags=*/0, &ops[184].xnn);
+        /*output_max=*/INFINITY, /*flags=*/0, &ops[172].xnn);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pwl", "create", s);
     s = xnn_setup_convolution2d_nhwc_f32(
-        ops[184].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
+        ops[172].xnn, /*batch_size=*/1, /*input_height=*/14, /*input_width=*/14,
         /*input=*/t185_blocks_6_0_se, /*output=*/t186_blocks_6, threadpool);
     if (s != xnn_status_success) return timmc_xnn_fail("blocks.6.0.conv_pwl", "setup", s);
   }
@@ -3775,7 +3727,7 @@ const timmc_model efficientnet_b0_features_os16_model = {
     .preprocess = efficientnet_b0_features_os16_preprocess,
     .image_cfg = &image_cfg,
     .precision = "f32",
-    .op_precision = "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+    .op_precision = "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
     .quant = NULL,
     .observed = NULL,
     .num_observed = 0,

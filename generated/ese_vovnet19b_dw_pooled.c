@@ -414,7 +414,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[640] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/64, /*kernel=*/3, packed));
     ops[1] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t2_stem_0, .b = packed, .y = t3_stem_1_conv_dw,
         .work = {params, NULL},
@@ -473,7 +474,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[640] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/64, /*kernel=*/3, packed));
     ops[3] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t4_stem_1, .b = packed, .y = t5_stem_2_conv_dw,
         .work = {params, NULL},
@@ -562,7 +564,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1280] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/128, /*kernel=*/3, packed));
     ops[6] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t7_stages_0_blocks_0_conv_reduction, .b = packed, .y = t8_stages_0_blocks_0_conv_mid_0_conv_dw,
         .work = {params, NULL},
@@ -623,7 +626,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1280] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/128, /*kernel=*/3, packed));
     ops[8] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t9_stages_0_blocks_0_conv_mid_0, .b = packed, .y = t10_stages_0_blocks_0_conv_mid_1_conv_dw,
         .work = {params, NULL},
@@ -684,7 +688,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1280] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/128, /*kernel=*/3, packed));
     ops[10] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t11_stages_0_blocks_0_conv_mid_1, .b = packed, .y = t12_stages_0_blocks_0_conv_mid_2_conv_dw,
         .work = {params, NULL},
@@ -856,7 +861,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1600] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/160, /*kernel=*/3, packed));
     ops[18] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t20_stages_1_blocks_0_conv_reduction, .b = packed, .y = t21_stages_1_blocks_0_conv_mid_0_conv_dw,
         .work = {params, NULL},
@@ -917,7 +923,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1600] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/160, /*kernel=*/3, packed));
     ops[20] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t22_stages_1_blocks_0_conv_mid_0, .b = packed, .y = t23_stages_1_blocks_0_conv_mid_1_conv_dw,
         .work = {params, NULL},
@@ -978,7 +985,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1600] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/160, /*kernel=*/3, packed));
     ops[22] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t24_stages_1_blocks_0_conv_mid_1, .b = packed, .y = t25_stages_1_blocks_0_conv_mid_2_conv_dw,
         .work = {params, NULL},
@@ -1150,7 +1158,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1920] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
     ops[30] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t33_stages_2_blocks_0_conv_reduction, .b = packed, .y = t34_stages_2_blocks_0_conv_mid_0_conv_dw,
         .work = {params, NULL},
@@ -1211,7 +1220,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1920] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
     ops[32] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t35_stages_2_blocks_0_conv_mid_0, .b = packed, .y = t36_stages_2_blocks_0_conv_mid_1_conv_dw,
         .work = {params, NULL},
@@ -1272,7 +1282,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1920] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
     ops[34] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t37_stages_2_blocks_0_conv_mid_1, .b = packed, .y = t38_stages_2_blocks_0_conv_mid_2_conv_dw,
         .work = {params, NULL},
@@ -1444,7 +1455,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[2240] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/224, /*kernel=*/3, packed));
     ops[42] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t46_stages_3_blocks_0_conv_reduction, .b = packed, .y = t47_stages_3_blocks_0_conv_mid_0_conv_dw,
         .work = {params, NULL},
@@ -1505,7 +1517,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[2240] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/224, /*kernel=*/3, packed));
     ops[44] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t48_stages_3_blocks_0_conv_mid_0, .b = packed, .y = t49_stages_3_blocks_0_conv_mid_1_conv_dw,
         .work = {params, NULL},
@@ -1566,7 +1579,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[2240] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/224, /*kernel=*/3, packed));
     ops[46] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t50_stages_3_blocks_0_conv_mid_1, .b = packed, .y = t51_stages_3_blocks_0_conv_mid_2_conv_dw,
         .work = {params, NULL},

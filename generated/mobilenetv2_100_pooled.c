@@ -588,7 +588,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[320] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/32, /*kernel=*/3, packed));
     ops[1] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t2_bn1, .b = packed, .y = t3_blocks_0_0_bn1,
         .work = {params, NULL},
@@ -677,7 +678,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[960] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/96, /*kernel=*/3, packed));
     ops[4] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t5_blocks_1_0_bn1, .b = packed, .y = t6_blocks_1_0_bn2,
         .work = {params, NULL},
@@ -766,7 +768,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1440] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/144, /*kernel=*/3, packed));
     ops[7] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t8_blocks_1_1_bn1, .b = packed, .y = t9_blocks_1_1_bn2,
         .work = {params, NULL},
@@ -869,9 +872,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.0.conv_dw.weight", NULL, "blocks.2.0.bn2",
       /*out_channels=*/144, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
-  if (timmc_dw_use(/*chosen=*/1)) {
+  if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[1440] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/144, /*kernel=*/3, packed));
     ops[11] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t12_blocks_2_0_bn1, .b = packed, .y = t13_blocks_2_0_bn2,
         .work = {params, NULL},
@@ -960,7 +964,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1920] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
     ops[14] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t15_blocks_2_1_bn1, .b = packed, .y = t16_blocks_2_1_bn2,
         .work = {params, NULL},
@@ -1065,7 +1070,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1920] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
     ops[18] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t19_blocks_2_2_bn1, .b = packed, .y = t20_blocks_2_2_bn2,
         .work = {params, NULL},
@@ -1168,9 +1174,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_dw.weight", NULL, "blocks.3.0.bn2",
       /*out_channels=*/192, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
-  if (timmc_dw_use(/*chosen=*/1)) {
+  if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[1920] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
     ops[22] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t23_blocks_3_0_bn1, .b = packed, .y = t24_blocks_3_0_bn2,
         .work = {params, NULL},
@@ -1259,7 +1266,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[3840] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/384, /*kernel=*/3, packed));
     ops[25] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t26_blocks_3_1_bn1, .b = packed, .y = t27_blocks_3_1_bn2,
         .work = {params, NULL},
@@ -1364,7 +1372,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[3840] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/384, /*kernel=*/3, packed));
     ops[29] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t30_blocks_3_2_bn1, .b = packed, .y = t31_blocks_3_2_bn2,
         .work = {params, NULL},
@@ -1469,7 +1478,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[3840] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/384, /*kernel=*/3, packed));
     ops[33] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t34_blocks_3_3_bn1, .b = packed, .y = t35_blocks_3_3_bn2,
         .work = {params, NULL},
@@ -1574,7 +1584,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[3840] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/384, /*kernel=*/3, packed));
     ops[37] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t38_blocks_4_0_bn1, .b = packed, .y = t39_blocks_4_0_bn2,
         .work = {params, NULL},
@@ -1663,7 +1674,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[5760] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/576, /*kernel=*/3, packed));
     ops[40] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t41_blocks_4_1_bn1, .b = packed, .y = t42_blocks_4_1_bn2,
         .work = {params, NULL},
@@ -1768,7 +1780,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[5760] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/576, /*kernel=*/3, packed));
     ops[44] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t45_blocks_4_2_bn1, .b = packed, .y = t46_blocks_4_2_bn2,
         .work = {params, NULL},
@@ -1871,9 +1884,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.5.0.conv_dw.weight", NULL, "blocks.5.0.bn2",
       /*out_channels=*/576, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
-  if (timmc_dw_use(/*chosen=*/1)) {
+  if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[5760] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/576, /*kernel=*/3, packed));
     ops[48] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t49_blocks_5_0_bn1, .b = packed, .y = t50_blocks_5_0_bn2,
         .work = {params, NULL},
@@ -1962,7 +1976,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[9600] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/960, /*kernel=*/3, packed));
     ops[51] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t52_blocks_5_1_bn1, .b = packed, .y = t53_blocks_5_1_bn2,
         .work = {params, NULL},
@@ -2067,7 +2082,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[9600] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/960, /*kernel=*/3, packed));
     ops[55] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t56_blocks_5_2_bn1, .b = packed, .y = t57_blocks_5_2_bn2,
         .work = {params, NULL},
@@ -2172,7 +2188,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[9600] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/960, /*kernel=*/3, packed));
     ops[59] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t60_blocks_6_0_bn1, .b = packed, .y = t61_blocks_6_0_bn2,
         .work = {params, NULL},

@@ -734,7 +734,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[160] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/16, /*kernel=*/3, packed));
     ops[2] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t3_bn1, .b = packed, .y = t4_blocks_0_0_bn1,
         .work = {params, NULL},
@@ -839,7 +840,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[640] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/64, /*kernel=*/3, packed));
     ops[6] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t7_blocks_1_0_bn1, .b = packed, .y = t8_blocks_1_0_bn2,
         .work = {params, NULL},
@@ -928,7 +930,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[800] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/72, /*kernel=*/3, packed));
     ops[9] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t10_blocks_1_1_bn1, .b = packed, .y = t11_blocks_1_1_bn2,
         .work = {params, NULL},
@@ -1033,7 +1036,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[2080] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/72, /*kernel=*/5, packed));
     ops[13] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t14_blocks_2_0_bn1, .b = packed, .y = t15_blocks_2_0_bn2,
         .work = {params, NULL},
@@ -1171,7 +1175,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[3328] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/120, /*kernel=*/5, packed));
     ops[20] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t21_blocks_2_1_bn1, .b = packed, .y = t22_blocks_2_1_bn2,
         .work = {params, NULL},
@@ -1325,7 +1330,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[3328] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/120, /*kernel=*/5, packed));
     ops[28] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t29_blocks_2_2_bn1, .b = packed, .y = t30_blocks_2_2_bn2,
         .work = {params, NULL},
@@ -1486,9 +1492,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_dw.weight", NULL, "blocks.3.0.bn2",
       /*out_channels=*/240, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
-  if (timmc_dw_use(/*chosen=*/1)) {
+  if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[2400] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/240, /*kernel=*/3, packed));
     ops[37] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t38_blocks_3_0_bn1, .b = packed, .y = t39_blocks_3_0_bn2,
         .work = {params, NULL},
@@ -1595,7 +1602,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[2080] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/200, /*kernel=*/3, packed));
     ops[42] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t43_blocks_3_1_bn1, .b = packed, .y = t44_blocks_3_1_bn2,
         .work = {params, NULL},
@@ -1718,7 +1726,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1920] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/184, /*kernel=*/3, packed));
     ops[48] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t49_blocks_3_2_bn1, .b = packed, .y = t50_blocks_3_2_bn2,
         .work = {params, NULL},
@@ -1841,7 +1850,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1920] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/184, /*kernel=*/3, packed));
     ops[54] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t55_blocks_3_3_bn1, .b = packed, .y = t56_blocks_3_3_bn2,
         .work = {params, NULL},
@@ -1964,7 +1974,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[4800] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/480, /*kernel=*/3, packed));
     ops[60] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t61_blocks_4_0_bn1, .b = packed, .y = t62_blocks_4_0_bn2,
         .work = {params, NULL},
@@ -2120,7 +2131,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[6720] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/672, /*kernel=*/3, packed));
     ops[69] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t70_blocks_4_1_bn1, .b = packed, .y = t71_blocks_4_1_bn2,
         .work = {params, NULL},
@@ -2292,7 +2304,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[17472] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/672, /*kernel=*/5, packed));
     ops[79] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t80_blocks_5_0_bn1, .b = packed, .y = t81_blocks_5_0_bn2,
         .work = {params, NULL},
@@ -2448,7 +2461,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[24960] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/960, /*kernel=*/5, packed));
     ops[88] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t89_blocks_5_1_bn1, .b = packed, .y = t90_blocks_5_1_bn2,
         .work = {params, NULL},
@@ -2620,7 +2634,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[24960] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/960, /*kernel=*/5, packed));
     ops[98] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t99_blocks_5_2_bn1, .b = packed, .y = t100_blocks_5_2_bn2,
         .work = {params, NULL},

@@ -653,7 +653,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1664] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/64, /*kernel=*/5, packed));
     ops[5] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t6_blocks_1, .b = packed, .y = t7_blocks_2_0_dw_start_bn,
         .work = {params, NULL},
@@ -712,7 +713,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[4992] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/5, packed));
     ops[7] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t8_blocks_2_0_pw_exp_bn, .b = packed, .y = t9_blocks_2_0_dw_mid_bn,
         .work = {params, NULL},
@@ -801,7 +803,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1920] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
     ops[10] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t11_blocks_2_1_pw_exp_bn, .b = packed, .y = t12_blocks_2_1_dw_mid_bn,
         .work = {params, NULL},
@@ -906,7 +909,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1920] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
     ops[14] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t15_blocks_2_2_pw_exp_bn, .b = packed, .y = t16_blocks_2_2_dw_mid_bn,
         .work = {params, NULL},
@@ -1011,7 +1015,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1920] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
     ops[18] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t19_blocks_2_3_pw_exp_bn, .b = packed, .y = t20_blocks_2_3_dw_mid_bn,
         .work = {params, NULL},
@@ -1116,7 +1121,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1920] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/192, /*kernel=*/3, packed));
     ops[22] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t23_blocks_2_4_pw_exp_bn, .b = packed, .y = t24_blocks_2_4_dw_mid_bn,
         .work = {params, NULL},
@@ -1191,7 +1197,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[960] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/96, /*kernel=*/3, packed));
     ops[25] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t26_blocks_2_4, .b = packed, .y = t27_blocks_2_5_dw_start_bn,
         .work = {params, NULL},
@@ -1296,7 +1303,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[960] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/96, /*kernel=*/3, packed));
     ops[29] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t30_blocks_2, .b = packed, .y = t31_blocks_3_0_dw_start_bn,
         .work = {params, NULL},
@@ -1353,9 +1361,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.dw_mid.conv.weight", NULL, "blocks.3.0.dw_mid.bn",
       /*out_channels=*/576, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/1e-05));
 #if TIMMC_GEMM_BUILT
-  if (timmc_dw_use(/*chosen=*/1)) {
+  if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[5760] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/576, /*kernel=*/3, packed));
     ops[31] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t32_blocks_3_0_pw_exp_bn, .b = packed, .y = t33_blocks_3_0_dw_mid_bn,
         .work = {params, NULL},
@@ -1414,7 +1423,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[3328] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/128, /*kernel=*/5, packed));
     ops[33] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t34_blocks_3_0_pw_proj_bn, .b = packed, .y = t35_blocks_3_1_dw_start_bn,
         .work = {params, NULL},
@@ -1473,7 +1483,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[13312] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/512, /*kernel=*/5, packed));
     ops[35] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t36_blocks_3_1_pw_exp_bn, .b = packed, .y = t37_blocks_3_1_dw_mid_bn,
         .work = {params, NULL},
@@ -1578,7 +1589,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[13312] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/512, /*kernel=*/5, packed));
     ops[39] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t40_blocks_3_2_pw_exp_bn, .b = packed, .y = t41_blocks_3_2_dw_mid_bn,
         .work = {params, NULL},
@@ -1683,7 +1695,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[9984] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/384, /*kernel=*/5, packed));
     ops[43] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t44_blocks_3_3_pw_exp_bn, .b = packed, .y = t45_blocks_3_3_dw_mid_bn,
         .work = {params, NULL},
@@ -1788,7 +1801,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[5120] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/512, /*kernel=*/3, packed));
     ops[47] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t48_blocks_3_4_pw_exp_bn, .b = packed, .y = t49_blocks_3_4_dw_mid_bn,
         .work = {params, NULL},
@@ -1893,7 +1907,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[5120] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/512, /*kernel=*/3, packed));
     ops[51] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t52_blocks_3_5_pw_exp_bn, .b = packed, .y = t53_blocks_3_5_dw_mid_bn,
         .work = {params, NULL},

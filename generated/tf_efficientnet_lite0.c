@@ -563,7 +563,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[320] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/32, /*kernel=*/3, packed));
     ops[1] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t2_bn1, .b = packed, .y = t3_blocks_0_0_bn1,
         .work = {params, NULL},
@@ -652,7 +653,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[960] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/0, /*pad_left=*/0};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/0, /*pad_left=*/0,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/96, /*kernel=*/3, packed));
     ops[4] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t5_blocks_1_0_bn1, .b = packed, .y = t6_blocks_1_0_bn2,
         .work = {params, NULL},
@@ -741,7 +743,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[1440] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/144, /*kernel=*/3, packed));
     ops[7] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t8_blocks_1_1_bn1, .b = packed, .y = t9_blocks_1_1_bn2,
         .work = {params, NULL},
@@ -846,7 +849,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[3744] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/144, /*kernel=*/5, packed));
     ops[11] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t12_blocks_2_0_bn1, .b = packed, .y = t13_blocks_2_0_bn2,
         .work = {params, NULL},
@@ -935,7 +939,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[6240] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/240, /*kernel=*/5, packed));
     ops[14] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t15_blocks_2_1_bn1, .b = packed, .y = t16_blocks_2_1_bn2,
         .work = {params, NULL},
@@ -1038,9 +1043,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.3.0.conv_dw.weight", NULL, "blocks.3.0.bn2",
       /*out_channels=*/240, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
 #if TIMMC_GEMM_BUILT
-  if (timmc_dw_use(/*chosen=*/1)) {
+  if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[2400] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/0, /*pad_left=*/0};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/0, /*pad_left=*/0,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/240, /*kernel=*/3, packed));
     ops[18] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t19_blocks_3_0_bn1, .b = packed, .y = t20_blocks_3_0_bn2,
         .work = {params, NULL},
@@ -1129,7 +1135,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[4800] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/480, /*kernel=*/3, packed));
     ops[21] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t22_blocks_3_1_bn1, .b = packed, .y = t23_blocks_3_1_bn2,
         .work = {params, NULL},
@@ -1234,7 +1241,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[4800] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/480, /*kernel=*/3, packed));
     ops[25] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t26_blocks_3_2_bn1, .b = packed, .y = t27_blocks_3_2_bn2,
         .work = {params, NULL},
@@ -1339,7 +1347,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[12480] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/480, /*kernel=*/5, packed));
     ops[29] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t30_blocks_4_0_bn1, .b = packed, .y = t31_blocks_4_0_bn2,
         .work = {params, NULL},
@@ -1428,7 +1437,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[17472] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/672, /*kernel=*/5, packed));
     ops[32] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t33_blocks_4_1_bn1, .b = packed, .y = t34_blocks_4_1_bn2,
         .work = {params, NULL},
@@ -1533,7 +1543,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[17472] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/672, /*kernel=*/5, packed));
     ops[36] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t37_blocks_4_2_bn1, .b = packed, .y = t38_blocks_4_2_bn2,
         .work = {params, NULL},
@@ -1638,7 +1649,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[17472] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/672, /*kernel=*/5, packed));
     ops[40] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t41_blocks_5_0_bn1, .b = packed, .y = t42_blocks_5_0_bn2,
         .work = {params, NULL},
@@ -1727,7 +1739,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[29952] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/1152, /*kernel=*/5, packed));
     ops[43] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t44_blocks_5_1_bn1, .b = packed, .y = t45_blocks_5_1_bn2,
         .work = {params, NULL},
@@ -1832,7 +1845,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[29952] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/1152, /*kernel=*/5, packed));
     ops[47] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t48_blocks_5_2_bn1, .b = packed, .y = t49_blocks_5_2_bn2,
         .work = {params, NULL},
@@ -1937,7 +1951,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[29952] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/5, /*pad_top=*/2, /*pad_left=*/2,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/1152, /*kernel=*/5, packed));
     ops[51] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t52_blocks_5_3_bn1, .b = packed, .y = t53_blocks_5_3_bn2,
         .work = {params, NULL},
@@ -2042,7 +2057,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[11520] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/6.0f, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/1152, /*kernel=*/3, packed));
     ops[55] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t56_blocks_6_0_bn1, .b = packed, .y = t57_blocks_6_0_bn2,
         .work = {params, NULL},

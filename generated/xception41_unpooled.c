@@ -970,7 +970,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[640] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/64, /*kernel=*/3, packed));
     ops[3] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t3_stem_1, .b = packed, .y = t5_blocks_0_stack_conv1_bn_dw,
         .work = {params, NULL},
@@ -1029,7 +1030,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[1280] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/128, /*kernel=*/3, packed));
     ops[5] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t6_blocks_0_stack_act2, .b = packed, .y = t7_blocks_0_stack_conv2_bn_dw,
         .work = {params, NULL},
@@ -1088,7 +1090,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[1280] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/128, /*kernel=*/3, packed));
     ops[7] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t8_blocks_0_stack_act3, .b = packed, .y = t9_blocks_0_stack_conv3_bn_dw,
         .work = {params, NULL},
@@ -1203,7 +1206,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[1280] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/128, /*kernel=*/3, packed));
     ops[12] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t13_blocks_1_stack_act1, .b = packed, .y = t14_blocks_1_stack_conv1_bn_dw,
         .work = {params, NULL},
@@ -1262,7 +1266,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[2560] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/256, /*kernel=*/3, packed));
     ops[14] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t15_blocks_1_stack_act2, .b = packed, .y = t16_blocks_1_stack_conv2_bn_dw,
         .work = {params, NULL},
@@ -1321,7 +1326,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[2560] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/256, /*kernel=*/3, packed));
     ops[16] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t17_blocks_1_stack_act3, .b = packed, .y = t18_blocks_1_stack_conv3_bn_dw,
         .work = {params, NULL},
@@ -1436,7 +1442,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[2560] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/256, /*kernel=*/3, packed));
     ops[21] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t22_blocks_2_stack_act1, .b = packed, .y = t23_blocks_2_stack_conv1_bn_dw,
         .work = {params, NULL},
@@ -1495,7 +1502,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[23] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t24_blocks_2_stack_act2, .b = packed, .y = t25_blocks_2_stack_conv2_bn_dw,
         .work = {params, NULL},
@@ -1552,9 +1560,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.2.stack.conv3.conv_dw.weight", NULL, "blocks.2.stack.conv3.bn_dw",
       /*out_channels=*/728, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
 #if TIMMC_GEMM_BUILT
-  if (timmc_dw_use(/*chosen=*/1)) {
+  if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[25] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t26_blocks_2_stack_act3, .b = packed, .y = t27_blocks_2_stack_conv3_bn_dw,
         .work = {params, NULL},
@@ -1639,7 +1648,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[29] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t30_blocks_3_stack_act1, .b = packed, .y = t31_blocks_3_stack_conv1_bn_dw,
         .work = {params, NULL},
@@ -1698,7 +1708,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[31] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t32_blocks_3_stack_act2, .b = packed, .y = t33_blocks_3_stack_conv2_bn_dw,
         .work = {params, NULL},
@@ -1757,7 +1768,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[33] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t34_blocks_3_stack_act3, .b = packed, .y = t35_blocks_3_stack_conv3_bn_dw,
         .work = {params, NULL},
@@ -1842,7 +1854,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[37] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t38_blocks_4_stack_act1, .b = packed, .y = t39_blocks_4_stack_conv1_bn_dw,
         .work = {params, NULL},
@@ -1901,7 +1914,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[39] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t40_blocks_4_stack_act2, .b = packed, .y = t41_blocks_4_stack_conv2_bn_dw,
         .work = {params, NULL},
@@ -1960,7 +1974,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[41] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t42_blocks_4_stack_act3, .b = packed, .y = t43_blocks_4_stack_conv3_bn_dw,
         .work = {params, NULL},
@@ -2045,7 +2060,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[45] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t46_blocks_5_stack_act1, .b = packed, .y = t47_blocks_5_stack_conv1_bn_dw,
         .work = {params, NULL},
@@ -2104,7 +2120,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[47] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t48_blocks_5_stack_act2, .b = packed, .y = t49_blocks_5_stack_conv2_bn_dw,
         .work = {params, NULL},
@@ -2163,7 +2180,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[49] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t50_blocks_5_stack_act3, .b = packed, .y = t51_blocks_5_stack_conv3_bn_dw,
         .work = {params, NULL},
@@ -2248,7 +2266,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[53] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t54_blocks_6_stack_act1, .b = packed, .y = t55_blocks_6_stack_conv1_bn_dw,
         .work = {params, NULL},
@@ -2307,7 +2326,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[55] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t56_blocks_6_stack_act2, .b = packed, .y = t57_blocks_6_stack_conv2_bn_dw,
         .work = {params, NULL},
@@ -2366,7 +2386,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[57] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t58_blocks_6_stack_act3, .b = packed, .y = t59_blocks_6_stack_conv3_bn_dw,
         .work = {params, NULL},
@@ -2451,7 +2472,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[61] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t62_blocks_7_stack_act1, .b = packed, .y = t63_blocks_7_stack_conv1_bn_dw,
         .work = {params, NULL},
@@ -2510,7 +2532,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[63] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t64_blocks_7_stack_act2, .b = packed, .y = t65_blocks_7_stack_conv2_bn_dw,
         .work = {params, NULL},
@@ -2569,7 +2592,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[65] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t66_blocks_7_stack_act3, .b = packed, .y = t67_blocks_7_stack_conv3_bn_dw,
         .work = {params, NULL},
@@ -2654,7 +2678,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[69] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t70_blocks_8_stack_act1, .b = packed, .y = t71_blocks_8_stack_conv1_bn_dw,
         .work = {params, NULL},
@@ -2713,7 +2738,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[71] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t72_blocks_8_stack_act2, .b = packed, .y = t73_blocks_8_stack_conv2_bn_dw,
         .work = {params, NULL},
@@ -2772,7 +2798,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[73] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t74_blocks_8_stack_act3, .b = packed, .y = t75_blocks_8_stack_conv3_bn_dw,
         .work = {params, NULL},
@@ -2857,7 +2884,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[77] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t78_blocks_9_stack_act1, .b = packed, .y = t79_blocks_9_stack_conv1_bn_dw,
         .work = {params, NULL},
@@ -2916,7 +2944,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[79] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t80_blocks_9_stack_act2, .b = packed, .y = t81_blocks_9_stack_conv2_bn_dw,
         .work = {params, NULL},
@@ -2975,7 +3004,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[81] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t82_blocks_9_stack_act3, .b = packed, .y = t83_blocks_9_stack_conv3_bn_dw,
         .work = {params, NULL},
@@ -3060,7 +3090,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[85] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t86_blocks_10_stack_act1, .b = packed, .y = t87_blocks_10_stack_conv1_bn_dw,
         .work = {params, NULL},
@@ -3119,7 +3150,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[87] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t88_blocks_10_stack_act2, .b = packed, .y = t89_blocks_10_stack_conv2_bn_dw,
         .work = {params, NULL},
@@ -3178,7 +3210,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[89] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t90_blocks_10_stack_act3, .b = packed, .y = t91_blocks_10_stack_conv3_bn_dw,
         .work = {params, NULL},
@@ -3293,7 +3326,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[94] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t95_blocks_11_stack_act1, .b = packed, .y = t96_blocks_11_stack_conv1_bn_dw,
         .work = {params, NULL},
@@ -3352,7 +3386,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[7360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/728, /*kernel=*/3, packed));
     ops[96] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t97_blocks_11_stack_act2, .b = packed, .y = t98_blocks_11_stack_conv2_bn_dw,
         .work = {params, NULL},
@@ -3409,9 +3444,10 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
   TIMMC_TRY(timmc_load_conv(w, st, "blocks.11.stack.conv3.conv_dw.weight", NULL, "blocks.11.stack.conv3.bn_dw",
       /*out_channels=*/1024, /*group_input_channels=*/1, /*kernel=*/3, /*bn_eps=*/0.001));
 #if TIMMC_GEMM_BUILT
-  if (timmc_dw_use(/*chosen=*/1)) {
+  if (timmc_dw_use(/*chosen=*/0)) {
     static float packed[10240] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/-INFINITY, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/1024, /*kernel=*/3, packed));
     ops[98] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t99_blocks_11_stack_act3, .b = packed, .y = t100_blocks_11_stack_conv3_bn_dw,
         .work = {params, NULL},
@@ -3487,7 +3523,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[10240] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/1024, /*kernel=*/3, packed));
     ops[101] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t102_blocks_11, .b = packed, .y = t103_blocks_12_stack_conv1_act_dw,
         .work = {params, NULL},
@@ -3547,7 +3584,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[15360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/1536, /*kernel=*/3, packed));
     ops[103] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t104_blocks_12_stack_conv1, .b = packed, .y = t105_blocks_12_stack_conv2_act_dw,
         .work = {params, NULL},
@@ -3608,7 +3646,8 @@ static int create_ops(const timmc_st *st, timmc_scratch *w) {
 #if TIMMC_GEMM_BUILT
   if (timmc_dw_use(/*chosen=*/1)) {
     static float packed[15360] __attribute__((aligned(64)));
-    static float params[5] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1};
+    static float params[6] = {/*min=*/0.0f, /*max=*/INFINITY, /*kernel=*/3, /*pad_top=*/1, /*pad_left=*/1,
+                              /*silu=*/0};
     TIMMC_TRY(timmc_dw_pack(w, /*channels=*/1536, /*kernel=*/3, packed));
     ops[105] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = t106_blocks_12_stack_conv2, .b = packed, .y = t107_blocks_12_stack_conv3_act_dw,
         .work = {params, NULL},

@@ -63,6 +63,8 @@ local conv_attrs = {
   weight = "string", bias = "string?", bn = "string?", bn_eps = "number", cin = "int",
   cout = "int", k = "int", stride = "int", dilation = "int", groups = "int",
   act = "clamp_act?", pad = "table?", same_pad = "bool?",
+  -- an activation applied after act, as each output is stored (passes/fuse_dw_act.lua)
+  post = "one of silu?",
 }
 
 -- The element types (ir.DTYPES; ir requires this file, so it is looked up when used).
@@ -124,7 +126,9 @@ ops.conv = {
   end,
   flops = conv_flops,
   weights_bytes = weighted_weights_bytes,
-  summary = function(node) return conv_summary(node) .. act_suffix(node) end,
+  summary = function(node)
+    return conv_summary(node) .. act_suffix(node) .. (node.post and ", " .. node.post or "")
+  end,
 }
 
 -- A 3x3 stride-1 conv run as Winograd F(4x4, 3x3) (passes/winograd.lua): the

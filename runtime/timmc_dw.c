@@ -18,7 +18,9 @@
  * Every output is its bias plus its taps column by column (kx, then ky), as
  * XNNPACK's kernel sums them: the same bits, whatever the group and thread.
  * Taps on a padding row multiply zero weights (their row pointer is a real
- * row), taps on a padding column are skipped.
+ * row), taps on a padding column are skipped. A SiLU fused after the conv
+ * (generator/passes/fuse_dw_act.lua) goes over each group's outputs right
+ * after they are stored, while they are in L1.
  *
  * Only x86-64 with GCC or clang has the kernel (TIMMC_GEMM_BUILT), and it
  * runs only where the CPU has AVX-512F (timmc_dw_use); elsewhere, and under
@@ -65,6 +67,7 @@ int timmc_dw_use(int chosen) {
 typedef struct {
   const timmc_op *op;
   size_t batch, oh, ow, channels, in_stride, out_stride, s, ih, iw, k, pt, pl;
+  int silu; /* SiLU after the clamp (work[0][5]) */
   size_t lo, hi; /* outputs [lo, hi) read no padding column */
 } dwjob;
 
@@ -137,6 +140,38 @@ TARGET INLINE void run(size_t k, size_t s, size_t nx, int check, int full, const
   }
 }
 
+/* SiLU, x * sigmoid(x), as timmc_kernel_silu computes it (runtime/timmc_rt.c:
+ * Cephes' expf, each step one rounding, in the same order), 16 lanes at a
+ * time: the same bits as the pass it replaces. */
+TARGET static __m512 silu16(__m512 x) {
+  const __m512 hi = _mm512_set1_ps(88.3762626647949f), lo = _mm512_set1_ps(-88.3762626647949f);
+  __m512 v = _mm512_sub_ps(_mm512_setzero_ps(), x); /* exp(-x), clamped */
+  v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, hi, _CMP_GT_OQ), v, hi);
+  v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ), v, lo);
+  const __m512 magic = _mm512_set1_ps(12582912.0f);
+  const __m512 n = _mm512_sub_ps(
+      _mm512_add_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.44269504088896341f)), magic), magic);
+  __m512 r = _mm512_sub_ps(v, _mm512_mul_ps(n, _mm512_set1_ps(0.693359375f)));
+  r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(-2.12194440e-4f)));
+  static const float c[5] = {1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f,
+                             1.6666665459e-1f, 5.0000001201e-1f};
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  for (int i = 0; i < 5; i++) p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(c[i]));
+  p = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(p, r), r), r),
+                    _mm512_set1_ps(1.0f));
+  const __m512i bits = _mm512_slli_epi32(
+      _mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_div_ps(
+      x, _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(p, _mm512_castsi512_ps(bits))));
+}
+
+/* SiLU in place over count outputs of a vector just stored (in L1). */
+TARGET static void silu_stored(float *p, size_t count, size_t stride, __mmask16 m) {
+  for (size_t j = 0; j < count; j++, p += stride) {
+    _mm512_mask_storeu_ps(p, m, silu16(_mm512_maskz_loadu_ps(m, p)));
+  }
+}
+
 /* A group of nx outputs at ox through vectors v0 .. v1 - 1: a group of NX
  * that reads only inside the row goes without checks, unless at the last,
  * partial vector; groups of 4 always check (one copy of run fewer). */
@@ -148,6 +183,9 @@ TARGET INLINE void group(size_t k, size_t s, size_t nx, const dwjob *g, const fl
     if (g->channels - v * VL < VL) run(k, s, nx, 1, 0, g, rows, rowm, out, ox, count, v, lo, hi);
     else if (inside) run(k, s, nx, 0, 1, g, rows, rowm, out, ox, count, v, lo, hi);
     else run(k, s, nx, 1, 1, g, rows, rowm, out, ox, count, v, lo, hi);
+    if (g->silu) {
+      silu_stored(out + ox * g->out_stride + v * VL, count, g->out_stride, mask_at(g, v * VL));
+    }
   }
 }
 
@@ -198,7 +236,7 @@ int timmc_kernel_dwconv(const timmc_op *op, pthreadpool_t pool) {
   const size_t *dm = op->dims;
   const float *prm = op->work[0];
   dwjob g = {op, dm[0], dm[1], dm[2], dm[3], dm[4], dm[5], dm[6], dm[7], dm[8],
-             (size_t)prm[2], (size_t)prm[3], (size_t)prm[4], 0, 0};
+             (size_t)prm[2], (size_t)prm[3], (size_t)prm[4], prm[5] != 0, 0, 0};
   /* outputs that read no padding column: ox * s >= pl, ox * s - pl + k - 1 < iw */
   g.lo = (g.pl + g.s - 1) / g.s;
   g.hi = g.iw + g.pl >= g.k ? (g.iw + g.pl - g.k) / g.s + 1 : 0;

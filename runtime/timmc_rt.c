@@ -398,6 +398,12 @@ int timmc_kernel_silu(const timmc_op *op, pthreadpool_t pool) {
   return TIMMC_OK;
 }
 
+int timmc_kernel_xnn_silu(const timmc_op *op, pthreadpool_t pool) {
+  const enum xnn_status s = xnn_run_operator(op->xnn, pool);
+  if (s != xnn_status_success) return timmc_xnn_fail("depthwise convolution", "run", s);
+  return timmc_kernel_silu(op, pool);
+}
+
 /* out[0..n) = clamp(in * scale + shift, lo, hi) for the n <= 8 channels from
  * c, through the same eight lanes whatever n is (a tail is padded), so every
  * channel rounds alike wherever it falls. */

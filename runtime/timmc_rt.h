@@ -70,6 +70,11 @@ int timmc_kernel_global_mean(const timmc_op *op, pthreadpool_t pool);
  * dims: pixels, channels, input pixel stride, output pixel stride. */
 int timmc_kernel_silu(const timmc_op *op, pthreadpool_t pool);
 
+/* xnn (a depthwise convolution XNNPACK runs where timmc_kernel_dwconv does
+ * not), then SiLU in place over its output: dims and a = y as
+ * timmc_kernel_silu's. */
+int timmc_kernel_xnn_silu(const timmc_op *op, pthreadpool_t pool);
+
 /* Scratch buffers for one operator's weights, reused layer after layer at
  * init (XNNPACK packs its own copy when the operator is created). */
 typedef struct timmc_scratch {
@@ -183,8 +188,9 @@ int timmc_gemm_supported(void);
  * stride 1 or 2, any padding, no dilation, as timmc's own kernel on AVX-512
  * CPUs (timmc_dw.c): a = NHWC input, y = NHWC output, b = weights packed by
  * timmc_dw_pack, work[0] = {output min, output max, kernel, padding top,
- * padding left}. dims: batch, output height, output width, channels, input
- * pixel stride, output pixel stride, stride, input height, input width. */
+ * padding left, silu (1: SiLU after the clamp)}. dims: batch, output height,
+ * output width, channels, input pixel stride, output pixel stride, stride,
+ * input height, input width. */
 int timmc_kernel_dwconv(const timmc_op *op, pthreadpool_t pool);
 size_t timmc_dw_packed_floats(size_t channels, size_t kernel);
 /* w->kernel ([c][k][k], as timmc_load_conv leaves a depthwise weight) and

@@ -888,9 +888,10 @@ static void test_add_kernel(void) {
 
 /* timmc_kernel_dwconv against a scalar loop that takes each output's taps in
  * the kernel's order (columns, then rows; padding skipped) with fmaf: the
- * same bits. Shapes: a channel tail (20), pixel strides wider than the
- * channels, 5x5 at stride 2 with 'SAME' padding (1 before, 2 after), rows
- * under one group of outputs (3), rows of 7 + 6 + 6, batch 2. */
+ * same bits; with its SiLU fused, the bits of timmc_kernel_silu after it.
+ * Shapes: a channel tail (20), pixel strides wider than the channels, 5x5 at
+ * stride 2 with 'SAME' padding (1 before, 2 after), rows under one group of
+ * outputs (3), rows of 8 + 8 + 3, batch 2. */
 static void test_dwconv_kernel(void) {
   if (!timmc_gemm_supported()) return; /* no AVX-512 here: XNNPACK runs them */
   static const struct {
@@ -941,8 +942,8 @@ static void test_dwconv_kernel(void) {
         }
       }
     }
-    const float params[5] = {cases[n].lo, cases[n].hi, (float)K, (float)cases[n].pt,
-                             (float)cases[n].pl};
+    const float params[6] = {cases[n].lo, cases[n].hi, (float)K, (float)cases[n].pt,
+                             (float)cases[n].pl, 0.0f};
     for (size_t threads = 1; threads <= 2; threads++) {
       pthreadpool_t pool = pthreadpool_create(threads);
       for (size_t i = 0; i < B * OH * OW * OS; i++) y[i] = -12345.0f; /* past C: untouched */
@@ -958,6 +959,20 @@ static void test_dwconv_kernel(void) {
       }
       CHECK(wrong == 0);
       CHECK(clobbered == 0);
+      /* with a SiLU fused: the bits of timmc_kernel_silu over those outputs */
+      const timmc_op silu = {.a = y, .y = y, .dims = {B * OH * OW, C, OS, OS}};
+      CHECK(timmc_kernel_silu(&silu, pool) == TIMMC_OK);
+      float *fused = malloc(B * OH * OW * OS * sizeof(float));
+      const float with_silu[6] = {params[0], params[1], params[2], params[3], params[4], 1.0f};
+      const timmc_op op2 = {.a = x, .b = packed, .y = fused, .work = {(float *)with_silu},
+                            .dims = {B, OH, OW, C, IS, OS, S, IH, IW}};
+      CHECK(timmc_kernel_dwconv(&op2, pool) == TIMMC_OK);
+      size_t differ = 0;
+      for (size_t p = 0; p < B * OH * OW; p++) {
+        differ += memcmp(fused + p * OS, y + p * OS, C * sizeof(float)) != 0;
+      }
+      CHECK(differ == 0);
+      free(fused);
       pthreadpool_destroy(pool);
     }
     free(x);

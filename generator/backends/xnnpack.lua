@@ -26,7 +26,7 @@ local xnnpack = {
   template = "templates/xnnpack/model.c.in",
   align = 64,
   arena_tail = "XNN_EXTRA_BYTES",
-  passes = { "winograd", "fuse_gate_add" },
+  passes = { "winograd", "fuse_gate_add", "fuse_dw_act" },
   sources = { "timmc_err", "timmc_file", "timmc_st", "timmc_npy", "timmc_rt", "timmc_wino",
               "timmc_gemm", "timmc_dw", "timmc_qgemm", "timmc_rand", "timmc_image", "timmc_png",
               "timmc_quant", "timmc_calib" },
@@ -129,13 +129,17 @@ local function own_or_xnn(use, own, xnn)
 end
 
 -- A depthwise convolution as timmc_kernel_dwconv (runtime/timmc_dw.c), its
--- packed weights in static storage.
+-- packed weights in static storage; with a SiLU fused after it
+-- (passes/fuse_dw_act.lua), the kernel applies it as it stores, and where
+-- XNNPACK's operator runs instead, timmc_kernel_xnn_silu runs the SiLU in
+-- place after it.
 local function dwconv(node, ctx, x, y, xnn)
   local min, max = clamp(node.act)
   local own = string.format(table.concat({
     "  static float packed[%d] __attribute__((aligned(64)));",
-    "  static float params[5] = {/*min=*/%s, /*max=*/%s, /*kernel=*/%d, /*pad_top=*/%d, " ..
-    "/*pad_left=*/%d};",
+    "  static float params[6] = {/*min=*/%s, /*max=*/%s, /*kernel=*/%d, /*pad_top=*/%d, " ..
+    "/*pad_left=*/%d,",
+    "                            /*silu=*/%d};",
     "  TIMMC_TRY(timmc_dw_pack(w, /*channels=*/%d, /*kernel=*/%d, packed));",
     "  ops[%d] = (timmc_op){.kernel = timmc_kernel_dwconv, .a = %s, .b = packed, .y = %s,",
     "      .work = {params, NULL},",
@@ -143,8 +147,16 @@ local function dwconv(node, ctx, x, y, xnn)
     "/*in_stride=*/%d,",
     "               /*out_stride=*/%d, /*stride=*/%d, /*in_height=*/%d, /*in_width=*/%d}};\n" },
     "\n"), (node.cin + 15) // 16 * 16 * (node.k * node.k + 1), min, max, node.k, node.pad[1],
-    node.pad[4], node.cin, node.k, ctx.op, x.ptr, y.ptr, y.shape[1], y.shape[2], y.shape[3],
-    node.cin, x.stride, y.stride, node.stride, x.shape[2], x.shape[3])
+    node.pad[4], node.post == "silu" and 1 or 0, node.cin, node.k, ctx.op, x.ptr, y.ptr,
+    y.shape[1], y.shape[2], y.shape[3], node.cin, x.stride, y.stride, node.stride, x.shape[2],
+    x.shape[3])
+  if node.post == "silu" then
+    xnn = xnn .. string.format(
+      "  ops[%d] = (timmc_op){.xnn = ops[%d].xnn, .kernel = timmc_kernel_xnn_silu, .a = %s, " ..
+      ".y = %s,\n      .dims = {/*pixels=*/%d, /*channels=*/%d, /*in_stride=*/%d, " ..
+      "/*out_stride=*/%d}};\n", ctx.op, ctx.op, y.ptr, y.ptr,
+      y.shape[1] * y.shape[2] * y.shape[3], y.shape[4], y.stride, y.stride)
+  end
   local use = string.format("timmc_dw_use(/*chosen=*/%d)", pick.dw_chosen(node, x) and 1 or 0)
   return load_conv(node) .. own_or_xnn(use, own, xnn)
 end

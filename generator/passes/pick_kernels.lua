@@ -127,23 +127,30 @@ function pick.dw_applies(node)
          node.dilation == 1
 end
 
--- Measured in-model against XNNPACK (bench/dw_layers.sh, 1 thread, Zen 4;
--- docs/speed.md): 1.3-2.9x on mobilenetv2_100's, efficientnet_b0's,
--- mobilenetv4_conv_small's and xception41's layers from 7x7 to 112x112, 3x3
--- and 5x5, stride 1 and 2, up to 1536 channels, the 1.6-2.0x of the 19x19x728
--- middle flow included. Large images lose: xception41's 150x150x64-128 and
--- 75x75x128-256 at 0.83-0.92x, where both kernels wait on memory; they stay
--- with XNNPACK. The rule: images of at most 2.5 MiB or 1600 pixels (38x38x728
--- measured 1.31x). Pixel strides a multiple of 2 KiB (channel slices of a
--- concat, 512 or 1024 channels) lost in a microbenchmark, with warm caches
--- (L1 set conflicts: 0.73-0.97x), but won in the models (1.2-2.1x): no rule.
+-- Measured in-model against XNNPACK (bench/dw_layers.sh, Zen 4, 1 and 2
+-- threads; docs/speed.md): 1.3-3.1x on the 3x3 stride-1 and the 5x5 layers
+-- of mobilenetv2_100, mobilenetv3_large_100, efficientnet_b0,
+-- mobilenetv4_conv_small, ese_vovnet19b_dw and xception41, from 7x7 to
+-- 112x112 and up to 1536 channels (xception41's 19x19x728 middle flow
+-- 1.6-2.3x). Two kinds stay with XNNPACK:
+-- - 3x3 at stride 2, whose eight outputs read 17 columns where stride 1
+--   reads 10: no gain to take (0.74-1.56x a layer, 1.0-1.06x in the median
+--   of the six models' 14 layers at 1 and at 2 threads);
+-- - large images, where both kernels wait on memory: xception41's
+--   150x150x64-128 and 75x75x128-256 at stride 1, 0.83-0.98x. The rule: over
+--   2.5 MiB and 1600 pixels (38x38x728, 4 MiB, measured 1.29-1.31x).
+-- Pixel strides a multiple of 2 KiB (512 or 1024 channels, or concat slices)
+-- lost in a microbenchmark with warm caches (L1 set conflicts, 0.73-0.97x) but
+-- not in the models (xception41's 10x10x1024 1.09-1.24x, mobilenetv4's 7x7x512
+-- 1.14-2.12x, ese_vovnet's slices 2 KiB apart 1.62-1.91x): no rule.
 local DW_PIXELS = 1600
 local DW_BYTES = 2.5 * 2 ^ 20
 
 -- x: the input tensor (its shape [n, h, w, c])
 function pick.dw_chosen(node, x)
   local pixels = x.shape[2] * x.shape[3]
-  return pick.dw_applies(node) and (pixels <= DW_PIXELS or 4 * pixels * x.shape[4] <= DW_BYTES)
+  return pick.dw_applies(node) and not (node.k == 3 and node.stride == 2) and
+         (pixels <= DW_PIXELS or 4 * pixels * x.shape[4] <= DW_BYTES)
 end
 
 return pick

@@ -973,3 +973,44 @@ describe("fuse_gate_add", function()
     assert.is_true(int8 > 0)
   end)
 end)
+
+describe("fuse_dw_act", function()
+  local ops = require("ops")
+  local function silus(m)
+    local acts, posts = 0, 0
+    for _, n in ipairs(m.nodes) do
+      if n.kind == "act" and n.fn == "silu" then acts = acts + 1 end
+      if n.post == "silu" then posts = posts + 1 end
+    end
+    return acts, posts
+  end
+
+  it("gives each depthwise conv the SiLU after it", function()
+    local s = { input_size = { 3, 64, 64 } }
+    local before = compile_until(spec("efficientnet_b0", s), "fuse_gate_add")
+    local m = compile_until(spec("efficientnet_b0", s), "fuse_dw_act")
+    -- 16 blocks with a depthwise conv (one depthwise-separable, 15 inverted
+    -- residuals), each followed by a SiLU; the stem's, the expansions' and the
+    -- head's SiLUs stay
+    local acts = silus(before)
+    local left, fused = silus(m)
+    assert.are.equal(16, fused)
+    assert.are.equal(acts - 16, left)
+    local dw = node(m, "blocks.1.0.conv_dw", "conv")
+    local act = node(before, "blocks.1.0.bn2", "act")
+    assert.are.equal("silu", dw.post)
+    assert.are.equal(act.output, dw.output) -- the conv writes what the SiLU wrote
+    assert.is_truthy(ops.conv.summary(dw):find(", silu$"))
+  end)
+
+  it("leaves other activations and int8 models alone", function()
+    local m = compile_until(spec("mobilenetv3_large_100", { input_size = { 3, 64, 64 } }),
+                            "fuse_dw_act")
+    for _, n in ipairs(m.nodes) do assert.is_nil(n.post) end -- hard_swish, relu
+    local q = compile_until(spec("efficientnet_b0", { input_size = { 3, 64, 64 },
+                                                      precision = "int8" }), "fuse_dw_act")
+    for _, n in ipairs(q.nodes) do
+      if n.post then assert.are.equal("f32", q.tensors[n.output].dtype) end
+    end
+  end)
+end)

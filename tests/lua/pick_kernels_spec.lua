@@ -89,7 +89,7 @@ describe("pick_kernels", function()
                                       stride = 1, dilation = 1 }))
   end)
 
-  it("leaves the depthwise layers of large images to XNNPACK", function()
+  it("leaves large images and 3x3 at stride 2 to XNNPACK", function()
     local function dw(h, c)
       return pick.dw_chosen({ kind = "conv", k = 3, groups = c, cin = c, cout = c, stride = 1,
                               dilation = 1 }, { shape = { 1, h, h, c } })
@@ -100,5 +100,11 @@ describe("pick_kernels", function()
     assert.is_true(dw(10, 1024))
     assert.is_false(dw(75, 128)) -- 2.9 MiB: 0.84-0.92x measured
     assert.is_false(dw(150, 64))
+    -- 3x3 at stride 2 (0.74-0.98x), not 5x5
+    local node = { kind = "conv", k = 3, groups = 240, cin = 240, cout = 240, stride = 2,
+                   dilation = 1 }
+    assert.is_false(pick.dw_chosen(node, { shape = { 1, 28, 28, 240 } }))
+    node.k = 5
+    assert.is_true(pick.dw_chosen(node, { shape = { 1, 28, 28, 240 } }))
   end)
 end)
