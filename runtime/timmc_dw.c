@@ -99,29 +99,19 @@ TARGET INLINE void run(size_t k, size_t s, size_t nx, int check, int full, const
   const float *panel = g->op->b + v * (1 + k * k) * VL;
   __m512 w[MAX_K * MAX_K], acc[NX];
 #pragma GCC unroll 25
-  for (size_t t = 0; t < k * k; t++) w[t] = _mm512_maskz_load_ps(rowm[t / k], panel + (1 + t) * VL);
+  for (size_t t = 0; t < k * k; t++) {
+    w[t] = _mm512_maskz_load_ps(rowm[t / k], panel + (1 + t) * VL);
+  }
   const __m512 bias = _mm512_load_ps(panel);
 #pragma GCC unroll 8
   for (size_t j = 0; j < nx; j++) acc[j] = bias;
-  const float *p[MAX_K];
-#pragma GCC unroll 5
-  for (size_t ky = 0; ky < k; ky++) p[ky] = rows[ky] + ix0 * (ptrdiff_t)is + (ptrdiff_t)c;
-#ifdef DW_PF
-  if (!check) {
-#pragma GCC unroll 16
-    for (size_t q = 0; q < nx * s; q++) {
-#pragma GCC unroll 2
-      for (size_t ky = k - s; ky < k; ky++) _mm_prefetch((const char *)(p[ky] + (cols + q + DW_PF) * is), _MM_HINT_T0);
-    }
-  }
-#endif
 #pragma GCC unroll 24
   for (size_t q = 0; q < cols; q++) {
     const ptrdiff_t ix = ix0 + (ptrdiff_t)q;
     if (!check || (ix >= 0 && ix < (ptrdiff_t)g->iw)) {
       __m512 x[MAX_K];
 #pragma GCC unroll 5
-      for (size_t ky = 0; ky < k; ky++) x[ky] = load(full, m, p[ky] + q * is);
+      for (size_t ky = 0; ky < k; ky++) x[ky] = load(full, m, rows[ky] + ix * (ptrdiff_t)is + c);
 #pragma GCC unroll 5
       for (size_t kx = 0; kx < k; kx++) {
         if (q < kx || (q - kx) % s != 0 || (q - kx) / s >= nx) continue;
