@@ -128,17 +128,17 @@ function pick.dw_applies(node)
 end
 
 -- Measured in-model against XNNPACK (bench/dw_layers.sh, Zen 4, 1 and 2
--- threads; docs/speed.md): 1.3-3.1x on the 3x3 stride-1 and the 5x5 layers
--- of mobilenetv2_100, mobilenetv3_large_100, efficientnet_b0,
--- mobilenetv4_conv_small, ese_vovnet19b_dw and xception41, from 7x7 to
--- 112x112 and up to 1536 channels (xception41's 19x19x728 middle flow
--- 1.6-2.3x). Two kinds stay with XNNPACK:
+-- threads; docs/speed.md): 1.3-2.1x a model on the 3x3 stride-1 and the 5x5
+-- layers of mobilenetv2_100, mobilenetv3_large_100, efficientnet_b0,
+-- mobilenetv4_conv_small, ese_vovnet19b_dw and xception41 (up to 3x a layer),
+-- from 7x7 to 112x112 and up to 1536 channels (xception41's 19x19x728 middle
+-- flow 1.55-2.28x). Two kinds stay with XNNPACK:
 -- - 3x3 at stride 2, whose eight outputs read 17 columns where stride 1
---   reads 10: no gain to take (0.74-1.56x a layer, 1.0-1.06x in the median
+--   reads 10: no gain to take (0.74-1.56x a layer, about even in the median
 --   of the six models' 14 layers at 1 and at 2 threads);
 -- - large images, where both kernels wait on memory: xception41's
---   150x150x64-128 and 75x75x128-256 at stride 1, 0.83-0.98x. The rule: over
---   2.5 MiB and 1600 pixels (38x38x728, 4 MiB, measured 1.29-1.31x).
+--   150x150x64-128 and 75x75x128-256 at stride 1, 0.73-0.98x at 1 thread. The
+--   rule: over 2.5 MiB and 1600 pixels (38x38x728, 4 MiB, measured 1.29-1.38x).
 -- Pixel strides a multiple of 2 KiB (512 or 1024 channels, or concat slices)
 -- lost in a microbenchmark with warm caches (L1 set conflicts, 0.73-0.97x) but
 -- not in the models (xception41's 10x10x1024 1.09-1.24x, mobilenetv4's 7x7x512
