@@ -90,6 +90,37 @@ function ir.root(model, id)
   return t, offset
 end
 
+-- The tensors the model hands out: its input, its outputs, forward_features'
+-- result and the head's pooled vector. A pass may neither fold them into
+-- another node nor make them views.
+function ir.returned(model)
+  local r = { [model.input] = true }
+  for _, o in ipairs(model.outputs) do r[o.tensor] = true end
+  if model.backbone_out then r[model.backbone_out] = true end
+  if model.head and model.head.pool then r[model.head.pool] = true end
+  return r
+end
+
+-- How many nodes read each tensor, and the index in model.nodes of the node
+-- that writes it.
+function ir.uses(model)
+  local readers, producer = {}, {}
+  for i, node in ipairs(model.nodes) do
+    producer[node.output] = i
+    for _, id in ipairs(node.inputs) do readers[id] = (readers[id] or 0) + 1 end
+  end
+  return readers, producer
+end
+
+-- model.nodes without the nodes whose indices are keys of drop.
+function ir.drop_nodes(model, drop)
+  local nodes = {}
+  for i, node in ipairs(model.nodes) do
+    if not drop[i] then nodes[#nodes + 1] = node end
+  end
+  model.nodes = nodes
+end
+
 function ir.add_node(model, node)
   ops.validate(node)
   model.nodes[#model.nodes + 1] = node

@@ -13,14 +13,8 @@ local pick = require("passes.pick_kernels")
 
 return function(model)
   local T = model.tensors
-  local readers = {}
-  for _, node in ipairs(model.nodes) do
-    for _, id in ipairs(node.inputs) do readers[id] = (readers[id] or 0) + 1 end
-  end
-  local returned = {}
-  for _, o in ipairs(model.outputs) do returned[o.tensor] = true end
-  local producer = {}
-  for i, node in ipairs(model.nodes) do producer[node.output] = i end
+  local readers, producer = ir.uses(model)
+  local returned = ir.returned(model)
   local drop = {}
   for i, node in ipairs(model.nodes) do
     local id = node.inputs[1]
@@ -33,10 +27,6 @@ return function(model)
       drop[i] = true
     end
   end
-  local nodes = {}
-  for i, node in ipairs(model.nodes) do
-    if not drop[i] then nodes[#nodes + 1] = node end
-  end
-  model.nodes = nodes
+  ir.drop_nodes(model, drop)
   return ir.check(model)
 end

@@ -6,21 +6,10 @@
 -- float32 (an int8 model keeps its int8 forms).
 local ir = require("ir")
 
-local function readers(model)
-  local n = {}
-  for _, node in ipairs(model.nodes) do
-    for _, id in ipairs(node.inputs) do n[id] = (n[id] or 0) + 1 end
-  end
-  return n
-end
-
 return function(model)
   local T = model.tensors
-  local count = readers(model)
-  local returned = {}
-  for _, o in ipairs(model.outputs) do returned[o.tensor] = true end
-  local producer = {}
-  for i, node in ipairs(model.nodes) do producer[node.output] = i end
+  local count, producer = ir.uses(model)
+  local returned = ir.returned(model)
   local drop = {}
   for _, node in ipairs(model.nodes) do
     if node.kind == "add" then
@@ -44,10 +33,6 @@ return function(model)
       end
     end
   end
-  local nodes = {}
-  for i, node in ipairs(model.nodes) do
-    if not drop[i] then nodes[#nodes + 1] = node end
-  end
-  model.nodes = nodes
+  ir.drop_nodes(model, drop)
   return ir.check(model)
 end

@@ -29,10 +29,7 @@ return function(model)
       table.insert(readers[id], node)
     end
   end
-  local returned = { [model.input] = true }
-  for _, o in ipairs(model.outputs) do returned[o.tensor] = true end
-  if model.backbone_out then returned[model.backbone_out] = true end
-  if model.head and model.head.pool then returned[model.head.pool] = true end
+  local returned = ir.returned(model)
 
   local removed = {} -- concatenations that became views
   local function readers_stride_ok(id, except)
