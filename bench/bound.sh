@@ -27,9 +27,10 @@
 #   depl %pk      direct FLOPs / deployed's time / peak (oneDNN runs its
 #                 convolutions direct, so it does the direct products).
 # One table per thread count (-t, default 1,2; with -b, the thread counts
-# bench.sh measured), each with the CPU, the peak and the geometric means of
-# the speed-up and of best. Runners and peak go to $TIMMC_BENCH_OUT (default
-# build/bench). Typical use:
+# bench.sh measured), each with the CPU, the peak, the geometric means of
+# the speed-up and of best, and speed-up / best (the share of what is
+# attainable that timmc reaches: docs/speed.md's conclusion). Runners and
+# peak go to $TIMMC_BENCH_OUT (default build/bench). Typical use:
 #   PYTHONPATH=path/to/pytorch-image-models sh bench/bound.sh -t 1,2
 set -eu
 export LC_ALL=C
@@ -135,9 +136,11 @@ for threads in $(echo "$thread_list" | tr ',' ' '); do
   done
   if [ -s "$out/bound.times.ratios" ]; then
     awk -v t="$threads" '{ lr += log($2); lb += log($3); n++
-        if (mr == "" || $2 < mr) mr = $2; if (mb == "" || $3 < mb) mb = $3 }
+        if (mr == "" || $2 < mr) mr = $2; if (mb == "" || $3 < mb) mb = $3
+        if (mf == "" || $2 / $3 < mf) { mf = $2 / $3; mn = $1 } }
       END { printf "geometric mean speed-up over timm deployed: %.2fx, best attainable: %.2fx (%d models, %d threads)\n", exp(lr / n), exp(lb / n), n, t
-            printf "lowest speed-up: %.2fx, lowest best attainable: %.2fx\n", mr, mb }' \
+            printf "lowest speed-up: %.2fx, lowest best attainable: %.2fx\n", mr, mb
+            printf "speed-up / best attainable (timmc %%pk): %.0f%% in geometric mean, lowest %.0f%% (%s)\n", 100 * exp((lr - lb) / n), 100 * mf, mn }' \
       "$out/bound.times.ratios"
     rm -f "$out/bound.times.ratios"
   fi

@@ -5,7 +5,8 @@
 # column may say unavailable); wino_layers.sh: a row per layer Winograd can
 # take, both times, and auto's decision; gemm_layers.sh, elementwise_layers.sh,
 # dw_layers.sh (on a mobilenetv3) and profile.sh their rows; bound.sh the CPU's
-# FMA peak and a row with the FLOPs, the bound and timmc's time.
+# FMA peak and a row with the FLOPs, the bound and timmc's time, and with -b
+# the times of a bench.sh table and speed-up / best from them.
 set -eu
 work=$1
 spec=tests/golden/specs/g_resnet18_cls.json
@@ -52,3 +53,15 @@ printf '%s\n' "$out" | grep -Eq '^cpu: .*threads: 1, FMA peak [0-9.]+ GFLOP/s' |
   fail "bound.sh named no CPU, threads and peak"
 printf '%s\n' "$out" | grep -Eq '^g_resnet18_cls +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +- ' ||
   fail "bound.sh printed no row with the FLOPs, the bound and timmc's time"
+# bound.sh -b: the times from a bench.sh table (here a made-up one: timmc 10 ms,
+# deployed 15 ms, 1.50x), best = deployed / bound, and speed-up / best in the summary
+printf '%s\n' "cpu: test (2 cores), threads: 1, 1 rounds of 1 runs" \
+  "g_resnet18_cls 10.00 30.00 15.00 3.00x 1.50x 100.0  timmc: 10.00" > "$work/bench.txt"
+out=$(TIMMC_BENCH_OUT="$work/bound" sh bench/bound.sh -b "$work/bench.txt" "$spec")
+printf '%s\n' "$out"
+row=$(printf '%s\n' "$out" | grep -E '^g_resnet18_cls ') || fail "bound.sh -b printed no row"
+set -- $row
+[ "$5 $6 $7" = "10.00 15.00 1.50x" ] || fail "bound.sh -b took '$5 $6 $7', expected '10.00 15.00 1.50x'"
+share=$(awk -v b="$4" 'BEGIN { printf "%.0f%%", 100 * 1.5 / (15 / b) }')
+printf '%s\n' "$out" | grep -q "^speed-up / best attainable (timmc %pk): $share in geometric mean, lowest $share (g_resnet18_cls)$" ||
+  fail "bound.sh -b gave no speed-up / best of $share"
