@@ -29,7 +29,9 @@
 # One table per thread count (-t, default 1,2; with -b, the thread counts
 # bench.sh measured), each with the CPU, the peak, the geometric means of
 # the speed-up and of best, and speed-up / best (the share of what is
-# attainable that timmc reaches: docs/speed.md's conclusion). Runners and
+# attainable that timmc reaches: docs/speed.md's conclusion). After the
+# rounds, the speed-up of each side's fastest round over the other's, which
+# other work on a shared machine disturbs least. Runners and
 # peak go to $TIMMC_BENCH_OUT (default build/bench). Typical use:
 #   PYTHONPATH=path/to/pytorch-image-models sh bench/bound.sh -t 1,2
 set -eu
@@ -147,6 +149,7 @@ for threads in $(echo "$thread_list" | tr ',' ' '); do
   if [ -z "$bench_file" ]; then
     echo "the rounds (ms):"
     cat "$out/bound.rounds"
+    fastest_rounds "$out/bound.rounds"
   fi
 done
 exit 0

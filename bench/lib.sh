@@ -101,3 +101,18 @@ timmc_ms() {
     { echo "$(basename "$0"): $1 failed" >&2; return 1; }
   printf '%s\n' "$report" | sed -n 's/^median_ms: //p'
 }
+
+# fastest_rounds FILE: lines "model timmc: MS... deployed: MS..." (bound.sh's
+# rounds) to the geometric mean over models of deployed's fastest round over
+# timmc's fastest, and the lowest model: the rounds other work on a shared
+# machine disturbed least. Prints nothing when no model has both.
+fastest_rounds() {
+  awk '{ o = ""; d = ""; side = ""
+         for (i = 2; i <= NF; i++) {
+           if ($i ~ /:$/) { side = $i; continue }
+           if ($i !~ /^[0-9.]+$/) continue
+           if (side == "timmc:" && (o == "" || $i + 0 < o)) o = $i + 0
+           if (side == "deployed:" && (d == "" || $i + 0 < d)) d = $i + 0 }
+         if (o != "" && d != "") { l += log(d / o); n++; if (lo == "" || d / o < lo) { lo = d / o; ln = $1 } } }
+       END { if (n) printf "fastest round against fastest round: %.2fx in geometric mean, lowest %.2fx (%s)\n", exp(l / n), lo, ln }' "$1"
+}

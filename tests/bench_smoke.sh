@@ -6,7 +6,8 @@
 # take, both times, and auto's decision; gemm_layers.sh, elementwise_layers.sh,
 # dw_layers.sh (on a mobilenetv3) and profile.sh their rows; bound.sh the CPU's
 # FMA peak and a row with the FLOPs, the bound and timmc's time, and with -b
-# the times of a bench.sh table and speed-up / best from them.
+# the times of a bench.sh table and speed-up / best from them; fastest_rounds
+# (bench/lib.sh) its figures from made-up rounds.
 set -eu
 work=$1
 spec=tests/golden/specs/g_resnet18_cls.json
@@ -65,3 +66,9 @@ set -- $row
 share=$(awk -v b="$4" 'BEGIN { printf "%.0f%%", 100 * 1.5 / (15 / b) }')
 printf '%s\n' "$out" | grep -q "^speed-up / best attainable (timmc %pk): $share in geometric mean, lowest $share (g_resnet18_cls)$" ||
   fail "bound.sh -b gave no speed-up / best of $share"
+# fastest_rounds (bench/lib.sh, bound.sh's last line): a 15 / 10 = 1.5x, b 6 / 5 = 1.2x
+printf '%s\n' "a timmc: 10 12 deployed: 20 15" "b timmc: 5 deployed: 7 6" "c timmc: 4 deployed: -" \
+  > "$work/rounds.txt"
+out=$(. bench/lib.sh && fastest_rounds "$work/rounds.txt")
+[ "$out" = "fastest round against fastest round: 1.34x in geometric mean, lowest 1.20x (b)" ] ||
+  fail "fastest_rounds printed '$out'"
