@@ -103,13 +103,25 @@ end
 
 -- How many nodes read each tensor, and the index in model.nodes of the node
 -- that writes it.
-function ir.uses(model)
+local function uses(model)
   local readers, producer = {}, {}
   for i, node in ipairs(model.nodes) do
     producer[node.output] = i
     for _, id in ipairs(node.inputs) do readers[id] = (readers[id] or 0) + 1 end
   end
   return readers, producer
+end
+
+-- For the fusion passes: a function telling whether a tensor may be folded
+-- into the one node that reads it (that node alone reads it, the model does
+-- not hand it out, ir.returned, and it is no view of another tensor), and
+-- the index in model.nodes of each tensor's producer.
+function ir.foldable(model)
+  local readers, producer = uses(model)
+  local returned = ir.returned(model)
+  return function(id)
+    return readers[id] == 1 and not returned[id] and not model.tensors[id].base
+  end, producer
 end
 
 -- model.nodes without the nodes whose indices are keys of drop.

@@ -889,9 +889,10 @@ static void test_add_kernel(void) {
 /* timmc_kernel_dwconv against a scalar loop that takes each output's taps in
  * the kernel's order (columns, then rows; padding skipped) with fmaf: the
  * same bits; with its SiLU fused, the bits of timmc_kernel_silu after it.
- * Shapes: a channel tail (20), pixel strides wider than the channels, 5x5 at
- * stride 2 with 'SAME' padding (1 before, 2 after), rows under one group of
- * outputs (3), rows of 8 + 8 + 3, batch 2. */
+ * Shapes: channel tails of 4 and 12 (20 and 44 channels: timmc_kernel_silu
+ * takes a tail of 12 as eight lanes and a padded four), pixel strides wider
+ * than the channels, 5x5 at stride 2 with 'SAME' padding (1 before, 2
+ * after), rows under one group of outputs (3), rows of 8 + 8 + 3, batch 2. */
 static void test_dwconv_kernel(void) {
   if (!timmc_gemm_supported()) return; /* no AVX-512 here: XNNPACK runs them */
   static const struct {
@@ -902,7 +903,7 @@ static void test_dwconv_kernel(void) {
       {1, 8, 8, 32, 5, 2, 1, 1, 4, 4, 32, 40, 0.0f, 6.0f},
       {1, 3, 3, 16, 3, 1, 1, 1, 3, 3, 16, 16, -INFINITY, INFINITY},
       {1, 19, 19, 48, 3, 2, 1, 1, 10, 10, 48, 48, 0.0f, INFINITY},
-      {1, 6, 19, 36, 5, 1, 2, 2, 6, 19, 40, 36, -INFINITY, INFINITY},
+      {1, 6, 19, 44, 5, 1, 2, 2, 6, 19, 48, 44, -INFINITY, INFINITY},
   };
   for (size_t n = 0; n < sizeof cases / sizeof cases[0]; n++) {
     const size_t B = cases[n].batch, IH = cases[n].ih, IW = cases[n].iw, C = cases[n].c;

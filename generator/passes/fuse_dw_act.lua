@@ -13,16 +13,14 @@ local pick = require("passes.pick_kernels")
 
 return function(model)
   local T = model.tensors
-  local readers, producer = ir.uses(model)
-  local returned = ir.returned(model)
+  local foldable, producer = ir.foldable(model)
   local drop = {}
   for i, node in ipairs(model.nodes) do
     local id = node.inputs[1]
     local conv = node.kind == "act" and node.fn == "silu" and producer[id] and
                  model.nodes[producer[id]]
     if conv and pick.dw_applies(conv) and not conv.act and not conv.post and
-       readers[id] == 1 and not returned[id] and not T[id].base and T[id].dtype == "f32" and
-       T[node.output].dtype == "f32" then
+       foldable(id) and T[id].dtype == "f32" and T[node.output].dtype == "f32" then
       conv.post, conv.output = "silu", node.output
       drop[i] = true
     end

@@ -8,8 +8,7 @@ local ir = require("ir")
 
 return function(model)
   local T = model.tensors
-  local count, producer = ir.uses(model)
-  local returned = ir.returned(model)
+  local foldable, producer = ir.foldable(model)
   local drop = {}
   for _, node in ipairs(model.nodes) do
     if node.kind == "add" then
@@ -17,8 +16,7 @@ return function(model)
         local id = node.inputs[side]
         local i = producer[id]
         local gate = i and model.nodes[i]
-        if gate and gate.kind == "scale" and not drop[i] and count[id] == 1 and
-           not returned[id] and not T[id].base then
+        if gate and gate.kind == "scale" and not drop[i] and foldable(id) then
           local x, g, r = gate.inputs[1], gate.inputs[2], node.inputs[3 - side]
           local f32 = true
           for _, t in ipairs({ x, g, r, id, node.output }) do
